@@ -1,0 +1,41 @@
+# cutru — the two commands: `make demo` and `make test`. Each sets itself up (venv + install) on a bare machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install demo test up down worker migrate seed lint bench chaos clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(PY) -m cutru.demo
+
+test: install
+	$(PY) -m pytest
+
+up: install
+	$(PY) -m cutru.stack up
+
+down: install
+	$(PY) -m cutru.stack down
+
+worker: up
+	$(PY) worker.py
+
+migrate: up
+
+seed: up
+	$(PY) -m cutru.db.seed --people 100000
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+clean: down
+	rm -rf .cutru

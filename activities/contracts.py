@@ -1,0 +1,113 @@
+"""Inputs and outputs of the activities. Import-light: the workflows import this module inside the sandbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from domain.eligibility import HouseholdFacts, PersonFacts
+from domain.models import Boundary, DossierState, Refusal, TrailEntry
+from domain.procedures import DocumentKind, Procedure
+from domain.submissions import Submission
+
+
+class IdentityCheck(Boundary):
+    """``validate_identity``: registers the dossier in the read model and checks the applicant."""
+
+    submission: Submission
+    deadline: datetime | None
+
+
+class IdentityResult(Boundary):
+    person: PersonFacts | None
+    refusals: tuple[Refusal, ...]
+
+
+class EligibilityCheck(Boundary):
+    submission: Submission
+
+
+class EligibilityResult(Boundary):
+    facts: HouseholdFacts | None
+    refusals: tuple[Refusal, ...]
+    fee_exempt: bool = False
+
+
+class OfficerRef(Boundary):
+    officer_id: str
+    full_name: str
+    role: Literal["officer", "supervisor"]
+    active: bool
+
+
+class Assignment(Boundary):
+    dossier_code: str
+    police_unit: str
+    deadline: datetime | None
+
+
+class UnitRoster(Boundary):
+    police_unit: str
+    unit_name: str
+    officers: tuple[OfficerRef, ...]
+    assigned_officer: str | None
+
+    def officer(self, officer_id: str) -> OfficerRef | None:
+        return next((o for o in self.officers if o.officer_id == officer_id), None)
+
+
+class AuditRecord(Boundary):
+    """One decision-trail entry written to the append-only audit table and the read model."""
+
+    dossier_code: str
+    event_key: str = Field(description="unique per dossier: makes a retried write a no-op")
+    entry: TrailEntry
+    state: DossierState | None = None
+    overdue: bool | None = None
+    deadline: datetime | None = None
+
+
+class PaymentRequest(Boundary):
+    dossier_code: str
+    amount_vnd: int = Field(ge=0)
+
+
+class PaymentOrder(Boundary):
+    dossier_code: str
+    order_id: str
+    amount_vnd: int
+    status: Literal["pending", "paid", "cancelled"]
+
+
+class CommitRequest(Boundary):
+    submission: Submission
+    facts: HouseholdFacts
+
+
+class CommitResult(Boundary):
+    dossier_code: str
+    summary: dict[str, str]
+    already_committed: bool
+
+
+class DeliveryRequest(Boundary):
+    """``deliver_result``: issue the result documents, deliver them, close the dossier in the read model."""
+
+    dossier_code: str
+    procedure: Procedure
+    final_state: DossierState
+    documents: tuple[DocumentKind, ...]
+    submission: Submission | None
+    refusals: tuple[Refusal, ...] = ()
+    deadline: datetime | None = None
+    decided_by: str | None = None
+    fee_paid_vnd: int = 0
+
+
+class DeliveryReceipt(Boundary):
+    dossier_code: str
+    method: str
+    documents: tuple[DocumentKind, ...]
+    sha256: tuple[str, ...]

@@ -1,0 +1,128 @@
+"""The Python client that backend services import to start dossiers and talk to them.
+
+    async with await DossierClient.connect() as dossiers:  # settings from the environment
+        receipt = await dossiers.submit(submission)
+        status = await dossiers.status(receipt.dossier_code)
+
+Starting the same dossier code twice never creates a second workflow: the second call reports
+``already_submitted=True`` and returns the existing dossier.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+from pydantic import ValidationError
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from cutru.config import Settings, load_settings
+from cutru.temporal import connect
+from domain.models import (
+    Boundary,
+    DecisionReceipt,
+    DossierOutcome,
+    DossierStatus,
+    OfficerDecision,
+    PaymentConfirmation,
+    SubmissionBase,
+    Supplement,
+    Withdrawal,
+)
+from domain.submissions import field_errors, parse_submission
+from workflows.lifecycle import DossierLifecycle
+from workflows.procedures import WORKFLOWS
+
+# A clock a few minutes off between the portal and us is normal; a receipt time beyond that is a mistake.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+class SubmissionRejected(ValueError):
+    """The submission is invalid; ``errors`` are ``field.path: message`` lines. Nothing was started."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("invalid submission:\n  " + "\n  ".join(errors))
+        self.errors = errors
+
+
+class SubmitReceipt(Boundary):
+    dossier_code: str
+    workflow_id: str
+    run_id: str | None
+    already_submitted: bool
+
+
+def check_submission(raw: Any, now: datetime | None = None) -> SubmissionBase:
+    """Validate before anything starts: field-level errors, and no receipt time in the future."""
+    try:
+        submission = raw if isinstance(raw, SubmissionBase) else parse_submission(raw)
+    except ValidationError as error:
+        raise SubmissionRejected(field_errors(error)) from error
+    now = now or datetime.now(UTC)
+    if submission.received_at > now + CLOCK_SKEW:
+        raise SubmissionRejected([f"received_at: {submission.received_at.isoformat()} is in the future"])
+    return submission
+
+
+class DossierClient:
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self.client = client
+        self.task_queue = task_queue
+
+    @classmethod
+    async def connect(cls, settings: Settings | None = None) -> DossierClient:
+        settings = settings or load_settings()
+        return cls(await connect(settings), settings.task_queue)
+
+    async def __aenter__(self) -> DossierClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    async def submit(self, raw: Any) -> SubmitReceipt:
+        submission = check_submission(raw)
+        workflow_class = WORKFLOWS[submission.procedure]  # type: ignore[attr-defined]
+        try:
+            handle = await self.client.start_workflow(
+                workflow_class.run,  # type: ignore[attr-defined]
+                submission.model_dump(mode="json"),
+                id=submission.dossier_code,
+                task_queue=self.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            return SubmitReceipt(dossier_code=submission.dossier_code, workflow_id=submission.dossier_code,
+                                 run_id=None, already_submitted=True)
+        return SubmitReceipt(dossier_code=submission.dossier_code, workflow_id=handle.id,
+                             run_id=handle.result_run_id, already_submitted=False)
+
+    def handle(self, dossier_code: str) -> WorkflowHandle[Any, DossierOutcome]:
+        return self.client.get_workflow_handle(dossier_code, result_type=DossierOutcome)
+
+    async def status(self, dossier_code: str) -> DossierStatus:
+        return await self.handle(dossier_code).query(DossierLifecycle.status)
+
+    async def decide(self, dossier_code: str, decision: OfficerDecision) -> DecisionReceipt:
+        """Validated update: a refused decision raises ``WorkflowUpdateFailedError`` and leaves no history."""
+        return await self.handle(dossier_code).execute_update(DossierLifecycle.decide, decision)
+
+    async def signal_decision(self, dossier_code: str, decision: OfficerDecision) -> None:
+        await self.handle(dossier_code).signal(DossierLifecycle.officer_decision, decision.model_dump(mode="json"))
+
+    async def supplement(self, dossier_code: str, supplement: Supplement) -> None:
+        await self.handle(dossier_code).signal(DossierLifecycle.supplement, supplement)
+
+    async def confirm_payment(self, dossier_code: str, confirmation: PaymentConfirmation) -> None:
+        await self.handle(dossier_code).signal(DossierLifecycle.payment_confirmed, confirmation)
+
+    async def withdraw(self, dossier_code: str, withdrawal: Withdrawal) -> None:
+        await self.handle(dossier_code).signal(DossierLifecycle.withdraw, withdrawal)
+
+    async def result(self, dossier_code: str) -> DossierOutcome:
+        return await self.handle(dossier_code).result()

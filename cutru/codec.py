@@ -1,0 +1,310 @@
+"""Encryption of personal data in Temporal payloads.
+
+Every workflow and activity argument, result, memo and failure detail leaves the worker as an AES-256-GCM
+ciphertext, so the Temporal server, its database and anyone with read access to histories see no names,
+ID numbers or addresses. Keys carry an id that is written next to each ciphertext: the first key of a
+``KeyRing`` encrypts, all of them decrypt, so a key is rotated by putting a new one in front and keeping the
+old ones until no running workflow still references them.
+
+Keys come from the environment (``KeyRing.from_env``)::
+
+    CUTRU_PAYLOAD_KEYS=k2025b:BASE64KEY,k2025a:BASE64KEY   # newest first
+    CUTRU_PAYLOAD_KEY_FILE=/run/secrets/cutru-payload-keys  # same entries, one per line, '#' comments
+
+``python -m cutru.codec generate-key [--id ID]`` prints a fresh entry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import dataclasses
+import os
+import re
+import secrets
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from google.protobuf.message import DecodeError
+from temporalio.api.common.v1 import Payload
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
+
+ENV_KEYS = "CUTRU_PAYLOAD_KEYS"
+ENV_KEY_FILE = "CUTRU_PAYLOAD_KEY_FILE"
+
+ENCODING = b"binary/encrypted"
+METADATA_ENCODING = "encoding"
+METADATA_KEY_ID = "encryption-key-id"
+
+KEY_BYTES = 32  # AES-256
+NONCE_BYTES = 12  # the GCM standard nonce; random per payload, so a key may encrypt ~2^32 payloads safely
+
+# Key ids travel in payload metadata and in the ``id:key`` env format, so ':' ',' '#' and spaces are excluded.
+_KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+_HOW_TO = (
+    f"Generate a key with `python -m cutru.codec generate-key` and set {ENV_KEYS}=keyid:base64key "
+    f"(several comma-separated, the active key first) or {ENV_KEY_FILE}=/path/to/file "
+    "(one keyid:base64key per line)."
+)
+
+
+class KeyConfigError(ValueError):
+    """The key configuration is unusable. The message says what to fix and never contains key material."""
+
+
+class PayloadDecryptionError(ValueError):
+    """An encrypted payload cannot be decrypted with this key ring."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Key:
+    key_id: str
+    # Only the cipher object is kept, not the raw bytes, and it stays out of repr: printing cannot leak a key.
+    aead: AESGCM = dataclasses.field(repr=False, compare=False)
+
+
+def _make_key(key_id: str, secret: bytes, where: str = "") -> _Key:
+    prefix = f"{where}: " if where else ""
+    if not _KEY_ID.fullmatch(key_id):
+        raise KeyConfigError(
+            f"{prefix}invalid key id {key_id!r}: use 1-64 characters from letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit."
+        )
+    if len(secret) != KEY_BYTES:
+        raise KeyConfigError(
+            f"{prefix}key {key_id!r} is {len(secret)} bytes but AES-256 needs {KEY_BYTES} bytes. {_HOW_TO}"
+        )
+    return _Key(key_id, AESGCM(secret))
+
+
+def _decode_base64(text: str) -> bytes:
+    # Accept both alphabets and missing padding: operators paste keys from different tools.
+    normalized = text.strip().replace("-", "+").replace("_", "/")
+    normalized += "=" * (-len(normalized) % 4)
+    return base64.b64decode(normalized, validate=True)
+
+
+def _parse_entry(entry: str, where: str) -> _Key:
+    key_id, sep, encoded = entry.partition(":")
+    key_id = key_id.strip()
+    if not sep or not key_id or not encoded.strip():
+        # The entry itself is not echoed: a mistyped entry may still be a secret.
+        raise KeyConfigError(f"{where}: expected keyid:base64key. {_HOW_TO}")
+    try:
+        secret = _decode_base64(encoded)
+    except (binascii.Error, ValueError):
+        raise KeyConfigError(
+            f"{where}: key {key_id!r} is not valid base64 (standard or urlsafe). {_HOW_TO}"
+        ) from None
+    return _make_key(key_id, secret, where)
+
+
+class KeyRing:
+    """AES-256 keys by id. The first key is active (encrypts); every key decrypts. Immutable."""
+
+    __slots__ = ("_keys", "_by_id")
+    _keys: tuple[_Key, ...]
+    _by_id: dict[str, _Key]
+
+    def __init__(self, keys: Iterable[tuple[str, bytes]]) -> None:
+        """Build from ``(key_id, 32-byte key)`` pairs, active key first."""
+        self._init(tuple(_make_key(key_id, secret) for key_id, secret in keys))
+
+    def _init(self, keys: tuple[_Key, ...]) -> None:
+        if not keys:
+            raise KeyConfigError(f"a key ring needs at least one key. {_HOW_TO}")
+        by_id: dict[str, _Key] = {}
+        for key in keys:
+            if key.key_id in by_id:
+                raise KeyConfigError(f"key id {key.key_id!r} appears twice; every key needs its own id.")
+            by_id[key.key_id] = key
+        object.__setattr__(self, "_keys", keys)
+        object.__setattr__(self, "_by_id", by_id)
+
+    @classmethod
+    def _from_keys(cls, keys: tuple[_Key, ...]) -> KeyRing:
+        ring = cls.__new__(cls)
+        ring._init(keys)
+        return ring
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("KeyRing is immutable; use rotate() to get a new one")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("KeyRing is immutable")
+
+    def __repr__(self) -> str:
+        return f"KeyRing(key_ids={self.key_ids!r})"
+
+    def __contains__(self, key_id: object) -> bool:
+        return key_id in self._by_id
+
+    @property
+    def active_key_id(self) -> str:
+        return self._keys[0].key_id
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        return tuple(key.key_id for key in self._keys)
+
+    @classmethod
+    def generate(cls, key_id: str) -> KeyRing:
+        """A ring with one fresh random key (tests, local development)."""
+        return cls([(key_id, secrets.token_bytes(KEY_BYTES))])
+
+    def rotate(self, key_id: str, key: bytes | None = None) -> KeyRing:
+        """A new ring with ``key`` (random if omitted) in front as the active key; old keys still decrypt."""
+        new = _make_key(key_id, key if key is not None else secrets.token_bytes(KEY_BYTES))
+        return KeyRing._from_keys((new, *self._keys))
+
+    @classmethod
+    def parse(cls, text: str, source: str) -> KeyRing:
+        """Entries ``keyid:base64key`` separated by commas or newlines; ``#`` starts a comment.
+
+        ``source`` names where the text came from, for error messages.
+        """
+        keys: list[_Key] = []
+        lines = text.splitlines()
+        for line_no, line in enumerate(lines, start=1):
+            entries = [entry for entry in line.split("#", 1)[0].split(",") if entry.strip()]
+            for entry_no, entry in enumerate(entries, start=1):
+                where = f"{source} line {line_no}" if len(lines) > 1 else source
+                if len(entries) > 1:
+                    where += f" entry {entry_no}"
+                keys.append(_parse_entry(entry, where))
+        if not keys:
+            raise KeyConfigError(f"{source} contains no keys. {_HOW_TO}")
+        return cls._from_keys(tuple(keys))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> KeyRing | None:
+        """The ring from ``CUTRU_PAYLOAD_KEYS`` or ``CUTRU_PAYLOAD_KEY_FILE``; None when neither is set.
+
+        None means encryption is off; whether that is acceptable is the caller's decision.
+        """
+        inline = environ.get(ENV_KEYS, "").strip()
+        path = environ.get(ENV_KEY_FILE, "").strip()
+        if inline and path:
+            raise KeyConfigError(f"both {ENV_KEYS} and {ENV_KEY_FILE} are set; set only one of them.")
+        if inline:
+            return cls.parse(inline, ENV_KEYS)
+        if path:
+            try:
+                text = Path(path).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise KeyConfigError(
+                    f"{ENV_KEY_FILE}={path}: cannot read the key file ({exc.strerror or type(exc).__name__})."
+                ) from None
+            return cls.parse(text, f"{ENV_KEY_FILE} {path}")
+        return None
+
+    def encrypt(self, plaintext: bytes) -> tuple[str, bytes]:
+        """Encrypt with the active key; returns ``(key_id, nonce + ciphertext)``."""
+        key = self._keys[0]
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        return key.key_id, nonce + key.aead.encrypt(nonce, plaintext, None)
+
+    def decrypt(self, key_id: str, blob: bytes) -> bytes:
+        """Decrypt ``nonce + ciphertext`` produced by ``encrypt`` with the key named ``key_id``."""
+        key = self._by_id.get(key_id)
+        if key is None:
+            raise PayloadDecryptionError(
+                f"payload was encrypted with key id {key_id!r}, which is not in this key ring "
+                f"(known ids: {', '.join(self.key_ids)}). Add that key after the active one in "
+                f"{ENV_KEYS} or {ENV_KEY_FILE}; keys must stay available until no workflow history uses them."
+            )
+        if len(blob) < NONCE_BYTES + 16:
+            raise PayloadDecryptionError(f"encrypted payload (key id {key_id!r}) is truncated.")
+        try:
+            return key.aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], None)
+        except InvalidTag:
+            raise PayloadDecryptionError(
+                f"payload failed authentication with key id {key_id!r}: the configured key for that id is "
+                "not the one it was encrypted with, or the payload was altered."
+            ) from None
+
+
+class EncryptionCodec(PayloadCodec):
+    """Encrypts each whole payload (metadata included) into a new ``binary/encrypted`` payload."""
+
+    def __init__(self, keyring: KeyRing) -> None:
+        self.keyring = keyring
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [self._encrypt(payload) for payload in payloads]
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [self._decrypt(payload) for payload in payloads]
+
+    def _encrypt(self, payload: Payload) -> Payload:
+        # Serializing the whole proto also hides the original metadata (encoding, message type).
+        key_id, blob = self.keyring.encrypt(payload.SerializeToString())
+        return Payload(
+            metadata={METADATA_ENCODING: ENCODING, METADATA_KEY_ID: key_id.encode()},
+            data=blob,
+        )
+
+    def _decrypt(self, payload: Payload) -> Payload:
+        if payload.metadata.get(METADATA_ENCODING) != ENCODING:
+            return payload
+        raw_key_id = payload.metadata.get(METADATA_KEY_ID)
+        if raw_key_id is None:
+            raise PayloadDecryptionError(f"encrypted payload has no {METADATA_KEY_ID!r} metadata.")
+        key_id = raw_key_id.decode("utf-8", errors="replace")
+        plaintext = self.keyring.decrypt(key_id, payload.data)
+        try:
+            return Payload.FromString(plaintext)
+        except DecodeError:
+            raise PayloadDecryptionError(
+                f"payload decrypted with key id {key_id!r} does not contain a Temporal payload."
+            ) from None
+
+
+def data_converter(keyring: KeyRing | None) -> DataConverter:
+    """The project's data converter: pydantic JSON, encrypted when a key ring is given.
+
+    With encryption on, failure messages and stack traces are moved into the encrypted attributes as well,
+    because an exception message can quote a name or an ID number.
+    """
+    if keyring is None:
+        return pydantic_data_converter
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec(keyring),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+def new_key_line(key_id: str | None = None) -> str:
+    """A fresh ``keyid:base64key`` entry; the default id is dated so rotations sort and read naturally."""
+    if key_id is None:
+        key_id = f"k{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(2)}"
+    secret = secrets.token_bytes(KEY_BYTES)
+    _make_key(key_id, secret)  # validates the id before anything is printed
+    return f"{key_id}:{base64.urlsafe_b64encode(secret).decode()}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cutru.codec", description="Payload encryption keys.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    generate = commands.add_parser("generate-key", help="print a new keyid:base64key entry")
+    generate.add_argument("--id", dest="key_id", help="key id (default: k<date>-<random>)")
+    args = parser.parse_args(argv)
+    try:
+        print(new_key_line(args.key_id))
+    except KeyConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

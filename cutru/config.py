@@ -1,0 +1,90 @@
+"""Configuration from the environment, shared by the worker, the starter and the tools.
+
+Every setting has an environment variable so that the same image runs on a laptop, in CI and in a cluster.
+When a variable is unset, the addresses that ``make up`` wrote to ``.cutru/stack.json`` are used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+STATE_DIR = Path(os.environ.get("CUTRU_STATE_DIR", PROJECT_ROOT / ".cutru"))
+STACK_FILE = STATE_DIR / "stack.json"
+
+# Search attributes registered on the namespace; the workflows upsert them at every step.
+SEARCH_ATTRIBUTES: dict[str, str] = {
+    "DossierProcedure": "Keyword",
+    "DossierStatus": "Keyword",
+    "PoliceUnit": "Keyword",
+    "DossierDeadline": "Datetime",
+    "DossierOverdue": "Bool",
+}
+
+
+class StackAddresses(BaseModel):
+    """What ``make up`` started and where; written to ``.cutru/stack.json``."""
+
+    temporal_address: str
+    temporal_ui: str
+    namespace: str
+    database_url: str
+    embedded_postgres: bool
+    temporal_pid: int | None = None
+
+
+class Settings(BaseModel):
+    temporal_address: str = "127.0.0.1:7233"
+    namespace: str = "default"
+    task_queue: str = "cutru-dossiers"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/cutru"
+    temporal_tls_cert: str | None = Field(default=None, description="client certificate file (mTLS)")
+    temporal_tls_key: str | None = Field(default=None, description="client private key file (mTLS)")
+    temporal_tls_ca: str | None = Field(default=None, description="server CA certificate file")
+    temporal_tls_server_name: str | None = None
+    temporal_api_key: str | None = None
+    log_level: str = "INFO"
+    metrics_port: int | None = None
+    document_dir: Path = STATE_DIR / "documents"
+
+
+_ENV = {
+    "temporal_address": "TEMPORAL_ADDRESS",
+    "namespace": "TEMPORAL_NAMESPACE",
+    "task_queue": "CUTRU_TASK_QUEUE",
+    "database_url": "DATABASE_URL",
+    "temporal_tls_cert": "TEMPORAL_TLS_CERT",
+    "temporal_tls_key": "TEMPORAL_TLS_KEY",
+    "temporal_tls_ca": "TEMPORAL_TLS_CA",
+    "temporal_tls_server_name": "TEMPORAL_TLS_SERVER_NAME",
+    "temporal_api_key": "TEMPORAL_API_KEY",
+    "log_level": "CUTRU_LOG_LEVEL",
+    "metrics_port": "CUTRU_METRICS_PORT",
+    "document_dir": "CUTRU_DOCUMENT_DIR",
+}
+
+
+def read_stack() -> StackAddresses | None:
+    if not STACK_FILE.exists():
+        return None
+    return StackAddresses.model_validate(json.loads(STACK_FILE.read_text()))
+
+
+def load_settings() -> Settings:
+    """Environment first, then the running local stack, then defaults."""
+    values: dict[str, object] = {}
+    stack = read_stack()
+    if stack is not None:
+        values.update(
+            temporal_address=stack.temporal_address,
+            namespace=stack.namespace,
+            database_url=stack.database_url,
+        )
+    for field, var in _ENV.items():
+        if os.environ.get(var):
+            values[field] = os.environ[var]
+    return Settings.model_validate(values)

@@ -1,0 +1,1 @@
+"""PostgreSQL: versioned migrations, the synthetic population seed, and the database helpers."""

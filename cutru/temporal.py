@@ -1,0 +1,40 @@
+"""Connecting to Temporal the same way everywhere: worker, starter, officer and auditor tools, tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from temporalio.client import Client, TLSConfig
+from temporalio.runtime import Runtime
+
+from cutru.codec import KeyRing, data_converter
+from cutru.config import Settings
+
+
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """mTLS (self-hosted or Temporal Cloud) when certificate files are configured; plain TCP otherwise."""
+    if not (settings.temporal_tls_cert or settings.temporal_tls_ca or settings.temporal_api_key):
+        return False
+    if bool(settings.temporal_tls_cert) != bool(settings.temporal_tls_key):
+        raise ValueError("Set both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY for mTLS, or neither.")
+
+    def read(path: str | None) -> bytes | None:
+        return Path(path).read_bytes() if path else None
+
+    return TLSConfig(
+        server_root_ca_cert=read(settings.temporal_tls_ca),
+        client_cert=read(settings.temporal_tls_cert),
+        client_private_key=read(settings.temporal_tls_key),
+        domain=settings.temporal_tls_server_name,
+    )
+
+
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.namespace,
+        data_converter=data_converter(KeyRing.from_env()),
+        tls=tls_config(settings),
+        api_key=settings.temporal_api_key,
+        runtime=runtime,
+    )

@@ -1,0 +1,1 @@
+"""The residence domain: procedures, rules, models. Pure code: no I/O, safe inside workflows."""

@@ -1,0 +1,277 @@
+"""Boundary models shared by every procedure: the submission's common part and every message of the lifecycle.
+
+Each procedure's own submission (its ``details``) lives in ``domain.submissions``. Every model here is what
+crosses a boundary — workflow input, signal, update, query result or activity input/output — so each is a
+pydantic v2 model that refuses bad input with a field-level error.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from domain.admin_units import commune, police_unit_code
+from domain.identity import personal_id_problems
+from domain.procedures import DocumentKind, Procedure
+
+Sex = Literal["male", "female"]
+Channel = Literal["online", "in_person"]
+
+PersonalId = Annotated[str, Field(pattern=r"^[0-9]{12}$", description="số định danh cá nhân, 12 digits")]
+DossierCode = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Z0-9][A-Z0-9.-]{5,48}$",
+        description="mã hồ sơ: upper-case letters, digits, '.' and '-'; also the workflow id",
+    ),
+]
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must include a time zone, e.g. 2026-11-27T09:00:00+07:00")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+
+class Boundary(BaseModel):
+    """Strict by default: unknown fields are mistakes, not extensions."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Person(Boundary):
+    personal_id: PersonalId
+    full_name: str = Field(min_length=2, max_length=100)
+    birth_date: date
+    sex: Sex
+
+    @model_validator(mode="after")
+    def _id_agrees_with_birth_and_sex(self) -> Person:
+        problems = personal_id_problems(self.personal_id, self.birth_date, self.sex)
+        if problems:
+            raise ValueError("personal_id: " + "; ".join(problems))
+        return self
+
+    @field_validator("full_name")
+    @classmethod
+    def _letters_only(cls, value: str) -> str:
+        if any(ch.isdigit() or (not ch.isalpha() and ch not in " -'") for ch in value):
+            raise ValueError("a name has letters, spaces, hyphens and apostrophes only")
+        return value
+
+
+class Address(Boundary):
+    """An address as administrative-unit codes (two levels since 2025-07-01) plus the street line."""
+
+    province_code: str = Field(pattern=r"^[0-9]{2}$")
+    commune_code: str = Field(pattern=r"^[0-9]{5}$")
+    address_line: str = Field(min_length=3, max_length=200)
+
+    @model_validator(mode="after")
+    def _known_unit(self) -> Address:
+        unit = commune(self.commune_code)
+        if unit is None:
+            raise ValueError(f"commune_code {self.commune_code} is not a commune or ward of Vietnam")
+        if unit.province_code != self.province_code:
+            raise ValueError(
+                f"commune_code {self.commune_code} ({unit.name}) belongs to province {unit.province_code}, "
+                f"not {self.province_code}"
+            )
+        return self
+
+    @property
+    def police_unit(self) -> str:
+        return police_unit_code(self.commune_code)
+
+
+class ConsentRole(StrEnum):
+    HOUSEHOLD_HEAD = "household_head"  # chủ hộ
+    OWNER = "owner"  # chủ sở hữu chỗ ở hợp pháp
+    PARENT_OR_GUARDIAN = "parent_or_guardian"  # cha, mẹ hoặc người giám hộ
+    SUPERVISING_AUTHORITY = "supervising_authority"  # cơ quan quản lý, giám sát (Điều 31)
+
+
+class Consent(Boundary):
+    """Consent given by signing CT01, by confirming in VNeID, or by a separate letter."""
+
+    role: ConsentRole
+    personal_id: PersonalId | None = Field(default=None, description="the consenting person; none for an authority")
+    authority_name: str | None = Field(default=None, max_length=200)
+    given_via: Literal["CT01", "VNeID", "letter"] = "VNeID"
+
+
+class Delivery(Boundary):
+    method: Literal["electronic", "postal"] = "electronic"
+    destination: str = Field(min_length=3, max_length=300, description="VNeID account, e-mail, or postal address")
+
+
+class FeeExemption(Boundary):
+    """Thông tư 75/2022/TT-BTC Điều 4; the reason code must be provable from the population data."""
+
+    reason_code: str = Field(min_length=2, max_length=40)
+
+
+class ProcessingOptions(Boundary):
+    """Operational timing; defaults suit production, tests and the demo shorten them."""
+
+    payment_timeout: timedelta = timedelta(days=3)
+    payment_poll_interval: timedelta = timedelta(minutes=10)
+    supplement_timeout: timedelta = timedelta(days=30)
+    reminder_fraction: float = Field(default=0.25, gt=0, lt=1, description="remind when this part of time is left")
+
+
+class SubmissionBase(Boundary):
+    """What every dossier carries; each procedure adds ``procedure`` and ``details``."""
+
+    dossier_code: DossierCode
+    received_at: AwareDatetime
+    channel: Channel = "online"
+    applicant: Person
+    police_unit: str = Field(pattern=r"^CA-[0-9]{5}$", description="'CA-' + commune code of the deciding unit")
+    declaration_truthful: Literal[True] = Field(
+        description="the applicant declares the content true (cam đoan); must be true to file"
+    )
+    consents: tuple[Consent, ...] = ()
+    delivery: Delivery
+    fee_exemption: FeeExemption | None = None
+    processing: ProcessingOptions = ProcessingOptions()
+
+    @model_validator(mode="after")
+    def _dates_not_after_receipt(self) -> SubmissionBase:
+        if self.applicant.birth_date > self.received_at.date():
+            raise ValueError("applicant.birth_date is after the dossier was received")
+        if commune(self.police_unit.removeprefix("CA-")) is None:
+            raise ValueError(f"police_unit {self.police_unit} is not the police of a known commune")
+        return self
+
+    def consent_of(self, role: ConsentRole, personal_id: str | None = None) -> Consent | None:
+        for consent in self.consents:
+            if consent.role == role and (personal_id is None or consent.personal_id == personal_id):
+                return consent
+        return None
+
+
+class DossierState(StrEnum):
+    RECEIVED = "received"
+    AWAITING_DECISION = "awaiting_decision"
+    AWAITING_SUPPLEMENT = "awaiting_supplement"
+    AWAITING_PAYMENT = "awaiting_payment"
+    RECORDING = "recording"
+    DELIVERING = "delivering"
+    COMPLETED = "completed"
+    REFUSED = "refused"
+    CANCELLED = "cancelled"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def final(self) -> bool:
+        return self in _FINAL
+
+
+_FINAL = {DossierState.COMPLETED, DossierState.REFUSED, DossierState.CANCELLED, DossierState.WITHDRAWN}
+
+
+class Refusal(Boundary):
+    """Why a dossier is refused (CT06): a stable code for machines, a sentence for people, the law."""
+
+    code: str
+    message: str
+    legal_basis: str = ""
+
+
+# ---- messages --------------------------------------------------------------------------------------------
+
+
+class DecisionKind(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    REQUEST_SUPPLEMENT = "request_supplement"
+
+
+class OfficerDecision(Boundary):
+    """Signal ``officer_decision`` and update ``decide``: an officer's decision on a dossier."""
+
+    officer_id: str = Field(pattern=r"^CB-[0-9]{5}-[0-9]{2}$")
+    decision: DecisionKind
+    reason: str | None = Field(default=None, max_length=1000)
+    missing_items: tuple[str, ...] = Field(default=(), max_length=20)
+
+    @model_validator(mode="after")
+    def _reason_where_the_law_wants_one(self) -> OfficerDecision:
+        if self.decision == DecisionKind.REJECT and not (self.reason and self.reason.strip()):
+            raise ValueError("a rejection needs a reason: it is printed on the CT06 refusal")
+        if self.decision == DecisionKind.REQUEST_SUPPLEMENT and not self.missing_items:
+            raise ValueError("a supplement request lists the missing items: they are printed on CT05")
+        return self
+
+
+class DecisionReceipt(Boundary):
+    """Result of the ``decide`` update."""
+
+    dossier_code: str
+    accepted: bool
+    state: DossierState
+
+
+class Supplement(Boundary):
+    """Signal ``supplement``: the citizen completes the dossier after a CT05 request."""
+
+    provided_items: tuple[str, ...] = Field(min_length=1, max_length=20)
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class PaymentConfirmation(Boundary):
+    """Signal ``payment_confirmed``: the payment gateway's callback."""
+
+    order_id: str = Field(max_length=80)
+    amount_vnd: int = Field(ge=0)
+
+
+class Withdrawal(Boundary):
+    """Signal ``withdraw``: the applicant withdraws the dossier before its result."""
+
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class TrailEntry(Boundary):
+    """One line of the decision trail: when, who, what, why."""
+
+    at: datetime
+    actor: str
+    action: str
+    detail: str = ""
+
+
+class DossierStatus(Boundary):
+    """Query ``status``."""
+
+    dossier_code: str
+    procedure: Procedure
+    state: DossierState
+    police_unit: str
+    received_at: datetime | None
+    deadline: datetime | None
+    overdue: bool
+    assigned_officer: str | None
+    fee_vnd: int
+    refusals: tuple[Refusal, ...]
+    documents: tuple[DocumentKind, ...]
+    trail: tuple[TrailEntry, ...]
+
+
+class DossierOutcome(Boundary):
+    """Workflow result."""
+
+    dossier_code: str
+    procedure: Procedure
+    state: DossierState
+    refusals: tuple[Refusal, ...] = ()
+    fee_paid_vnd: int = 0
+    documents: tuple[DocumentKind, ...] = ()
+    decided_by: str | None = None

