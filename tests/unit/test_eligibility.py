@@ -1,0 +1,148 @@
+"""Every permanent-registration rule (Luật Cư trú Điều 20–23), each refusal reason on its own."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from domain.eligibility import (
+    HouseholdFacts,
+    PersonFacts,
+    ResidenceFacts,
+    eligibility_refusals,
+    identity_refusals,
+)
+from domain.identity import generate_personal_id
+from domain.submissions import PermanentResidenceRegistrationSubmission, parse_submission
+
+RNG = random.Random(5)
+APPLICANT = generate_personal_id(RNG, "01", date(1990, 5, 17), "female")
+MINOR = generate_personal_id(RNG, "01", date(2015, 3, 2), "male")
+HEAD = generate_personal_id(RNG, "01", date(1960, 1, 9), "male")
+OWNER = generate_personal_id(RNG, "01", date(1955, 7, 30), "female")
+GUARDIAN = generate_personal_id(RNG, "01", date(1985, 2, 2), "female")
+
+
+def submission(basis: str = "own_residence", applicant: str = APPLICANT, consents: list[dict[str, str]] | None = None,
+               **details: Any) -> PermanentResidenceRegistrationSubmission:
+    birth = date(2015, 3, 2) if applicant == MINOR else date(1990, 5, 17)
+    sex = "male" if applicant == MINOR else "female"
+    parsed = parse_submission({
+        "procedure": "PermanentResidenceRegistration",
+        "dossier_code": "HS-UNIT-000001",
+        "received_at": datetime(2026, 11, 2, 9, tzinfo=UTC).isoformat(),
+        "applicant": {"personal_id": applicant, "full_name": "Nguyễn Thị Ánh Tuyết", "birth_date": birth.isoformat(),
+                      "sex": sex},
+        "police_unit": "CA-00070",
+        "declaration_truthful": True,
+        "consents": consents or [],
+        "delivery": {"method": "electronic", "destination": "VNeID"},
+        "details": {"basis": basis, "residence": {"province_code": "01", "commune_code": "00070",
+                                                  "address_line": "Số 1 phố Hàng Bài"}, **details},
+    })
+    assert isinstance(parsed, PermanentResidenceRegistrationSubmission)
+    return parsed
+
+
+def person(pid: str = APPLICANT, **changes: Any) -> PersonFacts:
+    minor = pid == MINOR
+    values = {"personal_id": pid, "full_name": "Nguyễn Thị Ánh Tuyết",
+              "birth_date": date(2015, 3, 2) if minor else date(1990, 5, 17), "sex": "male" if minor else "female",
+              "status": "alive", "full_civil_capacity": True} | changes
+    return PersonFacts.model_validate(values)
+
+
+def facts(applicant: str = APPLICANT, current: int | None = None, **residence: Any) -> HouseholdFacts:
+    values = {"residence_id": 10, "owner_id": applicant, "floor_area_m2": Decimal(60), "barred_reason": None,
+              "household_id": None, "household_head_id": None, "member_count": 0} | residence
+    return HouseholdFacts(applicant=person(applicant), residence=ResidenceFacts.model_validate(values),
+                          current_permanent_residence_id=current)
+
+
+def codes(sub: PermanentResidenceRegistrationSubmission, f: HouseholdFacts) -> list[str]:
+    return [r.code for r in eligibility_refusals(sub, f)]
+
+
+def test_owner_registering_at_own_residence_is_eligible():
+    assert codes(submission(), facts()) == []
+
+
+def test_identity_unknown_deceased_and_mismatch():
+    sub = submission()
+    assert [r.code for r in identity_refusals(sub, None)] == ["identity_unknown"]
+    assert [r.code for r in identity_refusals(sub, person(status="dead"))] == ["identity_deceased"]
+    mismatch = identity_refusals(sub, person(full_name="Nguyễn Thị Ánh", birth_date=date(1990, 5, 18)))
+    assert [r.code for r in mismatch] == ["identity_mismatch"]
+    assert "full name, birth date" in mismatch[0].message
+    assert identity_refusals(sub, person()) == []
+
+
+def test_unknown_residence_is_refused():
+    assert codes(submission(), HouseholdFacts(applicant=person())) == ["residence_unknown"]
+
+
+def test_barred_place_is_refused_whatever_the_basis():
+    assert codes(submission(), facts(barred_reason="khu vực cấm")) == ["barred_place"]
+
+
+def test_already_registered_at_the_same_residence():
+    assert codes(submission(), facts(current=10)) == ["already_registered_here"]
+
+
+def test_not_the_owner():
+    assert codes(submission(), facts(owner_id=OWNER)) == ["not_owner"]
+
+
+def test_minor_needs_parent_or_guardian_consent():
+    sub = submission(applicant=MINOR)
+    assert codes(sub, facts(applicant=MINOR)) == ["minor_without_guardian_consent"]
+    consented = submission(applicant=MINOR, consents=[{"role": "parent_or_guardian", "personal_id": GUARDIAN}])
+    assert codes(consented, facts(applicant=MINOR)) == []
+
+
+def test_joining_a_relative_needs_a_household_and_the_head_consent():
+    join = {"basis": "join_relative", "relation_to_head": "child"}
+    assert codes(submission(**join), facts(owner_id=HEAD)) == ["no_household_to_join", "owner_consent_missing"]
+    at_head = facts(owner_id=HEAD, household_id=3, household_head_id=HEAD, member_count=3)
+    assert codes(submission(**join), at_head) == ["household_head_consent_missing", "owner_consent_missing"]
+    head_consents = [{"role": "household_head", "personal_id": HEAD}, {"role": "owner", "personal_id": HEAD}]
+    assert codes(submission(consents=head_consents, **join), at_head) == []
+
+
+def test_consent_of_the_wrong_person_does_not_count():
+    join = {"basis": "join_relative", "relation_to_head": "child"}
+    at_head = facts(owner_id=None, household_id=3, household_head_id=HEAD, member_count=3)
+    wrong = [{"role": "household_head", "personal_id": OWNER}]
+    assert codes(submission(consents=wrong, **join), at_head) == ["household_head_consent_missing"]
+
+
+def test_rented_housing_needs_certified_contract_owner_consent_and_floor_area():
+    rented = submission("rented_or_borrowed")
+    small = facts(owner_id=OWNER, floor_area_m2=Decimal(20), household_id=4, household_head_id=HEAD, member_count=2)
+    assert codes(rented, small) == [
+        "contract_not_certified", "household_head_consent_missing", "floor_area_too_small", "owner_consent_missing"
+    ]
+    ok = submission("rented_or_borrowed", contract_certified=True,
+                    consents=[{"role": "owner", "personal_id": OWNER}, {"role": "household_head", "personal_id": HEAD}])
+    assert codes(ok, small) == ["floor_area_too_small"]
+    assert codes(ok, facts(owner_id=OWNER, floor_area_m2=Decimal(24), household_id=4, household_head_id=HEAD,
+                           member_count=2)) == []
+
+
+@pytest.mark.parametrize(("area", "members", "refused"), [(Decimal(16), 1, False), (Decimal("15.9"), 1, True)])
+def test_floor_area_boundary_is_eight_square_metres_per_person(area: Decimal, members: int, refused: bool):
+    ok = submission("rented_or_borrowed", contract_certified=True, consents=[{"role": "owner", "personal_id": OWNER}])
+    result = codes(ok, facts(owner_id=OWNER, floor_area_m2=area, member_count=members))
+    assert ("floor_area_too_small" in result) is refused
+
+
+def test_provincial_minimum_above_eight_applies():
+    ok = submission("rented_or_borrowed", contract_certified=True, consents=[{"role": "owner", "personal_id": OWNER}])
+    roomy = facts(owner_id=OWNER, floor_area_m2=Decimal(18), member_count=1)
+    assert codes(ok, roomy) == []
+    strict = roomy.model_copy(update={"provincial_min_floor_area_m2": Decimal(10)})
+    assert codes(ok, strict) == ["floor_area_too_small"]
