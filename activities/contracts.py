@@ -10,6 +10,7 @@ from pydantic import Field
 from domain.eligibility import HouseholdFacts, PersonFacts
 from domain.models import Boundary, DossierState, Refusal, TrailEntry
 from domain.procedures import DocumentKind, Procedure
+from domain.rulesets import DeadlineCase
 from domain.submissions import Submission
 
 
@@ -33,6 +34,14 @@ class EligibilityResult(Boundary):
     facts: HouseholdFacts | None
     refusals: tuple[Refusal, ...]
     fee_exempt: bool = False
+    deadline_case: DeadlineCase = DeadlineCase.STANDARD
+
+
+class ImmediateResult(Boundary):
+    """``accept_immediately``: identity, eligibility and the record in one transaction (stay notification)."""
+
+    refusals: tuple[Refusal, ...]
+    summary: dict[str, str] = {}
 
 
 class OfficerRef(Boundary):
@@ -42,10 +51,11 @@ class OfficerRef(Boundary):
     active: bool
 
 
-class Assignment(Boundary):
-    dossier_code: str
-    police_unit: str
-    deadline: datetime | None
+class Acceptance(Boundary):
+    """``accept_dossier``: the dossier is complete; assign an officer and issue the CT04 receipt."""
+
+    submission: Submission
+    deadline: datetime
 
 
 class UnitRoster(Boundary):
@@ -53,6 +63,10 @@ class UnitRoster(Boundary):
     unit_name: str
     officers: tuple[OfficerRef, ...]
     assigned_officer: str | None
+
+    @property
+    def supervisor(self) -> str | None:
+        return next((o.officer_id for o in self.officers if o.role == "supervisor" and o.active), None)
 
     def officer(self, officer_id: str) -> OfficerRef | None:
         return next((o for o in self.officers if o.officer_id == officer_id), None)
@@ -66,7 +80,7 @@ class AuditRecord(Boundary):
     entry: TrailEntry
     state: DossierState | None = None
     overdue: bool | None = None
-    deadline: datetime | None = None
+    assigned_officer: str | None = None
 
 
 class PaymentRequest(Boundary):
@@ -92,17 +106,24 @@ class CommitResult(Boundary):
     already_committed: bool
 
 
-class DeliveryRequest(Boundary):
-    """``deliver_result``: issue the result documents, deliver them, close the dossier in the read model."""
+class DocumentRequest(Boundary):
+    """Which legal documents to issue for a dossier, and what goes into them."""
 
     dossier_code: str
     procedure: Procedure
-    final_state: DossierState
-    documents: tuple[DocumentKind, ...]
+    kinds: tuple[DocumentKind, ...]
     submission: Submission | None
     refusals: tuple[Refusal, ...] = ()
     deadline: datetime | None = None
     decided_by: str | None = None
+    missing_items: tuple[str, ...] = ()
+
+
+class DeliveryRequest(Boundary):
+    """``deliver_result``: issue the result documents, deliver them, close the dossier in the read model."""
+
+    final_state: DossierState
+    result: DocumentRequest
     fee_paid_vnd: int = 0
 
 

@@ -13,41 +13,31 @@ from typing import TYPE_CHECKING, Any
 
 from temporalio import activity
 
-from activities import delivery, records
+from activities import delivery, facts, records
 from activities.contracts import (
-    Assignment,
+    Acceptance,
     AuditRecord,
     CommitRequest,
     CommitResult,
     DeliveryReceipt,
     DeliveryRequest,
+    DocumentRequest,
     EligibilityCheck,
     EligibilityResult,
     IdentityCheck,
     IdentityResult,
+    ImmediateResult,
     OfficerRef,
     PaymentOrder,
     PaymentRequest,
     UnitRoster,
 )
 from activities.payment import PaymentGateway
-from domain.eligibility import HouseholdFacts, PersonFacts, ResidenceFacts, eligibility_refusals, identity_refusals
+from domain.eligibility import deadline_case_for, eligibility_refusals, identity_refusals
+from domain.procedures import DocumentKind
 
 if TYPE_CHECKING:
     import asyncpg
-
-_PERSON_SQL = (
-    "SELECT personal_id, full_name, birth_date, sex, status, full_civil_capacity, fee_exemption"
-    " FROM people WHERE personal_id = $1"
-)
-_RESIDENCE_SQL = """
-SELECT r.residence_id, r.owner_id, r.floor_area_m2, r.barred_reason, h.household_id, h.head_id,
-       (SELECT count(*) FROM household_members m WHERE m.household_id = h.household_id) AS member_count
-FROM residences r LEFT JOIN households h ON h.residence_id = r.residence_id
-WHERE r.commune_code = $1 AND lower(r.address_line) = lower($2)
-ORDER BY h.household_id NULLS LAST LIMIT 1
-"""
-
 
 def _log(**fields: Any) -> None:
     from cutru.logging import get_logger
@@ -76,8 +66,7 @@ class DossierActivities:
                 s.received_at, check.deadline,
             )
             await self._audit(conn, s.dossier_code, "0000-received", "citizen", "received", {"channel": s.channel})
-            row = await conn.fetchrow(_PERSON_SQL, s.applicant.personal_id)
-        person = PersonFacts.model_validate(dict(row)) if row else None
+            person = await facts.person(conn, s.applicant.personal_id)
         refusals = identity_refusals(s, person)
         _log(step="identity", refused=len(refusals))
         return IdentityResult(person=person, refusals=tuple(refusals))
@@ -85,44 +74,48 @@ class DossierActivities:
     @activity.defn
     async def check_eligibility(self, check: EligibilityCheck) -> EligibilityResult:
         s = check.submission
-        facts = await self._household_facts(s)
-        refusals = eligibility_refusals(s, facts)
-        exempt = s.fee_exemption is not None and facts.applicant.fee_exemption == s.fee_exemption.reason_code
-        _log(step="eligibility", refused=len(refusals), fee_exempt=exempt)
-        return EligibilityResult(facts=facts, refusals=tuple(refusals), fee_exempt=exempt)
-
-    async def _household_facts(self, s: Any) -> HouseholdFacts:
         async with self._pool.acquire() as conn:
-            person = await conn.fetchrow(_PERSON_SQL, s.applicant.personal_id)
-            residence = None
-            target = getattr(getattr(s, "details", None), "residence", None)
-            if target is not None:
-                row = await conn.fetchrow(_RESIDENCE_SQL, target.commune_code, target.address_line)
-                if row is not None:
-                    residence = ResidenceFacts(
-                        residence_id=row["residence_id"], owner_id=row["owner_id"],
-                        floor_area_m2=row["floor_area_m2"], barred_reason=row["barred_reason"],
-                        household_id=row["household_id"], household_head_id=row["head_id"],
-                        member_count=row["member_count"] or 0,
-                    )
-            current = await conn.fetchval(
-                "SELECT residence_id FROM permanent_residences WHERE personal_id = $1 AND status = 'active'",
-                s.applicant.personal_id,
-            )
-        return HouseholdFacts(applicant=PersonFacts.model_validate(dict(person)), residence=residence,
-                              current_permanent_residence_id=current)
+            found = await facts.load_facts(conn, s)
+        refusals = eligibility_refusals(s, found)
+        exempt = s.fee_exemption is not None and found.applicant.fee_exemption == s.fee_exemption.reason_code
+        _log(step="eligibility", refused=len(refusals), fee_exempt=exempt)
+        return EligibilityResult(facts=found, refusals=tuple(refusals), fee_exempt=exempt,
+                                 deadline_case=deadline_case_for(s, found))
 
     @activity.defn
-    async def assign_officer(self, assignment: Assignment) -> UnitRoster:
-        """Load the unit's roster and assign the least-loaded active officer; a retry keeps the first choice."""
+    async def accept_immediately(self, check: EligibilityCheck) -> ImmediateResult:
+        """Procedures accepted at once (stay notification): check and record in one transaction."""
+        s = check.submission
         async with self._pool.acquire() as conn, conn.transaction():
-            unit = await conn.fetchrow("SELECT name FROM police_units WHERE unit_code = $1", assignment.police_unit)
+            applicant = await facts.person(conn, s.applicant.personal_id)
+            refusals = identity_refusals(s, applicant)
+            summary: dict[str, str] = {}
+            if not refusals:
+                found = await facts.load_facts(conn, s)
+                refusals = eligibility_refusals(s, found)
+                if not refusals:
+                    summary, _ = await records.commit(conn, s, found)
+            await self._audit(conn, s.dossier_code, "9999-closed", "system", "refused" if refusals else "completed",
+                              {"channel": s.channel, "refusals": [r.code for r in refusals]})
+        _log(step="accept_immediately", refused=len(refusals))
+        return ImmediateResult(refusals=tuple(refusals), summary=summary)
+
+    @activity.defn
+    async def accept_dossier(self, acceptance: Acceptance) -> UnitRoster:
+        """The dossier is complete: assign the least-loaded active officer (a retry keeps the first choice)
+        and issue the CT04 receipt with its appointment date."""
+        s = acceptance.submission
+        async with self._pool.acquire() as conn, conn.transaction():
+            unit = await conn.fetchrow("SELECT name FROM police_units WHERE unit_code = $1", s.police_unit)
+            if unit is None:
+                # Retrying lets an operator add the unit's roster without losing the dossier.
+                raise RuntimeError(f"police unit {s.police_unit} has no roster; add its officers and it retries")
             rows = await conn.fetch(
                 "SELECT officer_id, full_name, role, active FROM officers WHERE unit_code = $1 ORDER BY officer_id",
-                assignment.police_unit,
+                s.police_unit,
             )
             assigned = await conn.fetchval(
-                "SELECT assigned_officer FROM dossiers WHERE dossier_code = $1 FOR UPDATE", assignment.dossier_code
+                "SELECT assigned_officer FROM dossiers WHERE dossier_code = $1 FOR UPDATE", s.dossier_code
             )
             if assigned is None:
                 assigned = await conn.fetchval(
@@ -130,35 +123,41 @@ class DossierActivities:
                     " AND d.status IN ('awaiting_decision', 'awaiting_supplement')"
                     " WHERE o.unit_code = $1 AND o.active AND o.role = 'officer'"
                     " GROUP BY o.officer_id ORDER BY count(d.dossier_code), o.officer_id LIMIT 1",
-                    assignment.police_unit,
+                    s.police_unit,
                 )
             await conn.execute(
                 "UPDATE dossiers SET assigned_officer = $2, status = 'awaiting_decision', deadline = $3,"
                 " updated_at = now() WHERE dossier_code = $1",
-                assignment.dossier_code, assigned, assignment.deadline,
+                s.dossier_code, assigned, acceptance.deadline,
             )
-        if unit is None:
-            # A unit unknown to the roster cannot decide: retrying lets an operator add it without losing the dossier.
-            raise RuntimeError(f"police unit {assignment.police_unit} has no roster; add its officers, then it retries")
-        _log(step="assign", officer=assigned)
+            await delivery.issue(conn, DocumentRequest(dossier_code=s.dossier_code, procedure=s.procedure,
+                                                       kinds=(DocumentKind.CT04,), submission=s,
+                                                       deadline=acceptance.deadline), self._document_dir)
+        _log(step="accept", officer=assigned)
         return UnitRoster(
-            police_unit=assignment.police_unit,
+            police_unit=s.police_unit,
             unit_name=unit["name"],
             officers=tuple(OfficerRef.model_validate(dict(r)) for r in rows),
             assigned_officer=assigned,
         )
 
     @activity.defn
+    async def issue_document(self, request: DocumentRequest) -> tuple[str, ...]:
+        """A document issued during processing (CT05 supplement request), sent to the citizen."""
+        async with self._pool.acquire() as conn:
+            return await delivery.issue(conn, request, self._document_dir)
+
+    @activity.defn
     async def record_event(self, record: AuditRecord) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
             await self._audit(conn, record.dossier_code, record.event_key, record.entry.actor, record.entry.action,
                               {"detail": record.entry.detail, "at": record.entry.at.isoformat()})
-            if record.state is not None or record.overdue is not None:
-                await conn.execute(
-                    "UPDATE dossiers SET status = coalesce($2, status), overdue = coalesce($3, overdue),"
-                    " updated_at = now() WHERE dossier_code = $1",
-                    record.dossier_code, record.state.value if record.state else None, record.overdue,
-                )
+            await conn.execute(
+                "UPDATE dossiers SET status = coalesce($2, status), overdue = coalesce($3, overdue),"
+                " assigned_officer = coalesce($4, assigned_officer), updated_at = now() WHERE dossier_code = $1",
+                record.dossier_code, record.state.value if record.state else None, record.overdue,
+                record.assigned_officer,
+            )
 
     @activity.defn
     async def request_payment(self, request: PaymentRequest) -> PaymentOrder:
@@ -193,13 +192,14 @@ class DossierActivities:
     async def deliver_result(self, request: DeliveryRequest) -> DeliveryReceipt:
         async with self._pool.acquire() as conn, conn.transaction():
             receipt = await delivery.deliver(conn, request, self._document_dir)
-            reason = "; ".join(r.message for r in request.refusals) or None
+            result = request.result
+            reason = "; ".join(r.message for r in result.refusals) or None
             await conn.execute(
                 "UPDATE dossiers SET status = $2, outcome_reason = $3, updated_at = now() WHERE dossier_code = $1",
-                request.dossier_code, request.final_state.value, reason,
+                result.dossier_code, request.final_state.value, reason,
             )
-            await self._audit(conn, request.dossier_code, "9999-closed", request.decided_by or "system",
-                              request.final_state.value, {"documents": [k.value for k in request.documents],
+            await self._audit(conn, result.dossier_code, "9999-closed", result.decided_by or "system",
+                              request.final_state.value, {"documents": [k.value for k in result.kinds],
                                                           "reason": reason})
         _log(step="deliver", state=request.final_state.value, documents=len(receipt.documents))
         return receipt
@@ -220,7 +220,9 @@ def all_activities(instance: DossierActivities) -> list[Any]:
     return [
         instance.validate_identity,
         instance.check_eligibility,
-        instance.assign_officer,
+        instance.accept_immediately,
+        instance.accept_dossier,
+        instance.issue_document,
         instance.record_event,
         instance.request_payment,
         instance.check_payment,

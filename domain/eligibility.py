@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from domain.models import Boundary, ConsentRole, Refusal, SubmissionBase
 from domain.procedures import Procedure
+from domain.rulesets import DeadlineCase
 from domain.submissions import PermanentResidenceRegistrationSubmission
 
 ADULT_AGE = 18
@@ -206,3 +207,13 @@ def eligibility_refusals(submission: SubmissionBase, facts: HouseholdFacts) -> l
     """The procedure's own rules (identity was checked before, by ``identity_refusals``)."""
     procedure: Procedure = submission.procedure  # type: ignore[attr-defined]
     return RULES[procedure](submission, facts)
+
+
+# Which deadline applies, for procedures whose time depends on the facts (e.g. data in CSDLQG or not).
+DEADLINE_CASES: dict[Procedure, Callable[..., DeadlineCase]] = {}
+
+
+def deadline_case_for(submission: SubmissionBase, facts: HouseholdFacts) -> DeadlineCase:
+    procedure: Procedure = submission.procedure  # type: ignore[attr-defined]
+    choose = DEADLINE_CASES.get(procedure)
+    return choose(submission, facts) if choose else DeadlineCase.STANDARD

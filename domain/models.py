@@ -219,6 +219,14 @@ class DecisionReceipt(Boundary):
     state: DossierState
 
 
+class Reassignment(Boundary):
+    """Update ``reassign``: the unit's supervisor gives the dossier to another officer of the unit."""
+
+    supervisor_id: str = Field(pattern=r"^CB-[0-9]{5}-[0-9]{2}$")
+    officer_id: str = Field(pattern=r"^CB-[0-9]{5}-[0-9]{2}$")
+    reason: str = Field(min_length=1, max_length=1000)
+
+
 class Supplement(Boundary):
     """Signal ``supplement``: the citizen completes the dossier after a CT05 request."""
 

@@ -45,6 +45,7 @@ class ProcedureSpec(BaseModel, frozen=True):
     legal_basis: str
     officer_review: bool
     has_fee: bool
+    immediate: bool = False  # accepted at once in one activity: no officer, no fee (stay notification)
     results: tuple[DocumentKind, ...]
 
 
@@ -139,6 +140,7 @@ PROCEDURES: dict[Procedure, ProcedureSpec] = {
             legal_basis="Luật Cư trú 2020, Điều 30 (sửa đổi bởi Luật 118/2025/QH15)",
             officer_review=False,
             has_fee=False,
+            immediate=True,
             results=(),
         ),
         ProcedureSpec(

@@ -18,6 +18,8 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -61,22 +63,26 @@ def _module_env_names(path: Path) -> set[str]:
     """Variable names a module reads: the cutru.config ``_ENV`` mapping, ``ENV_* = "..."`` constants and
     string literals passed to os.environ.get / os.getenv / os.environ[...]."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    names: set[str] = set()
+    found: set[object] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            target = node.targets[0].id
-            if target == "_ENV" and isinstance(node.value, ast.Dict):
-                names |= {v.value for v in node.value.values if isinstance(v, ast.Constant)}
-            elif target.startswith("ENV_") and isinstance(node.value, ast.Constant):
-                names.add(node.value.value)
-        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
-            func = ast.unparse(node.func)
-            if func in {"os.environ.get", "os.getenv", "environ.get"}:
-                names.add(node.args[0].value)
+        target: ast.expr | None = None
+        value: ast.expr | None = None
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign):
+            target, value = node.target, node.value
+        if isinstance(target, ast.Name) and value is not None:
+            if target.id == "_ENV" and isinstance(value, ast.Dict):
+                found |= {v.value for v in value.values if isinstance(v, ast.Constant)}
+            elif target.id.startswith("ENV_") and isinstance(value, ast.Constant):
+                found.add(value.value)
+        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            if ast.unparse(node.func) in {"os.environ.get", "os.getenv", "environ.get"}:
+                found.add(node.args[0].value)
         elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
             if ast.unparse(node.value) == "os.environ":
-                names.add(node.slice.value)
-    return {n for n in names if isinstance(n, str)}
+                found.add(node.slice.value)
+    return {name for name in found if isinstance(name, str)}
 
 
 def config_env_names() -> set[str]:
@@ -368,6 +374,32 @@ def test_dockerfile_is_small_non_root_and_installs_only_the_project() -> None:
 def test_dockerfile_checks_catch_regressions(change: Any, expected: str) -> None:
     broken = change(DOCKERFILE.read_text(encoding="utf-8"))
     assert any(expected in problem for problem in dockerfile_problems(broken))
+
+
+def test_package_data_ships_every_data_file() -> None:
+    """`pip install .` (the image) only installs the data files pyproject.toml declares; an editable install
+    (development, CI) finds them in the source tree regardless, so only this check sees a missing one."""
+    setuptools_cfg = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    include = setuptools_cfg["packages"]["find"]["include"]
+    package_data: dict[str, list[str]] = setuptools_cfg.get("package-data", {})
+    top_level = [d for d in ROOT.iterdir() if (d / "__init__.py").exists() and any(fnmatch(d.name, p) for p in include)]
+    assert top_level, "no packages found"
+    undeclared = []
+    for package_dir in top_level:
+        for path in package_dir.rglob("*"):
+            if not path.is_file() or path.suffix in {".py", ".pyc"} or "__pycache__" in path.parts:
+                continue
+            declared = False
+            for package, patterns in package_data.items():
+                base = ROOT / package.replace(".", "/") if package not in {"", "*"} else None
+                for pattern in patterns:
+                    if base is None:
+                        declared |= fnmatch(path.name, pattern)
+                    elif path.is_relative_to(base):
+                        declared |= fnmatch(path.relative_to(base).as_posix(), pattern)
+            if not declared:
+                undeclared.append(path.relative_to(ROOT).as_posix())
+    assert not undeclared, f"declare in [tool.setuptools.package-data]: {undeclared}"
 
 
 def test_dockerignore_keeps_local_state_and_secrets_out_of_the_context() -> None:

@@ -11,6 +11,7 @@ Messages (every procedure):
 - signal ``supplement(Supplement)`` — the citizen completes the dossier after a CT05 request.
 - signal ``payment_confirmed(PaymentConfirmation)`` — the payment gateway's callback.
 - signal ``withdraw(Withdrawal)`` — the applicant withdraws before the result.
+- update ``reassign(Reassignment) -> DossierStatus`` — the unit's supervisor moves the dossier to another officer.
 - query ``status() -> DossierStatus``.
 """
 
@@ -27,13 +28,15 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from activities.contracts import (
-        Assignment,
+        Acceptance,
         AuditRecord,
         CommitRequest,
         DeliveryRequest,
+        DocumentRequest,
         EligibilityCheck,
         EligibilityResult,
         IdentityCheck,
+        ImmediateResult,
         PaymentOrder,
         PaymentRequest,
         UnitRoster,
@@ -48,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         DossierStatus,
         OfficerDecision,
         PaymentConfirmation,
+        Reassignment,
         Refusal,
         Supplement,
         TrailEntry,
@@ -137,6 +141,31 @@ class DossierLifecycle:
         if problem:
             raise ApplicationError(problem, type="DecisionRefused", non_retryable=True)
 
+    @workflow.update
+    async def reassign(self, reassignment: Reassignment) -> DossierStatus:
+        assert self._roster is not None
+        self._roster = self._roster.model_copy(update={"assigned_officer": reassignment.officer_id})
+        await self._audit(reassignment.supervisor_id, "reassigned", f"to {reassignment.officer_id}: {reassignment.reason}",
+                          assigned_officer=reassignment.officer_id)
+        return self.status()
+
+    @reassign.validator
+    def _validate_reassign(self, reassignment: Reassignment) -> None:
+        problem = None
+        if self._state not in (DossierState.AWAITING_DECISION, DossierState.AWAITING_SUPPLEMENT) or not self._roster:
+            problem = f"dossier {self._code} is {self._state.value}: only a dossier under review can be reassigned"
+        else:
+            supervisor = self._roster.officer(reassignment.supervisor_id)
+            officer = self._roster.officer(reassignment.officer_id)
+            if supervisor is None or supervisor.role != "supervisor" or not supervisor.active:
+                problem = f"{reassignment.supervisor_id} is not the active supervisor of {self._unit}"
+            elif officer is None or officer.role != "officer" or not officer.active:
+                problem = f"{reassignment.officer_id} is not an active officer of {self._unit}"
+            elif reassignment.officer_id == self._roster.assigned_officer:
+                problem = f"the dossier is already assigned to {reassignment.officer_id}"
+        if problem:
+            raise ApplicationError(problem, type="ReassignmentRefused", non_retryable=True)
+
     @workflow.signal
     async def officer_decision(self, raw: dict[str, Any]) -> None:
         # The signal takes raw JSON so that a malformed one is recorded as refused instead of failing the task.
@@ -180,15 +209,15 @@ class DossierLifecycle:
             return await self._refuse_invalid([f"dossier_code: must equal the workflow id {self._code}"])
         self._submission = submission
         self._unit = submission.police_unit
-        rules_deadline = deadline_for(self.procedure, submission.received_at)
-        self._clock = DeadlineClock.start(submission.received_at, rules_deadline)
         self._fee = fee_for(self.procedure, submission.channel, submission.received_at)
         self._trail.append(TrailEntry(at=submission.received_at, actor="citizen", action="received",
                                       detail=f"{self._spec.vietnamese_name} ({self._spec.tthc_code})"))
         self._upsert_search_attributes()
+        if self._spec.immediate:
+            return await self._accept_immediately(submission)
 
         identity = await self._act(DossierActivities.validate_identity,
-                                   IdentityCheck(submission=submission, deadline=self._clock.deadline))
+                                   IdentityCheck(submission=submission, deadline=None))
         if identity.refusals:
             return await self._finish(DossierState.REFUSED, refusals=identity.refusals, actor="system")
         eligibility: EligibilityResult = await self._act(DossierActivities.check_eligibility,
@@ -197,8 +226,12 @@ class DossierLifecycle:
             return await self._finish(DossierState.REFUSED, refusals=eligibility.refusals, actor="system")
         if eligibility.fee_exempt:
             self._fee = 0
-        self._trail.append(TrailEntry(at=workflow.now(), actor="system", action="eligibility_checked",
-                                      detail="identity and eligibility confirmed"))
+        # The legal clock runs from the receipt of a complete, valid dossier.
+        allowed = deadline_for(self.procedure, submission.received_at, eligibility.deadline_case)
+        self._clock = DeadlineClock.start(submission.received_at, allowed)
+        self._trail.append(TrailEntry(at=workflow.now(), actor="system", action="accepted",
+                                      detail=f"appointment {self._clock.deadline.isoformat()}"))
+        self._upsert_search_attributes()
 
         decided_by: str | None = None
         if self._spec.officer_review:
@@ -223,8 +256,7 @@ class DossierLifecycle:
         """Wait for an officer's decision, looping through supplement rounds; return who approved."""
         assert self._clock is not None
         self._roster = await self._act(
-            DossierActivities.assign_officer,
-            Assignment(dossier_code=self._code, police_unit=self._unit, deadline=self._clock.deadline),
+            DossierActivities.accept_dossier, Acceptance(submission=self._submission, deadline=self._clock.deadline)
         )
         while True:
             self._set_state(DossierState.AWAITING_DECISION)
@@ -247,6 +279,9 @@ class DossierLifecycle:
             # Supplement request (CT05): the clock stops until the dossier is complete again.
             self._clock = self._clock.pause(workflow.now())
             self._set_state(DossierState.AWAITING_SUPPLEMENT)
+            await self._act(DossierActivities.issue_document, DocumentRequest(
+                dossier_code=self._code, procedure=self.procedure, kinds=(DocumentKind.CT05,),
+                submission=self._submission, decided_by=decision.officer_id, missing_items=decision.missing_items))
             await self._audit(decision.officer_id, "supplement_requested", detail)
             timeout = self._submission.processing.supplement_timeout
             try:
@@ -284,7 +319,8 @@ class DossierLifecycle:
                 else:
                     self._overdue = True
                     self._upsert_search_attributes()
-                    await self._audit("system", "escalated", "deadline passed: escalated to the unit supervisor",
+                    supervisor = self._roster.supervisor if self._roster else None
+                    await self._audit("system", "escalated", f"deadline passed: escalated to supervisor {supervisor}",
                                       overdue=True)
 
     async def _collect_fee(self) -> bool:
@@ -336,14 +372,16 @@ class DossierLifecycle:
         await self._act(
             DossierActivities.deliver_result,
             DeliveryRequest(
-                dossier_code=self._code,
-                procedure=self.procedure,
                 final_state=state,
-                documents=documents,
-                submission=self._submission,
-                refusals=self._refusals,
-                deadline=self._clock.deadline if self._clock else None,
-                decided_by=decided_by,
+                result=DocumentRequest(
+                    dossier_code=self._code,
+                    procedure=self.procedure,
+                    kinds=documents,
+                    submission=self._submission,
+                    refusals=self._refusals,
+                    deadline=self._clock.deadline if self._clock else None,
+                    decided_by=decided_by,
+                ),
                 fee_paid_vnd=self._fee if state == DossierState.COMPLETED else 0,
             ),
         )
@@ -360,6 +398,18 @@ class DossierLifecycle:
             decided_by=decided_by,
         )
 
+    async def _accept_immediately(self, submission: Any) -> DossierOutcome:
+        """Accepted at once (stay notification): one activity checks and records; no officer, no fee."""
+        result: ImmediateResult = await self._act(DossierActivities.accept_immediately,
+                                                  EligibilityCheck(submission=submission))
+        state = DossierState.REFUSED if result.refusals else DossierState.COMPLETED
+        self._refusals = result.refusals
+        self._trail.append(TrailEntry(at=workflow.now(), actor="system", action=state.value,
+                                      detail="; ".join(r.message for r in result.refusals)))
+        self._set_state(state)
+        return DossierOutcome(dossier_code=self._code, procedure=self.procedure, state=state,
+                              refusals=result.refusals)
+
     async def _refuse_invalid(self, problems: list[str]) -> DossierOutcome:
         """Input that never passed validation: refuse it, never crash or hang the workflow."""
         refusals = tuple(Refusal(code="invalid_submission", message=p) for p in problems[:50])
@@ -372,14 +422,15 @@ class DossierLifecycle:
             activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=DURABLE_RETRY
         )
 
-    async def _audit(self, actor: str, action: str, detail: str, *, overdue: bool | None = None) -> None:
+    async def _audit(self, actor: str, action: str, detail: str, *, overdue: bool | None = None,
+                     assigned_officer: str | None = None) -> None:
         entry = TrailEntry(at=workflow.now(), actor=actor, action=action, detail=detail)
         self._trail.append(entry)
         self._audit_seq += 1
         await self._act(
             DossierActivities.record_event,
             AuditRecord(dossier_code=self._code, event_key=f"{self._audit_seq:04d}-{action}", entry=entry,
-                        state=self._state, overdue=overdue),
+                        state=self._state, overdue=overdue, assigned_officer=assigned_officer),
         )
 
     def _set_state(self, state: DossierState) -> None:
