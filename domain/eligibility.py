@@ -183,9 +183,9 @@ def permanent_registration_refusals(
                     legal_basis="Luật Cư trú 2020, Điều 20 khoản 3 điểm b",
                 )
             )
-    if residence.owner_id not in (None, applicant_id) and submission.consent_of(
-        ConsentRole.OWNER, residence.owner_id
-    ) is None:
+    # The owner's consent may come as owner or, when the owner heads the household, as its head (one CT01).
+    owner = residence.owner_id
+    if owner not in (None, applicant_id) and not any(c.personal_id == owner for c in submission.consents):
         refusals.append(_missing_consent("owner_consent_missing", "the owner of the residence"))
     return refusals
 
