@@ -4,25 +4,31 @@ Configuration comes from the environment (see ``cutru/config.py``): TEMPORAL_ADD
 CUTRU_TASK_QUEUE, DATABASE_URL, TEMPORAL_TLS_*, CUTRU_PAYLOAD_KEYS, CUTRU_METRICS_PORT, CUTRU_LOG_LEVEL.
 SIGTERM and SIGINT drain in-flight tasks and stop. ``python worker.py --check`` exits 0 when Temporal and
 PostgreSQL are reachable (container health check).
+
+With CUTRU_METRICS_PORT set, ``http://<host>:<port>/metrics`` serves the Temporal SDK's metrics and cutru's
+business metrics (``cutru/metrics.py``); the overdue-dossier gauge is refreshed from the database every 15 s.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
 from datetime import timedelta
 
 import asyncpg
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.client import Client
+from temporalio.common import MetricMeter
 from temporalio.worker import Worker
 
 from activities.dossier import DossierActivities, all_activities
 from activities.payment import LocalPaymentGateway
 from cutru.config import Settings, load_settings
 from cutru.logging import configure_logging, get_logger
+from cutru.metrics import BusinessMetrics, MetricsInterceptor, OverdueGauge, client_metric_meter, prometheus_runtime
 from cutru.temporal import connect
 from workflows.procedures import WORKFLOWS
 
@@ -33,38 +39,52 @@ def _auto_confirm() -> timedelta | None:
     return timedelta(seconds=float(value)) if value else None
 
 
-def build_worker(client: object, settings: Settings, pool: asyncpg.Pool) -> Worker:
+def build_worker(
+    client: Client, settings: Settings, pool: asyncpg.Pool, *, metrics: BusinessMetrics | None = None
+) -> Worker:
+    """The worker for every procedure. Business metrics go to ``metrics``, by default to the meter of the runtime
+    the client was connected with (a no-op meter when that runtime exports no metrics)."""
     activities = DossierActivities(
         pool=pool,
         gateway=LocalPaymentGateway(pool, auto_confirm_after=_auto_confirm()),
         document_dir=settings.document_dir,
     )
     return Worker(
-        client,  # type: ignore[arg-type]
+        client,
         task_queue=settings.task_queue,
         workflows=list(WORKFLOWS.values()),
         activities=all_activities(activities),
+        interceptors=[MetricsInterceptor(metrics or BusinessMetrics(client_metric_meter(client)))],
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 
 
 async def run(settings: Settings) -> None:
     log = get_logger(task_queue=settings.task_queue)
-    runtime = None
-    if settings.metrics_port:
-        runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"0.0.0.0:{settings.metrics_port}")))
+    runtime = prometheus_runtime(settings.metrics_port) if settings.metrics_port else None
     client = await connect(settings, runtime)
     pool = await asyncpg.create_pool(settings.database_url, min_size=2, max_size=10)
-    worker = build_worker(client, settings, pool)
+    metrics = BusinessMetrics(runtime.metric_meter if runtime else MetricMeter.noop)
+    worker = build_worker(client, settings, pool, metrics=metrics)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker started", temporal=settings.temporal_address, namespace=settings.namespace)
-    async with worker:
-        await stop.wait()
-        log.info("worker draining")
-    await pool.close()
+    # Without an endpoint nobody reads the gauge, so the database is not queried for it.
+    gauge = asyncio.create_task(OverdueGauge(pool, metrics).run()) if runtime else None
+    log.info("worker started", temporal=settings.temporal_address, namespace=settings.namespace,
+             metrics_port=settings.metrics_port)
+    try:
+        async with worker:
+            await stop.wait()
+            log.info("worker draining")
+    finally:
+        # Stopped only after the worker has drained, and before the pool it queries is closed.
+        if gauge is not None:
+            gauge.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await gauge
+        await pool.close()
     log.info("worker stopped")
 
 

@@ -48,6 +48,19 @@ class HouseholdFacts(Boundary):
     current_permanent_residence_id: int | None = None
     provincial_min_floor_area_m2: Decimal = MIN_FLOOR_AREA_PER_PERSON_M2
 
+    def findings(self) -> tuple[str, ...]:
+        """What the officer sees of the checks: plain sentences, no personal ID numbers."""
+        lines = [f"applicant in the population database: {self.applicant.status}, "
+                 f"full civil capacity: {'yes' if self.applicant.full_civil_capacity else 'no'}"]
+        if self.residence is not None:
+            r = self.residence
+            lines.append(f"residence #{r.residence_id}: {r.floor_area_m2} m², {r.member_count} registered member(s), "
+                         f"owner {'recorded' if r.owner_id else 'not recorded'}, "
+                         f"barred: {r.barred_reason or 'no'}")
+        if self.current_permanent_residence_id is not None:
+            lines.append(f"current permanent residence #{self.current_permanent_residence_id}")
+        return tuple(lines)
+
 
 def age_on(birth_date: date, day: date) -> int:
     return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -271,6 +271,8 @@ class DossierStatus(Boundary):
     refusals: tuple[Refusal, ...]
     documents: tuple[DocumentKind, ...]
     trail: tuple[TrailEntry, ...]
+    findings: tuple[str, ...] = ()
+    submission: dict[str, Any] | None = Field(default=None, description="what the citizen filed (papers, consents)")
 
 
 class DossierOutcome(Boundary):

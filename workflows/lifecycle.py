@@ -93,6 +93,7 @@ class DossierLifecycle:
         self._refusals: tuple[Refusal, ...] = ()
         self._documents: tuple[DocumentKind, ...] = ()
         self._trail: list[TrailEntry] = []
+        self._findings: tuple[str, ...] = ()
         self._decision: OfficerDecision | None = None
         self._open_for_decision = False  # closes as soon as one decision is accepted: duplicates are refused
         self._supplement: Supplement | None = None
@@ -117,6 +118,8 @@ class DossierLifecycle:
             refusals=self._refusals,
             documents=self._documents,
             trail=tuple(self._trail),
+            findings=self._findings,
+            submission=self._submission.model_dump(mode="json") if self._submission else None,
         )
 
     def _decision_problem(self, decision: OfficerDecision) -> str | None:
@@ -226,6 +229,8 @@ class DossierLifecycle:
             return await self._finish(DossierState.REFUSED, refusals=eligibility.refusals, actor="system")
         if eligibility.fee_exempt:
             self._fee = 0
+        if eligibility.facts is not None:
+            self._findings = eligibility.facts.findings()
         # The legal clock runs from the receipt of a complete, valid dossier.
         allowed = deadline_for(self.procedure, submission.received_at, eligibility.deadline_case)
         self._clock = DeadlineClock.start(submission.received_at, allowed)
@@ -327,9 +332,9 @@ class DossierLifecycle:
         """Ask the gateway for a payment order and wait for it to be paid; False when it never is."""
         assert self._submission is not None
         options = self._submission.processing
-        self._set_state(DossierState.AWAITING_PAYMENT)
         order: PaymentOrder = await self._act(DossierActivities.request_payment,
                                               PaymentRequest(dossier_code=self._code, amount_vnd=self._fee))
+        self._set_state(DossierState.AWAITING_PAYMENT)  # only now can the citizen pay: the order exists
         give_up_at = workflow.now() + options.payment_timeout
         while order.status == "pending":
             if self._payment is not None and self._payment.order_id == order.order_id:
