@@ -27,9 +27,24 @@ def mask_personal_ids(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> 
     return {key: _mask(value) for key, value in event_dict.items()}
 
 
+class MaskingFilter(logging.Filter):
+    """Masks personal ID numbers in standard-library records too (the Temporal SDK logs activity failures there)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = _mask(record.getMessage())
+        record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = _mask(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
 def configure_logging(level: str = "INFO") -> None:
     """JSON lines on stderr, one event per line, ready for a log stack."""
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level.upper())
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, MaskingFilter) for f in handler.filters):
+            handler.addFilter(MaskingFilter())
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

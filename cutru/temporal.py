@@ -12,8 +12,18 @@ from cutru.config import Settings
 
 
 def tls_config(settings: Settings) -> TLSConfig | bool:
-    """mTLS (self-hosted or Temporal Cloud) when certificate files are configured; plain TCP otherwise."""
-    if not (settings.temporal_tls_cert or settings.temporal_tls_ca or settings.temporal_api_key):
+    """mTLS (self-hosted or Temporal Cloud) when certificate files are configured; plain TCP otherwise.
+
+    Any TLS setting, or an API key (Temporal Cloud accepts keys only over TLS), turns TLS on, so that a partial
+    configuration fails loudly instead of silently connecting in clear text.
+    """
+    if not (
+        settings.temporal_tls_cert
+        or settings.temporal_tls_key
+        or settings.temporal_tls_ca
+        or settings.temporal_tls_server_name
+        or settings.temporal_api_key
+    ):
         return False
     if bool(settings.temporal_tls_cert) != bool(settings.temporal_tls_key):
         raise ValueError("Set both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY for mTLS, or neither.")

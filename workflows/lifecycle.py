@@ -337,8 +337,6 @@ class DossierLifecycle:
         self._set_state(DossierState.AWAITING_PAYMENT)  # only now can the citizen pay: the order exists
         give_up_at = workflow.now() + options.payment_timeout
         while order.status == "pending":
-            if self._payment is not None and self._payment.order_id == order.order_id:
-                break
             remaining = give_up_at - workflow.now()
             if remaining <= timedelta(0):
                 await self._act(DossierActivities.cancel_payment, order)
@@ -353,7 +351,8 @@ class DossierLifecycle:
             if self._withdrawal is not None:
                 await self._act(DossierActivities.cancel_payment, order)
                 return True
-            # The gateway's callback may be lost; its status is the truth.
+            # The callback only wakes us up: the gateway's own status is the truth (a callback can be lost or forged).
+            self._payment = None
             order = await self._act(DossierActivities.check_payment, order)
         await self._audit("payment-gateway", "fee_paid", f"{order.amount_vnd} VND, order {order.order_id}")
         return True

@@ -1,0 +1,101 @@
+"""JSON Schemas of the backend contract, generated from the pydantic models into ``schemas/``.
+
+    python -m cutru.schemas           # regenerate
+    python -m cutru.schemas --check   # exit 1 when the committed files are stale
+
+A service written in any language starts a dossier with the submission schema of its procedure as the workflow
+input, sends signals and updates with the message schemas, and reads query and workflow results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from cutru.config import PROJECT_ROOT
+from domain.models import (
+    DecisionReceipt,
+    DossierOutcome,
+    DossierStatus,
+    OfficerDecision,
+    PaymentConfirmation,
+    Reassignment,
+    Supplement,
+    Withdrawal,
+)
+from domain.submissions import SUBMISSION_MODELS
+
+SCHEMA_DIR = PROJECT_ROOT / "schemas"
+
+Mode = Literal["validation", "serialization"]
+
+
+def contract() -> dict[str, tuple[type[BaseModel], Mode, str]]:
+    """File name → (model, mode, what it is for)."""
+    files: dict[str, tuple[type[BaseModel], Mode, str]] = {
+        f"workflow-input.{procedure.value}.json": (model, "validation", f"input of workflow {procedure.value}")
+        for procedure, model in SUBMISSION_MODELS.items()
+    }
+    files.update({
+        "signal.officer_decision.json": (OfficerDecision, "validation", "signal officer_decision"),
+        "signal.supplement.json": (Supplement, "validation", "signal supplement"),
+        "signal.payment_confirmed.json": (PaymentConfirmation, "validation", "signal payment_confirmed"),
+        "signal.withdraw.json": (Withdrawal, "validation", "signal withdraw"),
+        "update.decide.input.json": (OfficerDecision, "validation", "update decide: argument"),
+        "update.decide.result.json": (DecisionReceipt, "serialization", "update decide: result"),
+        "update.reassign.input.json": (Reassignment, "validation", "update reassign: argument"),
+        "update.reassign.result.json": (DossierStatus, "serialization", "update reassign: result"),
+        "query.status.result.json": (DossierStatus, "serialization", "query status: result"),
+        "workflow-result.json": (DossierOutcome, "serialization", "result of every procedure workflow"),
+    })
+    return files
+
+
+def render() -> dict[str, str]:
+    rendered = {}
+    for name, (model, mode, purpose) in contract().items():
+        schema: dict[str, Any] = model.model_json_schema(mode=mode)
+        schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$comment": purpose, **schema}
+        rendered[name] = json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    return rendered
+
+
+def stale(directory: Path = SCHEMA_DIR) -> list[str]:
+    """Files that differ from the models, are missing, or are left over."""
+    expected = render()
+    present = {p.name for p in directory.glob("*.json")} if directory.exists() else set()
+    problems = [n for n, text in expected.items()
+                if not (directory / n).exists() or (directory / n).read_text(encoding="utf-8") != text]
+    return sorted(problems + [n for n in present - expected.keys()])
+
+
+def write(directory: Path = SCHEMA_DIR) -> None:
+    directory.mkdir(exist_ok=True)
+    expected = render()
+    for leftover in {p.name for p in directory.glob("*.json")} - expected.keys():
+        (directory / leftover).unlink()
+    for name, text in expected.items():
+        (directory / name).write_text(text, encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true")
+    if parser.parse_args().check:
+        problems = stale()
+        if problems:
+            print("stale schemas (run `python -m cutru.schemas`): " + ", ".join(problems), file=sys.stderr)
+            sys.exit(1)
+        print("schemas up to date")
+        return
+    write()
+    print(f"wrote {len(render())} schemas to {SCHEMA_DIR}")
+
+
+if __name__ == "__main__":
+    main()
