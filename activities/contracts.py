@@ -83,6 +83,12 @@ class AuditRecord(Boundary):
     assigned_officer: str | None = None
 
 
+class AuditBatch(Boundary):
+    """``record_event``: trail entries written together, in order, in one transaction."""
+
+    records: tuple[AuditRecord, ...]
+
+
 class PaymentRequest(Boundary):
     dossier_code: str
     amount_vnd: int = Field(ge=0)
@@ -125,6 +131,7 @@ class DeliveryRequest(Boundary):
     final_state: DossierState
     result: DocumentRequest
     fee_paid_vnd: int = 0
+    audit: tuple[AuditRecord, ...] = Field(default=(), description="trail entries not yet written")
 
 
 class DeliveryReceipt(Boundary):

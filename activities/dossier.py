@@ -16,6 +16,7 @@ from temporalio import activity
 from activities import delivery, facts, records
 from activities.contracts import (
     Acceptance,
+    AuditBatch,
     AuditRecord,
     CommitRequest,
     CommitResult,
@@ -148,16 +149,23 @@ class DossierActivities:
             return await delivery.issue(conn, request, self._document_dir)
 
     @activity.defn
-    async def record_event(self, record: AuditRecord) -> None:
+    async def record_event(self, batch: AuditBatch) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
+            await self._write_audit(conn, batch.records)
+
+    async def _write_audit(self, conn: asyncpg.Connection, records: tuple[AuditRecord, ...]) -> None:
+        """Trail entries into the append-only table, and the read-model changes they carry."""
+        for record in records:
             await self._audit(conn, record.dossier_code, record.event_key, record.entry.actor, record.entry.action,
                               {"detail": record.entry.detail, "at": record.entry.at.isoformat()})
-            await conn.execute(
-                "UPDATE dossiers SET status = coalesce($2, status), overdue = coalesce($3, overdue),"
-                " assigned_officer = coalesce($4, assigned_officer), updated_at = now() WHERE dossier_code = $1",
-                record.dossier_code, record.state.value if record.state else None, record.overdue,
-                record.assigned_officer,
-            )
+            if record.state is not None or record.overdue is not None or record.assigned_officer is not None:
+                await conn.execute(
+                    "UPDATE dossiers SET status = coalesce($2, status), overdue = coalesce($3, overdue),"
+                    " assigned_officer = coalesce($4, assigned_officer), updated_at = now()"
+                    " WHERE dossier_code = $1",
+                    record.dossier_code, record.state.value if record.state else None, record.overdue,
+                    record.assigned_officer,
+                )
 
     @activity.defn
     async def request_payment(self, request: PaymentRequest) -> PaymentOrder:
@@ -191,6 +199,7 @@ class DossierActivities:
     @activity.defn
     async def deliver_result(self, request: DeliveryRequest) -> DeliveryReceipt:
         async with self._pool.acquire() as conn, conn.transaction():
+            await self._write_audit(conn, request.audit)
             receipt = await delivery.deliver(conn, request, self._document_dir)
             result = request.result
             reason = "; ".join(r.message for r in result.refusals) or None

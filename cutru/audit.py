@@ -58,28 +58,32 @@ async def _values(converter: DataConverter, payloads: Payloads) -> list[Any]:
     return await converter.decode(payloads.payloads) if payloads.payloads else []
 
 
-def _summarise_activity(name: str, arg: Any, result: Any) -> tuple[str, str, str] | None:
-    """(actor, action, detail) for an activity's completion, or None for bookkeeping writes."""
+def _entries(records: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    return [(r["entry"]["actor"], r["entry"]["action"], r["entry"].get("detail", "")) for r in records]
+
+
+def _summarise_activity(name: str, arg: Any, result: Any) -> list[tuple[str, str, str]]:
+    """(actor, action, detail) lines for an activity's completion; none for pure bookkeeping."""
     result = result or {}
     if name == "record_event":
-        entry = arg["entry"]
-        return entry["actor"], entry["action"], entry.get("detail", "")
+        return _entries(arg.get("records", []))
     if name in ("validate_identity", "check_eligibility", "accept_immediately"):
         refusals = [r["code"] for r in result.get("refusals", [])]
         step = {"validate_identity": "identity_checked", "check_eligibility": "eligibility_checked"}.get(
             name, "checked_and_recorded")
-        return "system", step, ("refused: " + ", ".join(refusals)) if refusals else "ok"
+        return [("system", step, ("refused: " + ", ".join(refusals)) if refusals else "ok")]
     if name == "accept_dossier":
-        return "system", "accepted", f"CT04 issued, assigned to {result.get('assigned_officer')}"
+        return [("system", "accepted", f"CT04 issued, assigned to {result.get('assigned_officer')}")]
     if name == "request_payment":
-        return "payment-gateway", "fee_requested", f"{result.get('amount_vnd')} VND, order {result.get('order_id')}"
+        return [("payment-gateway", "fee_requested", f"{result.get('amount_vnd')} VND, order {result.get('order_id')}")]
     if name == "commit_residence":
-        return "system", "records_committed", ", ".join(f"{k}={v}" for k, v in result.get("summary", {}).items())
+        return [("system", "records_committed", ", ".join(f"{k}={v}" for k, v in result.get("summary", {}).items()))]
     if name == "deliver_result":
-        return "system", "result_delivered", f"{result.get('method')}: {', '.join(result.get('documents', []))}"
+        delivered = ("system", "result_delivered", f"{result.get('method')}: {', '.join(result.get('documents', []))}")
+        return [*_entries(arg.get("audit", [])), delivered]
     if name == "issue_document":
-        return "system", "document_issued", ", ".join(arg.get("kinds", []))
-    return None
+        return [("system", "document_issued", ", ".join(arg.get("kinds", [])))]
+    return []
 
 
 def _decision_detail(value: dict[str, Any]) -> str:
@@ -117,9 +121,8 @@ async def decision_trail(history: WorkflowHistory, converter: DataConverter) -> 
             attrs = event.activity_task_completed_event_attributes
             name, arg = scheduled.get(attrs.scheduled_event_id, ("?", None))
             values = await _values(converter, attrs.result)
-            summary = _summarise_activity(name, arg or {}, values[0] if values else None)
-            if summary:
-                add(event, *summary)
+            for line in _summarise_activity(name, arg or {}, values[0] if values else None):
+                add(event, *line)
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
             attrs = event.workflow_execution_signaled_event_attributes
             values = await _values(converter, attrs.input)

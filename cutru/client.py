@@ -33,7 +33,7 @@ from domain.models import (
     Withdrawal,
 )
 from domain.submissions import field_errors, parse_submission
-from workflows.lifecycle import DossierLifecycle
+from workflows.lifecycle import DossierLifecycle, initial_search_attributes
 from workflows.procedures import WORKFLOWS
 
 # A clock a few minutes off between the portal and us is normal; a receipt time beyond that is a mistake.
@@ -95,6 +95,7 @@ class DossierClient:
                 id=submission.dossier_code,
                 task_queue=self.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=initial_search_attributes(submission),
             )
         except WorkflowAlreadyStartedError:
             return SubmitReceipt(dossier_code=submission.dossier_code, workflow_id=submission.dossier_code,

@@ -1,7 +1,10 @@
 """Eligibility rules, as small pure functions over the submission and the facts loaded from the databases.
 
-The ``check_eligibility`` activity loads ``HouseholdFacts`` from PostgreSQL and calls ``refusals_for``; every
-refusal names its legal basis and says what the applicant can do about it.
+The ``check_eligibility`` activity loads ``HouseholdFacts`` from PostgreSQL and calls ``eligibility_refusals``;
+every refusal names its legal basis and says what the applicant can do about it. This module holds the facts
+models, permanent registration's rules and the registries; the other procedures' rules live in
+``domain.rules_deletion``, ``domain.rules_temporary``, ``domain.rules_household`` and
+``domain.rules_declarations`` and are registered in ``RULES``, ``DEADLINE_CASES`` and ``NOTES`` below.
 """
 
 from __future__ import annotations
@@ -12,12 +15,12 @@ from decimal import Decimal
 
 from domain.models import Boundary, ConsentRole, Refusal, SubmissionBase
 from domain.procedures import Procedure
+from domain.rules_common import ADULT_AGE, age_on  # noqa: F401 - re-exported for callers of this module
+from domain.rules_common import barred_place, minor_needs_guardian, missing_consent, wrong_authority
 from domain.rulesets import DeadlineCase
 from domain.submissions import PermanentResidenceRegistrationSubmission
 
-ADULT_AGE = 18
 MIN_FLOOR_AREA_PER_PERSON_M2 = Decimal(8)  # Điều 20 khoản 3: never below 8 m², provinces may set more
-
 
 
 class PersonFacts(Boundary):
@@ -28,6 +31,8 @@ class PersonFacts(Boundary):
     status: str
     full_civil_capacity: bool
     fee_exemption: str | None = None
+    # Collected and verified in CSDLQG; when not, declarations and confirmations need verification (longer deadline).
+    identity_verified: bool = True
 
 
 class ResidenceFacts(Boundary):
@@ -40,13 +45,76 @@ class ResidenceFacts(Boundary):
     member_count: int
 
 
+class RecordFacts(Boundary):
+    """One active residence record of a person: permanent, temporary, or a declared place (Điều 19)."""
+
+    record_id: int
+    residence_id: int | None
+    province_code: str
+    commune_code: str
+    address_line: str
+    valid_from: date
+    valid_to: date | None = None  # temporary residence: last day of the term
+    owner_id: str | None = None  # owner of the residence, when recorded
+
+
+class MemberFacts(Boundary):
+    """A member of a household as the residence and population databases know them."""
+
+    personal_id: str
+    full_name: str
+    relation_to_head: str
+    birth_date: date
+    status: str
+    full_civil_capacity: bool
+
+
+class MembershipFacts(Boundary):
+    """The household a person belongs to (hộ gia đình), with all its members."""
+
+    household_id: int
+    residence_id: int
+    commune_code: str
+    head_id: str
+    owner_id: str | None
+    members: tuple[MemberFacts, ...]
+
+    def member(self, personal_id: str) -> MemberFacts | None:
+        return next((m for m in self.members if m.personal_id == personal_id), None)
+
+
+class PersonRecords(Boundary):
+    """Everything the residence database holds, today, about one person."""
+
+    personal_id: str
+    permanent: RecordFacts | None = None
+    temporary: RecordFacts | None = None
+    declaration: RecordFacts | None = None
+    household: MembershipFacts | None = None
+    absence_declared_until: date | None = None  # end of the latest temporary-absence declaration (Điều 31)
+
+    @property
+    def any_active(self) -> bool:
+        return any((self.permanent, self.temporary, self.declaration))
+
+
 class HouseholdFacts(Boundary):
-    """What the population and residence databases say about the applicant and the target place."""
+    """What the population and residence databases say about the applicant, the person concerned and the place."""
 
     applicant: PersonFacts
     residence: ResidenceFacts | None = None
     current_permanent_residence_id: int | None = None
     provincial_min_floor_area_m2: Decimal = MIN_FLOOR_AREA_PER_PERSON_M2
+    # The person the dossier concerns when it is not the applicant (a deceased relative, a member renewed for);
+    # None also when that person is not in the population database (the rules then refuse).
+    subject: PersonFacts | None = None
+    records: PersonRecords | None = None  # of the person concerned: the subject, else the applicant
+    applicant_records: PersonRecords | None = None  # of the applicant, when the subject is someone else
+    named: tuple[PersonFacts, ...] = ()  # other people named in the dossier (members, guests) found in CSDLQG
+    notes: tuple[str, ...] = ()  # findings for the officer that refuse nothing (e.g. a late filing)
+
+    def named_person(self, personal_id: str) -> PersonFacts | None:
+        return next((p for p in self.named if p.personal_id == personal_id), None)
 
     def findings(self) -> tuple[str, ...]:
         """What the officer sees of the checks: plain sentences, no personal ID numbers."""
@@ -59,11 +127,21 @@ class HouseholdFacts(Boundary):
                          f"barred: {r.barred_reason or 'no'}")
         if self.current_permanent_residence_id is not None:
             lines.append(f"current permanent residence #{self.current_permanent_residence_id}")
-        return tuple(lines)
+        if self.records is not None:
+            lines += _record_findings(self.records)
+        return tuple(lines) + self.notes
 
 
-def age_on(birth_date: date, day: date) -> int:
-    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+def _record_findings(records: PersonRecords) -> list[str]:
+    lines = [f"{kind} residence record #{record.record_id} in commune {record.commune_code}"
+             + (f", until {record.valid_to.isoformat()}" if record.valid_to else "")
+             for kind, record in (("permanent", records.permanent), ("temporary", records.temporary),
+                                  ("declared", records.declaration)) if record is not None]
+    if records.household is not None:
+        lines.append(f"household #{records.household.household_id}: {len(records.household.members)} member(s)")
+    if records.absence_declared_until is not None:
+        lines.append(f"temporary absence declared until {records.absence_declared_until.isoformat()}")
+    return lines or ["no active residence record"]
 
 
 def identity_refusals(submission: SubmissionBase, person: PersonFacts | None) -> list[Refusal]:
@@ -106,29 +184,11 @@ def identity_refusals(submission: SubmissionBase, person: PersonFacts | None) ->
 
 
 def _minor_needs_guardian(submission: SubmissionBase, facts: HouseholdFacts) -> list[Refusal]:
-    if age_on(facts.applicant.birth_date, submission.received_at.date()) >= ADULT_AGE:
-        return []
-    if submission.consent_of(ConsentRole.PARENT_OR_GUARDIAN):
-        return []
-    return [
-        Refusal(
-            code="minor_without_guardian_consent",
-            message="The applicant is under 18: a parent or guardian must consent (CT01 signature or VNeID).",
-            legal_basis="Luật Cư trú 2020, Điều 20 khoản 2 điểm c, d",
-        )
-    ]
+    return minor_needs_guardian(submission, facts.applicant.birth_date, "Luật Cư trú 2020, Điều 20 khoản 2 điểm c, d")
 
 
 def _barred_place(facts: HouseholdFacts) -> list[Refusal]:
-    if facts.residence is None or not facts.residence.barred_reason:
-        return []
-    return [
-        Refusal(
-            code="barred_place",
-            message=f"Registration is barred at this place: {facts.residence.barred_reason}.",
-            legal_basis="Luật Cư trú 2020, Điều 23",
-        )
-    ]
+    return barred_place(facts.residence.barred_reason if facts.residence else None)
 
 
 def permanent_registration_refusals(
@@ -147,7 +207,8 @@ def permanent_registration_refusals(
                 legal_basis="Luật Cư trú 2020, Điều 20; Nghị định 154/2024/NĐ-CP",
             )
         ]
-    refusals = _barred_place(facts) + _minor_needs_guardian(submission, facts)
+    refusals = (wrong_authority(submission, details.residence.commune_code, "the residence")
+                + _barred_place(facts) + _minor_needs_guardian(submission, facts))
     if facts.current_permanent_residence_id is not None and facts.current_permanent_residence_id == residence.residence_id:
         refusals.append(
             Refusal(code="already_registered_here", message="The applicant is already registered at this residence.",
@@ -204,15 +265,24 @@ def permanent_registration_refusals(
 
 
 def _missing_consent(code: str, who: str) -> Refusal:
-    return Refusal(
-        code=code,
-        message=f"Consent of {who} is missing: ask them to sign CT01 or confirm in VNeID, then file again.",
-        legal_basis="Luật Cư trú 2020, Điều 20; Thông tư 116/2026/TT-BCA",
-    )
+    return missing_consent(code, who)
 
+
+# Imported here, after the facts models, because the rule modules read them (only for type annotations).
+from domain import rules_declarations, rules_deletion, rules_household, rules_temporary  # noqa: E402
 
 RULES: dict[Procedure, Callable[..., list[Refusal]]] = {
     Procedure.PERMANENT_RESIDENCE_REGISTRATION: permanent_registration_refusals,
+    Procedure.PERMANENT_RESIDENCE_DELETION: rules_deletion.permanent_deletion_refusals,
+    Procedure.TEMPORARY_RESIDENCE_REGISTRATION: rules_temporary.temporary_registration_refusals,
+    Procedure.TEMPORARY_RESIDENCE_EXTENSION: rules_temporary.temporary_extension_refusals,
+    Procedure.TEMPORARY_RESIDENCE_DELETION: rules_deletion.temporary_deletion_refusals,
+    Procedure.HOUSEHOLD_SEPARATION: rules_household.household_separation_refusals,
+    Procedure.RESIDENCE_INFO_ADJUSTMENT: rules_household.residence_adjustment_refusals,
+    Procedure.RESIDENCE_DECLARATION: rules_declarations.residence_declaration_refusals,
+    Procedure.RESIDENCE_CONFIRMATION: rules_declarations.residence_confirmation_refusals,
+    Procedure.STAY_NOTIFICATION: rules_declarations.stay_notification_refusals,
+    Procedure.TEMPORARY_ABSENCE_DECLARATION: rules_declarations.temporary_absence_refusals,
 }
 
 
@@ -223,7 +293,24 @@ def eligibility_refusals(submission: SubmissionBase, facts: HouseholdFacts) -> l
 
 
 # Which deadline applies, for procedures whose time depends on the facts (e.g. data in CSDLQG or not).
-DEADLINE_CASES: dict[Procedure, Callable[..., DeadlineCase]] = {}
+DEADLINE_CASES: dict[Procedure, Callable[..., DeadlineCase]] = {
+    Procedure.RESIDENCE_DECLARATION: rules_declarations.residence_declaration_deadline_case,
+    Procedure.RESIDENCE_CONFIRMATION: rules_declarations.residence_confirmation_deadline_case,
+    Procedure.TEMPORARY_ABSENCE_DECLARATION: rules_declarations.temporary_absence_deadline_case,
+}
+
+# Findings that refuse nothing but the officer must see (a filing after its window, a late stay notification).
+NOTES: dict[Procedure, Callable[..., list[str]]] = {
+    Procedure.PERMANENT_RESIDENCE_DELETION: rules_deletion.deletion_notes,
+    Procedure.TEMPORARY_RESIDENCE_DELETION: rules_deletion.deletion_notes,
+    Procedure.STAY_NOTIFICATION: rules_declarations.stay_notification_notes,
+}
+
+
+def notes_for(submission: SubmissionBase, facts: HouseholdFacts) -> list[str]:
+    procedure: Procedure = submission.procedure  # type: ignore[attr-defined]
+    note = NOTES.get(procedure)
+    return note(submission, facts) if note else []
 
 
 def deadline_case_for(submission: SubmissionBase, facts: HouseholdFacts) -> DeadlineCase:

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.contracts import (
         Acceptance,
+        AuditBatch,
         AuditRecord,
         CommitRequest,
         DeliveryRequest,
@@ -67,6 +68,16 @@ UNIT_KEY = SearchAttributeKey.for_keyword("PoliceUnit")
 DEADLINE_KEY = SearchAttributeKey.for_datetime("DossierDeadline")
 OVERDUE_KEY = SearchAttributeKey.for_bool("DossierOverdue")
 
+def initial_search_attributes(submission: Any) -> TypedSearchAttributes:
+    """Set by the starter, so that a new dossier is searchable at once without an upsert in its history."""
+    return TypedSearchAttributes([
+        SearchAttributePair(PROCEDURE_KEY, submission.procedure.value),
+        SearchAttributePair(STATUS_KEY, DossierState.RECEIVED.value),
+        SearchAttributePair(UNIT_KEY, submission.police_unit),
+        SearchAttributePair(OVERDUE_KEY, False),
+    ])
+
+
 # Database and delivery hiccups are retried for as long as it takes: a dossier must never fail on them.
 DURABLE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=1)
@@ -100,6 +111,7 @@ class DossierLifecycle:
         self._payment: PaymentConfirmation | None = None
         self._withdrawal: Withdrawal | None = None
         self._audit_seq = 0
+        self._unwritten: list[AuditRecord] = []  # trail entries not yet in the audit table (see _note)
 
     # ---- queries and messages ------------------------------------------------------------------------------
 
@@ -215,7 +227,8 @@ class DossierLifecycle:
         self._fee = fee_for(self.procedure, submission.channel, submission.received_at)
         self._trail.append(TrailEntry(at=submission.received_at, actor="citizen", action="received",
                                       detail=f"{self._spec.vietnamese_name} ({self._spec.tthc_code})"))
-        self._upsert_search_attributes()
+        if STATUS_KEY not in workflow.info().typed_search_attributes:  # cutru.client sets them at start
+            self._upsert_search_attributes()
         if self._spec.immediate:
             return await self._accept_immediately(submission)
 
@@ -236,7 +249,6 @@ class DossierLifecycle:
         self._clock = DeadlineClock.start(submission.received_at, allowed)
         self._trail.append(TrailEntry(at=workflow.now(), actor="system", action="accepted",
                                       detail=f"appointment {self._clock.deadline.isoformat()}"))
-        self._upsert_search_attributes()
 
         decided_by: str | None = None
         if self._spec.officer_review:
@@ -266,6 +278,7 @@ class DossierLifecycle:
         while True:
             self._set_state(DossierState.AWAITING_DECISION)
             self._open_for_decision = True
+            await self._flush()
             await self._wait_for_decision()
             if self._withdrawal is not None:
                 return await self._finish(DossierState.WITHDRAWN, actor="citizen", detail=self._withdrawal.reason)
@@ -274,7 +287,7 @@ class DossierLifecycle:
             self._decision = None
             detail = decision.reason or ", ".join(decision.missing_items)
             if decision.decision == DecisionKind.APPROVE:
-                await self._audit(decision.officer_id, "approved", detail)
+                self._note(decision.officer_id, "approved", detail)
                 return decision.officer_id
             if decision.decision == DecisionKind.REJECT:
                 refusal = Refusal(code="officer_rejected", message=decision.reason or "",
@@ -287,7 +300,8 @@ class DossierLifecycle:
             await self._act(DossierActivities.issue_document, DocumentRequest(
                 dossier_code=self._code, procedure=self.procedure, kinds=(DocumentKind.CT05,),
                 submission=self._submission, decided_by=decision.officer_id, missing_items=decision.missing_items))
-            await self._audit(decision.officer_id, "supplement_requested", detail)
+            await self._audit(decision.officer_id, "supplement_requested", detail,
+                              state=DossierState.AWAITING_SUPPLEMENT)
             timeout = self._submission.processing.supplement_timeout
             try:
                 await workflow.wait_condition(
@@ -302,7 +316,7 @@ class DossierLifecycle:
             provided = ", ".join(self._supplement.provided_items)
             self._supplement = None
             self._clock = self._clock.resume(workflow.now())
-            await self._audit("citizen", "supplemented", provided)
+            self._note("citizen", "supplemented", provided, state=DossierState.AWAITING_DECISION)
 
     async def _wait_for_decision(self) -> None:
         """Wait, reminding the unit when little time is left and escalating when the deadline passes."""
@@ -341,6 +355,7 @@ class DossierLifecycle:
             if remaining <= timedelta(0):
                 await self._act(DossierActivities.cancel_payment, order)
                 return False
+            await self._flush()
             try:
                 await workflow.wait_condition(
                     lambda: self._payment is not None or self._withdrawal is not None,
@@ -354,7 +369,7 @@ class DossierLifecycle:
             # The callback only wakes us up: the gateway's own status is the truth (a callback can be lost or forged).
             self._payment = None
             order = await self._act(DossierActivities.check_payment, order)
-        await self._audit("payment-gateway", "fee_paid", f"{order.amount_vnd} VND, order {order.order_id}")
+        self._note("payment-gateway", "fee_paid", f"{order.amount_vnd} VND, order {order.order_id}")
         return True
 
     async def _finish(
@@ -373,6 +388,7 @@ class DossierLifecycle:
             detail = "; ".join(r.message for r in refusals)
         self._documents = documents
         self._set_state(DossierState.DELIVERING if documents else state)
+        pending, self._unwritten = tuple(self._unwritten), []  # taken before the await: handlers may add more
         await self._act(
             DossierActivities.deliver_result,
             DeliveryRequest(
@@ -387,6 +403,7 @@ class DossierLifecycle:
                     decided_by=decided_by,
                 ),
                 fee_paid_vnd=self._fee if state == DossierState.COMPLETED else 0,
+                audit=pending,
             ),
         )
         self._trail.append(TrailEntry(at=workflow.now(), actor=actor, action=state.value, detail=detail))
@@ -426,21 +443,35 @@ class DossierLifecycle:
             activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=DURABLE_RETRY
         )
 
-    async def _audit(self, actor: str, action: str, detail: str, *, overdue: bool | None = None,
-                     assigned_officer: str | None = None) -> None:
+    def _note(self, actor: str, action: str, detail: str, *, state: DossierState | None = None,
+              overdue: bool | None = None, assigned_officer: str | None = None) -> None:
+        """Add to the trail now; the audit table gets it with the next write (fewer activities per dossier).
+
+        ``state`` is the read-model status this entry sets, if any: records can be written late, so they carry
+        only the changes they cause, never a snapshot that could move the read model backwards."""
         entry = TrailEntry(at=workflow.now(), actor=actor, action=action, detail=detail)
         self._trail.append(entry)
         self._audit_seq += 1
-        await self._act(
-            DossierActivities.record_event,
-            AuditRecord(dossier_code=self._code, event_key=f"{self._audit_seq:04d}-{action}", entry=entry,
-                        state=self._state, overdue=overdue, assigned_officer=assigned_officer),
-        )
+        self._unwritten.append(AuditRecord(dossier_code=self._code, event_key=f"{self._audit_seq:04d}-{action}",
+                                           entry=entry, state=state, overdue=overdue,
+                                           assigned_officer=assigned_officer))
+
+    async def _flush(self) -> None:
+        """Write pending trail entries; called before every wait so the audit table never lags a waiting dossier."""
+        if self._unwritten:
+            batch, self._unwritten = tuple(self._unwritten), []
+            await self._act(DossierActivities.record_event, AuditBatch(records=batch))
+
+    async def _audit(self, actor: str, action: str, detail: str, **changes: Any) -> None:
+        self._note(actor, action, detail, **changes)
+        await self._flush()
 
     def _set_state(self, state: DossierState) -> None:
+        """Operators search by status: upsert it where a dossier rests, not for steps that last milliseconds."""
         if state != self._state:
             self._state = state
-            self._upsert_search_attributes()
+            if state not in (DossierState.RECORDING, DossierState.DELIVERING):
+                self._upsert_search_attributes()
 
     def _upsert_search_attributes(self) -> None:
         pairs: list[SearchAttributePair[Any]] = [
