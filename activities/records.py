@@ -62,7 +62,9 @@ COMMITTERS: dict[Procedure, Committer] = {
 }
 
 
-async def commit(conn: asyncpg.Connection, submission: SubmissionBase, facts: HouseholdFacts) -> tuple[dict[str, str], bool]:
+async def commit(
+    conn: asyncpg.Connection, submission: SubmissionBase, facts: HouseholdFacts
+) -> tuple[dict[str, str], bool]:
     """Apply the procedure's record change once; return its summary and whether it had been applied before."""
     procedure: Procedure = submission.procedure  # type: ignore[attr-defined]
     async with conn.transaction():

@@ -114,25 +114,25 @@ async def decision_trail(history: WorkflowHistory, converter: DataConverter) -> 
             add(event, "citizen", "submitted", f"{attrs.workflow_type.name}: {applicant.get('full_name', '?')} "
                 f"({mask_personal_id(str(applicant.get('personal_id', '')))}), unit {submission.get('police_unit')}")
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            attrs = event.activity_task_scheduled_event_attributes
-            values = await _values(converter, attrs.input)
-            scheduled[event.event_id] = (attrs.activity_type.name, values[0] if values else None)
+            scheduling = event.activity_task_scheduled_event_attributes
+            values = await _values(converter, scheduling.input)
+            scheduled[event.event_id] = (scheduling.activity_type.name, values[0] if values else None)
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-            attrs = event.activity_task_completed_event_attributes
-            name, arg = scheduled.get(attrs.scheduled_event_id, ("?", None))
-            values = await _values(converter, attrs.result)
+            completion = event.activity_task_completed_event_attributes
+            name, arg = scheduled.get(completion.scheduled_event_id, ("?", None))
+            values = await _values(converter, completion.result)
             for line in _summarise_activity(name, arg or {}, values[0] if values else None):
                 add(event, *line)
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-            attrs = event.workflow_execution_signaled_event_attributes
-            values = await _values(converter, attrs.input)
+            signal = event.workflow_execution_signaled_event_attributes
+            values = await _values(converter, signal.input)
             value = values[0] if values and isinstance(values[0], dict) else {}
-            if attrs.signal_name == "officer_decision":
+            if signal.signal_name == "officer_decision":
                 add(event, str(value.get("officer_id", "?")), "decision_signal", _decision_detail(value))
-            elif attrs.signal_name == "payment_confirmed":
+            elif signal.signal_name == "payment_confirmed":
                 add(event, "payment-gateway", "payment_confirmed", f"{value.get('amount_vnd')} VND")
             else:
-                add(event, "citizen", attrs.signal_name, str(value.get("reason") or value.get("provided_items", "")))
+                add(event, "citizen", signal.signal_name, str(value.get("reason") or value.get("provided_items", "")))
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
             request = event.workflow_execution_update_accepted_event_attributes.accepted_request
             values = await _values(converter, request.input.args)

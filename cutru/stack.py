@@ -68,7 +68,8 @@ def start_temporal(data_dir: Path, port: int, ui_port: int, namespace: str) -> i
     data_dir.mkdir(parents=True, exist_ok=True)
     log = open(data_dir / "temporal.log", "ab")  # noqa: SIM115 - handed to the child process
     proc = subprocess.Popen(
-        [temporal_binary(), "server", "start-dev", *dev_server_args(data_dir / "temporal.db", port, ui_port, namespace)],
+        [temporal_binary(), "server", "start-dev",
+         *dev_server_args(data_dir / "temporal.db", port, ui_port, namespace)],
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

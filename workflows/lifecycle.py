@@ -21,7 +21,13 @@ from datetime import timedelta
 from typing import Any, ClassVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import (
+    RetryPolicy,
+    SearchAttributeKey,
+    SearchAttributePair,
+    SearchAttributeUpdate,
+    TypedSearchAttributes,
+)
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -160,8 +166,9 @@ class DossierLifecycle:
     async def reassign(self, reassignment: Reassignment) -> DossierStatus:
         assert self._roster is not None
         self._roster = self._roster.model_copy(update={"assigned_officer": reassignment.officer_id})
-        await self._audit(reassignment.supervisor_id, "reassigned", f"to {reassignment.officer_id}: {reassignment.reason}",
-                          assigned_officer=reassignment.officer_id)
+        officer = reassignment.officer_id
+        await self._audit(reassignment.supervisor_id, "reassigned", f"to {officer}: {reassignment.reason}",
+                          assigned_officer=officer)
         return self.status()
 
     @reassign.validator
@@ -217,7 +224,7 @@ class DossierLifecycle:
 
     async def _run(self, raw: dict[str, Any]) -> DossierOutcome:
         try:
-            submission = submission_model(self.procedure).model_validate(raw)
+            submission: Any = submission_model(self.procedure).model_validate(raw)
         except ValidationError as error:
             return await self._refuse_invalid(field_errors(error))
         if submission.dossier_code != self._code:
@@ -474,14 +481,13 @@ class DossierLifecycle:
                 self._upsert_search_attributes()
 
     def _upsert_search_attributes(self) -> None:
-        pairs: list[SearchAttributePair[Any]] = [
-            SearchAttributePair(PROCEDURE_KEY, self.procedure.value),
-            SearchAttributePair(STATUS_KEY, self._state.value),
-            SearchAttributePair(OVERDUE_KEY, self._overdue),
+        updates: list[SearchAttributeUpdate[Any]] = [
+            PROCEDURE_KEY.value_set(self.procedure.value),
+            STATUS_KEY.value_set(self._state.value),
+            OVERDUE_KEY.value_set(self._overdue),
         ]
         if self._unit:
-            pairs.append(SearchAttributePair(UNIT_KEY, self._unit))
+            updates.append(UNIT_KEY.value_set(self._unit))
         if self._clock is not None:
-            pairs.append(SearchAttributePair(DEADLINE_KEY, self._clock.deadline))
-        workflow.upsert_search_attributes(TypedSearchAttributes(pairs))
-
+            updates.append(DEADLINE_KEY.value_set(self._clock.deadline))
+        workflow.upsert_search_attributes(updates)

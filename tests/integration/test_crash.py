@@ -70,8 +70,8 @@ async def test_sigkill_mid_dossier_then_restart(
     async def commit_started() -> bool:
         description = await dossiers.handle(busy["dossier_code"]).describe()
         pending = description.raw_description.pending_activities
-        return any(a.activity_type.name == "commit_residence" and a.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
-                   for a in pending)
+        started = PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+        return any(a.activity_type.name == "commit_residence" and a.state == started for a in pending)
 
     await wait_for(commit_started)
     worker_process[0].send_signal(signal.SIGKILL)
