@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test up down worker migrate seed lint bench chaos clean
+.PHONY: install demo test up down worker migrate seed lint bench chaos schemas clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,19 @@ worker: up
 	$(PY) worker.py
 
 migrate: up
+	$(PY) -m cutru.db.migrate
 
 seed: up
 	$(PY) -m cutru.db.seed --people 100000
+
+bench: install
+	$(PY) -m bench.run
+
+chaos: install
+	$(PY) -m chaos.run
+
+schemas: install
+	$(PY) -m cutru.schemas
 
 lint: install
 	$(VENV)/bin/ruff check .
