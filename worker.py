@@ -31,6 +31,7 @@ from cutru.logging import configure_logging, get_logger
 from cutru.metrics import BusinessMetrics, MetricsInterceptor, OverdueGauge, client_metric_meter, prometheus_runtime
 from cutru.temporal import connect
 from workflows.procedures import WORKFLOWS
+from workflows.sandbox import workflow_runner
 
 
 def _auto_confirm() -> timedelta | None:
@@ -53,6 +54,7 @@ def build_worker(
         client,
         task_queue=settings.task_queue,
         workflows=list(WORKFLOWS.values()),
+        workflow_runner=workflow_runner(),
         activities=all_activities(activities),
         interceptors=[MetricsInterceptor(metrics or BusinessMetrics(client_metric_meter(client)))],
         graceful_shutdown_timeout=timedelta(seconds=10),
@@ -105,7 +107,9 @@ def main() -> None:
     if args.check:
         try:
             asyncio.run(check(settings))
-        except (OSError, RuntimeError, asyncpg.PostgresError) as error:
+        # ValueError: a half-configured mTLS pair (cutru.temporal) or a bad payload key ring (KeyConfigError) is
+        # a configuration fault the probe must report as "unhealthy: <reason>", not as a traceback.
+        except (OSError, RuntimeError, ValueError, asyncpg.PostgresError) as error:
             print(f"unhealthy: {error}", file=sys.stderr)
             raise SystemExit(1) from error
         print("healthy")

@@ -24,7 +24,14 @@ from activities.contracts import (
     IdentityCheck,
     ImmediateResult,
 )
-from cutru.metrics import BusinessMetrics, MetricsInterceptor
+from activities.dossier import DossierActivities
+from cutru.metrics import (
+    ACCEPT_IMMEDIATELY,
+    DELIVER_RESULT,
+    VALIDATE_IDENTITY,
+    BusinessMetrics,
+    MetricsInterceptor,
+)
 from domain.models import DossierState, Refusal
 from domain.procedures import DocumentKind, Procedure
 
@@ -150,3 +157,11 @@ async def test_an_unexpected_argument_is_neither_counted_nor_failed() -> None:
     recorder, outcome, raised = await run_activity("deliver_result", [{"final_state": "completed"}], result="rcpt")
     assert (outcome, raised) == ("rcpt", None)
     assert recorder.calls == []
+
+
+def test_counted_activity_names_are_registered_activities() -> None:
+    """The interceptor keys on activity type names; a rename in activities/dossier.py must not silently stop the
+    counting (``@activity.defn`` without a name registers the method name)."""
+    for name in (VALIDATE_IDENTITY, ACCEPT_IMMEDIATELY, DELIVER_RESULT):
+        method = getattr(DossierActivities, name, None)
+        assert method is not None and hasattr(method, "__temporal_activity_definition"), name

@@ -6,6 +6,9 @@ to the SDK's TLSConfig, and the refusals of half-configured TLS.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,7 @@ import pytest
 from temporalio.client import Client, TLSConfig
 
 from cutru import temporal
-from cutru.config import load_settings
+from cutru.config import PROJECT_ROOT, load_settings
 from cutru.temporal import tls_config
 
 TLS_VARS = ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA", "TEMPORAL_TLS_SERVER_NAME", "TEMPORAL_API_KEY")
@@ -113,9 +116,21 @@ async def test_connect_passes_tls_and_api_key_to_the_sdk(
         seen.update(kwargs, target_host=target_host)
         return object()  # type: ignore[return-value]
 
-    env.setattr(temporal.Client, "connect", fake_connect)
+    env.setattr(Client, "connect", fake_connect)  # the class cutru.temporal imported
     await temporal.connect(load_settings())
     assert seen["target_host"] == "example.tmprl.cloud:7233"
     assert seen["namespace"] == "cutru.a1b2c"
     assert seen["api_key"] == "cloud-key"
     assert seen["tls"] == TLSConfig(server_root_ca_cert=b"-----ca-----\n")
+
+
+def test_health_command_reports_half_configured_mtls(tmp_path: Path, files: dict[str, Path]) -> None:
+    """The container probe (`python worker.py --check`) names the fault instead of dying with a traceback."""
+    env = {k: v for k, v in os.environ.items() if k not in TLS_VARS}
+    env.update(TEMPORAL_TLS_CERT=str(files["cert"]), CUTRU_STATE_DIR=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "worker.py"), "--check"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == "unhealthy: Set both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY for mTLS, or neither."
