@@ -7,13 +7,20 @@ records a dispatch. Both write one ``deliveries`` row per dossier; a retry finds
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from collections.abc import Callable
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from activities.contracts import DeliveryReceipt, DeliveryRequest, DocumentRequest
-from domain.admin_units import commune, commune_of_unit, police_unit_name, province_name
-from domain.procedures import PROCEDURES, DocumentKind
+from activities.records import activity_now, ct07_statements, format_address
+from domain.admin_units import commune_of_unit, police_unit_name, province_name
+from domain.calendar import local_date
+from domain.documents import format_date
+from domain.procedures import DocumentKind, Procedure
+from domain.rulesets import rules_for
+from domain.submissions import TemporaryAbsenceDeclarationDetails
 
 if TYPE_CHECKING:
     import asyncpg
@@ -22,22 +29,100 @@ if TYPE_CHECKING:
 
 COMPLETED_TEXT = "Hồ sơ đã được giải quyết; thông tin cư trú đã được cập nhật vào Cơ sở dữ liệu về cư trú."
 
+# Forms whose content comes from what the dossier's commit recorded (``residence_changes.summary``).
+_FROM_RECORDS = frozenset({DocumentKind.CT03, DocumentKind.CT07, DocumentKind.CT08})
 
-def _address(submission: Any) -> str:
-    residence = getattr(getattr(submission, "details", None), "residence", None)
-    if residence is None:
-        return str(submission.delivery.destination)
-    where = commune(residence.commune_code)
-    return f"{residence.address_line}, {where.name if where else ''}, {province_name(residence.province_code)}"
+_CURRENT_ADDRESS_SQL = """
+SELECT province_code, commune_code, address_line FROM (
+    SELECT 1 AS rank, r.province_code, r.commune_code, r.address_line
+    FROM permanent_residences p JOIN residences r ON r.residence_id = p.residence_id
+    WHERE p.personal_id = $1 AND p.status = 'active'
+    UNION ALL
+    SELECT 2, r.province_code, r.commune_code, r.address_line
+    FROM temporary_residences t JOIN residences r ON r.residence_id = t.residence_id
+    WHERE t.personal_id = $1 AND t.status = 'active'
+    UNION ALL
+    SELECT 3, province_code, commune_code, address_line FROM residence_declarations
+    WHERE personal_id = $1 AND status = 'active'
+) places ORDER BY rank LIMIT 1
+"""
 
 
-def document_data(request: DocumentRequest, kind: DocumentKind, issued_at: datetime) -> DocumentData:
-    """The content of one legal form, from the dossier. Procedure-specific content goes in ``extra``."""
+def _d(recorded: dict[str, str], key: str) -> str:
+    """A recorded ISO date as printed (dd/mm/yyyy)."""
+    return format_date(date.fromisoformat(recorded[key]))
+
+
+def _deletion_text(what: str) -> Callable[[Any, dict[str, str]], str]:
+    def text(submission: Any, recorded: dict[str, str]) -> str:
+        sentence = (f"Đã xóa đăng ký {what} của {recorded['subject_name']} (trường hợp: {recorded['case_vi']}), "
+                    f"ngày {_d(recorded, 'deleted_on')}.")
+        if recorded.get("ex_officio") == "true":
+            sentence += f" Xóa theo thông báo số {recorded['notice']} của Công an, có biên bản."
+        return sentence
+    return text
+
+
+def _adjustment_text(submission: Any, recorded: dict[str, str]) -> str:
+    if recorded.get("change") == "civil_status":
+        return f"Đã điều chỉnh họ, chữ đệm và tên trong Cơ sở dữ liệu về cư trú thành: {recorded['full_name']}."
+    return "Đã điều chỉnh thông tin về cư trú: thay đổi chủ hộ."
+
+
+# CT08 (Thông báo kết quả giải quyết) per procedure, from the submission and what its commit recorded.
+RESULT_TEXTS: dict[Procedure, Callable[[Any, dict[str, str]], str]] = {
+    Procedure.PERMANENT_RESIDENCE_REGISTRATION: lambda s, r: COMPLETED_TEXT,
+    Procedure.PERMANENT_RESIDENCE_DELETION: _deletion_text("thường trú"),
+    Procedure.TEMPORARY_RESIDENCE_REGISTRATION: lambda s, r: (
+        f"Đã đăng ký tạm trú tại {r['address']}, thời hạn từ ngày {_d(r, 'valid_from')} "
+        f"đến ngày {_d(r, 'valid_to')}."),
+    Procedure.TEMPORARY_RESIDENCE_EXTENSION: lambda s, r: (
+        f"Đã gia hạn tạm trú tại {r['address']} đến ngày {_d(r, 'valid_to')}."),
+    Procedure.TEMPORARY_RESIDENCE_DELETION: _deletion_text("tạm trú"),
+    Procedure.HOUSEHOLD_SEPARATION: lambda s, r: (
+        f"Đã tách hộ, lập hộ gia đình mới gồm {r['members']} thành viên tại cùng chỗ ở hợp pháp."),
+    Procedure.RESIDENCE_INFO_ADJUSTMENT: _adjustment_text,
+    Procedure.RESIDENCE_DECLARATION: lambda s, r: (
+        "Đã tiếp nhận khai báo thông tin về cư trú; nơi ở hiện tại đã được cập nhật vào Cơ sở dữ liệu về cư trú."),
+    Procedure.TEMPORARY_ABSENCE_DECLARATION: lambda s, r: (
+        f"Đã tiếp nhận khai báo tạm vắng từ ngày {_d(r, 'absence_from')} đến ngày {_d(r, 'absence_to')}."),
+}
+
+
+def _place_of(submission: Any) -> str | None:
+    details = getattr(submission, "details", None)
+    for name in ("residence", "current_place", "place"):
+        if (place := getattr(details, name, None)) is not None:
+            return format_address(place.province_code, place.commune_code, place.address_line)
+    return None
+
+
+def document_data(request: DocumentRequest, kind: DocumentKind, issued_at: datetime,
+                  recorded: dict[str, str] | None = None, address: str | None = None) -> DocumentData:
+    """The content of one legal form, from the dossier and, for result forms, what its commit recorded.
+
+    ``recorded`` is the commit's summary (CT07 statements and valid-until, CT08 facts); ``address`` the person's
+    current address from the records, used when neither the summary nor the details name a place.
+    """
     from domain.documents import DocumentData
 
     submission = request.submission
     assert submission is not None, "documents are issued only for valid submissions"
+    recorded = recorded or {}
     unit = commune_of_unit(submission.police_unit)
+    kind_fields: dict[str, Any] = {}
+    if kind is DocumentKind.CT04 and request.deadline is not None:
+        kind_fields["appointment_date"] = local_date(request.deadline)
+    elif kind is DocumentKind.CT07:
+        kind_fields["valid_until"] = date.fromisoformat(recorded["valid_until"])
+        kind_fields["residence_statements"] = tuple(json.loads(recorded["statements"]))
+    elif kind is DocumentKind.CT08:
+        kind_fields["result_text"] = RESULT_TEXTS[request.procedure](submission, recorded)
+    elif kind is DocumentKind.CT03:
+        details = submission.details
+        assert isinstance(details, TemporaryAbsenceDeclarationDetails), "CT03 is the temporary-absence slip"
+        kind_fields |= {"absence_from": details.absence_from, "absence_to": details.absence_to,
+                        "absence_destination": details.destination, "absence_reason": details.reason}
     return DocumentData(
         dossier_code=request.dossier_code,
         procedure=request.procedure,
@@ -47,26 +132,51 @@ def document_data(request: DocumentRequest, kind: DocumentKind, issued_at: datet
         full_name=submission.applicant.full_name,
         personal_id=submission.applicant.personal_id,
         birth_date=submission.applicant.birth_date,
-        address=_address(submission),
+        address=recorded.get("address") or _place_of(submission) or address or str(submission.delivery.destination),
         issued_at=issued_at,
         refusal_reason="; ".join(r.message for r in request.refusals) or None,
-        result_text=COMPLETED_TEXT if kind == DocumentKind.CT08 else PROCEDURES[request.procedure].vietnamese_name,
-        appointment_date=request.deadline.date() if request.deadline else None,
         missing_items=request.missing_items,
         officer_name=request.decided_by,
+        **kind_fields,
     )
 
 
+async def _recorded(conn: asyncpg.Connection, request: DocumentRequest) -> dict[str, str]:
+    """The commit's summary; for a CT07 without one (never committed), the records as they stand."""
+    stored = await conn.fetchval("SELECT summary FROM residence_changes WHERE dossier_code = $1",
+                                 request.dossier_code)
+    recorded: dict[str, str] = json.loads(stored) if stored else {}
+    if DocumentKind.CT07 in request.kinds and "statements" not in recorded:
+        submission = request.submission
+        assert submission is not None
+        statements, _, declared = await ct07_statements(conn, submission.applicant.personal_id)
+        valid_until = rules_for(submission.received_at).ct07.valid_until(local_date(activity_now()), declared)
+        recorded |= {"statements": json.dumps(statements, ensure_ascii=False), "valid_until": valid_until.isoformat()}
+    return recorded
+
+
+async def _current_address(conn: asyncpg.Connection, personal_id: str) -> str | None:
+    row = await conn.fetchrow(_CURRENT_ADDRESS_SQL, personal_id)
+    return format_address(row["province_code"], row["commune_code"], row["address_line"]) if row else None
+
+
 async def issue(conn: asyncpg.Connection, request: DocumentRequest, document_dir: Path) -> tuple[str, ...]:
-    """Render, store and register each requested document; return their SHA-256 hashes."""
+    """Render, store and register each requested document; return their SHA-256 hashes.
+
+    A CT04 receipt is dated at the receipt of the dossier (its appointment counts from then); every other form
+    at the activity's first scheduling, so a retried activity renders the same bytes (the same hash).
+    """
     from domain.documents import store
 
-    if request.submission is None:
+    submission = request.submission
+    if submission is None:
         return ()
-    issued_at = datetime.now(UTC)
+    recorded = await _recorded(conn, request) if _FROM_RECORDS & set(request.kinds) else {}
+    address = None if _place_of(submission) else await _current_address(conn, submission.applicant.personal_id)
     hashes = []
     for kind in request.kinds:
-        stored = store(document_data(request, kind, issued_at), document_dir)
+        issued_at = submission.received_at if kind is DocumentKind.CT04 else activity_now()
+        stored = store(document_data(request, kind, issued_at, recorded, address), document_dir)
         hashes.append(stored.sha256)
         await conn.execute(
             "INSERT INTO documents (dossier_code, kind, sha256, path) VALUES ($1, $2, $3, $4)"

@@ -1,22 +1,36 @@
 """Loading the facts a procedure's rules judge: what the population and residence databases say.
 
-One query set per kind of fact; ``load_facts`` gathers what the submission's procedure needs. The rules in
-``domain.eligibility`` then decide, as pure functions of the submission and these facts.
+One small query function per kind of fact; ``NEEDS`` says which kinds each procedure's rules read, so a stay
+notification (the high-volume path) loads only its guests. ``load_facts`` gathers them; the rules in
+``domain.eligibility`` then decide, as pure functions of the submission and these facts, and the notes (findings
+that refuse nothing, e.g. a late filing) are attached to the facts for the officer.
 """
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from domain.eligibility import HouseholdFacts, PersonFacts, ResidenceFacts
+from domain.eligibility import (
+    HouseholdFacts,
+    MemberFacts,
+    MembershipFacts,
+    PersonFacts,
+    PersonRecords,
+    RecordFacts,
+    ResidenceFacts,
+    notes_for,
+)
+from domain.procedures import Procedure
 
 if TYPE_CHECKING:
     import asyncpg
 
 PERSON_SQL = (
-    "SELECT personal_id, full_name, birth_date, sex, status, full_civil_capacity, fee_exemption"
+    "SELECT personal_id, full_name, birth_date, sex, status, full_civil_capacity, fee_exemption, identity_verified"
     " FROM people WHERE personal_id = $1"
 )
+_PEOPLE_SQL = PERSON_SQL.replace("personal_id = $1", "personal_id = ANY($1::char(12)[])") + " ORDER BY personal_id"
 _RESIDENCE_SQL = """
 SELECT r.residence_id, r.owner_id, r.floor_area_m2, r.barred_reason, h.household_id, h.head_id,
        (SELECT count(*) FROM household_members m WHERE m.household_id = h.household_id) AS member_count
@@ -24,11 +38,66 @@ FROM residences r LEFT JOIN households h ON h.residence_id = r.residence_id
 WHERE r.commune_code = $1 AND lower(r.address_line) = lower($2)
 ORDER BY h.household_id NULLS LAST LIMIT 1
 """
+_RECORD_COLUMNS = "r.province_code, r.commune_code, r.address_line, r.owner_id"
+_PERMANENT_SQL = f"""
+SELECT pr.record_id, pr.residence_id, pr.valid_from, pr.valid_to, {_RECORD_COLUMNS}
+FROM permanent_residences pr JOIN residences r ON r.residence_id = pr.residence_id
+WHERE pr.personal_id = $1 AND pr.status = 'active'
+"""
+_TEMPORARY_SQL = _PERMANENT_SQL.replace("permanent_residences", "temporary_residences")
+_DECLARATION_SQL = """
+SELECT d.declaration_id AS record_id, d.residence_id, d.declared_on AS valid_from, NULL::date AS valid_to,
+       d.province_code, d.commune_code, d.address_line, r.owner_id
+FROM residence_declarations d LEFT JOIN residences r ON r.residence_id = d.residence_id
+WHERE d.personal_id = $1 AND d.status = 'active'
+"""
+_HOUSEHOLD_SQL = """
+SELECT h.household_id, h.residence_id, h.head_id, r.commune_code, r.owner_id
+FROM household_members m JOIN households h ON h.household_id = m.household_id
+JOIN residences r ON r.residence_id = h.residence_id
+WHERE m.personal_id = $1
+"""
+_MEMBERS_SQL = """
+SELECT m.personal_id, p.full_name, m.relation_to_head, p.birth_date, p.status, p.full_civil_capacity
+FROM household_members m JOIN people p ON p.personal_id = m.personal_id
+WHERE m.household_id = $1 ORDER BY m.personal_id
+"""
+
+
+class Need(Enum):
+    """Kinds of facts a procedure's rules read."""
+
+    PLACE = "place"  # the residence at the address in the details (``residence`` or ``current_place``)
+    CURRENT_PERMANENT = "current_permanent"  # the applicant's active permanent record id (registration)
+    RECORDS = "records"  # the residence records of the person concerned (and of the applicant, if different)
+    NAMED = "named"  # other people named in the details: members, new head, guests
+
+
+NEEDS: dict[Procedure, frozenset[Need]] = {
+    Procedure.PERMANENT_RESIDENCE_REGISTRATION: frozenset({Need.PLACE, Need.CURRENT_PERMANENT}),
+    Procedure.PERMANENT_RESIDENCE_DELETION: frozenset({Need.RECORDS}),
+    Procedure.TEMPORARY_RESIDENCE_REGISTRATION: frozenset({Need.PLACE, Need.RECORDS}),
+    Procedure.TEMPORARY_RESIDENCE_EXTENSION: frozenset({Need.RECORDS}),
+    Procedure.TEMPORARY_RESIDENCE_DELETION: frozenset({Need.RECORDS}),
+    Procedure.HOUSEHOLD_SEPARATION: frozenset({Need.RECORDS}),
+    Procedure.RESIDENCE_INFO_ADJUSTMENT: frozenset({Need.RECORDS}),
+    Procedure.RESIDENCE_DECLARATION: frozenset({Need.PLACE, Need.RECORDS}),
+    Procedure.RESIDENCE_CONFIRMATION: frozenset({Need.RECORDS}),
+    Procedure.STAY_NOTIFICATION: frozenset({Need.NAMED}),
+    Procedure.TEMPORARY_ABSENCE_DECLARATION: frozenset({Need.RECORDS}),
+}
 
 
 async def person(conn: asyncpg.Connection, personal_id: str) -> PersonFacts | None:
     row = await conn.fetchrow(PERSON_SQL, personal_id)
     return PersonFacts.model_validate(dict(row)) if row else None
+
+
+async def people(conn: asyncpg.Connection, personal_ids: list[str]) -> tuple[PersonFacts, ...]:
+    if not personal_ids:
+        return ()
+    rows = await conn.fetch(_PEOPLE_SQL, sorted(set(personal_ids)))
+    return tuple(PersonFacts.model_validate(dict(row)) for row in rows)
 
 
 async def residence_at(conn: asyncpg.Connection, commune_code: str, address_line: str) -> ResidenceFacts | None:
@@ -42,13 +111,63 @@ async def residence_at(conn: asyncpg.Connection, commune_code: str, address_line
     )
 
 
-async def load_facts(conn: asyncpg.Connection, submission: Any) -> HouseholdFacts:
-    applicant = await person(conn, submission.applicant.personal_id)
-    assert applicant is not None, "identity was validated before"
-    target = getattr(getattr(submission, "details", None), "residence", None)
-    residence = await residence_at(conn, target.commune_code, target.address_line) if target else None
-    current = await conn.fetchval(
-        "SELECT residence_id FROM permanent_residences WHERE personal_id = $1 AND status = 'active'",
-        submission.applicant.personal_id,
+async def _record(conn: asyncpg.Connection, sql: str, personal_id: str) -> RecordFacts | None:
+    row = await conn.fetchrow(sql, personal_id)
+    return RecordFacts.model_validate(dict(row)) if row else None
+
+
+async def household_of(conn: asyncpg.Connection, personal_id: str) -> MembershipFacts | None:
+    row = await conn.fetchrow(_HOUSEHOLD_SQL, personal_id)
+    if row is None:
+        return None
+    members = await conn.fetch(_MEMBERS_SQL, row["household_id"])
+    return MembershipFacts(**dict(row), members=tuple(MemberFacts.model_validate(dict(m)) for m in members))
+
+
+async def records_of(conn: asyncpg.Connection, personal_id: str) -> PersonRecords:
+    """Every active residence record of one person, their household and their latest absence declaration."""
+    return PersonRecords(
+        personal_id=personal_id,
+        permanent=await _record(conn, _PERMANENT_SQL, personal_id),
+        temporary=await _record(conn, _TEMPORARY_SQL, personal_id),
+        declaration=await _record(conn, _DECLARATION_SQL, personal_id),
+        household=await household_of(conn, personal_id),
+        absence_declared_until=await conn.fetchval(
+            "SELECT max(absence_to) FROM absence_declarations WHERE personal_id = $1", personal_id),
     )
-    return HouseholdFacts(applicant=applicant, residence=residence, current_permanent_residence_id=current)
+
+
+def _place(details: Any) -> Any:
+    return getattr(details, "residence", None) or getattr(details, "current_place", None)
+
+
+def _named_ids(details: Any) -> list[str]:
+    ids = [m.personal_id for m in getattr(details, "members", ())]
+    ids += [g.personal_id for g in getattr(details, "guests", ()) if g.personal_id]
+    if getattr(details, "new_head_id", None):
+        ids.append(details.new_head_id)
+    return ids
+
+
+async def load_facts(conn: asyncpg.Connection, submission: Any) -> HouseholdFacts:
+    applicant_id = submission.applicant.personal_id
+    applicant = await person(conn, applicant_id)
+    assert applicant is not None, "identity was validated before"
+    needs = NEEDS[submission.procedure]
+    values: dict[str, Any] = {"applicant": applicant}
+    if Need.PLACE in needs and (place := _place(submission.details)) is not None:
+        values["residence"] = await residence_at(conn, place.commune_code, place.address_line)
+    if Need.CURRENT_PERMANENT in needs:
+        values["current_permanent_residence_id"] = await conn.fetchval(
+            "SELECT residence_id FROM permanent_residences WHERE personal_id = $1 AND status = 'active'", applicant_id)
+    if Need.RECORDS in needs:
+        # The person concerned: a deceased relative, a member renewed for; otherwise the applicant.
+        concerned = getattr(submission, "subject_id", applicant_id)
+        values["records"] = await records_of(conn, concerned)
+        if concerned != applicant_id:
+            values["subject"] = await person(conn, concerned)
+            values["applicant_records"] = await records_of(conn, applicant_id)
+    if Need.NAMED in needs:
+        values["named"] = await people(conn, _named_ids(submission.details))
+    facts = HouseholdFacts(**values)
+    return facts.model_copy(update={"notes": tuple(notes_for(submission, facts))})

@@ -1,22 +1,31 @@
 """``make demo``: the whole service on this machine, end to end, with a readable summary.
 
 Starts the local stack (durable Temporal dev server + PostgreSQL), seeds a synthetic population when the
-database is empty, runs a worker process, submits example dossiers built from the seeded people, acts as the
-officers (validated update) and the citizens (payment, supplement), waits for every result and prints it.
+database is empty, runs a worker process, submits example dossiers, acts as the officers (validated update) and
+the citizens (payment, supplement), waits for every result and prints one line per dossier.
+
+Two kinds of dossier: permanent-residence registrations built from the seeded people (approved, joined, with a
+supplement round, rejected, refused), and one dossier per procedure from ``examples/<Procedure>.json``. The
+example files name fixed people and places; ``prepare_examples`` (re)creates them and their records before each
+run, dated relative to today, so the examples can be filed again and again: each run gives a file a fresh dossier
+code, today's receipt time, and its dates moved by as many days as today is after the file's ``received_at``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, NamedTuple
 
 import asyncpg
 
@@ -25,8 +34,10 @@ from cutru.client import DossierClient
 from cutru.config import PROJECT_ROOT, STATE_DIR, load_settings
 from cutru.db.seed import DEMO_COMMUNE_CODE, DEMO_OFFICER_ID, DEMO_PROVINCE_CODE, DEMO_UNIT_CODE, seed
 from cutru.stack import start_stack
+from domain.calendar import local_date
 from domain.models import DecisionKind, DossierOutcome, DossierState, OfficerDecision, PaymentConfirmation, Supplement
-from domain.procedures import PROCEDURES
+from domain.procedures import PROCEDURES, Procedure
+from domain.submissions import parse_submission
 
 DEMO_PEOPLE = 20_000
 DEMO_PROCESSING = {"payment_timeout": "PT2M", "payment_poll_interval": "PT2S", "supplement_timeout": "PT5M"}
@@ -105,6 +116,181 @@ async def _scenarios(conn: asyncpg.Connection) -> list[tuple[str, dict[str, Any]
     ]
 
 
+# ---- the example world: who and what the files under examples/ name --------------------------------------------
+
+EXAMPLES_DIR = PROJECT_ROOT / "examples"
+
+
+class ExamplePerson(NamedTuple):
+    personal_id: str
+    full_name: str
+    birth_date: date
+    sex: str
+    status: str = "alive"
+
+
+class ExamplePlace(NamedTuple):
+    commune_code: str
+    address_line: str
+    owner: str | None  # key of EXAMPLE_PEOPLE
+    floor_area_m2: int = 60
+
+
+EXAMPLE_PEOPLE: dict[str, ExamplePerson] = {
+    "tuyet": ExamplePerson("001190464973", "Nguyễn Thị Ánh Tuyết", date(1990, 5, 17), "female"),
+    "lan": ExamplePerson("001162613332", "Phạm Thị Lan", date(1962, 4, 1), "female"),
+    "hung": ExamplePerson("001058544353", "Phạm Văn Hùng", date(1958, 9, 9), "male", status="dead"),
+    "quan": ExamplePerson("001095405364", "Lê Minh Quân", date(1995, 6, 6), "male"),
+    "hoa": ExamplePerson("001170307924", "Đỗ Thị Hoa", date(1970, 3, 3), "female"),
+    "mai": ExamplePerson("001197753734", "Vũ Thị Mai", date(1997, 7, 7), "female"),
+    "nam": ExamplePerson("001094223268", "Hoàng Văn Nam", date(1994, 4, 4), "male"),
+    "duc": ExamplePerson("001058745958", "Trần Văn Đức", date(1958, 1, 1), "male"),
+    "khoa": ExamplePerson("001088145821", "Trần Minh Khoa", date(1988, 2, 2), "male"),
+    "thu": ExamplePerson("001190437778", "Ngô Thị Thu", date(1990, 3, 3), "female"),
+    "tai": ExamplePerson("001050111290", "Bùi Văn Tài", date(1950, 5, 5), "male"),
+    "hanh": ExamplePerson("001155968620", "Lương Thị Hạnh", date(1955, 6, 6), "female"),
+    "son": ExamplePerson("001085445002", "Đinh Văn Sơn", date(1985, 12, 12), "male"),
+    "ngoc": ExamplePerson("001199140428", "Lý Thị Ngọc", date(1999, 9, 9), "female"),
+    "tien": ExamplePerson("001092901999", "Mai Văn Tiến", date(1992, 10, 10), "male"),
+}
+# Address lines with a letter after the number ("2A") never collide with the seed's, which are plain numbers.
+EXAMPLE_PLACES: dict[str, ExamplePlace] = {
+    "hang_bai": ExamplePlace("00070", "Số 2A phố Hàng Bài", "tuyet", 70),
+    "hang_gai": ExamplePlace("00070", "Số 4A phố Hàng Gai", "lan", 80),
+    "hang_bong": ExamplePlace("00070", "Phòng 3, số 6A phố Hàng Bông", "hoa", 25),
+    "hang_trong_1": ExamplePlace("00070", "Phòng 1, số 8A phố Hàng Trống", "hoa", 25),
+    "hang_trong_2": ExamplePlace("00070", "Phòng 2, số 8A phố Hàng Trống", "hoa", 25),
+    "hang_buom": ExamplePlace("00070", "Số 10A phố Hàng Buồm", "duc", 120),
+    "lo_su": ExamplePlace("00070", "Số 14A phố Lò Sũ", "tai", 90),
+    "ma_may": ExamplePlace("00070", "Số 16A phố Mã Mây", None, 40),
+    "hang_khay": ExamplePlace("00070", "Số 18A phố Hàng Khay", "tien", 60),
+    "trang_thi_7": ExamplePlace("00073", "Số 7A phố Tràng Thi", "quan", 50),  # Phường Cửa Nam
+    "trang_thi_9": ExamplePlace("00073", "Số 9A phố Tràng Thi", "mai", 50),
+}
+# (place, head, members with their relation to the head); every member holds a permanent record there.
+EXAMPLE_HOUSEHOLDS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
+    ("hang_gai", "lan", (("hung", "spouse"),)),
+    ("hang_buom", "duc", (("khoa", "child"), ("thu", "child_in_law"))),
+    ("lo_su", "tai", (("hanh", "spouse"),)),
+    ("hang_khay", "tien", ()),
+    ("trang_thi_7", "quan", ()),
+    ("trang_thi_9", "mai", ()),
+)
+# (person, place, first day, last day) of active temporary residences, in days from today.
+EXAMPLE_TEMPORARY: tuple[tuple[str, str, int, int], ...] = (
+    ("mai", "hang_trong_1", -355, 10),  # ends in 10 days: inside the 15-day extension window
+    ("nam", "hang_trong_2", -100, 200),
+)
+# What each example shows, for the demo's summary line.
+EXAMPLE_SCENARIOS: dict[Procedure, str] = {
+    Procedure.PERMANENT_RESIDENCE_REGISTRATION: "example: owner registers at own house",
+    Procedure.PERMANENT_RESIDENCE_DELETION: "example: spouse reports a death",
+    Procedure.TEMPORARY_RESIDENCE_REGISTRATION: "example: tenant, landlord consents",
+    Procedure.TEMPORARY_RESIDENCE_EXTENSION: "example: extends 10 days before the end",
+    Procedure.TEMPORARY_RESIDENCE_DELETION: "example: landlord reports tenancy ended",
+    Procedure.HOUSEHOLD_SEPARATION: "example: son and wife form a household",
+    Procedure.RESIDENCE_INFO_ADJUSTMENT: "example: wife becomes household head",
+    Procedure.RESIDENCE_DECLARATION: "example: no registrable residence",
+    Procedure.RESIDENCE_CONFIRMATION: "example: CT07 for a job application",
+    Procedure.STAY_NOTIFICATION: "example: host notifies a guest at once",
+    Procedure.TEMPORARY_ABSENCE_DECLARATION: "example: leaves 13 months to work",
+}
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T")
+
+
+async def _residence(conn: asyncpg.Connection, place: ExamplePlace) -> int:
+    owner = EXAMPLE_PEOPLE[place.owner].personal_id if place.owner else None
+    found = await conn.fetchval("SELECT residence_id FROM residences WHERE commune_code = $1 AND address_line = $2",
+                                place.commune_code, place.address_line)
+    if found is None:
+        found = await conn.fetchval(
+            "INSERT INTO residences (province_code, commune_code, address_line, floor_area_m2, owner_id)"
+            " VALUES ($1, $2, $3, $4, $5) RETURNING residence_id",
+            DEMO_PROVINCE_CODE, place.commune_code, place.address_line, place.floor_area_m2, owner)
+    await conn.execute("UPDATE residences SET owner_id = $2, floor_area_m2 = $3, barred_reason = NULL"
+                       " WHERE residence_id = $1", found, owner, place.floor_area_m2)
+    return int(found)
+
+
+async def prepare_examples(conn: asyncpg.Connection, today: date) -> None:
+    """(Re)create the example people, places, households and records, as they must be on ``today``.
+
+    Everything the examples changed in an earlier run is put back: records of the example people are replaced,
+    households they head are rebuilt, earlier declarations end. Other people's data is not touched.
+    """
+    ids = [person.personal_id for person in EXAMPLE_PEOPLE.values()]
+    async with conn.transaction():
+        await conn.executemany(
+            "INSERT INTO people (personal_id, full_name, birth_date, sex, status) VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT (personal_id) DO UPDATE SET full_name = EXCLUDED.full_name, birth_date ="
+            " EXCLUDED.birth_date, sex = EXCLUDED.sex, status = EXCLUDED.status, full_civil_capacity = true,"
+            " identity_verified = true, fee_exemption = NULL",
+            [tuple(person) for person in EXAMPLE_PEOPLE.values()])
+        for statement in (
+            "DELETE FROM temporary_residence_extensions WHERE record_id IN"
+            " (SELECT record_id FROM temporary_residences WHERE personal_id = ANY($1::char(12)[]))",
+            "DELETE FROM temporary_residences WHERE personal_id = ANY($1::char(12)[])",
+            "DELETE FROM permanent_residences WHERE personal_id = ANY($1::char(12)[])",
+            "UPDATE residence_declarations SET status = 'ended' WHERE personal_id = ANY($1::char(12)[])"
+            " AND status = 'active'",
+            "DELETE FROM household_members WHERE personal_id = ANY($1::char(12)[]) OR household_id IN"
+            " (SELECT household_id FROM households WHERE head_id = ANY($1::char(12)[]))",
+            "DELETE FROM households WHERE head_id = ANY($1::char(12)[])",
+        ):
+            await conn.execute(statement, ids)
+        places = {key: await _residence(conn, place) for key, place in EXAMPLE_PLACES.items()}
+        for place, head, members in EXAMPLE_HOUSEHOLDS:
+            household = await conn.fetchval("INSERT INTO households (residence_id, head_id) VALUES ($1, $2)"
+                                            " RETURNING household_id", places[place], EXAMPLE_PEOPLE[head].personal_id)
+            for key, relation in ((head, "head"), *members):
+                person = EXAMPLE_PEOPLE[key].personal_id
+                await conn.execute("INSERT INTO household_members (personal_id, household_id, relation_to_head)"
+                                   " VALUES ($1, $2, $3)", person, household, relation)
+                await conn.execute("INSERT INTO permanent_residences (personal_id, residence_id, valid_from, status)"
+                                   " VALUES ($1, $2, $3, 'active')", person, places[place], date(2015, 1, 1))
+        for key, place, first, last in EXAMPLE_TEMPORARY:
+            await conn.execute(
+                "INSERT INTO temporary_residences (personal_id, residence_id, valid_from, valid_to, status)"
+                " VALUES ($1, $2, $3, $4, 'active')", EXAMPLE_PEOPLE[key].personal_id, places[place],
+                today + timedelta(days=first), today + timedelta(days=last))
+
+
+def load_examples() -> dict[Procedure, dict[str, Any]]:
+    """The example submission of each procedure, exactly as in ``examples/<Procedure>.json``."""
+    examples = {}
+    for path in EXAMPLES_DIR.glob("*.json"):
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        examples[Procedure(raw["procedure"])] = raw
+    return {procedure: examples[procedure] for procedure in Procedure if procedure in examples}  # the law's order
+
+
+def _shift(value: Any, days: timedelta, instant: timedelta, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _shift(v, days, instant, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shift(v, days, instant, key) for v in value]
+    if isinstance(value, str) and key != "birth_date":
+        if _ISO_DATE.match(value):
+            return (date.fromisoformat(value) + days).isoformat()
+        if _ISO_DATETIME.match(value):
+            return (datetime.fromisoformat(value) + instant).isoformat()
+    return value
+
+
+def instantiate(example: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A fresh dossier from an example: new code, received ``now``, its dates moved along with it."""
+    raw = copy.deepcopy(example)
+    received = datetime.fromisoformat(raw["received_at"])
+    days = local_date(now) - local_date(received)
+    raw["details"] = _shift(raw["details"], days, now - received)
+    raw |= {"dossier_code": f"HS-DEMO-{uuid.uuid4().hex[:8].upper()}", "received_at": now.isoformat(),
+            "processing": DEMO_PROCESSING}
+    parse_submission(raw)
+    return raw
+
+
 async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 60) -> None:
     stop = time.monotonic() + seconds
     while not await check():
@@ -136,10 +322,12 @@ async def _play(dossiers: DossierClient, gateway: LocalPaymentGateway, submissio
         action = "approve"
     if action == "approve":
         await dossiers.decide(code, OfficerDecision(officer_id=DEMO_OFFICER_ID, decision=DecisionKind.APPROVE))
-        await _until(lambda: in_state(DossierState.AWAITING_PAYMENT))
-        order = await gateway.pay(code)
-        await dossiers.confirm_payment(code, PaymentConfirmation(order_id=order.order_id,
-                                                                 amount_vnd=order.amount_vnd))
+        # The fee step follows only where the procedure has a fee, and not for a fee-exempt applicant.
+        await _until(lambda: in_state(DossierState.AWAITING_PAYMENT, DossierState.COMPLETED))
+        if await in_state(DossierState.AWAITING_PAYMENT):
+            order = await gateway.pay(code)
+            await dossiers.confirm_payment(code, PaymentConfirmation(order_id=order.order_id,
+                                                                     amount_vnd=order.amount_vnd))
     elif action == "reject":
         await dossiers.decide(code, OfficerDecision(officer_id=DEMO_OFFICER_ID, decision=DecisionKind.REJECT,
                                                     reason="Chỗ ở đang có tranh chấp quyền sở hữu"))
@@ -160,19 +348,25 @@ async def _demo() -> None:
                               env={**os.environ, "CUTRU_LOG_LEVEL": "WARNING"})
     try:
         dossiers = await DossierClient.connect(load_settings())
+        now = datetime.now(UTC)
         async with pool.acquire() as conn:
             scenarios = await _scenarios(conn)
+            await prepare_examples(conn, local_date(now))
+        for procedure, example in load_examples().items():
+            action = "approve" if PROCEDURES[procedure].officer_review else "none"
+            scenarios.append((EXAMPLE_SCENARIOS[procedure], instantiate(example, now), action))
         results = await asyncio.gather(*(_play(dossiers, LocalPaymentGateway(pool), s, a) for _, s, a in scenarios))
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
         await pool.close()
     print()
-    print(f"{'dossier':<18} {'procedure':<28} {'scenario':<40} {'status':<10} {'fee VND':>8} "
-          f"{'result':<7} {'seconds':>7}")
+    print(f"{'dossier':<18} {'procedure':<31} {'scenario':<41} {'status':<10} {'fee VND':>8} "
+          f"{'result':<9} {'seconds':>7}")
     for (what, _, _), (outcome, seconds) in zip(scenarios, results, strict=True):
-        print(f"{outcome.dossier_code:<18} {PROCEDURES[outcome.procedure].vietnamese_name:<28} {what:<40} "
-              f"{outcome.state.value:<10} {outcome.fee_paid_vnd:>8,} {','.join(outcome.documents):<7} {seconds:>7.1f}")
+        print(f"{outcome.dossier_code:<18} {PROCEDURES[outcome.procedure].vietnamese_name:<31} {what:<41} "
+              f"{outcome.state.value:<10} {outcome.fee_paid_vnd:>8,} {','.join(outcome.documents) or '-':<9} "
+              f"{seconds:>7.1f}")
     print()
     print(f"Inspect each dossier in the Web UI: {stack.temporal_ui}/namespaces/{stack.namespace}/workflows")
     print("Documents: .cutru/documents/<dossier code>/; stop the stack with `make down`.")

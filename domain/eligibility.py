@@ -15,8 +15,14 @@ from decimal import Decimal
 
 from domain.models import Boundary, ConsentRole, Refusal, SubmissionBase
 from domain.procedures import Procedure
-from domain.rules_common import ADULT_AGE, age_on  # noqa: F401 - re-exported for callers of this module
-from domain.rules_common import barred_place, minor_needs_guardian, missing_consent, wrong_authority
+from domain.rules_common import (  # ADULT_AGE and age_on are re-exported for callers of this module
+    ADULT_AGE,  # noqa: F401
+    age_on,  # noqa: F401
+    barred_place,
+    minor_needs_guardian,
+    missing_consent,
+    wrong_authority,
+)
 from domain.rulesets import DeadlineCase
 from domain.submissions import PermanentResidenceRegistrationSubmission
 
@@ -209,7 +215,7 @@ def permanent_registration_refusals(
         ]
     refusals = (wrong_authority(submission, details.residence.commune_code, "the residence")
                 + _barred_place(facts) + _minor_needs_guardian(submission, facts))
-    if facts.current_permanent_residence_id is not None and facts.current_permanent_residence_id == residence.residence_id:
+    if facts.current_permanent_residence_id == residence.residence_id:
         refusals.append(
             Refusal(code="already_registered_here", message="The applicant is already registered at this residence.",
                     legal_basis="Luật Cư trú 2020, Điều 20")

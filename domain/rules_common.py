@@ -81,7 +81,7 @@ def wrong_authority(submission: SubmissionBase, commune_code: str, what: str) ->
 
 
 def period_end(start: date, days: int) -> date:
-    """Last day of a period of ``days`` days counted from ``start`` (it begins the next day, Bộ luật Dân sự Điều 147)."""
+    """Last day of a period of ``days`` days from ``start``; it begins the next day (Bộ luật Dân sự Điều 147)."""
     return start + timedelta(days=days)
 
 

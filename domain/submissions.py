@@ -11,21 +11,41 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter, ValidationError, model_validator
+from pydantic import AfterValidator, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from domain.calendar import local_date
 from domain.identity import personal_id_problems
-from domain.models import Address, AwareDatetime, Boundary, PersonalId, Sex, SubmissionBase
+from domain.models import Address, AwareDatetime, Boundary, DossierCode, PersonalId, Sex, SubmissionBase
 from domain.procedures import Procedure
+
+
+class _Details(Boundary):
+    """Base of every details model: its text must be storable as PostgreSQL text, so a NUL is refused here, with
+    the field's name, rather than failing an activity on every retry (pydantic already refuses lone surrogates)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("contains a NUL character, which cannot be stored")
+        return value
+
+
+def _a_name(value: str) -> str:
+    """A person's name as ``domain.models.Person`` accepts it: letters, spaces, hyphens and apostrophes."""
+    if any(ch.isdigit() or (not ch.isalpha() and ch not in " -'") for ch in value):
+        raise ValueError("a name has letters, spaces, hyphens and apostrophes only")
+    return value
+
 
 Relation = Literal["spouse", "child", "parent", "sibling", "grandchild", "nephew_niece", "ward", "other_relative"]
 OfficerId = Annotated[str, Field(pattern=r"^CB-[0-9]{5}-[0-9]{2}$")]
 _Text = Annotated[str, Field(min_length=3, max_length=300)]
 
 
-class PermanentResidenceDetails(Boundary):
+class PermanentResidenceDetails(_Details):
     """Đăng ký thường trú (Luật Cư trú Điều 20): on which legal basis, and where."""
 
     basis: Literal["own_residence", "join_relative", "rented_or_borrowed"]
@@ -82,7 +102,7 @@ class TemporaryDeletionCase(StrEnum):
     RESIDENCE_TRANSFERRED = "residence_transferred"  # UNCONFIRMED: new owner does not consent
 
 
-class PoliceNotice(Boundary):
+class PoliceNotice(_Details):
     """The police detected a deletion case and notified the person or household (thông báo của Công an cấp xã).
 
     A dossier carrying a notice is opened by the police: if nothing is filed within the days the rule set allows
@@ -94,7 +114,13 @@ class PoliceNotice(Boundary):
     officer_id: OfficerId
 
 
-class _Deletion(Boundary):
+class CitizenFiling(_Details):
+    """Signal ``citizen_filed`` to a notice's deletion dossier: the person filed their own dossier in time."""
+
+    dossier_code: DossierCode
+
+
+class _Deletion(_Details):
     subject_id: PersonalId | None = Field(
         default=None, description="the person whose registration is deleted, when not the applicant"
     )
@@ -151,7 +177,7 @@ class TemporaryResidenceDeletionSubmission(_DeletionSubmission):
 # ---- temporary residence (Điều 27–28) ------------------------------------------------------------------------
 
 
-class TemporaryResidenceRegistrationDetails(Boundary):
+class TemporaryResidenceRegistrationDetails(_Details):
     """Đăng ký tạm trú (Điều 27): where, on which basis, until when (at most the rule set's maximum term).
 
     Registration by list (đăng ký theo danh sách, per-person fee) is rule data only: a list is filed as one
@@ -181,7 +207,7 @@ class TemporaryResidenceRegistrationSubmission(SubmissionBase):
         return self
 
 
-class TemporaryResidenceExtensionDetails(Boundary):
+class TemporaryResidenceExtensionDetails(_Details):
     """Gia hạn tạm trú (Điều 28 khoản 3): the new end of the term; a household member may renew for another."""
 
     subject_id: PersonalId | None = Field(
@@ -202,19 +228,19 @@ class TemporaryResidenceExtensionSubmission(SubmissionBase):
 # ---- households (Điều 25–26) ---------------------------------------------------------------------------------
 
 
-class SeparatingMember(Boundary):
+class SeparatingMember(_Details):
     personal_id: PersonalId
     relation_to_new_head: Literal["head"] | Relation
 
 
-class DivorceProof(Boundary):
+class DivorceProof(_Details):
     """Divorced spouses staying at the same residence (Điều 25 khoản 2): proof of divorce and of the right to stay."""
 
     divorce_proven: Literal[True]
     right_to_use_residence_proven: bool
 
 
-class HouseholdSeparationDetails(Boundary):
+class HouseholdSeparationDetails(_Details):
     """Tách hộ (Điều 25): who splits off from the applicant's household, and who heads the new one."""
 
     members: tuple[SeparatingMember, ...] = Field(min_length=1, max_length=20)
@@ -239,12 +265,12 @@ class HouseholdSeparationSubmission(SubmissionBase):
     details: HouseholdSeparationDetails
 
 
-class ResidenceInfoAdjustmentDetails(Boundary):
+class ResidenceInfoAdjustmentDetails(_Details):
     """Điều chỉnh thông tin về cư trú (Điều 26): a new household head, a civil-status change, or an address change."""
 
     change: Literal["household_head", "civil_status", "address"]
     new_head_id: PersonalId | None = None
-    new_full_name: str | None = Field(default=None, min_length=2, max_length=100)
+    new_full_name: Annotated[str, AfterValidator(_a_name)] | None = Field(default=None, min_length=2, max_length=100)
     civil_status_source: Literal["paper_extract", "electronic_civil_status_db"] = Field(
         default="paper_extract",
         description="where the civil-status change comes from: a paper extract (trích lục) or the electronic "
@@ -269,7 +295,7 @@ class ResidenceInfoAdjustmentSubmission(SubmissionBase):
 # ---- declarations, confirmation, stays, absences (Điều 17, 19, 30, 31) ---------------------------------------
 
 
-class ResidenceDeclarationDetails(Boundary):
+class ResidenceDeclarationDetails(_Details):
     """Khai báo thông tin về cư trú (Điều 19): a person eligible for neither registration declares where they live."""
 
     current_place: Address
@@ -281,7 +307,7 @@ class ResidenceDeclarationSubmission(SubmissionBase):
     details: ResidenceDeclarationDetails
 
 
-class ResidenceConfirmationDetails(Boundary):
+class ResidenceConfirmationDetails(_Details):
     """Xác nhận thông tin về cư trú: any commune police station confirms the applicant's recorded residence."""
 
     purpose: str | None = Field(default=None, max_length=300)
@@ -292,10 +318,10 @@ class ResidenceConfirmationSubmission(SubmissionBase):
     details: ResidenceConfirmationDetails = ResidenceConfirmationDetails()
 
 
-class Guest(Boundary):
+class Guest(_Details):
     """A guest of a stay notification: name, birth date, and a personal ID or a passport number (Điều 30 khoản 4)."""
 
-    full_name: str = Field(min_length=2, max_length=100)
+    full_name: Annotated[str, AfterValidator(_a_name)] = Field(min_length=2, max_length=100)
     birth_date: date
     sex: Sex
     personal_id: PersonalId | None = None
@@ -311,7 +337,7 @@ class Guest(Boundary):
         return self
 
 
-class StayNotificationDetails(Boundary):
+class StayNotificationDetails(_Details):
     """Thông báo lưu trú (Điều 30, sửa đổi 2025): who stays where, from when, until when, and why."""
 
     host_kind: Literal["household", "hotel", "hospital", "dormitory", "industrial_zone_lodging", "vehicle", "guest"]
@@ -336,7 +362,7 @@ class StayNotificationSubmission(SubmissionBase):
     details: StayNotificationDetails
 
 
-class TemporaryAbsenceDeclarationDetails(Boundary):
+class TemporaryAbsenceDeclarationDetails(_Details):
     """Khai báo tạm vắng (Điều 31): category (a)–(d), period, destination, reason (printed on CT03)."""
 
     category: Literal["a", "b", "c", "d"]
@@ -398,10 +424,26 @@ def submission_model(procedure: Procedure) -> type[SubmissionBase]:
     return SUBMISSION_MODELS[procedure]
 
 
+# An error line is stored (audit trail, CT06) and shown: it must be storable, and must not echo a huge input.
+_MAX_LOCATION = 200
+_MAX_MESSAGE = 600
+_UNKNOWN_PROCEDURE = ("union_tag_invalid", "union_tag_not_found")
+
+
+def _safe(text: str, limit: int) -> str:
+    """Printable and bounded: NUL, control characters and unpaired surrogates become U+FFFD."""
+    cleaned = "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
 def field_errors(error: ValidationError) -> list[str]:
     """``field.path: message`` lines a person can act on."""
     lines = []
     for item in error.errors(include_url=False):
         location = ".".join(str(part) for part in item["loc"]) or "(submission)"
-        lines.append(f"{location}: {item['msg']}")
+        message = item["msg"]
+        if item["type"] in _UNKNOWN_PROCEDURE:
+            # Pydantic lists the enum members' reprs and echoes the input; say it plainly instead.
+            location, message = "procedure", "must be one of " + ", ".join(p.value for p in Procedure)
+        lines.append(f"{_safe(location, _MAX_LOCATION)}: {_safe(message, _MAX_MESSAGE)}")
     return lines

