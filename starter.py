@@ -24,6 +24,7 @@ import asyncpg
 from temporalio.client import WorkflowUpdateFailedError
 
 from activities.payment import LocalPaymentGateway
+from cutru import exit_now
 from cutru.client import DossierClient, SubmissionRejected, check_submission
 from cutru.config import load_settings
 from domain.models import DecisionKind, OfficerDecision, PaymentConfirmation, Supplement, Withdrawal
@@ -110,7 +111,7 @@ def main() -> None:
     except ValueError as error:  # pydantic errors of the message models: say what is wrong, no traceback
         print(f"error: {error}", file=sys.stderr)
         code = 2
-    sys.exit(code)
+    exit_now(code)
 
 
 if __name__ == "__main__":

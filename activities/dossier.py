@@ -96,7 +96,16 @@ class DossierActivities:
                 refusals = eligibility_refusals(s, found)
                 if not refusals:
                     summary, _ = await records.commit(conn, s, found)
-            await self._audit(conn, s.dossier_code, "9999-closed", "system", "refused" if refusals else "completed",
+            state = "refused" if refusals else "completed"
+            # Straight to the final status: the read model lists every dossier, stays included.
+            await conn.execute(
+                "INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name,"
+                " received_at, outcome_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                " ON CONFLICT (dossier_code) DO NOTHING",
+                s.dossier_code, s.procedure.value, state, s.police_unit, s.applicant.personal_id,
+                s.applicant.full_name, s.received_at, "; ".join(r.message for r in refusals) or None,
+            )
+            await self._audit(conn, s.dossier_code, "9999-closed", "system", state,
                               {"channel": s.channel, "refusals": [r.code for r in refusals]})
         _log(step="accept_immediately", refused=len(refusals))
         return ImmediateResult(refusals=tuple(refusals), summary=summary)

@@ -29,6 +29,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 
+from cutru import exit_now
 from cutru.codec import KeyRing, data_converter
 from cutru.config import load_settings
 from cutru.temporal import connect
@@ -290,7 +291,7 @@ def main() -> None:
     args = parser().parse_args()
     if args.command == "replay" and not (args.code or args.file):
         parser().error("replay needs a dossier code or --file")
-    sys.exit(asyncio.run(_main(args)))
+    exit_now(asyncio.run(_main(args)))
 
 
 if __name__ == "__main__":

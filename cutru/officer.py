@@ -25,6 +25,7 @@ from typing import Literal
 import asyncpg
 from temporalio.client import WorkflowUpdateFailedError
 
+from cutru import exit_now
 from cutru.client import DossierClient
 from cutru.config import load_settings
 from domain.identity import mask_personal_id
@@ -199,11 +200,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main() -> None:
+    args = parser().parse_args()
     try:
-        asyncio.run(_run(parser().parse_args()))
+        asyncio.run(_run(args))
     except OfficerError as error:
         print(error, file=sys.stderr)
-        sys.exit(3)
+        exit_now(3)
+    exit_now(0)
 
 
 if __name__ == "__main__":

@@ -159,6 +159,7 @@ class SubmissionBase(Boundary):
 
 class DossierState(StrEnum):
     RECEIVED = "received"
+    AWAITING_FILING = "awaiting_filing"  # a police notice waits for the person's own filing (ex officio after it)
     AWAITING_DECISION = "awaiting_decision"
     AWAITING_SUPPLEMENT = "awaiting_supplement"
     AWAITING_PAYMENT = "awaiting_payment"

@@ -63,6 +63,8 @@ class _DeletionAfterNotice(DossierLifecycle):
             return await self._run(raw)
         closes = notice_window_closes(notice, permanent=self.procedure is Procedure.PERMANENT_RESIDENCE_DELETION)
         wait = closes - workflow.now()
+        self._unit = submission.police_unit
+        self._set_state(DossierState.AWAITING_FILING)  # visible in the Web UI and the status query while it waits
         if wait > timedelta(0):
             try:
                 await workflow.wait_condition(lambda: self._citizen_filing is not None, timeout=wait)

@@ -101,6 +101,14 @@ DOSSIER_TABLES: tuple[str, ...] = (
     "documents",
     "deliveries",
     "audit_events",
+    # What the procedures record per dossier (0002): stays and confirmations have no key to people, so a
+    # reset must name them or they would outlive the population they describe.
+    "residence_deletions",
+    "temporary_residence_extensions",
+    "residence_declarations",
+    "residence_confirmations",
+    "stay_notifications",
+    "absence_declarations",
 )
 COLUMNS: dict[str, tuple[str, ...]] = {
     "police_units": ("unit_code", "name", "province_code", "commune_code"),

@@ -225,7 +225,7 @@ async def test_nothing_filed_within_7_days_of_the_notice_deletes_ex_officio(desk
     case = await at(desk, permanent_deletion, now, police_notice=_notice(now), event_date=days(now, -20))
     await desk.start(case.raw)
     await asyncio.sleep(0.3)
-    assert (await desk.status(case.code)).state == DossierState.RECEIVED  # waiting for the person to file
+    assert (await desk.status(case.code)).state == DossierState.AWAITING_FILING
     await desk.sleep(timedelta(days=8))
     status = await desk.wait_state(case.code, DossierState.AWAITING_DECISION)
     closes = datetime.combine(local_date(now) + timedelta(days=8), datetime.min.time(), VN_TZ)
