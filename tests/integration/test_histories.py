@@ -1,0 +1,65 @@
+"""Recorded histories of every procedure replay against the current code, so that an incompatible change to a
+workflow fails the suite before it can break running dossiers.
+
+To re-record (after an intended, patched change): ``CUTRU_RECORD_HISTORIES=1 make test`` rewrites
+``tests/histories/`` from the scenarios below; commit the files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from cutru.audit import load_history, replay_many
+from cutru.codec import data_converter
+from domain.models import DossierState
+from domain.procedures import Procedure
+from tests.factories import Desk, new_person, new_place, procedure_desk, registration
+from tests.integration.test_procedures import HAPPY, Case, build, complete
+
+HISTORY_DIR = Path(__file__).resolve().parent.parent / "histories"
+RECORDING = bool(os.environ.get("CUTRU_RECORD_HISTORIES"))
+
+
+async def permanent_registration(conn: asyncpg.Connection, now: datetime) -> Case:
+    person = await new_person(conn)
+    place = await new_place(conn, owner_id=person.personal_id)
+    return Case(raw=registration(person, place) | {"received_at": now.isoformat()})
+
+
+SCENARIOS = {Procedure.PERMANENT_RESIDENCE_REGISTRATION: permanent_registration, **HAPPY}
+
+
+@pytest.fixture(scope="module")
+async def desk(database_url: str, pool: asyncpg.Pool, tmp_root: Path) -> AsyncIterator[Desk]:
+    async with procedure_desk(database_url, pool, tmp_root / "documents") as running:
+        yield running
+
+
+async def test_every_procedure_completes_and_refuses(desk: Desk):
+    """The scenarios behind the recorded histories: one completed and one refused dossier per procedure."""
+    for procedure, builder in SCENARIOS.items():
+        happy = await build(desk, builder)
+        assert (await complete(desk, happy)).state == DossierState.COMPLETED, procedure
+        refused = await build(desk, builder)
+        refused.raw["applicant"]["full_name"] += " Anh"  # not the name in the population database
+        assert (await (await desk.start(refused.raw)).result()).state == DossierState.REFUSED, procedure
+        if RECORDING:
+            for case, label in ((happy, "completed"), (refused, "refused")):
+                history = await desk.env.client.get_workflow_handle(case.code).fetch_history()
+                (HISTORY_DIR / f"{case.code}@{procedure.value}-{label}.json").write_text(history.to_json())
+
+
+async def test_recorded_histories_replay_against_the_current_code():
+    files = sorted(HISTORY_DIR.glob("*.json"))
+    labels = {path.stem.split("@")[1] for path in files}
+    expected = {f"{p.value}-{outcome}" for p in Procedure for outcome in ("completed", "refused")}
+    assert expected <= labels, f"missing recorded histories: {sorted(expected - labels)}"
+    summary, reports = await replay_many((load_history(p) for p in files), data_converter(None))
+    failures = [f"{r.workflow_id}: {r.failure}" for r in reports if not r.deterministic]
+    assert summary.ok == summary.replayed == len(files), failures
