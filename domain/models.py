@@ -7,6 +7,7 @@ pydantic v2 model that refuses bad input with a field-level error.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -14,8 +15,10 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.admin_units import commune, police_unit_code
+from domain.calendar import FIRST_YEAR, LAST_YEAR, local_date
 from domain.identity import personal_id_problems
 from domain.procedures import DocumentKind, Procedure
+from domain.rulesets import RULE_SETS
 
 Sex = Literal["male", "female"]
 Channel = Literal["online", "in_person"]
@@ -30,6 +33,10 @@ DossierCode = Annotated[
 ]
 
 
+# One paper in a list (missing or supplemented): printed on CT05, one to 500 characters (DocumentData's limit).
+Item = Annotated[str, Field(min_length=1, max_length=500)]
+
+
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("must include a time zone, e.g. 2026-11-27T09:00:00+07:00")
@@ -39,10 +46,30 @@ def _aware(value: datetime) -> datetime:
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 
 
+# Control characters other than tab and newlines: PostgreSQL refuses NUL in text and jsonb, and none belongs in a
+# name, an address, a reason or a list of papers. A value accepted here must be storable everywhere downstream.
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, tuple | list):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
 class Boundary(BaseModel):
     """Strict by default: unknown fields are mistakes, not extensions."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        if any(_UNSTORABLE.search(text) for text in _strings(value)):
+            raise ValueError("contains a control character (such as NUL), which cannot be stored")
+        return value
 
 
 class Person(Boundary):
@@ -120,10 +147,18 @@ class FeeExemption(Boundary):
 class ProcessingOptions(Boundary):
     """Operational timing; defaults suit production, tests and the demo shorten them."""
 
-    payment_timeout: timedelta = timedelta(days=3)
-    payment_poll_interval: timedelta = timedelta(minutes=10)
-    supplement_timeout: timedelta = timedelta(days=30)
+    payment_timeout: timedelta = Field(default=timedelta(days=3), gt=timedelta(0), le=timedelta(days=30))
+    payment_poll_interval: timedelta = Field(default=timedelta(minutes=10), ge=timedelta(seconds=1),
+                                             le=timedelta(days=1))
+    supplement_timeout: timedelta = Field(default=timedelta(days=30), gt=timedelta(0), le=timedelta(days=90))
     reminder_fraction: float = Field(default=0.25, gt=0, lt=1, description="remind when this part of time is left")
+
+    @model_validator(mode="after")
+    def _bounded_polling(self) -> ProcessingOptions:
+        # Each fee poll adds about 11 history events: 500 polls keep an unpaid dossier far below the 10,000 warning.
+        if self.payment_timeout / self.payment_poll_interval > 500:
+            raise ValueError("payment_timeout / payment_poll_interval: at most 500 polls of the payment gateway")
+        return self
 
 
 class SubmissionBase(Boundary):
@@ -148,6 +183,13 @@ class SubmissionBase(Boundary):
             raise ValueError("applicant.birth_date is after the dossier was received")
         if commune(self.police_unit.removeprefix("CA-")) is None:
             raise ValueError(f"police_unit {self.police_unit} is not the police of a known commune")
+        # The rule sets (fees, deadlines) and the working-day calendar must cover the receipt day: otherwise the
+        # workflow fails on every attempt when it computes the fee or the deadline.
+        received = local_date(self.received_at)
+        if received < RULE_SETS[0].effective_from:
+            raise ValueError(f"received_at: no rule set is in force before {RULE_SETS[0].effective_from}")
+        if not FIRST_YEAR <= received.year < LAST_YEAR:
+            raise ValueError(f"received_at: the working-day calendar covers {FIRST_YEAR}–{LAST_YEAR - 1}")
         return self
 
     def consent_of(self, role: ConsentRole, personal_id: str | None = None) -> Consent | None:
@@ -201,7 +243,7 @@ class OfficerDecision(Boundary):
     officer_id: str = Field(pattern=r"^CB-[0-9]{5}-[0-9]{2}$")
     decision: DecisionKind
     reason: str | None = Field(default=None, max_length=1000)
-    missing_items: tuple[str, ...] = Field(default=(), max_length=20)
+    missing_items: tuple[Item, ...] = Field(default=(), max_length=20)
 
     @model_validator(mode="after")
     def _reason_where_the_law_wants_one(self) -> OfficerDecision:
@@ -231,7 +273,7 @@ class Reassignment(Boundary):
 class Supplement(Boundary):
     """Signal ``supplement``: the citizen completes the dossier after a CT05 request."""
 
-    provided_items: tuple[str, ...] = Field(min_length=1, max_length=20)
+    provided_items: tuple[Item, ...] = Field(min_length=1, max_length=20)
     note: str | None = Field(default=None, max_length=1000)
 
 

@@ -21,7 +21,9 @@ from datetime import timedelta
 from typing import Any, ClassVar
 
 from temporalio import workflow
+from temporalio.api.common.v1 import Payload
 from temporalio.common import (
+    RawValue,
     RetryPolicy,
     SearchAttributeKey,
     SearchAttributePair,
@@ -90,6 +92,12 @@ DURABLE_RETRY = RetryPolicy(
 )
 # Every activity is a few database round trips; a worker that dies mid-activity is noticed after this.
 ACTIVITY_TIMEOUT = timedelta(seconds=10)
+
+
+# The input as it arrived, decoded inside the workflow: input that is not JSON, or JSON no Python string can hold
+# (a lone surrogate), or nested too deep, or no input at all, must become a refused dossier, not a workflow task
+# that fails on every attempt (the SDK decodes typed arguments before the workflow code runs).
+NO_INPUT = RawValue(Payload())
 
 
 class DossierLifecycle:
@@ -221,6 +229,14 @@ class DossierLifecycle:
             self._withdrawal = withdrawal
 
     # ---- the lifecycle -------------------------------------------------------------------------------------
+
+    def _decoded(self, raw: RawValue) -> Any:
+        if raw is NO_INPUT:
+            return None
+        try:
+            return workflow.payload_converter().from_payload(raw.payload)
+        except (ValueError, TypeError, KeyError, RuntimeError, RecursionError):  # what the decoders refuse
+            return "<not a JSON value>"
 
     async def _run(self, raw: dict[str, Any]) -> DossierOutcome:
         try:
@@ -360,8 +376,10 @@ class DossierLifecycle:
         while order.status == "pending":
             remaining = give_up_at - workflow.now()
             if remaining <= timedelta(0):
-                await self._act(DossierActivities.cancel_payment, order)
-                return False
+                order = await self._act(DossierActivities.cancel_payment, order)
+                if order.status != "paid":
+                    return False
+                break  # paid at the last moment: the fee is kept, so the dossier goes on
             await self._flush()
             try:
                 await workflow.wait_condition(
@@ -371,8 +389,13 @@ class DossierLifecycle:
             except TimeoutError:
                 pass
             if self._withdrawal is not None:
-                await self._act(DossierActivities.cancel_payment, order)
-                return True
+                order = await self._act(DossierActivities.cancel_payment, order)
+                if order.status != "paid":
+                    return True
+                # Paid before the withdrawal reached the gateway: the fee is kept, so the dossier goes on.
+                self._note("citizen", "withdrawal_refused", "the fee was already paid")
+                self._withdrawal = None
+                break
             # The callback only wakes us up: the gateway's own status is the truth (a callback can be lost or forged).
             self._payment = None
             order = await self._act(DossierActivities.check_payment, order)

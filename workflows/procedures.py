@@ -16,8 +16,9 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import RawValue
 
-from workflows.lifecycle import DossierLifecycle
+from workflows.lifecycle import NO_INPUT, DossierLifecycle
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -85,8 +86,8 @@ class PermanentResidenceRegistration(DossierLifecycle):
     procedure = Procedure.PERMANENT_RESIDENCE_REGISTRATION
 
     @workflow.run
-    async def run(self, submission: dict[str, Any]) -> DossierOutcome:
-        return await self._run(submission)
+    async def run(self, submission: RawValue = NO_INPUT) -> DossierOutcome:
+        return await self._run(self._decoded(submission))
 
 
 @workflow.defn(name=Procedure.PERMANENT_RESIDENCE_DELETION.value)
@@ -96,8 +97,8 @@ class PermanentResidenceDeletion(_DeletionAfterNotice):
     procedure = Procedure.PERMANENT_RESIDENCE_DELETION
 
     @workflow.run
-    async def run(self, submission: dict[str, Any]) -> DossierOutcome:
-        return await self._run_after_notice(submission)
+    async def run(self, submission: RawValue = NO_INPUT) -> DossierOutcome:
+        return await self._run_after_notice(self._decoded(submission))
 
 
 @workflow.defn(name=Procedure.TEMPORARY_RESIDENCE_REGISTRATION.value)
@@ -107,8 +108,8 @@ class TemporaryResidenceRegistration(DossierLifecycle):
     procedure = Procedure.TEMPORARY_RESIDENCE_REGISTRATION
 
     @workflow.run
-    async def run(self, submission: dict[str, Any]) -> DossierOutcome:
-        return await self._run(submission)
+    async def run(self, submission: RawValue = NO_INPUT) -> DossierOutcome:
+        return await self._run(self._decoded(submission))
 
 
 @workflow.defn(name=Procedure.TEMPORARY_RESIDENCE_EXTENSION.value)
@@ -118,8 +119,8 @@ class TemporaryResidenceExtension(DossierLifecycle):
     procedure = Procedure.TEMPORARY_RESIDENCE_EXTENSION
 
     @workflow.run
-    async def run(self, submission: dict[str, Any]) -> DossierOutcome:
-        return await self._run(submission)
+    async def run(self, submission: RawValue = NO_INPUT) -> DossierOutcome:
+        return await self._run(self._decoded(submission))
 
 
 @workflow.defn(name=Procedure.TEMPORARY_RESIDENCE_DELETION.value)
@@ -129,8 +130,8 @@ class TemporaryResidenceDeletion(_DeletionAfterNotice):
     procedure = Procedure.TEMPORARY_RESIDENCE_DELETION
 
     @workflow.run
-    async def run(self, submission: dict[str, Any]) -> DossierOutcome:
-        return await self._run_after_notice(submission)
+    async def run(self, submission: RawValue = NO_INPUT) -> DossierOutcome:
+        return await self._run_after_notice(self._decoded(submission))
 
 
 @workflow.defn(name=Procedure.HOUSEHOLD_SEPARATION.value)
@@ -140,8 +141,8 @@ class HouseholdSeparation(DossierLifecycle):
     procedure = Procedure.HOUSEHOLD_SEPARATION
 
     @workflow.run
-    async def run(self, submission: dict[str, Any]) -> DossierOutcome:
-        return await self._run(submission)
+    async def run(self, submission: RawValue = NO_INPUT) -> DossierOutcome:
+        return await self._run(self._decoded(submission))
 
 
 @workflow.defn(name=Procedure.RESIDENCE_INFO_ADJUSTMENT.value)
@@ -151,8 +152,8 @@ class ResidenceInfoAdjustment(DossierLifecycle):
     procedure = Procedure.RESIDENCE_INFO_ADJUSTMENT
 
     @workflow.run
-    async def run(self, submission: dict[str, Any]) -> DossierOutcome:
-        return await self._run(submission)
+    async def run(self, submission: RawValue = NO_INPUT) -> DossierOutcome:
+        return await self._run(self._decoded(submission))
 
 
 @workflow.defn(name=Procedure.RESIDENCE_DECLARATION.value)
@@ -162,8 +163,8 @@ class ResidenceDeclaration(DossierLifecycle):
     procedure = Procedure.RESIDENCE_DECLARATION
 
     @workflow.run
-    async def run(self, submission: dict[str, Any]) -> DossierOutcome:
-        return await self._run(submission)
+    async def run(self, submission: RawValue = NO_INPUT) -> DossierOutcome:
+        return await self._run(self._decoded(submission))
 
 
 @workflow.defn(name=Procedure.RESIDENCE_CONFIRMATION.value)
@@ -173,8 +174,8 @@ class ResidenceConfirmation(DossierLifecycle):
     procedure = Procedure.RESIDENCE_CONFIRMATION
 
     @workflow.run
-    async def run(self, submission: dict[str, Any]) -> DossierOutcome:
-        return await self._run(submission)
+    async def run(self, submission: RawValue = NO_INPUT) -> DossierOutcome:
+        return await self._run(self._decoded(submission))
 
 
 @workflow.defn(name=Procedure.STAY_NOTIFICATION.value)
@@ -184,8 +185,8 @@ class StayNotification(DossierLifecycle):
     procedure = Procedure.STAY_NOTIFICATION
 
     @workflow.run
-    async def run(self, submission: dict[str, Any]) -> DossierOutcome:
-        return await self._run(submission)
+    async def run(self, submission: RawValue = NO_INPUT) -> DossierOutcome:
+        return await self._run(self._decoded(submission))
 
 
 @workflow.defn(name=Procedure.TEMPORARY_ABSENCE_DECLARATION.value)
@@ -195,8 +196,8 @@ class TemporaryAbsenceDeclaration(DossierLifecycle):
     procedure = Procedure.TEMPORARY_ABSENCE_DECLARATION
 
     @workflow.run
-    async def run(self, submission: dict[str, Any]) -> DossierOutcome:
-        return await self._run(submission)
+    async def run(self, submission: RawValue = NO_INPUT) -> DossierOutcome:
+        return await self._run(self._decoded(submission))
 
 
 WORKFLOWS: dict[Procedure, type[DossierLifecycle]] = {

@@ -1,0 +1,609 @@
+"""Statistics and the report of ``make bench``: pure functions over measured numbers, no I/O.
+
+Everything the driver measures ends up in a :class:`BenchReport` (printed by :func:`format_report`, written as
+JSON), so two runs can be compared field by field.
+
+How Temporal actions are counted from a history (:data:`ACTION_RULE`), following Temporal Cloud's published
+rules: one for the workflow start, one per activity attempt, one per timer started, one per signal received or
+sent, one per update (accepted ones are in the history; rejected ones leave no event and are added from the
+driver's count), one per UpsertWorkflowSearchAttributes command, one per marker (local activity, side effect).
+Queries are actions too but leave no event; the bench sends none. Visibility list/count calls are not actions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+ACTION_RULE = (
+    "actions = workflow start + activity attempts + timers started + signals + updates (accepted in history, plus "
+    "rejected ones counted by the driver) + search-attribute upserts + markers; queries and visibility calls: none sent"
+)
+
+# Targets of issue 6, measured on the 2-core machine with the file-backed dev server.
+TARGET_RATIO = 0.85
+TARGET_STAY_RATE = 100.0
+TARGET_STAY_SECONDS = 60.0
+TARGET_RECEIPT_P99_MS = 100.0
+TARGET_WORKER_RSS_MB = 300.0
+# A burst is "sustained" when starts kept pace with the target and the backlog cleared soon after the last one.
+SUSTAINED_SUBMIT_SHARE = 0.98
+SUSTAINED_DRAIN_SECONDS = 5.0
+
+
+# ---- percentiles -------------------------------------------------------------------------------------------------
+
+
+class Percentiles(BaseModel):
+    """A latency distribution in milliseconds; None fields when nothing was measured."""
+
+    model_config = ConfigDict(frozen=True)
+
+    count: int
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    max: float | None = None
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear interpolation between the closest ranks (numpy's default), for ``0 <= q <= 1``."""
+    if not sorted_values:
+        raise ValueError("no values")
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"quantile {q} is outside [0, 1]")
+    position = (len(sorted_values) - 1) * q
+    low, high = math.floor(position), math.ceil(position)
+    fraction = position - low
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * fraction
+
+
+def summarize(values_ms: Iterable[float]) -> Percentiles:
+    ordered = sorted(values_ms)
+    if not ordered:
+        return Percentiles(count=0)
+    return Percentiles(
+        count=len(ordered),
+        p50=round(percentile(ordered, 0.50), 1),
+        p95=round(percentile(ordered, 0.95), 1),
+        p99=round(percentile(ordered, 0.99), 1),
+        max=round(ordered[-1], 1),
+    )
+
+
+# ---- histories ---------------------------------------------------------------------------------------------------
+
+
+class Event(BaseModel):
+    """The part of a history event the bench reads (payloads are never decoded: they may be encrypted)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: int
+    type: str  # e.g. "ActivityTaskScheduled"
+    time: datetime
+    activity_type: str | None = None  # ActivityTaskScheduled
+    scheduled_event_id: int | None = None  # ActivityTask{Started,Completed,...}, WorkflowTask{Started,Completed,...}
+    attempt: int = 1  # ActivityTaskStarted: the attempt that ran (earlier attempts leave no event of their own)
+    update_name: str | None = None  # WorkflowExecutionUpdateAccepted
+
+
+_PROTO_PREFIX = "EVENT_TYPE_"
+
+
+def event_type_name(proto_name: str) -> str:
+    """``EVENT_TYPE_ACTIVITY_TASK_SCHEDULED`` → ``ActivityTaskScheduled`` (the name the Web UI shows)."""
+    words = proto_name.removeprefix(_PROTO_PREFIX).lower().split("_")
+    return "".join(word.capitalize() for word in words)
+
+
+class HistoryProfile(BaseModel):
+    """What one workflow's history contains, and what it costs in events and actions."""
+
+    events: int
+    by_type: dict[str, int]
+    sequence: list[str]  # event types in order; activities carry their type, updates their name
+    activities: int
+    activity_types: list[str]  # scheduled, in order
+    activities_before_update: int  # activities scheduled before the first accepted update
+    activity_attempts: int
+    workflow_tasks: int
+    timers: int
+    signals: int
+    updates: int
+    rejected_updates: float  # per workflow, from the driver (they leave no event)
+    search_attribute_upserts: int
+    markers: int
+    actions: float
+    actions_by_kind: dict[str, float]
+
+
+def profile_history(events: Sequence[Event], *, rejected_updates: float = 0.0) -> HistoryProfile:
+    by_type = Counter(e.type for e in events)
+    sequence: list[str] = []
+    activity_types: list[str] = []
+    before_update: int | None = None
+    for event in events:
+        if event.type == "ActivityTaskScheduled":
+            activity_types.append(event.activity_type or "?")
+            sequence.append(f"ActivityTaskScheduled({event.activity_type})")
+        elif event.type == "WorkflowExecutionUpdateAccepted":
+            if before_update is None:
+                before_update = len(activity_types)
+            sequence.append(f"WorkflowExecutionUpdateAccepted({event.update_name})")
+        else:
+            sequence.append(event.type)
+    attempts = sum(e.attempt for e in events if e.type == "ActivityTaskStarted")
+    signals = by_type["WorkflowExecutionSignaled"] + by_type["SignalExternalWorkflowExecutionInitiated"]
+    updates = by_type["WorkflowExecutionUpdateAccepted"]
+    actions_by_kind: dict[str, float] = {
+        "workflow started": by_type["WorkflowExecutionStarted"] + by_type["StartChildWorkflowExecutionInitiated"],
+        "activity attempts": attempts,
+        "timers started": by_type["TimerStarted"],
+        "signals": signals,
+        "updates": updates + rejected_updates,
+        "search-attribute upserts": by_type["UpsertWorkflowSearchAttributes"],
+        "markers": by_type["MarkerRecorded"],
+    }
+    return HistoryProfile(
+        events=len(events),
+        by_type=dict(by_type),
+        sequence=sequence,
+        activities=len(activity_types),
+        activity_types=activity_types,
+        activities_before_update=before_update if before_update is not None else len(activity_types),
+        activity_attempts=attempts,
+        workflow_tasks=by_type["WorkflowTaskScheduled"],
+        timers=by_type["TimerStarted"],
+        signals=signals,
+        updates=updates,
+        rejected_updates=rejected_updates,
+        search_attribute_upserts=by_type["UpsertWorkflowSearchAttributes"],
+        markers=by_type["MarkerRecorded"],
+        actions=sum(actions_by_kind.values()),
+        actions_by_kind={kind: n for kind, n in actions_by_kind.items() if n},
+    )
+
+
+def typical_history(histories: Sequence[Sequence[Event]]) -> Sequence[Event] | None:
+    """The first history of the most common length: when an update or signal lands during a workflow task, the
+    server folds it into that task and the history is a few events shorter, so lengths vary a little."""
+    if not histories:
+        return None
+    lengths = Counter(len(h) for h in histories)
+    # Ties go to the longer history: it is the shape where no event was folded into another task.
+    common = max(lengths.items(), key=lambda item: (item[1], item[0]))[0]
+    return next(h for h in histories if len(h) == common)
+
+
+class StepTiming(BaseModel):
+    """Where time goes per step: queueing (schedule→start) and execution (start→close), in milliseconds."""
+
+    step: str  # an activity type, or "workflow task"
+    count: int
+    schedule_to_start_ms: Percentiles
+    start_to_close_ms: Percentiles
+
+
+WORKFLOW_TASK = "workflow task"
+_CLOSES = {
+    "ActivityTaskCompleted", "ActivityTaskFailed", "ActivityTaskTimedOut", "ActivityTaskCanceled",
+    "WorkflowTaskCompleted", "WorkflowTaskFailed", "WorkflowTaskTimedOut",
+}  # fmt: skip
+
+
+def step_timings(histories: Iterable[Sequence[Event]]) -> list[StepTiming]:
+    """Per activity type and for workflow tasks, across a sample of histories; the slowest steps first."""
+    queued: dict[str, list[float]] = {}
+    running: dict[str, list[float]] = {}
+    for events in histories:
+        scheduled: dict[int, tuple[str, datetime]] = {}
+        started: dict[int, datetime] = {}
+        for event in events:
+            if event.type == "ActivityTaskScheduled":
+                scheduled[event.event_id] = (event.activity_type or "?", event.time)
+            elif event.type == "WorkflowTaskScheduled":
+                scheduled[event.event_id] = (WORKFLOW_TASK, event.time)
+            elif event.type in ("ActivityTaskStarted", "WorkflowTaskStarted") and event.scheduled_event_id:
+                step, at = scheduled.get(event.scheduled_event_id, ("?", event.time))
+                started[event.scheduled_event_id] = event.time
+                queued.setdefault(step, []).append(_ms(at, event.time))
+            elif event.type in _CLOSES and event.scheduled_event_id in started:
+                step, _ = scheduled[event.scheduled_event_id]
+                running.setdefault(step, []).append(_ms(started[event.scheduled_event_id], event.time))
+    timings = [
+        StepTiming(step=step, count=len(values), schedule_to_start_ms=summarize(values),
+                   start_to_close_ms=summarize(running.get(step, [])))
+        for step, values in queued.items()
+    ]
+    return sorted(timings, key=lambda t: -(t.start_to_close_ms.p50 or 0.0))
+
+
+def _ms(start: datetime, end: datetime) -> float:
+    return (end - start).total_seconds() * 1000.0
+
+
+# ---- workloads ---------------------------------------------------------------------------------------------------
+
+
+class Usage(BaseModel):
+    """CPU seconds used during a phase and the peak resident memory of the busiest process."""
+
+    cpu_seconds: float
+    peak_rss_mb: float
+    processes: int = 1
+
+
+class Completion(BaseModel):
+    """Throughput and latencies computed from when each workflow was submitted, acknowledged and closed."""
+
+    submitted: int
+    completed: int
+    elapsed_seconds: float
+    per_second: float
+    submit_rate: float
+    receipt_ms: Percentiles
+    completion_ms: Percentiles
+
+
+def completion(
+    submitted_at: Mapping[str, datetime],
+    receipt_ms: Mapping[str, float],
+    closed_at: Mapping[str, datetime],
+) -> Completion:
+    """Elapsed time runs from the first submission to the last close; latencies are per workflow."""
+    if not submitted_at:
+        return Completion(submitted=0, completed=0, elapsed_seconds=0.0, per_second=0.0, submit_rate=0.0,
+                          receipt_ms=summarize([]), completion_ms=summarize([]))
+    first = min(submitted_at.values())
+    closed = {wid: at for wid, at in closed_at.items() if wid in submitted_at}
+    end = max(closed.values()) if closed else first
+    elapsed = (end - first).total_seconds()
+    last_submit = max(submitted_at.values())
+    submit_span = (last_submit - first).total_seconds()
+    return Completion(
+        submitted=len(submitted_at),
+        completed=len(closed),
+        elapsed_seconds=round(elapsed, 2),
+        per_second=round(len(closed) / elapsed, 2) if elapsed > 0 else 0.0,
+        # One submission spans no time; its rate is undefined and reported as 0.
+        submit_rate=round((len(submitted_at) - 1) / submit_span, 2) if submit_span > 0 else 0.0,
+        receipt_ms=summarize(receipt_ms.values()),
+        completion_ms=summarize(_ms(submitted_at[wid], at) for wid, at in closed.items()),
+    )
+
+
+def per_second_counts(start: datetime, times: Iterable[datetime], seconds: int) -> list[int]:
+    """How many of ``times`` fall in each whole second after ``start``, for ``seconds`` buckets (later ones dropped)."""
+    buckets = [0] * max(seconds, 0)
+    for at in times:
+        index = math.floor((at - start).total_seconds())
+        if 0 <= index < len(buckets):
+            buckets[index] += 1
+    return buckets
+
+
+class WorkloadResult(BaseModel):
+    name: str
+    workflow_type: str
+    workers: int
+    encrypted: bool
+    run: Completion
+    activities_per_workflow: int
+    activities_per_second: float
+    worker: Usage
+    server: Usage
+    postgres_cpu_seconds: float | None = None
+    driver_cpu_seconds: float
+    other_cpu_seconds: float  # CPU used on the machine by processes that are not part of this bench
+    history: HistoryProfile | None = None
+    steps: list[StepTiming] = []
+    outcomes: dict[str, int] = {}
+    notes: list[str] = []
+
+
+class StayBurst(BaseModel):
+    target_rate: float
+    duration_seconds: float
+    achieved_submit_rate: float
+    completed_in_window: int
+    completion_rate_in_window: float
+    steady_completions_per_second_min: int | None
+    steady_completions_per_second_median: float | None
+    drain_seconds: float | None  # from the last submission to the last close
+    sustained: bool
+    completions_per_second: list[int]
+
+
+def stay_burst(
+    target_rate: float,
+    duration_seconds: float,
+    submitted_at: Mapping[str, datetime],
+    closed_at: Mapping[str, datetime],
+) -> StayBurst:
+    """Did completions keep up with ``target_rate`` for ``duration_seconds``?
+
+    The steady part of the per-second completion counts leaves out the first and last five seconds (ramp-up and
+    the tail of the last submissions).
+    """
+    if not submitted_at:
+        return StayBurst(target_rate=target_rate, duration_seconds=duration_seconds, achieved_submit_rate=0.0,
+                         completed_in_window=0, completion_rate_in_window=0.0, steady_completions_per_second_min=None,
+                         steady_completions_per_second_median=None, drain_seconds=None, sustained=False,
+                         completions_per_second=[])
+    first, last = min(submitted_at.values()), max(submitted_at.values())
+    window = max(duration_seconds, 1e-9)
+    achieved = len(submitted_at) / window
+    closed = [at for wid, at in closed_at.items() if wid in submitted_at]
+    in_window = sum(1 for at in closed if (at - first).total_seconds() <= window)
+    buckets = per_second_counts(first, closed, math.ceil(window))
+    steady = buckets[5:-5] if len(buckets) > 12 else buckets
+    drain = (max(closed) - last).total_seconds() if closed else None
+    all_closed = len(closed) == len(submitted_at)
+    sustained = (
+        achieved >= target_rate * SUSTAINED_SUBMIT_SHARE
+        and all_closed
+        and drain is not None
+        and drain <= SUSTAINED_DRAIN_SECONDS
+    )
+    return StayBurst(
+        target_rate=target_rate,
+        duration_seconds=duration_seconds,
+        achieved_submit_rate=round(achieved, 1),
+        completed_in_window=in_window,
+        completion_rate_in_window=round(in_window / window, 1),
+        steady_completions_per_second_min=min(steady) if steady else None,
+        steady_completions_per_second_median=round(percentile(sorted(steady), 0.5), 1) if steady else None,
+        drain_seconds=round(drain, 2) if drain is not None else None,
+        sustained=sustained,
+        completions_per_second=buckets,
+    )
+
+
+# ---- the report --------------------------------------------------------------------------------------------------
+
+
+class Machine(BaseModel):
+    cpus: int
+    cpu_model: str
+    memory_gb: float
+    load_average_at_start: tuple[float, float, float]
+    python: str
+    temporalio: str
+    temporal_cli: str
+    postgres: str
+
+
+class TargetCheck(BaseModel):
+    target: str
+    measured: str
+    ok: bool | None  # None: not measured in this run
+
+
+class BenchReport(BaseModel):
+    started_at: datetime
+    duration_seconds: float
+    machine: Machine
+    options: dict[str, object]
+    floor: WorkloadResult
+    cutru: WorkloadResult
+    ratio: float
+    paced: WorkloadResult | None = None
+    stay: WorkloadResult | None = None
+    stay_burst: StayBurst | None = None
+    stay_floor: WorkloadResult | None = None  # floor workflows shaped like a stay notification, same burst
+    stay_floor_burst: StayBurst | None = None
+    stay_note: str | None = None
+    pdf_render_ms: Percentiles | None = None
+    targets: list[TargetCheck] = []
+    observations: list[str] = []
+    notes: list[str] = []
+
+
+def ratio(cutru: WorkloadResult, floor: WorkloadResult) -> float:
+    """cutru dossiers/s over floor workflows/s (the issue's headline number)."""
+    return round(cutru.run.per_second / floor.run.per_second, 3) if floor.run.per_second else 0.0
+
+
+def check_targets(report: BenchReport) -> list[TargetCheck]:
+    checks = [
+        TargetCheck(target=f"ratio cutru/floor >= {TARGET_RATIO}", measured=f"{report.ratio:.2f}",
+                    ok=report.ratio >= TARGET_RATIO),
+    ]
+    burst = report.stay_burst
+    stay_target = f"stay notifications >= {TARGET_STAY_RATE:.0f}/s for {TARGET_STAY_SECONDS:.0f} s"
+    if burst is None:
+        checks.append(TargetCheck(target=stay_target, measured=report.stay_note or "not run", ok=None))
+    else:
+        long_enough = burst.duration_seconds >= TARGET_STAY_SECONDS
+        checks.append(TargetCheck(
+            target=stay_target,
+            measured=f"{burst.completion_rate_in_window:.1f}/s completed over {burst.duration_seconds:.0f} s "
+                     f"(submitted {burst.achieved_submit_rate:.1f}/s, drain {burst.drain_seconds} s)",
+            ok=(burst.sustained and burst.target_rate >= TARGET_STAY_RATE) if long_enough else None,
+        ))
+    paced = report.paced
+    p99 = paced.run.receipt_ms.p99 if paced is not None else None
+    checks.append(TargetCheck(
+        target=f"submit-to-receipt p99 < {TARGET_RECEIPT_P99_MS:.0f} ms at half the peak rate",
+        measured=f"{p99:.1f} ms at {paced.run.submit_rate:.1f}/s" if paced is not None and p99 is not None
+        else "not run",
+        ok=(p99 < TARGET_RECEIPT_P99_MS) if p99 is not None else None,
+    ))
+    rss = max([w.worker.peak_rss_mb for w in (report.cutru, report.paced, report.stay) if w is not None])
+    checks.append(TargetCheck(target=f"worker peak RSS < {TARGET_WORKER_RSS_MB:.0f} MB", measured=f"{rss:.0f} MB",
+                              ok=rss < TARGET_WORKER_RSS_MB))
+    return checks
+
+
+def observations(report: BenchReport) -> list[str]:
+    """Tuning opportunities read off the measurements, each with its number."""
+    found: list[str] = []
+    cutru, floor = report.cutru, report.floor
+    history = cutru.history
+    if history is not None and floor.history is not None:
+        found.append(
+            f"history: {history.events} events and {history.actions:g} actions per dossier vs "
+            f"{floor.history.events} events and {floor.history.actions:g} actions per floor workflow"
+        )
+    if history is not None:
+        if history.search_attribute_upserts:
+            found.append(
+                f"{history.search_attribute_upserts} UpsertWorkflowSearchAttributes per dossier, each one event and "
+                "one action: a status that no officer or operator filters on, or in which the dossier does not "
+                "rest, need not be upserted"
+            )
+        if history.timers:
+            found.append(f"{history.timers} timer(s) per dossier ({2 * history.timers} events with the cancel, "
+                         f"{history.timers} action(s)): the reminder timer of the legal clock")
+        audits = history.activity_types.count("record_event")
+        if audits:
+            found.append(
+                f"{audits} record_event activities per dossier ({audits * 3} events, {audits} actions): the audit row "
+                "could be written inside the neighbouring activity's transaction (approval with request_payment, "
+                "fee_paid with commit_residence)"
+            )
+        floor_tasks = floor.history.workflow_tasks if floor.history else "?"
+        found.append(f"{history.workflow_tasks} workflow tasks per dossier vs {floor_tasks} in the floor")
+    slow = [s for s in cutru.steps if s.step != WORKFLOW_TASK and (s.start_to_close_ms.p50 or 0) > 0]
+    if slow:
+        listed = ", ".join(f"{s.step} {s.start_to_close_ms.p50:.0f} ms" for s in slow[:4])
+        found.append(f"slowest activities (start→close p50 at peak): {listed}")
+    if report.pdf_render_ms is not None and report.pdf_render_ms.p50 is not None:
+        found.append(
+            f"PDF rendering: {report.pdf_render_ms.p50:.0f} ms CPU per document (p50, in the driver process), two per "
+            "approved dossier (CT04, CT08), synchronous on the worker's event loop: it alone caps one worker process "
+            f"at about {1000 / (2 * report.pdf_render_ms.p50):.0f} dossiers/s"
+        )
+    queue = next((s for s in cutru.steps if s.step == WORKFLOW_TASK), None)
+    floor_queue = next((s for s in floor.steps if s.step == WORKFLOW_TASK), None)
+    if queue is not None and floor_queue is not None:
+        found.append(
+            f"workflow tasks at peak: schedule→start p50 {queue.schedule_to_start_ms.p50} ms, start→close p50 "
+            f"{queue.start_to_close_ms.p50} ms (cutru) vs {floor_queue.schedule_to_start_ms.p50} ms and "
+            f"{floor_queue.start_to_close_ms.p50} ms (floor)"
+        )
+    if cutru.worker.cpu_seconds and cutru.run.completed:
+        per = cutru.worker.cpu_seconds / cutru.run.completed * 1000
+        floor_per = floor.worker.cpu_seconds / floor.run.completed * 1000 if floor.run.completed else 0.0
+        found.append(f"worker CPU per dossier {per:.0f} ms vs {floor_per:.0f} ms per floor workflow")
+    stay = report.stay
+    if stay is not None and stay.history is not None and stay.run.completed:
+        worker_ms = stay.worker.cpu_seconds / stay.run.completed * 1000
+        server_ms = stay.server.cpu_seconds / stay.run.completed * 1000
+        upserts = stay.history.search_attribute_upserts
+        found.append(
+            f"stay notification: {stay.history.events} events, {stay.history.actions:g} actions, of which {upserts} "
+            f"search-attribute upsert(s); at most {worker_ms:.0f} ms worker CPU per completed notification (one "
+            f"worker core: about {1000 / worker_ms:.0f}/s) and {server_ms:.0f} ms server CPU (upper bounds: the "
+            "phase's CPU also went to the notifications started but not completed)"
+        )
+    if report.stay_burst is not None and report.stay_floor_burst is not None:
+        # Over the whole phase as well as within the burst: which notifications complete first under overload
+        # depends on task scheduling, so the in-window figures of the two can differ more than their totals.
+        overall = ""
+        if report.stay is not None and report.stay_floor is not None:
+            overall = f" ({report.stay.run.per_second:.1f}/s vs {report.stay_floor.run.per_second:.1f}/s overall)"
+        found.append(
+            f"stay burst: {report.stay_burst.completion_rate_in_window:.1f}/s completed in the window vs "
+            f"{report.stay_floor_burst.completion_rate_in_window:.1f}/s for floor workflows of the same shape under "
+            f"the same burst{overall}: the floor's figure is what this machine's engine allows at all"
+        )
+    if cutru.server.cpu_seconds and cutru.run.completed:
+        per = cutru.server.cpu_seconds / cutru.run.completed * 1000
+        floor_per = floor.server.cpu_seconds / floor.run.completed * 1000 if floor.run.completed else 0.0
+        found.append(f"server CPU per dossier {per:.0f} ms vs {floor_per:.0f} ms per floor workflow")
+    return found
+
+
+# ---- text form ---------------------------------------------------------------------------------------------------
+
+
+def _p(p: Percentiles) -> str:
+    if p.count == 0:
+        return "-"
+    return f"{p.p50:.0f} / {p.p95:.0f} / {p.p99:.0f}"
+
+
+def _workload_lines(w: WorkloadResult) -> list[str]:
+    r = w.run
+    lines = [
+        f"{w.name}: {w.workflow_type}, {w.workers} worker process(es), "
+        f"payloads {'encrypted' if w.encrypted else 'plain'}",
+        f"  completed {r.completed}/{r.submitted} in {r.elapsed_seconds:.1f} s: {r.per_second:.2f} workflows/s, "
+        f"{w.activities_per_second:.1f} activities/s ({w.activities_per_workflow} per workflow); "
+        f"submitted at {r.submit_rate:.1f}/s",
+        f"  submit-to-receipt ms p50/p95/p99: {_p(r.receipt_ms)};  submit-to-completion ms p50/p95/p99: "
+        f"{_p(r.completion_ms)}",
+        f"  worker CPU {w.worker.cpu_seconds:.1f} s, peak RSS {w.worker.peak_rss_mb:.0f} MB; server CPU "
+        f"{w.server.cpu_seconds:.1f} s, peak RSS {w.server.peak_rss_mb:.0f} MB; PostgreSQL CPU "
+        f"{'-' if w.postgres_cpu_seconds is None else f'{w.postgres_cpu_seconds:.1f} s'}; driver CPU "
+        f"{w.driver_cpu_seconds:.1f} s; other processes {w.other_cpu_seconds:.1f} s",
+    ]
+    if w.history is not None:
+        h = w.history
+        lines.append(
+            f"  history: {h.events} events, {h.actions:g} actions ("
+            + ", ".join(f"{k} {v:g}" for k, v in h.actions_by_kind.items()) + ")"
+        )
+    if w.outcomes:
+        lines.append("  outcomes (sample): " + ", ".join(f"{k} {v}" for k, v in sorted(w.outcomes.items())))
+    lines += [f"  note: {n}" for n in w.notes]
+    return lines
+
+
+def format_report(report: BenchReport) -> str:
+    m = report.machine
+    lines = [
+        f"cutru benchmark — {report.started_at:%Y-%m-%d %H:%M:%S} UTC, {report.duration_seconds:.0f} s",
+        f"machine: {m.cpus} CPU ({m.cpu_model}), {m.memory_gb:.1f} GB, load average at start "
+        f"{' '.join(f'{x:.2f}' for x in m.load_average_at_start)}; Python {m.python}, temporalio {m.temporalio}, "
+        f"{m.temporal_cli}, PostgreSQL {m.postgres}",
+        "options: " + ", ".join(f"{k}={v}" for k, v in report.options.items()),
+        "",
+    ]
+    for workload in (report.floor, report.cutru, report.paced, report.stay, report.stay_floor):
+        if workload is not None:
+            lines += _workload_lines(workload) + [""]
+    bursts = (("stay-notification burst", report.stay_burst), ("stay-floor burst", report.stay_floor_burst))
+    for title, b in bursts:
+        if b is None:
+            continue
+        lines += [
+            f"{title}: target {b.target_rate:.0f}/s for {b.duration_seconds:.0f} s; submitted "
+            f"{b.achieved_submit_rate:.1f}/s; completed {b.completed_in_window} in the window "
+            f"({b.completion_rate_in_window:.1f}/s), steady per-second completions min "
+            f"{b.steady_completions_per_second_min} median {b.steady_completions_per_second_median}; "
+            f"drain {b.drain_seconds} s; "
+            f"{'sustained' if b.sustained else 'NOT sustained'}",
+            "",
+        ]
+    if report.stay_burst is None and report.stay_note:
+        lines += [f"stay-notification burst: {report.stay_note}", ""]
+    lines.append(f"RATIO cutru / floor = {report.cutru.run.per_second:.2f} / {report.floor.run.per_second:.2f} = "
+                 f"{report.ratio:.2f}")
+    if report.pdf_render_ms is not None:
+        lines.append(f"PDF render (one CT04, driver process) ms p50/p95/p99: {_p(report.pdf_render_ms)}")
+    lines += ["", "targets:"]
+    for check in report.targets:
+        verdict = "n/a " if check.ok is None else ("PASS" if check.ok else "FAIL")
+        lines.append(f"  [{verdict}] {check.target}: {check.measured}")
+    history = report.cutru.history
+    if history is not None:
+        lines += ["", f"history of one {report.cutru.workflow_type} ({history.events} events):"]
+        lines += [f"  {i:>2}. {name}" for i, name in enumerate(history.sequence, start=1)]
+    if report.cutru.steps:
+        lines += ["", "cutru steps at peak (ms, p50 / p95 / p99): schedule→start | start→close"]
+        lines += [f"  {s.step:<22} n={s.count:<5} {_p(s.schedule_to_start_ms):>16} | {_p(s.start_to_close_ms)}"
+                  for s in report.cutru.steps]
+    if report.observations:
+        lines += ["", "tuning opportunities observed:"]
+        lines += [f"  - {o}" for o in report.observations]
+    lines += ["", f"action counting: {ACTION_RULE}"]
+    lines += [f"note: {n}" for n in report.notes]
+    return "\n".join(lines)
+

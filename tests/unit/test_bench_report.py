@@ -1,0 +1,247 @@
+"""The bench's statistics and report code (``bench.stats``): pure functions, no stack, nothing timed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bench import stats
+
+T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+
+
+def at(ms: float) -> datetime:
+    return T0 + timedelta(milliseconds=ms)
+
+
+def ev(event_id: int, kind: str, ms: float, **fields: object) -> stats.Event:
+    return stats.Event(event_id=event_id, type=kind, time=at(ms), **fields)  # type: ignore[arg-type]
+
+
+def dossier_like_history() -> list[stats.Event]:
+    """Start, one activity, an upsert and a timer, the update, a retried activity, completion."""
+    return [
+        ev(1, "WorkflowExecutionStarted", 0),
+        ev(2, "WorkflowTaskScheduled", 0),
+        ev(3, "WorkflowTaskStarted", 10, scheduled_event_id=2),
+        ev(4, "WorkflowTaskCompleted", 30, scheduled_event_id=2),
+        ev(5, "ActivityTaskScheduled", 30, activity_type="validate_identity"),
+        ev(6, "ActivityTaskStarted", 35, scheduled_event_id=5, attempt=1),
+        ev(7, "ActivityTaskCompleted", 135, scheduled_event_id=5),
+        ev(8, "WorkflowTaskScheduled", 135),
+        ev(9, "WorkflowTaskStarted", 140, scheduled_event_id=8),
+        ev(10, "WorkflowTaskCompleted", 150, scheduled_event_id=8),
+        ev(11, "UpsertWorkflowSearchAttributes", 150),
+        ev(12, "TimerStarted", 150),
+        ev(13, "WorkflowTaskScheduled", 500),
+        ev(14, "WorkflowTaskStarted", 505, scheduled_event_id=13),
+        ev(15, "WorkflowTaskCompleted", 515, scheduled_event_id=13),
+        ev(16, "WorkflowExecutionUpdateAccepted", 515, update_name="decide"),
+        ev(17, "WorkflowExecutionUpdateCompleted", 515),
+        ev(18, "TimerCanceled", 515),
+        ev(19, "ActivityTaskScheduled", 515, activity_type="deliver_result"),
+        ev(20, "ActivityTaskStarted", 2515, scheduled_event_id=19, attempt=3),
+        ev(21, "ActivityTaskCompleted", 2615, scheduled_event_id=19),
+        ev(22, "WorkflowTaskScheduled", 2615),
+        ev(23, "WorkflowTaskStarted", 2620, scheduled_event_id=22),
+        ev(24, "WorkflowTaskCompleted", 2630, scheduled_event_id=22),
+        ev(25, "WorkflowExecutionCompleted", 2630),
+    ]
+
+
+def test_percentiles_interpolate_between_ranks() -> None:
+    values = list(range(1, 101))  # 1..100
+    assert stats.percentile(values, 0.0) == 1
+    assert stats.percentile(values, 1.0) == 100
+    assert stats.percentile(values, 0.5) == pytest.approx(50.5)
+    assert stats.percentile(values, 0.99) == pytest.approx(99.01)
+    summary = stats.summarize(reversed(values))
+    assert (summary.count, summary.p50, summary.p95, summary.p99, summary.max) == (100, 50.5, 95.0, 99.0, 100)
+
+
+def test_percentile_edge_cases() -> None:
+    assert stats.percentile([7.0], 0.99) == 7.0
+    assert stats.summarize([]) == stats.Percentiles(count=0)
+    with pytest.raises(ValueError):
+        stats.percentile([], 0.5)
+    with pytest.raises(ValueError):
+        stats.percentile([1.0], 1.5)
+
+
+def test_event_type_names_match_the_web_ui() -> None:
+    assert stats.event_type_name("EVENT_TYPE_ACTIVITY_TASK_SCHEDULED") == "ActivityTaskScheduled"
+    assert stats.event_type_name("EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED") == "WorkflowExecutionUpdateAccepted"
+    assert stats.event_type_name("EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES") == "UpsertWorkflowSearchAttributes"
+
+
+def test_profile_counts_events_and_actions() -> None:
+    profile = stats.profile_history(dossier_like_history(), rejected_updates=0.5)
+    assert profile.events == 25
+    assert profile.activities == 2
+    assert profile.activity_types == ["validate_identity", "deliver_result"]
+    assert profile.activities_before_update == 1
+    assert profile.activity_attempts == 4  # the second activity ran on its third attempt
+    assert profile.workflow_tasks == 4
+    assert (profile.timers, profile.updates, profile.search_attribute_upserts, profile.signals) == (1, 1, 1, 0)
+    # 1 start + 4 activity attempts + 1 timer + (1 accepted + 0.5 rejected) update + 1 upsert
+    assert profile.actions == pytest.approx(8.5)
+    assert profile.actions_by_kind == {
+        "workflow started": 1, "activity attempts": 4, "timers started": 1, "updates": 1.5,
+        "search-attribute upserts": 1,
+    }
+    assert "ActivityTaskScheduled(validate_identity)" in profile.sequence
+    assert "WorkflowExecutionUpdateAccepted(decide)" in profile.sequence
+
+
+def test_profile_without_update_counts_every_activity_as_before_it() -> None:
+    history = [e for e in dossier_like_history() if e.type != "WorkflowExecutionUpdateAccepted"]
+    assert stats.profile_history(history).activities_before_update == 2
+
+
+def test_step_timings_split_queueing_from_execution() -> None:
+    timings = {t.step: t for t in stats.step_timings([dossier_like_history(), dossier_like_history()])}
+    identity = timings["validate_identity"]
+    assert identity.count == 2
+    assert identity.schedule_to_start_ms.p50 == pytest.approx(5.0)
+    assert identity.start_to_close_ms.p50 == pytest.approx(100.0)
+    assert timings["deliver_result"].schedule_to_start_ms.p50 == pytest.approx(2000.0)
+    tasks = timings[stats.WORKFLOW_TASK]
+    assert tasks.count == 8
+    assert tasks.start_to_close_ms.max == pytest.approx(20.0)
+    # The slowest step by execution comes first.
+    assert stats.step_timings([dossier_like_history()])[0].step == "validate_identity"
+
+
+def test_typical_history_is_the_most_common_shape() -> None:
+    full = dossier_like_history()
+    folded = full[:12] + full[15:]  # an update folded into a running task: three events fewer
+    assert stats.typical_history([folded, full, full]) is not None
+    assert len(stats.typical_history([folded, full, full]) or []) == len(full)
+    assert len(stats.typical_history([folded, folded, full]) or []) == len(folded)
+    assert len(stats.typical_history([folded, full]) or []) == len(full)  # a tie goes to the longer one
+    assert stats.typical_history([]) is None
+
+
+def test_completion_measures_from_first_submit_to_last_close() -> None:
+    submitted = {"a": at(0), "b": at(500), "c": at(1000)}
+    receipts = {"a": 10.0, "b": 20.0, "c": 30.0}
+    closed = {"a": at(2000), "b": at(3000), "x": at(9000)}  # c never closed; x is not ours
+    run = stats.completion(submitted, receipts, closed)
+    assert (run.submitted, run.completed) == (3, 2)
+    assert run.elapsed_seconds == 3.0
+    assert run.per_second == pytest.approx(0.67)
+    assert run.submit_rate == 2.0  # three submissions over one second
+    assert run.receipt_ms.p50 == 20.0
+    assert run.completion_ms.p50 == pytest.approx(2250.0)
+
+
+def test_completion_of_nothing_and_of_one() -> None:
+    assert stats.completion({}, {}, {}).per_second == 0.0
+    one = stats.completion({"a": at(0)}, {"a": 5.0}, {"a": at(400)})
+    assert (one.per_second, one.submit_rate, one.completion_ms.p50) == (2.5, 0.0, 400.0)
+
+
+def test_per_second_counts_drop_what_falls_outside() -> None:
+    times = [at(100), at(900), at(1500), at(-1), at(3000)]
+    assert stats.per_second_counts(T0, times, 3) == [2, 1, 0]
+
+
+def _burst(rate: float, seconds: int, lag_ms: float, *, missing: int = 0) -> tuple[dict[str, datetime], ...]:
+    submitted = {f"s{i}": at(i * 1000 / rate) for i in range(int(rate * seconds))}
+    closed = {k: v + timedelta(milliseconds=lag_ms) for k, v in list(submitted.items())[missing:]}
+    return submitted, closed
+
+
+def test_a_burst_that_keeps_up_is_sustained() -> None:
+    submitted, closed = _burst(100, 60, 300)
+    burst = stats.stay_burst(100, 60, submitted, closed)
+    assert burst.sustained
+    assert burst.achieved_submit_rate == 100.0
+    assert burst.steady_completions_per_second_min == 100
+    assert burst.drain_seconds == pytest.approx(0.3)
+
+
+def test_a_burst_with_a_long_tail_or_losses_is_not_sustained() -> None:
+    submitted, closed = _burst(100, 20, 8000)
+    assert not stats.stay_burst(100, 20, submitted, closed).sustained  # the backlog takes 8 s to clear
+    submitted, closed = _burst(100, 20, 100, missing=5)
+    assert not stats.stay_burst(100, 20, submitted, closed).sustained  # five never completed
+    submitted, closed = _burst(50, 20, 100)
+    assert not stats.stay_burst(100, 20, submitted, closed).sustained  # only half the target was offered
+    empty = stats.stay_burst(100, 60, {}, {})
+    assert not empty.sustained and empty.completions_per_second == []
+
+
+def _workload(name: str, per_second: float, *, rss: float = 150.0, receipt_p99: float = 40.0) -> stats.WorkloadResult:
+    run = stats.Completion(
+        submitted=100, completed=100, elapsed_seconds=100 / per_second if per_second else 0.0,
+        per_second=per_second, submit_rate=per_second,
+        receipt_ms=stats.Percentiles(count=100, p50=5.0, p95=20.0, p99=receipt_p99, max=receipt_p99),
+        completion_ms=stats.Percentiles(count=100, p50=500.0, p95=900.0, p99=990.0, max=1000.0),
+    )
+    history = stats.profile_history(dossier_like_history())
+    return stats.WorkloadResult(
+        name=name, workflow_type="PermanentResidenceRegistration", workers=1, encrypted=True, run=run,
+        activities_per_workflow=history.activities, activities_per_second=per_second * history.activities,
+        worker=stats.Usage(cpu_seconds=20.0, peak_rss_mb=rss), server=stats.Usage(cpu_seconds=10.0, peak_rss_mb=250),
+        postgres_cpu_seconds=1.0, driver_cpu_seconds=0.5, other_cpu_seconds=3.0, history=history,
+        steps=stats.step_timings([dossier_like_history()]), outcomes={"completed": 30},
+    )
+
+
+def _report(cutru_rate: float, floor_rate: float) -> stats.BenchReport:
+    machine = stats.Machine(cpus=2, cpu_model="Test CPU", memory_gb=8.0, load_average_at_start=(0.1, 0.2, 0.3),
+                            python="3.11", temporalio="1.35.0", temporal_cli="temporal 1.9.1", postgres="15")
+    floor, cutru = _workload("floor", floor_rate), _workload("cutru", cutru_rate)
+    paced = _workload("paced", cutru_rate / 2, rss=320.0, receipt_p99=120.0)
+    report = stats.BenchReport(
+        started_at=T0, duration_seconds=300.0, machine=machine, options={"dossiers": 100}, floor=floor, cutru=cutru,
+        ratio=stats.ratio(cutru, floor), paced=paced, stay_note="skipped: no StayNotification workflow",
+        pdf_render_ms=stats.Percentiles(count=10, p50=50.0, p95=60.0, p99=61.0, max=61.0),
+    )
+    report.targets = stats.check_targets(report)
+    report.observations = stats.observations(report)
+    return report
+
+
+def test_ratio_and_targets() -> None:
+    report = _report(cutru_rate=27.0, floor_rate=30.0)
+    assert report.ratio == pytest.approx(0.9)
+    verdicts = {check.target.split(" ")[0]: check.ok for check in report.targets}
+    assert verdicts == {"ratio": True, "stay": None, "submit-to-receipt": False, "worker": False}
+    assert _report(cutru_rate=10.0, floor_rate=30.0).targets[0].ok is False
+    assert stats.ratio(_workload("c", 5.0), _workload("f", 0.0)) == 0.0
+
+
+def test_observations_carry_numbers() -> None:
+    found = _report(cutru_rate=10.0, floor_rate=30.0).observations
+    assert any("25 events" in line and "actions per dossier" in line for line in found)
+    assert any("1 UpsertWorkflowSearchAttributes" in line for line in found)
+    assert any(line.startswith("PDF rendering: 50 ms") and "10 dossiers/s" in line for line in found)
+    assert any("worker CPU per dossier 200 ms vs 200 ms" in line for line in found)
+
+
+def test_report_text_and_json_round_trip() -> None:
+    report = _report(cutru_rate=10.0, floor_rate=30.0)
+    text = stats.format_report(report)
+    for expected in ("RATIO cutru / floor = 10.00 / 30.00 = 0.33", "[FAIL] ratio cutru/floor >= 0.85",
+                     "[n/a ] stay notifications", "skipped: no StayNotification workflow",
+                     "WorkflowExecutionUpdateAccepted(decide)", "tuning opportunities observed:",
+                     "submit-to-receipt ms p50/p95/p99: 5 / 20 / 40", stats.ACTION_RULE):
+        assert expected in text
+    assert stats.BenchReport.model_validate_json(report.model_dump_json()) == report
+
+
+def test_report_compares_the_stay_burst_with_its_floor() -> None:
+    report = _report(cutru_rate=10.0, floor_rate=30.0)
+    submitted, closed = _burst(100, 60, 300)
+    report.stay_burst = stats.stay_burst(100, 60, submitted, dict(list(closed.items())[:3000]))
+    report.stay_floor_burst = stats.stay_burst(100, 60, submitted, closed)
+    report.targets = stats.check_targets(report)
+    report.observations = stats.observations(report)
+    text = stats.format_report(report)
+    assert "stay-notification burst: target 100/s for 60 s" in text and "NOT sustained" in text
+    assert "stay-floor burst: target 100/s for 60 s" in text and "; sustained" in text
+    assert report.targets[1].ok is False
+    assert any(line.startswith("stay burst: 50.0/s completed in the window vs 99.5/s") for line in report.observations)
