@@ -59,6 +59,13 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
+def a_person_name(value: str) -> str:
+    """A person's name: letters (with their diacritics), spaces, hyphens and apostrophes."""
+    if any(ch.isdigit() or (not ch.isalpha() and ch not in " -'") for ch in value):
+        raise ValueError("a name has letters, spaces, hyphens and apostrophes only")
+    return value
+
+
 class Boundary(BaseModel):
     """Strict by default: unknown fields are mistakes, not extensions."""
 
@@ -88,9 +95,7 @@ class Person(Boundary):
     @field_validator("full_name")
     @classmethod
     def _letters_only(cls, value: str) -> str:
-        if any(ch.isdigit() or (not ch.isalpha() and ch not in " -'") for ch in value):
-            raise ValueError("a name has letters, spaces, hyphens and apostrophes only")
-        return value
+        return a_person_name(value)
 
 
 class Address(Boundary):

@@ -11,33 +11,27 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, Field, TypeAdapter, ValidationError, model_validator
 
 from domain.calendar import local_date
 from domain.identity import personal_id_problems
-from domain.models import Address, AwareDatetime, Boundary, DossierCode, PersonalId, Sex, SubmissionBase
+from domain.models import (
+    Address,
+    AwareDatetime,
+    Boundary,
+    DossierCode,
+    PersonalId,
+    Sex,
+    SubmissionBase,
+    a_person_name,
+)
 from domain.procedures import Procedure
 
 
 class _Details(Boundary):
-    """Base of every details model: its text must be storable as PostgreSQL text, so a NUL is refused here, with
-    the field's name, rather than failing an activity on every retry (pydantic already refuses lone surrogates)."""
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _storable(cls, value: Any) -> Any:
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("contains a NUL character, which cannot be stored")
-        return value
-
-
-def _a_name(value: str) -> str:
-    """A person's name as ``domain.models.Person`` accepts it: letters, spaces, hyphens and apostrophes."""
-    if any(ch.isdigit() or (not ch.isalpha() and ch not in " -'") for ch in value):
-        raise ValueError("a name has letters, spaces, hyphens and apostrophes only")
-    return value
+    """Base of every details model (``Boundary`` refuses text that PostgreSQL cannot store)."""
 
 
 Relation = Literal["spouse", "child", "parent", "sibling", "grandchild", "nephew_niece", "ward", "other_relative"]
@@ -270,7 +264,9 @@ class ResidenceInfoAdjustmentDetails(_Details):
 
     change: Literal["household_head", "civil_status", "address"]
     new_head_id: PersonalId | None = None
-    new_full_name: Annotated[str, AfterValidator(_a_name)] | None = Field(default=None, min_length=2, max_length=100)
+    new_full_name: Annotated[str, AfterValidator(a_person_name)] | None = Field(
+        default=None, min_length=2, max_length=100
+    )
     civil_status_source: Literal["paper_extract", "electronic_civil_status_db"] = Field(
         default="paper_extract",
         description="where the civil-status change comes from: a paper extract (trích lục) or the electronic "
@@ -321,7 +317,7 @@ class ResidenceConfirmationSubmission(SubmissionBase):
 class Guest(_Details):
     """A guest of a stay notification: name, birth date, and a personal ID or a passport number (Điều 30 khoản 4)."""
 
-    full_name: Annotated[str, AfterValidator(_a_name)] = Field(min_length=2, max_length=100)
+    full_name: Annotated[str, AfterValidator(a_person_name)] = Field(min_length=2, max_length=100)
     birth_date: date
     sex: Sex
     personal_id: PersonalId | None = None
