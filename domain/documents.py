@@ -14,8 +14,12 @@ retries and worker processes.
 
 from __future__ import annotations
 
+import atexit
+import functools
+
 import hashlib
 import os
+import shutil
 import unicodedata
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -211,6 +215,43 @@ def _font_files() -> dict[str, Any]:
     return {style: root / name for style, name in _FONT_FILES.items()}
 
 
+# What the forms can print: ASCII, Latin-1 and Latin Extended-A (names of foreigners), the Vietnamese letters
+# (ơ, ư and the tone-marked vowels of Latin Extended Additional) and typographic punctuation.
+_REPERTOIRE = [
+    *range(0x20, 0x7F), *range(0xA0, 0x180), 0x1A0, 0x1A1, 0x1AF, 0x1B0, *range(0x1EA0, 0x1EFA),
+    *range(0x2010, 0x2028), 0x20AB,
+]
+
+
+@functools.cache
+def _repertoire_fonts() -> dict[str, Path]:
+    """The font files cut down, once per process, to the repertoire the forms print.
+
+    fpdf2 parses and subsets the embedded fonts for every document; on the full fonts that is most of a render's
+    cost (tens of milliseconds). On these small files it is a fraction, and the PDFs are the same size.
+    """
+    from contextlib import ExitStack
+    from importlib import resources
+    from tempfile import mkdtemp
+
+    from fontTools import subset
+
+    directory = Path(mkdtemp(prefix="cutru-fonts-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    options = subset.Options(notdef_outline=True, recommended_glyphs=True, layout_features=[], hinting=False)
+    files = {}
+    with ExitStack() as stack:
+        for style, traversable in _font_files().items():
+            source = stack.enter_context(resources.as_file(traversable))
+            font = subset.load_font(str(source), options)
+            subsetter = subset.Subsetter(options)
+            subsetter.populate(unicodes=_REPERTOIRE)
+            subsetter.subset(font)
+            files[style] = directory / f"{style or 'R'}.ttf"
+            subset.save_font(font, str(files[style]), options)
+    return files
+
+
 # Body text sizes tried in turn until the form fits on one page (long CT05 lists, long reasons).
 _BODY_SIZES = (11.0, 10.0, 9.0, 8.0)
 
@@ -221,18 +262,12 @@ def render(data: DocumentData) -> bytes:
     The body text shrinks (down to 8 pt) to keep the form on one page; text that still does not fit flows onto
     a second page rather than being cut off.
     """
-    from contextlib import ExitStack
-    from importlib import resources
-
-    with ExitStack() as stack:
-        # as_file gives a real path even if the package is installed zipped; fontTools reads it lazily, so the
-        # paths must stay valid until the PDF is written.
-        fonts = {style: stack.enter_context(resources.as_file(t)) for style, t in _font_files().items()}
-        for size in _BODY_SIZES:
-            pdf = _draw(data, size, fonts)
-            if pdf.page == 1:
-                break
-        return bytes(pdf.output())
+    fonts = _repertoire_fonts()
+    for size in _BODY_SIZES:
+        pdf = _draw(data, size, fonts)
+        if pdf.page == 1:
+            break
+    return bytes(pdf.output())
 
 
 def _draw(data: DocumentData, size: float, fonts: dict[str, Path]) -> Any:  # -> fpdf.FPDF (imported lazily)

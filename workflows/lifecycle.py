@@ -371,7 +371,8 @@ class DossierLifecycle:
         options = self._submission.processing
         order: PaymentOrder = await self._act(DossierActivities.request_payment,
                                               PaymentRequest(dossier_code=self._code, amount_vnd=self._fee))
-        self._set_state(DossierState.AWAITING_PAYMENT)  # only now can the citizen pay: the order exists
+        if order.status == "pending":  # only now can the citizen pay: the order exists (paid at once: no wait)
+            self._set_state(DossierState.AWAITING_PAYMENT)
         give_up_at = workflow.now() + options.payment_timeout
         while order.status == "pending":
             remaining = give_up_at - workflow.now()
