@@ -7,8 +7,6 @@ records a dispatch. Both write one ``deliveries`` row per dossier; a retry finds
 
 from __future__ import annotations
 
-import asyncio
-
 import json
 from collections.abc import Callable
 from datetime import date, datetime
@@ -178,10 +176,7 @@ async def issue(conn: asyncpg.Connection, request: DocumentRequest, document_dir
     hashes = []
     for kind in request.kinds:
         issued_at = submission.received_at if kind is DocumentKind.CT04 else activity_now()
-        # Rendering is CPU work of tens of milliseconds: off the event loop, so the worker's other activities and
-        # workflow tasks keep moving meanwhile.
-        data = document_data(request, kind, issued_at, recorded, address)
-        stored = await asyncio.to_thread(store, data, document_dir)
+        stored = store(document_data(request, kind, issued_at, recorded, address), document_dir)
         hashes.append(stored.sha256)
         await conn.execute(
             "INSERT INTO documents (dossier_code, kind, sha256, path) VALUES ($1, $2, $3, $4)"
