@@ -7,6 +7,7 @@ real PostgreSQL test database, and the officer's and citizen's moves on a dossie
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import sys
 import uuid
@@ -442,3 +443,24 @@ async def procedure_desk(database_url: str, pool: asyncpg.Pool, document_dir: Pa
         with env.auto_time_skipping_disabled():
             async with build_worker(env.client, settings, pool):
                 yield Desk(env, settings, pool)
+
+
+def refusal_codes(submission: Any, facts: Any) -> list[str]:
+    """The codes of what the procedure's rules refuse, in order (for the pure rule tests)."""
+    from domain.eligibility import eligibility_refusals
+
+    return [r.code for r in eligibility_refusals(submission, facts)]
+
+
+def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a ``worker.py`` process serving the test's task queue, database and documents."""
+    return {
+        **os.environ,
+        "TEMPORAL_ADDRESS": settings.temporal_address,
+        "TEMPORAL_NAMESPACE": settings.namespace,
+        "CUTRU_TASK_QUEUE": settings.task_queue,
+        "DATABASE_URL": settings.database_url,
+        "CUTRU_DOCUMENT_DIR": str(settings.document_dir),
+        "CUTRU_LOG_LEVEL": "WARNING",
+        **extra,
+    }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -17,23 +16,14 @@ from temporalio.api.enums.v1 import PendingActivityState
 from cutru.client import DossierClient
 from cutru.config import PROJECT_ROOT, Settings
 from domain.models import DecisionKind, DossierState, OfficerDecision
-from tests.factories import new_person, new_place, pay, registration
+from tests.factories import new_person, new_place, pay, registration, worker_env
 from tests.integration.test_permanent_registration import wait_for, wait_state
 
 APPROVE = OfficerDecision(officer_id="CB-00070-01", decision=DecisionKind.APPROVE)
 
 
 def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": settings.temporal_address,
-        "TEMPORAL_NAMESPACE": settings.namespace,
-        "CUTRU_TASK_QUEUE": settings.task_queue,
-        "DATABASE_URL": settings.database_url,
-        "CUTRU_DOCUMENT_DIR": str(settings.document_dir),
-        "CUTRU_LOG_LEVEL": "WARNING",
-    }
-    return subprocess.Popen([sys.executable, str(PROJECT_ROOT / "worker.py")], env=env)
+    return subprocess.Popen([sys.executable, str(PROJECT_ROOT / "worker.py")], env=worker_env(settings))
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ is why exact values can be asserted although the server and the database are sha
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import socket
@@ -36,7 +35,7 @@ from cutru.metrics import (
 )
 from cutru.temporal import connect
 from domain.models import DecisionKind, DossierState, OfficerDecision
-from tests.factories import new_person, new_place, pay, registration
+from tests.factories import new_person, new_place, pay, registration, worker_env
 from tests.integration.test_permanent_registration import wait_state
 from worker import build_worker
 
@@ -223,17 +222,7 @@ def worker_process(
     settings: Settings, overdue_unit: str, tmp_path: Path
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     port = free_port()
-    env = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": settings.temporal_address,
-        "TEMPORAL_NAMESPACE": settings.namespace,
-        "CUTRU_TASK_QUEUE": settings.task_queue,
-        "DATABASE_URL": settings.database_url,
-        "CUTRU_DOCUMENT_DIR": str(settings.document_dir),
-        "CUTRU_METRICS_PORT": str(port),
-        "CUTRU_LOG_LEVEL": "WARNING",
-        "CUTRU_STATE_DIR": str(tmp_path),
-    }
+    env = worker_env(settings, CUTRU_METRICS_PORT=str(port), CUTRU_STATE_DIR=str(tmp_path))
     process = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "worker.py")], env=env)
     yield process, port
     if process.poll() is None:

@@ -10,7 +10,7 @@ import pytest
 
 from domain import rules_declarations
 from domain.calendar import VN_TZ
-from domain.eligibility import deadline_case_for, eligibility_refusals, notes_for
+from domain.eligibility import deadline_case_for, notes_for
 from domain.procedures import Procedure
 from domain.rules_declarations import stay_notified_late
 from domain.rulesets import DeadlineCase, RuleSet, rules_for
@@ -25,15 +25,14 @@ from tests.factories import (
     unit_person,
     unit_submission,
 )
+from tests.factories import (
+    refusal_codes as codes,
+)
 
 PERSON = unit_person(unit_id(date(1985, 12, 12), "male"), date(1985, 12, 12), "male", "Đinh Văn Sơn")
 HOST = unit_person(unit_id(date(1965, 8, 8), "male"), date(1965, 8, 8), "male", "Trần Văn Đức")
 GUEST = unit_person(unit_id(date(1999, 9, 9), "female"), date(1999, 9, 9), "female", "Lý Thị Ngọc")
 MINOR = unit_person(unit_id(date(2014, 1, 1), "male"), date(2014, 1, 1), "male", "Đinh Văn Tí")
-
-
-def codes(submission: Any, facts: Any) -> list[str]:
-    return [r.code for r in eligibility_refusals(submission, facts)]
 
 
 # ---- residence declaration ----------------------------------------------------------------------------------

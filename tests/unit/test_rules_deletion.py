@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from domain.eligibility import deadline_case_for, eligibility_refusals, notes_for
+from domain.eligibility import deadline_case_for, notes_for
 from domain.procedures import Procedure
 from domain.rules_deletion import PERMANENT_CASES, TEMPORARY_CASES, filed_late, notice_window_closes
 from domain.rulesets import DeadlineCase
@@ -22,6 +22,9 @@ from tests.factories import (
     unit_id,
     unit_person,
     unit_submission,
+)
+from tests.factories import (
+    refusal_codes as codes,
 )
 
 SPOUSE = unit_person(unit_id(date(1962, 4, 1), "female"), date(1962, 4, 1), "female", "Phạm Thị Lan")
@@ -49,10 +52,6 @@ def permanent_facts(*, subject_status: str = "dead", commune: str = "00070", rec
     return facts_of(SPOUSE, subject=subject,
                     records={"personal_id": DECEASED.personal_id, "household": household,
                              "permanent": record_facts(commune_code=commune) if record else None, **records})
-
-
-def codes(submission: Any, facts: Any) -> list[str]:
-    return [r.code for r in eligibility_refusals(submission, facts)]
 
 
 def test_spouse_files_the_death_of_a_household_member():

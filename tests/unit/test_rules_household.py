@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from domain.eligibility import eligibility_refusals
 from domain.procedures import Procedure
 from tests.factories import (
     consent,
@@ -19,16 +18,15 @@ from tests.factories import (
     unit_person,
     unit_submission,
 )
+from tests.factories import (
+    refusal_codes as codes,
+)
 
 HEAD = unit_person(unit_id(date(1958, 1, 1), "male"), date(1958, 1, 1), "male", "Trần Văn Đức")
 SON = unit_person(unit_id(date(1988, 2, 2), "male"), date(1988, 2, 2), "male", "Trần Minh Khoa")
 DAUGHTER_IN_LAW = unit_person(unit_id(date(1990, 3, 3), "female"), date(1990, 3, 3), "female", "Ngô Thị Thu")
 GRANDCHILD = unit_person(unit_id(date(2016, 4, 4), "male"), date(2016, 4, 4), "male", "Trần Gia Bảo")
 OWNER = unit_person(unit_id(date(1950, 5, 5), "female"), date(1950, 5, 5), "female", "Lý Thị Hằng")
-
-
-def codes(submission: Any, facts: Any) -> list[str]:
-    return [r.code for r in eligibility_refusals(submission, facts)]
 
 
 def household(applicant: Any = SON, *, son_capable: bool = True, head_status: str = "alive",

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from domain.eligibility import eligibility_refusals
 from domain.procedures import Procedure
 from tests.factories import (
     OTHER_COMMUNE,
@@ -25,15 +24,14 @@ from tests.factories import (
     unit_person,
     unit_submission,
 )
+from tests.factories import (
+    refusal_codes as codes,
+)
 
 TENANT = unit_person(unit_id(date(1995, 6, 6), "male"), date(1995, 6, 6), "male", "Lê Minh Quân")
 LANDLORD = unit_person(unit_id(date(1970, 3, 3), "female"), date(1970, 3, 3), "female", "Đỗ Thị Hoa")
 CHILD = unit_person(unit_id(date(2012, 2, 2), "female"), date(2012, 2, 2), "female", "Lê Thị Na")
 HEAD = unit_person(unit_id(date(1965, 8, 8), "male"), date(1965, 8, 8), "male", "Trần Văn Đức")
-
-
-def codes(submission: Any, facts: Any) -> list[str]:
-    return [r.code for r in eligibility_refusals(submission, facts)]
 
 
 def registration(until: str = "2027-05-01", basis: str = "rented_or_borrowed", applicant: Any = TENANT,
