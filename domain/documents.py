@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import atexit
 import functools
-
 import hashlib
 import os
 import shutil
