@@ -30,7 +30,7 @@ from cutru.config import Settings, load_settings
 from cutru.logging import configure_logging, get_logger
 from cutru.metrics import BusinessMetrics, MetricsInterceptor, OverdueGauge, client_metric_meter, prometheus_runtime
 from cutru.temporal import connect
-from workflows.procedures import WORKFLOWS
+from workflows.procedures import ALL_WORKFLOWS
 from workflows.sandbox import workflow_runner
 
 
@@ -53,7 +53,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=list(WORKFLOWS.values()),
+        workflows=list(ALL_WORKFLOWS),
         workflow_runner=workflow_runner(),
         activities=all_activities(activities),
         interceptors=[MetricsInterceptor(metrics or BusinessMetrics(client_metric_meter(client)))],

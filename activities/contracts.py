@@ -11,7 +11,7 @@ from domain.eligibility import HouseholdFacts, PersonFacts
 from domain.models import Boundary, DossierState, Refusal, TrailEntry
 from domain.procedures import DocumentKind, Procedure
 from domain.rulesets import DeadlineCase
-from domain.submissions import Submission
+from domain.submissions import StayNotificationSubmission, Submission
 
 
 class IdentityCheck(Boundary):
@@ -42,6 +42,24 @@ class ImmediateResult(Boundary):
 
     refusals: tuple[Refusal, ...]
     summary: dict[str, str] = {}
+
+
+class StayBatch(Boundary):
+    """``record_stays``: a batch of an establishment's stay notifications, checked and recorded one by one."""
+
+    notifications: tuple[StayNotificationSubmission, ...] = Field(min_length=1, max_length=200)
+
+
+class StayOutcome(Boundary):
+    """What became of one stay notification in a register: recorded (completed) or refused, and why."""
+
+    dossier_code: str
+    state: DossierState
+    refusals: tuple[Refusal, ...] = ()
+
+
+class StayBatchResult(Boundary):
+    outcomes: tuple[StayOutcome, ...]
 
 
 class OfficerRef(Boundary):

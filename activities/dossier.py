@@ -7,6 +7,7 @@ not raised: a refused dossier is a normal outcome, not an activity failure.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,10 +32,14 @@ from activities.contracts import (
     OfficerRef,
     PaymentOrder,
     PaymentRequest,
+    StayBatch,
+    StayBatchResult,
+    StayOutcome,
     UnitRoster,
 )
 from activities.payment import PaymentGateway
 from domain.eligibility import deadline_case_for, eligibility_refusals, identity_refusals
+from domain.models import DossierState, Refusal
 from domain.procedures import DocumentKind
 
 if TYPE_CHECKING:
@@ -46,6 +51,14 @@ def _log(**fields: Any) -> None:
     info = activity.info()
     get_logger(dossier_code=info.workflow_id, workflow_id=info.workflow_id, activity=info.activity_type,
                attempt=info.attempt).info("activity", **fields)
+
+
+def _recorded_stay(row: Any) -> StayOutcome:
+    """The outcome of a stay notification recorded by an earlier attempt, from the read model and audit row."""
+    details = json.loads(row["details"]) if row["details"] else {}
+    refusals = tuple(Refusal(code=code, message=message)
+                     for code, message in zip(details.get("refusals", []), details.get("reasons", []), strict=False))
+    return StayOutcome(dossier_code=row["dossier_code"], state=DossierState(row["status"]), refusals=refusals)
 
 
 class DossierActivities:
@@ -86,8 +99,39 @@ class DossierActivities:
     @activity.defn
     async def accept_immediately(self, check: EligibilityCheck) -> ImmediateResult:
         """Procedures accepted at once (stay notification): check and record in one transaction."""
-        s = check.submission
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._pool.acquire() as conn:
+            result = await self._accept_at_once(conn, check.submission)
+        _log(step="accept_immediately", refused=len(result.refusals))
+        return result
+
+    @activity.defn
+    async def record_stays(self, batch: StayBatch) -> StayBatchResult:
+        """An establishment's stay register: each notification checked and recorded in a transaction of its own,
+        so that one refused guest never holds back the others. A retried batch reports what is already recorded
+        instead of checking it again."""
+        codes = [s.dossier_code for s in batch.notifications]
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT d.dossier_code, d.status, a.details FROM dossiers d LEFT JOIN audit_events a"
+                " ON a.dossier_code = d.dossier_code AND a.event_key = '9999-closed'"
+                " WHERE d.dossier_code = ANY($1::text[])",
+                codes,
+            )
+            recorded = {row["dossier_code"]: _recorded_stay(row) for row in rows}
+            outcomes = []
+            for submission in batch.notifications:
+                outcome = recorded.get(submission.dossier_code)
+                if outcome is None:
+                    result = await self._accept_at_once(conn, submission)
+                    state = DossierState.REFUSED if result.refusals else DossierState.COMPLETED
+                    outcome = StayOutcome(dossier_code=submission.dossier_code, state=state, refusals=result.refusals)
+                outcomes.append(outcome)
+        _log(step="record_stays", notifications=len(outcomes),
+             refused=sum(o.state == DossierState.REFUSED for o in outcomes))
+        return StayBatchResult(outcomes=tuple(outcomes))
+
+    async def _accept_at_once(self, conn: asyncpg.Connection, s: Any) -> ImmediateResult:
+        async with conn.transaction():
             applicant = await facts.person(conn, s.applicant.personal_id)
             refusals = identity_refusals(s, applicant)
             summary: dict[str, str] = {}
@@ -106,8 +150,8 @@ class DossierActivities:
                 s.applicant.full_name, s.received_at, "; ".join(r.message for r in refusals) or None,
             )
             await self._audit(conn, s.dossier_code, "9999-closed", "system", state,
-                              {"channel": s.channel, "refusals": [r.code for r in refusals]})
-        _log(step="accept_immediately", refused=len(refusals))
+                              {"channel": s.channel, "refusals": [r.code for r in refusals],
+                               "reasons": [r.message for r in refusals]})
         return ImmediateResult(refusals=tuple(refusals), summary=summary)
 
     @activity.defn
@@ -225,8 +269,6 @@ class DossierActivities:
     @staticmethod
     async def _audit(conn: asyncpg.Connection, code: str, key: str, actor: str, action: str,
                      details: dict[str, Any]) -> None:
-        import json
-
         await conn.execute(
             "INSERT INTO audit_events (dossier_code, event_key, actor, action, details, at)"
             " VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT (dossier_code, event_key) DO NOTHING",
@@ -239,6 +281,7 @@ def all_activities(instance: DossierActivities) -> list[Any]:
         instance.validate_identity,
         instance.check_eligibility,
         instance.accept_immediately,
+        instance.record_stays,
         instance.accept_dossier,
         instance.issue_document,
         instance.record_event,

@@ -180,6 +180,21 @@ def typical_history(histories: Sequence[Sequence[Event]]) -> Sequence[Event] | N
     return next(h for h in histories if len(h) == common)
 
 
+class SharedHistory(BaseModel):
+    """Histories that serve many items (stay registers), per item: events, billed actions, activities."""
+
+    events: float
+    actions: float
+    activities: float
+
+
+def shared_history(histories: Sequence[Sequence[Event]], items: int) -> SharedHistory:
+    profiles = [profile_history(events) for events in histories]
+    per = max(items, 1)
+    return SharedHistory(events=sum(p.events for p in profiles) / per, actions=sum(p.actions for p in profiles) / per,
+                         activities=sum(p.activities for p in profiles) / per)
+
+
 class StepTiming(BaseModel):
     """Where time goes per step: queueing (schedule→start) and execution (start→close), in milliseconds."""
 

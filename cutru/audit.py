@@ -35,7 +35,7 @@ from cutru.config import load_settings
 from cutru.temporal import connect
 from domain.identity import mask_personal_id
 from domain.models import Boundary
-from workflows.procedures import WORKFLOWS
+from workflows.procedures import ALL_WORKFLOWS
 from workflows.sandbox import workflow_runner
 
 
@@ -82,6 +82,10 @@ def _summarise_activity(name: str, arg: Any, result: Any) -> list[tuple[str, str
     if name == "deliver_result":
         delivered = ("system", "result_delivered", f"{result.get('method')}: {', '.join(result.get('documents', []))}")
         return [*_entries(arg.get("audit", [])), delivered]
+    if name == "record_stays":
+        return [("system", f"stay_{o.get('state')}",
+                 f"{o.get('dossier_code')}" + "".join(f"; {r.get('code')}" for r in o.get("refusals", [])))
+                for o in result.get("outcomes", [])]
     if name == "issue_document":
         return [("system", "document_issued", ", ".join(arg.get("kinds", [])))]
     return []
@@ -111,6 +115,10 @@ async def decision_trail(history: WorkflowHistory, converter: DataConverter) -> 
             attrs = event.workflow_execution_started_event_attributes
             values = await _values(converter, attrs.input)
             submission = values[0] if values and isinstance(values[0], dict) else {}
+            if attrs.workflow_type.name == "StayRegister":  # its input is the register's key, not a submission
+                register = f"{submission.get('register_id')}: unit {submission.get('police_unit')}"
+                add(event, "system", "register_opened", f"{register}, day {submission.get('day')}")
+                continue
             applicant = submission.get("applicant", {})
             add(event, "citizen", "submitted", f"{attrs.workflow_type.name}: {applicant.get('full_name', '?')} "
                 f"({mask_personal_id(str(applicant.get('personal_id', '')))}), unit {submission.get('police_unit')}")
@@ -130,6 +138,11 @@ async def decision_trail(history: WorkflowHistory, converter: DataConverter) -> 
             value = values[0] if values and isinstance(values[0], dict) else {}
             if signal.signal_name == "officer_decision":
                 add(event, str(value.get("officer_id", "?")), "decision_signal", _decision_detail(value))
+            elif signal.signal_name == "notify":  # a stay register's notification
+                host = value.get("applicant") if isinstance(value.get("applicant"), dict) else {}
+                guests = value.get("details", {}).get("guests", []) if isinstance(value.get("details"), dict) else []
+                add(event, mask_personal_id(str(host.get("personal_id", "?"))), "stay_notified",
+                    f"{value.get('dossier_code')}: {len(guests)} guest(s)")
             elif signal.signal_name == "payment_confirmed":
                 add(event, "payment-gateway", "payment_confirmed", f"{value.get('amount_vnd')} VND")
             else:
@@ -146,6 +159,10 @@ async def decision_trail(history: WorkflowHistory, converter: DataConverter) -> 
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
             values = await _values(converter, event.workflow_execution_completed_event_attributes.result)
             outcome = values[0] if values and isinstance(values[0], dict) else {}
+            if "register_id" in outcome:  # a stay register's summary
+                add(event, "system", "register_closed", f"{outcome.get('received')} received: "
+                    f"{outcome.get('recorded')} recorded, {outcome.get('refused')} refused")
+                continue
             add(event, "system", f"final: {outcome.get('state')}",
                 "; ".join(r.get("message", "") for r in outcome.get("refusals", [])))
     return lines
@@ -156,7 +173,7 @@ def _workflow_type(history: WorkflowHistory) -> str:
 
 
 async def replay(history: WorkflowHistory, converter: DataConverter) -> ReplayReport:
-    replayer = Replayer(workflows=list(WORKFLOWS.values()), data_converter=converter, workflow_runner=workflow_runner())
+    replayer = Replayer(workflows=list(ALL_WORKFLOWS), data_converter=converter, workflow_runner=workflow_runner())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     failure = result.replay_failure
     return ReplayReport(

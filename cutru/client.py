@@ -19,6 +19,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from activities.contracts import StayOutcome
 from cutru.config import Settings, load_settings
 from cutru.temporal import connect
 from domain.models import (
@@ -35,6 +36,7 @@ from domain.models import (
 from domain.submissions import field_errors, parse_submission
 from workflows.lifecycle import DossierLifecycle, initial_search_attributes
 from workflows.procedures import WORKFLOWS
+from workflows.stay_register import StayRegister, register_key, register_search_attributes, uses_register
 
 # A clock a few minutes off between the portal and us is normal; a receipt time beyond that is a mistake.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -87,6 +89,8 @@ class DossierClient:
 
     async def submit(self, raw: Any) -> SubmitReceipt:
         submission = check_submission(raw)
+        if uses_register(submission):
+            return await self._notify_register(submission)
         workflow_class = WORKFLOWS[submission.procedure]  # type: ignore[attr-defined]
         try:
             handle = await self.client.start_workflow(
@@ -102,6 +106,25 @@ class DossierClient:
                                  run_id=None, already_submitted=True)
         return SubmitReceipt(dossier_code=submission.dossier_code, workflow_id=handle.id,
                              run_id=handle.result_run_id, already_submitted=False)
+
+    async def _notify_register(self, submission: Any) -> SubmitReceipt:
+        """An establishment's stay notification joins its register for the day (started by the first one).
+
+        The call returns once the notification is in the register's history; a code sent twice is recorded once,
+        so ``already_submitted`` is always False here: the register, not the start, tells duplicates apart."""
+        key = register_key(submission)
+        handle = await self.client.start_workflow(
+            StayRegister.run, key, id=key.register_id, task_queue=self.task_queue,
+            start_signal="notify", start_signal_args=[submission.model_dump(mode="json")],
+            search_attributes=register_search_attributes(key),
+        )
+        return SubmitReceipt(dossier_code=submission.dossier_code, workflow_id=handle.id,
+                             run_id=handle.result_run_id, already_submitted=False)
+
+    async def stay_outcome(self, receipt: SubmitReceipt) -> StayOutcome | None:
+        """A register's answer for one notification (None: the register does not know the code)."""
+        handle = self.client.get_workflow_handle(receipt.workflow_id)
+        return await handle.query(StayRegister.notification, receipt.dossier_code, result_type=StayOutcome)
 
     def handle(self, dossier_code: str) -> WorkflowHandle[Any, DossierOutcome]:
         return self.client.get_workflow_handle(dossier_code, result_type=DossierOutcome)

@@ -42,9 +42,10 @@ from temporalio.common import MetricMeter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
-from activities.contracts import DeliveryRequest, EligibilityCheck, IdentityCheck, ImmediateResult
+from activities.contracts import DeliveryRequest, EligibilityCheck, IdentityCheck, ImmediateResult, StayBatchResult
 from cutru.logging import get_logger
 from domain.models import DossierState
+from domain.procedures import Procedure
 
 if TYPE_CHECKING:
     import asyncpg
@@ -58,6 +59,7 @@ ACTIVITY_FAILURES = "cutru_activity_failures_total"
 # Activity type names as registered by activities/dossier.py (the method names).
 VALIDATE_IDENTITY = "validate_identity"
 ACCEPT_IMMEDIATELY = "accept_immediately"
+RECORD_STAYS = "record_stays"
 DELIVER_RESULT = "deliver_result"
 
 OVERDUE_REFRESH = timedelta(seconds=15)
@@ -170,6 +172,11 @@ class _ActivityMetrics(ActivityInboundInterceptor):
             self._metrics.dossier_started(procedure)
             state = DossierState.REFUSED if result.refusals else DossierState.COMPLETED
             self._metrics.dossier_finished(procedure, state)
+        elif activity_type == RECORD_STAYS and isinstance(result, StayBatchResult):
+            # A register's batch: each notification is a dossier received, decided and recorded at once.
+            for outcome in result.outcomes:
+                self._metrics.dossier_started(Procedure.STAY_NOTIFICATION)
+                self._metrics.dossier_finished(Procedure.STAY_NOTIFICATION, outcome.state)
         elif activity_type == DELIVER_RESULT and isinstance(arg, DeliveryRequest):
             self._metrics.dossier_finished(arg.result.procedure, arg.final_state)
             if arg.final_state == DossierState.COMPLETED:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from activities.contracts import StayOutcome
 from cutru.config import PROJECT_ROOT
 from domain.models import (
     DecisionReceipt,
@@ -28,7 +29,8 @@ from domain.models import (
     Supplement,
     Withdrawal,
 )
-from domain.submissions import SUBMISSION_MODELS
+from domain.submissions import SUBMISSION_MODELS, StayNotificationSubmission
+from workflows.stay_register import RegisterSummary, StayRegisterKey
 
 SCHEMA_DIR = PROJECT_ROOT / "schemas"
 
@@ -52,6 +54,12 @@ def contract() -> dict[str, tuple[type[BaseModel], Mode, str]]:
         "update.reassign.result.json": (DossierStatus, "serialization", "update reassign: result"),
         "query.status.result.json": (DossierStatus, "serialization", "query status: result"),
         "workflow-result.json": (DossierOutcome, "serialization", "result of every procedure workflow"),
+        "StayRegister.input.json": (StayRegisterKey, "validation", "input of workflow StayRegister"),
+        "StayRegister.signal.notify.json": (StayNotificationSubmission, "validation",
+                                            "signal notify of StayRegister: one establishment's stay notification"),
+        "StayRegister.query.notification.result.json": (StayOutcome, "serialization",
+                                                        "query notification(dossier_code) of StayRegister"),
+        "StayRegister.result.json": (RegisterSummary, "serialization", "result (and query summary) of StayRegister"),
     })
     return files
 

@@ -24,10 +24,11 @@ Sex = Literal["male", "female"]
 Channel = Literal["online", "in_person"]
 
 PersonalId = Annotated[str, Field(pattern=r"^[0-9]{12}$", description="số định danh cá nhân, 12 digits")]
+DOSSIER_CODE_PATTERN = r"^[A-Z0-9][A-Z0-9.-]{5,48}$"
 DossierCode = Annotated[
     str,
     Field(
-        pattern=r"^[A-Z0-9][A-Z0-9.-]{5,48}$",
+        pattern=DOSSIER_CODE_PATTERN,
         description="mã hồ sơ: upper-case letters, digits, '.' and '-'; also the workflow id",
     ),
 ]

@@ -19,6 +19,7 @@ from temporalio import workflow
 from temporalio.common import RawValue
 
 from workflows.lifecycle import NO_INPUT, DossierLifecycle
+from workflows.stay_register import StayRegister
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -213,3 +214,6 @@ WORKFLOWS: dict[Procedure, type[DossierLifecycle]] = {
     Procedure.STAY_NOTIFICATION: StayNotification,
     Procedure.TEMPORARY_ABSENCE_DECLARATION: TemporaryAbsenceDeclaration,
 }
+
+# What a worker runs and a replayer knows: the procedures' dossier workflows and the establishments' stay registers.
+ALL_WORKFLOWS: tuple[type, ...] = (*WORKFLOWS.values(), StayRegister)

@@ -1,0 +1,151 @@
+"""Sổ tiếp nhận thông báo lưu trú: the stay register of one establishment for one day (Luật Cư trú Điều 30).
+
+Hotels, hospitals, dormitories and industrial-zone lodgings notify every guest, every night: the high-volume path.
+A workflow per notification costs the engine a start, two task round trips and an activity per guest, which on one
+file-backed dev server tops out near 25 notifications/s. The register takes each notification as a signal
+(signal-with-start: one history event, no task of its own), checks and records the waiting ones in batches with one
+``record_stays`` activity, and answers for each notification's outcome. Households, vehicles and guests notifying
+for themselves keep a dossier workflow of their own (``StayNotification``): they are few, and the officer's tools
+and the audit see them like any other dossier.
+
+Every notification keeps its own dossier code: the read model, the audit table and ``stay_notifications`` hold one
+row per code, and a notification sent twice (a retrying portal) is recorded once. The register closes at noon the
+day after its date, hours after the law's last moment (08:00 for guests arriving after 23:00); a notification that
+comes later starts a new run of the same register.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from pydantic import AwareDatetime, Field
+from temporalio import workflow
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
+    from activities.contracts import StayBatch, StayBatchResult, StayOutcome
+    from activities.dossier import DossierActivities
+    from domain.calendar import local_date
+    from domain.documents import VIETNAM_TZ
+    from domain.models import DOSSIER_CODE_PATTERN, Boundary, DossierState, Refusal
+    from domain.procedures import Procedure
+    from domain.submissions import StayNotificationSubmission, field_errors
+    from workflows.lifecycle import DURABLE_RETRY, PROCEDURE_KEY, UNIT_KEY
+
+# Establishments that notify many guests a day use a register; the other hosts file a dossier each.
+REGISTER_HOSTS = frozenset({"hotel", "hospital", "dormitory", "industrial_zone_lodging"})
+# Notifications per record_stays activity: big enough to amortise the round trip at 100/s, small enough that one
+# attempt stays well inside its timeout (each notification is a few queries in its own transaction).
+BATCH_LIMIT = 50
+BATCH_TIMEOUT = timedelta(seconds=60)
+CLOSING_TIME = time(12, 0)  # of the day after the register's day, Vietnam time
+
+
+class StayRegisterKey(Boundary):
+    """Which register: the commune police unit, the establishment's place and the day guests arrived."""
+
+    register_id: str = Field(pattern=r"^LT-CA-[0-9]{5}-[0-9a-f]{12}-[0-9]{8}$")
+    police_unit: str
+    day: date
+    closes_at: AwareDatetime
+
+
+class RegisterSummary(Boundary):
+    register_id: str
+    received: int
+    recorded: int
+    refused: int
+    waiting: int
+
+
+def uses_register(submission: Any) -> bool:
+    return submission.procedure == Procedure.STAY_NOTIFICATION and submission.details.host_kind in REGISTER_HOSTS
+
+
+def register_key(submission: StayNotificationSubmission) -> StayRegisterKey:
+    """The register a notification belongs to: same unit, same place (address as written, case and spacing
+    ignored), same arrival day in Vietnam time."""
+    place = submission.details.place
+    address = " ".join(place.address_line.casefold().split())
+    digest = hashlib.sha256(f"{place.province_code}|{place.commune_code}|{address}".encode()).hexdigest()[:12]
+    day = local_date(submission.details.arrival)
+    closes_at = datetime.combine(day + timedelta(days=1), CLOSING_TIME, tzinfo=VIETNAM_TZ)
+    return StayRegisterKey(register_id=f"LT-{submission.police_unit}-{digest}-{day:%Y%m%d}",
+                           police_unit=submission.police_unit, day=day, closes_at=closes_at)
+
+
+def register_search_attributes(key: StayRegisterKey) -> TypedSearchAttributes:
+    """Set at start: operators find a unit's registers as they find its dossiers."""
+    return TypedSearchAttributes([
+        SearchAttributePair(PROCEDURE_KEY, Procedure.STAY_NOTIFICATION.value),
+        SearchAttributePair(UNIT_KEY, key.police_unit),
+    ])
+
+
+@workflow.defn
+class StayRegister:
+    """Signal ``notify(StayNotificationSubmission as JSON)``; queries ``notification(code)`` and ``summary()``."""
+
+    def __init__(self) -> None:
+        self._register_id = workflow.info().workflow_id
+        self._waiting: list[StayNotificationSubmission] = []
+        self._outcomes: dict[str, StayOutcome] = {}
+
+    @workflow.signal
+    def notify(self, raw: Any) -> None:
+        # Raw JSON, validated here: a malformed notification is refused with its field errors, never a failed task.
+        try:
+            submission = StayNotificationSubmission.model_validate(raw)
+        except ValidationError as error:
+            code = raw.get("dossier_code") if isinstance(raw, dict) else None
+            if isinstance(code, str) and re.fullmatch(DOSSIER_CODE_PATTERN, code) and code not in self._outcomes:
+                refusals = tuple(Refusal(code="invalid_submission", message=m) for m in field_errors(error)[:50])
+                self._outcomes[code] = StayOutcome(dossier_code=code, state=DossierState.REFUSED, refusals=refusals)
+            return  # without a usable dossier code there is nobody to answer; the signal stays in the history
+        if submission.dossier_code in self._outcomes:
+            return  # sent twice: recorded once
+        self._outcomes[submission.dossier_code] = StayOutcome(dossier_code=submission.dossier_code,
+                                                              state=DossierState.RECEIVED)
+        self._waiting.append(submission)
+
+    @workflow.query
+    def notification(self, dossier_code: str) -> StayOutcome | None:
+        return self._outcomes.get(dossier_code)
+
+    @workflow.query
+    def summary(self) -> RegisterSummary:
+        states = [outcome.state for outcome in self._outcomes.values()]
+        return RegisterSummary(register_id=self._register_id, received=len(states),
+                               recorded=states.count(DossierState.COMPLETED),
+                               refused=states.count(DossierState.REFUSED), waiting=len(self._waiting))
+
+    @workflow.run
+    async def run(self, key: StayRegisterKey) -> RegisterSummary:
+        # One timer for the register's life, not one per wait: each batch then costs one activity and nothing more.
+        delay = key.closes_at - workflow.now()
+        closing = asyncio.ensure_future(workflow.sleep(delay)) if delay > timedelta(0) else None
+        while True:
+            await workflow.wait_condition(lambda: bool(self._waiting) or closing is None or closing.done())
+            if self._waiting:
+                await self._record_batch()
+            elif workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(key)
+            elif closing is None or closing.done():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                return self.summary()
+
+    async def _record_batch(self) -> None:
+        batch, self._waiting = self._waiting[:BATCH_LIMIT], self._waiting[BATCH_LIMIT:]
+        result: StayBatchResult = await workflow.execute_activity_method(
+            DossierActivities.record_stays, StayBatch(notifications=tuple(batch)),
+            start_to_close_timeout=BATCH_TIMEOUT, retry_policy=DURABLE_RETRY,
+        )
+        for outcome in result.outcomes:
+            self._outcomes[outcome.dossier_code] = outcome
