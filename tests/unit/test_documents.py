@@ -7,6 +7,8 @@ import io
 import os
 import subprocess
 import sys
+import threading
+import time
 import unicodedata
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 from pydantic import ValidationError
 from pypdf import PdfReader
 
+from domain import documents
 from domain.documents import (
     TITLES,
     DocumentData,
@@ -98,12 +101,17 @@ def make(kind: DocumentKind, **overrides: Any) -> DocumentData:
     return DocumentData(**{**COMMON, "kind": kind, **KIND_FIELDS[kind], **overrides})
 
 
-def pdf_text(content: bytes) -> str:
+def pdf_pages_and_text(content: bytes) -> tuple[int, str]:
     reader = PdfReader(io.BytesIO(content))
-    assert len(reader.pages) == 1
     text = "\n".join(page.extract_text() for page in reader.pages)
     # Lines wrap wherever the layout puts them: compare with single spaces.
-    return " ".join(text.split())
+    return len(reader.pages), " ".join(text.split())
+
+
+def pdf_text(content: bytes) -> str:
+    pages, text = pdf_pages_and_text(content)
+    assert pages == 1
+    return text
 
 
 @pytest.mark.parametrize("kind", list(DocumentKind))
@@ -163,7 +171,7 @@ def test_render_is_identical_in_another_process() -> None:
         "import hashlib, sys; sys.path.insert(0, sys.argv[1]);"
         "from tests.unit.test_documents import make; from domain.documents import render;"
         "from domain.procedures import DocumentKind;"
-        "print(hashlib.sha256(render(make(DocumentKind.CT07))).hexdigest())"
+        "print(' '.join(hashlib.sha256(render(make(kind))).hexdigest() for kind in DocumentKind))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run(
@@ -174,13 +182,108 @@ def test_render_is_identical_in_another_process() -> None:
         env=env,
         cwd=root,
     )
-    assert out.stdout.strip() == hashlib.sha256(render(make(DocumentKind.CT07))).hexdigest()
+    assert out.stdout.split() == [hashlib.sha256(render(make(kind))).hexdigest() for kind in DocumentKind]
+
+
+def test_renders_in_several_threads_take_turns(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The fonts are shared by every document of the process, and ReportLab's subsetting is not thread-safe (it
+    # moves a read position kept in the font): renders from several threads (an activity run in a thread pool)
+    # must not overlap, whatever the timing, and must give the bytes a lone render gives.
+    datas = [make(kind) for kind in DocumentKind]
+    expected = [render(data) for data in datas]
+    build = documents._build
+    inside, most = 0, 0
+    count = threading.Lock()
+
+    def slow_build(*args: Any) -> tuple[bytes, int]:
+        nonlocal inside, most
+        with count:
+            inside += 1
+            most = max(most, inside)
+        time.sleep(0.005)  # room for another thread to come in
+        try:
+            return build(*args)
+        finally:
+            with count:
+                inside -= 1
+
+    monkeypatch.setattr(documents, "_build", slow_build)
+    results: list[bytes] = [b""] * len(datas)
+
+    def run(i: int) -> None:
+        results[i] = render(datas[i])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(datas))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most == 1
+    assert results == expected
 
 
 def test_creation_date_is_the_issue_time() -> None:
     reader = PdfReader(io.BytesIO(render(make(DocumentKind.CT04))))
     assert reader.metadata is not None
     assert reader.metadata.creation_date == ISSUED
+
+
+def test_metadata_names_the_form_and_the_dossier() -> None:
+    reader = PdfReader(io.BytesIO(render(make(DocumentKind.CT04))))
+    assert reader.metadata is not None
+    assert reader.metadata.title == f"Mẫu CT04 - {TITLES[DocumentKind.CT04]}"
+    assert reader.metadata.subject == f"Mã hồ sơ: {DOSSIER}"
+    assert reader.metadata.author == "Công an Phường Hoàn Kiếm"
+    assert reader.root_object["/Lang"] == "vi"
+
+
+def test_every_font_is_embedded() -> None:
+    # A viewer without the font would substitute one that may lack the Vietnamese letters.
+    reader = PdfReader(io.BytesIO(render(make(DocumentKind.CT05))))
+    resources: Any = reader.pages[0]["/Resources"]  # pypdf types nested objects loosely
+    fonts = resources["/Font"]
+    assert len(fonts) == 3  # regular, bold, italic
+    for reference in fonts.values():
+        font = reference.get_object()
+        assert "BeVietnamPro" in font["/BaseFont"]
+        assert "/FontFile2" in font["/FontDescriptor"]
+
+
+# Each vowel with no tone mark and the five tones (huyền, sắc, hỏi, ngã, nặng), in both cases, and đ.
+TONES = ("", "\u0300", "\u0301", "\u0309", "\u0303", "\u0323")
+VIETNAMESE_LETTERS = " ".join(
+    "".join(unicodedata.normalize("NFC", vowel + tone) for tone in TONES) for vowel in "aăâeêioôơuưyAĂÂEÊIOÔƠUƯY"
+) + " đĐ"
+
+
+def test_every_vietnamese_letter_prints_in_each_face() -> None:
+    # A character the embedded font lacks would be extracted as something else (a NUL): the text coming back
+    # equal proves each letter is drawn, in regular (address), bold (name) and italic (the place by the date).
+    data = make(
+        DocumentKind.CT08,
+        full_name=VIETNAMESE_LETTERS,
+        address=VIETNAMESE_LETTERS,
+        police_unit=f"Công an {VIETNAMESE_LETTERS}",
+    )
+    text = pdf_text(render(data))
+    assert text.count(VIETNAMESE_LETTERS) == 3
+    assert f"CÔNG AN {VIETNAMESE_LETTERS.upper()}" in text  # the heading, bold capitals
+
+
+def test_markup_characters_print_as_written() -> None:
+    # Names, addresses and reasons are free text: nothing in them may act as layout markup.
+    address = "Số 5 <ngõ 3> & ngách 7 </b> <br/> &amp; &#65;"
+    reason = "<font size=40>Lý do</font> & <b>không</b> <para> ]]>"
+    text = pdf_text(render(make(DocumentKind.CT06, address=address, refusal_reason=reason)))
+    assert f"Nơi cư trú: {address}" in text
+    assert f"Lý do từ chối: {reason}" in text
+
+
+def test_line_breaks_in_the_input_are_kept() -> None:
+    reader = PdfReader(io.BytesIO(render(make(DocumentKind.CT06, refusal_reason="Thứ nhất: A.\nThứ hai: B."))))
+    lines = [line.strip() for line in reader.pages[0].extract_text().splitlines()]
+    assert "Lý do từ chối: Thứ nhất: A." in lines
+    assert "Thứ hai: B." in lines
 
 
 def test_store_is_atomic_and_idempotent(tmp_path: Path) -> None:
@@ -245,3 +348,39 @@ def test_long_content_shrinks_to_one_page() -> None:
     text = pdf_text(render(make(DocumentKind.CT05, missing_items=items)))  # pdf_text asserts a single page
     for i in range(12):
         assert f"{i + 1}. Mục {i}:" in text
+
+
+LONG_ITEMS = [
+    f"Mục {i}: " + "giấy tờ <bản sao> & tài liệu chứng minh chỗ ở hợp pháp của công dân " * 6
+    for i in range(30)
+]
+LONG_ADDRESS = "Số 12 phố Hàng Bạc, Phường Hoàn Kiếm, Thành phố Hà Nội; " * 35
+LONG_REASON = "Người đề nghị tách hộ chưa có năng lực hành vi dân sự đầy đủ; " * 32
+
+
+@pytest.mark.parametrize(
+    ("kind", "overrides", "expected"),
+    [
+        (
+            DocumentKind.CT05,
+            {"missing_items": LONG_ITEMS},
+            [f"{i}. {item}" for i, item in enumerate(LONG_ITEMS, start=1)],
+        ),
+        (
+            DocumentKind.CT06,
+            {"address": LONG_ADDRESS, "refusal_reason": LONG_REASON},
+            [f"Nơi cư trú: {LONG_ADDRESS}", f"Lý do từ chối: {LONG_REASON}"],
+        ),
+    ],
+    ids=["CT05 with 30 long items", "CT06 with a long address and reason"],
+)
+def test_content_too_long_for_one_page_flows_onto_more_pages(
+    kind: DocumentKind, overrides: dict[str, Any], expected: list[str]
+) -> None:
+    # Even at the smallest size it does not fit: nothing may be cut off, and the signature still comes last.
+    pages, text = pdf_pages_and_text(render(make(kind, **overrides)))
+    assert pages >= 2
+    position = 0
+    for part in expected:
+        position = text.index(" ".join(part.split()), position)
+    assert "CÁN BỘ TIẾP NHẬN HỒ SƠ (Ký, ghi rõ họ tên) Trần Văn Hùng" in text[position:]
