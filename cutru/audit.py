@@ -173,7 +173,8 @@ def _workflow_type(history: WorkflowHistory) -> str:
 
 
 async def replay(history: WorkflowHistory, converter: DataConverter) -> ReplayReport:
-    replayer = Replayer(workflows=list(ALL_WORKFLOWS), data_converter=converter, workflow_runner=workflow_runner())
+    replayer = Replayer(workflows=list(ALL_WORKFLOWS), data_converter=converter,
+                        workflow_runner=workflow_runner(strict=True))
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     failure = result.replay_failure
     return ReplayReport(

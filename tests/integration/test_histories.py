@@ -14,6 +14,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from temporalio.worker import Replayer
 
 from cutru.audit import load_history, replay_many
 from cutru.codec import data_converter
@@ -21,6 +22,8 @@ from domain.models import DossierState
 from domain.procedures import Procedure
 from tests.factories import Desk, new_person, new_place, procedure_desk, registration
 from tests.integration.test_procedures import HAPPY, Case, build, complete
+from workflows.procedures import ALL_WORKFLOWS
+from workflows.sandbox import workflow_runner
 
 HISTORY_DIR = Path(__file__).resolve().parent.parent / "histories"
 RECORDING = bool(os.environ.get("CUTRU_RECORD_HISTORIES"))
@@ -63,3 +66,12 @@ async def test_recorded_histories_replay_against_the_current_code():
     summary, reports = await replay_many((load_history(p) for p in files), data_converter(None))
     failures = [f"{r.workflow_id}: {r.failure}" for r in reports if not r.deterministic]
     assert summary.ok == summary.replayed == len(files), failures
+
+
+async def test_recorded_histories_replay_with_the_workers_runner_too():
+    """The worker passes the workflow modules through the sandbox (fast); the audit replay above re-imports them
+    (strict). Both must accept every recorded history."""
+    replayer = Replayer(workflows=list(ALL_WORKFLOWS), data_converter=data_converter(None),
+                        workflow_runner=workflow_runner())
+    for path in sorted(HISTORY_DIR.glob("*.json")):
+        await replayer.replay_workflow(load_history(path))
