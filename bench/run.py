@@ -92,7 +92,7 @@ STAY_FLOOR_RESERVE = STAY_DRAIN + 30  # the stay floor's wait and its workers' s
 PACED_DRAIN = 60.0  # seconds to wait after the last paced submission (a dossier takes under one at that rate)
 NOISY_SHARE = 0.15  # of the machine's CPU taken by other processes during a phase, above which the report warns
 COMPLETION_POLL = 0.5  # seconds between counts of running workflows
-OFFICER_POLL = 0.2  # seconds between reads of the officer's work queue
+OFFICER_POLL = 1.0  # seconds between reads of the officer's work queue
 PHASE_LETTERS = {"probe": "X", "cutru": "C", "paced": "H"}  # in dossier codes, so that no two phases share one
 APPROVE = OfficerDecision(officer_id=OFFICER, decision=DecisionKind.APPROVE)
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
