@@ -27,7 +27,7 @@ from cutru.config import SEARCH_ATTRIBUTES, Settings
 from cutru.db.migrate import migrate
 from cutru.db.seed import seed
 from cutru.stack import temporal_binary
-from worker import build_worker
+from worker import build_worker, database_pool
 
 SEED_PEOPLE = 3_000
 _KEY_KINDS = {
@@ -73,7 +73,7 @@ async def database_url(tmp_root: Path) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=10)
+    pool = await database_pool(database_url)  # the worker's pool settings
     yield pool
     await pool.close()
 
