@@ -134,7 +134,7 @@ def document_data(request: DocumentRequest, kind: DocumentKind, issued_at: datet
         birth_date=submission.applicant.birth_date,
         address=recorded.get("address") or _place_of(submission) or address or str(submission.delivery.destination),
         issued_at=issued_at,
-        refusal_reason="; ".join(r.message for r in request.refusals) or None,
+        refusal_reason="; ".join(r.message_vi or r.message for r in request.refusals) or None,
         missing_items=request.missing_items,
         officer_name=request.decided_by,
         **kind_fields,

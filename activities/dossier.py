@@ -56,8 +56,10 @@ def _log(**fields: Any) -> None:
 def _recorded_stay(row: Any) -> StayOutcome:
     """The outcome of a stay notification recorded by an earlier attempt, from the read model and audit row."""
     details = json.loads(row["details"]) if row["details"] else {}
-    refusals = tuple(Refusal(code=code, message=message)
-                     for code, message in zip(details.get("refusals", []), details.get("reasons", []), strict=False))
+    codes, reasons = details.get("refusals", []), details.get("reasons", [])
+    reasons_vi = details.get("reasons_vi") or [""] * len(codes)  # absent from rows recorded before it existed
+    refusals = tuple(Refusal(code=code, message=message, message_vi=message_vi)
+                     for code, message, message_vi in zip(codes, reasons, reasons_vi, strict=False))
     return StayOutcome(dossier_code=row["dossier_code"], state=DossierState(row["status"]), refusals=refusals)
 
 
@@ -151,7 +153,8 @@ class DossierActivities:
             )
             await self._audit(conn, s.dossier_code, "9999-closed", "system", state,
                               {"channel": s.channel, "refusals": [r.code for r in refusals],
-                               "reasons": [r.message for r in refusals]})
+                               "reasons": [r.message for r in refusals],
+                               "reasons_vi": [r.message_vi for r in refusals]})
         return ImmediateResult(refusals=tuple(refusals), summary=summary)
 
     @activity.defn

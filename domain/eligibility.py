@@ -17,16 +17,22 @@ from domain.models import Boundary, ConsentRole, Refusal, SubmissionBase
 from domain.procedures import Procedure
 from domain.rules_common import (  # ADULT_AGE and age_on are re-exported for callers of this module
     ADULT_AGE,  # noqa: F401
+    NO_HOUSEHOLD_TO_JOIN_VI,
+    RESIDENCE_UNKNOWN_VI,
     age_on,  # noqa: F401
     barred_place,
     minor_needs_guardian,
     missing_consent,
+    refusal,
     wrong_authority,
 )
 from domain.rulesets import DeadlineCase
 from domain.submissions import PermanentResidenceRegistrationSubmission
 
 MIN_FLOOR_AREA_PER_PERSON_M2 = Decimal(8)  # Điều 20 khoản 3: never below 8 m², provinces may set more
+
+# The identity fields that may differ from CSDLQG, as the English and the Vietnamese (CT06) messages name them.
+_IDENTITY_FIELDS_VI = {"full name": "họ và tên", "birth date": "ngày sinh", "sex": "giới tính"}
 
 
 class PersonFacts(Boundary):
@@ -155,17 +161,19 @@ def identity_refusals(submission: SubmissionBase, person: PersonFacts | None) ->
     basis = "Luật Cư trú 2020, Điều 6; Luật Căn cước 2023"
     if person is None:
         return [
-            Refusal(
-                code="identity_unknown",
-                message="The personal ID number is not in the national population database; check the number.",
-                legal_basis=basis,
+            refusal(
+                "identity_unknown",
+                "The personal ID number is not in the national population database; check the number.",
+                basis,
+                "Số định danh cá nhân không có trong Cơ sở dữ liệu quốc gia về dân cư; đề nghị kiểm tra lại số định "
+                "danh cá nhân.",
             )
         ]
     refusals = []
     if person.status != "alive":
         refusals.append(
-            Refusal(code="identity_deceased", message="The population database records this person as deceased.",
-                    legal_basis=basis)
+            refusal("identity_deceased", "The population database records this person as deceased.", basis,
+                    "Cơ sở dữ liệu quốc gia về dân cư ghi nhận người này đã chết.")
         )
     declared = submission.applicant
     mismatched = [
@@ -179,11 +187,13 @@ def identity_refusals(submission: SubmissionBase, person: PersonFacts | None) ->
     ]
     if mismatched:
         refusals.append(
-            Refusal(
-                code="identity_mismatch",
-                message="The declared " + ", ".join(mismatched)
+            refusal(
+                "identity_mismatch",
+                "The declared " + ", ".join(mismatched)
                 + " differ from the national population database; correct the declaration.",
-                legal_basis=basis,
+                basis,
+                "Thông tin " + ", ".join(_IDENTITY_FIELDS_VI[name] for name in mismatched)
+                + " đã kê khai không trùng khớp với Cơ sở dữ liệu quốc gia về dân cư; đề nghị kê khai lại cho đúng.",
             )
         )
     return refusals
@@ -206,28 +216,32 @@ def permanent_registration_refusals(
     residence = facts.residence
     if residence is None:
         return [
-            Refusal(
-                code="residence_unknown",
-                message="No legal residence is recorded at this address; attach proof of legal residence "
+            refusal(
+                "residence_unknown",
+                "No legal residence is recorded at this address; attach proof of legal residence "
                 "or check the address.",
-                legal_basis="Luật Cư trú 2020, Điều 20; Nghị định 154/2024/NĐ-CP",
+                "Luật Cư trú 2020, Điều 20; Nghị định 154/2024/NĐ-CP",
+                RESIDENCE_UNKNOWN_VI,
             )
         ]
     refusals = (wrong_authority(submission, details.residence.commune_code, "the residence")
                 + _barred_place(facts) + _minor_needs_guardian(submission, facts))
     if facts.current_permanent_residence_id == residence.residence_id:
         refusals.append(
-            Refusal(code="already_registered_here", message="The applicant is already registered at this residence.",
-                    legal_basis="Luật Cư trú 2020, Điều 20")
+            refusal("already_registered_here", "The applicant is already registered at this residence.",
+                    "Luật Cư trú 2020, Điều 20", "Người đề nghị đã đăng ký thường trú tại chỗ ở này.")
         )
     if details.basis == "own_residence":
         if residence.owner_id != applicant_id:
             refusals.append(
-                Refusal(
-                    code="not_owner",
-                    message="The records do not show the applicant as owner of this residence; choose another "
+                refusal(
+                    "not_owner",
+                    "The records do not show the applicant as owner of this residence; choose another "
                     "basis (joining a relative, rented or borrowed housing) or attach proof of ownership.",
-                    legal_basis="Luật Cư trú 2020, Điều 20 khoản 1",
+                    "Luật Cư trú 2020, Điều 20 khoản 1",
+                    "Cơ sở dữ liệu về cư trú không ghi nhận người đề nghị là chủ sở hữu chỗ ở này; đề nghị chọn căn cứ "
+                    "đăng ký khác (về ở với người thân; thuê, mượn, ở nhờ chỗ ở hợp pháp) hoặc bổ sung giấy tờ, tài "
+                    "liệu chứng minh quyền sở hữu chỗ ở.",
                 )
             )
         return refusals
@@ -235,18 +249,20 @@ def permanent_registration_refusals(
     if details.basis == "join_relative":
         if head_id is None:
             refusals.append(
-                Refusal(code="no_household_to_join", message="No household lives at this residence to join.",
-                        legal_basis="Luật Cư trú 2020, Điều 20 khoản 2")
+                refusal("no_household_to_join", "No household lives at this residence to join.",
+                        "Luật Cư trú 2020, Điều 20 khoản 2", NO_HOUSEHOLD_TO_JOIN_VI)
             )
         elif submission.consent_of(ConsentRole.HOUSEHOLD_HEAD, head_id) is None:
             refusals.append(_missing_consent("household_head_consent_missing", "the household head"))
     else:
         if not details.contract_certified:
             refusals.append(
-                Refusal(
-                    code="contract_not_certified",
-                    message="A rented or borrowed residence needs a notarised or certified contract.",
-                    legal_basis="Luật Cư trú 2020, Điều 20 khoản 3; Nghị định 154/2024/NĐ-CP Điều 5",
+                refusal(
+                    "contract_not_certified",
+                    "A rented or borrowed residence needs a notarised or certified contract.",
+                    "Luật Cư trú 2020, Điều 20 khoản 3; Nghị định 154/2024/NĐ-CP Điều 5",
+                    "Trường hợp thuê, mượn, ở nhờ chỗ ở hợp pháp phải có hợp đồng, văn bản cho thuê, cho mượn, cho ở "
+                    "nhờ đã được công chứng hoặc chứng thực.",
                 )
             )
         if head_id is not None and head_id != applicant_id and submission.consent_of(
@@ -257,10 +273,13 @@ def permanent_registration_refusals(
         minimum = max(MIN_FLOOR_AREA_PER_PERSON_M2, facts.provincial_min_floor_area_m2)
         if area_each < minimum:
             refusals.append(
-                Refusal(
-                    code="floor_area_too_small",
-                    message=f"Floor area per person would be {area_each:.1f} m², below the minimum of {minimum} m².",
-                    legal_basis="Luật Cư trú 2020, Điều 20 khoản 3 điểm b",
+                refusal(
+                    "floor_area_too_small",
+                    f"Floor area per person would be {area_each:.1f} m², below the minimum of {minimum} m².",
+                    "Luật Cư trú 2020, Điều 20 khoản 3 điểm b",
+                    f"Nếu đăng ký thường trú thêm người đề nghị thì diện tích nhà ở bình quân là "
+                    f"{_vi_number(f'{area_each:.1f}')} m² sàn/người, thấp hơn diện tích nhà ở tối thiểu "
+                    f"{_vi_number(str(minimum))} m² sàn/người.",
                 )
             )
     # The owner's consent may come as owner or, when the owner heads the household, as its head (one CT01).
@@ -268,6 +287,11 @@ def permanent_registration_refusals(
     if owner not in (None, applicant_id) and not any(c.personal_id == owner for c in submission.consents):
         refusals.append(_missing_consent("owner_consent_missing", "the owner of the residence"))
     return refusals
+
+
+def _vi_number(text: str) -> str:
+    """A decimal as written in Vietnamese: a comma before the decimals (``7.5`` → ``7,5``)."""
+    return text.replace(".", ",")
 
 
 def _missing_consent(code: str, who: str) -> Refusal:

@@ -230,8 +230,10 @@ class Refusal(Boundary):
     """Why a dossier is refused (CT06): a stable code for machines, a sentence for people, the law."""
 
     code: str
-    message: str
+    message: str  # English, for logs and the API
     legal_basis: str = ""
+    # Optional with a default: recorded workflow histories hold Refusal JSON written before this field existed.
+    message_vi: str = Field(default="", description="the reason in Vietnamese, printed on CT06")
 
 
 # ---- messages --------------------------------------------------------------------------------------------

@@ -56,7 +56,10 @@ def residence_declaration_refusals(submission: ResidenceDeclarationSubmission,
             "has_registered_residence",
             "The applicant holds a registered permanent or temporary residence: a declaration is only for people "
             "who are not eligible to register one. Register at the current place instead, or ask for a residence "
-            "confirmation.", f"{DECLARATION_BASIS} khoản 1"))
+            "confirmation.", f"{DECLARATION_BASIS} khoản 1",
+            "Người đề nghị đã có nơi thường trú hoặc nơi tạm trú đã đăng ký; việc khai báo thông tin về cư trú chỉ áp "
+            "dụng đối với người không đủ điều kiện đăng ký thường trú, đăng ký tạm trú. Đề nghị đăng ký cư trú tại nơi "
+            "ở hiện tại hoặc đề nghị xác nhận thông tin về cư trú."))
     return refusals
 
 
@@ -112,7 +115,9 @@ def stay_notification_refusals(submission: StayNotificationSubmission, facts: Ho
         refusals.append(refusal(
             "stay_too_long",
             f"A stay lasts at most {rules.max_stay_days} days; for a longer stay the guest registers a temporary "
-            "residence.", STAY_BASIS))
+            "residence.", STAY_BASIS,
+            f"Thời gian lưu trú tối đa là {rules.max_stay_days} ngày; trường hợp ở dài hơn thì người lưu trú phải đăng "
+            "ký tạm trú."))
     unknown, mismatched = [], []
     for number, guest in enumerate(details.guests, start=1):
         if guest.personal_id is None:
@@ -126,18 +131,26 @@ def stay_notification_refusals(submission: StayNotificationSubmission, facts: Ho
         refusals.append(refusal(
             "guest_unknown",
             f"Guest(s) {', '.join(map(str, unknown))}: the personal ID number is not that of a living person in the "
-            "national population database.", STAY_BASIS))
+            "national population database.", STAY_BASIS,
+            f"Người lưu trú số thứ tự {', '.join(map(str, unknown))}: số định danh cá nhân đã kê khai không phải của "
+            "người đang còn sống trong Cơ sở dữ liệu quốc gia về dân cư."))
     if mismatched:
         refusals.append(refusal(
             "guest_identity_mismatch",
             f"Guest(s) {', '.join(map(str, mismatched))}: name or birth date differ from the national population "
-            "database.", STAY_BASIS))
+            "database.", STAY_BASIS,
+            f"Người lưu trú số thứ tự {', '.join(map(str, mismatched))}: họ và tên hoặc ngày sinh đã kê khai không "
+            "trùng khớp với Cơ sở dữ liệu quốc gia về dân cư."))
     if details.repeated_relative_visits and not rules.relatives_notify_once:
         refusals.append(refusal("repeat_notice_not_allowed",
-                                "Repeated stays must each be notified under the rules in force.", STAY_BASIS))
+                                "Repeated stays must each be notified under the rules in force.", STAY_BASIS,
+                                "Theo quy định hiện hành, mỗi lần đến lưu trú đều phải thông báo lưu trú; không áp "
+                                "dụng việc thông báo lưu trú một lần cho nhiều lần lưu trú."))
     elif details.repeated_relative_visits and details.host_kind != "household":
         refusals.append(refusal("repeat_notice_only_for_households",
-                                "Only a host household notifies repeated stays of close relatives once.", STAY_BASIS))
+                                "Only a host household notifies repeated stays of close relatives once.", STAY_BASIS,
+                                "Chỉ hộ gia đình có người thân thích đến lưu trú nhiều lần mới được thông báo lưu trú "
+                                "một lần."))
     return refusals
 
 
@@ -161,21 +174,29 @@ def temporary_absence_refusals(submission: TemporaryAbsenceDeclarationSubmission
         refusals.append(refusal(
             "not_resident_here",
             "The applicant does not reside in this commune (permanent residence; for categories a–c also "
-            "temporary): declare the absence to the police of the commune being left.", point))
+            "temporary): declare the absence to the police of the commune being left.", point,
+            "Người đề nghị không cư trú trên địa bàn xã, phường này (xét nơi thường trú; đối với các trường hợp tại "
+            "điểm a, b, c còn xét cả nơi tạm trú); đề nghị khai báo tạm vắng với Công an cấp xã nơi người đó đi "
+            "khỏi."))
     # The absence reaches the minimum when it lasts up to the end of a period counted from the day it starts.
     reaches = category.minimum_absence.end_from(details.absence_from)
     if details.absence_to < reaches:
         refusals.append(refusal(
             "declaration_not_required",
             f"For category ({details.category}) a declaration is required for an absence lasting until "
-            f"{format_date(reaches)} or later; this absence is shorter and needs none.", point))
+            f"{format_date(reaches)} or later; this absence is shorter and needs none.", point,
+            f"Đối với trường hợp tại điểm {details.category}, chỉ phải khai báo tạm vắng khi vắng mặt đến ngày "
+            f"{format_date(reaches)} hoặc lâu hơn; thời gian vắng mặt đã kê khai ngắn hơn nên không phải khai báo tạm "
+            "vắng."))
     if category.supervising_authority_consent:
         consent = submission.consent_of(ConsentRole.SUPERVISING_AUTHORITY)
         if consent is None or not consent.authority_name:
             refusals.append(refusal(
                 "supervising_authority_consent_missing",
                 "The written consent of the supervising authority (cơ quan, người có thẩm quyền giám sát, quản lý), "
-                "naming that authority, is required.", point))
+                "naming that authority, is required.", point,
+                "Hồ sơ phải có văn bản đồng ý của cơ quan, người có thẩm quyền giám sát, quản lý, ghi rõ tên cơ "
+                "quan, người có thẩm quyền đó."))
     return refusals
 
 

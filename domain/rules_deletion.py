@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 PERMANENT_BASIS = "Luật Cư trú 2020, Điều 24"
 TEMPORARY_BASIS = "Luật Cư trú 2020, Điều 29"
+KINDS_VI = {"permanent": "thường trú", "temporary": "tạm trú"}  # the registration deleted, as CT06 names it
 
 Threshold = Literal["absence_months_for_deletion", "housing_ended_months_for_deletion"]
 DeletionSubmission = PermanentResidenceDeletionSubmission | TemporaryResidenceDeletionSubmission
@@ -168,12 +169,15 @@ def _deletion_refusals(submission: DeletionSubmission, facts: HouseholdFacts, ba
     subject = facts.applicant if subject_id == submission.applicant.personal_id else facts.subject
     if subject is None:
         return [refusal("subject_unknown", "The person whose registration is to be deleted is not in the national "
-                        "population database; check the personal ID number.", basis)]
+                        "population database; check the personal ID number.", basis,
+                        "Người được đề nghị xóa đăng ký cư trú không có thông tin trong Cơ sở dữ liệu quốc gia về dân "
+                        "cư; đề nghị kiểm tra lại số định danh cá nhân.")]
     record = _record(submission, facts.records)
     if record is None:
         return [refusal(f"no_{kind}_residence",
                         f"The person holds no active {kind} residence registration: there is nothing to delete.",
-                        basis)]
+                        basis,
+                        f"Người này không có đăng ký {KINDS_VI[kind]} còn hiệu lực nên không có nội dung để xóa.")]
     refusals = wrong_authority(submission, record.commune_code, f"the {kind} residence")
     refusals += _filer_refusals(submission, facts, record, basis)
     refusals += _case_refusals(submission, facts, subject.status, record, basis)
@@ -191,7 +195,10 @@ def _filer_refusals(submission: DeletionSubmission, facts: HouseholdFacts, recor
         return []
     return [refusal("not_entitled_to_file",
                     "Only the person, a member of their household (its representative) or the owner of the "
-                    "residence files a deletion; ask one of them to file.", f"{basis} khoản 2")]
+                    "residence files a deletion; ask one of them to file.", f"{basis} khoản 2",
+                    "Chỉ người thuộc trường hợp bị xóa đăng ký, thành viên hộ gia đình (người đại diện hộ gia đình) "
+                    "hoặc chủ sở hữu chỗ ở mới được nộp hồ sơ xóa đăng ký; đề nghị một trong những người này nộp hồ "
+                    "sơ.")]
 
 
 def _case_refusals(submission: DeletionSubmission, facts: HouseholdFacts, subject_status: str, record: RecordFacts,
@@ -203,29 +210,41 @@ def _case_refusals(submission: DeletionSubmission, facts: HouseholdFacts, subjec
     if case.death_recorded and subject_status != "dead":
         refusals.append(refusal("death_not_recorded",
                                 "The national population database does not record this death: register the death "
-                                "(đăng ký khai tử) first, then file again.", point))
+                                "(đăng ký khai tử) first, then file again.", point,
+                                "Cơ sở dữ liệu quốc gia về dân cư chưa ghi nhận người này đã chết; đề nghị làm thủ "
+                                "tục đăng ký khai tử trước, sau đó nộp lại hồ sơ."))
     if case.waiting_months is not None and on <= (arises := case_arises_on(submission)):
         refusals.append(refusal("waiting_period_not_over",
                                 f"The case exists only after the months the law sets have run: from "
-                                f"{format_date(arises + timedelta(days=1))}.", point))
+                                f"{format_date(arises + timedelta(days=1))}.", point,
+                                "Chưa đủ thời gian (số tháng) theo quy định của pháp luật để phát sinh trường hợp xóa "
+                                "đăng ký này; được đề nghị xóa đăng ký từ ngày "
+                                f"{format_date(arises + timedelta(days=1))}."))
     records = facts.records
     declared_until = records.absence_declared_until if records else None
     declared = declared_until is not None and declared_until >= submission.details.event_date
     if case.absence and records is not None and (records.temporary is not None or declared):
         refusals.append(refusal("absence_covered",
                                 "The absence is covered by a temporary residence elsewhere or a temporary-absence "
-                                "declaration: it is no ground for deletion.", point))
+                                "declaration: it is no ground for deletion.", point,
+                                "Thời gian vắng mặt đã có đăng ký tạm trú ở nơi khác hoặc đã khai báo tạm vắng nên "
+                                "không thuộc trường hợp bị xóa đăng ký."))
     if case.permanent_here and (records is None or records.permanent is None
                                 or records.permanent.residence_id != record.residence_id):
         refusals.append(refusal("case_not_established",
-                                "The records show no permanent residence at the place of temporary residence.", point))
+                                "The records show no permanent residence at the place of temporary residence.", point,
+                                "Cơ sở dữ liệu về cư trú không ghi nhận việc đăng ký thường trú tại chính nơi tạm "
+                                "trú."))
     notice = submission.details.police_notice
     if notice is not None:
         closes = notice_window_closes(notice, isinstance(submission, PermanentResidenceDeletionSubmission))
         if submission.received_at < closes:
             refusals.append(refusal("notice_window_open",
                                     f"The person may still file until {format_date(closes - timedelta(days=1))}: "
-                                    "ex officio deletion only follows an unanswered notice.", f"{basis} khoản 3"))
+                                    "ex officio deletion only follows an unanswered notice.", f"{basis} khoản 3",
+                                    "Người được thông báo vẫn còn thời hạn nộp hồ sơ đến hết ngày "
+                                    f"{format_date(closes - timedelta(days=1))}; cơ quan đăng ký cư trú chỉ xóa đăng "
+                                    "ký khi hết thời hạn này mà người đó không thực hiện thủ tục."))
     return refusals
 
 

@@ -314,7 +314,7 @@ class DossierLifecycle:
                 return decision.officer_id
             if decision.decision == DecisionKind.REJECT:
                 refusal = Refusal(code="officer_rejected", message=decision.reason or "",
-                                  legal_basis=self._spec.legal_basis)
+                                  legal_basis=self._spec.legal_basis, message_vi=decision.reason or "")
                 return await self._finish(DossierState.REFUSED, refusals=(refusal,), actor=decision.officer_id,
                                           decided_by=decision.officer_id)
             # Supplement request (CT05): the clock stops until the dossier is complete again.

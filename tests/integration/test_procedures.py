@@ -721,8 +721,8 @@ async def test_each_refusal_reason(desk: Desk, procedure: Procedure, reason: str
     assert outcome.state == DossierState.REFUSED
     assert [r.code for r in outcome.refusals] == [reason]
     if reason == "wrong_police_unit" and not PROCEDURES[procedure].immediate:
-        # Delivered as CT06 naming the reason; a stay notification's refusal is answered at once, with no form.
-        assert "This dossier is decided by the police of" in await pdf_text(desk.pool, case.code, DocumentKind.CT06)
+        # Delivered as CT06 with the reason in Vietnamese; a stay notification is answered at once, with no form.
+        assert "thuộc thẩm quyền giải quyết của Công an" in await pdf_text(desk.pool, case.code, DocumentKind.CT06)
 
 
 def test_every_procedure_has_refusal_cases():

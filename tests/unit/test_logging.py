@@ -5,12 +5,26 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Iterator
 
 import pytest
+import structlog
 
 from cutru.logging import configure_logging, get_logger
 
 PID = "001190004567"
+
+
+@pytest.fixture(autouse=True)
+def _unconfigured_afterwards() -> Iterator[None]:
+    """configure_logging binds the stderr of the moment, here a capture that closes with the test: later tests
+    (and the activities of a worker in the same session) must not write to it."""
+    handlers = list(logging.getLogger().handlers)
+    yield
+    structlog.reset_defaults()
+    for handler in logging.getLogger().handlers:
+        if handler not in handlers:
+            logging.getLogger().removeHandler(handler)
 
 
 def test_structlog_events_mask_ids_in_every_field(capsys: pytest.CaptureFixture[str]):
