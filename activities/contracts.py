@@ -42,6 +42,7 @@ class ImmediateResult(Boundary):
 
     refusals: tuple[Refusal, ...]
     summary: dict[str, str] = {}
+    documents: tuple[DocumentKind, ...] = ()  # CT06 when refused
 
 
 class StayBatch(Boundary):
@@ -56,6 +57,7 @@ class StayOutcome(Boundary):
     dossier_code: str
     state: DossierState
     refusals: tuple[Refusal, ...] = ()
+    documents: tuple[DocumentKind, ...] = ()  # CT06 when refused
 
 
 class StayBatchResult(Boundary):

@@ -60,7 +60,10 @@ def _recorded_stay(row: Any) -> StayOutcome:
     reasons_vi = details.get("reasons_vi") or [""] * len(codes)  # absent from rows recorded before it existed
     refusals = tuple(Refusal(code=code, message=message, message_vi=message_vi)
                      for code, message, message_vi in zip(codes, reasons, reasons_vi, strict=False))
-    return StayOutcome(dossier_code=row["dossier_code"], state=DossierState(row["status"]), refusals=refusals)
+    state = DossierState(row["status"])
+    # A refusal and its CT06 are written in one transaction: a refused row always has its form.
+    documents = (DocumentKind.CT06,) if state == DossierState.REFUSED else ()
+    return StayOutcome(dossier_code=row["dossier_code"], state=state, refusals=refusals, documents=documents)
 
 
 class DossierActivities:
@@ -126,7 +129,8 @@ class DossierActivities:
                 if outcome is None:
                     result = await self._accept_at_once(conn, submission)
                     state = DossierState.REFUSED if result.refusals else DossierState.COMPLETED
-                    outcome = StayOutcome(dossier_code=submission.dossier_code, state=state, refusals=result.refusals)
+                    outcome = StayOutcome(dossier_code=submission.dossier_code, state=state, refusals=result.refusals,
+                                          documents=result.documents)
                 outcomes.append(outcome)
         _log(step="record_stays", notifications=len(outcomes),
              refused=sum(o.state == DossierState.REFUSED for o in outcomes))
@@ -155,7 +159,15 @@ class DossierActivities:
                               {"channel": s.channel, "refusals": [r.code for r in refusals],
                                "reasons": [r.message for r in refusals],
                                "reasons_vi": [r.message_vi for r in refusals]})
-        return ImmediateResult(refusals=tuple(refusals), summary=summary)
+            documents: tuple[DocumentKind, ...] = ()
+            if refusals:
+                # The host learns why, as for every refused dossier: a CT06, delivered the way the notice asked.
+                refused = DocumentRequest(dossier_code=s.dossier_code, procedure=s.procedure,
+                                          kinds=(DocumentKind.CT06,), submission=s, refusals=tuple(refusals))
+                documents = (await delivery.deliver(
+                    conn, DeliveryRequest(final_state=DossierState.REFUSED, result=refused), self._document_dir
+                )).documents
+        return ImmediateResult(refusals=tuple(refusals), summary=summary, documents=documents)
 
     @activity.defn
     async def accept_dossier(self, acceptance: Acceptance) -> UnitRoster:

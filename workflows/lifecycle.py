@@ -456,11 +456,12 @@ class DossierLifecycle:
                                                   EligibilityCheck(submission=submission))
         state = DossierState.REFUSED if result.refusals else DossierState.COMPLETED
         self._refusals = result.refusals
+        self._documents = result.documents
         self._trail.append(TrailEntry(at=workflow.now(), actor="system", action=state.value,
                                       detail="; ".join(r.message for r in result.refusals)))
         self._set_state(state)
         return DossierOutcome(dossier_code=self._code, procedure=self.procedure, state=state,
-                              refusals=result.refusals)
+                              refusals=result.refusals, documents=result.documents)
 
     async def _refuse_invalid(self, problems: list[str]) -> DossierOutcome:
         """Input that never passed validation: refuse it, never crash or hang the workflow."""

@@ -720,8 +720,9 @@ async def test_each_refusal_reason(desk: Desk, procedure: Procedure, reason: str
     outcome = await (await desk.start(case.raw)).result()
     assert outcome.state == DossierState.REFUSED
     assert [r.code for r in outcome.refusals] == [reason]
-    if reason == "wrong_police_unit" and not PROCEDURES[procedure].immediate:
-        # Delivered as CT06 with the reason in Vietnamese; a stay notification is answered at once, with no form.
+    if reason == "wrong_police_unit":
+        # Delivered as CT06 with the reason in Vietnamese, stay notifications (answered at once) included.
+        assert outcome.documents == (DocumentKind.CT06,)
         assert "thuộc thẩm quyền giải quyết của Công an" in await pdf_text(desk.pool, case.code, DocumentKind.CT06)
 
 

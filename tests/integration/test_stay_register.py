@@ -18,7 +18,7 @@ from cutru.client import DossierClient, SubmitReceipt
 from cutru.codec import data_converter
 from cutru.config import Settings
 from domain.models import DossierState
-from domain.procedures import Procedure
+from domain.procedures import DocumentKind, Procedure
 from domain.submissions import parse_submission
 from tests.factories import PersonRow, Place, address, new_person, new_place, person_json, submission
 from tests.integration.test_histories import HISTORY_DIR, RECORDING
@@ -96,6 +96,7 @@ async def test_a_hotels_notifications_are_recorded_once_each_in_its_register(dos
     outcomes = [await outcome_of(dossiers, receipt) for receipt in receipts]
     assert [o.state for o in outcomes[:-1]] == [DossierState.COMPLETED] * 12
     assert outcomes[-1].state == DossierState.REFUSED and outcomes[-1].refusals
+    assert outcomes[-1].documents == (DocumentKind.CT06,) and all(not o.documents for o in outcomes[:-1])
 
     codes = [r.dossier_code for r in receipts]
     async with pool.acquire() as conn:
@@ -103,6 +104,9 @@ async def test_a_hotels_notifications_are_recorded_once_each_in_its_register(dos
         stays = await conn.fetchval("SELECT count(*) FROM stay_notifications WHERE dossier_code = ANY($1)", codes)
     assert rows == {code: ("refused" if code == refused_raw["dossier_code"] else "completed") for code in codes}
     assert stays == 12
+    async with pool.acquire() as conn:
+        forms = await conn.fetch("SELECT dossier_code, kind FROM documents WHERE dossier_code = ANY($1)", codes)
+    assert [tuple(row) for row in forms] == [(refused_raw["dossier_code"], "CT06")]
     summary = await dossiers.client.get_workflow_handle(receipts[0].workflow_id).query(
         StayRegister.summary, result_type=RegisterSummary)
     assert (summary.received, summary.recorded, summary.refused, summary.waiting) == (7, 6, 1, 0)
