@@ -36,14 +36,14 @@ with workflow.unsafe.imports_passed_through():
     from domain.models import DOSSIER_CODE_PATTERN, Boundary, DossierState, Refusal
     from domain.procedures import Procedure
     from domain.submissions import StayNotificationSubmission, field_errors
-    from workflows.lifecycle import DURABLE_RETRY, PROCEDURE_KEY, UNIT_KEY
+    from workflows.lifecycle import ACTIVITY_TIMEOUT, DURABLE_RETRY, PROCEDURE_KEY, UNIT_KEY
 
 # Establishments that notify many guests a day use a register; the other hosts file a dossier each.
 REGISTER_HOSTS = frozenset({"hotel", "hospital", "dormitory", "industrial_zone_lodging"})
 # Notifications per record_stays activity: big enough to amortise the round trip at 100/s, small enough that one
-# attempt stays well inside its timeout (each notification is a few queries in its own transaction).
+# attempt stays well inside the activity timeout (each notification is a few queries in its own transaction, and a
+# refused one a CT06 of ~5 ms): a worker that dies mid-batch is then noticed as soon as mid-dossier.
 BATCH_LIMIT = 50
-BATCH_TIMEOUT = timedelta(seconds=60)
 CLOSING_TIME = time(12, 0)  # of the day after the register's day, Vietnam time
 
 
@@ -145,7 +145,7 @@ class StayRegister:
         batch, self._waiting = self._waiting[:BATCH_LIMIT], self._waiting[BATCH_LIMIT:]
         result: StayBatchResult = await workflow.execute_activity_method(
             DossierActivities.record_stays, StayBatch(notifications=tuple(batch)),
-            start_to_close_timeout=BATCH_TIMEOUT, retry_policy=DURABLE_RETRY,
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=DURABLE_RETRY,
         )
         for outcome in result.outcomes:
             self._outcomes[outcome.dossier_code] = outcome

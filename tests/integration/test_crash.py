@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -18,6 +19,7 @@ from cutru.config import PROJECT_ROOT, Settings
 from domain.models import DecisionKind, DossierState, OfficerDecision
 from tests.factories import new_person, new_place, pay, registration, worker_env
 from tests.integration.test_permanent_registration import wait_for, wait_state
+from tests.integration.test_stay_register import hotel_stay, outcome_of
 
 APPROVE = OfficerDecision(officer_id="CB-00070-01", decision=DecisionKind.APPROVE)
 
@@ -85,3 +87,51 @@ async def test_sigkill_mid_dossier_then_restart(
             assert await conn.fetchval("SELECT count(*) FROM permanent_residences WHERE dossier_code = $1", code) == 1
             assert await conn.fetchval("SELECT count(*) FROM residence_changes WHERE dossier_code = $1", code) == 1
             assert await conn.fetchval("SELECT count(*) FROM deliveries WHERE dossier_code = $1", code) == 1
+
+
+async def test_sigkill_mid_stay_batch_then_restart(
+    client, settings: Settings, pool: asyncpg.Pool, worker_process: list[subprocess.Popen[bytes]]  # type: ignore[no-untyped-def]
+):
+    """A register's batch caught between two notifications: after the restart each is recorded exactly once."""
+    dossiers = DossierClient(client, settings.task_queue)
+    arrival = datetime.now(UTC) - timedelta(hours=1)
+    async with pool.acquire() as conn:
+        host = await new_person(conn)
+        hotel = await new_place(conn, owner_id=host.personal_id)
+        guests = [await new_person(conn) for _ in range(6)]
+    raws = [hotel_stay(host, hotel, guest, arrival=arrival) for guest in guests]
+
+    # An uncommitted row with the fourth notification's code: recording it waits on this transaction.
+    blocker = await pool.acquire()
+    lock = blocker.transaction()
+    await lock.start()
+    await blocker.execute(
+        "INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name, received_at)"
+        " VALUES ($1, 'StayNotification', 'received', $2, $3, 'x', now())",
+        raws[3]["dossier_code"], raws[3]["police_unit"], host.personal_id)
+    receipts = [await dossiers.submit(raw) for raw in raws]
+    register = dossiers.client.get_workflow_handle(receipts[0].workflow_id)
+
+    async def batch_stuck() -> bool:
+        pending = (await register.describe()).raw_description.pending_activities
+        started = PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+        return any(a.activity_type.name == "record_stays" and a.state == started for a in pending)
+
+    await wait_for(batch_stuck)
+    await asyncio.sleep(0.5)  # the notifications before the fourth commit meanwhile
+    worker_process[0].send_signal(signal.SIGKILL)
+    worker_process[0].wait(timeout=10)
+    await lock.rollback()
+    await pool.release(blocker)
+    worker_process.append(start_worker(settings))
+
+    outcomes = [await outcome_of(dossiers, receipt, timeout=60) for receipt in receipts]
+    assert [o.state for o in outcomes] == [DossierState.COMPLETED] * len(raws)
+    codes = [r.dossier_code for r in receipts]
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT dossier_code, count(*) AS n FROM stay_notifications"
+                                " WHERE dossier_code = ANY($1) GROUP BY dossier_code", codes)
+        closed = await conn.fetchval("SELECT count(*) FROM audit_events WHERE dossier_code = ANY($1)"
+                                     " AND event_key = '9999-closed'", codes)
+    assert {row["dossier_code"]: row["n"] for row in rows} == dict.fromkeys(codes, 1)
+    assert closed == len(codes)
