@@ -53,6 +53,10 @@ def _log(**fields: Any) -> None:
                attempt=info.attempt).info("activity", **fields)
 
 
+_AUDIT_INSERT = ("INSERT INTO audit_events (dossier_code, event_key, actor, action, details, at)"
+                 " VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT (dossier_code, event_key) DO NOTHING")
+
+
 def _recorded_stay(row: Any) -> StayOutcome:
     """The outcome of a stay notification recorded by an earlier attempt, from the read model and audit row."""
     details = json.loads(row["details"]) if row["details"] else {}
@@ -76,7 +80,9 @@ class DossierActivities:
     async def validate_identity(self, check: IdentityCheck) -> IdentityResult:
         """Register the dossier in the read model and check the applicant against the population database."""
         s = check.submission
-        async with self._pool.acquire() as conn, conn.transaction():
+        # No transaction: each write is a no-op when repeated, so a retry after a crash between them completes them,
+        # and BEGIN/COMMIT would be two more round trips.
+        async with self._pool.acquire() as conn:
             await conn.execute(
                 "INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name,"
                 " received_at, deadline) VALUES ($1, $2, 'received', $3, $4, $5, $6, $7)"
@@ -174,30 +180,26 @@ class DossierActivities:
         """The dossier is complete: assign the least-loaded active officer (a retry keeps the first choice)
         and issue the CT04 receipt with its appointment date."""
         s = acceptance.submission
-        async with self._pool.acquire() as conn, conn.transaction():
-            unit = await conn.fetchrow("SELECT name FROM police_units WHERE unit_code = $1", s.police_unit)
-            if unit is None:
-                # Retrying lets an operator add the unit's roster without losing the dossier.
-                raise RuntimeError(f"police unit {s.police_unit} has no roster; add its officers and it retries")
-            rows = await conn.fetch(
-                "SELECT officer_id, full_name, role, active FROM officers WHERE unit_code = $1 ORDER BY officer_id",
+        # No transaction (the PDF is rendered in between, and nothing should stay locked meanwhile): the assignment
+        # is one statement that keeps a first choice, and the document row is an upsert.
+        async with self._pool.acquire() as conn:
+            roster = await conn.fetch(
+                "SELECT u.name, o.officer_id, o.full_name, o.role, o.active FROM police_units u"
+                " LEFT JOIN officers o ON o.unit_code = u.unit_code WHERE u.unit_code = $1 ORDER BY o.officer_id",
                 s.police_unit,
             )
+            if not roster:
+                # Retrying lets an operator add the unit's roster without losing the dossier.
+                raise RuntimeError(f"police unit {s.police_unit} has no roster; add its officers and it retries")
             assigned = await conn.fetchval(
-                "SELECT assigned_officer FROM dossiers WHERE dossier_code = $1 FOR UPDATE", s.dossier_code
-            )
-            if assigned is None:
-                assigned = await conn.fetchval(
-                    "SELECT o.officer_id FROM officers o LEFT JOIN dossiers d ON d.assigned_officer = o.officer_id"
-                    " AND d.status IN ('awaiting_decision', 'awaiting_supplement')"
-                    " WHERE o.unit_code = $1 AND o.active AND o.role = 'officer'"
-                    " GROUP BY o.officer_id ORDER BY count(d.dossier_code), o.officer_id LIMIT 1",
-                    s.police_unit,
-                )
-            await conn.execute(
-                "UPDATE dossiers SET assigned_officer = $2, status = 'awaiting_decision', deadline = $3,"
-                " updated_at = now() WHERE dossier_code = $1",
-                s.dossier_code, assigned, acceptance.deadline,
+                "UPDATE dossiers d SET assigned_officer = coalesce(d.assigned_officer, ("
+                "   SELECT o.officer_id FROM officers o LEFT JOIN dossiers x ON x.assigned_officer = o.officer_id"
+                "   AND x.status IN ('awaiting_decision', 'awaiting_supplement')"
+                "   WHERE o.unit_code = $2 AND o.active AND o.role = 'officer'"
+                "   GROUP BY o.officer_id ORDER BY count(x.dossier_code), o.officer_id LIMIT 1)),"
+                " status = 'awaiting_decision', deadline = $3, updated_at = now()"
+                " WHERE d.dossier_code = $1 RETURNING d.assigned_officer",
+                s.dossier_code, s.police_unit, acceptance.deadline,
             )
             await delivery.issue(conn, DocumentRequest(dossier_code=s.dossier_code, procedure=s.procedure,
                                                        kinds=(DocumentKind.CT04,), submission=s,
@@ -205,8 +207,9 @@ class DossierActivities:
         _log(step="accept", officer=assigned)
         return UnitRoster(
             police_unit=s.police_unit,
-            unit_name=unit["name"],
-            officers=tuple(OfficerRef.model_validate(dict(r)) for r in rows),
+            unit_name=roster[0]["name"],
+            officers=tuple(OfficerRef.model_validate({k: r[k] for k in ("officer_id", "full_name", "role", "active")})
+                           for r in roster if r["officer_id"] is not None),
             assigned_officer=assigned,
         )
 
@@ -222,10 +225,16 @@ class DossierActivities:
             await self._write_audit(conn, batch.records)
 
     async def _write_audit(self, conn: asyncpg.Connection, records: tuple[AuditRecord, ...]) -> None:
-        """Trail entries into the append-only table, and the read-model changes they carry."""
+        """Trail entries into the append-only table (one pipelined round trip), and the read-model changes they
+        carry."""
+        if records:
+            now = datetime.now(UTC)
+            await conn.executemany(_AUDIT_INSERT, [
+                (r.dossier_code, r.event_key, r.entry.actor, r.entry.action,
+                 json.dumps({"detail": r.entry.detail, "at": r.entry.at.isoformat()}, ensure_ascii=False), now)
+                for r in records
+            ])
         for record in records:
-            await self._audit(conn, record.dossier_code, record.event_key, record.entry.actor, record.entry.action,
-                              {"detail": record.entry.detail, "at": record.entry.at.isoformat()})
             if record.state is not None or record.overdue is not None or record.assigned_officer is not None:
                 await conn.execute(
                     "UPDATE dossiers SET status = coalesce($2, status), overdue = coalesce($3, overdue),"
@@ -284,11 +293,8 @@ class DossierActivities:
     @staticmethod
     async def _audit(conn: asyncpg.Connection, code: str, key: str, actor: str, action: str,
                      details: dict[str, Any]) -> None:
-        await conn.execute(
-            "INSERT INTO audit_events (dossier_code, event_key, actor, action, details, at)"
-            " VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT (dossier_code, event_key) DO NOTHING",
-            code, key, actor, action, json.dumps(details, ensure_ascii=False), datetime.now(UTC),
-        )
+        await conn.execute(_AUDIT_INSERT, code, key, actor, action, json.dumps(details, ensure_ascii=False),
+                           datetime.now(UTC))
 
 
 def all_activities(instance: DossierActivities) -> list[Any]:
