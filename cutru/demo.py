@@ -73,30 +73,52 @@ ORDER BY p.personal_id LIMIT 1
 """
 
 
+def _person(person: asyncpg.Record) -> dict[str, str]:
+    return {"personal_id": person["personal_id"], "full_name": person["full_name"],
+            "birth_date": person["birth_date"].isoformat(), "sex": person["sex"]}
+
+
+def _place(address_line: str) -> dict[str, str]:
+    return {"province_code": DEMO_PROVINCE_CODE, "commune_code": DEMO_COMMUNE_CODE, "address_line": address_line}
+
+
 def _submission(person: asyncpg.Record, address_line: str, details: dict[str, Any],
                 consents: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    return _envelope(Procedure.PERMANENT_RESIDENCE_REGISTRATION, person,
+                     {"residence": _place(address_line), **details}, consents)
+
+
+def _hotel_stay(host: asyncpg.Record, guest: asyncpg.Record) -> dict[str, Any]:
+    """A hotel (the host's own address here) notifies one guest: it goes into the hotel's register for the day."""
+    now = datetime.now(UTC)
+    return _envelope(Procedure.STAY_NOTIFICATION, host, {
+        "host_kind": "hotel", "place": _place(host["address_line"]), "guests": [_person(guest)],
+        "arrival": now.isoformat(), "departure": (local_date(now) + timedelta(days=2)).isoformat(),
+        "reason": "Du lịch"})
+
+
+def _envelope(procedure: Procedure, person: asyncpg.Record, details: dict[str, Any],
+              consents: list[dict[str, str]] | None = None) -> dict[str, Any]:
     return {
-        "procedure": "PermanentResidenceRegistration",
+        "procedure": procedure.value,
         "dossier_code": f"HS-DEMO-{uuid.uuid4().hex[:8].upper()}",
         "received_at": datetime.now(UTC).isoformat(),
-        "applicant": {"personal_id": person["personal_id"], "full_name": person["full_name"],
-                      "birth_date": person["birth_date"].isoformat(), "sex": person["sex"]},
+        "applicant": _person(person),
         "police_unit": DEMO_UNIT_CODE,
         "declaration_truthful": True,
         "consents": consents or [],
         "delivery": {"method": "electronic", "destination": "VNeID"},
         "processing": DEMO_PROCESSING,
-        "details": {"residence": {"province_code": DEMO_PROVINCE_CODE, "commune_code": DEMO_COMMUNE_CODE,
-                                  "address_line": address_line}, **details},
+        "details": details,
     }
 
 
 async def _scenarios(conn: asyncpg.Connection) -> list[tuple[str, dict[str, Any], str]]:
     """(what happens, submission, what the officer does) for each example dossier."""
-    owners = await conn.fetch(_OWNER_ELSEWHERE, DEMO_COMMUNE_CODE, 4)
+    owners = await conn.fetch(_OWNER_ELSEWHERE, DEMO_COMMUNE_CODE, 5)
     household = await conn.fetchrow(_HOUSEHOLD_TO_JOIN, DEMO_COMMUNE_CODE)
     joiner = await conn.fetchrow(_ADULT_ELSEWHERE, DEMO_COMMUNE_CODE)
-    if len(owners) < 4 or household is None or joiner is None:
+    if len(owners) < 5 or household is None or joiner is None:
         raise SystemExit("the seeded population has too few demo candidates; run `make clean demo` to reseed")
     consents = [{"role": "household_head", "personal_id": household["head_id"]}]
     if household["owner_id"] and household["owner_id"] != household["head_id"]:
@@ -113,6 +135,7 @@ async def _scenarios(conn: asyncpg.Connection) -> list[tuple[str, dict[str, Any]
                                                 {"basis": "own_residence"}), "reject"),
         ("refused: rental contract not certified", _submission(owners[3], owners[3]["address_line"],
                                                                {"basis": "rented_or_borrowed"}), "none"),
+        ("hotel notifies a guest (stay register)", _hotel_stay(owners[4], owners[3]), "none"),
     ]
 
 
@@ -303,7 +326,17 @@ async def _play(dossiers: DossierClient, gateway: LocalPaymentGateway, submissio
                 action: str) -> tuple[DossierOutcome, float]:
     code = submission["dossier_code"]
     started = time.monotonic()
-    await dossiers.submit(submission)
+    receipt = await dossiers.submit(submission)
+    if receipt.workflow_id != code:  # an establishment's stay notification: its register answers for it
+        async def recorded() -> bool:
+            stay = await dossiers.stay_outcome(receipt)
+            return stay is not None and stay.state != DossierState.RECEIVED
+
+        await _until(recorded)
+        stay = await dossiers.stay_outcome(receipt)
+        assert stay is not None
+        return DossierOutcome(dossier_code=code, procedure=Procedure.STAY_NOTIFICATION, state=stay.state,
+                              refusals=stay.refusals, documents=stay.documents), time.monotonic() - started
 
     async def in_state(*states: DossierState) -> bool:
         return (await dossiers.status(code)).state in states
