@@ -122,7 +122,11 @@ class DossierClient:
                              run_id=handle.result_run_id, already_submitted=False)
 
     async def stay_outcome(self, receipt: SubmitReceipt) -> StayOutcome | None:
-        """A register's answer for one notification (None: the register does not know the code)."""
+        """A register's answer for one notification, from the register's latest run.
+
+        None: that run does not know the code — not sent, or recorded by an earlier run (a register that closed and
+        was started again by a late notification, or continued as new); the read model (``dossiers``) and the audit
+        table keep every notification's outcome whatever the run."""
         handle = self.client.get_workflow_handle(receipt.workflow_id)
         return await handle.query(StayRegister.notification, receipt.dossier_code, result_type=StayOutcome)
 
