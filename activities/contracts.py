@@ -14,6 +14,12 @@ from domain.rulesets import DeadlineCase
 from domain.submissions import StayNotificationSubmission, Submission
 
 
+class NoticeServed(Boundary):
+    """``record_notice``: a deletion dossier opened by a police notice enters the read model while it waits."""
+
+    submission: Submission
+
+
 class IdentityCheck(Boundary):
     """``validate_identity``: registers the dossier in the read model and checks the applicant."""
 

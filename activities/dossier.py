@@ -29,6 +29,7 @@ from activities.contracts import (
     IdentityCheck,
     IdentityResult,
     ImmediateResult,
+    NoticeServed,
     OfficerRef,
     PaymentOrder,
     PaymentRequest,
@@ -86,7 +87,9 @@ class DossierActivities:
             await conn.execute(
                 "INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name,"
                 " received_at, deadline) VALUES ($1, $2, 'received', $3, $4, $5, $6, $7)"
-                " ON CONFLICT (dossier_code) DO NOTHING",
+                # A police notice's dossier, listed while it waited, opens now: its legal receipt is the opening.
+                " ON CONFLICT (dossier_code) DO UPDATE SET status = 'received', received_at = EXCLUDED.received_at,"
+                " updated_at = now() WHERE dossiers.status = 'awaiting_filing'",
                 s.dossier_code, s.procedure.value, s.police_unit, s.applicant.personal_id, s.applicant.full_name,
                 s.received_at, check.deadline,
             )
@@ -95,6 +98,24 @@ class DossierActivities:
         refusals = identity_refusals(s, person)
         _log(step="identity", refused=len(refusals))
         return IdentityResult(person=person, refusals=tuple(refusals))
+
+    @activity.defn
+    async def record_notice(self, notice: NoticeServed) -> None:
+        """A deletion the police opened by a notice: listed in the read model (awaiting filing) while the person's
+        filing window runs, with the notice in the audit trail."""
+        s = notice.submission
+        served = s.details.police_notice
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name,"
+                " received_at) VALUES ($1, $2, 'awaiting_filing', $3, $4, $5, $6)"
+                " ON CONFLICT (dossier_code) DO NOTHING",
+                s.dossier_code, s.procedure.value, s.police_unit, s.applicant.personal_id, s.applicant.full_name,
+                s.received_at,
+            )
+            await self._audit(conn, s.dossier_code, "0000-notice", served.officer_id, "notice_served",
+                              {"notice_number": served.notice_number, "notified_on": served.notified_on.isoformat()})
+        _log(step="notice")
 
     @activity.defn
     async def check_eligibility(self, check: EligibilityCheck) -> EligibilityResult:
@@ -300,6 +321,7 @@ class DossierActivities:
 def all_activities(instance: DossierActivities) -> list[Any]:
     return [
         instance.validate_identity,
+        instance.record_notice,
         instance.check_eligibility,
         instance.accept_immediately,
         instance.record_stays,

@@ -24,10 +24,16 @@ from workflows.stay_register import StayRegister
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
+    from activities.contracts import NoticeServed
+    from activities.dossier import DossierActivities
     from domain.models import DossierOutcome, DossierState
     from domain.procedures import Procedure
     from domain.rules_deletion import notice_window_closes
     from domain.submissions import CitizenFiling, submission_model
+
+
+# The read-model row and audit entry of a notice's dossier while it waits (workflow.patched id).
+NOTICE_IN_READ_MODEL = "notice-in-read-model"
 
 
 class _DeletionAfterNotice(DossierLifecycle):
@@ -67,6 +73,9 @@ class _DeletionAfterNotice(DossierLifecycle):
         wait = closes - workflow.now()
         self._unit = submission.police_unit
         self._set_state(DossierState.AWAITING_FILING)  # visible in the Web UI and the status query while it waits
+        # Added after dossiers were already waiting on notices: those replay without it (see README, versioning).
+        if workflow.patched(NOTICE_IN_READ_MODEL):
+            await self._act(DossierActivities.record_notice, NoticeServed(submission=submission))
         if wait > timedelta(0):
             try:
                 await workflow.wait_condition(lambda: self._citizen_filing is not None, timeout=wait)

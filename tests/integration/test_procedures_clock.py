@@ -20,6 +20,7 @@ from domain.models import DecisionKind, DossierState
 from domain.procedures import DocumentKind
 from domain.submissions import CitizenFiling
 from tests.factories import Desk, consent, new_person, new_place, procedure_desk, registration
+from tests.integration.test_permanent_registration import wait_for
 from tests.integration.test_procedures import (
     Case,
     days,
@@ -226,10 +227,20 @@ async def test_nothing_filed_within_7_days_of_the_notice_deletes_ex_officio(desk
     await desk.start(case.raw)
     await asyncio.sleep(0.3)
     assert (await desk.status(case.code)).state == DossierState.AWAITING_FILING
+
+    async def listed() -> bool:  # the read model lists the waiting dossier, and the audit trail has the notice
+        return await pool.fetchval("SELECT status FROM dossiers WHERE dossier_code = $1", case.code) is not None
+
+    await wait_for(listed)
+    assert await pool.fetchval("SELECT status FROM dossiers WHERE dossier_code = $1", case.code) == "awaiting_filing"
+    assert await pool.fetchval("SELECT actor || ' ' || action FROM audit_events WHERE dossier_code = $1",
+                               case.code) == "CB-00070-01 notice_served"
     await desk.sleep(timedelta(days=8))
     status = await desk.wait_state(case.code, DossierState.AWAITING_DECISION)
     closes = datetime.combine(local_date(now) + timedelta(days=8), datetime.min.time(), VN_TZ)
     assert status.received_at == closes  # the ex-officio case opens when the window closes
+    row = await pool.fetchrow("SELECT status, received_at FROM dossiers WHERE dossier_code = $1", case.code)
+    assert (row["status"], row["received_at"]) == ("awaiting_decision", closes)
     assert any("Ex officio deletion" in line for line in status.findings)
     await desk.approve(case.code)  # the minutes (biên bản)
     assert (await desk.result(case.code)).state == DossierState.COMPLETED
@@ -251,4 +262,5 @@ async def test_a_filing_within_the_window_leaves_no_ex_officio_deletion(desk: De
     assert await pool.fetchval("SELECT status FROM temporary_residences WHERE personal_id = $1",
                                case.people["tenant"].personal_id) == "active"
     assert "HS-CITIZEN-000001" in (await desk.status(case.code)).trail[-1].detail
-    assert await pool.fetchval("SELECT action FROM audit_events WHERE dossier_code = $1", case.code) == "cancelled"
+    actions = await pool.fetch("SELECT action FROM audit_events WHERE dossier_code = $1 ORDER BY event_key", case.code)
+    assert [row["action"] for row in actions] == ["notice_served", "cancelled"]
