@@ -567,6 +567,7 @@ class Bench:
         return stats.WorkloadResult(
             name=phase.name,
             workflow_type=workflow_type,
+            item="notification" if phase.history_ids else "workflow",
             workers=self.options.workers if phase.name != "probe" else 1,
             encrypted=encrypted,
             run=run,

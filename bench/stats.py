@@ -305,6 +305,7 @@ def per_second_counts(start: datetime, times: Iterable[datetime], seconds: int) 
 class WorkloadResult(BaseModel):
     name: str
     workflow_type: str
+    item: str = "workflow"  # what is counted: a workflow, or a notification recorded by a stay register
     workers: int
     encrypted: bool
     run: Completion
@@ -549,9 +550,10 @@ def _workload_lines(w: WorkloadResult) -> list[str]:
     lines = [
         f"{w.name}: {w.workflow_type}, {w.workers} worker process(es), "
         f"payloads {'encrypted' if w.encrypted else 'plain'}",
-        f"  completed {r.completed}/{r.submitted} in {r.elapsed_seconds:.1f} s: {r.per_second:.2f} workflows/s, "
-        f"{w.activities_per_second:.1f} activities/s ({w.activities_per_workflow} per workflow); "
-        f"submitted at {r.submit_rate:.1f}/s",
+        f"  completed {r.completed}/{r.submitted} in {r.elapsed_seconds:.1f} s: {r.per_second:.2f} {w.item}s/s, "
+        + (f"{w.activities_per_second:.1f} activities/s ({w.activities_per_workflow} per workflow); "
+           if w.activities_per_workflow else "")
+        + f"submitted at {r.submit_rate:.1f}/s",
         f"  submit-to-receipt ms p50/p95/p99: {_p(r.receipt_ms)};  submit-to-completion ms p50/p95/p99: "
         f"{_p(r.completion_ms)}",
         f"  worker CPU {w.worker.cpu_seconds:.1f} s, peak RSS {w.worker.peak_rss_mb:.0f} MB; server CPU "
