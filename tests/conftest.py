@@ -30,7 +30,7 @@ from cutru.stack import temporal_binary
 from worker import build_worker, database_pool
 
 SEED_PEOPLE = 3_000
-_KEY_KINDS = {
+SEARCH_ATTRIBUTE_KINDS = {
     "Keyword": SearchAttributeKey.for_keyword,
     "Datetime": SearchAttributeKey.for_datetime,
     "Bool": SearchAttributeKey.for_bool,
@@ -83,7 +83,7 @@ async def temporal() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
         data_converter=data_converter(None),
-        search_attributes=[_KEY_KINDS[kind](name) for name, kind in SEARCH_ATTRIBUTES.items()],
+        search_attributes=[SEARCH_ATTRIBUTE_KINDS[kind](name) for name, kind in SEARCH_ATTRIBUTES.items()],
     )
     yield env
     await env.shutdown()

@@ -134,10 +134,14 @@ class StayRegister:
             await workflow.wait_condition(lambda: bool(self._waiting) or closing is None or closing.done())
             if self._waiting:
                 await self._record_batch()
-            elif workflow.info().is_continue_as_new_suggested():
+            if self._waiting:
+                continue
+            # Between batches, nothing waiting: the moment to start afresh if the history has grown long (the
+            # outcomes so far stay in the read model), or to close once the day is over.
+            if workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(key)
-            elif closing is None or closing.done():
+            if closing is None or closing.done():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 return self.summary()
 

@@ -5,23 +5,30 @@ signals never stall the register, and a register that has closed is started anew
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
 
 from activities.contracts import StayOutcome
 from cutru.audit import replay_many
 from cutru.client import DossierClient, SubmitReceipt
 from cutru.codec import data_converter
-from cutru.config import Settings
+from cutru.config import SEARCH_ATTRIBUTES, Settings
+from cutru.stack import temporal_binary
 from domain.models import DossierState
 from domain.procedures import DocumentKind, Procedure
 from domain.submissions import parse_submission
+from tests.conftest import SEARCH_ATTRIBUTE_KINDS
 from tests.factories import PersonRow, Place, address, new_person, new_place, person_json, submission
 from tests.integration.test_histories import HISTORY_DIR, RECORDING
+from tests.integration.test_permanent_registration import wait_for
+from worker import build_worker
 from workflows.stay_register import RegisterSummary, StayRegister, register_key, uses_register
 
 
@@ -172,3 +179,37 @@ async def test_a_closed_register_is_started_anew_by_a_late_notification_and_repl
     trail = [(line.action, line.detail) for line in reports[0].trail]
     assert trail[0][0] == "register_opened" and ("stay_completed", first.dossier_code) in trail
     assert trail[-1] == ("register_closed", "1 received: 1 recorded, 0 refused")
+
+
+async def test_a_long_register_continues_as_new_and_loses_nothing(database_url: str, pool: asyncpg.Pool,
+                                                                  tmp_path: Path):
+    """A dev server of its own that suggests continue-as-new after 60 events: a register busy enough to pass that
+    continues as new between batches, and every notification, before and after, is recorded exactly once."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(), data_converter=data_converter(None),
+        search_attributes=[SEARCH_ATTRIBUTE_KINDS[kind](name) for name, kind in SEARCH_ATTRIBUTES.items()],
+        dev_server_extra_args=["--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=60"],
+    )
+    settings = Settings(task_queue=f"tq-{uuid.uuid4().hex[:8]}", database_url=database_url,
+                        document_dir=tmp_path / "documents")
+    try:
+        async with build_worker(env.client, settings, pool):
+            dossiers = DossierClient(env.client, settings.task_queue)
+            now = datetime.now(UTC) - timedelta(hours=1)
+            async with pool.acquire() as conn:
+                host, place = await hotel(conn)
+                guests = [await new_person(conn) for _ in range(16)]
+            receipts = []
+            for guest in guests:  # one at a time: each is its own batch, so the history grows fast
+                receipts.append(receipt := await dossiers.submit(hotel_stay(host, place, guest, arrival=now)))
+                async def recorded(code: str = receipt.dossier_code) -> bool:
+                    return await pool.fetchval("SELECT 1 FROM dossiers WHERE dossier_code = $1", code) is not None
+                await wait_for(recorded)
+            runs = [r async for r in env.client.list_workflows(f"WorkflowId = '{receipts[0].workflow_id}'")]
+            codes = [r.dossier_code for r in receipts]
+            stays = await pool.fetchval("SELECT count(*) FROM stay_notifications WHERE dossier_code = ANY($1)", codes)
+    finally:
+        await env.shutdown()
+    assert len({r.workflow_id for r in receipts}) == 1
+    assert len(runs) >= 2 and any(r.status == WorkflowExecutionStatus.CONTINUED_AS_NEW for r in runs)
+    assert stays == len(guests)
