@@ -59,6 +59,7 @@ class Actors:
         self.order = [case.code for case in cases]
         self.load_seconds = load_seconds
         self.submitted: dict[str, bool] = {}  # code -> already_submitted on the acknowledged call
+        self.registered: dict[str, str] = {}  # code -> the stay register that took it (an establishment's notice)
         self.actions: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self._last: dict[str, tuple[str, float]] = {}
@@ -105,6 +106,8 @@ class Actors:
                     await asyncio.sleep(0.5)
                     continue
                 self.submitted[code] = receipt.already_submitted
+                if receipt.workflow_id != code:
+                    self.registered[code] = receipt.workflow_id
                 self.actions["submitted again after a lost reply" if receipt.already_submitted else "submitted"] += 1
                 return
 

@@ -85,6 +85,7 @@ class CampaignReport(BaseModel):
 
         lines.append("")
         row("dossiers submitted", self.submitted)
+        row("of which stay notices through a register", v.through_registers)
         for kind, planned in self.faults_planned.items():
             row(f"faults: {kind}", f"{self.faults_injected.get(kind, 0)} / {planned} planned")
         row("worker restarts after exiting on their own", self.worker_self_restarts)
@@ -223,7 +224,7 @@ async def _load_and_faults(run: _Run, client: Client, pool: asyncpg.Pool, cases:
 
     verify_started = time.monotonic()
     submitted = {code: actors.cases[code].procedure for code in actors.submitted}
-    verification, _ = await verify(client, pool, submitted)
+    verification, _ = await verify(client, pool, submitted, registered=actors.registered)
     run.seconds["verify"] = time.monotonic() - verify_started
     run.seconds["total"] = time.monotonic() - started
     planned = Counter(f.kind for f in faults)

@@ -83,7 +83,11 @@ class Case(BaseModel):
         time is refused."""
         raw = {**self.submission, "received_at": now.isoformat()}
         if self.stamp_arrival:
-            arrival = now - timedelta(minutes=1)
+            # A hotel's notice goes to its register for the arrival day. Two days back, that register's closing
+            # time has passed, so it closes after each batch like any dossier, and the drain can wait for it
+            # (notices that late are accepted, flagged as late).
+            hotel = raw["details"]["host_kind"] == "hotel"
+            arrival = now - (timedelta(days=2) if hotel else timedelta(minutes=1))
             raw["details"] = {**raw["details"], "arrival": arrival.isoformat(),
                               "departure": (local_date(arrival) + timedelta(days=3)).isoformat()}
         return raw
@@ -278,8 +282,9 @@ async def _stay(p: Population, code: str, unit: str) -> dict[str, Any]:
     guests = [{"full_name": "Kim Min Jun", "birth_date": "1991-03-04", "sex": "male",
                "passport_number": f"M{p.rng.randrange(10**7, 10**8)}"}
               for _ in range(p.rng.randint(1, 3))]
+    # Half the notices come from a hotel (the host's address as its place): they go through a stay register.
     return p.submission(code, Procedure.STAY_NOTIFICATION, host, unit, {
-        "host_kind": "household", "place": home.address(), "guests": guests,
+        "host_kind": p.rng.choice(("household", "hotel")), "place": home.address(), "guests": guests,
         "arrival": "", "departure": "", "reason": "Thăm người thân"})
 
 

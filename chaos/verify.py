@@ -15,6 +15,9 @@ A dossier is
 - **unexpected** when it has an effect its outcome does not justify: a paid fee or a residence change for a dossier
   that was not completed, residence records naming a dossier that was not completed, a delivery of other documents
   than its outcome lists;
+- for an establishment's stay notice, which a register (``StayRegister``, one workflow for many codes) records:
+  **lost** when it has no read-model row once its register has closed, **stuck** when its register is still open
+  after the drain; its effects are checked against the outcome its row states;
 - a **read-model mismatch** when ``dossiers.status`` is not its workflow's final state. Procedures accepted at
   once (stay notification) write no ``dossiers`` row, by design: their own table is their record; a row, when
   present, must agree all the same.
@@ -33,8 +36,8 @@ from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.models import DossierOutcome
-from domain.procedures import PROCEDURES, Procedure
+from domain.models import DossierOutcome, DossierState
+from domain.procedures import PROCEDURES, DocumentKind, Procedure
 
 _BENIGN_CAUSES = {
     WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
@@ -56,6 +59,7 @@ class DossierCheck(BaseModel):
 
 class Verification(BaseModel):
     dossiers: int
+    through_registers: int = 0  # establishments' stay notices, recorded by a StayRegister
     final_states: dict[str, int]
     by_procedure: dict[str, dict[str, int]]
     lost: int
@@ -150,6 +154,21 @@ async def _rows_by_dossier(conn: asyncpg.Connection, codes: list[str]) -> dict[s
     return found
 
 
+def _check_register_stay(check: DossierCheck, rows: dict[str, Any], *, register_open: bool) -> None:
+    """An establishment's notice, recorded by a register: its outcome is its read-model row (written with its effects
+    in one transaction), and its effects are checked against that outcome like any dossier's."""
+    read = rows.get("read_status")
+    if read is None:
+        check.final_state = "still waiting" if register_open else "not recorded"
+        check.flag("stuck" if register_open else "lost", "no read-model row after the drain period")
+        return
+    check.final_state = read
+    state = DossierState(read)
+    documents = (DocumentKind.CT06,) if state == DossierState.REFUSED else ()
+    _check_effects(check, DossierOutcome(dossier_code=check.code, procedure=Procedure.STAY_NOTIFICATION, state=state,
+                                         documents=documents), rows)
+
+
 def _check_effects(check: DossierCheck, outcome: DossierOutcome, rows: dict[str, Any]) -> None:
     spec = PROCEDURES[outcome.procedure]
     completed = outcome.state.value == "completed"
@@ -186,14 +205,22 @@ def _check_effects(check: DossierCheck, outcome: DossierOutcome, rows: dict[str,
 
 
 async def verify(client: Client, pool: asyncpg.Pool, submitted: dict[str, Procedure],
-                 concurrency: int = 16) -> tuple[Verification, list[DossierCheck]]:
-    """Check every submitted dossier; ``submitted`` maps each acknowledged dossier code to its procedure."""
+                 concurrency: int = 16, registered: dict[str, str] | None = None
+                 ) -> tuple[Verification, list[DossierCheck]]:
+    """Check every submitted dossier; ``submitted`` maps each acknowledged dossier code to its procedure,
+    ``registered`` the codes a stay register took to that register's workflow id."""
+    registered = registered or {}
     executions: Counter[str] = Counter()
+    running: set[str] = set()
     async for execution in client.list_workflows():
         executions[execution.id] += 1
+        if execution.status == WorkflowExecutionStatus.RUNNING:
+            running.add(execution.id)
     slots = asyncio.Semaphore(concurrency)
 
     async def history(code: str) -> _History | None:
+        if code in registered:
+            return None  # its register's history serves many codes; the read model and effects are checked
         async with slots:
             return await _history(client, code)
 
@@ -209,6 +236,9 @@ async def verify(client: Client, pool: asyncpg.Pool, submitted: dict[str, Proced
     for code, found in zip(codes, histories, strict=True):
         check = DossierCheck(code=code, procedure=submitted[code])
         checks.append(check)
+        if code in registered:
+            _check_register_stay(check, rows[code], register_open=registered[code] in running)
+            continue
         if executions[code] > 1:
             check.flag("duplicated", f"{executions[code]} workflow executions")
         if found is None:
@@ -246,6 +276,7 @@ async def verify(client: Client, pool: asyncpg.Pool, submitted: dict[str, Proced
         by_procedure.setdefault(check.procedure.value, Counter())[check.final_state or "unknown"] += 1
     return Verification(
         dossiers=len(checks),
+        through_registers=sum(code in registered for code in codes),
         final_states=dict(Counter(c.final_state or "unknown" for c in checks)),
         by_procedure={p: dict(c) for p, c in sorted(by_procedure.items())},
         lost=count("lost"),
