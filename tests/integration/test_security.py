@@ -203,7 +203,9 @@ async def test_sql_fragments_in_every_free_text_field_are_stored_verbatim_and_br
             raw = await BUILDERS[procedure](population, code, DEMO_UNIT)
             raw["received_at"] = datetime.now(UTC).isoformat()
             if procedure == Procedure.STAY_NOTIFICATION:
-                raw["details"] = {**raw["details"], "arrival": raw["received_at"],
+                # A household's notice: a dossier workflow of its own, driven and awaited like the others (a hotel's
+                # would go into a stay register; test_stay_register covers that path).
+                raw["details"] = {**raw["details"], "host_kind": "household", "arrival": raw["received_at"],
                                   "departure": today_in_vietnam(datetime.now(UTC)).isoformat()}
             values = {}
             for position, (path, max_length) in enumerate(free_text_paths(SUBMISSION_MODELS[procedure], raw)):
