@@ -1,7 +1,9 @@
 """cutru worker: runs every procedure workflow and every activity.
 
 Configuration comes from the environment (see ``cutru/config.py``): TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
-CUTRU_TASK_QUEUE, DATABASE_URL, TEMPORAL_TLS_*, CUTRU_PAYLOAD_KEYS, CUTRU_METRICS_PORT, CUTRU_LOG_LEVEL.
+CUTRU_TASK_QUEUE, DATABASE_URL, TEMPORAL_TLS_*, CUTRU_PAYLOAD_KEYS, CUTRU_METRICS_PORT, CUTRU_LOG_LEVEL, and the
+tuning variables (CUTRU_WORKER_ROLE, CUTRU_MAX_CONCURRENT_*, CUTRU_MAX_CACHED_WORKFLOWS, CUTRU_*_TASK_POLLERS,
+CUTRU_DATABASE_POOL_SIZE; docs/benchmarks.md says what each was measured to do).
 SIGTERM and SIGINT drain in-flight tasks and stop. ``python worker.py --check`` exits 0 when Temporal and
 PostgreSQL are reachable (container health check).
 
@@ -29,7 +31,7 @@ from activities.payment import LocalPaymentGateway
 from cutru.config import Settings, load_settings
 from cutru.logging import configure_logging, get_logger
 from cutru.metrics import BusinessMetrics, MetricsInterceptor, OverdueGauge, client_metric_meter, prometheus_runtime
-from cutru.temporal import connect
+from cutru.temporal import connect, worker_tuning
 from workflows.procedures import ALL_WORKFLOWS
 from workflows.sandbox import workflow_runner
 
@@ -50,14 +52,16 @@ def build_worker(
         gateway=LocalPaymentGateway(pool, auto_confirm_after=_auto_confirm()),
         document_dir=settings.document_dir,
     )
+    role = settings.worker_role
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=list(ALL_WORKFLOWS),
+        workflows=list(ALL_WORKFLOWS) if role != "activities" else [],
         workflow_runner=workflow_runner(),
-        activities=all_activities(activities),
+        activities=all_activities(activities) if role != "workflows" else [],
         interceptors=[MetricsInterceptor(metrics or BusinessMetrics(client_metric_meter(client)))],
         graceful_shutdown_timeout=timedelta(seconds=10),
+        **worker_tuning(settings),
     )
 
 
@@ -67,15 +71,15 @@ async def _no_session_reset(conn: asyncpg.Connection) -> None:
     they use transactions only."""
 
 
-async def database_pool(url: str) -> asyncpg.Pool:
-    return await asyncpg.create_pool(url, min_size=2, max_size=10, reset=_no_session_reset)
+async def database_pool(url: str, size: int = 10) -> asyncpg.Pool:
+    return await asyncpg.create_pool(url, min_size=min(2, size), max_size=size, reset=_no_session_reset)
 
 
 async def run(settings: Settings) -> None:
     log = get_logger(task_queue=settings.task_queue)
     runtime = prometheus_runtime(settings.metrics_port) if settings.metrics_port else None
     client = await connect(settings, runtime)
-    pool = await database_pool(settings.database_url)
+    pool = await database_pool(settings.database_url, settings.database_pool_size)
     metrics = BusinessMetrics(runtime.metric_meter if runtime else MetricMeter.noop)
     worker = build_worker(client, settings, pool, metrics=metrics)
     stop = asyncio.Event()

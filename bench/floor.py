@@ -10,9 +10,9 @@ The update is sent right after the start and is accepted at once; its handler fi
 reached the waiting point. That is the cheapest way to deliver exactly one update (no polling, no rejected
 attempts), which is what a floor should measure.
 
-``python -m bench.floor`` runs the floor worker with the same ``Worker`` options and data converter as
-``worker.py`` (settings from TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and CUTRU_TASK_QUEUE). This module is imported
-by the workflow sandbox, so it does nothing at import.
+``python -m bench.floor`` runs the floor worker with the same ``Worker`` options (tuning and role included) and
+data converter as ``worker.py`` (settings from TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, CUTRU_TASK_QUEUE and the
+CUTRU_* tuning variables). This module is imported by the workflow sandbox, so it does nothing at import.
 """
 
 from __future__ import annotations
@@ -80,18 +80,20 @@ async def _serve() -> None:
     from temporalio.worker import Worker
 
     from cutru.config import load_settings
-    from cutru.temporal import connect
+    from cutru.temporal import connect, worker_tuning
 
     settings = load_settings()
     # The same connection (and so the same pydantic data converter) as worker.py; bench.run starts the floor
     # without payload keys, since encryption is part of what cutru adds.
     client = await connect(settings)
+    role = settings.worker_role
     worker = Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[FloorWorkflow],
-        activities=[noop],
+        workflows=[FloorWorkflow] if role != "activities" else [],
+        activities=[noop] if role != "workflows" else [],
         graceful_shutdown_timeout=timedelta(seconds=10),
+        **worker_tuning(settings),  # the tuning worker.py is given, from the same environment
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

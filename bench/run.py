@@ -62,7 +62,7 @@ from bench.population import OFFICER, Applicant, load_applicants, registration, 
 from bench.stack import NAMESPACE, Database, PhaseMeter, TemporalServer, WorkerProcesses, cli_version
 from cutru.client import DossierClient, check_submission
 from cutru.codec import KeyRing, data_converter, new_key_line
-from cutru.config import PROJECT_ROOT
+from cutru.config import PROJECT_ROOT, TUNING_VARIABLES
 from cutru.db.migrate import migrate
 from cutru.db.seed import seed
 from domain.models import DecisionKind, DossierState, OfficerDecision
@@ -100,6 +100,7 @@ RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 _FOREIGN_ENV = (
     "TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA", "TEMPORAL_TLS_SERVER_NAME", "TEMPORAL_API_KEY",
     "CUTRU_PAYLOAD_KEYS", "CUTRU_PAYLOAD_KEY_FILE", "CUTRU_METRICS_PORT", "CUTRU_TASK_QUEUE",
+    "CUTRU_WORKER_ROLE",  # --split-roles sets it
 )  # fmt: skip
 
 
@@ -114,6 +115,7 @@ class Options:
     json_path: Path | None
     keep: bool
     quick: bool
+    split_roles: bool = False
 
 
 # ---- one phase ---------------------------------------------------------------------------------------------------
@@ -381,8 +383,9 @@ class Bench:
     async def start_workers(self, kind: str, queue: str, count: int) -> WorkerProcesses:
         command = [sys.executable, "-m", "bench.floor"] if kind == "floor" else [sys.executable,
                                                                                   str(PROJECT_ROOT / "worker.py")]
+        roles = ("workflows", "activities") if self.options.split_roles else ("all",)
         workers = WorkerProcesses(name=queue, command=command, env=self._env(queue, encrypted=kind != "floor"),
-                                  count=count, directory=self.directory, cwd=PROJECT_ROOT)
+                                  count=count, directory=self.directory, cwd=PROJECT_ROOT, roles=roles)
         workers.start()
         try:
             await self._wait_for_pollers(queue, count, workers)
@@ -599,6 +602,12 @@ def _submitter(dossiers: DossierClient, submission: dict[str, Any]) -> Submit:
 # ---- machine and PDF ---------------------------------------------------------------------------------------------
 
 
+def worker_tuning() -> dict[str, str]:
+    """The CUTRU_* worker tuning variables this run was given (floor and cutru workers alike), for the report."""
+    return {name: value for name, value in sorted(os.environ.items())
+            if name in TUNING_VARIABLES and value}
+
+
 def machine(postgres_version: str) -> stats.Machine:
     model = "unknown"
     memory_kb = 0
@@ -789,7 +798,8 @@ async def bench(options: Options) -> stats.BenchReport:
             machine=machine(postgres_version),
             options={"dossiers": n, "workers": options.workers, "stay_rate": options.stay_rate,
                      "stay_seconds": options.stay_seconds, "paced_seconds": options.paced_seconds,
-                     "encrypt": options.encrypt, "quick": options.quick, "postgres": database.source},
+                     "encrypt": options.encrypt, "quick": options.quick, "postgres": database.source,
+                     "split_roles": options.split_roles, **worker_tuning()},
             floor=floor_result,
             cutru=cutru_result,
             ratio=stats.ratio(cutru_result, floor_result),
@@ -836,6 +846,9 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--json", type=Path, default=None, help="where to write the JSON report "
                         "(default bench/results/<UTC timestamp>.json)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, SQLite file)")
+    parser.add_argument("--split-roles", action="store_true",
+                        help="each worker process becomes two: one for workflow tasks, one for activities "
+                             "(CUTRU_WORKER_ROLE); the CUTRU_* tuning variables of worker.py apply to both workloads")
     args = parser.parse_args(argv)
     quick = bool(args.quick)
     dossiers = args.dossiers if args.dossiers is not None else (QUICK_DOSSIERS if quick else DEFAULT_DOSSIERS)
@@ -853,6 +866,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         json_path=args.json,
         keep=bool(args.keep),
         quick=quick,
+        split_roles=bool(args.split_roles),
     )
 
 

@@ -157,7 +157,8 @@ def _server_url(directory: Path) -> tuple[str, str, Any]:
 
 @dataclass
 class WorkerProcesses:
-    """``count`` copies of one worker command, each with its own log file."""
+    """``count`` copies of one worker command, each with its own log file; with several ``roles``
+    (``CUTRU_WORKER_ROLE``), ``count`` copies for each role."""
 
     name: str
     command: Sequence[str]
@@ -165,14 +166,16 @@ class WorkerProcesses:
     count: int
     directory: Path
     cwd: Path
+    roles: Sequence[str] = ("all",)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start(self) -> None:
-        for index in range(self.count):
+        for index in range(self.count * len(self.roles)):
             log = self.directory / f"{self.name}-{index}.log"
+            env = {**self.env, "CUTRU_WORKER_ROLE": self.roles[index % len(self.roles)]}
             with log.open("ab") as out:
                 self.processes.append(subprocess.Popen(
-                    list(self.command), env=dict(self.env), cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT,
+                    list(self.command), env=env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                 ))
 

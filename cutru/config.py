@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -50,6 +51,16 @@ class Settings(BaseModel):
     log_level: str = "INFO"
     metrics_port: int | None = None
     document_dir: Path = STATE_DIR / "documents"
+    # Worker tuning (docs/benchmarks.md has what each was measured to do); None keeps the SDK's default.
+    worker_role: Literal["all", "workflows", "activities"] = Field(
+        default="all", description="what this worker process polls for: both, or one kind of task only"
+    )
+    max_concurrent_activities: int | None = Field(default=None, ge=1)
+    max_concurrent_workflow_tasks: int | None = Field(default=None, ge=2)  # the SDK refuses 1 (sticky queues)
+    max_cached_workflows: int | None = Field(default=None, ge=0)
+    workflow_task_pollers: int | None = Field(default=None, ge=2)
+    activity_task_pollers: int | None = Field(default=None, ge=1)
+    database_pool_size: int = Field(default=10, ge=1)
 
 
 _ENV = {
@@ -65,7 +76,19 @@ _ENV = {
     "log_level": "CUTRU_LOG_LEVEL",
     "metrics_port": "CUTRU_METRICS_PORT",
     "document_dir": "CUTRU_DOCUMENT_DIR",
+    "worker_role": "CUTRU_WORKER_ROLE",
+    "max_concurrent_activities": "CUTRU_MAX_CONCURRENT_ACTIVITIES",
+    "max_concurrent_workflow_tasks": "CUTRU_MAX_CONCURRENT_WORKFLOW_TASKS",
+    "max_cached_workflows": "CUTRU_MAX_CACHED_WORKFLOWS",
+    "workflow_task_pollers": "CUTRU_WORKFLOW_TASK_POLLERS",
+    "activity_task_pollers": "CUTRU_ACTIVITY_TASK_POLLERS",
+    "database_pool_size": "CUTRU_DATABASE_POOL_SIZE",
 }
+# The worker's tuning: the benchmark gives the same to its floor workers and records them in its report.
+TUNING_VARIABLES = tuple(_ENV[field] for field in (
+    "max_concurrent_activities", "max_concurrent_workflow_tasks", "max_cached_workflows", "workflow_task_pollers",
+    "activity_task_pollers", "database_pool_size",
+))
 
 
 def read_stack() -> StackAddresses | None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client, TLSConfig
 from temporalio.runtime import Runtime
+from temporalio.worker import PollerBehaviorSimpleMaximum
 
 from cutru.codec import KeyRing, data_converter
 from cutru.config import Settings
@@ -48,3 +50,18 @@ async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
         api_key=settings.temporal_api_key,
         runtime=runtime,
     )
+
+
+def worker_tuning(settings: Settings) -> dict[str, Any]:
+    """The ``temporalio.worker.Worker`` tuning arguments the settings give: only those set, so that the SDK's
+    defaults stay in force otherwise (worker.py and the benchmark's floor worker pass the same)."""
+    options: dict[str, Any] = {
+        "max_concurrent_activities": settings.max_concurrent_activities,
+        "max_concurrent_workflow_tasks": settings.max_concurrent_workflow_tasks,
+        "max_cached_workflows": settings.max_cached_workflows,
+    }
+    if settings.workflow_task_pollers:
+        options["workflow_task_poller_behavior"] = PollerBehaviorSimpleMaximum(settings.workflow_task_pollers)
+    if settings.activity_task_pollers:
+        options["activity_task_poller_behavior"] = PollerBehaviorSimpleMaximum(settings.activity_task_pollers)
+    return {name: value for name, value in options.items() if value is not None}

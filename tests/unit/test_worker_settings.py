@@ -1,0 +1,58 @@
+"""Worker tuning from the environment (``CUTRU_WORKER_ROLE``, ``CUTRU_MAX_*``, pollers, pool size)."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+from temporalio.worker import PollerBehaviorSimpleMaximum
+
+from cutru.config import TUNING_VARIABLES, load_settings
+from cutru.temporal import worker_tuning
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for var in (*TUNING_VARIABLES, "CUTRU_WORKER_ROLE"):
+        monkeypatch.delenv(var, raising=False)
+    return monkeypatch
+
+
+def test_unset_tuning_keeps_the_sdk_defaults(clean_env: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert worker_tuning(settings) == {}
+    assert settings.worker_role == "all"
+    assert settings.database_pool_size == 10
+
+
+def test_tuning_variables_become_worker_arguments(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("CUTRU_MAX_CONCURRENT_ACTIVITIES", "20")
+    clean_env.setenv("CUTRU_MAX_CONCURRENT_WORKFLOW_TASKS", "50")
+    clean_env.setenv("CUTRU_MAX_CACHED_WORKFLOWS", "300")
+    clean_env.setenv("CUTRU_WORKFLOW_TASK_POLLERS", "4")
+    clean_env.setenv("CUTRU_ACTIVITY_TASK_POLLERS", "3")
+    clean_env.setenv("CUTRU_DATABASE_POOL_SIZE", "6")
+    settings = load_settings()
+    assert worker_tuning(settings) == {
+        "max_concurrent_activities": 20,
+        "max_concurrent_workflow_tasks": 50,
+        "max_cached_workflows": 300,
+        "workflow_task_poller_behavior": PollerBehaviorSimpleMaximum(4),
+        "activity_task_poller_behavior": PollerBehaviorSimpleMaximum(3),
+    }
+    assert settings.database_pool_size == 6
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "field"),
+    [
+        ("CUTRU_WORKER_ROLE", "both", "worker_role"),
+        ("CUTRU_MAX_CONCURRENT_ACTIVITIES", "0", "max_concurrent_activities"),
+        ("CUTRU_WORKFLOW_TASK_POLLERS", "1", "workflow_task_pollers"),  # the SDK needs two with a sticky cache
+        ("CUTRU_DATABASE_POOL_SIZE", "many", "database_pool_size"),
+    ],
+)
+def test_a_bad_tuning_value_is_refused_by_name(clean_env: pytest.MonkeyPatch, var: str, value: str,
+                                               field: str) -> None:
+    clean_env.setenv(var, value)
+    with pytest.raises(ValidationError, match=field):
+        load_settings()
