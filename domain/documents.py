@@ -8,11 +8,13 @@ and sandbox-safe.
 The text is Vietnamese with diacritics, which the PDF core fonts cannot show; the Be Vietnam Pro TTF (OFL-1.1)
 comes from the ``fontpkg-be-vietnam-pro`` PyPI package, a project dependency, and is subset-embedded.
 
-ReportLab lays the forms out because it parses the fonts once per process and copies out each document's
-glyphs cheaply; fpdf2, used before, parsed the three fonts again for every document and had fontTools subset
-and recompile them at every output. Measured on the same machine (CPU time, median of 50 renders after warm-up):
-a CT04 went from 43 ms to 5.5 ms and a CT08 from 43 ms to 5.2 ms, and their PDFs from 23 KB to 20 KB. The
-first render in a process pays about 170 ms (fpdf2: 240–330 ms) to prepare the fonts.
+ReportLab writes the PDFs because it parses the fonts once per process and copies out each document's glyphs
+cheaply; fpdf2, used before, parsed the three fonts again for every document and had fontTools subset and
+recompile them at every output. The forms are laid out here, line by line onto a ReportLab canvas: a form is one
+column of paragraphs, and ReportLab's own layout engine (platypus: markup parser, flowables, frames) cost as much
+as writing the PDF. CPU time per CT04 after warm-up: fpdf2 43 ms and ReportLab with platypus 5.5 ms (Intel Xeon,
+27 Nov 2026); platypus with ``reportlab[accel]`` 3.9 ms and this layout 2.5 ms (AMD EPYC, 28 Nov 2026). The first
+render in a process pays about 170 ms to prepare the fonts.
 
 The output is deterministic: the same ``DocumentData`` gives the same bytes (creation date taken from
 ``issued_at``, no wall clock, no random ids), so the SHA-256 recorded for a document is stable across activity
@@ -26,6 +28,7 @@ import hashlib
 import os
 import threading
 import unicodedata
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any
@@ -282,168 +285,337 @@ def render(data: DocumentData) -> bytes:
     with _RENDER_LOCK:
         fonts = _fonts()
         for size in _BODY_SIZES:
-            content, pages = _build(data, size, fonts)
-            if pages == 1:
+            page = _Page(fonts)
+            _paragraphs(data, size, fonts, page)
+            if len(page.pages) == 1:
                 break
-    return content
+        return _pdf(data, page.pages, fonts)
 
 
-def _build(data: DocumentData, size: float, fonts: dict[str, str]) -> tuple[bytes, int]:
-    """The PDF with body text at ``size`` points, and its number of pages."""
+def _pdf(data: DocumentData, pages: list[list[_Placed]], fonts: dict[str, str]) -> bytes:
     import io
 
     from reportlab.lib.pagesizes import A4
-    from reportlab.lib.units import mm
     from reportlab.pdfgen.canvas import Canvas
-    from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate
-
-    # The creation date is the issue time, not now, so the bytes (and hash) are reproducible; invariant mode
-    # fixes the rest: the document id, which ReportLab derives from SOURCE_DATE_EPOCH when the environment sets
-    # it (so set it alike on every worker, or on none).
-    created = data.issued_at.astimezone(VIETNAM_TZ).strftime("D:%Y%m%d%H%M%S+07'00'")
-
-    def canvas(*args: Any, **kwargs: Any) -> Any:
-        made = Canvas(*args, **kwargs)
-        made.setDateFormatter(lambda *_: created)
-        return made
 
     buffer = io.BytesIO()
-    document = BaseDocTemplate(
-        buffer,
-        pagesize=A4,
-        **{side: value * mm for side, value in _PAGE_MARGINS.items()},
-        title=f"Mẫu {data.kind} - {TITLES[data.kind]}",
-        subject=f"Mã hồ sơ: {data.dossier_code}",
-        author=data.police_unit,
-        creator="cutru",
-        initialFontName=fonts[""],  # else the canvas starts in Helvetica and lists it, unembedded, as a resource
-        lang="vi",
-        invariant=1,
-        pageCompression=1,
-    )
-    frame = Frame(document.leftMargin, document.bottomMargin, document.width, document.height, 0, 0, 0, 0)
-    document.addPageTemplates(PageTemplate(frames=[frame]))
-    document.build(_story(data, size, fonts, document.width), canvasmaker=canvas)
-    return buffer.getvalue(), document.page
+    # Invariant mode and the issue time as creation date keep the bytes (and hash) reproducible. ReportLab
+    # derives the document id from SOURCE_DATE_EPOCH when the environment sets it: set it alike on every worker,
+    # or on none.
+    canvas = Canvas(buffer, pagesize=A4, invariant=1, pageCompression=1, lang="vi",
+                    initialFontName=fonts[""])  # else the canvas lists Helvetica, unembedded, as a resource
+    created = data.issued_at.astimezone(VIETNAM_TZ).strftime("D:%Y%m%d%H%M%S+07'00'")
+    canvas.setDateFormatter(lambda *_: created)
+    canvas.setTitle(f"Mẫu {data.kind} - {TITLES[data.kind]}")
+    canvas.setSubject(f"Mã hồ sơ: {data.dossier_code}")
+    canvas.setAuthor(data.police_unit)
+    canvas.setCreator("cutru")
+    for placed_on_page in pages:
+        for placed in placed_on_page:
+            _draw(canvas, placed, fonts)
+        canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
 
 
-def _markup(text: str) -> str:
-    """``text`` as paragraph markup: '<' and '&' escaped, its own line breaks kept."""
-    from xml.sax.saxutils import escape
+# ---- layout: the forms are a column of paragraphs, laid out here line by line and drawn on a ReportLab canvas.
+# (ReportLab's platypus did this before at twice the CPU: its paragraph markup parser, flowables and frames are
+# general machinery that one fixed, one-column form does not need.)
 
-    return "<br/>".join(escape(line) for line in text.splitlines())
+_Run = tuple[str, str]  # (style "", "B" or "I", text)
+_Word = tuple[_Run, ...]
 
 
-def _story(data: DocumentData, size: float, fonts: dict[str, str], width: float) -> list[Any]:
-    """The form as ReportLab flowables (imported lazily, hence ``Any``), body text at ``size`` points."""
-    from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_RIGHT
-    from reportlab.lib.styles import ParagraphStyle
+@dataclass(frozen=True)
+class _Paragraph:
+    runs: tuple[_Run, ...]
+    size: float  # points
+    leading: float  # points
+    align: str = "justify"  # "left", "center", "right" or "justify" (the last line and hard breaks: left)
+    indent: float = 0.0  # points from the column's text edge, every line
+    hanging: float = 0.0  # points more for every line but the first
+
+
+@dataclass
+class _Line:
+    words: list[_Word]
+    width: float  # with one space between words
+    justify: bool
+
+
+@dataclass
+class _Placed:
+    """A paragraph's lines (or a rule) at a position on a page, in points from the page's bottom left."""
+
+    x: float
+    width: float  # of the paragraph's column
+    paragraph: _Paragraph | None
+    lines: list[_Line]
+    baseline: float  # of the first line
+    opens: bool = True  # the first line is the paragraph's first (not continued from the page before)
+    rule: tuple[float, float, float] | None = None  # x, y, length
+
+
+def _words(runs: tuple[_Run, ...]) -> list[list[_Word]]:
+    """The runs as hard lines (the input's own line breaks), each a list of words made of styled pieces."""
+    lines: list[list[_Word]] = [[]]
+    current: list[_Run] = []
+
+    def end_word() -> None:
+        if current:
+            lines[-1].append(tuple(current))
+            current.clear()
+
+    for style, text in runs:
+        for index, hard_line in enumerate(text.split("\n")):
+            if index:
+                end_word()
+                lines.append([])
+            for position, piece in enumerate(hard_line.split(" ")):
+                if position:
+                    end_word()
+                if piece:
+                    current.append((style, piece))
+    end_word()
+    return lines
+
+
+def _wrap(paragraph: _Paragraph, width: float, fonts: dict[str, str]) -> list[_Line]:
+    """Greedy line breaking; a word longer than a whole line is cut between characters."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    size = paragraph.size
+    space = stringWidth(" ", fonts[""], size)
+
+    def measure(word: _Word) -> float:
+        return sum(stringWidth(text, fonts[style], size) for style, text in word)
+
+    lines: list[_Line] = []
+    for hard_line in _words(paragraph.runs):
+        line: list[_Word] = []
+        used = 0.0
+        pending = list(hard_line)
+        while pending:
+            room = width - paragraph.indent - (paragraph.hanging if lines else 0.0)
+            word = pending.pop(0)
+            word_width = measure(word)
+            needed = word_width + (space if line else 0.0)
+            if used + needed <= room:
+                line.append(word)
+                used += needed
+                continue
+            if line:
+                lines.append(_Line(line, used, justify=True))
+                line, used = [], 0.0
+                pending.insert(0, word)
+                continue
+            head, tail = _cut(word, room, fonts, size)
+            lines.append(_Line([head], measure(head), justify=False))
+            pending.insert(0, tail)
+        lines.append(_Line(line, used, justify=False))
+    return lines
+
+
+def _cut(word: _Word, room: float, fonts: dict[str, str], size: float) -> tuple[_Word, _Word]:
+    """The longest start of ``word`` that fits ``room`` (at least one character), and the rest."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    flat = [(style, char) for style, text in word for char in text]
+    used, count = 0.0, 0
+    for style, char in flat:
+        used += stringWidth(char, fonts[style], size)
+        if used > room and count:
+            break
+        count += 1
+
+    def join(pieces: list[tuple[str, str]]) -> _Word:
+        runs: list[_Run] = []
+        for style, char in pieces:
+            if runs and runs[-1][0] == style:
+                runs[-1] = (style, runs[-1][1] + char)
+            else:
+                runs.append((style, char))
+        return tuple(runs)
+
+    return join(flat[:count]), join(flat[count:])
+
+
+class _Page:
+    """Places paragraphs down the page frame, starting new pages as they fill."""
+
+    def __init__(self, fonts: dict[str, str]) -> None:
+        from reportlab.lib.pagesizes import A4
+        from reportlab.lib.units import mm
+
+        self.fonts = fonts
+        self.left = _PAGE_MARGINS["leftMargin"] * mm
+        self.width = A4[0] - (_PAGE_MARGINS["leftMargin"] + _PAGE_MARGINS["rightMargin"]) * mm
+        self.top = A4[1] - _PAGE_MARGINS["topMargin"] * mm
+        self.bottom = _PAGE_MARGINS["bottomMargin"] * mm
+        self.pages: list[list[_Placed]] = [[]]
+        self.y = self.top
+
+    def space(self, height: float) -> None:
+        self.y = max(self.y - height, self.bottom)
+
+    def lay(self, paragraph: _Paragraph, width: float | None = None) -> list[_Line]:
+        """The paragraph's lines in a column of ``width`` (default: the frame's)."""
+        from reportlab.lib.units import mm
+
+        return _wrap(paragraph, (self.width if width is None else width) - 2 * _INSET * mm, self.fonts)
+
+    def add(self, paragraph: _Paragraph) -> None:
+        """Flow a full-width paragraph down the frame, breaking it between lines at the foot of a page."""
+        lines = self.lay(paragraph)
+        opens = True
+        while lines:
+            fit = int((self.y - self.bottom + 1e-6) // paragraph.leading)
+            if fit <= 0:
+                self.new_page()
+                continue
+            self.place(paragraph, lines[:fit], 0.0, self.width, self.y, opens=opens)
+            self.y -= min(fit, len(lines)) * paragraph.leading
+            lines, opens = lines[fit:], False
+
+    def place(self, paragraph: _Paragraph, lines: list[_Line], x: float, width: float, top: float, *,
+              opens: bool = True) -> None:
+        # The first baseline sits one font size below the top (the face's ascent is 1 em), as ReportLab's did.
+        self.pages[-1].append(_Placed(self.left + x, width, paragraph, lines, top - paragraph.size, opens))
+
+    def rule(self, x: float, y: float, length: float) -> None:
+        self.pages[-1].append(_Placed(self.left + x, 0.0, None, [], y, rule=(self.left + x, y, length)))
+
+    def new_page(self) -> None:
+        self.pages.append([])
+        self.y = self.top
+
+
+def _paragraphs(data: DocumentData, size: float, fonts: dict[str, str], page: _Page) -> None:
+    """The form, top to bottom, body text at ``size`` points."""
     from reportlab.lib.units import mm
     from reportlab.pdfbase.pdfmetrics import stringWidth
-    from reportlab.platypus import KeepTogether, Paragraph, Spacer, Table
-    from reportlab.platypus.flowables import CallerMacro
 
-    def paragraph(
-        markup: str,
-        style: str,
-        points: float,
-        leading: float,
-        align: int = TA_JUSTIFY,
-        indent: float = 0.0,
-        hanging: float = 0.0,
-    ) -> Any:
-        # ``leading`` in millimetres; ``indent`` (all lines) and ``hanging`` (all but the first) in points.
-        return Paragraph(
-            markup,
-            ParagraphStyle(
-                style,
-                fontName=fonts[style],
-                fontSize=points,
-                leading=leading * mm,
-                alignment=align,
-                leftIndent=_INSET * mm + indent + hanging,
-                rightIndent=_INSET * mm,
-                firstLineIndent=-hanging,
-            ),
-        )
+    def para(text: str, style: str, points: float, leading_mm: float, align: str = "justify",
+             indent: float = 0.0) -> _Paragraph:
+        return _Paragraph(((style, text),), points, leading_mm * mm, align, indent)
 
-    def underline(x: float, length: float) -> Any:
-        # Takes no room: a rule 0.5 mm below the bottom of the line above, from x in its column.
-        def draw(flowable: Any) -> None:
-            flowable.canv.setLineWidth(_RULE * mm)
-            flowable.canv.line(x, -0.5 * mm, x + length, -0.5 * mm)
-
-        return CallerMacro(draw)
+    page.add(para(f"Mẫu {data.kind}", "I", 9, 4, "right"))  # form code, top right, as on the printed forms
+    page.space(2 * mm)
 
     # Heading: issuing unit on the left, the national motto on the right, each with a short rule beneath.
-    left_w, right_w = width * 0.4, width * 0.6
+    left_w, right_w = page.width * 0.4, page.width * 0.6
     unit = data.police_unit.upper()
     unit_rule = min(stringWidth(unit, fonts["B"], 10), left_w) * 0.5
     motto = "Độc lập - Tự do - Hạnh phúc"
-    motto_rule = stringWidth(motto, fonts["B"], 11)
-    left = [
-        paragraph(_markup(f"CÔNG AN {data.province.upper()}"), "", 10, _LINE, TA_CENTER),
-        paragraph(_markup(unit), "B", 10, _LINE, TA_CENTER),
-        underline((left_w - unit_rule) / 2, unit_rule),
-    ]
-    right = [
-        paragraph("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "B", 10, _LINE, TA_CENTER),
-        paragraph(motto, "B", 11, _LINE, TA_CENTER),
-        underline((right_w - motto_rule) / 2, motto_rule),
-    ]
-    # The font only keeps the table from naming Helvetica; the cells are paragraphs with their own.
-    layout: list[tuple[Any, ...]] = [("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONTNAME", (0, 0), (-1, -1), fonts[""])]
-    layout += [(f"{side}PADDING", (0, 0), (-1, -1), 0) for side in ("LEFT", "RIGHT", "TOP", "BOTTOM")]
-    heading = Table([[left, right]], colWidths=(left_w, right_w), style=layout)
-    story = [
-        paragraph(f"Mẫu {data.kind}", "I", 9, 4, TA_RIGHT),  # form code, top right, as on the printed forms
-        Spacer(0, 2 * mm),
-        heading,
-        Spacer(0, 8 * mm),
-        paragraph(_markup(TITLES[data.kind]), "B", 13, 7, TA_CENTER),
-        paragraph(_markup(f"Mã hồ sơ: {data.dossier_code}"), "I", 10, _LINE, TA_CENTER),
-        Spacer(0, 5 * mm),
-    ]
+    columns = (
+        (0.0, left_w, (para(f"CÔNG AN {data.province.upper()}", "", 10, _LINE, "center"),
+                       para(unit, "B", 10, _LINE, "center")), unit_rule),
+        (left_w, right_w, (para("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "B", 10, _LINE, "center"),
+                           para(motto, "B", 11, _LINE, "center")), stringWidth(motto, fonts["B"], 11)),
+    )
+    bottoms = []
+    for x, width, paragraphs, rule in columns:
+        y = page.y
+        for paragraph in paragraphs:
+            lines = page.lay(paragraph, width)
+            page.place(paragraph, lines, x, width, y)
+            y -= len(lines) * paragraph.leading
+        page.rule(x + (width - rule) / 2, y - 0.5 * mm, rule)  # 0.5 mm below the last line's bottom
+        bottoms.append(y)
+    page.y = min(bottoms)
+    page.space(8 * mm)
+    page.add(para(TITLES[data.kind], "B", 13, 7, "center"))
+    page.add(para(f"Mã hồ sơ: {data.dossier_code}", "I", 10, _LINE, "center"))
+    page.space(5 * mm)
 
-    body_line = size * 0.55  # 6 mm at 11 pt
+    body_line = size * 0.55 * mm  # 6 mm at 11 pt
 
-    def field(label: str, value: str, bold: bool = False) -> Any:
+    def field(label: str, value: str, bold: bool = False) -> _Paragraph:
         # Label then value wrapped with a hanging indent, so long addresses stay readable.
-        markup = f"<b>{_markup(value)}</b>" if bold else _markup(value)
         hanging = stringWidth(label, fonts[""], size)
-        return paragraph(_markup(label) + markup, "", size, body_line, hanging=hanging)
+        return _Paragraph((("", label), ("B" if bold else "", value)), size, body_line, hanging=hanging)
 
     spec = PROCEDURES[data.procedure]
-    story += [
+    for paragraph in (
         field("Thủ tục hành chính: ", f"{spec.vietnamese_name} (mã TTHC {spec.tthc_code})"),
         field("Họ, chữ đệm và tên: ", data.full_name, bold=True),
         field("Ngày, tháng, năm sinh: ", format_date(data.birth_date)),
         field("Số định danh cá nhân: ", data.personal_id),
         field("Nơi cư trú: ", data.address),
-        Spacer(0, 2 * mm),
-    ]
-    story += [
-        paragraph(_markup(item), "", size, body_line) if isinstance(item, str) else field(*item)
-        for item in _body(data)
-    ]
+    ):
+        page.add(paragraph)
+    page.space(2 * mm)
+    for item in _body(data):
+        page.add(_Paragraph((("", item),), size, body_line) if isinstance(item, str) else field(*item))
 
     # Signature block, right half, kept in one piece.
-    sig_indent = width * 0.45
+    page.space(size * 0.7 * mm)
+    indent = page.width * 0.45
     signature = [
-        paragraph(
-            _markup(f"{_place_name(data.police_unit)}, {format_signature_date(data.issued_at)}"),
-            "I", 11, _LINE, TA_CENTER, sig_indent,
-        ),
-        paragraph(_SIGNER[data.kind], "B", 11, _LINE, TA_CENTER, sig_indent),
-        paragraph("(Ký, ghi rõ họ tên)", "I", 9, _LINE, TA_CENTER, sig_indent),
+        para(f"{_place_name(data.police_unit)}, {format_signature_date(data.issued_at)}", "I", 11, _LINE,
+             "center", indent),
+        para(_SIGNER[data.kind], "B", 11, _LINE, "center", indent),
+        para("(Ký, ghi rõ họ tên)", "I", 9, _LINE, "center", indent),
     ]
+    gap = size * 1.4 * mm if data.officer_name else 0.0  # room for the handwritten or stamped signature
     if data.officer_name:
-        signature += [
-            Spacer(0, size * 1.4 * mm),  # room for the handwritten or stamped signature
-            paragraph(_markup(data.officer_name), "B", 11, _LINE, TA_CENTER, sig_indent),
-        ]
-    story += [Spacer(0, size * 0.7 * mm), KeepTogether(signature)]
-    return story
+        signature.append(para(data.officer_name, "B", 11, _LINE, "center", indent))
+    height = sum(len(page.lay(p)) * p.leading for p in signature) + gap
+    if page.y - height < page.bottom:
+        page.new_page()
+    for index, paragraph in enumerate(signature):
+        if index == 3:
+            page.space(gap)
+        page.add(paragraph)
+
+
+def _segments(line: _Line) -> list[_Run]:
+    """The line as few runs as its styles allow (a space goes with the text before it): one ``textOut`` each."""
+    segments: list[_Run] = []
+    for index, word in enumerate(line.words):
+        pieces = [*word[:-1], (word[-1][0], word[-1][1] + " ")] if index < len(line.words) - 1 else list(word)
+        for style, piece in pieces:
+            if segments and segments[-1][0] == style:
+                segments[-1] = (style, segments[-1][1] + piece)
+            else:
+                segments.append((style, piece))
+    return segments
+
+
+def _draw(canvas: Any, placed: _Placed, fonts: dict[str, str]) -> None:
+    from reportlab.lib.units import mm
+
+    if placed.rule is not None:
+        x, y, length = placed.rule
+        canvas.setLineWidth(_RULE * mm)
+        canvas.line(x, y, x + length, y)
+        return
+    paragraph = placed.paragraph
+    assert paragraph is not None
+    left = placed.x + _INSET * mm + paragraph.indent
+    room = placed.width - 2 * _INSET * mm - paragraph.indent
+    baseline = placed.baseline
+    text = canvas.beginText()
+    current: str | None = None
+    for number, line in enumerate(placed.lines):
+        hanging = 0.0 if number == 0 and placed.opens else paragraph.hanging
+        x = left + hanging
+        line_room = room - hanging
+        if paragraph.align == "center":
+            x += (line_room - line.width) / 2
+        elif paragraph.align == "right":
+            x += line_room - line.width
+        spaces = len(line.words) - 1
+        stretch = paragraph.align == "justify" and line.justify and spaces > 0
+        text.setTextOrigin(x, baseline)
+        text.setWordSpace((line_room - line.width) / spaces if stretch else 0)
+        for style, piece in _segments(line):
+            if style != current:
+                text.setFont(fonts[style], paragraph.size)
+                current = style
+            text.textOut(piece)
+        baseline -= paragraph.leading
+    canvas.drawText(text)
 
 
 def store(data: DocumentData, directory: Path) -> StoredDocument:

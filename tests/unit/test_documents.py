@@ -191,11 +191,11 @@ def test_renders_in_several_threads_take_turns(monkeypatch: pytest.MonkeyPatch) 
     # must not overlap, whatever the timing, and must give the bytes a lone render gives.
     datas = [make(kind) for kind in DocumentKind]
     expected = [render(data) for data in datas]
-    build = documents._build
+    build = documents._pdf
     inside, most = 0, 0
     count = threading.Lock()
 
-    def slow_build(*args: Any) -> tuple[bytes, int]:
+    def slow_build(*args: Any) -> bytes:
         nonlocal inside, most
         with count:
             inside += 1
@@ -207,7 +207,7 @@ def test_renders_in_several_threads_take_turns(monkeypatch: pytest.MonkeyPatch) 
             with count:
                 inside -= 1
 
-    monkeypatch.setattr(documents, "_build", slow_build)
+    monkeypatch.setattr(documents, "_pdf", slow_build)
     results: list[bytes] = [b""] * len(datas)
 
     def run(i: int) -> None:
