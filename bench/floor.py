@@ -81,6 +81,7 @@ async def _serve() -> None:
 
     from cutru.config import load_settings
     from cutru.temporal import connect, worker_tuning
+    from workflows.sandbox import workflow_runner
 
     settings = load_settings()
     # The same connection (and so the same pydantic data converter) as worker.py; bench.run starts the floor
@@ -91,6 +92,7 @@ async def _serve() -> None:
         client,
         task_queue=settings.task_queue,
         workflows=[FloorWorkflow] if role != "activities" else [],
+        workflow_runner=workflow_runner(),
         activities=[noop] if role != "workflows" else [],
         graceful_shutdown_timeout=timedelta(seconds=10),
         **worker_tuning(settings),  # the tuning worker.py is given, from the same environment

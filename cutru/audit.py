@@ -36,7 +36,7 @@ from cutru.temporal import connect
 from domain.identity import mask_personal_id
 from domain.models import Boundary
 from workflows.procedures import ALL_WORKFLOWS
-from workflows.sandbox import workflow_runner
+from workflows.sandbox import checking_runner
 
 
 class TrailLine(Boundary):
@@ -174,7 +174,7 @@ def _workflow_type(history: WorkflowHistory) -> str:
 
 async def replay(history: WorkflowHistory, converter: DataConverter) -> ReplayReport:
     replayer = Replayer(workflows=list(ALL_WORKFLOWS), data_converter=converter,
-                        workflow_runner=workflow_runner(strict=True))
+                        workflow_runner=checking_runner())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     failure = result.replay_failure
     return ReplayReport(

@@ -1,24 +1,30 @@
-"""The workflow sandbox shared by the worker and the replayer.
+"""How workflow code is run: directly in the worker, inside Temporal's sandbox when histories are replayed.
 
-Pure, deterministic libraries that the domain uses are passed through instead of re-imported for every workflow
-run: re-importing them is slow, and some load data lazily (administrative units, holiday tables).
+The worker runs workflows without the sandbox. Re-importing the workflow modules in the sandbox for every new run
+(eleven ``@workflow.defn`` classes, each inspected) cost about 200 ms of CPU per dossier, so the worker used to pass
+this package through the sandbox. A passed-through module is the ordinary one: its code reaches the real clock,
+randomness and files, so the sandbox then checked nothing in cutru's workflow code while it still cost the worker
+about 6 ms of CPU per dossier (each activation entered and left it; measured in docs/benchmarks.md).
 
-The worker passes this package's own modules through as well. Re-executing ``workflows/procedures.py`` (eleven
-``@workflow.defn`` classes, each inspected) for every new run cost about 200 ms of CPU per dossier, more than all
-of a dossier's activities. The check the sandbox gives on them, that workflow code reaches nothing
-non-deterministic (clock, randomness, files, network), is kept where it matters before a release: ``strict=True``
-re-imports them in the sandbox, and the auditors' replayer and the test suite's replay of every recorded history
-use it.
+The check the sandbox gives, that workflow code reaches nothing non-deterministic, is kept where it matters:
+``checking_runner`` re-imports the workflow modules in the sandbox, and the auditors' replayer and the test suite's
+replay of every recorded history use it. Pure, deterministic libraries that the domain uses are passed through
+there: re-importing them is slow, and some load data lazily (administrative units, holiday tables).
 """
 
 from __future__ import annotations
 
+from temporalio.worker import UnsandboxedWorkflowRunner, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 PASSED_THROUGH = ("domain", "activities", "pydantic", "pydantic_core", "vietnam_provinces", "enum_tools", "holidays")
-WORKFLOW_PACKAGE = "workflows"
 
 
-def workflow_runner(*, strict: bool = False) -> SandboxedWorkflowRunner:
-    modules = PASSED_THROUGH if strict else (*PASSED_THROUGH, WORKFLOW_PACKAGE)
-    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*modules))
+def workflow_runner() -> WorkflowRunner:
+    """The worker's: workflow code run as it is (the bench's floor worker uses the same)."""
+    return UnsandboxedWorkflowRunner()
+
+
+def checking_runner() -> SandboxedWorkflowRunner:
+    """For replays that must prove determinism: the workflow modules re-imported inside the sandbox."""
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH))

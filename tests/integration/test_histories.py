@@ -69,8 +69,8 @@ async def test_recorded_histories_replay_against_the_current_code():
 
 
 async def test_recorded_histories_replay_with_the_workers_runner_too():
-    """The worker passes the workflow modules through the sandbox (fast); the audit replay above re-imports them
-    (strict). Both must accept every recorded history."""
+    """The worker runs workflow code without the sandbox (fast); the audit replay above re-imports it in the
+    sandbox (strict). Both must accept every recorded history."""
     replayer = Replayer(workflows=list(ALL_WORKFLOWS), data_converter=data_converter(None),
                         workflow_runner=workflow_runner())
     for path in sorted(HISTORY_DIR.glob("*.json")):
