@@ -18,8 +18,8 @@ from temporalio.client import Client
 from cutru.client import DossierClient
 from cutru.config import PROJECT_ROOT, Settings
 from domain.models import DecisionKind, DossierState, OfficerDecision
-from tests.factories import new_person, new_place, pay, registration, worker_env
-from tests.integration.test_permanent_registration import wait_for, wait_state
+from tests.factories import pay, worker_env
+from tests.integration.test_permanent_registration import own_residence_dossier, wait_for, wait_state
 
 APPROVE = OfficerDecision(officer_id="CB-00070-01", decision=DecisionKind.APPROVE)
 
@@ -60,12 +60,9 @@ async def test_a_dossier_completes_across_a_workflow_worker_and_an_activity_work
     assert await pollers(client, settings, activity_kind) == 1
 
     dossiers = DossierClient(client, settings.task_queue)
-    async with pool.acquire() as conn:
-        person = await new_person(conn)
-        place = await new_place(conn, owner_id=person.personal_id)
-    submission = registration(person, place)
+    submission = await own_residence_dossier(pool)
     code = submission["dossier_code"]
-    await dossiers.submit(submission)
+    await dossiers.submit(submission)  # every step of a dossier below, each on the process of its kind
     await wait_state(dossiers, code, DossierState.AWAITING_DECISION)
     await dossiers.decide(code, APPROVE)
     await wait_state(dossiers, code, DossierState.AWAITING_PAYMENT)
