@@ -2,7 +2,8 @@
 
 Each applicant owns exactly one residence of their own (no household yet), so a permanent-residence registration
 on the ``own_residence`` basis is eligible and ends approved — the full lifecycle, which is what the bench
-measures. The same people serve as hosts and guests of stay notifications.
+measures. The same people serve as hosts and guests of stay notifications. ``one_of_each`` builds one dossier of every
+procedure the way the chaos campaign does, for the history of each.
 """
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ from typing import Any
 
 import asyncpg
 
+from chaos.population import BUILDERS, Case, Plan, Population, today_in_vietnam
+from cutru.client import check_submission
 from cutru.db.seed import DEMO_COMMUNE_CODE, DEMO_OFFICER_ID, DEMO_PROVINCE_CODE, DEMO_UNIT_CODE
 from domain.identity import generate_personal_id
 from domain.names import random_full_name
+from domain.procedures import Procedure
+from workflows.stay_register import uses_register
 
 COMMUNE = DEMO_COMMUNE_CODE
 PROVINCE = DEMO_PROVINCE_CODE
@@ -121,3 +126,28 @@ def stay_notification(host: Applicant, guest: Applicant, code: str) -> dict[str,
             "reason": "Du lịch",
         },
     }
+
+
+async def one_of_each(database_url: str, tag: str, seed: int = 2026) -> list[dict[str, Any]]:
+    """One eligible submission of every procedure, in the demo unit (whose officer the bench plays), received now.
+
+    The stay notification is a household's: an establishment's goes through a register, measured apart."""
+    rng = random.Random(seed)
+    conn = await asyncpg.connect(database_url)
+    try:
+        population = Population(conn, rng, [UNIT], today_in_vietnam(datetime.now(UTC)))
+        submissions: list[dict[str, Any]] = []
+        async with conn.transaction():
+            for index, procedure in enumerate(Procedure):
+                code = f"HS-{tag}-P{index:06d}"
+                while True:
+                    built = await BUILDERS[procedure](population, code, UNIT)
+                    case = Case(code=code, procedure=procedure, submission=built, plan=Plan(),
+                                stamp_arrival=procedure == Procedure.STAY_NOTIFICATION)
+                    raw = case.materialize(datetime.now(UTC))
+                    if not uses_register(check_submission(raw)):
+                        break
+                submissions.append(raw)
+    finally:
+        await conn.close()
+    return submissions

@@ -1,11 +1,12 @@
 """``make bench``: cutru's dossier throughput next to the Temporal engine's own floor, on this machine, in one run.
 
     python -m bench.run [--dossiers N] [--workers K] [--stay-seconds S] [--stay-rate R] [--paced-seconds P]
-                        [--no-encrypt] [--quick] [--json PATH] [--keep]
+                        [--no-encrypt] [--quick] [--json PATH] [--keep] [--split-roles]
 
 Phases, each on a task queue of its own with freshly started worker processes:
 
 1. probe — one real dossier; its history says how many activities a dossier runs and where the update comes.
+   Then one approved dossier of every procedure (built as the chaos campaign builds them): the history of each.
 2. floor — N ``BenchFloor`` workflows (that many no-op activities around one update) on ``python -m bench.floor``.
 3. cutru — N permanent-residence dossiers on ``worker.py``: submitted through ``DossierClient``, approved by the
    "officer" with the validated ``decide`` update as soon as the officer's work queue (a visibility query on
@@ -58,7 +59,7 @@ from temporalio.service import RPCError
 
 from bench import stats
 from bench.floor import FloorPlan, FloorWorkflow
-from bench.population import OFFICER, Applicant, load_applicants, registration, stay_notification
+from bench.population import OFFICER, Applicant, load_applicants, one_of_each, registration, stay_notification
 from bench.stack import NAMESPACE, Database, PhaseMeter, TemporalServer, WorkerProcesses, cli_version
 from cutru.client import DossierClient, check_submission
 from cutru.codec import KeyRing, data_converter, new_key_line
@@ -93,7 +94,8 @@ PACED_DRAIN = 60.0  # seconds to wait after the last paced submission (a dossier
 NOISY_SHARE = 0.15  # of the machine's CPU taken by other processes during a phase, above which the report warns
 COMPLETION_POLL = 0.5  # seconds between counts of running workflows
 OFFICER_POLL = 1.0  # seconds between reads of the officer's work queue
-PHASE_LETTERS = {"probe": "X", "cutru": "C", "paced": "H"}  # in dossier codes, so that no two phases share one
+# In dossier codes, so that no two phases share one ("P": bench.population.one_of_each).
+PHASE_LETTERS = {"probe": "X", "cutru": "C", "paced": "H"}
 APPROVE = OfficerDecision(officer_id=OFFICER, decision=DecisionKind.APPROVE)
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 # Variables a developer's shell may hold that would point the bench's processes somewhere else.
@@ -465,6 +467,36 @@ class Bench:
             workers.stop()
         return phase, measured
 
+    async def procedures_phase(self, timeout: float) -> list[stats.ProcedureHistory]:
+        """One dossier of every procedure, approved by the officer, on a worker of its own: each one's history."""
+        queue = f"bench-procedures-{self.tag.lower()}"
+        phase = Phase(name="procedures", queue=queue)
+        dossiers = DossierClient(self.coded, queue)
+        submissions = await one_of_each(self.database.url, self.tag)
+        workers = await self.start_workers("cutru", queue, 1)
+
+        async def run() -> None:
+            stop = asyncio.Event()
+            desk = asyncio.create_task(officer(dossiers, self.coded, phase, stop))
+            try:
+                await submit_all(phase, [(s["dossier_code"], _submitter(dossiers, s)) for s in submissions],
+                                 rate=None, concurrency=len(submissions))
+                await wait_closed(self.coded, phase, timeout)
+            finally:
+                stop.set()
+                await desk
+
+        codes = [s["dossier_code"] for s in submissions]
+        try:
+            await run()
+            statuses = [await dossiers.status(code) for code in codes]  # a query needs the worker
+        finally:
+            workers.stop()
+        histories = await fetch_histories(self.coded, codes)
+        return [stats.ProcedureHistory(procedure=status.procedure.value, outcome=status.state.value,
+                                       profile=stats.profile_history(history))
+                for status, history in zip(statuses, histories, strict=True)]
+
     async def floor_phase(self, plan: FloorPlan, count: int, timeout: float, *, name: str = "floor",
                           rate: float | None = None) -> tuple[Phase, Measured]:
         queue = f"bench-{name}-{self.tag.lower()}"
@@ -729,6 +761,8 @@ async def bench(options: Options) -> stats.BenchReport:
         plan = FloorPlan(before=shape.activities_before_update, after=shape.activities - shape.activities_before_update)
         print(f"probe: a dossier runs {shape.activities} activities ({plan.before} before the decision), "
               f"{shape.events} events", flush=True)
+        procedures = await runner.procedures_phase(timeout=60)
+        print("procedures: " + ", ".join(f"{h.procedure} {h.profile.events}" for h in procedures), flush=True)
 
         # 2. floor.
         # What the phases after the cutru run need at most: the paced run and the burst submit for a fixed time,
@@ -808,6 +842,7 @@ async def bench(options: Options) -> stats.BenchReport:
             stay_burst=burst,
             stay_floor=stay_floor_result,
             stay_floor_burst=floor_burst,
+            procedures=procedures,
             stay_note=stay_note,
             pdf_render_ms=pdf_render_ms(),
             notes=notes,

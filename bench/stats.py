@@ -400,6 +400,14 @@ class TargetCheck(BaseModel):
     ok: bool | None  # None: not measured in this run
 
 
+class ProcedureHistory(BaseModel):
+    """One dossier of a procedure, approved (fee confirmed at once), as the engine recorded it."""
+
+    procedure: str
+    outcome: str
+    profile: HistoryProfile
+
+
 class BenchReport(BaseModel):
     started_at: datetime
     duration_seconds: float
@@ -414,6 +422,7 @@ class BenchReport(BaseModel):
     stay_floor: WorkloadResult | None = None  # floor workflows shaped like a stay notification, same burst
     stay_floor_burst: StayBurst | None = None
     stay_note: str | None = None
+    procedures: list[ProcedureHistory] = []
     pdf_render_ms: Percentiles | None = None
     targets: list[TargetCheck] = []
     observations: list[str] = []
@@ -613,6 +622,13 @@ def format_report(report: BenchReport) -> str:
     if history is not None:
         lines += ["", f"history of one {report.cutru.workflow_type} ({history.events} events):"]
         lines += [f"  {i:>2}. {name}" for i, name in enumerate(history.sequence, start=1)]
+    if report.procedures:
+        lines += ["", "history of one dossier of every procedure (approved, fee confirmed at once):",
+                  f"  {'procedure':<32} {'outcome':<10} {'events':>6} {'actions':>7} {'activities':>10} "
+                  f"{'tasks':>5} {'timers':>6} {'upserts':>7}"]
+        lines += [f"  {h.procedure:<32} {h.outcome:<10} {h.profile.events:>6} {h.profile.actions:>7.0f} "
+                  f"{h.profile.activities:>10} {h.profile.workflow_tasks:>5} {h.profile.timers:>6} "
+                  f"{h.profile.search_attribute_upserts:>7}" for h in report.procedures]
     if report.cutru.steps:
         lines += ["", "cutru steps at peak (ms, p50 / p95 / p99): schedule→start | start→close"]
         lines += [f"  {s.step:<22} n={s.count:<5} {_p(s.schedule_to_start_ms):>16} | {_p(s.start_to_close_ms)}"

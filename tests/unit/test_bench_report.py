@@ -245,3 +245,15 @@ def test_report_compares_the_stay_burst_with_its_floor() -> None:
     assert "stay-floor burst: target 100/s for 60 s" in text and "; sustained" in text
     assert report.targets[1].ok is False
     assert any(line.startswith("stay burst: 50.0/s completed in the window vs 99.5/s") for line in report.observations)
+
+
+def test_report_lists_the_history_of_every_procedure() -> None:
+    report = _report(cutru_rate=10.0, floor_rate=30.0)
+    profile = stats.profile_history(dossier_like_history())
+    report.procedures = [stats.ProcedureHistory(procedure="PermanentResidenceRegistration", outcome="completed",
+                                                profile=profile)]
+    lines = stats.format_report(report).splitlines()
+    row = next(line for line in lines if line.strip().startswith("PermanentResidenceRegistration"))
+    # events, actions, activities, workflow tasks, timers, upserts
+    assert row.split()[1:] == ["completed", "25", "8", "2", "4", "1", "1"]
+    assert stats.BenchReport.model_validate_json(report.model_dump_json()) == report
