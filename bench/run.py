@@ -31,6 +31,7 @@ import asyncio
 import os
 import platform
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -640,7 +641,21 @@ def worker_tuning() -> dict[str, str]:
             if name in TUNING_VARIABLES and value}
 
 
-def machine(postgres_version: str) -> stats.Machine:
+def speed_probe(steps: int = 2_000_000, rounds: int = 5) -> float:
+    """CPU seconds of a fixed pure-Python loop (a summation), the median of a few rounds: how fast this machine's
+    cores are today."""
+    times = []
+    for _ in range(rounds):
+        started = time.process_time()
+        total = 0
+        for step in range(steps):
+            total += step
+        assert total == steps * (steps - 1) // 2
+        times.append(time.process_time() - started)
+    return round(statistics.median(times), 3)
+
+
+def machine(postgres_version: str, speed_probe_seconds: float) -> stats.Machine:
     model = "unknown"
     memory_kb = 0
     try:
@@ -663,6 +678,7 @@ def machine(postgres_version: str) -> stats.Machine:
         temporalio=temporalio.__version__,
         temporal_cli=cli_version(),
         postgres=postgres_version,
+        speed_probe_seconds=speed_probe_seconds,
     )
 
 
@@ -721,6 +737,7 @@ async def bench(options: Options) -> stats.BenchReport:
     budget = Budget(TOTAL_BUDGET)
     directory = Path(tempfile.mkdtemp(prefix="cutru-bench-"))
     notes: list[str] = []
+    probe_seconds = speed_probe()  # before anything of the bench runs
     server = TemporalServer.start(directory)
     database: Database | None = None
     try:
@@ -829,7 +846,7 @@ async def bench(options: Options) -> stats.BenchReport:
         report = stats.BenchReport(
             started_at=started_at,
             duration_seconds=0.0,
-            machine=machine(postgres_version),
+            machine=machine(postgres_version, probe_seconds),
             options={"dossiers": n, "workers": options.workers, "stay_rate": options.stay_rate,
                      "stay_seconds": options.stay_seconds, "paced_seconds": options.paced_seconds,
                      "encrypt": options.encrypt, "quick": options.quick, "postgres": database.source,

@@ -392,6 +392,10 @@ class Machine(BaseModel):
     temporalio: str
     temporal_cli: str
     postgres: str
+    # CPU seconds of a fixed pure-Python loop, run before the stack starts. Machines reporting the same CPU model
+    # have run the floor at 36-41 workflows/s one day and 10-11 the next, so raw rates of two runs compare only
+    # with this figure beside them (the ratio compares within a run).
+    speed_probe_seconds: float | None = None
 
 
 class TargetCheck(BaseModel):
@@ -588,7 +592,8 @@ def format_report(report: BenchReport) -> str:
         f"cutru benchmark — {report.started_at:%Y-%m-%d %H:%M:%S} UTC, {report.duration_seconds:.0f} s",
         f"machine: {m.cpus} CPU ({m.cpu_model}), {m.memory_gb:.1f} GB, load average at start "
         f"{' '.join(f'{x:.2f}' for x in m.load_average_at_start)}; Python {m.python}, temporalio {m.temporalio}, "
-        f"{m.temporal_cli}, PostgreSQL {m.postgres}",
+        f"{m.temporal_cli}, PostgreSQL {m.postgres}"
+        + (f"; speed probe {m.speed_probe_seconds:.3f} s" if m.speed_probe_seconds is not None else ""),
         "options: " + ", ".join(f"{k}={v}" for k, v in report.options.items()),
         "",
     ]

@@ -192,7 +192,8 @@ def _workload(name: str, per_second: float, *, rss: float = 150.0, receipt_p99: 
 
 def _report(cutru_rate: float, floor_rate: float) -> stats.BenchReport:
     machine = stats.Machine(cpus=2, cpu_model="Test CPU", memory_gb=8.0, load_average_at_start=(0.1, 0.2, 0.3),
-                            python="3.11", temporalio="1.35.0", temporal_cli="temporal 1.9.1", postgres="15")
+                            python="3.11", temporalio="1.35.0", temporal_cli="temporal 1.9.1", postgres="15",
+                            speed_probe_seconds=0.135)
     floor, cutru = _workload("floor", floor_rate), _workload("cutru", cutru_rate)
     paced = _workload("paced", cutru_rate / 2, rss=320.0, receipt_p99=120.0)
     report = stats.BenchReport(
@@ -214,6 +215,13 @@ def test_ratio_and_targets() -> None:
     assert stats.ratio(_workload("c", 5.0), _workload("f", 0.0)) == 0.0
 
 
+def test_speed_probe_times_a_fixed_loop() -> None:
+    from bench.run import speed_probe
+
+    small, large = speed_probe(steps=200_000, rounds=3), speed_probe(steps=2_000_000, rounds=3)
+    assert 0 < small < large
+
+
 def test_observations_carry_numbers() -> None:
     found = _report(cutru_rate=10.0, floor_rate=30.0).observations
     assert any("25 events" in line and "actions per dossier" in line for line in found)
@@ -228,7 +236,7 @@ def test_report_text_and_json_round_trip() -> None:
     for expected in ("RATIO cutru / floor = 10.00 / 30.00 = 0.33", "[FAIL] ratio cutru/floor >= 0.85",
                      "[n/a ] stay notifications", "skipped: no StayNotification workflow",
                      "WorkflowExecutionUpdateAccepted(decide)", "tuning opportunities observed:",
-                     "submit-to-receipt ms p50/p95/p99: 5 / 20 / 40", stats.ACTION_RULE):
+                     "submit-to-receipt ms p50/p95/p99: 5 / 20 / 40", "speed probe 0.135 s", stats.ACTION_RULE):
         assert expected in text
     assert stats.BenchReport.model_validate_json(report.model_dump_json()) == report
 
