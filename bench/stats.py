@@ -502,7 +502,8 @@ def observations(report: BenchReport) -> list[str]:
     if slow:
         listed = ", ".join(f"{s.step} {s.start_to_close_ms.p50:.0f} ms" for s in slow[:4])
         found.append(f"slowest activities (start→close p50 at peak): {listed}")
-    if report.pdf_render_ms is not None and report.pdf_render_ms.p50 is not None:
+    # (A render too fast to register in process time caps nothing.)
+    if report.pdf_render_ms is not None and (report.pdf_render_ms.p50 or 0) > 0:
         found.append(
             f"PDF rendering: {report.pdf_render_ms.p50:.0f} ms CPU per document (p50, in the driver process), two per "
             "approved dossier (CT04, CT08), synchronous on the worker's event loop: it alone caps one worker process "

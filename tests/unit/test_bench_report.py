@@ -265,3 +265,9 @@ def test_report_lists_the_history_of_every_procedure() -> None:
     # events, actions, activities, workflow tasks, timers, upserts
     assert row.split()[1:] == ["completed", "25", "8", "2", "4", "1", "1"]
     assert stats.BenchReport.model_validate_json(report.model_dump_json()) == report
+
+
+def test_a_render_too_fast_to_measure_caps_nothing() -> None:
+    report = _report(cutru_rate=10.0, floor_rate=30.0)
+    report.pdf_render_ms = stats.Percentiles(count=10, p50=0.0, p95=0.0, p99=0.0, max=0.0)
+    assert not any(line.startswith("PDF rendering") for line in stats.observations(report))
