@@ -448,6 +448,7 @@ def test_every_kubernetes_manifest_validates_strictly() -> None:
         "HorizontalPodAutoscaler",
         "PodDisruptionBudget",
         "Job",
+        "PersistentVolumeClaim",
     }
     assert expected <= kinds, sorted(expected - kinds)
     for filename, doc in docs:
@@ -562,7 +563,10 @@ def test_worker_deployment_is_hardened_and_wired() -> None:
     assert values["CUTRU_METRICS_PORT"] == str(WORKER_METRICS_PORT)
     # Writable paths are emptyDirs; secrets are files from Secret volumes.
     assert "emptyDir" in _volume_at(deployment, "/tmp")
-    assert "emptyDir" in _volume_at(deployment, values["CUTRU_DOCUMENT_DIR"])
+    # The database records each issued form's path: the files live on a volume every replica shares and no pod owns.
+    documents = _volume_at(deployment, values["CUTRU_DOCUMENT_DIR"])
+    claim = _by_kind("PersistentVolumeClaim", documents["persistentVolumeClaim"]["claimName"])
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
     assert _volume_at(deployment, values["CUTRU_PAYLOAD_KEY_FILE"])["secret"]["secretName"] == "cutru-payload-keys"
     for var in ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA"):
         volume = _volume_at(deployment, values[var])
