@@ -10,6 +10,13 @@ The update is sent right after the start and is accepted at once; its handler fi
 reached the waiting point. That is the cheapest way to deliver exactly one update (no polling, no rejected
 attempts), which is what a floor should measure.
 
+With ``dossier_shape`` the same no-op workflow also does what a dossier asks of the engine beyond its activities:
+it is started with a dossier's four search attributes, upserts the status where a dossier rests (awaiting the
+officer, and completed), waits for the update with the legal clock's reminder pending (a timer), and is released
+by the bench's officer once the work-queue listing shows it waiting, so the update comes on a workflow task of its
+own. That "shaped floor" is what the engine alone costs for a dossier: cutru against it is the price of cutru's own
+work (forms, database, encryption, validation), apart from the shape.
+
 ``python -m bench.floor`` runs the floor worker with the same ``Worker`` options (tuning and role included) and
 data converter as ``worker.py`` (settings from TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, CUTRU_TASK_QUEUE and the
 CUTRU_* tuning variables). This module is imported by the workflow sandbox, so it does nothing at import.
@@ -18,10 +25,13 @@ CUTRU_* tuning variables). This module is imported by the workflow sandbox, so i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import activity, workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
+
+from domain.models import DossierState
+from workflows.lifecycle import DEADLINE_KEY, OVERDUE_KEY, PROCEDURE_KEY, STATUS_KEY, UNIT_KEY
 
 FLOOR_WORKFLOW = "BenchFloor"
 # The lifecycle's activity options (workflows/lifecycle.py), so that the floor's activities are scheduled alike.
@@ -36,6 +46,24 @@ class FloorPlan:
     before: int  # activities before the update
     after: int  # activities after it
     wait_for_update: bool = True  # False: the shape of a stay notification, accepted without anyone's decision
+    dossier_shape: bool = False  # search attributes, status upserts and the reminder timer of a dossier
+
+
+# What a shaped floor workflow shows in visibility: the statuses the bench's officer lists, a unit, a deadline.
+SHAPED_PROCEDURE = "BenchFloor"
+SHAPED_UNIT = "CA-BENCH"
+# The reminder of the legal clock is days away in a dossier: it is started and cancelled, never fired.
+REMINDER = timedelta(days=10)
+
+
+def shaped_search_attributes() -> TypedSearchAttributes:
+    """The four attributes a dossier is started with (``workflows.lifecycle.initial_search_attributes``)."""
+    return TypedSearchAttributes([
+        SearchAttributePair(PROCEDURE_KEY, SHAPED_PROCEDURE),
+        SearchAttributePair(STATUS_KEY, DossierState.RECEIVED.value),
+        SearchAttributePair(UNIT_KEY, SHAPED_UNIT),
+        SearchAttributePair(OVERDUE_KEY, False),
+    ])
 
 
 @activity.defn(name="bench_noop")
@@ -56,13 +84,30 @@ class FloorWorkflow:
         for step in range(plan.before):
             await self._step(step)
         self._waiting = True
+        deadline = workflow.now() + REMINDER
+        if plan.dossier_shape:
+            self._upsert(DossierState.AWAITING_DECISION, deadline)
         if plan.wait_for_update:
-            await workflow.wait_condition(lambda: self._released)
+            try:
+                await workflow.wait_condition(lambda: self._released,
+                                              timeout=REMINDER if plan.dossier_shape else None)
+            except TimeoutError:  # a reminder that fires (never within a bench) changes nothing here
+                await workflow.wait_condition(lambda: self._released)
         for step in range(plan.before, plan.before + plan.after):
             await self._step(step)
+        if plan.dossier_shape:
+            self._upsert(DossierState.COMPLETED, deadline)
         # The update handler may still be returning its result; finish only after it has.
         await workflow.wait_condition(workflow.all_handlers_finished)
         return plan.before + plan.after
+
+    @staticmethod
+    def _upsert(status: DossierState, deadline: datetime) -> None:
+        """As ``DossierLifecycle._upsert_search_attributes`` does: every attribute, each time."""
+        workflow.upsert_search_attributes([
+            PROCEDURE_KEY.value_set(SHAPED_PROCEDURE), STATUS_KEY.value_set(status.value),
+            OVERDUE_KEY.value_set(False), UNIT_KEY.value_set(SHAPED_UNIT), DEADLINE_KEY.value_set(deadline),
+        ])
 
     async def _step(self, step: int) -> None:
         await workflow.execute_activity(noop, step, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)

@@ -38,7 +38,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,7 @@ from temporalio.client import (
 from temporalio.service import RPCError
 
 from bench import stats
-from bench.floor import FloorPlan, FloorWorkflow
+from bench.floor import FloorPlan, FloorWorkflow, shaped_search_attributes
 from bench.population import OFFICER, Applicant, load_applicants, one_of_each, registration, stay_notification
 from bench.stack import NAMESPACE, Database, PhaseMeter, TemporalServer, WorkerProcesses, cli_version
 from cutru.client import DossierClient, check_submission
@@ -262,8 +262,10 @@ async def wait_recorded(database_url: str, phase: Phase, timeout: float) -> None
     phase.statuses = Counter("COMPLETED" if row["status"] == "completed" else row["status"].upper() for row in rows)
 
 
-async def officer(dossiers: DossierClient, client: Client, phase: Phase, stop: asyncio.Event) -> None:
-    """Approve each dossier once the officer's work queue lists it as awaiting a decision."""
+async def officer(decide_one: Callable[[str], Awaitable[object]], client: Client, phase: Phase,
+                  stop: asyncio.Event) -> None:
+    """Decide each workflow (``decide_one``: a dossier's approval, a shaped floor's release) once the officer's work
+    queue lists it as awaiting a decision."""
     query = f"TaskQueue = '{phase.queue}' AND DossierStatus = '{DossierState.AWAITING_DECISION.value}'"
     waits = asyncio.Semaphore(WAIT_CONCURRENCY)
     decided: set[str] = set()
@@ -274,7 +276,7 @@ async def officer(dossiers: DossierClient, client: Client, phase: Phase, stop: a
         async with waits:
             phase.updates_sent += 1
             try:
-                await dossiers.decide(code, APPROVE)
+                await decide_one(code)
                 accepted.add(code)
             except WorkflowUpdateFailedError:
                 # Only possible if the listing ran ahead of the workflow; the next listing tries again.
@@ -298,6 +300,19 @@ async def officer(dossiers: DossierClient, client: Client, phase: Phase, stop: a
         except TimeoutError:
             pass
     await asyncio.gather(*running)
+
+
+async def with_officer(decide_one: Callable[[str], Awaitable[object]], client: Client, phase: Phase,
+                       items: Sequence[tuple[str, Submit]], *, rate: float | None, timeout: float) -> None:
+    """Submit every item while the officer decides what its work queue lists; wait until all have closed."""
+    stop = asyncio.Event()
+    desk = asyncio.create_task(officer(decide_one, client, phase, stop))
+    try:
+        await submit_all(phase, items, rate=rate, concurrency=PACED_CONCURRENCY if rate else BURST_CONCURRENCY)
+        await wait_closed(client, phase, timeout)
+    finally:
+        stop.set()
+        await desk
 
 
 # ---- histories ---------------------------------------------------------------------------------------------------
@@ -452,15 +467,8 @@ class Bench:
                  for a, code in ((a, f"HS-{self.tag}-{letter}{i:06d}") for i, a in enumerate(applicants))]
 
         async def run() -> None:
-            stop = asyncio.Event()
-            desk = asyncio.create_task(officer(dossiers, self.coded, phase, stop))
-            try:
-                await submit_all(phase, items, rate=rate,
-                                 concurrency=PACED_CONCURRENCY if rate else BURST_CONCURRENCY)
-                await wait_closed(self.coded, phase, timeout)
-            finally:
-                stop.set()
-                await desk
+            await with_officer(lambda code: dossiers.decide(code, APPROVE), self.coded, phase, items, rate=rate,
+                               timeout=timeout)
 
         try:
             measured = await self.measured(phase, workers, run)
@@ -478,7 +486,7 @@ class Bench:
 
         async def run() -> None:
             stop = asyncio.Event()
-            desk = asyncio.create_task(officer(dossiers, self.coded, phase, stop))
+            desk = asyncio.create_task(officer(lambda code: dossiers.decide(code, APPROVE), self.coded, phase, stop))
             try:
                 await submit_all(phase, [(s["dossier_code"], _submitter(dossiers, s)) for s in submissions],
                                  rate=None, concurrency=len(submissions))
@@ -505,9 +513,12 @@ class Bench:
         workers = await self.start_workers("floor", queue, self.options.workers)
         waits = asyncio.Semaphore(WAIT_CONCURRENCY)
 
+        attributes = shaped_search_attributes() if plan.dossier_shape else None
+
         def start(workflow_id: str) -> Submit:
             async def call() -> WorkflowHandle[Any, Any]:
-                return await self.plain.start_workflow(FloorWorkflow.run, plan, id=workflow_id, task_queue=queue)
+                return await self.plain.start_workflow(FloorWorkflow.run, plan, id=workflow_id, task_queue=queue,
+                                                       search_attributes=attributes)
             return call
 
         async def release(handle: WorkflowHandle[Any, Any]) -> None:
@@ -520,10 +531,18 @@ class Bench:
 
         items = [(wid, start(wid)) for wid in (f"{name.upper()}-{self.tag}-{i:06d}" for i in range(count))]
 
+        async def release_when_listed(workflow_id: str) -> None:
+            await self.plain.get_workflow_handle(workflow_id).execute_update(FloorWorkflow.release)
+
         async def run() -> None:
-            await submit_all(phase, items, rate=rate, concurrency=PACED_CONCURRENCY if rate else BURST_CONCURRENCY,
-                             follow_up=release if plan.wait_for_update else None)
-            await wait_closed(self.plain, phase, timeout)
+            if not plan.dossier_shape:
+                await submit_all(phase, items, rate=rate,
+                                 concurrency=PACED_CONCURRENCY if rate else BURST_CONCURRENCY,
+                                 follow_up=release if plan.wait_for_update else None)
+                await wait_closed(self.plain, phase, timeout)
+                return
+            # Released as dossiers are approved: by the officer, once the work-queue listing shows it waiting.
+            await with_officer(release_when_listed, self.plain, phase, items, rate=rate, timeout=timeout)
 
         try:
             measured = await self.measured(phase, workers, run)
@@ -790,6 +809,15 @@ async def bench(options: Options) -> stats.BenchReport:
                                              client=plain, with_outcomes=False)
         print(f"floor: {floor_result.run.per_second:.2f} workflows/s", flush=True)
 
+        # 2b. the floor with the dossier's engine shape (search attributes, upserts, reminder timer, officer).
+        shaped, shaped_measured = await runner.floor_phase(
+            replace(plan, dossier_shape=True), n, name="shaped",
+            timeout=budget.timeout(60 + n * 0.4, later + 60))
+        shaped_result = await runner.workload(shaped, shaped_measured, workflow_type="BenchFloor", encrypted=False,
+                                              client=plain, with_outcomes=False)
+        shaped_result.name = "shaped floor (the dossier's search attributes, upserts, reminder timer and officer)"
+        print(f"shaped floor: {shaped_result.run.per_second:.2f} workflows/s", flush=True)
+
         # 3. cutru at full speed.
         cutru, cutru_measured = await runner.dossier_phase("cutru", cutru_people, rate=None,
                                                            timeout=budget.timeout(90 + n * 0.5, later))
@@ -854,6 +882,7 @@ async def bench(options: Options) -> stats.BenchReport:
             floor=floor_result,
             cutru=cutru_result,
             ratio=stats.ratio(cutru_result, floor_result),
+            shaped_floor=shaped_result,
             paced=paced_result,
             stay=stay_result,
             stay_burst=burst,

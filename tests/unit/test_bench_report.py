@@ -271,3 +271,12 @@ def test_a_render_too_fast_to_measure_caps_nothing() -> None:
     report = _report(cutru_rate=10.0, floor_rate=30.0)
     report.pdf_render_ms = stats.Percentiles(count=10, p50=0.0, p95=0.0, p99=0.0, max=0.0)
     assert not any(line.startswith("PDF rendering") for line in stats.observations(report))
+
+
+def test_report_sets_cutru_against_the_floor_of_the_dossier_shape() -> None:
+    report = _report(cutru_rate=10.0, floor_rate=30.0)
+    assert "shaped floor" not in stats.format_report(report)
+    report.shaped_floor = _workload("shaped floor", 12.5)
+    text = stats.format_report(report)
+    assert "cutru / shaped floor = 10.00 / 12.50 = 0.80" in text
+    assert "RATIO cutru / floor = 10.00 / 30.00 = 0.33" in text  # the headline stays against the bare floor

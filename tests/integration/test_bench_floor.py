@@ -1,0 +1,42 @@
+"""The bench's shaped floor asks of the engine what an approved, paid dossier does (docs/benchmarks.md, "History of
+a dossier"): the same events and actions, with no-op activities, so that cutru against it prices cutru's own work."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from bench import stats
+from bench.floor import FloorPlan, FloorWorkflow, noop, shaped_search_attributes
+from bench.run import fetch_histories
+from workflows.lifecycle import STATUS_KEY
+from workflows.sandbox import workflow_runner
+
+
+async def _waiting(client: Client, workflow_id: str) -> None:
+    """Until the work-queue status says the workflow waits for the officer, as the bench's officer sees it."""
+    handle = client.get_workflow_handle(workflow_id)
+    for _ in range(100):
+        if (await handle.describe()).typed_search_attributes.get(STATUS_KEY) == "awaiting_decision":
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the shaped floor never upserted awaiting_decision")
+
+
+async def test_the_shaped_floor_has_an_approved_dossiers_engine_shape(client: Client) -> None:
+    queue = f"tq-floor-{uuid.uuid4().hex[:8]}"
+    async with Worker(client, task_queue=queue, workflows=[FloorWorkflow], activities=[noop],
+                      workflow_runner=workflow_runner()):
+        handle = await client.start_workflow(FloorWorkflow.run, FloorPlan(before=3, after=3, dossier_shape=True),
+                                             id=queue, task_queue=queue, search_attributes=shaped_search_attributes())
+        await _waiting(client, queue)
+        await handle.execute_update(FloorWorkflow.release)
+        assert await handle.result() == 6
+        assert (await handle.describe()).typed_search_attributes.get(STATUS_KEY) == "completed"
+    profile = stats.profile_history((await fetch_histories(client, [queue]))[0])
+    # A permanent-residence registration approved and paid at once, as make bench measures it.
+    assert (profile.events, profile.actions, profile.activities, profile.workflow_tasks, profile.timers,
+            profile.search_attribute_upserts, profile.activities_before_update) == (50, 11, 6, 8, 1, 2, 3)
