@@ -801,9 +801,10 @@ async def bench(options: Options) -> stats.BenchReport:
         print("procedures: " + ", ".join(f"{h.procedure} {h.profile.events}" for h in procedures), flush=True)
 
         # 2. floor.
-        # What the phases after the cutru run need at most: the paced run and the burst submit for a fixed time,
-        # then wait; each phase also starts its workers and reads histories; then the report and the teardown.
-        later = (options.paced_seconds + PACED_DRAIN + 20) + 2 * (options.stay_seconds + STAY_DRAIN + 30) + 30
+        # What the phases after the cutru run need: the paced run and the two bursts submit for a fixed time, then
+        # wait (their backlogs clear in seconds; each wait is still bounded by what the budget has left, 10 s at
+        # least); each phase also starts its workers and reads histories; then the report and the teardown.
+        later = (options.paced_seconds + 20) + 2 * (options.stay_seconds + 20) + 30
         floor, floor_measured = await runner.floor_phase(plan, n, timeout=budget.timeout(60 + n * 0.25, later + 60))
         floor_result = await runner.workload(floor, floor_measured, workflow_type="BenchFloor", encrypted=False,
                                              client=plain, with_outcomes=False)
