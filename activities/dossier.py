@@ -81,19 +81,21 @@ class DossierActivities:
     async def validate_identity(self, check: IdentityCheck) -> IdentityResult:
         """Register the dossier in the read model and check the applicant against the population database."""
         s = check.submission
-        # No transaction: each write is a no-op when repeated, so a retry after a crash between them completes them,
-        # and BEGIN/COMMIT would be two more round trips.
+        # The read-model row and its first trail entry in one statement; no transaction around the person lookup:
+        # each write is a no-op when repeated, and BEGIN/COMMIT would be two more round trips.
         async with self._pool.acquire() as conn:
             await conn.execute(
-                "INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name,"
-                " received_at, deadline) VALUES ($1, $2, 'received', $3, $4, $5, $6, $7)"
+                f"WITH received AS ({_AUDIT_INSERT})"
+                " INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name,"
+                " received_at, deadline) VALUES ($1, $7, 'received', $8, $9, $10, $11, $12)"
                 # A police notice's dossier, listed while it waited, opens now: its legal receipt is the opening.
                 " ON CONFLICT (dossier_code) DO UPDATE SET status = 'received', received_at = EXCLUDED.received_at,"
                 " updated_at = now() WHERE dossiers.status = 'awaiting_filing'",
-                s.dossier_code, s.procedure.value, s.police_unit, s.applicant.personal_id, s.applicant.full_name,
-                s.received_at, check.deadline,
+                s.dossier_code, "0000-received", "citizen", "received",
+                json.dumps({"channel": s.channel}, ensure_ascii=False), datetime.now(UTC),
+                s.procedure.value, s.police_unit, s.applicant.personal_id, s.applicant.full_name, s.received_at,
+                check.deadline,
             )
-            await self._audit(conn, s.dossier_code, "0000-received", "citizen", "received", {"channel": s.channel})
             person = await facts.person(conn, s.applicant.personal_id)
         refusals = identity_refusals(s, person)
         _log(step="identity", refused=len(refusals))
@@ -296,18 +298,21 @@ class DossierActivities:
 
     @activity.defn
     async def deliver_result(self, request: DeliveryRequest) -> DeliveryReceipt:
-        async with self._pool.acquire() as conn, conn.transaction():
+        result = request.result
+        reason = "; ".join(r.message for r in result.refusals) or None
+        # No transaction, as in validate_identity: every write is a no-op when repeated and the delivery is sent
+        # once (its row), so a retry after a crash between them completes them; BEGIN/COMMIT are two round trips.
+        async with self._pool.acquire() as conn:
             await self._write_audit(conn, request.audit)
             receipt = await delivery.deliver(conn, request, self._document_dir)
-            result = request.result
-            reason = "; ".join(r.message for r in result.refusals) or None
+            # The final status and the closing trail entry in one statement, so neither is ever seen without the other.
             await conn.execute(
-                "UPDATE dossiers SET status = $2, outcome_reason = $3, updated_at = now() WHERE dossier_code = $1",
-                result.dossier_code, request.final_state.value, reason,
+                f"WITH closed AS ({_AUDIT_INSERT})"
+                " UPDATE dossiers SET status = $4, outcome_reason = $7, updated_at = now() WHERE dossier_code = $1",
+                result.dossier_code, "9999-closed", result.decided_by or "system", request.final_state.value,
+                json.dumps({"documents": [k.value for k in result.kinds], "reason": reason}, ensure_ascii=False),
+                datetime.now(UTC), reason,
             )
-            await self._audit(conn, result.dossier_code, "9999-closed", result.decided_by or "system",
-                              request.final_state.value, {"documents": [k.value for k in result.kinds],
-                                                          "reason": reason})
         _log(step="deliver", state=request.final_state.value, documents=len(receipt.documents))
         return receipt
 

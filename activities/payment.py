@@ -8,7 +8,7 @@ benchmarks — automatically ``auto_confirm_after`` the order was created. Every
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from activities.contracts import PaymentOrder
 
@@ -35,13 +35,16 @@ class LocalPaymentGateway:
 
     async def create_order(self, dossier_code: str, amount_vnd: int) -> PaymentOrder:
         status = "paid" if self._auto_confirm_after == timedelta(0) else "pending"
-        await self._pool.execute(
+        # One round trip: a repeated call changes nothing and returns the order as it stands (a pending one that
+        # is due is confirmed by the next status check, as every pending order is).
+        row = await self._pool.fetchrow(
             "INSERT INTO payments (dossier_code, order_id, amount_vnd, status, paid_at)"
             " VALUES ($1, $2, $3, $4, CASE WHEN $4 = 'paid' THEN now() END)"
-            " ON CONFLICT (dossier_code) DO NOTHING",
+            " ON CONFLICT (dossier_code) DO UPDATE SET dossier_code = EXCLUDED.dossier_code"
+            " RETURNING order_id, amount_vnd, status",
             dossier_code, order_id_for(dossier_code), amount_vnd, status,
         )
-        return await self.order_status(dossier_code)
+        return self._order(dossier_code, row)
 
     async def order_status(self, dossier_code: str) -> PaymentOrder:
         if self._auto_confirm_after is not None:
@@ -72,5 +75,9 @@ class LocalPaymentGateway:
         )
         if row is None:
             raise LookupError(f"no payment order for dossier {dossier_code}")
+        return self._order(dossier_code, row)
+
+    @staticmethod
+    def _order(dossier_code: str, row: Any) -> PaymentOrder:
         return PaymentOrder(dossier_code=dossier_code, order_id=row["order_id"], amount_vnd=row["amount_vnd"],
                             status=row["status"])
