@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, computed_field
 
 ACTION_RULE = (
     "actions = workflow start + activity attempts + timers started + signals + updates (accepted in history, plus "
@@ -321,6 +321,18 @@ class WorkloadResult(BaseModel):
     outcomes: dict[str, int] = {}
     notes: list[str] = []
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def cpu_ms_per_workflow(self) -> dict[str, float] | None:
+        """CPU milliseconds per completed workflow, by process: on a saturated machine the rate is their inverse."""
+        done = self.run.completed
+        if not done:
+            return None
+        parts = {"worker": self.worker.cpu_seconds, "server": self.server.cpu_seconds,
+                 "postgres": self.postgres_cpu_seconds or 0.0, "driver": self.driver_cpu_seconds}
+        per = {k: round(1000 * v / done, 1) for k, v in parts.items()}
+        return per | {"total": round(sum(per.values()), 1)}
+
 
 class StayBurst(BaseModel):
     target_rate: float
@@ -589,6 +601,24 @@ def _workload_lines(w: WorkloadResult) -> list[str]:
     return lines
 
 
+def _cpu_lines(report: BenchReport) -> list[str]:
+    """Where the time goes: both phases saturate the machine, so the ratio follows CPU per workflow."""
+    rows = [w for w in (report.floor, report.shaped_floor, report.cutru) if w is not None and w.cpu_ms_per_workflow]
+    if report.cutru not in rows or report.floor not in rows:
+        return []
+    lines = [f"CPU per completed workflow, ms: {'worker':>7} {'server':>7} {'PostgreSQL':>10} {'driver':>7} "
+             f"{'total':>7}"]
+    for w in rows:
+        c = w.cpu_ms_per_workflow or {}
+        lines.append(f"  {w.name:<29} {c['worker']:>7.1f} {c['server']:>7.1f} {c['postgres']:>10.1f} "
+                     f"{c['driver']:>7.1f} {c['total']:>7.1f}")
+    floor_total = (report.floor.cpu_ms_per_workflow or {})["total"]
+    cutru_total = (report.cutru.cpu_ms_per_workflow or {})["total"]
+    lines.append(f"  floor / cutru CPU = {floor_total:.1f} / {cutru_total:.1f} = {floor_total / cutru_total:.2f}: "
+                 "the ratio the CPU alone allows, whatever the tuning of concurrency")
+    return lines
+
+
 def format_report(report: BenchReport) -> str:
     m = report.machine
     lines = [
@@ -625,6 +655,7 @@ def format_report(report: BenchReport) -> str:
         lines.append(f"cutru / shaped floor = {report.cutru.run.per_second:.2f} / {shaped:.2f} = "
                      f"{report.cutru.run.per_second / shaped:.2f}: the engine doing a dossier's whole shape; the rest "
                      "is cutru's own work (forms, database, encryption, validation)")
+    lines += _cpu_lines(report)
     if report.pdf_render_ms is not None:
         lines.append(f"PDF render (one CT04, driver process) ms p50/p95/p99: {_p(report.pdf_render_ms)}")
     lines += ["", "targets:"]

@@ -280,3 +280,19 @@ def test_report_sets_cutru_against_the_floor_of_the_dossier_shape() -> None:
     text = stats.format_report(report)
     assert "cutru / shaped floor = 10.00 / 12.50 = 0.80" in text
     assert "RATIO cutru / floor = 10.00 / 30.00 = 0.33" in text  # the headline stays against the bare floor
+
+
+def test_report_prices_each_workflow_in_cpu_by_process() -> None:
+    report = _report(cutru_rate=10.0, floor_rate=30.0)
+    report.floor.worker.cpu_seconds = 5.0
+    assert report.cutru.cpu_ms_per_workflow == {"worker": 200.0, "server": 100.0, "postgres": 10.0, "driver": 5.0,
+                                                "total": 315.0}
+    lines = stats.format_report(report).splitlines()
+    floor_row = next(line for line in lines if line.startswith("  floor "))
+    assert floor_row.split()[1:] == ["50.0", "100.0", "10.0", "5.0", "165.0"]
+    assert "  floor / cutru CPU = 165.0 / 315.0 = 0.52: the ratio the CPU alone allows" in lines[
+        lines.index(floor_row) + 2]
+    assert stats.BenchReport.model_validate_json(report.model_dump_json()) == report
+    report.cutru.run.completed = 0
+    assert report.cutru.cpu_ms_per_workflow is None
+    assert not any(line.startswith("CPU per completed workflow") for line in stats.format_report(report).splitlines())
