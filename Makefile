@@ -46,6 +46,7 @@ schemas: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy .
 
 clean: down
 	rm -rf .cutru

@@ -5,19 +5,38 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from domain.eligibility import HouseholdFacts, PersonFacts
 from domain.models import Boundary, DossierState, Refusal, TrailEntry
 from domain.procedures import DocumentKind, Procedure
 from domain.rulesets import DeadlineCase
-from domain.submissions import StayNotificationSubmission, Submission
+from domain.submissions import (
+    PermanentResidenceDeletionDetails,
+    PoliceNotice,
+    StayNotificationSubmission,
+    Submission,
+    TemporaryResidenceDeletionDetails,
+)
 
 
 class NoticeServed(Boundary):
     """``record_notice``: a deletion dossier opened by a police notice enters the read model while it waits."""
 
     submission: Submission
+
+    @property
+    def notice(self) -> PoliceNotice:
+        details = self.submission.details
+        if isinstance(details, PermanentResidenceDeletionDetails | TemporaryResidenceDeletionDetails):
+            if details.police_notice is not None:
+                return details.police_notice
+        raise ValueError("submission: only a deletion dossier with details.police_notice is served by a notice")
+
+    @model_validator(mode="after")
+    def _served_by_a_notice(self) -> NoticeServed:
+        self.notice  # noqa: B018 - raises for a dossier that no notice opened
+        return self
 
 
 class IdentityCheck(Boundary):

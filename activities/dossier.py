@@ -105,8 +105,7 @@ class DossierActivities:
     async def record_notice(self, notice: NoticeServed) -> None:
         """A deletion the police opened by a notice: listed in the read model (awaiting filing) while the person's
         filing window runs, with the notice in the audit trail."""
-        s = notice.submission
-        served = s.details.police_notice
+        s, served = notice.submission, notice.notice
         async with self._pool.acquire() as conn:
             await conn.execute(
                 "INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name,"

@@ -62,14 +62,14 @@ from bench import stats
 from bench.floor import FloorPlan, FloorWorkflow, shaped_search_attributes
 from bench.population import OFFICER, Applicant, load_applicants, one_of_each, registration, stay_notification
 from bench.stack import NAMESPACE, Database, PhaseMeter, TemporalServer, WorkerProcesses, cli_version
-from cutru.client import DossierClient, check_submission
+from cutru.client import DossierClient
 from cutru.codec import KeyRing, data_converter, new_key_line
 from cutru.config import PROJECT_ROOT, TUNING_VARIABLES
 from cutru.db.migrate import migrate
 from cutru.db.seed import seed
 from domain.models import DecisionKind, DossierState, OfficerDecision
 from domain.procedures import Procedure
-from domain.submissions import SUBMISSION_MODELS
+from domain.submissions import SUBMISSION_MODELS, StayNotificationSubmission
 from workflows.procedures import WORKFLOWS
 from workflows.stay_register import register_key
 
@@ -561,7 +561,7 @@ class Bench:
         for index, guest in enumerate(guests):
             code = f"LT-{self.tag}-{index:06d}"
             notification = stay_notification(hosts[index % len(hosts)], guest, code)
-            registers.add(register_key(check_submission(notification)).register_id)
+            registers.add(register_key(StayNotificationSubmission.model_validate(notification)).register_id)
             items.append((code, _submitter(dossiers, notification)))
         phase.history_ids = sorted(registers)
 

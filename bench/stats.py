@@ -517,11 +517,12 @@ def observations(report: BenchReport) -> list[str]:
         listed = ", ".join(f"{s.step} {s.start_to_close_ms.p50:.0f} ms" for s in slow[:4])
         found.append(f"slowest activities (start→close p50 at peak): {listed}")
     # (A render too fast to register in process time caps nothing.)
-    if report.pdf_render_ms is not None and (report.pdf_render_ms.p50 or 0) > 0:
+    render_ms = report.pdf_render_ms.p50 if report.pdf_render_ms is not None else None
+    if render_ms:
         found.append(
-            f"PDF rendering: {report.pdf_render_ms.p50:.0f} ms CPU per document (p50, in the driver process), two per "
+            f"PDF rendering: {render_ms:.0f} ms CPU per document (p50, in the driver process), two per "
             "approved dossier (CT04, CT08), synchronous on the worker's event loop: it alone caps one worker process "
-            f"at about {1000 / (2 * report.pdf_render_ms.p50):.0f} dossiers/s"
+            f"at about {1000 / (2 * render_ms):.0f} dossiers/s"
         )
     queue = next((s for s in cutru.steps if s.step == WORKFLOW_TASK), None)
     floor_queue = next((s for s in floor.steps if s.step == WORKFLOW_TASK), None)

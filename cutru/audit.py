@@ -139,8 +139,9 @@ async def decision_trail(history: WorkflowHistory, converter: DataConverter) -> 
             if signal.signal_name == "officer_decision":
                 add(event, str(value.get("officer_id", "?")), "decision_signal", _decision_detail(value))
             elif signal.signal_name == "notify":  # a stay register's notification
-                host = value.get("applicant") if isinstance(value.get("applicant"), dict) else {}
-                guests = value.get("details", {}).get("guests", []) if isinstance(value.get("details"), dict) else []
+                applicant, details = value.get("applicant"), value.get("details")
+                host = applicant if isinstance(applicant, dict) else {}
+                guests = details.get("guests", []) if isinstance(details, dict) else []
                 add(event, mask_personal_id(str(host.get("personal_id", "?"))), "stay_notified",
                     f"{value.get('dossier_code')}: {len(guests)} guest(s)")
             elif signal.signal_name == "payment_confirmed":

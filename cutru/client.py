@@ -128,7 +128,7 @@ class DossierClient:
         was started again by a late notification, or continued as new); the read model (``dossiers``) and the audit
         table keep every notification's outcome whatever the run."""
         handle = self.client.get_workflow_handle(receipt.workflow_id)
-        return await handle.query(StayRegister.notification, receipt.dossier_code, result_type=StayOutcome)
+        return await handle.query(StayRegister.notification, receipt.dossier_code)
 
     def handle(self, dossier_code: str) -> WorkflowHandle[Any, DossierOutcome]:
         return self.client.get_workflow_handle(dossier_code, result_type=DossierOutcome)

@@ -411,7 +411,7 @@ SUBMISSION_MODELS: dict[Procedure, type[SubmissionBase]] = {
 _ADAPTER: TypeAdapter[Submission] = TypeAdapter(Submission)
 
 
-def parse_submission(raw: object) -> SubmissionBase:
+def parse_submission(raw: object) -> Submission:
     """Validate any procedure's submission; raises ``pydantic.ValidationError`` with field-level errors."""
     return _ADAPTER.validate_python(raw)
 

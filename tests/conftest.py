@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -30,7 +31,7 @@ from cutru.stack import temporal_binary
 from worker import build_worker, database_pool
 
 SEED_PEOPLE = 3_000
-SEARCH_ATTRIBUTE_KINDS = {
+SEARCH_ATTRIBUTE_KINDS: dict[str, Callable[[str], SearchAttributeKey[Any]]] = {
     "Keyword": SearchAttributeKey.for_keyword,
     "Datetime": SearchAttributeKey.for_datetime,
     "Bool": SearchAttributeKey.for_bool,

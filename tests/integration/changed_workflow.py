@@ -16,6 +16,6 @@ class ChangedRegistration(PermanentResidenceRegistration):
     """A timer before the first activity, added without ``workflow.patched``."""
 
     @workflow.run
-    async def run(self, submission: dict[str, Any]) -> DossierOutcome:
+    async def run(self, submission: dict[str, Any]) -> DossierOutcome:  # type: ignore[override]
         await workflow.sleep(1)
         return await self._run(submission)

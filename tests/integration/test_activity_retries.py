@@ -23,8 +23,8 @@ from activities.contracts import (
 from activities.dossier import DossierActivities
 from activities.payment import LocalPaymentGateway
 from domain.models import DossierState, TrailEntry
-from domain.procedures import DocumentKind, Procedure
-from domain.submissions import submission_model
+from domain.procedures import DocumentKind
+from domain.submissions import parse_submission
 from tests.factories import new_person, new_place, registration
 
 
@@ -56,8 +56,7 @@ async def test_an_approved_dossiers_activities_repeated_change_nothing(pool: asy
     async with pool.acquire() as conn:
         person = await new_person(conn)
         place = await new_place(conn, owner_id=person.personal_id)
-    submission = submission_model(Procedure.PERMANENT_RESIDENCE_REGISTRATION).model_validate(
-        registration(person, place))
+    submission = parse_submission(registration(person, place))
     code = submission.dossier_code
     acts = DossierActivities(pool=pool, gateway=LocalPaymentGateway(pool, auto_confirm_after=timedelta(0)),
                              document_dir=tmp_path)
