@@ -20,7 +20,7 @@ import pytest
 from pypdf import PdfReader
 from temporalio.api.enums.v1 import EventType
 
-from domain.calendar import local_date
+from domain.calendar import VN_TZ, local_date
 from domain.documents import format_date
 from domain.models import DecisionKind, DossierState, Supplement
 from domain.procedures import PROCEDURES, DocumentKind, Procedure
@@ -164,9 +164,19 @@ async def stay_notification(conn: asyncpg.Connection, now: datetime, **details: 
         "host_kind": "household", "place": address(line=await _home_line(conn, people["head"])),
         "guests": [{"full_name": guest.full_name, "birth_date": guest.birth_date.isoformat(), "sex": guest.sex,
                     "personal_id": guest.personal_id}],
-        "arrival": (now - timedelta(hours=1)).isoformat(), "departure": days(now, 5),
+        "arrival": _arrived_on_time(now).isoformat(), "departure": days(now, 5),
         "reason": "Thăm người thân"} | details, received_at=now)
     return Case(raw, people | {"guest": guest})
+
+
+def _arrived_on_time(now: datetime) -> datetime:
+    """An arrival an hour before ``now`` whose notice at ``now`` is on time (Điều 30: by 23:00 that day).
+
+    Between 23:00 and midnight an arrival an hour earlier was due by 23:00, so the guest arrives at 23:00 instead,
+    which makes the notice due by 08:00 the next day; the test then passes at any hour it runs.
+    """
+    local = now.astimezone(VN_TZ)
+    return local.replace(minute=0, second=0, microsecond=0) if local.hour == 23 else now - timedelta(hours=1)
 
 
 async def _home_line(conn: asyncpg.Connection, person: PersonRow) -> str:
