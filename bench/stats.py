@@ -611,7 +611,8 @@ def _cpu_lines(report: BenchReport) -> list[str]:
              f"{'total':>7}"]
     for w in rows:
         c = w.cpu_ms_per_workflow or {}
-        lines.append(f"  {w.name:<29} {c['worker']:>7.1f} {c['server']:>7.1f} {c['postgres']:>10.1f} "
+        label = w.name.split(" (")[0]  # the shaped floor's explanation is printed with its phase above
+        lines.append(f"  {label:<29} {c['worker']:>7.1f} {c['server']:>7.1f} {c['postgres']:>10.1f} "
                      f"{c['driver']:>7.1f} {c['total']:>7.1f}")
     floor_total = (report.floor.cpu_ms_per_workflow or {})["total"]
     cutru_total = (report.cutru.cpu_ms_per_workflow or {})["total"]

@@ -293,6 +293,14 @@ def test_report_prices_each_workflow_in_cpu_by_process() -> None:
     assert "  floor / cutru CPU = 165.0 / 315.0 = 0.52: the ratio the CPU alone allows" in lines[
         lines.index(floor_row) + 2]
     assert stats.BenchReport.model_validate_json(report.model_dump_json()) == report
+    report.shaped_floor = _workload("shaped floor (the dossier's search attributes, upserts, reminder timer)", 12.5)
+    lines = stats.format_report(report).splitlines()
+    shaped_row = next(line for line in lines if line.startswith("  shaped floor "))
+    def worker_column_end(row: str, cell: str) -> int:
+        return row.index(cell) + len(cell)
+
+    # The numbers are right-aligned under their headings whatever the phase's name.
+    assert worker_column_end(shaped_row, shaped_row.split()[2]) == worker_column_end(floor_row, floor_row.split()[1])
     report.cutru.run.completed = 0
     assert report.cutru.cpu_ms_per_workflow is None
     assert not any(line.startswith("CPU per completed workflow") for line in stats.format_report(report).splitlines())
