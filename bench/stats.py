@@ -424,6 +424,31 @@ class ProcedureHistory(BaseModel):
     profile: HistoryProfile
 
 
+class Round(BaseModel):
+    """One floor, shaped floor and cutru run back to back: their rates and the two ratios within the round."""
+
+    number: int
+    floor_per_second: float
+    shaped_per_second: float | None
+    cutru_per_second: float
+    ratio: float
+    shaped_ratio: float | None  # cutru / shaped floor
+
+    @classmethod
+    def of(cls, number: int, floor: WorkloadResult, shaped: WorkloadResult | None, cutru: WorkloadResult) -> Round:
+        shaped_rate = shaped.run.per_second if shaped is not None else None
+        return cls(number=number, floor_per_second=floor.run.per_second, shaped_per_second=shaped_rate,
+                   cutru_per_second=cutru.run.per_second, ratio=ratio(cutru, floor),
+                   shaped_ratio=round(cutru.run.per_second / shaped_rate, 3) if shaped_rate else None)
+
+
+def median_round(rounds: list[Round]) -> int:
+    """Index of the round with the median ratio (the lower middle one of an even count): the round reported in
+    full, so that one slow spell of the shared machine, which can move a phase by 40 %, does not make the headline."""
+    ordered = sorted(range(len(rounds)), key=lambda i: rounds[i].ratio)
+    return ordered[(len(rounds) - 1) // 2]
+
+
 class BenchReport(BaseModel):
     started_at: datetime
     duration_seconds: float
@@ -440,6 +465,9 @@ class BenchReport(BaseModel):
     stay_floor: WorkloadResult | None = None  # floor workflows shaped like a stay notification, same burst
     stay_floor_burst: StayBurst | None = None
     stay_note: str | None = None
+    # Every round of floor, shaped floor and cutru (--rounds); floor, shaped_floor, cutru and ratio above are the
+    # median round's.
+    rounds: list[Round] = []
     procedures: list[ProcedureHistory] = []
     pdf_render_ms: Percentiles | None = None
     targets: list[TargetCheck] = []
@@ -602,6 +630,24 @@ def _workload_lines(w: WorkloadResult) -> list[str]:
     return lines
 
 
+def _round_lines(report: BenchReport) -> list[str]:
+    if len(report.rounds) < 2:
+        return []
+    chosen = report.rounds[median_round(report.rounds)].number
+    lines = [f"rounds (workflows/s):  {'floor':>7} {'shaped':>7} {'cutru':>7} {'ratio':>6} {'cutru/shaped':>12}"]
+    for r in report.rounds:
+        shaped = f"{r.shaped_per_second:>7.2f}" if r.shaped_per_second is not None else f"{'-':>7}"
+        shaped_ratio = f"{r.shaped_ratio:>12.2f}" if r.shaped_ratio is not None else f"{'-':>12}"
+        mark = "  <- reported above" if r.number == chosen else ""
+        lines.append(f"  round {r.number:<14} {r.floor_per_second:>7.2f} {shaped} {r.cutru_per_second:>7.2f} "
+                     f"{r.ratio:>6.2f} {shaped_ratio}{mark}")
+    ratios = sorted(r.ratio for r in report.rounds)
+    median = "median" if len(ratios) % 2 else "lower median"
+    lines.append(f"  ratio over {len(ratios)} rounds: min {ratios[0]:.2f}, {median} {report.ratio:.2f}, "
+                 f"max {ratios[-1]:.2f}")
+    return lines
+
+
 def _cpu_lines(report: BenchReport) -> list[str]:
     """Where the time goes: both phases saturate the machine, so the ratio follows CPU per workflow."""
     rows = [w for w in (report.floor, report.shaped_floor, report.cutru) if w is not None and w.cpu_ms_per_workflow]
@@ -657,6 +703,7 @@ def format_report(report: BenchReport) -> str:
         lines.append(f"cutru / shaped floor = {report.cutru.run.per_second:.2f} / {shaped:.2f} = "
                      f"{report.cutru.run.per_second / shaped:.2f}: the engine doing a dossier's whole shape; the rest "
                      "is cutru's own work (forms, database, encryption, validation)")
+    lines += _round_lines(report)
     lines += _cpu_lines(report)
     if report.pdf_render_ms is not None:
         lines.append(f"PDF render (one CT04, driver process) ms p50/p95/p99: {_p(report.pdf_render_ms)}")

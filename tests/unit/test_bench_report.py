@@ -304,3 +304,36 @@ def test_report_prices_each_workflow_in_cpu_by_process() -> None:
     report.cutru.run.completed = 0
     assert report.cutru.cpu_ms_per_workflow is None
     assert not any(line.startswith("CPU per completed workflow") for line in stats.format_report(report).splitlines())
+
+
+def test_rounds_report_the_median_round_and_every_rounds_rates() -> None:
+    rates = [(26.4, 21.1, 14.3), (19.8, 15.5, 12.7), (21.0, 19.1, 16.6)]  # ratios 0.54, 0.64, 0.79
+    rounds = [stats.Round.of(i, _workload("floor", f), _workload("shaped floor", s), _workload("cutru", c))
+              for i, (f, s, c) in enumerate(rates, start=1)]
+    assert [r.ratio for r in rounds] == [0.542, 0.641, 0.79] and rounds[2].shaped_ratio == 0.869
+    assert stats.median_round(rounds) == 1
+    assert stats.median_round(rounds[:2]) == 0  # of two, the lower: the headline never picks the luckier
+    report = _report(cutru_rate=12.7, floor_rate=19.8)
+    report.rounds = rounds
+    lines = stats.format_report(report).splitlines()
+    rows = [line.split() for line in lines if line.startswith("  round ")]
+    assert [row[1:7] for row in rows] == [["1", "26.40", "21.10", "14.30", "0.54", "0.68"],
+                                         ["2", "19.80", "15.50", "12.70", "0.64", "0.82"],
+                                         ["3", "21.00", "19.10", "16.60", "0.79", "0.87"]]
+    assert [" ".join(row[7:]) for row in rows] == ["", "<- reported above", ""]
+    assert "  ratio over 3 rounds: min 0.54, median 0.64, max 0.79" in lines
+    assert stats.BenchReport.model_validate_json(report.model_dump_json()) == report
+    report.rounds = rounds[1:]
+    assert "  ratio over 2 rounds: min 0.64, lower median 0.64, max 0.79" in stats.format_report(report).splitlines()
+    report.rounds = rounds[:1]  # one round: nothing to add to the headline
+    assert not any(line.startswith("rounds") for line in stats.format_report(report).splitlines())
+
+
+def test_rounds_are_bounded_on_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.run import parse_options
+
+    assert parse_options(["--rounds", "3"]).rounds == 3 and parse_options([]).rounds == 1
+    for bad in ("0", "6"):
+        with pytest.raises(SystemExit):
+            parse_options(["--rounds", bad])
+        assert "--rounds must be between 1 and 5" in capsys.readouterr().err
