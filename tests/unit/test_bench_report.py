@@ -308,7 +308,12 @@ def test_report_prices_each_workflow_in_cpu_by_process() -> None:
 
 def test_rounds_report_the_median_round_and_every_rounds_rates() -> None:
     rates = [(26.4, 21.1, 14.3), (19.8, 15.5, 12.7), (21.0, 19.1, 16.6)]  # ratios 0.54, 0.64, 0.79
-    rounds = [stats.Round.of(i, _workload("floor", f), _workload("shaped floor", s), _workload("cutru", c))
+    def shaped(per_second: float) -> stats.WorkloadResult:
+        workload = _workload("shaped floor", per_second)
+        workload.server.cpu_seconds = 15.0
+        return workload
+
+    rounds = [stats.Round.of(i, _workload("floor", f), shaped(s), _workload("cutru", c))
               for i, (f, s, c) in enumerate(rates, start=1)]
     assert [r.ratio for r in rounds] == [0.542, 0.641, 0.79] and rounds[2].shaped_ratio == 0.869
     assert stats.median_round(rounds) == 1
@@ -320,7 +325,8 @@ def test_rounds_report_the_median_round_and_every_rounds_rates() -> None:
     assert [row[1:7] for row in rows] == [["1", "26.40", "21.10", "14.30", "0.54", "0.68"],
                                          ["2", "19.80", "15.50", "12.70", "0.64", "0.82"],
                                          ["3", "21.00", "19.10", "16.60", "0.79", "0.87"]]
-    assert [" ".join(row[7:]) for row in rows] == ["", "<- reported above", ""]
+    assert rows[0][7:10] == ["100.0,", "150.0,", "100.0"]  # server CPU seconds per 100 workflows: 10, 15, 10
+    assert [" ".join(row[10:]) for row in rows] == ["", "<- reported above", ""]
     assert "  ratio over 3 rounds: min 0.54, median 0.64, max 0.79" in lines
     assert stats.BenchReport.model_validate_json(report.model_dump_json()) == report
     report.rounds = rounds[1:]
