@@ -714,6 +714,10 @@ def format_report(report: BenchReport) -> str:
         lines.append(f"cutru / shaped floor = {report.cutru.run.per_second:.2f} / {shaped:.2f} = "
                      f"{report.cutru.run.per_second / shaped:.2f}: the engine doing a dossier's whole shape; the rest "
                      "is cutru's own work (forms, database, encryption, validation)")
+        if report.floor.run.per_second:
+            lines.append(f"shaped floor / floor = {shaped:.2f} / {report.floor.run.per_second:.2f} = "
+                         f"{shaped / report.floor.run.per_second:.2f}: the most any workflow of a dossier's engine "
+                         "shape reaches against the floor, however little its activities do")
     lines += _round_lines(report)
     lines += _cpu_lines(report)
     if report.pdf_render_ms is not None:

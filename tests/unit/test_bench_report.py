@@ -279,6 +279,7 @@ def test_report_sets_cutru_against_the_floor_of_the_dossier_shape() -> None:
     report.shaped_floor = _workload("shaped floor", 12.5)
     text = stats.format_report(report)
     assert "cutru / shaped floor = 10.00 / 12.50 = 0.80" in text
+    assert "shaped floor / floor = 12.50 / 30.00 = 0.42: the most any workflow" in text
     assert "RATIO cutru / floor = 10.00 / 30.00 = 0.33" in text  # the headline stays against the bare floor
 
 
