@@ -11,8 +11,9 @@ Phases, each on a task queue of its own with freshly started worker processes:
 3. cutru — N permanent-residence dossiers on ``worker.py``: submitted through ``DossierClient``, approved by the
    "officer" with the validated ``decide`` update as soon as the officer's work queue (a visibility query on
    ``DossierStatus``) lists them, fee confirmed by the local gateway at once.
-   With ``--rounds R``, phases 2 (the floor and the shaped floor) and 3 run R times in turn and the round with the
-   median ratio is reported in full: one slow spell of a shared machine can move a single phase by 40 %.
+   Phases 2 (the floor and the shaped floor) and 3 run in rounds, in turn, and the round with the median ratio is
+   reported in full: one slow spell of a shared machine can move a single phase by 40 %. By default a round after
+   the first runs only while the 10-minute budget still has room for it (up to three); ``--rounds R`` runs R.
 4. paced — dossiers submitted at half the throughput of phase 3, for the submit-to-receipt latency target.
 5. stay — stay notifications at ``--stay-rate`` for ``--stay-seconds``, when the StayNotification workflow exists.
 
@@ -94,6 +95,10 @@ TOTAL_BUDGET = 510.0  # seconds: 8.5 minutes, leaving 1.5 for setup, worker star
 # Seconds added to the budget by each round after the first (--rounds): a round of 300 took 45-60 s on the faster
 # machine and would take about 150 s on the slower one (docs/benchmarks.md), which this leaves room for.
 ROUND_BUDGET = 240.0
+# Without --rounds: up to this many rounds, each after the first only if the budget still holds ROUND_MARGIN times
+# the longest round so far beside the later phases' share (a slow spell can stretch one phase by 40 %).
+AUTO_ROUNDS = 3
+ROUND_MARGIN = 1.5
 STAY_DRAIN = 30.0  # seconds to wait after a burst for its backlog; what is not done by then counts as not sustained
 STAY_FLOOR_RESERVE = STAY_DRAIN + 30  # the stay floor's wait and its workers' start, after its own burst
 PACED_DRAIN = 60.0  # seconds to wait after the last paced submission (a dossier takes under one at that rate)
@@ -124,7 +129,9 @@ class Options:
     keep: bool
     quick: bool
     split_roles: bool = False
-    rounds: int = 1  # floor, shaped floor and cutru run this many times in turn; the median round is reported
+    # Floor, shaped floor and cutru run this many times in turn and the median round is reported; None: as many
+    # as fit in the run's budget, up to AUTO_ROUNDS.
+    rounds: int | None = 1
 
 
 # ---- one phase ---------------------------------------------------------------------------------------------------
@@ -795,11 +802,15 @@ class Budget:
     def timeout(self, wanted: float, reserved_for_later: float) -> float:
         return max(min(wanted, self.deadline - time.monotonic() - reserved_for_later), 10.0)
 
+    def allows(self, seconds: float, reserved_for_later: float) -> bool:
+        """Whether ``seconds`` more still fit before the share reserved for the later phases."""
+        return self.deadline - time.monotonic() - reserved_for_later >= seconds
+
 
 async def bench(options: Options) -> stats.BenchReport:
     started_at = datetime.now(UTC)
     began = time.monotonic()
-    budget = Budget(TOTAL_BUDGET + (options.rounds - 1) * ROUND_BUDGET)
+    budget = Budget(TOTAL_BUDGET + ((options.rounds or 1) - 1) * ROUND_BUDGET)
     directory = Path(tempfile.mkdtemp(prefix="cutru-bench-"))
     notes: list[str] = []
     probe_seconds = speed_probe()  # before anything of the bench runs
@@ -824,7 +835,7 @@ async def bench(options: Options) -> stats.BenchReport:
         stay_count = round(options.stay_rate * options.stay_seconds) if stay_ready and options.stay_seconds > 0 else 0
         n = options.dossiers
         loaded = time.monotonic()
-        rounds = options.rounds
+        rounds = options.rounds or AUTO_ROUNDS  # at the most
         dossier_count = (rounds + 1) * n  # each round's cutru run, then the paced run
         people = await load_applicants(database.url, 1 + dossier_count + STAY_HOSTS + stay_count, runner.tag)
         print(f"stack ready in {time.monotonic() - began:.1f} s (PostgreSQL: {database.source}); "
@@ -855,15 +866,22 @@ async def bench(options: Options) -> stats.BenchReport:
         # least); each phase also starts its workers and reads histories; then the report and the teardown.
         later = (options.paced_seconds + 20) + 2 * (options.stay_seconds + 20) + 30
         results: list[tuple[stats.WorkloadResult, stats.WorkloadResult, stats.WorkloadResult]] = []
+        longest = 0.0
         for number in range(1, rounds + 1):
-            after_round = later + (rounds - number) * ROUND_BUDGET
+            if options.rounds is None and number > 1 and not budget.allows(ROUND_MARGIN * longest, later):
+                notes.append(f"{number - 1} of up to {rounds} rounds: another would not leave the later phases "
+                             f"their share of the budget (the longest round took {longest:.0f} s)")
+                break
+            after_round = later + (rounds - number) * ROUND_BUDGET if options.rounds else later
+            round_began = time.monotonic()
             results.append(await comparison_round(runner, number, plan, cutru_people[number - 1], budget,
                                                   after_round))
+            longest = max(longest, time.monotonic() - round_began)
         round_figures = [stats.Round.of(i, *r) for i, r in enumerate(results, start=1)]
         floor_result, shaped_result, cutru_result = results[stats.median_round(round_figures)]
-        if rounds > 1:
+        if len(results) > 1:
             notes.append(f"the floor, shaped floor and cutru phases reported are those of round "
-                         f"{stats.median_round(round_figures) + 1} of {rounds}, the round with the median ratio")
+                         f"{stats.median_round(round_figures) + 1} of {len(results)}, the round with the median ratio")
 
         # 4. paced at half the peak.
         paced_result: stats.WorkloadResult | None = None
@@ -918,7 +936,7 @@ async def bench(options: Options) -> stats.BenchReport:
             options={"dossiers": n, "workers": options.workers, "stay_rate": options.stay_rate,
                      "stay_seconds": options.stay_seconds, "paced_seconds": options.paced_seconds,
                      "encrypt": options.encrypt, "quick": options.quick, "postgres": database.source,
-                     "split_roles": options.split_roles, "rounds": rounds, **worker_tuning()},
+                     "split_roles": options.split_roles, "rounds": len(results), **worker_tuning()},
             floor=floor_result,
             cutru=cutru_result,
             ratio=stats.ratio(cutru_result, floor_result),
@@ -968,9 +986,11 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--json", type=Path, default=None, help="where to write the JSON report "
                         "(default bench/results/<UTC timestamp>.json)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, SQLite file)")
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="run the floor, shaped floor and cutru this many times in turn (1-5, default 1) and "
-                             "report the round with the median ratio, with every round's rates")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="run the floor, shaped floor and cutru this many times in turn (1-5; each round "
+                             f"after the first adds {ROUND_BUDGET / 60:.0f} minutes to the run's budget) and report "
+                             "the round with the median ratio, with every round's rates; default: as many as fit "
+                             f"in the 10-minute budget, up to {AUTO_ROUNDS} (1 with --quick)")
     parser.add_argument("--split-roles", action="store_true",
                         help="each worker process becomes two: one for workflow tasks, one for activities "
                              "(CUTRU_WORKER_ROLE); the CUTRU_* tuning variables of worker.py apply to both workloads")
@@ -979,7 +999,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     dossiers = args.dossiers if args.dossiers is not None else (QUICK_DOSSIERS if quick else DEFAULT_DOSSIERS)
     if dossiers < 1 or args.workers < 1:
         parser.error("--dossiers and --workers must be at least 1")
-    if not 1 <= args.rounds <= 5:
+    if args.rounds is not None and not 1 <= args.rounds <= 5:
         parser.error("--rounds must be between 1 and 5")
     return Options(
         dossiers=dossiers,
@@ -994,7 +1014,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         keep=bool(args.keep),
         quick=quick,
         split_roles=bool(args.split_roles),
-        rounds=args.rounds,
+        rounds=args.rounds if args.rounds is not None or not quick else 1,
     )
 
 

@@ -339,8 +339,19 @@ def test_rounds_report_the_median_round_and_every_rounds_rates() -> None:
 def test_rounds_are_bounded_on_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
     from bench.run import parse_options
 
-    assert parse_options(["--rounds", "3"]).rounds == 3 and parse_options([]).rounds == 1
+    assert parse_options(["--rounds", "3"]).rounds == 3 and parse_options(["--quick", "--rounds", "2"]).rounds == 2
+    # By default, as many rounds as the budget has room for; a smoke run has one.
+    assert parse_options([]).rounds is None and parse_options(["--quick"]).rounds == 1
     for bad in ("0", "6"):
         with pytest.raises(SystemExit):
             parse_options(["--rounds", bad])
         assert "--rounds must be between 1 and 5" in capsys.readouterr().err
+
+
+def test_a_budget_allows_a_round_only_beside_the_later_phases_share() -> None:
+    from bench.run import Budget
+
+    budget = Budget(100.0)
+    assert budget.allows(50.0, reserved_for_later=40.0)
+    assert not budget.allows(70.0, reserved_for_later=40.0)
+    assert not Budget(-1.0).allows(0.0, reserved_for_later=0.0)
