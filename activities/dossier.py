@@ -54,6 +54,19 @@ def _log(**fields: Any) -> None:
                attempt=info.attempt).info("activity", **fields)
 
 
+# The least-loaded active officer of the unit, counting the dossiers waiting on each; a first choice is kept, so a
+# retry assigns no one else. The unit in the join lets dossiers_unit_status serve it with both leading columns: the
+# count then reads this unit's open dossiers only, not every open dossier in the country.
+ASSIGN_OFFICER = (
+    "UPDATE dossiers d SET assigned_officer = coalesce(d.assigned_officer, ("
+    "   SELECT o.officer_id FROM officers o LEFT JOIN dossiers x ON x.unit_code = o.unit_code"
+    "   AND x.status IN ('awaiting_decision', 'awaiting_supplement') AND x.assigned_officer = o.officer_id"
+    "   WHERE o.unit_code = $2 AND o.active AND o.role = 'officer'"
+    "   GROUP BY o.officer_id ORDER BY count(x.dossier_code), o.officer_id LIMIT 1)),"
+    " status = 'awaiting_decision', deadline = $3, updated_at = now()"
+    " WHERE d.dossier_code = $1 RETURNING d.assigned_officer"
+)
+
 _AUDIT_INSERT = ("INSERT INTO audit_events (dossier_code, event_key, actor, action, details, at)"
                  " VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT (dossier_code, event_key) DO NOTHING")
 
@@ -213,16 +226,7 @@ class DossierActivities:
             if not roster:
                 # Retrying lets an operator add the unit's roster without losing the dossier.
                 raise RuntimeError(f"police unit {s.police_unit} has no roster; add its officers and it retries")
-            assigned = await conn.fetchval(
-                "UPDATE dossiers d SET assigned_officer = coalesce(d.assigned_officer, ("
-                "   SELECT o.officer_id FROM officers o LEFT JOIN dossiers x ON x.assigned_officer = o.officer_id"
-                "   AND x.status IN ('awaiting_decision', 'awaiting_supplement')"
-                "   WHERE o.unit_code = $2 AND o.active AND o.role = 'officer'"
-                "   GROUP BY o.officer_id ORDER BY count(x.dossier_code), o.officer_id LIMIT 1)),"
-                " status = 'awaiting_decision', deadline = $3, updated_at = now()"
-                " WHERE d.dossier_code = $1 RETURNING d.assigned_officer",
-                s.dossier_code, s.police_unit, acceptance.deadline,
-            )
+            assigned = await conn.fetchval(ASSIGN_OFFICER, s.dossier_code, s.police_unit, acceptance.deadline)
             await delivery.issue(conn, DocumentRequest(dossier_code=s.dossier_code, procedure=s.procedure,
                                                        kinds=(DocumentKind.CT04,), submission=s,
                                                        deadline=acceptance.deadline), self._document_dir)
