@@ -31,7 +31,7 @@ PERSON_SQL = (
     " FROM people WHERE personal_id = $1"
 )
 _PEOPLE_SQL = PERSON_SQL.replace("personal_id = $1", "personal_id = ANY($1::char(12)[])") + " ORDER BY personal_id"
-_RESIDENCE_SQL = """
+RESIDENCE_SQL = """
 SELECT r.residence_id, r.owner_id, r.floor_area_m2, r.barred_reason, h.household_id, h.head_id,
        (SELECT count(*) FROM household_members m WHERE m.household_id = h.household_id) AS member_count
 FROM residences r LEFT JOIN households h ON h.residence_id = r.residence_id
@@ -101,7 +101,7 @@ async def people(conn: asyncpg.Connection, personal_ids: list[str]) -> tuple[Per
 
 
 async def residence_at(conn: asyncpg.Connection, commune_code: str, address_line: str) -> ResidenceFacts | None:
-    row = await conn.fetchrow(_RESIDENCE_SQL, commune_code, address_line)
+    row = await conn.fetchrow(RESIDENCE_SQL, commune_code, address_line)
     if row is None:
         return None
     return ResidenceFacts(

@@ -68,7 +68,7 @@ OPEN_STATES = tuple(state.value for state in DossierState if not state.final)
 # Only dossiers still being processed count: a dossier finished late keeps overdue = true in the read model
 # but no longer needs anyone's attention. The flag (set by the workflow when its legal clock runs out) is used
 # rather than ``deadline < now()`` because the read model's deadline is stale while a supplement stops the clock.
-_OVERDUE_BY_UNIT = (
+OVERDUE_BY_UNIT = (
     "SELECT unit_code, count(*) AS overdue FROM dossiers"
     " WHERE overdue AND status = ANY($1::text[]) GROUP BY unit_code"
 )
@@ -192,7 +192,7 @@ class OverdueGauge:
         self._interval = interval
 
     async def refresh(self) -> dict[str, int]:
-        rows = await self._pool.fetch(_OVERDUE_BY_UNIT, list(OPEN_STATES), timeout=self._interval.total_seconds())
+        rows = await self._pool.fetch(OVERDUE_BY_UNIT, list(OPEN_STATES), timeout=self._interval.total_seconds())
         by_unit = {row["unit_code"]: int(row["overdue"]) for row in rows}
         self._metrics.set_overdue(by_unit)
         return by_unit

@@ -114,6 +114,19 @@ async def worker(client: Client, settings: Settings, pool: asyncpg.Pool) -> Asyn
 
 
 @pytest.fixture
+async def rolled_back(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A connection inside a transaction that is rolled back at the end: bulk rows leave the session's database
+    as it was."""
+    async with pool.acquire() as connection:
+        transaction = connection.transaction()
+        await transaction.start()
+        try:
+            yield connection
+        finally:
+            await transaction.rollback()
+
+
+@pytest.fixture
 def activities(pool: asyncpg.Pool, tmp_root: Path) -> DossierActivities:
     return DossierActivities(pool=pool, gateway=LocalPaymentGateway(pool), document_dir=tmp_root / "documents")
 

@@ -7,6 +7,7 @@ real PostgreSQL test database, and the officer's and citizen's moves on a dossie
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import sys
@@ -220,6 +221,40 @@ async def household_with(conn: asyncpg.Connection, head: PersonRow, *members: tu
     for member, relation in members:
         await add_member(conn, member, place, relation)
     return place
+
+
+# ---- bulk rows and query costs ---------------------------------------------------------------------------------
+
+TEST_UNIT = "CA-TEST-UNIT"  # a police unit of the tests' own, made by add_unit_with_officers
+
+
+async def add_unit_with_officers(conn: asyncpg.Connection) -> None:
+    """TEST_UNIT with two active officers (CB-T-1, CB-T-2), one on leave (CB-T-3) and a supervisor (CB-T-0)."""
+    await conn.execute("INSERT INTO police_units (unit_code, name, province_code, commune_code)"
+                       " VALUES ($1, 'Công an Phường Thử', '01', 'TEST-UNIT')", TEST_UNIT)
+    await conn.executemany(
+        "INSERT INTO officers (officer_id, full_name, unit_code, role, active) VALUES ($1, $2, $3, $4, $5)",
+        [("CB-T-1", "Nguyễn Văn Một", TEST_UNIT, "officer", True),
+         ("CB-T-2", "Trần Thị Hai", TEST_UNIT, "officer", True),
+         ("CB-T-3", "Lê Văn Ba", TEST_UNIT, "officer", False),
+         ("CB-T-0", "Phạm Văn Trưởng", TEST_UNIT, "supervisor", True)])
+
+
+async def add_dossiers(conn: asyncpg.Connection, prefix: str, count: int, *, unit: str = TEST_UNIT,
+                       status: str = "awaiting_decision", officer: str | None = None, overdue: bool = False) -> None:
+    """``count`` read-model rows coded ``prefix`` + 1, 2, …"""
+    await conn.execute(
+        "INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name,"
+        " received_at, assigned_officer, overdue)"
+        " SELECT $1 || g, 'PermanentResidenceRegistration', $2, $3, '001190000001', 'Người Thử', now(), $4, $5"
+        " FROM generate_series(1, $6) g", prefix, status, unit, officer, overdue, count)
+
+
+async def buffers_touched(conn: asyncpg.Connection, sql: str, *args: Any) -> int:
+    """Shared buffers (pages) that running ``sql`` reads, from EXPLAIN ANALYZE: what grows if it scans rows not
+    its own. ANALYZE the tables first, so that the planner knows how large they have become."""
+    plan = json.loads(await conn.fetchval("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql, *args))[0]["Plan"]
+    return int(plan["Shared Hit Blocks"] + plan["Shared Read Blocks"])
 
 
 # ---- submissions -------------------------------------------------------------------------------------------
