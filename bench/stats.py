@@ -433,21 +433,25 @@ class Round(BaseModel):
     cutru_per_second: float
     ratio: float
     shaped_ratio: float | None  # cutru / shaped floor
-    # Server CPU milliseconds per completed workflow of each phase: the share that drifts most between phases.
+    # CPU milliseconds per completed workflow of each phase (floor, shaped floor, cutru): the server's share drifts
+    # most between phases; the worker's is what a change to the worker moves.
     server_ms: tuple[float | None, float | None, float | None] = (None, None, None)
+    worker_ms: tuple[float | None, float | None, float | None] = (None, None, None)
 
     @classmethod
     def of(cls, number: int, floor: WorkloadResult, shaped: WorkloadResult | None, cutru: WorkloadResult) -> Round:
         shaped_rate = shaped.run.per_second if shaped is not None else None
 
-        def server_ms(workload: WorkloadResult | None) -> float | None:
-            cpu = workload.cpu_ms_per_workflow if workload is not None else None
-            return cpu["server"] if cpu else None
+        def cpu_ms(part: str) -> tuple[float | None, float | None, float | None]:
+            def of(workload: WorkloadResult | None) -> float | None:
+                cpu = workload.cpu_ms_per_workflow if workload is not None else None
+                return cpu[part] if cpu else None
+            return of(floor), of(shaped), of(cutru)
 
         return cls(number=number, floor_per_second=floor.run.per_second, shaped_per_second=shaped_rate,
                    cutru_per_second=cutru.run.per_second, ratio=ratio(cutru, floor),
                    shaped_ratio=round(cutru.run.per_second / shaped_rate, 3) if shaped_rate else None,
-                   server_ms=(server_ms(floor), server_ms(shaped), server_ms(cutru)))
+                   server_ms=cpu_ms("server"), worker_ms=cpu_ms("worker"))
 
 
 def median_round(rounds: list[Round]) -> int:
@@ -646,11 +650,12 @@ def _round_lines(report: BenchReport) -> list[str]:
         return f"{value:>{width}.{digits}f}" if value is not None else f"{'-':>{width}}"
 
     lines = [f"rounds (workflows/s):  {'floor':>7} {'shaped':>7} {'cutru':>7} {'ratio':>6} {'cutru/shaped':>12}   "
-             "server CPU ms per workflow: floor, shaped, cutru"]
+             "CPU ms per workflow (floor, shaped, cutru): worker | server"]
     for r in report.rounds:
         mark = "  <- reported above" if r.number == chosen else ""
         lines.append(f"  round {r.number:<14} {r.floor_per_second:>7.2f} {cell(r.shaped_per_second, 7, 2)} "
                      f"{r.cutru_per_second:>7.2f} {r.ratio:>6.2f} {cell(r.shaped_ratio, 12, 2)}   "
+                     f"{', '.join(cell(ms, 1, 1) for ms in r.worker_ms)} | "
                      f"{', '.join(cell(ms, 1, 1) for ms in r.server_ms)}{mark}")
     ratios = sorted(r.ratio for r in report.rounds)
     median = "median" if len(ratios) % 2 else "lower median"

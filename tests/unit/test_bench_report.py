@@ -326,8 +326,9 @@ def test_rounds_report_the_median_round_and_every_rounds_rates() -> None:
     assert [row[1:7] for row in rows] == [["1", "26.40", "21.10", "14.30", "0.54", "0.68"],
                                          ["2", "19.80", "15.50", "12.70", "0.64", "0.82"],
                                          ["3", "21.00", "19.10", "16.60", "0.79", "0.87"]]
-    assert rows[0][7:10] == ["100.0,", "150.0,", "100.0"]  # server CPU seconds per 100 workflows: 10, 15, 10
-    assert [" ".join(row[10:]) for row in rows] == ["", "<- reported above", ""]
+    # Worker CPU seconds per 100 workflows: 20 each; the server's: 10, 15, 10.
+    assert rows[0][7:14] == ["200.0,", "200.0,", "200.0", "|", "100.0,", "150.0,", "100.0"]
+    assert [" ".join(row[14:]) for row in rows] == ["", "<- reported above", ""]
     assert "  ratio over 3 rounds: min 0.54, median 0.64, max 0.79" in lines
     assert stats.BenchReport.model_validate_json(report.model_dump_json()) == report
     report.rounds = rounds[1:]
