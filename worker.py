@@ -3,7 +3,7 @@
 Configuration comes from the environment (see ``cutru/config.py``): TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 CUTRU_TASK_QUEUE, DATABASE_URL, TEMPORAL_TLS_*, CUTRU_PAYLOAD_KEYS, CUTRU_METRICS_PORT, CUTRU_LOG_LEVEL, and the
 tuning variables (CUTRU_WORKER_ROLE, CUTRU_MAX_CONCURRENT_*, CUTRU_MAX_CACHED_WORKFLOWS, CUTRU_*_TASK_POLLERS,
-CUTRU_DATABASE_POOL_SIZE; docs/benchmarks.md says what each was measured to do).
+CUTRU_DATABASE_POOL_SIZE, CUTRU_EVENT_LOOP; docs/benchmarks.md says what each was measured to do).
 SIGTERM and SIGINT drain in-flight tasks and stop. ``python worker.py --check`` exits 0 when Temporal and
 PostgreSQL are reachable (container health check).
 
@@ -31,7 +31,7 @@ from activities.payment import LocalPaymentGateway
 from cutru.config import Settings, load_settings
 from cutru.logging import configure_logging, get_logger
 from cutru.metrics import BusinessMetrics, MetricsInterceptor, OverdueGauge, client_metric_meter, prometheus_runtime
-from cutru.temporal import connect, worker_tuning
+from cutru.temporal import connect, run_worker_process, worker_tuning
 from workflows.procedures import ALL_WORKFLOWS
 from workflows.sandbox import workflow_runner
 
@@ -128,7 +128,7 @@ def main() -> None:
             raise SystemExit(1) from error
         print("healthy")
         return
-    asyncio.run(run(settings))
+    run_worker_process(run(settings), settings)
 
 
 if __name__ == "__main__":

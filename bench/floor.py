@@ -151,9 +151,10 @@ async def _serve() -> None:
 
 
 def main() -> None:
-    import asyncio
+    from cutru.config import load_settings
+    from cutru.temporal import run_worker_process
 
-    asyncio.run(_serve())
+    run_worker_process(_serve(), load_settings())  # on worker.py's event loop too
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -61,6 +62,11 @@ class Settings(BaseModel):
     workflow_task_pollers: int | None = Field(default=None, ge=2)
     activity_task_pollers: int | None = Field(default=None, ge=1)
     database_pool_size: int = Field(default=10, ge=1)
+    # uvloop takes 6-7 % off the worker's CPU per dossier (docs/benchmarks.md); it is not built for Windows.
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        default="asyncio" if sys.platform == "win32" else "uvloop",
+        description="the event loop worker processes run on",
+    )
 
 
 _ENV = {
@@ -83,11 +89,12 @@ _ENV = {
     "workflow_task_pollers": "CUTRU_WORKFLOW_TASK_POLLERS",
     "activity_task_pollers": "CUTRU_ACTIVITY_TASK_POLLERS",
     "database_pool_size": "CUTRU_DATABASE_POOL_SIZE",
+    "event_loop": "CUTRU_EVENT_LOOP",
 }
 # The worker's tuning: the benchmark gives the same to its floor workers and records them in its report.
 TUNING_VARIABLES = tuple(_ENV[field] for field in (
     "max_concurrent_activities", "max_concurrent_workflow_tasks", "max_cached_workflows", "workflow_task_pollers",
-    "activity_task_pollers", "database_pool_size",
+    "activity_task_pollers", "database_pool_size", "event_loop",
 ))
 
 

@@ -1,9 +1,12 @@
-"""Connecting to Temporal the same way everywhere: worker, starter, officer and auditor tools, tests."""
+"""Connecting to Temporal the same way everywhere: worker, starter, officer and auditor tools, tests; and running a
+worker process the same way (its tuning, its event loop)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio.client import Client, TLSConfig
 from temporalio.runtime import Runtime
@@ -65,3 +68,25 @@ def worker_tuning(settings: Settings) -> dict[str, Any]:
     if settings.activity_task_pollers:
         options["activity_task_poller_behavior"] = PollerBehaviorSimpleMaximum(settings.activity_task_pollers)
     return {name: value for name, value in options.items() if value is not None}
+
+
+T = TypeVar("T")
+
+
+def run_worker_process(main: Coroutine[Any, Any, T], settings: Settings) -> T:
+    """Run a worker process's ``main`` on the event loop the settings name (``CUTRU_EVENT_LOOP``).
+
+    Workflow code is unaffected: the SDK runs each workflow on a deterministic loop of its own. What uvloop speeds up
+    is the rest of the process: the pollers' hand-offs from the SDK's core, the activities and asyncpg's sockets.
+    """
+    if settings.event_loop == "asyncio":
+        return asyncio.run(main)
+    try:
+        import uvloop
+    except ModuleNotFoundError as error:
+        main.close()  # never awaited: say so quietly rather than with a RuntimeWarning
+        raise RuntimeError(
+            "CUTRU_EVENT_LOOP is uvloop but uvloop is not installed: reinstall cutru (pip install -e .), "
+            "or set CUTRU_EVENT_LOOP=asyncio"
+        ) from error
+    return uvloop.run(main)

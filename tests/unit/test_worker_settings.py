@@ -1,13 +1,16 @@
-"""Worker tuning from the environment (``CUTRU_WORKER_ROLE``, ``CUTRU_MAX_*``, pollers, pool size)."""
+"""Worker tuning from the environment (``CUTRU_WORKER_ROLE``, ``CUTRU_MAX_*``, pollers, pool size, event loop)."""
 
 from __future__ import annotations
+
+import asyncio
+import sys
 
 import pytest
 from pydantic import ValidationError
 from temporalio.worker import PollerBehaviorSimpleMaximum
 
 from cutru.config import TUNING_VARIABLES, load_settings
-from cutru.temporal import worker_tuning
+from cutru.temporal import run_worker_process, worker_tuning
 
 
 @pytest.fixture
@@ -22,6 +25,7 @@ def test_unset_tuning_keeps_the_sdk_defaults(clean_env: pytest.MonkeyPatch) -> N
     assert worker_tuning(settings) == {}
     assert settings.worker_role == "all"
     assert settings.database_pool_size == 10
+    assert settings.event_loop == "uvloop"
 
 
 def test_tuning_variables_become_worker_arguments(clean_env: pytest.MonkeyPatch) -> None:
@@ -49,6 +53,7 @@ def test_tuning_variables_become_worker_arguments(clean_env: pytest.MonkeyPatch)
         ("CUTRU_MAX_CONCURRENT_ACTIVITIES", "0", "max_concurrent_activities"),
         ("CUTRU_WORKFLOW_TASK_POLLERS", "1", "workflow_task_pollers"),  # the SDK needs two with a sticky cache
         ("CUTRU_DATABASE_POOL_SIZE", "many", "database_pool_size"),
+        ("CUTRU_EVENT_LOOP", "trio", "event_loop"),
     ],
 )
 def test_a_bad_tuning_value_is_refused_by_name(clean_env: pytest.MonkeyPatch, var: str, value: str,
@@ -56,3 +61,20 @@ def test_a_bad_tuning_value_is_refused_by_name(clean_env: pytest.MonkeyPatch, va
     clean_env.setenv(var, value)
     with pytest.raises(ValidationError, match=field):
         load_settings()
+
+
+async def _loop_module() -> str:
+    return type(asyncio.get_running_loop()).__module__
+
+
+@pytest.mark.parametrize(("name", "module"), [("uvloop", "uvloop"), ("asyncio", "asyncio.unix_events")])
+def test_the_worker_process_runs_on_the_event_loop_it_is_given(clean_env: pytest.MonkeyPatch, name: str,
+                                                               module: str) -> None:
+    clean_env.setenv("CUTRU_EVENT_LOOP", name)
+    assert run_worker_process(_loop_module(), load_settings()) == module
+
+
+def test_uvloop_missing_says_how_to_fall_back(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setitem(sys.modules, "uvloop", None)  # as on a platform uvloop is not built for
+    with pytest.raises(RuntimeError, match="set CUTRU_EVENT_LOOP=asyncio"):
+        run_worker_process(_loop_module(), load_settings())
