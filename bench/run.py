@@ -40,7 +40,8 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -395,8 +396,9 @@ class Bench:
         self.key_line = key_line
         self.tag = uuid.uuid4().hex[:5].upper()
 
-    def _env(self, queue: str, *, encrypted: bool) -> dict[str, str]:
+    def _env(self, queue: str, *, encrypted: bool, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_ENV}
+        env.update(extra or {})
         env.update(
             TEMPORAL_ADDRESS=self.server.address,
             TEMPORAL_NAMESPACE=NAMESPACE,
@@ -411,11 +413,13 @@ class Bench:
             env["CUTRU_PAYLOAD_KEYS"] = self.key_line
         return env
 
-    async def start_workers(self, kind: str, queue: str, count: int) -> WorkerProcesses:
+    async def start_workers(self, kind: str, queue: str, count: int,
+                            env: Mapping[str, str] | None = None) -> WorkerProcesses:
         command = [sys.executable, "-m", "bench.floor"] if kind == "floor" else [sys.executable,
                                                                                   str(PROJECT_ROOT / "worker.py")]
         roles = ("workflows", "activities") if self.options.split_roles else ("all",)
-        workers = WorkerProcesses(name=queue, command=command, env=self._env(queue, encrypted=kind != "floor"),
+        workers = WorkerProcesses(name=queue, command=command,
+                                  env=self._env(queue, encrypted=kind != "floor", extra=env),
                                   count=count, directory=self.directory, cwd=PROJECT_ROOT, roles=roles)
         workers.start()
         try:
@@ -470,11 +474,12 @@ class Bench:
     # ---- dossier phases (probe, cutru, paced) ---------------------------------------------------------------
 
     async def dossier_phase(self, name: str, applicants: Sequence[Applicant], *, rate: float | None,
-                            timeout: float, round_number: int = 1) -> tuple[Phase, Measured]:
+                            timeout: float, round_number: int = 1,
+                            env: Mapping[str, str] | None = None) -> tuple[Phase, Measured]:
         queue = f"bench-{_in_round(name, round_number)}-{self.tag.lower()}"
         phase = Phase(name=name, queue=queue)
         dossiers = DossierClient(self.coded, queue)
-        workers = await self.start_workers("cutru", queue, self.options.workers if name != "probe" else 1)
+        workers = await self.start_workers("cutru", queue, self.options.workers if name != "probe" else 1, env)
         letter = PHASE_LETTERS[name]
         items = [(code, _submitter(dossiers, registration(a, code)))
                  for a, code in ((a, f"HS-{self.tag}-{letter}{round_number}{i:05d}")
@@ -521,11 +526,12 @@ class Bench:
                 for status, history in zip(statuses, histories, strict=True)]
 
     async def floor_phase(self, plan: FloorPlan, count: int, timeout: float, *, name: str = "floor",
-                          rate: float | None = None, round_number: int = 1) -> tuple[Phase, Measured]:
+                          rate: float | None = None, round_number: int = 1,
+                          env: Mapping[str, str] | None = None) -> tuple[Phase, Measured]:
         name = _in_round(name, round_number)
         queue = f"bench-{name}-{self.tag.lower()}"
         phase = Phase(name=name, queue=queue)
-        workers = await self.start_workers("floor", queue, self.options.workers)
+        workers = await self.start_workers("floor", queue, self.options.workers, env)
         waits = asyncio.Semaphore(WAIT_CONCURRENCY)
 
         attributes = shaped_search_attributes() if plan.dossier_shape else None
@@ -811,25 +817,11 @@ async def bench(options: Options) -> stats.BenchReport:
     started_at = datetime.now(UTC)
     began = time.monotonic()
     budget = Budget(TOTAL_BUDGET + ((options.rounds or 1) - 1) * ROUND_BUDGET)
-    directory = Path(tempfile.mkdtemp(prefix="cutru-bench-"))
     notes: list[str] = []
     probe_seconds = speed_probe()  # before anything of the bench runs
-    server = TemporalServer.start(directory)
-    database: Database | None = None
-    try:
-        database = await Database.create(directory, f"cutru_bench_{uuid.uuid4().hex[:10]}")
-        await migrate(database.url)
-        await seed(database.url, people=SEED_PEOPLE, seed=7, progress=False)
-        conn = await asyncpg.connect(database.url)
-        try:
-            postgres_version = str(await conn.fetchval("SHOW server_version"))
-        finally:
-            await conn.close()
-        key_line = new_key_line("bench") if options.encrypt else None
-        keyring = KeyRing.parse(key_line, "bench key") if key_line else None
-        plain = await Client.connect(server.address, namespace=NAMESPACE, data_converter=data_converter(None))
-        coded = await Client.connect(server.address, namespace=NAMESPACE, data_converter=data_converter(keyring))
-        runner = Bench(options, directory, server, database, plain, coded, key_line)
+    async with bench_stack(options) as runner:
+        database, plain, coded = runner.database, runner.plain, runner.coded
+        postgres_version = await database_version(database.url)
 
         stay_ready = Procedure.STAY_NOTIFICATION in WORKFLOWS and Procedure.STAY_NOTIFICATION in SUBMISSION_MODELS
         stay_count = round(options.stay_rate * options.stay_seconds) if stay_ready and options.stay_seconds > 0 else 0
@@ -957,6 +949,24 @@ async def bench(options: Options) -> stats.BenchReport:
         report.observations = stats.observations(report)
         report.duration_seconds = round(time.monotonic() - began, 1)
         return report
+
+
+@asynccontextmanager
+async def bench_stack(options: Options) -> AsyncIterator[Bench]:
+    """A dev server and a seeded database of the run's own, in a temporary directory; all removed at the end
+    (``--keep`` keeps the directory, with every process's log and the SQLite file)."""
+    directory = Path(tempfile.mkdtemp(prefix="cutru-bench-"))
+    server = TemporalServer.start(directory)
+    database: Database | None = None
+    try:
+        database = await Database.create(directory, f"cutru_bench_{uuid.uuid4().hex[:10]}")
+        await migrate(database.url)
+        await seed(database.url, people=SEED_PEOPLE, seed=7, progress=False)
+        key_line = new_key_line("bench") if options.encrypt else None
+        keyring = KeyRing.parse(key_line, "bench key") if key_line else None
+        plain = await Client.connect(server.address, namespace=NAMESPACE, data_converter=data_converter(None))
+        coded = await Client.connect(server.address, namespace=NAMESPACE, data_converter=data_converter(keyring))
+        yield Bench(options, directory, server, database, plain, coded, key_line)
     finally:
         server.stop()
         if database is not None:
@@ -965,6 +975,14 @@ async def bench(options: Options) -> stats.BenchReport:
             print(f"kept {directory}", file=sys.stderr)
         else:
             shutil.rmtree(directory, ignore_errors=True)
+
+
+async def database_version(url: str) -> str:
+    conn = await asyncpg.connect(url)
+    try:
+        return str(await conn.fetchval("SHOW server_version"))
+    finally:
+        await conn.close()
 
 
 def parse_options(argv: Sequence[str] | None = None) -> Options:

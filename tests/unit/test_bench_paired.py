@@ -1,0 +1,50 @@
+"""The paired worker comparison's arithmetic, report and options (``bench/paired.py``); its runs need a machine."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bench.paired import Pair, PairedReport, format_report, parse_args, sign_test
+
+
+def test_the_sign_test_is_two_sided_and_drops_nothing_but_ties() -> None:
+    assert sign_test(6, 6) == sign_test(0, 6) == pytest.approx(2 / 64)
+    assert sign_test(5, 6) == pytest.approx(2 * 7 / 64)
+    assert sign_test(3, 6) == 1.0
+    assert sign_test(0, 0) == 1.0  # every pair tied: no evidence either way
+
+
+def _report(pairs: list[tuple[float, float]]) -> PairedReport:
+    return PairedReport(
+        started_at=datetime(2026, 12, 3, 21, 0, tzinfo=UTC), workload="cutru", dossiers_per_side=150,
+        settings={"CUTRU_EVENT_LOOP": "asyncio"}, environment={},
+        pairs=[Pair(number=i, first="A" if i % 2 else "B", a_ms=a, b_ms=b, completed=(150, 150))
+               for i, (a, b) in enumerate(pairs, start=1)],
+    )
+
+
+def test_the_report_gives_every_pair_the_means_and_the_split() -> None:
+    report = _report([(77.5, 82.9), (78.3, 85.8), (70.7, 70.7)])
+    lines = format_report(report).splitlines()
+    assert "B: CUTRU_EVENT_LOOP=asyncio" in lines[1] and "A: the environment (defaults)" in lines[1]
+    assert [line.split()[1:] for line in lines if line.startswith("  pair ")] == [
+        ["1", "77.5", "82.9", "A"], ["2", "78.3", "85.8", "B"], ["3", "70.7", "70.7", "A"]]
+    assert lines[-2].split()[1:3] == ["75.5", "79.8"] and lines[-2].endswith("B - A = +5.7 %")
+    assert lines[-1] == "B took less CPU in 0 of 3 pairs, 1 tied (sign test, two-sided: p = 0.500)"
+    assert PairedReport.model_validate_json(report.model_dump_json()) == report
+
+
+def test_options_name_a_worker_setting_and_stay_within_bounds(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parse_args(["--set", "CUTRU_EVENT_LOOP=asyncio", "--set", "CUTRU_DATABASE_POOL_SIZE=4"])
+    assert dict(args.settings) == {"CUTRU_EVENT_LOOP": "asyncio", "CUTRU_DATABASE_POOL_SIZE": "4"}
+    assert (args.workload, args.pairs, args.dossiers) == ("cutru", 6, 150)
+    for argv, message in ((["--set", "DATABASE_URL=postgresql://elsewhere"], "VAR one of CUTRU_MAX_CONCURRENT"),
+                          (["--set", "CUTRU_EVENT_LOOP"], "expected VAR=VALUE"),
+                          (["--set", "CUTRU_EVENT_LOOP=asyncio", "--pairs", "1"], "--pairs must be between 2 and 20"),
+                          (["--set", "CUTRU_EVENT_LOOP=asyncio", "--dossiers", "5"], "--dossiers must be between"),
+                          ([], "--set")):
+        with pytest.raises(SystemExit):
+            parse_args(argv)
+        assert message in capsys.readouterr().err
