@@ -58,7 +58,10 @@ def build_worker(
         task_queue=settings.task_queue,
         workflows=list(ALL_WORKFLOWS) if role != "activities" else [],
         workflow_runner=workflow_runner(),
-        activities=all_activities(activities) if role != "workflows" else [],
+        # A workflow-task process still runs the lifecycle's local steps (workflows/lifecycle.py, LOCAL_STEPS), so it
+        # has the activities too, but polls for none of them.
+        activities=all_activities(activities),
+        no_remote_activities=role == "workflows",
         interceptors=[MetricsInterceptor(metrics or BusinessMetrics(client_metric_meter(client)))],
         graceful_shutdown_timeout=timedelta(seconds=10),
         **worker_tuning(settings),

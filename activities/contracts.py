@@ -184,3 +184,6 @@ class DeliveryReceipt(Boundary):
     method: str
     documents: tuple[DocumentKind, ...]
     sha256: tuple[str, ...]
+    # What was written to the audit table with the delivery: a local activity's marker keeps its result, not its
+    # arguments, so the auditors' trail (cutru/audit.py) reads the entries from here.
+    audit: tuple[AuditRecord, ...] = ()

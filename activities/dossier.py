@@ -54,6 +54,11 @@ def _log(**fields: Any) -> None:
                attempt=info.attempt).info("activity", **fields)
 
 
+# A late attempt of an activity (its worker stalled past the timeout, or its workflow task was retried elsewhere
+# while it still ran) can finish after the dossier has closed: no status write may reopen a closed dossier. The
+# states are DossierState's final ones (tests/integration/test_activity_retries.py keeps them equal).
+OPEN = "status NOT IN ('completed', 'refused', 'cancelled', 'withdrawn')"
+
 # The least-loaded active officer of the unit, counting the dossiers waiting on each; a first choice is kept, so a
 # retry assigns no one else. The unit in the join lets dossiers_unit_status serve it with both leading columns: the
 # count then reads this unit's open dossiers only, not every open dossier in the country.
@@ -63,7 +68,7 @@ ASSIGN_OFFICER = (
     "   AND x.status IN ('awaiting_decision', 'awaiting_supplement') AND x.assigned_officer = o.officer_id"
     "   WHERE o.unit_code = $2 AND o.active AND o.role = 'officer'"
     "   GROUP BY o.officer_id ORDER BY count(x.dossier_code), o.officer_id LIMIT 1)),"
-    " status = 'awaiting_decision', deadline = $3, updated_at = now()"
+    f" status = CASE WHEN d.{OPEN} THEN 'awaiting_decision' ELSE d.status END, deadline = $3, updated_at = now()"
     " WHERE d.dossier_code = $1 RETURNING d.assigned_officer"
 )
 
@@ -246,9 +251,12 @@ class DossierActivities:
             return await delivery.issue(conn, request, self._document_dir)
 
     @activity.defn
-    async def record_event(self, batch: AuditBatch) -> None:
+    async def record_event(self, batch: AuditBatch) -> AuditBatch | None:
+        """Returns what it wrote, for the auditors' trail (see ``DeliveryReceipt.audit``); histories from before
+        that hold None."""
         async with self._pool.acquire() as conn, conn.transaction():
             await self._write_audit(conn, batch.records)
+        return batch
 
     async def _write_audit(self, conn: asyncpg.Connection, records: tuple[AuditRecord, ...]) -> None:
         """Trail entries into the append-only table (one pipelined round trip), and the read-model changes they
@@ -263,7 +271,8 @@ class DossierActivities:
         for record in records:
             if record.state is not None or record.overdue is not None or record.assigned_officer is not None:
                 await conn.execute(
-                    "UPDATE dossiers SET status = coalesce($2, status), overdue = coalesce($3, overdue),"
+                    f"UPDATE dossiers SET status = CASE WHEN {OPEN} THEN coalesce($2, status) ELSE status END,"
+                    " overdue = coalesce($3, overdue),"
                     " assigned_officer = coalesce($4, assigned_officer), updated_at = now()"
                     " WHERE dossier_code = $1",
                     record.dossier_code, record.state.value if record.state else None, record.overdue,
@@ -275,7 +284,7 @@ class DossierActivities:
         order = await self._gateway.create_order(request.dossier_code, request.amount_vnd)
         await self._pool.execute(
             "UPDATE dossiers SET status = 'awaiting_payment', fee_vnd = $2, updated_at = now()"
-            " WHERE dossier_code = $1",
+            f" WHERE dossier_code = $1 AND {OPEN}",
             request.dossier_code, request.amount_vnd,
         )
         return order
@@ -293,7 +302,7 @@ class DossierActivities:
         async with self._pool.acquire() as conn:
             summary, before = await records.commit(conn, request.submission, request.facts)
             await conn.execute(
-                "UPDATE dossiers SET status = 'recording', updated_at = now() WHERE dossier_code = $1",
+                f"UPDATE dossiers SET status = 'recording', updated_at = now() WHERE dossier_code = $1 AND {OPEN}",
                 request.submission.dossier_code,
             )
         _log(step="commit", already_committed=before)
@@ -317,7 +326,7 @@ class DossierActivities:
                 datetime.now(UTC), reason,
             )
         _log(step="deliver", state=request.final_state.value, documents=len(receipt.documents))
-        return receipt
+        return receipt.model_copy(update={"audit": request.audit})
 
     @staticmethod
     async def _audit(conn: asyncpg.Connection, code: str, key: str, actor: str, action: str,

@@ -11,7 +11,8 @@ reached the waiting point. That is the cheapest way to deliver exactly one updat
 attempts), which is what a floor should measure.
 
 With ``dossier_shape`` the same no-op workflow also does what a dossier asks of the engine beyond its activities:
-it is started with a dossier's four search attributes, upserts the status where a dossier rests (awaiting the
+it is started with a dossier's four search attributes, runs as local activities the steps a dossier runs so (with
+the version marker that a dossier records before them), upserts the status where a dossier rests (awaiting the
 officer, and completed), waits for the update with the legal clock's reminder pending (a timer), and is released
 by the bench's officer once the work-queue listing shows it waiting, so the update comes on a workflow task of its
 own. That "shaped floor" is what the engine alone costs for a dossier: cutru against it is the price of cutru's own
@@ -31,7 +32,7 @@ from temporalio import activity, workflow
 from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
 
 from domain.models import DossierState
-from workflows.lifecycle import DEADLINE_KEY, OVERDUE_KEY, PROCEDURE_KEY, STATUS_KEY, UNIT_KEY
+from workflows.lifecycle import DEADLINE_KEY, LOCAL_RETRY, OVERDUE_KEY, PROCEDURE_KEY, STATUS_KEY, UNIT_KEY
 
 FLOOR_WORKFLOW = "BenchFloor"
 # The lifecycle's activity options (workflows/lifecycle.py), so that the floor's activities are scheduled alike.
@@ -47,11 +48,16 @@ class FloorPlan:
     after: int  # activities after it
     wait_for_update: bool = True  # False: the shape of a stay notification, accepted without anyone's decision
     dossier_shape: bool = False  # search attributes, status upserts and the reminder timer of a dossier
+    # With dossier_shape: the steps (0-based) that a dossier runs as local activities, and its version marker
+    # (workflows/lifecycle.py, LOCAL_STEPS). The plain floor's activities are all regular, as the issue sets it.
+    local: tuple[int, ...] = ()
 
 
 # What a shaped floor workflow shows in visibility: the statuses the bench's officer lists, a unit, a deadline.
 SHAPED_PROCEDURE = "BenchFloor"
 SHAPED_UNIT = "CA-BENCH"
+# The version marker a dossier records before its local steps, recorded the same way.
+SHAPED_VERSION = "bench-shaped-local-steps"
 # The reminder of the legal clock is days away in a dossier: it is started and cancelled, never fired.
 REMINDER = timedelta(days=10)
 
@@ -76,11 +82,15 @@ class FloorWorkflow:
     """Messages: update ``release()`` — accepted at once, completes when the workflow has reached the wait."""
 
     def __init__(self) -> None:
+        self._local: frozenset[int] = frozenset()
         self._waiting = False
         self._released = False
 
     @workflow.run
     async def run(self, plan: FloorPlan) -> int:
+        self._local = frozenset(plan.local) if plan.dossier_shape else frozenset()
+        if self._local:
+            workflow.patched(SHAPED_VERSION)
         for step in range(plan.before):
             await self._step(step)
         self._waiting = True
@@ -110,7 +120,11 @@ class FloorWorkflow:
         ])
 
     async def _step(self, step: int) -> None:
-        await workflow.execute_activity(noop, step, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+        if step in self._local:  # as the lifecycle's local steps are scheduled (DossierLifecycle._internal)
+            await workflow.execute_local_activity(noop, step, start_to_close_timeout=ACTIVITY_TIMEOUT,
+                                                  retry_policy=LOCAL_RETRY)
+        else:
+            await workflow.execute_activity(noop, step, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
 
     @workflow.update
     async def release(self) -> None:
@@ -138,7 +152,8 @@ async def _serve() -> None:
         task_queue=settings.task_queue,
         workflows=[FloorWorkflow] if role != "activities" else [],
         workflow_runner=workflow_runner(),
-        activities=[noop] if role != "workflows" else [],
+        activities=[noop],  # a workflow-task process runs the shaped floor's local steps, as worker.py does
+        no_remote_activities=role == "workflows",
         graceful_shutdown_timeout=timedelta(seconds=10),
         **worker_tuning(settings),  # the tuning worker.py is given, from the same environment
     )

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import shutil
@@ -49,6 +50,7 @@ from typing import Any
 
 import asyncpg
 import temporalio
+from temporalio.api.common.v1 import Payloads
 from temporalio.api.enums.v1 import EventType, TaskQueueType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.taskqueue.v1 import TaskQueue
@@ -358,8 +360,26 @@ def to_events(events: Sequence[HistoryEvent]) -> list[stats.Event]:
             fields["scheduled_event_id"] = e.workflow_task_timed_out_event_attributes.scheduled_event_id
         elif kind == "WorkflowExecutionUpdateAccepted":
             fields["update_name"] = e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        elif kind == "UpsertWorkflowSearchAttributes":
+            upserted = e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+            fields["upserted"] = tuple(sorted(upserted))
+        elif kind == "MarkerRecorded":
+            marker = e.marker_recorded_event_attributes
+            fields["marker_name"] = marker.marker_name
+            if marker.marker_name == stats.LOCAL_ACTIVITY_MARKER:
+                fields["activity_type"] = local_activity_type(marker.details)
         out.append(stats.Event(event_id=e.event_id, type=kind, time=e.event_time.ToDatetime(tzinfo=UTC), **fields))
     return out
+
+
+def local_activity_type(details: Mapping[str, Payloads]) -> str | None:
+    """The activity type in a local activity's marker: the SDK writes it, unencrypted, as JSON in ``data``."""
+    data = details.get("data")
+    try:
+        value = json.loads(data.payloads[0].data) if data and data.payloads else None
+    except ValueError:
+        return None
+    return value.get("activity_type") if isinstance(value, dict) else None
 
 
 async def fetch_histories(client: Client, ids: Sequence[str]) -> list[list[stats.Event]]:
@@ -846,9 +866,11 @@ async def bench(options: Options) -> stats.BenchReport:
         if probe_result.history is None or probe_result.outcomes.get(DossierState.COMPLETED.value) != 1:
             raise SystemExit(f"the probe dossier did not complete: {probe_result.model_dump_json(indent=2)}")
         shape = probe_result.history
-        plan = FloorPlan(before=shape.activities_before_update, after=shape.activities - shape.activities_before_update)
-        print(f"probe: a dossier runs {shape.activities} activities ({plan.before} before the decision), "
-              f"{shape.events} events", flush=True)
+        # The floor's activities are all regular; the shaped floor runs as local the steps that the dossier does.
+        plan = FloorPlan(before=shape.activities_before_update, after=shape.activities - shape.activities_before_update,
+                         local=tuple(shape.local_steps))
+        print(f"probe: a dossier runs {shape.activities} activities ({plan.before} before the decision, "
+              f"{len(plan.local)} of them local), {shape.events} events", flush=True)
         procedures = await runner.procedures_phase(timeout=60)
         print("procedures: " + ", ".join(f"{h.procedure} {h.profile.events}" for h in procedures), flush=True)
 

@@ -6,7 +6,9 @@ JSON), so two runs can be compared field by field.
 How Temporal actions are counted from a history (:data:`ACTION_RULE`), following Temporal Cloud's published
 rules: one for the workflow start, one per activity attempt, one per timer started, one per signal received or
 sent, one per update (accepted ones are in the history; rejected ones leave no event and are added from the
-driver's count), one per UpsertWorkflowSearchAttributes command, one per marker (local activity, side effect).
+driver's count), one per UpsertWorkflowSearchAttributes command except the SDK's own ``TemporalChangeVersion`` upsert
+of a ``workflow.patched`` branch (exempt), one per marker (local activity, patch, side effect: Temporal Cloud may bill
+a workflow task's local activities as one, so this is an upper bound).
 Queries are actions too but leave no event; the bench sends none. Visibility list/count calls are not actions.
 """
 
@@ -18,6 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, computed_field
+
+from cutru.audit import LOCAL_ACTIVITY_MARKER
 
 ACTION_RULE = (
     "actions = workflow start + activity attempts + timers started + signals + updates (accepted in history, plus "
@@ -86,10 +90,17 @@ class Event(BaseModel):
     event_id: int
     type: str  # e.g. "ActivityTaskScheduled"
     time: datetime
-    activity_type: str | None = None  # ActivityTaskScheduled
+    activity_type: str | None = None  # ActivityTaskScheduled, and MarkerRecorded of a local activity
     scheduled_event_id: int | None = None  # ActivityTask{Started,Completed,...}, WorkflowTask{Started,Completed,...}
     attempt: int = 1  # ActivityTaskStarted: the attempt that ran (earlier attempts leave no event of their own)
     update_name: str | None = None  # WorkflowExecutionUpdateAccepted
+    marker_name: str | None = None  # MarkerRecorded: LOCAL_ACTIVITY_MARKER, or the SDK's patch marker
+    upserted: tuple[str, ...] = ()  # UpsertWorkflowSearchAttributes: the attributes' names
+
+
+# The attribute the SDK upserts with a workflow.patched branch; Temporal Cloud bills no action for it.
+CHANGE_VERSION = "TemporalChangeVersion"
+
 
 
 _PROTO_PREFIX = "EVENT_TYPE_"
@@ -107,9 +118,10 @@ class HistoryProfile(BaseModel):
     events: int
     by_type: dict[str, int]
     sequence: list[str]  # event types in order; activities carry their type, updates their name
-    activities: int
-    activity_types: list[str]  # scheduled, in order
-    activities_before_update: int  # activities scheduled before the first accepted update
+    activities: int  # regular and local
+    activity_types: list[str]  # in order, regular and local
+    local_steps: list[int]  # which of them (0-based, in order) ran as local activities
+    activities_before_update: int  # activities run before the first accepted update
     activity_attempts: int
     workflow_tasks: int
     timers: int
@@ -126,11 +138,16 @@ def profile_history(events: Sequence[Event], *, rejected_updates: float = 0.0) -
     by_type = Counter(e.type for e in events)
     sequence: list[str] = []
     activity_types: list[str] = []
+    local_steps: list[int] = []
     before_update: int | None = None
     for event in events:
         if event.type == "ActivityTaskScheduled":
             activity_types.append(event.activity_type or "?")
             sequence.append(f"ActivityTaskScheduled({event.activity_type})")
+        elif event.type == "MarkerRecorded" and event.marker_name == LOCAL_ACTIVITY_MARKER:
+            local_steps.append(len(activity_types))
+            activity_types.append(event.activity_type or "?")
+            sequence.append(f"MarkerRecorded(local {event.activity_type})")
         elif event.type == "WorkflowExecutionUpdateAccepted":
             if before_update is None:
                 before_update = len(activity_types)
@@ -146,7 +163,8 @@ def profile_history(events: Sequence[Event], *, rejected_updates: float = 0.0) -
         "timers started": by_type["TimerStarted"],
         "signals": signals,
         "updates": updates + rejected_updates,
-        "search-attribute upserts": by_type["UpsertWorkflowSearchAttributes"],
+        "search-attribute upserts": sum(e.type == "UpsertWorkflowSearchAttributes" and e.upserted != (CHANGE_VERSION,)
+                                        for e in events),
         "markers": by_type["MarkerRecorded"],
     }
     return HistoryProfile(
@@ -155,6 +173,7 @@ def profile_history(events: Sequence[Event], *, rejected_updates: float = 0.0) -
         sequence=sequence,
         activities=len(activity_types),
         activity_types=activity_types,
+        local_steps=local_steps,
         activities_before_update=before_update if before_update is not None else len(activity_types),
         activity_attempts=attempts,
         workflow_tasks=by_type["WorkflowTaskScheduled"],

@@ -55,6 +55,10 @@ class ReplayReport(Boundary):
     trail: tuple[TrailLine, ...] = ()
 
 
+# The marker the SDK records for each local activity (workflows/lifecycle.py runs cutru's own steps so).
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
+
+
 async def _values(converter: DataConverter, payloads: Payloads) -> list[Any]:
     return await converter.decode(payloads.payloads) if payloads.payloads else []
 
@@ -67,7 +71,7 @@ def _summarise_activity(name: str, arg: Any, result: Any) -> list[tuple[str, str
     """(actor, action, detail) lines for an activity's completion; none for pure bookkeeping."""
     result = result or {}
     if name == "record_event":
-        return _entries(arg.get("records", []))
+        return _entries(arg.get("records") or result.get("records", []))
     if name in ("validate_identity", "check_eligibility", "accept_immediately"):
         refusals = [r["code"] for r in result.get("refusals", [])]
         step = {"validate_identity": "identity_checked", "check_eligibility": "eligibility_checked"}.get(
@@ -81,7 +85,7 @@ def _summarise_activity(name: str, arg: Any, result: Any) -> list[tuple[str, str
         return [("system", "records_committed", ", ".join(f"{k}={v}" for k, v in result.get("summary", {}).items()))]
     if name == "deliver_result":
         delivered = ("system", "result_delivered", f"{result.get('method')}: {', '.join(result.get('documents', []))}")
-        return [*_entries(arg.get("audit", [])), delivered]
+        return [*_entries(arg.get("audit") or result.get("audit", [])), delivered]
     if name == "record_stays":
         return [("system", f"stay_{o.get('state')}",
                  f"{o.get('dossier_code')}" + "".join(f"; {r.get('code')}" for r in o.get("refusals", [])))
@@ -132,6 +136,14 @@ async def decision_trail(history: WorkflowHistory, converter: DataConverter) -> 
             values = await _values(converter, completion.result)
             for line in _summarise_activity(name, arg or {}, values[0] if values else None):
                 add(event, *line)
+        elif kind == EventType.EVENT_TYPE_MARKER_RECORDED:
+            marker = event.marker_recorded_event_attributes
+            # A local activity's marker: its type in ``data``, its result (when it succeeded) in ``result``.
+            if marker.marker_name == LOCAL_ACTIVITY_MARKER and "result" in marker.details:
+                data = (await _values(converter, marker.details["data"]))[0]
+                values = await _values(converter, marker.details["result"])
+                for line in _summarise_activity(str(data.get("activity_type")), {}, values[0] if values else None):
+                    add(event, *line)
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
             signal = event.workflow_execution_signaled_event_attributes
             values = await _values(converter, signal.input)

@@ -15,9 +15,10 @@ from types import TracebackType
 from typing import Any
 
 from pydantic import ValidationError
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.contracts import StayOutcome
 from cutru.config import Settings, load_settings
@@ -26,6 +27,7 @@ from domain.models import (
     Boundary,
     DecisionReceipt,
     DossierOutcome,
+    DossierState,
     DossierStatus,
     OfficerDecision,
     PaymentConfirmation,
@@ -34,7 +36,7 @@ from domain.models import (
     Withdrawal,
 )
 from domain.submissions import field_errors, parse_submission
-from workflows.lifecycle import DossierLifecycle, initial_search_attributes
+from workflows.lifecycle import DECISION_REFUSED, DossierLifecycle, initial_search_attributes
 from workflows.procedures import WORKFLOWS
 from workflows.stay_register import StayRegister, register_key, register_search_attributes, uses_register
 
@@ -137,8 +139,32 @@ class DossierClient:
         return await self.handle(dossier_code).query(DossierLifecycle.status)
 
     async def decide(self, dossier_code: str, decision: OfficerDecision) -> DecisionReceipt:
-        """Validated update: a refused decision raises ``WorkflowUpdateFailedError`` and leaves no history."""
-        return await self.handle(dossier_code).execute_update(DossierLifecycle.decide, decision)
+        """Validated update: a refused decision raises ``WorkflowUpdateFailedError`` and leaves no history.
+
+        A dossier that has closed refuses it the same way. The server answers an update to a closed workflow with
+        NOT_FOUND, or fails it with "workflow execution already completed" when the dossier closed meanwhile."""
+        try:
+            return await self.handle(dossier_code).execute_update(DossierLifecycle.decide, decision)
+        except (RPCError, WorkflowUpdateFailedError) as error:
+            refused = isinstance(error, WorkflowUpdateFailedError) and isinstance(error.cause, ApplicationError) \
+                and error.cause.type == DECISION_REFUSED
+            if refused or (isinstance(error, RPCError) and error.status != RPCStatusCode.NOT_FOUND):
+                raise
+            state = await self._closed_state(dossier_code)
+            if state is None:
+                raise
+            # Not "from error": this error's cause is the refusal itself (WorkflowUpdateFailedError.cause).
+            raise WorkflowUpdateFailedError(ApplicationError(  # noqa: B904
+                f"dossier {dossier_code} is {state.value}, not waiting for an officer's decision",
+                type=DECISION_REFUSED, non_retryable=True))
+
+    async def _closed_state(self, dossier_code: str) -> DossierState | None:
+        """The final state of a closed dossier; None when it is open or unknown."""
+        try:
+            state = (await self.status(dossier_code)).state
+        except RPCError:
+            return None
+        return state if state.final else None
 
     async def signal_decision(self, dossier_code: str, decision: OfficerDecision) -> None:
         await self.handle(dossier_code).signal(DossierLifecycle.officer_decision, decision.model_dump(mode="json"))

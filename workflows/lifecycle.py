@@ -30,7 +30,8 @@ from temporalio.common import (
     SearchAttributeUpdate,
     TypedSearchAttributes,
 )
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -92,7 +93,21 @@ DURABLE_RETRY = RetryPolicy(
 )
 # Every activity is a few database round trips; a worker that dies mid-activity is noticed after this.
 ACTIVITY_TIMEOUT = timedelta(seconds=10)
+# The steps that touch nothing but cutru's own database and document store (identity, eligibility, acceptance, the
+# record commit, documents, the audit trail, the delivery into the outbox) run as local activities: inside the
+# workflow task, each costs one marker event instead of an activity task and the workflow task after it (6 events, a
+# server round trip each way). Added after dossiers were already running: those replay without it (workflow.patched
+# id), as do dossiers refused as invalid before it is read. The payment gateway, an outside party, is called from
+# regular activities (their own timeouts and retries, a task queue that can be rate-limited).
+LOCAL_STEPS = "internal-steps-as-local-activities"
+# A local step's attempts (1 + 2 + 4 s apart) hold its workflow task, so a step still failing after them moves to a
+# regular activity, whose retries, however long the outage, add nothing to the history (a workflow task held longer
+# would be extended every 8 s, three events each) and show in the Web UI as a pending activity.
+LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=4)
 
+
+# The error type of a decision the dossier refuses (the ``decide`` validator; cutru.client for a closed dossier).
+DECISION_REFUSED = "DecisionRefused"
 
 # The input as it arrived, decoded inside the workflow: input that is not JSON, or JSON no Python string can hold
 # (a lone surrogate), or nested too deep, or no input at all, must become a refused dossier, not a workflow task
@@ -126,6 +141,7 @@ class DossierLifecycle:
         self._withdrawal: Withdrawal | None = None
         self._audit_seq = 0
         self._unwritten: list[AuditRecord] = []  # trail entries not yet in the audit table (see _note)
+        self._local_steps = False  # LOCAL_STEPS, decided once per dossier in _run
 
     # ---- queries and messages ------------------------------------------------------------------------------
 
@@ -168,7 +184,7 @@ class DossierLifecycle:
     def _validate_decide(self, decision: OfficerDecision) -> None:
         problem = self._decision_problem(decision)
         if problem:
-            raise ApplicationError(problem, type="DecisionRefused", non_retryable=True)
+            raise ApplicationError(problem, type=DECISION_REFUSED, non_retryable=True)
 
     @workflow.update
     async def reassign(self, reassignment: Reassignment) -> DossierStatus:
@@ -247,6 +263,7 @@ class DossierLifecycle:
             return await self._refuse_invalid([f"dossier_code: must equal the workflow id {self._code}"])
         self._submission = submission
         self._unit = submission.police_unit
+        self._local_steps = workflow.patched(LOCAL_STEPS)
         self._fee = fee_for(self.procedure, submission.channel, submission.received_at)
         self._trail.append(TrailEntry(at=submission.received_at, actor="citizen", action="received",
                                       detail=f"{self._spec.vietnamese_name} ({self._spec.tthc_code})"))
@@ -255,12 +272,12 @@ class DossierLifecycle:
         if self._spec.immediate:
             return await self._accept_immediately(submission)
 
-        identity = await self._act(DossierActivities.validate_identity,
-                                   IdentityCheck(submission=submission, deadline=None))
+        identity = await self._internal(DossierActivities.validate_identity,
+                                        IdentityCheck(submission=submission, deadline=None))
         if identity.refusals:
             return await self._finish(DossierState.REFUSED, refusals=identity.refusals, actor="system")
-        eligibility: EligibilityResult = await self._act(DossierActivities.check_eligibility,
-                                                         EligibilityCheck(submission=submission))
+        eligibility: EligibilityResult = await self._internal(DossierActivities.check_eligibility,
+                                                              EligibilityCheck(submission=submission))
         if eligibility.refusals:
             return await self._finish(DossierState.REFUSED, refusals=eligibility.refusals, actor="system")
         if eligibility.fee_exempt:
@@ -287,15 +304,15 @@ class DossierLifecycle:
 
         self._set_state(DossierState.RECORDING)
         assert eligibility.facts is not None
-        await self._act(DossierActivities.commit_residence, CommitRequest(submission=submission,
-                                                                          facts=eligibility.facts))
+        await self._internal(DossierActivities.commit_residence, CommitRequest(submission=submission,
+                                                                               facts=eligibility.facts))
         return await self._finish(DossierState.COMPLETED, actor="system", decided_by=decided_by,
                                   documents=self._spec.results)
 
     async def _officer_review(self) -> str | DossierOutcome:
         """Wait for an officer's decision, looping through supplement rounds; return who approved."""
         assert self._clock is not None
-        self._roster = await self._act(
+        self._roster = await self._internal(
             DossierActivities.accept_dossier, Acceptance(submission=self._submission, deadline=self._clock.deadline)
         )
         while True:
@@ -320,7 +337,7 @@ class DossierLifecycle:
             # Supplement request (CT05): the clock stops until the dossier is complete again.
             self._clock = self._clock.pause(workflow.now())
             self._set_state(DossierState.AWAITING_SUPPLEMENT)
-            await self._act(DossierActivities.issue_document, DocumentRequest(
+            await self._internal(DossierActivities.issue_document, DocumentRequest(
                 dossier_code=self._code, procedure=self.procedure, kinds=(DocumentKind.CT05,),
                 submission=self._submission, decided_by=decision.officer_id, missing_items=decision.missing_items))
             await self._audit(decision.officer_id, "supplement_requested", detail,
@@ -420,7 +437,7 @@ class DossierLifecycle:
         self._documents = documents
         self._set_state(DossierState.DELIVERING if documents else state)
         pending, self._unwritten = tuple(self._unwritten), []  # taken before the await: handlers may add more
-        await self._act(
+        await self._internal(
             DossierActivities.deliver_result,
             DeliveryRequest(
                 final_state=state,
@@ -452,7 +469,7 @@ class DossierLifecycle:
 
     async def _accept_immediately(self, submission: Any) -> DossierOutcome:
         """Accepted at once (stay notification): one activity checks and records; no officer, no fee."""
-        result: ImmediateResult = await self._act(DossierActivities.accept_immediately,
+        result: ImmediateResult = await self._internal(DossierActivities.accept_immediately,
                                                   EligibilityCheck(submission=submission))
         state = DossierState.REFUSED if result.refusals else DossierState.COMPLETED
         self._refusals = result.refusals
@@ -475,6 +492,21 @@ class DossierLifecycle:
             activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=DURABLE_RETRY
         )
 
+    async def _internal(self, activity: Any, arg: Any) -> Any:
+        """A step on cutru's own database and documents only: a local activity (LOCAL_STEPS), a regular one if that
+        keeps failing.
+
+        Either way it runs on a worker and is idempotent, keyed by the dossier, so running it again is safe."""
+        if self._local_steps:
+            try:
+                return await workflow.execute_local_activity_method(
+                    activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=LOCAL_RETRY)
+            # The SDK raises a local activity's failure as it is, not wrapped in an ActivityError.
+            except (ActivityError, ApplicationError, ActivityTimeoutError) as error:
+                workflow.logger.warning("local step %s failed %d times, retried as an activity: %s",
+                                        activity.__name__, LOCAL_RETRY.maximum_attempts, error)
+        return await self._act(activity, arg)
+
     def _note(self, actor: str, action: str, detail: str, *, state: DossierState | None = None,
               overdue: bool | None = None, assigned_officer: str | None = None) -> None:
         """Add to the trail now; the audit table gets it with the next write (fewer activities per dossier).
@@ -492,7 +524,7 @@ class DossierLifecycle:
         """Write pending trail entries; called before every wait so the audit table never lags a waiting dossier."""
         if self._unwritten:
             batch, self._unwritten = tuple(self._unwritten), []
-            await self._act(DossierActivities.record_event, AuditBatch(records=batch))
+            await self._internal(DossierActivities.record_event, AuditBatch(records=batch))
 
     async def _audit(self, actor: str, action: str, detail: str, **changes: Any) -> None:
         self._note(actor, action, detail, **changes)

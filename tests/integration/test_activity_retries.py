@@ -12,6 +12,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.contracts import (
     Acceptance,
+    AuditBatch,
     AuditRecord,
     CommitRequest,
     DeliveryRequest,
@@ -20,7 +21,7 @@ from activities.contracts import (
     IdentityCheck,
     PaymentRequest,
 )
-from activities.dossier import DossierActivities
+from activities.dossier import OPEN, DossierActivities
 from activities.payment import LocalPaymentGateway
 from domain.models import DossierState, TrailEntry
 from domain.procedures import DocumentKind
@@ -88,6 +89,22 @@ async def test_an_approved_dossiers_activities_repeated_change_nothing(pool: asy
     actions = [r["action"] for r in await pool.fetch(
         "SELECT action FROM audit_events WHERE dossier_code = $1 ORDER BY event_key", code)]
     assert actions == ["received", "approved", "completed"]
+
+    # Late attempts that finish only now (their worker stalled past the timeout, or their workflow task was retried
+    # elsewhere while they still ran) must not reopen the closed dossier in the read model.
+    env = ActivityEnvironment()
+    await env.run(acts.accept_dossier, Acceptance(submission=submission, deadline=deadline))
+    await env.run(acts.request_payment, PaymentRequest(dossier_code=code, amount_vnd=20_000))
+    await env.run(acts.commit_residence, CommitRequest(submission=submission, facts=eligibility.facts))
+    await env.run(acts.record_event, AuditBatch(records=(AuditRecord(
+        dossier_code=code, event_key="0002-supplement_requested", state=DossierState.AWAITING_SUPPLEMENT,
+        entry=TrailEntry(at=datetime.now(UTC), actor=roster.assigned_officer, action="supplement_requested")),)))
+    assert (await counts(pool, code))["status"] == "completed"
+
+
+def test_the_guard_against_reopening_names_every_final_state() -> None:
+    finals = ", ".join(f"'{state.value}'" for state in DossierState if state.final)
+    assert OPEN == f"status NOT IN ({finals})"
 
 
 async def test_a_pending_order_is_created_once_and_confirmed_by_a_status_check(pool: asyncpg.Pool) -> None:

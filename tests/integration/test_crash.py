@@ -60,10 +60,11 @@ async def test_sigkill_mid_dossier_then_restart(
     await pay(dossiers, pool, busy["dossier_code"])
 
     async def commit_started() -> bool:
-        description = await dossiers.handle(busy["dossier_code"]).describe()
-        pending = description.raw_description.pending_activities
-        started = PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
-        return any(a.activity_type.name == "commit_residence" and a.state == started for a in pending)
+        # A local activity (workflows/lifecycle.py, LOCAL_STEPS) is not listed among pending activities: the worker's
+        # statement waiting on the lock shows that the commit is under way.
+        return bool(await pool.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            " AND query LIKE '%residence%'"))
 
     await wait_for(commit_started)
     worker_process[0].send_signal(signal.SIGKILL)

@@ -338,7 +338,7 @@ async def test_confirmation_states_the_records_and_voids_when_they_change(desk: 
         assert not await ct07_still_valid(conn, case.code, today)  # the residence data changed: void
 
 
-async def test_stay_is_recorded_within_one_workflow_task_of_its_activity(desk: Desk, pool: asyncpg.Pool):
+async def test_stay_is_recorded_and_closed_within_one_workflow_task(desk: Desk, pool: asyncpg.Pool):
     case = await build(desk, stay_notification)
     handle = await desk.start(case.raw)
     outcome = await handle.result()
@@ -348,14 +348,14 @@ async def test_stay_is_recorded_within_one_workflow_task_of_its_activity(desk: D
     assert (stay["personal_id"], stay["departure"].isoformat(), stay["notified_late"]) == (
         case.people["guest"].personal_id, case.raw["details"]["departure"], False)
     events = [e.event_type for e in (await handle.fetch_history()).events]
-    completed = events.index(EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED)
-    assert events.count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) == 1  # accept_immediately, nothing else
-    after = events[completed + 1:]
-    # One workflow task after the activity: its commands (a search-attribute upsert) and the completion.
-    assert after[:3] == [EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
-                         EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED]
-    assert after[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
-    assert set(after[3:-1]) <= {EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES}
+    # accept_immediately runs as a local activity: checked, recorded and closed in the first workflow task, whose
+    # commands are the version marker, the local activity's marker, the status upserts and the completion.
+    assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in events
+    assert events[:4] == [EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+                          EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED]
+    assert events[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+    assert set(events[4:-1]) == {EventType.EVENT_TYPE_MARKER_RECORDED,
+                                 EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES}
 
 
 async def test_a_late_stay_notification_is_accepted_and_marked_late(desk: Desk, pool: asyncpg.Pool):

@@ -94,6 +94,19 @@ def test_profile_counts_events_and_actions() -> None:
     assert "WorkflowExecutionUpdateAccepted(decide)" in profile.sequence
 
 
+def test_profile_counts_local_activities_as_steps_and_says_which() -> None:
+    """A local activity leaves one marker; the patch marker before it is no step."""
+    history = dossier_like_history()
+    local = [ev(4, "MarkerRecorded", 30, marker_name="core_patch"),
+             ev(4, "MarkerRecorded", 30, marker_name=stats.LOCAL_ACTIVITY_MARKER, activity_type="check_eligibility")]
+    profile = stats.profile_history(history[:4] + local + history[4:])
+    assert profile.activity_types == ["check_eligibility", "validate_identity", "deliver_result"]
+    assert profile.local_steps == [0]
+    assert (profile.activities, profile.activities_before_update, profile.markers) == (3, 2, 2)
+    assert "MarkerRecorded(local check_eligibility)" in profile.sequence
+    assert stats.profile_history(history).local_steps == []
+
+
 def test_profile_without_update_counts_every_activity_as_before_it() -> None:
     history = [e for e in dossier_like_history() if e.type != "WorkflowExecutionUpdateAccepted"]
     assert stats.profile_history(history).activities_before_update == 2
