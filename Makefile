@@ -6,34 +6,34 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: install demo test up down worker migrate seed lint bench chaos schemas clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml local/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,local]' -e ./local
 	touch $(STAMP)
 
 install: $(STAMP)
 
 demo: install
-	$(PY) -m cutru.demo
+	$(PY) -m cutru_local.demo
 
 test: install
 	$(PY) -m pytest
 
 up: install
-	$(PY) -m cutru.stack up
+	$(PY) -m cutru_local.stack up
 
 down: install
-	$(PY) -m cutru.stack down
+	$(PY) -m cutru_local.stack down
 
 worker: up
 	$(PY) worker.py
 
 migrate: up
-	$(PY) -m cutru.db.migrate
+	$(PY) -m cutru.platform.db.migrate
 
 seed: up
-	$(PY) -m cutru.db.seed --people 100000
+	$(PY) -m cutru_local.seed --people 100000
 
 bench: install
 	$(PY) -m bench.run
@@ -42,7 +42,7 @@ chaos: install
 	$(PY) -m chaos.run
 
 schemas: install
-	$(PY) -m cutru.schemas
+	$(PY) -m cutru.clients.schemas
 
 lint: install
 	$(VENV)/bin/ruff check .

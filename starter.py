@@ -24,9 +24,9 @@ import asyncpg
 from temporalio.client import WorkflowUpdateFailedError
 
 from activities.payment import LocalPaymentGateway
-from cutru import exit_now
-from cutru.client import DossierClient, SubmissionRejected, check_submission
-from cutru.config import load_settings
+from cutru.clients import exit_now
+from cutru.clients.client import DossierClient, SubmissionRejected, check_submission
+from cutru.platform.config import load_settings
 from domain.models import DecisionKind, OfficerDecision, PaymentConfirmation, Supplement, Withdrawal
 
 _DECISIONS = {"approve": DecisionKind.APPROVE, "reject": DecisionKind.REJECT,

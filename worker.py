@@ -1,6 +1,6 @@
 """cutru worker: runs every procedure workflow and every activity.
 
-Configuration comes from the environment (see ``cutru/config.py``): TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+Configuration comes from the environment (see ``cutru/platform/config.py``): TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 CUTRU_TASK_QUEUE, DATABASE_URL, TEMPORAL_TLS_*, CUTRU_PAYLOAD_KEYS, CUTRU_METRICS_PORT, CUTRU_LOG_LEVEL, and the
 tuning variables (CUTRU_WORKER_ROLE, CUTRU_MAX_CONCURRENT_*, CUTRU_MAX_CACHED_WORKFLOWS, CUTRU_*_TASK_POLLERS,
 CUTRU_DATABASE_POOL_SIZE, CUTRU_EVENT_LOOP; docs/benchmarks.md says what each was measured to do).
@@ -8,7 +8,7 @@ SIGTERM and SIGINT drain in-flight tasks and stop. ``python worker.py --check`` 
 PostgreSQL are reachable (container health check).
 
 With CUTRU_METRICS_PORT set, ``http://<host>:<port>/metrics`` serves the Temporal SDK's metrics and cutru's
-business metrics (``cutru/metrics.py``); the overdue-dossier gauge is refreshed from the database every 15 s.
+business metrics (``cutru/platform/metrics.py``); the overdue-dossier gauge is refreshed from the database every 15 s.
 """
 
 from __future__ import annotations
@@ -28,10 +28,16 @@ from temporalio.worker import Worker
 
 from activities.dossier import DossierActivities, all_activities
 from activities.payment import LocalPaymentGateway
-from cutru.config import Settings, load_settings
-from cutru.logging import configure_logging, get_logger
-from cutru.metrics import BusinessMetrics, MetricsInterceptor, OverdueGauge, client_metric_meter, prometheus_runtime
-from cutru.temporal import connect, run_worker_process, worker_tuning
+from cutru.platform.config import Settings, load_settings
+from cutru.platform.logging import configure_logging, get_logger
+from cutru.platform.metrics import (
+    BusinessMetrics,
+    MetricsInterceptor,
+    OverdueGauge,
+    client_metric_meter,
+    prometheus_runtime,
+)
+from cutru.platform.temporal import connect, run_worker_process, worker_tuning
 from workflows.procedures import ALL_WORKFLOWS
 from workflows.sandbox import workflow_runner
 
@@ -124,8 +130,8 @@ def main() -> None:
     if args.check:
         try:
             asyncio.run(check(settings))
-        # ValueError: a half-configured mTLS pair (cutru.temporal) or a bad payload key ring (KeyConfigError) is
-        # a configuration fault the probe must report as "unhealthy: <reason>", not as a traceback.
+        # ValueError: a half-configured mTLS pair (cutru.platform.temporal) or a bad payload key ring (KeyConfigError)
+        # is a configuration fault the probe must report as "unhealthy: <reason>", not as a traceback.
         except (OSError, RuntimeError, ValueError, asyncpg.PostgresError) as error:
             print(f"unhealthy: {error}", file=sys.stderr)
             raise SystemExit(1) from error

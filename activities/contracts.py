@@ -185,5 +185,5 @@ class DeliveryReceipt(Boundary):
     documents: tuple[DocumentKind, ...]
     sha256: tuple[str, ...]
     # What was written to the audit table with the delivery: a local activity's marker keeps its result, not its
-    # arguments, so the auditors' trail (cutru/audit.py) reads the entries from here.
+    # arguments, so the auditors' trail (cutru/clients/audit.py) reads the entries from here.
     audit: tuple[AuditRecord, ...] = ()

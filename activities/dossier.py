@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from temporalio import activity
 
 from activities import delivery, facts, records
@@ -47,11 +48,10 @@ if TYPE_CHECKING:
     import asyncpg
 
 def _log(**fields: Any) -> None:
-    from cutru.logging import get_logger
-
+    # The worker process configures structlog (JSON lines, personal IDs masked); activities only emit events.
     info = activity.info()
-    get_logger(dossier_code=info.workflow_id, workflow_id=info.workflow_id, activity=info.activity_type,
-               attempt=info.attempt).info("activity", **fields)
+    structlog.get_logger().bind(dossier_code=info.workflow_id, workflow_id=info.workflow_id,
+                                activity=info.activity_type, attempt=info.attempt).info("activity", **fields)
 
 
 # A late attempt of an activity (its worker stalled past the timeout, or its workflow task was retried elsewhere

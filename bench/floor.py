@@ -138,8 +138,8 @@ async def _serve() -> None:
 
     from temporalio.worker import Worker
 
-    from cutru.config import load_settings
-    from cutru.temporal import connect, worker_tuning
+    from cutru.platform.config import load_settings
+    from cutru.platform.temporal import connect, worker_tuning
     from workflows.sandbox import workflow_runner
 
     settings = load_settings()
@@ -166,8 +166,8 @@ async def _serve() -> None:
 
 
 def main() -> None:
-    from cutru.config import load_settings
-    from cutru.temporal import run_worker_process
+    from cutru.platform.config import load_settings
+    from cutru.platform.temporal import run_worker_process
 
     run_worker_process(_serve(), load_settings())  # on worker.py's event loop too
 

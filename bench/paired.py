@@ -30,7 +30,7 @@ from pydantic import BaseModel
 from bench.floor import FloorPlan
 from bench.population import Applicant, load_applicants
 from bench.run import RESULTS_DIR, Bench, Options, bench_stack, worker_tuning
-from cutru.config import TUNING_VARIABLES
+from cutru.platform.config import TUNING_VARIABLES
 
 Side = Literal["A", "B"]
 # A permanent-residence dossier's activities: three before the officer's decision, three after (the probe of

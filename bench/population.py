@@ -14,10 +14,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
+from cutru_local.seed import DEMO_COMMUNE_CODE, DEMO_OFFICER_ID, DEMO_PROVINCE_CODE, DEMO_UNIT_CODE
 
 from chaos.population import BUILDERS, Case, Plan, Population, today_in_vietnam
-from cutru.client import check_submission
-from cutru.db.seed import DEMO_COMMUNE_CODE, DEMO_OFFICER_ID, DEMO_PROVINCE_CODE, DEMO_UNIT_CODE
+from cutru.clients.client import check_submission
 from domain.identity import generate_personal_id
 from domain.names import random_full_name
 from domain.procedures import Procedure

@@ -50,6 +50,7 @@ from typing import Any
 
 import asyncpg
 import temporalio
+from cutru_local.seed import seed
 from temporalio.api.common.v1 import Payloads
 from temporalio.api.enums.v1 import EventType, TaskQueueType
 from temporalio.api.history.v1 import HistoryEvent
@@ -68,11 +69,10 @@ from bench import stats
 from bench.floor import FloorPlan, FloorWorkflow, shaped_search_attributes
 from bench.population import OFFICER, Applicant, load_applicants, one_of_each, registration, stay_notification
 from bench.stack import NAMESPACE, Database, PhaseMeter, TemporalServer, WorkerProcesses, cli_version
-from cutru.client import DossierClient
-from cutru.codec import KeyRing, data_converter, new_key_line
-from cutru.config import PROJECT_ROOT, TUNING_VARIABLES
-from cutru.db.migrate import migrate
-from cutru.db.seed import seed
+from cutru.clients.client import DossierClient
+from cutru.platform.codec import KeyRing, data_converter, new_key_line
+from cutru.platform.config import PROJECT_ROOT, TUNING_VARIABLES
+from cutru.platform.db.migrate import migrate
 from domain.models import DecisionKind, DossierState, OfficerDecision
 from domain.procedures import Procedure
 from domain.submissions import SUBMISSION_MODELS, StayNotificationSubmission

@@ -21,8 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import psutil
-
-from cutru.stack import dev_server_args, temporal_binary, wait_for_port
+from cutru_local.stack import dev_server_args, temporal_binary, wait_for_port
 
 NAMESPACE = "default"
 SAMPLE_INTERVAL = 0.2  # seconds between RSS samples: short phases still get a dozen samples

@@ -21,7 +21,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
-from cutru.audit import LOCAL_ACTIVITY_MARKER
+from cutru.clients.audit import LOCAL_ACTIVITY_MARKER
 
 ACTION_RULE = (
     "actions = workflow start + activity attempts + timers started + signals + updates (accepted in history, plus "

@@ -24,7 +24,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 
 from activities.payment import LocalPaymentGateway
 from chaos.population import Case
-from cutru.client import DossierClient
+from cutru.clients.client import DossierClient
 from domain.models import (
     DecisionKind,
     DossierState,

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
+from cutru_local.seed import DEMO_UNIT_CODE, seed
 from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
@@ -25,10 +26,9 @@ from chaos.faults import FaultKind, Injector, schedule, supervise
 from chaos.population import BUILDERS, Case, Population, draw_plan, today_in_vietnam
 from chaos.stack import DATABASE, PrivatePostgres, PrivateTemporal, WorkerProcess
 from chaos.verify import Verification, verify
-from cutru.client import SubmissionRejected, check_submission
-from cutru.codec import data_converter
-from cutru.db.migrate import create_database, migrate
-from cutru.db.seed import DEMO_UNIT_CODE, seed
+from cutru.clients.client import SubmissionRejected, check_submission
+from cutru.platform.codec import data_converter
+from cutru.platform.db.migrate import create_database, migrate
 from domain.procedures import Procedure
 from workflows.procedures import WORKFLOWS
 

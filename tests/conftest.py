@@ -16,6 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from cutru_local.seed import seed
+from cutru_local.stack import temporal_binary
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
@@ -23,11 +25,9 @@ from temporalio.worker import Worker
 
 from activities.dossier import DossierActivities
 from activities.payment import LocalPaymentGateway
-from cutru.codec import data_converter
-from cutru.config import SEARCH_ATTRIBUTES, Settings
-from cutru.db.migrate import migrate
-from cutru.db.seed import seed
-from cutru.stack import temporal_binary
+from cutru.platform.codec import data_converter
+from cutru.platform.config import SEARCH_ATTRIBUTES, Settings
+from cutru.platform.db.migrate import migrate
 from worker import build_worker, database_pool
 
 SEED_PEOPLE = 3_000

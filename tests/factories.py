@@ -26,9 +26,9 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.payment import LocalPaymentGateway
-from cutru.client import DossierClient
-from cutru.codec import data_converter
-from cutru.config import SEARCH_ATTRIBUTES, Settings
+from cutru.clients.client import DossierClient
+from cutru.platform.codec import data_converter
+from cutru.platform.config import SEARCH_ATTRIBUTES, Settings
 from domain.identity import generate_personal_id
 from domain.models import (
     DecisionKind,
@@ -355,7 +355,7 @@ class Desk:
         return await self.env.get_current_time()
 
     async def start(self, raw: dict[str, Any]) -> WorkflowHandle[Any, DossierOutcome]:
-        """Start the dossier as ``cutru.client`` does, minus its wall-clock check (the server's clock is ahead)."""
+        """Start the dossier as ``DossierClient`` does, minus its wall-clock check (the server's clock is ahead)."""
         submission: Any = parse_submission(raw)
         return await self.env.client.start_workflow(
             WORKFLOWS[submission.procedure].run,  # type: ignore[attr-defined]

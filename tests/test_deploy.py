@@ -42,7 +42,7 @@ KUBERNETES_VERSION = "1.30.0"
 SECRET_TEMPLATE = "secret.template.yaml"
 WORKER_METRICS_PORT = 9464
 
-# Read by cutru.codec (KeyRing.from_env); named here as well in case the module is renamed.
+# Read by cutru.platform.codec (KeyRing.from_env); named here as well in case the module is renamed.
 CODEC_KEY_VARS = {"CUTRU_PAYLOAD_KEYS", "CUTRU_PAYLOAD_KEY_FILE"}
 
 
@@ -60,7 +60,7 @@ def _bin(name: str) -> str:
 
 
 def _module_env_names(path: Path) -> set[str]:
-    """Variable names a module reads: the cutru.config ``_ENV`` mapping, ``ENV_* = "..."`` constants and
+    """Variable names a module reads: the cutru.platform.config ``_ENV`` mapping, ``ENV_* = "..."`` constants and
     string literals passed to os.environ.get / os.getenv / os.environ[...]."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found: set[object] = set()
@@ -86,8 +86,8 @@ def _module_env_names(path: Path) -> set[str]:
 
 
 def config_env_names() -> set[str]:
-    names = _module_env_names(ROOT / "cutru" / "config.py")
-    assert "TEMPORAL_ADDRESS" in names and "DATABASE_URL" in names, "cutru/config.py's _ENV mapping not found"
+    names = _module_env_names(ROOT / "cutru" / "platform" / "config.py")
+    assert "TEMPORAL_ADDRESS" in names and "DATABASE_URL" in names, "cutru/platform/config.py's _ENV mapping not found"
     return names
 
 
@@ -97,7 +97,7 @@ def worker_env_names() -> set[str]:
 
 def codec_server_env_names() -> set[str]:
     names = set(CODEC_KEY_VARS)
-    for module in ("codec.py", "codec_server.py"):
+    for module in ("platform/codec.py", "service/codec_server.py"):
         path = ROOT / "cutru" / module
         if path.exists():
             names |= _module_env_names(path)
@@ -105,7 +105,7 @@ def codec_server_env_names() -> set[str]:
 
 
 def config_search_attributes() -> dict[str, str]:
-    tree = ast.parse((ROOT / "cutru" / "config.py").read_text(encoding="utf-8"))
+    tree = ast.parse((ROOT / "cutru" / "platform" / "config.py").read_text(encoding="utf-8"))
     for node in ast.walk(tree):
         if isinstance(node, ast.AnnAssign | ast.Assign):
             target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
@@ -113,7 +113,7 @@ def config_search_attributes() -> dict[str, str]:
                 value = ast.literal_eval(node.value)
                 assert isinstance(value, dict)
                 return value
-    raise AssertionError("SEARCH_ATTRIBUTES not found in cutru/config.py")
+    raise AssertionError("SEARCH_ATTRIBUTES not found in cutru/platform/config.py")
 
 
 def test_env_name_discovery_reads_the_modules() -> None:
@@ -223,8 +223,8 @@ def test_compose_stack_shape() -> None:
     assert worker["depends_on"]["temporal-setup"]["condition"] == "service_completed_successfully"
     assert services["temporal"]["depends_on"]["temporal-schema"]["condition"] == "service_completed_successfully"
     assert "--check" in worker["healthcheck"]["test"]
-    assert services["cutru-migrate"]["entrypoint"] == ["python", "-m", "cutru.db.migrate"]
-    assert services["codec-server"]["entrypoint"] == ["python", "-m", "cutru.codec_server"]
+    assert services["cutru-migrate"]["entrypoint"] == ["python", "-m", "cutru.platform.db.migrate"]
+    assert services["codec-server"]["entrypoint"] == ["python", "-m", "cutru.service.codec_server"]
     ui_env = services["temporal-ui"]["environment"]
     assert "TEMPORAL_CODEC_ENDPOINT" in ui_env
     assert any(p.endswith(":8080") and "8233" in p for p in services["temporal-ui"]["ports"])
@@ -593,8 +593,8 @@ def test_codec_server_and_migration_job_run_the_same_image() -> None:
     codec = _container(_by_kind("Deployment", "cutru-codec-server"))
     job = _container(_by_kind("Job", "cutru-migrate"))
     assert worker["image"] == codec["image"] == job["image"]
-    assert codec["command"] == ["python", "-m", "cutru.codec_server"]
-    assert job["command"] == ["python", "-m", "cutru.db.migrate"]
+    assert codec["command"] == ["python", "-m", "cutru.service.codec_server"]
+    assert job["command"] == ["python", "-m", "cutru.platform.db.migrate"]
     codec_labels = _by_kind("Deployment", "cutru-codec-server")["spec"]["template"]["metadata"]["labels"]
     assert _by_kind("Service", "cutru-codec-server")["spec"]["selector"].items() <= codec_labels.items()
 

@@ -170,7 +170,7 @@ def test_every_command_starts_with_a_provided_program() -> None:
 
 @dataclass(frozen=True)
 class PythonCommand:
-    target: tuple[str, ...]  # ("-m", "cutru.audit") or ("worker.py",)
+    target: tuple[str, ...]  # ("-m", "cutru.clients.audit") or ("worker.py",)
     args: tuple[str, ...]
 
     @property
@@ -217,7 +217,8 @@ PROGRAM_TARGETS = sorted({c.target for c in python_commands()})
 def test_the_runbook_names_the_project_entry_points() -> None:
     names = {" ".join(t) for t in PROGRAM_TARGETS}
     expected = {
-        "worker.py", "starter.py", "-m cutru.stack", "-m cutru.db.migrate", "-m cutru.codec", "-m cutru.audit",
+        "worker.py", "starter.py", "-m cutru_local.stack", "-m cutru.platform.db.migrate", "-m cutru.platform.codec",
+        "-m cutru.clients.audit",
     }
     assert expected <= names, sorted(expected - names)
 

@@ -106,7 +106,7 @@ LOCAL_STEPS = "internal-steps-as-local-activities"
 LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=4)
 
 
-# The error type of a decision the dossier refuses (the ``decide`` validator; cutru.client for a closed dossier).
+# The error type of a decision the dossier refuses (the ``decide`` validator; DossierClient for a closed dossier).
 DECISION_REFUSED = "DecisionRefused"
 
 # The input as it arrived, decoded inside the workflow: input that is not JSON, or JSON no Python string can hold
@@ -267,7 +267,7 @@ class DossierLifecycle:
         self._fee = fee_for(self.procedure, submission.channel, submission.received_at)
         self._trail.append(TrailEntry(at=submission.received_at, actor="citizen", action="received",
                                       detail=f"{self._spec.vietnamese_name} ({self._spec.tthc_code})"))
-        if STATUS_KEY not in workflow.info().typed_search_attributes:  # cutru.client sets them at start
+        if STATUS_KEY not in workflow.info().typed_search_attributes:  # cutru.clients.client sets them at start
             self._upsert_search_attributes()
         if self._spec.immediate:
             return await self._accept_immediately(submission)

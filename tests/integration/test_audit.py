@@ -13,10 +13,10 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from cutru.audit import decision_trail, replay
-from cutru.client import DossierClient
-from cutru.codec import data_converter
-from cutru.config import PROJECT_ROOT, Settings
+from cutru.clients.audit import decision_trail, replay
+from cutru.clients.client import DossierClient
+from cutru.platform.codec import data_converter
+from cutru.platform.config import PROJECT_ROOT, Settings
 from domain.models import DecisionKind, DossierState, OfficerDecision
 from tests.factories import pay
 from tests.integration.changed_workflow import ChangedRegistration
@@ -41,7 +41,7 @@ async def completed_history(client, settings: Settings, worker, pool: asyncpg.Po
 
 def audit_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TEMPORAL_ADDRESS": settings.temporal_address, "DATABASE_URL": settings.database_url}
-    return subprocess.run([sys.executable, "-m", "cutru.audit", *args], cwd=PROJECT_ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "cutru.clients.audit", *args], cwd=PROJECT_ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
 
 

@@ -12,8 +12,8 @@ from temporalio.client import Client
 
 from activities.payment import LocalPaymentGateway
 from chaos.campaign import CampaignConfig, run_campaign
-from cutru.client import DossierClient
-from cutru.config import Settings
+from cutru.clients.client import DossierClient
+from cutru.platform.config import Settings
 from domain.models import DecisionKind, DossierState, OfficerDecision, Withdrawal
 from tests.factories import new_person, new_place, registration
 from tests.integration.test_permanent_registration import wait_state

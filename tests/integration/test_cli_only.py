@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from cutru_local.stack import temporal_binary
 
 from activities.payment import LocalPaymentGateway
-from cutru.config import Settings
-from cutru.stack import temporal_binary
+from cutru.platform.config import Settings
 from tests.integration.test_permanent_registration import own_residence_dossier
 
 

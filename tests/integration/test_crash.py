@@ -14,8 +14,8 @@ import asyncpg
 import pytest
 from temporalio.api.enums.v1 import PendingActivityState
 
-from cutru.client import DossierClient
-from cutru.config import PROJECT_ROOT, Settings
+from cutru.clients.client import DossierClient
+from cutru.platform.config import PROJECT_ROOT, Settings
 from domain.models import DecisionKind, DossierState, OfficerDecision
 from tests.factories import new_person, new_place, pay, registration, worker_env
 from tests.integration.test_permanent_registration import wait_for, wait_state

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncpg
 from temporalio.client import Client
 
-from cutru.audit import replay
-from cutru.client import DossierClient
-from cutru.codec import KeyRing, data_converter
-from cutru.config import Settings
+from cutru.clients.audit import replay
+from cutru.clients.client import DossierClient
+from cutru.platform.codec import KeyRing, data_converter
+from cutru.platform.config import Settings
 from domain.models import DecisionKind, DossierState, OfficerDecision
 from tests.factories import pay
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_state

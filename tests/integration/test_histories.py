@@ -16,8 +16,8 @@ import asyncpg
 import pytest
 from temporalio.worker import Replayer
 
-from cutru.audit import load_history, replay_many
-from cutru.codec import data_converter
+from cutru.clients.audit import load_history, replay_many
+from cutru.platform.codec import data_converter
 from domain.models import DossierState
 from domain.procedures import Procedure
 from tests.factories import Desk, new_person, new_place, procedure_desk, registration

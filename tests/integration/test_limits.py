@@ -31,8 +31,8 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.payment import LocalPaymentGateway
-from cutru.codec import data_converter
-from cutru.config import SEARCH_ATTRIBUTES, Settings
+from cutru.platform.codec import data_converter
+from cutru.platform.config import SEARCH_ATTRIBUTES, Settings
 from domain.models import DecisionKind, DossierState, DossierStatus, OfficerDecision, PaymentConfirmation, Supplement
 from tests.factories import new_person, new_place, registration
 from worker import build_worker

@@ -15,8 +15,8 @@ from activities.dossier import DossierActivities, all_activities
 from activities.payment import LocalPaymentGateway
 from bench import stats
 from bench.run import fetch_histories
-from cutru.client import DossierClient
-from cutru.config import Settings
+from cutru.clients.client import DossierClient
+from cutru.platform.config import Settings
 from domain.models import DossierState
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_state
 from workflows.lifecycle import LOCAL_RETRY

@@ -21,9 +21,9 @@ import asyncpg
 import pytest
 from temporalio.client import Client
 
-from cutru.client import DossierClient
-from cutru.config import PROJECT_ROOT, Settings
-from cutru.metrics import (
+from cutru.clients.client import DossierClient
+from cutru.platform.config import PROJECT_ROOT, Settings
+from cutru.platform.metrics import (
     ACTIVITY_FAILURES,
     DOSSIERS_FINISHED,
     DOSSIERS_OVERDUE,
@@ -33,7 +33,7 @@ from cutru.metrics import (
     OverdueGauge,
     prometheus_runtime,
 )
-from cutru.temporal import connect
+from cutru.platform.temporal import connect
 from domain.models import DecisionKind, DossierState, OfficerDecision
 from tests.factories import new_person, new_place, pay, registration, worker_env
 from tests.integration.test_permanent_registration import wait_state

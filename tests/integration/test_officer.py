@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from cutru.client import DossierClient
-from cutru.config import PROJECT_ROOT, Settings
-from cutru.officer import OfficerDesk, OfficerError
+from cutru.clients.client import DossierClient
+from cutru.clients.officer import OfficerDesk, OfficerError
+from cutru.platform.config import PROJECT_ROOT, Settings
 from domain.models import DecisionKind, DossierState
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_for, wait_state
 
@@ -162,7 +162,7 @@ async def test_supervisor_reassigns_and_sees_escalations(dossiers: DossierClient
 
 def test_cli_refuses_unknown_officer_with_a_clear_message(settings: Settings):
     env = {**os.environ, "TEMPORAL_ADDRESS": settings.temporal_address, "DATABASE_URL": settings.database_url}
-    done = subprocess.run([sys.executable, "-m", "cutru.officer", "--officer", "CB-99999-09", "queue"],
+    done = subprocess.run([sys.executable, "-m", "cutru.clients.officer", "--officer", "CB-99999-09", "queue"],
                           cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 3
     assert "unknown officer CB-99999-09" in done.stderr

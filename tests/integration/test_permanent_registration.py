@@ -9,8 +9,8 @@ import asyncpg
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from cutru.client import DossierClient
-from cutru.config import Settings
+from cutru.clients.client import DossierClient
+from cutru.platform.config import Settings
 from domain.models import DecisionKind, DossierState, OfficerDecision, Supplement
 from tests.factories import DEMO_UNIT, new_person, new_place, pay, registration
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from cutru_local.demo import EXAMPLE_PEOPLE, instantiate, load_examples, prepare_examples
 
-from cutru.demo import EXAMPLE_PEOPLE, instantiate, load_examples, prepare_examples
 from domain.calendar import local_date
 from domain.models import DossierState
 from domain.procedures import PROCEDURES

@@ -14,7 +14,7 @@ import asyncpg
 
 from activities.dossier import ASSIGN_OFFICER
 from activities.facts import RESIDENCE_SQL
-from cutru.metrics import OPEN_STATES, OVERDUE_BY_UNIT
+from cutru.platform.metrics import OPEN_STATES, OVERDUE_BY_UNIT
 from tests.factories import (
     DEMO_COMMUNE,
     DEMO_PROVINCE,

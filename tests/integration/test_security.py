@@ -7,7 +7,8 @@
   ``worker.py`` and ``starter.py`` builds its SQL from variables with f-strings, ``format``, ``%`` or ``+``; the few
   identifier cases (which SQL cannot parameterise) are allow-listed with the reason.
 - **Unit boundaries.** An officer of another unit cannot decide, by the ``decide`` update, the ``officer_decision``
-  signal or the officer's command line (``python -m cutru.officer``); a supervisor of another unit cannot reassign.
+  signal or the officer's command line (``python -m cutru.clients.officer``); a supervisor of another unit cannot
+  reassign.
 - **Encrypted payloads** are covered by ``tests/integration/test_encryption.py`` (the history on the server holds
   only ``binary/encrypted`` payloads when keys are set); not repeated here.
 - **Secrets.** No tracked file holds a real-looking payload key (``CUTRU_PAYLOAD_KEYS`` entry, or any ``id:base64``
@@ -37,8 +38,8 @@ from pydantic import BaseModel
 from temporalio.client import Client, WorkflowUpdateFailedError
 
 from chaos.population import BUILDERS, Population, today_in_vietnam
-from cutru.client import DossierClient
-from cutru.config import PROJECT_ROOT, Settings
+from cutru.clients.client import DossierClient
+from cutru.platform.config import PROJECT_ROOT, Settings
 from domain.models import (
     DecisionKind,
     DossierState,
@@ -261,11 +262,11 @@ _SCANNED = ("activities", "cutru", "worker.py", "starter.py")
 _PURE_STR_METHODS = {"replace", "strip", "lstrip", "rstrip", "upper", "lower", "join", "items", "keys", "values"}
 # (file, function): why building this statement from variables is safe. Kept exact: a stale entry fails the test.
 ALLOWED: dict[tuple[str, str], str] = {
-    ("cutru/db/migrate.py", "create_database"):
+    ("cutru/platform/db/migrate.py", "create_database"):
         "CREATE DATABASE takes an identifier, which SQL cannot parameterise; the name comes from the operator's "
         "DATABASE_URL and is double-quoted",
-    ("cutru/db/migrate.py", "migrate"):
-        "runs the versioned migration files shipped in the package (cutru/db/migrations/*.sql), never input",
+    ("cutru/platform/db/migrate.py", "migrate"):
+        "runs the versioned migration files shipped in the package (cutru/platform/db/migrations/*.sql), never input",
 }
 
 
@@ -442,7 +443,7 @@ def _officer_cli(settings: Settings, tmp_path: Path, *args: str) -> subprocess.C
     env = {**os.environ, "TEMPORAL_ADDRESS": settings.temporal_address, "TEMPORAL_NAMESPACE": settings.namespace,
            "CUTRU_TASK_QUEUE": settings.task_queue, "DATABASE_URL": settings.database_url,
            "CUTRU_STATE_DIR": str(tmp_path)}
-    return subprocess.run([sys.executable, "-m", "cutru.officer", *args], env=env, cwd=PROJECT_ROOT,
+    return subprocess.run([sys.executable, "-m", "cutru.clients.officer", *args], env=env, cwd=PROJECT_ROOT,
                           capture_output=True, text=True, timeout=60, check=False)
 
 

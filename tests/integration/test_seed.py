@@ -16,9 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
-
-from cutru.db.samples import sample_applicants
-from cutru.db.seed import (
+from cutru_local.samples import sample_applicants
+from cutru_local.seed import (
     DEMO_COMMUNE_CODE,
     DEMO_OFFICER_ID,
     DEMO_SUPERVISOR_ID,
@@ -30,11 +29,12 @@ from cutru.db.seed import (
     SeedReport,
     seed,
 )
+
 from domain.admin_units import commune, police_unit_name
 from domain.identity import personal_id_problems
 
 PEOPLE = 5_000
-MIGRATIONS = Path(__file__).resolve().parents[2] / "cutru" / "db" / "migrations"
+MIGRATIONS = Path(__file__).resolve().parents[2] / "cutru" / "platform" / "db" / "migrations"
 REF = REFERENCE_DATE
 
 
@@ -126,7 +126,7 @@ async def test_same_seed_gives_identical_rows_and_reset_reloads(
 
 
 async def test_refuses_a_database_without_the_schema(databases: _Databases) -> None:
-    with pytest.raises(SeedRefused, match="cutru.db.migrate"):
+    with pytest.raises(SeedRefused, match="cutru.platform.db.migrate"):
         await seed(await databases.new(migrated=False), people=10, progress=False)
 
 

@@ -14,7 +14,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from cutru.config import PROJECT_ROOT, Settings
+from cutru.platform.config import PROJECT_ROOT, Settings
 from tests.integration.test_permanent_registration import own_residence_dossier
 
 

@@ -12,15 +12,15 @@ from typing import Any
 
 import asyncpg
 import pytest
+from cutru_local.stack import temporal_binary
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from activities.contracts import StayOutcome
-from cutru.audit import replay_many
-from cutru.client import DossierClient, SubmitReceipt
-from cutru.codec import data_converter
-from cutru.config import SEARCH_ATTRIBUTES, Settings
-from cutru.stack import temporal_binary
+from cutru.clients.audit import replay_many
+from cutru.clients.client import DossierClient, SubmitReceipt
+from cutru.platform.codec import data_converter
+from cutru.platform.config import SEARCH_ATTRIBUTES, Settings
 from domain.models import DossierState
 from domain.procedures import DocumentKind, Procedure
 from domain.submissions import StayNotificationSubmission, parse_submission

@@ -4,7 +4,7 @@
 CLI as a client. So the dev server is put behind a TLS terminator that this test runs: it presents a server
 certificate from a throw-away CA, requires (or not) a client certificate signed by that CA, negotiates HTTP/2
 by ALPN like a TLS-enabled Temporal frontend, and passes the decrypted gRPC stream to the plain-text dev server.
-The SDK client therefore performs a real TLS handshake with the configuration ``cutru.temporal.tls_config``
+The SDK client therefore performs a real TLS handshake with the configuration ``cutru.platform.temporal.tls_config``
 builds from TEMPORAL_TLS_* and TEMPORAL_API_KEY.
 """
 
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from cutru.config import Settings
-from cutru.temporal import connect
+from cutru.platform.config import Settings
+from cutru.platform.temporal import connect
 from tests.tls_certs import SERVER_NAME, Authority, Issued
 from worker import check
 

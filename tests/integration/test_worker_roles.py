@@ -15,8 +15,8 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
-from cutru.client import DossierClient
-from cutru.config import PROJECT_ROOT, Settings
+from cutru.clients.client import DossierClient
+from cutru.platform.config import PROJECT_ROOT, Settings
 from domain.models import DecisionKind, DossierState, OfficerDecision
 from tests.factories import pay, worker_env
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_for, wait_state

@@ -18,8 +18,8 @@ import asyncpg
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from cutru.client import SubmissionRejected, check_submission
-from cutru.config import PROJECT_ROOT, Settings
+from cutru.clients.client import SubmissionRejected, check_submission
+from cutru.platform.config import PROJECT_ROOT, Settings
 from domain.procedures import Procedure
 from domain.submissions import SUBMISSION_MODELS
 from tests.property.strategies import base_submission, mutated

@@ -1,4 +1,4 @@
-"""Bad submissions through the starter's validation path (``cutru.client.check_submission``), every procedure.
+"""Bad submissions through the starter's validation path (``cutru.clients.client.check_submission``), every procedure.
 
 Each generated input must be refused with field-level errors (``path: message`` lines a person can act on, short,
 and safe to store), or accepted only when everything downstream can take it (``strategies.submission_problems``).
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cutru.client import SubmissionRejected, check_submission
+from cutru.clients.client import SubmissionRejected, check_submission
 from domain.identity import generate_personal_id
 from domain.procedures import Procedure
 from domain.submissions import SUBMISSION_MODELS

@@ -32,8 +32,8 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError
 
-from cutru.client import DossierClient
-from cutru.config import Settings
+from cutru.clients.client import DossierClient
+from cutru.platform.config import Settings
 from domain.models import DecisionKind, DossierState, OfficerDecision
 from domain.procedures import Procedure
 from tests.factories import new_person, new_place, registration

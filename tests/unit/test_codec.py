@@ -15,7 +15,7 @@ from google.protobuf import json_format
 from pydantic import BaseModel
 from temporalio.api.common.v1 import Payload
 
-from cutru.codec import (
+from cutru.platform.codec import (
     ENCODING,
     METADATA_KEY_ID,
     EncryptionCodec,
@@ -26,7 +26,7 @@ from cutru.codec import (
     main,
     new_key_line,
 )
-from cutru.codec_server import build_app
+from cutru.service.codec_server import build_app
 
 NAME = "Nguyễn Văn An"
 PERSONAL_ID = "001203004567"

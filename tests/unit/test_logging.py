@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from cutru.logging import configure_logging, get_logger
+from cutru.platform.logging import configure_logging, get_logger
 
 PID = "001190004567"
 

@@ -25,7 +25,7 @@ from activities.contracts import (
     ImmediateResult,
 )
 from activities.dossier import DossierActivities
-from cutru.metrics import (
+from cutru.platform.metrics import (
     ACCEPT_IMMEDIATELY,
     DELIVER_RESULT,
     VALIDATE_IDENTITY,

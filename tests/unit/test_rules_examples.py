@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 
-from cutru.demo import EXAMPLE_PEOPLE, EXAMPLES_DIR, instantiate, load_examples
+from cutru_local.demo import EXAMPLE_PEOPLE, EXAMPLES_DIR, instantiate, load_examples
+
 from domain.procedures import Procedure
 from domain.submissions import SUBMISSION_MODELS, parse_submission
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import jsonschema
 
-from cutru.schemas import SCHEMA_DIR, render, stale
+from cutru.clients.schemas import SCHEMA_DIR, render, stale
 from domain.procedures import Procedure
 
 
 def test_committed_schemas_are_up_to_date():
-    assert stale() == [], "run `python -m cutru.schemas` and commit schemas/"
+    assert stale() == [], "run `python -m cutru.clients.schemas` and commit schemas/"
 
 
 def test_stale_detection_can_fail(tmp_path: Path):

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from cutru.client import SubmissionRejected, check_submission
+from cutru.clients.client import SubmissionRejected, check_submission
 from domain.models import OfficerDecision
 from domain.submissions import field_errors, parse_submission
 from tests.unit.test_eligibility import APPLICANT

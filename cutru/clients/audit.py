@@ -1,10 +1,11 @@
 """The auditor's tool: a dossier's decision trail read from its Temporal history, and a determinism verdict.
 
-    python -m cutru.audit replay HS-2026-000001                 # from the server
-    python -m cutru.audit replay --file archive/HS-2026-000001.json
-    python -m cutru.audit replay-all --procedure PermanentResidenceRegistration --unit CA-00070 --since 2026-11-01
-    python -m cutru.audit replay-all --dir tests/histories      # exported files
-    python -m cutru.audit export --query 'DossierStatus = "completed"' --dir archive/
+    python -m cutru.clients.audit replay HS-2026-000001                 # from the server
+    python -m cutru.clients.audit replay --file archive/HS-2026-000001.json
+    python -m cutru.clients.audit replay-all --procedure PermanentResidenceRegistration --unit CA-00070 \
+        --since 2026-11-01
+    python -m cutru.clients.audit replay-all --dir tests/histories      # exported files
+    python -m cutru.clients.audit export --query 'DossierStatus = "completed"' --dir archive/
 
 The trail is built from the history events themselves (the submission, each activity's result, each signal and
 accepted update, the timers, the result), so it cannot disagree with what happened. Replaying the history against
@@ -29,10 +30,10 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 
-from cutru import exit_now
-from cutru.codec import KeyRing, data_converter
-from cutru.config import load_settings
-from cutru.temporal import connect
+from cutru.clients import exit_now
+from cutru.platform.codec import KeyRing, data_converter
+from cutru.platform.config import load_settings
+from cutru.platform.temporal import connect
 from domain.identity import mask_personal_id
 from domain.models import Boundary
 from workflows.procedures import ALL_WORKFLOWS

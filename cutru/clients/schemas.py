@@ -1,7 +1,7 @@
 """JSON Schemas of the backend contract, generated from the pydantic models into ``schemas/``.
 
-    python -m cutru.schemas           # regenerate
-    python -m cutru.schemas --check   # exit 1 when the committed files are stale
+    python -m cutru.clients.schemas           # regenerate
+    python -m cutru.clients.schemas --check   # exit 1 when the committed files are stale
 
 A service written in any language starts a dossier with the submission schema of its procedure as the workflow
 input, sends signals and updates with the message schemas, and reads query and workflow results.
@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from activities.contracts import StayOutcome
-from cutru.config import PROJECT_ROOT
+from cutru.platform.config import PROJECT_ROOT
 from domain.models import (
     DecisionReceipt,
     DossierOutcome,
@@ -97,7 +97,7 @@ def main() -> None:
     if parser.parse_args().check:
         problems = stale()
         if problems:
-            print("stale schemas (run `python -m cutru.schemas`): " + ", ".join(problems), file=sys.stderr)
+            print("stale schemas (run `python -m cutru.clients.schemas`): " + ", ".join(problems), file=sys.stderr)
             sys.exit(1)
         print("schemas up to date")
         return

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STATE_DIR = Path(os.environ.get("CUTRU_STATE_DIR", PROJECT_ROOT / ".cutru"))
 STACK_FILE = STATE_DIR / "stack.json"
 

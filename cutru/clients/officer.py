@@ -1,12 +1,12 @@
 """The officer's desk: the work queue of a police unit, one dossier in full, and decisions.
 
-    python -m cutru.officer --officer CB-00070-01 queue
-    python -m cutru.officer --officer CB-00070-01 show HS-2026-000001
-    python -m cutru.officer --officer CB-00070-01 approve HS-2026-000001
-    python -m cutru.officer --officer CB-00070-01 reject HS-2026-000001 --reason "Chỗ ở đang có tranh chấp"
-    python -m cutru.officer --officer CB-00070-01 supplement HS-2026-000001 --missing "Hợp đồng thuê nhà"
-    python -m cutru.officer --officer CB-00070-00 reassign HS-2026-000001 --to CB-00070-02 --reason "nghỉ phép"
-    python -m cutru.officer --officer CB-00070-00 escalations
+    python -m cutru.clients.officer --officer CB-00070-01 queue
+    python -m cutru.clients.officer --officer CB-00070-01 show HS-2026-000001
+    python -m cutru.clients.officer --officer CB-00070-01 approve HS-2026-000001
+    python -m cutru.clients.officer --officer CB-00070-01 reject HS-2026-000001 --reason "Chỗ ở đang có tranh chấp"
+    python -m cutru.clients.officer --officer CB-00070-01 supplement HS-2026-000001 --missing "Hợp đồng thuê nhà"
+    python -m cutru.clients.officer --officer CB-00070-00 reassign HS-2026-000001 --to CB-00070-02 --reason "nghỉ phép"
+    python -m cutru.clients.officer --officer CB-00070-00 escalations
 
 Decisions go through the workflow's validated ``decide`` update: a refused decision (unknown or inactive officer,
 another unit, a dossier not waiting for a decision, a rejection without reason) is reported here and never enters
@@ -25,9 +25,9 @@ from typing import Literal
 import asyncpg
 from temporalio.client import WorkflowUpdateFailedError
 
-from cutru import exit_now
-from cutru.client import DossierClient
-from cutru.config import load_settings
+from cutru.clients import exit_now
+from cutru.clients.client import DossierClient
+from cutru.platform.config import load_settings
 from domain.identity import mask_personal_id
 from domain.models import Boundary, DecisionKind, DecisionReceipt, DossierStatus, OfficerDecision, Reassignment
 

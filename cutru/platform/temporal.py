@@ -12,8 +12,8 @@ from temporalio.client import Client, TLSConfig
 from temporalio.runtime import Runtime
 from temporalio.worker import PollerBehaviorSimpleMaximum
 
-from cutru.codec import KeyRing, data_converter
-from cutru.config import Settings
+from cutru.platform.codec import KeyRing, data_converter
+from cutru.platform.config import Settings
 
 
 def tls_config(settings: Settings) -> TLSConfig | bool:

@@ -1,6 +1,6 @@
 """Synthetic population (dân cư giả lập) standing in for the national population database (CSDLQG về dân cư).
 
-``python -m cutru.db.seed --people 100000 --seed 1 [--reset]`` fills the residence tables of a migrated database:
+``python -m cutru_local.seed --people 100000 --seed 1 [--reset]`` fills the residence tables of a migrated database:
 police units and officers for a sample of communes, people with valid personal ID numbers, legal residences,
 households with their members, permanent residence records for every member, and some temporary residences.
 
@@ -711,7 +711,7 @@ async def seed(
         try:
             counts = await _counts(conn)
         except asyncpg.UndefinedTableError as e:
-            raise SeedRefused(f"the schema is missing ({e}); run python -m cutru.db.migrate first") from e
+            raise SeedRefused(f"the schema is missing ({e}); run python -m cutru.platform.db.migrate first") from e
         existing = {t: n for t, n in counts.items() if n}
         if existing and not reset_first:
             listed = ", ".join(f"{t}={n:,}" for t, n in existing.items())
@@ -776,7 +776,7 @@ def _reference_date(text: str) -> date:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cutru.config import load_settings
+    from cutru.platform.config import load_settings
 
     parser = argparse.ArgumentParser(description="Load a synthetic population into a migrated database.")
     parser.add_argument("--people", type=int, default=100_000)

@@ -30,10 +30,10 @@ from typing import Any, NamedTuple
 import asyncpg
 
 from activities.payment import LocalPaymentGateway
-from cutru.client import DossierClient
-from cutru.config import PROJECT_ROOT, STATE_DIR, load_settings
-from cutru.db.seed import DEMO_COMMUNE_CODE, DEMO_OFFICER_ID, DEMO_PROVINCE_CODE, DEMO_UNIT_CODE, seed
-from cutru.stack import start_stack
+from cutru.clients.client import DossierClient
+from cutru.platform.config import PROJECT_ROOT, STATE_DIR, load_settings
+from cutru_local.seed import DEMO_COMMUNE_CODE, DEMO_OFFICER_ID, DEMO_PROVINCE_CODE, DEMO_UNIT_CODE, seed
+from cutru_local.stack import start_stack
 from domain.calendar import local_date
 from domain.models import DecisionKind, DossierOutcome, DossierState, OfficerDecision, PaymentConfirmation, Supplement
 from domain.procedures import PROCEDURES, Procedure

@@ -43,7 +43,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from activities.contracts import DeliveryRequest, EligibilityCheck, IdentityCheck, ImmediateResult, StayBatchResult
-from cutru.logging import get_logger
+from cutru.platform.logging import get_logger
 from domain.models import DossierState
 from domain.procedures import Procedure
 

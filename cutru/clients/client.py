@@ -21,8 +21,8 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.contracts import StayOutcome
-from cutru.config import Settings, load_settings
-from cutru.temporal import connect
+from cutru.platform.config import Settings, load_settings
+from cutru.platform.temporal import connect
 from domain.models import (
     Boundary,
     DecisionReceipt,

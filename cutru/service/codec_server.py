@@ -6,7 +6,7 @@ It speaks Temporal's remote codec protocol: ``POST /encode`` and ``POST /decode`
 reads personal data in clear, so run it next to the key store, bind it to a private address and set
 ``CUTRU_CODEC_TOKEN``.
 
-    python -m cutru.codec_server --port 8081 --host 127.0.0.1
+    python -m cutru.service.codec_server --port 8081 --host 127.0.0.1
 
 Web UI: Settings → Data Encoder → ``http://127.0.0.1:8081``; CLI: ``temporal workflow show
 --codec-endpoint http://127.0.0.1:8081 --codec-auth "Bearer $CUTRU_CODEC_TOKEN" ...``.
@@ -24,7 +24,7 @@ from aiohttp import hdrs, web
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from cutru.codec import EncryptionCodec, KeyConfigError, KeyRing, PayloadDecryptionError
+from cutru.platform.codec import EncryptionCodec, KeyConfigError, KeyRing, PayloadDecryptionError
 
 ENV_TOKEN = "CUTRU_CODEC_TOKEN"
 ENV_ALLOWED_ORIGINS = "CUTRU_CODEC_ALLOWED_ORIGINS"
@@ -36,7 +36,7 @@ MAX_REQUEST_BYTES = 16 * 1024 * 1024
 
 _OPEN_PATHS = frozenset({"/healthz"})
 
-logger = logging.getLogger("cutru.codec_server")
+logger = logging.getLogger("cutru.service.codec_server")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -134,7 +134,7 @@ def build_app(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m cutru.codec_server",
+        prog="python -m cutru.service.codec_server",
         description="Temporal codec server for the Web UI and CLI (decrypts cutru payloads).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -157,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if keyring is None:
         parser.error(
             "no payload keys configured: set CUTRU_PAYLOAD_KEYS or CUTRU_PAYLOAD_KEY_FILE "
-            "(generate a key with `python -m cutru.codec generate-key`)."
+            "(generate a key with `python -m cutru.platform.codec generate-key`)."
         )
 
     origins: Sequence[str] = args.allowed_origins or [

@@ -1,0 +1,1 @@
+"""Service processes beside the worker: the codec server (and the HTTP API)."""
