@@ -31,6 +31,7 @@ ACTION_RULE = (
 
 # Targets of issue 6, measured on the 2-core machine with the file-backed dev server.
 TARGET_RATIO = 0.85
+TARGET_CPU_RATIO = 0.80
 TARGET_STAY_RATE = 100.0
 TARGET_STAY_SECONDS = 60.0
 TARGET_RECEIPT_P99_MS = 100.0
@@ -457,6 +458,15 @@ class Round(BaseModel):
     # most between phases; the worker's is what a change to the worker moves.
     server_ms: tuple[float | None, float | None, float | None] = (None, None, None)
     worker_ms: tuple[float | None, float | None, float | None] = (None, None, None)
+    total_ms: tuple[float | None, float | None, float | None] = (None, None, None)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def cpu_ratio(self) -> float | None:
+        """Shaped floor / cutru, in total CPU per completed workflow: the price of cutru's own work, read from CPU
+        rather than from rates, so that it does not depend on how much of the machine each phase got."""
+        _, shaped, cutru = self.total_ms
+        return round(shaped / cutru, 3) if shaped and cutru else None
 
     @classmethod
     def of(cls, number: int, floor: WorkloadResult, shaped: WorkloadResult | None, cutru: WorkloadResult) -> Round:
@@ -471,7 +481,7 @@ class Round(BaseModel):
         return cls(number=number, floor_per_second=floor.run.per_second, shaped_per_second=shaped_rate,
                    cutru_per_second=cutru.run.per_second, ratio=ratio(cutru, floor),
                    shaped_ratio=round(cutru.run.per_second / shaped_rate, 3) if shaped_rate else None,
-                   server_ms=cpu_ms("server"), worker_ms=cpu_ms("worker"))
+                   server_ms=cpu_ms("server"), worker_ms=cpu_ms("worker"), total_ms=cpu_ms("total"))
 
 
 def median_round(rounds: list[Round]) -> int:
@@ -479,6 +489,12 @@ def median_round(rounds: list[Round]) -> int:
     full, so that one slow spell of the shared machine, which can move a phase by 40 %, does not make the headline."""
     ordered = sorted(range(len(rounds)), key=lambda i: rounds[i].ratio)
     return ordered[(len(rounds) - 1) // 2]
+
+
+def median_cpu_round(rounds: list[Round]) -> Round | None:
+    """The round with the median CPU ratio (the lower middle one of an even count), None without a shaped floor."""
+    measured = sorted((r for r in rounds if r.cpu_ratio is not None), key=lambda r: r.cpu_ratio or 0.0)
+    return measured[(len(measured) - 1) // 2] if measured else None
 
 
 class BenchReport(BaseModel):
@@ -540,6 +556,10 @@ def check_targets(report: BenchReport) -> list[TargetCheck]:
     rss = max([w.worker.peak_rss_mb for w in (report.cutru, report.paced, report.stay) if w is not None])
     checks.append(TargetCheck(target=f"worker peak RSS < {TARGET_WORKER_RSS_MB:.0f} MB", measured=f"{rss:.0f} MB",
                               ok=rss < TARGET_WORKER_RSS_MB))
+    cpu_round = median_cpu_round(report.rounds)
+    if cpu_round is not None and cpu_round.cpu_ratio is not None:
+        checks.append(TargetCheck(target=f"CPU ratio shaped floor / cutru >= {TARGET_CPU_RATIO}, median of the rounds",
+                                  measured=f"{cpu_round.cpu_ratio:.2f}", ok=cpu_round.cpu_ratio >= TARGET_CPU_RATIO))
     return checks
 
 
@@ -744,6 +764,11 @@ def format_report(report: BenchReport) -> str:
             lines.append(f"shaped floor / floor = {shaped:.2f} / {report.floor.run.per_second:.2f} = "
                          f"{shaped / report.floor.run.per_second:.2f}: the most any workflow of a dossier's engine "
                          "shape reaches against the floor, however little its activities do")
+    cpu_round = median_cpu_round(report.rounds)
+    if cpu_round is not None:
+        _, shaped_ms, cutru_ms = cpu_round.total_ms
+        lines.append(f"CPU RATIO shaped floor / cutru = {shaped_ms:.1f} / {cutru_ms:.1f} = {cpu_round.cpu_ratio:.2f} "
+                     f"(ms per completed workflow, round {cpu_round.number}, the median of {len(report.rounds)})")
     lines += _round_lines(report)
     lines += _cpu_lines(report)
     if report.pdf_render_ms is not None:

@@ -369,3 +369,27 @@ def test_a_budget_allows_a_round_only_beside_the_later_phases_share() -> None:
     assert budget.allows(50.0, reserved_for_later=40.0)
     assert not budget.allows(70.0, reserved_for_later=40.0)
     assert not Budget(-1.0).allows(0.0, reserved_for_later=0.0)
+
+
+def test_cpu_ratio_is_the_median_rounds_shaped_floor_over_cutru_cpu() -> None:
+    def phase(name: str, worker_seconds: float) -> stats.WorkloadResult:
+        workload = _workload(name, 20.0)
+        workload.worker.cpu_seconds = worker_seconds
+        return workload
+
+    # Total CPU per workflow: the shaped floor 20 + 10 + 1 + 0.5 = 31.5 s per 100 workflows; cutru's by worker.
+    rounds = [stats.Round.of(i, phase("floor", 20.0), phase("shaped floor", 20.0), phase("cutru", c))
+              for i, c in enumerate((40.0, 30.0, 50.0), start=1)]
+    assert [r.cpu_ratio for r in rounds] == [0.612, 0.759, 0.512]
+    report = _report(cutru_rate=20.0, floor_rate=20.0)
+    report.rounds = rounds
+    line = "CPU RATIO shaped floor / cutru = 315.0 / 515.0 = 0.61 (ms per completed workflow, round 1, the median of 3)"
+    assert line in stats.format_report(report).splitlines()
+    check = stats.check_targets(report)[-1]
+    assert check.target.startswith("CPU ratio") and check.measured == "0.61" and check.ok is False
+    rounds[1].total_ms = (None, 300.0, 310.0)
+    rounds[0].total_ms = (None, 300.0, 320.0)
+    assert stats.median_cpu_round(rounds) is rounds[0] and stats.check_targets(report)[-1].ok is True
+    report.rounds = []
+    assert stats.median_cpu_round(report.rounds) is None
+    assert not any(check.target.startswith("CPU ratio") for check in stats.check_targets(report))
