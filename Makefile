@@ -4,15 +4,27 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test up down worker migrate seed lint bench chaos schemas clean
+# requirements/dev.txt: the runtime, local and dev dependencies with their hashes (`make lock` writes it and
+# requirements/runtime.txt, the image's); the two projects are installed on top of it without resolving anything.
+LOCK := requirements/dev.txt
+UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	$(if $(UPGRADE),--upgrade)
+BUILD_REQUIRES = $(PY) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")'
 
-$(STAMP): pyproject.toml local/pyproject.toml
+.PHONY: install lock demo test up down worker migrate seed lint bench chaos schemas clean
+
+$(STAMP): $(LOCK) pyproject.toml local/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,local]' -e ./local
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . -e ./local
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Regenerate both lock files after a change to pyproject.toml's dependencies (UPGRADE=1: newest versions allowed).
+lock: install
+	$(BUILD_REQUIRES) | $(UV_COMPILE) --extra local --extra dev pyproject.toml - -o $(LOCK)
+	$(BUILD_REQUIRES) | $(UV_COMPILE) -c $(LOCK) pyproject.toml - -o requirements/runtime.txt
 
 demo: install
 	$(PY) -m cutru_local.demo

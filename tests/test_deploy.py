@@ -32,6 +32,7 @@ DEPLOY = ROOT / "deploy"
 COMPOSE_FILE = DEPLOY / "compose" / "compose.yaml"
 ENV_EXAMPLE = DEPLOY / "compose" / ".env.example"
 DOCKERFILE = DEPLOY / "Dockerfile"
+RUNTIME_LOCK = "requirements/runtime.txt"
 DOCKERIGNORE = ROOT / ".dockerignore"
 KUBE_DIR = DEPLOY / "kubernetes"
 DASHBOARD = DEPLOY / "grafana" / "cutru-dashboard.json"
@@ -321,9 +322,25 @@ def dockerfile_problems(text: str) -> list[str]:
             for pip in re.findall(r"pip3?\s+install[^;&|]*", rest):
                 if re.search(r"https?://|git\+|--index-url|--extra-index-url|--trusted-host|-i\s", pip):
                     problems.append(f"pip install from outside the registry/project: {pip}")
-    pip_installs = [rest for keyword, rest in instructions if keyword == "RUN" and "pip install" in rest]
-    if not any(re.search(r"pip install (--no-cache-dir )?\.(\s|$)", cmd) for cmd in pip_installs):
-        problems.append("the project is not installed with `pip install --no-cache-dir .`")
+    pip_installs = [pip for keyword, rest in instructions if keyword == "RUN"
+                    for pip in re.findall(r"pip3?\s+install[^;&|]*", rest)]
+    # Dependencies come only from the runtime lock, with their hashes; the project itself adds none.
+    requirement_files = [file for cmd in pip_installs for file in re.findall(r"(?:-r|--requirement)\s+(\S+)", cmd)]
+    if requirement_files != [RUNTIME_LOCK]:
+        problems.append(f"dependencies not installed from {RUNTIME_LOCK} alone: {requirement_files}")
+    if not any(RUNTIME_LOCK in cmd and "--require-hashes" in cmd for cmd in pip_installs):
+        problems.append(f"{RUNTIME_LOCK} installed without --require-hashes")
+    projects = [cmd for cmd in pip_installs if re.search(r"\s\.(\s|$)", cmd)]
+    if not projects:
+        problems.append("the project is not installed with `pip install ... .`")
+    for cmd in pip_installs:
+        if cmd in projects and "--no-deps" not in cmd.split():
+            problems.append(f"the project install resolves dependencies beside the lock: {cmd}")
+        elif cmd not in projects and not re.search(r"(?:-r|--requirement)\s", cmd):
+            problems.append(f"installs packages beside the lock: {cmd}")
+    for cmd in pip_installs:
+        if re.search(r"\.\[|local|cutru-local|requirements/dev", cmd):
+            problems.append(f"extras or the local stack in the image: {cmd}")
 
     froms = [rest for keyword, rest in instructions if keyword == "FROM"]
     if len(froms) < 2:
@@ -369,6 +386,12 @@ def test_dockerfile_is_small_non_root_and_installs_only_the_project() -> None:
             "ENTRYPOINT",
         ),
         (lambda t: t.replace("EXPOSE 9464", "EXPOSE 8080"), "not exposed"),
+        (lambda t: t.replace("requirements/runtime.txt", "requirements/dev.txt"), "not installed from"),
+        (lambda t: t.replace("--require-hashes", ""), "without --require-hashes"),
+        (lambda t: t.replace("--no-deps --no-build-isolation .", "--no-build-isolation ."), "beside the lock"),
+        (lambda t: t.replace("--no-build-isolation .", "--no-build-isolation . ./local"), "the local stack"),
+        (lambda t: t.replace("--no-build-isolation .", "--no-build-isolation '.[local]'"), "extras"),
+        (lambda t: t + "\nRUN pip install psutil\n", "packages beside the lock"),
     ],
 )
 def test_dockerfile_checks_catch_regressions(change: Any, expected: str) -> None:
@@ -408,10 +431,11 @@ def test_dockerignore_keeps_local_state_and_secrets_out_of_the_context() -> None
         for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.startswith("#")
     }
-    for required in (".git", ".venv", ".cutru", "**/__pycache__", "tests", "**/.env"):
+    for required in (".git", ".venv", ".cutru", "**/__pycache__", "tests", "local", "**/.env"):
         assert required in patterns, required
     # The build needs the package sources and metadata.
-    for needed in ("cutru", "domain", "workflows", "activities", "pyproject.toml", "worker.py", "*.py"):
+    for needed in ("cutru", "domain", "workflows", "activities", "pyproject.toml", "worker.py", "*.py", "requirements",
+                   "LICENSE"):
         assert needed not in patterns, needed
 
 
