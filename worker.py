@@ -3,7 +3,9 @@
 Configuration comes from the environment (see ``cutru/platform/config.py``): TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 CUTRU_TASK_QUEUE, DATABASE_URL, TEMPORAL_TLS_*, CUTRU_PAYLOAD_KEYS, CUTRU_METRICS_PORT, CUTRU_LOG_LEVEL, and the
 tuning variables (CUTRU_WORKER_ROLE, CUTRU_MAX_CONCURRENT_*, CUTRU_MAX_CACHED_WORKFLOWS, CUTRU_*_TASK_POLLERS,
-CUTRU_DATABASE_POOL_SIZE, CUTRU_EVENT_LOOP; docs/benchmarks.md says what each was measured to do).
+CUTRU_DATABASE_POOL_SIZE, CUTRU_EVENT_LOOP; docs/benchmarks.md says what each was measured to do), and the
+dossiers' waits (CUTRU_PAYMENT_TIMEOUT, CUTRU_PAYMENT_POLL_INTERVAL, CUTRU_SUPPLEMENT_TIMEOUT,
+CUTRU_REMINDER_FRACTION; production's by default, shortened by tests and the demo).
 SIGTERM and SIGINT drain in-flight tasks and stop. ``python worker.py --check`` exits 0 when Temporal and
 PostgreSQL are reachable (container health check).
 
@@ -57,6 +59,7 @@ def build_worker(
         pool=pool,
         gateway=LocalPaymentGateway(pool, auto_confirm_after=_auto_confirm()),
         document_dir=settings.document_dir,
+        processing=settings.processing,
     )
     role = settings.worker_role
     return Worker(

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from domain.eligibility import HouseholdFacts, PersonFacts
-from domain.models import Boundary, DossierState, Refusal, TrailEntry
+from domain.models import Boundary, DossierState, ProcessingOptions, Refusal, TrailEntry
 from domain.procedures import DocumentKind, Procedure
 from domain.rulesets import DeadlineCase
 from domain.submissions import (
@@ -104,10 +104,15 @@ class Acceptance(Boundary):
 
 
 class UnitRoster(Boundary):
+    """``accept_dossier``'s result: who handles the dossier, and the worker's timings for its waits."""
+
     police_unit: str
     unit_name: str
     officers: tuple[OfficerRef, ...]
     assigned_officer: str | None
+    # In the history, so that a replay waits as the dossier did; None in histories recorded while the submission
+    # carried the timings (``domain.models.legacy_processing``).
+    processing: ProcessingOptions | None = None
 
     @property
     def supervisor(self) -> str | None:

@@ -41,7 +41,7 @@ from activities.contracts import (
 )
 from activities.payment import PaymentGateway
 from domain.eligibility import deadline_case_for, eligibility_refusals, identity_refusals
-from domain.models import DossierState, Refusal
+from domain.models import DossierState, ProcessingOptions, Refusal
 from domain.procedures import DocumentKind
 
 if TYPE_CHECKING:
@@ -90,10 +90,12 @@ def _recorded_stay(row: Any) -> StayOutcome:
 
 
 class DossierActivities:
-    def __init__(self, pool: asyncpg.Pool, gateway: PaymentGateway, document_dir: Path) -> None:
+    def __init__(self, pool: asyncpg.Pool, gateway: PaymentGateway, document_dir: Path,
+                 processing: ProcessingOptions | None = None) -> None:
         self._pool = pool
         self._gateway = gateway
         self._document_dir = document_dir
+        self._processing = processing or ProcessingOptions()
 
     @activity.defn
     async def validate_identity(self, check: IdentityCheck) -> IdentityResult:
@@ -218,7 +220,7 @@ class DossierActivities:
     @activity.defn
     async def accept_dossier(self, acceptance: Acceptance) -> UnitRoster:
         """The dossier is complete: assign the least-loaded active officer (a retry keeps the first choice)
-        and issue the CT04 receipt with its appointment date."""
+        and issue the CT04 receipt with its appointment date. The worker's timings go back with the roster."""
         s = acceptance.submission
         # No transaction (the PDF is rendered in between, and nothing should stay locked meanwhile): the assignment
         # is one statement that keeps a first choice, and the document row is an upsert.
@@ -242,6 +244,7 @@ class DossierActivities:
             officers=tuple(OfficerRef.model_validate({k: r[k] for k in ("officer_id", "full_name", "role", "active")})
                            for r in roster if r["officer_id"] is not None),
             assigned_officer=assigned,
+            processing=self._processing,
         )
 
     @activity.defn

@@ -23,11 +23,12 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 
 from chaos.actors import Actors
 from chaos.faults import FaultKind, Injector, schedule, supervise
-from chaos.population import BUILDERS, Case, Population, draw_plan, today_in_vietnam
+from chaos.population import BUILDERS, PROCESSING, Case, Population, draw_plan, today_in_vietnam
 from chaos.stack import DATABASE, PrivatePostgres, PrivateTemporal, WorkerProcess
 from chaos.verify import Verification, verify
 from cutru.clients.client import SubmissionRejected, check_submission
 from cutru.platform.codec import data_converter
+from cutru.platform.config import processing_environment
 from cutru.platform.db.migrate import create_database, migrate
 from domain.procedures import Procedure
 from workflows.procedures import WORKFLOWS
@@ -306,6 +307,7 @@ def _worker_env(run: _Run, url: str, *, auto_confirm_seconds: int) -> dict[str, 
         "CUTRU_STATE_DIR": str(run.root / "state"),  # never read the developer's .cutru/stack.json
         "CUTRU_DOCUMENT_DIR": str(run.root / "documents"),
         "CUTRU_LOG_LEVEL": "WARNING",
+        **processing_environment(PROCESSING),
     })
     # The first worker's gateway confirms an order at once, the others' a few seconds after it was created, so an
     # order the citizen does not pay is still paid (activities run where their workflow is cached, so an order

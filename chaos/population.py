@@ -23,18 +23,16 @@ from pydantic import BaseModel
 from domain.admin_units import commune
 from domain.calendar import VN_TZ, local_date
 from domain.identity import generate_personal_id
+from domain.models import ProcessingOptions
 from domain.names import random_full_name
 from domain.procedures import PROCEDURES, Procedure
 
 Sex = Literal["male", "female"]
 
-# Short enough to fit between faults, long enough that no fault cancels a dossier: cancellations would hide losses.
-PROCESSING: dict[str, Any] = {
-    "payment_timeout": "PT15M",
-    "payment_poll_interval": "PT2S",
-    "supplement_timeout": "PT30M",
-    "reminder_fraction": 0.25,
-}
+# The campaign workers' timings: short enough to fit between faults, long enough that no fault cancels a dossier
+# (cancellations would hide losses).
+PROCESSING = ProcessingOptions(payment_timeout=timedelta(minutes=15), payment_poll_interval=timedelta(seconds=2),
+                               supplement_timeout=timedelta(minutes=30), reminder_fraction=0.25)
 
 
 class Person(BaseModel, frozen=True):
@@ -179,7 +177,6 @@ class Population:
             "consents": consents or [],
             "delivery": {"method": "postal" if postal else "electronic",
                          "destination": "Số 5 phố Tràng Tiền, Hà Nội" if postal else "VNeID"},
-            "processing": PROCESSING,
             "details": details,
         }
 

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from domain.admin_units import commune, police_unit_code
 from domain.calendar import FIRST_YEAR, LAST_YEAR, local_date
@@ -151,7 +151,11 @@ class FeeExemption(Boundary):
 
 
 class ProcessingOptions(Boundary):
-    """Operational timing; defaults suit production, tests and the demo shorten them."""
+    """How long a dossier's waits last: the worker's configuration (``Settings.processing``), never the citizen's.
+
+    The defaults suit production; tests, the demo and the harness give their workers shorter ones. The worker
+    returns them from ``accept_dossier``, so that they are recorded in each dossier's history and a replay waits
+    as the dossier did."""
 
     payment_timeout: timedelta = Field(default=timedelta(days=3), gt=timedelta(0), le=timedelta(days=30))
     payment_poll_interval: timedelta = Field(default=timedelta(minutes=10), ge=timedelta(seconds=1),
@@ -165,6 +169,17 @@ class ProcessingOptions(Boundary):
         if self.payment_timeout / self.payment_poll_interval > 500:
             raise ValueError("payment_timeout / payment_poll_interval: at most 500 polls of the payment gateway")
         return self
+
+
+# The key under which submissions carried the timings before they became the worker's.
+LEGACY_PROCESSING_KEY = "processing"
+
+
+def legacy_processing(raw: Any) -> ProcessingOptions:
+    """The timings a submission of old carried (defaults when it carried none): what a dossier started then
+    waited by, so that its recorded history replays the same."""
+    value = raw.get(LEGACY_PROCESSING_KEY) if isinstance(raw, dict) else None
+    return ProcessingOptions.model_validate(value if value is not None else {})
 
 
 class SubmissionBase(Boundary):
@@ -181,7 +196,20 @@ class SubmissionBase(Boundary):
     consents: tuple[Consent, ...] = ()
     delivery: Delivery
     fee_exemption: FeeExemption | None = None
-    processing: ProcessingOptions = ProcessingOptions()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_legacy_processing(cls, data: Any) -> Any:
+        """Recorded histories hold submissions that still carry the timings: checked as they were checked then
+        (a dossier refused for them replays refused), then dropped, as no schema shows them any more."""
+        if isinstance(data, dict) and LEGACY_PROCESSING_KEY in data:
+            try:
+                ProcessingOptions.model_validate(data[LEGACY_PROCESSING_KEY])
+            except ValidationError as error:
+                problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+                raise ValueError(f"{LEGACY_PROCESSING_KEY}: {problems}") from None
+            data = {k: v for k, v in data.items() if k != LEGACY_PROCESSING_KEY}
+        return data
 
     @model_validator(mode="after")
     def _dates_not_after_receipt(self) -> SubmissionBase:

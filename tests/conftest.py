@@ -28,6 +28,7 @@ from activities.payment import LocalPaymentGateway
 from cutru.platform.codec import data_converter
 from cutru.platform.config import SEARCH_ATTRIBUTES, Settings
 from cutru.platform.db.migrate import migrate
+from tests.factories import FAST
 from worker import build_worker, database_pool
 
 SEED_PEOPLE = 3_000
@@ -104,6 +105,7 @@ def settings(temporal: WorkflowEnvironment, database_url: str, tmp_root: Path) -
         task_queue=f"tq-{uuid.uuid4().hex[:8]}",
         database_url=database_url,
         document_dir=tmp_root / "documents",
+        processing=FAST,
     )
 
 

@@ -28,7 +28,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.payment import LocalPaymentGateway
 from cutru.clients.client import DossierClient
 from cutru.platform.codec import data_converter
-from cutru.platform.config import SEARCH_ATTRIBUTES, Settings
+from cutru.platform.config import SEARCH_ATTRIBUTES, Settings, processing_environment
 from domain.identity import generate_personal_id
 from domain.models import (
     DecisionKind,
@@ -37,6 +37,7 @@ from domain.models import (
     DossierStatus,
     OfficerDecision,
     PaymentConfirmation,
+    ProcessingOptions,
 )
 from domain.procedures import Procedure
 from domain.submissions import parse_submission
@@ -47,12 +48,9 @@ DEMO_COMMUNE = "00070"  # Phường Hoàn Kiếm, Hà Nội
 DEMO_PROVINCE = "01"
 DEMO_UNIT = f"CA-{DEMO_COMMUNE}"
 OTHER_COMMUNE = "00073"  # Phường Cửa Nam, Hà Nội: somewhere else
-FAST = {
-    "payment_timeout": "PT30S",
-    "payment_poll_interval": "PT1S",
-    "supplement_timeout": "PT60S",
-    "reminder_fraction": 0.25,
-}
+# The test workers' timings of a dossier's waits (production's are days).
+FAST = ProcessingOptions(payment_timeout=timedelta(seconds=30), payment_poll_interval=timedelta(seconds=1),
+                         supplement_timeout=timedelta(seconds=60), reminder_fraction=0.25)
 
 
 class PersonRow(BaseModel):
@@ -160,7 +158,6 @@ def registration(
         "declaration_truthful": True,
         "consents": consents or [],
         "delivery": {"method": "electronic", "destination": "vneid:" + person.personal_id[-4:]},
-        "processing": FAST,
         "details": {
             "basis": basis,
             "residence": {"province_code": DEMO_PROVINCE, "commune_code": DEMO_COMMUNE,
@@ -293,7 +290,6 @@ def submission(
         "declaration_truthful": True,
         "consents": consents or [],
         "delivery": {"method": "electronic", "destination": "vneid:" + applicant.personal_id[-4:]},
-        "processing": FAST,
         "details": details,
         **common,
     }
@@ -472,7 +468,7 @@ async def procedure_desk(database_url: str, pool: asyncpg.Pool, document_dir: Pa
 
     async with time_skipping_env() as env:
         settings = Settings(task_queue=f"tq-{uuid.uuid4().hex[:8]}", database_url=database_url,
-                            document_dir=document_dir)
+                            document_dir=document_dir, processing=FAST)
         # Awaiting a result must not skip time: the test server then jumps to its farthest timer (the 10-year
         # default run timeout), ten years per result. Time moves only when a test says so (``Desk.sleep``).
         with env.auto_time_skipping_disabled():
@@ -497,5 +493,6 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
         "DATABASE_URL": settings.database_url,
         "CUTRU_DOCUMENT_DIR": str(settings.document_dir),
         "CUTRU_LOG_LEVEL": "WARNING",
+        **processing_environment(settings.processing),
         **extra,
     }

@@ -61,11 +61,13 @@ with workflow.unsafe.imports_passed_through():
         DossierStatus,
         OfficerDecision,
         PaymentConfirmation,
+        ProcessingOptions,
         Reassignment,
         Refusal,
         Supplement,
         TrailEntry,
         Withdrawal,
+        legacy_processing,
     )
     from domain.procedures import PROCEDURES, DocumentKind, Procedure
     from domain.rulesets import fee_for
@@ -142,6 +144,7 @@ class DossierLifecycle:
         self._audit_seq = 0
         self._unwritten: list[AuditRecord] = []  # trail entries not yet in the audit table (see _note)
         self._local_steps = False  # LOCAL_STEPS, decided once per dossier in _run
+        self._legacy_processing = ProcessingOptions()  # the timings an old submission carried (see _processing)
 
     # ---- queries and messages ------------------------------------------------------------------------------
 
@@ -262,6 +265,7 @@ class DossierLifecycle:
         if submission.dossier_code != self._code:
             return await self._refuse_invalid([f"dossier_code: must equal the workflow id {self._code}"])
         self._submission = submission
+        self._legacy_processing = legacy_processing(raw)
         self._unit = submission.police_unit
         self._local_steps = workflow.patched(LOCAL_STEPS)
         self._fee = fee_for(self.procedure, submission.channel, submission.received_at)
@@ -342,7 +346,7 @@ class DossierLifecycle:
                 submission=self._submission, decided_by=decision.officer_id, missing_items=decision.missing_items))
             await self._audit(decision.officer_id, "supplement_requested", detail,
                               state=DossierState.AWAITING_SUPPLEMENT)
-            timeout = self._submission.processing.supplement_timeout
+            timeout = self._processing.supplement_timeout
             try:
                 await workflow.wait_condition(
                     lambda: self._supplement is not None or self._withdrawal is not None, timeout=timeout
@@ -361,7 +365,7 @@ class DossierLifecycle:
     async def _wait_for_decision(self) -> None:
         """Wait, reminding the unit when little time is left and escalating when the deadline passes."""
         assert self._clock is not None and self._submission is not None
-        reminder_at = self._clock.reminder_at(self._submission.processing.reminder_fraction)
+        reminder_at = self._clock.reminder_at(self._processing.reminder_fraction)
         reminded = workflow.now() >= reminder_at
         while True:
             wake = None if self._overdue else (self._clock.deadline if reminded else reminder_at)
@@ -384,8 +388,7 @@ class DossierLifecycle:
 
     async def _collect_fee(self) -> bool:
         """Ask the gateway for a payment order and wait for it to be paid; False when it never is."""
-        assert self._submission is not None
-        options = self._submission.processing
+        options = self._processing
         order: PaymentOrder = await self._act(DossierActivities.request_payment,
                                               PaymentRequest(dossier_code=self._code, amount_vnd=self._fee))
         if order.status == "pending":  # only now can the citizen pay: the order exists (paid at once: no wait)
@@ -486,6 +489,13 @@ class DossierLifecycle:
         return await self._finish(DossierState.REFUSED, refusals=refusals, actor="system")
 
     # ---- helpers -------------------------------------------------------------------------------------------
+
+    @property
+    def _processing(self) -> ProcessingOptions:
+        """The worker's timings, as ``accept_dossier`` recorded them; a dossier accepted before it returned them
+        waits by those its submission carried."""
+        recorded = self._roster.processing if self._roster else None
+        return recorded if recorded is not None else self._legacy_processing
 
     async def _act(self, activity: Any, arg: Any) -> Any:
         return await workflow.execute_activity_method(

@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from domain.models import ProcessingOptions
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STATE_DIR = Path(os.environ.get("CUTRU_STATE_DIR", PROJECT_ROOT / ".cutru"))
 STACK_FILE = STATE_DIR / "stack.json"
@@ -67,6 +69,9 @@ class Settings(BaseModel):
         default="asyncio" if sys.platform == "win32" else "uvloop",
         description="the event loop worker processes run on",
     )
+    # How long a dossier's waits last (the fee, a supplement, the reminder); tests, the demo and the harness shorten
+    # them through the CUTRU_PAYMENT_*, CUTRU_SUPPLEMENT_TIMEOUT and CUTRU_REMINDER_FRACTION variables.
+    processing: ProcessingOptions = Field(default_factory=ProcessingOptions)
 
 
 _ENV = {
@@ -91,11 +96,24 @@ _ENV = {
     "database_pool_size": "CUTRU_DATABASE_POOL_SIZE",
     "event_loop": "CUTRU_EVENT_LOOP",
 }
+# ProcessingOptions fields: ISO 8601 durations (PT30S) and a fraction (0.25).
+_PROCESSING_ENV = {
+    "payment_timeout": "CUTRU_PAYMENT_TIMEOUT",
+    "payment_poll_interval": "CUTRU_PAYMENT_POLL_INTERVAL",
+    "supplement_timeout": "CUTRU_SUPPLEMENT_TIMEOUT",
+    "reminder_fraction": "CUTRU_REMINDER_FRACTION",
+}
 # The worker's tuning: the benchmark gives the same to its floor workers and records them in its report.
 TUNING_VARIABLES = tuple(_ENV[field] for field in (
     "max_concurrent_activities", "max_concurrent_workflow_tasks", "max_cached_workflows", "workflow_task_pollers",
     "activity_task_pollers", "database_pool_size", "event_loop",
 ))
+
+
+def processing_environment(processing: ProcessingOptions) -> dict[str, str]:
+    """The variables that give a ``worker.py`` process these timings (the demo's and the harness's workers)."""
+    values = processing.model_dump(mode="json")
+    return {var: str(values[field]) for field, var in _PROCESSING_ENV.items()}
 
 
 def read_stack() -> StackAddresses | None:
@@ -117,4 +135,7 @@ def load_settings() -> Settings:
     for field, var in _ENV.items():
         if os.environ.get(var):
             values[field] = os.environ[var]
+    processing = {field: os.environ[var] for field, var in _PROCESSING_ENV.items() if os.environ.get(var)}
+    if processing:
+        values["processing"] = processing
     return Settings.model_validate(values)

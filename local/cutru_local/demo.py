@@ -31,16 +31,26 @@ import asyncpg
 
 from activities.payment import LocalPaymentGateway
 from cutru.clients.client import DossierClient
-from cutru.platform.config import PROJECT_ROOT, STATE_DIR, load_settings
+from cutru.platform.config import PROJECT_ROOT, STATE_DIR, load_settings, processing_environment
 from cutru_local.seed import DEMO_COMMUNE_CODE, DEMO_OFFICER_ID, DEMO_PROVINCE_CODE, DEMO_UNIT_CODE, seed
 from cutru_local.stack import start_stack
 from domain.calendar import local_date
-from domain.models import DecisionKind, DossierOutcome, DossierState, OfficerDecision, PaymentConfirmation, Supplement
+from domain.models import (
+    DecisionKind,
+    DossierOutcome,
+    DossierState,
+    OfficerDecision,
+    PaymentConfirmation,
+    ProcessingOptions,
+    Supplement,
+)
 from domain.procedures import PROCEDURES, Procedure
 from domain.submissions import parse_submission
 
 DEMO_PEOPLE = 20_000
-DEMO_PROCESSING = {"payment_timeout": "PT2M", "payment_poll_interval": "PT2S", "supplement_timeout": "PT5M"}
+# The demo worker's timings: a fee or a supplement left waiting gives up within minutes, not days.
+DEMO_PROCESSING = ProcessingOptions(payment_timeout=timedelta(minutes=2), payment_poll_interval=timedelta(seconds=2),
+                                    supplement_timeout=timedelta(minutes=5))
 
 _OWNER_ELSEWHERE = """
 SELECT p.personal_id, p.full_name, p.birth_date, p.sex, r.address_line
@@ -108,7 +118,6 @@ def _envelope(procedure: Procedure, person: asyncpg.Record, details: dict[str, A
         "declaration_truthful": True,
         "consents": consents or [],
         "delivery": {"method": "electronic", "destination": "VNeID"},
-        "processing": DEMO_PROCESSING,
         "details": details,
     }
 
@@ -308,8 +317,7 @@ def instantiate(example: dict[str, Any], now: datetime) -> dict[str, Any]:
     received = datetime.fromisoformat(raw["received_at"])
     days = local_date(now) - local_date(received)
     raw["details"] = _shift(raw["details"], days, now - received)
-    raw |= {"dossier_code": f"HS-DEMO-{uuid.uuid4().hex[:8].upper()}", "received_at": now.isoformat(),
-            "processing": DEMO_PROCESSING}
+    raw |= {"dossier_code": f"HS-DEMO-{uuid.uuid4().hex[:8].upper()}", "received_at": now.isoformat()}
     parse_submission(raw)
     return raw
 
@@ -378,7 +386,8 @@ async def _demo() -> None:
         print(f"seeded {report.people} people in {report.total_seconds:.1f}s")
     log = open(STATE_DIR / "worker.log", "ab")  # noqa: SIM115 - handed to the worker process
     worker = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "worker.py")], stdout=log, stderr=log,
-                              env={**os.environ, "CUTRU_LOG_LEVEL": "WARNING"})
+                              env={**os.environ, "CUTRU_LOG_LEVEL": "WARNING",
+                                   **processing_environment(DEMO_PROCESSING)})
     try:
         dossiers = await DossierClient.connect(load_settings())
         now = datetime.now(UTC)

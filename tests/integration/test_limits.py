@@ -68,6 +68,7 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture
 async def task_queue(env: WorkflowEnvironment, database_url: str, pool: asyncpg.Pool,
                      tmp_root: Path) -> AsyncIterator[str]:
+    # The production timings (the default): 3-day fee window polled every 10 minutes, 30-day supplement rounds.
     settings = Settings(task_queue=f"tq-limits-{uuid.uuid4().hex[:8]}", database_url=database_url,
                         document_dir=tmp_root / "documents")
     async with build_worker(env.client, settings, pool):
@@ -129,7 +130,6 @@ async def test_a_long_dossier_stays_far_below_the_history_limits(
         place = await new_place(conn, owner_id=person.personal_id)
     submission = registration(person, place)
     submission["received_at"] = (await env.get_current_time()).isoformat()
-    submission["processing"] = {}  # the production timings: 3-day fee window polled every 10 minutes, 30-day rounds
     code = submission["dossier_code"]
     handle = await env.client.start_workflow("PermanentResidenceRegistration", submission, id=code,
                                              task_queue=task_queue)

@@ -194,7 +194,10 @@ async def test_unpaid_fee_cancels_the_dossier_after_the_payment_timeout(desk: De
 
 
 async def test_no_supplement_in_time_cancels_the_dossier(desk: Desk):
+    """The worker's timings decide, not the submission: timings a submission still carries (the key of old, which
+    recorded histories hold) are ignored."""
     case = await at(desk, temporary_deletion, await desk.now())
+    case.raw["processing"] = {"supplement_timeout": "P90D"}
     await desk.start(case.raw)
     await desk.decide(case.code, DecisionKind.REQUEST_SUPPLEMENT, missing_items=("Hợp đồng thuê nhà đã thanh lý",))
     await desk.wait_state(case.code, DossierState.AWAITING_SUPPLEMENT)

@@ -84,7 +84,6 @@ def base_submission(procedure: Procedure, now: datetime | None = None) -> dict[s
         "declaration_truthful": True,
         "consents": [{"role": "owner", "personal_id": OTHER["personal_id"]}],
         "delivery": {"method": "electronic", "destination": "VNeID"},
-        "processing": {"payment_timeout": "PT30S", "payment_poll_interval": "PT1S", "supplement_timeout": "PT60S"},
         "details": details,
     }
 
@@ -242,7 +241,12 @@ def submission_problems(submission: Any) -> list[str]:
             DeadlineClock.start(received, deadline_for(procedure, received, DeadlineCase.STANDARD))
     except Exception as error:  # any exception here is a workflow task failing forever
         problems.append(f"received_at {received.isoformat()}: {type(error).__name__}: {error}")
-    options = submission.processing
+    return problems
+
+
+def timing_problems(options: Any, received: datetime) -> list[str]:
+    """Why these timings (``ProcessingOptions``) would break a dossier received then (empty when they would not)."""
+    problems: list[str] = []
     if options.payment_poll_interval < timedelta(seconds=1):
         problems.append(f"payment_poll_interval {options.payment_poll_interval}: a poll loop this fast grows "
                         "the history without bound")

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from cutru.clients.client import SubmissionRejected, check_submission
 from domain.identity import generate_personal_id
+from domain.models import legacy_processing
 from domain.procedures import Procedure
 from domain.submissions import SUBMISSION_MODELS
 from tests.property.strategies import (
@@ -26,6 +27,7 @@ from tests.property.strategies import (
     not_a_submission,
     submission_problems,
     text_problems,
+    timing_problems,
 )
 from tests.property.tally import BadInputTally, fuzz_settings
 
@@ -105,13 +107,20 @@ def test_an_out_of_range_date_is_refused_or_safe(procedure: Procedure, received:
 
 @fuzz_settings(max_examples=60)
 @given(procedure=st.sampled_from(PROCEDURES), value=bad_value())
-def test_bad_processing_options_are_refused_or_safe(procedure: Procedure, value: Any,
-                                                    bad_inputs: BadInputTally) -> None:
-    """The timing options come in the submission: zero, negative or enormous durations must not reach a timer."""
+def test_bad_legacy_timings_are_refused_or_safe(procedure: Procedure, value: Any,
+                                                 bad_inputs: BadInputTally) -> None:
+    """Submissions once carried the timings (``processing``, no longer in any schema) and recorded histories still
+    do: a replay of such a dossier waits by them, so zero, negative or enormous durations must be refused, never
+    reach a timer."""
     raw = base_submission(procedure)
     for name in ("payment_timeout", "payment_poll_interval", "supplement_timeout"):
-        raw["processing"] = {**raw["processing"], name: value}
-        refused_or_safe(raw, f"{procedure.value}: processing.{name}={str(value)[:40]!r}", bad_inputs)
+        raw["processing"] = {name: value}
+        what = f"{procedure.value}: processing.{name}={str(value)[:40]!r}"
+        if refused_or_safe(raw, what, bad_inputs) == "accepted":
+            submission = check_submission(raw)
+            assert "processing" not in submission.model_dump(), f"{what}: the legacy key is kept"
+            problems = timing_problems(legacy_processing(raw), submission.received_at)
+            assert not problems, f"{what}: accepted, but a replay of it breaks: {problems}"
 
 
 @pytest.mark.parametrize("received_at", ["2000-01-02T12:00:00+07:00", "2021-06-30T12:00:00+07:00"])

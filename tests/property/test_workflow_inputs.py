@@ -36,7 +36,7 @@ from cutru.clients.client import DossierClient
 from cutru.platform.config import Settings
 from domain.models import DecisionKind, DossierState, OfficerDecision
 from domain.procedures import Procedure
-from tests.factories import new_person, new_place, registration
+from tests.factories import FAST, new_person, new_place, registration
 from tests.integration.test_permanent_registration import wait_state
 from tests.property.strategies import MESSAGE_BASES, base_submission, message_models, mutated, not_a_submission
 from tests.property.tally import BadInputTally
@@ -162,10 +162,10 @@ HOSTILE_SUBMISSIONS: dict[str, Callable[[dict[str, Any]], None]] = {
     "received beyond the working-day calendar": lambda s: s.update(received_at="2099-01-05T10:00:00+07:00"),
     "NUL in the address line": lambda s: s["details"]["residence"].update(address_line="Số 1\x00 Hàng Bài"),
     "NUL in the delivery destination": lambda s: s["delivery"].update(destination="VNeID\x00"),
-    # A new dict: ``registration`` shares one processing dict between all dossiers.
-    "payment poll every 0 s": lambda s: s.update(processing={**s["processing"], "payment_poll_interval": "PT0S"}),
-    "payment timeout of 999,999,999 days": lambda s: s.update(
-        processing={**s["processing"], "payment_timeout": "P999999999D"}),
+    # The timings submissions carried before they became the worker's: recorded histories still hold them.
+    "legacy timings: payment poll every 0 s": lambda s: s.update(processing={"payment_poll_interval": "PT0S"}),
+    "legacy timings: payment timeout of 999,999,999 days": lambda s: s.update(
+        processing={"payment_timeout": "P999999999D"}),
     "unknown field named with NUL": lambda s: s.update({"x\x00y": 1}),
     "unknown field with a 100,000-character name": lambda s: s.update({"k" * 100_000: 1}),
 }
@@ -213,7 +213,7 @@ async def _drive_hostile_submission(case: str, client: Client, dossiers: Dossier
             await asyncio.sleep(0.3)
             continue  # a workflow whose task fails answers no query: the next describe says so
         if status.state == DossierState.AWAITING_DECISION and status.assigned_officer and not decided:
-            approve = case.startswith("payment")
+            approve = case.startswith("legacy timings")
             await dossiers.decide(code, OfficerDecision(
                 officer_id=status.assigned_officer, decision=DecisionKind.APPROVE if approve else DecisionKind.REJECT,
                 reason=None if approve else "Giấy tờ chứng minh chỗ ở không hợp lệ"))
@@ -254,7 +254,7 @@ async def hostile_results(client: Client, database_url: str, pool: asyncpg.Pool,
     watch period once, not once per test."""
     settings = Settings(temporal_address=client.service_client.config.target_host, namespace=client.namespace,
                         task_queue=f"tq-hostile-{uuid.uuid4().hex[:8]}", database_url=database_url,
-                        document_dir=tmp_root / "documents")
+                        document_dir=tmp_root / "documents", processing=FAST)
     dossiers = DossierClient(client, settings.task_queue)
     async with build_worker(client, settings, pool):
         submissions = [_drive_hostile_submission(c, client, dossiers, pool, settings.task_queue)

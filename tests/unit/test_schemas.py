@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jsonschema
 
 from cutru.clients.schemas import SCHEMA_DIR, render, stale
+from domain.models import LEGACY_PROCESSING_KEY, ProcessingOptions
 from domain.procedures import Procedure
 
 
@@ -22,6 +24,14 @@ def test_stale_detection_can_fail(tmp_path: Path):
     (tmp_path / "signal.withdraw.json").write_text("{}")
     (tmp_path / "left-over.json").write_text("{}")
     assert stale(tmp_path) == ["left-over.json", "signal.withdraw.json"]
+
+
+def test_no_public_schema_holds_the_workers_timings():
+    """Test and demo timings are the worker's configuration: no input schema offers them to a caller."""
+    timings = set(ProcessingOptions.model_fields) | {LEGACY_PROCESSING_KEY}
+    for name, text in render().items():
+        found = timings & set(re.findall(r'"([a-z_]+)"', text))
+        assert not found, f"{name} offers {sorted(found)}"
 
 
 def test_every_procedure_example_validates_against_its_schema():
