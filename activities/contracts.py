@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from domain.eligibility import HouseholdFacts, PersonFacts
+from domain.facts import HouseholdFacts, PersonFacts
 from domain.models import Boundary, DossierState, ProcessingOptions, Refusal, TrailEntry
 from domain.procedures import DocumentKind, Procedure
+from domain.procedures.catalogue import Submission
+from domain.procedures.deletion import DeletionDetails, PoliceNotice
+from domain.procedures.stay_notification import StayNotificationSubmission
 from domain.rulesets import DeadlineCase
-from domain.submissions import (
-    PermanentResidenceDeletionDetails,
-    PoliceNotice,
-    StayNotificationSubmission,
-    Submission,
-    TemporaryResidenceDeletionDetails,
-)
 
 
 class NoticeServed(Boundary):
@@ -28,7 +24,7 @@ class NoticeServed(Boundary):
     @property
     def notice(self) -> PoliceNotice:
         details = self.submission.details
-        if isinstance(details, PermanentResidenceDeletionDetails | TemporaryResidenceDeletionDetails):
+        if isinstance(details, DeletionDetails):
             if details.police_notice is not None:
                 return details.police_notice
         raise ValueError("submission: only a deletion dossier with details.police_notice is served by a notice")
@@ -56,10 +52,21 @@ class EligibilityCheck(Boundary):
 
 
 class EligibilityResult(Boundary):
-    facts: HouseholdFacts | None
     refusals: tuple[Refusal, ...]
     fee_exempt: bool = False
     deadline_case: DeadlineCase = DeadlineCase.STANDARD
+    findings: tuple[str, ...] = ()  # what the officer sees of the checks (``HouseholdFacts.findings``)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _recorded_with_facts(cls, data: Any) -> Any:
+        """Results recorded before the commit loaded its own facts carry the facts instead of the findings."""
+        if isinstance(data, dict) and "facts" in data:
+            data = dict(data)
+            facts = data.pop("facts")
+            if facts is not None and "findings" not in data:
+                data["findings"] = HouseholdFacts.model_validate(facts).findings()
+        return data
 
 
 class ImmediateResult(Boundary):
@@ -152,8 +159,9 @@ class PaymentOrder(Boundary):
 
 
 class CommitRequest(Boundary):
+    """``commit_residence``: the approved dossier; the activity loads the facts its plan needs as the records stand."""
+
     submission: Submission
-    facts: HouseholdFacts
 
 
 class CommitResult(Boundary):

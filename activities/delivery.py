@@ -8,26 +8,22 @@ records a dispatch. Both write one ``deliveries`` row per dossier; a retry finds
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from activities.contracts import DeliveryReceipt, DeliveryRequest, DocumentRequest
-from activities.records import activity_now, ct07_statements, format_address
-from domain.admin_units import commune_of_unit, police_unit_name, province_name
+from activities.records import activity_now, ct07_statements
+from domain.admin_units import commune_of_unit, format_address, police_unit_name, province_name
 from domain.calendar import local_date
-from domain.documents import format_date
-from domain.procedures import DocumentKind, Procedure
+from domain.procedures import DocumentKind
+from domain.procedures.catalogue import PROCEDURES
 from domain.rulesets import rules_for
-from domain.submissions import TemporaryAbsenceDeclarationDetails
 
 if TYPE_CHECKING:
     import asyncpg
 
     from domain.documents import DocumentData
-
-COMPLETED_TEXT = "Hồ sơ đã được giải quyết; thông tin cư trú đã được cập nhật vào Cơ sở dữ liệu về cư trú."
 
 # Forms whose content comes from what the dossier's commit recorded (``residence_changes.summary``).
 _FROM_RECORDS = frozenset({DocumentKind.CT03, DocumentKind.CT07, DocumentKind.CT08})
@@ -48,53 +44,10 @@ SELECT province_code, commune_code, address_line FROM (
 """
 
 
-def _d(recorded: dict[str, str], key: str) -> str:
-    """A recorded ISO date as printed (dd/mm/yyyy)."""
-    return format_date(date.fromisoformat(recorded[key]))
-
-
-def _deletion_text(what: str) -> Callable[[Any, dict[str, str]], str]:
-    def text(submission: Any, recorded: dict[str, str]) -> str:
-        sentence = (f"Đã xóa đăng ký {what} của {recorded['subject_name']} (trường hợp: {recorded['case_vi']}), "
-                    f"ngày {_d(recorded, 'deleted_on')}.")
-        if recorded.get("ex_officio") == "true":
-            sentence += f" Xóa theo thông báo số {recorded['notice']} của Công an, có biên bản."
-        return sentence
-    return text
-
-
-def _adjustment_text(submission: Any, recorded: dict[str, str]) -> str:
-    if recorded.get("change") == "civil_status":
-        return f"Đã điều chỉnh họ, chữ đệm và tên trong Cơ sở dữ liệu về cư trú thành: {recorded['full_name']}."
-    return "Đã điều chỉnh thông tin về cư trú: thay đổi chủ hộ."
-
-
-# CT08 (Thông báo kết quả giải quyết) per procedure, from the submission and what its commit recorded.
-RESULT_TEXTS: dict[Procedure, Callable[[Any, dict[str, str]], str]] = {
-    Procedure.PERMANENT_RESIDENCE_REGISTRATION: lambda s, r: COMPLETED_TEXT,
-    Procedure.PERMANENT_RESIDENCE_DELETION: _deletion_text("thường trú"),
-    Procedure.TEMPORARY_RESIDENCE_REGISTRATION: lambda s, r: (
-        f"Đã đăng ký tạm trú tại {r['address']}, thời hạn từ ngày {_d(r, 'valid_from')} "
-        f"đến ngày {_d(r, 'valid_to')}."),
-    Procedure.TEMPORARY_RESIDENCE_EXTENSION: lambda s, r: (
-        f"Đã gia hạn tạm trú tại {r['address']} đến ngày {_d(r, 'valid_to')}."),
-    Procedure.TEMPORARY_RESIDENCE_DELETION: _deletion_text("tạm trú"),
-    Procedure.HOUSEHOLD_SEPARATION: lambda s, r: (
-        f"Đã tách hộ, lập hộ gia đình mới gồm {r['members']} thành viên tại cùng chỗ ở hợp pháp."),
-    Procedure.RESIDENCE_INFO_ADJUSTMENT: _adjustment_text,
-    Procedure.RESIDENCE_DECLARATION: lambda s, r: (
-        "Đã tiếp nhận khai báo thông tin về cư trú; nơi ở hiện tại đã được cập nhật vào Cơ sở dữ liệu về cư trú."),
-    Procedure.TEMPORARY_ABSENCE_DECLARATION: lambda s, r: (
-        f"Đã tiếp nhận khai báo tạm vắng từ ngày {_d(r, 'absence_from')} đến ngày {_d(r, 'absence_to')}."),
-}
-
-
 def _place_of(submission: Any) -> str | None:
-    details = getattr(submission, "details", None)
-    for name in ("residence", "current_place", "place"):
-        if (place := getattr(details, name, None)) is not None:
-            return format_address(place.province_code, place.commune_code, place.address_line)
-    return None
+    """The place the dossier is about, as printed, when its procedure names one."""
+    place = PROCEDURES[submission.procedure].place(submission)
+    return format_address(place.province_code, place.commune_code, place.address_line) if place else None
 
 
 def document_data(request: DocumentRequest, kind: DocumentKind, issued_at: datetime,
@@ -117,12 +70,11 @@ def document_data(request: DocumentRequest, kind: DocumentKind, issued_at: datet
         kind_fields["valid_until"] = date.fromisoformat(recorded["valid_until"])
         kind_fields["residence_statements"] = tuple(json.loads(recorded["statements"]))
     elif kind is DocumentKind.CT08:
-        kind_fields["result_text"] = RESULT_TEXTS[request.procedure](submission, recorded)
+        text = PROCEDURES[request.procedure].result_text
+        assert text is not None, "a procedure with a CT08 result has its text"
+        kind_fields["result_text"] = text(recorded)
     elif kind is DocumentKind.CT03:
-        details = submission.details
-        assert isinstance(details, TemporaryAbsenceDeclarationDetails), "CT03 is the temporary-absence slip"
-        kind_fields |= {"absence_from": details.absence_from, "absence_to": details.absence_to,
-                        "absence_destination": details.destination, "absence_reason": details.reason}
+        kind_fields |= PROCEDURES[request.procedure].form_fields(submission)
     return DocumentData(
         dossier_code=request.dossier_code,
         procedure=request.procedure,

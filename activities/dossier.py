@@ -40,9 +40,10 @@ from activities.contracts import (
     UnitRoster,
 )
 from activities.payment import PaymentGateway
-from domain.eligibility import deadline_case_for, eligibility_refusals, identity_refusals
 from domain.models import DossierState, ProcessingOptions, Refusal
 from domain.procedures import DocumentKind
+from domain.procedures.catalogue import spec_for
+from domain.procedures.common import identity_refusals
 
 if TYPE_CHECKING:
     import asyncpg
@@ -141,13 +142,14 @@ class DossierActivities:
     @activity.defn
     async def check_eligibility(self, check: EligibilityCheck) -> EligibilityResult:
         s = check.submission
+        spec = spec_for(s)
         async with self._pool.acquire() as conn:
             found = await facts.load_facts(conn, s)
-        refusals = eligibility_refusals(s, found)
+        refusals = spec.refusals(s, found)
         exempt = s.fee_exemption is not None and found.applicant.fee_exemption == s.fee_exemption.reason_code
         _log(step="eligibility", refused=len(refusals), fee_exempt=exempt)
-        return EligibilityResult(facts=found, refusals=tuple(refusals), fee_exempt=exempt,
-                                 deadline_case=deadline_case_for(s, found))
+        return EligibilityResult(refusals=tuple(refusals), fee_exempt=exempt,
+                                 deadline_case=spec.deadline_case(s, found), findings=found.findings())
 
     @activity.defn
     async def accept_immediately(self, check: EligibilityCheck) -> ImmediateResult:
@@ -191,7 +193,7 @@ class DossierActivities:
             summary: dict[str, str] = {}
             if not refusals:
                 found = await facts.load_facts(conn, s)
-                refusals = eligibility_refusals(s, found)
+                refusals = spec_for(s).refusals(s, found)
                 if not refusals:
                     summary, _ = await records.commit(conn, s, found)
             state = "refused" if refusals else "completed"
@@ -303,7 +305,7 @@ class DossierActivities:
     @activity.defn
     async def commit_residence(self, request: CommitRequest) -> CommitResult:
         async with self._pool.acquire() as conn:
-            summary, before = await records.commit(conn, request.submission, request.facts)
+            summary, before = await records.commit(conn, request.submission)
             await conn.execute(
                 f"UPDATE dossiers SET status = 'recording', updated_at = now() WHERE dossier_code = $1 AND {OPEN}",
                 request.submission.dossier_code,

@@ -1,17 +1,16 @@
 """Loading the facts a procedure's rules judge: what the population and residence databases say.
 
-One small query function per kind of fact; ``NEEDS`` says which kinds each procedure's rules read, so a stay
-notification (the high-volume path) loads only its guests. ``load_facts`` gathers them; the rules in
-``domain.eligibility`` then decide, as pure functions of the submission and these facts, and the notes (findings
-that refuse nothing, e.g. a late filing) are attached to the facts for the officer.
+One small query function per kind of fact; each procedure's definition says which kinds its rules read
+(``ProcedureSpec.needs``), so a stay notification (the high-volume path) loads only its guests. ``load_facts``
+gathers them; the procedure's rules then decide, as pure functions of the submission and these facts, and the
+notes (findings that refuse nothing, e.g. a late filing) are attached to the facts for the officer.
 """
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from domain.eligibility import (
+from domain.facts import (
     HouseholdFacts,
     MemberFacts,
     MembershipFacts,
@@ -19,9 +18,10 @@ from domain.eligibility import (
     PersonRecords,
     RecordFacts,
     ResidenceFacts,
-    notes_for,
 )
-from domain.procedures import Procedure
+from domain.models import SubmissionBase
+from domain.procedures.catalogue import spec_for
+from domain.procedures.spec import Need
 
 if TYPE_CHECKING:
     import asyncpg
@@ -62,30 +62,6 @@ SELECT m.personal_id, p.full_name, m.relation_to_head, p.birth_date, p.status, p
 FROM household_members m JOIN people p ON p.personal_id = m.personal_id
 WHERE m.household_id = $1 ORDER BY m.personal_id
 """
-
-
-class Need(Enum):
-    """Kinds of facts a procedure's rules read."""
-
-    PLACE = "place"  # the residence at the address in the details (``residence`` or ``current_place``)
-    CURRENT_PERMANENT = "current_permanent"  # the applicant's active permanent record id (registration)
-    RECORDS = "records"  # the residence records of the person concerned (and of the applicant, if different)
-    NAMED = "named"  # other people named in the details: members, new head, guests
-
-
-NEEDS: dict[Procedure, frozenset[Need]] = {
-    Procedure.PERMANENT_RESIDENCE_REGISTRATION: frozenset({Need.PLACE, Need.CURRENT_PERMANENT}),
-    Procedure.PERMANENT_RESIDENCE_DELETION: frozenset({Need.RECORDS}),
-    Procedure.TEMPORARY_RESIDENCE_REGISTRATION: frozenset({Need.PLACE, Need.RECORDS}),
-    Procedure.TEMPORARY_RESIDENCE_EXTENSION: frozenset({Need.RECORDS}),
-    Procedure.TEMPORARY_RESIDENCE_DELETION: frozenset({Need.RECORDS}),
-    Procedure.HOUSEHOLD_SEPARATION: frozenset({Need.RECORDS}),
-    Procedure.RESIDENCE_INFO_ADJUSTMENT: frozenset({Need.RECORDS}),
-    Procedure.RESIDENCE_DECLARATION: frozenset({Need.PLACE, Need.RECORDS}),
-    Procedure.RESIDENCE_CONFIRMATION: frozenset({Need.RECORDS}),
-    Procedure.STAY_NOTIFICATION: frozenset({Need.NAMED}),
-    Procedure.TEMPORARY_ABSENCE_DECLARATION: frozenset({Need.RECORDS}),
-}
 
 
 async def person(conn: asyncpg.Connection, personal_id: str) -> PersonFacts | None:
@@ -137,37 +113,25 @@ async def records_of(conn: asyncpg.Connection, personal_id: str) -> PersonRecord
     )
 
 
-def _place(details: Any) -> Any:
-    return getattr(details, "residence", None) or getattr(details, "current_place", None)
-
-
-def _named_ids(details: Any) -> list[str]:
-    ids = [m.personal_id for m in getattr(details, "members", ())]
-    ids += [g.personal_id for g in getattr(details, "guests", ()) if g.personal_id]
-    if getattr(details, "new_head_id", None):
-        ids.append(details.new_head_id)
-    return ids
-
-
-async def load_facts(conn: asyncpg.Connection, submission: Any) -> HouseholdFacts:
+async def load_facts(conn: asyncpg.Connection, submission: SubmissionBase) -> HouseholdFacts:
+    spec = spec_for(submission)
     applicant_id = submission.applicant.personal_id
     applicant = await person(conn, applicant_id)
     assert applicant is not None, "identity was validated before"
-    needs = NEEDS[submission.procedure]
     values: dict[str, Any] = {"applicant": applicant}
-    if Need.PLACE in needs and (place := _place(submission.details)) is not None:
+    if Need.PLACE in spec.needs and (place := spec.place(submission)) is not None:
         values["residence"] = await residence_at(conn, place.commune_code, place.address_line)
-    if Need.CURRENT_PERMANENT in needs:
+    if Need.CURRENT_PERMANENT in spec.needs:
         values["current_permanent_residence_id"] = await conn.fetchval(
             "SELECT residence_id FROM permanent_residences WHERE personal_id = $1 AND status = 'active'", applicant_id)
-    if Need.RECORDS in needs:
+    if Need.RECORDS in spec.needs:
         # The person concerned: a deceased relative, a member renewed for; otherwise the applicant.
-        concerned = getattr(submission, "subject_id", applicant_id)
+        concerned = spec.subject_id(submission)
         values["records"] = await records_of(conn, concerned)
         if concerned != applicant_id:
             values["subject"] = await person(conn, concerned)
             values["applicant_records"] = await records_of(conn, applicant_id)
-    if Need.NAMED in needs:
-        values["named"] = await people(conn, _named_ids(submission.details))
+    if Need.NAMED in spec.needs:
+        values["named"] = await people(conn, spec.named_ids(submission))
     facts = HouseholdFacts(**values)
-    return facts.model_copy(update={"notes": tuple(notes_for(submission, facts))})
+    return facts.model_copy(update={"notes": tuple(spec.notes(submission, facts))})

@@ -75,7 +75,8 @@ from cutru.platform.config import PROJECT_ROOT, TUNING_VARIABLES
 from cutru.platform.db.migrate import migrate
 from domain.models import DecisionKind, DossierState, OfficerDecision
 from domain.procedures import Procedure
-from domain.submissions import SUBMISSION_MODELS, StayNotificationSubmission
+from domain.procedures.catalogue import PROCEDURES
+from domain.procedures.stay_notification import StayNotificationSubmission
 from workflows.procedures import WORKFLOWS
 from workflows.stay_register import register_key
 
@@ -843,7 +844,7 @@ async def bench(options: Options) -> stats.BenchReport:
         database, plain, coded = runner.database, runner.plain, runner.coded
         postgres_version = await database_version(database.url)
 
-        stay_ready = Procedure.STAY_NOTIFICATION in WORKFLOWS and Procedure.STAY_NOTIFICATION in SUBMISSION_MODELS
+        stay_ready = Procedure.STAY_NOTIFICATION in WORKFLOWS and Procedure.STAY_NOTIFICATION in PROCEDURES
         stay_count = round(options.stay_rate * options.stay_seconds) if stay_ready and options.stay_seconds > 0 else 0
         n = options.dossiers
         loaded = time.monotonic()

@@ -25,7 +25,8 @@ from domain.calendar import VN_TZ, local_date
 from domain.identity import generate_personal_id
 from domain.models import ProcessingOptions
 from domain.names import random_full_name
-from domain.procedures import PROCEDURES, Procedure
+from domain.procedures import Procedure
+from domain.procedures.catalogue import PROCEDURES
 
 Sex = Literal["male", "female"]
 

@@ -37,7 +37,8 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.models import DossierOutcome, DossierState
-from domain.procedures import PROCEDURES, DocumentKind, Procedure
+from domain.procedures import DocumentKind, Procedure
+from domain.procedures.catalogue import PROCEDURES
 
 _BENIGN_CAUSES = {
     WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,

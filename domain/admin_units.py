@@ -109,3 +109,10 @@ def police_unit_name(commune_code: str) -> str:
 def commune_of_unit(unit_code: str) -> Commune | None:
     """Inverse of :func:`police_unit_code`; None for anything that is not a known unit code."""
     return commune(unit_code[3:]) if unit_code.startswith("CA-") else None
+
+
+def format_address(province_code: str, commune_code: str, address_line: str) -> str:
+    """An address as the forms print it: the line, the commune's name, the province's name."""
+    unit = commune(commune_code)
+    return ", ".join(part for part in (address_line, unit.name if unit else commune_code,
+                                       province_name(province_code)) if part)

@@ -161,6 +161,13 @@ def local_date(at: datetime) -> date:
     return _local(at).date()
 
 
+def format_date(value: date | datetime) -> str:
+    """dd/mm/yyyy, as the forms and the refusals print a date; a datetime is shown in Vietnam time."""
+    if isinstance(value, datetime):
+        value = value.astimezone(VN_TZ)
+    return f"{value.day:02d}/{value.month:02d}/{value.year:04d}"
+
+
 class WorkingCalendar:
     """Working days, public holidays and deadlines under one ``CalendarConfig`` (see the module rules)."""
 

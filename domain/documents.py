@@ -35,7 +35,9 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from domain.procedures import PROCEDURES, DocumentKind, Procedure
+from domain.calendar import format_date
+from domain.procedures import DocumentKind, Procedure
+from domain.procedures.catalogue import PROCEDURES
 
 # Vietnam has kept UTC+7 without daylight saving since 1975; a fixed offset needs no tz database.
 VIETNAM_TZ = timezone(timedelta(hours=7), name="ICT")
@@ -141,13 +143,6 @@ class StoredDocument(BaseModel):
     path: Path
     sha256: str
     size: int
-
-
-def format_date(value: date | datetime) -> str:
-    """dd/mm/yyyy; a datetime is shown in Vietnam time."""
-    if isinstance(value, datetime):
-        value = value.astimezone(VIETNAM_TZ)
-    return f"{value.day:02d}/{value.month:02d}/{value.year:04d}"
 
 
 def format_signature_date(value: date | datetime) -> str:

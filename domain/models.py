@@ -1,8 +1,8 @@
 """Boundary models shared by every procedure: the submission's common part and every message of the lifecycle.
 
-Each procedure's own submission (its ``details``) lives in ``domain.submissions``. Every model here is what
-crosses a boundary — workflow input, signal, update, query result or activity input/output — so each is a
-pydantic v2 model that refuses bad input with a field-level error.
+Each procedure's own submission (its ``details``) lives in that procedure's module of ``domain.procedures``.
+Every model here is what crosses a boundary — workflow input, signal, update, query result or activity
+input/output — so each is a pydantic v2 model that refuses bad input with a field-level error.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
@@ -206,9 +207,10 @@ class RuleSet(_Rules):
         return self
 
 
-def _load() -> tuple[RuleSet, ...]:
+def load_rule_sets(directory: Traversable) -> tuple[RuleSet, ...]:
+    """Every ``<effective_from>.json`` rule set in ``directory``, oldest first, each validated."""
     rule_sets = []
-    for entry in resources.files("domain").joinpath("rules").iterdir():
+    for entry in directory.iterdir():
         if not entry.name.endswith(".json"):
             continue
         rule_set = RuleSet.model_validate_json(entry.read_text(encoding="utf-8"))
@@ -216,12 +218,29 @@ def _load() -> tuple[RuleSet, ...]:
             raise ValueError(f"rule file {entry.name} must be named after its effective_from date")
         rule_sets.append(rule_set)
     if not rule_sets:
-        raise RuntimeError("no rule set found in domain/rules")
+        raise RuntimeError(f"no rule set found in {directory}")
     return tuple(sorted(rule_sets, key=lambda rule_set: rule_set.effective_from))
 
 
-RULE_SETS: tuple[RuleSet, ...] = _load()
-_EFFECTIVE_DATES = [rule_set.effective_from for rule_set in RULE_SETS]
+class RuleBook:
+    """Rule sets by the day they took effect: which one judges a dossier."""
+
+    def __init__(self, rule_sets: tuple[RuleSet, ...]) -> None:
+        self.rule_sets = rule_sets
+        self._effective_dates = [rule_set.effective_from for rule_set in rule_sets]
+
+    def rules_for(self, received_on: date) -> RuleSet:
+        if isinstance(received_on, datetime):
+            received_on = local_date(received_on)
+        index = bisect_right(self._effective_dates, received_on)
+        if index == 0:
+            raise NoRuleSetError(f"no rule set in force on {received_on}: the earliest takes effect on "
+                                 f"{self.rule_sets[0].effective_from}")
+        return self.rule_sets[index - 1]
+
+
+RULE_SETS: tuple[RuleSet, ...] = load_rule_sets(resources.files("domain").joinpath("rules"))
+BOOK = RuleBook(RULE_SETS)
 
 
 def rules_for(received_on: date) -> RuleSet:
@@ -229,14 +248,7 @@ def rules_for(received_on: date) -> RuleSet:
 
     An aware datetime is taken on its Vietnamese calendar day (a UTC date can be the day before).
     """
-    if isinstance(received_on, datetime):
-        received_on = local_date(received_on)
-    index = bisect_right(_EFFECTIVE_DATES, received_on)
-    if index == 0:
-        raise NoRuleSetError(
-            f"no rule set in force on {received_on}: the earliest takes effect on {RULE_SETS[0].effective_from}"
-        )
-    return RULE_SETS[index - 1]
+    return BOOK.rules_for(received_on)
 
 
 def fee_for(procedure: Procedure, channel: Channel, received_on: date, persons: int = 1, by_list: bool = False) -> int:

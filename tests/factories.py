@@ -40,7 +40,7 @@ from domain.models import (
     ProcessingOptions,
 )
 from domain.procedures import Procedure
-from domain.submissions import parse_submission
+from domain.procedures.catalogue import parse_submission
 from workflows.lifecycle import initial_search_attributes
 from workflows.procedures import WORKFLOWS
 
@@ -426,7 +426,7 @@ def unit_submission(procedure: Procedure, applicant: PersonRow, details: dict[st
 
 def facts_of(applicant: PersonRow, /, **values: Any) -> Any:
     """``HouseholdFacts`` with the applicant alive and capable (``applicant={...}`` changes that); the rest as given."""
-    from domain.eligibility import HouseholdFacts, PersonFacts
+    from domain.facts import HouseholdFacts, PersonFacts
 
     person = PersonFacts(personal_id=applicant.personal_id, full_name=applicant.full_name,
                          birth_date=applicant.birth_date, sex=applicant.sex, status="alive", full_civil_capacity=True)
@@ -435,7 +435,7 @@ def facts_of(applicant: PersonRow, /, **values: Any) -> Any:
 
 
 def person_facts(person: PersonRow, **changes: Any) -> Any:
-    from domain.eligibility import PersonFacts
+    from domain.facts import PersonFacts
 
     return PersonFacts.model_validate({"personal_id": person.personal_id, "full_name": person.full_name,
                                        "birth_date": person.birth_date, "sex": person.sex, "status": "alive",
@@ -476,11 +476,28 @@ async def procedure_desk(database_url: str, pool: asyncpg.Pool, document_dir: Pa
                 yield Desk(env, settings, pool)
 
 
+def refusals_of(submission: Any, facts: Any) -> list[Any]:
+    """What the submission's procedure refuses, as its definition in the catalogue says (pure rule tests)."""
+    from domain.procedures.catalogue import spec_for
+
+    return spec_for(submission).refusals(submission, facts)  # type: ignore[no-any-return]
+
+
 def refusal_codes(submission: Any, facts: Any) -> list[str]:
     """The codes of what the procedure's rules refuse, in order (for the pure rule tests)."""
-    from domain.eligibility import eligibility_refusals
+    return [r.code for r in refusals_of(submission, facts)]
 
-    return [r.code for r in eligibility_refusals(submission, facts)]
+
+def deadline_case_of(submission: Any, facts: Any) -> Any:
+    from domain.procedures.catalogue import spec_for
+
+    return spec_for(submission).deadline_case(submission, facts)
+
+
+def notes_of(submission: Any, facts: Any) -> list[str]:
+    from domain.procedures.catalogue import spec_for
+
+    return spec_for(submission).notes(submission, facts)  # type: ignore[no-any-return]
 
 
 def worker_env(settings: Settings, **extra: str) -> dict[str, str]:

@@ -69,9 +69,9 @@ with workflow.unsafe.imports_passed_through():
         Withdrawal,
         legacy_processing,
     )
-    from domain.procedures import PROCEDURES, DocumentKind, Procedure
+    from domain.procedures import DocumentKind, Procedure
+    from domain.procedures.catalogue import PROCEDURES, field_errors, submission_model
     from domain.rulesets import fee_for
-    from domain.submissions import field_errors, submission_model
 
 PROCEDURE_KEY = SearchAttributeKey.for_keyword("DossierProcedure")
 STATUS_KEY = SearchAttributeKey.for_keyword("DossierStatus")
@@ -286,8 +286,7 @@ class DossierLifecycle:
             return await self._finish(DossierState.REFUSED, refusals=eligibility.refusals, actor="system")
         if eligibility.fee_exempt:
             self._fee = 0
-        if eligibility.facts is not None:
-            self._findings = eligibility.facts.findings()
+        self._findings = eligibility.findings
         # The legal clock runs from the receipt of a complete, valid dossier.
         allowed = deadline_for(self.procedure, submission.received_at, eligibility.deadline_case)
         self._clock = DeadlineClock.start(submission.received_at, allowed)
@@ -307,9 +306,7 @@ class DossierLifecycle:
             return await self._finish(DossierState.WITHDRAWN, actor="citizen", detail=self._withdrawal.reason)
 
         self._set_state(DossierState.RECORDING)
-        assert eligibility.facts is not None
-        await self._internal(DossierActivities.commit_residence, CommitRequest(submission=submission,
-                                                                               facts=eligibility.facts))
+        await self._internal(DossierActivities.commit_residence, CommitRequest(submission=submission))
         return await self._finish(DossierState.COMPLETED, actor="system", decided_by=decided_by,
                                   documents=self._spec.results)
 

@@ -1,9 +1,9 @@
 """One Temporal workflow type per residence procedure, all on the shared ``DossierLifecycle``.
 
-Each class only names its procedure; what differs between procedures is data (``domain.procedures``,
-``domain.rulesets``) and small rule functions (``domain.eligibility``, ``activities.records``). The input is
-the procedure's submission as JSON (``domain.submissions``); it is validated inside the workflow so that bad
-input becomes a refused dossier, never a failed workflow task.
+Each class only names its procedure; what differs between procedures is its definition (``domain.procedures``,
+one module per procedure, collected in ``domain.procedures.catalogue``) and the versioned rule data
+(``domain.rulesets``). The input is the procedure's submission as JSON; it is validated inside the workflow so
+that bad input becomes a refused dossier, never a failed workflow task.
 
 Every workflow has the lifecycle's messages (signals ``officer_decision``, ``supplement``, ``payment_confirmed``,
 ``withdraw``; updates ``decide``, ``reassign``; query ``status``). The two deletions add signal ``citizen_filed``
@@ -28,8 +28,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.dossier import DossierActivities
     from domain.models import DossierOutcome, DossierState
     from domain.procedures import Procedure
-    from domain.rules_deletion import notice_window_closes
-    from domain.submissions import CitizenFiling, submission_model
+    from domain.procedures.catalogue import submission_model
+    from domain.procedures.deletion import CitizenFiling, notice_window_closes
 
 
 # The read-model row and audit entry of a notice's dossier while it waits (workflow.patched id).

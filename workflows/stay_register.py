@@ -35,7 +35,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.documents import VIETNAM_TZ
     from domain.models import DOSSIER_CODE_PATTERN, Boundary, DossierState, Refusal
     from domain.procedures import Procedure
-    from domain.submissions import StayNotificationSubmission, field_errors
+    from domain.procedures.catalogue import field_errors
+    from domain.procedures.stay_notification import StayNotificationSubmission
     from workflows.lifecycle import ACTIVITY_TIMEOUT, DURABLE_RETRY, PROCEDURE_KEY, UNIT_KEY
 
 # Establishments that notify many guests a day use a register; the other hosts file a dossier each.

@@ -35,7 +35,7 @@ from domain.models import (
     Supplement,
     Withdrawal,
 )
-from domain.submissions import field_errors, parse_submission
+from domain.procedures.catalogue import field_errors, parse_submission
 from workflows.lifecycle import DECISION_REFUSED, DossierLifecycle, initial_search_attributes
 from workflows.procedures import WORKFLOWS
 from workflows.stay_register import StayRegister, register_key, register_search_attributes, uses_register

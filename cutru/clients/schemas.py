@@ -29,7 +29,8 @@ from domain.models import (
     Supplement,
     Withdrawal,
 )
-from domain.submissions import SUBMISSION_MODELS, StayNotificationSubmission
+from domain.procedures.catalogue import PROCEDURES
+from domain.procedures.stay_notification import StayNotificationSubmission
 from workflows.stay_register import RegisterSummary, StayRegisterKey
 
 SCHEMA_DIR = PROJECT_ROOT / "schemas"
@@ -40,8 +41,9 @@ Mode = Literal["validation", "serialization"]
 def contract() -> dict[str, tuple[type[BaseModel], Mode, str]]:
     """File name → (model, mode, what it is for)."""
     files: dict[str, tuple[type[BaseModel], Mode, str]] = {
-        f"workflow-input.{procedure.value}.json": (model, "validation", f"input of workflow {procedure.value}")
-        for procedure, model in SUBMISSION_MODELS.items()
+        f"workflow-input.{procedure.value}.json": (spec.submission, "validation",
+                                                   f"input of workflow {procedure.value}")
+        for procedure, spec in PROCEDURES.items()
     }
     files.update({
         "signal.officer_decision.json": (OfficerDecision, "validation", "signal officer_decision"),

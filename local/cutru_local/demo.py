@@ -44,8 +44,8 @@ from domain.models import (
     ProcessingOptions,
     Supplement,
 )
-from domain.procedures import PROCEDURES, Procedure
-from domain.submissions import parse_submission
+from domain.procedures import Procedure
+from domain.procedures.catalogue import PROCEDURES, parse_submission
 
 DEMO_PEOPLE = 20_000
 # The demo worker's timings: a fee or a supplement left waiting gives up within minutes, not days.

@@ -25,7 +25,7 @@ from activities.dossier import OPEN, DossierActivities
 from activities.payment import LocalPaymentGateway
 from domain.models import DossierState, TrailEntry
 from domain.procedures import DocumentKind
-from domain.submissions import parse_submission
+from domain.procedures.catalogue import parse_submission
 from tests.factories import new_person, new_place, registration
 
 
@@ -67,13 +67,13 @@ async def test_an_approved_dossiers_activities_repeated_change_nothing(pool: asy
     after_identity = await counts(pool, code)
     assert (after_identity["dossiers"], after_identity["status"], after_identity["audit"]) == (1, "received", 1)
     eligibility = await twice(acts.check_eligibility, EligibilityCheck(submission=submission))
-    assert eligibility.refusals == () and eligibility.facts is not None
+    assert eligibility.refusals == () and eligibility.findings
     deadline = datetime.now(UTC) + timedelta(days=7)
     roster = await twice(acts.accept_dossier, Acceptance(submission=submission, deadline=deadline))
     assert roster.assigned_officer is not None
     order = await twice(acts.request_payment, PaymentRequest(dossier_code=code, amount_vnd=20_000))
     assert (order.status, order.amount_vnd) == ("paid", 20_000)
-    commit = await twice(acts.commit_residence, CommitRequest(submission=submission, facts=eligibility.facts),
+    commit = await twice(acts.commit_residence, CommitRequest(submission=submission),
                          reported={"already_committed"})
     assert commit.summary and commit.already_committed
     approved = AuditRecord(dossier_code=code, event_key="0001-approved",
@@ -95,7 +95,7 @@ async def test_an_approved_dossiers_activities_repeated_change_nothing(pool: asy
     env = ActivityEnvironment()
     await env.run(acts.accept_dossier, Acceptance(submission=submission, deadline=deadline))
     await env.run(acts.request_payment, PaymentRequest(dossier_code=code, amount_vnd=20_000))
-    await env.run(acts.commit_residence, CommitRequest(submission=submission, facts=eligibility.facts))
+    await env.run(acts.commit_residence, CommitRequest(submission=submission))
     await env.run(acts.record_event, AuditBatch(records=(AuditRecord(
         dossier_code=code, event_key="0002-supplement_requested", state=DossierState.AWAITING_SUPPLEMENT,
         entry=TrailEntry(at=datetime.now(UTC), actor=roster.assigned_officer, action="supplement_requested")),)))

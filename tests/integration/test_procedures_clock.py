@@ -18,7 +18,7 @@ from domain.calendar import VN_TZ, local_date
 from domain.documents import format_date
 from domain.models import DecisionKind, DossierState
 from domain.procedures import DocumentKind
-from domain.submissions import CitizenFiling
+from domain.procedures.deletion import CitizenFiling
 from tests.factories import Desk, consent, new_person, new_place, procedure_desk, registration
 from tests.integration.test_permanent_registration import wait_for
 from tests.integration.test_procedures import (

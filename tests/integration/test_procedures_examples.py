@@ -12,7 +12,7 @@ from cutru_local.demo import EXAMPLE_PEOPLE, instantiate, load_examples, prepare
 
 from domain.calendar import local_date
 from domain.models import DossierState
-from domain.procedures import PROCEDURES
+from domain.procedures.catalogue import PROCEDURES
 from tests.factories import Desk, procedure_desk
 
 

@@ -48,8 +48,8 @@ from domain.models import (
     Supplement,
     Withdrawal,
 )
-from domain.procedures import PROCEDURES, Procedure
-from domain.submissions import SUBMISSION_MODELS
+from domain.procedures import Procedure
+from domain.procedures.catalogue import PROCEDURES
 from tests.factories import DEMO_UNIT, new_person, new_place, pay, registration
 from tests.integration.test_permanent_registration import wait_for, wait_state
 from workflows.procedures import WORKFLOWS
@@ -209,7 +209,7 @@ async def test_sql_fragments_in_every_free_text_field_are_stored_verbatim_and_br
                 raw["details"] = {**raw["details"], "host_kind": "household", "arrival": raw["received_at"],
                                   "departure": today_in_vietnam(datetime.now(UTC)).isoformat()}
             values = {}
-            for position, (path, max_length) in enumerate(free_text_paths(SUBMISSION_MODELS[procedure], raw)):
+            for position, (path, max_length) in enumerate(free_text_paths(PROCEDURES[procedure].submission, raw)):
                 values[".".join(map(str, path))] = value = injected(f"{run}{index:02d}f{position}", max_length)
                 _set(raw, path, value)
             await dossiers.submit(raw)

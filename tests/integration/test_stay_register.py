@@ -23,7 +23,8 @@ from cutru.platform.codec import data_converter
 from cutru.platform.config import SEARCH_ATTRIBUTES, Settings
 from domain.models import DossierState
 from domain.procedures import DocumentKind, Procedure
-from domain.submissions import StayNotificationSubmission, parse_submission
+from domain.procedures.catalogue import parse_submission
+from domain.procedures.stay_notification import StayNotificationSubmission
 from tests.conftest import SEARCH_ATTRIBUTE_KINDS
 from tests.factories import PersonRow, Place, address, new_person, new_place, person_json, submission
 from tests.integration.test_histories import HISTORY_DIR, RECORDING

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from domain.calendar import FIRST_YEAR, LAST_YEAR, local_date
 from domain.identity import generate_personal_id
-from domain.procedures import PROCEDURES, Procedure
+from domain.procedures import Procedure
+from domain.procedures.catalogue import PROCEDURES
 
 Path = tuple[str | int, ...]
 # A fee poll costs about 11 history events (tests/integration/test_limits.py measures it); the default timings make

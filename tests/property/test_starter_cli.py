@@ -21,7 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from cutru.clients.client import SubmissionRejected, check_submission
 from cutru.platform.config import PROJECT_ROOT, Settings
 from domain.procedures import Procedure
-from domain.submissions import SUBMISSION_MODELS
+from domain.procedures.catalogue import PROCEDURES
 from tests.property.strategies import base_submission, mutated
 from tests.property.tally import BadInputTally
 from tests.property.workflow_inputs import draw
@@ -49,7 +49,7 @@ async def _submit(file: Path, settings: Settings, state_dir: Path) -> tuple[int,
 async def test_bad_files_are_refused_by_the_starter_and_nothing_is_written(
         client: Client, settings: Settings, pool: asyncpg.Pool, tmp_path: Path, bad_inputs: BadInputTally) -> None:
     files: dict[str, tuple[Path, str]] = {}  # dossier code -> (file, what)
-    procedures = sorted(SUBMISSION_MODELS, key=lambda p: p.value)
+    procedures = sorted(PROCEDURES, key=lambda p: p.value)
     candidates = draw(mutated(base_submission(Procedure.PERMANENT_RESIDENCE_REGISTRATION)), 40)
     chosen = [(what, raw) for what, raw in candidates if _refused_by_check(raw)][:6]
     for procedure in procedures[:2]:

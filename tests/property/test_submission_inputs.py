@@ -18,7 +18,7 @@ from cutru.clients.client import SubmissionRejected, check_submission
 from domain.identity import generate_personal_id
 from domain.models import legacy_processing
 from domain.procedures import Procedure
-from domain.submissions import SUBMISSION_MODELS
+from domain.procedures.catalogue import PROCEDURES as CATALOGUE
 from tests.property.strategies import (
     BAD_DATES,
     bad_value,
@@ -31,7 +31,7 @@ from tests.property.strategies import (
 )
 from tests.property.tally import BadInputTally, fuzz_settings
 
-PROCEDURES = sorted(SUBMISSION_MODELS, key=lambda p: p.value)
+PROCEDURES = sorted(CATALOGUE, key=lambda p: p.value)
 
 
 def refused_or_safe(raw: Any, what: str, tally: BadInputTally, now: datetime | None = None) -> str:

@@ -27,7 +27,8 @@ from domain.documents import (
     render,
     store,
 )
-from domain.procedures import PROCEDURES, DocumentKind, Procedure
+from domain.procedures import DocumentKind, Procedure
+from domain.procedures.catalogue import PROCEDURES
 
 NAME = "Nguyễn Thị Ánh Tuyết"
 DOSSIER = "G01.123.456-260305-0001"

@@ -23,22 +23,23 @@ from activities.contracts import DocumentRequest
 from activities.delivery import document_data
 from activities.dossier import _recorded_stay
 from domain.documents import render
-from domain.eligibility import HouseholdFacts, PersonFacts, ResidenceFacts, eligibility_refusals, identity_refusals
+from domain.facts import HouseholdFacts, PersonFacts, ResidenceFacts
 from domain.models import DossierState, Refusal
 from domain.procedures import DocumentKind, Procedure
-from domain.rules_common import (
+from domain.procedures.common import (
     AUTHORITY_PLACES_VI,
     CONSENT_GIVERS_VI,
+    identity_refusals,
     is_vietnamese,
     missing_consent,
     refusal,
     wrong_authority,
 )
-from domain.rules_deletion import KINDS_VI
-from tests.factories import address, unit_id, unit_person, unit_submission
+from domain.procedures.deletion import KINDS_VI
+from tests.factories import address, refusals_of, unit_id, unit_person, unit_submission
 
 DOMAIN = Path(__file__).resolve().parents[2] / "domain"
-RULE_FILES = sorted(DOMAIN.glob("*.py"))
+RULE_FILES = sorted(DOMAIN.rglob("*.py"))
 PERSON = unit_person(unit_id())
 
 # Interpolated values the Vietnamese sentence takes from a translated piece rather than by the same name.
@@ -65,7 +66,7 @@ def _argument(call: ast.Call, position: int, keyword: str) -> ast.expr | None:
 
 def _literal_text(path: Path, node: ast.expr) -> str:
     """The text written at the call site: string constants, and module constants a name refers to."""
-    module = importlib.import_module(f"domain.{path.stem}")
+    module = importlib.import_module(".".join(path.relative_to(DOMAIN.parent).with_suffix("").parts))
     parts = []
     for sub in ast.walk(node):
         if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
@@ -90,8 +91,8 @@ REFUSAL_CALLS = _calls("refusal")
 def test_the_rules_build_many_refusals_and_all_through_refusal():
     assert len(REFUSAL_CALLS) >= 50
     built_directly = [(path.name, call.lineno) for path, call in _calls("Refusal")
-                      if path.name != "rules_common.py"]
-    assert built_directly == [], "build refusals with rules_common.refusal(), which requires the Vietnamese reason"
+                      if path.name != "common.py"]
+    assert built_directly == [], "build refusals with common.refusal(), which requires the Vietnamese reason"
 
 
 @pytest.mark.parametrize(("path", "call"), REFUSAL_CALLS,
@@ -100,7 +101,7 @@ def test_every_call_site_gives_a_vietnamese_reason_with_the_same_values(path: Pa
     message = _argument(call, 1, "message")
     message_vi = _argument(call, 3, "message_vi")
     assert message is not None and message_vi is not None
-    if path.name == "rules_common.py" and isinstance(message_vi, ast.Name) and message_vi.id == "message_vi":
+    if path.name == "common.py" and isinstance(message_vi, ast.Name) and message_vi.id == "message_vi":
         return  # refusal() itself, passing its arguments on
     text = _literal_text(path, message_vi)
     assert is_vietnamese(text), text
@@ -126,8 +127,8 @@ def test_every_translated_piece_a_rule_passes_is_mapped():
         what = _argument(call, 2, "what")
         if isinstance(what, ast.Constant):
             assert what.value in AUTHORITY_PLACES_VI, (path.name, call.lineno, what.value)
-        elif path.name != "rules_common.py":  # the deletion rules: f"the {kind} residence"
-            assert path.name == "rules_deletion.py", (path.name, call.lineno)
+        elif path.name != "common.py":  # the deletion rules: f"the {kind} residence"
+            assert path.name == "deletion.py", (path.name, call.lineno)
             assert all(f"the {kind} residence" in AUTHORITY_PLACES_VI for kind in KINDS_VI)
 
 
@@ -171,7 +172,7 @@ def test_floor_area_is_written_with_a_decimal_comma():
     facts = HouseholdFacts(applicant=_person(), residence=ResidenceFacts(
         residence_id=10, owner_id=None, floor_area_m2=Decimal(30), barred_reason=None, household_id=None,
         household_head_id=None, member_count=3))
-    [refused] = eligibility_refusals(submission, facts)
+    [refused] = refusals_of(submission, facts)
     assert refused.code == "floor_area_too_small"
     assert "7.5 m²" in refused.message
     assert "diện tích nhà ở bình quân là 7,5 m² sàn/người, thấp hơn diện tích nhà ở tối thiểu 8 m² sàn/người" \
@@ -212,7 +213,7 @@ def test_a_refused_rule_prints_its_vietnamese_reason_on_ct06():
     facts = HouseholdFacts(applicant=_person(), residence=ResidenceFacts(
         residence_id=10, owner_id=unit_id(date(1960, 1, 1)), floor_area_m2=Decimal(60), barred_reason="đất lấn chiếm",
         household_id=None, household_head_id=None, member_count=0))
-    refused = tuple(eligibility_refusals(submission, facts))
+    refused = tuple(refusals_of(submission, facts))
     assert [r.code for r in refused] == ["barred_place", "not_owner"]
     data = document_data(_ct06_request(*refused), DocumentKind.CT06, datetime(2026, 11, 2, 9, tzinfo=UTC))
     assert data.refusal_reason == "; ".join(r.message_vi for r in refused)

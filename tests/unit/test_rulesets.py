@@ -12,7 +12,8 @@ import pytest
 from pydantic import ValidationError
 
 from domain.calendar import VN_TZ, DayCount, WorkingCalendar
-from domain.procedures import PROCEDURES, Procedure
+from domain.procedures import Procedure
+from domain.procedures.catalogue import PROCEDURES
 from domain.rulesets import (
     RULE_SETS,
     Deadline,

@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from cutru.clients.client import SubmissionRejected, check_submission
 from domain.models import OfficerDecision
-from domain.submissions import field_errors, parse_submission
-from tests.unit.test_eligibility import APPLICANT
+from domain.procedures.catalogue import field_errors, parse_submission
+from tests.unit.procedures.test_permanent_residence_registration import APPLICANT
 
 VALID: dict[str, Any] = {
     "procedure": "PermanentResidenceRegistration",

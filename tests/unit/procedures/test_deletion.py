@@ -7,16 +7,20 @@ from typing import Any
 
 import pytest
 
-from domain.eligibility import deadline_case_for, notes_for
 from domain.procedures import Procedure
-from domain.rules_deletion import PERMANENT_CASES, TEMPORARY_CASES, filed_late, notice_window_closes
+from domain.procedures.deletion import PoliceNotice, filed_late, notice_window_closes
+from domain.procedures.permanent_residence_deletion import CASES as PERMANENT_CASES
+from domain.procedures.permanent_residence_deletion import PermanentDeletionCase
+from domain.procedures.temporary_residence_deletion import CASES as TEMPORARY_CASES
+from domain.procedures.temporary_residence_deletion import TemporaryDeletionCase
 from domain.rulesets import DeadlineCase
-from domain.submissions import PermanentDeletionCase, PoliceNotice, TemporaryDeletionCase
 from tests.factories import (
     OTHER_COMMUNE,
+    deadline_case_of,
     facts_of,
     household_facts,
     member_facts,
+    notes_of,
     person_facts,
     record_facts,
     unit_id,
@@ -56,7 +60,7 @@ def permanent_facts(*, subject_status: str = "dead", commune: str = "00070", rec
 
 def test_spouse_files_the_death_of_a_household_member():
     assert codes(permanent(), permanent_facts()) == []
-    assert deadline_case_for(permanent(), permanent_facts()) is DeadlineCase.STANDARD
+    assert deadline_case_of(permanent(), permanent_facts()) is DeadlineCase.STANDARD
 
 
 def test_subject_unknown_and_nothing_to_delete():
@@ -112,7 +116,7 @@ def test_a_late_filing_is_noted_not_refused(event: date, late: bool):
     facts = permanent_facts()
     assert codes(submission, facts) == []
     assert filed_late(submission) is late
-    notes = notes_for(submission, facts)
+    notes = notes_of(submission, facts)
     assert any("after the 7-day window" in note for note in notes) is late
 
 
@@ -130,7 +134,7 @@ def test_ex_officio_only_after_the_notice_window():
     closed = permanent(event=date(2026, 10, 1), police_notice=notice | {"notified_on": "2026-10-20"})
     assert codes(closed, permanent_facts()) == []
     assert not filed_late(closed)  # the police's own case
-    assert any("Ex officio deletion" in note for note in notes_for(closed, permanent_facts()))
+    assert any("Ex officio deletion" in note for note in notes_of(closed, permanent_facts()))
 
 
 def test_the_notice_window_closes_at_the_start_of_the_eighth_day():
@@ -163,7 +167,7 @@ def temporary_facts(*, temporary_record: bool = True, status: str = "alive", **r
 def test_the_landlord_reports_an_ended_tenancy():
     submission = temporary()
     assert codes(submission, temporary_facts()) == []
-    assert any("not confirmed" in note for note in notes_for(submission, temporary_facts()))
+    assert any("not confirmed" in note for note in notes_of(submission, temporary_facts()))
 
 
 def test_temporary_deletion_refusals():

@@ -9,15 +9,11 @@ from typing import Any
 
 import pytest
 
-from domain.eligibility import (
-    HouseholdFacts,
-    PersonFacts,
-    ResidenceFacts,
-    eligibility_refusals,
-    identity_refusals,
-)
+from domain.facts import HouseholdFacts, PersonFacts, ResidenceFacts
 from domain.identity import generate_personal_id
-from domain.submissions import PermanentResidenceRegistrationSubmission, parse_submission
+from domain.procedures.catalogue import parse_submission
+from domain.procedures.permanent_residence_registration import PermanentResidenceRegistrationSubmission
+from tests.factories import refusals_of
 
 RNG = random.Random(5)
 APPLICANT = generate_personal_id(RNG, "01", date(1990, 5, 17), "female")
@@ -64,21 +60,11 @@ def facts(applicant: str = APPLICANT, current: int | None = None, **residence: A
 
 
 def codes(sub: PermanentResidenceRegistrationSubmission, f: HouseholdFacts) -> list[str]:
-    return [r.code for r in eligibility_refusals(sub, f)]
+    return [r.code for r in refusals_of(sub, f)]
 
 
 def test_owner_registering_at_own_residence_is_eligible():
     assert codes(submission(), facts()) == []
-
-
-def test_identity_unknown_deceased_and_mismatch():
-    sub = submission()
-    assert [r.code for r in identity_refusals(sub, None)] == ["identity_unknown"]
-    assert [r.code for r in identity_refusals(sub, person(status="dead"))] == ["identity_deceased"]
-    mismatch = identity_refusals(sub, person(full_name="Nguyễn Thị Ánh", birth_date=date(1990, 5, 18)))
-    assert [r.code for r in mismatch] == ["identity_mismatch"]
-    assert "full name, birth date" in mismatch[0].message
-    assert identity_refusals(sub, person()) == []
 
 
 def test_unknown_residence_is_refused():

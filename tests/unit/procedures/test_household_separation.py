@@ -1,4 +1,4 @@
-"""Household rules: separation (tách hộ, Luật Cư trú Điều 25) and adjustment (Điều 26), each refusal on its own."""
+"""Household separation rules (tách hộ, Luật Cư trú Điều 25), each refusal on its own."""
 
 from __future__ import annotations
 
@@ -92,49 +92,3 @@ def test_separation_model_needs_exactly_one_new_head():
         separation((SON, "spouse"))
     with pytest.raises(ValidationError, match="each person is listed once"):
         separation((SON, "head"), (SON, "spouse"))
-
-
-# ---- adjustment ---------------------------------------------------------------------------------------------
-
-
-def adjustment(change: str = "household_head", applicant: Any = SON, consents: list[dict[str, Any]] | None = None,
-               **details: Any) -> Any:
-    values: dict[str, Any] = {"change": change} | details
-    if change == "household_head":
-        values.setdefault("new_head_id", SON.personal_id)
-    return unit_submission(Procedure.RESIDENCE_INFO_ADJUSTMENT, applicant, values,
-                           consents=[consent("household_head", HEAD)] if consents is None else consents)
-
-
-def test_a_new_household_head_with_the_current_head_consent():
-    assert codes(adjustment(), household()) == []
-    assert codes(adjustment(consents=[]), household()) == ["household_head_consent_missing"]
-    assert codes(adjustment(consents=[]), household(head_status="dead")) == []  # the head died: nobody to consent
-    assert codes(adjustment(applicant=HEAD, consents=[]), household(HEAD)) == []  # the head hands over
-
-
-def test_new_head_refusals():
-    assert codes(adjustment(), facts_of(SON)) == ["no_household"]
-    assert codes(adjustment(), household(commune_code="00073")) == ["wrong_police_unit"]
-    assert codes(adjustment(new_head_id=OWNER.personal_id), household()) == ["new_head_not_member"]
-    assert codes(adjustment(new_head_id=HEAD.personal_id), household()) == ["nothing_to_change"]
-    assert codes(adjustment(), household(son_capable=False)) == ["new_head_without_full_capacity"]
-    assert codes(adjustment(new_head_id=GRANDCHILD.personal_id), household()) == ["new_head_without_full_capacity"]
-
-
-def test_civil_status_and_address_changes():
-    renamed = {"new_full_name": "Trần Minh Khôi", "civil_status_extract_number": "123/TLKS-BS"}
-    assert codes(adjustment("civil_status", consents=[], **renamed), household()) == []
-    assert codes(adjustment("civil_status", consents=[], new_full_name="Trần Minh Khôi"), household()) == [
-        "civil_status_proof_missing"]
-    assert codes(adjustment("civil_status", consents=[], **renamed | {"new_full_name": SON.full_name}), household()
-                 ) == ["nothing_to_change"]
-    electronic = adjustment("civil_status", consents=[], civil_status_source="electronic_civil_status_db", **renamed)
-    assert codes(electronic, household()) == ["no_procedure_needed"]
-    assert codes(adjustment("address", consents=[], new_address_line="Số 3 phố Hàng Gai"), household()) == [
-        "address_adjusted_by_police"]
-
-
-def test_adjustment_model_needs_the_new_value():
-    with pytest.raises(ValidationError, match="new_full_name is required"):
-        adjustment("civil_status")

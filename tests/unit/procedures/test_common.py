@@ -8,11 +8,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from domain.eligibility import eligibility_refusals
 from domain.procedures import Procedure
-from domain.rules_common import has_full_capacity, late_filing_note
-from domain.submissions import field_errors, parse_submission
-from tests.factories import address, facts_of, person_facts, unit_id, unit_person, unit_submission
+from domain.procedures.catalogue import field_errors, parse_submission
+from domain.procedures.common import has_full_capacity, late_filing_note
+from tests.factories import address, facts_of, person_facts, refusals_of, unit_id, unit_person, unit_submission
 
 PERSON = unit_person(unit_id())
 
@@ -25,8 +24,8 @@ def test_permanent_registration_is_decided_by_the_police_of_the_residence():
     facts = facts_of(PERSON, residence={"residence_id": 1, "owner_id": PERSON.personal_id, "floor_area_m2": 50,
                                         "barred_reason": None, "household_id": None, "household_head_id": None,
                                         "member_count": 0})
-    assert eligibility_refusals(registration("CA-00070"), facts) == []
-    refused = eligibility_refusals(registration("CA-00073"), facts)
+    assert refusals_of(registration("CA-00070"), facts) == []
+    refused = refusals_of(registration("CA-00073"), facts)
     assert [r.code for r in refused] == ["wrong_police_unit"]
     assert "Phường Hoàn Kiếm (CA-00070)" in refused[0].message
 

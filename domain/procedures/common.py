@@ -1,26 +1,29 @@
-"""Building blocks shared by the procedures' rules: ages, consent, the deciding authority, filing windows.
+"""What every procedure's definition uses: the details base and shared fields, the identity check, ages, consent,
+the deciding authority, filing windows.
 
-Pure functions of plain values: no I/O, no clock. The facts models live in ``domain.eligibility``; this module
-must not import it (the per-procedure rule modules import both, and ``domain.eligibility`` imports them).
+Pure functions of plain values: no I/O, no clock.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from typing import Protocol
+from typing import Annotated, Literal, Protocol
+
+from pydantic import Field
 
 from domain.admin_units import commune
-from domain.calendar import local_date
-from domain.documents import format_date
-from domain.models import ConsentRole, Refusal, SubmissionBase
+from domain.calendar import format_date, local_date
+from domain.facts import PersonFacts
+from domain.models import Boundary, ConsentRole, Refusal, SubmissionBase
+from domain.rulesets import Period, PeriodUnit
 
 ADULT_AGE = 18  # Bộ luật Dân sự 2015, Điều 20: an adult is 18 or older
 
 # A letter only Vietnamese spelling has (a diacritic or đ): what tells a Vietnamese sentence from an English one.
 _VIETNAMESE_LETTER = re.compile("[àáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵ]", re.IGNORECASE)
 
-# Refused alike by permanent (``domain.eligibility``) and temporary (``domain.rules_temporary``) registration.
+# Refused alike by permanent and temporary registration.
 RESIDENCE_UNKNOWN_VI = ("Địa chỉ đã kê khai chưa được ghi nhận là chỗ ở hợp pháp trong Cơ sở dữ liệu về cư trú; đề "
                         "nghị bổ sung giấy tờ, tài liệu chứng minh chỗ ở hợp pháp hoặc kiểm tra lại địa chỉ.")
 NO_HOUSEHOLD_TO_JOIN_VI = "Chỗ ở này không có hộ gia đình đang cư trú để người đề nghị nhập hộ."
@@ -42,6 +45,19 @@ AUTHORITY_PLACES_VI = {
     "the temporary residence": "đã đăng ký tạm trú",
     "the permanent residence": "đã đăng ký thường trú",
 }
+
+
+class Details(Boundary):
+    """Base of every details model (``Boundary`` refuses text that PostgreSQL cannot store)."""
+
+
+Relation = Literal["spouse", "child", "parent", "sibling", "grandchild", "nephew_niece", "ward", "other_relative"]
+OfficerId = Annotated[str, Field(pattern=r"^CB-[0-9]{5}-[0-9]{2}$")]
+Text = Annotated[str, Field(min_length=3, max_length=300)]
+
+IDENTITY_BASIS = "Luật Cư trú 2020, Điều 6; Luật Căn cước 2023"
+# The identity fields that may differ from CSDLQG, as the English and the Vietnamese (CT06) messages name them.
+_IDENTITY_FIELDS_VI = {"full name": "họ và tên", "birth date": "ngày sinh", "sex": "giới tính"}
 
 
 class Capable(Protocol):
@@ -131,6 +147,16 @@ def wrong_authority(submission: SubmissionBase, commune_code: str, what: str) ->
                     f"đề nghị nộp hồ sơ tại Công an {name_vi}.")]
 
 
+def max_term_end(start: date, months: int) -> date:
+    """Last day of the longest temporary-residence term allowed from ``start`` (Bộ luật Dân sự Điều 147–148)."""
+    return Period(amount=months, unit=PeriodUnit.MONTHS).end_from(start)
+
+
+def no_household(basis: str) -> list[Refusal]:
+    return [refusal("no_household", "The applicant is not a registered member of any household.", basis,
+                    "Người đề nghị không có tên là thành viên của hộ gia đình nào trong Cơ sở dữ liệu về cư trú.")]
+
+
 def period_end(start: date, days: int) -> date:
     """Last day of a period of ``days`` days from ``start``; it begins the next day (Bộ luật Dân sự Điều 147)."""
     return start + timedelta(days=days)
@@ -147,3 +173,46 @@ def late_filing_note(due_from: date, filed_on: date, days: int, legal_basis: str
         return None
     return (f"Filed on {format_date(filed_on)}, after the {days}-day window that ended on {format_date(last_day)} "
             f"({legal_basis}); the change is still due and is made; the late filing is recorded.")
+
+
+def identity_refusals(submission: SubmissionBase, person: PersonFacts | None) -> list[Refusal]:
+    """The applicant must exist in the population database, be alive, and match what was declared."""
+    basis = IDENTITY_BASIS
+    if person is None:
+        return [
+            refusal(
+                "identity_unknown",
+                "The personal ID number is not in the national population database; check the number.",
+                basis,
+                "Số định danh cá nhân không có trong Cơ sở dữ liệu quốc gia về dân cư; đề nghị kiểm tra lại số định "
+                "danh cá nhân.",
+            )
+        ]
+    refusals = []
+    if person.status != "alive":
+        refusals.append(
+            refusal("identity_deceased", "The population database records this person as deceased.", basis,
+                    "Cơ sở dữ liệu quốc gia về dân cư ghi nhận người này đã chết.")
+        )
+    declared = submission.applicant
+    mismatched = [
+        name
+        for name, same in (
+            ("full name", declared.full_name.casefold() == person.full_name.casefold()),
+            ("birth date", declared.birth_date == person.birth_date),
+            ("sex", declared.sex == person.sex),
+        )
+        if not same
+    ]
+    if mismatched:
+        refusals.append(
+            refusal(
+                "identity_mismatch",
+                "The declared " + ", ".join(mismatched)
+                + " differ from the national population database; correct the declaration.",
+                basis,
+                "Thông tin " + ", ".join(_IDENTITY_FIELDS_VI[name] for name in mismatched)
+                + " đã kê khai không trùng khớp với Cơ sở dữ liệu quốc gia về dân cư; đề nghị kê khai lại cho đúng.",
+            )
+        )
+    return refusals

@@ -1,7 +1,8 @@
-"""Deletion of a permanent (Luật Cư trú Điều 24) or temporary (Điều 29) residence registration.
+"""What the two deletions share: permanent (Luật Cư trú Điều 24, ``permanent_residence_deletion``) and temporary
+(Điều 29, ``temporary_residence_deletion``) residence registration.
 
-Each case is a row of data (``PERMANENT_CASES``, ``TEMPORARY_CASES``): its legal point, whether the population
-database must already record a death, and which rule-set threshold (months) must have run since the event.
+Each case is a row of data (the procedure module's ``CASES``): its legal point, whether the population database
+must already record a death, and which rule-set threshold (months) must have run since the event.
 
 Filing window: the person or household files within the rule set's ``deletion_filing_days`` (7) of the event.
 Filing later is **not** a refusal: the law obliges the police to delete anyway (ex officio if need be), and
@@ -15,33 +16,24 @@ workflow waits ``ex_officio_deletion_after_notice_days`` (7) and, if nothing was
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domain.calendar import VN_TZ
-from domain.documents import format_date
-from domain.models import Refusal
-from domain.rules_common import late_filing_note, received_on, refusal, wrong_authority
+from domain.admin_units import format_address
+from domain.calendar import VN_TZ, format_date, local_date
+from domain.facts import HouseholdFacts, PersonRecords, RecordFacts
+from domain.models import DossierCode, PersonalId, Refusal, SubmissionBase
+from domain.procedures.common import Details, OfficerId, late_filing_note, received_on, refusal, wrong_authority
+from domain.procedures.plan import DeleteRecord, LeaveHousehold, RecordKind, RecordPlan, Step
 from domain.rulesets import Period, PeriodUnit, RuleSet, rules_for
-from domain.submissions import (
-    PermanentDeletionCase,
-    PermanentResidenceDeletionSubmission,
-    PoliceNotice,
-    TemporaryDeletionCase,
-    TemporaryResidenceDeletionSubmission,
-)
 
-if TYPE_CHECKING:
-    from domain.eligibility import HouseholdFacts, PersonRecords, RecordFacts
-
-PERMANENT_BASIS = "Luật Cư trú 2020, Điều 24"
-TEMPORARY_BASIS = "Luật Cư trú 2020, Điều 29"
 KINDS_VI = {"permanent": "thường trú", "temporary": "tạm trú"}  # the registration deleted, as CT06 names it
 
 Threshold = Literal["absence_months_for_deletion", "housing_ended_months_for_deletion"]
-DeletionSubmission = PermanentResidenceDeletionSubmission | TemporaryResidenceDeletionSubmission
 
 
 class DeletionCase(BaseModel):
@@ -59,58 +51,76 @@ class DeletionCase(BaseModel):
     confirmed: bool = True  # False: the specification marks the case UNCONFIRMED
 
 
-PERMANENT_CASES: dict[PermanentDeletionCase, DeletionCase] = {
-    PermanentDeletionCase.DEATH: DeletionCase(point="khoản 1 điểm a", vietnamese="người đã chết",
-                                              death_recorded=True),
-    PermanentDeletionCase.DECLARED_MISSING_OR_DEAD: DeletionCase(
-        point="khoản 1 điểm a", vietnamese="có quyết định của Tòa án tuyên bố mất tích hoặc đã chết"),
-    PermanentDeletionCase.SETTLED_ABROAD: DeletionCase(point="khoản 1 điểm b", vietnamese="ra nước ngoài để định cư"),
-    PermanentDeletionCase.CANCELLATION_DECISION: DeletionCase(
-        point="khoản 1 điểm c", vietnamese="đã có quyết định hủy bỏ đăng ký thường trú"),
-    PermanentDeletionCase.ABSENT_12_MONTHS: DeletionCase(
-        point="khoản 1 điểm d", vietnamese="vắng mặt liên tục tại nơi thường trú từ 12 tháng trở lên",
-        waiting_months="absence_months_for_deletion", absence=True),
-    PermanentDeletionCase.LOST_NATIONALITY: DeletionCase(
-        point="khoản 1 điểm đ", vietnamese="thôi quốc tịch, bị tước quốc tịch Việt Nam"),
-    PermanentDeletionCase.HOUSING_ENDED: DeletionCase(
-        point="khoản 1 điểm e", vietnamese="đã chấm dứt thuê, mượn, ở nhờ mà chưa đăng ký thường trú nơi mới",
-        waiting_months="housing_ended_months_for_deletion"),
-    PermanentDeletionCase.RESIDENCE_TRANSFERRED: DeletionCase(
-        point="khoản 1 điểm g", vietnamese="chỗ ở đã chuyển quyền sở hữu mà chưa đăng ký thường trú nơi mới",
-        waiting_months="housing_ended_months_for_deletion"),
-}
+@dataclass(frozen=True)
+class DeletionKind:
+    """What differs between the two deletions: the record, the article, the cases and the rule-set windows."""
 
-TEMPORARY_CASES: dict[TemporaryDeletionCase, DeletionCase] = {
-    TemporaryDeletionCase.DEATH: DeletionCase(point="khoản 1 điểm a", vietnamese="người đã chết",
-                                              death_recorded=True),
-    TemporaryDeletionCase.DECLARED_MISSING_OR_DEAD: DeletionCase(
-        point="khoản 1 điểm a", vietnamese="có quyết định của Tòa án tuyên bố mất tích hoặc đã chết"),
-    TemporaryDeletionCase.LOST_NATIONALITY: DeletionCase(
-        point="khoản 1", vietnamese="thôi quốc tịch, bị tước quốc tịch Việt Nam"),
-    TemporaryDeletionCase.CANCELLATION_DECISION: DeletionCase(
-        point="khoản 1", vietnamese="đã có quyết định hủy bỏ đăng ký tạm trú", confirmed=False),
-    TemporaryDeletionCase.REGISTERED_PERMANENT_HERE: DeletionCase(
-        point="khoản 1", vietnamese="đã đăng ký thường trú tại chính nơi tạm trú", permanent_here=True,
-        confirmed=False),
-    TemporaryDeletionCase.HOUSING_ENDED: DeletionCase(
-        point="khoản 1", vietnamese="đã chấm dứt thuê, mượn, ở nhờ chỗ ở tạm trú", confirmed=False),
-    TemporaryDeletionCase.RESIDENCE_TRANSFERRED: DeletionCase(
-        point="khoản 1", vietnamese="chỗ ở tạm trú đã chuyển quyền sở hữu, chủ sở hữu mới không đồng ý",
-        confirmed=False),
-}
+    record: RecordKind
+    basis: str
+    cases: Mapping[Any, DeletionCase]  # keyed by the procedure's own case enum
+    filing_days: Callable[[RuleSet], int]  # the person or household files within this many days of the event
+
+
+class PoliceNotice(Details):
+    """The police detected a deletion case and notified the person or household (thông báo của Công an cấp xã).
+
+    A dossier carrying a notice is opened by the police: if nothing is filed within the days the rule set allows
+    after ``notified_on``, the registration is deleted ex officio (xóa đăng ký đương nhiên, with minutes).
+    """
+
+    notice_number: str = Field(min_length=1, max_length=40)
+    notified_on: date
+    officer_id: OfficerId
+
+
+class CitizenFiling(Details):
+    """Signal ``citizen_filed`` to a notice's deletion dossier: the person filed their own dossier in time."""
+
+    dossier_code: DossierCode
+
+
+class DeletionDetails(Details):
+    subject_id: PersonalId | None = Field(
+        default=None, description="the person whose registration is deleted, when not the applicant"
+    )
+    event_date: date = Field(description="when the case arose (death, emigration, decision, end of tenancy …)")
+    police_notice: PoliceNotice | None = None
+    case: str  # each deletion narrows it to its own cases (a StrEnum)
+
+    @model_validator(mode="after")
+    def _notice_after_event(self) -> DeletionDetails:
+        if self.police_notice is not None and self.police_notice.notified_on < self.event_date:
+            raise ValueError("police_notice.notified_on is before event_date: the police notify a case that arose")
+        return self
+
+
+class DeletionSubmission(SubmissionBase):
+    """A deletion's submission; each of the two procedures says which kind of record it deletes."""
+
+    deletion: ClassVar[DeletionKind]
+    details: DeletionDetails
+
+    @model_validator(mode="after")
+    def _not_after_receipt(self) -> DeletionSubmission:
+        received = local_date(self.received_at)
+        if self.details.event_date > received:
+            raise ValueError("details.event_date is after the dossier was received")
+        notice = self.details.police_notice
+        if notice is not None and notice.notified_on > received:
+            raise ValueError("details.police_notice.notified_on is after the dossier was received")
+        return self
+
+    @property
+    def subject_id(self) -> str:
+        return self.details.subject_id or self.applicant.personal_id
+
+    @property
+    def case(self) -> DeletionCase:
+        return self.deletion.cases[self.details.case]
 
 
 def case_of(submission: DeletionSubmission) -> DeletionCase:
-    if isinstance(submission, PermanentResidenceDeletionSubmission):
-        return PERMANENT_CASES[submission.details.case]
-    return TEMPORARY_CASES[submission.details.case]
-
-
-def _filing_window(submission: DeletionSubmission, rules: RuleSet) -> tuple[int, str]:
-    """(days to file after the case arises, legal basis) for the kind of record deleted."""
-    if isinstance(submission, PermanentResidenceDeletionSubmission):
-        return rules.permanent_residence.deletion_filing_days, f"{PERMANENT_BASIS} khoản 2"
-    return rules.temporary_residence.deletion_filing_days, f"{TEMPORARY_BASIS} khoản 2"
+    return submission.case
 
 
 def case_arises_on(submission: DeletionSubmission) -> date:
@@ -142,8 +152,9 @@ def filed_late(submission: DeletionSubmission) -> bool:
 def _late_note(submission: DeletionSubmission) -> str | None:
     if submission.details.police_notice is not None:
         return None  # the police's own case: there is no citizen's filing to be late
-    filing_days, basis = _filing_window(submission, rules_for(submission.received_at))
-    return late_filing_note(case_arises_on(submission), received_on(submission), filing_days, basis)
+    kind = submission.deletion
+    filing_days = kind.filing_days(rules_for(submission.received_at))
+    return late_filing_note(case_arises_on(submission), received_on(submission), filing_days, f"{kind.basis} khoản 2")
 
 
 def deletion_notes(submission: DeletionSubmission, facts: HouseholdFacts) -> list[str]:
@@ -160,11 +171,12 @@ def deletion_notes(submission: DeletionSubmission, facts: HouseholdFacts) -> lis
 def _record(submission: DeletionSubmission, records: PersonRecords | None) -> RecordFacts | None:
     if records is None:
         return None
-    return records.permanent if isinstance(submission, PermanentResidenceDeletionSubmission) else records.temporary
+    return records.permanent if submission.deletion.record == "permanent" else records.temporary
 
 
-def _deletion_refusals(submission: DeletionSubmission, facts: HouseholdFacts, basis: str,
-                       kind: str) -> list[Refusal]:
+def deletion_refusals(submission: DeletionSubmission, facts: HouseholdFacts) -> list[Refusal]:
+    """Xóa đăng ký thường trú (Điều 24) or tạm trú (Điều 29)."""
+    basis, kind = submission.deletion.basis, submission.deletion.record
     subject_id = submission.subject_id
     subject = facts.applicant if subject_id == submission.applicant.personal_id else facts.subject
     if subject is None:
@@ -237,7 +249,7 @@ def _case_refusals(submission: DeletionSubmission, facts: HouseholdFacts, subjec
                                 "trú."))
     notice = submission.details.police_notice
     if notice is not None:
-        closes = notice_window_closes(notice, isinstance(submission, PermanentResidenceDeletionSubmission))
+        closes = notice_window_closes(notice, submission.deletion.record == "permanent")
         if submission.received_at < closes:
             refusals.append(refusal("notice_window_open",
                                     f"The person may still file until {format_date(closes - timedelta(days=1))}: "
@@ -248,13 +260,42 @@ def _case_refusals(submission: DeletionSubmission, facts: HouseholdFacts, subjec
     return refusals
 
 
-def permanent_deletion_refusals(submission: PermanentResidenceDeletionSubmission,
-                                facts: HouseholdFacts) -> list[Refusal]:
-    """Xóa đăng ký thường trú, Luật Cư trú Điều 24."""
-    return _deletion_refusals(submission, facts, PERMANENT_BASIS, "permanent")
+def deletion_plan(submission: DeletionSubmission, facts: HouseholdFacts, today: date) -> RecordPlan:
+    """The record is closed as deleted and why is kept; after a permanent deletion the person leaves the household.
+
+    A head who leaves other members behind stays recorded as head until the household changes its head
+    (Điều 26, điều chỉnh thông tin về cư trú): a household cannot be left without one.
+    """
+    kind, details = submission.deletion.record, submission.details
+    record = _record(submission, facts.records)
+    assert record is not None, "eligibility found the record"
+    subject = facts.subject or facts.applicant
+    ex_officio = details.police_notice is not None
+    late = filed_late(submission)
+    notice = details.police_notice
+    steps: list[Step] = [DeleteRecord(kind=kind, record_id=record.record_id, personal_id=submission.subject_id,
+                                      case=str(details.case), event_date=details.event_date, ex_officio=ex_officio,
+                                      filed_late=late, on=today, output="deleted")]
+    summary = {"record_id": str(record.record_id), "subject_name": subject.full_name, "case": str(details.case),
+               "case_vi": submission.case.vietnamese, "ex_officio": str(ex_officio).lower(),
+               "filed_late": str(late).lower(), "deleted_on": today.isoformat(),
+               "notice": f"{notice.notice_number} ngày {format_date(notice.notified_on)}" if notice else "",
+               "address": format_address(record.province_code, record.commune_code, record.address_line)}
+    if kind == "permanent":
+        assert facts.records is not None
+        household = facts.records.household
+        head_with_others = (household is not None and household.head_id == submission.subject_id
+                            and len(household.members) > 1)
+        if not head_with_others:
+            steps.append(LeaveHousehold(personal_id=submission.subject_id))
+        summary["household_head_change_needed"] = str(head_with_others).lower()
+    return RecordPlan(steps=tuple(steps), summary=summary)
 
 
-def temporary_deletion_refusals(submission: TemporaryResidenceDeletionSubmission,
-                                facts: HouseholdFacts) -> list[Refusal]:
-    """Xóa đăng ký tạm trú, Luật Cư trú Điều 29."""
-    return _deletion_refusals(submission, facts, TEMPORARY_BASIS, "temporary")
+def deletion_text(recorded: dict[str, str], what: str) -> str:
+    """CT08 of a deletion; ``what`` is the registration deleted, in Vietnamese."""
+    sentence = (f"Đã xóa đăng ký {what} của {recorded['subject_name']} (trường hợp: {recorded['case_vi']}), "
+                f"ngày {format_date(date.fromisoformat(recorded['deleted_on']))}.")
+    if recorded.get("ex_officio") == "true":
+        sentence += f" Xóa theo thông báo số {recorded['notice']} của Công an, có biên bản."
+    return sentence

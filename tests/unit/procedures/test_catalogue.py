@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from cutru_local.demo import EXAMPLE_PEOPLE, EXAMPLES_DIR, instantiate, load_examples
 
 from domain.procedures import Procedure
-from domain.submissions import SUBMISSION_MODELS, parse_submission
+from domain.procedures.catalogue import PROCEDURES, parse_submission
 
 
 def test_one_example_per_procedure_named_after_it():
@@ -21,7 +21,7 @@ def test_one_example_per_procedure_named_after_it():
 
 def test_every_example_parses_as_its_procedure_submission():
     for procedure, raw in load_examples().items():
-        assert isinstance(parse_submission(raw), SUBMISSION_MODELS[procedure])
+        assert isinstance(parse_submission(raw), PROCEDURES[procedure].submission)
 
 
 def test_examples_name_only_the_example_people():
