@@ -1,11 +1,12 @@
 """cutru worker: runs every procedure workflow and every activity.
 
 Configuration comes from the environment (see ``cutru/platform/config.py``): TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
-CUTRU_TASK_QUEUE, DATABASE_URL, TEMPORAL_TLS_*, CUTRU_PAYLOAD_KEYS, CUTRU_METRICS_PORT, CUTRU_LOG_LEVEL, and the
-tuning variables (CUTRU_WORKER_ROLE, CUTRU_MAX_CONCURRENT_*, CUTRU_MAX_CACHED_WORKFLOWS, CUTRU_*_TASK_POLLERS,
-CUTRU_DATABASE_POOL_SIZE, CUTRU_EVENT_LOOP; docs/benchmarks.md says what each was measured to do), and the
-dossiers' waits (CUTRU_PAYMENT_TIMEOUT, CUTRU_PAYMENT_POLL_INTERVAL, CUTRU_SUPPLEMENT_TIMEOUT,
-CUTRU_REMINDER_FRACTION; production's by default, shortened by tests and the demo).
+TEMPORAL_TLS_* and TEMPORAL_PROFILE (read as the ``temporal`` CLI reads them), CUTRU_TASK_QUEUE, DATABASE_URL,
+CUTRU_PAYLOAD_KEYS, CUTRU_METRICS_PORT, CUTRU_LOG_LEVEL, and the tuning variables (CUTRU_WORKER_ROLE,
+CUTRU_MAX_CONCURRENT_*, CUTRU_MAX_CACHED_WORKFLOWS, CUTRU_*_TASK_POLLERS, CUTRU_DATABASE_POOL_SIZE, CUTRU_EVENT_LOOP;
+docs/benchmarks.md says what each was measured to do), and the dossiers' waits (CUTRU_PAYMENT_TIMEOUT,
+CUTRU_PAYMENT_POLL_INTERVAL, CUTRU_SUPPLEMENT_TIMEOUT, CUTRU_REMINDER_FRACTION; production's by default, shortened by
+tests and the demo).
 SIGTERM and SIGINT drain in-flight tasks and stop. ``python worker.py --check`` exits 0 when Temporal and
 PostgreSQL are reachable (container health check).
 
@@ -128,18 +129,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="exit 0 when Temporal and PostgreSQL are reachable")
     args = parser.parse_args()
-    settings = load_settings()
-    configure_logging(settings.log_level)
     if args.check:
         try:
+            settings = load_settings()
+            configure_logging(settings.log_level)
             asyncio.run(check(settings))
-        # ValueError: a half-configured mTLS pair (cutru.platform.temporal) or a bad payload key ring (KeyConfigError)
-        # is a configuration fault the probe must report as "unhealthy: <reason>", not as a traceback.
+        # ValueError: a configuration fault (ConfigError: a half-configured mTLS pair, an unknown Temporal profile;
+        # KeyConfigError: a bad payload key ring) the probe must report as "unhealthy: <reason>", not as a traceback.
         except (OSError, RuntimeError, ValueError, asyncpg.PostgresError) as error:
             print(f"unhealthy: {error}", file=sys.stderr)
             raise SystemExit(1) from error
         print("healthy")
         return
+    settings = load_settings()
+    configure_logging(settings.log_level)
     run_worker_process(run(settings), settings)
 
 

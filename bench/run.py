@@ -71,7 +71,7 @@ from bench.population import OFFICER, Applicant, load_applicants, one_of_each, r
 from bench.stack import NAMESPACE, Database, PhaseMeter, TemporalServer, WorkerProcesses, cli_version
 from cutru.clients.client import DossierClient
 from cutru.platform.codec import KeyRing, data_converter, new_key_line
-from cutru.platform.config import PROJECT_ROOT, TUNING_VARIABLES
+from cutru.platform.config import PROJECT_ROOT, TEMPORAL_VARIABLES, TUNING_VARIABLES
 from cutru.platform.db.migrate import migrate
 from domain.models import DecisionKind, DossierState, OfficerDecision
 from domain.procedures import Procedure
@@ -115,7 +115,7 @@ APPROVE = OfficerDecision(officer_id=OFFICER, decision=DecisionKind.APPROVE)
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 # Variables a developer's shell may hold that would point the bench's processes somewhere else.
 _FOREIGN_ENV = (
-    "TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA", "TEMPORAL_TLS_SERVER_NAME", "TEMPORAL_API_KEY",
+    *(var for var in TEMPORAL_VARIABLES if var not in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE")),
     "CUTRU_PAYLOAD_KEYS", "CUTRU_PAYLOAD_KEY_FILE", "CUTRU_METRICS_PORT", "CUTRU_TASK_QUEUE",
     "CUTRU_WORKER_ROLE",  # --split-roles sets it
 )  # fmt: skip

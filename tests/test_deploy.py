@@ -61,8 +61,9 @@ def _bin(name: str) -> str:
 
 
 def _module_env_names(path: Path) -> set[str]:
-    """Variable names a module reads: the cutru.platform.config ``_ENV`` mapping, ``ENV_* = "..."`` constants and
-    string literals passed to os.environ.get / os.getenv / os.environ[...]."""
+    """Variable names a module reads: the cutru.platform.config ``_ENV`` mapping and ``TEMPORAL_VARIABLES`` (what
+    envconfig reads), ``ENV_* = "..."`` constants and string literals passed to os.environ.get / os.getenv /
+    os.environ[...]."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found: set[object] = set()
     for node in ast.walk(tree):
@@ -75,6 +76,8 @@ def _module_env_names(path: Path) -> set[str]:
         if isinstance(target, ast.Name) and value is not None:
             if target.id == "_ENV" and isinstance(value, ast.Dict):
                 found |= {v.value for v in value.values if isinstance(v, ast.Constant)}
+            elif target.id == "TEMPORAL_VARIABLES" and isinstance(value, ast.Tuple):
+                found |= {v.value for v in value.elts if isinstance(v, ast.Constant)}
             elif target.id.startswith("ENV_") and isinstance(value, ast.Constant):
                 found.add(value.value)
         if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
@@ -119,7 +122,8 @@ def config_search_attributes() -> dict[str, str]:
 
 def test_env_name_discovery_reads_the_modules() -> None:
     names = worker_env_names()
-    assert {"CUTRU_TASK_QUEUE", "TEMPORAL_TLS_CERT", "CUTRU_METRICS_PORT", "CUTRU_PAYLOAD_KEY_FILE"} <= names
+    assert {"CUTRU_TASK_QUEUE", "TEMPORAL_TLS_CLIENT_CERT_PATH", "CUTRU_METRICS_PORT",
+            "CUTRU_PAYLOAD_KEY_FILE"} <= names
     assert "CUTRU_NOT_A_SETTING" not in names
 
 
@@ -592,7 +596,7 @@ def test_worker_deployment_is_hardened_and_wired() -> None:
     claim = _by_kind("PersistentVolumeClaim", documents["persistentVolumeClaim"]["claimName"])
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
     assert _volume_at(deployment, values["CUTRU_PAYLOAD_KEY_FILE"])["secret"]["secretName"] == "cutru-payload-keys"
-    for var in ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA"):
+    for var in ("TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_TLS_SERVER_CA_CERT_PATH"):
         volume = _volume_at(deployment, values[var])
         assert volume["secret"]["secretName"] == "cutru-temporal-tls", var
         assert Path(values[var]).name in _by_kind("Secret", "cutru-temporal-tls")["stringData"], var

@@ -1,6 +1,12 @@
-"""Configuration from the environment, shared by the worker, the starter and the tools.
+"""Configuration from the environment, shared by the worker, the `cutru` command and the tools.
 
 Every setting has an environment variable so that the same image runs on a laptop, in CI and in a cluster.
+The Temporal connection is read by the SDK's ``temporalio.envconfig``, the way the ``temporal`` CLI reads it: the
+variables TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS, TEMPORAL_TLS_CLIENT_CERT_PATH,
+TEMPORAL_TLS_CLIENT_KEY_PATH, TEMPORAL_TLS_SERVER_CA_CERT_PATH (or their ``_DATA`` forms), TEMPORAL_TLS_SERVER_NAME,
+TEMPORAL_GRPC_META_*, over the profile TEMPORAL_PROFILE (default ``default``) of the file TEMPORAL_CONFIG_FILE
+(default ``~/.config/temporalio/temporal.toml``). An empty variable counts as unset, as compose's ``${VAR:-}`` and a
+blanked ConfigMap entry give.
 When a variable is unset, the addresses that ``make up`` wrote to ``.cutru/stack.json`` are used.
 """
 
@@ -12,7 +18,8 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+from temporalio.envconfig import ClientConfigProfile, ClientConfigTLS
 
 from domain.models import ProcessingOptions
 
@@ -41,16 +48,19 @@ class StackAddresses(BaseModel):
     temporal_pid: int | None = None
 
 
+class ConfigError(ValueError):
+    """A setting that cannot work; the message names the variable or the file."""
+
+
 class Settings(BaseModel):
     temporal_address: str = "127.0.0.1:7233"
     namespace: str = "default"
+    # What envconfig loaded (TEMPORAL_TLS*, or the profile's [tls] table); None: plain text unless an API key is set.
+    temporal_tls: ClientConfigTLS | None = None
+    temporal_api_key: str | None = None
+    temporal_grpc_meta: dict[str, str] = Field(default_factory=dict)
     task_queue: str = "cutru-dossiers"
     database_url: str = "postgresql://postgres@127.0.0.1:5432/cutru"
-    temporal_tls_cert: str | None = Field(default=None, description="client certificate file (mTLS)")
-    temporal_tls_key: str | None = Field(default=None, description="client private key file (mTLS)")
-    temporal_tls_ca: str | None = Field(default=None, description="server CA certificate file")
-    temporal_tls_server_name: str | None = None
-    temporal_api_key: str | None = None
     log_level: str = "INFO"
     metrics_port: int | None = None
     document_dir: Path = STATE_DIR / "documents"
@@ -74,16 +84,16 @@ class Settings(BaseModel):
     processing: ProcessingOptions = Field(default_factory=ProcessingOptions)
 
 
+# The variables envconfig reads (besides TEMPORAL_GRPC_META_*): what a tool that must not connect elsewhere scrubs.
+TEMPORAL_VARIABLES = (
+    "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_API_KEY", "TEMPORAL_TLS",
+    "TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CLIENT_CERT_DATA", "TEMPORAL_TLS_CLIENT_KEY_PATH",
+    "TEMPORAL_TLS_CLIENT_KEY_DATA", "TEMPORAL_TLS_SERVER_CA_CERT_PATH", "TEMPORAL_TLS_SERVER_CA_CERT_DATA",
+    "TEMPORAL_TLS_SERVER_NAME", "TEMPORAL_PROFILE", "TEMPORAL_CONFIG_FILE",
+)  # fmt: skip
 _ENV = {
-    "temporal_address": "TEMPORAL_ADDRESS",
-    "namespace": "TEMPORAL_NAMESPACE",
     "task_queue": "CUTRU_TASK_QUEUE",
     "database_url": "DATABASE_URL",
-    "temporal_tls_cert": "TEMPORAL_TLS_CERT",
-    "temporal_tls_key": "TEMPORAL_TLS_KEY",
-    "temporal_tls_ca": "TEMPORAL_TLS_CA",
-    "temporal_tls_server_name": "TEMPORAL_TLS_SERVER_NAME",
-    "temporal_api_key": "TEMPORAL_API_KEY",
     "log_level": "CUTRU_LOG_LEVEL",
     "metrics_port": "CUTRU_METRICS_PORT",
     "document_dir": "CUTRU_DOCUMENT_DIR",
@@ -122,6 +132,16 @@ def read_stack() -> StackAddresses | None:
     return StackAddresses.model_validate(json.loads(STACK_FILE.read_text()))
 
 
+def temporal_profile(environ: dict[str, str] | None = None) -> ClientConfigProfile:
+    """The Temporal connection as the ``temporal`` CLI would read it from this environment."""
+    env = {name: value for name, value in (os.environ if environ is None else environ).items() if value}
+    try:
+        return ClientConfigProfile.load(override_env_vars=env)
+    # RuntimeError: envconfig's own (a profile not in the file, a file that is no TOML); OSError: a certificate file.
+    except (RuntimeError, OSError) as error:
+        raise ConfigError(f"Temporal client configuration: {error}") from error
+
+
 def load_settings() -> Settings:
     """Environment first, then the running local stack, then defaults."""
     values: dict[str, object] = {}
@@ -132,10 +152,27 @@ def load_settings() -> Settings:
             namespace=stack.namespace,
             database_url=stack.database_url,
         )
+    profile = temporal_profile()
+    if profile.address:
+        values["temporal_address"] = profile.address
+    if profile.namespace:
+        values["namespace"] = profile.namespace
+    values.update(temporal_tls=profile.tls, temporal_api_key=profile.api_key, temporal_grpc_meta=profile.grpc_meta)
     for field, var in _ENV.items():
         if os.environ.get(var):
             values[field] = os.environ[var]
     processing = {field: os.environ[var] for field, var in _PROCESSING_ENV.items() if os.environ.get(var)}
     if processing:
         values["processing"] = processing
-    return Settings.model_validate(values)
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as error:
+        raise ConfigError("invalid settings: " + "; ".join(
+            f"{_variable(e['loc'])}: {e['msg']}" for e in error.errors())) from error
+
+
+def _variable(loc: tuple[int | str, ...]) -> str:
+    """The variable behind a field of a validation error's location."""
+    if loc[0] == "processing" and len(loc) > 1:
+        return _PROCESSING_ENV.get(str(loc[1]), str(loc[1]))
+    return _ENV.get(str(loc[0]), str(loc[0]))

@@ -1,4 +1,5 @@
-"""structlog JSON logs. Personal ID numbers are masked by a processor, so a careless call cannot leak one."""
+"""structlog JSON logs, for cutru's own events and for the standard library's records (the Temporal SDK's,
+asyncpg's, asyncio's) alike. Personal ID numbers are masked by a processor, so a careless call cannot leak one."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
+from structlog.typing import Processor
 
 _PERSONAL_ID = re.compile(r"(?<!\d)(\d{3})\d{7}(\d{2})(?!\d)")
 
@@ -27,32 +29,50 @@ def mask_personal_ids(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> 
     return {key: _mask(value) for key, value in event_dict.items()}
 
 
-class MaskingFilter(logging.Filter):
-    """Masks personal ID numbers in standard-library records too (the Temporal SDK logs activity failures there)."""
+class _JsonHandler(logging.StreamHandler[Any]):
+    """The handler configure_logging installs on the root logger; a later call replaces it."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = _mask(record.getMessage())
-        record.args = None
-        if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = _mask(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        return True
+
+def _rendering() -> list[Processor]:
+    """The tail every event goes through, whichever logger wrote it; masking after the traceback is rendered."""
+    return [
+        structlog.processors.format_exc_info,
+        mask_personal_ids,
+        structlog.processors.JSONRenderer(ensure_ascii=False),
+    ]
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """JSON lines on stderr, one event per line, ready for a log stack."""
-    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level.upper())
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, MaskingFilter) for f in handler.filters):
-            handler.addFilter(MaskingFilter())
+    """JSON lines on stderr, one event per line, ready for a log stack.
+
+    cutru's events go from structlog straight to stderr (no detour through ``logging``, which the worker would pay
+    for on every activity); the standard library's records are rendered by structlog's ``ProcessorFormatter`` with
+    the same timestamp, level, masking and renderer, plus the logger's name and the record's ``extra`` fields (the
+    SDK puts the workflow and activity there).
+    """
+    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.stdlib.ExtraAdder(),
+            stamp,
+        ],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *_rendering()],
+    )
+    handler = _JsonHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for previous in [h for h in root.handlers if isinstance(h, _JsonHandler)]:
+        root.removeHandler(previous)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            mask_personal_ids,
-            structlog.processors.JSONRenderer(ensure_ascii=False),
+            stamp,
+            *_rendering(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),

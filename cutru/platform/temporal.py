@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from pathlib import Path
 from typing import Any, TypeVar
 
 from temporalio.client import Client, TLSConfig
@@ -13,35 +12,30 @@ from temporalio.runtime import Runtime
 from temporalio.worker import PollerBehaviorSimpleMaximum
 
 from cutru.platform.codec import KeyRing, data_converter
-from cutru.platform.config import Settings
+from cutru.platform.config import ConfigError, Settings
 
 
 def tls_config(settings: Settings) -> TLSConfig | bool:
-    """mTLS (self-hosted or Temporal Cloud) when certificate files are configured; plain TCP otherwise.
+    """TLS as envconfig's profile says (``ClientConfigProfile.to_client_connect_config``): plain TCP unless a TLS
+    setting or an API key (Temporal Cloud accepts keys only over TLS) is there; TEMPORAL_TLS=false turns it off.
 
-    Any TLS setting, or an API key (Temporal Cloud accepts keys only over TLS), turns TLS on, so that a partial
-    configuration fails loudly instead of silently connecting in clear text.
+    Half a client key pair is refused, so that a partial mTLS configuration fails loudly instead of connecting
+    without the client certificate.
     """
-    if not (
-        settings.temporal_tls_cert
-        or settings.temporal_tls_key
-        or settings.temporal_tls_ca
-        or settings.temporal_tls_server_name
-        or settings.temporal_api_key
-    ):
+    tls = settings.temporal_tls
+    if tls is None:
+        return TLSConfig() if settings.temporal_api_key is not None else False
+    if tls.disabled:
         return False
-    if bool(settings.temporal_tls_cert) != bool(settings.temporal_tls_key):
-        raise ValueError("Set both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY for mTLS, or neither.")
-
-    def read(path: str | None) -> bytes | None:
-        return Path(path).read_bytes() if path else None
-
-    return TLSConfig(
-        server_root_ca_cert=read(settings.temporal_tls_ca),
-        client_cert=read(settings.temporal_tls_cert),
-        client_private_key=read(settings.temporal_tls_key),
-        domain=settings.temporal_tls_server_name,
-    )
+    if (tls.client_cert is None) != (tls.client_private_key is None):
+        raise ConfigError(
+            "Set both TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (or their _DATA forms) "
+            "for mTLS, or neither."
+        )
+    try:
+        return tls.to_connect_tls_config()
+    except OSError as error:  # a certificate file that went away or cannot be read
+        raise ConfigError(f"Temporal TLS: {error}") from error
 
 
 async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
@@ -51,6 +45,7 @@ async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
         data_converter=data_converter(KeyRing.from_env()),
         tls=tls_config(settings),
         api_key=settings.temporal_api_key,
+        rpc_metadata=settings.temporal_grpc_meta,
         runtime=runtime,
     )
 

@@ -1,11 +1,11 @@
-"""TLS and mTLS to Temporal with cutru's own settings, against the session's dev server.
+"""TLS and mTLS to Temporal with the variables the ``temporal`` CLI reads, against the session's dev server.
 
 ``temporal server start-dev`` (CLI 1.9.1) has no server-side TLS options: its ``--tls-*`` flags configure the
 CLI as a client. So the dev server is put behind a TLS terminator that this test runs: it presents a server
 certificate from a throw-away CA, requires (or not) a client certificate signed by that CA, negotiates HTTP/2
 by ALPN like a TLS-enabled Temporal frontend, and passes the decrypted gRPC stream to the plain-text dev server.
-The SDK client therefore performs a real TLS handshake with the configuration ``cutru.platform.temporal.tls_config``
-builds from TEMPORAL_TLS_* and TEMPORAL_API_KEY.
+The SDK client therefore performs a real TLS handshake with the configuration that ``load_settings`` reads through
+``temporalio.envconfig`` from TEMPORAL_TLS_* and TEMPORAL_API_KEY.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from cutru.platform.config import Settings
+from cutru.platform.config import TEMPORAL_VARIABLES, Settings, load_settings
 from cutru.platform.temporal import connect
 from tests.tls_certs import SERVER_NAME, Authority, Issued
 from worker import check
@@ -113,17 +113,35 @@ async def terminator(
         await front.stop()
 
 
-def tls_settings(settings: Settings, port: int, **tls: object) -> Settings:
-    """The test's settings pointed at the TLS front, with the given TEMPORAL_TLS_* / API key values."""
-    return settings.model_copy(update={"temporal_address": f"127.0.0.1:{port}", **tls})
+@pytest.fixture
+def tls_settings(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, tmp_path: Path
+) -> Callable[..., Settings]:
+    """Settings read from the environment, pointed at the TLS front, with the given TEMPORAL_* variables."""
+
+    def read(port: int, **variables: str | None) -> Settings:
+        for var in TEMPORAL_VARIABLES:
+            monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv("TEMPORAL_CONFIG_FILE", str(tmp_path / "no-such-temporal.toml"))
+        monkeypatch.setenv("TEMPORAL_ADDRESS", f"127.0.0.1:{port}")
+        monkeypatch.setenv("TEMPORAL_NAMESPACE", settings.namespace)
+        monkeypatch.setenv("DATABASE_URL", settings.database_url)
+        for var, value in variables.items():
+            if value is not None:
+                monkeypatch.setenv(var, value)
+        return load_settings()
+
+    return read
 
 
-async def test_mtls_with_client_certificate_ca_and_server_name(settings: Settings, pki: Pki) -> None:
+async def test_mtls_with_client_certificate_ca_and_server_name(
+    settings: Settings, pki: Pki, tls_settings: Callable[..., Settings]
+) -> None:
     async with terminator(settings, pki, require_client_cert=True) as (front, port):
         mtls = tls_settings(
-            settings, port,
-            temporal_tls_cert=str(pki.client.cert), temporal_tls_key=str(pki.client.key),
-            temporal_tls_ca=str(pki.ca.cert_path), temporal_tls_server_name=SERVER_NAME,
+            port,
+            TEMPORAL_TLS_CLIENT_CERT_PATH=str(pki.client.cert), TEMPORAL_TLS_CLIENT_KEY_PATH=str(pki.client.key),
+            TEMPORAL_TLS_SERVER_CA_CERT_PATH=str(pki.ca.cert_path), TEMPORAL_TLS_SERVER_NAME=SERVER_NAME,
         )
         client = await connect(mtls)
         assert await client.service_client.check_health()
@@ -134,25 +152,27 @@ async def test_mtls_with_client_certificate_ca_and_server_name(settings: Setting
 
 
 async def test_server_certificate_checked_against_the_address_without_a_server_name(
-    settings: Settings, pki: Pki
+    settings: Settings, pki: Pki, tls_settings: Callable[..., Settings]
 ) -> None:
     # The server certificate also names 127.0.0.1, so no TEMPORAL_TLS_SERVER_NAME override is needed.
     async with terminator(settings, pki, require_client_cert=True) as (_, port):
         client = await connect(tls_settings(
-            settings, port,
-            temporal_tls_cert=str(pki.client.cert), temporal_tls_key=str(pki.client.key),
-            temporal_tls_ca=str(pki.ca.cert_path),
+            port,
+            TEMPORAL_TLS_CLIENT_CERT_PATH=str(pki.client.cert), TEMPORAL_TLS_CLIENT_KEY_PATH=str(pki.client.key),
+            TEMPORAL_TLS_SERVER_CA_CERT_PATH=str(pki.ca.cert_path),
         ))
         assert await client.service_client.check_health()
 
 
-async def test_api_key_turns_tls_on_without_a_client_certificate(settings: Settings, pki: Pki) -> None:
+async def test_api_key_turns_tls_on_without_a_client_certificate(
+    settings: Settings, pki: Pki, tls_settings: Callable[..., Settings]
+) -> None:
     """Temporal Cloud with an API key: TLS with a server CA, no client certificate. (The dev server behind the
     front ignores the key; what is checked is that the key brings TLS with it.)"""
     async with terminator(settings, pki, require_client_cert=False) as (front, port):
         client = await connect(tls_settings(
-            settings, port, temporal_api_key="test-api-key",
-            temporal_tls_ca=str(pki.ca.cert_path), temporal_tls_server_name=SERVER_NAME,
+            port, TEMPORAL_API_KEY="test-api-key",
+            TEMPORAL_TLS_SERVER_CA_CERT_PATH=str(pki.ca.cert_path), TEMPORAL_TLS_SERVER_NAME=SERVER_NAME,
         ))
         assert await client.service_client.check_health()
     assert front.client_subjects == []
@@ -172,26 +192,29 @@ REFUSALS = {
 
 
 @pytest.mark.parametrize("case", list(REFUSALS))
-async def test_misconfigured_tls_is_refused(settings: Settings, pki: Pki, case: str) -> None:
-    good: dict[str, object] = {
-        "temporal_tls_cert": str(pki.client.cert),
-        "temporal_tls_key": str(pki.client.key),
-        "temporal_tls_ca": str(pki.ca.cert_path),
-        "temporal_tls_server_name": SERVER_NAME,
+async def test_misconfigured_tls_is_refused(
+    settings: Settings, pki: Pki, tls_settings: Callable[..., Settings], case: str
+) -> None:
+    good: dict[str, str | None] = {
+        "TEMPORAL_TLS_CLIENT_CERT_PATH": str(pki.client.cert),
+        "TEMPORAL_TLS_CLIENT_KEY_PATH": str(pki.client.key),
+        "TEMPORAL_TLS_SERVER_CA_CERT_PATH": str(pki.ca.cert_path),
+        "TEMPORAL_TLS_SERVER_NAME": SERVER_NAME,
     }
-    changes: dict[str, dict[str, object]] = {
-        "no client certificate": {"temporal_tls_cert": None, "temporal_tls_key": None},
+    changes: dict[str, dict[str, str | None]] = {
+        "no client certificate": {"TEMPORAL_TLS_CLIENT_CERT_PATH": None, "TEMPORAL_TLS_CLIENT_KEY_PATH": None},
         "client certificate of another CA": {
-            "temporal_tls_cert": str(pki.rogue_client.cert), "temporal_tls_key": str(pki.rogue_client.key),
+            "TEMPORAL_TLS_CLIENT_CERT_PATH": str(pki.rogue_client.cert),
+            "TEMPORAL_TLS_CLIENT_KEY_PATH": str(pki.rogue_client.key),
         },
-        "wrong server name": {"temporal_tls_server_name": "frontend.elsewhere.test"},
-        "server CA not trusted": {"temporal_tls_ca": None},
+        "wrong server name": {"TEMPORAL_TLS_SERVER_NAME": "frontend.elsewhere.test"},
+        "server CA not trusted": {"TEMPORAL_TLS_SERVER_CA_CERT_PATH": None},
         "plain text to a TLS port": dict.fromkeys(good),
     }
     async with terminator(settings, pki, require_client_cert=True) as (front, port):
         with pytest.raises(RuntimeError, match=REFUSALS[case]):
             async with asyncio.timeout(REFUSAL_TIMEOUT):
-                client = await connect(tls_settings(settings, port, **{**good, **changes[case]}))
+                client = await connect(tls_settings(port, **{**good, **changes[case]}))
                 # With TLS 1.3 a rejected client certificate is reported after the handshake, on first use.
                 await client.service_client.check_health()
     assert front.client_subjects == []
