@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 from temporalio.worker import PollerBehaviorSimpleMaximum
 
-from cutru.platform.config import TUNING_VARIABLES, load_settings
+from cutru.platform.config import TUNING_VARIABLES, ConfigError, load_settings
 from cutru.platform.temporal import run_worker_process, worker_tuning
 
 
@@ -59,8 +59,9 @@ def test_tuning_variables_become_worker_arguments(clean_env: pytest.MonkeyPatch)
 def test_a_bad_tuning_value_is_refused_by_name(clean_env: pytest.MonkeyPatch, var: str, value: str,
                                                field: str) -> None:
     clean_env.setenv(var, value)
-    with pytest.raises(ValidationError, match=field):
+    with pytest.raises(ConfigError, match=f"invalid settings: {var}: ") as refused:
         load_settings()
+    assert isinstance(refused.value.__cause__, ValidationError) and field in str(refused.value.__cause__)
 
 
 async def _loop_module() -> str:
