@@ -7,10 +7,11 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from domain.admin_units import format_address
 from domain.facts import HouseholdFacts, PersonFacts
-from domain.models import Boundary, DossierState, ProcessingOptions, Refusal, TrailEntry
+from domain.models import Boundary, Channel, Delivery, DossierState, Person, ProcessingOptions, Refusal, TrailEntry
 from domain.procedures import DocumentKind, Procedure
-from domain.procedures.catalogue import Submission
+from domain.procedures.catalogue import PROCEDURES, Submission
 from domain.procedures.deletion import DeletionDetails, PoliceNotice
 from domain.procedures.stay_notification import StayNotificationSubmission
 from domain.rulesets import DeadlineCase
@@ -35,10 +36,47 @@ class NoticeServed(Boundary):
         return self
 
 
+class DossierHeader(Boundary):
+    """Who filed which dossier, where and when: what the read model lists, taken from the validated submission."""
+
+    dossier_code: str
+    procedure: Procedure
+    police_unit: str
+    channel: Channel
+    received_at: datetime
+    applicant: Person
+
+    @classmethod
+    def of(cls, submission: Any) -> DossierHeader:
+        return cls(**_header(submission))
+
+
+class DossierPaper(DossierHeader):
+    """What the legal forms print of a dossier and where its result goes, taken once from the submission."""
+
+    place: str | None  # the place the dossier is about, as printed, when its procedure names one
+    delivery: Delivery
+    form_fields: dict[str, str] = {}  # what the procedure's own result forms print of it (CT03)
+
+    @classmethod
+    def of(cls, submission: Any) -> DossierPaper:
+        spec = PROCEDURES[submission.procedure]
+        place = spec.place(submission)
+        return cls(**_header(submission), delivery=submission.delivery,
+                   place=format_address(place.province_code, place.commune_code, place.address_line) if place else None,
+                   form_fields=spec.form_fields(submission))
+
+
+def _header(submission: Any) -> dict[str, Any]:
+    return {"dossier_code": submission.dossier_code, "procedure": submission.procedure,
+            "police_unit": submission.police_unit, "channel": submission.channel,
+            "received_at": submission.received_at, "applicant": submission.applicant}
+
+
 class IdentityCheck(Boundary):
     """``validate_identity``: registers the dossier in the read model and checks the applicant."""
 
-    submission: Submission
+    dossier: DossierHeader
     deadline: datetime | None
 
 
@@ -106,7 +144,7 @@ class OfficerRef(Boundary):
 class Acceptance(Boundary):
     """``accept_dossier``: the dossier is complete; assign an officer and issue the CT04 receipt."""
 
-    submission: Submission
+    paper: DossierPaper
     deadline: datetime
 
 
@@ -176,7 +214,7 @@ class DocumentRequest(Boundary):
     dossier_code: str
     procedure: Procedure
     kinds: tuple[DocumentKind, ...]
-    submission: Submission | None
+    paper: DossierPaper | None  # None for a submission that never passed validation: nothing to print or send
     refusals: tuple[Refusal, ...] = ()
     deadline: datetime | None = None
     decided_by: str | None = None

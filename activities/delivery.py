@@ -44,12 +44,6 @@ SELECT province_code, commune_code, address_line FROM (
 """
 
 
-def _place_of(submission: Any) -> str | None:
-    """The place the dossier is about, as printed, when its procedure names one."""
-    place = PROCEDURES[submission.procedure].place(submission)
-    return format_address(place.province_code, place.commune_code, place.address_line) if place else None
-
-
 def document_data(request: DocumentRequest, kind: DocumentKind, issued_at: datetime,
                   recorded: dict[str, str] | None = None, address: str | None = None) -> DocumentData:
     """The content of one legal form, from the dossier and, for result forms, what its commit recorded.
@@ -59,10 +53,10 @@ def document_data(request: DocumentRequest, kind: DocumentKind, issued_at: datet
     """
     from domain.documents import DocumentData
 
-    submission = request.submission
-    assert submission is not None, "documents are issued only for valid submissions"
+    paper = request.paper
+    assert paper is not None, "documents are issued only for valid submissions"
     recorded = recorded or {}
-    unit = commune_of_unit(submission.police_unit)
+    unit = commune_of_unit(paper.police_unit)
     kind_fields: dict[str, Any] = {}
     if kind is DocumentKind.CT04 and request.deadline is not None:
         kind_fields["appointment_date"] = local_date(request.deadline)
@@ -74,17 +68,17 @@ def document_data(request: DocumentRequest, kind: DocumentKind, issued_at: datet
         assert text is not None, "a procedure with a CT08 result has its text"
         kind_fields["result_text"] = text(recorded)
     elif kind is DocumentKind.CT03:
-        kind_fields |= PROCEDURES[request.procedure].form_fields(submission)
+        kind_fields |= paper.form_fields
     return DocumentData(
         dossier_code=request.dossier_code,
         procedure=request.procedure,
         kind=kind,
-        police_unit=police_unit_name(unit.code) if unit else submission.police_unit,
+        police_unit=police_unit_name(unit.code) if unit else paper.police_unit,
         province=(province_name(unit.province_code) or "") if unit else "",
-        full_name=submission.applicant.full_name,
-        personal_id=submission.applicant.personal_id,
-        birth_date=submission.applicant.birth_date,
-        address=recorded.get("address") or _place_of(submission) or address or str(submission.delivery.destination),
+        full_name=paper.applicant.full_name,
+        personal_id=paper.applicant.personal_id,
+        birth_date=paper.applicant.birth_date,
+        address=recorded.get("address") or paper.place or address or paper.delivery.destination,
         issued_at=issued_at,
         refusal_reason="; ".join(r.message_vi or r.message for r in request.refusals) or None,
         missing_items=request.missing_items,
@@ -99,10 +93,10 @@ async def _recorded(conn: asyncpg.Connection, request: DocumentRequest) -> dict[
                                  request.dossier_code)
     recorded: dict[str, str] = json.loads(stored) if stored else {}
     if DocumentKind.CT07 in request.kinds and "statements" not in recorded:
-        submission = request.submission
-        assert submission is not None
-        statements, _, declared = await ct07_statements(conn, submission.applicant.personal_id)
-        valid_until = rules_for(submission.received_at).ct07.valid_until(local_date(activity_now()), declared)
+        paper = request.paper
+        assert paper is not None
+        statements, _, declared = await ct07_statements(conn, paper.applicant.personal_id)
+        valid_until = rules_for(paper.received_at).ct07.valid_until(local_date(activity_now()), declared)
         recorded |= {"statements": json.dumps(statements, ensure_ascii=False), "valid_until": valid_until.isoformat()}
     return recorded
 
@@ -120,14 +114,14 @@ async def issue(conn: asyncpg.Connection, request: DocumentRequest, document_dir
     """
     from domain.documents import store
 
-    submission = request.submission
-    if submission is None:
+    paper = request.paper
+    if paper is None:
         return ()
     recorded = await _recorded(conn, request) if _FROM_RECORDS & set(request.kinds) else {}
-    address = None if _place_of(submission) else await _current_address(conn, submission.applicant.personal_id)
+    address = None if paper.place else await _current_address(conn, paper.applicant.personal_id)
     hashes = []
     for kind in request.kinds:
-        issued_at = submission.received_at if kind is DocumentKind.CT04 else activity_now()
+        issued_at = paper.received_at if kind is DocumentKind.CT04 else activity_now()
         stored = store(document_data(request, kind, issued_at, recorded, address), document_dir)
         hashes.append(stored.sha256)
         await conn.execute(
@@ -148,16 +142,16 @@ async def deliver(conn: asyncpg.Connection, request: DeliveryRequest, document_d
         return DeliveryReceipt(dossier_code=result.dossier_code, method=existing["method"],
                                documents=tuple(DocumentKind(k) for k in existing["documents"]),
                                sha256=tuple(r["sha256"] for r in hashes))
-    submission = result.submission
-    if submission is None:
+    paper = result.paper
+    if paper is None:
         # An invalid submission has no trustworthy destination: the refusal stays in the audit trail only.
         return DeliveryReceipt(dossier_code=result.dossier_code, method="none", documents=(), sha256=())
     hashes = await issue(conn, result, document_dir)
     await conn.execute(
         "INSERT INTO deliveries (dossier_code, method, destination, documents) VALUES ($1, $2, $3, $4)"
         " ON CONFLICT (dossier_code) DO NOTHING",
-        result.dossier_code, submission.delivery.method, submission.delivery.destination,
+        result.dossier_code, paper.delivery.method, paper.delivery.destination,
         [k.value for k in result.kinds],
     )
-    return DeliveryReceipt(dossier_code=result.dossier_code, method=submission.delivery.method,
+    return DeliveryReceipt(dossier_code=result.dossier_code, method=paper.delivery.method,
                            documents=result.kinds, sha256=hashes)

@@ -25,6 +25,7 @@ from activities.contracts import (
     DeliveryReceipt,
     DeliveryRequest,
     DocumentRequest,
+    DossierPaper,
     EligibilityCheck,
     EligibilityResult,
     IdentityCheck,
@@ -101,7 +102,7 @@ class DossierActivities:
     @activity.defn
     async def validate_identity(self, check: IdentityCheck) -> IdentityResult:
         """Register the dossier in the read model and check the applicant against the population database."""
-        s = check.submission
+        s = check.dossier
         # The read-model row and its first trail entry in one statement; no transaction around the person lookup:
         # each write is a no-op when repeated, and BEGIN/COMMIT would be two more round trips.
         async with self._pool.acquire() as conn:
@@ -118,7 +119,7 @@ class DossierActivities:
                 check.deadline,
             )
             person = await facts.person(conn, s.applicant.personal_id)
-        refusals = identity_refusals(s, person)
+        refusals = identity_refusals(s.applicant, person)
         _log(step="identity", refused=len(refusals))
         return IdentityResult(person=person, refusals=tuple(refusals))
 
@@ -189,7 +190,7 @@ class DossierActivities:
     async def _accept_at_once(self, conn: asyncpg.Connection, s: Any) -> ImmediateResult:
         async with conn.transaction():
             applicant = await facts.person(conn, s.applicant.personal_id)
-            refusals = identity_refusals(s, applicant)
+            refusals = identity_refusals(s.applicant, applicant)
             summary: dict[str, str] = {}
             if not refusals:
                 found = await facts.load_facts(conn, s)
@@ -213,7 +214,8 @@ class DossierActivities:
             if refusals:
                 # The host learns why, as for every refused dossier: a CT06, delivered the way the notice asked.
                 refused = DocumentRequest(dossier_code=s.dossier_code, procedure=s.procedure,
-                                          kinds=(DocumentKind.CT06,), submission=s, refusals=tuple(refusals))
+                                          kinds=(DocumentKind.CT06,), paper=DossierPaper.of(s),
+                                          refusals=tuple(refusals))
                 documents = (await delivery.deliver(
                     conn, DeliveryRequest(final_state=DossierState.REFUSED, result=refused), self._document_dir
                 )).documents
@@ -223,7 +225,7 @@ class DossierActivities:
     async def accept_dossier(self, acceptance: Acceptance) -> UnitRoster:
         """The dossier is complete: assign the least-loaded active officer (a retry keeps the first choice)
         and issue the CT04 receipt with its appointment date. The worker's timings go back with the roster."""
-        s = acceptance.submission
+        s = acceptance.paper
         # No transaction (the PDF is rendered in between, and nothing should stay locked meanwhile): the assignment
         # is one statement that keeps a first choice, and the document row is an upsert.
         async with self._pool.acquire() as conn:
@@ -237,7 +239,7 @@ class DossierActivities:
                 raise RuntimeError(f"police unit {s.police_unit} has no roster; add its officers and it retries")
             assigned = await conn.fetchval(ASSIGN_OFFICER, s.dossier_code, s.police_unit, acceptance.deadline)
             await delivery.issue(conn, DocumentRequest(dossier_code=s.dossier_code, procedure=s.procedure,
-                                                       kinds=(DocumentKind.CT04,), submission=s,
+                                                       kinds=(DocumentKind.CT04,), paper=s,
                                                        deadline=acceptance.deadline), self._document_dir)
         _log(step="accept", officer=assigned)
         return UnitRoster(

@@ -43,6 +43,8 @@ with workflow.unsafe.imports_passed_through():
         CommitRequest,
         DeliveryRequest,
         DocumentRequest,
+        DossierHeader,
+        DossierPaper,
         EligibilityCheck,
         EligibilityResult,
         IdentityCheck,
@@ -277,7 +279,7 @@ class DossierLifecycle:
             return await self._accept_immediately(submission)
 
         identity = await self._internal(DossierActivities.validate_identity,
-                                        IdentityCheck(submission=submission, deadline=None))
+                                        IdentityCheck(dossier=DossierHeader.of(submission), deadline=None))
         if identity.refusals:
             return await self._finish(DossierState.REFUSED, refusals=identity.refusals, actor="system")
         eligibility: EligibilityResult = await self._internal(DossierActivities.check_eligibility,
@@ -314,7 +316,8 @@ class DossierLifecycle:
         """Wait for an officer's decision, looping through supplement rounds; return who approved."""
         assert self._clock is not None
         self._roster = await self._internal(
-            DossierActivities.accept_dossier, Acceptance(submission=self._submission, deadline=self._clock.deadline)
+            DossierActivities.accept_dossier,
+            Acceptance(paper=DossierPaper.of(self._submission), deadline=self._clock.deadline),
         )
         while True:
             self._set_state(DossierState.AWAITING_DECISION)
@@ -340,7 +343,8 @@ class DossierLifecycle:
             self._set_state(DossierState.AWAITING_SUPPLEMENT)
             await self._internal(DossierActivities.issue_document, DocumentRequest(
                 dossier_code=self._code, procedure=self.procedure, kinds=(DocumentKind.CT05,),
-                submission=self._submission, decided_by=decision.officer_id, missing_items=decision.missing_items))
+                paper=DossierPaper.of(self._submission), decided_by=decision.officer_id,
+                missing_items=decision.missing_items))
             await self._audit(decision.officer_id, "supplement_requested", detail,
                               state=DossierState.AWAITING_SUPPLEMENT)
             timeout = self._processing.supplement_timeout
@@ -445,7 +449,7 @@ class DossierLifecycle:
                     dossier_code=self._code,
                     procedure=self.procedure,
                     kinds=documents,
-                    submission=self._submission,
+                    paper=DossierPaper.of(self._submission) if self._submission else None,
                     refusals=self._refusals,
                     deadline=self._clock.deadline if self._clock else None,
                     decided_by=decided_by,

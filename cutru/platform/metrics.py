@@ -161,7 +161,7 @@ class _ActivityMetrics(ActivityInboundInterceptor):
         # raising here, which would turn its successful attempt into a failed one.
         arg = args[0] if args else None
         if activity_type == VALIDATE_IDENTITY and isinstance(arg, IdentityCheck):
-            self._metrics.dossier_started(arg.submission.procedure)
+            self._metrics.dossier_started(arg.dossier.procedure)
         elif (
             activity_type == ACCEPT_IMMEDIATELY
             and isinstance(arg, EligibilityCheck)

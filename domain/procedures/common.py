@@ -15,7 +15,7 @@ from pydantic import Field
 from domain.admin_units import commune
 from domain.calendar import format_date, local_date
 from domain.facts import PersonFacts
-from domain.models import Boundary, ConsentRole, Refusal, SubmissionBase
+from domain.models import Boundary, ConsentRole, Person, Refusal, SubmissionBase
 from domain.rulesets import Period, PeriodUnit
 
 ADULT_AGE = 18  # Bộ luật Dân sự 2015, Điều 20: an adult is 18 or older
@@ -175,7 +175,7 @@ def late_filing_note(due_from: date, filed_on: date, days: int, legal_basis: str
             f"({legal_basis}); the change is still due and is made; the late filing is recorded.")
 
 
-def identity_refusals(submission: SubmissionBase, person: PersonFacts | None) -> list[Refusal]:
+def identity_refusals(declared: Person, person: PersonFacts | None) -> list[Refusal]:
     """The applicant must exist in the population database, be alive, and match what was declared."""
     basis = IDENTITY_BASIS
     if person is None:
@@ -194,7 +194,6 @@ def identity_refusals(submission: SubmissionBase, person: PersonFacts | None) ->
             refusal("identity_deceased", "The population database records this person as deceased.", basis,
                     "Cơ sở dữ liệu quốc gia về dân cư ghi nhận người này đã chết.")
         )
-    declared = submission.applicant
     mismatched = [
         name
         for name, same in (

@@ -47,7 +47,7 @@ def nobody_named(submission: Any) -> list[str]:
     return []
 
 
-def no_form_fields(submission: Any) -> dict[str, Any]:
+def no_form_fields(submission: Any) -> dict[str, str]:
     return {}
 
 
@@ -78,4 +78,4 @@ class ProcedureSpec(Generic[S]):
     place: Callable[[S], Address | None] = no_place  # the place the dossier is about
     subject_id: Callable[[S], str] = the_applicant  # the person the dossier concerns
     named_ids: Callable[[S], list[str]] = nobody_named
-    form_fields: Callable[[S], dict[str, Any]] = no_form_fields
+    form_fields: Callable[[S], dict[str, str]] = no_form_fields

@@ -8,7 +8,7 @@ day) otherwise, an UNCONFIRMED reading of "complex". The result is the CT03 slip
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import model_validator
 
@@ -111,10 +111,10 @@ def result_text(recorded: dict[str, str]) -> str:
             f"đến ngày {format_date(date.fromisoformat(recorded['absence_to']))}.")
 
 
-def ct03_fields(submission: TemporaryAbsenceDeclarationSubmission) -> dict[str, Any]:
-    """What the CT03 slip prints of the declaration."""
+def ct03_fields(submission: TemporaryAbsenceDeclarationSubmission) -> dict[str, str]:
+    """What the CT03 slip prints of the declaration (dates in ISO form)."""
     details = submission.details
-    return {"absence_from": details.absence_from, "absence_to": details.absence_to,
+    return {"absence_from": details.absence_from.isoformat(), "absence_to": details.absence_to.isoformat(),
             "absence_destination": details.destination, "absence_reason": details.reason}
 
 

@@ -17,6 +17,8 @@ from activities.contracts import (
     CommitRequest,
     DeliveryRequest,
     DocumentRequest,
+    DossierHeader,
+    DossierPaper,
     EligibilityCheck,
     IdentityCheck,
     PaymentRequest,
@@ -62,14 +64,14 @@ async def test_an_approved_dossiers_activities_repeated_change_nothing(pool: asy
     acts = DossierActivities(pool=pool, gateway=LocalPaymentGateway(pool, auto_confirm_after=timedelta(0)),
                              document_dir=tmp_path)
 
-    identity = await twice(acts.validate_identity, IdentityCheck(submission=submission, deadline=None))
+    identity = await twice(acts.validate_identity, IdentityCheck(dossier=DossierHeader.of(submission), deadline=None))
     assert identity.refusals == ()
     after_identity = await counts(pool, code)
     assert (after_identity["dossiers"], after_identity["status"], after_identity["audit"]) == (1, "received", 1)
     eligibility = await twice(acts.check_eligibility, EligibilityCheck(submission=submission))
     assert eligibility.refusals == () and eligibility.findings
     deadline = datetime.now(UTC) + timedelta(days=7)
-    roster = await twice(acts.accept_dossier, Acceptance(submission=submission, deadline=deadline))
+    roster = await twice(acts.accept_dossier, Acceptance(paper=DossierPaper.of(submission), deadline=deadline))
     assert roster.assigned_officer is not None
     order = await twice(acts.request_payment, PaymentRequest(dossier_code=code, amount_vnd=20_000))
     assert (order.status, order.amount_vnd) == ("paid", 20_000)
@@ -81,7 +83,8 @@ async def test_an_approved_dossiers_activities_repeated_change_nothing(pool: asy
     receipt = await twice(acts.deliver_result, DeliveryRequest(
         final_state=DossierState.COMPLETED, fee_paid_vnd=20_000, audit=(approved,),
         result=DocumentRequest(dossier_code=code, procedure=submission.procedure, kinds=(DocumentKind.CT08,),
-                               submission=submission, deadline=deadline, decided_by=roster.assigned_officer)))
+                               paper=DossierPaper.of(submission), deadline=deadline,
+                               decided_by=roster.assigned_officer)))
     assert receipt.documents == (DocumentKind.CT08,) and len(receipt.sha256) == 1
 
     assert await counts(pool, code) == {"dossiers": 1, "status": "completed", "audit": 3, "payments": 1,
@@ -93,7 +96,7 @@ async def test_an_approved_dossiers_activities_repeated_change_nothing(pool: asy
     # Late attempts that finish only now (their worker stalled past the timeout, or their workflow task was retried
     # elsewhere while they still ran) must not reopen the closed dossier in the read model.
     env = ActivityEnvironment()
-    await env.run(acts.accept_dossier, Acceptance(submission=submission, deadline=deadline))
+    await env.run(acts.accept_dossier, Acceptance(paper=DossierPaper.of(submission), deadline=deadline))
     await env.run(acts.request_payment, PaymentRequest(dossier_code=code, amount_vnd=20_000))
     await env.run(acts.commit_residence, CommitRequest(submission=submission))
     await env.run(acts.record_event, AuditBatch(records=(AuditRecord(

@@ -90,14 +90,14 @@ async def run_activity(
 
 def identity_check(procedure: Procedure) -> IdentityCheck:
     # model_construct: only the procedure is read, and a valid submission needs a whole dossier.
-    return IdentityCheck.model_construct(submission=SimpleNamespace(procedure=procedure), deadline=None)
+    return IdentityCheck.model_construct(dossier=SimpleNamespace(procedure=procedure), deadline=None)
 
 
 def delivery(state: DossierState, fee: int) -> DeliveryRequest:
     return DeliveryRequest(
         final_state=state,
         result=DocumentRequest(dossier_code="HS-1", procedure=REGISTRATION, kinds=(DocumentKind.CT08,),
-                               submission=None),
+                               paper=None),
         fee_paid_vnd=fee,
     )
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from activities.contracts import DocumentRequest
+from activities.contracts import DocumentRequest, DossierPaper
 from activities.delivery import document_data
 from activities.dossier import _recorded_stay
 from domain.documents import render
@@ -159,9 +159,9 @@ def _person(**changes: Any) -> PersonFacts:
 def test_identity_mismatch_names_the_fields_in_vietnamese():
     submission = unit_submission(Procedure.PERMANENT_RESIDENCE_REGISTRATION, PERSON,
                                  {"basis": "own_residence", "residence": address()})
-    [refused] = identity_refusals(submission, _person(full_name="Nguyễn Thị Ánh", sex="male"))
+    [refused] = identity_refusals(submission.applicant, _person(full_name="Nguyễn Thị Ánh", sex="male"))
     assert refused.message_vi.startswith("Thông tin họ và tên, giới tính đã kê khai không trùng khớp")
-    assert [r.message_vi for r in identity_refusals(submission, None)] == [
+    assert [r.message_vi for r in identity_refusals(submission.applicant, None)] == [
         "Số định danh cá nhân không có trong Cơ sở dữ liệu quốc gia về dân cư; đề nghị kiểm tra lại số định danh "
         "cá nhân."]
 
@@ -189,7 +189,7 @@ def _ct06_request(*refusals: Refusal) -> DocumentRequest:
     submission = unit_submission(Procedure.PERMANENT_RESIDENCE_REGISTRATION, PERSON,
                                  {"basis": "own_residence", "residence": address()})
     return DocumentRequest(dossier_code=submission.dossier_code, procedure=submission.procedure,
-                           kinds=(DocumentKind.CT06,), submission=submission, refusals=refusals)
+                           kinds=(DocumentKind.CT06,), paper=DossierPaper.of(submission), refusals=refusals)
 
 
 def test_ct06_prints_the_vietnamese_reason_and_the_english_only_when_there_is_none():

@@ -48,9 +48,9 @@ def person(pid: str = APPLICANT, **changes: Any) -> PersonFacts:
 
 def test_identity_unknown_deceased_and_mismatch():
     sub = submission()
-    assert [r.code for r in identity_refusals(sub, None)] == ["identity_unknown"]
-    assert [r.code for r in identity_refusals(sub, person(status="dead"))] == ["identity_deceased"]
-    mismatch = identity_refusals(sub, person(full_name="Nguyễn Thị Ánh", birth_date=date(1990, 5, 18)))
+    assert [r.code for r in identity_refusals(sub.applicant, None)] == ["identity_unknown"]
+    assert [r.code for r in identity_refusals(sub.applicant, person(status="dead"))] == ["identity_deceased"]
+    mismatch = identity_refusals(sub.applicant, person(full_name="Nguyễn Thị Ánh", birth_date=date(1990, 5, 18)))
     assert [r.code for r in mismatch] == ["identity_mismatch"]
     assert "full name, birth date" in mismatch[0].message
-    assert identity_refusals(sub, person()) == []
+    assert identity_refusals(sub.applicant, person()) == []
