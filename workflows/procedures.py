@@ -69,7 +69,7 @@ class _DeletionAfterNotice(DossierLifecycle):
         notice = submission.details.police_notice
         if notice is None:
             return await self._run(raw)
-        closes = notice_window_closes(notice, permanent=self.procedure is Procedure.PERMANENT_RESIDENCE_DELETION)
+        closes = notice_window_closes(notice, submission.deletion)
         wait = closes - workflow.now()
         self._unit = submission.police_unit
         self._set_state(DossierState.AWAITING_FILING)  # visible in the Web UI and the status query while it waits

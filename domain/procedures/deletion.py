@@ -59,6 +59,7 @@ class DeletionKind:
     basis: str
     cases: Mapping[Any, DeletionCase]  # keyed by the procedure's own case enum
     filing_days: Callable[[RuleSet], int]  # the person or household files within this many days of the event
+    notice_days: Callable[[RuleSet], int]  # after a police notice, nothing filed: deleted ex officio
 
 
 class PoliceNotice(Details):
@@ -133,15 +134,12 @@ def case_arises_on(submission: DeletionSubmission) -> date:
     return Period(amount=months, unit=PeriodUnit.MONTHS).end_from(event)
 
 
-def notice_window_closes(notice: PoliceNotice, permanent: bool) -> datetime:
+def notice_window_closes(notice: PoliceNotice, kind: DeletionKind) -> datetime:
     """The instant (start of the next Vietnamese day) after which the police may delete ex officio.
 
     Judged by the rule set in force on the day of the notice: the window was set when the person was notified.
     """
-    rules = rules_for(notice.notified_on)
-    days = (rules.permanent_residence.ex_officio_deletion_after_notice_days if permanent
-            else rules.temporary_residence.ex_officio_deletion_after_notice_days)
-    last_day = notice.notified_on + timedelta(days=days)
+    last_day = notice.notified_on + timedelta(days=kind.notice_days(rules_for(notice.notified_on)))
     return datetime.combine(last_day + timedelta(days=1), time(0, 0), VN_TZ)
 
 
@@ -249,7 +247,7 @@ def _case_refusals(submission: DeletionSubmission, facts: HouseholdFacts, subjec
                                 "trú."))
     notice = submission.details.police_notice
     if notice is not None:
-        closes = notice_window_closes(notice, submission.deletion.record == "permanent")
+        closes = notice_window_closes(notice, submission.deletion)
         if submission.received_at < closes:
             refusals.append(refusal("notice_window_open",
                                     f"The person may still file until {format_date(closes - timedelta(days=1))}: "

@@ -59,7 +59,8 @@ CASES: dict[PermanentDeletionCase, DeletionCase] = {
 }
 
 KIND = DeletionKind(record="permanent", basis=BASIS, cases=CASES,
-                    filing_days=lambda rules: rules.permanent_residence.deletion_filing_days)
+                    filing_days=lambda rules: rules.permanent_residence.deletion_filing_days,
+                    notice_days=lambda rules: rules.permanent_residence.ex_officio_deletion_after_notice_days)
 
 
 class PermanentResidenceDeletionDetails(DeletionDetails):

@@ -61,7 +61,8 @@ CASES: dict[TemporaryDeletionCase, DeletionCase] = {
 }
 
 KIND = DeletionKind(record="temporary", basis=BASIS, cases=CASES,
-                    filing_days=lambda rules: rules.temporary_residence.deletion_filing_days)
+                    filing_days=lambda rules: rules.temporary_residence.deletion_filing_days,
+                    notice_days=lambda rules: rules.temporary_residence.ex_officio_deletion_after_notice_days)
 
 
 class TemporaryResidenceDeletionDetails(DeletionDetails):

@@ -10,6 +10,7 @@ import pytest
 from domain.procedures import Procedure
 from domain.procedures.deletion import PoliceNotice, filed_late, notice_window_closes
 from domain.procedures.permanent_residence_deletion import CASES as PERMANENT_CASES
+from domain.procedures.permanent_residence_deletion import KIND as PERMANENT
 from domain.procedures.permanent_residence_deletion import PermanentDeletionCase
 from domain.procedures.temporary_residence_deletion import CASES as TEMPORARY_CASES
 from domain.procedures.temporary_residence_deletion import TemporaryDeletionCase
@@ -139,7 +140,7 @@ def test_ex_officio_only_after_the_notice_window():
 
 def test_the_notice_window_closes_at_the_start_of_the_eighth_day():
     notice = PoliceNotice(notice_number="1", notified_on=date(2026, 10, 20), officer_id="CB-00070-01")
-    closes = notice_window_closes(notice, permanent=True)
+    closes = notice_window_closes(notice, PERMANENT)
     assert closes.isoformat() == "2026-10-28T00:00:00+07:00"
 
 
