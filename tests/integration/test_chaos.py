@@ -22,8 +22,6 @@ pytestmark = pytest.mark.timeout(240)
 
 
 async def test_small_campaign_loses_doubles_and_strands_nothing() -> None:
-    # The campaign makes its own directory under /tmp, not under pytest's: PostgreSQL runs as another user there,
-    # and every new pytest session on the machine resets its base directory to mode 0700.
     config = CampaignConfig(
         seed=11, dossiers=44, faults_per_kind=3, load_seconds=12, fault_seconds=20, drain_seconds=170,
         stall_seconds=60, people=500, units=3, progress=False,
