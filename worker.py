@@ -19,9 +19,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import signal
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 
 import asyncpg
@@ -30,7 +30,7 @@ from temporalio.common import MetricMeter
 from temporalio.worker import Worker
 
 from activities.dossier import DossierActivities, all_activities
-from activities.payment import LocalPaymentGateway
+from activities.payment import LocalPaymentGateway, PaymentGateway
 from cutru.platform.config import Settings, load_settings
 from cutru.platform.logging import configure_logging, get_logger
 from cutru.platform.metrics import (
@@ -44,21 +44,24 @@ from cutru.platform.temporal import connect, run_worker_process, worker_tuning
 from workflows.procedures import ALL_WORKFLOWS
 from workflows.sandbox import workflow_runner
 
-
-def _auto_confirm() -> timedelta | None:
-    """The local gateway confirms payments by itself after this many seconds (demo and benchmarks)."""
-    value = os.environ.get("CUTRU_PAYMENT_AUTO_CONFIRM_SECONDS")
-    return timedelta(seconds=float(value)) if value else None
+# How the worker gets its payment gateway from the database pool (cutru_local's worker gives one that confirms
+# payments by itself, for the demo, the benchmark and the chaos campaign).
+GatewayFactory = Callable[[asyncpg.Pool], PaymentGateway]
 
 
 def build_worker(
-    client: Client, settings: Settings, pool: asyncpg.Pool, *, metrics: BusinessMetrics | None = None
+    client: Client,
+    settings: Settings,
+    pool: asyncpg.Pool,
+    *,
+    metrics: BusinessMetrics | None = None,
+    gateway: PaymentGateway | None = None,
 ) -> Worker:
     """The worker for every procedure. Business metrics go to ``metrics``, by default to the meter of the runtime
     the client was connected with (a no-op meter when that runtime exports no metrics)."""
     activities = DossierActivities(
         pool=pool,
-        gateway=LocalPaymentGateway(pool, auto_confirm_after=_auto_confirm()),
+        gateway=gateway if gateway is not None else LocalPaymentGateway(pool),
         document_dir=settings.document_dir,
         processing=settings.processing,
     )
@@ -88,13 +91,13 @@ async def database_pool(url: str, size: int = 10) -> asyncpg.Pool:
     return await asyncpg.create_pool(url, min_size=min(2, size), max_size=size, reset=_no_session_reset)
 
 
-async def run(settings: Settings) -> None:
+async def run(settings: Settings, gateway: GatewayFactory = LocalPaymentGateway) -> None:
     log = get_logger(task_queue=settings.task_queue)
     runtime = prometheus_runtime(settings.metrics_port) if settings.metrics_port else None
     client = await connect(settings, runtime)
     pool = await database_pool(settings.database_url, settings.database_pool_size)
     metrics = BusinessMetrics(runtime.metric_meter if runtime else MetricMeter.noop)
-    worker = build_worker(client, settings, pool, metrics=metrics)
+    worker = build_worker(client, settings, pool, metrics=metrics, gateway=gateway(pool))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

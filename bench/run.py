@@ -428,7 +428,6 @@ class Bench:
             CUTRU_DOCUMENT_DIR=str(self.directory / "documents"),
             CUTRU_STATE_DIR=str(self.directory / "state"),  # never read the project's .cutru/stack.json
             CUTRU_LOG_LEVEL="WARNING",
-            CUTRU_PAYMENT_AUTO_CONFIRM_SECONDS="0",
         )
         if encrypted and self.key_line:
             env["CUTRU_PAYLOAD_KEYS"] = self.key_line
@@ -436,8 +435,9 @@ class Bench:
 
     async def start_workers(self, kind: str, queue: str, count: int,
                             env: Mapping[str, str] | None = None) -> WorkerProcesses:
-        command = [sys.executable, "-m", "bench.floor"] if kind == "floor" else [sys.executable,
-                                                                                  str(PROJECT_ROOT / "worker.py")]
+        # cutru's worker with a local gateway that confirms each fee at once: nobody pays on a portal here.
+        command = [sys.executable, "-m", "bench.floor"] if kind == "floor" else [
+            sys.executable, "-m", "cutru_local.worker", "--auto-confirm-seconds", "0"]
         roles = ("workflows", "activities") if self.options.split_roles else ("all",)
         workers = WorkerProcesses(name=queue, command=command,
                                   env=self._env(queue, encrypted=kind != "floor", extra=env),

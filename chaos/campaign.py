@@ -182,8 +182,12 @@ async def _campaign(run: _Run) -> CampaignReport:
             + (f"; skipped {sorted(skipped)}" if skipped else ""))
 
     await asyncio.to_thread(run.temporal.start)
-    run.workers = [WorkerProcess(f"worker-{i}", _worker_env(run, url, auto_confirm_seconds=3 * i),
-                                 run.root / f"worker-{i}.log") for i in range(config.workers)]
+    # The first worker's gateway confirms an order at once, the others' a few seconds after it was created, so an
+    # order the citizen does not pay is still paid (activities run where their workflow is cached, so an order
+    # polled only by a worker that never confirms would wait forever); half of the plans have the citizen pay
+    # first through the portal and the callback signal.
+    run.workers = [WorkerProcess(f"worker-{i}", _worker_env(run, url), run.root / f"worker-{i}.log",
+                                 auto_confirm_seconds=3 * i) for i in range(config.workers)]
     for worker in run.workers:
         worker.start()
     client = await _connect(run.temporal.address)
@@ -295,10 +299,9 @@ async def _build_cases(run: _Run, url: str) -> tuple[list[Case], dict[str, str]]
     return [c for c in cases if c.procedure.value not in skipped], skipped
 
 
-def _worker_env(run: _Run, url: str, *, auto_confirm_seconds: int) -> dict[str, str]:
+def _worker_env(run: _Run, url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
-           if k not in ("CUTRU_PAYLOAD_KEYS", "CUTRU_PAYLOAD_KEY_FILE", "CUTRU_METRICS_PORT",
-                        "CUTRU_PAYMENT_AUTO_CONFIRM_SECONDS")}
+           if k not in ("CUTRU_PAYLOAD_KEYS", "CUTRU_PAYLOAD_KEY_FILE", "CUTRU_METRICS_PORT")}
     env.update({
         "TEMPORAL_ADDRESS": run.temporal.address,
         "TEMPORAL_NAMESPACE": run.temporal.namespace,
@@ -309,11 +312,6 @@ def _worker_env(run: _Run, url: str, *, auto_confirm_seconds: int) -> dict[str, 
         "CUTRU_LOG_LEVEL": "WARNING",
         **processing_environment(PROCESSING),
     })
-    # The first worker's gateway confirms an order at once, the others' a few seconds after it was created, so an
-    # order the citizen does not pay is still paid (activities run where their workflow is cached, so an order
-    # polled only by a worker that never confirms would wait forever); half of the plans have the citizen pay
-    # first through the portal and the callback signal.
-    env["CUTRU_PAYMENT_AUTO_CONFIRM_SECONDS"] = str(auto_confirm_seconds)
     return env
 
 

@@ -103,12 +103,14 @@ class PrivateTemporal:
 
 
 class WorkerProcess:
-    """``python worker.py`` with the campaign's environment; its log goes to a file of its own."""
+    """cutru's worker (``cutru_local.worker``: its gateway confirms each order ``auto_confirm_seconds`` after it was
+    created) with the campaign's environment; its log goes to a file of its own."""
 
-    def __init__(self, name: str, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, name: str, env: dict[str, str], log_path: Path, *, auto_confirm_seconds: float) -> None:
         self.name = name
         self.env = env
         self.log_path = log_path
+        self.command = [sys.executable, "-m", "cutru_local.worker", "--auto-confirm-seconds", str(auto_confirm_seconds)]
         self.starts = 0
         self.pids: list[int] = []  # every process this worker has been: histories name workers by "pid@host"
         self._process: subprocess.Popen[bytes] | None = None
@@ -127,7 +129,7 @@ class WorkerProcess:
         self._close_log()
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed on the next start/kill
         self._process = subprocess.Popen(
-            [sys.executable, str(PROJECT_ROOT / "worker.py")], env=self.env, cwd=PROJECT_ROOT,
+            self.command, env=self.env, cwd=PROJECT_ROOT,
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
         self.starts += 1
