@@ -15,6 +15,8 @@ BUILD_REQUIRES = $(PY) -c 'import tomllib; print(*tomllib.load(open("pyproject.t
 
 $(STAMP): $(LOCK) pyproject.toml local/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	@# Metadata an older editable install left in the tree would shadow the installed one on pytest's path.
+	rm -rf *.egg-info local/*.egg-info
 	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . -e ./local
 	touch $(STAMP)
@@ -26,26 +28,32 @@ lock: install
 	$(BUILD_REQUIRES) | $(UV_COMPILE) --extra local --extra dev pyproject.toml - -o $(LOCK)
 	$(BUILD_REQUIRES) | $(UV_COMPILE) -c $(LOCK) pyproject.toml - -o requirements/runtime.txt
 
+# cutru-local's commands (`cutru stack|demo|seed` once the `cutru` command has them).
+LOCAL := $(PY) -m cutru_local
+# Targets that talk to the local stack read the addresses that `stack up` wrote (sh syntax).
+STACK_ENV := $(abspath $(or $(CUTRU_STATE_DIR),.cutru))/env
+WITH_STACK = set -a && . $(STACK_ENV) && set +a &&
+
 demo: install
-	$(PY) -m cutru_local.demo
+	$(LOCAL) demo
 
 test: install
 	$(PY) -m pytest
 
 up: install
-	$(PY) -m cutru_local.stack up
+	$(LOCAL) stack up
 
 down: install
-	$(PY) -m cutru_local.stack down
+	$(LOCAL) stack down
 
 worker: up
-	$(PY) worker.py
+	$(WITH_STACK) $(PY) worker.py
 
 migrate: up
-	$(PY) -m cutru.platform.db.migrate
+	$(WITH_STACK) $(PY) -m cutru.platform.db.migrate
 
 seed: up
-	$(PY) -m cutru_local.seed --people 100000
+	$(LOCAL) seed --people 100000
 
 bench: install
 	$(PY) -m bench.run
@@ -60,5 +68,5 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
 
-clean: down
-	rm -rf .cutru
+clean: install
+	$(LOCAL) stack down --delete

@@ -203,8 +203,11 @@ def help_text(*argv: str) -> str:
 
 
 def _subcommands(help_output: str) -> set[str]:
-    match = re.search(r"\{([\w,-]+)\}", help_output)
-    return set(match.group(1).split(",")) if match else set()
+    """The first choice list that is no option's value (``--output {text,json}`` is one)."""
+    for match in re.finditer(r"(?:(\S+) )?\{([\w,-]+)\}", help_output):
+        if not (match.group(1) or "").lstrip("[").startswith("-"):
+            return set(match.group(2).split(","))
+    return set()
 
 
 def _options(args: tuple[str, ...]) -> set[str]:
@@ -217,7 +220,7 @@ PROGRAM_TARGETS = sorted({c.target for c in python_commands()})
 def test_the_runbook_names_the_project_entry_points() -> None:
     names = {" ".join(t) for t in PROGRAM_TARGETS}
     expected = {
-        "worker.py", "starter.py", "-m cutru_local.stack", "-m cutru.platform.db.migrate", "-m cutru.platform.codec",
+        "worker.py", "starter.py", "-m cutru_local", "-m cutru.platform.db.migrate", "-m cutru.platform.codec",
         "-m cutru.clients.audit",
     }
     assert expected <= names, sorted(expected - names)

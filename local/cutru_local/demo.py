@@ -31,9 +31,9 @@ import asyncpg
 
 from activities.payment import LocalPaymentGateway
 from cutru.clients.client import DossierClient
-from cutru.platform.config import PROJECT_ROOT, STATE_DIR, load_settings, processing_environment
+from cutru.platform.config import load_settings, processing_environment
 from cutru_local.seed import DEMO_COMMUNE_CODE, DEMO_OFFICER_ID, DEMO_PROVINCE_CODE, DEMO_UNIT_CODE, seed
-from cutru_local.stack import start_stack
+from cutru_local.stack import PROJECT_ROOT, STATE_DIR, start_stack, use_stack_environment
 from domain.calendar import local_date
 from domain.models import (
     DecisionKind,
@@ -378,6 +378,7 @@ async def _play(dossiers: DossierClient, gateway: LocalPaymentGateway, submissio
 
 async def _demo() -> None:
     stack = await start_stack()
+    use_stack_environment()  # this process, its worker and the client: pointed at the stack
     print(f"Temporal {stack.temporal_address} (Web UI {stack.temporal_ui}), PostgreSQL "
           f"{'embedded' if stack.embedded_postgres else 'from DATABASE_URL'}")
     pool = await asyncpg.create_pool(stack.database_url, min_size=1, max_size=4)
@@ -385,7 +386,7 @@ async def _demo() -> None:
         report = await seed(stack.database_url, people=DEMO_PEOPLE, seed=1, progress=True)
         print(f"seeded {report.people} people in {report.total_seconds:.1f}s")
     log = open(STATE_DIR / "worker.log", "ab")  # noqa: SIM115 - handed to the worker process
-    worker = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "worker.py")], stdout=log, stderr=log,
+    worker = subprocess.Popen([sys.executable, "-m", "cutru_local.worker"], stdout=log, stderr=log, cwd=PROJECT_ROOT,
                               env={**os.environ, "CUTRU_LOG_LEVEL": "WARNING",
                                    **processing_environment(DEMO_PROCESSING)})
     try:

@@ -775,10 +775,10 @@ def _reference_date(text: str) -> date:
     return date.today() if text == "today" else date.fromisoformat(text)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from cutru.platform.config import load_settings
+SEED_DESCRIPTION = "Load a synthetic population into a migrated database."
 
-    parser = argparse.ArgumentParser(description="Load a synthetic population into a migrated database.")
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--reset", action="store_true", help="empty the population and dossier tables first")
@@ -793,7 +793,11 @@ def main(argv: list[str] | None = None) -> int:
         help=f"YYYY-MM-DD or 'today'; ages and validity dates are relative to it (default {REFERENCE_DATE})",
     )
     parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cutru.platform.config import load_settings
+
     url = args.database_url or load_settings().database_url
     try:
         report = asyncio.run(
@@ -814,6 +818,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(report.model_dump_json(indent=2))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=SEED_DESCRIPTION)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

