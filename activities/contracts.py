@@ -2,25 +2,79 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from domain.admin_units import format_address
 from domain.facts import HouseholdFacts, PersonFacts
-from domain.models import Boundary, Channel, Delivery, DossierState, Person, ProcessingOptions, Refusal, TrailEntry
+from domain.models import (
+    Boundary,
+    Channel,
+    Delivery,
+    DossierState,
+    Person,
+    ProcessingOptions,
+    Refusal,
+    TrailAction,
+    TrailEntry,
+)
 from domain.procedures import DocumentKind, Procedure
 from domain.procedures.catalogue import PROCEDURES, Submission
 from domain.procedures.deletion import DeletionDetails, PoliceNotice
 from domain.procedures.stay_notification import StayNotificationSubmission
 from domain.rulesets import DeadlineCase
 
+# ---- the decision trail ------------------------------------------------------------------------------------------
 
-class NoticeServed(Boundary):
+# The event key of the line that closes a dossier (its final state).
+CLOSING_KEY = "9999-closed"
+
+
+class AuditRecord(Boundary):
+    """One decision-trail entry written to the append-only audit table and the read model."""
+
+    dossier_code: str
+    event_key: str = Field(description="unique per dossier: makes a retried write a no-op")
+    entry: TrailEntry
+    state: DossierState | None = None
+    overdue: bool | None = None
+    assigned_officer: str | None = None
+
+
+class WritesTrail(Boundary):
+    """An activity input that writes decision-trail entries to the audit table (with whatever else it writes).
+
+    What the entries record is in them (``TrailEntry.action``): the metrics read that, never the activity's name."""
+
+    def trail_records(self) -> tuple[AuditRecord, ...]:
+        raise NotImplementedError
+
+
+class AuditBatch(WritesTrail):
+    """``record_event``: trail entries written together, in order, in one transaction."""
+
+    records: tuple[AuditRecord, ...]
+
+    def trail_records(self) -> tuple[AuditRecord, ...]:
+        return self.records
+
+
+class NoticeServed(WritesTrail):
     """``record_notice``: a deletion dossier opened by a police notice enters the read model while it waits."""
 
     submission: Submission
+    audit: tuple[AuditRecord, ...] = Field(default=(), description="trail entries not yet written")
+
+    def trail_records(self) -> tuple[AuditRecord, ...]:
+        """A request scheduled before the workflow sent its entries (an older worker's) gets the one that worker
+        would have written."""
+        served = self.notice
+        return self.audit or (AuditRecord(
+            dossier_code=self.submission.dossier_code, event_key="0000-notice",
+            entry=TrailEntry(at=datetime.now(UTC), actor=served.officer_id, action=TrailAction.NOTICE_SERVED,
+                             detail=f"notice {served.notice_number} of {served.notified_on.isoformat()}")),)
 
     @property
     def notice(self) -> PoliceNotice:
@@ -73,11 +127,19 @@ def _header(submission: Any) -> dict[str, Any]:
             "received_at": submission.received_at, "applicant": submission.applicant}
 
 
-class IdentityCheck(Boundary):
+class IdentityCheck(WritesTrail):
     """``validate_identity``: registers the dossier in the read model and checks the applicant."""
 
     dossier: DossierHeader
     deadline: datetime | None
+    audit: tuple[AuditRecord, ...] = Field(default=(), description="trail entries not yet written")
+
+    def trail_records(self) -> tuple[AuditRecord, ...]:
+        """A check scheduled before the workflow sent its entries (an older worker's) gets the one that worker
+        would have written."""
+        return self.audit or (AuditRecord(
+            dossier_code=self.dossier.dossier_code, event_key="0000-received",
+            entry=TrailEntry(at=datetime.now(UTC), actor="citizen", action=TrailAction.RECEIVED)),)
 
 
 class IdentityResult(Boundary):
@@ -105,6 +167,16 @@ class EligibilityResult(Boundary):
             if facts is not None and "findings" not in data:
                 data["findings"] = HouseholdFacts.model_validate(facts).findings()
         return data
+
+
+class ImmediateCheck(WritesTrail):
+    """``accept_immediately``: check and record at once; the trail entries so far are written with the outcome."""
+
+    submission: Submission
+    audit: tuple[AuditRecord, ...] = Field(default=(), description="trail entries not yet written")
+
+    def trail_records(self) -> tuple[AuditRecord, ...]:
+        return self.audit
 
 
 class ImmediateResult(Boundary):
@@ -141,11 +213,15 @@ class OfficerRef(Boundary):
     active: bool
 
 
-class Acceptance(Boundary):
+class Acceptance(WritesTrail):
     """``accept_dossier``: the dossier is complete; assign an officer and issue the CT04 receipt."""
 
     paper: DossierPaper
     deadline: datetime
+    audit: tuple[AuditRecord, ...] = Field(default=(), description="trail entries not yet written")
+
+    def trail_records(self) -> tuple[AuditRecord, ...]:
+        return self.audit
 
 
 class UnitRoster(Boundary):
@@ -165,23 +241,6 @@ class UnitRoster(Boundary):
 
     def officer(self, officer_id: str) -> OfficerRef | None:
         return next((o for o in self.officers if o.officer_id == officer_id), None)
-
-
-class AuditRecord(Boundary):
-    """One decision-trail entry written to the append-only audit table and the read model."""
-
-    dossier_code: str
-    event_key: str = Field(description="unique per dossier: makes a retried write a no-op")
-    entry: TrailEntry
-    state: DossierState | None = None
-    overdue: bool | None = None
-    assigned_officer: str | None = None
-
-
-class AuditBatch(Boundary):
-    """``record_event``: trail entries written together, in order, in one transaction."""
-
-    records: tuple[AuditRecord, ...]
 
 
 class PaymentRequest(Boundary):
@@ -221,13 +280,31 @@ class DocumentRequest(Boundary):
     missing_items: tuple[str, ...] = ()
 
 
-class DeliveryRequest(Boundary):
+class DeliveryRequest(WritesTrail):
     """``deliver_result``: issue the result documents, deliver them, close the dossier in the read model."""
 
     final_state: DossierState
     result: DocumentRequest
     fee_paid_vnd: int = 0
-    audit: tuple[AuditRecord, ...] = Field(default=(), description="trail entries not yet written")
+    audit: tuple[AuditRecord, ...] = Field(default=(), description="trail entries not yet written, the closing last")
+
+    def trail_records(self) -> tuple[AuditRecord, ...]:
+        return (*self.opening(), self.closing())
+
+    def opening(self) -> tuple[AuditRecord, ...]:
+        """The entries written before the delivery."""
+        return tuple(r for r in self.audit if r.event_key != CLOSING_KEY)
+
+    def closing(self) -> AuditRecord:
+        """The closing entry, written with the final status once the result is delivered. A request scheduled
+        before the workflow sent it (an older worker's) gets the one that worker would have written."""
+        for record in self.audit:
+            if record.event_key == CLOSING_KEY:
+                return record
+        reason = "; ".join(r.message for r in self.result.refusals)
+        return AuditRecord(dossier_code=self.result.dossier_code, event_key=CLOSING_KEY, state=self.final_state,
+                           entry=TrailEntry(at=datetime.now(UTC), actor=self.result.decided_by or "system",
+                                            action=TrailAction.closing(self.final_state), detail=reason))
 
 
 class DeliveryReceipt(Boundary):
@@ -235,6 +312,5 @@ class DeliveryReceipt(Boundary):
     method: str
     documents: tuple[DocumentKind, ...]
     sha256: tuple[str, ...]
-    # What was written to the audit table with the delivery: a local activity's marker keeps its result, not its
-    # arguments, so the auditors' trail (cutru/clients/audit.py) reads the entries from here.
+    # Histories recorded while the auditors' trail was read from activity results hold the written entries here.
     audit: tuple[AuditRecord, ...] = ()

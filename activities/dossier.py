@@ -17,6 +17,7 @@ from temporalio import activity
 
 from activities import delivery, facts, records
 from activities.contracts import (
+    CLOSING_KEY,
     Acceptance,
     AuditBatch,
     AuditRecord,
@@ -30,6 +31,7 @@ from activities.contracts import (
     EligibilityResult,
     IdentityCheck,
     IdentityResult,
+    ImmediateCheck,
     ImmediateResult,
     NoticeServed,
     OfficerRef,
@@ -78,6 +80,30 @@ _AUDIT_INSERT = ("INSERT INTO audit_events (dossier_code, event_key, actor, acti
                  " VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT (dossier_code, event_key) DO NOTHING")
 
 
+# Any number of one dossier's trail entries in one statement ($1 the dossier; $2-$5 arrays of keys, actors, actions
+# and details; $6 the time written), so that they can ride in a statement an activity runs anyway.
+_AUDIT_ROWS = ("INSERT INTO audit_events (dossier_code, event_key, actor, action, details, at)"
+               " SELECT $1::text, t.k, t.a, t.c, t.d::jsonb, $6::timestamptz"
+               " FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS t(k, a, c, d)"
+               " ON CONFLICT (dossier_code, event_key) DO NOTHING")
+# The assignment (ASSIGN_OFFICER's $1-$3) and the acceptance's trail entries ($4-$8, as in _AUDIT_ROWS) in one
+# statement.
+_ACCEPT = ("WITH accepted AS (INSERT INTO audit_events (dossier_code, event_key, actor, action, details, at)"
+           " SELECT $1::text, t.k, t.a, t.c, t.d::jsonb, $8::timestamptz"
+           " FROM unnest($4::text[], $5::text[], $6::text[], $7::text[]) AS t(k, a, c, d)"
+           " ON CONFLICT (dossier_code, event_key) DO NOTHING) " + ASSIGN_OFFICER)
+
+
+def _details(record: AuditRecord, **more: Any) -> str:
+    return json.dumps({"detail": record.entry.detail, "at": record.entry.at.isoformat(), **more}, ensure_ascii=False)
+
+
+def _audit_rows(records: tuple[AuditRecord, ...]) -> tuple[list[str], list[str], list[str], list[str]]:
+    """``_AUDIT_ROWS``' arrays."""
+    return ([r.event_key for r in records], [r.entry.actor for r in records],
+            [r.entry.action.value for r in records], [_details(r) for r in records])
+
+
 def _recorded_stay(row: Any) -> StayOutcome:
     """The outcome of a stay notification recorded by an earlier attempt, from the read model and audit row."""
     details = json.loads(row["details"]) if row["details"] else {}
@@ -103,21 +129,22 @@ class DossierActivities:
     async def validate_identity(self, check: IdentityCheck) -> IdentityResult:
         """Register the dossier in the read model and check the applicant against the population database."""
         s = check.dossier
-        # The read-model row and its first trail entry in one statement; no transaction around the person lookup:
+        records = check.trail_records()
+        # The read-model row and the trail entries so far in one statement; no transaction around the person lookup:
         # each write is a no-op when repeated, and BEGIN/COMMIT would be two more round trips.
         async with self._pool.acquire() as conn:
             await conn.execute(
-                f"WITH received AS ({_AUDIT_INSERT})"
+                f"WITH received AS ({_AUDIT_ROWS})"
                 " INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name,"
                 " received_at, deadline) VALUES ($1, $7, 'received', $8, $9, $10, $11, $12)"
                 # A police notice's dossier, listed while it waited, opens now: its legal receipt is the opening.
                 " ON CONFLICT (dossier_code) DO UPDATE SET status = 'received', received_at = EXCLUDED.received_at,"
                 " updated_at = now() WHERE dossiers.status = 'awaiting_filing'",
-                s.dossier_code, "0000-received", "citizen", "received",
-                json.dumps({"channel": s.channel}, ensure_ascii=False), datetime.now(UTC),
+                s.dossier_code, *_audit_rows(records), datetime.now(UTC),
                 s.procedure.value, s.police_unit, s.applicant.personal_id, s.applicant.full_name, s.received_at,
                 check.deadline,
             )
+            await self._apply_changes(conn, records)
             person = await facts.person(conn, s.applicant.personal_id)
         refusals = identity_refusals(s.applicant, person)
         _log(step="identity", refused=len(refusals))
@@ -127,7 +154,7 @@ class DossierActivities:
     async def record_notice(self, notice: NoticeServed) -> None:
         """A deletion the police opened by a notice: listed in the read model (awaiting filing) while the person's
         filing window runs, with the notice in the audit trail."""
-        s, served = notice.submission, notice.notice
+        s = notice.submission
         async with self._pool.acquire() as conn:
             await conn.execute(
                 "INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name,"
@@ -136,8 +163,7 @@ class DossierActivities:
                 s.dossier_code, s.procedure.value, s.police_unit, s.applicant.personal_id, s.applicant.full_name,
                 s.received_at,
             )
-            await self._audit(conn, s.dossier_code, "0000-notice", served.officer_id, "notice_served",
-                              {"notice_number": served.notice_number, "notified_on": served.notified_on.isoformat()})
+            await self._write_audit(conn, notice.trail_records())
         _log(step="notice")
 
     @activity.defn
@@ -153,10 +179,11 @@ class DossierActivities:
                                  deadline_case=spec.deadline_case(s, found), findings=found.findings())
 
     @activity.defn
-    async def accept_immediately(self, check: EligibilityCheck) -> ImmediateResult:
-        """Procedures accepted at once (stay notification): check and record in one transaction."""
+    async def accept_immediately(self, check: ImmediateCheck) -> ImmediateResult:
+        """Procedures accepted at once (stay notification): check and record in one transaction, with the trail
+        entries so far."""
         async with self._pool.acquire() as conn:
-            result = await self._accept_at_once(conn, check.submission)
+            result = await self._accept_at_once(conn, check.submission, check.trail_records())
         _log(step="accept_immediately", refused=len(result.refusals))
         return result
 
@@ -169,9 +196,9 @@ class DossierActivities:
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
                 "SELECT d.dossier_code, d.status, a.details FROM dossiers d LEFT JOIN audit_events a"
-                " ON a.dossier_code = d.dossier_code AND a.event_key = '9999-closed'"
+                " ON a.dossier_code = d.dossier_code AND a.event_key = $2"
                 " WHERE d.dossier_code = ANY($1::text[])",
-                codes,
+                codes, CLOSING_KEY,
             )
             recorded = {row["dossier_code"]: _recorded_stay(row) for row in rows}
             outcomes = []
@@ -187,8 +214,10 @@ class DossierActivities:
              refused=sum(o.state == DossierState.REFUSED for o in outcomes))
         return StayBatchResult(outcomes=tuple(outcomes))
 
-    async def _accept_at_once(self, conn: asyncpg.Connection, s: Any) -> ImmediateResult:
+    async def _accept_at_once(self, conn: asyncpg.Connection, s: Any,
+                              audit: tuple[AuditRecord, ...] = ()) -> ImmediateResult:
         async with conn.transaction():
+            await self._write_audit(conn, audit)
             applicant = await facts.person(conn, s.applicant.personal_id)
             refusals = identity_refusals(s.applicant, applicant)
             summary: dict[str, str] = {}
@@ -206,7 +235,7 @@ class DossierActivities:
                 s.dossier_code, s.procedure.value, state, s.police_unit, s.applicant.personal_id,
                 s.applicant.full_name, s.received_at, "; ".join(r.message for r in refusals) or None,
             )
-            await self._audit(conn, s.dossier_code, "9999-closed", "system", state,
+            await self._audit(conn, s.dossier_code, CLOSING_KEY, "system", state,
                               {"channel": s.channel, "refusals": [r.code for r in refusals],
                                "reasons": [r.message for r in refusals],
                                "reasons_vi": [r.message_vi for r in refusals]})
@@ -237,7 +266,10 @@ class DossierActivities:
             if not roster:
                 # Retrying lets an operator add the unit's roster without losing the dossier.
                 raise RuntimeError(f"police unit {s.police_unit} has no roster; add its officers and it retries")
-            assigned = await conn.fetchval(ASSIGN_OFFICER, s.dossier_code, s.police_unit, acceptance.deadline)
+            records = acceptance.trail_records()
+            assigned = await conn.fetchval(_ACCEPT, s.dossier_code, s.police_unit, acceptance.deadline,
+                                           *_audit_rows(records), datetime.now(UTC))
+            await self._apply_changes(conn, records)
             await delivery.issue(conn, DocumentRequest(dossier_code=s.dossier_code, procedure=s.procedure,
                                                        kinds=(DocumentKind.CT04,), paper=s,
                                                        deadline=acceptance.deadline), self._document_dir)
@@ -259,22 +291,20 @@ class DossierActivities:
 
     @activity.defn
     async def record_event(self, batch: AuditBatch) -> AuditBatch | None:
-        """Returns what it wrote, for the auditors' trail (see ``DeliveryReceipt.audit``); histories from before
-        that hold None."""
+        """Returns None: the auditors read the trail from the workflow's replay. Histories recorded while they read
+        it from activity results hold the batch."""
         async with self._pool.acquire() as conn, conn.transaction():
-            await self._write_audit(conn, batch.records)
-        return batch
+            await self._write_audit(conn, batch.trail_records())
+        return None
 
     async def _write_audit(self, conn: asyncpg.Connection, records: tuple[AuditRecord, ...]) -> None:
-        """Trail entries into the append-only table (one pipelined round trip), and the read-model changes they
-        carry."""
+        """Trail entries into the append-only table (one round trip), and the read-model changes they carry."""
         if records:
-            now = datetime.now(UTC)
-            await conn.executemany(_AUDIT_INSERT, [
-                (r.dossier_code, r.event_key, r.entry.actor, r.entry.action,
-                 json.dumps({"detail": r.entry.detail, "at": r.entry.at.isoformat()}, ensure_ascii=False), now)
-                for r in records
-            ])
+            await conn.execute(_AUDIT_ROWS, records[0].dossier_code, *_audit_rows(records), datetime.now(UTC))
+        await self._apply_changes(conn, records)
+
+    @staticmethod
+    async def _apply_changes(conn: asyncpg.Connection, records: tuple[AuditRecord, ...]) -> None:
         for record in records:
             if record.state is not None or record.overdue is not None or record.assigned_officer is not None:
                 await conn.execute(
@@ -321,19 +351,20 @@ class DossierActivities:
         reason = "; ".join(r.message for r in result.refusals) or None
         # No transaction, as in validate_identity: every write is a no-op when repeated and the delivery is sent
         # once (its row), so a retry after a crash between them completes them; BEGIN/COMMIT are two round trips.
+        closing = request.closing()
         async with self._pool.acquire() as conn:
-            await self._write_audit(conn, request.audit)
+            await self._write_audit(conn, request.opening())
             receipt = await delivery.deliver(conn, request, self._document_dir)
             # The final status and the closing trail entry in one statement, so neither is ever seen without the other.
             await conn.execute(
                 f"WITH closed AS ({_AUDIT_INSERT})"
-                " UPDATE dossiers SET status = $4, outcome_reason = $7, updated_at = now() WHERE dossier_code = $1",
-                result.dossier_code, "9999-closed", result.decided_by or "system", request.final_state.value,
-                json.dumps({"documents": [k.value for k in result.kinds], "reason": reason}, ensure_ascii=False),
-                datetime.now(UTC), reason,
+                " UPDATE dossiers SET status = $7, outcome_reason = $8, updated_at = now() WHERE dossier_code = $1",
+                result.dossier_code, closing.event_key, closing.entry.actor, closing.entry.action.value,
+                _details(closing, documents=[k.value for k in result.kinds], reason=reason), datetime.now(UTC),
+                request.final_state.value, reason,
             )
         _log(step="deliver", state=request.final_state.value, documents=len(receipt.documents))
-        return receipt.model_copy(update={"audit": request.audit})
+        return receipt
 
     @staticmethod
     async def _audit(conn: asyncpg.Connection, code: str, key: str, actor: str, action: str,

@@ -21,7 +21,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
-from cutru.clients.audit import LOCAL_ACTIVITY_MARKER
+# The marker the SDK records for each local activity (workflows/lifecycle.py runs cutru's own steps so).
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
 
 ACTION_RULE = (
     "actions = workflow start + activity attempts + timers started + signals + updates (accepted in history, plus "

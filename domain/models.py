@@ -326,12 +326,50 @@ class Withdrawal(Boundary):
     reason: str = Field(min_length=1, max_length=1000)
 
 
+class TrailAction(StrEnum):
+    """What a line of the decision trail records. The audit table, the metrics and the auditors' replay read these,
+    never the names of the activities that wrote them; the values are stored (audit table, histories): keep them."""
+
+    NOTICE_SERVED = "notice_served"  # a police notice opened the dossier (deletions, Điều 24 khoản 3)
+    RECEIVED = "received"
+    ACCEPTED = "accepted"  # complete and valid: the legal clock runs, CT04 gives the appointment
+    REASSIGNED = "reassigned"
+    REMINDER_SENT = "reminder_sent"
+    ESCALATED = "escalated"
+    DECISION_REFUSED = "decision_refused"  # a decision signal the dossier could not take
+    SUPPLEMENT_REQUESTED = "supplement_requested"
+    SUPPLEMENTED = "supplemented"
+    APPROVED = "approved"
+    FEE_PAID = "fee_paid"
+    WITHDRAWAL_REFUSED = "withdrawal_refused"
+    STAY_NOTIFIED = "stay_notified"  # a stay register took a notification
+    # The closing lines: the dossier's final state.
+    COMPLETED = "completed"
+    REFUSED = "refused"
+    CANCELLED = "cancelled"
+    WITHDRAWN = "withdrawn"
+
+    @classmethod
+    def closing(cls, state: DossierState) -> TrailAction:
+        if not state.final:
+            raise ValueError(f"{state.value} is not a final state")
+        return cls(state.value)
+
+    @property
+    def closes(self) -> bool:
+        """The line that closes a dossier; its value is the final state."""
+        return self.value in _FINAL_VALUES
+
+
+_FINAL_VALUES = frozenset(state.value for state in _FINAL)
+
+
 class TrailEntry(Boundary):
     """One line of the decision trail: when, who, what, why."""
 
     at: datetime
     actor: str
-    action: str
+    action: TrailAction
     detail: str = ""
 
 

@@ -17,7 +17,7 @@ Messages (every procedure):
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from temporalio import workflow
@@ -39,7 +39,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.contracts import (
         Acceptance,
         AuditBatch,
-        AuditRecord,
         CommitRequest,
         DeliveryRequest,
         DocumentRequest,
@@ -48,10 +47,10 @@ with workflow.unsafe.imports_passed_through():
         EligibilityCheck,
         EligibilityResult,
         IdentityCheck,
+        ImmediateCheck,
         ImmediateResult,
         PaymentOrder,
         PaymentRequest,
-        UnitRoster,
     )
     from activities.dossier import DossierActivities
     from domain.deadlines import DeadlineClock, deadline_for
@@ -63,10 +62,10 @@ with workflow.unsafe.imports_passed_through():
         DossierStatus,
         OfficerDecision,
         PaymentConfirmation,
-        ProcessingOptions,
         Reassignment,
         Refusal,
         Supplement,
+        TrailAction,
         TrailEntry,
         Withdrawal,
         legacy_processing,
@@ -74,6 +73,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.procedures import DocumentKind, Procedure
     from domain.procedures.catalogue import PROCEDURES, field_errors, submission_model
     from domain.rulesets import fee_for
+
+from workflows.progress import DossierProgress
 
 PROCEDURE_KEY = SearchAttributeKey.for_keyword("DossierProcedure")
 STATUS_KEY = SearchAttributeKey.for_keyword("DossierStatus")
@@ -120,62 +121,35 @@ NO_INPUT = RawValue(Payload())
 
 
 class DossierLifecycle:
-    """Base of the eleven procedure workflows; subclasses set ``procedure`` and declare ``run``."""
+    """Base of the eleven procedure workflows; subclasses set ``procedure`` and declare ``run``.
+
+    All of a dossier's state is one ``DossierProgress``; every trail entry is added with ``_record`` and reaches the
+    audit table with the next activity that writes there (``_flush`` before every wait)."""
 
     procedure: ClassVar[Procedure]
 
     def __init__(self) -> None:
-        self._code = workflow.info().workflow_id
         self._spec = PROCEDURES[self.procedure]
-        self._state = DossierState.RECEIVED
-        self._submission: Any = None
-        self._unit = ""
-        self._roster: UnitRoster | None = None
-        self._clock: DeadlineClock | None = None
-        self._overdue = False
-        self._fee = 0
-        self._refusals: tuple[Refusal, ...] = ()
-        self._documents: tuple[DocumentKind, ...] = ()
-        self._trail: list[TrailEntry] = []
-        self._findings: tuple[str, ...] = ()
-        self._decision: OfficerDecision | None = None
-        self._open_for_decision = False  # closes as soon as one decision is accepted: duplicates are refused
-        self._supplement: Supplement | None = None
-        self._payment: PaymentConfirmation | None = None
-        self._withdrawal: Withdrawal | None = None
-        self._audit_seq = 0
-        self._unwritten: list[AuditRecord] = []  # trail entries not yet in the audit table (see _note)
-        self._local_steps = False  # LOCAL_STEPS, decided once per dossier in _run
-        self._legacy_processing = ProcessingOptions()  # the timings an old submission carried (see _processing)
+        self._progress = DossierProgress(code=workflow.info().workflow_id, procedure=self.procedure)
 
     # ---- queries and messages ------------------------------------------------------------------------------
 
     @workflow.query
     def status(self) -> DossierStatus:
-        return DossierStatus(
-            dossier_code=self._code,
-            procedure=self.procedure,
-            state=self._state,
-            police_unit=self._unit,
-            received_at=self._submission.received_at if self._submission else None,
-            deadline=self._clock.deadline if self._clock else None,
-            overdue=self._overdue,
-            assigned_officer=self._roster.assigned_officer if self._roster else None,
-            fee_vnd=self._fee,
-            refusals=self._refusals,
-            documents=self._documents,
-            trail=tuple(self._trail),
-            findings=self._findings,
-            submission=self._submission.model_dump(mode="json") if self._submission else None,
-        )
+        return self._progress.status()
+
+    def audit_trail(self) -> tuple[TrailEntry, ...]:
+        """The decision trail, for the auditors' replay (``cutru.audit``)."""
+        return tuple(self._progress.trail)
 
     def _decision_problem(self, decision: OfficerDecision) -> str | None:
         """Why this decision cannot be taken now, or None. Shared by the update validator and the signal."""
-        if self._state != DossierState.AWAITING_DECISION or not self._open_for_decision:
-            return f"dossier {self._code} is {self._state.value}, not waiting for an officer's decision"
-        officer = self._roster.officer(decision.officer_id) if self._roster else None
+        p = self._progress
+        if p.state != DossierState.AWAITING_DECISION or not p.inbox.open_for_decision:
+            return f"dossier {p.code} is {p.state.value}, not waiting for an officer's decision"
+        officer = p.roster.officer(decision.officer_id) if p.roster else None
         if officer is None:
-            return f"officer {decision.officer_id} is not an officer of {self._unit}, the unit handling {self._code}"
+            return f"officer {decision.officer_id} is not an officer of {p.unit}, the unit handling {p.code}"
         if not officer.active:
             return f"officer {decision.officer_id} is inactive and cannot decide"
         return None
@@ -183,7 +157,7 @@ class DossierLifecycle:
     @workflow.update
     async def decide(self, decision: OfficerDecision) -> DecisionReceipt:
         self._accept(decision)
-        return DecisionReceipt(dossier_code=self._code, accepted=True, state=self._state)
+        return DecisionReceipt(dossier_code=self._progress.code, accepted=True, state=self._progress.state)
 
     @decide.validator
     def _validate_decide(self, decision: OfficerDecision) -> None:
@@ -193,26 +167,29 @@ class DossierLifecycle:
 
     @workflow.update
     async def reassign(self, reassignment: Reassignment) -> DossierStatus:
-        assert self._roster is not None
-        self._roster = self._roster.model_copy(update={"assigned_officer": reassignment.officer_id})
+        p = self._progress
+        assert p.roster is not None
+        p.roster = p.roster.model_copy(update={"assigned_officer": reassignment.officer_id})
         officer = reassignment.officer_id
-        await self._audit(reassignment.supervisor_id, "reassigned", f"to {officer}: {reassignment.reason}",
-                          assigned_officer=officer)
+        self._record(reassignment.supervisor_id, TrailAction.REASSIGNED, f"to {officer}: {reassignment.reason}",
+                     assigned_officer=officer)
+        await self._flush()
         return self.status()
 
     @reassign.validator
     def _validate_reassign(self, reassignment: Reassignment) -> None:
+        p = self._progress
         problem = None
-        if self._state not in (DossierState.AWAITING_DECISION, DossierState.AWAITING_SUPPLEMENT) or not self._roster:
-            problem = f"dossier {self._code} is {self._state.value}: only a dossier under review can be reassigned"
+        if p.state not in (DossierState.AWAITING_DECISION, DossierState.AWAITING_SUPPLEMENT) or not p.roster:
+            problem = f"dossier {p.code} is {p.state.value}: only a dossier under review can be reassigned"
         else:
-            supervisor = self._roster.officer(reassignment.supervisor_id)
-            officer = self._roster.officer(reassignment.officer_id)
+            supervisor = p.roster.officer(reassignment.supervisor_id)
+            officer = p.roster.officer(reassignment.officer_id)
             if supervisor is None or supervisor.role != "supervisor" or not supervisor.active:
-                problem = f"{reassignment.supervisor_id} is not the active supervisor of {self._unit}"
+                problem = f"{reassignment.supervisor_id} is not the active supervisor of {p.unit}"
             elif officer is None or officer.role != "officer" or not officer.active:
-                problem = f"{reassignment.officer_id} is not an active officer of {self._unit}"
-            elif reassignment.officer_id == self._roster.assigned_officer:
+                problem = f"{reassignment.officer_id} is not an active officer of {p.unit}"
+            elif reassignment.officer_id == p.roster.assigned_officer:
                 problem = f"the dossier is already assigned to {reassignment.officer_id}"
         if problem:
             raise ApplicationError(problem, type="ReassignmentRefused", non_retryable=True)
@@ -223,31 +200,34 @@ class DossierLifecycle:
         try:
             decision = OfficerDecision.model_validate(raw)
         except ValidationError as error:
-            await self._audit("signal", "decision_refused", "; ".join(field_errors(error)))
+            self._record("signal", TrailAction.DECISION_REFUSED, "; ".join(field_errors(error)))
+            await self._flush()
             return
         problem = self._decision_problem(decision)
         if problem:
-            await self._audit(decision.officer_id, "decision_refused", problem)
+            self._record(decision.officer_id, TrailAction.DECISION_REFUSED, problem)
+            await self._flush()
             return
         self._accept(decision)
 
     def _accept(self, decision: OfficerDecision) -> None:
-        self._decision = decision
-        self._open_for_decision = False
+        self._progress.inbox.decision = decision
+        self._progress.inbox.open_for_decision = False
 
     @workflow.signal
     def supplement(self, supplement: Supplement) -> None:
-        if self._state == DossierState.AWAITING_SUPPLEMENT and self._supplement is None:
-            self._supplement = supplement
+        if self._progress.state == DossierState.AWAITING_SUPPLEMENT and self._progress.inbox.supplement is None:
+            self._progress.inbox.supplement = supplement
 
     @workflow.signal
     def payment_confirmed(self, confirmation: PaymentConfirmation) -> None:
-        self._payment = confirmation
+        self._progress.inbox.payment = confirmation
 
     @workflow.signal
     def withdraw(self, withdrawal: Withdrawal) -> None:
-        if not self._state.final and self._state not in (DossierState.RECORDING, DossierState.DELIVERING):
-            self._withdrawal = withdrawal
+        state = self._progress.state
+        if not state.final and state not in (DossierState.RECORDING, DossierState.DELIVERING):
+            self._progress.inbox.withdrawal = withdrawal
 
     # ---- the lifecycle -------------------------------------------------------------------------------------
 
@@ -260,26 +240,28 @@ class DossierLifecycle:
             return "<not a JSON value>"
 
     async def _run(self, raw: dict[str, Any]) -> DossierOutcome:
+        p = self._progress
         try:
             submission: Any = submission_model(self.procedure).model_validate(raw)
         except ValidationError as error:
             return await self._refuse_invalid(field_errors(error))
-        if submission.dossier_code != self._code:
-            return await self._refuse_invalid([f"dossier_code: must equal the workflow id {self._code}"])
-        self._submission = submission
-        self._legacy_processing = legacy_processing(raw)
-        self._unit = submission.police_unit
-        self._local_steps = workflow.patched(LOCAL_STEPS)
-        self._fee = fee_for(self.procedure, submission.channel, submission.received_at)
-        self._trail.append(TrailEntry(at=submission.received_at, actor="citizen", action="received",
-                                      detail=f"{self._spec.vietnamese_name} ({self._spec.tthc_code})"))
+        if submission.dossier_code != p.code:
+            return await self._refuse_invalid([f"dossier_code: must equal the workflow id {p.code}"])
+        p.submission = submission
+        p.legacy_processing = legacy_processing(raw)
+        p.unit = submission.police_unit
+        p.local_steps = workflow.patched(LOCAL_STEPS)
+        p.fee = fee_for(self.procedure, submission.channel, submission.received_at)
+        self._record("citizen", TrailAction.RECEIVED, f"{self._spec.vietnamese_name} ({self._spec.tthc_code})",
+                     at=submission.received_at)
         if STATUS_KEY not in workflow.info().typed_search_attributes:  # cutru.clients.client sets them at start
             self._upsert_search_attributes()
         if self._spec.immediate:
             return await self._accept_immediately(submission)
 
         identity = await self._internal(DossierActivities.validate_identity,
-                                        IdentityCheck(dossier=DossierHeader.of(submission), deadline=None))
+                                        IdentityCheck(dossier=DossierHeader.of(submission), deadline=None,
+                                                      audit=p.take_unwritten()))
         if identity.refusals:
             return await self._finish(DossierState.REFUSED, refusals=identity.refusals, actor="system")
         eligibility: EligibilityResult = await self._internal(DossierActivities.check_eligibility,
@@ -287,111 +269,114 @@ class DossierLifecycle:
         if eligibility.refusals:
             return await self._finish(DossierState.REFUSED, refusals=eligibility.refusals, actor="system")
         if eligibility.fee_exempt:
-            self._fee = 0
-        self._findings = eligibility.findings
+            p.fee = 0
+        p.findings = eligibility.findings
         # The legal clock runs from the receipt of a complete, valid dossier.
         allowed = deadline_for(self.procedure, submission.received_at, eligibility.deadline_case)
-        self._clock = DeadlineClock.start(submission.received_at, allowed)
-        self._trail.append(TrailEntry(at=workflow.now(), actor="system", action="accepted",
-                                      detail=f"appointment {self._clock.deadline.isoformat()}"))
+        p.clock = DeadlineClock.start(submission.received_at, allowed)
+        self._record("system", TrailAction.ACCEPTED, f"appointment {p.clock.deadline.isoformat()}")
 
-        decided_by: str | None = None
         if self._spec.officer_review:
-            outcome = await self._officer_review()
-            if isinstance(outcome, DossierOutcome):
-                return outcome
-            decided_by = outcome
-        if self._fee and not await self._collect_fee():
+            closed = await self._officer_review()
+            if closed is not None:
+                return closed
+        if p.fee and not await self._collect_fee():
             return await self._finish(DossierState.CANCELLED, actor="system",
                                       detail="fee not paid in time; the dossier is cancelled")
-        if self._withdrawal is not None:
-            return await self._finish(DossierState.WITHDRAWN, actor="citizen", detail=self._withdrawal.reason)
+        if p.inbox.withdrawal is not None:
+            return await self._finish(DossierState.WITHDRAWN, actor="citizen", detail=p.inbox.withdrawal.reason)
 
         self._set_state(DossierState.RECORDING)
         await self._internal(DossierActivities.commit_residence, CommitRequest(submission=submission))
-        return await self._finish(DossierState.COMPLETED, actor="system", decided_by=decided_by,
+        return await self._finish(DossierState.COMPLETED, actor="system", decided_by=p.approved_by,
                                   documents=self._spec.results)
 
-    async def _officer_review(self) -> str | DossierOutcome:
-        """Wait for an officer's decision, looping through supplement rounds; return who approved."""
-        assert self._clock is not None
-        self._roster = await self._internal(
-            DossierActivities.accept_dossier,
-            Acceptance(paper=DossierPaper.of(self._submission), deadline=self._clock.deadline),
-        )
+    async def _officer_review(self) -> DossierOutcome | None:
+        """Wait for an officer's decision, looping through supplement rounds: None when an officer approved (who:
+        ``approved_by``), the outcome when the review closed the dossier."""
+        p = self._progress
+        assert p.clock is not None
+        # The acceptance is written with the assignment and the CT04 receipt.
+        p.roster = await self._internal(DossierActivities.accept_dossier, Acceptance(
+            paper=DossierPaper.of(p.submission), deadline=p.clock.deadline, audit=p.take_unwritten()))
         while True:
             self._set_state(DossierState.AWAITING_DECISION)
-            self._open_for_decision = True
+            p.inbox.open_for_decision = True
             await self._flush()
             await self._wait_for_decision()
-            if self._withdrawal is not None:
-                return await self._finish(DossierState.WITHDRAWN, actor="citizen", detail=self._withdrawal.reason)
-            decision = self._decision
+            if p.inbox.withdrawal is not None:
+                return await self._finish(DossierState.WITHDRAWN, actor="citizen", detail=p.inbox.withdrawal.reason)
+            decision = p.inbox.decision
             assert decision is not None
-            self._decision = None
+            p.inbox.decision = None
             detail = decision.reason or ", ".join(decision.missing_items)
             if decision.decision == DecisionKind.APPROVE:
-                self._note(decision.officer_id, "approved", detail)
-                return decision.officer_id
+                self._record(decision.officer_id, TrailAction.APPROVED, detail)
+                p.approved_by = decision.officer_id
+                return None
             if decision.decision == DecisionKind.REJECT:
                 refusal = Refusal(code="officer_rejected", message=decision.reason or "",
                                   legal_basis=self._spec.legal_basis, message_vi=decision.reason or "")
                 return await self._finish(DossierState.REFUSED, refusals=(refusal,), actor=decision.officer_id,
                                           decided_by=decision.officer_id)
             # Supplement request (CT05): the clock stops until the dossier is complete again.
-            self._clock = self._clock.pause(workflow.now())
+            p.clock = p.clock.pause(workflow.now())
             self._set_state(DossierState.AWAITING_SUPPLEMENT)
             await self._internal(DossierActivities.issue_document, DocumentRequest(
-                dossier_code=self._code, procedure=self.procedure, kinds=(DocumentKind.CT05,),
-                paper=DossierPaper.of(self._submission), decided_by=decision.officer_id,
+                dossier_code=p.code, procedure=self.procedure, kinds=(DocumentKind.CT05,),
+                paper=DossierPaper.of(p.submission), decided_by=decision.officer_id,
                 missing_items=decision.missing_items))
-            await self._audit(decision.officer_id, "supplement_requested", detail,
-                              state=DossierState.AWAITING_SUPPLEMENT)
-            timeout = self._processing.supplement_timeout
+            self._record(decision.officer_id, TrailAction.SUPPLEMENT_REQUESTED, detail,
+                         state=DossierState.AWAITING_SUPPLEMENT)
+            await self._flush()
             try:
                 await workflow.wait_condition(
-                    lambda: self._supplement is not None or self._withdrawal is not None, timeout=timeout
+                    lambda: p.inbox.supplement is not None or p.inbox.withdrawal is not None,
+                    timeout=p.processing.supplement_timeout,
                 )
             except TimeoutError:
                 return await self._finish(DossierState.CANCELLED, actor="system",
                                           detail="no supplement within the time allowed")
-            if self._withdrawal is not None:
-                return await self._finish(DossierState.WITHDRAWN, actor="citizen", detail=self._withdrawal.reason)
-            assert self._supplement is not None
-            provided = ", ".join(self._supplement.provided_items)
-            self._supplement = None
-            self._clock = self._clock.resume(workflow.now())
-            self._note("citizen", "supplemented", provided, state=DossierState.AWAITING_DECISION)
+            if p.inbox.withdrawal is not None:
+                return await self._finish(DossierState.WITHDRAWN, actor="citizen", detail=p.inbox.withdrawal.reason)
+            assert p.inbox.supplement is not None
+            provided = ", ".join(p.inbox.supplement.provided_items)
+            p.inbox.supplement = None
+            p.clock = p.clock.resume(workflow.now())
+            self._record("citizen", TrailAction.SUPPLEMENTED, provided, state=DossierState.AWAITING_DECISION)
 
     async def _wait_for_decision(self) -> None:
         """Wait, reminding the unit when little time is left and escalating when the deadline passes."""
-        assert self._clock is not None and self._submission is not None
-        reminder_at = self._clock.reminder_at(self._processing.reminder_fraction)
+        p = self._progress
+        assert p.clock is not None
+        reminder_at = p.clock.reminder_at(p.processing.reminder_fraction)
         reminded = workflow.now() >= reminder_at
         while True:
-            wake = None if self._overdue else (self._clock.deadline if reminded else reminder_at)
+            wake = None if p.overdue else (p.clock.deadline if reminded else reminder_at)
             timeout = max(wake - workflow.now(), timedelta(seconds=1)) if wake else None
             try:
                 await workflow.wait_condition(
-                    lambda: self._decision is not None or self._withdrawal is not None, timeout=timeout
+                    lambda: p.inbox.decision is not None or p.inbox.withdrawal is not None, timeout=timeout
                 )
                 return
             except TimeoutError:
                 if not reminded:
                     reminded = True
-                    await self._audit("system", "reminder_sent", f"deadline {self._clock.deadline.isoformat()}")
+                    self._record("system", TrailAction.REMINDER_SENT, f"deadline {p.clock.deadline.isoformat()}")
                 else:
-                    self._overdue = True
+                    p.overdue = True
                     self._upsert_search_attributes()
-                    supervisor = self._roster.supervisor if self._roster else None
-                    await self._audit("system", "escalated", f"deadline passed: escalated to supervisor {supervisor}",
-                                      overdue=True)
+                    supervisor = p.roster.supervisor if p.roster else None
+                    self._record("system", TrailAction.ESCALATED,
+                                 f"deadline passed: escalated to supervisor {supervisor}", overdue=True)
+                await self._flush()
 
     async def _collect_fee(self) -> bool:
         """Ask the gateway for a payment order and wait for it to be paid; False when it never is."""
-        options = self._processing
+        p = self._progress
+        options = p.processing
         order: PaymentOrder = await self._act(DossierActivities.request_payment,
-                                              PaymentRequest(dossier_code=self._code, amount_vnd=self._fee))
+                                              PaymentRequest(dossier_code=p.code, amount_vnd=p.fee))
         if order.status == "pending":  # only now can the citizen pay: the order exists (paid at once: no wait)
             self._set_state(DossierState.AWAITING_PAYMENT)
         give_up_at = workflow.now() + options.payment_timeout
@@ -405,23 +390,23 @@ class DossierLifecycle:
             await self._flush()
             try:
                 await workflow.wait_condition(
-                    lambda: self._payment is not None or self._withdrawal is not None,
+                    lambda: p.inbox.payment is not None or p.inbox.withdrawal is not None,
                     timeout=min(options.payment_poll_interval, remaining),
                 )
             except TimeoutError:
                 pass
-            if self._withdrawal is not None:
+            if p.inbox.withdrawal is not None:
                 order = await self._act(DossierActivities.cancel_payment, order)
                 if order.status != "paid":
                     return True
                 # Paid before the withdrawal reached the gateway: the fee is kept, so the dossier goes on.
-                self._note("citizen", "withdrawal_refused", "the fee was already paid")
-                self._withdrawal = None
+                self._record("citizen", TrailAction.WITHDRAWAL_REFUSED, "the fee was already paid")
+                p.inbox.withdrawal = None
                 break
             # The callback only wakes us up: the gateway's own status is the truth (a callback can be lost or forged).
-            self._payment = None
+            p.inbox.payment = None
             order = await self._act(DossierActivities.check_payment, order)
-        self._note("payment-gateway", "fee_paid", f"{order.amount_vnd} VND, order {order.order_id}")
+        self._record("payment-gateway", TrailAction.FEE_PAID, f"{order.amount_vnd} VND, order {order.order_id}")
         return True
 
     async def _finish(
@@ -434,54 +419,58 @@ class DossierLifecycle:
         decided_by: str | None = None,
         documents: tuple[DocumentKind, ...] = (),
     ) -> DossierOutcome:
-        self._refusals = tuple(refusals)
+        p = self._progress
+        p.refusals = tuple(refusals)
         if state == DossierState.REFUSED:
             documents = (DocumentKind.CT06,)
             detail = "; ".join(r.message for r in refusals)
-        self._documents = documents
+        p.documents = documents
         self._set_state(DossierState.DELIVERING if documents else state)
-        pending, self._unwritten = tuple(self._unwritten), []  # taken before the await: handlers may add more
+        # The closing entry is written with the final status, once the result is delivered.
+        self._record(actor, TrailAction.closing(state), detail, state=state)
         await self._internal(
             DossierActivities.deliver_result,
             DeliveryRequest(
                 final_state=state,
                 result=DocumentRequest(
-                    dossier_code=self._code,
+                    dossier_code=p.code,
                     procedure=self.procedure,
                     kinds=documents,
-                    paper=DossierPaper.of(self._submission) if self._submission else None,
-                    refusals=self._refusals,
-                    deadline=self._clock.deadline if self._clock else None,
+                    paper=DossierPaper.of(p.submission) if p.submission else None,
+                    refusals=p.refusals,
+                    deadline=p.clock.deadline if p.clock else None,
                     decided_by=decided_by,
                 ),
-                fee_paid_vnd=self._fee if state == DossierState.COMPLETED else 0,
-                audit=pending,
+                fee_paid_vnd=p.fee if state == DossierState.COMPLETED else 0,
+                audit=p.take_unwritten(),
             ),
         )
-        self._trail.append(TrailEntry(at=workflow.now(), actor=actor, action=state.value, detail=detail))
         self._set_state(state)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return DossierOutcome(
-            dossier_code=self._code,
+            dossier_code=p.code,
             procedure=self.procedure,
             state=state,
-            refusals=self._refusals,
-            fee_paid_vnd=self._fee if state == DossierState.COMPLETED else 0,
+            refusals=p.refusals,
+            fee_paid_vnd=p.fee if state == DossierState.COMPLETED else 0,
             documents=documents,
             decided_by=decided_by,
         )
 
     async def _accept_immediately(self, submission: Any) -> DossierOutcome:
-        """Accepted at once (stay notification): one activity checks and records; no officer, no fee."""
+        """Accepted at once (stay notification): one activity checks and records, with the trail so far, and closes
+        the dossier in the audit table itself; no officer, no fee."""
+        p = self._progress
         result: ImmediateResult = await self._internal(DossierActivities.accept_immediately,
-                                                  EligibilityCheck(submission=submission))
+                                                       ImmediateCheck(submission=submission,
+                                                                      audit=p.take_unwritten()))
         state = DossierState.REFUSED if result.refusals else DossierState.COMPLETED
-        self._refusals = result.refusals
-        self._documents = result.documents
-        self._trail.append(TrailEntry(at=workflow.now(), actor="system", action=state.value,
-                                      detail="; ".join(r.message for r in result.refusals)))
+        p.refusals = result.refusals
+        p.documents = result.documents
+        self._record("system", TrailAction.closing(state), "; ".join(r.message for r in result.refusals),
+                     written=True)
         self._set_state(state)
-        return DossierOutcome(dossier_code=self._code, procedure=self.procedure, state=state,
+        return DossierOutcome(dossier_code=p.code, procedure=self.procedure, state=state,
                               refusals=result.refusals, documents=result.documents)
 
     async def _refuse_invalid(self, problems: list[str]) -> DossierOutcome:
@@ -491,12 +480,17 @@ class DossierLifecycle:
 
     # ---- helpers -------------------------------------------------------------------------------------------
 
-    @property
-    def _processing(self) -> ProcessingOptions:
-        """The worker's timings, as ``accept_dossier`` recorded them; a dossier accepted before it returned them
-        waits by those its submission carried."""
-        recorded = self._roster.processing if self._roster else None
-        return recorded if recorded is not None else self._legacy_processing
+    def _record(self, actor: str, action: TrailAction, detail: str = "", *, at: datetime | None = None,
+                written: bool = False, state: DossierState | None = None, overdue: bool | None = None,
+                assigned_officer: str | None = None) -> None:
+        """Add to the decision trail (``DossierProgress.record``), now unless ``at`` says when."""
+        self._progress.record(at or workflow.now(), actor, action, detail, written=written, state=state,
+                              overdue=overdue, assigned_officer=assigned_officer)
+
+    async def _flush(self) -> None:
+        """Write pending trail entries; called before every wait so the audit table never lags a waiting dossier."""
+        if self._progress.unwritten:
+            await self._internal(DossierActivities.record_event, AuditBatch(records=self._progress.take_unwritten()))
 
     async def _act(self, activity: Any, arg: Any) -> Any:
         return await workflow.execute_activity_method(
@@ -508,7 +502,7 @@ class DossierLifecycle:
         keeps failing.
 
         Either way it runs on a worker and is idempotent, keyed by the dossier, so running it again is safe."""
-        if self._local_steps:
+        if self._progress.local_steps:
             try:
                 return await workflow.execute_local_activity_method(
                     activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=LOCAL_RETRY)
@@ -518,44 +512,22 @@ class DossierLifecycle:
                                         activity.__name__, LOCAL_RETRY.maximum_attempts, error)
         return await self._act(activity, arg)
 
-    def _note(self, actor: str, action: str, detail: str, *, state: DossierState | None = None,
-              overdue: bool | None = None, assigned_officer: str | None = None) -> None:
-        """Add to the trail now; the audit table gets it with the next write (fewer activities per dossier).
-
-        ``state`` is the read-model status this entry sets, if any: records can be written late, so they carry
-        only the changes they cause, never a snapshot that could move the read model backwards."""
-        entry = TrailEntry(at=workflow.now(), actor=actor, action=action, detail=detail)
-        self._trail.append(entry)
-        self._audit_seq += 1
-        self._unwritten.append(AuditRecord(dossier_code=self._code, event_key=f"{self._audit_seq:04d}-{action}",
-                                           entry=entry, state=state, overdue=overdue,
-                                           assigned_officer=assigned_officer))
-
-    async def _flush(self) -> None:
-        """Write pending trail entries; called before every wait so the audit table never lags a waiting dossier."""
-        if self._unwritten:
-            batch, self._unwritten = tuple(self._unwritten), []
-            await self._internal(DossierActivities.record_event, AuditBatch(records=batch))
-
-    async def _audit(self, actor: str, action: str, detail: str, **changes: Any) -> None:
-        self._note(actor, action, detail, **changes)
-        await self._flush()
-
     def _set_state(self, state: DossierState) -> None:
         """Operators search by status: upsert it where a dossier rests, not for steps that last milliseconds."""
-        if state != self._state:
-            self._state = state
+        if state != self._progress.state:
+            self._progress.state = state
             if state not in (DossierState.RECORDING, DossierState.DELIVERING):
                 self._upsert_search_attributes()
 
     def _upsert_search_attributes(self) -> None:
+        p = self._progress
         updates: list[SearchAttributeUpdate[Any]] = [
             PROCEDURE_KEY.value_set(self.procedure.value),
-            STATUS_KEY.value_set(self._state.value),
-            OVERDUE_KEY.value_set(self._overdue),
+            STATUS_KEY.value_set(p.state.value),
+            OVERDUE_KEY.value_set(p.overdue),
         ]
-        if self._unit:
-            updates.append(UNIT_KEY.value_set(self._unit))
-        if self._clock is not None:
-            updates.append(DEADLINE_KEY.value_set(self._clock.deadline))
+        if p.unit:
+            updates.append(UNIT_KEY.value_set(p.unit))
+        if p.clock is not None:
+            updates.append(DEADLINE_KEY.value_set(p.clock.deadline))
         workflow.upsert_search_attributes(updates)

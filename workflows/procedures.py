@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.contracts import NoticeServed
     from activities.dossier import DossierActivities
-    from domain.models import DossierOutcome, DossierState
+    from domain.models import DossierOutcome, DossierState, TrailAction
     from domain.procedures import Procedure
     from domain.procedures.catalogue import submission_model
     from domain.procedures.deletion import CitizenFiling, notice_window_closes
@@ -52,16 +52,13 @@ class _DeletionAfterNotice(DossierLifecycle):
     A dossier without a notice is an ordinary filing and runs the lifecycle at once.
     """
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._citizen_filing: CitizenFiling | None = None
-
     @workflow.signal
     def citizen_filed(self, filing: CitizenFiling) -> None:
-        if self._citizen_filing is None:
-            self._citizen_filing = filing
+        if self._progress.inbox.citizen_filing is None:
+            self._progress.inbox.citizen_filing = filing
 
     async def _run_after_notice(self, raw: dict[str, Any]) -> DossierOutcome:
+        p = self._progress
         try:
             submission: Any = submission_model(self.procedure).model_validate(raw)
         except ValidationError:
@@ -71,19 +68,23 @@ class _DeletionAfterNotice(DossierLifecycle):
             return await self._run(raw)
         closes = notice_window_closes(notice, submission.deletion)
         wait = closes - workflow.now()
-        self._unit = submission.police_unit
+        p.unit = submission.police_unit
         self._set_state(DossierState.AWAITING_FILING)  # visible in the Web UI and the status query while it waits
-        # Added after dossiers were already waiting on notices: those replay without it (see README, versioning).
+        self._record(notice.officer_id, TrailAction.NOTICE_SERVED,
+                     f"notice {notice.notice_number} of {notice.notified_on.isoformat()}")
+        # Added after dossiers were already waiting on notices: those replay without it (see README, versioning), and
+        # their notice's entry is written with the next write.
         if workflow.patched(NOTICE_IN_READ_MODEL):
-            await self._act(DossierActivities.record_notice, NoticeServed(submission=submission))
+            await self._act(DossierActivities.record_notice,
+                            NoticeServed(submission=submission, audit=p.take_unwritten()))
         if wait > timedelta(0):
             try:
-                await workflow.wait_condition(lambda: self._citizen_filing is not None, timeout=wait)
+                await workflow.wait_condition(lambda: p.inbox.citizen_filing is not None, timeout=wait)
             except TimeoutError:
                 pass
-        if self._citizen_filing is not None:
+        if p.inbox.citizen_filing is not None:
             return await self._finish(DossierState.CANCELLED, actor="citizen",
-                                      detail=f"filed in time as dossier {self._citizen_filing.dossier_code}: "
+                                      detail=f"filed in time as dossier {p.inbox.citizen_filing.dossier_code}: "
                                       "no ex officio deletion")
         opened = max(closes, submission.received_at)
         return await self._run({**raw, "received_at": opened.isoformat()})

@@ -33,7 +33,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.dossier import DossierActivities
     from domain.calendar import local_date
     from domain.documents import VIETNAM_TZ
-    from domain.models import DOSSIER_CODE_PATTERN, Boundary, DossierState, Refusal
+    from domain.identity import mask_personal_id
+    from domain.models import DOSSIER_CODE_PATTERN, Boundary, DossierState, Refusal, TrailAction, TrailEntry
     from domain.procedures import Procedure
     from domain.procedures.catalogue import field_errors
     from domain.procedures.stay_notification import StayNotificationSubmission
@@ -97,6 +98,18 @@ class StayRegister:
         self._register_id = workflow.info().workflow_id
         self._waiting: list[StayNotificationSubmission] = []
         self._outcomes: dict[str, StayOutcome] = {}
+        self._trail: list[TrailEntry] = []  # this run's: each notification taken, each outcome
+
+    def audit_trail(self) -> tuple[TrailEntry, ...]:
+        """The register's decision trail, for the auditors' replay (``cutru.clients.audit``)."""
+        return tuple(self._trail)
+
+    def _outcome(self, outcome: StayOutcome) -> None:
+        self._outcomes[outcome.dossier_code] = outcome
+        if outcome.state.final:
+            detail = "".join(f"; {r.code}" for r in outcome.refusals)
+            self._trail.append(TrailEntry(at=workflow.now(), actor="system", action=TrailAction.closing(outcome.state),
+                                          detail=f"{outcome.dossier_code}{detail}"))
 
     @workflow.signal
     def notify(self, raw: Any) -> None:
@@ -107,12 +120,14 @@ class StayRegister:
             code = raw.get("dossier_code") if isinstance(raw, dict) else None
             if isinstance(code, str) and re.fullmatch(DOSSIER_CODE_PATTERN, code) and code not in self._outcomes:
                 refusals = tuple(Refusal(code="invalid_submission", message=m) for m in field_errors(error)[:50])
-                self._outcomes[code] = StayOutcome(dossier_code=code, state=DossierState.REFUSED, refusals=refusals)
+                self._outcome(StayOutcome(dossier_code=code, state=DossierState.REFUSED, refusals=refusals))
             return  # without a usable dossier code there is nobody to answer; the signal stays in the history
         if submission.dossier_code in self._outcomes:
             return  # sent twice: recorded once
-        self._outcomes[submission.dossier_code] = StayOutcome(dossier_code=submission.dossier_code,
-                                                              state=DossierState.RECEIVED)
+        self._outcome(StayOutcome(dossier_code=submission.dossier_code, state=DossierState.RECEIVED))
+        self._trail.append(TrailEntry(at=workflow.now(), actor=mask_personal_id(submission.applicant.personal_id),
+                                      action=TrailAction.STAY_NOTIFIED,
+                                      detail=f"{submission.dossier_code}: {len(submission.details.guests)} guest(s)"))
         self._waiting.append(submission)
 
     @workflow.query
@@ -153,4 +168,4 @@ class StayRegister:
             start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=DURABLE_RETRY,
         )
         for outcome in result.outcomes:
-            self._outcomes[outcome.dossier_code] = outcome
+            self._outcome(outcome)

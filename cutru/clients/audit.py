@@ -7,10 +7,10 @@
     python -m cutru.clients.audit replay-all --dir tests/histories      # exported files
     python -m cutru.clients.audit export --query 'DossierStatus = "completed"' --dir archive/
 
-The trail is built from the history events themselves (the submission, each activity's result, each signal and
-accepted update, the timers, the result), so it cannot disagree with what happened. Replaying the history against
-the current workflow code proves that code still takes the same decisions; ``replay-all`` exits 1 when any
-history fails. Payloads are decrypted with the keys in CUTRU_PAYLOAD_KEYS / CUTRU_PAYLOAD_KEY_FILE.
+Replaying the history against the current workflow code proves that code still takes the same decisions; the
+decision trail is the one the replayed workflow keeps (typed entries: who, when, what, why), and the messages that
+reached it (the filing, signals, accepted updates) are read from the history events. ``replay-all`` exits 1 when
+any history fails. Payloads are decrypted with the keys in CUTRU_PAYLOAD_KEYS / CUTRU_PAYLOAD_KEY_FILE.
 """
 
 from __future__ import annotations
@@ -23,24 +23,35 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from temporalio import workflow
 from temporalio.api.common.v1 import Payloads
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
-from temporalio.worker import Replayer
+from temporalio.worker import (
+    ExecuteWorkflowInput,
+    Interceptor,
+    Replayer,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+)
 
 from cutru.clients import exit_now
 from cutru.platform.codec import KeyRing, data_converter
 from cutru.platform.config import load_settings
 from cutru.platform.temporal import connect
 from domain.identity import mask_personal_id
-from domain.models import Boundary
+from domain.models import Boundary, TrailEntry
 from workflows.procedures import ALL_WORKFLOWS
+from workflows.progress import Audited
 from workflows.sandbox import checking_runner
+from workflows.stay_register import StayRegister
 
 
 class TrailLine(Boundary):
+    """A message from outside as the history holds it: the filing, a signal or an accepted update, and its sender."""
+
     at: datetime
     actor: str
     action: str
@@ -53,47 +64,14 @@ class ReplayReport(Boundary):
     events: int
     deterministic: bool
     failure: str | None = None
-    trail: tuple[TrailLine, ...] = ()
-
-
-# The marker the SDK records for each local activity (workflows/lifecycle.py runs cutru's own steps so).
-LOCAL_ACTIVITY_MARKER = "core_local_activity"
+    # The workflow's own decision trail as the replay rebuilt it: typed entries, the same the ``status`` query gave.
+    trail: tuple[TrailEntry, ...] = ()
+    # What reached the workflow from outside, read from the history events.
+    messages: tuple[TrailLine, ...] = ()
 
 
 async def _values(converter: DataConverter, payloads: Payloads) -> list[Any]:
     return await converter.decode(payloads.payloads) if payloads.payloads else []
-
-
-def _entries(records: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
-    return [(r["entry"]["actor"], r["entry"]["action"], r["entry"].get("detail", "")) for r in records]
-
-
-def _summarise_activity(name: str, arg: Any, result: Any) -> list[tuple[str, str, str]]:
-    """(actor, action, detail) lines for an activity's completion; none for pure bookkeeping."""
-    result = result or {}
-    if name == "record_event":
-        return _entries(arg.get("records") or result.get("records", []))
-    if name in ("validate_identity", "check_eligibility", "accept_immediately"):
-        refusals = [r["code"] for r in result.get("refusals", [])]
-        step = {"validate_identity": "identity_checked", "check_eligibility": "eligibility_checked"}.get(
-            name, "checked_and_recorded")
-        return [("system", step, ("refused: " + ", ".join(refusals)) if refusals else "ok")]
-    if name == "accept_dossier":
-        return [("system", "accepted", f"CT04 issued, assigned to {result.get('assigned_officer')}")]
-    if name == "request_payment":
-        return [("payment-gateway", "fee_requested", f"{result.get('amount_vnd')} VND, order {result.get('order_id')}")]
-    if name == "commit_residence":
-        return [("system", "records_committed", ", ".join(f"{k}={v}" for k, v in result.get("summary", {}).items()))]
-    if name == "deliver_result":
-        delivered = ("system", "result_delivered", f"{result.get('method')}: {', '.join(result.get('documents', []))}")
-        return [*_entries(arg.get("audit") or result.get("audit", [])), delivered]
-    if name == "record_stays":
-        return [("system", f"stay_{o.get('state')}",
-                 f"{o.get('dossier_code')}" + "".join(f"; {r.get('code')}" for r in o.get("refusals", [])))
-                for o in result.get("outcomes", [])]
-    if name == "issue_document":
-        return [("system", "document_issued", ", ".join(arg.get("kinds", [])))]
-    return []
 
 
 def _decision_detail(value: dict[str, Any]) -> str:
@@ -105,10 +83,10 @@ def _decision_detail(value: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-async def decision_trail(history: WorkflowHistory, converter: DataConverter) -> list[TrailLine]:
-    """Read who decided what, when and why, straight from the history events."""
+async def messages(history: WorkflowHistory, converter: DataConverter) -> list[TrailLine]:
+    """Who filed the dossier and who sent what to it, when, straight from the history events (the messages' names
+    are the workflows' public contract, ``schemas/``)."""
     lines: list[TrailLine] = []
-    scheduled: dict[int, tuple[str, Any]] = {}
 
     def add(event: HistoryEvent, actor: str, action: str, detail: str = "") -> None:
         lines.append(TrailLine(at=event.event_time.ToDatetime().replace(tzinfo=None), actor=actor, action=action,
@@ -120,31 +98,13 @@ async def decision_trail(history: WorkflowHistory, converter: DataConverter) -> 
             attrs = event.workflow_execution_started_event_attributes
             values = await _values(converter, attrs.input)
             submission = values[0] if values and isinstance(values[0], dict) else {}
-            if attrs.workflow_type.name == "StayRegister":  # its input is the register's key, not a submission
+            if attrs.workflow_type.name == StayRegister.__name__:  # its input is the register's key
                 register = f"{submission.get('register_id')}: unit {submission.get('police_unit')}"
                 add(event, "system", "register_opened", f"{register}, day {submission.get('day')}")
                 continue
             applicant = submission.get("applicant", {})
             add(event, "citizen", "submitted", f"{attrs.workflow_type.name}: {applicant.get('full_name', '?')} "
                 f"({mask_personal_id(str(applicant.get('personal_id', '')))}), unit {submission.get('police_unit')}")
-        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            scheduling = event.activity_task_scheduled_event_attributes
-            values = await _values(converter, scheduling.input)
-            scheduled[event.event_id] = (scheduling.activity_type.name, values[0] if values else None)
-        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-            completion = event.activity_task_completed_event_attributes
-            name, arg = scheduled.get(completion.scheduled_event_id, ("?", None))
-            values = await _values(converter, completion.result)
-            for line in _summarise_activity(name, arg or {}, values[0] if values else None):
-                add(event, *line)
-        elif kind == EventType.EVENT_TYPE_MARKER_RECORDED:
-            marker = event.marker_recorded_event_attributes
-            # A local activity's marker: its type in ``data``, its result (when it succeeded) in ``result``.
-            if marker.marker_name == LOCAL_ACTIVITY_MARKER and "result" in marker.details:
-                data = (await _values(converter, marker.details["data"]))[0]
-                values = await _values(converter, marker.details["result"])
-                for line in _summarise_activity(str(data.get("activity_type")), {}, values[0] if values else None):
-                    add(event, *line)
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
             signal = event.workflow_execution_signaled_event_attributes
             values = await _values(converter, signal.input)
@@ -168,18 +128,29 @@ async def decision_trail(history: WorkflowHistory, converter: DataConverter) -> 
             actor = str(value.get("officer_id") if request.input.name == "decide" else value.get("supervisor_id"))
             detail = _decision_detail(value) if request.input.name == "decide" else str(value.get("reason", ""))
             add(event, actor, f"update_{request.input.name}", detail)
-        elif kind == EventType.EVENT_TYPE_TIMER_FIRED:
-            add(event, "system", "timer_fired")
-        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
-            values = await _values(converter, event.workflow_execution_completed_event_attributes.result)
-            outcome = values[0] if values and isinstance(values[0], dict) else {}
-            if "register_id" in outcome:  # a stay register's summary
-                add(event, "system", "register_closed", f"{outcome.get('received')} received: "
-                    f"{outcome.get('recorded')} recorded, {outcome.get('refused')} refused")
-                continue
-            add(event, "system", f"final: {outcome.get('state')}",
-                "; ".join(r.get("message", "") for r in outcome.get("refusals", [])))
     return lines
+
+
+class _TrailCapture(Interceptor):
+    """Reads the replayed workflow's own trail when its run ends (or, for a dossier still open, or a replay that
+    failed, when the replayer lets it go: the trail as far as the history took it)."""
+
+    def __init__(self) -> None:
+        self.trail: tuple[TrailEntry, ...] = ()
+
+    def workflow_interceptor_class(self, input: WorkflowInterceptorClassInput) -> type[WorkflowInboundInterceptor]:
+        capture = self
+
+        class _Inbound(WorkflowInboundInterceptor):
+            async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
+                try:
+                    return await super().execute_workflow(input)
+                finally:
+                    instance = workflow.instance()
+                    if isinstance(instance, Audited):
+                        capture.trail = instance.audit_trail()
+
+        return _Inbound
 
 
 def _workflow_type(history: WorkflowHistory) -> str:
@@ -187,8 +158,11 @@ def _workflow_type(history: WorkflowHistory) -> str:
 
 
 async def replay(history: WorkflowHistory, converter: DataConverter) -> ReplayReport:
+    """Replay the history against the current code: the determinism verdict, and the decision trail the workflow
+    rebuilt on the way, read from the workflow itself (never inferred from which activities ran)."""
+    capture = _TrailCapture()
     replayer = Replayer(workflows=list(ALL_WORKFLOWS), data_converter=converter,
-                        workflow_runner=checking_runner())
+                        workflow_runner=checking_runner(), interceptors=[capture])
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     failure = result.replay_failure
     return ReplayReport(
@@ -197,7 +171,8 @@ async def replay(history: WorkflowHistory, converter: DataConverter) -> ReplayRe
         events=len(history.events),
         deterministic=failure is None,
         failure=f"{type(failure).__name__}: {failure}" if failure else None,
-        trail=tuple(await decision_trail(history, converter)),
+        trail=capture.trail,
+        messages=tuple(await messages(history, converter)),
     )
 
 
@@ -234,7 +209,10 @@ async def histories_from_server(client: Client, query: str) -> list[WorkflowHist
 def print_report(report: ReplayReport, out: Any = sys.stdout) -> None:
     verdict = "deterministic" if report.deterministic else f"NON-DETERMINISTIC ({report.failure})"
     print(f"{report.workflow_id}  {report.workflow_type}  {report.events} events  replay: {verdict}", file=out)
-    for line in report.trail:
+    for entry in report.trail:
+        print(f"  {entry.at:%Y-%m-%d %H:%M:%S}Z  {entry.actor:<16} {entry.action:<22} {entry.detail}", file=out)
+    print("  messages:", file=out)
+    for line in report.messages:
         print(f"  {line.at:%Y-%m-%d %H:%M:%S}Z  {line.actor:<16} {line.action:<22} {line.detail}", file=out)
 
 

@@ -6,12 +6,12 @@ cutru's are created on the SDK runtime's metric meter rather than on a second re
 =====================================  =======  ===================  ============================================
 metric (as scraped)                    type     labels               counted when
 =====================================  =======  ===================  ============================================
-``cutru_dossiers_started_total``       counter  procedure            ``validate_identity`` or
-                                                                     ``accept_immediately`` succeeds
-``cutru_dossiers_finished_total``      counter  procedure, status    ``deliver_result`` or ``accept_immediately``
-                                                                     succeeds (status = final dossier state)
-``cutru_fees_collected_vnd_total``     counter  procedure            ``deliver_result`` of a completed dossier
-                                                                     with a fee paid (VND)
+``cutru_dossiers_started_total``       counter  procedure            an activity writes a ``received`` trail
+                                                                     entry, or records stays at once
+``cutru_dossiers_finished_total``      counter  procedure, status    an activity writes a closing trail entry or
+                                                                     decides at once (status = final state)
+``cutru_fees_collected_vnd_total``     counter  procedure            the closing entry of a completed dossier
+                                                                     is written with its fee paid (VND)
 ``cutru_activity_failures_total``      counter  activity             any activity attempt raises
 ``cutru_dossiers_overdue``             gauge    unit                 refreshed from the ``dossiers`` read model
 =====================================  =======  ===================  ============================================
@@ -21,10 +21,12 @@ counters_total_suffix=False``, which is why its own counters read ``temporal_wor
 ``_total`` suffix is part of the names given here; turning that option on would double it.
 
 Counting happens in an activity interceptor, not in the workflows: workflow code must stay deterministic and is
-replayed, and the activities belong to other modules. Activities run at least once, so a worker that dies after an
-activity succeeded but before Temporal recorded it counts that dossier twice; rates and totals are accurate to
-that rare duplicate. A submission refused as invalid before any activity runs is counted as finished (refused)
-without having been counted as started.
+replayed, and the activities belong to other modules. It reads what the activity's typed input and result say
+happened (the trail entries it writes, ``TrailAction``; the outcomes it decided), never the activity's name, so
+renaming or regrouping activities changes no count; the procedure is the dossier workflow's type. Activities run
+at least once, so a worker that dies after an activity succeeded but before Temporal recorded it counts that
+dossier twice; rates and totals are accurate to that rare duplicate. A submission refused as invalid before any
+activity runs is counted as finished (refused) without having been counted as started.
 
 Every replica reports the same database-wide overdue gauge; dashboards and alerts take ``max by (unit)``.
 """
@@ -42,9 +44,9 @@ from temporalio.common import MetricMeter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
-from activities.contracts import DeliveryRequest, EligibilityCheck, IdentityCheck, ImmediateResult, StayBatchResult
+from activities.contracts import DeliveryRequest, ImmediateResult, StayBatchResult, WritesTrail
 from cutru.platform.logging import get_logger
-from domain.models import DossierState
+from domain.models import DossierState, TrailAction
 from domain.procedures import Procedure
 
 if TYPE_CHECKING:
@@ -55,12 +57,6 @@ DOSSIERS_FINISHED = "cutru_dossiers_finished_total"
 DOSSIERS_OVERDUE = "cutru_dossiers_overdue"
 FEES_COLLECTED = "cutru_fees_collected_vnd_total"
 ACTIVITY_FAILURES = "cutru_activity_failures_total"
-
-# Activity type names as registered by activities/dossier.py (the method names).
-VALIDATE_IDENTITY = "validate_identity"
-ACCEPT_IMMEDIATELY = "accept_immediately"
-RECORD_STAYS = "record_stays"
-DELIVER_RESULT = "deliver_result"
 
 OVERDUE_REFRESH = timedelta(seconds=15)
 OPEN_STATES = tuple(state.value for state in DossierState if not state.final)
@@ -153,34 +149,39 @@ class _ActivityMetrics(ActivityInboundInterceptor):
             # dependency failing.
             self._metrics.activity_failed(activity_type)
             raise
-        self._count_success(activity_type, input.args, result)
+        self._count_success(activity.info().workflow_type or "", input.args, result)
         return result
 
-    def _count_success(self, activity_type: str, args: Sequence[Any], result: Any) -> None:
-        # isinstance checks as well as the names: an activity whose contract changed goes uncounted instead of
-        # raising here, which would turn its successful attempt into a failed one.
+    def _count_success(self, workflow_type: str, args: Sequence[Any], result: Any) -> None:
+        # isinstance checks only: an input or result of another shape goes uncounted instead of raising here, which
+        # would turn a successful attempt into a failed one.
+        procedure = _procedure(workflow_type)
         arg = args[0] if args else None
-        if activity_type == VALIDATE_IDENTITY and isinstance(arg, IdentityCheck):
-            self._metrics.dossier_started(arg.dossier.procedure)
-        elif (
-            activity_type == ACCEPT_IMMEDIATELY
-            and isinstance(arg, EligibilityCheck)
-            and isinstance(result, ImmediateResult)
-        ):
-            # One activity receives, decides and records: the dossier starts and finishes here.
-            procedure = arg.submission.procedure
-            self._metrics.dossier_started(procedure)
-            state = DossierState.REFUSED if result.refusals else DossierState.COMPLETED
-            self._metrics.dossier_finished(procedure, state)
-        elif activity_type == RECORD_STAYS and isinstance(result, StayBatchResult):
+        if isinstance(arg, WritesTrail) and procedure is not None:
+            for record in arg.trail_records():
+                action = record.entry.action
+                if action is TrailAction.RECEIVED:
+                    self._metrics.dossier_started(procedure)
+                elif action.closes:
+                    self._metrics.dossier_finished(procedure, action)
+                    if action is TrailAction.COMPLETED and isinstance(arg, DeliveryRequest):
+                        self._metrics.fee_collected(procedure, arg.fee_paid_vnd)
+        if isinstance(result, ImmediateResult) and procedure is not None:
+            # Decided at once: the closing entry is the activity's own.
+            self._metrics.dossier_finished(procedure, TrailAction.REFUSED if result.refusals else TrailAction.COMPLETED)
+        elif isinstance(result, StayBatchResult):
             # A register's batch: each notification is a dossier received, decided and recorded at once.
             for outcome in result.outcomes:
                 self._metrics.dossier_started(Procedure.STAY_NOTIFICATION)
                 self._metrics.dossier_finished(Procedure.STAY_NOTIFICATION, outcome.state)
-        elif activity_type == DELIVER_RESULT and isinstance(arg, DeliveryRequest):
-            self._metrics.dossier_finished(arg.result.procedure, arg.final_state)
-            if arg.final_state == DossierState.COMPLETED:
-                self._metrics.fee_collected(arg.result.procedure, arg.fee_paid_vnd)
+
+
+def _procedure(workflow_type: str) -> Procedure | None:
+    """A dossier workflow's type is its procedure (``workflows.procedures``); a stay register's is none."""
+    try:
+        return Procedure(workflow_type)
+    except ValueError:
+        return None
 
 
 class OverdueGauge:

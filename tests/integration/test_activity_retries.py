@@ -11,6 +11,7 @@ import asyncpg
 from temporalio.testing import ActivityEnvironment
 
 from activities.contracts import (
+    CLOSING_KEY,
     Acceptance,
     AuditBatch,
     AuditRecord,
@@ -25,7 +26,7 @@ from activities.contracts import (
 )
 from activities.dossier import OPEN, DossierActivities
 from activities.payment import LocalPaymentGateway
-from domain.models import DossierState, TrailEntry
+from domain.models import DossierState, TrailAction, TrailEntry
 from domain.procedures import DocumentKind
 from domain.procedures.catalogue import parse_submission
 from tests.factories import new_person, new_place, registration
@@ -64,34 +65,42 @@ async def test_an_approved_dossiers_activities_repeated_change_nothing(pool: asy
     acts = DossierActivities(pool=pool, gateway=LocalPaymentGateway(pool, auto_confirm_after=timedelta(0)),
                              document_dir=tmp_path)
 
-    identity = await twice(acts.validate_identity, IdentityCheck(dossier=DossierHeader.of(submission), deadline=None))
+    def trail(key: str, actor: str, action: TrailAction, **changes: Any) -> AuditRecord:
+        return AuditRecord(dossier_code=code, event_key=key, **changes,
+                           entry=TrailEntry(at=datetime.now(UTC), actor=actor, action=action))
+
+    identity = await twice(acts.validate_identity, IdentityCheck(
+        dossier=DossierHeader.of(submission), deadline=None,
+        audit=(trail("0000-received", "citizen", TrailAction.RECEIVED),)))
     assert identity.refusals == ()
     after_identity = await counts(pool, code)
     assert (after_identity["dossiers"], after_identity["status"], after_identity["audit"]) == (1, "received", 1)
     eligibility = await twice(acts.check_eligibility, EligibilityCheck(submission=submission))
     assert eligibility.refusals == () and eligibility.findings
     deadline = datetime.now(UTC) + timedelta(days=7)
-    roster = await twice(acts.accept_dossier, Acceptance(paper=DossierPaper.of(submission), deadline=deadline))
+    roster = await twice(acts.accept_dossier, Acceptance(
+        paper=DossierPaper.of(submission), deadline=deadline,
+        audit=(trail("0001-accepted", "system", TrailAction.ACCEPTED),)))
     assert roster.assigned_officer is not None
     order = await twice(acts.request_payment, PaymentRequest(dossier_code=code, amount_vnd=20_000))
     assert (order.status, order.amount_vnd) == ("paid", 20_000)
     commit = await twice(acts.commit_residence, CommitRequest(submission=submission),
                          reported={"already_committed"})
     assert commit.summary and commit.already_committed
-    approved = AuditRecord(dossier_code=code, event_key="0001-approved",
-                           entry=TrailEntry(at=datetime.now(UTC), actor=roster.assigned_officer, action="approved"))
+    approved = trail("0002-approved", roster.assigned_officer, TrailAction.APPROVED)
+    closing = trail(CLOSING_KEY, "system", TrailAction.COMPLETED, state=DossierState.COMPLETED)
     receipt = await twice(acts.deliver_result, DeliveryRequest(
-        final_state=DossierState.COMPLETED, fee_paid_vnd=20_000, audit=(approved,),
+        final_state=DossierState.COMPLETED, fee_paid_vnd=20_000, audit=(approved, closing),
         result=DocumentRequest(dossier_code=code, procedure=submission.procedure, kinds=(DocumentKind.CT08,),
                                paper=DossierPaper.of(submission), deadline=deadline,
                                decided_by=roster.assigned_officer)))
     assert receipt.documents == (DocumentKind.CT08,) and len(receipt.sha256) == 1
 
-    assert await counts(pool, code) == {"dossiers": 1, "status": "completed", "audit": 3, "payments": 1,
+    assert await counts(pool, code) == {"dossiers": 1, "status": "completed", "audit": 4, "payments": 1,
                                         "changes": 1, "records": 1, "documents": 2, "deliveries": 1}
     actions = [r["action"] for r in await pool.fetch(
         "SELECT action FROM audit_events WHERE dossier_code = $1 ORDER BY event_key", code)]
-    assert actions == ["received", "approved", "completed"]
+    assert actions == ["received", "accepted", "approved", "completed"]
 
     # Late attempts that finish only now (their worker stalled past the timeout, or their workflow task was retried
     # elsewhere while they still ran) must not reopen the closed dossier in the read model.
@@ -99,9 +108,9 @@ async def test_an_approved_dossiers_activities_repeated_change_nothing(pool: asy
     await env.run(acts.accept_dossier, Acceptance(paper=DossierPaper.of(submission), deadline=deadline))
     await env.run(acts.request_payment, PaymentRequest(dossier_code=code, amount_vnd=20_000))
     await env.run(acts.commit_residence, CommitRequest(submission=submission))
-    await env.run(acts.record_event, AuditBatch(records=(AuditRecord(
-        dossier_code=code, event_key="0002-supplement_requested", state=DossierState.AWAITING_SUPPLEMENT,
-        entry=TrailEntry(at=datetime.now(UTC), actor=roster.assigned_officer, action="supplement_requested")),)))
+    await env.run(acts.record_event, AuditBatch(records=(trail(
+        "0003-supplement_requested", roster.assigned_officer, TrailAction.SUPPLEMENT_REQUESTED,
+        state=DossierState.AWAITING_SUPPLEMENT),)))
     assert (await counts(pool, code))["status"] == "completed"
 
 

@@ -13,20 +13,22 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from cutru.clients.audit import decision_trail, replay
+from cutru.clients.audit import load_history, messages, replay
 from cutru.clients.client import DossierClient
 from cutru.platform.codec import data_converter
 from cutru.platform.config import PROJECT_ROOT, Settings
-from domain.models import DecisionKind, DossierState, OfficerDecision
+from domain.models import DecisionKind, DossierState, DossierStatus, OfficerDecision, TrailAction
 from tests.factories import pay
 from tests.integration.changed_workflow import ChangedRegistration
+from tests.integration.test_histories import HISTORY_DIR
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_state
 
 OFFICER = "CB-00070-02"
 
 
 @pytest.fixture
-async def completed_history(client, settings: Settings, worker, pool: asyncpg.Pool) -> WorkflowHistory:  # type: ignore[no-untyped-def]
+async def completed(client, settings: Settings, worker, pool: asyncpg.Pool) -> tuple[WorkflowHistory, DossierStatus]:  # type: ignore[no-untyped-def]
+    """A dossier approved, paid and completed: its history, and its ``status`` query after it closed."""
     dossiers = DossierClient(client, settings.task_queue)
     submission = await own_residence_dossier(pool)
     code = submission["dossier_code"]
@@ -36,7 +38,12 @@ async def completed_history(client, settings: Settings, worker, pool: asyncpg.Po
     await wait_state(dossiers, code, DossierState.AWAITING_PAYMENT)
     await pay(dossiers, pool, code)
     assert (await dossiers.result(code)).state == DossierState.COMPLETED
-    return await dossiers.handle(code).fetch_history()
+    return await dossiers.handle(code).fetch_history(), await dossiers.status(code)
+
+
+@pytest.fixture
+def completed_history(completed: tuple[WorkflowHistory, DossierStatus]) -> WorkflowHistory:
+    return completed[0]
 
 
 def audit_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
@@ -45,16 +52,35 @@ def audit_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str
                           capture_output=True, text=True, timeout=120)
 
 
-async def test_trail_is_read_from_the_history(completed_history: WorkflowHistory):
-    report = await replay(completed_history, data_converter(None))
+async def test_the_auditors_trail_is_the_workflows_own(completed: tuple[WorkflowHistory, DossierStatus]):
+    """Replay rebuilds the very trail the workflow kept (and its ``status`` query showed): typed entries, not lines
+    inferred from which activities ran, so renaming an activity cannot change what an auditor reads."""
+    history, status = completed
+    report = await replay(history, data_converter(None))
     assert report.deterministic and report.failure is None
-    actions = [(line.actor, line.action) for line in report.trail]
-    assert actions[0] == ("citizen", "submitted")
-    assert (OFFICER, "update_decide") in actions and (OFFICER, "approved") in actions
-    assert ("payment-gateway", "payment_confirmed") in actions
-    assert actions[-1] == ("system", "final: completed")
-    first = report.trail[0].detail
+    assert report.trail == status.trail
+    assert [(e.actor, e.action) for e in report.trail] == [
+        ("citizen", TrailAction.RECEIVED), ("system", TrailAction.ACCEPTED), (OFFICER, TrailAction.APPROVED),
+        ("payment-gateway", TrailAction.FEE_PAID), ("system", TrailAction.COMPLETED)]
+    arrived = [(line.actor, line.action) for line in report.messages]
+    assert arrived[0] == ("citizen", "submitted")
+    assert (OFFICER, "update_decide") in arrived and ("payment-gateway", "payment_confirmed") in arrived
+    first = report.messages[0].detail
     assert "Nguyễn Thị Ánh Tuyết" in first and "*******" in first  # the name for the auditor, the ID masked
+
+
+async def test_a_recorded_history_gives_its_trail_up_to_where_it_ends():
+    """A history recorded by older code (regular activities, the timings in the submission) and cut while the
+    dossier waited for its officer: the trail as far as it went."""
+    path = next(HISTORY_DIR.glob("*@PermanentResidenceRegistration-completed.json"))
+    history = load_history(path)
+    full = await replay(history, data_converter(None))
+    assert full.deterministic and full.trail[0].action == TrailAction.RECEIVED
+    assert full.trail[-1].action == TrailAction.COMPLETED
+    waiting = next(i for i, e in enumerate(history.events) if e.HasField("timer_started_event_attributes"))
+    cut = WorkflowHistory(history.workflow_id, history.events[:waiting + 1])
+    partial = await replay(cut, data_converter(None))
+    assert [e.action for e in partial.trail] == [TrailAction.RECEIVED, TrailAction.ACCEPTED]
 
 
 def test_replay_cli_on_the_live_server_and_on_an_exported_file(
@@ -67,7 +93,7 @@ def test_replay_cli_on_the_live_server_and_on_an_exported_file(
     exported = audit_cli(settings, "export", code, "--dir", str(tmp_path))
     assert exported.returncode == 0, exported.stderr
     from_file = audit_cli(settings, "replay", "--file", str(tmp_path / f"{code}.json"))
-    assert from_file.returncode == 0 and "final: completed" in from_file.stdout
+    assert from_file.returncode == 0 and "completed" in from_file.stdout and "approved" in from_file.stdout
 
 
 def test_batch_replay_with_a_failing_history_exits_non_zero(
@@ -97,5 +123,5 @@ async def test_an_incompatible_workflow_change_is_caught_by_replay(completed_his
 
 
 async def test_trail_of_decision_signals(completed_history: WorkflowHistory):
-    trail = await decision_trail(completed_history, data_converter(None))
-    assert [line.action for line in trail].count("update_decide") == 1
+    arrived = await messages(completed_history, data_converter(None))
+    assert [line.action for line in arrived].count("update_decide") == 1

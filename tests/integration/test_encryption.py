@@ -41,7 +41,7 @@ async def test_history_on_the_server_holds_no_personal_data(client: Client, sett
 
     audited = await replay(stored, data_converter(keys))
     assert audited.deterministic
-    assert name in audited.trail[0].detail
+    assert name in audited.messages[0].detail
 
     rotated = keys.rotate("test-2027")
     assert (await replay(stored, data_converter(rotated))).deterministic  # old key still in the ring

@@ -89,7 +89,7 @@ async def test_registration_goes_from_submission_to_delivered_result(dossiers: D
         assert await conn.fetchval("SELECT status FROM dossiers WHERE dossier_code = $1", code) == "completed"
         actions = [r["action"] for r in await conn.fetch(
             "SELECT action FROM audit_events WHERE dossier_code = $1 ORDER BY event_id", code)]
-        assert actions == ["received", "approved", "fee_paid", "completed"]
+        assert actions == ["received", "accepted", "approved", "fee_paid", "completed"]
 
 
 async def test_barred_place_is_refused_with_ct06(dossiers: DossierClient, pool: asyncpg.Pool):

@@ -22,7 +22,7 @@ from temporalio.api.enums.v1 import EventType
 
 from domain.calendar import VN_TZ, local_date
 from domain.documents import format_date
-from domain.models import DecisionKind, DossierState, Supplement
+from domain.models import DecisionKind, DossierState, Supplement, TrailAction
 from domain.procedures import DocumentKind, Procedure
 from domain.procedures.catalogue import PROCEDURES
 from domain.rulesets import fee_for
@@ -433,7 +433,8 @@ async def test_supplement_stops_the_clock_then_the_dossier_completes(desk: Desk,
     outcome = await desk.result(case.code)
     assert outcome.state == DossierState.COMPLETED
     actions = [entry.action for entry in (await desk.status(case.code)).trail]
-    assert actions.index("supplement_requested") < actions.index("supplemented") < actions.index("approved")
+    assert (actions.index(TrailAction.SUPPLEMENT_REQUESTED) < actions.index(TrailAction.SUPPLEMENTED)
+            < actions.index(TrailAction.APPROVED))
 
 
 @pytest.mark.parametrize("procedure", REVIEWED, ids=str)

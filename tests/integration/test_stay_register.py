@@ -21,7 +21,7 @@ from cutru.clients.audit import replay_many
 from cutru.clients.client import DossierClient, SubmitReceipt
 from cutru.platform.codec import data_converter
 from cutru.platform.config import SEARCH_ATTRIBUTES, Settings
-from domain.models import DossierState
+from domain.models import DossierState, TrailAction
 from domain.procedures import DocumentKind, Procedure
 from domain.procedures.catalogue import parse_submission
 from domain.procedures.stay_notification import StayNotificationSubmission
@@ -178,9 +178,10 @@ async def test_a_closed_register_is_started_anew_by_a_late_notification_and_repl
         (HISTORY_DIR / f"{first.workflow_id}@StayRegister-closed.json").write_text(histories[0].to_json())
     summary, reports = await replay_many(iter(histories), data_converter(None))
     assert summary.ok == summary.replayed == len(runs) >= 2, reports
-    trail = [(line.action, line.detail) for line in reports[0].trail]
-    assert trail[0][0] == "register_opened" and ("stay_completed", first.dossier_code) in trail
-    assert trail[-1] == ("register_closed", "1 received: 1 recorded, 0 refused")
+    assert reports[0].messages[0].action == "register_opened"
+    trail = [(entry.action, entry.detail) for entry in reports[0].trail]
+    assert trail == [(TrailAction.STAY_NOTIFIED, f"{first.dossier_code}: 1 guest(s)"),
+                     (TrailAction.COMPLETED, first.dossier_code)]
 
 
 async def test_a_long_register_continues_as_new_and_loses_nothing(database_url: str, pool: asyncpg.Pool,

@@ -1,0 +1,40 @@
+"""The lifecycle's one way to add to the decision trail (``DossierProgress.record``), without a server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from activities.contracts import CLOSING_KEY
+from domain.models import DossierState, TrailAction
+from domain.procedures import Procedure
+from workflows.progress import DossierProgress
+
+AT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def test_every_entry_is_kept_for_the_audit_table_in_order_with_its_own_key() -> None:
+    progress = DossierProgress(code="HS-1", procedure=Procedure.PERMANENT_RESIDENCE_REGISTRATION)
+    progress.record(AT, "citizen", TrailAction.RECEIVED)
+    progress.record(AT, "system", TrailAction.ACCEPTED, "appointment")
+    assert [r.event_key for r in progress.take_unwritten()] == ["0000-received", "0001-accepted"]
+    assert progress.unwritten == []  # taken once: the next write carries only what came after
+    progress.record(AT, "CB-00070-01", TrailAction.SUPPLEMENT_REQUESTED, state=DossierState.AWAITING_SUPPLEMENT)
+    progress.record(AT, "system", TrailAction.COMPLETED, state=DossierState.COMPLETED)
+    written = progress.take_unwritten()
+    assert [(r.event_key, r.state) for r in written] == [
+        ("0002-supplement_requested", DossierState.AWAITING_SUPPLEMENT), (CLOSING_KEY, DossierState.COMPLETED)]
+    assert [e.action for e in progress.trail] == [TrailAction.RECEIVED, TrailAction.ACCEPTED,
+                                                   TrailAction.SUPPLEMENT_REQUESTED, TrailAction.COMPLETED]
+    assert progress.status().trail == tuple(progress.trail)
+
+
+def test_an_entry_the_deciding_activity_wrote_itself_is_only_kept_in_the_trail() -> None:
+    progress = DossierProgress(code="HS-2", procedure=Procedure.STAY_NOTIFICATION)
+    progress.record(AT, "citizen", TrailAction.RECEIVED)
+    progress.take_unwritten()
+    progress.record(AT, "system", TrailAction.REFUSED, "not in the population database", written=True)
+    assert progress.unwritten == [] and progress.trail[-1].action == TrailAction.REFUSED
+
+
+def test_only_a_final_state_closes_the_trail() -> None:
+    assert {TrailAction.closing(s) for s in DossierState if s.final} == {a for a in TrailAction if a.closes}

@@ -1,0 +1,125 @@
+"""What the dossier lifecycle knows about its dossier, in one object: the ``status`` query is built from it, and the
+decision trail is added to through it only.
+
+Deterministic: the workflow passes the time in (``workflow.now()``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import CLOSING_KEY, AuditRecord, UnitRoster
+    from domain.deadlines import DeadlineClock
+    from domain.models import (
+        DossierState,
+        DossierStatus,
+        OfficerDecision,
+        PaymentConfirmation,
+        ProcessingOptions,
+        Refusal,
+        Supplement,
+        TrailAction,
+        TrailEntry,
+        Withdrawal,
+    )
+    from domain.procedures import DocumentKind, Procedure
+    from domain.procedures.deletion import CitizenFiling
+
+
+@runtime_checkable
+class Audited(Protocol):
+    """A workflow that keeps a decision trail: the auditors' replay (``cutru.clients.audit``) reads it from the
+    replayed workflow itself, so the trail an auditor sees is the one the workflow kept."""
+
+    def audit_trail(self) -> tuple[TrailEntry, ...]: ...
+
+
+@dataclass
+class Inbox:
+    """Messages that arrived and wait for the lifecycle to take them."""
+
+    decision: OfficerDecision | None = None
+    open_for_decision: bool = False  # closes as soon as one decision is accepted: duplicates are refused
+    supplement: Supplement | None = None
+    payment: PaymentConfirmation | None = None
+    withdrawal: Withdrawal | None = None
+    citizen_filing: CitizenFiling | None = None
+
+
+@dataclass
+class DossierProgress:
+    """The lifecycle's whole state of one dossier."""
+
+    code: str
+    procedure: Procedure
+    state: DossierState = DossierState.RECEIVED
+    submission: Any = None  # the procedure's submission model, once the input validated
+    unit: str = ""
+    roster: UnitRoster | None = None
+    clock: DeadlineClock | None = None
+    overdue: bool = False
+    fee: int = 0
+    refusals: tuple[Refusal, ...] = ()
+    documents: tuple[DocumentKind, ...] = ()
+    findings: tuple[str, ...] = ()
+    approved_by: str | None = None
+    trail: list[TrailEntry] = field(default_factory=list)
+    # Trail entries not yet in the audit table: they ride with the next activity that writes there.
+    unwritten: list[AuditRecord] = field(default_factory=list)
+    inbox: Inbox = field(default_factory=Inbox)
+    # How this dossier's history was written, so that a replay takes the same turns: LOCAL_STEPS, and the timings
+    # a submission carried before they became the worker's.
+    local_steps: bool = False
+    legacy_processing: ProcessingOptions = field(default_factory=ProcessingOptions)
+
+    def record(self, at: datetime, actor: str, action: TrailAction, detail: str = "", *, written: bool = False,
+               state: DossierState | None = None, overdue: bool | None = None,
+               assigned_officer: str | None = None) -> TrailEntry:
+        """The one way to add to the decision trail. The entry goes to the audit table with the next activity that
+        writes there, unless ``written`` (the activity that decided it wrote it itself).
+
+        ``state``, ``overdue`` and ``assigned_officer`` are the read-model changes the entry causes, if any: records
+        can be written late, so they carry only the changes they cause, never a snapshot that could move the read
+        model backwards."""
+        entry = TrailEntry(at=at, actor=actor, action=action, detail=detail)
+        key = CLOSING_KEY if action.closes else f"{len(self.trail):04d}-{action.value}"
+        self.trail.append(entry)
+        if not written:
+            self.unwritten.append(AuditRecord(dossier_code=self.code, event_key=key, entry=entry, state=state,
+                                              overdue=overdue, assigned_officer=assigned_officer))
+        return entry
+
+    def take_unwritten(self) -> tuple[AuditRecord, ...]:
+        """The entries for the activity about to write them; taken before it is awaited, as handlers may add more."""
+        taken, self.unwritten = tuple(self.unwritten), []
+        return taken
+
+    @property
+    def processing(self) -> ProcessingOptions:
+        """The worker's timings, as ``accept_dossier`` recorded them; a dossier accepted before it returned them
+        waits by those its submission carried."""
+        recorded = self.roster.processing if self.roster else None
+        return recorded if recorded is not None else self.legacy_processing
+
+    def status(self) -> DossierStatus:
+        return DossierStatus(
+            dossier_code=self.code,
+            procedure=self.procedure,
+            state=self.state,
+            police_unit=self.unit,
+            received_at=self.submission.received_at if self.submission else None,
+            deadline=self.clock.deadline if self.clock else None,
+            overdue=self.overdue,
+            assigned_officer=self.roster.assigned_officer if self.roster else None,
+            fee_vnd=self.fee,
+            refusals=self.refusals,
+            documents=self.documents,
+            trail=tuple(self.trail),
+            findings=self.findings,
+            submission=self.submission.model_dump(mode="json") if self.submission else None,
+        )
