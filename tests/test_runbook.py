@@ -1,9 +1,10 @@
 """docs/runbook.md: the sections the alerts link to exist, and every command in it is one the project provides.
 
-Commands are read from the runbook's ``bash`` blocks and from inline code that starts with ``python`` or
+Commands are read from the runbook's ``bash`` blocks and from inline code that starts with ``python``, ``cutru`` or
 ``make``. Each must start with a program the runbook promises (the project's own or a standard tool); each
-``python -m MODULE`` / ``python SCRIPT.py`` must exist and accept the subcommand and ``--options`` used (checked
-against its ``--help``); each ``make TARGET`` must be a Makefile target; each ``temporal`` command must be a
+``cutru …`` must be a command line the ``cutru`` parser accepts; each ``python -m MODULE`` / ``python SCRIPT.py``
+must exist and accept the subcommand and ``--options`` used (checked against its ``--help``); each ``make TARGET``
+must be a Makefile target; each ``temporal`` command must be a
 subcommand of the installed CLI with those options.
 """
 
@@ -36,7 +37,8 @@ ALERT_SECTIONS = {
     "overdue-dossiers",
 }
 # The project's entry points plus the standard tools the runbook names in its introduction.
-PROGRAMS = {"python", "make", "temporal", "docker", "kubectl", "kustomize", "helm", "pg_dump", "pg_restore", "psql"}
+PROGRAMS = {"cutru", "python", "make", "temporal", "docker", "kubectl", "kustomize", "helm", "pg_dump", "pg_restore",
+            "psql"}
 _SEPARATORS = {"&&", "||", "|", ";", "&"}
 _REDIRECTIONS = {"<", ">", ">>", "2>", "2>&1"}
 
@@ -122,7 +124,7 @@ def shell_lines(text: str) -> list[str]:
             lines.append(pending + stripped)
             pending = ""
         elif not fenced:
-            lines += [code for code in re.findall(r"`([^`\n]+)`", line) if re.match(r"(python|make) \S", code)]
+            lines += [code for code in re.findall(r"`([^`\n]+)`", line) if re.match(r"(python|cutru|make) \S", code)]
     return [line for line in lines if line]
 
 
@@ -170,7 +172,7 @@ def test_every_command_starts_with_a_provided_program() -> None:
 
 @dataclass(frozen=True)
 class PythonCommand:
-    target: tuple[str, ...]  # ("-m", "cutru.clients.audit") or ("worker.py",)
+    target: tuple[str, ...]  # ("-m", "cutru.platform.db.migrate") or ("worker.py",)
     args: tuple[str, ...]
 
     @property
@@ -219,11 +221,20 @@ PROGRAM_TARGETS = sorted({c.target for c in python_commands()})
 
 def test_the_runbook_names_the_project_entry_points() -> None:
     names = {" ".join(t) for t in PROGRAM_TARGETS}
-    expected = {
-        "worker.py", "starter.py", "-m cutru_local", "-m cutru.platform.db.migrate", "-m cutru.platform.codec",
-        "-m cutru.clients.audit",
-    }
+    expected = {"worker.py", "-m cutru_local", "-m cutru.platform.db.migrate", "-m cutru.platform.codec"}
     assert expected <= names, sorted(expected - names)
+
+
+def test_every_cutru_command_is_one_the_parser_accepts() -> None:
+    from cutru.cli import parser
+
+    commands = [c for c in runbook_commands() if c[0] == "cutru"]
+    assert {c[1] for c in commands} >= {"audit", "status", "officer"}, "the runbook's cutru commands were not found"
+    for command in commands:
+        try:
+            parser().parse_args(command[1:])
+        except SystemExit as refused:
+            raise AssertionError(f"{' '.join(command)}: refused by the cutru parser") from refused
 
 
 @pytest.mark.parametrize("target", PROGRAM_TARGETS, ids=lambda t: " ".join(t))

@@ -1,11 +1,10 @@
 """The auditor's tool: a dossier's decision trail read from its Temporal history, and a determinism verdict.
 
-    python -m cutru.clients.audit replay HS-2026-000001                 # from the server
-    python -m cutru.clients.audit replay --file archive/HS-2026-000001.json
-    python -m cutru.clients.audit replay-all --procedure PermanentResidenceRegistration --unit CA-00070 \
-        --since 2026-11-01
-    python -m cutru.clients.audit replay-all --dir tests/histories      # exported files
-    python -m cutru.clients.audit export --query 'DossierStatus = "completed"' --dir archive/
+    cutru audit replay HS-2026-000001                 # from the server
+    cutru audit replay --file archive/HS-2026-000001.json
+    cutru audit replay-all --procedure PermanentResidenceRegistration --unit CA-00070 --since 2026-11-01
+    cutru audit replay-all --dir tests/histories      # exported files
+    cutru audit export --query 'DossierStatus = "completed"' --dir archive/
 
 Replaying the history against the current workflow code proves that code still takes the same decisions; the
 decision trail is the one the replayed workflow keeps (typed entries: who, when, what, why), and the messages that
@@ -15,10 +14,8 @@ any history fails. Payloads are decrypted with the keys in CUTRU_PAYLOAD_KEYS / 
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,10 +34,6 @@ from temporalio.worker import (
     WorkflowInterceptorClassInput,
 )
 
-from cutru.clients import exit_now
-from cutru.platform.codec import KeyRing, data_converter
-from cutru.platform.config import load_settings
-from cutru.platform.temporal import connect
 from domain.identity import mask_personal_id
 from domain.models import Boundary, TrailEntry
 from workflows.procedures import ALL_WORKFLOWS
@@ -133,10 +126,14 @@ async def messages(history: WorkflowHistory, converter: DataConverter) -> list[T
 
 class _TrailCapture(Interceptor):
     """Reads the replayed workflow's own trail when its run ends (or, for a dossier still open, or a replay that
-    failed, when the replayer lets it go: the trail as far as the history took it)."""
+    failed, when the replayer lets it go: the trail as far as the history took it). One replayer takes many
+    histories in turn, so each trail is kept under its workflow id until its report takes it."""
 
     def __init__(self) -> None:
-        self.trail: tuple[TrailEntry, ...] = ()
+        self.trails: dict[str, tuple[TrailEntry, ...]] = {}
+
+    def take(self, workflow_id: str) -> tuple[TrailEntry, ...]:
+        return self.trails.pop(workflow_id, ())
 
     def workflow_interceptor_class(self, input: WorkflowInterceptorClassInput) -> type[WorkflowInboundInterceptor]:
         capture = self
@@ -148,7 +145,7 @@ class _TrailCapture(Interceptor):
                 finally:
                     instance = workflow.instance()
                     if isinstance(instance, Audited):
-                        capture.trail = instance.audit_trail()
+                        capture.trails[workflow.info().workflow_id] = instance.audit_trail()
 
         return _Inbound
 
@@ -157,23 +154,30 @@ def _workflow_type(history: WorkflowHistory) -> str:
     return history.events[0].workflow_execution_started_event_attributes.workflow_type.name
 
 
-async def replay(history: WorkflowHistory, converter: DataConverter) -> ReplayReport:
-    """Replay the history against the current code: the determinism verdict, and the decision trail the workflow
-    rebuilt on the way, read from the workflow itself (never inferred from which activities ran)."""
-    capture = _TrailCapture()
-    replayer = Replayer(workflows=list(ALL_WORKFLOWS), data_converter=converter,
-                        workflow_runner=checking_runner(), interceptors=[capture])
-    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
-    failure = result.replay_failure
+def _replayer(converter: DataConverter, capture: _TrailCapture) -> Replayer:
+    return Replayer(workflows=list(ALL_WORKFLOWS), data_converter=converter, workflow_runner=checking_runner(),
+                    interceptors=[capture])
+
+
+async def _report(history: WorkflowHistory, failure: Exception | None, capture: _TrailCapture,
+                  converter: DataConverter) -> ReplayReport:
     return ReplayReport(
         workflow_id=history.workflow_id,
         workflow_type=_workflow_type(history),
         events=len(history.events),
         deterministic=failure is None,
         failure=f"{type(failure).__name__}: {failure}" if failure else None,
-        trail=capture.trail,
+        trail=capture.take(history.workflow_id),
         messages=tuple(await messages(history, converter)),
     )
+
+
+async def replay(history: WorkflowHistory, converter: DataConverter) -> ReplayReport:
+    """Replay the history against the current code: the determinism verdict, and the decision trail the workflow
+    rebuilt on the way, read from the workflow itself (never inferred from which activities ran)."""
+    capture = _TrailCapture()
+    result = await _replayer(converter, capture).replay_workflow(history, raise_on_replay_failure=False)
+    return await _report(history, result.replay_failure, capture, converter)
 
 
 def load_history(path: Path) -> WorkflowHistory:
@@ -198,12 +202,19 @@ def closed_dossiers_query(procedure: str | None, unit: str | None, since: str | 
     return " AND ".join(clauses)
 
 
-async def histories_from_server(client: Client, query: str) -> list[WorkflowHistory]:
-    histories = []
-    async for execution in client.list_workflows(query):
-        handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
-        histories.append(await handle.fetch_history())
-    return histories
+async def histories_from_server(client: Client, query: str) -> AsyncIterator[WorkflowHistory]:
+    """The histories of the executions the visibility query finds, fetched one at a time as they are replayed."""
+    async for history in client.list_workflows(query).map_histories():
+        yield history
+
+
+async def histories_from_files(paths: Iterable[Path], unreadable: list[str]) -> AsyncIterator[WorkflowHistory]:
+    """Exported history files; a file that is no history is named in ``unreadable`` and skipped."""
+    for path in paths:
+        try:
+            yield load_history(path)
+        except (OSError, ValueError, KeyError) as error:
+            unreadable.append(f"{path.name}: cannot read: {error}")
 
 
 def print_report(report: ReplayReport, out: Any = sys.stdout) -> None:
@@ -217,92 +228,58 @@ def print_report(report: ReplayReport, out: Any = sys.stdout) -> None:
 
 
 class BatchSummary(Boundary):
+    """The count ``audit replay-all`` ends with: ``replayed N, ok N, non-deterministic N, failed N``."""
+
     replayed: int
     ok: int
     non_deterministic: int
     failed: int
 
+    def line(self) -> str:
+        return (f"replayed {self.replayed}, ok {self.ok}, non-deterministic {self.non_deterministic}, "
+                f"failed {self.failed}")
+
+
+async def _as_async(histories: Iterable[WorkflowHistory]) -> AsyncIterator[WorkflowHistory]:
+    for history in histories:
+        yield history
+
+
+async def replay_stream(
+    histories: AsyncIterator[WorkflowHistory] | Iterable[WorkflowHistory], converter: DataConverter,
+    on_report: Callable[[ReplayReport | None, BatchSummary], None] | None = None, *, keep_reports: bool = True,
+) -> tuple[BatchSummary, list[ReplayReport]]:
+    """Replay every history through one ``Replayer``, as they come (a server query streams them).
+
+    ``on_report`` sees each report (None for a history whose trail cannot be read) and the running summary, for
+    a progress line; without ``keep_reports`` the reports are not kept, so that a long stream holds one at a time.
+    A history whose trail cannot be read counts as failed.
+    """
+    stream = histories if isinstance(histories, AsyncIterator) else _as_async(histories)
+    reports: list[ReplayReport] = []
+    counts = {"ok": 0, "non_deterministic": 0, "failed": 0}
+
+    def summary() -> BatchSummary:
+        return BatchSummary(replayed=sum(counts.values()), **counts)
+
+    capture = _TrailCapture()
+    async with _replayer(converter, capture).workflow_replay_iterator(stream) as results:
+        async for result in results:
+            report: ReplayReport | None = None
+            try:
+                report = await _report(result.history, result.replay_failure, capture, converter)
+            except (ValueError, RuntimeError, KeyError) as error:  # unreadable history: counted, never hidden
+                counts["failed"] += 1
+                print(f"{result.history.workflow_id}: cannot replay: {error}", file=sys.stderr)
+            else:
+                counts["ok" if report.deterministic else "non_deterministic"] += 1
+                if keep_reports:
+                    reports.append(report)
+            if on_report:
+                on_report(report, summary())
+    return summary(), reports
+
 
 async def replay_many(histories: Iterable[WorkflowHistory], converter: DataConverter) -> tuple[BatchSummary,
                                                                                                list[ReplayReport]]:
-    reports, failed = [], 0
-    for history in histories:
-        try:
-            reports.append(await replay(history, converter))
-        except (ValueError, RuntimeError, KeyError) as error:  # unreadable history: counted, never hidden
-            failed += 1
-            print(f"{history.workflow_id}: cannot replay: {error}", file=sys.stderr)
-    ok = sum(r.deterministic for r in reports)
-    summary = BatchSummary(replayed=len(reports) + failed, ok=ok, non_deterministic=len(reports) - ok, failed=failed)
-    return summary, reports
-
-
-async def _main(args: argparse.Namespace) -> int:
-    converter = data_converter(KeyRing.from_env())
-    if args.command == "replay":
-        if args.file:
-            history = load_history(Path(args.file))
-        else:
-            client = await connect(load_settings())
-            history = await client.get_workflow_handle(args.code).fetch_history()
-        report = await replay(history, converter)
-        print_report(report)
-        return 0 if report.deterministic else 1
-    if args.command == "replay-all":
-        if args.dir:
-            histories: Sequence[WorkflowHistory] = [load_history(p) for p in sorted(Path(args.dir).glob("*.json"))]
-        else:
-            client = await connect(load_settings())
-            query = closed_dossiers_query(args.procedure, args.unit, args.since, args.until, args.query)
-            histories = await histories_from_server(client, query)
-        summary, reports = await replay_many(histories, converter)
-        for report in reports:
-            if not report.deterministic or args.verbose:
-                print_report(report)
-        print(f"replayed {summary.replayed}, ok {summary.ok}, non-deterministic {summary.non_deterministic}, "
-              f"failed {summary.failed}")
-        return 0 if summary.ok == summary.replayed else 1
-    client = await connect(load_settings())
-    target = Path(args.dir)
-    target.mkdir(parents=True, exist_ok=True)
-    query = args.query or " OR ".join(f'WorkflowId = "{code}"' for code in args.codes)
-    if not query:
-        print("export needs dossier codes or --query", file=sys.stderr)
-        return 2
-    histories = await histories_from_server(client, query)
-    for history in histories:
-        (target / f"{history.workflow_id}.json").write_text(history.to_json(), encoding="utf-8")
-    print(f"exported {len(histories)} histories to {target}")
-    return 0
-
-
-def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = root.add_subparsers(dest="command", required=True)
-    one = commands.add_parser("replay", help="one dossier: decision trail and determinism verdict")
-    one.add_argument("code", nargs="?")
-    one.add_argument("--file", help="an exported history (JSON) instead of the server")
-    many = commands.add_parser("replay-all", help="every closed dossier matching a query, or every file in --dir")
-    many.add_argument("--procedure")
-    many.add_argument("--unit", help="police unit, e.g. CA-00070")
-    many.add_argument("--since", help="closed at or after (RFC 3339 date or time)")
-    many.add_argument("--until", help="closed before")
-    many.add_argument("--query", help="extra visibility query")
-    many.add_argument("--dir", help="replay exported history files instead of the server")
-    many.add_argument("--verbose", action="store_true", help="print every trail, not only failures")
-    export = commands.add_parser("export", help="save histories as JSON files for archiving")
-    export.add_argument("codes", nargs="*")
-    export.add_argument("--query")
-    export.add_argument("--dir", required=True)
-    return root
-
-
-def main() -> None:
-    args = parser().parse_args()
-    if args.command == "replay" and not (args.code or args.file):
-        parser().error("replay needs a dossier code or --file")
-    exit_now(asyncio.run(_main(args)))
-
-
-if __name__ == "__main__":
-    main()
+    return await replay_stream(histories, converter)

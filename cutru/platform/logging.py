@@ -11,6 +11,7 @@ from typing import Any
 
 import structlog
 from structlog.typing import Processor
+from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
 _PERSONAL_ID = re.compile(r"(?<!\d)(\d{3})\d{7}(\d{2})(?!\d)")
 
@@ -78,6 +79,19 @@ def configure_logging(level: str = "INFO") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
+
+
+def core_logging() -> LoggingConfig:
+    """The SDK core's own lines (a failing workflow task, a poller's error), forwarded to the standard library's
+    ``temporalio.core`` logger, so that they are JSON on stderr like the rest rather than coloured text on stdout
+    (where they would break ``cutru -o json``). The levels are the SDK's defaults."""
+    return LoggingConfig(filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                         forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")))
+
+
+def forward_core_logs() -> None:
+    """Make the default Temporal runtime forward the core's logs; call it before the process's first client."""
+    Runtime.set_default(Runtime(telemetry=TelemetryConfig(logging=core_logging())), error_if_already_set=False)
 
 
 def get_logger(**bound: Any) -> structlog.stdlib.BoundLogger:

@@ -45,7 +45,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from activities.contracts import DeliveryRequest, ImmediateResult, StayBatchResult, WritesTrail
-from cutru.platform.logging import get_logger
+from cutru.platform.logging import core_logging, get_logger
 from domain.models import DossierState, TrailAction
 from domain.procedures import Procedure
 
@@ -72,7 +72,8 @@ OVERDUE_BY_UNIT = (
 
 def prometheus_runtime(port: int, host: str = "0.0.0.0") -> Runtime:
     """A Temporal runtime serving ``http://host:port/metrics``; pass it to ``Client.connect(runtime=...)``."""
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"{host}:{port}")))
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"{host}:{port}"),
+                                             logging=core_logging()))
 
 
 def client_metric_meter(client: Client) -> MetricMeter:

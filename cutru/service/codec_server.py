@@ -25,6 +25,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
 from cutru.platform.codec import EncryptionCodec, KeyConfigError, KeyRing, PayloadDecryptionError
+from cutru.platform.logging import configure_logging
 
 ENV_TOKEN = "CUTRU_CODEC_TOKEN"
 ENV_ALLOWED_ORIGINS = "CUTRU_CODEC_ALLOWED_ORIGINS"
@@ -132,11 +133,8 @@ def build_app(
     return app
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m cutru.service.codec_server",
-        description="Temporal codec server for the Web UI and CLI (decrypts cutru payloads).",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The server's options, for ``python -m cutru.service.codec_server`` and ``cutru codec-server`` alike."""
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8081, help="port (default 8081)")
     parser.add_argument(
@@ -147,8 +145,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"Web UI origin allowed by CORS; repeatable (default: ${ENV_ALLOWED_ORIGINS}, "
         f"else {', '.join(DEFAULT_ALLOWED_ORIGINS)})",
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m cutru.service.codec_server",
+        description="Temporal codec server for the Web UI and CLI (decrypts cutru payloads).",
+    )
+    add_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging("INFO")  # JSON lines, as the worker's
 
     try:
         keyring = KeyRing.from_env()

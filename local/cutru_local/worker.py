@@ -14,11 +14,11 @@ from datetime import timedelta
 
 import asyncpg
 
-import worker
 from activities.payment import LocalPaymentGateway
 from cutru.platform.config import load_settings
 from cutru.platform.logging import configure_logging
 from cutru.platform.temporal import run_worker_process
+from cutru.service import worker
 
 
 def confirming_gateway(after: timedelta | None) -> worker.GatewayFactory:

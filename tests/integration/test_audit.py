@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
+import tempfile
 from pathlib import Path
 
 import asyncpg
@@ -16,8 +15,9 @@ from temporalio.worker import Replayer
 from cutru.clients.audit import load_history, messages, replay
 from cutru.clients.client import DossierClient
 from cutru.platform.codec import data_converter
-from cutru.platform.config import PROJECT_ROOT, Settings
+from cutru.platform.config import Settings
 from domain.models import DecisionKind, DossierState, DossierStatus, OfficerDecision, TrailAction
+from tests.cli import cutru_env, run_cutru
 from tests.factories import pay
 from tests.integration.changed_workflow import ChangedRegistration
 from tests.integration.test_histories import HISTORY_DIR
@@ -47,9 +47,7 @@ def completed_history(completed: tuple[WorkflowHistory, DossierStatus]) -> Workf
 
 
 def audit_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TEMPORAL_ADDRESS": settings.temporal_address, "DATABASE_URL": settings.database_url}
-    return subprocess.run([sys.executable, "-m", "cutru.clients.audit", *args], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return run_cutru(cutru_env(settings, Path(tempfile.mkdtemp())), "audit", *args)
 
 
 async def test_the_auditors_trail_is_the_workflows_own(completed: tuple[WorkflowHistory, DossierStatus]):
@@ -110,7 +108,14 @@ def test_batch_replay_with_a_failing_history_exits_non_zero(
     (tmp_path / f"{code}@tampered.json").write_text(json.dumps(tampered))
     batch = audit_cli(settings, "replay-all", "--dir", str(tmp_path))
     assert batch.returncode == 1
-    assert "replayed 2, ok 1, non-deterministic 1, failed 0" in batch.stdout
+    assert batch.stdout.strip().splitlines()[-1] == "replayed 2, ok 1, non-deterministic 1, failed 0"
+    assert "NON-DETERMINISTIC" in batch.stdout  # the failing history's report, not the good one's
+    (tmp_path / "notes.json").write_text("not a history")
+    as_json = audit_cli(settings, "replay-all", "--dir", str(tmp_path), "-o", "json")
+    assert as_json.returncode == 1 and "notes.json: cannot read" in as_json.stderr
+    result = json.loads(as_json.stdout)
+    assert result["summary"] == {"replayed": 3, "ok": 1, "non_deterministic": 1, "failed": 1}
+    assert [r["deterministic"] for r in result["reports"]] == [False]
     clean = audit_cli(settings, "replay-all", "--query", f'WorkflowId = "{completed_history.workflow_id}"')
     assert clean.returncode == 0 and "replayed 1, ok 1" in clean.stdout
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import asyncpg
 import pytest
 
 from cutru.clients.client import DossierClient
 from cutru.clients.officer import OfficerDesk, OfficerError
-from cutru.platform.config import PROJECT_ROOT, Settings
+from cutru.platform.config import Settings
 from domain.models import DecisionKind, DossierState
+from tests.cli import cutru_env, run_cutru
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_for, wait_state
 
 QUEUE_UNIT = "CA-00073"  # Phường Cửa Nam: a unit only this module files read-model rows for
@@ -162,9 +161,7 @@ async def test_supervisor_reassigns_and_sees_escalations(dossiers: DossierClient
     await dossiers.handle(code).terminate("test over")
 
 
-def test_cli_refuses_unknown_officer_with_a_clear_message(settings: Settings):
-    env = {**os.environ, "TEMPORAL_ADDRESS": settings.temporal_address, "DATABASE_URL": settings.database_url}
-    done = subprocess.run([sys.executable, "-m", "cutru.clients.officer", "--officer", "CB-99999-09", "queue"],
-                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
+def test_cli_refuses_unknown_officer_with_a_clear_message(settings: Settings, tmp_path: Path):
+    done = run_cutru(cutru_env(settings, tmp_path), "officer", "--officer", "CB-99999-09", "queue")
     assert done.returncode == 3
     assert "unknown officer CB-99999-09" in done.stderr

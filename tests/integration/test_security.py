@@ -7,7 +7,7 @@
   ``worker.py`` and ``starter.py`` builds its SQL from variables with f-strings, ``format``, ``%`` or ``+``; the few
   identifier cases (which SQL cannot parameterise) are allow-listed with the reason.
 - **Unit boundaries.** An officer of another unit cannot decide, by the ``decide`` update, the ``officer_decision``
-  signal or the officer's command line (``python -m cutru.clients.officer``); a supervisor of another unit cannot
+  signal or the officer's command line (``cutru officer``); a supervisor of another unit cannot
   reassign.
 - **Encrypted payloads** are covered by ``tests/integration/test_encryption.py`` (the history on the server holds
   only ``binary/encrypted`` payloads when keys are set); not repeated here.
@@ -22,11 +22,9 @@ import ast
 import asyncio
 import base64
 import binascii
-import os
 import random
 import re
 import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +48,7 @@ from domain.models import (
 )
 from domain.procedures import Procedure
 from domain.procedures.catalogue import PROCEDURES
+from tests.cli import cutru_env, run_cutru
 from tests.factories import DEMO_UNIT, new_person, new_place, pay, registration
 from tests.integration.test_permanent_registration import wait_for, wait_state
 from workflows.procedures import WORKFLOWS
@@ -440,11 +439,7 @@ async def _outsiders(pool: asyncpg.Pool) -> tuple[str, str]:
 
 
 def _officer_cli(settings: Settings, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TEMPORAL_ADDRESS": settings.temporal_address, "TEMPORAL_NAMESPACE": settings.namespace,
-           "CUTRU_TASK_QUEUE": settings.task_queue, "DATABASE_URL": settings.database_url,
-           "CUTRU_STATE_DIR": str(tmp_path)}
-    return subprocess.run([sys.executable, "-m", "cutru.clients.officer", *args], env=env, cwd=PROJECT_ROOT,
-                          capture_output=True, text=True, timeout=60, check=False)
+    return run_cutru(cutru_env(settings, tmp_path), "officer", *args)
 
 
 async def test_an_officer_of_another_unit_cannot_decide_by_any_path(
@@ -479,14 +474,14 @@ async def test_an_officer_of_another_unit_cannot_decide_by_any_path(
 
     await wait_for(refused_in_audit)
 
-    # 3. The officer's command line: refused with exit status 3, for a decision, a look, a reassignment.
+    # 3. The officer's command line: refused with exit status 1, for a decision, a look, a reassignment.
     approve = await asyncio.to_thread(_officer_cli, settings, tmp_path, "--officer", outsider, "approve", code)
-    assert approve.returncode == 3 and "refused" in approve.stderr, approve
+    assert approve.returncode == 1 and "refused" in approve.stderr, approve
     show = await asyncio.to_thread(_officer_cli, settings, tmp_path, "--officer", outsider, "show", code)
-    assert show.returncode == 3 and f"belongs to {DEMO_UNIT}" in show.stderr, show
+    assert show.returncode == 1 and f"belongs to {DEMO_UNIT}" in show.stderr, show
     reassign = await asyncio.to_thread(_officer_cli, settings, tmp_path, "--officer", outside_supervisor,
                                        "reassign", code, "--to", "CB-00070-02", "--reason", "x")
-    assert reassign.returncode == 3 and "refused" in reassign.stderr, reassign
+    assert reassign.returncode == 1 and "refused" in reassign.stderr, reassign
 
     status = await dossiers.status(code)
     assert status.state == DossierState.AWAITING_DECISION

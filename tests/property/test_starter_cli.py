@@ -1,4 +1,4 @@
-"""Bad submission files through the real command line, ``python starter.py submit FILE``.
+"""Bad submission files through the real command line, ``python starter.py submit FILE`` (``cutru submit``).
 
 Each must be refused with exit status 2 and a message on stderr (never a traceback), and nothing may be written:
 no workflow started under the dossier's code, no row in the read model. The processes run concurrently; a few

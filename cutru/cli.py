@@ -1,0 +1,632 @@
+"""cutru: one command for the citizen's, the officer's, the auditor's and the operator's work.
+
+    cutru submit examples/permanent_residence_registration.json
+    cutru status HS-2026-000001
+    cutru supplement HS-2026-000001 --provided "Hợp đồng thuê nhà"     # the citizen supplies what was asked
+    cutru officer --officer CB-00070-01 queue
+    cutru officer --officer CB-00070-01 request-supplement HS-2026-000001 --missing "Hợp đồng thuê nhà"
+    cutru -o json audit replay HS-2026-000001
+
+The Temporal connection is read as the ``temporal`` CLI reads it (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+TEMPORAL_TLS_*, TEMPORAL_API_KEY, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE), the database from DATABASE_URL;
+docs/cli.md has every command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+import asyncpg
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.payment import LocalPaymentGateway
+from cutru.clients import audit, exit_now, schemas
+from cutru.clients.client import DossierClient, SubmissionRejected, check_submission
+from cutru.clients.officer import OfficerDesk, OfficerError, QueueItem, UnknownOfficer
+from cutru.platform import codec
+from cutru.platform.config import ConfigError, Settings, load_settings
+from cutru.platform.db.migrate import migrate
+from cutru.platform.logging import configure_logging, forward_core_logs
+from cutru.platform.temporal import connect, run_worker_process
+from cutru.service import codec_server
+from cutru.service import worker as worker_process
+from domain.identity import mask_personal_id
+from domain.models import DecisionKind, DossierStatus, PaymentConfirmation, Supplement, Withdrawal
+
+OK, REFUSED, USAGE, NOT_FOUND, UNREACHABLE = 0, 1, 2, 3, 4
+EXIT_CODES = f"""exit codes:
+  {OK}  done
+  {REFUSED}  refused by the service (a decision, a closed dossier) or a check that failed (a replay that is not
+     deterministic, stale schemas, an unhealthy worker)
+  {USAGE}  usage: a wrong command line, an invalid submission or message, a configuration error
+  {NOT_FOUND}  not found: no such dossier, officer or namespace
+  {UNREACHABLE}  unreachable: the Temporal server or the database cannot be reached
+"""
+# Where commands of other distributions come from (cutru-local's stack, demo and seed): each entry point names
+# ``add_commands(subcommands)``, which adds parsers with ``set_defaults(handler=...)``, ``handler(args) -> int``.
+COMMANDS_GROUP = "cutru.commands"
+
+
+class Failure(Exception):
+    """A command's end other than success: a one-line message for stderr and the exit code."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# ---------------------------------------------------------------------------------------------- connections
+
+
+class Session:
+    """What a command connects to, made on first use and closed at the end; connection faults become Failures."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self._settings: Settings | None = None
+        self._client: Client | None = None
+        self._pool: asyncpg.Pool | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    async def client(self) -> Client:
+        if self._client is None:
+            settings = self.settings
+            try:
+                self._client = await connect(settings)
+            except RuntimeError as error:  # the SDK's "Failed client connect: ..."
+                raise Failure(UNREACHABLE, f"Temporal at {settings.temporal_address} is unreachable: "
+                                           f"{_one_line(error)}") from error
+        return self._client
+
+    async def dossiers(self) -> DossierClient:
+        return DossierClient(await self.client(), self.settings.task_queue)
+
+    async def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            try:
+                self._pool = await asyncpg.create_pool(self.settings.database_url, min_size=1, max_size=2, timeout=10)
+            except _DATABASE_DOWN as error:
+                raise _database_down(self.settings.database_url, error) from error
+        return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+
+
+# What connecting to PostgreSQL raises when it is down, refuses the role or lacks the database.
+_DATABASE_DOWN = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def _database_down(database_url: str, error: BaseException) -> Failure:
+    url = urlsplit(database_url)
+    where = f"{url.hostname or 'localhost'}:{url.port or 5432}{url.path}"  # never the password
+    return Failure(UNREACHABLE, f"the database at {where} is unreachable: {_one_line(error)}")
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _failure(error: BaseException, args: argparse.Namespace) -> Failure | None:
+    """The exit code and message for what a command raised; None for what is a defect (its traceback shows)."""
+    code = getattr(args, "code", None)
+    if isinstance(error, Failure):
+        return error
+    if isinstance(error, SubmissionRejected):
+        return Failure(USAGE, str(error))
+    if isinstance(error, ConfigError | codec.KeyConfigError):
+        return Failure(USAGE, f"configuration: {_one_line(error)}")
+    if isinstance(error, UnknownOfficer):
+        return Failure(NOT_FOUND, str(error))
+    if isinstance(error, OfficerError):
+        return Failure(REFUSED, str(error))
+    if isinstance(error, WorkflowUpdateFailedError):
+        return Failure(REFUSED, f"refused: {error.cause}")
+    if isinstance(error, WorkflowFailureError):
+        return Failure(REFUSED, f"dossier {code} failed: {_one_line(error.cause or error)}")
+    if isinstance(error, RPCError):
+        message = _one_line(error)
+        if error.status == RPCStatusCode.NOT_FOUND:
+            if "already completed" in message:
+                return Failure(REFUSED, f"dossier {code} is closed: {message}")
+            if "namespace" in message.lower() or not code:
+                return Failure(NOT_FOUND, f"not found: {message}")
+            return Failure(NOT_FOUND, f"no dossier {code}")
+        if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            return Failure(UNREACHABLE, f"the Temporal server is unreachable: {message}")
+        return Failure(REFUSED, f"refused by the Temporal server: {message}")
+    if isinstance(error, asyncpg.PostgresConnectionError | asyncpg.CannotConnectNowError):
+        return Failure(UNREACHABLE, f"the database is unreachable: {_one_line(error)}")
+    if isinstance(error, ValueError):  # the message models' validation (pydantic), a file that is not JSON
+        return Failure(USAGE, f"invalid input: {error}")
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- output
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def emit(args: argparse.Namespace, value: Any, text: str | Callable[[], str]) -> None:
+    """``--output json``: the value as JSON; otherwise the text (a callable is rendered only when needed)."""
+    if args.output == "json":
+        print(json.dumps(_jsonable(value), ensure_ascii=False, indent=2))
+    else:
+        print(text if isinstance(text, str) else text())
+
+
+def _masked(status: DossierStatus) -> dict[str, Any]:
+    """The status for an officer's screen: the applicant's ID number masked."""
+    dump = status.model_dump(mode="json")
+    applicant = (dump.get("submission") or {}).get("applicant")
+    if isinstance(applicant, dict) and "personal_id" in applicant:
+        applicant["personal_id"] = mask_personal_id(str(applicant["personal_id"]))
+    return dump
+
+
+def status_text(status: DossierStatus) -> str:
+    submission = dict(status.submission or {})
+    applicant = dict(submission.get("applicant", {}))
+    if "personal_id" in applicant:
+        applicant["personal_id"] = mask_personal_id(str(applicant["personal_id"]))
+    lines = [f"{status.dossier_code}  {status.procedure.value}  {status.state.value}"
+             f"{'  OVERDUE' if status.overdue else ''}",
+             f"  applicant: {json.dumps(applicant, ensure_ascii=False)}",
+             f"  papers/details: {json.dumps(submission.get('details', {}), ensure_ascii=False)}",
+             f"  consents: {len(submission.get('consents', []))}, delivery: {submission.get('delivery', {})}",
+             f"  deadline: {status.deadline}  assigned: {status.assigned_officer}  fee: {status.fee_vnd} VND"]
+    lines += [f"  finding: {finding}" for finding in status.findings]
+    lines += [f"  refusal: {refusal.code}: {refusal.message}" for refusal in status.refusals]
+    lines += [f"  {e.at:%Y-%m-%d %H:%M:%S}  {e.actor:<16} {e.action:<22} {e.detail}" for e in status.trail]
+    return "\n".join(lines)
+
+
+def queue_text(items: list[QueueItem]) -> str:
+    if not items:
+        return "nothing waiting"
+    return "\n".join(
+        f"{item.dossier_code:<20} {item.procedure:<32} {item.status:<20} "
+        f"{f'{item.deadline:%Y-%m-%d %H:%M}' if item.deadline else '-':<16} {item.assigned_officer or '-':<12} "
+        f"{'OVERDUE' if item.overdue else ''}".rstrip()
+        for item in items
+    )
+
+
+class Progress:
+    """``audit replay-all``'s progress line on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self, total: int | None, stream: TextIO = sys.stderr) -> None:
+        self.total, self.stream = total, stream
+        self.shown = stream.isatty()
+
+    def __call__(self, _: audit.ReplayReport | None, summary: audit.BatchSummary) -> None:
+        if self.shown:
+            of = f"/{self.total}" if self.total else ""
+            self.stream.write(f"\r{summary.replayed}{of} {summary.line()}")
+            self.stream.flush()
+
+    def done(self) -> None:
+        if self.shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+# ---------------------------------------------------------------------------------------------- the citizen's
+
+
+async def _submit(session: Session, args: argparse.Namespace) -> int:
+    try:
+        raw = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise Failure(USAGE, f"cannot read {args.file}: {error.strerror}") from error
+    submission = check_submission(raw)  # before connecting: an invalid file never reaches the server
+    receipt = await (await session.dossiers()).submit(submission)
+    emit(args, receipt, f"{receipt.dossier_code}: "
+                        f"{'already submitted' if receipt.already_submitted else 'submitted'}")
+    return OK
+
+
+async def _status(session: Session, args: argparse.Namespace) -> int:
+    status = await (await session.dossiers()).status(args.code)
+    emit(args, status, lambda: status_text(status))
+    return OK
+
+
+async def _result(session: Session, args: argparse.Namespace) -> int:
+    outcome = await (await session.dossiers()).result(args.code)
+    emit(args, outcome, lambda: f"{outcome.dossier_code}: {outcome.state.value}"
+         + "".join(f"\n  refusal: {r.code}: {r.message}" for r in outcome.refusals))
+    return OK
+
+
+async def _supplement(session: Session, args: argparse.Namespace) -> int:
+    supplement = Supplement(provided_items=tuple(args.provided), note=args.note)
+    dossiers = await session.dossiers()
+    await dossiers.status(args.code)  # an unknown or closed dossier is said so, not signalled into the void
+    await dossiers.supplement(args.code, supplement)
+    emit(args, {"dossier_code": args.code, "sent": "supplement"}, f"{args.code}: supplement sent")
+    return OK
+
+
+async def _withdraw(session: Session, args: argparse.Namespace) -> int:
+    withdrawal = Withdrawal(reason=args.reason)
+    dossiers = await session.dossiers()
+    await dossiers.status(args.code)
+    await dossiers.withdraw(args.code, withdrawal)
+    emit(args, {"dossier_code": args.code, "sent": "withdrawal"}, f"{args.code}: withdrawal sent")
+    return OK
+
+
+async def _pay(session: Session, args: argparse.Namespace) -> int:
+    """What the local payment portal does: mark the order paid, then call the dossier back."""
+    dossiers = await session.dossiers()
+    await dossiers.status(args.code)
+    try:
+        order = await LocalPaymentGateway(await session.pool()).pay(args.code)
+    except LookupError as error:
+        raise Failure(NOT_FOUND, f"no payment order for {args.code}: {error}") from error
+    await dossiers.confirm_payment(args.code, PaymentConfirmation(order_id=order.order_id,
+                                                                  amount_vnd=order.amount_vnd))
+    emit(args, order, f"{args.code}: paid {order.amount_vnd} VND (order {order.order_id})")
+    return OK
+
+
+# ---------------------------------------------------------------------------------------------- the officer's
+
+
+_DECISIONS = {"approve": DecisionKind.APPROVE, "reject": DecisionKind.REJECT,
+              "request-supplement": DecisionKind.REQUEST_SUPPLEMENT}
+
+
+async def _officer(session: Session, args: argparse.Namespace) -> int:
+    desk = await OfficerDesk.login(await session.dossiers(), await session.pool(), args.officer)
+    if args.action in ("queue", "escalations"):
+        items = await (desk.queue(mine_only=args.mine) if args.action == "queue" else desk.escalations())
+        emit(args, items, lambda: queue_text(items))
+    elif args.action == "show":
+        status = await desk.show(args.code)
+        emit(args, _masked(status), lambda: status_text(status))
+    elif args.action == "reassign":
+        status = await desk.reassign(args.code, args.to, args.reason)
+        emit(args, _masked(status), f"{status.dossier_code}: reassigned to {status.assigned_officer}")
+    else:
+        receipt = await desk.decide(args.code, _DECISIONS[args.action], reason=getattr(args, "reason", None),
+                                    missing_items=tuple(getattr(args, "missing", ())))
+        emit(args, receipt, f"{receipt.dossier_code}: decision accepted ({args.action})")
+    return OK
+
+
+# ---------------------------------------------------------------------------------------------- the auditor's
+
+
+async def _audit_replay(session: Session, args: argparse.Namespace) -> int:
+    converter = codec.data_converter(codec.KeyRing.from_env())
+    if args.file:
+        try:
+            history = audit.load_history(Path(args.file))
+        except (OSError, ValueError, KeyError) as error:
+            raise Failure(USAGE, f"cannot read {args.file}: {_one_line(error)}") from error
+    else:
+        history = await (await session.client()).get_workflow_handle(args.code).fetch_history()
+    report = await audit.replay(history, converter)
+    emit(args, report, lambda: _report_text(report))
+    return OK if report.deterministic else REFUSED
+
+
+def _report_text(report: audit.ReplayReport) -> str:
+    from io import StringIO
+
+    out = StringIO()
+    audit.print_report(report, out)
+    return out.getvalue().rstrip("\n")
+
+
+async def _audit_replay_all(session: Session, args: argparse.Namespace) -> int:
+    converter = codec.data_converter(codec.KeyRing.from_env())
+    unreadable: list[str] = []
+    if args.dir:
+        paths = sorted(Path(args.dir).glob("*.json"))
+        histories = audit.histories_from_files(paths, unreadable)
+        total: int | None = len(paths)
+    else:
+        client = await session.client()
+        query = audit.closed_dossiers_query(args.procedure, args.unit, args.since, args.until, args.query)
+        total = (await client.count_workflows(query)).count
+        histories = audit.histories_from_server(client, query)
+    progress = Progress(total)
+    shown: list[audit.ReplayReport] = []
+
+    def on_report(report: audit.ReplayReport | None, summary: audit.BatchSummary) -> None:
+        if report is not None and (args.verbose or not report.deterministic):
+            if args.output == "json":
+                shown.append(report)
+            else:
+                progress.done()
+                print(_report_text(report))
+        progress(report, summary)
+
+    summary, _ = await audit.replay_stream(histories, converter, on_report, keep_reports=False)
+    progress.done()
+    for line in unreadable:
+        print(line, file=sys.stderr)
+    summary = summary.model_copy(update={"replayed": summary.replayed + len(unreadable),
+                                         "failed": summary.failed + len(unreadable)})
+    emit(args, {"summary": summary, "reports": shown}, summary.line())
+    return OK if summary.ok == summary.replayed else REFUSED
+
+
+async def _audit_export(session: Session, args: argparse.Namespace) -> int:
+    query = args.query or " OR ".join(f'WorkflowId = "{code}"' for code in args.codes)
+    if not query:
+        raise Failure(USAGE, "export needs dossier codes or --query")
+    target = Path(args.dir)
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    async for history in audit.histories_from_server(await session.client(), query):
+        path = target / f"{history.workflow_id}.json"
+        path.write_text(history.to_json(), encoding="utf-8")
+        written.append(str(path))
+    emit(args, {"exported": written}, f"exported {len(written)} histories to {target}")
+    return OK
+
+
+# ---------------------------------------------------------------------------------------------- the operator's
+
+
+async def _migrate(session: Session, args: argparse.Namespace) -> int:
+    url = args.database_url or session.settings.database_url
+    try:
+        connection = await asyncpg.connect(url, timeout=10)
+    except _DATABASE_DOWN as error:
+        raise _database_down(url, error) from error
+    await connection.close()
+    applied = await migrate(url)
+    emit(args, {"applied": applied}, f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
+    return OK
+
+
+async def _worker_check(session: Session, args: argparse.Namespace) -> int:
+    await session.client()
+    await (await session.pool()).fetchval("SELECT 1")
+    emit(args, {"healthy": True}, "healthy")
+    return OK
+
+
+def _worker(args: argparse.Namespace) -> int:
+    if args.check:
+        return _run(_worker_check, args)
+    settings = load_settings()
+    configure_logging(settings.log_level)  # the worker's own level (CUTRU_LOG_LEVEL), not the command's
+    run_worker_process(worker_process.run(settings), settings)
+    return OK
+
+
+def _schemas(args: argparse.Namespace) -> int:
+    if args.check:
+        problems = schemas.stale()
+        emit(args, {"stale": problems}, ("stale schemas (run `cutru schemas`): " + ", ".join(problems))
+             if problems else "schemas up to date")
+        return REFUSED if problems else OK
+    schemas.write()
+    written = sorted(schemas.render())
+    emit(args, {"written": written, "directory": str(schemas.SCHEMA_DIR)},
+         f"wrote {len(written)} schemas to {schemas.SCHEMA_DIR}")
+    return OK
+
+
+def _generate_key(args: argparse.Namespace) -> int:
+    line = codec.new_key_line(args.key_id)
+    emit(args, {"key": line}, line)
+    return OK
+
+
+def _codec_server(args: argparse.Namespace) -> int:
+    argv = ["--host", args.host, "--port", str(args.port)]
+    for origin in args.allowed_origins or ():
+        argv += ["--allowed-origin", origin]
+    return codec_server.main(argv)
+
+
+# ---------------------------------------------------------------------------------------------- the parser
+
+
+Command = Callable[[Session, argparse.Namespace], Awaitable[int]]
+
+
+def _run(command: Command, args: argparse.Namespace) -> int:
+    async def session() -> int:
+        current = Session(args)
+        try:
+            return await command(current, args)
+        finally:
+            await current.close()
+
+    return asyncio.run(session())
+
+
+def _async(command: Command) -> Callable[[argparse.Namespace], int]:
+    return lambda args: _run(command, args)
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=30, width=100)
+
+
+def _add(subcommands: Any, name: str, help_text: str, handler: Callable[[argparse.Namespace], int] | None = None,
+         ) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subcommands.add_parser(name, help=help_text, description=help_text,
+                                                             formatter_class=_formatter)
+    if handler is not None:
+        parser.set_defaults(handler=handler)
+    return parser
+
+
+def _citizen_commands(commands: Any) -> None:
+    _add(commands, "submit", "validate a submission file and start its dossier", _async(_submit)).add_argument(
+        "file", help="the submission, JSON (schemas/ has its JSON Schema)")
+    _add(commands, "status", "a dossier's state, deadline and trail", _async(_status)).add_argument("code")
+    _add(commands, "result", "wait for a dossier's outcome", _async(_result)).add_argument("code")
+    supplement = _add(commands, "supplement", "the citizen supplies the items an officer requested (CT05)",
+                      _async(_supplement))
+    supplement.add_argument("code")
+    supplement.add_argument("--provided", action="append", required=True, metavar="ITEM",
+                            help="an item supplied (repeatable)")
+    supplement.add_argument("--note")
+    withdraw = _add(commands, "withdraw", "the citizen withdraws the dossier", _async(_withdraw))
+    withdraw.add_argument("code")
+    withdraw.add_argument("--reason", required=True)
+    _add(commands, "pay", "pay a dossier's fee at the local payment gateway (development stack only)",
+         _async(_pay)).add_argument("code")
+
+
+def _officer_commands(commands: Any) -> None:
+    officer = _add(commands, "officer", "the officer's desk: the unit's queue, a dossier, decisions")
+    officer.add_argument("--officer", required=True, metavar="ID", help="your officer id, e.g. CB-00070-01")
+    actions = officer.add_subparsers(dest="action", required=True, metavar="ACTION")
+    handler = _async(_officer)
+    queue = _add(actions, "queue", "the unit's dossiers waiting: overdue first, then by deadline", handler)
+    queue.add_argument("--mine", action="store_true", help="only dossiers assigned to me")
+    _add(actions, "show", "one dossier in full (ID numbers masked)", handler).add_argument("code")
+    _add(actions, "approve", "approve the dossier", handler).add_argument("code")
+    reject = _add(actions, "reject", "reject the dossier (CT06)", handler)
+    reject.add_argument("code")
+    reject.add_argument("--reason", required=True, help="printed on the CT06 refusal")
+    request = _add(actions, "request-supplement", "ask the citizen for missing items (CT05); the deadline stops",
+                   handler)
+    request.add_argument("code")
+    request.add_argument("--missing", action="append", required=True, metavar="ITEM",
+                         help="a missing item (repeatable)")
+    _add(actions, "escalations", "supervisor: the unit's overdue dossiers", handler)
+    reassign = _add(actions, "reassign", "supervisor: give the dossier to another officer", handler)
+    reassign.add_argument("code")
+    reassign.add_argument("--to", required=True, metavar="ID")
+    reassign.add_argument("--reason", required=True)
+
+
+def _audit_commands(commands: Any) -> None:
+    auditor = _add(commands, "audit", "decision trails and determinism verdicts from Temporal histories")
+    actions = auditor.add_subparsers(dest="action", required=True, metavar="ACTION")
+    one = _add(actions, "replay", "one dossier: its decision trail and determinism verdict (exit 1 if not)",
+               _async(_audit_replay))
+    source = one.add_mutually_exclusive_group(required=True)
+    source.add_argument("code", nargs="?", help="the dossier code, read from the server")
+    source.add_argument("--file", help="an exported history (JSON) instead of the server")
+    many = _add(actions, "replay-all", "every closed dossier matching a query, or every file in --dir, through "
+                                       "one replayer (exit 1 if any fails)", _async(_audit_replay_all))
+    many.add_argument("--procedure", help="workflow type, e.g. PermanentResidenceRegistration")
+    many.add_argument("--unit", help="police unit, e.g. CA-00070")
+    many.add_argument("--since", help="closed at or after (RFC 3339 date or time)")
+    many.add_argument("--until", help="closed before")
+    many.add_argument("--query", help="extra visibility query")
+    many.add_argument("--dir", help="replay exported history files instead of the server")
+    many.add_argument("--verbose", action="store_true", help="print every trail, not only failures")
+    export = _add(actions, "export", "save histories as JSON files for archiving", _async(_audit_export))
+    export.add_argument("codes", nargs="*", metavar="code")
+    export.add_argument("--query", help="a visibility query instead of codes")
+    export.add_argument("--dir", required=True)
+
+
+def _operator_commands(commands: Any) -> None:
+    worker = _add(commands, "worker", "run a worker process (every workflow and activity)", _worker)
+    worker.add_argument("--check", action="store_true", help="exit 0 when Temporal and PostgreSQL are reachable")
+    _add(commands, "schemas", "regenerate the JSON Schemas in schemas/", _schemas).add_argument(
+        "--check", action="store_true", help="exit 1 when the committed files are stale")
+    _add(commands, "migrate", "apply pending database migrations", _async(_migrate)).add_argument(
+        "--database-url", help="defaults to DATABASE_URL")
+    keys = _add(commands, "codec", "payload encryption keys")
+    generate = _add(keys.add_subparsers(dest="action", required=True, metavar="ACTION"), "generate-key",
+                    "print a new keyid:base64key entry for CUTRU_PAYLOAD_KEYS", _generate_key)
+    generate.add_argument("--id", dest="key_id", help="key id (default: k<date>-<random>)")
+    server = _add(commands, "codec-server", "the codec server that decrypts payloads for the Web UI and CLI",
+                  _codec_server)
+    codec_server.add_arguments(server)
+
+
+def _output_option(parser: argparse.ArgumentParser, default: str | None) -> None:
+    parser.add_argument("-o", "--output", choices=("text", "json"),
+                        default=argparse.SUPPRESS if default is None else default,
+                        help="text for people (default), json for programs")
+
+
+def _output_everywhere(parser: argparse.ArgumentParser) -> None:
+    """``-o json`` after the subcommand too (``cutru status X -o json``), as the temporal CLI takes it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                if "--output" not in sub._option_string_actions:
+                    _output_option(sub, None)
+                _output_everywhere(sub)
+
+
+def _plugin_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    for entry in entry_points(group=COMMANDS_GROUP):
+        try:
+            add_commands = entry.load()
+        except (ImportError, AttributeError) as error:  # a broken extra must not take the other commands down
+            print(f"cutru: commands {entry.name} ({entry.value}) unavailable: {_one_line(error)}", file=sys.stderr)
+            continue
+        add_commands(commands)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="cutru", description=__doc__, epilog=EXIT_CODES, formatter_class=_formatter)
+    _output_option(root, "text")
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _citizen_commands(commands)
+    _officer_commands(commands)
+    _audit_commands(commands)
+    _operator_commands(commands)
+    _plugin_commands(commands)
+    _output_everywhere(root)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. ``main()`` is the program: it exits (without interpreter teardown, which can abort after
+    a Temporal client was used: sdk-python #300); ``main(argv)`` returns the exit code."""
+    args = parser().parse_args(argv)  # a usage error exits 2 here, with argparse's message
+    if argv is None:
+        # Logs (the SDK's warnings, a worker's lines) are JSON on stderr; stdout keeps only the answer.
+        configure_logging("WARNING")
+        forward_core_logs()
+    try:
+        code = int(args.handler(args))
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as error:
+        failure = _failure(error, args)
+        if failure is None:
+            raise
+        print(f"cutru: {failure}", file=sys.stderr)
+        code = failure.code
+    if argv is None:
+        exit_now(code)
+    return code
+
+
+if __name__ == "__main__":
+    main()

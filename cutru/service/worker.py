@@ -1,0 +1,154 @@
+"""The worker process (``cutru worker``, ``python worker.py``): runs every procedure workflow and every activity.
+
+Configuration comes from the environment (see ``cutru/platform/config.py``): TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+TEMPORAL_TLS_* and TEMPORAL_PROFILE (read as the ``temporal`` CLI reads them), CUTRU_TASK_QUEUE, DATABASE_URL,
+CUTRU_PAYLOAD_KEYS, CUTRU_METRICS_PORT, CUTRU_LOG_LEVEL, and the tuning variables (CUTRU_WORKER_ROLE,
+CUTRU_MAX_CONCURRENT_*, CUTRU_MAX_CACHED_WORKFLOWS, CUTRU_*_TASK_POLLERS, CUTRU_DATABASE_POOL_SIZE, CUTRU_EVENT_LOOP;
+docs/benchmarks.md says what each was measured to do), and the dossiers' waits (CUTRU_PAYMENT_TIMEOUT,
+CUTRU_PAYMENT_POLL_INTERVAL, CUTRU_SUPPLEMENT_TIMEOUT, CUTRU_REMINDER_FRACTION; production's by default, shortened by
+tests and the demo).
+SIGTERM and SIGINT drain in-flight tasks and stop. ``cutru worker --check`` exits 0 when Temporal and
+PostgreSQL are reachable (container health check).
+
+With CUTRU_METRICS_PORT set, ``http://<host>:<port>/metrics`` serves the Temporal SDK's metrics and cutru's
+business metrics (``cutru/platform/metrics.py``); the overdue-dossier gauge is refreshed from the database every 15 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+
+import asyncpg
+from temporalio.client import Client
+from temporalio.common import MetricMeter
+from temporalio.worker import Worker
+
+from activities.dossier import DossierActivities, all_activities
+from activities.payment import LocalPaymentGateway, PaymentGateway
+from cutru.platform.config import Settings, load_settings
+from cutru.platform.logging import configure_logging, forward_core_logs, get_logger
+from cutru.platform.metrics import (
+    BusinessMetrics,
+    MetricsInterceptor,
+    OverdueGauge,
+    client_metric_meter,
+    prometheus_runtime,
+)
+from cutru.platform.temporal import connect, run_worker_process, worker_tuning
+from workflows.procedures import ALL_WORKFLOWS
+from workflows.sandbox import workflow_runner
+
+# How the worker gets its payment gateway from the database pool (cutru_local's worker gives one that confirms
+# payments by itself, for the demo, the benchmark and the chaos campaign).
+GatewayFactory = Callable[[asyncpg.Pool], PaymentGateway]
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    pool: asyncpg.Pool,
+    *,
+    metrics: BusinessMetrics | None = None,
+    gateway: PaymentGateway | None = None,
+) -> Worker:
+    """The worker for every procedure. Business metrics go to ``metrics``, by default to the meter of the runtime
+    the client was connected with (a no-op meter when that runtime exports no metrics)."""
+    activities = DossierActivities(
+        pool=pool,
+        gateway=gateway if gateway is not None else LocalPaymentGateway(pool),
+        document_dir=settings.document_dir,
+        processing=settings.processing,
+    )
+    role = settings.worker_role
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=list(ALL_WORKFLOWS) if role != "activities" else [],
+        workflow_runner=workflow_runner(),
+        # A workflow-task process still runs the lifecycle's local steps (workflows/lifecycle.py, LOCAL_STEPS), so it
+        # has the activities too, but polls for none of them.
+        activities=all_activities(activities),
+        no_remote_activities=role == "workflows",
+        interceptors=[MetricsInterceptor(metrics or BusinessMetrics(client_metric_meter(client)))],
+        graceful_shutdown_timeout=timedelta(seconds=10),
+        **worker_tuning(settings),
+    )
+
+
+async def _no_session_reset(conn: asyncpg.Connection) -> None:
+    """On release asyncpg still rolls back a transaction left open; what this skips is its reset query (advisory
+    unlock, CLOSE ALL, UNLISTEN, RESET ALL), a round trip per activity for session state that activities never set:
+    they use transactions only."""
+
+
+async def database_pool(url: str, size: int = 10) -> asyncpg.Pool:
+    return await asyncpg.create_pool(url, min_size=min(2, size), max_size=size, reset=_no_session_reset)
+
+
+async def run(settings: Settings, gateway: GatewayFactory = LocalPaymentGateway) -> None:
+    log = get_logger(task_queue=settings.task_queue)
+    runtime = prometheus_runtime(settings.metrics_port) if settings.metrics_port else None
+    client = await connect(settings, runtime)
+    pool = await database_pool(settings.database_url, settings.database_pool_size)
+    metrics = BusinessMetrics(runtime.metric_meter if runtime else MetricMeter.noop)
+    worker = build_worker(client, settings, pool, metrics=metrics, gateway=gateway(pool))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    # Without an endpoint nobody reads the gauge, so the database is not queried for it.
+    gauge = asyncio.create_task(OverdueGauge(pool, metrics).run()) if runtime else None
+    log.info("worker started", temporal=settings.temporal_address, namespace=settings.namespace,
+             metrics_port=settings.metrics_port)
+    try:
+        async with worker:
+            await stop.wait()
+            log.info("worker draining")
+    finally:
+        # Stopped only after the worker has drained, and before the pool it queries is closed.
+        if gauge is not None:
+            gauge.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await gauge
+        await pool.close()
+    log.info("worker stopped")
+
+
+async def check(settings: Settings) -> None:
+    client = await connect(settings)
+    await client.service_client.check_health()
+    conn = await asyncpg.connect(settings.database_url, timeout=5)
+    await conn.fetchval("SELECT 1")
+    await conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="exit 0 when Temporal and PostgreSQL are reachable")
+    args = parser.parse_args()
+    if args.check:
+        try:
+            settings = load_settings()
+            configure_logging(settings.log_level)
+            asyncio.run(check(settings))
+        # ValueError: a configuration fault (ConfigError: a half-configured mTLS pair, an unknown Temporal profile;
+        # KeyConfigError: a bad payload key ring) the probe must report as "unhealthy: <reason>", not as a traceback.
+        except (OSError, RuntimeError, ValueError, asyncpg.PostgresError) as error:
+            print(f"unhealthy: {error}", file=sys.stderr)
+            raise SystemExit(1) from error
+        print("healthy")
+        return
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    forward_core_logs()
+    run_worker_process(run(settings), settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""The ``cutru`` command's shape: its subcommands, exit codes, ``--output`` anywhere, commands of other
+distributions through the ``cutru.commands`` entry points, and the replay progress line."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import subprocess
+from importlib.metadata import EntryPoint
+
+import pytest
+
+from cutru import cli
+from cutru.clients.audit import BatchSummary
+from tests.cli import CUTRU
+
+SUBCOMMANDS = ("worker", "submit", "status", "result", "supplement", "withdraw", "pay", "officer", "audit",
+               "schemas", "migrate", "codec", "codec-server")
+
+
+def add_commands(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """What a distribution's entry point names (cutru-local's stack, demo and seed are added so)."""
+    hello = subcommands.add_parser("hello", help="a command from another distribution")
+    hello.add_argument("name")
+    hello.set_defaults(handler=_hello)
+
+
+def _hello(args: argparse.Namespace) -> int:
+    cli.emit(args, {"hello": args.name}, f"hello {args.name}")
+    return 7
+
+
+def test_the_console_script_lists_the_subcommands_and_the_exit_codes() -> None:
+    done = subprocess.run([str(CUTRU), "--help"], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    for name in SUBCOMMANDS:
+        assert f"\n    {name} " in done.stdout, name
+    assert "exit codes:" in done.stdout
+    for code in range(5):
+        assert f"\n  {code}  " in done.stdout
+
+
+@pytest.mark.parametrize("action", ["queue", "show", "approve", "reject", "request-supplement", "escalations",
+                                    "reassign"])
+def test_the_officer_s_actions(action: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        cli.main(["officer", "--officer", "CB-00070-01", action, "--help"])
+    assert done.value.code == 0 and f"cutru officer {action}" in capsys.readouterr().out
+
+
+def test_one_vocabulary_the_officer_requests_the_citizen_supplies(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert "the citizen supplies" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as refused:  # the officer's old verb is gone, not a second meaning
+        cli.main(["officer", "--officer", "CB-00070-01", "supplement", "HS-1", "--missing", "x"])
+    assert refused.value.code == cli.USAGE
+    assert "invalid choice: 'supplement'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["-o", "json", "codec", "generate-key", "--id", "k1"],
+                                  ["codec", "generate-key", "--id", "k1", "--output", "json"],
+                                  ["codec", "-o", "json", "generate-key", "--id", "k1"]])
+def test_output_json_before_or_after_the_subcommand(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(argv) == cli.OK
+    assert json.loads(capsys.readouterr().out)["key"].startswith("k1:")
+
+
+def test_text_output_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["codec", "generate-key", "--id", "k1"]) == cli.OK
+    assert capsys.readouterr().out.startswith("k1:")
+
+
+def test_a_bad_value_is_a_usage_error_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["codec", "generate-key", "--id", "no spaces"]) == cli.USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("cutru: ") and err.count("\n") == 1 and "invalid key id" in err
+
+
+def test_commands_of_other_distributions_come_through_the_entry_points(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    found = [EntryPoint(name="hello", value="tests.unit.test_cli_parser:add_commands", group=cli.COMMANDS_GROUP),
+             EntryPoint(name="broken", value="tests.unit.no_such_module:add_commands", group=cli.COMMANDS_GROUP)]
+    monkeypatch.setattr(cli, "entry_points", lambda group: found if group == cli.COMMANDS_GROUP else [])
+    assert cli.main(["hello", "Lan", "-o", "json"]) == 7  # the handler's exit code, and --output added to it
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"hello": "Lan"}
+    assert "commands broken (tests.unit.no_such_module:add_commands) unavailable" in err  # the others still work
+
+
+def test_the_progress_line_is_drawn_only_on_a_terminal() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    summary = BatchSummary(replayed=2, ok=1, non_deterministic=1, failed=0)
+    terminal, pipe = Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        progress = cli.Progress(5, stream)
+        progress(None, summary)
+        progress.done()
+    assert terminal.getvalue() == "\r2/5 replayed 2, ok 1, non-deterministic 1, failed 0\r\033[K"
+    assert pipe.getvalue() == ""
