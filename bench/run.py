@@ -426,7 +426,7 @@ class Bench:
             CUTRU_TASK_QUEUE=queue,
             DATABASE_URL=self.database.url,
             CUTRU_DOCUMENT_DIR=str(self.directory / "documents"),
-            CUTRU_STATE_DIR=str(self.directory / "state"),  # never read the project's .cutru/stack.json
+            CUTRU_STATE_DIR=str(self.directory / "state"),  # its own state and documents, never the project's .cutru
             CUTRU_LOG_LEVEL="WARNING",
         )
         if encrypted and self.key_line:

@@ -307,7 +307,7 @@ def _worker_env(run: _Run, url: str) -> dict[str, str]:
         "TEMPORAL_NAMESPACE": run.temporal.namespace,
         "CUTRU_TASK_QUEUE": TASK_QUEUE,
         "DATABASE_URL": url,
-        "CUTRU_STATE_DIR": str(run.root / "state"),  # never read the developer's .cutru/stack.json
+        "CUTRU_STATE_DIR": str(run.root / "state"),  # its own state and documents, never the developer's .cutru
         "CUTRU_DOCUMENT_DIR": str(run.root / "documents"),
         "CUTRU_LOG_LEVEL": "WARNING",
         **processing_environment(PROCESSING),

@@ -6,13 +6,12 @@ variables TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS, 
 TEMPORAL_TLS_CLIENT_KEY_PATH, TEMPORAL_TLS_SERVER_CA_CERT_PATH (or their ``_DATA`` forms), TEMPORAL_TLS_SERVER_NAME,
 TEMPORAL_GRPC_META_*, over the profile TEMPORAL_PROFILE (default ``default``) of the file TEMPORAL_CONFIG_FILE
 (default ``~/.config/temporalio/temporal.toml``). An empty variable counts as unset, as compose's ``${VAR:-}`` and a
-blanked ConfigMap entry give.
-When a variable is unset, the addresses that ``make up`` wrote to ``.cutru/stack.json`` are used.
+blanked ConfigMap entry give. Nothing but the environment (and that profile file) is read: the local stack hands
+its addresses to what it starts through the environment (``.cutru/env``).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -25,7 +24,6 @@ from domain.models import ProcessingOptions
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STATE_DIR = Path(os.environ.get("CUTRU_STATE_DIR", PROJECT_ROOT / ".cutru"))
-STACK_FILE = STATE_DIR / "stack.json"
 
 # Search attributes registered on the namespace; the workflows upsert them at every step.
 SEARCH_ATTRIBUTES: dict[str, str] = {
@@ -35,17 +33,6 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
     "DossierDeadline": "Datetime",
     "DossierOverdue": "Bool",
 }
-
-
-class StackAddresses(BaseModel):
-    """What ``make up`` started and where; written to ``.cutru/stack.json``."""
-
-    temporal_address: str
-    temporal_ui: str
-    namespace: str
-    database_url: str
-    embedded_postgres: bool
-    temporal_pid: int | None = None
 
 
 class ConfigError(ValueError):
@@ -126,12 +113,6 @@ def processing_environment(processing: ProcessingOptions) -> dict[str, str]:
     return {var: str(values[field]) for field, var in _PROCESSING_ENV.items()}
 
 
-def read_stack() -> StackAddresses | None:
-    if not STACK_FILE.exists():
-        return None
-    return StackAddresses.model_validate(json.loads(STACK_FILE.read_text()))
-
-
 def temporal_profile(environ: dict[str, str] | None = None) -> ClientConfigProfile:
     """The Temporal connection as the ``temporal`` CLI would read it from this environment."""
     env = {name: value for name, value in (os.environ if environ is None else environ).items() if value}
@@ -143,15 +124,8 @@ def temporal_profile(environ: dict[str, str] | None = None) -> ClientConfigProfi
 
 
 def load_settings() -> Settings:
-    """Environment first, then the running local stack, then defaults."""
+    """The environment (and the Temporal profile it names), else the defaults."""
     values: dict[str, object] = {}
-    stack = read_stack()
-    if stack is not None:
-        values.update(
-            temporal_address=stack.temporal_address,
-            namespace=stack.namespace,
-            database_url=stack.database_url,
-        )
     profile = temporal_profile()
     if profile.address:
         values["temporal_address"] = profile.address

@@ -7,6 +7,7 @@ and profile file to the SDK's TLSConfig, and the refusals of half-configured TLS
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -190,3 +191,19 @@ def test_health_command_reports_half_configured_mtls(tmp_path: Path, files: dict
         "unhealthy: Set both TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (or their _DATA forms) "
         "for mTLS, or neither."
     )
+
+
+def test_only_the_environment_is_read_never_the_local_stack_file(tmp_path: Path) -> None:
+    """A production process must not pick up a developer's stack record; the stack passes the environment."""
+    (tmp_path / "stack.json").write_text(json.dumps({
+        "temporal_address": "127.0.0.1:17233", "temporal_ui": "http://127.0.0.1:18233", "namespace": "stack",
+        "database_url": "postgresql://postgres@127.0.0.1:15432/stack", "embedded_postgres": True}))
+    env = {k: v for k, v in os.environ.items()
+           if k not in TEMPORAL_VARIABLES and k not in ("DATABASE_URL", "CUTRU_TASK_QUEUE")}
+    env.update(CUTRU_STATE_DIR=str(tmp_path), TEMPORAL_CONFIG_FILE=str(tmp_path / "no-such-temporal.toml"))
+    read = subprocess.run(
+        [sys.executable, "-c", "from cutru.platform.config import load_settings; s = load_settings(); "
+                               "print(s.temporal_address, s.namespace, s.database_url)"],
+        env=env, capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT, check=True,
+    )
+    assert read.stdout.split() == ["127.0.0.1:7233", "default", "postgresql://postgres@127.0.0.1:5432/cutru"]
