@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -18,7 +18,7 @@ from temporalio.worker import Replayer
 
 from cutru.clients.audit import load_history, replay_many
 from cutru.platform.codec import data_converter
-from domain.models import DossierState
+from domain.models import DecisionKind, DossierState, Supplement, TrailAction
 from domain.procedures import Procedure
 from tests.factories import Desk, new_person, new_place, procedure_desk, registration
 from tests.integration.test_procedures import HAPPY, Case, build, complete
@@ -36,6 +36,8 @@ async def permanent_registration(conn: asyncpg.Connection, now: datetime) -> Cas
 
 
 SCENARIOS = {Procedure.PERMANENT_RESIDENCE_REGISTRATION: permanent_registration, **HAPPY}
+# The label of the history recorded by a supplement round and a polled fee, timings from the worker.
+SUPPLEMENTED = f"{Procedure.PERMANENT_RESIDENCE_REGISTRATION.value}-supplemented-worker-timings"
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +60,33 @@ async def test_every_procedure_completes_and_refuses(desk: Desk):
                 (HISTORY_DIR / f"{case.code}@{procedure.value}-{label}.json").write_text(history.to_json())
 
 
+async def test_a_dossier_through_a_supplement_round_and_a_fee_poll(desk: Desk):
+    """The scenario behind the history of the worker's timings (returned by ``accept_dossier``, not carried in the
+    submission): a supplement round, then a fee that the gateway confirms only after a poll or two."""
+    case = await build(desk, permanent_registration)
+    code = case.code
+    await desk.start(case.raw)
+    await desk.decide(code, DecisionKind.REQUEST_SUPPLEMENT, missing_items=("Giấy chứng nhận quyền sở hữu nhà",))
+    await desk.wait_state(code, DossierState.AWAITING_SUPPLEMENT)
+    await desk.dossiers.supplement(code, Supplement(provided_items=("Giấy chứng nhận quyền sở hữu nhà",)))
+    await desk.approve(code)
+    await desk.wait_state(code, DossierState.AWAITING_PAYMENT)
+    await desk.sleep(timedelta(seconds=3))  # FAST polls the gateway every second
+    await desk.pay(code)
+    outcome = await desk.result(code)
+    assert outcome.state == DossierState.COMPLETED
+    trail = [entry.action for entry in (await desk.status(code)).trail]
+    assert trail == [TrailAction.RECEIVED, TrailAction.ACCEPTED, TrailAction.SUPPLEMENT_REQUESTED,
+                     TrailAction.SUPPLEMENTED, TrailAction.APPROVED, TrailAction.FEE_PAID, TrailAction.COMPLETED]
+    if RECORDING:
+        history = await desk.env.client.get_workflow_handle(code).fetch_history()
+        (HISTORY_DIR / f"{code}@{SUPPLEMENTED}.json").write_text(history.to_json())
+
+
 async def test_recorded_histories_replay_against_the_current_code():
     files = sorted(HISTORY_DIR.glob("*.json"))
     labels = {path.stem.split("@")[1] for path in files}
-    expected = {f"{p.value}-{outcome}" for p in Procedure for outcome in ("completed", "refused")}
+    expected = {f"{p.value}-{outcome}" for p in Procedure for outcome in ("completed", "refused")} | {SUPPLEMENTED}
     assert expected <= labels, f"missing recorded histories: {sorted(expected - labels)}"
     summary, reports = await replay_many((load_history(p) for p in files), data_converter(None))
     failures = [f"{r.workflow_id}: {r.failure}" for r in reports if not r.deterministic]
