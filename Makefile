@@ -28,32 +28,32 @@ lock: install
 	$(BUILD_REQUIRES) | $(UV_COMPILE) --extra local --extra dev pyproject.toml - -o $(LOCK)
 	$(BUILD_REQUIRES) | $(UV_COMPILE) -c $(LOCK) pyproject.toml - -o requirements/runtime.txt
 
-# cutru-local's commands (`cutru stack|demo|seed` once the `cutru` command has them).
-LOCAL := $(PY) -m cutru_local
+# The `cutru` console command; cutru-local adds `stack`, `demo` and `seed` to it.
+CUTRU := $(VENV)/bin/cutru
 # Targets that talk to the local stack read the addresses that `stack up` wrote (sh syntax).
 STACK_ENV := $(abspath $(or $(CUTRU_STATE_DIR),.cutru))/env
 WITH_STACK = set -a && . $(STACK_ENV) && set +a &&
 
 demo: install
-	$(LOCAL) demo
+	$(CUTRU) demo
 
 test: install
 	$(PY) -m pytest
 
 up: install
-	$(LOCAL) stack up
+	$(CUTRU) stack up
 
 down: install
-	$(LOCAL) stack down
+	$(CUTRU) stack down
 
 worker: up
-	$(WITH_STACK) $(PY) worker.py
+	$(WITH_STACK) $(CUTRU) worker
 
 migrate: up
-	$(WITH_STACK) $(PY) -m cutru.platform.db.migrate
+	$(WITH_STACK) $(CUTRU) migrate
 
 seed: up
-	$(LOCAL) seed --people 100000
+	$(CUTRU) seed --people 100000
 
 bench: install
 	$(PY) -m bench.run
@@ -62,11 +62,11 @@ chaos: install
 	$(PY) -m chaos.run
 
 schemas: install
-	$(PY) -m cutru.clients.schemas
+	$(CUTRU) schemas
 
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
 
 clean: install
-	$(LOCAL) stack down --delete
+	$(CUTRU) stack down --delete

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 from importlib import metadata
+from pathlib import Path
 
 import pytest
 from cutru_local import commands
@@ -47,3 +50,13 @@ def test_the_seed_takes_its_own_options() -> None:
 def test_stack_needs_an_action() -> None:
     with pytest.raises(SystemExit):
         _root_parser().parse_args(["stack"])
+
+
+def test_the_cutru_command_lists_the_local_subcommands() -> None:
+    """`cutru --help` (the console script of the install) shows cutru-local's commands beside the product's."""
+    cutru = Path(sys.executable).parent / "cutru"
+    result = subprocess.run([str(cutru), "--help"], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    listed = {line.split()[0] for line in result.stdout.splitlines() if line.startswith("    ") and line.split()}
+    assert {"stack", "demo", "seed", "worker", "submit"} <= listed, result.stdout
+
