@@ -20,12 +20,13 @@ import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from importlib.metadata import entry_points
+from io import StringIO
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 import asyncpg
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -42,6 +43,7 @@ from cutru.service import codec_server
 from cutru.service import worker as worker_process
 from domain.identity import mask_personal_id
 from domain.models import DecisionKind, DossierStatus, PaymentConfirmation, Supplement, Withdrawal
+from domain.procedures.catalogue import field_errors
 
 OK, REFUSED, USAGE, NOT_FOUND, UNREACHABLE = 0, 1, 2, 3, 4
 EXIT_CODES = f"""exit codes:
@@ -153,8 +155,10 @@ def _failure(error: BaseException, args: argparse.Namespace) -> Failure | None:
         return Failure(REFUSED, f"refused by the Temporal server: {message}")
     if isinstance(error, asyncpg.PostgresConnectionError | asyncpg.CannotConnectNowError):
         return Failure(UNREACHABLE, f"the database is unreachable: {_one_line(error)}")
-    if isinstance(error, ValueError):  # the message models' validation (pydantic), a file that is not JSON
-        return Failure(USAGE, f"invalid input: {error}")
+    if isinstance(error, ValidationError):  # a message model (a supplement, a withdrawal) refused its values
+        return Failure(USAGE, "invalid input: " + "; ".join(field_errors(error)))
+    if isinstance(error, ValueError):  # a file that is not JSON
+        return Failure(USAGE, f"invalid input: {_one_line(error)}")
     return None
 
 
@@ -338,8 +342,6 @@ async def _audit_replay(session: Session, args: argparse.Namespace) -> int:
 
 
 def _report_text(report: audit.ReplayReport) -> str:
-    from io import StringIO
-
     out = StringIO()
     audit.print_report(report, out)
     return out.getvalue().rstrip("\n")

@@ -8,6 +8,7 @@ import io
 import json
 import subprocess
 from importlib.metadata import EntryPoint
+from pathlib import Path
 
 import pytest
 
@@ -103,3 +104,25 @@ def test_the_progress_line_is_drawn_only_on_a_terminal() -> None:
         progress.done()
     assert terminal.getvalue() == "\r2/5 replayed 2, ok 1, non-deterministic 1, failed 0\r\033[K"
     assert pipe.getvalue() == ""
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["supplement", "HS-1", "--provided", ""], "invalid input: provided_items.0: String should have at least 1"),
+    (["withdraw", "HS-1", "--reason", ""], "invalid input: reason: "),
+])
+def test_an_invalid_message_is_refused_in_one_line_before_connecting(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")  # nothing listens there: a connection would say so
+    assert cli.main(argv) == cli.USAGE
+    err = capsys.readouterr().err
+    assert err.startswith(f"cutru: {said}") and err.count("\n") == 1, err
+
+
+def test_a_file_that_is_not_json_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
+    assert cli.main(["submit", str(tmp_path / "bad.json")]) == cli.USAGE
+    assert cli.main(["submit", str(tmp_path / "absent.json")]) == cli.USAGE
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("cutru: invalid input: Expecting property name")
+    assert lines[1] == f"cutru: cannot read {tmp_path / 'absent.json'}: No such file or directory"
