@@ -3,7 +3,7 @@
     python -m bench.paired --set CUTRU_EVENT_LOOP=asyncio [--workload cutru|floor] [--pairs 6] [--dossiers 150]
 
 Run one after the other, two ``make bench`` runs cannot show a change of a few per cent on a shared machine: the
-same code's worker CPU per dossier moved from 45 to 68 ms between rounds (docs/benchmarks.md). Here the two sides
+same code's worker CPU per dossier moves by more than that between rounds (docs/benchmarks.md). Here the two sides
 run at once, on the same dev server and database, each on worker processes of its own: side A with the
 environment as it is, side B with ``--set``. Whatever the machine does during a pair, it does to both. Each pair
 starts the other side first, and the report gives every pair's figures, each side's mean, and in how many pairs B

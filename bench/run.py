@@ -12,7 +12,7 @@ Phases, each on a task queue of its own with freshly started worker processes:
    "officer" with the validated ``decide`` update as soon as the officer's work queue (a visibility query on
    ``DossierStatus``) lists them, fee confirmed by the local gateway at once.
    Phases 2 (the floor and the shaped floor) and 3 run in rounds, in turn, and the round with the median ratio is
-   reported in full: one slow spell of a shared machine can move a single phase by 40 %. By default a round after
+   reported in full: one slow spell of a shared machine can move a single phase a long way. By default a round after
    the first runs only while the 10-minute budget still has room for it (up to three); ``--rounds R`` runs R.
 4. paced — dossiers submitted at half the throughput of phase 3, for the submit-to-receipt latency target.
 5. stay — stay notifications at ``--stay-rate`` for ``--stay-seconds``, when the StayNotification workflow exists.
@@ -100,7 +100,7 @@ TOTAL_BUDGET = 510.0  # seconds: 8.5 minutes, leaving 1.5 for setup, worker star
 # machine and would take about 150 s on the slower one (docs/benchmarks.md), which this leaves room for.
 ROUND_BUDGET = 240.0
 # Without --rounds: up to this many rounds, each after the first only if the budget still holds ROUND_MARGIN times
-# the longest round so far beside the later phases' share (a slow spell can stretch one phase by 40 %).
+# the longest round so far beside the later phases' share (a slow spell can stretch one phase a long way).
 AUTO_ROUNDS = 3
 ROUND_MARGIN = 1.5
 STAY_DRAIN = 30.0  # seconds to wait after a burst for its backlog; what is not done by then counts as not sustained

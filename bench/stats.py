@@ -487,7 +487,8 @@ class Round(BaseModel):
 
 def median_round(rounds: list[Round]) -> int:
     """Index of the round with the median ratio (the lower middle one of an even count): the round reported in
-    full, so that one slow spell of the shared machine, which can move a phase by 40 %, does not make the headline."""
+    full, so that one slow spell of the shared machine, which can move a phase a long way, does not make the
+    headline."""
     ordered = sorted(range(len(rounds)), key=lambda i: rounds[i].ratio)
     return ordered[(len(rounds) - 1) // 2]
 

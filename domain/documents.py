@@ -12,9 +12,8 @@ ReportLab writes the PDFs because it parses the fonts once per process and copie
 cheaply; fpdf2, used before, parsed the three fonts again for every document and had fontTools subset and
 recompile them at every output. The forms are laid out here, line by line onto a ReportLab canvas: a form is one
 column of paragraphs, and ReportLab's own layout engine (platypus: markup parser, flowables, frames) cost as much
-as writing the PDF. CPU time per CT04 after warm-up: fpdf2 43 ms and ReportLab with platypus 5.5 ms (Intel Xeon,
-27 Nov 2026); platypus with ``reportlab[accel]`` 3.9 ms and this layout 2.5 ms (AMD EPYC, 28 Nov 2026). The first
-render in a process pays about 170 ms to prepare the fonts.
+as writing the PDF (the measurements are in docs/benchmarks.md, "Where the time goes"). The first render in a
+process prepares the fonts.
 
 The output is deterministic: the same ``DocumentData`` gives the same bytes (creation date taken from
 ``issued_at``, no wall clock, no random ids), so the SHA-256 recorded for a document is stable across activity
@@ -224,10 +223,10 @@ def _fonts() -> dict[str, str]:
 
     ReportLab parses a font once, here, and per document only copies out the glyphs that document uses. It would
     also copy the font's TrueType hinting (the fpgm/prep/cvt programs and every glyph's instructions) into each
-    subset, which PDF viewers do without: dropping it first, with fontTools, makes a form's PDF 15 KB (43 %)
-    smaller and its render 15–20 % cheaper. (Cutting the fonts down to the characters the forms print, as was done
+    subset, which PDF viewers do without: dropping it first, with fontTools, makes a form's PDF much smaller and
+    its render cheaper. (Cutting the fonts down to the characters the forms print, as was done
     for fpdf2, gains nothing more: ReportLab's subsets hold only the glyphs used anyway.) ``asciiReadable`` off,
-    since otherwise every subset carries the glyphs of all of ASCII, used or not (another 11 KB and 15 %).
+    since otherwise every subset carries the glyphs of all of ASCII, used or not.
     Shaping is off: the precomposed Vietnamese letters need none, and the bytes must not depend on whether the
     optional uharfbuzz happens to be installed.
     """

@@ -1,10 +1,10 @@
 """How workflow code is run: directly in the worker, inside Temporal's sandbox when histories are replayed.
 
 The worker runs workflows without the sandbox. Re-importing the workflow modules in the sandbox for every new run
-(eleven ``@workflow.defn`` classes, each inspected) cost about 200 ms of CPU per dossier, so the worker used to pass
+(eleven ``@workflow.defn`` classes, each inspected) cost more CPU than the dossier itself, so the worker used to pass
 this package through the sandbox. A passed-through module is the ordinary one: its code reaches the real clock,
 randomness and files, so the sandbox then checked nothing in cutru's workflow code while it still cost the worker
-about 6 ms of CPU per dossier (each activation entered and left it; measured in docs/benchmarks.md).
+CPU at every activation (measured in docs/benchmarks.md).
 
 The check the sandbox gives, that workflow code reaches nothing non-deterministic, is kept where it matters:
 ``checking_runner`` re-imports the workflow modules in the sandbox, and the auditors' replayer and the test suite's

@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
 REGISTER_HOSTS = frozenset({"hotel", "hospital", "dormitory", "industrial_zone_lodging"})
 # Notifications per record_stays activity: big enough to amortise the round trip at 100/s, small enough that one
 # attempt stays well inside the activity timeout (each notification is a few queries in its own transaction, and a
-# refused one a CT06 of ~5 ms): a worker that dies mid-batch is then noticed as soon as mid-dossier.
+# refused one a CT06 too): a worker that dies mid-batch is then noticed as soon as mid-dossier.
 BATCH_LIMIT = 50
 CLOSING_TIME = time(12, 0)  # of the day after the register's day, Vietnam time
 

@@ -61,7 +61,7 @@ class Settings(BaseModel):
     workflow_task_pollers: int | None = Field(default=None, ge=2)
     activity_task_pollers: int | None = Field(default=None, ge=1)
     database_pool_size: int = Field(default=10, ge=1)
-    # uvloop takes 6-7 % off the worker's CPU per dossier (docs/benchmarks.md); it is not built for Windows.
+    # uvloop takes CPU off the worker's every dossier (docs/benchmarks.md, tuning log); it is not built for Windows.
     event_loop: Literal["uvloop", "asyncio"] = Field(
         default="asyncio" if sys.platform == "win32" else "uvloop",
         description="the event loop worker processes run on",

@@ -114,7 +114,7 @@ def temporal_binary() -> str:
 
 
 def dev_server_args(db_file: Path | None, port: int, ui_port: int | None, namespace: str) -> list[str]:
-    """Flags for ``temporal server start-dev``; WAL pragmas make the file store 2–3× faster."""
+    """Flags for ``temporal server start-dev``; without the WAL pragmas the file store is fsync-bound."""
     args = ["--ip", "127.0.0.1", "--port", str(port), "--namespace", namespace, "--log-level", "warn"]
     args += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
     if db_file is not None:
