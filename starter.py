@@ -1,6 +1,6 @@
 """``python starter.py ...`` is ``cutru ...`` (cutru/cli.py): kept for the scripts and habits that call it.
 
-    python starter.py submit examples/permanent_residence_registration.json
+    python starter.py submit examples/PermanentResidenceRegistration.json
     python starter.py status HS-2026-000001
 """
 

@@ -1,6 +1,6 @@
 """cutru: one command for the citizen's, the officer's, the auditor's and the operator's work.
 
-    cutru submit examples/permanent_residence_registration.json
+    cutru submit examples/PermanentResidenceRegistration.json
     cutru status HS-2026-000001
     cutru supplement HS-2026-000001 --provided "Hợp đồng thuê nhà"     # the citizen supplies what was asked
     cutru officer --officer CB-00070-01 queue
