@@ -23,7 +23,7 @@ from domain.rulesets import rules_for
 if TYPE_CHECKING:
     import asyncpg
 
-    from domain.documents import DocumentData
+    from domain.documents import DocumentData, StoredDocument
 
 # Forms whose content comes from what the dossier's commit recorded (``residence_changes.summary``).
 _FROM_RECORDS = frozenset({DocumentKind.CT03, DocumentKind.CT07, DocumentKind.CT08})
@@ -87,10 +87,20 @@ def document_data(request: DocumentRequest, kind: DocumentKind, issued_at: datet
     )
 
 
-async def _recorded(conn: asyncpg.Connection, request: DocumentRequest) -> dict[str, str]:
-    """The commit's summary; for a CT07 without one (never committed), the records as they stand."""
-    stored = await conn.fetchval("SELECT summary FROM residence_changes WHERE dossier_code = $1",
-                                 request.dossier_code)
+_SUMMARY_SQL = "SELECT summary FROM residence_changes WHERE dossier_code = $1"
+
+# A delivery's row if it was sent (method and documents NULL if not) and the commit's summary, in one round trip
+# (the delivery activity reads the same with the opening trail entries: dossier._OPEN_DELIVERY).
+_DELIVERED = (
+    f"SELECT d.method, d.documents, ({_SUMMARY_SQL}) AS summary"
+    " FROM (VALUES (1)) AS one (x) LEFT JOIN deliveries d ON d.dossier_code = $1"
+)
+
+
+async def _recorded(conn: asyncpg.Connection, request: DocumentRequest, found: Any = None) -> dict[str, str]:
+    """The commit's summary (in ``found``, ``_DELIVERED``'s row, if the caller read it); for a CT07 without one
+    (never committed), the records as they stand."""
+    stored = found["summary"] if found is not None else await conn.fetchval(_SUMMARY_SQL, request.dossier_code)
     recorded: dict[str, str] = json.loads(stored) if stored else {}
     if DocumentKind.CT07 in request.kinds and "statements" not in recorded:
         paper = request.paper
@@ -106,8 +116,27 @@ async def _current_address(conn: asyncpg.Connection, personal_id: str) -> str | 
     return format_address(row["province_code"], row["commune_code"], row["address_line"]) if row else None
 
 
-async def issue(conn: asyncpg.Connection, request: DocumentRequest, document_dir: Path) -> tuple[str, ...]:
-    """Render, store and register each requested document; return their SHA-256 hashes.
+# Registering stored documents: $1 the dossier, $2-$4 arrays of kinds, hashes and paths (``register_args``).
+_REGISTER = ("INSERT INTO documents (dossier_code, kind, sha256, path) SELECT $1::text, t.k, t.h, t.p"
+             " FROM unnest($2::text[], $3::text[], $4::text[]) AS t(k, h, p)"
+             " ON CONFLICT (dossier_code, kind) DO UPDATE SET sha256 = EXCLUDED.sha256, path = EXCLUDED.path")
+# The registration ($5-$7) and the delivery's row ($1-$4) in one statement.
+_DELIVER = (
+    "WITH registered AS (" + _REGISTER.replace("$4", "$7").replace("$3", "$6").replace("$2", "$5") + ")"
+    " INSERT INTO deliveries (dossier_code, method, destination, documents) VALUES ($1, $2, $3, $4)"
+    " ON CONFLICT (dossier_code) DO NOTHING"
+)
+
+
+def register_args(stored: list[tuple[DocumentKind, StoredDocument]]) -> tuple[list[str], list[str], list[str]]:
+    return ([kind.value for kind, _ in stored], [document.sha256 for _, document in stored],
+            [str(document.path) for _, document in stored])
+
+
+async def store_documents(conn: asyncpg.Connection, request: DocumentRequest, document_dir: Path,
+                          found: Any = None) -> list[tuple[DocumentKind, StoredDocument]]:
+    """Render and store each requested document (not yet registered: ``_REGISTER``); ``found`` as for
+    ``deliver``.
 
     A CT04 receipt is dated at the receipt of the dossier (its appointment counts from then); every other form
     at the activity's first scheduling, so a retried activity renders the same bytes (the same hash).
@@ -116,26 +145,32 @@ async def issue(conn: asyncpg.Connection, request: DocumentRequest, document_dir
 
     paper = request.paper
     if paper is None:
-        return ()
-    recorded = await _recorded(conn, request) if _FROM_RECORDS & set(request.kinds) else {}
+        return []
+    recorded = await _recorded(conn, request, found) if _FROM_RECORDS & set(request.kinds) else {}
     address = None if paper.place else await _current_address(conn, paper.applicant.personal_id)
-    hashes = []
+    stored = []
     for kind in request.kinds:
         issued_at = paper.received_at if kind is DocumentKind.CT04 else activity_now()
-        stored = store(document_data(request, kind, issued_at, recorded, address), document_dir)
-        hashes.append(stored.sha256)
-        await conn.execute(
-            "INSERT INTO documents (dossier_code, kind, sha256, path) VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT (dossier_code, kind) DO UPDATE SET sha256 = EXCLUDED.sha256, path = EXCLUDED.path",
-            request.dossier_code, kind.value, stored.sha256, str(stored.path),
-        )
-    return tuple(hashes)
+        stored.append((kind, store(document_data(request, kind, issued_at, recorded, address), document_dir)))
+    return stored
 
 
-async def deliver(conn: asyncpg.Connection, request: DeliveryRequest, document_dir: Path) -> DeliveryReceipt:
+async def issue(conn: asyncpg.Connection, request: DocumentRequest, document_dir: Path) -> tuple[str, ...]:
+    """Render, store and register each requested document; return their SHA-256 hashes."""
+    stored = await store_documents(conn, request, document_dir)
+    if stored:
+        await conn.execute(_REGISTER, request.dossier_code, *register_args(stored))
+    return tuple(document.sha256 for _, document in stored)
+
+
+async def deliver(conn: asyncpg.Connection, request: DeliveryRequest, document_dir: Path,
+                  found: Any = None) -> DeliveryReceipt:
+    """Issue the result's documents and send them, once. ``found`` is ``_DELIVERED``'s row if the caller read it
+    in a statement it ran anyway."""
     result = request.result
-    existing = await conn.fetchrow("SELECT method, documents FROM deliveries WHERE dossier_code = $1",
-                                   result.dossier_code)
+    if found is None:
+        found = await conn.fetchrow(_DELIVERED, result.dossier_code)
+    existing = found if found["method"] is not None else None
     if existing is not None:
         hashes = await conn.fetch("SELECT sha256 FROM documents WHERE dossier_code = $1 AND kind = ANY($2)"
                                   " ORDER BY kind", result.dossier_code, existing["documents"])
@@ -146,12 +181,10 @@ async def deliver(conn: asyncpg.Connection, request: DeliveryRequest, document_d
     if paper is None:
         # An invalid submission has no trustworthy destination: the refusal stays in the audit trail only.
         return DeliveryReceipt(dossier_code=result.dossier_code, method="none", documents=(), sha256=())
-    hashes = await issue(conn, result, document_dir)
+    stored = await store_documents(conn, result, document_dir, found)
     await conn.execute(
-        "INSERT INTO deliveries (dossier_code, method, destination, documents) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT (dossier_code) DO NOTHING",
-        result.dossier_code, paper.delivery.method, paper.delivery.destination,
-        [k.value for k in result.kinds],
+        _DELIVER, result.dossier_code, paper.delivery.method, paper.delivery.destination,
+        [k.value for k in result.kinds], *register_args(stored),
     )
     return DeliveryReceipt(dossier_code=result.dossier_code, method=paper.delivery.method,
-                           documents=result.kinds, sha256=hashes)
+                           documents=result.kinds, sha256=tuple(document.sha256 for _, document in stored))

@@ -60,7 +60,9 @@ def _log(**fields: Any) -> None:
 
 # A late attempt of an activity (its worker stalled past the timeout, or its workflow task was retried elsewhere
 # while it still ran) can finish after the dossier has closed: no status write may reopen a closed dossier. The
-# states are DossierState's final ones (tests/integration/test_activity_retries.py keeps them equal).
+# states are DossierState's final ones (tests/integration/test_activity_retries.py keeps them equal, and equal to
+# ``records.OPEN``: the scan of tests/integration/test_security.py wants each module's SQL built from its own
+# constants).
 OPEN = "status NOT IN ('completed', 'refused', 'cancelled', 'withdrawn')"
 
 # The least-loaded active officer of the unit, counting the dossiers waiting on each; a first choice is kept, so a
@@ -87,11 +89,30 @@ _AUDIT_ROWS = ("INSERT INTO audit_events (dossier_code, event_key, actor, action
                " FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS t(k, a, c, d)"
                " ON CONFLICT (dossier_code, event_key) DO NOTHING")
 # The assignment (ASSIGN_OFFICER's $1-$3) and the acceptance's trail entries ($4-$8, as in _AUDIT_ROWS) in one
-# statement.
-_ACCEPT = ("WITH accepted AS (INSERT INTO audit_events (dossier_code, event_key, actor, action, details, at)"
+# statement, after a WITH that names the other work it carries.
+_ACCEPT = ("accepted AS (INSERT INTO audit_events (dossier_code, event_key, actor, action, details, at)"
            " SELECT $1::text, t.k, t.a, t.c, t.d::jsonb, $8::timestamptz"
            " FROM unnest($4::text[], $5::text[], $6::text[], $7::text[]) AS t(k, a, c, d)"
            " ON CONFLICT (dossier_code, event_key) DO NOTHING) " + ASSIGN_OFFICER)
+
+# The documents' registration ($1 the dossier, $9-$11 arrays of kinds, hashes and paths: delivery.register_args)
+# riding in the assignment's statement.
+_ACCEPT_WITH_RECEIPT = (
+    "WITH registered AS (INSERT INTO documents (dossier_code, kind, sha256, path) SELECT $1::text, t.k, t.h, t.p"
+    " FROM unnest($9::text[], $10::text[], $11::text[]) AS t(k, h, p)"
+    " ON CONFLICT (dossier_code, kind) DO UPDATE SET sha256 = EXCLUDED.sha256, path = EXCLUDED.path), " + _ACCEPT
+)
+
+# facts.PERSON_SQL for $9 (the test of this module's SQL keeps them equal).
+_PERSON = ("SELECT personal_id, full_name, birth_date, sex, status, full_civil_capacity, fee_exemption,"
+           " identity_verified FROM people WHERE personal_id = $9")
+
+# The delivery's opening trail entries (as in _AUDIT_ROWS) and delivery._DELIVERED, what it reads first.
+_OPEN_DELIVERY = (
+    f"WITH opened AS ({_AUDIT_ROWS}) SELECT d.method, d.documents,"
+    " (SELECT summary FROM residence_changes WHERE dossier_code = $1) AS summary"
+    " FROM (VALUES (1)) AS one (x) LEFT JOIN deliveries d ON d.dossier_code = $1"
+)
 
 
 def _details(record: AuditRecord, **more: Any) -> str:
@@ -132,20 +153,22 @@ class DossierActivities:
         records = check.trail_records()
         # The read-model row and the trail entries so far in one statement; no transaction around the person lookup:
         # each write is a no-op when repeated, and BEGIN/COMMIT would be two more round trips.
+        # The person lookup rides in the same statement: a data-modifying WITH runs to completion whatever the
+        # query after it reads.
         async with self._pool.acquire() as conn:
-            await conn.execute(
-                f"WITH received AS ({_AUDIT_ROWS})"
+            row = await conn.fetchrow(
+                f"WITH received AS ({_AUDIT_ROWS}), opened AS ("
                 " INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name,"
                 " received_at, deadline) VALUES ($1, $7, 'received', $8, $9, $10, $11, $12)"
                 # A police notice's dossier, listed while it waited, opens now: its legal receipt is the opening.
                 " ON CONFLICT (dossier_code) DO UPDATE SET status = 'received', received_at = EXCLUDED.received_at,"
-                " updated_at = now() WHERE dossiers.status = 'awaiting_filing'",
+                " updated_at = now() WHERE dossiers.status = 'awaiting_filing') " + _PERSON,
                 s.dossier_code, *_audit_rows(records), datetime.now(UTC),
                 s.procedure.value, s.police_unit, s.applicant.personal_id, s.applicant.full_name, s.received_at,
                 check.deadline,
             )
             await self._apply_changes(conn, records)
-            person = await facts.person(conn, s.applicant.personal_id)
+            person = facts.person_of(row)
         refusals = identity_refusals(s.applicant, person)
         _log(step="identity", refused=len(refusals))
         return IdentityResult(person=person, refusals=tuple(refusals))
@@ -267,12 +290,14 @@ class DossierActivities:
                 # Retrying lets an operator add the unit's roster without losing the dossier.
                 raise RuntimeError(f"police unit {s.police_unit} has no roster; add its officers and it retries")
             records = acceptance.trail_records()
-            assigned = await conn.fetchval(_ACCEPT, s.dossier_code, s.police_unit, acceptance.deadline,
-                                           *_audit_rows(records), datetime.now(UTC))
+            receipt = await delivery.store_documents(
+                conn, DocumentRequest(dossier_code=s.dossier_code, procedure=s.procedure, kinds=(DocumentKind.CT04,),
+                                      paper=s, deadline=acceptance.deadline), self._document_dir)
+            # The CT04's registration rides in the assignment's statement.
+            assigned = await conn.fetchval(_ACCEPT_WITH_RECEIPT,
+                                           s.dossier_code, s.police_unit, acceptance.deadline,
+                                           *_audit_rows(records), datetime.now(UTC), *delivery.register_args(receipt))
             await self._apply_changes(conn, records)
-            await delivery.issue(conn, DocumentRequest(dossier_code=s.dossier_code, procedure=s.procedure,
-                                                       kinds=(DocumentKind.CT04,), paper=s,
-                                                       deadline=acceptance.deadline), self._document_dir)
         _log(step="accept", officer=assigned)
         return UnitRoster(
             police_unit=s.police_unit,
@@ -337,11 +362,7 @@ class DossierActivities:
     @activity.defn
     async def commit_residence(self, request: CommitRequest) -> CommitResult:
         async with self._pool.acquire() as conn:
-            summary, before = await records.commit(conn, request.submission)
-            await conn.execute(
-                f"UPDATE dossiers SET status = 'recording', updated_at = now() WHERE dossier_code = $1 AND {OPEN}",
-                request.submission.dossier_code,
-            )
+            summary, before = await records.commit(conn, request.submission, status=DossierState.RECORDING.value)
         _log(step="commit", already_committed=before)
         return CommitResult(dossier_code=request.submission.dossier_code, summary=summary, already_committed=before)
 
@@ -352,9 +373,13 @@ class DossierActivities:
         # No transaction, as in validate_identity: every write is a no-op when repeated and the delivery is sent
         # once (its row), so a retry after a crash between them completes them; BEGIN/COMMIT are two round trips.
         closing = request.closing()
+        opening = request.opening()
         async with self._pool.acquire() as conn:
-            await self._write_audit(conn, request.opening())
-            receipt = await delivery.deliver(conn, request, self._document_dir)
+            # The opening entries, and what the delivery reads first, in one statement.
+            found = await conn.fetchrow(_OPEN_DELIVERY,
+                                        result.dossier_code, *_audit_rows(opening), datetime.now(UTC))
+            await self._apply_changes(conn, opening)
+            receipt = await delivery.deliver(conn, request, self._document_dir, found)
             # The final status and the closing trail entry in one statement, so neither is ever seen without the other.
             await conn.execute(
                 f"WITH closed AS ({_AUDIT_INSERT})"

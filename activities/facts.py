@@ -65,7 +65,11 @@ WHERE m.household_id = $1 ORDER BY m.personal_id
 
 
 async def person(conn: asyncpg.Connection, personal_id: str) -> PersonFacts | None:
-    row = await conn.fetchrow(PERSON_SQL, personal_id)
+    return person_of(await conn.fetchrow(PERSON_SQL, personal_id))
+
+
+def person_of(row: Any) -> PersonFacts | None:
+    """A ``PERSON_SQL`` row as facts (for a statement that carries that query after other work)."""
     return PersonFacts.model_validate(dict(row)) if row else None
 
 

@@ -215,22 +215,34 @@ async def ct07_still_valid(conn: asyncpg.Connection, dossier_code: str, on: date
     return (await ct07_statements(conn, row["personal_id"]))[1] == row["records_fingerprint"]
 
 
+# A late attempt of an activity (its worker stalled past the timeout, or its workflow task was retried elsewhere
+# while it still ran) can finish after the dossier has closed: no status write may reopen a closed dossier. The
+# states are DossierState's final ones (tests/integration/test_activity_retries.py keeps them equal).
+OPEN = "status NOT IN ('completed', 'refused', 'cancelled', 'withdrawn')"
+
+# The claim; with $3, the read model's status written in the same statement.
+_CLAIM = (
+    "WITH status AS (UPDATE dossiers SET status = $3, updated_at = now() WHERE dossier_code = $1"
+    f" AND $3::text IS NOT NULL AND {OPEN})"
+    " INSERT INTO residence_changes (dossier_code, procedure, summary) VALUES ($1, $2, '{}')"
+    " ON CONFLICT (dossier_code) DO NOTHING RETURNING dossier_code"
+)
+
+
 async def commit(
-    conn: asyncpg.Connection, submission: SubmissionBase, facts: HouseholdFacts | None = None
+    conn: asyncpg.Connection, submission: SubmissionBase, facts: HouseholdFacts | None = None, *,
+    status: str | None = None,
 ) -> tuple[dict[str, str], bool]:
     """Apply the procedure's record plan once; return its summary and whether it had been applied before.
 
     ``facts`` are those of a check made in the same transaction (a stay notification); otherwise they are loaded
-    here, after the claim, as the records stand.
+    here, after the claim, as the records stand. ``status``, if given, goes into the read model with the claim,
+    whether or not the plan had been applied before.
     """
     spec = spec_for(submission)
     code = submission.dossier_code
     async with conn.transaction():
-        claimed = await conn.fetchval(
-            "INSERT INTO residence_changes (dossier_code, procedure, summary) VALUES ($1, $2, '{}')"
-            " ON CONFLICT (dossier_code) DO NOTHING RETURNING dossier_code",
-            code, spec.procedure.value,
-        )
+        claimed = await conn.fetchval(_CLAIM, code, spec.procedure.value, status)
         if claimed is None:
             stored = await conn.fetchval("SELECT summary FROM residence_changes WHERE dossier_code = $1", code)
             return json.loads(stored), True
