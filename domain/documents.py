@@ -279,7 +279,7 @@ def render(data: DocumentData) -> bytes:
     with _RENDER_LOCK:
         fonts = _fonts()
         for size in _BODY_SIZES:
-            page = _Page(fonts)
+            page = _Page()
             _paragraphs(data, size, fonts, page)
             if len(page.pages) == 1:
                 break
@@ -330,7 +330,7 @@ class _Paragraph:
     hanging: float = 0.0  # points more for every line but the first
 
 
-@dataclass
+@dataclass(frozen=True)  # shared between forms by _wrapped: never changed once made
 class _Line:
     words: list[_Word]
     width: float  # with one space between words
@@ -372,6 +372,13 @@ def _words(runs: tuple[_Run, ...]) -> list[list[_Word]]:
                     current.append((style, piece))
     end_word()
     return lines
+
+
+@functools.lru_cache(maxsize=1024)
+def _wrapped(paragraph: _Paragraph, width: float) -> tuple[_Line, ...]:
+    """``_wrap`` with the process's fonts, remembered: most paragraphs of a form (headings, labels, fixed
+    sentences) are the same on every form of its kind, so each is measured and broken once per process."""
+    return tuple(_wrap(paragraph, width, _fonts()))
 
 
 def _wrap(paragraph: _Paragraph, width: float, fonts: dict[str, str]) -> list[_Line]:
@@ -437,11 +444,10 @@ def _cut(word: _Word, room: float, fonts: dict[str, str], size: float) -> tuple[
 class _Page:
     """Places paragraphs down the page frame, starting new pages as they fill."""
 
-    def __init__(self, fonts: dict[str, str]) -> None:
+    def __init__(self) -> None:
         from reportlab.lib.pagesizes import A4
         from reportlab.lib.units import mm
 
-        self.fonts = fonts
         self.left = _PAGE_MARGINS["leftMargin"] * mm
         self.width = A4[0] - (_PAGE_MARGINS["leftMargin"] + _PAGE_MARGINS["rightMargin"]) * mm
         self.top = A4[1] - _PAGE_MARGINS["topMargin"] * mm
@@ -456,7 +462,7 @@ class _Page:
         """The paragraph's lines in a column of ``width`` (default: the frame's)."""
         from reportlab.lib.units import mm
 
-        return _wrap(paragraph, (self.width if width is None else width) - 2 * _INSET * mm, self.fonts)
+        return list(_wrapped(paragraph, (self.width if width is None else width) - 2 * _INSET * mm))
 
     def add(self, paragraph: _Paragraph) -> None:
         """Flow a full-width paragraph down the frame, breaking it between lines at the foot of a page."""
