@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from activities.dossier import ASSIGN_OFFICER
-from activities.facts import RESIDENCE_SQL
+from activities.facts import APPLICANT_SQL, RESIDENCE_SQL
 from cutru.platform.metrics import OPEN_STATES, OVERDUE_BY_UNIT
 from tests.factories import (
     DEMO_COMMUNE,
@@ -60,6 +60,12 @@ async def test_the_residence_at_an_address_is_found_without_reading_the_commune(
     assert await buffers_touched(conn, RESIDENCE_SQL, DEMO_COMMUNE, place.address_line.upper()) < FEW_PAGES
     row = await conn.fetchrow(RESIDENCE_SQL, DEMO_COMMUNE, place.address_line.upper())
     assert (row["residence_id"], row["household_id"]) == (place.residence_id, place.household_id)
+    # The same lookup as the eligibility check and the commit run it, beside the applicant.
+    applicant = (head.personal_id, True, DEMO_COMMUNE, place.address_line.upper())
+    assert await buffers_touched(conn, APPLICANT_SQL, *applicant) < FEW_PAGES
+    row = await conn.fetchrow(APPLICANT_SQL, *applicant)
+    assert (row["full_name"], row["residence_id"], row["household_id"]) == (
+        head.full_name, place.residence_id, place.household_id)
 
 
 async def test_the_overdue_gauge_reads_only_open_overdue_dossiers(rolled_back: asyncpg.Connection) -> None:
