@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from domain.admin_units import format_address
 from domain.facts import HouseholdFacts, PersonFacts
+from domain.kinds import DocumentKind, Procedure
 from domain.models import (
     Boundary,
     Channel,
@@ -20,7 +21,6 @@ from domain.models import (
     TrailAction,
     TrailEntry,
 )
-from domain.procedures import DocumentKind, Procedure
 from domain.procedures.catalogue import PROCEDURES, Submission
 from domain.procedures.deletion import DeletionDetails, PoliceNotice
 from domain.procedures.stay_notification import StayNotificationSubmission

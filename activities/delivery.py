@@ -16,7 +16,7 @@ from activities.contracts import DeliveryReceipt, DeliveryRequest, DocumentReque
 from activities.records import activity_now, ct07_statements
 from domain.admin_units import commune_of_unit, format_address, police_unit_name, province_name
 from domain.calendar import local_date
-from domain.procedures import DocumentKind
+from domain.kinds import DocumentKind
 from domain.procedures.catalogue import PROCEDURES
 from domain.rulesets import rules_for
 

@@ -43,8 +43,8 @@ from activities.contracts import (
     UnitRoster,
 )
 from activities.payment import PaymentGateway
+from domain.kinds import DocumentKind
 from domain.models import DossierState, ProcessingOptions, Refusal
-from domain.procedures import DocumentKind
 from domain.procedures.catalogue import spec_for
 from domain.procedures.common import identity_refusals
 

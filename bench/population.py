@@ -19,8 +19,8 @@ from cutru_local.seed import DEMO_COMMUNE_CODE, DEMO_OFFICER_ID, DEMO_PROVINCE_C
 from chaos.population import BUILDERS, Case, Plan, Population, today_in_vietnam
 from cutru.clients.client import check_submission
 from domain.identity import generate_personal_id
+from domain.kinds import Procedure
 from domain.names import random_full_name
-from domain.procedures import Procedure
 from workflows.stay_register import uses_register
 
 COMMUNE = DEMO_COMMUNE_CODE

@@ -73,8 +73,8 @@ from cutru.clients.client import DossierClient
 from cutru.platform.codec import KeyRing, data_converter, new_key_line
 from cutru.platform.config import PROJECT_ROOT, TEMPORAL_VARIABLES, TUNING_VARIABLES
 from cutru.platform.db.migrate import migrate
+from domain.kinds import Procedure
 from domain.models import DecisionKind, DossierState, OfficerDecision
-from domain.procedures import Procedure
 from domain.procedures.catalogue import PROCEDURES
 from domain.procedures.stay_notification import StayNotificationSubmission
 from workflows.procedures import WORKFLOWS
@@ -752,7 +752,7 @@ def pdf_render_ms(samples: int = 11) -> stats.Percentiles:
     """CPU time of rendering one CT04 the way the accept_dossier activity does (the first render, which loads the
     fonts, is left out: a worker pays it once)."""
     from domain.documents import DocumentData, render
-    from domain.procedures import DocumentKind
+    from domain.kinds import DocumentKind
 
     data = DocumentData(
         dossier_code="HS-BENCH-PDF", procedure=Procedure.PERMANENT_RESIDENCE_REGISTRATION, kind=DocumentKind.CT04,

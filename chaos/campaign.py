@@ -31,7 +31,7 @@ from cutru.clients.client import SubmissionRejected, check_submission
 from cutru.platform.codec import data_converter
 from cutru.platform.config import processing_environment
 from cutru.platform.db.migrate import create_database, migrate
-from domain.procedures import Procedure
+from domain.kinds import Procedure
 from workflows.procedures import WORKFLOWS
 
 TASK_QUEUE = "cutru-chaos"

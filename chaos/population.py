@@ -23,9 +23,9 @@ from pydantic import BaseModel
 from domain.admin_units import commune
 from domain.calendar import VN_TZ, local_date
 from domain.identity import generate_personal_id
+from domain.kinds import Procedure
 from domain.models import ProcessingOptions
 from domain.names import random_full_name
-from domain.procedures import Procedure
 from domain.procedures.catalogue import PROCEDURES
 
 Sex = Literal["male", "female"]

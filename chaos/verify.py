@@ -36,8 +36,8 @@ from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.kinds import DocumentKind, Procedure
 from domain.models import DossierOutcome, DossierState
-from domain.procedures import DocumentKind, Procedure
 from domain.procedures.catalogue import PROCEDURES
 
 _BENIGN_CAUSES = {

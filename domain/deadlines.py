@@ -10,8 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from domain.calendar import DayCount, WorkingCalendar
+from domain.kinds import Procedure
 from domain.models import Boundary
-from domain.procedures import Procedure
 from domain.rulesets import Deadline, DeadlineCase, rules_for
 
 CALENDAR = WorkingCalendar()

@@ -35,7 +35,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.calendar import format_date
-from domain.procedures import DocumentKind, Procedure
+from domain.kinds import DocumentKind, Procedure
 from domain.procedures.catalogue import PROCEDURES
 
 # Vietnam has kept UTC+7 without daylight saving since 1975; a fixed offset needs no tz database.

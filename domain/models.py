@@ -17,7 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from domain.admin_units import commune, police_unit_code
 from domain.calendar import FIRST_YEAR, LAST_YEAR, local_date
 from domain.identity import personal_id_problems
-from domain.procedures import DocumentKind, Procedure
+from domain.kinds import DocumentKind, Procedure
 from domain.rulesets import RULE_SETS
 
 Sex = Literal["male", "female"]

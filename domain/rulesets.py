@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
 
 from domain.calendar import VN_TZ, DayCount, local_date
-from domain.procedures import Procedure
+from domain.kinds import Procedure
 
 Channel = Literal["online", "in_person"]
 HalfDays = Annotated[Decimal, Field(ge=0, multiple_of=Decimal("0.5"))]

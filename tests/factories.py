@@ -30,6 +30,7 @@ from cutru.clients.client import DossierClient
 from cutru.platform.codec import data_converter
 from cutru.platform.config import SEARCH_ATTRIBUTES, Settings, processing_environment
 from domain.identity import generate_personal_id
+from domain.kinds import Procedure
 from domain.models import (
     DecisionKind,
     DossierOutcome,
@@ -39,7 +40,6 @@ from domain.models import (
     PaymentConfirmation,
     ProcessingOptions,
 )
-from domain.procedures import Procedure
 from domain.procedures.catalogue import parse_submission
 from workflows.lifecycle import initial_search_attributes
 from workflows.procedures import WORKFLOWS

@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.dossier import DossierActivities
     from domain.deadlines import DeadlineClock, deadline_for
+    from domain.kinds import DocumentKind, Procedure
     from domain.models import (
         DecisionKind,
         DecisionReceipt,
@@ -70,7 +71,6 @@ with workflow.unsafe.imports_passed_through():
         Withdrawal,
         legacy_processing,
     )
-    from domain.procedures import DocumentKind, Procedure
     from domain.procedures.catalogue import PROCEDURES, field_errors, submission_model
     from domain.rulesets import fee_for
 

@@ -26,8 +26,8 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.contracts import NoticeServed
     from activities.dossier import DossierActivities
+    from domain.kinds import Procedure
     from domain.models import DossierOutcome, DossierState, TrailAction
-    from domain.procedures import Procedure
     from domain.procedures.catalogue import submission_model
     from domain.procedures.deletion import CitizenFiling, notice_window_closes
 

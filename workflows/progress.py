@@ -15,6 +15,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import CLOSING_KEY, AuditRecord, UnitRoster
     from domain.deadlines import DeadlineClock
+    from domain.kinds import DocumentKind, Procedure
     from domain.models import (
         DossierState,
         DossierStatus,
@@ -27,7 +28,6 @@ with workflow.unsafe.imports_passed_through():
         TrailEntry,
         Withdrawal,
     )
-    from domain.procedures import DocumentKind, Procedure
     from domain.procedures.deletion import CitizenFiling
 
 

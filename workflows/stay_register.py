@@ -34,8 +34,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.calendar import local_date
     from domain.documents import VIETNAM_TZ
     from domain.identity import mask_personal_id
+    from domain.kinds import Procedure
     from domain.models import DOSSIER_CODE_PATTERN, Boundary, DossierState, Refusal, TrailAction, TrailEntry
-    from domain.procedures import Procedure
     from domain.procedures.catalogue import field_errors
     from domain.procedures.stay_notification import StayNotificationSubmission
     from workflows.lifecycle import ACTIVITY_TIMEOUT, DURABLE_RETRY, PROCEDURE_KEY, UNIT_KEY

@@ -46,8 +46,8 @@ from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, 
 
 from activities.contracts import DeliveryRequest, ImmediateResult, StayBatchResult, WritesTrail
 from cutru.platform.logging import core_logging, get_logger
+from domain.kinds import Procedure
 from domain.models import DossierState, TrailAction
-from domain.procedures import Procedure
 
 if TYPE_CHECKING:
     import asyncpg

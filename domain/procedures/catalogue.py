@@ -13,9 +13,9 @@ from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter, ValidationError
 
+from domain.kinds import Procedure
 from domain.models import SubmissionBase
 from domain.procedures import (
-    Procedure,
     household_separation,
     permanent_residence_deletion,
     permanent_residence_registration,

@@ -19,16 +19,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.admin_units import format_address
 from domain.calendar import VN_TZ, format_date, local_date
 from domain.facts import HouseholdFacts, PersonRecords, RecordFacts
+from domain.kinds import DocumentKind, Procedure
 from domain.models import DossierCode, PersonalId, Refusal, SubmissionBase
 from domain.procedures.common import Details, OfficerId, late_filing_note, received_on, refusal, wrong_authority
 from domain.procedures.plan import DeleteRecord, LeaveHousehold, RecordKind, RecordPlan, Step
+from domain.procedures.spec import Need, ProcedureSpec
 from domain.rulesets import Period, PeriodUnit, RuleSet, rules_for
 
 KINDS_VI = {"permanent": "thường trú", "temporary": "tạm trú"}  # the registration deleted, as CT06 names it
@@ -297,3 +299,29 @@ def deletion_text(recorded: dict[str, str], what: str) -> str:
     if recorded.get("ex_officio") == "true":
         sentence += f" Xóa theo thông báo số {recorded['notice']} của Công an, có biên bản."
     return sentence
+
+
+D = TypeVar("D", bound=DeletionSubmission)
+
+
+def deletion_spec(procedure: Procedure, *, vietnamese_name: str, tthc_code: str, submission: type[D],
+                  what: str) -> ProcedureSpec[D]:
+    """A deletion's definition: what both deletions share (an officer decides, no fee, a CT08, the person's
+    records, the rules above); ``what`` is the registration deleted, in Vietnamese."""
+    return ProcedureSpec(
+        procedure=procedure,
+        vietnamese_name=vietnamese_name,
+        tthc_code=tthc_code,
+        legal_basis=submission.deletion.basis,
+        submission=submission,
+        officer_review=True,
+        has_fee=False,
+        results=(DocumentKind.CT08,),
+        needs=frozenset({Need.RECORDS}),
+        refusals=deletion_refusals,
+        plan=deletion_plan,
+        notes=deletion_notes,
+        result_text=lambda recorded: deletion_text(recorded, what),
+        subject_id=lambda submission: submission.subject_id,
+    )
+

@@ -13,8 +13,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from domain.facts import HouseholdFacts
+from domain.kinds import DocumentKind, Procedure
 from domain.models import ConsentRole, PersonalId, Refusal, SubmissionBase
-from domain.procedures import DocumentKind, Procedure
 from domain.procedures.common import (
     Details,
     Relation,

@@ -8,18 +8,15 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import ClassVar, Literal
 
-from domain.procedures import DocumentKind, Procedure
+from domain.kinds import Procedure
 from domain.procedures.deletion import (
     DeletionCase,
     DeletionDetails,
     DeletionKind,
     DeletionSubmission,
-    deletion_notes,
-    deletion_plan,
-    deletion_refusals,
-    deletion_text,
+    deletion_spec,
 )
-from domain.procedures.spec import Need, ProcedureSpec
+from domain.procedures.spec import ProcedureSpec
 
 BASIS = "Luật Cư trú 2020, Điều 24"
 
@@ -75,19 +72,6 @@ class PermanentResidenceDeletionSubmission(DeletionSubmission):
     details: PermanentResidenceDeletionDetails
 
 
-SPEC: ProcedureSpec[PermanentResidenceDeletionSubmission] = ProcedureSpec(
-    procedure=Procedure.PERMANENT_RESIDENCE_DELETION,
-    vietnamese_name="Xóa đăng ký thường trú",
-    tthc_code="1.003197",
-    legal_basis=BASIS,
-    submission=PermanentResidenceDeletionSubmission,
-    officer_review=True,
-    has_fee=False,
-    results=(DocumentKind.CT08,),
-    needs=frozenset({Need.RECORDS}),
-    refusals=deletion_refusals,
-    plan=deletion_plan,
-    notes=deletion_notes,
-    result_text=lambda recorded: deletion_text(recorded, "thường trú"),
-    subject_id=lambda submission: submission.subject_id,
-)
+SPEC: ProcedureSpec[PermanentResidenceDeletionSubmission] = deletion_spec(
+    Procedure.PERMANENT_RESIDENCE_DELETION, vietnamese_name="Xóa đăng ký thường trú", tthc_code="1.003197",
+    submission=PermanentResidenceDeletionSubmission, what="thường trú")

@@ -14,8 +14,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from domain.facts import HouseholdFacts
+from domain.kinds import DocumentKind, Procedure
 from domain.models import Address, ConsentRole, PersonalId, Refusal, SubmissionBase
-from domain.procedures import DocumentKind, Procedure
 from domain.procedures.common import (
     NO_HOUSEHOLD_TO_JOIN_VI,
     RESIDENCE_UNKNOWN_VI,

@@ -15,8 +15,8 @@ from pydantic import Field
 from domain.admin_units import format_address
 from domain.calendar import format_date
 from domain.facts import HouseholdFacts, PersonRecords
+from domain.kinds import DocumentKind, Procedure
 from domain.models import Refusal, SubmissionBase
-from domain.procedures import DocumentKind, Procedure
 from domain.procedures.common import Details
 from domain.procedures.plan import ConfirmResidence, RecordPlan
 from domain.procedures.spec import Need, ProcedureSpec

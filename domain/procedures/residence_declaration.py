@@ -13,8 +13,8 @@ from datetime import date
 from typing import Literal
 
 from domain.facts import HouseholdFacts
+from domain.kinds import DocumentKind, Procedure
 from domain.models import Address, Refusal, SubmissionBase
-from domain.procedures import DocumentKind, Procedure
 from domain.procedures.common import Details, Text, minor_needs_guardian, refusal, wrong_authority
 from domain.procedures.plan import ConfirmResidence, DeclarePlace, RecordPlan
 from domain.procedures.spec import Need, ProcedureSpec

@@ -13,8 +13,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from domain.facts import HouseholdFacts
+from domain.kinds import DocumentKind, Procedure
 from domain.models import ConsentRole, PersonalId, Refusal, SubmissionBase, a_person_name
-from domain.procedures import DocumentKind, Procedure
 from domain.procedures.common import (
     Details,
     has_full_capacity,

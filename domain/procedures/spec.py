@@ -9,8 +9,8 @@ from enum import Enum
 from typing import Any, Generic, TypeVar
 
 from domain.facts import HouseholdFacts
+from domain.kinds import DocumentKind, Procedure
 from domain.models import Address, Refusal, SubmissionBase
-from domain.procedures import DocumentKind, Procedure
 from domain.procedures.plan import RecordPlan
 from domain.rulesets import DeadlineCase
 

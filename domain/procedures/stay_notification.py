@@ -15,8 +15,8 @@ from pydantic import AfterValidator, Field, model_validator
 from domain.calendar import VN_TZ, local_date
 from domain.facts import HouseholdFacts
 from domain.identity import personal_id_problems
+from domain.kinds import Procedure
 from domain.models import Address, AwareDatetime, PersonalId, Refusal, Sex, SubmissionBase, a_person_name
-from domain.procedures import Procedure
 from domain.procedures.common import Details, Text, refusal, wrong_authority
 from domain.procedures.plan import RecordPlan, RecordStay, StayGuest
 from domain.procedures.spec import Need, ProcedureSpec

@@ -14,8 +14,8 @@ from pydantic import model_validator
 
 from domain.calendar import format_date
 from domain.facts import HouseholdFacts
+from domain.kinds import DocumentKind, Procedure
 from domain.models import ConsentRole, Refusal, SubmissionBase
-from domain.procedures import DocumentKind, Procedure
 from domain.procedures.common import Details, Text, refusal
 from domain.procedures.plan import RecordAbsence, RecordPlan
 from domain.procedures.spec import Need, ProcedureSpec

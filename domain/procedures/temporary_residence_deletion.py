@@ -8,18 +8,15 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import ClassVar, Literal
 
-from domain.procedures import DocumentKind, Procedure
+from domain.kinds import Procedure
 from domain.procedures.deletion import (
     DeletionCase,
     DeletionDetails,
     DeletionKind,
     DeletionSubmission,
-    deletion_notes,
-    deletion_plan,
-    deletion_refusals,
-    deletion_text,
+    deletion_spec,
 )
-from domain.procedures.spec import Need, ProcedureSpec
+from domain.procedures.spec import ProcedureSpec
 
 BASIS = "Luật Cư trú 2020, Điều 29"
 
@@ -77,19 +74,6 @@ class TemporaryResidenceDeletionSubmission(DeletionSubmission):
     details: TemporaryResidenceDeletionDetails
 
 
-SPEC: ProcedureSpec[TemporaryResidenceDeletionSubmission] = ProcedureSpec(
-    procedure=Procedure.TEMPORARY_RESIDENCE_DELETION,
-    vietnamese_name="Xóa đăng ký tạm trú",
-    tthc_code="1.010028",
-    legal_basis=BASIS,
-    submission=TemporaryResidenceDeletionSubmission,
-    officer_review=True,
-    has_fee=False,
-    results=(DocumentKind.CT08,),
-    needs=frozenset({Need.RECORDS}),
-    refusals=deletion_refusals,
-    plan=deletion_plan,
-    notes=deletion_notes,
-    result_text=lambda recorded: deletion_text(recorded, "tạm trú"),
-    subject_id=lambda submission: submission.subject_id,
-)
+SPEC: ProcedureSpec[TemporaryResidenceDeletionSubmission] = deletion_spec(
+    Procedure.TEMPORARY_RESIDENCE_DELETION, vietnamese_name="Xóa đăng ký tạm trú", tthc_code="1.010028",
+    submission=TemporaryResidenceDeletionSubmission, what="tạm trú")

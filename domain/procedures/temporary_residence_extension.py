@@ -14,8 +14,8 @@ from pydantic import Field
 from domain.admin_units import format_address
 from domain.calendar import format_date
 from domain.facts import HouseholdFacts
+from domain.kinds import DocumentKind, Procedure
 from domain.models import ConsentRole, PersonalId, Refusal, SubmissionBase
-from domain.procedures import DocumentKind, Procedure
 from domain.procedures.common import Details, max_term_end, missing_consent, received_on, refusal, wrong_authority
 from domain.procedures.plan import ExtendTerm, RecordPlan
 from domain.procedures.spec import Need, ProcedureSpec

@@ -15,8 +15,8 @@ from pydantic import Field, model_validator
 from domain.admin_units import format_address
 from domain.calendar import format_date, local_date
 from domain.facts import HouseholdFacts
+from domain.kinds import DocumentKind, Procedure
 from domain.models import Address, ConsentRole, Refusal, SubmissionBase
-from domain.procedures import DocumentKind, Procedure
 from domain.procedures.common import (
     NO_HOUSEHOLD_TO_JOIN_VI,
     RESIDENCE_UNKNOWN_VI,

@@ -35,6 +35,7 @@ from cutru.platform.config import load_settings, processing_environment
 from cutru_local.seed import DEMO_COMMUNE_CODE, DEMO_OFFICER_ID, DEMO_PROVINCE_CODE, DEMO_UNIT_CODE, seed
 from cutru_local.stack import PROJECT_ROOT, STATE_DIR, start_stack, use_stack_environment
 from domain.calendar import local_date
+from domain.kinds import Procedure
 from domain.models import (
     DecisionKind,
     DossierOutcome,
@@ -44,7 +45,6 @@ from domain.models import (
     ProcessingOptions,
     Supplement,
 )
-from domain.procedures import Procedure
 from domain.procedures.catalogue import PROCEDURES, parse_submission
 
 DEMO_PEOPLE = 20_000

@@ -27,8 +27,8 @@ from activities.contracts import (
 )
 from activities.dossier import OPEN, DossierActivities
 from activities.payment import LocalPaymentGateway
+from domain.kinds import DocumentKind
 from domain.models import DossierState, TrailAction, TrailEntry
-from domain.procedures import DocumentKind
 from domain.procedures.catalogue import parse_submission
 from tests.factories import new_person, new_place, registration
 

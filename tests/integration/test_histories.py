@@ -19,8 +19,8 @@ from temporalio.worker import Replayer
 
 from cutru.clients.audit import load_history, replay_many
 from cutru.platform.codec import data_converter
+from domain.kinds import Procedure
 from domain.models import DecisionKind, DossierState, Supplement, TrailAction
-from domain.procedures import Procedure
 from tests.factories import Desk, new_person, new_place, procedure_desk, registration
 from tests.integration.test_procedures import HAPPY, Case, build, complete
 from workflows.procedures import ALL_WORKFLOWS

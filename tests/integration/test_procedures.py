@@ -22,8 +22,8 @@ from temporalio.api.enums.v1 import EventType
 
 from domain.calendar import VN_TZ, local_date
 from domain.documents import format_date
+from domain.kinds import DocumentKind, Procedure
 from domain.models import DecisionKind, DossierState, Supplement, TrailAction
-from domain.procedures import DocumentKind, Procedure
 from domain.procedures.catalogue import PROCEDURES
 from domain.rulesets import fee_for
 from tests.factories import (

@@ -16,8 +16,8 @@ import pytest
 
 from domain.calendar import VN_TZ, local_date
 from domain.documents import format_date
+from domain.kinds import DocumentKind
 from domain.models import DecisionKind, DossierState
-from domain.procedures import DocumentKind
 from domain.procedures.deletion import CitizenFiling
 from tests.factories import Desk, consent, new_person, new_place, procedure_desk, registration
 from tests.integration.test_permanent_registration import wait_for

@@ -38,6 +38,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from chaos.population import BUILDERS, Population, today_in_vietnam
 from cutru.clients.client import DossierClient
 from cutru.platform.config import PROJECT_ROOT, Settings
+from domain.kinds import Procedure
 from domain.models import (
     DecisionKind,
     DossierState,
@@ -46,7 +47,6 @@ from domain.models import (
     Supplement,
     Withdrawal,
 )
-from domain.procedures import Procedure
 from domain.procedures.catalogue import PROCEDURES
 from tests.cli import cutru_env, run_cutru
 from tests.factories import DEMO_UNIT, new_person, new_place, pay, registration

@@ -21,8 +21,8 @@ from cutru.clients.audit import replay_many
 from cutru.clients.client import DossierClient, SubmitReceipt
 from cutru.platform.codec import data_converter
 from cutru.platform.config import SEARCH_ATTRIBUTES, Settings
+from domain.kinds import DocumentKind, Procedure
 from domain.models import DossierState, TrailAction
-from domain.procedures import DocumentKind, Procedure
 from domain.procedures.catalogue import parse_submission
 from domain.procedures.stay_notification import StayNotificationSubmission
 from tests.conftest import SEARCH_ATTRIBUTE_KINDS

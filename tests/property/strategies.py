@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from domain.calendar import FIRST_YEAR, LAST_YEAR, local_date
 from domain.identity import generate_personal_id
-from domain.procedures import Procedure
+from domain.kinds import Procedure
 from domain.procedures.catalogue import PROCEDURES
 
 Path = tuple[str | int, ...]

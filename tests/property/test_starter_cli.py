@@ -20,7 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cutru.clients.client import SubmissionRejected, check_submission
 from cutru.platform.config import PROJECT_ROOT, Settings
-from domain.procedures import Procedure
+from domain.kinds import Procedure
 from domain.procedures.catalogue import PROCEDURES
 from tests.property.strategies import base_submission, mutated
 from tests.property.tally import BadInputTally

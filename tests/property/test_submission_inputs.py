@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from cutru.clients.client import SubmissionRejected, check_submission
 from domain.identity import generate_personal_id
+from domain.kinds import Procedure
 from domain.models import legacy_processing
-from domain.procedures import Procedure
 from domain.procedures.catalogue import PROCEDURES as CATALOGUE
 from tests.property.strategies import (
     BAD_DATES,

@@ -34,8 +34,8 @@ from temporalio.service import RPCError
 
 from cutru.clients.client import DossierClient
 from cutru.platform.config import Settings
+from domain.kinds import Procedure
 from domain.models import DecisionKind, DossierState, OfficerDecision
-from domain.procedures import Procedure
 from tests.factories import FAST, new_person, new_place, registration
 from tests.integration.test_permanent_registration import wait_state
 from tests.property.strategies import MESSAGE_BASES, base_submission, message_models, mutated, not_a_submission

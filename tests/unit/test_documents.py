@@ -27,7 +27,7 @@ from domain.documents import (
     render,
     store,
 )
-from domain.procedures import DocumentKind, Procedure
+from domain.kinds import DocumentKind, Procedure
 from domain.procedures.catalogue import PROCEDURES
 
 NAME = "Nguyễn Thị Ánh Tuyết"
@@ -171,7 +171,7 @@ def test_render_is_identical_in_another_process() -> None:
     script = (
         "import hashlib, sys; sys.path.insert(0, sys.argv[1]);"
         "from tests.unit.test_documents import make; from domain.documents import render;"
-        "from domain.procedures import DocumentKind;"
+        "from domain.kinds import DocumentKind;"
         "print(' '.join(hashlib.sha256(render(make(kind))).hexdigest() for kind in DocumentKind))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}

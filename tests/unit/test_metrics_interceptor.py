@@ -28,8 +28,8 @@ from activities.contracts import (
     ImmediateResult,
 )
 from cutru.platform.metrics import BusinessMetrics, MetricsInterceptor
+from domain.kinds import DocumentKind, Procedure
 from domain.models import DossierState, Refusal, TrailAction, TrailEntry
-from domain.procedures import DocumentKind, Procedure
 
 REGISTRATION = Procedure.PERMANENT_RESIDENCE_REGISTRATION
 STAY = Procedure.STAY_NOTIFICATION

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from activities.contracts import CLOSING_KEY
+from domain.kinds import Procedure
 from domain.models import DossierState, TrailAction
-from domain.procedures import Procedure
 from workflows.progress import DossierProgress
 
 AT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

@@ -24,8 +24,8 @@ from activities.delivery import document_data
 from activities.dossier import _recorded_stay
 from domain.documents import render
 from domain.facts import HouseholdFacts, PersonFacts, ResidenceFacts
+from domain.kinds import DocumentKind, Procedure
 from domain.models import DossierState, Refusal
-from domain.procedures import DocumentKind, Procedure
 from domain.procedures.common import (
     AUTHORITY_PLACES_VI,
     CONSENT_GIVERS_VI,

@@ -18,7 +18,7 @@ import pytest
 from domain import rulesets
 from domain.calendar import VN_TZ
 from domain.deadlines import DeadlineClock, deadline_for
-from domain.procedures import Procedure
+from domain.kinds import Procedure
 from domain.procedures.catalogue import PROCEDURES
 from domain.rulesets import DeadlineCase, RuleBook, load_rule_sets
 

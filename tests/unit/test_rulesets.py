@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from domain.calendar import VN_TZ, DayCount, WorkingCalendar
-from domain.procedures import Procedure
+from domain.kinds import Procedure
 from domain.procedures.catalogue import PROCEDURES
 from domain.rulesets import (
     RULE_SETS,

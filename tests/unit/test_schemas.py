@@ -9,8 +9,8 @@ from pathlib import Path
 import jsonschema
 
 from cutru.clients.schemas import SCHEMA_DIR, render, stale
+from domain.kinds import Procedure
 from domain.models import LEGACY_PROCESSING_KEY, ProcessingOptions
-from domain.procedures import Procedure
 
 
 def test_committed_schemas_are_up_to_date():

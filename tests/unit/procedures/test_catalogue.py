@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from cutru_local.demo import EXAMPLE_PEOPLE, EXAMPLES_DIR, instantiate, load_examples
 
-from domain.procedures import Procedure
+from domain.kinds import Procedure
 from domain.procedures.catalogue import PROCEDURES, parse_submission
 
 

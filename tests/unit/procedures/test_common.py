@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from domain.procedures import Procedure
+from domain.kinds import Procedure
 from domain.procedures.catalogue import field_errors, parse_submission
 from domain.procedures.common import has_full_capacity, late_filing_note
 from tests.factories import address, facts_of, person_facts, refusals_of, unit_id, unit_person, unit_submission

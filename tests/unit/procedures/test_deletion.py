@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from domain.procedures import Procedure
+from domain.kinds import Procedure
 from domain.procedures.deletion import PoliceNotice, filed_late, notice_window_closes
 from domain.procedures.permanent_residence_deletion import CASES as PERMANENT_CASES
 from domain.procedures.permanent_residence_deletion import KIND as PERMANENT

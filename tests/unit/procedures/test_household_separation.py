@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from domain.procedures import Procedure
+from domain.kinds import Procedure
 from tests.factories import (
     consent,
     facts_of,

@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from domain.procedures import Procedure
+from domain.kinds import Procedure
 from domain.rulesets import DeadlineCase
 from tests.factories import (
     deadline_case_of,

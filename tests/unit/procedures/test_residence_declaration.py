@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from domain.procedures import Procedure
+from domain.kinds import Procedure
 from domain.rulesets import DeadlineCase
 from tests.factories import (
     OTHER_COMMUNE,

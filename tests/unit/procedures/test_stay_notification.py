@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from domain.calendar import VN_TZ
-from domain.procedures import Procedure, stay_notification
+from domain.kinds import Procedure
+from domain.procedures import stay_notification
 from domain.procedures.stay_notification import stay_notified_late
 from domain.rulesets import RuleSet, rules_for
 from tests.factories import (

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from domain.procedures import Procedure
+from domain.kinds import Procedure
 from domain.rulesets import DeadlineCase, rules_for
 from tests.factories import (
     consent,

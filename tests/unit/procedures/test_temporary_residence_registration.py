@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from domain.procedures import Procedure
+from domain.kinds import Procedure
 from tests.factories import (
     OTHER_COMMUNE,
     address,
