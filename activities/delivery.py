@@ -90,15 +90,15 @@ def document_data(request: DocumentRequest, kind: DocumentKind, issued_at: datet
 _SUMMARY_SQL = "SELECT summary FROM residence_changes WHERE dossier_code = $1"
 
 # A delivery's row if it was sent (method and documents NULL if not) and the commit's summary, in one round trip
-# (the delivery activity reads the same with the opening trail entries: dossier._OPEN_DELIVERY).
-_DELIVERED = (
+# (the delivery activity reads it after the opening trail entries: dossier._OPEN_DELIVERY).
+DELIVERED = (
     f"SELECT d.method, d.documents, ({_SUMMARY_SQL}) AS summary"
     " FROM (VALUES (1)) AS one (x) LEFT JOIN deliveries d ON d.dossier_code = $1"
 )
 
 
 async def _recorded(conn: asyncpg.Connection, request: DocumentRequest, found: Any = None) -> dict[str, str]:
-    """The commit's summary (in ``found``, ``_DELIVERED``'s row, if the caller read it); for a CT07 without one
+    """The commit's summary (in ``found``, ``DELIVERED``'s row, if the caller read it); for a CT07 without one
     (never committed), the records as they stand."""
     stored = found["summary"] if found is not None else await conn.fetchval(_SUMMARY_SQL, request.dossier_code)
     recorded: dict[str, str] = json.loads(stored) if stored else {}
@@ -117,12 +117,12 @@ async def _current_address(conn: asyncpg.Connection, personal_id: str) -> str | 
 
 
 # Registering stored documents: $1 the dossier, $2-$4 arrays of kinds, hashes and paths (``register_args``).
-_REGISTER = ("INSERT INTO documents (dossier_code, kind, sha256, path) SELECT $1::text, t.k, t.h, t.p"
+REGISTER = ("INSERT INTO documents (dossier_code, kind, sha256, path) SELECT $1::text, t.k, t.h, t.p"
              " FROM unnest($2::text[], $3::text[], $4::text[]) AS t(k, h, p)"
              " ON CONFLICT (dossier_code, kind) DO UPDATE SET sha256 = EXCLUDED.sha256, path = EXCLUDED.path")
 # The registration ($5-$7) and the delivery's row ($1-$4) in one statement.
 _DELIVER = (
-    "WITH registered AS (" + _REGISTER.replace("$4", "$7").replace("$3", "$6").replace("$2", "$5") + ")"
+    "WITH registered AS (" + REGISTER.replace("$4", "$7").replace("$3", "$6").replace("$2", "$5") + ")"
     " INSERT INTO deliveries (dossier_code, method, destination, documents) VALUES ($1, $2, $3, $4)"
     " ON CONFLICT (dossier_code) DO NOTHING"
 )
@@ -135,7 +135,7 @@ def register_args(stored: list[tuple[DocumentKind, StoredDocument]]) -> tuple[li
 
 async def store_documents(conn: asyncpg.Connection, request: DocumentRequest, document_dir: Path,
                           found: Any = None) -> list[tuple[DocumentKind, StoredDocument]]:
-    """Render and store each requested document (not yet registered: ``_REGISTER``); ``found`` as for
+    """Render and store each requested document (not yet registered: ``REGISTER``); ``found`` as for
     ``deliver``.
 
     A CT04 receipt is dated at the receipt of the dossier (its appointment counts from then); every other form
@@ -159,17 +159,17 @@ async def issue(conn: asyncpg.Connection, request: DocumentRequest, document_dir
     """Render, store and register each requested document; return their SHA-256 hashes."""
     stored = await store_documents(conn, request, document_dir)
     if stored:
-        await conn.execute(_REGISTER, request.dossier_code, *register_args(stored))
+        await conn.execute(REGISTER, request.dossier_code, *register_args(stored))
     return tuple(document.sha256 for _, document in stored)
 
 
 async def deliver(conn: asyncpg.Connection, request: DeliveryRequest, document_dir: Path,
                   found: Any = None) -> DeliveryReceipt:
-    """Issue the result's documents and send them, once. ``found`` is ``_DELIVERED``'s row if the caller read it
+    """Issue the result's documents and send them, once. ``found`` is ``DELIVERED``'s row if the caller read it
     in a statement it ran anyway."""
     result = request.result
     if found is None:
-        found = await conn.fetchrow(_DELIVERED, result.dossier_code)
+        found = await conn.fetchrow(DELIVERED, result.dossier_code)
     existing = found if found["method"] is not None else None
     if existing is not None:
         hashes = await conn.fetch("SELECT sha256 FROM documents WHERE dossier_code = $1 AND kind = ANY($2)"

@@ -42,7 +42,10 @@ from activities.contracts import (
     StayOutcome,
     UnitRoster,
 )
+from activities.delivery import DELIVERED, REGISTER
+from activities.facts import PERSON_SQL
 from activities.payment import PaymentGateway
+from activities.records import OPEN
 from domain.kinds import DocumentKind
 from domain.models import DossierState, ProcessingOptions, Refusal
 from domain.procedures.catalogue import spec_for
@@ -58,12 +61,6 @@ def _log(**fields: Any) -> None:
                                 activity=info.activity_type, attempt=info.attempt).info("activity", **fields)
 
 
-# A late attempt of an activity (its worker stalled past the timeout, or its workflow task was retried elsewhere
-# while it still ran) can finish after the dossier has closed: no status write may reopen a closed dossier. The
-# states are DossierState's final ones (tests/integration/test_activity_retries.py keeps them equal, and equal to
-# ``records.OPEN``: the scan of tests/integration/test_security.py wants each module's SQL built from its own
-# constants).
-OPEN = "status NOT IN ('completed', 'refused', 'cancelled', 'withdrawn')"
 
 # The least-loaded active officer of the unit, counting the dossiers waiting on each; a first choice is kept, so a
 # retry assigns no one else. The unit in the join lets dossiers_unit_status serve it with both leading columns: the
@@ -98,21 +95,14 @@ _ACCEPT = ("accepted AS (INSERT INTO audit_events (dossier_code, event_key, acto
 # The documents' registration ($1 the dossier, $9-$11 arrays of kinds, hashes and paths: delivery.register_args)
 # riding in the assignment's statement.
 _ACCEPT_WITH_RECEIPT = (
-    "WITH registered AS (INSERT INTO documents (dossier_code, kind, sha256, path) SELECT $1::text, t.k, t.h, t.p"
-    " FROM unnest($9::text[], $10::text[], $11::text[]) AS t(k, h, p)"
-    " ON CONFLICT (dossier_code, kind) DO UPDATE SET sha256 = EXCLUDED.sha256, path = EXCLUDED.path), " + _ACCEPT
+    "WITH registered AS (" + REGISTER.replace("$4", "$11").replace("$3", "$10").replace("$2", "$9") + "), " + _ACCEPT
 )
 
-# facts.PERSON_SQL for $9 (the test of this module's SQL keeps them equal).
-_PERSON = ("SELECT personal_id, full_name, birth_date, sex, status, full_civil_capacity, fee_exemption,"
-           " identity_verified FROM people WHERE personal_id = $9")
+# The person lookup, riding in the identity check's statement as $9.
+_PERSON = PERSON_SQL.replace("$1", "$9")
 
-# The delivery's opening trail entries (as in _AUDIT_ROWS) and delivery._DELIVERED, what it reads first.
-_OPEN_DELIVERY = (
-    f"WITH opened AS ({_AUDIT_ROWS}) SELECT d.method, d.documents,"
-    " (SELECT summary FROM residence_changes WHERE dossier_code = $1) AS summary"
-    " FROM (VALUES (1)) AS one (x) LEFT JOIN deliveries d ON d.dossier_code = $1"
-)
+# The delivery's opening trail entries (as in _AUDIT_ROWS) and what it reads first (delivery.DELIVERED).
+_OPEN_DELIVERY = f"WITH opened AS ({_AUDIT_ROWS}) " + DELIVERED
 
 
 def _details(record: AuditRecord, **more: Any) -> str:

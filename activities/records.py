@@ -217,7 +217,8 @@ async def ct07_still_valid(conn: asyncpg.Connection, dossier_code: str, on: date
 
 # A late attempt of an activity (its worker stalled past the timeout, or its workflow task was retried elsewhere
 # while it still ran) can finish after the dossier has closed: no status write may reopen a closed dossier. The
-# states are DossierState's final ones (tests/integration/test_activity_retries.py keeps them equal).
+# states are DossierState's final ones (tests/integration/test_activity_retries.py keeps them equal); the
+# dossier activities use the same guard.
 OPEN = "status NOT IN ('completed', 'refused', 'cancelled', 'withdrawn')"
 
 # The claim; with $3, the read model's status written in the same statement.

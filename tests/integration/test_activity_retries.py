@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 from temporalio.testing import ActivityEnvironment
 
-from activities import delivery, dossier, facts, records
+from activities import records
 from activities.contracts import (
     CLOSING_KEY,
     Acceptance,
@@ -25,7 +25,7 @@ from activities.contracts import (
     IdentityCheck,
     PaymentRequest,
 )
-from activities.dossier import OPEN, DossierActivities
+from activities.dossier import DossierActivities
 from activities.payment import LocalPaymentGateway
 from domain.kinds import DocumentKind
 from domain.models import DossierState, TrailAction, TrailEntry
@@ -117,16 +117,7 @@ async def test_an_approved_dossiers_activities_repeated_change_nothing(pool: asy
 
 def test_the_guard_against_reopening_names_every_final_state() -> None:
     finals = ", ".join(f"'{state.value}'" for state in DossierState if state.final)
-    assert OPEN == records.OPEN == f"status NOT IN ({finals})"
-
-
-def test_statements_that_ride_in_another_say_what_they_say_alone() -> None:
-    # Each module builds its SQL from its own constants (tests/integration/test_security.py): the copies that ride
-    # in another module's statement must stay what they are alone.
-    assert dossier._PERSON == facts.PERSON_SQL.replace("$1", "$9")
-    assert dossier._OPEN_DELIVERY.endswith(") " + delivery._DELIVERED)
-    receipt = delivery._REGISTER.replace("$4", "$11").replace("$3", "$10").replace("$2", "$9")
-    assert dossier._ACCEPT_WITH_RECEIPT.startswith(f"WITH registered AS ({receipt}), ")
+    assert records.OPEN == f"status NOT IN ({finals})"
 
 
 async def test_a_pending_order_is_created_once_and_confirmed_by_a_status_check(pool: asyncpg.Pool) -> None:

@@ -270,10 +270,17 @@ ALLOWED: dict[tuple[str, str], str] = {
 
 
 class _Module:
-    """Where a string in a module comes from: constants (safe) or anything else (a variable)."""
+    """Where a string in a module comes from: constants (safe) or anything else (a variable).
 
-    def __init__(self, tree: ast.Module) -> None:
+    A name imported from another module of the project (``from activities.facts import PERSON_SQL``) is followed
+    into that module, so a statement can be built from another module's constants instead of a copy of them."""
+
+    def __init__(self, tree: ast.Module, root: Path | None = None) -> None:
         self.tree = tree
+        self.root = root
+        self.imported = {alias.asname or alias.name: (node.module, alias.name) for node in tree.body
+                         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+                         for alias in node.names}
         self.functions = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
         self.module_names = _bindings([n for n in tree.body if not isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef
                                                                               | ast.ClassDef)])
@@ -318,6 +325,13 @@ class _Module:
             if name in params:
                 return self._why_parameter(scope, name, params.index(name), seen)
         bound = self.module_names.get(name)
+        if not bound and name in self.imported and self.root is not None:
+            module, original = self.imported[name]
+            source = self.root / (module.replace(".", "/") + ".py")
+            if source.is_file():
+                other = _Module(ast.parse(source.read_text(encoding="utf-8")), self.root)
+                why = other._why_name(original, None, frozenset(f"{module}:{key}" for key in seen))
+                return f"{name!r} of {module} ({why})" if why else None
         if not bound:
             return f"{name!r}, bound to no constant"
         return next((f"{name!r} ({w})" for v in bound if (w := self.why_variable(v, None, seen))), None)
@@ -377,7 +391,7 @@ def sql_built_from_variables(files: list[Path] | None = None, root: Path = PROJE
                                                   else [root / name])]
     findings: dict[tuple[str, str], list[str]] = {}
     for path in sorted(files):
-        module = _Module(ast.parse(path.read_text(encoding="utf-8")))
+        module = _Module(ast.parse(path.read_text(encoding="utf-8")), root)
         for function in module.functions.values():
             for call in [n for n in ast.walk(function) if isinstance(n, ast.Call)]:
                 if not (isinstance(call.func, ast.Attribute) and call.func.attr in _SQL_METHODS):
@@ -423,6 +437,20 @@ def test_the_static_scan_catches_what_it_is_meant_to_catch(tmp_path: Path) -> No
     findings = sql_built_from_variables([source], tmp_path)
     assert set(findings) == {("sample.py", "bad"), ("sample.py", "_one")}, findings
     assert len(findings[("sample.py", "bad")]) == 4, findings
+
+
+def test_the_static_scan_follows_constants_into_the_module_they_come_from(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "shared.py").write_text("BASE = 'SELECT 1 WHERE a = $1'\nname = input()\n")
+    source = tmp_path / "user.py"
+    source.write_text(
+        "from pkg.shared import BASE, name\n"
+        "async def ok(conn):\n"
+        "    await conn.execute(BASE.replace('$1', '$2'), 1, 2)\n"
+        "async def bad(conn):\n"
+        "    await conn.execute('SELECT ' + name)\n")
+    findings = sql_built_from_variables([source], tmp_path)
+    assert set(findings) == {("user.py", "bad")}, findings
 
 
 # ---- unit boundaries -----------------------------------------------------------------------------------------
