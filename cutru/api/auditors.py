@@ -1,0 +1,5 @@
+"""Auditor endpoints (trail, replay verdict, history export)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""The payment gateway callback."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
