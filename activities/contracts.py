@@ -253,6 +253,9 @@ class PaymentOrder(Boundary):
     order_id: str
     amount_vnd: int
     status: Literal["pending", "paid", "cancelled"]
+    # Where the citizen pays (an HTTP gateway's signed payment URL); None from the in-database gateway and in
+    # histories recorded before there was one.
+    payment_url: str | None = None
 
 
 class CommitRequest(Boundary):
