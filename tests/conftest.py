@@ -30,6 +30,8 @@ from cutru.platform.db.migrate import migrate
 from tests.factories import FAST
 from worker import build_worker, database_pool
 
+pytest_plugins = ["tests.oidc"]  # the real OIDC provider and its tokens, for any test
+
 SEED_PEOPLE = 3_000
 SEARCH_ATTRIBUTE_KINDS: dict[str, Callable[[str], SearchAttributeKey[Any]]] = {
     "Keyword": SearchAttributeKey.for_keyword,
