@@ -30,13 +30,18 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.calendar import format_date
 from domain.kinds import DocumentKind, Procedure
 from domain.procedures.catalogue import PROCEDURES
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from domain.form_pdf import FontSet
 
 # Vietnam has kept UTC+7 without daylight saving since 1975; a fixed offset needs no tz database.
 VIETNAM_TZ = timezone(timedelta(hours=7), name="ICT")
@@ -259,6 +264,7 @@ def _fonts() -> dict[str, str]:
 _PAGE_MARGINS = {"leftMargin": 18.0, "topMargin": 15.0, "rightMargin": 18.0, "bottomMargin": 15.0}
 _LINE = 5.5
 _RULE = 0.2  # underline thickness
+_MM = 72 / 25.4  # points per millimetre (ReportLab's mm)
 _INSET = 1.0  # text keeps this far from the left and right edges of its column, as on the forms issued so far
 
 # Body text sizes tried in turn until the form fits on one page (long CT05 lists, long reasons).
@@ -287,6 +293,79 @@ def render(data: DocumentData) -> bytes:
 
 
 def _pdf(data: DocumentData, pages: list[list[_Placed]], fonts: dict[str, str]) -> bytes:
+    """The PDF: written directly with the process's prebuilt font subsets (``domain.form_pdf``) when every
+    character is in their set, else by ReportLab, which subsets whatever the fonts have."""
+    created = data.issued_at.astimezone(VIETNAM_TZ).strftime("D:%Y%m%d%H%M%S+07'00'")
+    info = {
+        "Title": f"Mẫu {data.kind} - {TITLES[data.kind]}",
+        "Subject": f"Mã hồ sơ: {data.dossier_code}",
+        "Author": data.police_unit,
+        "Creator": "cutru",
+        "Producer": "cutru",
+        "CreationDate": created,
+        "ModDate": created,
+    }
+    return _direct_pdf(pages, info) or _reportlab_pdf(pages, info, fonts)
+
+
+@functools.cache
+def _font_set() -> FontSet:
+    """The three faces cut to ``form_pdf``'s character set, once per process, with ReportLab's descriptor
+    figures (the layout measures with ReportLab's metrics of the same files)."""
+    from reportlab.pdfbase import pdfmetrics
+
+    from domain.form_pdf import Face, FontSet
+
+    names = _fonts()
+    faces = []
+    for style, traversable in _font_files().items():
+        face = pdfmetrics.getFont(names[style]).face
+        faces.append(Face(
+            name=_FONT_FILES[style].removesuffix(".ttf"), file=traversable, flags=face.flags,
+            bbox=tuple(face.bbox), italic_angle=face.italicAngle, ascent=face.ascent, descent=face.descent,
+            cap_height=face.capHeight, stem_v=face.stemV,
+        ))
+    return FontSet(faces)
+
+
+def _direct_pdf(pages: list[list[_Placed]], info: dict[str, str]) -> bytes | None:
+    """The PDF by ``form_pdf``, or None if some text is outside its character set."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.rl_accel import fp_str
+
+    from domain.form_pdf import write
+
+    font_set = _font_set()
+    resource = {style: f"/{name} ".encode("ascii") for style, name in zip(_FONT_FILES, font_set.names, strict=True)}
+    streams = []
+    for placed_on_page in pages:
+        out: list[bytes] = []
+        for placed in placed_on_page:
+            if placed.rule is not None:
+                x, y, length = placed.rule
+                out.append(f"{fp_str(_RULE * _MM)} w {fp_str(x, y)} m {fp_str(x + length, y)} l S\n".encode("ascii"))
+                continue
+            paragraph = placed.paragraph
+            assert paragraph is not None
+            size = b" " + fp_str(paragraph.size).encode("ascii") + b" Tf "
+            out.append(b"BT\n")
+            current: str | None = None
+            for x, baseline, word_space, line in _positions(placed):
+                out.append(f"1 0 0 1 {fp_str(x, baseline)} Tm {fp_str(word_space)} Tw ".encode("ascii"))
+                for style, piece in _segments(line):
+                    if not font_set.encodable(piece):
+                        return None
+                    if style != current:
+                        out += (resource[style], size)
+                        current = style
+                    out += (font_set.encode(piece), b" Tj ")
+                out.append(b"\n")
+            out.append(b"ET\n")
+        streams.append(b"".join(out))
+    return write(font_set, streams, info, media_box=A4, lang="vi")
+
+
+def _reportlab_pdf(pages: list[list[_Placed]], info: dict[str, str], fonts: dict[str, str]) -> bytes:
     import io
 
     from reportlab.lib.pagesizes import A4
@@ -298,12 +377,11 @@ def _pdf(data: DocumentData, pages: list[list[_Placed]], fonts: dict[str, str]) 
     # or on none.
     canvas = Canvas(buffer, pagesize=A4, invariant=1, pageCompression=1, lang="vi",
                     initialFontName=fonts[""])  # else the canvas lists Helvetica, unembedded, as a resource
-    created = data.issued_at.astimezone(VIETNAM_TZ).strftime("D:%Y%m%d%H%M%S+07'00'")
-    canvas.setDateFormatter(lambda *_: created)
-    canvas.setTitle(f"Mẫu {data.kind} - {TITLES[data.kind]}")
-    canvas.setSubject(f"Mã hồ sơ: {data.dossier_code}")
-    canvas.setAuthor(data.police_unit)
-    canvas.setCreator("cutru")
+    canvas.setDateFormatter(lambda *_: info["CreationDate"])
+    canvas.setTitle(info["Title"])
+    canvas.setSubject(info["Subject"])
+    canvas.setAuthor(info["Author"])
+    canvas.setCreator(info["Creator"])
     for placed_on_page in pages:
         for placed in placed_on_page:
             _draw(canvas, placed, fonts)
@@ -582,21 +660,13 @@ def _segments(line: _Line) -> list[_Run]:
     return segments
 
 
-def _draw(canvas: Any, placed: _Placed, fonts: dict[str, str]) -> None:
-    from reportlab.lib.units import mm
-
-    if placed.rule is not None:
-        x, y, length = placed.rule
-        canvas.setLineWidth(_RULE * mm)
-        canvas.line(x, y, x + length, y)
-        return
+def _positions(placed: _Placed) -> Iterator[tuple[float, float, float, _Line]]:
+    """Each line of a placed paragraph with its start (x, baseline) and the word spacing that justifies it."""
     paragraph = placed.paragraph
     assert paragraph is not None
-    left = placed.x + _INSET * mm + paragraph.indent
-    room = placed.width - 2 * _INSET * mm - paragraph.indent
+    left = placed.x + _INSET * _MM + paragraph.indent
+    room = placed.width - 2 * _INSET * _MM - paragraph.indent
     baseline = placed.baseline
-    text = canvas.beginText()
-    current: str | None = None
     for number, line in enumerate(placed.lines):
         hanging = 0.0 if number == 0 and placed.opens else paragraph.hanging
         x = left + hanging
@@ -607,14 +677,28 @@ def _draw(canvas: Any, placed: _Placed, fonts: dict[str, str]) -> None:
             x += line_room - line.width
         spaces = len(line.words) - 1
         stretch = paragraph.align == "justify" and line.justify and spaces > 0
+        yield x, baseline, (line_room - line.width) / spaces if stretch else 0.0, line
+        baseline -= paragraph.leading
+
+
+def _draw(canvas: Any, placed: _Placed, fonts: dict[str, str]) -> None:
+    if placed.rule is not None:
+        x, y, length = placed.rule
+        canvas.setLineWidth(_RULE * _MM)
+        canvas.line(x, y, x + length, y)
+        return
+    paragraph = placed.paragraph
+    assert paragraph is not None
+    text = canvas.beginText()
+    current: str | None = None
+    for x, baseline, word_space, line in _positions(placed):
         text.setTextOrigin(x, baseline)
-        text.setWordSpace((line_room - line.width) / spaces if stretch else 0)
+        text.setWordSpace(word_space)
         for style, piece in _segments(line):
             if style != current:
                 text.setFont(fonts[style], paragraph.size)
                 current = style
             text.textOut(piece)
-        baseline -= paragraph.leading
     canvas.drawText(text)
 
 

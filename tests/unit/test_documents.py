@@ -385,3 +385,46 @@ def test_content_too_long_for_one_page_flows_onto_more_pages(
     for part in expected:
         position = text.index(" ".join(part.split()), position)
     assert "CÁN BỘ TIẾP NHẬN HỒ SƠ (Ký, ghi rõ họ tên) Trần Văn Hùng" in text[position:]
+
+
+def _fonts_of(content: bytes) -> list[Any]:
+    reader = PdfReader(io.BytesIO(content))
+    resources: Any = reader.pages[0]["/Resources"]
+    return [reference.get_object() for reference in resources["/Font"].values()]
+
+
+def test_forms_embed_the_prebuilt_subsets_and_each_code_draws_its_letter() -> None:
+    # Vietnamese text goes through form_pdf: the same font objects in every form. pypdf's extraction reads only
+    # the ToUnicode maps, so the glyph each code draws is checked in the embedded font program itself.
+    from fontTools.ttLib import TTFont
+
+    content = render(make(DocumentKind.CT08, full_name=VIETNAMESE_LETTERS))
+    fonts = _fonts_of(content)
+    assert all(font["/BaseFont"].startswith("/CUTRUF+BeVietnamPro-") for font in fonts)
+    prefix = documents._font_set().prefix  # the file's start: header and font objects, built once
+    assert content.startswith(prefix) and render(make(DocumentKind.CT04)).startswith(prefix)
+    codes = documents._font_set().codes
+    assert set(VIETNAMESE_LETTERS) <= set(codes) and codes[" "] == 32
+    for font in fonts:
+        face = font["/BaseFont"].split("+")[1]
+        original = TTFont(documents._font_files()[{"Regular": "", "Bold": "B", "Italic": "I"}[face.split("-")[1]]]
+                          .open("rb"))
+        embedded = TTFont(io.BytesIO(font["/FontDescriptor"]["/FontFile2"].get_data()))
+        by_code = embedded["cmap"].getcmap(1, 0).cmap
+        original_cmap, glyphs = original.getBestCmap(), original["glyf"]
+        for char, code in codes.items():
+            drawn = embedded["glyf"][by_code[code]]
+            expected = glyphs[original_cmap[ord(char)]]
+            assert drawn.numberOfContours == expected.numberOfContours, (face, char)
+            assert embedded["hmtx"][by_code[code]][0] == original["hmtx"][original_cmap[ord(char)]][0], (face, char)
+            assert font["/Widths"][code - font["/FirstChar"]] == original["hmtx"][original_cmap[ord(char)]][0]
+
+
+def test_text_beyond_the_prebuilt_set_is_subset_by_reportlab() -> None:
+    # A foreign name with letters outside the set still prints: ReportLab subsets what the font has.
+    name = "Zoë Øyvind Łukasz"
+    assert not documents._font_set().encodable(name)
+    content = render(make(DocumentKind.CT08, full_name=name))
+    assert name in pdf_text(content)
+    assert all(font["/BaseFont"].startswith("/AAAAAA+BeVietnamPro-") for font in _fonts_of(content))
+    assert render(make(DocumentKind.CT08, full_name=name)) == content
