@@ -8,8 +8,8 @@ and the ministry's single sign-on work alike by configuration (docs/authenticati
 - A token is accepted when its header names an allowed asymmetric algorithm (never ``none`` or HS*) and a key of
   the JWKS, its signature verifies, ``iss`` is the issuer, ``aud`` contains the audience, ``exp``/``nbf``/``iat``
   hold within the leeway, and it has a ``sub`` and a ``jti``.
-- A ``kid`` the cached JWKS lacks makes the verifier fetch the JWKS again, at most once a minute: that is how a
-  rotated key is picked up without letting junk tokens hammer the issuer.
+- A ``kid`` the cached JWKS lacks makes the verifier fetch the JWKS again, at most once a minute (the first time
+  at once): that is how a rotated key is picked up without letting junk tokens hammer the issuer.
 - Roles, police units, procedures, the officer id and the name are read from claims whose names (dotted paths into
   nested objects, e.g. Keycloak's ``realm_access.roles``) the ``CUTRU_OIDC_*_CLAIM`` variables set.
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -185,15 +185,13 @@ class TokenVerifier:
         jwks_uri: str,
         http: httpx.AsyncClient,
         owns_http: bool,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.jwks_uri = jwks_uri
         self._http = http
         self._owns_http = owns_http
-        self._clock = clock
         self._keys: dict[str, dict[str, Any]] = {}
-        self._fetched_at: float | None = None
+        self._refetched_at: float | None = None  # when an unknown kid last made it fetch the JWKS
         self._refetch = asyncio.Lock()
 
     @classmethod
@@ -233,7 +231,6 @@ class TokenVerifier:
 
     async def _load_keys(self) -> None:
         document = await self._get_json(self._http, self.jwks_uri)
-        self._fetched_at = self._clock()
         keys = document.get("keys")
         if not isinstance(keys, list):
             raise IssuerUnavailable(f"{self.jwks_uri} holds no keys")
@@ -246,8 +243,10 @@ class TokenVerifier:
     async def _key(self, kid: str) -> dict[str, Any]:
         if kid not in self._keys:
             async with self._refetch:
-                due = self._fetched_at is None or self._clock() - self._fetched_at >= self.settings.jwks_refetch_seconds
-                if kid not in self._keys and due:
+                last = self._refetched_at
+                if kid not in self._keys and (last is None or
+                                              time.monotonic() - last >= self.settings.jwks_refetch_seconds):
+                    self._refetched_at = time.monotonic()
                     await self._load_keys()
         if kid not in self._keys:
             raise TokenRejected("token is signed with a key the issuer does not publish")

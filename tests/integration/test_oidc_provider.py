@@ -135,7 +135,7 @@ async def test_refused_tokens(oidc_provider: OidcProvider, verifier: TokenVerifi
 async def test_rotated_key_is_picked_up_on_an_unknown_kid(tmp_path: Path) -> None:
     provider, pid = await start_provider(tmp_path)
     try:
-        verifier = await TokenVerifier.discover(provider.settings.model_copy(update={"jwks_refetch_seconds": 0}))
+        verifier = await TokenVerifier.discover(provider.settings)
         before = client_credentials_token(provider)
         await verifier.verify(before)
 
