@@ -1,0 +1,182 @@
+"""The API application: ``create_app(settings)`` for uvicorn (``cutru api``) and for tests.
+
+FastAPI, because the OpenAPI 3.1 document comes from the same pydantic models the domain already validates with
+(the submissions, the messages), so the contract cannot drift from the code; its dependency injection carries the
+authorisation (``cutru.api.security``); and it runs on uvicorn like the codec server.
+
+The lifespan connects to Temporal (``DossierClient``), opens the database pool and discovers the OIDC issuer; a
+verifier may be injected instead (tests). Middleware, outermost first: request metrics, then the body size limit.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from temporalio.service import RPCError, RPCStatusCode
+
+from cutru.api import auditors, officers, operators, payments, portal, public
+from cutru.api.problems import install as install_problems
+from cutru.api.problems import payload_too_large, problem_response, status_problem
+from cutru.api.settings import ApiSettings
+from cutru.api.state import ApiState, RequestMetrics, Verifier
+from cutru.clients.client import DossierClient
+from cutru.platform.config import PROJECT_ROOT
+from cutru.platform.oidc import TokenVerifier
+from cutru.platform.temporal import connect
+from cutru.service.worker import database_pool
+
+OPENAPI_FILE = PROJECT_ROOT / "schemas" / "openapi.json"
+VERSION = "1.0.0"
+DESCRIPTION = """The one authenticated front door of cutru, Vietnam's online residence procedures.
+
+Every error is `application/problem+json` (RFC 9457) with a stable `code`, in English or, with
+`Accept-Language: vi`, in Vietnamese (both always present as `title_en`/`title_vi`, `detail_en`/`detail_vi`).
+Every write takes an `Idempotency-Key` header. Lists page with `?limit=&cursor=` and answer `{items, next_cursor}`.
+"""
+
+
+class BodyLimit:
+    """413 for a request body over ``limit`` bytes: a declared Content-Length over it is refused at once, and the
+    bytes actually streamed are counted, so a missing or false Content-Length does not get past."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            response = problem_response(Request(scope), payload_too_large(self.limit))
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    # An HTTPException passes FastAPI's body parsing unchanged, to the problem handler.
+                    problem = payload_too_large(self.limit)
+                    raise StarletteHTTPException(413, detail=problem.detail)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+class Metrics:
+    """Counts each answer by method, route template (not the raw path: codes would explode the label set) and
+    status, with its latency."""
+
+    def __init__(self, app: ASGIApp, metrics: RequestMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = scope.get("route")
+            self.metrics.observe(scope["method"], getattr(route, "path", "unmatched"), status,
+                                 time.perf_counter() - started)
+
+
+async def _on_rpc_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RPCError)
+    if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
+                        RPCStatusCode.RESOURCE_EXHAUSTED):
+        return problem_response(request, status_problem(
+            503, "The workflow engine is unavailable; try again shortly.", {"Retry-After": "2"}))
+    raise error
+
+
+async def _on_database_down(request: Request, error: Exception) -> JSONResponse:
+    return problem_response(request, status_problem(
+        503, "The database is unavailable; try again shortly.", {"Retry-After": "2"}))
+
+
+def create_app(settings: ApiSettings, *, verifier: Verifier | None = None) -> FastAPI:
+    metrics = RequestMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if verifier is None and settings.oidc is None:
+            raise RuntimeError("no OIDC settings and no token verifier: the API cannot authenticate anyone")
+        client = await connect(settings.core)
+        pool = await database_pool(settings.core.database_url, settings.core.database_pool_size)
+        try:
+            token_verifier = verifier if verifier is not None else await TokenVerifier.discover(settings.oidc)  # type: ignore[arg-type]
+            app.state.api = ApiState(DossierClient(client, settings.core.task_queue), pool, settings,
+                                     token_verifier, metrics)
+            try:
+                yield
+            finally:
+                if verifier is None:
+                    await token_verifier.aclose()
+        finally:
+            await pool.close()
+
+    app = FastAPI(title="cutru API", version=VERSION, description=DESCRIPTION, lifespan=lifespan,
+                  openapi_tags=[
+                      {"name": "public", "description": "procedure information and blank forms; no token"},
+                      {"name": "portal", "description": "portal backends (client credentials, role portal)"},
+                      {"name": "payments", "description": "payment gateways (role payment_gateway)"},
+                      {"name": "officers", "description": "officers and supervisors"},
+                      {"name": "auditors", "description": "auditors"},
+                      {"name": "operators", "description": "probes and metrics"},
+                  ])
+    install_problems(app)
+    app.add_exception_handler(RPCError, _on_rpc_error)
+    app.add_exception_handler(asyncpg.PostgresConnectionError, _on_database_down)
+    app.add_exception_handler(asyncpg.CannotConnectNowError, _on_database_down)
+    app.add_exception_handler(ConnectionError, _on_database_down)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(Metrics, metrics=metrics)  # added last: outermost, so it sees the 413s too
+    for module in (public, portal, payments, officers, auditors, operators):
+        app.include_router(module.router)
+    return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document, independent of any environment (default settings, nothing connected)."""
+    document: dict[str, Any] = create_app(ApiSettings()).openapi()
+    return document
+
+
+def render_openapi() -> str:
+    return json.dumps(openapi_document(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+def openapi_stale(path: Path = OPENAPI_FILE) -> bool:
+    return not path.exists() or path.read_text(encoding="utf-8") != render_openapi()
+
+
+def write_openapi(path: Path = OPENAPI_FILE) -> None:
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(render_openapi(), encoding="utf-8")

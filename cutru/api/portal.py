@@ -1,0 +1,392 @@
+"""Portal backends (role ``portal``, scoped by procedure and police unit): submit, status, supplement, withdraw,
+documents and receipts.
+
+Reads come from the read model (``dossiers``, ``documents``), never from the workflow's ``status`` query, and show
+nothing a citizen's portal must not: no personal ID number, no name, no raw submission, no internal notes or
+findings, no officer id. A portal sees every dossier of its procedures and units (the token's scope), not only
+those it filed: the national portal and VNeID file for the same citizens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from cutru.api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from cutru.api.idempotency import idempotent
+from cutru.api.problems import (
+    FieldError,
+    Problem,
+    dossier_not_found,
+    field_errors,
+    problem_responses,
+    validation_problem,
+)
+from cutru.api.security import check_procedure, check_readable, check_unit, permit
+from cutru.api.state import ApiState, State
+from cutru.api.views import (
+    BatchItemResult,
+    BatchRequest,
+    BatchResult,
+    DocumentInfo,
+    DossierView,
+    MessageAccepted,
+    Page,
+    ReceiptView,
+    SubmitReceipt,
+    bad_cursor,
+    decode_cursor,
+    encode_cursor,
+)
+from cutru.clients.client import SubmissionRejected, check_submission
+from cutru.platform.oidc import Principal
+from domain.kinds import DocumentKind, Procedure
+from domain.models import DossierState, SubmissionBase, Supplement, Withdrawal
+from domain.procedures.catalogue import PROCEDURES, Submission
+
+router = APIRouter(prefix="/v1", tags=["portal"])
+
+# How many submissions of a batch are in flight towards Temporal at once.
+_BATCH_CONCURRENCY = 64
+_WRITE_ERRORS = problem_responses(401, 403, 409, 413, 415, 422, 429)
+_READ_ERRORS = problem_responses(401, 403, 404)
+_IDEMPOTENCY_DOC = (f"Send an `{IDEMPOTENCY_HEADER}` header (a UUID) to make a retry safe: the same key and body "
+                    "replay the first answer.")
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _rejected(errors: list[str]) -> Problem:
+    """SubmissionRejected's ``field: message`` lines as field errors."""
+    items = []
+    for line in errors:
+        field, _, message = line.partition(": ")
+        items.append(FieldError(field=field, message=message or line,
+                                message_vi=f"Giá trị không hợp lệ: {message or line}"))
+    return validation_problem(items)
+
+
+def _check_scope(principal: Principal, submission: SubmissionBase) -> None:
+    check_procedure(principal, submission.procedure)  # type: ignore[attr-defined]
+    check_unit(principal, submission.police_unit)
+
+
+def _receipt(submission: SubmissionBase, already: bool) -> SubmitReceipt:
+    return SubmitReceipt(dossier_code=submission.dossier_code, procedure=submission.procedure,  # type: ignore[attr-defined]
+                         police_unit=submission.police_unit, received_at=submission.received_at,
+                         already_submitted=already, status_href=f"/v1/dossiers/{submission.dossier_code}")
+
+
+def _unavailable(error: BaseException) -> Problem:
+    return Problem(503, "engine_unavailable", "The workflow engine is unavailable",
+                   "Hệ thống xử lý hồ sơ tạm thời không sẵn sàng",
+                   detail="Temporal could not be reached; send the same request again shortly (it is idempotent).",
+                   detail_vi="Không kết nối được hệ thống xử lý; hãy gửi lại yêu cầu sau giây lát.",
+                   headers={"Retry-After": "2"})
+
+
+_DOSSIER = ("SELECT dossier_code, procedure, status, unit_code, received_at, deadline, overdue, fee_vnd,"
+            " outcome_reason, updated_at FROM dossiers WHERE dossier_code = $1")
+
+
+async def _readable(state: ApiState, principal: Principal, code: str) -> asyncpg.Record:
+    row = await state.pool.fetchrow(_DOSSIER, code)
+    if row is None:
+        raise dossier_not_found(code)
+    check_readable(principal, code, row["unit_code"], row["procedure"])
+    return row
+
+
+def _document(code: str, row: asyncpg.Record) -> DocumentInfo:
+    return DocumentInfo(kind=row["kind"], sha256=row["sha256"], created_at=row["created_at"],
+                        href=f"/v1/dossiers/{code}/documents/{row['kind']}")
+
+
+async def _documents(state: ApiState, code: str) -> list[DocumentInfo]:
+    rows = await state.pool.fetch(
+        "SELECT kind, sha256, created_at FROM documents WHERE dossier_code = $1 ORDER BY kind", code)
+    return [_document(code, row) for row in rows]
+
+
+def _view(row: asyncpg.Record, documents: list[DocumentInfo]) -> DossierView:
+    return DossierView(
+        dossier_code=row["dossier_code"], procedure=row["procedure"],
+        vietnamese_name=PROCEDURES[Procedure(row["procedure"])].vietnamese_name, status=row["status"],
+        police_unit=row["unit_code"], received_at=row["received_at"], deadline=row["deadline"],
+        overdue=row["overdue"], fee_vnd=row["fee_vnd"], outcome_reason=row["outcome_reason"],
+        updated_at=row["updated_at"], documents=documents,
+    )
+
+
+def _json(model: Any, status: int) -> JSONResponse:
+    return JSONResponse(model.model_dump(mode="json"), status_code=status)
+
+
+async def _signal(send: Any, code: str) -> None:
+    try:
+        await send
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise _closed(code) from error
+        raise
+
+
+def _closed(code: str) -> Problem:
+    return Problem(409, "dossier_closed", "The dossier is closed", "Hồ sơ đã kết thúc",
+                   detail=f"Dossier {code} has closed; it takes no more messages.",
+                   detail_vi=f"Hồ sơ {code} đã kết thúc, không nhận thêm yêu cầu.")
+
+
+# ---------------------------------------------------------------------------------------------- writes
+
+
+@router.post(
+    "/dossiers", operation_id="submit_dossier", status_code=201, response_model=SubmitReceipt,
+    summary="Submit one dossier",
+    description="Starts the dossier under its code. A code already submitted answers 200 with "
+                "`already_submitted: true` and starts nothing. " + _IDEMPOTENCY_DOC,
+    responses={200: {"model": SubmitReceipt, "description": "already submitted: the same dossier"},
+               **_WRITE_ERRORS, **problem_responses(503)},
+)
+async def submit_dossier(submission: Submission, request: Request, state: State,
+                         principal: Annotated[Principal, Depends(permit("submit_dossier"))]) -> Response:
+    try:
+        checked = check_submission(submission)
+    except SubmissionRejected as error:
+        raise _rejected(error.errors) from error
+    _check_scope(principal, checked)
+
+    async def produce() -> Response:
+        try:
+            receipt = await state.dossiers.submit(checked)
+        except RPCError as error:
+            raise _unavailable(error) from error
+        return _json(_receipt(checked, receipt.already_submitted), 200 if receipt.already_submitted else 201)
+
+    return await idempotent(request, state, principal, produce)
+
+
+@router.post(
+    "/batches", operation_id="submit_batch", response_model=BatchResult,
+    summary="Submit a list of dossiers (an establishment's stay notifications, temporary residence by list)",
+    description="Each item is checked and submitted on its own; the answer gives each item's result in order. "
+                "An item already submitted is reported, not started again, so a batch may be resent whole. "
+                + _IDEMPOTENCY_DOC,
+    responses={**_WRITE_ERRORS, **problem_responses(503)},
+)
+async def submit_batch(batch: BatchRequest, request: Request, state: State,
+                       principal: Annotated[Principal, Depends(permit("submit_dossier"))]) -> Response:
+    limit = state.settings.max_batch
+    if len(batch.items) > limit:
+        raise validation_problem([FieldError(field="items", message=f"at most {limit} items in one batch",
+                                             message_vi=f"Tối đa {limit} hồ sơ trong một lần gửi")])
+    gate = asyncio.Semaphore(_BATCH_CONCURRENCY)
+
+    async def one(index: int, raw: dict[str, Any]) -> BatchItemResult:
+        code = raw.get("dossier_code") if isinstance(raw.get("dossier_code"), str) else None
+        try:
+            checked = check_submission(raw)
+        except SubmissionRejected as error:
+            cause = error.__cause__
+            errors = field_errors(cause.errors()) if isinstance(cause, ValidationError) \
+                else _rejected(error.errors).errors or []
+            return BatchItemResult(index=index, dossier_code=code, result="rejected", errors=errors)
+        try:
+            _check_scope(principal, checked)
+        except Problem as refusal:
+            return BatchItemResult(index=index, dossier_code=code, result="rejected", errors=[
+                FieldError(field="(item)", message=refusal.detail, message_vi=refusal.detail_vi)])
+        async with gate:
+            try:
+                receipt = await state.dossiers.submit(checked)
+            except RPCError as error:
+                return BatchItemResult(index=index, dossier_code=code, result="rejected", errors=[FieldError(
+                    field="(item)", message=f"not submitted ({error.status.name if error.status else 'error'}); "
+                                            "send it again", message_vi="Chưa gửi được; hãy gửi lại")])
+        return BatchItemResult(index=index, dossier_code=checked.dossier_code,
+                               result="already_submitted" if receipt.already_submitted else "accepted")
+
+    async def produce() -> Response:
+        items = list(await asyncio.gather(*(one(i, raw) for i, raw in enumerate(batch.items))))
+        counts = {kind: sum(item.result == kind for item in items)
+                  for kind in ("accepted", "already_submitted", "rejected")}
+        return _json(BatchResult(items=items, **counts), 200)
+
+    return await idempotent(request, state, principal, produce)
+
+
+@router.post(
+    "/dossiers/{code}/supplements", operation_id="supplement_dossier", status_code=202,
+    response_model=MessageAccepted, summary="The citizen supplies what a CT05 asked for",
+    description="Accepted only while the dossier waits for a supplement. " + _IDEMPOTENCY_DOC,
+    responses={**_WRITE_ERRORS, **problem_responses(404, 503)},
+)
+async def supplement_dossier(code: str, supplement: Supplement, request: Request,
+                             state: State,
+                             principal: Annotated[Principal, Depends(permit("supplement_dossier"))]) -> Response:
+    row = await _readable(state, principal, code)
+    if row["status"] != DossierState.AWAITING_SUPPLEMENT:
+        raise Problem(409, "not_awaiting_supplement", "No supplement is awaited", "Hồ sơ không chờ bổ sung",
+                      detail=f"Dossier {code} is {row['status']}; a supplement is accepted only after a CT05.",
+                      detail_vi=f"Hồ sơ {code} không ở trạng thái chờ bổ sung (chỉ bổ sung sau phiếu CT05).")
+
+    async def produce() -> Response:
+        await _signal(state.dossiers.supplement(code, supplement), code)
+        return _json(MessageAccepted(dossier_code=code, message="supplement"), 202)
+
+    return await idempotent(request, state, principal, produce)
+
+
+@router.post(
+    "/dossiers/{code}/withdrawal", operation_id="withdraw_dossier", status_code=202,
+    response_model=MessageAccepted, summary="The applicant withdraws the dossier before its result",
+    description=_IDEMPOTENCY_DOC, responses={**_WRITE_ERRORS, **problem_responses(404, 503)},
+)
+async def withdraw_dossier(code: str, withdrawal: Withdrawal, request: Request,
+                           state: State,
+                           principal: Annotated[Principal, Depends(permit("withdraw_dossier"))]) -> Response:
+    row = await _readable(state, principal, code)
+    status = DossierState(row["status"])
+    if status.final:
+        raise _closed(code)
+    if status is DossierState.AWAITING_FILING:
+        raise Problem(409, "not_withdrawable", "Nothing to withdraw", "Không thể rút hồ sơ",
+                      detail=f"Dossier {code} was opened by a police notice; the person files, not withdraws.",
+                      detail_vi=f"Hồ sơ {code} do cơ quan công an mở theo thông báo; không thể rút.")
+
+    async def produce() -> Response:
+        await _signal(state.dossiers.withdraw(code, withdrawal), code)
+        return _json(MessageAccepted(dossier_code=code, message="withdrawal"), 202)
+
+    return await idempotent(request, state, principal, produce)
+
+
+# ---------------------------------------------------------------------------------------------- reads
+
+
+@router.get("/dossiers", operation_id="list_dossiers", response_model=Page[DossierView], responses=_READ_ERRORS,
+            summary="The dossiers in your scope, oldest receipt first")
+async def list_dossiers(
+    state: State,
+    principal: Annotated[Principal, Depends(permit("read_dossier"))],
+    status: DossierState | None = None,
+    procedure: Procedure | None = None,
+    received_since: Annotated[datetime | None, Query(description="received at or after (RFC 3339)")] = None,
+    limit: Annotated[int | None, Query(ge=1, description="page size (default and maximum: the API's)")] = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> Page[DossierView]:
+    size = min(limit or state.settings.page_size, state.settings.max_page_size)
+    after_at, after_code = _after(cursor)
+    units = None if "*" in principal.units else sorted(principal.units)
+    procedures = None if "*" in principal.procedures else sorted(principal.procedures)
+    rows = await state.pool.fetch(
+        "SELECT dossier_code, procedure, status, unit_code, received_at, deadline, overdue, fee_vnd,"
+        " outcome_reason, updated_at FROM dossiers"
+        " WHERE ($1::text[] IS NULL OR unit_code = ANY($1)) AND ($2::text[] IS NULL OR procedure = ANY($2))"
+        " AND ($3::text IS NULL OR status = $3) AND ($4::text IS NULL OR procedure = $4)"
+        " AND ($5::timestamptz IS NULL OR received_at >= $5)"
+        " AND ($6::timestamptz IS NULL OR (received_at, dossier_code) > ($6, $7))"
+        " ORDER BY received_at, dossier_code LIMIT $8",
+        units, procedures, status.value if status else None, procedure.value if procedure else None,
+        received_since, after_at, after_code, size + 1)
+    page = rows[:size]
+    documents: dict[str, list[DocumentInfo]] = {row["dossier_code"]: [] for row in page}
+    for document in await state.pool.fetch(
+            "SELECT dossier_code, kind, sha256, created_at FROM documents WHERE dossier_code = ANY($1)"
+            " ORDER BY dossier_code, kind", list(documents)):
+        documents[document["dossier_code"]].append(_document(document["dossier_code"], document))
+    last = page[-1] if len(rows) > size else None
+    return Page[DossierView](
+        items=[_view(row, documents[row["dossier_code"]]) for row in page],
+        next_cursor=encode_cursor([last["received_at"].isoformat(), last["dossier_code"]]) if last else None)
+
+
+def _after(cursor: str | None) -> tuple[datetime | None, str | None]:
+    """The (received_at, dossier_code) a page starts after."""
+    if cursor is None:
+        return None, None
+    values = decode_cursor(cursor)
+    if len(values) != 2 or not all(isinstance(value, str) for value in values):
+        raise bad_cursor()
+    try:
+        at = datetime.fromisoformat(values[0])
+    except ValueError:
+        raise bad_cursor() from None
+    if at.tzinfo is None:
+        raise bad_cursor()
+    return at, values[1]
+
+
+@router.get("/dossiers/{code}", operation_id="get_dossier", response_model=DossierView, responses=_READ_ERRORS,
+            summary="A dossier's citizen-safe status")
+async def get_dossier(code: str, state: State,
+                      principal: Annotated[Principal, Depends(permit("read_dossier"))]) -> DossierView:
+    row = await _readable(state, principal, code)
+    return _view(row, await _documents(state, code))
+
+
+@router.get("/dossiers/{code}/documents", operation_id="list_documents", response_model=list[DocumentInfo],
+            responses=_READ_ERRORS, summary="A dossier's documents, each with its SHA-256")
+async def list_documents(code: str, state: State,
+                         principal: Annotated[Principal, Depends(permit("read_dossier"))]) -> list[DocumentInfo]:
+    await _readable(state, principal, code)
+    return await _documents(state, code)
+
+
+@router.get(
+    "/dossiers/{code}/documents/{kind}", operation_id="get_document", response_class=Response,
+    summary="Download a document (PDF); Repr-Digest carries its SHA-256",
+    responses={200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+                     "description": "the PDF, as recorded"}, 304: {"description": "not modified"},
+               **_READ_ERRORS},
+)
+async def get_document(code: str, kind: DocumentKind, request: Request, state: State,
+                       principal: Annotated[Principal, Depends(permit("read_dossier"))]) -> Response:
+    await _readable(state, principal, code)
+    row = await state.pool.fetchrow("SELECT sha256, path FROM documents WHERE dossier_code = $1 AND kind = $2",
+                                    code, kind.value)
+    if row is None:
+        raise Problem(404, "document_not_found", "Document not found", "Không tìm thấy giấy tờ",
+                      detail=f"Dossier {code} has no {kind.value} (yet).",
+                      detail_vi=f"Hồ sơ {code} chưa có {kind.value}.")
+    etag = f'"{row["sha256"]}"'
+    if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers={"ETag": etag})
+    content = await asyncio.to_thread(Path(row["path"]).read_bytes)
+    if hashlib.sha256(content).hexdigest() != row["sha256"]:
+        # A stored file that no longer matches its recorded hash must not be handed out as the legal document.
+        raise Problem(500, "document_corrupt", "The stored document does not match its record",
+                      "Giấy tờ lưu trữ không khớp với bản ghi",
+                      detail="The operators have been alerted; try again later.",
+                      detail_vi="Đã báo cho bộ phận vận hành; hãy thử lại sau.")
+    digest = base64.b64encode(bytes.fromhex(row["sha256"])).decode()
+    return Response(content, media_type="application/pdf", headers={
+        "ETag": etag, "Repr-Digest": f"sha-256=:{digest}:", "Digest": f"sha-256={digest}",
+        "Content-Disposition": f'attachment; filename="{code}-{kind.value}.pdf"',
+        "Cache-Control": "private, no-cache"})
+
+
+@router.get("/dossiers/{code}/receipt", operation_id="get_receipt", response_model=ReceiptView,
+            responses=_READ_ERRORS, summary="The receipt (CT04): received when, result due when")
+async def get_receipt(code: str, state: State,
+                      principal: Annotated[Principal, Depends(permit("read_dossier"))]) -> ReceiptView:
+    row = await _readable(state, principal, code)
+    unit_name = await state.pool.fetchval("SELECT name FROM police_units WHERE unit_code = $1", row["unit_code"])
+    document = await state.pool.fetchrow(
+        "SELECT kind, sha256, created_at FROM documents WHERE dossier_code = $1 AND kind = 'CT04'", code)
+    return ReceiptView(
+        dossier_code=code, procedure=row["procedure"],
+        vietnamese_name=PROCEDURES[Procedure(row["procedure"])].vietnamese_name, police_unit=row["unit_code"],
+        police_unit_name=unit_name, received_at=row["received_at"], appointment=row["deadline"],
+        fee_vnd=row["fee_vnd"], document=_document(code, document) if document else None)

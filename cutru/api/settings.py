@@ -1,0 +1,68 @@
+"""The API's settings, from the environment only.
+
+    CUTRU_API_HOST              bind address (default 127.0.0.1)
+    CUTRU_API_PORT              port (default 8000)
+    CUTRU_API_MAX_BODY_BYTES    largest request body accepted (default 1 MiB); a larger one gets 413
+    CUTRU_API_MAX_BATCH         most submissions in one batch (default 500)
+    CUTRU_API_PAGE_SIZE         items in a page when the caller gives no ``limit`` (default 50)
+    CUTRU_API_MAX_PAGE_SIZE     largest ``limit`` accepted (default 500)
+
+plus everything ``cutru.platform.config.load_settings`` reads (Temporal, DATABASE_URL, the task queue), the OIDC
+settings ``cutru.platform.oidc.oidc_settings_from_env`` reads, and the payload keys (CUTRU_PAYLOAD_KEYS or
+CUTRU_PAYLOAD_KEY_FILE). The API refuses to start without an OIDC issuer or without payload keys: it is the front
+door, and an open or unencrypted front door is worse than none.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cutru.platform.codec import ENV_KEY_FILE, ENV_KEYS, KeyRing
+from cutru.platform.config import ConfigError, Settings, load_settings
+from cutru.platform.oidc import OidcSettings, oidc_settings_from_env
+
+MIB = 1024 * 1024
+
+_ENV = {
+    "host": "CUTRU_API_HOST",
+    "port": "CUTRU_API_PORT",
+    "max_body_bytes": "CUTRU_API_MAX_BODY_BYTES",
+    "max_batch": "CUTRU_API_MAX_BATCH",
+    "page_size": "CUTRU_API_PAGE_SIZE",
+    "max_page_size": "CUTRU_API_MAX_PAGE_SIZE",
+}
+
+
+class ApiSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    max_body_bytes: int = Field(default=MIB, ge=1024)
+    max_batch: int = Field(default=500, ge=1, le=10_000)
+    page_size: int = Field(default=50, ge=1)
+    max_page_size: int = Field(default=500, ge=1)
+    core: Settings = Field(default_factory=Settings)
+    # None only where nothing is verified: generating the OpenAPI document, or tests that inject a verifier.
+    oidc: OidcSettings | None = None
+
+
+def load_api_settings() -> ApiSettings:
+    """The environment's settings, or ConfigError (a one-line message naming the variable)."""
+    oidc = oidc_settings_from_env()
+    if oidc is None:
+        raise ConfigError("the API needs an OpenID Connect issuer: set CUTRU_OIDC_ISSUER (and its audience)")
+    if KeyRing.from_env() is None:
+        raise ConfigError(f"the API needs payload keys: set {ENV_KEYS} or {ENV_KEY_FILE} "
+                          "(`cutru codec generate-key` makes one)")
+    values: dict[str, object] = {name: os.environ[var] for name, var in _ENV.items() if os.environ.get(var)}
+    try:
+        settings = ApiSettings.model_validate({**values, "core": load_settings(), "oidc": oidc})
+    except ValidationError as error:
+        raise ConfigError("invalid API settings: " + "; ".join(
+            f"{_ENV.get(str(e['loc'][0]), str(e['loc'][0]))}: {e['msg']}" for e in error.errors())) from error
+    if settings.page_size > settings.max_page_size:
+        raise ConfigError("CUTRU_API_PAGE_SIZE is larger than CUTRU_API_MAX_PAGE_SIZE")
+    return settings

@@ -1,0 +1,183 @@
+"""The API's own request and response models (the submissions and messages are the domain's, in ``domain``).
+
+Pagination: a list operation takes ``?limit=&cursor=`` and answers ``{items, next_cursor}``; the cursor is opaque
+(``encode_cursor``/``decode_cursor``), and ``next_cursor`` is null on the last page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import date, datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cutru.api.problems import FieldError, Problem
+from domain.kinds import DocumentKind, Procedure
+from domain.models import DossierState
+
+T = TypeVar("T")
+
+
+class View(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Page(View, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last page")
+
+
+def encode_cursor(values: list[Any]) -> str:
+    raw = json.dumps(values, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error) as error:
+        raise bad_cursor() from error
+    if not isinstance(values, list):
+        raise bad_cursor()
+    return values
+
+
+def bad_cursor() -> Problem:
+    return Problem(422, "invalid_cursor", "Invalid cursor", "Con trỏ phân trang không hợp lệ",
+                   detail="The cursor is not one this API gave; start again without it.",
+                   detail_vi="Con trỏ phân trang không hợp lệ; hãy tải lại từ trang đầu.",
+                   errors=[FieldError(field="cursor", message="not a cursor this API gave",
+                                      message_vi="Không phải con trỏ do hệ thống cấp")])
+
+
+# ---------------------------------------------------------------------------------------------- public
+
+
+class Fee(View):
+    online_vnd: int
+    in_person_vnd: int
+    per_person_by_list_online_vnd: int | None = None
+    per_person_by_list_in_person_vnd: int | None = None
+
+
+class DeadlineInfo(View):
+    working_days: float = Field(description="the standard case; 0: accepted at once")
+    alternatives: dict[str, str] = Field(default_factory=dict,
+                                         description="other cases (verification, complex) and their deadline")
+
+
+class FormRef(View):
+    form: str = Field(description="form code, e.g. CT01")
+    title: str
+    href: str
+
+
+class ProcedureSummary(View):
+    procedure: Procedure
+    vietnamese_name: str
+    tthc_code: str
+    href: str
+
+
+class ProcedureInfo(View):
+    procedure: Procedure
+    vietnamese_name: str
+    tthc_code: str
+    legal_basis: str
+    who_may_file: str
+    papers: list[str]
+    fee: Fee
+    deadline: DeadlineInfo
+    officer_review: bool
+    results: list[DocumentKind]
+    forms: list[FormRef]
+    rules_effective_from: date
+    submission_schema: str = Field(description="the JSON Schema of this procedure's submission, in schemas/")
+
+
+# ---------------------------------------------------------------------------------------------- portal
+
+
+class SubmitReceipt(View):
+    dossier_code: str
+    procedure: Procedure
+    police_unit: str
+    received_at: datetime
+    already_submitted: bool
+    status_href: str
+
+
+class BatchRequest(View):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    items: list[dict[str, Any]] = Field(
+        min_length=1, description="submissions, each as in POST /v1/dossiers (at most CUTRU_API_MAX_BATCH)")
+
+
+class BatchItemResult(View):
+    index: int
+    dossier_code: str | None
+    result: Literal["accepted", "already_submitted", "rejected"]
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+class BatchResult(View):
+    accepted: int
+    already_submitted: int
+    rejected: int
+    items: list[BatchItemResult]
+
+
+class DocumentInfo(View):
+    kind: DocumentKind
+    sha256: str
+    created_at: datetime
+    href: str
+
+
+class DossierView(View):
+    """The citizen-safe status: what the read model says, without personal data, notes or officer ids."""
+
+    dossier_code: str
+    procedure: Procedure
+    vietnamese_name: str
+    status: DossierState
+    police_unit: str
+    received_at: datetime
+    deadline: datetime | None
+    overdue: bool
+    fee_vnd: int
+    outcome_reason: str | None = Field(description="the reason printed on a refusal (CT06) or a cancellation")
+    updated_at: datetime
+    documents: list[DocumentInfo]
+
+
+class ReceiptView(View):
+    """The receipt (CT04): received, by whom, and when the result is due."""
+
+    dossier_code: str
+    procedure: Procedure
+    vietnamese_name: str
+    police_unit: str
+    police_unit_name: str | None
+    received_at: datetime
+    appointment: datetime | None = Field(description="the legal deadline: the result is due by then")
+    fee_vnd: int
+    document: DocumentInfo | None = Field(description="the CT04 PDF, once issued")
+
+
+class MessageAccepted(View):
+    dossier_code: str
+    accepted: Literal[True] = True
+    message: Literal["supplement", "withdrawal"]
+
+
+# ---------------------------------------------------------------------------------------------- operators
+
+
+class Health(View):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = Field(default_factory=dict)
