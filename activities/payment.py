@@ -179,7 +179,7 @@ class HttpPaymentGateway:
     def __init__(self, pool: asyncpg.Pool, config: GatewayConfig, http: httpx.AsyncClient | None = None) -> None:
         self._pool = pool
         self._config = config
-        self._http = http or httpx.AsyncClient(timeout=config.request_timeout)
+        self._http = http  # made at the first query: a gateway that only builds URLs (the API's) needs none
 
     async def create_order(self, dossier_code: str, amount_vnd: int) -> PaymentOrder:
         row = await self._pool.fetchrow(
@@ -202,9 +202,9 @@ class HttpPaymentGateway:
             row = await self._settle(dossier_code, row, cancel=True)
         return self._order(dossier_code, row)
 
-    async def payment_url(self, dossier_code: str) -> str:
-        """The URL the citizen's browser is sent to; LookupError when the dossier has no order."""
-        return self._url(dossier_code, await self._row(dossier_code))
+    async def order(self, dossier_code: str) -> PaymentOrder:
+        """The order as cutru has it, with the URL the citizen's browser is sent to; LookupError when there is none."""
+        return self._order(dossier_code, await self._row(dossier_code))
 
     async def query(self, dossier_code: str, order_id: str, created_at: datetime) -> vnp.PaymentResult | None:
         """What the gateway says of the order: its payment, or None when it has none (not found, not completed)."""
@@ -213,6 +213,8 @@ class HttpPaymentGateway:
             request_id=uuid.uuid4().hex, tmn_code=self._config.tmn_code, txn_ref=order_id,
             order_info=order_info(dossier_code), transaction_date=created_at, now=now,
             ip_addr=self._config.ip_addr, secret=self._config.secret)
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self._config.request_timeout)
         response = await self._http.post(self._config.query_endpoint, json=body)
         response.raise_for_status()
         answer = response.json()
@@ -229,7 +231,8 @@ class HttpPaymentGateway:
             result = vnp.PaymentResult.parse(answer)
         except ValueError as error:
             raise GatewayError(f"the gateway's answer for order {order_id} is malformed: {error}") from error
-        return result if result.succeeded else None
+        # Here vnp_ResponseCode answers the query; vnp_TransactionStatus says whether the order was paid.
+        return result if result.transaction_status == vnp.PAID else None
 
     async def _settle(self, dossier_code: str, row: Any, *, cancel: bool) -> Any:
         paid = await self.query(dossier_code, row["order_id"], row["created_at"])
@@ -269,4 +272,5 @@ class HttpPaymentGateway:
         return request.url(self._config.pay_url, self._config.secret)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.aclose()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from temporalio.common import MetricMeter
 from temporalio.worker import Worker
 
 from activities.dossier import DossierActivities, all_activities
-from activities.payment import LocalPaymentGateway, PaymentGateway
+from activities.payment import GatewayConfig, HttpPaymentGateway, LocalPaymentGateway, PaymentGateway
 from cutru.platform.config import Settings, load_settings
 from cutru.platform.logging import configure_logging, forward_core_logs, get_logger
 from cutru.platform.metrics import (
@@ -91,13 +92,23 @@ async def database_pool(url: str, size: int = 10) -> asyncpg.Pool:
     return await asyncpg.create_pool(url, min_size=min(2, size), max_size=size, reset=_no_session_reset)
 
 
-async def run(settings: Settings, gateway: GatewayFactory = LocalPaymentGateway) -> None:
+def configured_gateway(settings: Settings) -> GatewayFactory:
+    """The HTTP gateway that CUTRU_PAYMENT_GATEWAY_URL, CUTRU_PAYMENT_TMN_CODE and CUTRU_PAYMENT_HASH_SECRET name
+    (docs/payments.md; its payment URLs expire with the dossiers' payment timeout), else the in-database one."""
+    config = GatewayConfig.from_env(os.environ, order_expiry=settings.processing.payment_timeout)
+    if config is None:
+        return LocalPaymentGateway
+    return lambda pool: HttpPaymentGateway(pool, config)
+
+
+async def run(settings: Settings, gateway: GatewayFactory | None = None) -> None:
     log = get_logger(task_queue=settings.task_queue)
     runtime = prometheus_runtime(settings.metrics_port) if settings.metrics_port else None
     client = await connect(settings, runtime)
     pool = await database_pool(settings.database_url, settings.database_pool_size)
     metrics = BusinessMetrics(runtime.metric_meter if runtime else MetricMeter.noop)
-    worker = build_worker(client, settings, pool, metrics=metrics, gateway=gateway(pool))
+    worker = build_worker(client, settings, pool, metrics=metrics,
+                          gateway=(gateway or configured_gateway(settings))(pool))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
