@@ -273,7 +273,19 @@ class DecisionKind(StrEnum):
     REQUEST_SUPPLEMENT = "request_supplement"
 
 
-class OfficerDecision(Boundary):
+class SignedEnvelope(Boundary):
+    """The envelope the cutru API puts around an officer's message (``domain.envelopes``): the workflow takes the
+    message only when the signature verifies. Optional so that histories recorded before signing still decode."""
+
+    dossier_code: DossierCode | None = Field(default=None, description="the dossier the message was signed for")
+    signed_at: AwareDatetime | None = None
+    token_id: str | None = Field(default=None, min_length=1, max_length=200,
+                                 description="the request's id: one decision per dossier per token id")
+    key_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    signature: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$", description="HMAC-SHA256, hex")
+
+
+class OfficerDecision(SignedEnvelope):
     """Signal ``officer_decision`` and update ``decide``: an officer's decision on a dossier."""
 
     officer_id: str = Field(pattern=r"^CB-[0-9]{5}-[0-9]{2}$")
@@ -298,7 +310,7 @@ class DecisionReceipt(Boundary):
     state: DossierState
 
 
-class Reassignment(Boundary):
+class Reassignment(SignedEnvelope):
     """Update ``reassign``: the unit's supervisor gives the dossier to another officer of the unit."""
 
     supervisor_id: str = Field(pattern=r"^CB-[0-9]{5}-[0-9]{2}$")
@@ -321,9 +333,13 @@ class PaymentConfirmation(Boundary):
 
 
 class Withdrawal(Boundary):
-    """Signal ``withdraw``: the applicant withdraws the dossier before its result."""
+    """Signal ``withdraw``: the applicant withdraws the dossier before its result.
+
+    ``applicant_id`` is the personal ID the portal verified for the request: the dossier takes the withdrawal only
+    from its own applicant (optional so that histories recorded before the check still decode)."""
 
     reason: str = Field(min_length=1, max_length=1000)
+    applicant_id: PersonalId | None = None
 
 
 class TrailAction(StrEnum):
@@ -342,6 +358,7 @@ class TrailAction(StrEnum):
     APPROVED = "approved"
     FEE_PAID = "fee_paid"
     WITHDRAWAL_REFUSED = "withdrawal_refused"
+    FILING_REFUSED = "filing_refused"  # a ``citizen_filed`` naming no filing of the notified person
     STAY_NOTIFIED = "stay_notified"  # a stay register took a notification
     # The closing lines: the dossier's final state.
     COMPLETED = "completed"

@@ -7,6 +7,7 @@ database and drops it at the end.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -27,8 +28,12 @@ from activities.payment import LocalPaymentGateway
 from cutru.platform.codec import data_converter
 from cutru.platform.config import SEARCH_ATTRIBUTES, Settings
 from cutru.platform.db.migrate import migrate
-from tests.factories import FAST
+from tests.factories import FAST, KEY_ENVIRONMENT, PAYLOAD_KEYS
 from worker import build_worker, database_pool
+
+# Encryption and decision keys are required by every worker and writing client: the session's own, for the processes
+# the tests start as well.
+os.environ.update(KEY_ENVIRONMENT)
 
 pytest_plugins = ["tests.oidc"]  # the real OIDC provider and its tokens, for any test
 
@@ -74,7 +79,7 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 async def temporal() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
-        data_converter=data_converter(None),
+        data_converter=data_converter(PAYLOAD_KEYS),
         search_attributes=[SEARCH_ATTRIBUTE_KINDS[kind](name) for name, kind in SEARCH_ATTRIBUTES.items()],
     )
     yield env

@@ -27,8 +27,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.payment import LocalPaymentGateway
 from cutru.clients.client import DossierClient
-from cutru.platform.codec import data_converter
+from cutru.platform.codec import KeyRing, data_converter, new_key_line
 from cutru.platform.config import SEARCH_ATTRIBUTES, Settings, processing_environment
+from cutru.platform.signing import DecisionKeyRing, new_token_id, sign_decision_now
 from domain.identity import generate_personal_id
 from domain.kinds import Procedure
 from domain.models import (
@@ -48,6 +49,12 @@ DEMO_COMMUNE = "00070"  # Phường Hoàn Kiếm, Hà Nội
 DEMO_PROVINCE = "01"
 DEMO_UNIT = f"CA-{DEMO_COMMUNE}"
 OTHER_COMMUNE = "00073"  # Phường Cửa Nam, Hà Nội: somewhere else
+# The test session's keys: every client and worker runs encrypted and verifies signed decisions, as in production.
+# conftest puts them into the environment, so that worker processes the tests start have them too.
+PAYLOAD_KEY_LINE = new_key_line("test-payload")
+PAYLOAD_KEYS = KeyRing.parse(PAYLOAD_KEY_LINE, "the test session's payload key")
+DECISION_KEYS = DecisionKeyRing.generate("test-decisions")
+KEY_ENVIRONMENT = {"CUTRU_PAYLOAD_KEYS": PAYLOAD_KEY_LINE, "CUTRU_DECISION_KEYS": DECISION_KEYS.env_value()}
 # The test workers' timings of a dossier's waits (production's are days).
 FAST = ProcessingOptions(payment_timeout=timedelta(seconds=30), payment_poll_interval=timedelta(seconds=1),
                          supplement_timeout=timedelta(seconds=60), reminder_fraction=0.25)
@@ -321,7 +328,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
-        data_converter=data_converter(None),
+        data_converter=data_converter(PAYLOAD_KEYS),
     )
     try:
         await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
@@ -375,7 +382,12 @@ class Desk:
     async def decide(self, code: str, decision: DecisionKind, **fields: Any) -> None:
         status = await self.wait_state(code, DossierState.AWAITING_DECISION)
         officer = status.assigned_officer or f"CB-{status.police_unit.removeprefix('CA-')}-01"
-        await self.dossiers.decide(code, OfficerDecision(officer_id=officer, decision=decision, **fields))
+        await self.dossiers.decide(code, await self.signed(code, OfficerDecision(officer_id=officer,
+                                                                                 decision=decision, **fields)))
+
+    async def signed(self, code: str, decision: OfficerDecision) -> OfficerDecision:
+        """Signed at the test server's time, which runs ahead of the wall clock once skipped."""
+        return sign_decision_now(DECISION_KEYS, decision, code, new_token_id(), now=await self.now())
 
     async def approve(self, code: str) -> None:
         await self.decide(code, DecisionKind.APPROVE)

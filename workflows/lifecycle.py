@@ -6,12 +6,16 @@ request supplement ↔ citizen supplement) → (fee paid | exempt) → residence
 which of these steps it has.
 
 Messages (every procedure):
-- signal ``officer_decision(OfficerDecision)`` — for integrations; an invalid one is recorded as refused.
+- signal ``officer_decision(OfficerDecision)`` — for integrations; an invalid or unsigned one is recorded as refused.
 - update ``decide(OfficerDecision) -> DecisionReceipt`` — validated before it enters history.
 - signal ``supplement(Supplement)`` — the citizen completes the dossier after a CT05 request.
 - signal ``payment_confirmed(PaymentConfirmation)`` — the payment gateway's callback.
-- signal ``withdraw(Withdrawal)`` — the applicant withdraws before the result.
+- signal ``withdraw(Withdrawal)`` — the applicant withdraws before the result (a citizen's filing only).
 - update ``reassign(Reassignment) -> DossierStatus`` — the unit's supervisor moves the dossier to another officer.
+
+Decisions and reassignments are signed envelopes (``domain.envelopes``): the cutru API signs them after checking
+the caller's token and the officer against the database; the workers verify them with the decision keys
+(``workflows.decision_keys``). An unsigned, forged, expired, other dossier's or already used envelope is refused.
 - query ``status() -> DossierStatus``.
 """
 
@@ -36,6 +40,7 @@ from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
+    from activities.checks import EnvelopeCheck, MessageChecks, Verdict
     from activities.contracts import (
         Acceptance,
         AuditBatch,
@@ -54,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.dossier import DossierActivities
     from domain.deadlines import DeadlineClock, deadline_for
+    from domain.envelopes import MAX_AGE, signature_problem
     from domain.kinds import DocumentKind, Procedure
     from domain.models import (
         DecisionKind,
@@ -73,6 +79,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.procedures.catalogue import PROCEDURES, field_errors, submission_model
     from domain.rulesets import fee_for
+    from workflows import decision_keys
 
 from workflows.progress import DossierProgress
 
@@ -113,6 +120,14 @@ LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coeffic
 
 # The error type of a decision the dossier refuses (the ``decide`` validator; DossierClient for a closed dossier).
 DECISION_REFUSED = "DecisionRefused"
+REASSIGNMENT_REFUSED = "ReassignmentRefused"
+# The ``officer_decision`` signal takes a decision only when its envelope verifies, and ``withdraw`` only from the
+# dossier's own applicant on a citizen's filing (workflow.patched ids: histories from before replay as they ran).
+SIGNED_DECISIONS = "signed-decisions"
+CHECKED_WITHDRAWAL = "checked-withdrawal"
+# What the codec (cutru.platform.codec) turns a payload into that did not arrive encrypted.
+UNENCRYPTED_ENCODING = b"binary/unencrypted-refused"
+UNENCRYPTED = "payload arrived unencrypted: dossiers are started only through the cutru API or DossierClient"
 
 # The input as it arrived, decoded inside the workflow: input that is not JSON, or JSON no Python string can hold
 # (a lone surrogate), or nested too deep, or no input at all, must become a refused dossier, not a workflow task
@@ -131,6 +146,10 @@ class DossierLifecycle:
     def __init__(self) -> None:
         self._spec = PROCEDURES[self.procedure]
         self._progress = DossierProgress(code=workflow.info().workflow_id, procedure=self.procedure)
+        # The token ids of the envelopes this dossier took: each takes one decision (replay protection).
+        self._used_tokens: set[str] = set()
+        # Opened by a police notice (the deletions' ex officio path): nobody can withdraw it.
+        self._opened_by_police = False
 
     # ---- queries and messages ------------------------------------------------------------------------------
 
@@ -154,6 +173,22 @@ class DossierLifecycle:
             return f"officer {decision.officer_id} is inactive and cannot decide"
         return None
 
+    def _envelope_problem(self, message: OfficerDecision | Reassignment) -> str | None:
+        """Why the message's envelope is not to be trusted (validators only: they do not run on replay, so the
+        worker's keys and clock cannot make a replay take another turn)."""
+        problem = signature_problem(message, dossier_code=self._progress.code, now=workflow.now(),
+                                    keys=decision_keys.current(), max_age=MAX_AGE)
+        return problem or self._token_problem(message)
+
+    def _token_problem(self, message: OfficerDecision | Reassignment) -> str | None:
+        if message.token_id in self._used_tokens:
+            return f"token {message.token_id} was already used on dossier {self._progress.code}: sign a new request"
+        return None
+
+    def _take_token(self, message: OfficerDecision | Reassignment) -> None:
+        if message.token_id is not None:
+            self._used_tokens.add(message.token_id)
+
     @workflow.update
     async def decide(self, decision: OfficerDecision) -> DecisionReceipt:
         self._accept(decision)
@@ -161,13 +196,15 @@ class DossierLifecycle:
 
     @decide.validator
     def _validate_decide(self, decision: OfficerDecision) -> None:
-        problem = self._decision_problem(decision)
+        # The envelope first: a forger learns nothing about the unit's roster or the dossier's state.
+        problem = self._envelope_problem(decision) or self._decision_problem(decision)
         if problem:
             raise ApplicationError(problem, type=DECISION_REFUSED, non_retryable=True)
 
     @workflow.update
     async def reassign(self, reassignment: Reassignment) -> DossierStatus:
         p = self._progress
+        self._take_token(reassignment)
         assert p.roster is not None
         p.roster = p.roster.model_copy(update={"assigned_officer": reassignment.officer_id})
         officer = reassignment.officer_id
@@ -178,21 +215,23 @@ class DossierLifecycle:
 
     @reassign.validator
     def _validate_reassign(self, reassignment: Reassignment) -> None:
-        p = self._progress
-        problem = None
-        if p.state not in (DossierState.AWAITING_DECISION, DossierState.AWAITING_SUPPLEMENT) or not p.roster:
-            problem = f"dossier {p.code} is {p.state.value}: only a dossier under review can be reassigned"
-        else:
-            supervisor = p.roster.officer(reassignment.supervisor_id)
-            officer = p.roster.officer(reassignment.officer_id)
-            if supervisor is None or supervisor.role != "supervisor" or not supervisor.active:
-                problem = f"{reassignment.supervisor_id} is not the active supervisor of {p.unit}"
-            elif officer is None or officer.role != "officer" or not officer.active:
-                problem = f"{reassignment.officer_id} is not an active officer of {p.unit}"
-            elif reassignment.officer_id == p.roster.assigned_officer:
-                problem = f"the dossier is already assigned to {reassignment.officer_id}"
+        problem = self._envelope_problem(reassignment) or self._reassignment_problem(reassignment)
         if problem:
-            raise ApplicationError(problem, type="ReassignmentRefused", non_retryable=True)
+            raise ApplicationError(problem, type=REASSIGNMENT_REFUSED, non_retryable=True)
+
+    def _reassignment_problem(self, reassignment: Reassignment) -> str | None:
+        p = self._progress
+        if p.state not in (DossierState.AWAITING_DECISION, DossierState.AWAITING_SUPPLEMENT) or not p.roster:
+            return f"dossier {p.code} is {p.state.value}: only a dossier under review can be reassigned"
+        supervisor = p.roster.officer(reassignment.supervisor_id)
+        officer = p.roster.officer(reassignment.officer_id)
+        if supervisor is None or supervisor.role != "supervisor" or not supervisor.active:
+            return f"{reassignment.supervisor_id} is not the active supervisor of {p.unit}"
+        if officer is None or officer.role != "officer" or not officer.active:
+            return f"{reassignment.officer_id} is not an active officer of {p.unit}"
+        if reassignment.officer_id == p.roster.assigned_officer:
+            return f"the dossier is already assigned to {reassignment.officer_id}"
+        return None
 
     @workflow.signal
     async def officer_decision(self, raw: dict[str, Any]) -> None:
@@ -204,6 +243,12 @@ class DossierLifecycle:
             await self._flush()
             return
         problem = self._decision_problem(decision)
+        if problem is None and workflow.patched(SIGNED_DECISIONS):
+            # Verified by an activity, not here: a signal handler runs again on replay, where the worker's keys
+            # and clock must not decide; the activity's answer is in the history. The state is read again after it.
+            verdict: Verdict = await self._internal(MessageChecks.verify_envelope, EnvelopeCheck(
+                dossier_code=self._progress.code, decision=decision, now=workflow.now()))
+            problem = verdict.problem or self._token_problem(decision) or self._decision_problem(decision)
         if problem:
             self._record(decision.officer_id, TrailAction.DECISION_REFUSED, problem)
             await self._flush()
@@ -211,6 +256,7 @@ class DossierLifecycle:
         self._accept(decision)
 
     def _accept(self, decision: OfficerDecision) -> None:
+        self._take_token(decision)
         self._progress.inbox.decision = decision
         self._progress.inbox.open_for_decision = False
 
@@ -224,16 +270,38 @@ class DossierLifecycle:
         self._progress.inbox.payment = confirmation
 
     @workflow.signal
-    def withdraw(self, withdrawal: Withdrawal) -> None:
+    async def withdraw(self, withdrawal: Withdrawal) -> None:
         state = self._progress.state
-        if not state.final and state not in (DossierState.RECORDING, DossierState.DELIVERING):
-            self._progress.inbox.withdrawal = withdrawal
+        if state.final or state in (DossierState.RECORDING, DossierState.DELIVERING):
+            return
+        if workflow.patched(CHECKED_WITHDRAWAL):
+            problem = self._withdrawal_problem(withdrawal)
+            if problem:
+                self._record(withdrawal.applicant_id or "signal", TrailAction.WITHDRAWAL_REFUSED, problem)
+                await self._flush()
+                return
+        self._progress.inbox.withdrawal = withdrawal
+
+    def _withdrawal_problem(self, withdrawal: Withdrawal) -> str | None:
+        """Only the applicant withdraws, and only a dossier a citizen filed (the portal verified who asks)."""
+        submission = self._progress.submission
+        if self._opened_by_police:
+            return "a dossier opened by a police notice cannot be withdrawn"
+        if submission is None:
+            return "the dossier's submission is not valid: there is nothing to withdraw"
+        if withdrawal.applicant_id is None:
+            return "a withdrawal names the applicant's personal ID, as the portal verified it"
+        if withdrawal.applicant_id != submission.applicant.personal_id:
+            return "only the dossier's applicant can withdraw it"
+        return None
 
     # ---- the lifecycle -------------------------------------------------------------------------------------
 
     def _decoded(self, raw: RawValue) -> Any:
         if raw is NO_INPUT:
             return None
+        if raw.payload.metadata.get("encoding") == UNENCRYPTED_ENCODING:
+            return UNENCRYPTED
         try:
             return workflow.payload_converter().from_payload(raw.payload)
         except (ValueError, TypeError, KeyError, RuntimeError, RecursionError):  # what the decoders refuse
@@ -241,6 +309,8 @@ class DossierLifecycle:
 
     async def _run(self, raw: dict[str, Any]) -> DossierOutcome:
         p = self._progress
+        if raw == UNENCRYPTED:  # never a valid submission, so only the codec's marker gives it
+            return await self._refuse_invalid([UNENCRYPTED])
         try:
             submission: Any = submission_model(self.procedure).model_validate(raw)
         except ValidationError as error:

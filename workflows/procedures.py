@@ -16,14 +16,17 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RawValue
+from temporalio.common import RawValue, RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
-from workflows.lifecycle import NO_INPUT, DossierLifecycle
+from workflows.lifecycle import ACTIVITY_TIMEOUT, NO_INPUT, DossierLifecycle
 from workflows.stay_register import StayRegister
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
+    from activities.checks import FilingCheck, MessageChecks, Verdict
     from activities.contracts import NoticeServed
     from activities.dossier import DossierActivities
     from domain.kinds import Procedure
@@ -34,6 +37,10 @@ with workflow.unsafe.imports_passed_through():
 
 # The read-model row and audit entry of a notice's dossier while it waits (workflow.patched id).
 NOTICE_IN_READ_MODEL = "notice-in-read-model"
+# ``citizen_filed`` cancels the notice only for a real filing of the notified person (workflow.patched id).
+CHECKED_FILING = "checked-citizen-filing"
+# A filing submitted a moment before its signal may not have its read-model row yet: looked up for about 15 s.
+FILING_LOOKUP = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=5)
 
 
 class _DeletionAfterNotice(DossierLifecycle):
@@ -44,7 +51,9 @@ class _DeletionAfterNotice(DossierLifecycle):
     ``ex_officio_deletion_after_notice_days``, counted from the day after the notice, to the end of its last day):
 
     - signal ``citizen_filed`` arrives first (the person filed their own deletion dossier): the notice's dossier
-      is cancelled, the person's dossier does the deletion;
+      is cancelled, the person's dossier does the deletion. The filing must be real: in the read model, the same
+      deletion, filed by the notified person and not ended without a deletion (``MessageChecks.check_filing``, an
+      activity, so that a replay needs no database); otherwise the signal is recorded as refused;
     - the window closes with nothing filed: the case is opened ex officio at that moment (its ``received_at``
       becomes the opening instant, from which the legal clock runs) and goes through the lifecycle: checks,
       the officer's decision (the minutes, biên bản), the record closed as deleted, CT08 as the written notice.
@@ -52,10 +61,35 @@ class _DeletionAfterNotice(DossierLifecycle):
     A dossier without a notice is an ordinary filing and runs the lifecycle at once.
     """
 
+    _notified_person: str | None = None  # the notice dossier's applicant, once the notice is read
+
     @workflow.signal
-    def citizen_filed(self, filing: CitizenFiling) -> None:
-        if self._progress.inbox.citizen_filing is None:
-            self._progress.inbox.citizen_filing = filing
+    async def citizen_filed(self, filing: CitizenFiling) -> None:
+        p = self._progress
+        if p.inbox.citizen_filing is not None:
+            return
+        if workflow.patched(CHECKED_FILING):
+            problem = await self._filing_problem(filing)
+            if problem:
+                self._record("signal", TrailAction.FILING_REFUSED, problem)
+                await self._flush()
+                return
+        if p.inbox.citizen_filing is None:
+            p.inbox.citizen_filing = filing
+
+    async def _filing_problem(self, filing: CitizenFiling) -> str | None:
+        p = self._progress
+        if self._notified_person is None or p.state != DossierState.AWAITING_FILING:
+            return f"dossier {p.code} is not a police notice waiting for the person's own filing"
+        check = FilingCheck(notice_code=p.code, filing_code=filing.dossier_code, procedure=self.procedure,
+                            applicant_id=self._notified_person)
+        try:
+            verdict: Verdict = await workflow.execute_local_activity_method(
+                MessageChecks.check_filing, check, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=FILING_LOOKUP)
+        # The SDK raises a local activity's failure as it is, not wrapped in an ActivityError.
+        except (ActivityError, ApplicationError, ActivityTimeoutError):
+            return f"no dossier {filing.dossier_code} was filed"
+        return verdict.problem
 
     async def _run_after_notice(self, raw: dict[str, Any]) -> DossierOutcome:
         p = self._progress
@@ -69,6 +103,8 @@ class _DeletionAfterNotice(DossierLifecycle):
         closes = notice_window_closes(notice, submission.deletion)
         wait = closes - workflow.now()
         p.unit = submission.police_unit
+        self._opened_by_police = True
+        self._notified_person = submission.applicant.personal_id
         self._set_state(DossierState.AWAITING_FILING)  # visible in the Web UI and the status query while it waits
         self._record(notice.officer_id, TrailAction.NOTICE_SERVED,
                      f"notice {notice.notice_number} of {notice.notified_on.isoformat()}")

@@ -17,7 +17,9 @@ from __future__ import annotations
 from temporalio.worker import UnsandboxedWorkflowRunner, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-PASSED_THROUGH = ("domain", "activities", "pydantic", "pydantic_core", "vietnam_provinces", "enum_tools", "holidays")
+# workflows.decision_keys holds the worker's keys: a re-imported copy would hold none.
+PASSED_THROUGH = ("domain", "activities", "pydantic", "pydantic_core", "vietnam_provinces", "enum_tools", "holidays",
+                  "workflows.decision_keys")
 
 
 def workflow_runner() -> WorkflowRunner:

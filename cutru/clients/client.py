@@ -6,10 +6,16 @@
 
 Starting the same dossier code twice never creates a second workflow: the second call reports
 ``already_submitted=True`` and returns the existing dossier.
+
+For trusted services inside the cluster (the API, the demo, the harness). Decisions and reassignments must be
+signed envelopes (``domain.envelopes``): ``decide``, ``reassign`` and ``signal_decision`` send a signed message as it
+is, and sign an unsigned one with the client's decision keys (CUTRU_DECISION_KEYS) when it has them, as a service
+acting on its own behalf. The API signs with the caller's token id itself (``cutru.platform.signing``).
 """
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
@@ -22,6 +28,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.contracts import StayOutcome
 from cutru.platform.config import Settings, load_settings
+from cutru.platform.signing import (
+    ENV_KEY_FILE,
+    ENV_KEYS,
+    DecisionKeyRing,
+    new_token_id,
+    sign_decision_now,
+    sign_reassignment_now,
+)
 from cutru.platform.temporal import connect
 from domain.models import (
     Boundary,
@@ -31,6 +45,7 @@ from domain.models import (
     DossierStatus,
     OfficerDecision,
     PaymentConfirmation,
+    Reassignment,
     SubmissionBase,
     Supplement,
     Withdrawal,
@@ -71,10 +86,19 @@ def check_submission(raw: Any, now: datetime | None = None) -> SubmissionBase:
     return submission
 
 
+def _environment_keys() -> DecisionKeyRing | None:
+    """The decision keys when the environment has them; a client that only submits and reads needs none."""
+    if not (os.environ.get(ENV_KEYS, "").strip() or os.environ.get(ENV_KEY_FILE, "").strip()):
+        return None
+    return DecisionKeyRing.from_env()
+
+
 class DossierClient:
-    def __init__(self, client: Client, task_queue: str) -> None:
+    def __init__(self, client: Client, task_queue: str, decision_keys: DecisionKeyRing | None = None) -> None:
+        """``decision_keys``: what unsigned decisions are signed with; by default CUTRU_DECISION_KEYS, if set."""
         self.client = client
         self.task_queue = task_queue
+        self.decision_keys = decision_keys if decision_keys is not None else _environment_keys()
 
     @classmethod
     async def connect(cls, settings: Settings | None = None) -> DossierClient:
@@ -138,13 +162,21 @@ class DossierClient:
     async def status(self, dossier_code: str) -> DossierStatus:
         return await self.handle(dossier_code).query(DossierLifecycle.status)
 
+    def signed(self, dossier_code: str, decision: OfficerDecision) -> OfficerDecision:
+        """The decision as sent: as it is when signed, else signed with this client's keys (else unsigned, and
+        the dossier will refuse it)."""
+        if decision.signature is not None or self.decision_keys is None:
+            return decision
+        return sign_decision_now(self.decision_keys, decision, dossier_code, new_token_id())
+
     async def decide(self, dossier_code: str, decision: OfficerDecision) -> DecisionReceipt:
         """Validated update: a refused decision raises ``WorkflowUpdateFailedError`` and leaves no history.
 
         A dossier that has closed refuses it the same way. The server answers an update to a closed workflow with
         NOT_FOUND, or fails it with "workflow execution already completed" when the dossier closed meanwhile."""
         try:
-            return await self.handle(dossier_code).execute_update(DossierLifecycle.decide, decision)
+            return await self.handle(dossier_code).execute_update(DossierLifecycle.decide,
+                                                                  self.signed(dossier_code, decision))
         except (RPCError, WorkflowUpdateFailedError) as error:
             refused = isinstance(error, WorkflowUpdateFailedError) and isinstance(error.cause, ApplicationError) \
                 and error.cause.type == DECISION_REFUSED
@@ -166,8 +198,16 @@ class DossierClient:
             return None
         return state if state.final else None
 
+    async def reassign(self, dossier_code: str, reassignment: Reassignment) -> DossierStatus:
+        """Validated update (a refusal raises ``WorkflowUpdateFailedError``, type ReassignmentRefused); an unsigned
+        reassignment is signed as ``signed`` signs a decision."""
+        if reassignment.signature is None and self.decision_keys is not None:
+            reassignment = sign_reassignment_now(self.decision_keys, reassignment, dossier_code, new_token_id())
+        return await self.handle(dossier_code).execute_update(DossierLifecycle.reassign, reassignment)
+
     async def signal_decision(self, dossier_code: str, decision: OfficerDecision) -> None:
-        await self.handle(dossier_code).signal(DossierLifecycle.officer_decision, decision.model_dump(mode="json"))
+        await self.handle(dossier_code).signal(DossierLifecycle.officer_decision,
+                                               self.signed(dossier_code, decision).model_dump(mode="json"))
 
     async def supplement(self, dossier_code: str, supplement: Supplement) -> None:
         await self.handle(dossier_code).signal(DossierLifecycle.supplement, supplement)

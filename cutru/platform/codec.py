@@ -12,6 +12,12 @@ Keys come from the environment (``KeyRing.from_env``)::
     CUTRU_PAYLOAD_KEY_FILE=/run/secrets/cutru-payload-keys  # same entries, one per line, '#' comments
 
 ``python -m cutru.platform.codec generate-key [--id ID]`` prints a fresh entry.
+
+Encryption fails closed: ``data_converter`` needs a key ring (``require_keyring`` says how to get one), and its codec
+does not pass a payload that arrived unencrypted (``temporal workflow start --input-file``) through to the workflow:
+it hands over an empty marker payload (``UNENCRYPTED_ENCODING``), which a dossier refuses as invalid at once and a
+signal or update cannot decode (a signal is dropped, an update rejected). ``replay_converter`` reads histories
+recorded before encryption became mandatory: replays and read-only tools only.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -40,6 +46,10 @@ ENV_KEYS = "CUTRU_PAYLOAD_KEYS"
 ENV_KEY_FILE = "CUTRU_PAYLOAD_KEY_FILE"
 
 ENCODING = b"binary/encrypted"
+# What an unencrypted incoming payload becomes (the workflows know it: workflows.lifecycle.UNENCRYPTED_ENCODING).
+UNENCRYPTED_ENCODING = b"binary/unencrypted-refused"
+# Payloads that carry nothing personal and that the SDK makes itself (None): taken as they come.
+PASSED_ENCODINGS = frozenset({b"binary/null"})
 METADATA_ENCODING = "encoding"
 METADATA_KEY_ID = "encryption-key-id"
 
@@ -233,10 +243,15 @@ class KeyRing:
 
 
 class EncryptionCodec(PayloadCodec):
-    """Encrypts each whole payload (metadata included) into a new ``binary/encrypted`` payload."""
+    """Encrypts each whole payload (metadata included) into a new ``binary/encrypted`` payload.
 
-    def __init__(self, keyring: KeyRing) -> None:
+    ``plaintext`` says what decoding does with a payload that is not encrypted: ``refuse`` (the worker, the API,
+    every client that writes) replaces it by the empty ``UNENCRYPTED_ENCODING`` marker; ``pass`` (replays of
+    histories from before encryption was mandatory, the Web UI's codec server) returns it as it is."""
+
+    def __init__(self, keyring: KeyRing, *, plaintext: Literal["refuse", "pass"] = "refuse") -> None:
         self.keyring = keyring
+        self.plaintext = plaintext
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [self._encrypt(payload) for payload in payloads]
@@ -253,8 +268,12 @@ class EncryptionCodec(PayloadCodec):
         )
 
     def _decrypt(self, payload: Payload) -> Payload:
-        if payload.metadata.get(METADATA_ENCODING) != ENCODING:
-            return payload
+        encoding = payload.metadata.get(METADATA_ENCODING)
+        if encoding != ENCODING:
+            if self.plaintext == "pass" or encoding in PASSED_ENCODINGS:
+                return payload
+            # Not raised: an error here would fail the workflow task again on every attempt.
+            return Payload(metadata={METADATA_ENCODING: UNENCRYPTED_ENCODING})
         raw_key_id = payload.metadata.get(METADATA_KEY_ID)
         if raw_key_id is None:
             raise PayloadDecryptionError(f"encrypted payload has no {METADATA_KEY_ID!r} metadata.")
@@ -268,17 +287,48 @@ class EncryptionCodec(PayloadCodec):
             ) from None
 
 
-def data_converter(keyring: KeyRing | None) -> DataConverter:
-    """The project's data converter: pydantic JSON, encrypted when a key ring is given.
+def require_keyring(environ: Mapping[str, str] = os.environ) -> KeyRing:
+    """The payload keys of a process that writes to Temporal (worker, API, clients): refuses to go on without."""
+    keyring = KeyRing.from_env(environ)
+    if keyring is None:
+        raise KeyConfigError(f"{ENV_KEYS} is not set: cutru does not run without payload encryption. {_HOW_TO}")
+    return keyring
 
-    With encryption on, failure messages and stack traces are moved into the encrypted attributes as well,
-    because an exception message can quote a name or an ID number.
+
+def data_converter(keyring: KeyRing) -> DataConverter:
+    """The project's data converter: pydantic JSON, encrypted; what arrives unencrypted is refused (see above).
+
+    Failure messages and stack traces are moved into the encrypted attributes as well, because an exception
+    message can quote a name or an ID number.
     """
     if keyring is None:
-        return pydantic_data_converter
+        raise KeyConfigError(f"no payload keys: cutru does not run without payload encryption. {_HOW_TO}")
+    return _encrypted(EncryptionCodec(keyring))
+
+
+def replay_converter(keyring: KeyRing | None) -> DataConverter:
+    """For replaying and reading histories only: decrypts what is encrypted and takes plaintext as it is, so that
+    histories recorded before encryption became mandatory still replay. Never for a worker or a writing client."""
+    if keyring is None:
+        return legacy_plaintext_converter()
+    return _encrypted(EncryptionCodec(keyring, plaintext="pass"))
+
+
+def legacy_plaintext_converter() -> DataConverter:
+    """Pydantic JSON without encryption: replays of histories recorded in clear, and tools that only read them."""
+    return pydantic_data_converter
+
+
+def is_encrypted(converter: DataConverter) -> bool:
+    """Whether a converter encrypts and refuses plaintext: what a worker insists on."""
+    codec = converter.payload_codec
+    return isinstance(codec, EncryptionCodec) and codec.plaintext == "refuse"
+
+
+def _encrypted(codec: EncryptionCodec) -> DataConverter:
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_codec=EncryptionCodec(keyring),
+        payload_codec=codec,
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
 

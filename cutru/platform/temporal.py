@@ -11,7 +11,7 @@ from temporalio.client import Client, TLSConfig
 from temporalio.runtime import Runtime
 from temporalio.worker import PollerBehaviorSimpleMaximum
 
-from cutru.platform.codec import KeyRing, data_converter
+from cutru.platform.codec import data_converter, require_keyring
 from cutru.platform.config import ConfigError, Settings
 
 
@@ -39,10 +39,11 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
 
 
 async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
+    """A client with the payload keys of the environment: refuses to connect without them (KeyConfigError)."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.namespace,
-        data_converter=data_converter(KeyRing.from_env()),
+        data_converter=data_converter(require_keyring()),
         tls=tls_config(settings),
         api_key=settings.temporal_api_key,
         rpc_metadata=settings.temporal_grpc_meta,

@@ -2,13 +2,18 @@
 
 Configuration comes from the environment (see ``cutru/platform/config.py``): TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 TEMPORAL_TLS_* and TEMPORAL_PROFILE (read as the ``temporal`` CLI reads them), CUTRU_TASK_QUEUE, DATABASE_URL,
-CUTRU_PAYLOAD_KEYS, CUTRU_METRICS_PORT, CUTRU_LOG_LEVEL, and the tuning variables (CUTRU_WORKER_ROLE,
+CUTRU_PAYLOAD_KEYS (or CUTRU_PAYLOAD_KEY_FILE) and CUTRU_DECISION_KEYS (or CUTRU_DECISION_KEY_FILE), both required,
+CUTRU_METRICS_PORT, CUTRU_LOG_LEVEL, and the tuning variables (CUTRU_WORKER_ROLE,
 CUTRU_MAX_CONCURRENT_*, CUTRU_MAX_CACHED_WORKFLOWS, CUTRU_*_TASK_POLLERS, CUTRU_DATABASE_POOL_SIZE, CUTRU_EVENT_LOOP;
 docs/benchmarks.md says what each was measured to do), and the dossiers' waits (CUTRU_PAYMENT_TIMEOUT,
 CUTRU_PAYMENT_POLL_INTERVAL, CUTRU_SUPPLEMENT_TIMEOUT, CUTRU_REMINDER_FRACTION; production's by default, shortened by
 tests and the demo).
 SIGTERM and SIGINT drain in-flight tasks and stop. ``cutru worker --check`` exits 0 when Temporal and
-PostgreSQL are reachable (container health check).
+PostgreSQL are reachable and both key rings are set (container health check).
+
+Without payload keys or decision keys the worker does not start: it says which variable to set and how to generate
+a key, in one line. Its Temporal client must encrypt (``cutru.platform.codec.data_converter``): a plaintext client
+is refused too.
 
 With CUTRU_METRICS_PORT set, ``http://<host>:<port>/metrics`` serves the Temporal SDK's metrics and cutru's
 business metrics (``cutru/platform/metrics.py``); the overdue-dossier gauge is refreshed from the database every 15 s.
@@ -30,8 +35,10 @@ from temporalio.client import Client
 from temporalio.common import MetricMeter
 from temporalio.worker import Worker
 
+from activities.checks import MessageChecks, check_activities
 from activities.dossier import DossierActivities, all_activities
 from activities.payment import GatewayConfig, HttpPaymentGateway, LocalPaymentGateway, PaymentGateway
+from cutru.platform.codec import KeyConfigError, KeyRing, is_encrypted, require_keyring
 from cutru.platform.config import Settings, load_settings
 from cutru.platform.logging import configure_logging, forward_core_logs, get_logger
 from cutru.platform.metrics import (
@@ -41,7 +48,9 @@ from cutru.platform.metrics import (
     client_metric_meter,
     prometheus_runtime,
 )
+from cutru.platform.signing import DecisionKeyError, DecisionKeyRing
 from cutru.platform.temporal import connect, run_worker_process, worker_tuning
+from workflows import decision_keys as workflow_keys
 from workflows.procedures import ALL_WORKFLOWS
 from workflows.sandbox import workflow_runner
 
@@ -57,9 +66,18 @@ def build_worker(
     *,
     metrics: BusinessMetrics | None = None,
     gateway: PaymentGateway | None = None,
+    decision_keys: DecisionKeyRing | None = None,
 ) -> Worker:
     """The worker for every procedure. Business metrics go to ``metrics``, by default to the meter of the runtime
-    the client was connected with (a no-op meter when that runtime exports no metrics)."""
+    the client was connected with (a no-op meter when that runtime exports no metrics).
+
+    ``decision_keys`` (by default CUTRU_DECISION_KEYS) verify officers' signed decisions; the client must encrypt
+    payloads. Either missing: KeyConfigError or DecisionKeyError, nothing started."""
+    if not is_encrypted(client.data_converter):
+        raise KeyConfigError("the worker's Temporal client does not encrypt payloads: connect it with "
+                             "cutru.platform.codec.data_converter and the keys of CUTRU_PAYLOAD_KEYS")
+    ring = decision_keys if decision_keys is not None else DecisionKeyRing.from_env()
+    workflow_keys.install(ring.keys)  # what the decide and reassign validators verify with
     activities = DossierActivities(
         pool=pool,
         gateway=gateway if gateway is not None else LocalPaymentGateway(pool),
@@ -74,7 +92,7 @@ def build_worker(
         workflow_runner=workflow_runner(),
         # A workflow-task process still runs the lifecycle's local steps (workflows/lifecycle.py, LOCAL_STEPS), so it
         # has the activities too, but polls for none of them.
-        activities=all_activities(activities),
+        activities=[*all_activities(activities), *check_activities(MessageChecks(pool, ring.keys))],
         no_remote_activities=role == "workflows",
         interceptors=[MetricsInterceptor(metrics or BusinessMetrics(client_metric_meter(client)))],
         graceful_shutdown_timeout=timedelta(seconds=10),
@@ -92,6 +110,14 @@ async def database_pool(url: str, size: int = 10) -> asyncpg.Pool:
     return await asyncpg.create_pool(url, min_size=min(2, size), max_size=size, reset=_no_session_reset)
 
 
+def require_keys() -> tuple[KeyRing, DecisionKeyRing]:
+    """Both key rings from the environment; a missing or unusable one stops the process with a one-line reason."""
+    try:
+        return require_keyring(), DecisionKeyRing.from_env()
+    except (KeyConfigError, DecisionKeyError) as error:
+        raise SystemExit(f"cutru worker: {error}") from None
+
+
 def configured_gateway(settings: Settings) -> GatewayFactory:
     """The HTTP gateway that CUTRU_PAYMENT_GATEWAY_URL, CUTRU_PAYMENT_TMN_CODE and CUTRU_PAYMENT_HASH_SECRET name
     (docs/payments.md; its payment URLs expire with the dossiers' payment timeout), else the in-database one."""
@@ -102,6 +128,7 @@ def configured_gateway(settings: Settings) -> GatewayFactory:
 
 
 async def run(settings: Settings, gateway: GatewayFactory | None = None) -> None:
+    require_keys()
     log = get_logger(task_queue=settings.task_queue)
     runtime = prometheus_runtime(settings.metrics_port) if settings.metrics_port else None
     client = await connect(settings, runtime)
@@ -132,6 +159,8 @@ async def run(settings: Settings, gateway: GatewayFactory | None = None) -> None
 
 
 async def check(settings: Settings) -> None:
+    require_keyring()
+    DecisionKeyRing.from_env()
     client = await connect(settings)
     await client.service_client.check_health()
     conn = await asyncpg.connect(settings.database_url, timeout=5)

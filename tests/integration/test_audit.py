@@ -14,11 +14,11 @@ from temporalio.worker import Replayer
 
 from cutru.clients.audit import load_history, messages, replay
 from cutru.clients.client import DossierClient
-from cutru.platform.codec import data_converter
+from cutru.platform.codec import replay_converter
 from cutru.platform.config import Settings
 from domain.models import DecisionKind, DossierState, DossierStatus, OfficerDecision, TrailAction
 from tests.cli import cutru_env, run_cutru
-from tests.factories import pay
+from tests.factories import PAYLOAD_KEYS, pay
 from tests.integration.changed_workflow import ChangedRegistration
 from tests.integration.test_histories import HISTORY_DIR
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_state
@@ -54,7 +54,7 @@ async def test_the_auditors_trail_is_the_workflows_own(completed: tuple[Workflow
     """Replay rebuilds the very trail the workflow kept (and its ``status`` query showed): typed entries, not lines
     inferred from which activities ran, so renaming an activity cannot change what an auditor reads."""
     history, status = completed
-    report = await replay(history, data_converter(None))
+    report = await replay(history, replay_converter(PAYLOAD_KEYS))
     assert report.deterministic and report.failure is None
     assert report.trail == status.trail
     assert [(e.actor, e.action) for e in report.trail] == [
@@ -72,12 +72,12 @@ async def test_a_recorded_history_gives_its_trail_up_to_where_it_ends():
     dossier waited for its officer: the trail as far as it went."""
     path = next(HISTORY_DIR.glob("*@PermanentResidenceRegistration-completed.json"))
     history = load_history(path)
-    full = await replay(history, data_converter(None))
+    full = await replay(history, replay_converter(PAYLOAD_KEYS))
     assert full.deterministic and full.trail[0].action == TrailAction.RECEIVED
     assert full.trail[-1].action == TrailAction.COMPLETED
     waiting = next(i for i, e in enumerate(history.events) if e.HasField("timer_started_event_attributes"))
     cut = WorkflowHistory(history.workflow_id, history.events[:waiting + 1])
-    partial = await replay(cut, data_converter(None))
+    partial = await replay(cut, replay_converter(PAYLOAD_KEYS))
     assert [e.action for e in partial.trail] == [TrailAction.RECEIVED, TrailAction.ACCEPTED]
 
 
@@ -121,12 +121,12 @@ def test_batch_replay_with_a_failing_history_exits_non_zero(
 
 
 async def test_an_incompatible_workflow_change_is_caught_by_replay(completed_history: WorkflowHistory):
-    replayer = Replayer(workflows=[ChangedRegistration], data_converter=data_converter(None))
+    replayer = Replayer(workflows=[ChangedRegistration], data_converter=replay_converter(PAYLOAD_KEYS))
     result = await replayer.replay_workflow(completed_history, raise_on_replay_failure=False)
     assert result.replay_failure is not None
     assert "Nondeterminism" in type(result.replay_failure).__name__ or "nondetermin" in str(result.replay_failure)
 
 
 async def test_trail_of_decision_signals(completed_history: WorkflowHistory):
-    arrived = await messages(completed_history, data_converter(None))
+    arrived = await messages(completed_history, replay_converter(PAYLOAD_KEYS))
     assert [line.action for line in arrived].count("update_decide") == 1

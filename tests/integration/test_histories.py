@@ -18,10 +18,10 @@ import pytest
 from temporalio.worker import Replayer
 
 from cutru.clients.audit import load_history, replay_many
-from cutru.platform.codec import data_converter
+from cutru.platform.codec import replay_converter
 from domain.kinds import Procedure
 from domain.models import DecisionKind, DossierState, Supplement, TrailAction
-from tests.factories import Desk, new_person, new_place, procedure_desk, registration
+from tests.factories import PAYLOAD_KEYS, Desk, new_person, new_place, procedure_desk, registration
 from tests.integration.test_procedures import HAPPY, Case, build, complete
 from workflows.procedures import ALL_WORKFLOWS
 from workflows.sandbox import workflow_runner
@@ -90,7 +90,7 @@ async def test_recorded_histories_replay_against_the_current_code():
     labels = {path.stem.split("@")[1] for path in files}
     expected = {f"{p.value}-{outcome}" for p in Procedure for outcome in ("completed", "refused")} | {SUPPLEMENTED}
     assert expected <= labels, f"missing recorded histories: {sorted(expected - labels)}"
-    summary, reports = await replay_many((load_history(p) for p in files), data_converter(None))
+    summary, reports = await replay_many((load_history(p) for p in files), replay_converter(PAYLOAD_KEYS))
     failures = [f"{r.workflow_id}: {r.failure}" for r in reports if not r.deterministic]
     assert summary.ok == summary.replayed == len(files), failures
 
@@ -98,7 +98,7 @@ async def test_recorded_histories_replay_against_the_current_code():
 async def test_recorded_histories_replay_with_the_workers_runner_too():
     """The worker runs workflow code without the sandbox (fast); the audit replay above re-imports it in the
     sandbox (strict). Both must accept every recorded history."""
-    replayer = Replayer(workflows=list(ALL_WORKFLOWS), data_converter=data_converter(None),
+    replayer = Replayer(workflows=list(ALL_WORKFLOWS), data_converter=replay_converter(PAYLOAD_KEYS),
                         workflow_runner=workflow_runner())
     for path in sorted(HISTORY_DIR.glob("*.json")):
         await replayer.replay_workflow(load_history(path))

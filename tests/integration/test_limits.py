@@ -34,7 +34,7 @@ from activities.payment import LocalPaymentGateway
 from cutru.platform.codec import data_converter
 from cutru.platform.config import SEARCH_ATTRIBUTES, Settings
 from domain.models import DecisionKind, DossierState, DossierStatus, OfficerDecision, PaymentConfirmation, Supplement
-from tests.factories import new_person, new_place, registration
+from tests.factories import PAYLOAD_KEYS, new_person, new_place, registration
 from worker import build_worker
 from workflows.lifecycle import DossierLifecycle
 
@@ -54,7 +54,7 @@ _INDEXED = {"Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
-        data_converter=data_converter(None))
+        data_converter=data_converter(PAYLOAD_KEYS))
     try:
         # The test server refuses unknown search attributes, as a real server does.
         await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(

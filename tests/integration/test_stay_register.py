@@ -19,14 +19,14 @@ from temporalio.testing import WorkflowEnvironment
 from activities.contracts import StayOutcome
 from cutru.clients.audit import replay_many
 from cutru.clients.client import DossierClient, SubmitReceipt
-from cutru.platform.codec import data_converter
+from cutru.platform.codec import data_converter, replay_converter
 from cutru.platform.config import SEARCH_ATTRIBUTES, Settings
 from domain.kinds import DocumentKind, Procedure
 from domain.models import DossierState, TrailAction
 from domain.procedures.catalogue import parse_submission
 from domain.procedures.stay_notification import StayNotificationSubmission
 from tests.conftest import SEARCH_ATTRIBUTE_KINDS
-from tests.factories import PersonRow, Place, address, new_person, new_place, person_json, submission
+from tests.factories import PAYLOAD_KEYS, PersonRow, Place, address, new_person, new_place, person_json, submission
 from tests.integration.test_histories import HISTORY_DIR, RECORDING
 from tests.integration.test_permanent_registration import wait_for
 from worker import build_worker
@@ -176,7 +176,7 @@ async def test_a_closed_register_is_started_anew_by_a_late_notification_and_repl
                  for run_id, workflow_id in runs.items()]
     if RECORDING:  # kept with the procedures' histories, replayed on every run (tests/integration/test_histories)
         (HISTORY_DIR / f"{first.workflow_id}@StayRegister-closed.json").write_text(histories[0].to_json())
-    summary, reports = await replay_many(iter(histories), data_converter(None))
+    summary, reports = await replay_many(iter(histories), replay_converter(PAYLOAD_KEYS))
     assert summary.ok == summary.replayed == len(runs) >= 2, reports
     assert reports[0].messages[0].action == "register_opened"
     trail = [(entry.action, entry.detail) for entry in reports[0].trail]
@@ -189,7 +189,7 @@ async def test_a_long_register_continues_as_new_and_loses_nothing(database_url: 
     """A dev server of its own that suggests continue-as-new after 60 events: a register busy enough to pass that
     continues as new between batches, and every notification, before and after, is recorded exactly once."""
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(), data_converter=data_converter(None),
+        dev_server_existing_path=temporal_binary(), data_converter=data_converter(PAYLOAD_KEYS),
         search_attributes=[SEARCH_ATTRIBUTE_KINDS[kind](name) for name, kind in SEARCH_ATTRIBUTES.items()],
         dev_server_extra_args=["--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=60"],
     )

@@ -18,13 +18,18 @@ from temporalio.api.common.v1 import Payload
 from cutru.platform.codec import (
     ENCODING,
     METADATA_KEY_ID,
+    UNENCRYPTED_ENCODING,
     EncryptionCodec,
     KeyConfigError,
     KeyRing,
     PayloadDecryptionError,
     data_converter,
+    is_encrypted,
+    legacy_plaintext_converter,
     main,
     new_key_line,
+    replay_converter,
+    require_keyring,
 )
 from cutru.service.codec_server import build_app
 
@@ -83,8 +88,19 @@ async def test_nonce_is_fresh_for_every_payload() -> None:
     assert first.data[:12] != second.data[:12]
 
 
-async def test_unencrypted_payloads_pass_through() -> None:
+async def test_unencrypted_payloads_become_an_empty_refusal_marker() -> None:
+    """Fail closed: plaintext never reaches a workflow (it refuses the marker), nor is it echoed back."""
     codec = EncryptionCodec(KeyRing.generate("k1"))
+    plain = [json_payload("hello"), Payload(metadata={"encoding": b"binary/plain"}, data=b"\x00\x01")]
+    decoded = await codec.decode(plain)
+    assert [p.metadata["encoding"] for p in decoded] == [UNENCRYPTED_ENCODING] * 2
+    assert all(p.data == b"" for p in decoded)
+    null = Payload(metadata={"encoding": b"binary/null"})
+    assert await codec.decode([null]) == [null]  # the SDK's None carries nothing
+
+
+async def test_unencrypted_payloads_pass_through_for_replays_and_the_web_ui() -> None:
+    codec = EncryptionCodec(KeyRing.generate("k1"), plaintext="pass")
     plain = [json_payload("hello"), Payload(metadata={"encoding": b"binary/plain"}, data=b"\x00\x01")]
     assert await codec.decode(plain) == plain
 
@@ -250,9 +266,18 @@ async def test_data_converter_round_trips_a_model_encrypted() -> None:
     assert await converter.decode(payloads, [Citizen]) == [citizen]
 
 
-async def test_data_converter_without_keys_is_plain_pydantic() -> None:
-    converter = data_converter(None)
-    assert converter.payload_codec is None
+def test_data_converter_refuses_to_run_without_keys() -> None:
+    with pytest.raises(KeyConfigError, match="generate-key"):
+        data_converter(None)  # type: ignore[arg-type]
+    with pytest.raises(KeyConfigError, match=r"CUTRU_PAYLOAD_KEYS is not set.*generate-key"):
+        require_keyring({})
+    assert is_encrypted(data_converter(KeyRing.generate("k1")))
+    assert not is_encrypted(replay_converter(KeyRing.generate("k1")))
+
+
+async def test_the_legacy_converter_is_plain_pydantic() -> None:
+    converter = legacy_plaintext_converter()
+    assert converter.payload_codec is None and replay_converter(None) is converter
     [payload] = await converter.encode(
         [Citizen(full_name=NAME, personal_id=PERSONAL_ID, birth_date=date(2003, 4, 5), address="Huế")]
     )
