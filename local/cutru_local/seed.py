@@ -816,6 +816,9 @@ def run(args: argparse.Namespace) -> int:
     except (SeedRefused, ValueError) as e:
         print(f"seed refused: {e}", file=sys.stderr)
         return 2
+    from cutru_local.stack import refresh_oidc_accounts
+
+    asyncio.run(refresh_oidc_accounts(url))  # the new officers can sign in to the stack's OIDC provider
     print(report.model_dump_json(indent=2))
     return 0
 
