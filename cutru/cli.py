@@ -31,6 +31,8 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailed
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.payment import LocalPaymentGateway
+from cutru.api import serve as api_server
+from cutru.api.app import openapi_stale, write_openapi
 from cutru.clients import audit, exit_now, schemas
 from cutru.clients.client import DossierClient, SubmissionRejected, check_submission
 from cutru.clients.officer import OfficerDesk, OfficerError, QueueItem, UnknownOfficer
@@ -429,12 +431,13 @@ def _worker(args: argparse.Namespace) -> int:
 
 def _schemas(args: argparse.Namespace) -> int:
     if args.check:
-        problems = schemas.stale()
+        problems = schemas.stale() + (["openapi.json"] if openapi_stale() else [])
         emit(args, {"stale": problems}, ("stale schemas (run `cutru schemas`): " + ", ".join(problems))
              if problems else "schemas up to date")
         return REFUSED if problems else OK
     schemas.write()
-    written = sorted(schemas.render())
+    write_openapi()
+    written = sorted([*schemas.render(), "openapi.json"])
     emit(args, {"written": written, "directory": str(schemas.SCHEMA_DIR)},
          f"wrote {len(written)} schemas to {schemas.SCHEMA_DIR}")
     return OK
@@ -555,7 +558,9 @@ def _audit_commands(commands: Any) -> None:
 def _operator_commands(commands: Any) -> None:
     worker = _add(commands, "worker", "run a worker process (every workflow and activity)", _worker)
     worker.add_argument("--check", action="store_true", help="exit 0 when Temporal and PostgreSQL are reachable")
-    _add(commands, "schemas", "regenerate the JSON Schemas in schemas/", _schemas).add_argument(
+    api_server.add_arguments(_add(commands, "api", "serve the HTTP API (uvicorn; CUTRU_API_HOST, CUTRU_API_PORT)",
+                                  api_server.command))
+    _add(commands, "schemas", "regenerate the JSON Schemas and openapi.json in schemas/", _schemas).add_argument(
         "--check", action="store_true", help="exit 1 when the committed files are stale")
     _add(commands, "migrate", "apply pending database migrations", _async(_migrate)).add_argument(
         "--database-url", help="defaults to DATABASE_URL")

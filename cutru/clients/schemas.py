@@ -34,6 +34,8 @@ from domain.procedures.stay_notification import StayNotificationSubmission
 from workflows.stay_register import RegisterSummary, StayRegisterKey
 
 SCHEMA_DIR = PROJECT_ROOT / "schemas"
+# Files in schemas/ that another writer owns (the API's OpenAPI document, ``cutru.api.app``): never left-overs here.
+WRITTEN_ELSEWHERE = frozenset({"openapi.json"})
 
 Mode = Literal["validation", "serialization"]
 
@@ -78,7 +80,7 @@ def render() -> dict[str, str]:
 def stale(directory: Path = SCHEMA_DIR) -> list[str]:
     """Files that differ from the models, are missing, or are left over."""
     expected = render()
-    present = {p.name for p in directory.glob("*.json")} if directory.exists() else set()
+    present = {p.name for p in directory.glob("*.json")} - WRITTEN_ELSEWHERE if directory.exists() else set()
     problems = [n for n, text in expected.items()
                 if not (directory / n).exists() or (directory / n).read_text(encoding="utf-8") != text]
     return sorted(problems + [n for n in present - expected.keys()])
@@ -87,7 +89,7 @@ def stale(directory: Path = SCHEMA_DIR) -> list[str]:
 def write(directory: Path = SCHEMA_DIR) -> None:
     directory.mkdir(exist_ok=True)
     expected = render()
-    for leftover in {p.name for p in directory.glob("*.json")} - expected.keys():
+    for leftover in {p.name for p in directory.glob("*.json")} - expected.keys() - WRITTEN_ELSEWHERE:
         (directory / leftover).unlink()
     for name, text in expected.items():
         (directory / name).write_text(text, encoding="utf-8")
