@@ -39,8 +39,8 @@ with workflow.unsafe.imports_passed_through():
 NOTICE_IN_READ_MODEL = "notice-in-read-model"
 # ``citizen_filed`` cancels the notice only for a real filing of the notified person (workflow.patched id).
 CHECKED_FILING = "checked-citizen-filing"
-# A filing submitted a moment before its signal may not have its read-model row yet: looked up for about 15 s.
-FILING_LOOKUP = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=5)
+# A filing submitted a moment before its signal may not have its read-model row yet: looked up for about 7 s.
+FILING_LOOKUP = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=4)
 
 
 class _DeletionAfterNotice(DossierLifecycle):

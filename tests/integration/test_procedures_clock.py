@@ -17,9 +17,9 @@ import pytest
 from domain.calendar import VN_TZ, local_date
 from domain.documents import format_date
 from domain.kinds import DocumentKind
-from domain.models import DecisionKind, DossierState
+from domain.models import DecisionKind, DossierState, TrailAction, Withdrawal
 from domain.procedures.deletion import CitizenFiling
-from tests.factories import Desk, consent, new_person, new_place, procedure_desk, registration
+from tests.factories import Desk, consent, dossier_code, new_person, new_place, procedure_desk, registration
 from tests.integration.test_permanent_registration import wait_for
 from tests.integration.test_procedures import (
     Case,
@@ -254,16 +254,73 @@ async def test_nothing_filed_within_7_days_of_the_notice_deletes_ex_officio(desk
 
 
 async def test_a_filing_within_the_window_leaves_no_ex_officio_deletion(desk: Desk, pool: asyncpg.Pool):
+    """Only the notified person's own filing of the same deletion cancels the notice: a made-up code, or a dossier
+    of someone else, is recorded as refused and the notice keeps waiting."""
     now = await desk.now()
     case = await at(desk, temporary_deletion, now)
+    details = dict(case.raw["details"])
     case.raw["details"]["police_notice"] = _notice(now)
     handle = await desk.start(case.raw)
     await desk.sleep(timedelta(days=3))
+    filing = {**case.raw, "dossier_code": dossier_code(), "received_at": (await desk.now()).isoformat(),
+              "details": details}
+    await desk.start(filing)
+    other = await at(desk, temporary_registration, await desk.now())
+    await desk.start(other.raw)
+    async def in_read_model() -> bool:
+        known = await pool.fetchval("SELECT count(*) FROM dossiers WHERE dossier_code = ANY($1)",
+                                    [filing["dossier_code"], other.code])
+        return bool(known == 2)
+    await eventually(in_read_model, "the filings in the read model")
+
     await handle.signal(TemporaryResidenceDeletion.citizen_filed, CitizenFiling(dossier_code="HS-CITIZEN-000001"))
+    await handle.signal(TemporaryResidenceDeletion.citizen_filed, CitizenFiling(dossier_code=other.code))
+
+    async def both_refused() -> bool:
+        trail = (await desk.status(case.code)).trail
+        return [e.action for e in trail].count(TrailAction.FILING_REFUSED) == 2
+    await eventually(both_refused, "both filings refused", timeout=30)
+    refused = [e.detail for e in (await desk.status(case.code)).trail if e.action == TrailAction.FILING_REFUSED]
+    assert sorted(refused) == sorted(["no dossier HS-CITIZEN-000001 was filed",
+                                      f"dossier {other.code} is a TemporaryResidenceRegistration, not a "
+                                      "TemporaryResidenceDeletion"])
+    assert (await desk.status(case.code)).state == DossierState.AWAITING_FILING
+
+    await handle.signal(TemporaryResidenceDeletion.citizen_filed, CitizenFiling(dossier_code=filing["dossier_code"]))
     outcome = await desk.result(case.code)
     assert outcome.state == DossierState.CANCELLED
     assert await pool.fetchval("SELECT status FROM temporary_residences WHERE personal_id = $1",
                                case.people["tenant"].personal_id) == "active"
-    assert "HS-CITIZEN-000001" in (await desk.status(case.code)).trail[-1].detail
+    assert filing["dossier_code"] in (await desk.status(case.code)).trail[-1].detail
     actions = await pool.fetch("SELECT action FROM audit_events WHERE dossier_code = $1 ORDER BY event_key", case.code)
-    assert [row["action"] for row in actions] == ["notice_served", "cancelled"]
+    assert [row["action"] for row in actions] == ["notice_served", "filing_refused", "filing_refused", "cancelled"]
+
+
+async def test_a_notice_cannot_be_withdrawn_and_a_filing_only_by_its_applicant(desk: Desk):
+    now = await desk.now()
+    case = await at(desk, temporary_deletion, now)
+    landlord = case.people["landlord"].personal_id
+    notice = {**case.raw, "dossier_code": dossier_code(),
+              "details": {**case.raw["details"], "police_notice": _notice(now)}}
+    await desk.start(notice)
+    await desk.wait_state(notice["dossier_code"], DossierState.AWAITING_FILING)
+    await desk.dossiers.withdraw(notice["dossier_code"], Withdrawal(reason="Không đồng ý", applicant_id=landlord))
+
+    await desk.start(case.raw)
+    await desk.wait_state(case.code, DossierState.AWAITING_DECISION)
+    await desk.dossiers.withdraw(case.code, Withdrawal(reason="Đổi ý", applicant_id=case.people["tenant"].personal_id))
+    await desk.dossiers.withdraw(case.code, Withdrawal(reason="Đổi ý"))
+
+    async def refusals(code: str, count: int) -> list[str]:
+        async def arrived() -> bool:
+            trail = (await desk.status(code)).trail
+            return [e.action for e in trail].count(TrailAction.WITHDRAWAL_REFUSED) == count
+        await eventually(arrived, f"{count} withdrawal(s) refused on {code}")
+        return [e.detail for e in (await desk.status(code)).trail if e.action == TrailAction.WITHDRAWAL_REFUSED]
+
+    assert await refusals(notice["dossier_code"], 1) == ["a dossier opened by a police notice cannot be withdrawn"]
+    assert await refusals(case.code, 2) == ["only the dossier's applicant can withdraw it",
+                                            "a withdrawal names the applicant's personal ID, as the portal verified it"]
+    assert (await desk.status(case.code)).state == DossierState.AWAITING_DECISION
+    await desk.dossiers.withdraw(case.code, Withdrawal(reason="Đổi ý", applicant_id=landlord))
+    assert (await desk.result(case.code)).state == DossierState.WITHDRAWN
