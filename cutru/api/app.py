@@ -132,8 +132,8 @@ def create_app(settings: ApiSettings, *, verifier: Verifier | None = None) -> Fa
         pool = await database_pool(settings.core.database_url, settings.core.database_pool_size)
         try:
             token_verifier = verifier if verifier is not None else await TokenVerifier.discover(settings.oidc)  # type: ignore[arg-type]
-            app.state.api = ApiState(DossierClient(client, settings.core.task_queue), pool, settings,
-                                     token_verifier, metrics)
+            dossiers = DossierClient(client, settings.core.task_queue, settings.decision_keys)
+            app.state.api = ApiState(dossiers, pool, settings, token_verifier, metrics)
             try:
                 yield
             finally:

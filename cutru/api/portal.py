@@ -44,6 +44,7 @@ from cutru.api.views import (
     Page,
     ReceiptView,
     SubmitReceipt,
+    WithdrawalRequest,
     bad_cursor,
     decode_cursor,
     encode_cursor,
@@ -96,8 +97,9 @@ def _unavailable(error: BaseException) -> Problem:
                    headers={"Retry-After": "2"})
 
 
+# applicant_id only for the withdrawal's check: no view shows it.
 _DOSSIER = ("SELECT dossier_code, procedure, status, unit_code, received_at, deadline, overdue, fee_vnd,"
-            " outcome_reason, updated_at FROM dossiers WHERE dossier_code = $1")
+            " outcome_reason, updated_at, applicant_id FROM dossiers WHERE dossier_code = $1")
 
 
 async def _readable(state: ApiState, principal: Principal, code: str) -> asyncpg.Record:
@@ -253,7 +255,7 @@ async def supplement_dossier(code: str, supplement: Supplement, request: Request
     response_model=MessageAccepted, summary="The applicant withdraws the dossier before its result",
     description=_IDEMPOTENCY_DOC, responses={**_WRITE_ERRORS, **problem_responses(404, 503)},
 )
-async def withdraw_dossier(code: str, withdrawal: Withdrawal, request: Request,
+async def withdraw_dossier(code: str, withdrawal: WithdrawalRequest, request: Request,
                            state: State,
                            principal: Annotated[Principal, Depends(permit("withdraw_dossier"))]) -> Response:
     row = await _readable(state, principal, code)
@@ -264,9 +266,15 @@ async def withdraw_dossier(code: str, withdrawal: Withdrawal, request: Request,
         raise Problem(409, "not_withdrawable", "Nothing to withdraw", "Không thể rút hồ sơ",
                       detail=f"Dossier {code} was opened by a police notice; the person files, not withdraws.",
                       detail_vi=f"Hồ sơ {code} do cơ quan công an mở theo thông báo; không thể rút.")
+    # The dossier checks it too (it ignores another person's withdrawal); here the portal learns it at once.
+    if row["applicant_id"] != withdrawal.applicant_id:
+        raise Problem(403, "not_the_applicant", "Only the applicant may withdraw", "Chỉ người nộp hồ sơ được rút",
+                      detail=f"The person given is not the applicant of dossier {code}.",
+                      detail_vi=f"Người đề nghị không phải là người nộp hồ sơ {code}.")
 
     async def produce() -> Response:
-        await _signal(state.dossiers.withdraw(code, withdrawal), code)
+        message = Withdrawal(reason=withdrawal.reason, applicant_id=withdrawal.applicant_id)
+        await _signal(state.dossiers.withdraw(code, message), code)
         return _json(MessageAccepted(dossier_code=code, message="withdrawal"), 202)
 
     return await idempotent(request, state, principal, produce)

@@ -38,7 +38,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cutru.api.problems import Problem, dossier_not_found
 from cutru.api.state import State
-from cutru.platform.oidc import Principal, Role, TokenRejected
+from cutru.platform.oidc import IssuerUnavailable, Principal, Role, TokenRejected
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -99,6 +99,13 @@ async def caller(credentials: Annotated[HTTPAuthorizationCredentials | None, Sec
         raise _unauthenticated("no bearer token", presented=False)
     try:
         return await state.verifier.verify(credentials.credentials)
+    except IssuerUnavailable as error:
+        # Not the caller's fault: the token could not be checked, so say so rather than call it invalid.
+        raise Problem(503, "issuer_unavailable", "The identity provider is unreachable",
+                      "Không kết nối được hệ thống xác thực",
+                      detail="Tokens cannot be checked right now; try again shortly.",
+                      detail_vi="Tạm thời không kiểm tra được mã truy cập; hãy thử lại sau.",
+                      headers={"Retry-After": "5"}) from error
     except TokenRejected as error:
         raise _unauthenticated(f"token rejected: {error}", presented=True) from error
 

@@ -20,6 +20,7 @@ from cutru.platform.codec import KeyConfigError
 from cutru.platform.config import ConfigError
 from cutru.platform.logging import configure_logging, forward_core_logs
 from cutru.platform.oidc import TokenRejected, TokenVerifier
+from cutru.platform.signing import DecisionKeyError
 from cutru.platform.temporal import connect
 
 USAGE, UNREACHABLE = 2, 4
@@ -56,7 +57,7 @@ async def preflight(settings: ApiSettings) -> None:
 def serve(host: str | None = None, port: int | None = None) -> int:
     try:
         settings = load_api_settings()
-    except (ConfigError, KeyConfigError) as error:
+    except (ConfigError, KeyConfigError, DecisionKeyError) as error:
         print(f"cutru api: configuration: {_one_line(error)}", file=sys.stderr)
         return USAGE
     settings = settings.model_copy(update={"host": host or settings.host,

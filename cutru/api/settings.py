@@ -8,9 +8,10 @@
     CUTRU_API_MAX_PAGE_SIZE     largest ``limit`` accepted (default 500)
 
 plus everything ``cutru.platform.config.load_settings`` reads (Temporal, DATABASE_URL, the task queue), the OIDC
-settings ``cutru.platform.oidc.oidc_settings_from_env`` reads, and the payload keys (CUTRU_PAYLOAD_KEYS or
-CUTRU_PAYLOAD_KEY_FILE). The API refuses to start without an OIDC issuer or without payload keys: it is the front
-door, and an open or unencrypted front door is worse than none.
+settings ``cutru.platform.oidc.oidc_settings_from_env`` reads, the payload keys (CUTRU_PAYLOAD_KEYS or
+CUTRU_PAYLOAD_KEY_FILE) and the decision keys that sign officers' decisions (CUTRU_DECISION_KEYS or
+CUTRU_DECISION_KEY_FILE). The API refuses to start without an OIDC issuer, payload keys or decision keys: it is the
+front door, and an open, unencrypted or unsigned front door is worse than none.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cutru.platform.codec import ENV_KEY_FILE, ENV_KEYS, KeyRing
 from cutru.platform.config import ConfigError, Settings, load_settings
 from cutru.platform.oidc import OidcSettings, oidc_settings_from_env
+from cutru.platform.signing import DecisionKeyRing
 
 MIB = 1024 * 1024
 
@@ -47,6 +49,8 @@ class ApiSettings(BaseModel):
     core: Settings = Field(default_factory=Settings)
     # None only where nothing is verified: generating the OpenAPI document, or tests that inject a verifier.
     oidc: OidcSettings | None = None
+    # None: DossierClient reads CUTRU_DECISION_KEYS itself (tests); load_api_settings always sets it.
+    decision_keys: DecisionKeyRing | None = None
 
 
 def load_api_settings() -> ApiSettings:
@@ -57,9 +61,11 @@ def load_api_settings() -> ApiSettings:
     if KeyRing.from_env() is None:
         raise ConfigError(f"the API needs payload keys: set {ENV_KEYS} or {ENV_KEY_FILE} "
                           "(`cutru codec generate-key` makes one)")
+    decision_keys = DecisionKeyRing.from_env()  # DecisionKeyError, a ValueError, when missing or unusable
     values: dict[str, object] = {name: os.environ[var] for name, var in _ENV.items() if os.environ.get(var)}
     try:
-        settings = ApiSettings.model_validate({**values, "core": load_settings(), "oidc": oidc})
+        settings = ApiSettings.model_validate({**values, "core": load_settings(), "oidc": oidc,
+                                                  "decision_keys": decision_keys})
     except ValidationError as error:
         raise ConfigError("invalid API settings: " + "; ".join(
             f"{_ENV.get(str(e['loc'][0]), str(e['loc'][0]))}: {e['msg']}" for e in error.errors())) from error

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cutru.api.problems import FieldError, Problem
 from domain.kinds import DocumentKind, Procedure
-from domain.models import DossierState
+from domain.models import DossierState, PersonalId
 
 T = TypeVar("T")
 
@@ -167,6 +167,14 @@ class ReceiptView(View):
     appointment: datetime | None = Field(description="the legal deadline: the result is due by then")
     fee_vnd: int
     document: DocumentInfo | None = Field(description="the CT04 PDF, once issued")
+
+
+class WithdrawalRequest(View):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=1000)
+    applicant_id: PersonalId = Field(description="the personal ID of the applicant, as the portal verified it "
+                                                 "(VNeID): only the dossier's own applicant may withdraw it")
 
 
 class MessageAccepted(View):

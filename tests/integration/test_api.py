@@ -215,7 +215,8 @@ async def test_an_unknown_code_is_404_problem(api_client: httpx.AsyncClient, por
     for path in ("/v1/dossiers/HS-NOPE-0001", "/v1/dossiers/HS-NOPE-0001/documents",
                  "/v1/dossiers/HS-NOPE-0001/receipt", "/v1/dossiers/HS-NOPE-0001/documents/CT04"):
         assert_problem(await api_client.get(path, headers=bearer(portal_token)), 404, "dossier_not_found")
-    withdrawal = await api_client.post("/v1/dossiers/HS-NOPE-0001/withdrawal", json={"reason": "changed my mind"},
+    withdrawal = await api_client.post("/v1/dossiers/HS-NOPE-0001/withdrawal",
+                                       json={"reason": "changed my mind", "applicant_id": "001090012345"},
                                        headers=bearer(portal_token))
     assert_problem(withdrawal, 404, "dossier_not_found")
 
@@ -253,6 +254,33 @@ async def test_status_is_citizen_safe_and_documents_match_their_hash(
 
     receipt = (await api_client.get(f"/v1/dossiers/{code}/receipt", headers=bearer(portal_token))).json()
     assert receipt["document"]["sha256"] == sha256 and receipt["appointment"] is not None
+
+
+async def test_only_the_applicant_withdraws_and_only_an_awaited_supplement_is_taken(
+        api_client: httpx.AsyncClient, portal_token: str, submission: dict[str, Any], pool: asyncpg.Pool):
+    code = submission["dossier_code"]
+    assert (await api_client.post("/v1/dossiers", json=submission, headers=bearer(portal_token))).status_code == 201
+    await wait_for(lambda: _in_read_model(pool, code))
+    supplement = await api_client.post(f"/v1/dossiers/{code}/supplements", json={"provided_items": ["Hợp đồng"]},
+                                       headers=bearer(portal_token))
+    assert_problem(supplement, 409, "not_awaiting_supplement")
+
+    applicant = submission["applicant"]["personal_id"]
+    stranger = "001090012345" if applicant != "001090012345" else "001090054321"
+    refused = await api_client.post(f"/v1/dossiers/{code}/withdrawal", json={"reason": "đổi ý",
+                                    "applicant_id": stranger}, headers=bearer(portal_token))
+    assert_problem(refused, 403, "not_the_applicant")
+    accepted = await api_client.post(f"/v1/dossiers/{code}/withdrawal", json={"reason": "đổi ý",
+                                     "applicant_id": applicant}, headers=bearer(portal_token))
+    assert accepted.status_code == 202, accepted.text
+
+    async def withdrawn() -> bool:
+        return await pool.fetchval("SELECT status FROM dossiers WHERE dossier_code = $1", code) == "withdrawn"
+
+    await wait_for(withdrawn)
+    closed = await api_client.post(f"/v1/dossiers/{code}/withdrawal", json={"reason": "đổi ý",
+                                   "applicant_id": applicant}, headers=bearer(portal_token))
+    assert_problem(closed, 409, "dossier_closed")
 
 
 async def test_list_pages_with_an_opaque_cursor(api_client: httpx.AsyncClient, portal_token: str,
