@@ -2,32 +2,38 @@
 
 It speaks Temporal's remote codec protocol: ``POST /encode`` and ``POST /decode`` (also under a
 ``/{namespace}/`` prefix, which the CLI's ``--codec-endpoint`` may add) with a JSON body
-``{"payloads": [...]}`` in protobuf JSON form. Whoever can reach it, and holds the token when one is set,
-reads personal data in clear, so run it next to the key store, bind it to a private address and set
-``CUTRU_CODEC_TOKEN``.
+``{"payloads": [...]}`` in protobuf JSON form. Every call needs a bearer token of the OIDC issuer
+(``CUTRU_OIDC_ISSUER``, ``CUTRU_OIDC_AUDIENCE``: cutru.platform.oidc) whose holder is an operator or an auditor;
+without an issuer configured the server does not start. Each decode is recorded as a JSON log line
+(``payloads decoded``: subject, client, roles, namespace, number of payloads, token id, time) for the log
+pipeline; it is not written to ``audit_events``, because only the API and the workers hold the database's write
+roles (deploy/). The codec protocol names no workflow, so the record says who decoded how much, in which namespace,
+and when.
 
     python -m cutru.service.codec_server --port 8081 --host 127.0.0.1
 
-Web UI: Settings → Data Encoder → ``http://127.0.0.1:8081``; CLI: ``temporal workflow show
---codec-endpoint http://127.0.0.1:8081 --codec-auth "Bearer $CUTRU_CODEC_TOKEN" ...``.
+Web UI: Settings → Data Encoder → ``http://127.0.0.1:8081`` with "pass the user access token" (the UI's sign-in
+must issue tokens for cutru's audience); CLI: ``temporal workflow show --codec-endpoint http://127.0.0.1:8081
+--codec-auth "Bearer $TOKEN" ...`` with an operator's or auditor's access token.
 """
 
 from __future__ import annotations
 
 import argparse
-import hmac
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
+import structlog
 from aiohttp import hdrs, web
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
 from cutru.platform.codec import EncryptionCodec, KeyConfigError, KeyRing, PayloadDecryptionError
+from cutru.platform.config import ConfigError
 from cutru.platform.logging import configure_logging
+from cutru.platform.oidc import IssuerUnavailable, Principal, Role, TokenRejected, TokenVerifier, oidc_settings_from_env
 
-ENV_TOKEN = "CUTRU_CODEC_TOKEN"
 ENV_ALLOWED_ORIGINS = "CUTRU_CODEC_ALLOWED_ORIGINS"
 DEFAULT_ALLOWED_ORIGINS = ("http://localhost:8233", "http://127.0.0.1:8233")
 ALLOWED_HEADERS = "content-type,x-namespace,authorization"
@@ -36,8 +42,11 @@ ALLOWED_HEADERS = "content-type,x-namespace,authorization"
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 
 _OPEN_PATHS = frozenset({"/healthz"})
+ALLOWED_ROLES = frozenset({Role.OPERATOR, Role.AUDITOR})
+_PRINCIPAL = web.RequestKey("principal", Principal)
 
 logger = logging.getLogger("cutru.service.codec_server")
+audit_log = structlog.get_logger("cutru.service.codec_server")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -46,24 +55,41 @@ def _json_error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+def _bearer(request: web.Request) -> str | None:
+    scheme, _, credentials = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
+    return credentials.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _unauthorized(message: str) -> web.Response:
+    response = _json_error(401, message)
+    response.headers[hdrs.WWW_AUTHENTICATE] = 'Bearer error="invalid_token"'
+    return response
+
+
 def build_app(
     keyring: KeyRing,
+    verifier: TokenVerifier,
     allowed_origins: Iterable[str] = DEFAULT_ALLOWED_ORIGINS,
-    token: str | None = None,
 ) -> web.Application:
-    """The codec server application; ``token`` (if set) must arrive as ``Authorization: Bearer <token>``."""
+    """The codec server application: operators' and auditors' bearer tokens, verified by ``verifier``; each decode
+    recorded in the log."""
     codec = EncryptionCodec(keyring)
     origins = frozenset(origin.rstrip("/") for origin in allowed_origins)
-    expected_token = token.encode() if token else None
 
-    def authorized(request: web.Request) -> bool:
-        if expected_token is None or request.path in _OPEN_PATHS:
-            return True
-        scheme, _, credentials = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
-        # Constant-time comparison so response timing reveals nothing about the token.
-        return scheme.lower() == "bearer" and hmac.compare_digest(
-            credentials.strip().encode(), expected_token
-        )
+    async def authenticate(request: web.Request) -> web.StreamResponse | Principal:
+        token = _bearer(request)
+        if token is None:
+            return _unauthorized("a bearer token is required (an operator's or auditor's access token)")
+        try:
+            principal = await verifier.verify(token)
+        except IssuerUnavailable as exc:
+            logger.warning("token not checked: %s", exc)
+            return _json_error(503, "the token issuer is unreachable; try again shortly")
+        except TokenRejected as exc:
+            return _unauthorized(str(exc))
+        if not principal.roles & ALLOWED_ROLES:
+            return _json_error(403, "only operators and auditors may use the codec server")
+        return principal
 
     def add_cors(request: web.Request, response: web.StreamResponse) -> None:
         origin = request.headers.get(hdrs.ORIGIN)
@@ -82,14 +108,18 @@ def build_app(
             response.headers[hdrs.ACCESS_CONTROL_ALLOW_METHODS] = "POST, OPTIONS"
             response.headers[hdrs.ACCESS_CONTROL_ALLOW_HEADERS] = ALLOWED_HEADERS
             response.headers[hdrs.ACCESS_CONTROL_MAX_AGE] = "600"
-        elif not authorized(request):
-            response = _json_error(401, "missing or wrong bearer token")
-            response.headers[hdrs.WWW_AUTHENTICATE] = "Bearer"
+        elif request.path in _OPEN_PATHS:
+            response = await handler(request)
         else:
-            try:
-                response = await handler(request)
-            except web.HTTPException as exc:
-                response = _json_error(exc.status, exc.reason)
+            outcome = await authenticate(request)
+            if isinstance(outcome, web.StreamResponse):
+                response = outcome
+            else:
+                request[_PRINCIPAL] = outcome
+                try:
+                    response = await handler(request)
+                except web.HTTPException as exc:
+                    response = _json_error(exc.status, exc.reason)
         # CORS headers on errors too, or the browser reports a CORS failure instead of the real status.
         add_cors(request, response)
         return response
@@ -111,6 +141,14 @@ def build_app(
         payloads = await read_payloads(request)
         return payloads_response(await codec.encode(payloads.payloads))
 
+    def record_decode(request: web.Request, count: int) -> None:
+        principal = request[_PRINCIPAL]
+        audit_log.info(
+            "payloads decoded", subject=principal.subject, client_id=principal.client_id,
+            roles=sorted(principal.roles), token_id=principal.token_id, payloads=count,
+            namespace=request.match_info.get("namespace") or request.headers.get("X-Namespace") or "",
+        )
+
     async def decode(request: web.Request) -> web.Response:
         payloads = await read_payloads(request)
         try:
@@ -118,6 +156,7 @@ def build_app(
         except PayloadDecryptionError as exc:
             logger.warning("decode failed: %s", exc)
             return _json_error(400, str(exc))
+        record_decode(request, len(decoded))
         return payloads_response(decoded)
 
     async def healthz(_: web.Request) -> web.Response:
@@ -126,7 +165,7 @@ def build_app(
     app = web.Application(middlewares=[cors_and_auth], client_max_size=MAX_REQUEST_BYTES)
     app.router.add_post("/encode", encode)
     app.router.add_post("/decode", decode)
-    # Keys are per deployment, not per namespace, so the namespace segment is accepted and ignored.
+    # Keys are per deployment, not per namespace: the namespace segment only goes into the decode record.
     app.router.add_post("/{namespace}/encode", encode)
     app.router.add_post("/{namespace}/decode", decode)
     app.router.add_get("/healthz", healthz)
@@ -166,26 +205,38 @@ def main(argv: Sequence[str] | None = None) -> int:
             "(generate a key with `python -m cutru.platform.codec generate-key`)."
         )
 
+    try:
+        oidc = oidc_settings_from_env()
+    except ConfigError as exc:
+        parser.error(str(exc))
+    if oidc is None:
+        parser.error(
+            "no token issuer configured: set CUTRU_OIDC_ISSUER and CUTRU_OIDC_AUDIENCE (the codec server decrypts "
+            "for operators and auditors signed in with the same OpenID Connect provider as the API)."
+        )
     origins: Sequence[str] = args.allowed_origins or [
         origin.strip() for origin in os.environ.get(ENV_ALLOWED_ORIGINS, "").split(",") if origin.strip()
     ]
-    token = os.environ.get(ENV_TOKEN) or None
-    if token is None:
-        logger.warning("%s is not set: anyone who can reach this server can decrypt payloads", ENV_TOKEN)
-    logger.info(
-        "codec server on http://%s:%d, keys %s (active %s), CORS origins %s",
-        args.host,
-        args.port,
-        ", ".join(keyring.key_ids),
-        keyring.active_key_id,
-        ", ".join(origins or DEFAULT_ALLOWED_ORIGINS),
-    )
-    web.run_app(
-        build_app(keyring, origins or DEFAULT_ALLOWED_ORIGINS, token),
-        host=args.host,
-        port=args.port,
-        print=None,
-    )
+
+    async def application() -> web.Application:
+        verifier = await TokenVerifier.discover(oidc)
+        app = build_app(keyring, verifier, origins or DEFAULT_ALLOWED_ORIGINS)
+
+        async def close(_: web.Application) -> None:
+            await verifier.aclose()
+
+        app.on_cleanup.append(close)
+        logger.info(
+            "codec server on http://%s:%d, keys %s (active %s), issuer %s, CORS origins %s",
+            args.host, args.port, ", ".join(keyring.key_ids), keyring.active_key_id, oidc.issuer,
+            ", ".join(origins or DEFAULT_ALLOWED_ORIGINS),
+        )
+        return app
+
+    try:
+        web.run_app(application(), host=args.host, port=args.port, print=None)
+    except IssuerUnavailable as exc:
+        parser.exit(4, f"{parser.prog}: the token issuer is unreachable: {exc}\n")
     return 0
 
 

@@ -9,8 +9,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from cutru_local.oidc import AUDITOR_ACCOUNT, OPERATOR_CLIENT, PORTAL_CLIENT
+from cutru_local.seed import DEMO_OFFICER_ID
 from google.protobuf import json_format
 from pydantic import BaseModel
 from temporalio.api.common.v1 import Payload
@@ -31,7 +34,17 @@ from cutru.platform.codec import (
     replay_converter,
     require_keyring,
 )
+from cutru.platform.oidc import TokenVerifier
 from cutru.service.codec_server import build_app
+from tests.oidc import (
+    OidcProvider,
+    client_credentials_token,
+    expired_token,
+    foreign_key_token,
+    login_token,
+    tampered_token,
+    wrong_audience_token,
+)
 
 NAME = "Nguyễn Văn An"
 PERSONAL_ID = "001203004567"
@@ -293,8 +306,18 @@ def keyring() -> KeyRing:
 
 
 @pytest.fixture
-async def client(keyring: KeyRing) -> AsyncIterator[Client]:
-    async with TestClient(TestServer(build_app(keyring))) as test_client:
+async def verifier(oidc_provider: OidcProvider) -> AsyncIterator[TokenVerifier]:
+    verifier = await TokenVerifier.discover(oidc_provider.settings)
+    yield verifier
+    await verifier.aclose()
+
+
+@pytest.fixture
+async def client(keyring: KeyRing, verifier: TokenVerifier, oidc_provider: OidcProvider) -> AsyncIterator[Client]:
+    """An operator's client of the codec server (the server verifies with the real local OIDC provider)."""
+    token = client_credentials_token(oidc_provider, OPERATOR_CLIENT)
+    async with TestClient(TestServer(build_app(keyring, verifier)),
+                          headers={"Authorization": f"Bearer {token}"}) as test_client:
         yield test_client
 
 
@@ -366,8 +389,10 @@ async def test_codec_server_cors_preflight(client: Client) -> None:
     assert "Access-Control-Allow-Origin" not in response.headers
 
 
-async def test_codec_server_token(keyring: KeyRing) -> None:
-    app = build_app(keyring, allowed_origins=["https://ui.cutru.example"], token="s3cret-token")
+async def test_codec_server_needs_an_operator_or_auditor_token(
+    keyring: KeyRing, verifier: TokenVerifier, oidc_provider: OidcProvider
+) -> None:
+    app = build_app(keyring, verifier, allowed_origins=["https://ui.cutru.example"])
     async with TestClient(TestServer(app)) as client:
         encoded = as_json(await EncryptionCodec(keyring).encode([json_payload(NAME)]))
 
@@ -375,8 +400,18 @@ async def test_codec_server_token(keyring: KeyRing) -> None:
         assert response.status == 401
         assert NAME not in await response.text()
 
-        response = await client.post("/decode", json=encoded, headers={"Authorization": "Bearer wrong"})
-        assert response.status == 401
+        for refused in ("wrong", expired_token(oidc_provider), wrong_audience_token(oidc_provider),
+                        tampered_token(client_credentials_token(oidc_provider, OPERATOR_CLIENT)),
+                        foreign_key_token(oidc_provider)):
+            response = await client.post("/decode", json=encoded, headers={"Authorization": f"Bearer {refused}"})
+            assert response.status == 401
+            assert NAME not in await response.text()
+        # Valid tokens of other roles: the portal, an officer.
+        others = (client_credentials_token(oidc_provider, PORTAL_CLIENT), login_token(oidc_provider, DEMO_OFFICER_ID))
+        for other in others:
+            response = await client.post("/decode", json=encoded, headers={"Authorization": f"Bearer {other}"})
+            assert response.status == 403
+            assert NAME not in await response.text()
 
         # The preflight carries no credentials and must still succeed, with CORS headers on the 401 too.
         response = await client.options(
@@ -388,10 +423,16 @@ async def test_codec_server_token(keyring: KeyRing) -> None:
         assert response.status == 401
         assert response.headers["Access-Control-Allow-Origin"] == "https://ui.cutru.example"
 
-        response = await client.post(
-            "/decode", json=encoded, headers={"Authorization": "Bearer s3cret-token"}
-        )
+        auditor = login_token(oidc_provider, AUDITOR_ACCOUNT)
+        with structlog.testing.capture_logs() as logs:
+            response = await client.post("/cutru-prod/decode", json=encoded,
+                                         headers={"Authorization": f"Bearer {auditor}"})
         assert response.status == 200
         assert from_json(await response.json()) == [json_payload(NAME)]
+        # Who decoded how much, where: one record for the one successful decode.
+        [record] = [line for line in logs if line["event"] == "payloads decoded"]
+        assert (record["subject"], record["namespace"], record["payloads"], record["roles"]) == (
+            AUDITOR_ACCOUNT, "cutru-prod", 1, ["auditor"])
+        assert record["token_id"] and NAME not in str(record)
 
         assert (await client.get("/healthz")).status == 200
