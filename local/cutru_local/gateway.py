@@ -16,6 +16,7 @@ read back at start: a restarted gateway knows every payment and resumes the IPNs
     python -m cutru_local.gateway --port 8100 --ipn-url http://127.0.0.1:8000/v1/payments/vnpay/ipn \\
         [--host 127.0.0.1] [--state-file .cutru/payment-gateway.jsonl] [--tmn-code CODE] [--secret SECRET]
 
+It prints ``payment gateway on http://HOST:PORT/paymentv2/vpcpay.html`` on stderr once it accepts connections.
 The merchant code and secret default to CUTRU_PAYMENT_TMN_CODE and CUTRU_PAYMENT_HASH_SECRET (the variables the
 worker and the API read), so the secret need not appear on a command line.
 """
@@ -28,6 +29,8 @@ import contextlib
 import html
 import json
 import os
+import secrets
+import socket
 import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -47,7 +50,7 @@ from domain import payment_protocol as vnp
 PAY_PAGE = "/paymentv2/vpcpay.html"
 PAY_ACTION = "/paymentv2/pay"
 QUERY_API = "/merchant_webapi/api/transaction"
-FIRST_TRANSACTION_NO = 14_000_001
+TRANSACTION_NO_LOW = 10**13  # vnp_TransactionNo: 14 digits
 # The answers after which an IPN is not sent again: every one the protocol defines but "unknown error".
 ACKNOWLEDGING = frozenset(vnp.IPN_MESSAGES) - {vnp.RSP_UNKNOWN_ERROR}
 RETRY_FIRST = 0.2
@@ -86,7 +89,12 @@ class Journal:
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def next_transaction_no(self) -> str:
-        return str(max((int(n) for n in self.transactions), default=FIRST_TRANSACTION_NO - 1) + 1)
+        # Random, not counted: a gateway started on a fresh journal must not reuse a number cutru already recorded
+        # (it would take a new payment for a replay).
+        while True:
+            number = str(TRANSACTION_NO_LOW + secrets.randbelow(TRANSACTION_NO_LOW * 9))
+            if number not in self.transactions:
+                return number
 
     def of_order(self, txn_ref: str) -> list[Transaction]:
         return [t for t in self.transactions.values() if t.result.txn_ref == txn_ref]
@@ -285,7 +293,7 @@ def create_app(gateway: Gateway) -> FastAPI:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, required=True, help="0: any free port (the address is printed)")
     parser.add_argument("--ipn-url", required=True, help="cutru's IPN endpoint (…/v1/payments/vnpay/ipn)")
     parser.add_argument("--state-file", type=Path, default=Path(".cutru/payment-gateway.jsonl"))
     parser.add_argument("--tmn-code", default=os.environ.get("CUTRU_PAYMENT_TMN_CODE"),
@@ -297,8 +305,11 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("give --tmn-code and --secret, or set CUTRU_PAYMENT_TMN_CODE and CUTRU_PAYMENT_HASH_SECRET")
     gateway = Gateway(Merchant(tmn_code=args.tmn_code, secret=args.secret, ipn_url=args.ipn_url),
                       Journal(args.state_file))
-    print(f"payment gateway on http://{args.host}:{args.port}{PAY_PAGE}", file=sys.stderr, flush=True)
-    uvicorn.run(create_app(gateway), host=args.host, port=args.port, log_level="warning")
+    # Bound and listening before the address is printed: a caller that read it can connect at once (--port 0 too).
+    listener = socket.create_server((args.host, args.port))
+    host, port = listener.getsockname()[:2]
+    print(f"payment gateway on http://{host}:{port}{PAY_PAGE}", file=sys.stderr, flush=True)
+    uvicorn.run(create_app(gateway), fd=listener.fileno(), log_level="warning")
 
 
 if __name__ == "__main__":
