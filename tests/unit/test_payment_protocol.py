@@ -1,4 +1,5 @@
-"""The gateway protocol: canonical query strings, HMAC-SHA512 signatures, amounts, times, the replay window."""
+"""The gateway protocol: canonical query strings, HMAC-SHA512 signatures, amounts, times, the replay window; and
+cutru's gateway settings."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from activities.payment import GatewayConfig, GatewayConfigError
 from domain import payment_protocol as vnp
 
 SECRET = "SECRETKEYFORTESTS"
@@ -110,3 +112,29 @@ def test_the_query_api_signs_its_fields_joined_by_a_bar_in_the_protocols_order()
 def test_an_ipn_answer_names_its_code():
     assert vnp.ipn_answer(vnp.RSP_CONFIRMED) == {"RspCode": "00", "Message": "Confirm Success"}
     assert vnp.ipn_answer(vnp.RSP_ALREADY_CONFIRMED)["Message"] == "Order already confirmed"
+
+
+# ---- cutru's gateway settings -------------------------------------------------------------------------------------
+
+
+def test_the_http_gateway_is_configured_by_three_variables_and_defaults_the_rest():
+    assert GatewayConfig.from_env({}) is None
+    config = GatewayConfig.from_env({"CUTRU_PAYMENT_GATEWAY_URL": "https://sandbox.vnpayment.vn/paymentv2/vpcpay.html",
+                                     "CUTRU_PAYMENT_TMN_CODE": "CUTRU001", "CUTRU_PAYMENT_HASH_SECRET": SECRET,
+                                     "CUTRU_PAYMENT_REPLAY_WINDOW": "PT5M"}, order_expiry=timedelta(hours=1))
+    assert config is not None
+    assert config.query_endpoint == "https://sandbox.vnpayment.vn/merchant_webapi/api/transaction"
+    assert config.replay_window == timedelta(minutes=5) and config.order_expiry == timedelta(hours=1)
+    assert SECRET not in repr(config)
+
+
+@pytest.mark.parametrize(("environ", "named"), [
+    ({"CUTRU_PAYMENT_GATEWAY_URL": "https://gw/pay"}, "CUTRU_PAYMENT_TMN_CODE and CUTRU_PAYMENT_HASH_SECRET"),
+    ({"CUTRU_PAYMENT_GATEWAY_URL": "https://gw/pay", "CUTRU_PAYMENT_TMN_CODE": "C", "CUTRU_PAYMENT_HASH_SECRET": "s"},
+     "CUTRU_PAYMENT_HASH_SECRET"),
+    ({"CUTRU_PAYMENT_GATEWAY_URL": "gw/pay", "CUTRU_PAYMENT_TMN_CODE": "C", "CUTRU_PAYMENT_HASH_SECRET": SECRET},
+     "CUTRU_PAYMENT_GATEWAY_URL"),
+])
+def test_a_half_or_badly_configured_gateway_names_the_variable(environ: dict[str, str], named: str):
+    with pytest.raises(GatewayConfigError, match=named):
+        GatewayConfig.from_env(environ)
