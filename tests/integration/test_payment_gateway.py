@@ -36,8 +36,11 @@ from cutru.platform.config import Settings
 from cutru.platform.oidc import Principal, TokenRejected
 from domain import payment_protocol as vnp
 from domain.models import DossierState, ProcessingOptions
+from tests.api_fixtures import bearer
 from tests.factories import Desk, new_person, new_place, registration
 from worker import build_worker
+
+pytest_plugins = ["tests.api_fixtures"]
 
 TMN_CODE = "CUTRUT01"
 SECRET = f"test-secret-{uuid.uuid4().hex}"
@@ -63,7 +66,7 @@ def gateway_config(gateway_url: str, api_url: str) -> GatewayConfig:
                          hash_secret=SecretStr(SECRET), return_url=f"{api_url}{RETURN_PATH}")
 
 
-def api_app(settings: Settings) -> FastAPI:
+def callback_app(settings: Settings) -> FastAPI:
     return create_app(ApiSettings(core=settings), verifier=NoTokens())
 
 
@@ -171,7 +174,7 @@ async def fee_dossier(pool: asyncpg.Pool) -> dict[str, object]:
 async def test_a_fee_is_paid_on_the_gateways_page_and_its_ipn_wakes_the_dossier(
         temporal: WorkflowEnvironment, client: Client, settings: Settings, pool: asyncpg.Pool, tmp_path: Path):
     settings = settings.model_copy(update={"processing": CALLBACK_ONLY})
-    app = api_app(settings)
+    app = callback_app(settings)
     listener = unbound_port_socket()
     api_url = url_of(listener)
     async with serving(app, listener), gateway(f"{api_url}{IPN_PATH}", tmp_path / "gateway.jsonl") as gw:
@@ -237,7 +240,7 @@ async def test_a_forged_stale_foreign_or_mismatched_callback_is_refused_and_writ
     order = await HttpPaymentGateway(pool, config).create_order(code, 25_000)
     good = callback(order.order_id, 25_000)
     signed = good.signed_params(SECRET)
-    app = api_app(settings)
+    app = callback_app(settings)
     app.state.payment_gateway = config
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://cutru.test") as caller:
@@ -289,7 +292,7 @@ async def test_the_gateway_keeps_payments_and_owed_ipns_across_a_crash(
         assert paid.status == "paid"
         assert await pool.fetchval("SELECT paid_at FROM payments WHERE dossier_code = $1", code) == \
             vnp.parse_time(result["vnp_PayDate"])
-        app = api_app(settings)
+        app = callback_app(settings)
         app.state.payment_gateway = config
         async with serving(app, listener):
 
@@ -319,6 +322,35 @@ async def test_the_gateways_query_api_refuses_an_unsigned_request(tmp_path: Path
         forged = await caller.get(f"{gw.url}/paymentv2/vpcpay.html", params=vnp.sign_params(
             {"vnp_Command": "pay", "vnp_TxnRef": "PAY-X"}, "not the merchant's secret"))
         assert forged.status_code == 400
+
+
+async def test_a_portal_reads_the_payment_url_of_its_dossier(
+        temporal: WorkflowEnvironment, settings: Settings, pool: asyncpg.Pool, api_app: FastAPI,
+        api_client: httpx.AsyncClient, portal_token: str):
+    config = gateway_config("http://gateway.test", "http://cutru.test")
+    api_app.state.payment_gateway = config
+    desk = Desk(temporal, settings, pool)
+    raw = await fee_dossier(pool)
+    code = str(raw["dossier_code"])
+    await desk.start(raw)
+    await desk.wait_state(code, DossierState.AWAITING_DECISION)
+    before = await api_client.get(f"/v1/dossiers/{code}/payment", headers=bearer(portal_token))
+    assert before.status_code == 404 and before.json()["code"] == "payment_not_found"
+    await desk.approve(code)
+    await desk.wait_state(code, DossierState.AWAITING_PAYMENT)
+
+    assert (await api_client.get(f"/v1/dossiers/{code}/payment")).status_code == 401
+    response = await api_client.get(f"/v1/dossiers/{code}/payment", headers=bearer(portal_token))
+    assert response.status_code == 200, response.text
+    view = response.json()
+    assert (view["dossier_code"], view["order_id"], view["status"]) == (code, f"PAY-{code}", "pending")
+    params = dict(parse_qsl(urlsplit(view["payment_url"]).query))
+    assert view["payment_url"].startswith("http://gateway.test/paymentv2/vpcpay.html?")
+    assert vnp.params_signed(params, SECRET)
+    assert vnp.PayRequest.parse(params).amount_vnd == view["amount_vnd"] > 0
+    assert params["vnp_ReturnUrl"] == f"http://cutru.test{RETURN_PATH}"
+    unknown = await api_client.get("/v1/dossiers/HS-NO-SUCH-DOSSIER/payment", headers=bearer(portal_token))
+    assert unknown.status_code == 404 and unknown.json()["code"] == "dossier_not_found"
 
 
 @pytest.fixture(autouse=True)
