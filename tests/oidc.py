@@ -154,8 +154,8 @@ def login_token(provider: OidcProvider, username: str, password: str | None = No
                 response = browser.get(urljoin(str(response.url), response.headers["location"]))
             elif response.status_code == 200 and "/login" in response.text and not submitted:
                 login_path = urlsplit(str(response.url)).path + "/login"
-                response = browser.post(login_path, data={"username": username,
-                                                          "password": password or provider.password})
+                response = browser.post(login_path, data={
+                    "username": username, "password": provider.password if password is None else password})
                 submitted = True
             else:
                 raise LoginFailed(f"{username}: the provider answered {response.status_code}")

