@@ -91,6 +91,8 @@ const provider = new Provider(config.issuer, {
     return { accountId: sub, claims: () => ({ sub, name: account.name }) };
   },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+  // A desk page on any loopback port may redeem its code in the browser (public clients only).
+  clientBasedCORS: (ctx, origin, client) => client.clientAuthMethod === 'none' && isLoopbackOrigin(origin),
   ttl: {
     AccessToken: config.access_token_ttl,
     ClientCredentials: config.access_token_ttl,
@@ -107,6 +109,11 @@ const provider = new Provider(config.issuer, {
 });
 // Behind nothing: the provider is reached directly on the loopback address.
 provider.proxy = false;
+
+function isLoopbackOrigin(origin) {
+  const url = URL.parse(origin);
+  return url !== null && url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+}
 
 function escapeHtml(text) {
   return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
