@@ -3,13 +3,14 @@
     cutru submit examples/PermanentResidenceRegistration.json
     cutru status HS-2026-000001
     cutru supplement HS-2026-000001 --provided "Hợp đồng thuê nhà"     # the citizen supplies what was asked
-    cutru officer --officer CB-00070-01 queue
-    cutru officer --officer CB-00070-01 request-supplement HS-2026-000001 --missing "Hợp đồng thuê nhà"
+    cutru officer queue                                                 # the signed-in officer's unit
+    cutru officer request-supplement HS-2026-000001 --missing "Hợp đồng thuê nhà"
     cutru -o json audit replay HS-2026-000001
 
-The Temporal connection is read as the ``temporal`` CLI reads it (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
-TEMPORAL_TLS_*, TEMPORAL_API_KEY, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE), the database from DATABASE_URL;
-docs/cli.md has every command.
+The officer's and the auditor's commands are clients of the cutru API (CUTRU_API_URL; the token from
+CUTRU_API_TOKEN, or a sign-in: see cutru/api/client.py). The others read the Temporal connection as the
+``temporal`` CLI reads it (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TLS_*, TEMPORAL_API_KEY,
+TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE), the database from DATABASE_URL; docs/cli.md has every command.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from importlib.metadata import entry_points
@@ -33,9 +35,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.payment import LocalPaymentGateway
 from cutru.api import serve as api_server
 from cutru.api.app import openapi_stale, write_openapi
+from cutru.api.client import ApiClient, ApiError, ApiUnreachable, LoginError, token_from_env
 from cutru.clients import audit, exit_now, schemas
 from cutru.clients.client import DossierClient, SubmissionRejected, check_submission
-from cutru.clients.officer import OfficerDesk, OfficerError, QueueItem, UnknownOfficer
+from cutru.clients.officer import DecisionRequest, QueueItem, ReassignmentRequest
 from cutru.platform import codec
 from cutru.platform.config import ConfigError, Settings, load_settings
 from cutru.platform.db.migrate import migrate
@@ -44,7 +47,7 @@ from cutru.platform.temporal import connect, run_worker_process
 from cutru.service import codec_server
 from cutru.service import worker as worker_process
 from domain.identity import mask_personal_id
-from domain.models import DecisionKind, DossierStatus, PaymentConfirmation, Supplement, Withdrawal
+from domain.models import DecisionKind, DossierStatus, OfficerDecision, PaymentConfirmation, Supplement, Withdrawal
 from domain.procedures.catalogue import field_errors
 
 OK, REFUSED, USAGE, NOT_FOUND, UNREACHABLE = 0, 1, 2, 3, 4
@@ -54,7 +57,7 @@ EXIT_CODES = f"""exit codes:
      deterministic, stale schemas, an unhealthy worker)
   {USAGE}  usage: a wrong command line, an invalid submission or message, a configuration error
   {NOT_FOUND}  not found: no such dossier, officer or namespace
-  {UNREACHABLE}  unreachable: the Temporal server or the database cannot be reached
+  {UNREACHABLE}  unreachable: the API, the Temporal server or the database cannot be reached
 """
 # Where commands of other distributions come from (cutru-local's stack, demo and seed): each entry point names
 # ``add_commands(subcommands)``, which adds parsers with ``set_defaults(handler=...)``, ``handler(args) -> int``.
@@ -80,6 +83,7 @@ class Session:
         self._settings: Settings | None = None
         self._client: Client | None = None
         self._pool: asyncpg.Pool | None = None
+        self._api: ApiClient | None = None
 
     @property
     def settings(self) -> Settings:
@@ -108,9 +112,16 @@ class Session:
                 raise _database_down(self.settings.database_url, error) from error
         return self._pool
 
+    async def api(self) -> ApiClient:
+        if self._api is None:
+            self._api = await ApiClient.from_env()
+        return self._api
+
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()
+        if self._api is not None:
+            await self._api.aclose()
 
 
 # What connecting to PostgreSQL raises when it is down, refuses the role or lacks the database.
@@ -127,6 +138,10 @@ def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
+# The API's answers as exit codes: a request or token to correct is usage, a refusal is refused; 5xx is unreachable.
+_API_EXIT = {400: USAGE, 401: USAGE, 403: REFUSED, 404: NOT_FOUND, 409: REFUSED, 413: USAGE, 422: USAGE}
+
+
 def _failure(error: BaseException, args: argparse.Namespace) -> Failure | None:
     """The exit code and message for what a command raised; None for what is a defect (its traceback shows)."""
     code = getattr(args, "code", None)
@@ -136,10 +151,12 @@ def _failure(error: BaseException, args: argparse.Namespace) -> Failure | None:
         return Failure(USAGE, str(error))
     if isinstance(error, ConfigError | codec.KeyConfigError):
         return Failure(USAGE, f"configuration: {_one_line(error)}")
-    if isinstance(error, UnknownOfficer):
-        return Failure(NOT_FOUND, str(error))
-    if isinstance(error, OfficerError):
-        return Failure(REFUSED, str(error))
+    if isinstance(error, ApiError):
+        return Failure(_API_EXIT.get(error.status, UNREACHABLE if error.status >= 500 else REFUSED), error.line())
+    if isinstance(error, ApiUnreachable):
+        return Failure(UNREACHABLE, _one_line(error))
+    if isinstance(error, LoginError):
+        return Failure(USAGE, f"sign-in: {_one_line(error)}")
     if isinstance(error, WorkflowUpdateFailedError):
         return Failure(REFUSED, f"refused: {error.cause}")
     if isinstance(error, WorkflowFailureError):
@@ -183,15 +200,6 @@ def emit(args: argparse.Namespace, value: Any, text: str | Callable[[], str]) ->
         print(json.dumps(_jsonable(value), ensure_ascii=False, indent=2))
     else:
         print(text if isinstance(text, str) else text())
-
-
-def _masked(status: DossierStatus) -> dict[str, Any]:
-    """The status for an officer's screen: the applicant's ID number masked."""
-    dump = status.model_dump(mode="json")
-    applicant = (dump.get("submission") or {}).get("applicant")
-    if isinstance(applicant, dict) and "personal_id" in applicant:
-        applicant["personal_id"] = mask_personal_id(str(applicant["personal_id"]))
-    return dump
 
 
 def status_text(status: DossierStatus) -> str:
@@ -309,19 +317,31 @@ _DECISIONS = {"approve": DecisionKind.APPROVE, "reject": DecisionKind.REJECT,
 
 
 async def _officer(session: Session, args: argparse.Namespace) -> int:
-    desk = await OfficerDesk.login(await session.dossiers(), await session.pool(), args.officer)
+    """The desk through the API: who acts is the signed-in officer, whatever the command line says."""
+    if args.action == "login":
+        token = await token_from_env({k: v for k, v in os.environ.items() if k != "CUTRU_API_TOKEN"})
+        emit(args, {"access_token": token}, token)
+        return OK
+    if args.action in _DECISIONS:
+        # The decision's own rules (a reason for a rejection, the missing items) are checked before connecting.
+        OfficerDecision(officer_id="CB-00000-00", decision=_DECISIONS[args.action],
+                        reason=getattr(args, "reason", None), missing_items=tuple(getattr(args, "missing", ())))
+    api = await session.api()
     if args.action in ("queue", "escalations"):
-        items = await (desk.queue(mine_only=args.mine) if args.action == "queue" else desk.escalations())
+        items = await (api.queue(mine=args.mine, procedure=args.procedure, state=args.state)
+                       if args.action == "queue" else api.escalations())
         emit(args, items, lambda: queue_text(items))
     elif args.action == "show":
-        status = await desk.show(args.code)
-        emit(args, _masked(status), lambda: status_text(status))
+        dossier = await api.dossier(args.code)
+        emit(args, dossier, lambda: status_text(dossier))
     elif args.action == "reassign":
-        status = await desk.reassign(args.code, args.to, args.reason)
-        emit(args, _masked(status), f"{status.dossier_code}: reassigned to {status.assigned_officer}")
+        dossier = await api.reassign(args.code, ReassignmentRequest(officer_id=args.to, reason=args.reason),
+                                     idempotency_key=args.idempotency_key)
+        emit(args, dossier, f"{dossier.dossier_code}: reassigned to {dossier.assigned_officer}")
     else:
-        receipt = await desk.decide(args.code, _DECISIONS[args.action], reason=getattr(args, "reason", None),
-                                    missing_items=tuple(getattr(args, "missing", ())))
+        request = DecisionRequest(decision=_DECISIONS[args.action], reason=getattr(args, "reason", None),
+                                  missing_items=tuple(getattr(args, "missing", ())))
+        receipt = await api.decide(args.code, request, idempotency_key=args.idempotency_key)
         emit(args, receipt, f"{receipt.dossier_code}: decision accepted ({args.action})")
     return OK
 
@@ -330,15 +350,14 @@ async def _officer(session: Session, args: argparse.Namespace) -> int:
 
 
 async def _audit_replay(session: Session, args: argparse.Namespace) -> int:
-    converter = codec.data_converter(codec.KeyRing.from_env())
     if args.file:
         try:
             history = audit.load_history(Path(args.file))
         except (OSError, ValueError, KeyError) as error:
             raise Failure(USAGE, f"cannot read {args.file}: {_one_line(error)}") from error
+        report = await audit.replay(history, codec.replay_converter(codec.KeyRing.from_env()))
     else:
-        history = await (await session.client()).get_workflow_handle(args.code).fetch_history()
-    report = await audit.replay(history, converter)
+        report = await (await session.api()).replay(args.code)
     emit(args, report, lambda: _report_text(report))
     return OK if report.deterministic else REFUSED
 
@@ -350,7 +369,7 @@ def _report_text(report: audit.ReplayReport) -> str:
 
 
 async def _audit_replay_all(session: Session, args: argparse.Namespace) -> int:
-    converter = codec.data_converter(codec.KeyRing.from_env())
+    converter = codec.replay_converter(codec.KeyRing.from_env())
     unreadable: list[str] = []
     if args.dir:
         paths = sorted(Path(args.dir).glob("*.json"))
@@ -383,17 +402,32 @@ async def _audit_replay_all(session: Session, args: argparse.Namespace) -> int:
     return OK if summary.ok == summary.replayed else REFUSED
 
 
+async def _audit_trail(session: Session, args: argparse.Namespace) -> int:
+    trail = await (await session.api()).trail(args.code)
+    emit(args, trail, lambda: "\n".join(
+        [f"{trail.dossier_code}  {trail.police_unit}"]
+        + [f"  {e.at:%Y-%m-%d %H:%M:%S}Z  {e.actor:<16} {e.action:<22} {e.detail}" for e in trail.entries]))
+    return OK
+
+
 async def _audit_export(session: Session, args: argparse.Namespace) -> int:
-    query = args.query or " OR ".join(f'WorkflowId = "{code}"' for code in args.codes)
-    if not query:
+    """Dossier codes through the API; a visibility query straight from Temporal (an operator's tool)."""
+    if not args.query and not args.codes:
         raise Failure(USAGE, "export needs dossier codes or --query")
     target = Path(args.dir)
     target.mkdir(parents=True, exist_ok=True)
     written = []
-    async for history in audit.histories_from_server(await session.client(), query):
-        path = target / f"{history.workflow_id}.json"
-        path.write_text(history.to_json(), encoding="utf-8")
-        written.append(str(path))
+    if args.query:
+        async for history in audit.histories_from_server(await session.client(), args.query):
+            path = target / f"{history.workflow_id}.json"
+            path.write_text(history.to_json(), encoding="utf-8")
+            written.append(str(path))
+    else:
+        api = await session.api()
+        for code in args.codes:
+            path = target / f"{code}.json"
+            await api.export_history(code, path)
+            written.append(str(path))
     emit(args, {"exported": written}, f"exported {len(written)} histories to {target}")
     return OK
 
@@ -509,39 +543,47 @@ def _citizen_commands(commands: Any) -> None:
 
 
 def _officer_commands(commands: Any) -> None:
-    officer = _add(commands, "officer", "the officer's desk: the unit's queue, a dossier, decisions")
-    officer.add_argument("--officer", required=True, metavar="ID", help="your officer id, e.g. CB-00070-01")
+    officer = _add(commands, "officer", "the officer's desk through the API: the unit's queue, a dossier, decisions "
+                                        "(you are the officer your token names)")
     actions = officer.add_subparsers(dest="action", required=True, metavar="ACTION")
     handler = _async(_officer)
+    _add(actions, "login", "sign in (authorization code + PKCE in a browser) and print the token for "
+                           "CUTRU_API_TOKEN", handler)
     queue = _add(actions, "queue", "the unit's dossiers waiting: overdue first, then by deadline", handler)
     queue.add_argument("--mine", action="store_true", help="only dossiers assigned to me")
+    queue.add_argument("--procedure", help="workflow type, e.g. PermanentResidenceRegistration")
+    queue.add_argument("--state", choices=("awaiting_decision", "awaiting_supplement"))
     _add(actions, "show", "one dossier in full (ID numbers masked)", handler).add_argument("code")
-    _add(actions, "approve", "approve the dossier", handler).add_argument("code")
+    writes = [_add(actions, "approve", "approve the dossier", handler)]
     reject = _add(actions, "reject", "reject the dossier (CT06)", handler)
-    reject.add_argument("code")
     reject.add_argument("--reason", required=True, help="printed on the CT06 refusal")
     request = _add(actions, "request-supplement", "ask the citizen for missing items (CT05); the deadline stops",
                    handler)
-    request.add_argument("code")
     request.add_argument("--missing", action="append", required=True, metavar="ITEM",
                          help="a missing item (repeatable)")
-    _add(actions, "escalations", "supervisor: the unit's overdue dossiers", handler)
+    _add(actions, "escalations", "supervisor: the unit's dossiers overdue or due within a working day", handler)
     reassign = _add(actions, "reassign", "supervisor: give the dossier to another officer", handler)
-    reassign.add_argument("code")
     reassign.add_argument("--to", required=True, metavar="ID")
     reassign.add_argument("--reason", required=True)
+    for parser in (*writes, reject, request, reassign):
+        parser.add_argument("code")
+        parser.add_argument("--idempotency-key", metavar="KEY",
+                            help="the same key sent again is answered as the first time, never acted on twice")
 
 
 def _audit_commands(commands: Any) -> None:
     auditor = _add(commands, "audit", "decision trails and determinism verdicts from Temporal histories")
     actions = auditor.add_subparsers(dest="action", required=True, metavar="ACTION")
+    _add(actions, "trail", "one dossier's decision trail as the audit table recorded it",
+         _async(_audit_trail)).add_argument("code")
     one = _add(actions, "replay", "one dossier: its decision trail and determinism verdict (exit 1 if not)",
                _async(_audit_replay))
     source = one.add_mutually_exclusive_group(required=True)
-    source.add_argument("code", nargs="?", help="the dossier code, read from the server")
+    source.add_argument("code", nargs="?", help="the dossier code, replayed by the API")
     source.add_argument("--file", help="an exported history (JSON) instead of the server")
-    many = _add(actions, "replay-all", "every closed dossier matching a query, or every file in --dir, through "
-                                       "one replayer (exit 1 if any fails)", _async(_audit_replay_all))
+    many = _add(actions, "replay-all", "every closed dossier matching a query (from Temporal: an operator's tool), or "
+                                       "every file in --dir, through one replayer (exit 1 if any fails)",
+                _async(_audit_replay_all))
     many.add_argument("--procedure", help="workflow type, e.g. PermanentResidenceRegistration")
     many.add_argument("--unit", help="police unit, e.g. CA-00070")
     many.add_argument("--since", help="closed at or after (RFC 3339 date or time)")
@@ -550,8 +592,8 @@ def _audit_commands(commands: Any) -> None:
     many.add_argument("--dir", help="replay exported history files instead of the server")
     many.add_argument("--verbose", action="store_true", help="print every trail, not only failures")
     export = _add(actions, "export", "save histories as JSON files for archiving", _async(_audit_export))
-    export.add_argument("codes", nargs="*", metavar="code")
-    export.add_argument("--query", help="a visibility query instead of codes")
+    export.add_argument("codes", nargs="*", metavar="code", help="dossier codes, exported by the API")
+    export.add_argument("--query", help="a visibility query instead of codes (from Temporal: an operator's tool)")
     export.add_argument("--dir", required=True)
 
 

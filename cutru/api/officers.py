@@ -1,5 +1,291 @@
-"""Officer and supervisor endpoints (queue, dossier view, decide, reassign, escalations)."""
+"""The officers' and supervisors' desk: the unit's queue, one dossier, decisions, reassignment, escalations.
 
-from fastapi import APIRouter
+Who acts is the token's ``officer_id``, never a field of the request; the token's ``police_units`` bound what the
+desk shows. At decision time the officer's record is read again from the database (active, of the dossier's unit),
+and the decision reaches the workflow as an envelope signed with the API's decision key and the request's token id
+(``domain.envelopes``); the workflow's validator refuses anything else. A decision the dossier refuses is a 409
+problem that says why.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from cutru.api.idempotency import HEADER, idempotent
+from cutru.api.problems import Problem, dossier_not_found, field_errors, problem_responses, validation_problem
+from cutru.api.security import check_procedure, check_readable, check_unit, forbidden, permit
+from cutru.api.state import ApiState, api_state
+from cutru.api.views import Page, bad_cursor, decode_cursor, encode_cursor
+from cutru.clients.officer import (
+    QUEUE_STATES,
+    DecisionRequest,
+    DeskDossier,
+    Officer,
+    QueueItem,
+    ReassignmentRequest,
+    dossier_row,
+    find_officer,
+    masked,
+    queue,
+)
+from cutru.platform.oidc import ANY, Principal
+from cutru.platform.signing import DecisionKeyRing, sign_decision_now, sign_reassignment_now
+from domain.calendar import WorkingCalendar
+from domain.models import DecisionReceipt, OfficerDecision, Reassignment
+from workflows.lifecycle import DECISION_REFUSED, REASSIGNMENT_REFUSED
+
+router = APIRouter(prefix="/v1/desk", tags=["officers"])
+
+_CALENDAR = WorkingCalendar()
+_READS = problem_responses(401, 403, 404, 422)
+_WRITES = problem_responses(401, 403, 404, 409, 422)
+
+
+# ---------------------------------------------------------------------------------------------- scope
+
+
+def _officer_id(principal: Principal) -> str:
+    if not principal.officer_id:
+        raise forbidden("Your token names no officer (claim officer_id): sign in with your own officer account.",
+                        "Tài khoản không gắn với cán bộ nào (officer_id): hãy đăng nhập bằng tài khoản cán bộ.")
+    return principal.officer_id
+
+
+def _units(principal: Principal, unit: str | None) -> list[str] | None:
+    """The units a listing covers: the one asked for (when the token covers it), else every unit of the token."""
+    if unit is not None:
+        check_unit(principal, unit)
+        return [unit]
+    return None if ANY in principal.units else sorted(principal.units)
+
+
+def _procedures(principal: Principal, procedure: str | None) -> list[str] | None:
+    if procedure is not None:
+        check_procedure(principal, procedure)
+        return [procedure]
+    return None if ANY in principal.procedures else sorted(principal.procedures)
+
+
+async def _visible(state: ApiState, principal: Principal, code: str) -> tuple[str, str]:
+    """The dossier's unit and applicant's name; 404 when it is not in the read model or not in the caller's scope."""
+    row = await dossier_row(state.pool, code)
+    if row is None:
+        raise dossier_not_found(code)
+    unit, procedure, applicant_name = row
+    check_readable(principal, code, unit, procedure)
+    return unit, applicant_name
+
+
+async def _acting_officer(state: ApiState, principal: Principal, unit: str, *, supervisor: bool) -> Officer:
+    """The caller's officer record as the database holds it now: active, of the dossier's unit (its supervisor)."""
+    officer_id = _officer_id(principal)
+    officer = await find_officer(state.pool, officer_id)
+    if officer is None or not officer.active:
+        raise forbidden(f"Officer {officer_id} is not an active officer: ask the unit's supervisor.",
+                        f"Cán bộ {officer_id} không còn hoạt động: liên hệ lãnh đạo đơn vị.")
+    if officer.unit_code != unit:
+        raise forbidden(f"Officer {officer_id} is not an officer of {unit}.",
+                        f"Cán bộ {officer_id} không thuộc đơn vị {unit}.")
+    if supervisor and officer.role != "supervisor":
+        raise forbidden(f"Officer {officer_id} is not the supervisor of {unit}.",
+                        f"Cán bộ {officer_id} không phải lãnh đạo đơn vị {unit}.")
+    return officer
+
+
+def _token_id(principal: Principal, request: Request) -> str:
+    """Unique per request, and the same for a retry under one Idempotency-Key: the dossier takes one message per
+    token id, so a retry that reaches the workflow twice is refused the second time."""
+    return f"{principal.token_id}:{request.headers.get(HEADER) or uuid.uuid4().hex}"[:200]
+
+
+def _decision_keys(state: ApiState) -> DecisionKeyRing:
+    keys = state.dossiers.decision_keys
+    if keys is None:  # load_api_settings refuses to start without them; an app built otherwise says so here
+        raise Problem(503, "decisions_unavailable", "Decisions cannot be signed", "Chưa thể ký quyết định",
+                      detail="The API holds no decision key (CUTRU_DECISION_KEYS); tell the operator.",
+                      detail_vi="Hệ thống chưa có khóa ký quyết định; hãy báo quản trị viên.")
+    return keys
+
+
+def _refused(error: WorkflowUpdateFailedError, what: str, what_vi: str) -> Problem:
+    cause = error.cause
+    reason = cause.message if isinstance(cause, ApplicationError) else str(cause or error)
+    return Problem(409, f"{what}_refused", f"The dossier refused the {what}", f"Hồ sơ không nhận {what_vi}",
+                   detail=f"{reason}.", detail_vi=f"Hồ sơ không nhận {what_vi}: {reason}.")
+
+
+def _json(model: Any) -> JSONResponse:
+    return JSONResponse(model.model_dump(mode="json"))
+
+
+# ---------------------------------------------------------------------------------------------- listings
+
+
+Limit = Annotated[int | None, Query(ge=1, description="items per page (default CUTRU_API_PAGE_SIZE)")]
+Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")]
+
+
+def _page(state: ApiState, limit: int | None, cursor: str | None) -> tuple[int, int]:
+    size = limit or state.settings.page_size
+    if size > state.settings.max_page_size:
+        raise validation_problem(field_errors([{
+            "loc": ("query", "limit"), "type": "less_than_equal",
+            "msg": f"Input should be less than or equal to {state.settings.max_page_size}"}]))
+    offset = 0
+    if cursor is not None:
+        values = decode_cursor(cursor)
+        if len(values) != 1 or not isinstance(values[0], int) or isinstance(values[0], bool) or values[0] < 0:
+            raise bad_cursor()
+        offset = values[0]
+    return size, offset
+
+
+async def _listing(state: ApiState, units: list[str] | None, procedures: list[str] | None, *, limit: int | None,
+                   cursor: str | None, states: Sequence[str] = QUEUE_STATES, assigned_to: str | None = None,
+                   due_by: datetime | None = None) -> Page[QueueItem]:
+    size, offset = _page(state, limit, cursor)
+    # One more than the page: whether a next page exists, without counting.
+    items = await queue(state.pool, units, procedures=procedures, states=states, assigned_to=assigned_to,
+                        due_by=due_by, limit=size + 1, offset=offset)
+    following = encode_cursor([offset + size]) if len(items) > size else None
+    return Page[QueueItem](items=items[:size], next_cursor=following)
+
+
+@router.get("/queue", response_model=Page[QueueItem], responses=_READS, operation_id="desk_queue",
+            summary="The unit's dossiers awaiting a decision or a supplement: overdue first, then by deadline")
+async def desk_queue(
+    state: Annotated[ApiState, Depends(api_state)],
+    principal: Annotated[Principal, Depends(permit("officer_queue"))],
+    unit: Annotated[str | None, Query(pattern=r"^CA-[0-9]{5}$", description="one of your units")] = None,
+    procedure: Annotated[str | None, Query(max_length=80, description="workflow type")] = None,
+    status: Annotated[str | None, Query(alias="state", pattern="^(awaiting_decision|awaiting_supplement)$")] = None,
+    mine: Annotated[bool, Query(description="only the dossiers assigned to me")] = False,
+    limit: Limit = None,
+    cursor: Cursor = None,
+) -> Page[QueueItem]:
+    return await _listing(state, _units(principal, unit), _procedures(principal, procedure), limit=limit,
+                          cursor=cursor, states=[status] if status else QUEUE_STATES,
+                          assigned_to=_officer_id(principal) if mine else None)
+
+
+@router.get("/escalations", response_model=Page[QueueItem], responses=_READS, operation_id="desk_escalations",
+            summary="Supervisor: the unit's dossiers overdue or due within one working day")
+async def desk_escalations(
+    state: Annotated[ApiState, Depends(api_state)],
+    principal: Annotated[Principal, Depends(permit("escalations"))],
+    unit: Annotated[str | None, Query(pattern=r"^CA-[0-9]{5}$", description="one of your units")] = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
+) -> Page[QueueItem]:
+    due_by = _CALENDAR.add_working_days(datetime.now(UTC), 1)
+    return await _listing(state, _units(principal, unit), _procedures(principal, None), limit=limit, cursor=cursor,
+                          due_by=due_by)
+
+
+# ---------------------------------------------------------------------------------------------- one dossier
+
+
+@router.get("/dossiers/{code}", response_model=DeskDossier, responses=_READS, operation_id="desk_dossier",
+            summary="One dossier of your unit in full: state, deadline, findings, papers, trail (ID numbers masked)")
+async def desk_dossier(
+    code: str,
+    state: Annotated[ApiState, Depends(api_state)],
+    principal: Annotated[Principal, Depends(permit("officer_view"))],
+) -> DeskDossier:
+    _, applicant_name = await _visible(state, principal, code)
+    try:
+        status = await state.dossiers.status(code)
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise dossier_not_found(code) from error
+        raise
+    return masked(status, applicant_name)
+
+
+@router.post("/dossiers/{code}/decision", response_model=DecisionReceipt, responses=_WRITES,
+             operation_id="desk_decide",
+             summary="Approve, reject (with a reason) or request a supplement (with the missing items)")
+async def desk_decide(
+    code: str,
+    body: DecisionRequest,
+    request: Request,
+    state: Annotated[ApiState, Depends(api_state)],
+    principal: Annotated[Principal, Depends(permit("decide"))],
+) -> Response:
+    async def produce() -> Response:
+        unit, _ = await _writable(state, principal, code)
+        officer = await _acting_officer(state, principal, unit, supervisor=False)
+        try:
+            decision = OfficerDecision(officer_id=officer.officer_id, decision=body.decision, reason=body.reason,
+                                       missing_items=body.missing_items)
+        except ValidationError as error:
+            raise validation_problem(field_errors(error.errors())) from error
+        signed = sign_decision_now(_decision_keys(state), decision, code, _token_id(principal, request))
+        try:
+            return _json(await state.dossiers.decide(code, signed))
+        except WorkflowUpdateFailedError as error:
+            if isinstance(error.cause, ApplicationError) and error.cause.type == DECISION_REFUSED:
+                raise _refused(error, "decision", "quyết định") from error
+            raise
+        except RPCError as error:
+            raise _not_found_or(error, code) from error
+
+    return await idempotent(request, state, principal, produce)
+
+
+@router.post("/dossiers/{code}/reassignment", response_model=DeskDossier, responses=_WRITES,
+             operation_id="desk_reassign", summary="Supervisor: give the dossier to another officer of the unit")
+async def desk_reassign(
+    code: str,
+    body: ReassignmentRequest,
+    request: Request,
+    state: Annotated[ApiState, Depends(api_state)],
+    principal: Annotated[Principal, Depends(permit("reassign"))],
+) -> Response:
+    async def produce() -> Response:
+        unit, applicant_name = await _writable(state, principal, code)
+        supervisor = await _acting_officer(state, principal, unit, supervisor=True)
+        reassignment = Reassignment(supervisor_id=supervisor.officer_id, officer_id=body.officer_id,
+                                    reason=body.reason)
+        signed = sign_reassignment_now(_decision_keys(state), reassignment, code, _token_id(principal, request))
+        try:
+            status = await state.dossiers.reassign(code, signed)
+        except WorkflowUpdateFailedError as error:
+            if isinstance(error.cause, ApplicationError) and error.cause.type == REASSIGNMENT_REFUSED:
+                raise _refused(error, "reassignment", "việc phân công lại") from error
+            raise
+        except RPCError as error:
+            raise _not_found_or(error, code) from error
+        return _json(masked(status, applicant_name))
+
+    return await idempotent(request, state, principal, produce)
+
+
+async def _writable(state: ApiState, principal: Principal, code: str) -> tuple[str, str]:
+    """A write: 404 for no dossier; 403 for a dossier outside the caller's units or procedures."""
+    row = await dossier_row(state.pool, code)
+    if row is None:
+        raise dossier_not_found(code)
+    unit, procedure, applicant_name = row
+    check_unit(principal, unit)
+    check_procedure(principal, procedure)
+    return unit, applicant_name
+
+
+def _not_found_or(error: RPCError, code: str) -> Exception:
+    """A closed dossier answers an update with NOT_FOUND: it takes no decision any more."""
+    if error.status == RPCStatusCode.NOT_FOUND:
+        return Problem(409, "dossier_closed", "The dossier is closed", "Hồ sơ đã kết thúc",
+                       detail=f"Dossier {code} is closed and takes no decision.",
+                       detail_vi=f"Hồ sơ {code} đã kết thúc, không nhận quyết định.")
+    return error

@@ -1,44 +1,37 @@
-"""The officer's desk: the work queue of a police unit, one dossier in full, and decisions.
+"""The officer's desk as the read model holds it: the unit's work queue, an officer's record, a dossier's unit.
 
-    cutru officer --officer CB-00070-01 queue
-    cutru officer --officer CB-00070-01 show HS-2026-000001
-    cutru officer --officer CB-00070-01 approve HS-2026-000001
-    cutru officer --officer CB-00070-01 reject HS-2026-000001 --reason "Chỗ ở đang có tranh chấp"
-    cutru officer --officer CB-00070-01 request-supplement HS-2026-000001 --missing "Hợp đồng thuê nhà"
-    cutru officer --officer CB-00070-00 reassign HS-2026-000001 --to CB-00070-02 --reason "nghỉ phép"
-    cutru officer --officer CB-00070-00 escalations
-
-Decisions go through the workflow's validated ``decide`` update: a refused decision (unknown or inactive officer,
-another unit, a dossier not waiting for a decision, a rejection without reason) is reported here and never enters
-the dossier's history. The same class, ``OfficerDesk``, serves other Python tools.
+The desk itself is the API (``cutru/api/officers.py``, ``/v1/desk/...``): it takes the officer's identity and unit
+from a verified token and signs each decision. This module holds what that service reads from PostgreSQL, and the
+models its answers are made of, which the API's client (``cutru/api/client.py``) reads back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
 import asyncpg
-from temporalio.client import WorkflowUpdateFailedError
+from pydantic import Field
 
-from cutru.clients.client import DossierClient
-from domain.models import Boundary, DecisionKind, DecisionReceipt, DossierStatus, OfficerDecision, Reassignment
+from domain.identity import mask_personal_id
+from domain.models import Boundary, DecisionKind, DossierStatus, Item
 
+# The dossiers an officer acts on: waiting for a decision or for the citizen's supplement.
+QUEUE_STATES = ("awaiting_decision", "awaiting_supplement")
+
+# Overdue first, then the nearest deadline; the code last so that pages never overlap.
 _QUEUE_SQL = """
 SELECT dossier_code, procedure, status, applicant_name, received_at, deadline, overdue, assigned_officer
 FROM dossiers
-WHERE unit_code = $1 AND status IN ('awaiting_decision', 'awaiting_supplement')
-  AND ($2::text IS NULL OR assigned_officer = $2)
-ORDER BY overdue DESC, deadline ASC NULLS LAST, received_at
+WHERE ($1::text[] IS NULL OR unit_code = ANY($1::text[]))
+  AND status = ANY($2::text[])
+  AND ($3::text[] IS NULL OR procedure = ANY($3::text[]))
+  AND ($4::text IS NULL OR assigned_officer = $4)
+  AND ($5::timestamptz IS NULL OR overdue OR deadline <= $5)
+ORDER BY overdue DESC, deadline ASC NULLS LAST, received_at, dossier_code
+LIMIT $6 OFFSET $7
 """
-
-
-class OfficerError(Exception):
-    """Something the officer can act on: the message says what."""
-
-
-class UnknownOfficer(OfficerError):
-    """No officer has this id."""
 
 
 class Officer(Boundary):
@@ -60,62 +53,63 @@ class QueueItem(Boundary):
     assigned_officer: str | None
 
 
-class OfficerDesk:
-    def __init__(self, dossiers: DossierClient, pool: asyncpg.Pool, officer: Officer) -> None:
-        self.dossiers = dossiers
-        self.pool = pool
-        self.officer = officer
+class DeskDossier(DossierStatus):
+    """One dossier on the officer's screen: the workflow's status with the applicant's ID numbers masked."""
 
-    @classmethod
-    async def login(cls, dossiers: DossierClient, pool: asyncpg.Pool, officer_id: str) -> OfficerDesk:
-        row = await pool.fetchrow(
-            "SELECT officer_id, full_name, unit_code, role, active FROM officers WHERE officer_id = $1", officer_id
-        )
-        if row is None:
-            raise UnknownOfficer(f"unknown officer {officer_id}: check the id on your card (CB-<commune>-<nn>)")
-        officer = Officer.model_validate(dict(row))
-        if not officer.active:
-            raise OfficerError(f"officer {officer_id} is inactive; ask the unit supervisor to reactivate the account")
-        return cls(dossiers, pool, officer)
+    applicant_name: str
 
-    async def queue(self, *, mine_only: bool = False) -> list[QueueItem]:
-        """Dossiers of the unit waiting for a decision or a supplement: overdue first, then by deadline."""
-        mine = self.officer.officer_id if mine_only else None
-        return [QueueItem.model_validate(dict(r)) for r in await self.pool.fetch(_QUEUE_SQL, self.officer.unit_code,
-                                                                                  mine)]
 
-    async def escalations(self) -> list[QueueItem]:
-        self._require_supervisor()
-        return [item for item in await self.queue() if item.overdue]
+class DecisionRequest(Boundary):
+    """What the officer decides; who decides is the signed-in officer, never a field of the request."""
 
-    async def show(self, dossier_code: str) -> DossierStatus:
-        status = await self.dossiers.status(dossier_code)
-        if status.police_unit != self.officer.unit_code:
-            raise OfficerError(f"dossier {dossier_code} belongs to {status.police_unit}, not to your unit "
-                               f"{self.officer.unit_code}")
-        return status
+    decision: DecisionKind
+    reason: str | None = Field(default=None, max_length=1000, description="required for a rejection (CT06)")
+    missing_items: tuple[Item, ...] = Field(default=(), max_length=20,
+                                            description="required for a supplement request (CT05)")
 
-    async def decide(self, dossier_code: str, decision: DecisionKind, *, reason: str | None = None,
-                     missing_items: tuple[str, ...] = ()) -> DecisionReceipt:
-        try:
-            request = OfficerDecision(officer_id=self.officer.officer_id, decision=decision, reason=reason,
-                                      missing_items=missing_items)
-        except ValueError as error:
-            raise OfficerError(str(error)) from error
-        try:
-            return await self.dossiers.decide(dossier_code, request)
-        except WorkflowUpdateFailedError as error:
-            raise OfficerError(f"decision refused: {error.cause}") from error
 
-    async def reassign(self, dossier_code: str, to_officer: str, reason: str) -> DossierStatus:
-        self._require_supervisor()
-        request = Reassignment(supervisor_id=self.officer.officer_id, officer_id=to_officer, reason=reason)
-        try:
-            return await self.dossiers.handle(dossier_code).execute_update("reassign", request,
-                                                                            result_type=DossierStatus)
-        except WorkflowUpdateFailedError as error:
-            raise OfficerError(f"reassignment refused: {error.cause}") from error
+class ReassignmentRequest(Boundary):
+    """The supervisor gives the dossier to another officer of the unit."""
 
-    def _require_supervisor(self) -> None:
-        if self.officer.role != "supervisor":
-            raise OfficerError(f"{self.officer.officer_id} is not a supervisor of {self.officer.unit_code}")
+    officer_id: str = Field(pattern=r"^CB-[0-9]{5}-[0-9]{2}$")
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+def masked(status: DossierStatus, applicant_name: str) -> DeskDossier:
+    """The status with every ``personal_id`` in the submission masked (the applicant's, members', guests')."""
+    return DeskDossier.model_validate({**status.model_dump(mode="json", exclude={"submission"}),
+                                       "submission": _mask(status.submission), "applicant_name": applicant_name})
+
+
+def _mask(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: mask_personal_id(str(v)) if k == "personal_id" and v else _mask(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask(v) for v in value]
+    return value
+
+
+async def find_officer(pool: asyncpg.Pool, officer_id: str) -> Officer | None:
+    row = await pool.fetchrow(
+        "SELECT officer_id, full_name, unit_code, role, active FROM officers WHERE officer_id = $1", officer_id)
+    return None if row is None else Officer.model_validate(dict(row))
+
+
+async def dossier_row(pool: asyncpg.Pool, dossier_code: str) -> tuple[str, str, str] | None:
+    """The dossier's police unit, procedure and applicant's name in the read model; None for no dossier (or one not
+    yet accepted)."""
+    row = await pool.fetchrow("SELECT unit_code, procedure, applicant_name FROM dossiers WHERE dossier_code = $1",
+                              dossier_code)
+    return None if row is None else (row["unit_code"], row["procedure"], row["applicant_name"])
+
+
+async def queue(pool: asyncpg.Pool, units: Sequence[str] | None, *, states: Sequence[str] = QUEUE_STATES,
+                procedures: Sequence[str] | None = None, assigned_to: str | None = None, due_by: datetime | None = None,
+                limit: int = 50, offset: int = 0) -> list[QueueItem]:
+    """Dossiers of the units and procedures (None: every one) in the states: overdue first, then by deadline.
+
+    ``due_by``: only the overdue ones and those whose deadline falls by then (the supervisor's escalations)."""
+    rows = await pool.fetch(_QUEUE_SQL, None if units is None else list(units), list(states),
+                            None if procedures is None else list(procedures),
+                            assigned_to, due_by, limit, offset)
+    return [QueueItem.model_validate(dict(r)) for r in rows]
