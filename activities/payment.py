@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -97,6 +97,8 @@ class LocalPaymentGateway:
 
 # Where VNPAY serves its query API, relative to the payment page's origin (the local gateway serves it there too).
 QUERY_PATH = "/merchant_webapi/api/transaction"
+# The local gateway's (cutru_local.gateway) pay button posts the payment URL's parameters here.
+LOCAL_PAY_ACTION = "/paymentv2/pay"
 GATEWAY_ENV = {
     "pay_url": "CUTRU_PAYMENT_GATEWAY_URL",
     "tmn_code": "CUTRU_PAYMENT_TMN_CODE",
@@ -274,3 +276,17 @@ class HttpPaymentGateway:
     async def aclose(self) -> None:
         if self._http is not None:
             await self._http.aclose()
+
+
+async def pay_at_local_gateway(payment_url: str, *, cancel: bool = False) -> dict[str, str]:
+    """What a citizen's browser does on the local gateway's payment page (development stack, demo, tests): press
+    "pay" (or "cancel"); the signed result parameters the gateway sends the browser back with
+    (``vnp.PaymentResult.parse`` reads them). The gateway notifies cutru itself. ValueError when the gateway refuses
+    (an expired or foreign URL)."""
+    parts = urlsplit(payment_url)
+    form = dict(parse_qsl(parts.query)) | {"action": "cancel" if cancel else "pay"}
+    async with httpx.AsyncClient(timeout=10.0) as browser:
+        answer = await browser.post(f"{parts.scheme}://{parts.netloc}{LOCAL_PAY_ACTION}", data=form)
+    if answer.status_code != 303:
+        raise ValueError(f"the gateway refused the payment ({answer.status_code})")
+    return dict(parse_qsl(urlsplit(answer.headers["location"]).query))

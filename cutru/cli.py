@@ -28,11 +28,18 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 import asyncpg
+import httpx
 from pydantic import BaseModel, ValidationError
 from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.payment import LocalPaymentGateway
+from activities.payment import (
+    GatewayConfig,
+    GatewayConfigError,
+    HttpPaymentGateway,
+    LocalPaymentGateway,
+    pay_at_local_gateway,
+)
 from cutru.api import serve as api_server
 from cutru.api.app import openapi_stale, write_openapi
 from cutru.api.client import ApiClient, ApiError, ApiUnreachable, LoginError, token_from_env
@@ -296,9 +303,17 @@ async def _withdraw(session: Session, args: argparse.Namespace) -> int:
 
 
 async def _pay(session: Session, args: argparse.Namespace) -> int:
-    """What the local payment portal does: mark the order paid, then call the dossier back."""
+    """What the local payment portal does: mark the order paid, then call the dossier back. With an HTTP gateway
+    configured (CUTRU_PAYMENT_GATEWAY_URL: the local stack's ``cutru_local.gateway``), pay on its page instead: the
+    gateway calls cutru back."""
     dossiers = await session.dossiers()
     await dossiers.status(args.code)
+    try:
+        gateway = GatewayConfig.from_env(os.environ)
+    except GatewayConfigError as error:
+        raise Failure(USAGE, f"configuration: {error}") from error
+    if gateway is not None:
+        return await _pay_at_gateway(session, args, gateway)
     try:
         order = await LocalPaymentGateway(await session.pool()).pay(args.code)
     except LookupError as error:
@@ -306,6 +321,24 @@ async def _pay(session: Session, args: argparse.Namespace) -> int:
     await dossiers.confirm_payment(args.code, PaymentConfirmation(order_id=order.order_id,
                                                                   amount_vnd=order.amount_vnd))
     emit(args, order, f"{args.code}: paid {order.amount_vnd} VND (order {order.order_id})")
+    return OK
+
+
+async def _pay_at_gateway(session: Session, args: argparse.Namespace, config: GatewayConfig) -> int:
+    try:
+        order = await HttpPaymentGateway(await session.pool(), config).order(args.code)
+    except LookupError as error:
+        raise Failure(NOT_FOUND, f"no payment order for {args.code}: {error}") from error
+    if order.status != "pending" or order.payment_url is None:
+        raise Failure(REFUSED, f"{args.code}: order {order.order_id} is {order.status}, there is nothing to pay")
+    try:
+        result = await pay_at_local_gateway(order.payment_url)
+    except (OSError, httpx.HTTPError) as error:
+        raise Failure(UNREACHABLE, f"the payment gateway is unreachable: {_one_line(error)}") from error
+    except ValueError as error:
+        raise Failure(REFUSED, f"{args.code}: {error}") from error
+    emit(args, order, f"{args.code}: paid {order.amount_vnd} VND at the gateway (order {order.order_id}, transaction"
+              f" {result.get('vnp_TransactionNo')}); the gateway notifies cutru")
     return OK
 
 

@@ -45,10 +45,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict
 
+from activities.payment import LOCAL_PAY_ACTION as PAY_ACTION
 from domain import payment_protocol as vnp
 
 PAY_PAGE = "/paymentv2/vpcpay.html"
-PAY_ACTION = "/paymentv2/pay"
 QUERY_API = "/merchant_webapi/api/transaction"
 TRANSACTION_NO_LOW = 10**13  # vnp_TransactionNo: 14 digits
 # The answers after which an IPN is not sent again: every one the protocol defines but "unknown error".

@@ -29,7 +29,7 @@ from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.payment import GatewayConfig, HttpPaymentGateway, order_info
+from activities.payment import GatewayConfig, HttpPaymentGateway, order_info, pay_at_local_gateway
 from cutru.api.app import create_app
 from cutru.api.settings import ApiSettings
 from cutru.platform.config import Settings
@@ -148,16 +148,13 @@ async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: f
         await asyncio.sleep(0.05)
 
 
-async def pay_at(gateway_url: str, payment_url: str, action: str = "pay") -> dict[str, str]:
-    """What the citizen's browser does: open the payment page, press the button; the signed result it is sent to."""
+async def pay_at(payment_url: str) -> dict[str, str]:
+    """What the citizen's browser does: open the payment page, press "pay"; the signed result it is sent back with."""
     async with httpx.AsyncClient(timeout=10) as browser:
         page = await browser.get(payment_url)
-        assert page.status_code == 200, page.text
-        assert "Thanh toán" in page.text
-        form = dict(parse_qsl(urlsplit(payment_url).query)) | {"action": action}
-        answer = await browser.post(f"{gateway_url}/paymentv2/pay", data=form)
-    assert answer.status_code == 303, answer.text
-    return dict(parse_qsl(urlsplit(answer.headers["location"]).query))
+    assert page.status_code == 200, page.text
+    assert "Thanh toán" in page.text
+    return await pay_at_local_gateway(payment_url)
 
 
 async def transactions(pool: asyncpg.Pool, order_id: str) -> list[asyncpg.Record]:
@@ -191,7 +188,7 @@ async def test_a_fee_is_paid_on_the_gateways_page_and_its_ipn_wakes_the_dossier(
             assert order.status == "pending" and order.payment_url is not None
             assert order.payment_url.startswith(f"{gw.url}/paymentv2/vpcpay.html?")
 
-            result = await pay_at(gw.url, order.payment_url)
+            result = await pay_at(order.payment_url)
             assert vnp.params_signed(result, SECRET)
             assert result["vnp_TxnRef"] == order.order_id
             assert vnp.decode_amount(result["vnp_Amount"]) == order.amount_vnd
@@ -283,7 +280,7 @@ async def test_the_gateway_keeps_payments_and_owed_ipns_across_a_crash(
     order = await gateway_client.create_order(code, 30_000)
     assert order.payment_url is not None
     assert (await gateway_client.order_status(code)).status == "pending"  # querydr: not found yet
-    result = await pay_at(first.url, order.payment_url)
+    result = await pay_at(order.payment_url)
     await first.stop(signal.SIGKILL)
 
     again = await start_gateway(f"{api_url}{IPN_PATH}", journal, port=urlsplit(first.url).port or 0)
@@ -304,7 +301,7 @@ async def test_the_gateway_keeps_payments_and_owed_ipns_across_a_crash(
         assert [(r["transaction_no"], r["order_status"]) for r in recorded] == [
             (result["vnp_TransactionNo"], "paid")]
         # Paying again at the restarted gateway gives the same transaction, not a second charge.
-        assert (await pay_at(again.url, order.payment_url))["vnp_TransactionNo"] == result["vnp_TransactionNo"]
+        assert (await pay_at(order.payment_url))["vnp_TransactionNo"] == result["vnp_TransactionNo"]
     finally:
         await again.stop()
         await gateway_client.aclose()
