@@ -1,0 +1,87 @@
+"""The auditors' endpoints: the audit table's trail, the replay verdict, and the streamed history export, within
+the units the auditor's token covers."""
+
+from __future__ import annotations
+
+import base64
+
+import httpx
+from temporalio.client import WorkflowHistory
+
+from cutru.clients.audit import replay
+from cutru.platform.codec import ENCODING, replay_converter
+from domain.models import DossierStatus, TrailAction
+from tests.api_fixtures import bearer
+from tests.factories import PAYLOAD_KEYS
+from tests.integration.test_api import assert_problem
+from tests.integration.test_audit import OFFICER, completed  # noqa: F401  (the fixture)
+from tests.oidc import OidcProvider, login_token, signed_token
+
+pytest_plugins = ["tests.api_fixtures"]
+
+AUDITOR = "KT-AUDITOR-01"
+AUDIT_PATHS = ("trail", "replay", "history")
+
+
+def auditor(provider: OidcProvider) -> dict[str, str]:
+    return bearer(login_token(provider, AUDITOR))
+
+
+async def test_the_trail_is_the_audit_tables_in_order(
+        api_client: httpx.AsyncClient, oidc_provider: OidcProvider,
+        completed: tuple[WorkflowHistory, DossierStatus]):  # noqa: F811
+    history, status = completed
+    answer = await api_client.get(f"/v1/audit/dossiers/{history.workflow_id}/trail", headers=auditor(oidc_provider))
+    assert answer.status_code == 200, answer.text
+    trail = answer.json()
+    assert trail["dossier_code"] == history.workflow_id and trail["police_unit"] == status.police_unit
+    assert [(e["actor"], e["action"]) for e in trail["entries"]] == [
+        ("citizen", TrailAction.RECEIVED), ("system", TrailAction.ACCEPTED), (OFFICER, TrailAction.APPROVED),
+        ("payment-gateway", TrailAction.FEE_PAID), ("system", TrailAction.COMPLETED)]
+
+
+async def test_the_replay_verdict_and_the_workflows_own_trail(
+        api_client: httpx.AsyncClient, oidc_provider: OidcProvider,
+        completed: tuple[WorkflowHistory, DossierStatus]):  # noqa: F811
+    history, status = completed
+    answer = await api_client.get(f"/v1/audit/dossiers/{history.workflow_id}/replay", headers=auditor(oidc_provider))
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert report["deterministic"] is True and report["failure"] is None
+    assert report["events"] == len(history.events)
+    assert [(e["actor"], e["action"]) for e in report["trail"]] == [(e.actor, e.action) for e in status.trail]
+    assert (OFFICER, "update_decide") in [(m["actor"], m["action"]) for m in report["messages"]]
+
+
+async def test_the_history_export_streams_what_replays(
+        api_client: httpx.AsyncClient, oidc_provider: OidcProvider,
+        completed: tuple[WorkflowHistory, DossierStatus]):  # noqa: F811
+    history, _ = completed
+    chunks: list[bytes] = []
+    async with api_client.stream("GET", f"/v1/audit/dossiers/{history.workflow_id}/history",
+                                 headers=auditor(oidc_provider)) as answer:
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("application/json")
+        assert "content-length" not in answer.headers  # streamed, not built whole
+        chunks = [chunk async for chunk in answer.aiter_raw()]
+    exported = WorkflowHistory.from_json(history.workflow_id, b"".join(chunks).decode())
+    assert [e.event_id for e in exported.events] == [e.event_id for e in history.events]
+    # Payloads as stored: encrypted, so the export is useless without the keys and replays with them.
+    assert base64.b64encode(ENCODING) in b"".join(chunks)
+    report = await replay(exported, replay_converter(PAYLOAD_KEYS))
+    assert report.deterministic and [e.action for e in report.trail][-1] == TrailAction.COMPLETED
+
+
+async def test_an_auditor_reaches_only_the_units_of_the_token(
+        api_client: httpx.AsyncClient, oidc_provider: OidcProvider,
+        completed: tuple[WorkflowHistory, DossierStatus]):  # noqa: F811
+    code = completed[0].workflow_id
+    elsewhere = bearer(signed_token(oidc_provider, sub=AUDITOR, client_id="cutru-desk", roles=["auditor"],
+                                    police_units=["CA-99999"]))
+    officer = bearer(login_token(oidc_provider, OFFICER))
+    for path in AUDIT_PATHS:
+        assert_problem(await api_client.get(f"/v1/audit/dossiers/{code}/{path}", headers=elsewhere),
+                       404, "dossier_not_found")
+        assert_problem(await api_client.get(f"/v1/audit/dossiers/{code}/{path}", headers=officer), 403, "forbidden")
+        assert_problem(await api_client.get(f"/v1/audit/dossiers/HS-NO-SUCH-DOSSIER/{path}",
+                                            headers=auditor(oidc_provider)), 404, "dossier_not_found")
