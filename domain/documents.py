@@ -224,16 +224,31 @@ def _font_files() -> dict[str, Any]:
 
 @functools.cache
 def _fonts() -> dict[str, str]:
-    """Register the three faces with ReportLab, once per process; their ReportLab names by style ("", "B", "I").
+    """The three faces registered with ReportLab as the layout measures them, once per process: their ReportLab
+    names by style ("", "B", "I").
 
-    ReportLab parses a font once, here, and per document only copies out the glyphs that document uses. It would
-    also copy the font's TrueType hinting (the fpgm/prep/cvt programs and every glyph's instructions) into each
-    subset, which PDF viewers do without: dropping it first, with fontTools, makes a form's PDF much smaller and
-    its render cheaper. (Cutting the fonts down to the characters the forms print, as was done
-    for fpdf2, gains nothing more: ReportLab's subsets hold only the glyphs used anyway.) ``asciiReadable`` off,
-    since otherwise every subset carries the glyphs of all of ASCII, used or not.
-    Shaping is off: the precomposed Vietnamese letters need none, and the bytes must not depend on whether the
+    ``asciiReadable`` off, since otherwise every subset ReportLab makes carries the glyphs of all of ASCII, used or
+    not. Shaping is off: the precomposed Vietnamese letters need none, and the bytes must not depend on whether the
     optional uharfbuzz happens to be installed.
+    """
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    names = {style: f"{_FONT_FAMILY}-{style or 'R'}" for style in _FONT_FILES}
+    for style, traversable in _font_files().items():
+        with traversable.open("rb") as file:  # read whole by ReportLab
+            pdfmetrics.registerFont(TTFont(names[style], file, asciiReadable=False, shapable=False))
+    return names
+
+
+@functools.cache
+def _subsetting_fonts() -> dict[str, str]:
+    """The faces ReportLab subsets for a form with text beyond ``form_pdf``'s set, registered at the first such
+    form: their names by style.
+
+    ReportLab would copy the font's TrueType hinting (the fpgm/prep/cvt programs and every glyph's instructions)
+    into each subset, which PDF viewers do without: dropping it first, with fontTools, makes such a PDF much
+    smaller and its render cheaper. The advance widths are the files' own, as the layout measured them.
     """
     import io
 
@@ -242,7 +257,7 @@ def _fonts() -> dict[str, str]:
     from reportlab.pdfbase.ttfonts import TTFont
 
     options = subset.Options(hinting=False, notdef_outline=True, layout_features=[])
-    names = {style: f"{_FONT_FAMILY}-{style or 'R'}" for style in _FONT_FILES}
+    names = {style: f"{_FONT_FAMILY}-{style or 'R'}-unhinted" for style in _FONT_FILES}
     for style, traversable in _font_files().items():
         unhinted = io.BytesIO()
         with traversable.open("rb") as file:  # fontTools reads tables lazily: keep it open until saved
@@ -253,10 +268,6 @@ def _fonts() -> dict[str, str]:
             subset.save_font(font, unhinted, options)
         unhinted.seek(0)
         pdfmetrics.registerFont(TTFont(names[style], unhinted, asciiReadable=False, shapable=False))
-    # What <b> in a paragraph switches to; the forms print no bold italic.
-    pdfmetrics.registerFontFamily(
-        _FONT_FAMILY, normal=names[""], bold=names["B"], italic=names["I"], boldItalic=names["B"]
-    )
     return names
 
 
@@ -289,10 +300,10 @@ def render(data: DocumentData) -> bytes:
             _paragraphs(data, size, fonts, page)
             if len(page.pages) == 1:
                 break
-        return _pdf(data, page.pages, fonts)
+        return _pdf(data, page.pages)
 
 
-def _pdf(data: DocumentData, pages: list[list[_Placed]], fonts: dict[str, str]) -> bytes:
+def _pdf(data: DocumentData, pages: list[list[_Placed]]) -> bytes:
     """The PDF: written directly with the process's prebuilt font subsets (``domain.form_pdf``) when every
     character is in their set, else by ReportLab, which subsets whatever the fonts have."""
     created = data.issued_at.astimezone(VIETNAM_TZ).strftime("D:%Y%m%d%H%M%S+07'00'")
@@ -305,7 +316,7 @@ def _pdf(data: DocumentData, pages: list[list[_Placed]], fonts: dict[str, str]) 
         "CreationDate": created,
         "ModDate": created,
     }
-    return _direct_pdf(pages, info) or _reportlab_pdf(pages, info, fonts)
+    return _direct_pdf(pages, info) or _reportlab_pdf(pages, info)
 
 
 @functools.cache
@@ -365,12 +376,13 @@ def _direct_pdf(pages: list[list[_Placed]], info: dict[str, str]) -> bytes | Non
     return write(font_set, streams, info, media_box=A4, lang="vi")
 
 
-def _reportlab_pdf(pages: list[list[_Placed]], info: dict[str, str], fonts: dict[str, str]) -> bytes:
+def _reportlab_pdf(pages: list[list[_Placed]], info: dict[str, str]) -> bytes:
     import io
 
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen.canvas import Canvas
 
+    fonts = _subsetting_fonts()
     buffer = io.BytesIO()
     # Invariant mode and the issue time as creation date keep the bytes (and hash) reproducible. ReportLab
     # derives the document id from SOURCE_DATE_EPOCH when the environment sets it: set it alike on every worker,

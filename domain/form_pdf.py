@@ -74,13 +74,12 @@ class FontSet:
 
         options = subset.Options(hinting=False, notdef_outline=True, layout_features=[], glyph_names=False)
         options.drop_tables += ["GSUB", "GPOS", "GDEF"]
-        fonts = []
+        have: set[int] | None = None
         for face in faces:
-            with face.file.open("rb") as file:  # fontTools reads tables lazily: keep it open while used
-                font = subset.load_font(file, options)
-                fonts.append((face, font, set(font.getBestCmap())))
-                font.ensureDecompiled()
-        have = set.intersection(*(chars for _, _, chars in fonts))
+            with face.file.open("rb") as file:
+                chars = set(subset.load_font(file, options).getBestCmap())
+            have = chars if have is None else have & chars
+        assert have is not None, "at least one face"
         beyond = [c for c in [*_VIETNAMESE, *sorted(set(_MARKS))] if ord(c) in have and c not in _ASCII]
         if len(beyond) > len(_FREE_CODES):
             raise ValueError("the character set does not fit one byte a character")
@@ -93,10 +92,10 @@ class FontSet:
 
         objects: list[bytes] = []
         self.names: list[str] = []  # resource name of each face, in the order given
-        for index, (face, font, _) in enumerate(fonts):
-            first = 4 * index + 1
+        for index, face in enumerate(faces):
             self.names.append(f"F{index + 1}")
-            objects += self._face_objects(face, font, first, options)
+            with face.file.open("rb") as file:  # fontTools reads tables lazily: keep it open while cutting
+                objects += self._face_objects(face, subset.load_font(file, options), 4 * index + 1, options)
         self.objects = objects
         # The file's start (header and font objects) is the same for every document: joined once.
         header = b"%PDF-1.4\n%\x93\x8c\x8b\x9e\n"
