@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 from temporalio.service import RPCError
 
 from activities.payment import GatewayConfig, GatewayConfigError, HttpPaymentGateway
-from cutru.api.problems import Problem, dossier_not_found
+from cutru.api.problems import Problem, dossier_not_found, problem_responses
 from cutru.api.security import check_readable, permit
 from cutru.api.state import ApiState, api_state
 from cutru.platform.logging import get_logger
@@ -129,6 +129,7 @@ async def _check(conn: asyncpg.Connection, config: GatewayConfig, pairs: list[tu
 
 
 @router.get("/v1/payments/vnpay/ipn", operation_id="payment_ipn", response_model=IpnAnswer,
+            responses=problem_responses(503),
             summary="The payment gateway's notification (IPN), authenticated by its HMAC-SHA512 signature")
 async def payment_ipn(request: Request, state: State, config: Config) -> IpnAnswer:
     pairs = list(request.query_params.multi_items())
@@ -176,7 +177,10 @@ _RETURN_TEXT = {
 
 
 @router.get("/v1/payments/vnpay/return", operation_id="payment_return", response_model=PaymentResultView,
-            responses={200: {"content": {"text/html": {}}}},
+            responses={200: {"content": {"text/html": {}}},
+                       400: {"model": PaymentResultView, "content": {"text/html": {}},
+                             "description": "a result that is not the gateway's, or no longer valid"},
+                       **problem_responses(503)},
             summary="Where the gateway sends the citizen's browser back: the result, nothing written")
 async def payment_return(request: Request, state: State, config: Config) -> HTMLResponse | JSONResponse:
     try:
@@ -208,6 +212,7 @@ def _result(request: Request, view: PaymentResultView, status: int) -> HTMLRespo
 
 
 @router.get("/v1/dossiers/{code}/payment", operation_id="get_payment", response_model=PaymentView,
+            responses=problem_responses(401, 403, 404, 503),
             summary="A dossier's payment order and the gateway URL its citizen pays at")
 async def get_payment(code: str, state: State, principal: Annotated[Principal, Depends(permit("read_dossier"))],
                       config: Config) -> PaymentView:
