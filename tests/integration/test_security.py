@@ -160,8 +160,8 @@ async def _drive(dossiers: DossierClient, pool: asyncpg.Pool, code: str, tag: st
         return
     officer = status.assigned_officer or "CB-00070-01"
     other = "CB-00070-02" if officer != "CB-00070-02" else "CB-00070-03"
-    await dossiers.handle(code).execute_update(
-        "reassign", Reassignment(supervisor_id=SUPERVISOR, officer_id=other, reason=injected(f"{tag}-reassign")))
+    await dossiers.reassign(
+        code, Reassignment(supervisor_id=SUPERVISOR, officer_id=other, reason=injected(f"{tag}-reassign")))
     officer = other
     await dossiers.decide(code, OfficerDecision(officer_id=officer, decision=DecisionKind.REQUEST_SUPPLEMENT,
                                                 missing_items=(injected(f"{tag}-missing"),)))
@@ -170,7 +170,8 @@ async def _drive(dossiers: DossierClient, pool: asyncpg.Pool, code: str, tag: st
                                                note=injected(f"{tag}-note")))
     await wait_state(dossiers, code, DossierState.AWAITING_DECISION)
     if final == "withdraw":
-        await dossiers.withdraw(code, Withdrawal(reason=injected(f"{tag}-withdraw")))
+        applicant = (status.submission or {})["applicant"]["personal_id"]
+        await dossiers.withdraw(code, Withdrawal(reason=injected(f"{tag}-withdraw"), applicant_id=applicant))
     elif final == "reject":
         await dossiers.decide(code, OfficerDecision(officer_id=officer, decision=DecisionKind.REJECT,
                                                     reason=injected(f"{tag}-reject")))
@@ -489,9 +490,10 @@ async def test_an_officer_of_another_unit_cannot_decide_by_any_path(
             await dossiers.decide(code, OfficerDecision(officer_id=outsider, decision=decision, reason="x"))
         assert f"not an officer of {DEMO_UNIT}" in str(refused.value.cause)
     assert len((await handle.fetch_history()).events) == events_before
-    with pytest.raises(WorkflowUpdateFailedError):
-        await handle.execute_update("reassign", Reassignment(supervisor_id=outside_supervisor,
-                                                             officer_id="CB-00070-02", reason="x"))
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await dossiers.reassign(code, Reassignment(supervisor_id=outside_supervisor, officer_id="CB-00070-02",
+                                                   reason="x"))
+    assert f"is not the active supervisor of {DEMO_UNIT}" in str(refused.value.cause)
 
     # 2. The signal: recorded as refused in the audit trail, never acted on.
     await dossiers.signal_decision(code, OfficerDecision(officer_id=outsider, decision=DecisionKind.APPROVE))
