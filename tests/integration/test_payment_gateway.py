@@ -188,6 +188,17 @@ async def test_a_fee_is_paid_on_the_gateways_page_and_its_ipn_wakes_the_dossier(
             assert order.status == "pending" and order.payment_url is not None
             assert order.payment_url.startswith(f"{gw.url}/paymentv2/vpcpay.html?")
 
+            # The citizen first cancels on the gateway's page: its IPN is recorded, and the dossier keeps waiting.
+            cancelled = await pay_at_local_gateway(order.payment_url, cancel=True)
+            assert (cancelled["vnp_ResponseCode"], cancelled["vnp_TransactionStatus"]) == ("24", "02")
+
+            async def cancellation_recorded() -> bool:
+                return bool(await transactions(pool, order.order_id))
+
+            await eventually(cancellation_recorded, "the gateway's IPN of the cancelled payment reaches cutru")
+            assert (await desk.status(code)).state == DossierState.AWAITING_PAYMENT
+            assert (await HttpPaymentGateway(pool, config).order_status(code)).status == "pending"
+
             result = await pay_at(order.payment_url)
             assert vnp.params_signed(result, SECRET)
             assert result["vnp_TxnRef"] == order.order_id
@@ -207,15 +218,15 @@ async def test_a_fee_is_paid_on_the_gateways_page_and_its_ipn_wakes_the_dossier(
             assert outcome.state == DossierState.COMPLETED
             assert outcome.fee_paid_vnd == order.amount_vnd
             recorded = await transactions(pool, order.order_id)
-            assert [(r["transaction_no"], r["order_status"], r["amount_vnd"]) for r in recorded] == [
-                (result["vnp_TransactionNo"], "pending", order.amount_vnd)]
+            assert sorted((r["transaction_no"], r["response_code"], r["order_status"]) for r in recorded) == sorted([
+                (cancelled["vnp_TransactionNo"], "24", "pending"), (result["vnp_TransactionNo"], "00", "pending")])
             assert await pool.fetchval("SELECT status FROM payments WHERE dossier_code = $1", code) == "paid"
 
             # The gateway's IPN again, or the same result replayed within the window: 02 and nothing more.
             async with httpx.AsyncClient(timeout=10) as caller:
                 again = await caller.get(f"{api_url}{IPN_PATH}", params=result)
             assert again.json() == {"RspCode": "02", "Message": "Order already confirmed"}
-            assert len(await transactions(pool, order.order_id)) == 1
+            assert len(await transactions(pool, order.order_id)) == 2
             paid_events = [e for e in (await temporal.client.get_workflow_handle(code).fetch_history()).events
                            if e.HasField("workflow_execution_signaled_event_attributes")
                            and e.workflow_execution_signaled_event_attributes.signal_name == "payment_confirmed"]
