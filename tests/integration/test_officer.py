@@ -1,167 +1,154 @@
-"""The officer's desk: login, work queue order, validator refusals, the signal path's audit, reassignment."""
+"""The officer's command is a client of the API (``cutru api`` as a process, over real HTTP): it works with an access
+token and nothing else (no Temporal, no database), acts as the officer the token names, signs in with the
+authorization code flow and PKCE itself, and ends every refusal in one line and its exit code."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import asyncio
+import json
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import asyncpg
+import httpx
+import jwt
 import pytest
+from temporalio.client import Client
 
 from cutru.clients.client import DossierClient
-from cutru.clients.officer import OfficerDesk, OfficerError
 from cutru.platform.config import Settings
-from domain.models import DecisionKind, DossierState
-from tests.cli import cutru_env, run_cutru
-from tests.integration.test_permanent_registration import own_residence_dossier, wait_for, wait_state
+from domain.models import DossierState
+from tests.cli import CUTRU, closed_port, cutru, cutru_env
+from tests.integration.test_api_desk import other_unit
+from tests.integration.test_api_process import api_process  # noqa: F401  (the fixture: cutru api on a free port)
+from tests.integration.test_permanent_registration import own_residence_dossier, wait_state
+from tests.oidc import OidcProvider, expired_token, login_token
 
-QUEUE_UNIT = "CA-00073"  # Phường Cửa Nam: a unit only this module files read-model rows for
+OFFICER = "CB-00070-02"
+Env = Callable[..., dict[str, str]]
 
 
-@pytest.fixture
-def dossiers(client, settings: Settings, worker) -> DossierClient:  # type: ignore[no-untyped-def]
-    return DossierClient(client, settings.task_queue)
-
-
-async def test_login_refuses_unknown_and_inactive_officers(dossiers: DossierClient, pool: asyncpg.Pool):
-    with pytest.raises(OfficerError, match="unknown officer CB-99999-09"):
-        await OfficerDesk.login(dossiers, pool, "CB-99999-09")
-    await pool.execute("UPDATE officers SET active = false WHERE officer_id = 'CB-00070-03'")
-    try:
-        with pytest.raises(OfficerError, match="inactive"):
-            await OfficerDesk.login(dossiers, pool, "CB-00070-03")
-    finally:
-        await pool.execute("UPDATE officers SET active = true WHERE officer_id = 'CB-00070-03'")
+def one_line_error(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    assert lines[0].startswith("cutru: "), stderr
+    return lines[0]
 
 
 @pytest.fixture
-async def queue_unit(pool: asyncpg.Pool) -> str:
-    await pool.execute("INSERT INTO police_units (unit_code, name, province_code, commune_code)"
-                       " VALUES ($1, 'Công an Phường Cửa Nam', '01', '00073') ON CONFLICT DO NOTHING", QUEUE_UNIT)
-    await pool.execute("INSERT INTO officers (officer_id, full_name, unit_code, role) VALUES"
-                       " ('CB-00073-91', 'Lê Văn Tám', $1, 'officer'), ('CB-00073-90', 'Đỗ Thị Hoa', $1, 'supervisor')"
-                       " ON CONFLICT DO NOTHING", QUEUE_UNIT)
-    return QUEUE_UNIT
+def desk_env(api_process: str, settings: Settings, oidc_provider: OidcProvider, tmp_path: Path) -> Env:  # noqa: F811
+    """The command's environment for an account: the API's address and the account's token; Temporal and the
+    database point at closed ports, so anything the command did without the API would fail."""
+    def build(username: str | None = OFFICER, **overrides: str) -> dict[str, str]:
+        env = cutru_env(settings, tmp_path, CUTRU_API_URL=api_process,
+                        TEMPORAL_ADDRESS=f"127.0.0.1:{closed_port()}",
+                        DATABASE_URL=f"postgresql://postgres@127.0.0.1:{closed_port()}/none")
+        env = {k: v for k, v in env.items() if not k.startswith(("CUTRU_OIDC_", "CUTRU_CLIENT_"))}
+        if username is not None:
+            env["CUTRU_API_TOKEN"] = login_token(oidc_provider, username)
+        return env | overrides
+    return build
 
 
-async def test_work_queue_puts_overdue_first_then_nearest_deadline(
-    dossiers: DossierClient, pool: asyncpg.Pool, queue_unit: str
-):
-    now = datetime.now(UTC)
-    rows = [  # code, status, deadline in days, overdue
-        ("HS-Q-LATER", "awaiting_decision", 5, False),
-        ("HS-Q-OVERDUE-OLD", "awaiting_decision", -3, True),
-        ("HS-Q-SOON", "awaiting_supplement", 1, False),
-        ("HS-Q-OVERDUE-NEW", "awaiting_decision", -1, True),
-        ("HS-Q-DONE", "completed", 0, False),
-    ]
-    for code, status, days, overdue in rows:
-        await pool.execute(
-            "INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name,"
-            " received_at, deadline, overdue) VALUES ($1, 'PermanentResidenceRegistration', $2, $3, '001190000001',"
-            " 'Nguyễn Văn A', $4, $5, $6) ON CONFLICT DO NOTHING",
-            code, status, QUEUE_UNIT, now - timedelta(days=10), now + timedelta(days=days), overdue,
-        )
-    desk = await OfficerDesk.login(dossiers, pool, "CB-00073-91")
-    assert [item.dossier_code for item in await desk.queue()] == [
-        "HS-Q-OVERDUE-OLD", "HS-Q-OVERDUE-NEW", "HS-Q-SOON", "HS-Q-LATER"
-    ]
-    supervisor = await OfficerDesk.login(dossiers, pool, "CB-00073-90")
-    assert [item.dossier_code for item in await supervisor.escalations()] == ["HS-Q-OVERDUE-OLD", "HS-Q-OVERDUE-NEW"]
-    with pytest.raises(OfficerError, match="is not a supervisor"):
-        await desk.escalations()
-
-
-async def test_desk_decisions_and_refusals(dossiers: DossierClient, pool: asyncpg.Pool, queue_unit: str):
+@pytest.fixture
+async def waiting(client: Client, settings: Settings, pool: asyncpg.Pool, worker: Any) -> str:
+    dossiers = DossierClient(client, settings.task_queue)
     submission = await own_residence_dossier(pool)
-    code = submission["dossier_code"]
+    code: str = submission["dossier_code"]
     await dossiers.submit(submission)
     await wait_state(dossiers, code, DossierState.AWAITING_DECISION)
-    desk = await OfficerDesk.login(dossiers, pool, "CB-00070-02")
-    shown = await desk.show(code)
-    assert shown.submission and shown.submission["applicant"]["full_name"] == "Nguyễn Thị Ánh Tuyết"
-    assert shown.findings and shown.deadline is not None
-    assert code in [item.dossier_code for item in await desk.queue()]
-    with pytest.raises(OfficerError, match="a rejection needs a reason"):
-        await desk.decide(code, DecisionKind.REJECT)
-    stranger = await OfficerDesk.login(dossiers, pool, "CB-00073-91")
-    with pytest.raises(OfficerError, match="belongs to CA-00070, not to your unit CA-00073"):
-        await stranger.show(code)
-    with pytest.raises(OfficerError, match="is not an officer of CA-00070"):
-        await stranger.decide(code, DecisionKind.APPROVE)
-    receipt = await desk.decide(code, DecisionKind.REJECT, reason="Hồ sơ giả mạo giấy tờ")
-    assert receipt.accepted
-    with pytest.raises(OfficerError, match="not waiting for an officer's decision"):
-        await desk.decide(code, DecisionKind.APPROVE)
-    assert (await dossiers.result(code)).state == DossierState.REFUSED
+    return code
 
 
-async def test_inactive_officer_is_refused_by_the_update_validator(dossiers: DossierClient, pool: asyncpg.Pool):
-    await pool.execute("UPDATE officers SET active = false WHERE officer_id = 'CB-00070-03'")
+async def test_the_officers_work_through_the_api_alone(desk_env: Env, waiting: str, client: Client,
+                                                       settings: Settings, pool: asyncpg.Pool):
+    env = desk_env()
+    queue = await cutru(env, "-o", "json", "officer", "queue")
+    assert queue.returncode == 0, queue.stderr
+    assert waiting in {item["dossier_code"] for item in json.loads(queue.stdout)}
+    shown = await cutru(env, "officer", "show", waiting)
+    assert shown.returncode == 0 and shown.stdout.startswith(f"{waiting}  PermanentResidenceRegistration"), shown
+    personal_id = await pool.fetchval("SELECT applicant_id FROM dossiers WHERE dossier_code = $1", waiting)
+    assert personal_id not in shown.stdout
+
+    asked = await cutru(env, "officer", "request-supplement", waiting, "--missing", "Sổ đỏ",
+                        "--idempotency-key", f"{waiting}-1")
+    assert asked.returncode == 0 and asked.stdout.strip() == f"{waiting}: decision accepted (request-supplement)"
+    again = await cutru(env, "officer", "request-supplement", waiting, "--missing", "Sổ đỏ",
+                        "--idempotency-key", f"{waiting}-1")
+    assert again.returncode == 0, again.stderr  # the first answer again, not a second decision
+    dossiers = DossierClient(client, settings.task_queue)
+    await wait_state(dossiers, waiting, DossierState.AWAITING_SUPPLEMENT)
+    assert [(e.actor, e.action) for e in (await dossiers.status(waiting)).trail][-1] == (OFFICER,
+                                                                                        "supplement_requested")
+
+    refused = await cutru(env, "officer", "approve", waiting)
+    assert refused.returncode == 1
+    assert "not waiting for an officer's decision" in one_line_error(refused.stderr)
+    await dossiers.handle(waiting).terminate("test over")
+
+
+async def test_refusals_end_in_one_line_and_their_exit_code(desk_env: Env, waiting: str, pool: asyncpg.Pool,
+                                                            oidc_provider: OidcProvider):
+    _, stranger, _ = await other_unit(pool)
+    cases: list[tuple[dict[str, str], tuple[str, ...], int, str]] = [
+        (desk_env(stranger), ("officer", "show", waiting), 3, f"No dossier {waiting} is visible to you"),
+        (desk_env(stranger), ("officer", "approve", waiting), 1, "does not cover police unit CA-00070"),
+        (desk_env(), ("officer", "show", "HS-NO-SUCH-DOSSIER"), 3, "No dossier HS-NO-SUCH-DOSSIER"),
+        (desk_env("KT-AUDITOR-01"), ("officer", "queue"), 1, "needs one of the roles"),
+        (desk_env(CUTRU_API_TOKEN=expired_token(oidc_provider)), ("officer", "queue"), 2, "token rejected"),
+        (desk_env(None), ("officer", "queue"), 2, "sign-in: no token: set CUTRU_API_TOKEN"),
+        (desk_env(CUTRU_API_URL=f"http://127.0.0.1:{closed_port()}"), ("officer", "queue"), 4,
+         "the cutru API at http://127.0.0.1:"),
+        # The decision's own rule is checked before anything is sent.
+        (desk_env(CUTRU_API_URL=f"http://127.0.0.1:{closed_port()}"), ("officer", "reject", waiting, "--reason", " "),
+         2, "a rejection needs a reason"),
+    ]
+    for env, command, code, said in cases:
+        done = await cutru(env, *command)
+        assert done.returncode == code, (command, done.stderr)
+        assert said in one_line_error(done.stderr), (command, done.stderr)
+
+
+def _browser_signs_in(provider: OidcProvider, authorize_url: str, username: str) -> None:
+    """What the officer does in the browser: the provider's login form, then the redirect back to the command."""
+    with httpx.Client(follow_redirects=False, timeout=10.0) as browser:
+        answer = browser.get(authorize_url)
+        submitted = False
+        while True:
+            if answer.is_redirect:
+                target = urljoin(str(answer.url), answer.headers["location"])
+                if urlsplit(target).netloc == urlsplit(provider.issuer).netloc:
+                    answer = browser.get(target)
+                    continue
+                assert browser.get(target).status_code == 200  # the command's loopback listener
+                return
+            assert answer.status_code == 200 and not submitted, answer.text[:300]
+            answer = browser.post(urljoin(str(answer.url), urlsplit(str(answer.url)).path + "/login"),
+                                  data={"username": username, "password": provider.password})
+            submitted = True
+
+
+async def test_login_by_code_and_pkce_prints_a_token_the_api_takes(desk_env: Env, oidc_provider: OidcProvider):
+    env = desk_env(None, CUTRU_OIDC_ISSUER=oidc_provider.issuer, CUTRU_OIDC_AUDIENCE=oidc_provider.audience)
+    process = subprocess.Popen([str(CUTRU), "officer", "login"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
     try:
-        submission = await own_residence_dossier(pool)
-        code = submission["dossier_code"]
-        await dossiers.submit(submission)
-        await wait_state(dossiers, code, DossierState.AWAITING_DECISION)
+        assert process.stderr is not None
+        prompt = await asyncio.to_thread(process.stderr.readline)
+        assert "open this address in a browser" in prompt, prompt
+        url = (await asyncio.to_thread(process.stderr.readline)).strip()
+        assert "code_challenge_method=S256" in url and "redirect_uri=http%3A%2F%2F127.0.0.1%3A" in url
+        await asyncio.to_thread(_browser_signs_in, oidc_provider, url, OFFICER)
+        out, err = await asyncio.to_thread(process.communicate, timeout=60)
     finally:
-        await pool.execute("UPDATE officers SET active = true WHERE officer_id = 'CB-00070-03'")
-    desk = await OfficerDesk.login(dossiers, pool, "CB-00070-03")  # reactivated in the database…
-    with pytest.raises(OfficerError, match="inactive and cannot decide"):  # …but not on this dossier's roster
-        await desk.decide(code, DecisionKind.APPROVE)
-
-
-async def test_invalid_signal_is_audited_as_refused_and_never_acted_on(dossiers: DossierClient, pool: asyncpg.Pool):
-    submission = await own_residence_dossier(pool)
-    code = submission["dossier_code"]
-    await dossiers.submit(submission)
-    await wait_state(dossiers, code, DossierState.AWAITING_DECISION)
-    handle = dossiers.handle(code)
-    await handle.signal("officer_decision", {"officer_id": "CB-00070-01", "decision": "reject"})
-    await handle.signal("officer_decision", {"officer_id": "CB-00072-01", "decision": "approve"})
-
-    async def two_refusals() -> bool:
-        count = await pool.fetchval("SELECT count(*) FROM audit_events WHERE dossier_code = $1"
-                                    " AND action = 'decision_refused'", code)
-        return bool(count == 2)
-
-    await wait_for(two_refusals)
-    details = [r["details"] for r in await pool.fetch(
-        "SELECT details::text FROM audit_events WHERE dossier_code = $1 AND action = 'decision_refused'"
-        # The trail's order: each signal's entry is written by an activity of its own, and those can finish in
-        # either order.
-        " ORDER BY event_key", code)]
-    assert "a rejection needs a reason" in details[0]
-    assert "is not an officer of CA-00070" in details[1]
-    assert (await dossiers.status(code)).state == DossierState.AWAITING_DECISION
-    await dossiers.handle(code).terminate("test over")
-
-
-async def test_supervisor_reassigns_and_sees_escalations(dossiers: DossierClient, pool: asyncpg.Pool):
-    submission = await own_residence_dossier(pool)
-    code = submission["dossier_code"]
-    await dossiers.submit(submission)
-    await wait_state(dossiers, code, DossierState.AWAITING_DECISION)
-    before = (await dossiers.status(code)).assigned_officer
-    target = "CB-00070-02" if before != "CB-00070-02" else "CB-00070-01"
-    officer = await OfficerDesk.login(dossiers, pool, "CB-00070-01")
-    with pytest.raises(OfficerError, match="is not a supervisor"):
-        await officer.reassign(code, target, "cân bằng công việc")
-    supervisor = await OfficerDesk.login(dossiers, pool, "CB-00070-00")
-    with pytest.raises(OfficerError, match="is not an active officer of CA-00070"):
-        await supervisor.reassign(code, "CB-00072-01", "sai đơn vị")
-    status = await supervisor.reassign(code, target, "cân bằng công việc")
-    assert status.assigned_officer == target
-
-    async def read_model_follows() -> bool:
-        return bool(await pool.fetchval("SELECT assigned_officer FROM dossiers WHERE dossier_code = $1", code)
-                    == target)
-
-    await wait_for(read_model_follows)
-    assert [e.action for e in (await dossiers.status(code)).trail][-1] == "reassigned"
-    await dossiers.handle(code).terminate("test over")
-
-
-def test_cli_refuses_unknown_officer_with_a_clear_message(settings: Settings, tmp_path: Path):
-    done = run_cutru(cutru_env(settings, tmp_path), "officer", "--officer", "CB-99999-09", "queue")
-    assert done.returncode == 3
-    assert "unknown officer CB-99999-09" in done.stderr
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    token = out.strip()
+    assert jwt.decode(token, options={"verify_signature": False})["officer_id"] == OFFICER
+    queue = await cutru(desk_env(None, CUTRU_API_TOKEN=token), "officer", "queue")
+    assert queue.returncode == 0, queue.stderr
