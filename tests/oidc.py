@@ -20,7 +20,6 @@ Helpers:
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import secrets
 import socket
@@ -29,15 +28,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
 
-import httpx
 import jwt
 import pytest
+from cutru_local import tokens
 from cutru_local.oidc import (
     AUDIENCE,
     DESK_CLIENT,
-    DESK_REDIRECT_PATHS,
     PORTAL_CLIENT,
     LocalOidc,
     new_signing_key,
@@ -120,55 +117,18 @@ async def oidc_provider(tmp_path_factory: pytest.TempPathFactory, database_url: 
 
 def client_credentials_token(provider: OidcProvider, client_id: str = PORTAL_CLIENT,
                              secret: str | None = None) -> str:
-    response = httpx.post(
-        provider.token_endpoint,
-        data={"grant_type": "client_credentials"},
-        auth=(client_id, secret if secret is not None else provider.client_secrets[client_id]),
-        timeout=10.0,
-    )
-    response.raise_for_status()
-    token: str = response.json()["access_token"]
-    return token
-
-
-def _pkce_pair() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    return verifier, challenge
+    return tokens.client_credentials_token(
+        provider.issuer, client_id, secret if secret is not None else provider.client_secrets[client_id])
 
 
 def login_token(provider: OidcProvider, username: str, password: str | None = None,
                 client_id: str = DESK_CLIENT, redirect_uri: str | None = None) -> str:
-    """Authorization code + PKCE S256 as a browser and the desk would do it; returns the access token."""
-    redirect_uri = redirect_uri or f"http://127.0.0.1:{free_port()}{DESK_REDIRECT_PATHS[0]}"
-    verifier, challenge = _pkce_pair()
-    state = secrets.token_urlsafe(16)
-    with httpx.Client(base_url=provider.issuer, follow_redirects=False, timeout=10.0) as browser:
-        response = browser.get("/auth", params={
-            "client_id": client_id, "response_type": "code", "redirect_uri": redirect_uri, "scope": "openid profile",
-            "state": state, "code_challenge": challenge, "code_challenge_method": "S256",
-        })
-        submitted = False
-        while not (response.is_redirect and response.headers["location"].startswith(redirect_uri)):
-            if response.is_redirect:
-                response = browser.get(urljoin(str(response.url), response.headers["location"]))
-            elif response.status_code == 200 and "/login" in response.text and not submitted:
-                login_path = urlsplit(str(response.url)).path + "/login"
-                response = browser.post(login_path, data={
-                    "username": username, "password": provider.password if password is None else password})
-                submitted = True
-            else:
-                raise LoginFailed(f"{username}: the provider answered {response.status_code}")
-        query = parse_qs(urlsplit(response.headers["location"]).query)
-        if "error" in query or query.get("state") != [state]:
-            raise LoginFailed(f"{username}: {query.get('error', ['wrong state'])[0]}")
-        token = browser.post("/token", data={
-            "grant_type": "authorization_code", "code": query["code"][0], "redirect_uri": redirect_uri,
-            "client_id": client_id, "code_verifier": verifier,
-        })
-    token.raise_for_status()
-    access_token: str = token.json()["access_token"]
-    return access_token
+    """Authorization code + PKCE S256 as a browser and the desk would do it (``cutru_local.tokens``)."""
+    try:
+        return tokens.login_token(provider.issuer, username, provider.password if password is None else password,
+                                  client_id=client_id, redirect_uri=redirect_uri)
+    except tokens.LoginFailed as failed:
+        raise LoginFailed(str(failed)) from failed
 
 
 def _signing_key(provider: OidcProvider, alg: str = "RS256") -> dict[str, Any]:
