@@ -5,6 +5,10 @@
 - every Kubernetes manifest against the OpenAPI schemas that kubernetes-validate ships, strictly;
 - the Dockerfile's supply chain (project files and package registries only), user, entry point and health check;
 - every environment variable handed to a cutru process is one that cutru actually reads;
+- the production shape (issue 21): only the API and the workers hold the Temporal credentials, the decision keys
+  and the database's application role; every pod runs non-root with probes; the codec server verifies tokens; the
+  Web UI is read-only; Temporal's JWT authorizer, and the realm that gives the namespace's write permission to the
+  cutru-api and cutru-worker service accounts alone;
 - the Grafana dashboard and the Prometheus alert rules.
 
 Each checker also runs against a deliberately broken input, so a checker that stopped checking fails too.
@@ -37,6 +41,10 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 KUBE_DIR = DEPLOY / "kubernetes"
 DASHBOARD = DEPLOY / "grafana" / "cutru-dashboard.json"
 ALERTS = DEPLOY / "prometheus" / "alerts.yaml"
+TEMPORAL_DIR = DEPLOY / "temporal"
+HELM_VALUES = TEMPORAL_DIR / "values.yaml"
+REALM_FILE = DEPLOY / "compose" / "keycloak" / "cutru-realm.json"
+PRODUCTION_DOC = ROOT / "docs" / "production.md"
 
 # Oldest Kubernetes release the manifests promise to work on; its schemas ship inside kubernetes-validate.
 KUBERNETES_VERSION = "1.30.0"
@@ -45,6 +53,7 @@ WORKER_METRICS_PORT = 9464
 
 # Read by cutru.platform.codec (KeyRing.from_env); named here as well in case the module is renamed.
 CODEC_KEY_VARS = {"CUTRU_PAYLOAD_KEYS", "CUTRU_PAYLOAD_KEY_FILE"}
+API_PORT = 8000
 
 
 def _bin(name: str) -> str:
@@ -61,9 +70,9 @@ def _bin(name: str) -> str:
 
 
 def _module_env_names(path: Path) -> set[str]:
-    """Variable names a module reads: the cutru.platform.config ``_ENV`` mapping and ``TEMPORAL_VARIABLES`` (what
-    envconfig reads), ``ENV_* = "..."`` constants and string literals passed to os.environ.get / os.getenv /
-    os.environ[...]."""
+    """Variable names a module reads: the values of ``_ENV``-style mappings (``_ENV``, ``GATEWAY_ENV``, ...) and
+    ``TEMPORAL_VARIABLES`` (what envconfig reads), ``ENV_* = "..."`` constants and string literals passed to
+    os.environ.get / os.getenv / os.environ[...]."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found: set[object] = set()
     for node in ast.walk(tree):
@@ -74,7 +83,7 @@ def _module_env_names(path: Path) -> set[str]:
         elif isinstance(node, ast.AnnAssign):
             target, value = node.target, node.value
         if isinstance(target, ast.Name) and value is not None:
-            if target.id == "_ENV" and isinstance(value, ast.Dict):
+            if target.id.endswith("_ENV") and isinstance(value, ast.Dict):
                 found |= {v.value for v in value.values if isinstance(v, ast.Constant)}
             elif target.id == "TEMPORAL_VARIABLES" and isinstance(value, ast.Tuple):
                 found |= {v.value for v in value.elts if isinstance(v, ast.Constant)}
@@ -95,17 +104,30 @@ def config_env_names() -> set[str]:
     return names
 
 
+def _modules_env_names(*modules: str) -> set[str]:
+    names: set[str] = set()
+    for module in modules:
+        path = ROOT / module
+        assert path.exists(), f"{module} is gone: say in tests/test_deploy.py which module reads its variables now"
+        names |= _module_env_names(path)
+    return names
+
+
 def worker_env_names() -> set[str]:
-    return config_env_names() | CODEC_KEY_VARS
+    """The worker: the core settings, the payload and decision keys, the payment gateway's settings."""
+    return config_env_names() | CODEC_KEY_VARS | _modules_env_names(
+        "cutru/platform/codec.py", "cutru/platform/signing.py", "activities/payment.py")
+
+
+def api_env_names() -> set[str]:
+    """The API: what the worker reads (it starts dossiers and verifies gateway callbacks with the same settings),
+    plus its own and the token verifier's."""
+    return worker_env_names() | _modules_env_names("cutru/api/settings.py", "cutru/platform/oidc.py")
 
 
 def codec_server_env_names() -> set[str]:
-    names = set(CODEC_KEY_VARS)
-    for module in ("platform/codec.py", "service/codec_server.py"):
-        path = ROOT / "cutru" / module
-        if path.exists():
-            names |= _module_env_names(path)
-    return names
+    return CODEC_KEY_VARS | _modules_env_names(
+        "cutru/platform/codec.py", "cutru/service/codec_server.py", "cutru/platform/oidc.py")
 
 
 def config_search_attributes() -> dict[str, str]:
@@ -123,8 +145,11 @@ def config_search_attributes() -> dict[str, str]:
 def test_env_name_discovery_reads_the_modules() -> None:
     names = worker_env_names()
     assert {"CUTRU_TASK_QUEUE", "TEMPORAL_TLS_CLIENT_CERT_PATH", "CUTRU_METRICS_PORT",
-            "CUTRU_PAYLOAD_KEY_FILE"} <= names
+            "CUTRU_PAYLOAD_KEY_FILE", "CUTRU_DECISION_KEY_FILE", "CUTRU_PAYMENT_HASH_SECRET"} <= names
     assert "CUTRU_NOT_A_SETTING" not in names
+    assert {"CUTRU_API_PORT", "CUTRU_OIDC_ISSUER", "CUTRU_OIDC_ROLES_CLAIM"} <= api_env_names()
+    assert "CUTRU_OIDC_AUDIENCE" in codec_server_env_names()
+    assert not {"DATABASE_URL", "TEMPORAL_ADDRESS", "CUTRU_DECISION_KEYS"} & codec_server_env_names()
 
 
 # ------------------------------------------------------------------------------------------------ compose
@@ -185,14 +210,16 @@ def _required_compose_vars() -> set[str]:
 
 def test_compose_secrets_come_from_the_env_file_with_placeholders_only() -> None:
     required = _required_compose_vars()
-    assert {"TEMPORAL_DB_PASSWORD", "CUTRU_DB_PASSWORD", "CUTRU_PAYLOAD_KEYS"} <= required
+    # Encryption and signing are required: no empty default lets the stack start without them.
+    assert {"TEMPORAL_DB_PASSWORD", "CUTRU_DB_PASSWORD", "CUTRU_PAYLOAD_KEYS", "CUTRU_DECISION_KEYS",
+            "KEYCLOAK_ADMIN_PASSWORD"} <= required
     example: dict[str, str] = {}
     for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
             name, _, value = line.partition("=")
             example[name.strip()] = value.strip()
     assert required <= set(example), f"missing from .env.example: {sorted(required - set(example))}"
-    secret_like = re.compile(r"(PASSWORD|PAYLOAD_KEYS|CODEC_TOKEN|API_KEY|SECRET)$")
+    secret_like = re.compile(r"(PASSWORD|PAYLOAD_KEYS|DECISION_KEYS|CODEC_TOKEN|API_KEY|SECRET)$")
     for name, value in example.items():
         if secret_like.search(name):
             assert value == "" or "REPLACE_ME" in value, f"{name} in .env.example must be a placeholder"
@@ -201,11 +228,11 @@ def test_compose_secrets_come_from_the_env_file_with_placeholders_only() -> None
     assert set(example) - {"COMPOSE_PROJECT_NAME"} <= used, sorted(set(example) - used)
 
 
-def test_every_setting_is_documented_in_the_deploy_readme() -> None:
-    readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
+def test_every_setting_is_documented_in_the_reference() -> None:
+    reference = PRODUCTION_DOC.read_text(encoding="utf-8")
     compose_vars = set(re.findall(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)", COMPOSE_FILE.read_text(encoding="utf-8")))
-    for name in sorted(compose_vars | worker_env_names()):
-        assert f"`{name}`" in readme, f"{name} is not in the variable reference of deploy/README.md"
+    for name in sorted(compose_vars | api_env_names() | codec_server_env_names()):
+        assert f"`{name}`" in reference, f"{name} is not in the variable reference of docs/production.md"
 
 
 def test_compose_stack_shape() -> None:
@@ -216,8 +243,10 @@ def test_compose_stack_shape() -> None:
         "temporal",
         "temporal-setup",
         "temporal-ui",
+        "keycloak",
         "cutru-postgresql",
         "cutru-migrate",
+        "cutru-api",
         "codec-server",
         "cutru-worker",
     ):
@@ -227,9 +256,20 @@ def test_compose_stack_shape() -> None:
     assert worker["depends_on"]["cutru-migrate"]["condition"] == "service_completed_successfully"
     assert worker["depends_on"]["temporal-setup"]["condition"] == "service_completed_successfully"
     assert services["temporal"]["depends_on"]["temporal-schema"]["condition"] == "service_completed_successfully"
-    assert "--check" in worker["healthcheck"]["test"]
-    assert services["cutru-migrate"]["entrypoint"] == ["python", "-m", "cutru.platform.db.migrate"]
-    assert services["codec-server"]["entrypoint"] == ["python", "-m", "cutru.service.codec_server"]
+    # The image's entry point is `cutru`; each service names its subcommand.
+    assert worker["healthcheck"]["test"] == ["CMD", "cutru", "worker", "--check"]
+    assert worker["command"] == ["worker"]
+    assert services["cutru-migrate"]["command"] == ["migrate"]
+    assert services["cutru-api"]["command"] == ["api"]
+    assert services["codec-server"]["command"][0] == "codec-server"
+    for name in ("cutru-worker", "cutru-migrate", "cutru-api", "codec-server"):
+        assert "entrypoint" not in services[name], name
+    api = services["cutru-api"]
+    assert api["depends_on"]["cutru-migrate"]["condition"] == "service_completed_successfully"
+    assert api["depends_on"]["keycloak"]["condition"] == "service_healthy"
+    assert api["environment"]["CUTRU_API_PORT"] == str(API_PORT)
+    assert any(p.endswith(f":{API_PORT}") for p in api["ports"])
+    assert "/readyz" in " ".join(api["healthcheck"]["test"])
     ui_env = services["temporal-ui"]["environment"]
     assert "TEMPORAL_CODEC_ENDPOINT" in ui_env
     assert any(p.endswith(":8080") and "8233" in p for p in services["temporal-ui"]["ports"])
@@ -261,6 +301,7 @@ def test_compose_cutru_services_pass_only_known_variables() -> None:
     services = load_compose()["services"]
     allowed = {
         "cutru-worker": worker_env_names(),
+        "cutru-api": api_env_names(),
         "cutru-migrate": config_env_names(),
         "codec-server": codec_server_env_names(),
     }
@@ -362,11 +403,14 @@ def dockerfile_problems(text: str) -> list[str]:
             problems.append(f"runs as root: USER {users[-1]}")
 
     entrypoints = [rest for keyword, rest in instructions if keyword == "ENTRYPOINT"]
-    if not entrypoints or json.loads(entrypoints[-1]) != ["python", "worker.py"]:
-        problems.append('ENTRYPOINT is not ["python", "worker.py"]')
+    if not entrypoints or json.loads(entrypoints[-1]) != ["cutru"]:
+        problems.append('ENTRYPOINT is not ["cutru"]')
+    cmds = [rest for keyword, rest in instructions if keyword == "CMD"]
+    if not cmds or json.loads(cmds[-1]) != ["worker"]:
+        problems.append('CMD is not ["worker"]: `docker run IMAGE` must start a worker')
     healthchecks = [rest for keyword, rest in instructions if keyword == "HEALTHCHECK"]
-    if not healthchecks or not re.search(r'"python",\s*"worker.py",\s*"--check"', healthchecks[-1]):
-        problems.append("HEALTHCHECK does not run `python worker.py --check`")
+    if not healthchecks or not re.search(r'"cutru",\s*"worker",\s*"--check"', healthchecks[-1]):
+        problems.append("HEALTHCHECK does not run `cutru worker --check`")
     exposed = " ".join(rest for keyword, rest in instructions if keyword == "EXPOSE").split()
     if str(WORKER_METRICS_PORT) not in exposed:
         problems.append(f"port {WORKER_METRICS_PORT} not exposed")
@@ -385,10 +429,9 @@ def test_dockerfile_is_small_non_root_and_installs_only_the_project() -> None:
         (lambda t: t + "\nRUN curl -fsSL https://example.com/tool -o /usr/local/bin/tool\n", "download in RUN"),
         (lambda t: t + "\nADD https://example.com/tool.tar.gz /opt/\n", "ADD from the network"),
         (lambda t: t + "\nRUN pip install git+https://example.com/x.git\n", "outside the registry"),
-        (
-            lambda t: t.replace('ENTRYPOINT ["python", "worker.py"]', 'ENTRYPOINT ["python", "starter.py"]'),
-            "ENTRYPOINT",
-        ),
+        (lambda t: t.replace('ENTRYPOINT ["cutru"]', 'ENTRYPOINT ["python", "worker.py"]'), "ENTRYPOINT"),
+        (lambda t: t.replace('CMD ["worker"]', 'CMD ["api"]'), "CMD"),
+        (lambda t: t.replace('"cutru", "worker", "--check"', '"cutru", "--help"'), "HEALTHCHECK"),
         (lambda t: t.replace("EXPOSE 9464", "EXPOSE 8080"), "not exposed"),
         (lambda t: t.replace("requirements/runtime.txt", "requirements/dev.txt"), "not installed from"),
         (lambda t: t.replace("--require-hashes", ""), "without --require-hashes"),
@@ -446,10 +489,10 @@ def test_dockerignore_keeps_local_state_and_secrets_out_of_the_context() -> None
 # ------------------------------------------------------------------------------------------------ Kubernetes
 
 
-def kube_documents() -> list[tuple[str, dict[str, Any]]]:
+def kube_documents(directory: Path = KUBE_DIR) -> list[tuple[str, dict[str, Any]]]:
     docs = []
-    for path in sorted(KUBE_DIR.glob("*.yaml")):
-        if path.name == "kustomization.yaml":
+    for path in sorted(directory.glob("*.yaml")):
+        if path.name in {"kustomization.yaml", HELM_VALUES.name}:
             continue
         for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
             if doc:
@@ -477,9 +520,14 @@ def test_every_kubernetes_manifest_validates_strictly() -> None:
         "PodDisruptionBudget",
         "Job",
         "PersistentVolumeClaim",
+        "NetworkPolicy",
+        "Ingress",
     }
     assert expected <= kinds, sorted(expected - kinds)
-    for filename, doc in docs:
+    # The manifests applied beside the Temporal Helm release, in its namespace.
+    temporal_docs = kube_documents(TEMPORAL_DIR)
+    assert {doc["kind"] for _, doc in temporal_docs} == {"NetworkPolicy"}
+    for filename, doc in docs + temporal_docs:
         try:
             kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
         except kubernetes_validate.ValidationError as exc:
@@ -558,10 +606,12 @@ def _volume_at(doc: dict[str, Any], path: str) -> dict[str, Any]:
 def test_kubernetes_workloads_pass_only_known_variables() -> None:
     known = {
         "cutru-worker": worker_env_names(),
+        "cutru-api": api_env_names(),
         "cutru-migrate": config_env_names(),
         "cutru-codec-server": codec_server_env_names(),
     }
-    for kind, name in (("Deployment", "cutru-worker"), ("Job", "cutru-migrate"), ("Deployment", "cutru-codec-server")):
+    for kind, name in (("Deployment", "cutru-worker"), ("Deployment", "cutru-api"), ("Job", "cutru-migrate"),
+                       ("Deployment", "cutru-codec-server")):
         names, _ = _container_env(_by_kind(kind, name))
         unknown = names - known[name]
         assert not unknown, f"{kind}/{name} sets variables cutru does not read: {sorted(unknown)}"
@@ -581,13 +631,14 @@ def test_worker_deployment_is_hardened_and_wired() -> None:
     assert security["capabilities"]["drop"] == ["ALL"]
     assert container["resources"]["requests"] and container["resources"]["limits"]
 
-    assert container["livenessProbe"]["exec"]["command"] == ["python", "worker.py", "--check"]
+    assert container["command"] == ["cutru", "worker"]
+    assert container["livenessProbe"]["exec"]["command"] == ["cutru", "worker", "--check"]
     readiness = container["readinessProbe"]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports[readiness["httpGet"]["port"]] == WORKER_METRICS_PORT
 
     names, values = _container_env(deployment)
-    assert {"DATABASE_URL", "TEMPORAL_ADDRESS", "CUTRU_PAYLOAD_KEY_FILE"} <= names
+    assert {"DATABASE_URL", "TEMPORAL_ADDRESS", "CUTRU_PAYLOAD_KEY_FILE", "CUTRU_DECISION_KEY_FILE"} <= names
     assert values["CUTRU_METRICS_PORT"] == str(WORKER_METRICS_PORT)
     # Writable paths are emptyDirs; secrets are files from Secret volumes.
     assert "emptyDir" in _volume_at(deployment, "/tmp")
@@ -595,11 +646,22 @@ def test_worker_deployment_is_hardened_and_wired() -> None:
     documents = _volume_at(deployment, values["CUTRU_DOCUMENT_DIR"])
     claim = _by_kind("PersistentVolumeClaim", documents["persistentVolumeClaim"]["claimName"])
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    _assert_service_secrets_mounted(deployment, "cutru-worker")
+
+
+def _assert_service_secrets_mounted(deployment: dict[str, Any], service: str) -> None:
+    """The key files and the service's own Temporal client certificate are where the variables say."""
+    _, values = _container_env(deployment)
     assert _volume_at(deployment, values["CUTRU_PAYLOAD_KEY_FILE"])["secret"]["secretName"] == "cutru-payload-keys"
+    assert _volume_at(deployment, values["CUTRU_DECISION_KEY_FILE"])["secret"]["secretName"] == "cutru-decision-keys"
     for var in ("TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_TLS_SERVER_CA_CERT_PATH"):
         volume = _volume_at(deployment, values[var])
-        assert volume["secret"]["secretName"] == "cutru-temporal-tls", var
-        assert Path(values[var]).name in _by_kind("Secret", "cutru-temporal-tls")["stringData"], var
+        assert volume["secret"]["secretName"] == f"{service}-temporal-tls", var
+        assert Path(values[var]).name in _by_kind("Secret", f"{service}-temporal-tls")["stringData"], var
+    database = next(v for v in _container(deployment)["env"] if v["name"] == "DATABASE_URL")
+    assert database["valueFrom"]["secretKeyRef"]["name"] == "cutru-database"
+    api_key = next(v for v in _container(deployment)["env"] if v["name"] == "TEMPORAL_API_KEY")
+    assert api_key["valueFrom"]["secretKeyRef"]["name"] == f"{service}-temporal"
     assert "DATABASE_URL" not in values or "REPLACE_ME" in values["DATABASE_URL"]
 
 
@@ -616,15 +678,368 @@ def test_worker_autoscaling_disruption_budget_and_metrics_service_select_the_wor
     assert service["spec"]["ports"][0]["port"] == WORKER_METRICS_PORT
 
 
-def test_codec_server_and_migration_job_run_the_same_image() -> None:
-    worker = _container(_by_kind("Deployment", "cutru-worker"))
-    codec = _container(_by_kind("Deployment", "cutru-codec-server"))
-    job = _container(_by_kind("Job", "cutru-migrate"))
-    assert worker["image"] == codec["image"] == job["image"]
-    assert codec["command"] == ["python", "-m", "cutru.service.codec_server"]
-    assert job["command"] == ["python", "-m", "cutru.platform.db.migrate"]
+def test_every_workload_runs_the_same_image_with_its_cutru_subcommand() -> None:
+    commands = {
+        ("Deployment", "cutru-worker"): ["cutru", "worker"],
+        ("Deployment", "cutru-api"): ["cutru", "api"],
+        ("Deployment", "cutru-codec-server"): ["cutru", "codec-server"],
+        ("Job", "cutru-migrate"): ["cutru", "migrate"],
+    }
+    assert {(doc["kind"], doc["metadata"]["name"]) for doc in _workloads()} == set(commands)
+    for (kind, name), command in commands.items():
+        container = _container(_by_kind(kind, name))
+        assert container["image"] == "cutru:0.1.0", name
+        assert container["command"] == command, name
     codec_labels = _by_kind("Deployment", "cutru-codec-server")["spec"]["template"]["metadata"]["labels"]
     assert _by_kind("Service", "cutru-codec-server")["spec"]["selector"].items() <= codec_labels.items()
+
+
+def test_api_deployment_probes_scaling_and_service() -> None:
+    deployment = _by_kind("Deployment", "cutru-api")
+    container = _container(deployment)
+    assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports["http"] == API_PORT
+    _, values = _container_env(deployment)
+    assert values["CUTRU_API_PORT"] == str(API_PORT) and values["CUTRU_API_HOST"] == "0.0.0.0"
+    assert container["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    _assert_service_secrets_mounted(deployment, "cutru-api")
+    # It serves the result documents the workers write: the same claim, read-only.
+    documents = _volume_at(deployment, values["CUTRU_DOCUMENT_DIR"])
+    assert documents["persistentVolumeClaim"]["claimName"] == "cutru-documents"
+    assert next(m for m in container["volumeMounts"] if m["name"] == documents["name"])["readOnly"] is True
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    hpa = _by_kind("HorizontalPodAutoscaler", "cutru-api")
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "cutru-api"}
+    assert 2 <= hpa["spec"]["minReplicas"] < hpa["spec"]["maxReplicas"]
+    assert _by_kind("PodDisruptionBudget", "cutru-api")["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    service = _by_kind("Service", "cutru-api")
+    assert service["spec"]["selector"].items() <= labels.items()
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+    ingress = _by_kind("Ingress", "cutru-api")
+    assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == "cutru-api"
+
+
+# ------------------------------------------------------------------------------------------- production shape
+
+# The Secrets that let a process act on dossiers: Temporal credentials, the decision keys, the database's
+# application role. Only the API and the workers may hold any of them, each its own Temporal credential.
+TEMPORAL_SECRETS = {"cutru-api-temporal", "cutru-api-temporal-tls", "cutru-worker-temporal",
+                    "cutru-worker-temporal-tls"}
+WRITE_SECRETS = TEMPORAL_SECRETS | {"cutru-decision-keys", "cutru-database", "cutru-payment-gateway"}
+SECRET_HOLDERS = {
+    "cutru-api": {"cutru-api-temporal", "cutru-api-temporal-tls", "cutru-decision-keys", "cutru-database",
+                  "cutru-payment-gateway", "cutru-payload-keys"},
+    "cutru-worker": {"cutru-worker-temporal", "cutru-worker-temporal-tls", "cutru-decision-keys", "cutru-database",
+                     "cutru-payment-gateway", "cutru-payload-keys"},
+    "cutru-codec-server": {"cutru-payload-keys"},
+    "cutru-migrate": {"cutru-database-owner"},
+}
+CREDENTIAL_VARS = {"TEMPORAL_API_KEY", "TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_TLS_CLIENT_KEY_DATA",
+                   "CUTRU_DECISION_KEYS", "CUTRU_DECISION_KEY_FILE"}
+
+
+def _workloads(docs: list[tuple[str, dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
+    return [doc for _, doc in (docs if docs is not None else kube_documents())
+            if doc["kind"] in {"Deployment", "Job", "StatefulSet", "DaemonSet", "CronJob"}]
+
+
+def secrets_used(workload: dict[str, Any]) -> set[str]:
+    """Every Secret a workload's pods can read: env, envFrom and volumes (projected ones included)."""
+    pod = workload["spec"]["template"]["spec"]
+    used: set[str] = set()
+    for container in pod.get("initContainers", []) + pod["containers"]:
+        used |= {s["secretRef"]["name"] for s in container.get("envFrom", []) if "secretRef" in s}
+        used |= {v["valueFrom"]["secretKeyRef"]["name"] for v in container.get("env", [])
+                 if "secretKeyRef" in v.get("valueFrom", {})}
+    for volume in pod.get("volumes", []):
+        if "secret" in volume:
+            used.add(volume["secret"]["secretName"])
+        for source in volume.get("projected", {}).get("sources", []):
+            if "secret" in source:
+                used.add(source["secret"]["name"])
+    return used
+
+
+def credential_problems(docs: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    problems = []
+    for workload in _workloads(docs):
+        name = workload["metadata"]["name"]
+        used = secrets_used(workload)
+        expected = SECRET_HOLDERS.get(name)
+        if expected is None:
+            problems.append(f"{name}: a workload the production shape does not know")
+        elif used != expected:
+            problems.append(f"{name} reads Secrets {sorted(used)}, expected {sorted(expected)}")
+        if name not in {"cutru-api", "cutru-worker"}:
+            if used & WRITE_SECRETS:
+                problems.append(f"{name} holds {sorted(used & WRITE_SECRETS)}")
+            env = {v["name"] for c in workload["spec"]["template"]["spec"]["containers"] for v in c.get("env", [])}
+            if env & CREDENTIAL_VARS:
+                problems.append(f"{name} is given {sorted(env & CREDENTIAL_VARS)}")
+    return problems
+
+
+def test_only_the_api_and_the_workers_hold_temporal_credentials_and_decision_keys() -> None:
+    docs = kube_documents()
+    assert credential_problems(docs) == []
+    # The checker sees a credential slipped into the codec server, as a volume or as a variable.
+    for change in (
+        lambda pod: pod["volumes"].append({"name": "t", "secret": {"secretName": "cutru-worker-temporal-tls"}}),
+        lambda pod: pod["containers"][0]["env"].append({"name": "CUTRU_DECISION_KEYS", "value": "k:AAAA"}),
+    ):
+        broken = json.loads(json.dumps(docs))
+        codec = next(doc for _, doc in broken if doc["metadata"]["name"] == "cutru-codec-server"
+                     and doc["kind"] == "Deployment")
+        change(codec["spec"]["template"]["spec"])
+        assert any("cutru-codec-server" in problem for problem in credential_problems(broken))
+
+
+def test_every_deployment_runs_non_root_read_only_with_probes() -> None:
+    for workload in _workloads():
+        name = workload["metadata"]["name"]
+        pod = workload["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["runAsUser"] != 0, name
+        assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", name
+        assert pod["automountServiceAccountToken"] is False, name
+        for container in pod["containers"]:
+            security = container["securityContext"]
+            assert security["readOnlyRootFilesystem"] is True, name
+            assert security["allowPrivilegeEscalation"] is False, name
+            assert security["capabilities"]["drop"] == ["ALL"], name
+            assert security.get("runAsUser", 1) != 0, name
+            assert container["resources"]["requests"] and container["resources"]["limits"], name
+            if workload["kind"] == "Deployment":
+                assert container.get("livenessProbe") and container.get("readinessProbe"), name
+    # The namespace enforces the same for anything else started in it.
+    assert _by_kind("Namespace", "cutru")["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_codec_server_requires_a_token_from_the_identity_provider() -> None:
+    deployment = _by_kind("Deployment", "cutru-codec-server")
+    names, values = _container_env(deployment)
+    assert values["CUTRU_OIDC_ISSUER"].startswith("https://"), "the codec server must verify tokens"
+    assert values["CUTRU_OIDC_AUDIENCE"], "the codec server must check the tokens' audience"
+    # No static token: identity comes from the provider's signed tokens only.
+    assert not any("CODEC_TOKEN" in name for name in names)
+    assert not [n for n in names if n.startswith("TEMPORAL_")], "the codec server never talks to Temporal"
+    assert "DATABASE_URL" not in names, "the codec server holds no database role"
+    assert _egress_ports(_policies()["cutru-codec-server"]) == {443}
+    compose_codec = load_compose()["services"]["codec-server"]["environment"]
+    assert compose_codec["CUTRU_OIDC_ISSUER"] and compose_codec["CUTRU_OIDC_AUDIENCE"]
+    assert not any("CODEC_TOKEN" in name for name in compose_codec)
+    assert "CODEC_TOKEN" not in COMPOSE_FILE.read_text(encoding="utf-8")
+
+
+def _policies() -> dict[str, dict[str, Any]]:
+    return {doc["metadata"]["name"]: doc for _, doc in kube_documents() if doc["kind"] == "NetworkPolicy"}
+
+
+def _egress_ports(policy: dict[str, Any]) -> set[int]:
+    return {port["port"] for rule in policy["spec"].get("egress", []) for port in rule.get("ports", [])}
+
+
+def test_network_policies_let_only_the_api_and_the_workers_reach_temporal() -> None:
+    policies = _policies()
+    deny = policies["default-deny"]["spec"]
+    assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in deny and "egress" not in deny
+    # Every workload has its own policy; only the API's and the workers' reach the Temporal frontend.
+    for workload in _workloads():
+        name = workload["metadata"]["name"]
+        policy = policies[name]
+        assert policy["spec"]["podSelector"]["matchLabels"].items() <= \
+            workload["spec"]["template"]["metadata"]["labels"].items(), name
+        reaches_temporal = 7233 in _egress_ports(policy)
+        assert reaches_temporal == (name in {"cutru-api", "cutru-worker"}), name
+    assert _egress_ports(policies["cutru-migrate"]) == {5432}
+    for name, policy in policies.items():
+        if name not in {"cutru-api", "cutru-worker"}:
+            assert 7233 not in _egress_ports(policy), name
+    # The API is reached from the ingress controller's and the portal's namespaces (and Prometheus) only.
+    sources = {value for rule in policies["cutru-api"]["spec"]["ingress"] for peer in rule["from"]
+               for value in _namespace_names(peer)}
+    assert sources == {"ingress-nginx", "cutru-portal", "monitoring"}
+    # Beside the Temporal release: its frontend admits cutru's API and workers only, of all of cutru's pods.
+    (_, frontend), = kube_documents(TEMPORAL_DIR)
+    cutru_peers = [peer for rule in frontend["spec"]["ingress"] for peer in rule["from"]
+                   if "cutru" in _namespace_names(peer)]
+    assert [sorted(p["podSelector"]["matchExpressions"][0]["values"]) for p in cutru_peers] == \
+        [["cutru-api", "cutru-worker"]]
+
+
+def _namespace_names(peer: dict[str, Any]) -> set[str]:
+    selector = peer.get("namespaceSelector", {})
+    names = {selector.get("matchLabels", {}).get("kubernetes.io/metadata.name")}
+    for expression in selector.get("matchExpressions", []):
+        if expression["key"] == "kubernetes.io/metadata.name" and expression["operator"] == "In":
+            names |= set(expression["values"])
+    return {name for name in names if name}
+
+
+# ----------------------------------------------------------------- Temporal's authorizer and the identity provider
+
+
+def load_helm_values() -> dict[str, Any]:
+    data = yaml.safe_load(HELM_VALUES.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def load_realm() -> dict[str, Any]:
+    data = json.loads(REALM_FILE.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def _web_env(values: dict[str, Any]) -> dict[str, str]:
+    return {var["name"]: var["value"] for var in values["web"]["additionalEnv"]}
+
+
+def test_helm_values_turn_on_the_jwt_authorizer_with_the_issuers_keys() -> None:
+    values = load_helm_values()
+    server = values["server"]
+    authorization = server["config"]["authorization"]
+    assert authorization["authorizer"] == "default"
+    assert authorization["claimMapper"] == "default"
+    assert authorization["permissionsClaimName"]
+    issuer = _by_kind("ConfigMap", "cutru-oidc")["data"]["CUTRU_OIDC_ISSUER"]
+    uris = authorization["jwtKeyProvider"]["keySourceURIs"]
+    assert uris and all(uri.startswith(issuer + "/") for uri in uris), "Temporal must trust the API's issuer alone"
+    # mTLS on the frontend; the system worker through the internal frontend, not an all-powerful token.
+    assert server["tls"]["frontend"]["enabled"] is True
+    assert server["tls"]["frontend"]["requireClientAuth"] is True
+    assert server["internal-frontend"]["enabled"] is True
+    namespaces = [ns["name"] for ns in server["config"]["namespaces"]["namespace"]]
+    assert namespaces == [_by_kind("ConfigMap", "cutru-config")["data"]["TEMPORAL_NAMESPACE"]]
+
+
+def test_web_ui_is_read_only_and_forwards_its_users_token_to_the_codec_server() -> None:
+    web = _web_env(load_helm_values())
+    assert web["TEMPORAL_DISABLE_WRITE_ACTIONS"] == "true"
+    assert web["TEMPORAL_AUTH_ENABLED"] == "true"
+    assert web["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "true"
+    codec_host = _by_kind("Ingress", "cutru-codec-server")["spec"]["rules"][0]["host"]
+    assert web["TEMPORAL_CODEC_ENDPOINT"] == f"https://{codec_host}"
+    issuer = _by_kind("ConfigMap", "cutru-oidc")["data"]["CUTRU_OIDC_ISSUER"]
+    assert web["TEMPORAL_AUTH_ISSUER_URL"] == issuer
+    codec_env = _container_env(_by_kind("Deployment", "cutru-codec-server"))[1]
+    ui_origin = web["TEMPORAL_AUTH_CALLBACK_URL"].removesuffix("/auth/sso/callback")
+    assert codec_env["CUTRU_CODEC_ALLOWED_ORIGINS"] == ui_origin
+    compose_ui = load_compose()["services"]["temporal-ui"]["environment"]
+    assert compose_ui["TEMPORAL_DISABLE_WRITE_ACTIONS"] == "true", "a literal, not a variable that could turn it off"
+    assert compose_ui["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "true"
+    assert compose_ui["TEMPORAL_AUTH_ENABLED"] == "true"
+
+
+def namespace_writers(realm: dict[str, Any], permission: str) -> set[str]:
+    """Who holds a Temporal permission (``<namespace>:<role>``) in the realm: users (service accounts included)
+    and groups with the role of the client whose roles the permissions mapper emits, and clients whose mappers
+    would add the claim whatever their user holds."""
+    holders = set()
+    for user in realm.get("users", []):
+        if permission in user.get("clientRoles", {}).get("temporal", []):
+            holders.add(user["username"])
+    for group in realm.get("groups", []):
+        if permission in group.get("clientRoles", {}).get("temporal", []):
+            holders.add(f"group:{group['name']}")
+    for role in realm["roles"].get("realm", []):
+        if permission in role.get("composites", {}).get("client", {}).get("temporal", []):
+            holders.add(f"realm-role:{role['name']}")
+    claim = load_helm_values()["server"]["config"]["authorization"]["permissionsClaimName"]
+    for client in realm["clients"]:
+        for mapper in client.get("protocolMappers", []):
+            if mapper["config"].get("claim.name") == claim and mapper["protocolMapper"] != \
+                    "oidc-usermodel-client-role-mapper":
+                holders.add(f"client:{client['clientId']}")
+    return holders
+
+
+def test_only_the_api_and_worker_clients_may_write_the_namespace() -> None:
+    realm = load_realm()
+    values = load_helm_values()
+    namespace = values["server"]["config"]["namespaces"]["namespace"][0]["name"]
+    claim = values["server"]["config"]["authorization"]["permissionsClaimName"]
+    # Temporal's default claim mapper reads `<namespace>:<read|write|worker|admin>`.
+    roles = {role["name"] for role in realm["roles"]["client"]["temporal"]}
+    assert roles == {f"{namespace}:read", f"{namespace}:write"}
+    assert namespace_writers(realm, f"{namespace}:write") == {"service-account-cutru-api",
+                                                             "service-account-cutru-worker"}
+    assert namespace_writers(realm, f"{namespace}:admin") == set()
+    clients = {client["clientId"]: client for client in realm["clients"]}
+    for client_id in ("cutru-api", "cutru-worker"):
+        mappers = clients[client_id]["protocolMappers"]
+        assert [m["config"]["claim.name"] for m in mappers] == [claim], client_id
+        assert clients[client_id]["serviceAccountsEnabled"] is True
+        assert clients[client_id]["standardFlowEnabled"] is False
+    # The claim is the client roles of `temporal`, nothing hard-coded.
+    for client in realm["clients"]:
+        for mapper in client.get("protocolMappers", []):
+            if mapper["config"].get("claim.name") == claim:
+                assert mapper["config"]["usermodel.clientRoleMapping.clientId"] == "temporal", client["clientId"]
+    # The checker sees a writer added anywhere.
+    broken = json.loads(json.dumps(realm))
+    next(u for u in broken["users"] if u["username"] == "service-account-cutru-portal")["clientRoles"] = {
+        "temporal": [f"{namespace}:write"]}
+    assert "service-account-cutru-portal" in namespace_writers(broken, f"{namespace}:write")
+
+
+def test_realm_issues_the_claims_the_api_reads() -> None:
+    from cutru.platform.oidc import Role
+
+    realm = load_realm()
+    oidc = _by_kind("ConfigMap", "cutru-oidc")["data"]
+    assert {role["name"] for role in realm["roles"]["realm"]} == {role.value for role in Role}
+    compose = load_compose()
+    compose_oidc = compose["services"]["cutru-api"]["environment"]
+    keycloak_env = compose["services"]["keycloak"]["environment"]
+    issuer_origin = re.fullmatch(r"\$\{KEYCLOAK_URL:-([^}]+)\}", keycloak_env["KC_HOSTNAME"])
+    assert issuer_origin, "KC_HOSTNAME must be the KEYCLOAK_URL the API's issuer is built from"
+    assert compose_oidc["CUTRU_OIDC_ISSUER"] == f"${{KEYCLOAK_URL:-{issuer_origin.group(1)}}}/realms/{realm['realm']}"
+    assert oidc["CUTRU_OIDC_ISSUER"].endswith(f"/realms/{realm['realm']}")
+    for key in ("CUTRU_OIDC_AUDIENCE", "CUTRU_OIDC_ROLES_CLAIM", "CUTRU_OIDC_UNITS_CLAIM",
+                "CUTRU_OIDC_PROCEDURES_CLAIM", "CUTRU_OIDC_OFFICER_CLAIM"):
+        assert compose_oidc[key] == oidc[key], key
+    clients = {client["clientId"]: client for client in realm["clients"]}
+    people = {"cutru-desk", "cutru-cli"}
+    for client_id in ("cutru-portal", "cutru-payment-gateway", "cutru-operator", "temporal-ui", *people):
+        mappers = clients[client_id]["protocolMappers"]
+        audiences = {m["config"].get("included.custom.audience") for m in mappers}
+        assert oidc["CUTRU_OIDC_AUDIENCE"] in audiences, client_id
+        claims = {m["config"].get("claim.name") for m in mappers}
+        assert oidc["CUTRU_OIDC_ROLES_CLAIM"] in claims, client_id
+        if client_id in people:
+            assert {oidc["CUTRU_OIDC_UNITS_CLAIM"], oidc["CUTRU_OIDC_PROCEDURES_CLAIM"],
+                    oidc["CUTRU_OIDC_OFFICER_CLAIM"]} <= claims, client_id
+            # Browsers and the CLI are public clients: authorization code with PKCE.
+            assert clients[client_id]["publicClient"] is True
+            assert clients[client_id]["attributes"]["pkce.code.challenge.method"] == "S256"
+            assert clients[client_id]["directAccessGrantsEnabled"] is False
+    # The Temporal writers' tokens are not for the API.
+    for client_id in ("cutru-api", "cutru-worker"):
+        audiences = {m["config"].get("included.custom.audience") for m in clients[client_id]["protocolMappers"]}
+        assert oidc["CUTRU_OIDC_AUDIENCE"] not in audiences, client_id
+    # The units, procedures and officer id are set by administrators only.
+    profile = json.loads(realm["components"]["org.keycloak.userprofile.UserProfileProvider"][0]["config"][
+        "kc.user.profile.config"][0])
+    attributes = {a["name"]: a for a in profile["attributes"]}
+    for claim in ("police_units", "cutru_procedures", "officer_id"):
+        assert attributes[claim]["permissions"]["edit"] == ["admin"], claim
+
+
+def test_realm_secrets_are_placeholders_that_compose_requires() -> None:
+    realm_text = REALM_FILE.read_text(encoding="utf-8")
+    placeholders = set(re.findall(r"\$\{([A-Z0-9_]+)\}", realm_text))
+    for client in load_realm()["clients"]:
+        if "secret" in client:
+            assert re.fullmatch(r"\$\{CUTRU_KC_[A-Z_]+\}", client["secret"]), client["clientId"]
+    keycloak_env = load_compose()["services"]["keycloak"]["environment"]
+    required = _required_compose_vars()
+    for name in placeholders:
+        assert keycloak_env.get(name) == f"${{{name}:?set {name} in .env}}", name
+        assert name in required, name
 
 
 # ------------------------------------------------------------------------------------------------ observability
