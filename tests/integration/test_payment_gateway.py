@@ -318,6 +318,38 @@ async def test_the_gateway_keeps_payments_and_owed_ipns_across_a_crash(
         await gateway_client.aclose()
 
 
+async def test_cancelling_keeps_a_paid_order_and_a_payment_after_it_is_one_to_refund(
+        settings: Settings, pool: asyncpg.Pool, tmp_path: Path):
+    listener = unbound_port_socket()
+    api_url = url_of(listener)
+    app = callback_app(settings)
+    async with serving(app, listener), gateway(f"{api_url}{IPN_PATH}", tmp_path / "gateway.jsonl") as gw:
+        config = gateway_config(gw.url, api_url)
+        app.state.payment_gateway = config
+        orders = HttpPaymentGateway(pool, config)
+        try:
+            paid_code, late_code = (f"HS-PAYTEST-{uuid.uuid4().hex[:8].upper()}" for _ in range(2))
+            paid = await orders.create_order(paid_code, 20_000)
+            assert paid.payment_url is not None
+            await pay_at_local_gateway(paid.payment_url)
+            assert (await orders.cancel_order(paid_code)).status == "paid"  # paid meanwhile: the fee is kept
+
+            late = await orders.create_order(late_code, 20_000)
+            assert late.payment_url is not None
+            assert (await orders.cancel_order(late_code)).status == "cancelled"
+            result = await pay_at_local_gateway(late.payment_url)
+
+            async def recorded() -> bool:
+                return bool(await transactions(pool, late.order_id))
+
+            await eventually(recorded, "the IPN of the payment after the cancellation reaches cutru")
+            assert [(r["transaction_no"], r["order_status"]) for r in await transactions(pool, late.order_id)] == [
+                (result["vnp_TransactionNo"], "cancelled")]
+            assert (await orders.order_status(late_code)).status == "cancelled"
+        finally:
+            await orders.aclose()
+
+
 async def test_the_gateways_query_api_refuses_an_unsigned_request(tmp_path: Path):
     async with gateway("http://127.0.0.1:9/ipn", tmp_path / "gateway.jsonl") as gw, \
             httpx.AsyncClient(timeout=10) as caller:
