@@ -21,7 +21,16 @@ def _print(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
 
 
 def _stack_text(addresses: stack.StackAddresses) -> str:
+    lines = []
+    if addresses.api_url:
+        lines.append(f"API           {addresses.api_url} (contract {addresses.api_url}/openapi.json)")
+    if addresses.oidc_issuer:
+        lines.append(f"OIDC issuer   {addresses.oidc_issuer} (accounts: the officers, KT-AUDITOR-01, VH-OPERATOR-01;"
+                     " password CUTRU_LOCAL_PASSWORD)")
+    if addresses.payment_gateway_url:
+        lines.append(f"payments      {addresses.payment_gateway_url} (local gateway, VNPAY's protocol)")
     return "\n".join([
+        *lines,
         f"Temporal      {addresses.temporal_address} (namespace {addresses.namespace})",
         f"Web UI        {addresses.temporal_ui}/namespaces/{addresses.namespace}/workflows",
         f"PostgreSQL    {addresses.database_url}" + (" (the stack's own)" if addresses.embedded_postgres else ""),
@@ -65,7 +74,8 @@ def _seed(args: argparse.Namespace) -> int:
 
 def add_commands(subcommands: argparse._SubParsersAction) -> None:
     """Add cutru-local's parsers to the ``cutru`` command (the ``cutru.commands`` entry point)."""
-    stack_parser = subcommands.add_parser("stack", help="the local stack: a Temporal dev server and PostgreSQL",
+    stack_parser = subcommands.add_parser("stack",
+                                          help="the local stack: Temporal, PostgreSQL, OIDC, payments, the API",
                                           description=stack.__doc__,
                                           formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = stack_parser.add_subparsers(dest="stack_action", required=True, metavar="{up,down,status}")

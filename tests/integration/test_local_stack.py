@@ -1,6 +1,6 @@
 """``cutru stack up|status|down`` (here as ``python -m cutru_local``): the stack hands its addresses on through
 ``.cutru/env`` and a Temporal envconfig profile, which the product's processes and the ``temporal`` CLI read with
-nothing else set."""
+nothing else set; its API serves the contract and refuses a write without a token."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from cutru_local.postgres import LocalPostgres
 
@@ -40,13 +41,25 @@ def _local(state: Path, ports: dict[str, str], *args: str) -> subprocess.Complet
 
 def test_the_stack_hands_its_addresses_on_and_goes(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    ports = {"CUTRU_TEMPORAL_PORT": str(_free_port()), "CUTRU_UI_PORT": str(_free_port())}
+    ports = {name: str(_free_port()) for name in ("CUTRU_TEMPORAL_PORT", "CUTRU_UI_PORT", "CUTRU_OIDC_PORT",
+                                                  "CUTRU_PAYMENT_GATEWAY_PORT", "CUTRU_API_PORT")}
     up = _local(state, ports, "--output", "json", "stack", "up")
     try:
         assert up.returncode == 0, up.stderr
         stack = json.loads(up.stdout)
         assert stack["embedded_postgres"] and stack["temporal_address"].endswith(ports["CUTRU_TEMPORAL_PORT"])
+        assert stack["api_url"] == f"http://127.0.0.1:{ports['CUTRU_API_PORT']}"
+        assert stack["oidc_issuer"] == f"http://127.0.0.1:{ports['CUTRU_OIDC_PORT']}"
+        assert stack["payment_gateway_url"] == f"http://127.0.0.1:{ports['CUTRU_PAYMENT_GATEWAY_PORT']}"
+        contract = httpx.get(f"{stack['api_url']}/openapi.json", timeout=10)
+        assert contract.status_code == 200 and contract.json()["openapi"].startswith("3.1")
+        anonymous = httpx.post(f"{stack['api_url']}/v1/dossiers", json={}, timeout=10)
+        assert anonymous.status_code == 401
+        assert anonymous.headers["content-type"].startswith("application/problem+json")
+        assert anonymous.json()["status"] == 401
         env_file = Path(stack["env_file"])
+        env_text = env_file.read_text()
+        assert f"CUTRU_API_URL={stack['api_url']}" in env_text and "CUTRU_PAYLOAD_KEYS=" in env_text
         # The product's worker, given nothing but what the env file says (as `make worker` runs it).
         check = subprocess.run(["sh", "-c", f'set -a && . "{env_file}" && set +a && exec "$0" worker.py --check',
                                 sys.executable], cwd=PROJECT_ROOT, env=_bare_env(), capture_output=True, text=True,
