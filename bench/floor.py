@@ -136,6 +136,7 @@ async def _serve() -> None:
     import asyncio
     import signal
 
+    from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import Worker
 
     from cutru.platform.config import load_settings
@@ -143,9 +144,9 @@ async def _serve() -> None:
     from workflows.sandbox import workflow_runner
 
     settings = load_settings()
-    # The same connection (and so the same pydantic data converter) as worker.py; bench.run starts the floor
-    # without payload keys, since encryption is part of what cutru adds.
-    client = await connect(settings)
+    # The same connection and pydantic JSON as worker.py, without the payload codec: encryption is part of what
+    # cutru adds, and the bare engine is measured without it.
+    client = await connect(settings, converter=pydantic_data_converter)
     role = settings.worker_role
     worker = Worker(
         client,

@@ -63,6 +63,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateStage,
 )
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
 from bench import stats
@@ -73,6 +74,7 @@ from cutru.clients.client import DossierClient
 from cutru.platform.codec import KeyRing, data_converter, new_key_line
 from cutru.platform.config import PROJECT_ROOT, TEMPORAL_VARIABLES, TUNING_VARIABLES
 from cutru.platform.db.migrate import migrate
+from cutru.platform.signing import DecisionKeyRing
 from domain.kinds import Procedure
 from domain.models import DecisionKind, DossierState, OfficerDecision
 from domain.procedures.catalogue import PROCEDURES
@@ -116,7 +118,8 @@ RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 # Variables a developer's shell may hold that would point the bench's processes somewhere else.
 _FOREIGN_ENV = (
     *(var for var in TEMPORAL_VARIABLES if var not in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE")),
-    "CUTRU_PAYLOAD_KEYS", "CUTRU_PAYLOAD_KEY_FILE", "CUTRU_METRICS_PORT", "CUTRU_TASK_QUEUE",
+    "CUTRU_PAYLOAD_KEYS", "CUTRU_PAYLOAD_KEY_FILE", "CUTRU_DECISION_KEYS", "CUTRU_DECISION_KEY_FILE",
+    "CUTRU_METRICS_PORT", "CUTRU_TASK_QUEUE",
     "CUTRU_WORKER_ROLE",  # --split-roles sets it
 )  # fmt: skip
 
@@ -415,6 +418,8 @@ class Bench:
         self.plain = plain  # the floor's client: no payload codec
         self.coded = coded  # cutru's client: the payload codec when --encrypt
         self.key_line = key_line
+        # cutru's workers verify, and the bench's officer signs, decisions with keys made for the run.
+        self.decision_keys = DecisionKeyRing.generate("bench")
         self.tag = uuid.uuid4().hex[:5].upper()
 
     def _env(self, queue: str, *, encrypted: bool, extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -431,6 +436,7 @@ class Bench:
         )
         if encrypted and self.key_line:
             env["CUTRU_PAYLOAD_KEYS"] = self.key_line
+            env["CUTRU_DECISION_KEYS"] = self.decision_keys.env_value()
         return env
 
     async def start_workers(self, kind: str, queue: str, count: int,
@@ -499,7 +505,7 @@ class Bench:
                             env: Mapping[str, str] | None = None) -> tuple[Phase, Measured]:
         queue = f"bench-{_in_round(name, round_number)}-{self.tag.lower()}"
         phase = Phase(name=name, queue=queue)
-        dossiers = DossierClient(self.coded, queue)
+        dossiers = DossierClient(self.coded, queue, self.decision_keys)
         workers = await self.start_workers("cutru", queue, self.options.workers if name != "probe" else 1, env)
         letter = PHASE_LETTERS[name]
         items = [(code, _submitter(dossiers, registration(a, code)))
@@ -520,7 +526,7 @@ class Bench:
         """One dossier of every procedure, approved by the officer, on a worker of its own: each one's history."""
         queue = f"bench-procedures-{self.tag.lower()}"
         phase = Phase(name="procedures", queue=queue)
-        dossiers = DossierClient(self.coded, queue)
+        dossiers = DossierClient(self.coded, queue, self.decision_keys)
         submissions = await one_of_each(self.database.url, self.tag)
         workers = await self.start_workers("cutru", queue, 1)
 
@@ -596,7 +602,7 @@ class Bench:
                          timeout: float) -> tuple[Phase, Measured]:
         queue = f"bench-stay-{self.tag.lower()}"
         phase = Phase(name="stay", queue=queue)
-        dossiers = DossierClient(self.coded, queue)
+        dossiers = DossierClient(self.coded, queue, self.decision_keys)
         workers = await self.start_workers("cutru", queue, self.options.workers)
         items = []
         registers = set()
@@ -618,7 +624,7 @@ class Bench:
         return phase, measured
 
     async def outcomes(self, phase: Phase) -> dict[str, int]:
-        dossiers = DossierClient(self.coded, phase.queue)
+        dossiers = DossierClient(self.coded, phase.queue, self.decision_keys)
         sample = spread(sorted(phase.closed_at), OUTCOME_SAMPLE)
         results = await asyncio.gather(*(dossiers.result(code) for code in sample), return_exceptions=True)
         return dict(Counter(r.state.value if not isinstance(r, BaseException) else f"error: {type(r).__name__}"
@@ -985,9 +991,10 @@ async def bench_stack(options: Options) -> AsyncIterator[Bench]:
         database = await Database.create(directory, f"cutru_bench_{uuid.uuid4().hex[:10]}")
         await migrate(database.url)
         await seed(database.url, people=SEED_PEOPLE, seed=7, progress=False)
-        key_line = new_key_line("bench") if options.encrypt else None
-        keyring = KeyRing.parse(key_line, "bench key") if key_line else None
-        plain = await Client.connect(server.address, namespace=NAMESPACE, data_converter=data_converter(None))
+        # cutru runs encrypted only (its workers refuse to start without keys); the floor, the bare engine, in clear.
+        key_line = new_key_line("bench")
+        keyring = KeyRing.parse(key_line, "bench key")
+        plain = await Client.connect(server.address, namespace=NAMESPACE, data_converter=pydantic_data_converter)
         coded = await Client.connect(server.address, namespace=NAMESPACE, data_converter=data_converter(keyring))
         yield Bench(options, directory, server, database, plain, coded, key_line)
     finally:
@@ -1022,7 +1029,8 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--paced-seconds", type=float, default=None,
                         help="length of the run at half the peak rate; 0 skips it "
                              f"(default {DEFAULT_PACED_SECONDS:.0f})")
-    parser.add_argument("--no-encrypt", action="store_true", help="cutru without payload encryption")
+    parser.add_argument("--no-encrypt", action="store_true",
+                        help="refused: cutru no longer runs without payload encryption")
     parser.add_argument("--quick", action="store_true", help="a smoke run: few dossiers, short burst")
     parser.add_argument("--json", type=Path, default=None, help="where to write the JSON report "
                         "(default bench/results/<UTC timestamp>.json)")
@@ -1042,6 +1050,8 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         parser.error("--dossiers and --workers must be at least 1")
     if args.rounds is not None and not 1 <= args.rounds <= 5:
         parser.error("--rounds must be between 1 and 5")
+    if args.no_encrypt:
+        parser.error("--no-encrypt: cutru's workers refuse to run without payload encryption")
     return Options(
         dossiers=dossiers,
         workers=args.workers,

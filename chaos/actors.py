@@ -25,6 +25,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from activities.payment import LocalPaymentGateway
 from chaos.population import Case
 from cutru.clients.client import DossierClient
+from cutru.platform.signing import DecisionKeyRing
 from domain.models import (
     DecisionKind,
     DossierState,
@@ -50,9 +51,9 @@ class Actors:
     """Submits the campaign's cases on schedule and plays officers and citizens until told to stop."""
 
     def __init__(self, client: Client, task_queue: str, pool: asyncpg.Pool, cases: list[Case],
-                 load_seconds: float, concurrency: int = 16) -> None:
+                 load_seconds: float, concurrency: int = 16, decision_keys: DecisionKeyRing | None = None) -> None:
         # Submitting and reacting have separate slots: calls that wait on a dead server must not hold up the other.
-        self.dossiers = DossierClient(client, task_queue)
+        self.dossiers = DossierClient(client, task_queue, decision_keys)
         self.client = client
         self.gateway = LocalPaymentGateway(pool)
         self.cases = {case.code: case for case in cases}
@@ -180,7 +181,9 @@ class Actors:
             decision = OfficerDecision(officer_id=officer, decision=DecisionKind.REQUEST_SUPPLEMENT,
                                        missing_items=("Hợp đồng thuê nhà có công chứng",))
         elif plan.final == "withdraw":
-            await self._bounded(lambda: self.dossiers.withdraw(code, Withdrawal(reason="Gia đình đổi ý")))
+            applicant = self.cases[code].submission["applicant"]["personal_id"]  # as the portal verified it
+            await self._bounded(lambda: self.dossiers.withdraw(code, Withdrawal(reason="Gia đình đổi ý",
+                                                                                applicant_id=applicant)))
             self.actions["withdrawal sent"] += 1
             return
         elif plan.final == "reject":

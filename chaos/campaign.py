@@ -28,9 +28,10 @@ from chaos.population import BUILDERS, PROCESSING, Case, Population, draw_plan, 
 from chaos.stack import DATABASE, PrivateTemporal, WorkerProcess, private_postgres
 from chaos.verify import Verification, verify
 from cutru.clients.client import SubmissionRejected, check_submission
-from cutru.platform.codec import data_converter
+from cutru.platform.codec import KeyRing, data_converter, new_key_line
 from cutru.platform.config import processing_environment
 from cutru.platform.db.migrate import create_database, migrate
+from cutru.platform.signing import DecisionKeyRing
 from domain.kinds import Procedure
 from workflows.procedures import WORKFLOWS
 
@@ -136,6 +137,9 @@ class _Run:
     temporal: PrivateTemporal
     workers: list[WorkerProcess] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    # The run's own keys: workers refuse to start without them, and the campaign's client and actors use them too.
+    payload_key: str = field(default_factory=lambda: new_key_line("chaos"))
+    decision_keys: DecisionKeyRing = field(default_factory=lambda: DecisionKeyRing.generate("chaos"))
 
     def say(self, message: str) -> None:
         if self.config.progress:
@@ -190,7 +194,7 @@ async def _campaign(run: _Run) -> CampaignReport:
                                  auto_confirm_seconds=3 * i) for i in range(config.workers)]
     for worker in run.workers:
         worker.start()
-    client = await _connect(run.temporal.address)
+    client = await _connect(run.temporal.address, KeyRing.parse(run.payload_key, "the campaign's key"))
     pool = await asyncpg.create_pool(url, min_size=0, max_size=4)
     try:
         return await _load_and_faults(run, client, pool, cases, skipped, started)
@@ -201,7 +205,7 @@ async def _campaign(run: _Run) -> CampaignReport:
 async def _load_and_faults(run: _Run, client: Client, pool: asyncpg.Pool, cases: list[Case],
                            skipped: dict[str, str], started: float) -> CampaignReport:
     config = run.config
-    actors = Actors(client, TASK_QUEUE, pool, cases, config.load_seconds)
+    actors = Actors(client, TASK_QUEUE, pool, cases, config.load_seconds, decision_keys=run.decision_keys)
     faults = schedule(random.Random(f"{config.seed}-faults"), config.faults_per_kind, config.fault_seconds,
                       config.workers)
     injector = Injector(run.temporal, run.postgres, run.workers)
@@ -301,7 +305,7 @@ async def _build_cases(run: _Run, url: str) -> tuple[list[Case], dict[str, str]]
 
 def _worker_env(run: _Run, url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
-           if k not in ("CUTRU_PAYLOAD_KEYS", "CUTRU_PAYLOAD_KEY_FILE", "CUTRU_METRICS_PORT")}
+           if k not in ("CUTRU_PAYLOAD_KEY_FILE", "CUTRU_DECISION_KEY_FILE", "CUTRU_METRICS_PORT")}
     env.update({
         "TEMPORAL_ADDRESS": run.temporal.address,
         "TEMPORAL_NAMESPACE": run.temporal.namespace,
@@ -311,6 +315,8 @@ def _worker_env(run: _Run, url: str) -> dict[str, str]:
         "CUTRU_DOCUMENT_DIR": str(run.root / "documents"),
         "CUTRU_LOG_LEVEL": "WARNING",
         **processing_environment(PROCESSING),
+        "CUTRU_PAYLOAD_KEYS": run.payload_key,
+        "CUTRU_DECISION_KEYS": run.decision_keys.env_value(),
     })
     return env
 
@@ -321,12 +327,12 @@ def _quiet_runtime() -> Runtime:
         filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))))
 
 
-async def _connect(address: str, timeout: float = 30.0) -> Client:
+async def _connect(address: str, keyring: KeyRing, timeout: float = 30.0) -> Client:
     deadline = time.monotonic() + timeout
     runtime = _quiet_runtime()
     while True:
         try:
-            return await Client.connect(address, data_converter=data_converter(None), runtime=runtime)
+            return await Client.connect(address, data_converter=data_converter(keyring), runtime=runtime)
         except RuntimeError:
             if time.monotonic() > deadline:
                 raise

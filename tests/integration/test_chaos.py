@@ -61,7 +61,7 @@ async def test_a_withdrawal_racing_the_payment_never_keeps_the_fee_of_a_withdraw
     await wait_state(dossiers, code, DossierState.AWAITING_PAYMENT)
     order = await LocalPaymentGateway(pool).pay(code)  # paid at the gateway; its callback is still on its way
     assert order.status == "paid"
-    await dossiers.withdraw(code, Withdrawal(reason="Gia đình đổi ý"))
+    await dossiers.withdraw(code, Withdrawal(reason="Gia đình đổi ý", applicant_id=person.personal_id))
 
     outcome = await dossiers.result(code)
     paid = await pool.fetchval("SELECT count(*) FROM payments WHERE dossier_code = $1 AND status = 'paid'", code)
