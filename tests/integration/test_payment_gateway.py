@@ -36,7 +36,6 @@ from cutru.platform.config import Settings
 from cutru.platform.oidc import Principal, TokenRejected
 from domain import payment_protocol as vnp
 from domain.models import DossierState, ProcessingOptions
-from tests.api_fixtures import bearer
 from tests.factories import Desk, new_person, new_place, registration
 from worker import build_worker
 
@@ -59,6 +58,10 @@ class NoTokens:
 
     async def aclose(self) -> None:
         return None
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def gateway_config(gateway_url: str, api_url: str) -> GatewayConfig:
