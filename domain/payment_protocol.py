@@ -37,7 +37,6 @@ DEFAULT_REPLAY_WINDOW: Final = timedelta(minutes=15)
 
 # vnp_ResponseCode / vnp_TransactionStatus of a payment.
 PAID: Final = "00"
-NOT_COMPLETED: Final = "01"
 CUSTOMER_CANCELLED: Final = "24"
 
 # The merchant's answer to an IPN: {"RspCode": ..., "Message": ...}.
