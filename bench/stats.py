@@ -603,7 +603,7 @@ def observations(report: BenchReport) -> list[str]:
     render_ms = report.pdf_render_ms.p50 if report.pdf_render_ms is not None else None
     if render_ms:
         found.append(
-            f"PDF rendering: {render_ms:.0f} ms CPU per document (p50, in the driver process), two per "
+            f"PDF rendering: {_milliseconds(render_ms)} ms CPU per document (p50, in the driver process), two per "
             "approved dossier (CT04, CT08), synchronous on the worker's event loop: it alone caps one worker process "
             f"at about {1000 / (2 * render_ms):.0f} dossiers/s"
         )
@@ -649,6 +649,13 @@ def observations(report: BenchReport) -> list[str]:
 
 
 # ---- text form ---------------------------------------------------------------------------------------------------
+
+
+def _milliseconds(value: float | None) -> str:
+    """Milliseconds as the report prints them: below 10, to a tenth (a form renders in well under one)."""
+    if value is None:
+        return "-"
+    return f"{value:.1f}" if value < 10 else f"{value:.0f}"
 
 
 def _p(p: Percentiles) -> str:
@@ -774,7 +781,9 @@ def format_report(report: BenchReport) -> str:
     lines += _round_lines(report)
     lines += _cpu_lines(report)
     if report.pdf_render_ms is not None:
-        lines.append(f"PDF render (one CT04, driver process) ms p50/p95/p99: {_p(report.pdf_render_ms)}")
+        render = report.pdf_render_ms
+        lines.append(f"PDF render (one CT04, driver process) ms p50/p95/p99: "
+                     f"{_milliseconds(render.p50)} / {_milliseconds(render.p95)} / {_milliseconds(render.p99)}")
     lines += ["", "targets:"]
     for check in report.targets:
         verdict = "n/a " if check.ok is None else ("PASS" if check.ok else "FAIL")
