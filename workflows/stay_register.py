@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -46,7 +47,19 @@ REGISTER_HOSTS = frozenset({"hotel", "hospital", "dormitory", "industrial_zone_l
 # attempt stays well inside the activity timeout (each notification is a few queries in its own transaction, and a
 # refused one a CT06 too): a worker that dies mid-batch is then noticed as soon as mid-dossier.
 BATCH_LIMIT = 50
+# The server refuses a payload over 2 MiB and then fails the whole register (an activity's input, a signal): a
+# record_stays batch is bounded by its size as well, and a notify_batch signal by RECEIVED_BATCH_BYTES (what
+# DossierClient.notify_batch packs into one signal), each well below the limit to leave room for the codec's envelope.
+BATCH_BYTES = 1024 * 1024
+RECEIVED_BATCH_BYTES = 1024 * 1024
+RECEIVED_BATCH_LIMIT = 1000  # notifications in one notify_batch signal
+BATCH_BYTES_PATCH = "stay-batch-bytes"
 CLOSING_TIME = time(12, 0)  # of the day after the register's day, Vietnam time
+
+
+def encoded_size(raw: Any) -> int:
+    """A notification's size as JSON, as the payload converter writes it (the codec adds a few dozen bytes)."""
+    return len(json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode())
 
 
 class StayRegisterKey(Boundary):
@@ -92,11 +105,13 @@ def register_search_attributes(key: StayRegisterKey) -> TypedSearchAttributes:
 
 @workflow.defn
 class StayRegister:
-    """Signal ``notify(StayNotificationSubmission as JSON)``; queries ``notification(code)`` and ``summary()``."""
+    """Signals ``notify(StayNotificationSubmission as JSON)`` and ``notify_batch([...])`` (one establishment's
+    notifications in one message); queries ``notification(code)`` and ``summary()``."""
 
     def __init__(self) -> None:
         self._register_id = workflow.info().workflow_id
         self._waiting: list[StayNotificationSubmission] = []
+        self._waiting_bytes: list[int] = []  # each waiting notification's size, for the batch's bound
         self._outcomes: dict[str, StayOutcome] = {}
         self._trail: list[TrailEntry] = []  # this run's: each notification taken, each outcome
 
@@ -111,17 +126,19 @@ class StayRegister:
             self._trail.append(TrailEntry(at=workflow.now(), actor="system", action=TrailAction.closing(outcome.state),
                                           detail=f"{outcome.dossier_code}{detail}"))
 
-    @workflow.signal
-    def notify(self, raw: Any) -> None:
+    def _refuse(self, raw: Any, refusals: tuple[Refusal, ...]) -> None:
+        code = raw.get("dossier_code") if isinstance(raw, dict) else None
+        if isinstance(code, str) and re.fullmatch(DOSSIER_CODE_PATTERN, code) and code not in self._outcomes:
+            self._outcome(StayOutcome(dossier_code=code, state=DossierState.REFUSED, refusals=refusals))
+        # Without a usable dossier code there is nobody to answer; the signal stays in the history.
+
+    def _take(self, raw: Any, size: int) -> None:
         # Raw JSON, validated here: a malformed notification is refused with its field errors, never a failed task.
         try:
             submission = StayNotificationSubmission.model_validate(raw)
         except ValidationError as error:
-            code = raw.get("dossier_code") if isinstance(raw, dict) else None
-            if isinstance(code, str) and re.fullmatch(DOSSIER_CODE_PATTERN, code) and code not in self._outcomes:
-                refusals = tuple(Refusal(code="invalid_submission", message=m) for m in field_errors(error)[:50])
-                self._outcome(StayOutcome(dossier_code=code, state=DossierState.REFUSED, refusals=refusals))
-            return  # without a usable dossier code there is nobody to answer; the signal stays in the history
+            self._refuse(raw, tuple(Refusal(code="invalid_submission", message=m) for m in field_errors(error)[:50]))
+            return
         if submission.dossier_code in self._outcomes:
             return  # sent twice: recorded once
         self._outcome(StayOutcome(dossier_code=submission.dossier_code, state=DossierState.RECEIVED))
@@ -129,6 +146,30 @@ class StayRegister:
                                       action=TrailAction.STAY_NOTIFIED,
                                       detail=f"{submission.dossier_code}: {len(submission.details.guests)} guest(s)"))
         self._waiting.append(submission)
+        self._waiting_bytes.append(size)
+
+    @workflow.signal
+    def notify(self, raw: Any) -> None:
+        self._take(raw, encoded_size(raw))
+
+    @workflow.signal
+    def notify_batch(self, raws: Any) -> None:
+        """Many notifications of this register in one message: each is taken as ``notify`` takes it, in order.
+
+        A batch beyond RECEIVED_BATCH_LIMIT notifications or RECEIVED_BATCH_BYTES is refused whole, each notification
+        with a dossier code answered ``batch_too_large``: the sender splits it (``DossierClient.notify_batch`` does)."""
+        if not isinstance(raws, list):
+            return
+        sizes = [encoded_size(raw) for raw in raws]
+        if len(raws) > RECEIVED_BATCH_LIMIT or sum(sizes) > RECEIVED_BATCH_BYTES:
+            refusal = Refusal(code="batch_too_large", message=(
+                f"a batch of {len(raws)} notifications, {sum(sizes)} bytes: at most {RECEIVED_BATCH_LIMIT} and "
+                f"{RECEIVED_BATCH_BYTES} bytes in one message; send them in smaller batches"))
+            for raw in raws:
+                self._refuse(raw, (refusal,))
+            return
+        for raw, size in zip(raws, sizes, strict=True):
+            self._take(raw, size)
 
     @workflow.query
     def notification(self, dossier_code: str) -> StayOutcome | None:
@@ -162,7 +203,17 @@ class StayRegister:
                 return self.summary()
 
     async def _record_batch(self) -> None:
-        batch, self._waiting = self._waiting[:BATCH_LIMIT], self._waiting[BATCH_LIMIT:]
+        # Up to BATCH_LIMIT notifications and BATCH_BYTES, at least one (a single notification is far smaller).
+        # Registers that ran before the byte bound cut batches by count alone: their replay must cut them so too.
+        count = min(BATCH_LIMIT, len(self._waiting))
+        if sum(self._waiting_bytes[:count]) > BATCH_BYTES and workflow.patched(BATCH_BYTES_PATCH):
+            count, total = 0, 0
+            for size in self._waiting_bytes[:BATCH_LIMIT]:
+                if count and total + size > BATCH_BYTES:
+                    break
+                count, total = count + 1, total + size
+        batch, self._waiting = self._waiting[:count], self._waiting[count:]
+        self._waiting_bytes = self._waiting_bytes[count:]
         result: StayBatchResult = await workflow.execute_activity_method(
             DossierActivities.record_stays, StayBatch(notifications=tuple(batch)),
             start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=DURABLE_RETRY,

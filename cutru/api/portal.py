@@ -54,6 +54,7 @@ from cutru.platform.oidc import Principal
 from domain.kinds import DocumentKind, Procedure
 from domain.models import DossierState, SubmissionBase, Supplement, Withdrawal
 from domain.procedures.catalogue import PROCEDURES, Submission
+from workflows.stay_register import uses_register
 
 router = APIRouter(prefix="/v1", tags=["portal"])
 
@@ -194,6 +195,13 @@ async def submit_batch(batch: BatchRequest, request: Request, state: State,
         raise validation_problem([FieldError(field="items", message=f"at most {limit} items in one batch",
                                              message_vi=f"Tối đa {limit} hồ sơ trong một lần gửi")])
     gate = asyncio.Semaphore(_BATCH_CONCURRENCY)
+    # Establishments' stay notifications, by index: sent together after the checks, one message per register.
+    stays: dict[int, SubmissionBase] = {}
+
+    def not_submitted(index: int, code: str | None, error: RPCError) -> BatchItemResult:
+        return BatchItemResult(index=index, dossier_code=code, result="rejected", errors=[FieldError(
+            field="(item)", message=f"not submitted ({error.status.name if error.status else 'error'}); "
+                                    "send it again", message_vi="Chưa gửi được; hãy gửi lại")])
 
     async def one(index: int, raw: dict[str, Any]) -> BatchItemResult:
         code = raw.get("dossier_code") if isinstance(raw.get("dossier_code"), str) else None
@@ -209,18 +217,27 @@ async def submit_batch(batch: BatchRequest, request: Request, state: State,
         except Problem as refusal:
             return BatchItemResult(index=index, dossier_code=code, result="rejected", errors=[
                 FieldError(field="(item)", message=refusal.detail, message_vi=refusal.detail_vi)])
+        if uses_register(checked):
+            stays[index] = checked
+            return BatchItemResult(index=index, dossier_code=checked.dossier_code, result="accepted")
         async with gate:
             try:
                 receipt = await state.dossiers.submit(checked)
             except RPCError as error:
-                return BatchItemResult(index=index, dossier_code=code, result="rejected", errors=[FieldError(
-                    field="(item)", message=f"not submitted ({error.status.name if error.status else 'error'}); "
-                                            "send it again", message_vi="Chưa gửi được; hãy gửi lại")])
+                return not_submitted(index, code, error)
         return BatchItemResult(index=index, dossier_code=checked.dossier_code,
                                result="already_submitted" if receipt.already_submitted else "accepted")
 
     async def produce() -> Response:
+        stays.clear()
         items = list(await asyncio.gather(*(one(i, raw) for i, raw in enumerate(batch.items))))
+        if stays:
+            try:
+                await state.dossiers.notify_batch(list(stays.values()))
+            except RPCError as error:
+                # Some registers may have taken theirs: sent again, a notification is still recorded once.
+                for index, submission in stays.items():
+                    items[index] = not_submitted(index, submission.dossier_code, error)
         counts = {kind: sum(item.result == kind for item in items)
                   for kind in ("accepted", "already_submitted", "rejected")}
         return _json(BatchResult(items=items, **counts), 200)

@@ -15,7 +15,9 @@ acting on its own behalf. The API signs with the caller's token id itself (``cut
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
@@ -51,9 +53,19 @@ from domain.models import (
     Withdrawal,
 )
 from domain.procedures.catalogue import field_errors, parse_submission
+from domain.procedures.stay_notification import StayNotificationSubmission
 from workflows.lifecycle import DECISION_REFUSED, DossierLifecycle, initial_search_attributes
 from workflows.procedures import WORKFLOWS
-from workflows.stay_register import StayRegister, register_key, register_search_attributes, uses_register
+from workflows.stay_register import (
+    RECEIVED_BATCH_BYTES,
+    RECEIVED_BATCH_LIMIT,
+    StayRegister,
+    StayRegisterKey,
+    encoded_size,
+    register_key,
+    register_search_attributes,
+    uses_register,
+)
 
 # A clock a few minutes off between the portal and us is normal; a receipt time beyond that is a mistake.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -146,6 +158,48 @@ class DossierClient:
         )
         return SubmitReceipt(dossier_code=submission.dossier_code, workflow_id=handle.id,
                              run_id=handle.result_run_id, already_submitted=False)
+
+    async def notify_batch(self, submissions: Sequence[Any]) -> list[SubmitReceipt]:
+        """Establishments' stay notifications, each register's in as few ``notify_batch`` signals as its bounds allow
+        (RECEIVED_BATCH_LIMIT notifications, RECEIVED_BATCH_BYTES): one message per establishment instead of one per
+        guest. Receipts in the order given; each means what ``submit``'s does for a notification.
+
+        Every submission is checked first and nothing is sent if one is invalid (SubmissionRejected) or is not an
+        establishment's (ValueError: ``submit`` files those)."""
+        checked = [check_submission(raw) for raw in submissions]
+        strays = [s.dossier_code for s in checked if not uses_register(s)]
+        if strays:
+            raise ValueError(f"not an establishment's stay notification (file it with submit): {', '.join(strays)}")
+        notifications = [s for s in checked if isinstance(s, StayNotificationSubmission)]
+        registers: dict[str, tuple[StayRegisterKey, list[list[dict[str, Any]]]]] = {}
+        filled: dict[str, int] = {}  # bytes in each register's last chunk
+        keys = [register_key(s) for s in notifications]
+        for submission, key in zip(notifications, keys, strict=True):
+            chunks = registers.setdefault(key.register_id, (key, [[]]))[1]
+            raw = submission.model_dump(mode="json")
+            size = encoded_size(raw)
+            if chunks[-1] and (len(chunks[-1]) >= RECEIVED_BATCH_LIMIT
+                               or filled[key.register_id] + size > RECEIVED_BATCH_BYTES):
+                chunks.append([])
+                filled[key.register_id] = 0
+            chunks[-1].append(raw)
+            filled[key.register_id] = filled.get(key.register_id, 0) + size
+
+        async def send(key: StayRegisterKey, chunks: list[list[dict[str, Any]]]) -> str | None:
+            run_id = None
+            for chunk in chunks:  # in order, one after the other: the register takes them as sent
+                handle = await self.client.start_workflow(
+                    StayRegister.run, key, id=key.register_id, task_queue=self.task_queue,
+                    start_signal="notify_batch", start_signal_args=[chunk],
+                    search_attributes=register_search_attributes(key),
+                )
+                run_id = handle.result_run_id
+            return run_id
+
+        ids = list(registers)
+        runs = dict(zip(ids, await asyncio.gather(*(send(*registers[i]) for i in ids)), strict=True))
+        return [SubmitReceipt(dossier_code=s.dossier_code, workflow_id=key.register_id, run_id=runs[key.register_id],
+                              already_submitted=False) for s, key in zip(notifications, keys, strict=True)]
 
     async def stay_outcome(self, receipt: SubmitReceipt) -> StayOutcome | None:
         """A register's answer for one notification, from the register's latest run.
