@@ -6,11 +6,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, cast
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from activities.payment import GatewayConfig, GatewayConfigError
+if TYPE_CHECKING:
+    import asyncpg
+
+from activities.payment import (
+    GATEWAY_ENV,
+    GatewayConfig,
+    GatewayConfigError,
+    HttpPaymentGateway,
+    LocalPaymentGateway,
+)
+from cutru.platform.config import Settings
+from cutru.service.worker import configured_gateway
 from domain import payment_protocol as vnp
 
 SECRET = "SECRETKEYFORTESTS"
@@ -138,3 +150,15 @@ def test_the_http_gateway_is_configured_by_three_variables_and_defaults_the_rest
 def test_a_half_or_badly_configured_gateway_names_the_variable(environ: dict[str, str], named: str):
     with pytest.raises(GatewayConfigError, match=named):
         GatewayConfig.from_env(environ)
+
+
+def test_the_worker_takes_the_http_gateway_when_it_is_configured(monkeypatch: pytest.MonkeyPatch):
+    settings = Settings()
+    for var in GATEWAY_ENV.values():
+        monkeypatch.delenv(var, raising=False)
+    assert configured_gateway(settings) is LocalPaymentGateway
+    monkeypatch.setenv("CUTRU_PAYMENT_GATEWAY_URL", "http://127.0.0.1:8100/paymentv2/vpcpay.html")
+    monkeypatch.setenv("CUTRU_PAYMENT_TMN_CODE", "CUTRU001")
+    monkeypatch.setenv("CUTRU_PAYMENT_HASH_SECRET", SECRET)
+    gateway = configured_gateway(settings)(cast("asyncpg.Pool", None))
+    assert isinstance(gateway, HttpPaymentGateway)
