@@ -1037,9 +1037,18 @@ def test_realm_secrets_are_placeholders_that_compose_requires() -> None:
             assert re.fullmatch(r"\$\{CUTRU_KC_[A-Z_]+\}", client["secret"]), client["clientId"]
     keycloak_env = load_compose()["services"]["keycloak"]["environment"]
     required = _required_compose_vars()
-    for name in placeholders:
+    secrets = {name for name in placeholders if name.endswith(("_SECRET", "_PASSWORD"))}
+    assert secrets, "no secret placeholders found"
+    for name in secrets:
         assert keycloak_env.get(name) == f"${{{name}:?set {name} in .env}}", name
         assert name in required, name
+    # The others (addresses) are always set: a placeholder Keycloak cannot resolve would be imported literally.
+    for name in placeholders - secrets:
+        assert re.fullmatch(r"\$\{[A-Z_]+:-[^}]+\}", keycloak_env.get(name, "")), name
+    ui = next(c for c in load_realm()["clients"] if c["clientId"] == "temporal-ui")
+    ui_url = keycloak_env[ui["webOrigins"][0].strip("${}")]
+    callback = load_compose()["services"]["temporal-ui"]["environment"]["TEMPORAL_AUTH_CALLBACK_URL"]
+    assert callback == f"{ui_url}/auth/sso/callback"
 
 
 # ------------------------------------------------------------------------------------------------ observability
