@@ -11,9 +11,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-if TYPE_CHECKING:
-    import asyncpg
-
 from activities.payment import (
     GATEWAY_ENV,
     GatewayConfig,
@@ -24,6 +21,9 @@ from activities.payment import (
 from cutru.platform.config import Settings
 from cutru.service.worker import configured_gateway
 from domain import payment_protocol as vnp
+
+if TYPE_CHECKING:
+    import asyncpg
 
 SECRET = "SECRETKEYFORTESTS"
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
