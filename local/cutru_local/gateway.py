@@ -46,10 +46,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict
 
 from activities.payment import LOCAL_PAY_ACTION as PAY_ACTION
+from activities.payment import QUERY_PATH as QUERY_API
 from domain import payment_protocol as vnp
 
 PAY_PAGE = "/paymentv2/vpcpay.html"
-QUERY_API = "/merchant_webapi/api/transaction"
 TRANSACTION_NO_LOW = 10**13  # vnp_TransactionNo: 14 digits
 # The answers after which an IPN is not sent again: every one the protocol defines but "unknown error".
 ACKNOWLEDGING = frozenset(vnp.IPN_MESSAGES) - {vnp.RSP_UNKNOWN_ERROR}
