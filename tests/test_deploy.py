@@ -1115,6 +1115,8 @@ def test_alert_rules_have_summary_and_runbook() -> None:
         "cutru_dossiers_overdue",
         "temporal_workflow_task_schedule_to_start_latency_bucket",
         "temporal_workflow_task_execution_failed",
+        'up{job=~"cutru-api',
+        "cutru_api_requests_total",
     ):
         assert needle in text, needle
     assert alert_problems([{"alert": "X", "expr": "up == 0", "annotations": {"summary": "s"}}]) != []

@@ -35,6 +35,8 @@ ALERT_SECTIONS = {
     "workflow-task-failures",
     "workflow-failures",
     "overdue-dossiers",
+    "api-down",
+    "api-errors",
 }
 # The project's entry points plus the standard tools the runbook names in its introduction.
 PROGRAMS = {"cutru", "python", "make", "temporal", "docker", "kubectl", "kustomize", "helm", "pg_dump", "pg_restore",
