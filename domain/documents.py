@@ -8,11 +8,12 @@ and sandbox-safe.
 The text is Vietnamese with diacritics, which the PDF core fonts cannot show; the Be Vietnam Pro TTF (OFL-1.1)
 comes from the ``fontpkg-be-vietnam-pro`` PyPI package, a project dependency, and is subset-embedded.
 
-ReportLab writes the PDFs because it parses the fonts once per process and copies out each document's glyphs
-cheaply; fpdf2, used before, parsed the three fonts again for every document and had fontTools subset and
-recompile them at every output. The forms are laid out here, line by line onto a ReportLab canvas: a form is one
-column of paragraphs, and ReportLab's own layout engine (platypus: markup parser, flowables, frames) cost as much
-as writing the PDF (the measurements are in docs/benchmarks.md, "Where the time goes"). The first render in a
+The forms are laid out here, line by line, with ReportLab's font metrics: a form is one column of paragraphs,
+and ReportLab's own layout engine (platypus: markup parser, flowables, frames) cost as much as writing the PDF.
+The file is then written by ``domain.form_pdf`` with font subsets prepared once per process (a fixed character
+set: every Vietnamese letter, ASCII, common marks); a form whose text goes beyond that set is written by a
+ReportLab canvas, which subsets whatever the font has. Writing every form with ReportLab cost several times the
+CPU, most of it building each document's font subsets (docs/benchmarks.md, tuning log). The first render in a
 process prepares the fonts.
 
 The output is deterministic: the same ``DocumentData`` gives the same bytes (creation date taken from

@@ -2,7 +2,7 @@
 
 ReportLab, which writes a form otherwise, builds each document's font subsets (the glyphs that document uses) and
 serialises every object afresh: most of a form's CPU. A form prints Vietnamese text and little else, so here each
-face is cut once to a fixed character set (``CHARSET``: printable ASCII, every Vietnamese letter, common
+face is cut once to a fixed character set (``FontSet.charset``: printable ASCII, every Vietnamese letter, common
 typographic marks), and its four PDF objects (font, descriptor, font file, ToUnicode map) are serialised once;
 a document adds only its page contents, metadata and cross-reference table. A PDF is larger (the fonts carry the
 whole set, not the glyphs used), but a form costs a fraction of the CPU. Text outside the set goes to ReportLab
