@@ -1,20 +1,32 @@
-"""``make demo``: the whole service on this machine, end to end, with a readable summary.
+"""``make demo``: the whole service on this machine, end to end through its API, with a readable summary.
 
-Starts the local stack (durable Temporal dev server + PostgreSQL), seeds a synthetic population when the
-database is empty, runs a worker process, submits example dossiers, acts as the officers (validated update) and
-the citizens (payment, supplement), waits for every result and prints one line per dossier.
+Starts the local stack (Temporal dev server, PostgreSQL, the OIDC provider, the payment gateway and the API),
+seeds a synthetic population when the database is empty, runs a worker process (with the stack's payload and
+decision keys: everything runs encrypted), and then plays every party through the API as an integrator would:
+
+- the portal backend, with a client-credentials token of ``cutru-portal``: submits each dossier, reads its status,
+  sends the supplement or the applicant's withdrawal, asks for the payment link, downloads the result documents
+  and checks each one's SHA-256;
+- the unit's officers, each signed in to the OIDC provider with authorization code + PKCE (the login form filled
+  in by script): the supervisor opens the dossier on the desk to see whom it is assigned to, and that officer
+  decides;
+- the citizen's browser: opens the gateway's payment page, pays, and is sent back to the API's return address,
+  while the gateway sends its signed IPN to the API.
 
 Two kinds of dossier: permanent-residence registrations built from the seeded people (approved, joined, with a
-supplement round, rejected, refused), and one dossier per procedure from ``examples/<Procedure>.json``. The
-example files name fixed people and places; ``prepare_examples`` (re)creates them and their records before each
-run, dated relative to today, so the examples can be filed again and again: each run gives a file a fresh dossier
-code, today's receipt time, and its dates moved by as many days as today is after the file's ``received_at``.
+supplement round, rejected, withdrawn, refused), and one dossier per procedure from ``examples/<Procedure>.json``.
+The example files name fixed people and places; ``prepare_examples`` (re)creates them and their records before
+each run, dated relative to today, so the examples can be filed again and again: each run gives a file a fresh
+dossier code, today's receipt time, and its dates moved by as many days as today is after the file's
+``received_at``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
+import hashlib
 import json
 import os
 import re
@@ -25,26 +37,39 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import asyncpg
+import httpx
+from pydantic import BaseModel
 
-from activities.payment import LocalPaymentGateway
-from cutru.clients.client import DossierClient
-from cutru.platform.config import load_settings, processing_environment
-from cutru_local.seed import DEMO_COMMUNE_CODE, DEMO_OFFICER_ID, DEMO_PROVINCE_CODE, DEMO_UNIT_CODE, seed
-from cutru_local.stack import PROJECT_ROOT, STATE_DIR, start_stack, use_stack_environment
+from activities.payment import pay_at_local_gateway
+from cutru.api.client import ApiError
+from cutru.api.payments import PaymentResultView, PaymentView
+from cutru.api.views import DossierView, SubmitReceipt
+from cutru.clients.officer import DecisionRequest, DeskDossier
+from cutru.platform.config import processing_environment
+from cutru_local.oidc import ACCESS_TOKEN_TTL, PORTAL_CLIENT
+from cutru_local.seed import (
+    DEMO_COMMUNE_CODE,
+    DEMO_OFFICER_ID,
+    DEMO_PROVINCE_CODE,
+    DEMO_SUPERVISOR_ID,
+    DEMO_UNIT_CODE,
+    seed,
+)
+from cutru_local.stack import (
+    PROJECT_ROOT,
+    STATE_DIR,
+    StackAddresses,
+    refresh_oidc_accounts,
+    start_stack,
+    use_stack_environment,
+)
+from cutru_local.tokens import client_credentials_token, login_token
 from domain.calendar import local_date
 from domain.kinds import Procedure
-from domain.models import (
-    DecisionKind,
-    DossierOutcome,
-    DossierState,
-    OfficerDecision,
-    PaymentConfirmation,
-    ProcessingOptions,
-    Supplement,
-)
+from domain.models import DecisionKind, DecisionReceipt, DossierState, ProcessingOptions, Supplement
 from domain.procedures.catalogue import PROCEDURES, parse_submission
 
 DEMO_PEOPLE = 20_000
@@ -124,10 +149,10 @@ def _envelope(procedure: Procedure, person: asyncpg.Record, details: dict[str, A
 
 async def _scenarios(conn: asyncpg.Connection) -> list[tuple[str, dict[str, Any], str]]:
     """(what happens, submission, what the officer does) for each example dossier."""
-    owners = await conn.fetch(_OWNER_ELSEWHERE, DEMO_COMMUNE_CODE, 5)
+    owners = await conn.fetch(_OWNER_ELSEWHERE, DEMO_COMMUNE_CODE, 6)
     household = await conn.fetchrow(_HOUSEHOLD_TO_JOIN, DEMO_COMMUNE_CODE)
     joiner = await conn.fetchrow(_ADULT_ELSEWHERE, DEMO_COMMUNE_CODE)
-    if len(owners) < 5 or household is None or joiner is None:
+    if len(owners) < 6 or household is None or joiner is None:
         raise SystemExit("the seeded population has too few demo candidates; run `make clean demo` to reseed")
     consents = [{"role": "household_head", "personal_id": household["head_id"]}]
     if household["owner_id"] and household["owner_id"] != household["head_id"]:
@@ -142,6 +167,8 @@ async def _scenarios(conn: asyncpg.Connection) -> list[tuple[str, dict[str, Any]
                                                             {"basis": "own_residence"}), "supplement"),
         ("rejected by the officer", _submission(owners[2], owners[2]["address_line"],
                                                 {"basis": "own_residence"}), "reject"),
+        ("withdrawn by the applicant", _submission(owners[5], owners[5]["address_line"],
+                                                   {"basis": "own_residence"}), "withdraw"),
         ("refused: rental contract not certified", _submission(owners[3], owners[3]["address_line"],
                                                                {"basis": "rented_or_borrowed"}), "none"),
         ("hotel notifies a guest (stay register)", _hotel_stay(owners[4], owners[3]), "none"),
@@ -322,75 +349,216 @@ def instantiate(example: dict[str, Any], now: datetime) -> dict[str, Any]:
     return raw
 
 
-async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 60) -> None:
-    stop = time.monotonic() + seconds
+# ---- the parties, through the API -----------------------------------------------------------------------------
+
+# A token is asked for again when it is half way to its expiry: a long run never sends an expired one.
+_TOKEN_RENEWAL = ACCESS_TOKEN_TTL / 2
+_WAIT_SECONDS = 120.0
+_MISSING_ITEM = "Giấy chứng nhận quyền sở hữu nhà ở"
+
+
+class DemoFailed(Exception):
+    """The demo could not go on: the message says which dossier, what was asked and what answered."""
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class _Token(NamedTuple):
+    value: str
+    obtained: float
+
+
+class Parties:
+    """The portal backend, the unit's officers and the citizens' browser, each speaking to the API over HTTP."""
+
+    def __init__(self, stack: StackAddresses, environment: dict[str, str] | os._Environ[str]) -> None:
+        if not (stack.api_url and stack.oidc_issuer):
+            raise DemoFailed("the stack runs no API or OIDC provider: `make down`, then `make demo` again")
+        self.api_url = stack.api_url
+        self.issuer = stack.oidc_issuer
+        self._portal_secret = environment["CUTRU_PORTAL_CLIENT_SECRET"]
+        self._password = environment["CUTRU_LOCAL_PASSWORD"]
+        self._tokens: dict[str, _Token] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.http = httpx.AsyncClient(base_url=self.api_url, timeout=60.0, headers={"Accept-Language": "en"})
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    # Tokens: the portal's by client credentials; an officer's by signing in (code + PKCE), once per officer.
+
+    async def _token(self, who: str, obtain: Callable[[], str]) -> str:
+        async with self._locks.setdefault(who, asyncio.Lock()):
+            held = self._tokens.get(who)
+            if held is None or time.monotonic() - held.obtained > _TOKEN_RENEWAL:
+                held = _Token(await asyncio.to_thread(obtain), time.monotonic())
+                self._tokens[who] = held
+            return held.value
+
+    async def portal(self) -> dict[str, str]:
+        token = await self._token(PORTAL_CLIENT, lambda: client_credentials_token(
+            self.issuer, PORTAL_CLIENT, self._portal_secret))
+        return {"Authorization": f"Bearer {token}"}
+
+    async def officer(self, officer_id: str) -> dict[str, str]:
+        token = await self._token(officer_id, lambda: login_token(self.issuer, officer_id, self._password))
+        return {"Authorization": f"Bearer {token}"}
+
+    async def _call(self, method: str, path: str, headers: dict[str, str], *, write: bool = False,
+                    missing_ok: bool = False, **kwargs: Any) -> httpx.Response | None:
+        if write:  # every write carries a key of its own: a retry of it would replay the first answer
+            headers = {**headers, "Idempotency-Key": str(uuid.uuid4())}
+        answer = await self.http.request(method, path, headers=headers, **kwargs)
+        if answer.status_code == 404 and missing_ok:
+            return None
+        if answer.status_code >= 400:
+            try:
+                problem = answer.json()
+            except ValueError:
+                problem = {"detail": answer.text[:200]}
+            raise DemoFailed(f"{method} {path}: {ApiError(answer.status_code, problem)}")
+        return answer
+
+    async def _model(self, model: type[_M], method: str, path: str, headers: dict[str, str], **kwargs: Any) -> _M:
+        answer = await self._call(method, path, headers, **kwargs)
+        assert answer is not None
+        return model.model_validate_json(answer.content)
+
+    # The portal backend's calls
+
+    async def submit(self, submission: dict[str, Any]) -> SubmitReceipt:
+        return await self._model(SubmitReceipt, "POST", "/v1/dossiers", await self.portal(), write=True,
+                                 json=submission)
+
+    async def status(self, code: str) -> DossierView | None:
+        """The citizen-safe status; None while the read model does not list the dossier yet."""
+        answer = await self._call("GET", f"/v1/dossiers/{code}", await self.portal(), missing_ok=True)
+        return None if answer is None else DossierView.model_validate_json(answer.content)
+
+    async def supplement(self, code: str) -> None:
+        body = Supplement(provided_items=(_MISSING_ITEM,), note="Bản chụp đã tải lên cổng dịch vụ công")
+        await self._call("POST", f"/v1/dossiers/{code}/supplements", await self.portal(), write=True,
+                         json=body.model_dump(mode="json"))
+
+    async def withdraw(self, code: str, applicant_id: str) -> None:
+        await self._call("POST", f"/v1/dossiers/{code}/withdrawal", await self.portal(), write=True,
+                         json={"reason": "Đã tìm được chỗ ở khác", "applicant_id": applicant_id})
+
+    async def documents(self, status: DossierView) -> list[str]:
+        """Download each document of the dossier; its bytes must hash to the SHA-256 the API lists."""
+        kinds = []
+        for document in status.documents:
+            answer = await self._call("GET", document.href, await self.portal())
+            assert answer is not None
+            digest = hashlib.sha256(answer.content).digest()
+            header = f"sha-256=:{base64.b64encode(digest).decode()}:"
+            if digest.hex() != document.sha256 or answer.headers.get("repr-digest") != header:
+                raise DemoFailed(f"{status.dossier_code}: {document.kind} does not match its SHA-256")
+            kinds.append(document.kind.value)
+        return kinds
+
+    # The citizen's browser: the gateway's payment page, then back to the API's return address
+
+    async def pay(self, code: str) -> None:
+        order = await self._model(PaymentView, "GET", f"/v1/dossiers/{code}/payment", await self.portal())
+        if order.payment_url is None:
+            return  # paid already
+        async with httpx.AsyncClient(timeout=10.0) as browser:
+            page = await browser.get(order.payment_url)
+            if page.status_code != 200:
+                raise DemoFailed(f"{code}: the gateway's payment page answered {page.status_code}")
+        try:
+            result = await pay_at_local_gateway(order.payment_url)
+        except ValueError as error:
+            raise DemoFailed(f"{code}: {error}") from error
+        back = await self._model(PaymentResultView, "GET", "/v1/payments/vnpay/return",
+                                 {"Accept": "application/json"}, params=result)
+        if not back.paid:
+            raise DemoFailed(f"{code}: the payment did not go through ({back.message})")
+
+    # The officers' desk: the supervisor sees whom the dossier is assigned to; that officer decides.
+
+    async def decide(self, code: str, request: DecisionRequest) -> DecisionReceipt:
+        desk = await self._model(DeskDossier, "GET", f"/v1/desk/dossiers/{code}",
+                                 await self.officer(DEMO_SUPERVISOR_ID))
+        officer = desk.assigned_officer or DEMO_OFFICER_ID
+        return await self._model(DecisionReceipt, "POST", f"/v1/desk/dossiers/{code}/decision",
+                                 await self.officer(officer), write=True, json=request.model_dump(mode="json"))
+
+
+async def _until(code: str, check: Callable[[], Awaitable[bool]], what: str) -> None:
+    stop = time.monotonic() + _WAIT_SECONDS
     while not await check():
         if time.monotonic() > stop:
-            raise SystemExit("a demo dossier did not move on; see .cutru/worker.log")
+            raise DemoFailed(f"dossier {code} was not {what} within {_WAIT_SECONDS:.0f}s; see .cutru/worker.log")
         await asyncio.sleep(0.2)
 
 
-async def _play(dossiers: DossierClient, gateway: LocalPaymentGateway, submission: dict[str, Any],
-                action: str) -> tuple[DossierOutcome, float]:
+async def _play(parties: Parties, submission: dict[str, Any], action: str) -> tuple[DossierView, list[str], float]:
+    """One dossier from submission to its final status, as its portal, officers and citizen would take it."""
     code = submission["dossier_code"]
     started = time.monotonic()
-    receipt = await dossiers.submit(submission)
-    if receipt.workflow_id != code:  # an establishment's stay notification: its register answers for it
-        async def recorded() -> bool:
-            stay = await dossiers.stay_outcome(receipt)
-            return stay is not None and stay.state != DossierState.RECEIVED
+    await parties.submit(submission)
+    latest: DossierView | None = None
 
-        await _until(recorded)
-        stay = await dossiers.stay_outcome(receipt)
-        assert stay is not None
-        return DossierOutcome(dossier_code=code, procedure=Procedure.STAY_NOTIFICATION, state=stay.state,
-                              refusals=stay.refusals, documents=stay.documents), time.monotonic() - started
-
-    async def in_state(*states: DossierState) -> bool:
-        return (await dossiers.status(code)).state in states
+    async def reached(*states: DossierState) -> bool:
+        nonlocal latest
+        latest = await parties.status(code)
+        return latest is not None and (latest.status in states or latest.status.final)
 
     if action != "none":
-        await _until(lambda: in_state(DossierState.AWAITING_DECISION, DossierState.REFUSED))
-        if await in_state(DossierState.REFUSED):
+        await _until(code, lambda: reached(DossierState.AWAITING_DECISION), "awaiting a decision")
+        assert latest is not None
+        if latest.status.final:  # refused on the checks: nothing for an officer to decide
             action = "none"
     if action == "supplement":
-        await dossiers.decide(code, OfficerDecision(officer_id=DEMO_OFFICER_ID,
-                                                    decision=DecisionKind.REQUEST_SUPPLEMENT,
-                                                    missing_items=("Giấy chứng nhận quyền sở hữu nhà ở",)))
-        await _until(lambda: in_state(DossierState.AWAITING_SUPPLEMENT))
-        await dossiers.supplement(code, Supplement(provided_items=("Giấy chứng nhận quyền sở hữu nhà ở",)))
-        await _until(lambda: in_state(DossierState.AWAITING_DECISION))
+        await parties.decide(code, DecisionRequest(decision=DecisionKind.REQUEST_SUPPLEMENT,
+                                                   missing_items=(_MISSING_ITEM,)))
+        await _until(code, lambda: reached(DossierState.AWAITING_SUPPLEMENT), "awaiting the supplement")
+        await parties.supplement(code)
+        await _until(code, lambda: reached(DossierState.AWAITING_DECISION), "back with the officer")
         action = "approve"
     if action == "approve":
-        await dossiers.decide(code, OfficerDecision(officer_id=DEMO_OFFICER_ID, decision=DecisionKind.APPROVE))
+        await parties.decide(code, DecisionRequest(decision=DecisionKind.APPROVE))
         # The fee step follows only where the procedure has a fee, and not for a fee-exempt applicant.
-        await _until(lambda: in_state(DossierState.AWAITING_PAYMENT, DossierState.COMPLETED))
-        if await in_state(DossierState.AWAITING_PAYMENT):
-            order = await gateway.pay(code)
-            await dossiers.confirm_payment(code, PaymentConfirmation(order_id=order.order_id,
-                                                                     amount_vnd=order.amount_vnd))
+        await _until(code, lambda: reached(DossierState.AWAITING_PAYMENT), "awaiting payment or closed")
+        assert latest is not None
+        if latest.status is DossierState.AWAITING_PAYMENT:
+            await parties.pay(code)
     elif action == "reject":
-        await dossiers.decide(code, OfficerDecision(officer_id=DEMO_OFFICER_ID, decision=DecisionKind.REJECT,
-                                                    reason="Chỗ ở đang có tranh chấp quyền sở hữu"))
-    outcome = await dossiers.result(code)
-    return outcome, time.monotonic() - started
+        await parties.decide(code, DecisionRequest(decision=DecisionKind.REJECT,
+                                                   reason="Chỗ ở đang có tranh chấp quyền sở hữu"))
+    elif action == "withdraw":
+        await parties.withdraw(code, submission["applicant"]["personal_id"])
+    await _until(code, reached, "closed")
+    assert latest is not None
+    documents = await parties.documents(latest)
+    return latest, documents, time.monotonic() - started
+
+
+def _worker() -> subprocess.Popen[bytes]:
+    """The product's worker (its payment gateway: the stack's, over HTTP), with the demo's short timings."""
+    log = open(STATE_DIR / "worker.log", "ab")  # noqa: SIM115 - handed to the worker process
+    return subprocess.Popen([sys.executable, "-m", "cutru.service.worker"], stdout=log, stderr=log,
+                            cwd=PROJECT_ROOT, env={**os.environ, "CUTRU_LOG_LEVEL": "WARNING",
+                                                   **processing_environment(DEMO_PROCESSING)})
 
 
 async def _demo() -> None:
     stack = await start_stack()
-    use_stack_environment()  # this process, its worker and the client: pointed at the stack
+    use_stack_environment()  # this process and its worker: pointed at the stack, its keys and secrets
+    print(f"API {stack.api_url} (OIDC issuer {stack.oidc_issuer}, payment gateway {stack.payment_gateway_url})")
     print(f"Temporal {stack.temporal_address} (Web UI {stack.temporal_ui}), PostgreSQL "
-          f"{'embedded' if stack.embedded_postgres else 'from DATABASE_URL'}")
+          f"{'embedded' if stack.embedded_postgres else 'from DATABASE_URL'}; payloads encrypted")
     pool = await asyncpg.create_pool(stack.database_url, min_size=1, max_size=4)
     if not await pool.fetchval("SELECT count(*) FROM people"):
         report = await seed(stack.database_url, people=DEMO_PEOPLE, seed=1, progress=True)
+        await refresh_oidc_accounts(stack.database_url)  # the seeded officers can sign in
         print(f"seeded {report.people} people in {report.total_seconds:.1f}s")
-    log = open(STATE_DIR / "worker.log", "ab")  # noqa: SIM115 - handed to the worker process
-    worker = subprocess.Popen([sys.executable, "-m", "cutru_local.worker"], stdout=log, stderr=log, cwd=PROJECT_ROOT,
-                              env={**os.environ, "CUTRU_LOG_LEVEL": "WARNING",
-                                   **processing_environment(DEMO_PROCESSING)})
+    worker = _worker()
+    parties = Parties(stack, os.environ)
     try:
-        dossiers = await DossierClient.connect(load_settings())
         now = datetime.now(UTC)
         async with pool.acquire() as conn:
             scenarios = await _scenarios(conn)
@@ -398,25 +566,29 @@ async def _demo() -> None:
         for procedure, example in load_examples().items():
             action = "approve" if PROCEDURES[procedure].officer_review else "none"
             scenarios.append((EXAMPLE_SCENARIOS[procedure], instantiate(example, now), action))
-        results = await asyncio.gather(*(_play(dossiers, LocalPaymentGateway(pool), s, a) for _, s, a in scenarios))
+        results = await asyncio.gather(*(_play(parties, s, a) for _, s, a in scenarios))
     finally:
+        await parties.aclose()
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
         await pool.close()
     print()
     print(f"{'dossier':<18} {'procedure':<31} {'scenario':<41} {'status':<10} {'fee VND':>8} "
-          f"{'result':<9} {'seconds':>7}")
-    for (what, _, _), (outcome, seconds) in zip(scenarios, results, strict=True):
-        print(f"{outcome.dossier_code:<18} {PROCEDURES[outcome.procedure].vietnamese_name:<31} {what:<41} "
-              f"{outcome.state.value:<10} {outcome.fee_paid_vnd:>8,} {','.join(outcome.documents) or '-':<9} "
-              f"{seconds:>7.1f}")
+          f"{'result':<14} {'seconds':>7}")
+    for (what, _, _), (status, documents, seconds) in zip(scenarios, results, strict=True):
+        print(f"{status.dossier_code:<18} {status.vietnamese_name:<31} {what:<41} {status.status.value:<10} "
+              f"{status.fee_vnd:>8,} {','.join(documents) or '-':<14} {seconds:>7.1f}")
     print()
+    print(f"Every call above went through the API at {stack.api_url} with tokens from {stack.oidc_issuer}.")
     print(f"Inspect each dossier in the Web UI: {stack.temporal_ui}/namespaces/{stack.namespace}/workflows")
-    print("Documents: .cutru/documents/<dossier code>/; stop the stack with `make down`.")
+    print(f"Documents: {STATE_DIR / 'documents'}/<dossier code>/; stop the stack with `make down`.")
 
 
 def main() -> None:
-    asyncio.run(_demo())
+    try:
+        asyncio.run(_demo())
+    except DemoFailed as failed:
+        raise SystemExit(f"demo: {failed}") from failed
 
 
 if __name__ == "__main__":
