@@ -25,8 +25,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.service import RPCError, RPCStatusCode
 
 from cutru.api import auditors, officers, operators, payments, portal, public
+from cutru.api.problems import PROBLEM_JSON, payload_too_large, problem_response, status_problem
 from cutru.api.problems import install as install_problems
-from cutru.api.problems import payload_too_large, problem_response, status_problem
 from cutru.api.settings import ApiSettings
 from cutru.api.state import ApiState, RequestMetrics, Verifier
 from cutru.clients.client import DossierClient
@@ -121,6 +121,41 @@ async def _on_database_down(request: Request, error: Exception) -> JSONResponse:
         503, "The database is unavailable; try again shortly.", {"Retry-After": "2"}))
 
 
+def _problems_everywhere(document: dict[str, Any]) -> None:
+    """Make the generated document say what the app does: every error answer is problem+json
+    (``ProblemDetails``), and every operation lists the errors any operation of its kind can give (a body: 400,
+    413, 422; parameters: 422; a path parameter: 404; a token: 401, 403; always 500 and 503).
+
+    Also: a submission's ``procedure`` tag is required (the union is told apart by it), though each model gives
+    it a default."""
+    schemas = document["components"]["schemas"]
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    for schema in schemas.values():
+        tag = schema.get("properties", {}).get("procedure", {})
+        if "const" in tag and "procedure" not in schema.get("required", []):
+            schema["required"] = ["procedure", *schema.get("required", [])]
+    problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            statuses = {"500", "503"}
+            parameters = operation.get("parameters", [])
+            if operation.get("requestBody"):
+                statuses |= {"400", "413", "422"}
+            if parameters:
+                statuses.add("422")
+            if any(parameter["in"] == "path" for parameter in parameters):
+                statuses.add("404")
+            if operation.get("security"):
+                statuses |= {"401", "403"}
+            responses = operation["responses"]
+            for status in statuses:
+                responses.setdefault(status, {"description": status_problem(int(status)).title})
+            for status, answer in responses.items():
+                if status[0] in "45":
+                    answer["content"] = problem
+
+
 def create_app(settings: ApiSettings, *, verifier: Verifier | None = None) -> FastAPI:
     metrics = RequestMetrics()
 
@@ -160,6 +195,14 @@ def create_app(settings: ApiSettings, *, verifier: Verifier | None = None) -> Fa
     app.add_middleware(Metrics, metrics=metrics)  # added last: outermost, so it sees the 413s too
     for module in (public, portal, payments, officers, auditors, operators):
         app.include_router(module.router)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _problems_everywhere(generate())  # generate() caches the document in app.openapi_schema
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

@@ -60,7 +60,7 @@ router = APIRouter(prefix="/v1", tags=["portal"])
 
 # How many submissions of a batch are in flight towards Temporal at once.
 _BATCH_CONCURRENCY = 64
-_WRITE_ERRORS = problem_responses(401, 403, 409, 413, 415, 422, 429)
+_WRITE_ERRORS = problem_responses(401, 403, 409, 413, 422)
 _READ_ERRORS = problem_responses(401, 403, 404)
 _IDEMPOTENCY_DOC = (f"Send an `{IDEMPOTENCY_HEADER}` header (a UUID) to make a retry safe: the same key and body "
                     "replay the first answer.")

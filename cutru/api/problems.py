@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from cutru.platform.logging import get_logger
 from domain.kinds import Procedure
@@ -238,9 +239,23 @@ async def _on_validation(request: Request, error: Exception) -> JSONResponse:
 
 async def _on_http(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
-    detail = error.detail if isinstance(error.detail, str) and error.detail != HTTPStatus(error.status_code).phrase \
+    detail = error.detail if isinstance(error.detail, str) and error.detail != status_problem(error.status_code).title \
         else None
-    return problem_response(request, status_problem(error.status_code, detail, error.headers))
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        # Starlette's Allow names the methods of the first route of the path only; a path with a GET and a POST
+        # route must say both.
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return problem_response(request, status_problem(error.status_code, detail, headers))
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 async def _on_unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -324,6 +324,10 @@ async def test_procedure_information_and_blank_forms_need_no_token(api_client: h
 async def test_every_error_is_problem_json(api_client: httpx.AsyncClient, portal_token: str):
     assert_problem(await api_client.get("/v1/nowhere"), 404, "not_found")
     assert_problem(await api_client.delete("/v1/procedures"), 405, "method_not_allowed")
+    # A path with a GET and a POST route names both.
+    wrong_method = await api_client.delete("/v1/dossiers", headers=bearer(portal_token))
+    assert_problem(wrong_method, 405, "method_not_allowed")
+    assert wrong_method.headers["allow"] == "GET, POST"
 
 
 async def test_probes_and_metrics(api_client: httpx.AsyncClient, oidc_provider: OidcProvider, portal_token: str,
