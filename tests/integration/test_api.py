@@ -327,7 +327,7 @@ async def test_every_error_is_problem_json(api_client: httpx.AsyncClient, portal
     # A path with a GET and a POST route names both.
     wrong_method = await api_client.delete("/v1/dossiers", headers=bearer(portal_token))
     assert_problem(wrong_method, 405, "method_not_allowed")
-    assert wrong_method.headers["allow"] == "GET, POST"
+    assert wrong_method.headers["allow"] == "GET, HEAD, POST"
 
 
 async def test_probes_and_metrics(api_client: httpx.AsyncClient, oidc_provider: OidcProvider, portal_token: str,
