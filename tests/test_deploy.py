@@ -31,6 +31,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from cutru.platform.oidc import Role
+
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 COMPOSE_FILE = DEPLOY / "compose" / "compose.yaml"
@@ -987,8 +989,6 @@ def test_only_the_api_and_worker_clients_may_write_the_namespace() -> None:
 
 
 def test_realm_issues_the_claims_the_api_reads() -> None:
-    from cutru.platform.oidc import Role
-
     realm = load_realm()
     oidc = _by_kind("ConfigMap", "cutru-oidc")["data"]
     assert {role["name"] for role in realm["roles"]["realm"]} == {role.value for role in Role}
