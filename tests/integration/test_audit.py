@@ -17,11 +17,13 @@ from cutru.clients.client import DossierClient
 from cutru.platform.codec import replay_converter
 from cutru.platform.config import Settings
 from domain.models import DecisionKind, DossierState, DossierStatus, OfficerDecision, TrailAction
-from tests.cli import cutru_env, run_cutru
+from tests.cli import closed_port, cutru_env, run_cutru
 from tests.factories import PAYLOAD_KEYS, pay
 from tests.integration.changed_workflow import ChangedRegistration
+from tests.integration.test_api_process import api_process  # noqa: F401  (the fixture: cutru api on a free port)
 from tests.integration.test_histories import HISTORY_DIR
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_state
+from tests.oidc import OidcProvider, login_token
 
 OFFICER = "CB-00070-02"
 
@@ -81,16 +83,26 @@ async def test_a_recorded_history_gives_its_trail_up_to_where_it_ends():
     assert [e.action for e in partial.trail] == [TrailAction.RECEIVED, TrailAction.ACCEPTED]
 
 
-def test_replay_cli_on_the_live_server_and_on_an_exported_file(
-    completed_history: WorkflowHistory, settings: Settings, tmp_path: Path
+def test_the_audit_command_through_the_api_and_on_an_exported_file(
+    completed_history: WorkflowHistory, settings: Settings, tmp_path: Path, api_process: str,  # noqa: F811
+    oidc_provider: OidcProvider,
 ):
+    """Trail, replay and export go through the API with the auditor's token (Temporal and the database out of the
+    command's reach); the exported file replays on the auditor's machine with the payload keys."""
     code = completed_history.workflow_id
-    live = audit_cli(settings, "replay", code)
+    env = cutru_env(settings, tmp_path, CUTRU_API_URL=api_process,
+                    CUTRU_API_TOKEN=login_token(oidc_provider, "KT-AUDITOR-01"),
+                    TEMPORAL_ADDRESS=f"127.0.0.1:{closed_port()}",
+                    DATABASE_URL=f"postgresql://postgres@127.0.0.1:{closed_port()}/none")
+    trail = run_cutru(env, "audit", "trail", code)
+    assert trail.returncode == 0, trail.stderr
+    assert trail.stdout.splitlines()[0].startswith(code) and f"{OFFICER:<16} approved" in trail.stdout
+    live = run_cutru(env, "audit", "replay", code)
     assert live.returncode == 0, live.stderr
     assert "replay: deterministic" in live.stdout and OFFICER in live.stdout
-    exported = audit_cli(settings, "export", code, "--dir", str(tmp_path))
+    exported = run_cutru(env, "audit", "export", code, "--dir", str(tmp_path / "archive"))
     assert exported.returncode == 0, exported.stderr
-    from_file = audit_cli(settings, "replay", "--file", str(tmp_path / f"{code}.json"))
+    from_file = audit_cli(settings, "replay", "--file", str(tmp_path / "archive" / f"{code}.json"))
     assert from_file.returncode == 0 and "completed" in from_file.stdout and "approved" in from_file.stdout
 
 

@@ -17,7 +17,9 @@ from cutru.clients.client import DossierClient
 from cutru.platform.config import PROJECT_ROOT, Settings
 from domain.models import DecisionKind, DossierState, OfficerDecision
 from tests.cli import closed_port, cutru, cutru_env
+from tests.integration.test_api_process import api_process  # noqa: F401  (the fixture: cutru api on a free port)
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_state
+from tests.oidc import OidcProvider, login_token
 
 OFFICER = "CB-00070-01"
 
@@ -56,9 +58,11 @@ async def test_invalid_submission_is_refused_before_anything_starts(
 
 
 async def test_a_dossier_through_the_command_in_one_vocabulary(  # type: ignore[no-untyped-def]
-    env: dict[str, str], worker, client: Client, settings: Settings, pool: asyncpg.Pool, tmp_path: Path
+    env: dict[str, str], worker, client: Client, settings: Settings, pool: asyncpg.Pool, tmp_path: Path,
+    api_process: str, oidc_provider: OidcProvider,  # noqa: F811
 ):
-    """The officer requests a supplement, the citizen supplies it; starter.py is the same command."""
+    """The officer requests a supplement (through the API), the citizen supplies it; starter.py is the same
+    command."""
     submission = await own_residence_dossier(pool)
     code = submission["dossier_code"]
     path = tmp_path / "good.json"
@@ -72,7 +76,8 @@ async def test_a_dossier_through_the_command_in_one_vocabulary(  # type: ignore[
     dossiers = DossierClient(client, settings.task_queue)
     await wait_state(dossiers, code, DossierState.AWAITING_DECISION)
 
-    asked = await cutru(env, "officer", "--officer", OFFICER, "request-supplement", code, "--missing", "Sổ đỏ")
+    desk = env | {"CUTRU_API_URL": api_process, "CUTRU_API_TOKEN": login_token(oidc_provider, OFFICER)}
+    asked = await cutru(desk, "officer", "request-supplement", code, "--missing", "Sổ đỏ")
     assert asked.returncode == 0 and asked.stdout.strip() == f"{code}: decision accepted (request-supplement)", asked
     status = json.loads((await cutru(env, "status", code, "-o", "json")).stdout)
     assert status["state"] == "awaiting_supplement"
@@ -80,16 +85,17 @@ async def test_a_dossier_through_the_command_in_one_vocabulary(  # type: ignore[
     assert supplied.returncode == 0 and supplied.stdout.strip() == f"{code}: supplement sent", supplied
     await wait_state(dossiers, code, DossierState.AWAITING_DECISION)
 
-    text = await cutru(env, "officer", "--officer", OFFICER, "show", code)
+    text = await cutru(desk, "officer", "show", code)
     assert text.returncode == 0 and text.stdout.startswith(f"{code}  PermanentResidenceRegistration")
     assert submission["applicant"]["personal_id"] not in text.stdout  # masked on the officer's screen
-    queue = json.loads((await cutru(env, "-o", "json", "officer", "--officer", OFFICER, "queue")).stdout)
+    queue = json.loads((await cutru(desk, "-o", "json", "officer", "queue")).stdout)
     assert code in {item["dossier_code"] for item in queue}
     await dossiers.handle(code).terminate("test over")
 
 
 async def test_a_refused_decision_exits_1_with_the_reason(  # type: ignore[no-untyped-def]
-    env: dict[str, str], worker, client: Client, settings: Settings, pool: asyncpg.Pool, tmp_path: Path
+    env: dict[str, str], worker, client: Client, settings: Settings, pool: asyncpg.Pool, tmp_path: Path,
+    api_process: str, oidc_provider: OidcProvider,  # noqa: F811
 ):
     submission = await own_residence_dossier(pool)
     code = submission["dossier_code"]
@@ -99,30 +105,34 @@ async def test_a_refused_decision_exits_1_with_the_reason(  # type: ignore[no-un
     await dossiers.decide(code, OfficerDecision(officer_id=OFFICER, decision=DecisionKind.REQUEST_SUPPLEMENT,
                                                 missing_items=("Sổ đỏ",)))
     await wait_state(dossiers, code, DossierState.AWAITING_SUPPLEMENT)
-    refused = await cutru(env, "officer", "--officer", OFFICER, "approve", code)
+    desk = env | {"CUTRU_API_URL": api_process, "CUTRU_API_TOKEN": login_token(oidc_provider, OFFICER)}
+    refused = await cutru(desk, "officer", "approve", code)
     assert refused.returncode == 1
-    assert one_line_error(refused.stderr).startswith("cutru: decision refused: ")
+    assert "not waiting for an officer's decision" in one_line_error(refused.stderr)
     await dossiers.handle(code).terminate("test over")
-    closed = await cutru(env, "officer", "--officer", OFFICER, "approve", code)
+    closed = await cutru(desk, "officer", "approve", code)
     assert closed.returncode == 1
-    assert one_line_error(closed.stderr).startswith(f"cutru: dossier {code} is closed")
+    assert one_line_error(closed.stderr) == f"cutru: Dossier {code} is closed and takes no decision."
 
 
 async def test_an_unknown_dossier_code_is_not_found(env: dict[str, str]):
     for command in (("status", "HS-NO-SUCH-DOSSIER"), ("result", "HS-NO-SUCH-DOSSIER"),
                     ("supplement", "HS-NO-SUCH-DOSSIER", "--provided", "x"),
-                    ("withdraw", "HS-NO-SUCH-DOSSIER", "--reason", "x"),
-                    ("officer", "--officer", OFFICER, "show", "HS-NO-SUCH-DOSSIER"),
-                    ("audit", "replay", "HS-NO-SUCH-DOSSIER")):
+                    ("withdraw", "HS-NO-SUCH-DOSSIER", "--reason", "x")):
         done = await cutru(env, *command)
         assert done.returncode == 3, (command, done.stderr)
         assert one_line_error(done.stderr) == "cutru: no dossier HS-NO-SUCH-DOSSIER", command
 
 
-async def test_an_unknown_officer_is_not_found(env: dict[str, str]):
-    done = await cutru(env, "officer", "--officer", "CB-99999-09", "queue")
-    assert done.returncode == 3
-    assert "unknown officer CB-99999-09" in one_line_error(done.stderr)
+async def test_an_unknown_dossier_through_the_api_is_not_found(env: dict[str, str], api_process: str,  # noqa: F811
+                                                               oidc_provider: OidcProvider):
+    for username, command in ((OFFICER, ("officer", "show", "HS-NO-SUCH-DOSSIER")),
+                              ("KT-AUDITOR-01", ("audit", "replay", "HS-NO-SUCH-DOSSIER"))):
+        desk = env | {"CUTRU_API_URL": api_process, "CUTRU_API_TOKEN": login_token(oidc_provider, username)}
+        done = await cutru(desk, *command)
+        assert done.returncode == 3, (command, done.stderr)
+        assert one_line_error(done.stderr) == ("cutru: No dossier HS-NO-SUCH-DOSSIER is visible to you: check the "
+                                               "code."), command
 
 
 async def test_an_unreachable_temporal_server(settings: Settings, tmp_path: Path):
@@ -137,7 +147,7 @@ async def test_an_unreachable_temporal_server(settings: Settings, tmp_path: Path
 async def test_a_database_that_is_down(settings: Settings, tmp_path: Path):
     port = closed_port()
     env = cutru_env(settings, tmp_path, DATABASE_URL=f"postgresql://cutru:s3cret@127.0.0.1:{port}/cutru")
-    for command in (("officer", "--officer", OFFICER, "queue"), ("migrate",), ("worker", "--check")):
+    for command in (("migrate",), ("worker", "--check")):
         done = await cutru(env, *command)
         assert done.returncode == 4, (command, done.stderr)
         line = one_line_error(done.stderr)

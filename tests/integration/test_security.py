@@ -50,7 +50,9 @@ from domain.models import (
 from domain.procedures.catalogue import PROCEDURES
 from tests.cli import cutru_env, run_cutru
 from tests.factories import DEMO_UNIT, new_person, new_place, pay, registration
+from tests.integration.test_api_process import api_process  # noqa: F401  (the fixture: cutru api on a free port)
 from tests.integration.test_permanent_registration import wait_for, wait_state
+from tests.oidc import OidcProvider, login_token
 from workflows.procedures import WORKFLOWS
 
 pytestmark = pytest.mark.timeout(180)
@@ -467,12 +469,15 @@ async def _outsiders(pool: asyncpg.Pool) -> tuple[str, str]:
     return row["officer_id"], row["supervisor"]
 
 
-def _officer_cli(settings: Settings, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_cutru(cutru_env(settings, tmp_path), "officer", *args)
+def _officer_cli(settings: Settings, tmp_path: Path, api: str, token: str, *args: str,
+                 ) -> subprocess.CompletedProcess[str]:
+    env = cutru_env(settings, tmp_path, CUTRU_API_URL=api, CUTRU_API_TOKEN=token)
+    return run_cutru(env, "officer", *args)
 
 
 async def test_an_officer_of_another_unit_cannot_decide_by_any_path(
-        dossiers: DossierClient, client: Client, settings: Settings, pool: asyncpg.Pool, tmp_path: Path) -> None:
+        dossiers: DossierClient, client: Client, settings: Settings, pool: asyncpg.Pool, tmp_path: Path,
+        api_process: str, oidc_provider: OidcProvider) -> None:  # noqa: F811
     async with pool.acquire() as conn:
         person = await new_person(conn)
         place = await new_place(conn, owner_id=person.personal_id)
@@ -504,14 +509,17 @@ async def test_an_officer_of_another_unit_cannot_decide_by_any_path(
 
     await wait_for(refused_in_audit)
 
-    # 3. The officer's command line: refused with exit status 1, for a decision, a look, a reassignment.
-    approve = await asyncio.to_thread(_officer_cli, settings, tmp_path, "--officer", outsider, "approve", code)
-    assert approve.returncode == 1 and "refused" in approve.stderr, approve
-    show = await asyncio.to_thread(_officer_cli, settings, tmp_path, "--officer", outsider, "show", code)
-    assert show.returncode == 1 and f"belongs to {DEMO_UNIT}" in show.stderr, show
-    reassign = await asyncio.to_thread(_officer_cli, settings, tmp_path, "--officer", outside_supervisor,
+    # 3. The officer's command, through the API with the outsiders' own tokens: a decision and a reassignment are
+    # refused (exit 1), a look finds nothing (exit 3).
+    as_outsider = login_token(oidc_provider, outsider)
+    approve = await asyncio.to_thread(_officer_cli, settings, tmp_path, api_process, as_outsider, "approve", code)
+    assert approve.returncode == 1 and f"does not cover police unit {DEMO_UNIT}" in approve.stderr, approve
+    show = await asyncio.to_thread(_officer_cli, settings, tmp_path, api_process, as_outsider, "show", code)
+    assert show.returncode == 3 and f"No dossier {code}" in show.stderr, show
+    reassign = await asyncio.to_thread(_officer_cli, settings, tmp_path, api_process,
+                                       login_token(oidc_provider, outside_supervisor),
                                        "reassign", code, "--to", "CB-00070-02", "--reason", "x")
-    assert reassign.returncode == 1 and "refused" in reassign.stderr, reassign
+    assert reassign.returncode == 1 and f"does not cover police unit {DEMO_UNIT}" in reassign.stderr, reassign
 
     status = await dossiers.status(code)
     assert status.state == DossierState.AWAITING_DECISION

@@ -42,12 +42,19 @@ def test_the_console_script_lists_the_subcommands_and_the_exit_codes() -> None:
         assert f"\n  {code}  " in done.stdout
 
 
-@pytest.mark.parametrize("action", ["queue", "show", "approve", "reject", "request-supplement", "escalations",
-                                    "reassign"])
+@pytest.mark.parametrize("action", ["login", "queue", "show", "approve", "reject", "request-supplement",
+                                    "escalations", "reassign"])
 def test_the_officer_s_actions(action: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as done:
-        cli.main(["officer", "--officer", "CB-00070-01", action, "--help"])
+        cli.main(["officer", action, "--help"])
     assert done.value.code == 0 and f"cutru officer {action}" in capsys.readouterr().out
+
+
+def test_the_officer_is_the_token_s_not_a_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as refused:
+        cli.main(["officer", "--officer", "CB-00070-01", "queue"])
+    assert refused.value.code == cli.USAGE
+    assert "invalid choice: 'CB-00070-01'" in capsys.readouterr().err
 
 
 def test_one_vocabulary_the_officer_requests_the_citizen_supplies(capsys: pytest.CaptureFixture[str]) -> None:
@@ -55,7 +62,7 @@ def test_one_vocabulary_the_officer_requests_the_citizen_supplies(capsys: pytest
         cli.main(["--help"])
     assert "the citizen supplies" in capsys.readouterr().out
     with pytest.raises(SystemExit) as refused:  # the officer's old verb is gone, not a second meaning
-        cli.main(["officer", "--officer", "CB-00070-01", "supplement", "HS-1", "--missing", "x"])
+        cli.main(["officer", "supplement", "HS-1", "--missing", "x"])
     assert refused.value.code == cli.USAGE
     assert "invalid choice: 'supplement'" in capsys.readouterr().err
 
