@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import hashlib
@@ -119,6 +120,21 @@ async def test_idempotency_key_replays_the_first_answer_and_refuses_another_body
     mismatch = await api_client.post("/v1/dossiers", json=other, headers=headers)
     assert_problem(mismatch, 422, "idempotency_key_reused")
     assert await pool.fetchval("SELECT count(*) FROM dossiers WHERE dossier_code = $1", other["dossier_code"]) == 0
+
+
+async def test_the_same_key_sent_twice_at_once_runs_once(api_client: httpx.AsyncClient, portal_token: str,
+                                                         submission: dict[str, Any]):
+    headers = bearer(portal_token) | {"Idempotency-Key": str(uuid.uuid4())}
+    answers = await asyncio.gather(*(api_client.post("/v1/dossiers", json=submission, headers=headers)
+                                     for _ in range(2)))
+    statuses = sorted(answer.status_code for answer in answers)
+    # The second either waited for nothing (409, retry) or came after the first finished (its replay): never a
+    # second submission's 200.
+    assert statuses in ([201, 201], [201, 409]), [answer.text for answer in answers]
+    if statuses == [201, 409]:
+        assert_problem(next(a for a in answers if a.status_code == 409), 409, "idempotency_in_progress")
+    else:
+        assert any(answer.headers.get("idempotent-replayed") == "true" for answer in answers)
 
 
 async def test_a_refused_request_leaves_no_idempotency_record(api_client: httpx.AsyncClient, portal_token: str,
