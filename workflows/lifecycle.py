@@ -176,6 +176,8 @@ class DossierLifecycle:
     def _envelope_problem(self, message: OfficerDecision | Reassignment) -> str | None:
         """Why the message's envelope is not to be trusted (validators only: they do not run on replay, so the
         worker's keys and clock cannot make a replay take another turn)."""
+        if not isinstance(message, OfficerDecision | Reassignment):  # JSON null decodes to None
+            return "no message"
         problem = signature_problem(message, dossier_code=self._progress.code, now=workflow.now(),
                                     keys=decision_keys.current(), max_age=MAX_AGE)
         return problem or self._token_problem(message)
@@ -275,6 +277,8 @@ class DossierLifecycle:
         if state.final or state in (DossierState.RECORDING, DossierState.DELIVERING):
             return
         if workflow.patched(CHECKED_WITHDRAWAL):
+            if not isinstance(withdrawal, Withdrawal):  # JSON null decodes to None: nothing to take
+                return
             problem = self._withdrawal_problem(withdrawal)
             if problem:
                 self._record(withdrawal.applicant_id or "signal", TrailAction.WITHDRAWAL_REFUSED, problem)

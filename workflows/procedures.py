@@ -69,6 +69,8 @@ class _DeletionAfterNotice(DossierLifecycle):
         if p.inbox.citizen_filing is not None:
             return
         if workflow.patched(CHECKED_FILING):
+            if not isinstance(filing, CitizenFiling):  # JSON null decodes to None: nothing to take
+                return
             problem = await self._filing_problem(filing)
             if problem:
                 self._record("signal", TrailAction.FILING_REFUSED, problem)
