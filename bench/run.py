@@ -1,6 +1,7 @@
 """``make bench``: cutru's dossier throughput next to the Temporal engine's own floor, on this machine, in one run.
 
     python -m bench.run [--dossiers N] [--workers K] [--stay-seconds S] [--stay-rate R] [--paced-seconds P]
+                        [--api-stay-rate R] [--api-stay-seconds S]
                         [--no-encrypt] [--quick] [--json PATH] [--keep] [--split-roles] [--rounds R]
 
 Phases, each on a task queue of its own with freshly started worker processes:
@@ -16,6 +17,10 @@ Phases, each on a task queue of its own with freshly started worker processes:
    the first runs only while the 10-minute budget still has room for it (up to three); ``--rounds R`` runs R.
 4. paced — dossiers submitted at half the throughput of phase 3, for the submit-to-receipt latency target.
 5. stay — stay notifications at ``--stay-rate`` for ``--stay-seconds``, when the StayNotification workflow exists.
+
+Right after the rounds, the same through the HTTP API (``bench/api.py``: ``cutru api`` as its own process, tokens from
+the local OIDC provider): N dossiers at full speed beside the last round's direct client, then at half that rate,
+then establishments' stay notifications in batches at ``--api-stay-rate`` for ``--api-stay-seconds``.
 
 Why the officer works from the visibility list: a rejected update and a status query each cost a worker round trip
 and a billed action per attempt, while one list call serves every waiting dossier and costs no action. Completion is
@@ -66,7 +71,7 @@ from temporalio.client import (
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
-from bench import stats
+from bench import api, stats
 from bench.floor import FloorPlan, FloorWorkflow, shaped_search_attributes
 from bench.population import OFFICER, Applicant, load_applicants, one_of_each, registration, stay_notification
 from bench.stack import NAMESPACE, Database, PhaseMeter, TemporalServer, WorkerProcesses, cli_version
@@ -91,6 +96,9 @@ DEFAULT_PACED_SECONDS = 30.0
 QUICK_PACED_SECONDS = 10.0
 SEED_PEOPLE = 3_000  # the surrounding population; the applicants are added on top
 STAY_HOSTS = 20  # hotels notifying guests
+DEFAULT_API_STAY_RATE = 500.0  # stay notifications per second through the API, in batches (issue 21)
+API_STAY_BATCH = 50  # guests in one request: one establishment's list
+API_STAY_HOSTS = 50  # establishments, each sending a batch in turn
 
 BURST_CONCURRENCY = 32  # starts in flight at once when submitting as fast as possible
 PACED_CONCURRENCY = 256  # at a fixed rate the cap only matters if the server stalls
@@ -112,7 +120,7 @@ NOISY_SHARE = 0.15  # of the machine's CPU taken by other processes during a pha
 COMPLETION_POLL = 0.5  # seconds between counts of running workflows
 OFFICER_POLL = 1.0  # seconds between reads of the officer's work queue
 # In dossier codes, so that no two phases share one ("P": bench.population.one_of_each).
-PHASE_LETTERS = {"probe": "X", "cutru": "C", "paced": "H"}
+PHASE_LETTERS = {"probe": "X", "cutru": "C", "paced": "H", "api": "A", "apipaced": "Q"}
 APPROVE = OfficerDecision(officer_id=OFFICER, decision=DecisionKind.APPROVE)
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 # Variables a developer's shell may hold that would point the bench's processes somewhere else.
@@ -136,6 +144,8 @@ class Options:
     keep: bool
     quick: bool
     split_roles: bool = False
+    api_stay_rate: float = DEFAULT_API_STAY_RATE
+    api_stay_seconds: float = DEFAULT_STAY_SECONDS
     # Floor, shaped floor and cutru run this many times in turn and the median round is reported; None: as many
     # as fit in the run's budget, up to AUTO_ROUNDS.
     rounds: int | None = 1
@@ -478,11 +488,13 @@ class Bench:
         phase: Phase,
         workers: WorkerProcesses,
         run: Callable[[], Awaitable[None]],
+        api_pids: Sequence[int] = (),
     ) -> Measured:
-        """Run a phase under the meter."""
+        """Run a phase under the meter (``api_pids``: the API process of a phase through it)."""
         pg_before = await self.database.backend_pids()
-        meter = PhaseMeter({"worker": workers.pids, "server": [self.server.process.pid], "driver": [os.getpid()],
-                            "postgres": pg_before}, phase_only=("worker",))
+        groups = {"worker": workers.pids, "server": [self.server.process.pid], "driver": [os.getpid()],
+                  "postgres": pg_before} | ({"api": list(api_pids)} if api_pids else {})
+        meter = PhaseMeter(groups, phase_only=("worker", "api"))
         meter.start()
         try:
             await run()
@@ -623,6 +635,77 @@ class Bench:
             workers.stop()
         return phase, measured
 
+    # ---- through the HTTP API (bench/api.py) -----------------------------------------------------------------
+
+    async def _api_for(self, stack: api.ApiStack, queue: str) -> tuple[WorkerProcesses, api.ApiProcess, str]:
+        """The phase's workers, its API process on the same task queue, and a portal token."""
+        workers = await self.start_workers("cutru", queue, self.options.workers)
+        try:
+            server = stack.start_api(queue, self._env(queue, encrypted=True))
+        except BaseException:
+            workers.stop()
+            raise
+        return workers, server, await stack.portal_token()
+
+    async def api_dossier_phase(self, stack: api.ApiStack, name: str, applicants: Sequence[Applicant], *,
+                                rate: float | None, timeout: float) -> tuple[Phase, Measured]:
+        """As ``dossier_phase``, each dossier submitted as ``POST /v1/dossiers``; the officer as before."""
+        queue = f"bench-{name}-{self.tag.lower()}"
+        phase = Phase(name=name, queue=queue)
+        dossiers = DossierClient(self.coded, queue, self.decision_keys)
+        workers, server, token = await self._api_for(stack, queue)
+        letter = PHASE_LETTERS[name]
+
+        async def run() -> None:
+            async with server.client(token) as http:
+                items = [(code, api.dossier_submitter(http, registration(a, code)))
+                         for a, code in ((a, f"HS-{self.tag}-{letter}1{i:05d}") for i, a in enumerate(applicants))]
+                await with_officer(lambda code: dossiers.decide(code, APPROVE), self.coded, phase, items, rate=rate,
+                                   timeout=timeout)
+
+        try:
+            measured = await self.measured(phase, workers, run, api_pids=server.pids)
+        finally:
+            server.stop()
+            workers.stop()
+        return phase, measured
+
+    async def api_stay_phase(self, stack: api.ApiStack, hosts: Sequence[Applicant], guests: Sequence[Applicant],
+                             timeout: float) -> tuple[Phase, Measured]:
+        """Establishments' stay notifications through ``POST /v1/batches``, API_STAY_BATCH guests of one
+        establishment a request, at ``--api-stay-rate`` notifications a second; done when each row is in the read
+        model (as ``stay_phase``). Submission and receipt times are each request's, for each of its guests."""
+        queue = f"bench-apistay-{self.tag.lower()}"
+        phase = Phase(name="stay through the API", queue=queue)
+        workers, server, token = await self._api_for(stack, queue)
+        prefix = f"LA-{self.tag}-"
+        batches = api.stay_batches(hosts, guests, API_STAY_BATCH, lambda index: f"{prefix}{index:06d}")
+        codes = {f"B{number:05d}": batch_codes for number, (batch_codes, _) in enumerate(batches)}
+        phase.history_ids = sorted({register_key(StayNotificationSubmission.model_validate(items[0])).register_id
+                                    for _, items in batches})
+
+        async def run() -> None:
+            async with server.client(token) as http:
+                await submit_all(phase, [(f"B{number:05d}", api.batch_submitter(http, items))
+                                         for number, (_, items) in enumerate(batches)],
+                                 rate=self.options.api_stay_rate / API_STAY_BATCH, concurrency=PACED_CONCURRENCY)
+            phase.submitted_at = {code: at for batch, at in phase.submitted_at.items() for code in codes[batch]}
+            phase.receipt_ms = {code: ms for batch, ms in phase.receipt_ms.items() for code in codes[batch]}
+            rows, complete = await api.wait_recorded(self.database.url, prefix, list(phase.submitted_at), timeout)
+            if not complete:
+                phase.notes.append(f"timed out after {timeout:.0f} s with "
+                                   f"{len(phase.submitted_at) - len(rows)} notifications unrecorded")
+            phase.closed_at = {code: at for code, (at, _) in rows.items()}
+            phase.statuses = Counter("COMPLETED" if status == "completed" else status.upper()
+                                     for _, status in rows.values())
+
+        try:
+            measured = await self.measured(phase, workers, run, api_pids=server.pids)
+        finally:
+            server.stop()
+            workers.stop()
+        return phase, measured
+
     async def outcomes(self, phase: Phase) -> dict[str, int]:
         dossiers = DossierClient(self.coded, phase.queue, self.decision_keys)
         sample = spread(sorted(phase.closed_at), OUTCOME_SAMPLE)
@@ -681,6 +764,7 @@ class Bench:
             postgres_cpu_seconds=measured.postgres_cpu_seconds,
             driver_cpu_seconds=usage["driver"].cpu_seconds,
             other_cpu_seconds=measured.other_cpu_seconds,
+            api=usage.get("api"),
             history=profile,
             steps=stats.step_timings(histories),
             outcomes=(await self.outcomes(phase) if with_outcomes and ids
@@ -779,7 +863,8 @@ def noise_notes(report: stats.BenchReport) -> list[str]:
     """Say so when other processes took a good part of the machine during a phase: figures are then depressed."""
     notes = []
     cpus = max(report.machine.cpus, 1)
-    for workload in (report.floor, report.cutru, report.paced, report.stay, report.stay_floor):
+    for workload in (report.floor, report.cutru, report.paced, report.stay, report.stay_floor, report.api,
+                     report.api_paced, report.api_stay):
         if workload is None or workload.run.elapsed_seconds <= 0:
             continue
         share = workload.other_cpu_seconds / (cpus * workload.run.elapsed_seconds)
@@ -825,6 +910,56 @@ async def comparison_round(runner: Bench, number: int, plan: FloorPlan, applican
     return floor_result, shaped_result, cutru_result
 
 
+async def api_phases(runner: Bench, direct: stats.WorkloadResult, people: Sequence[Applicant], budget: Budget,
+                     later: float) -> dict[str, Any]:
+    """The API's phases (bench/api.py): N dossiers at full speed, the same at half that rate, and establishments'
+    stay notifications in batches; returned as the report's ``api*`` fields."""
+    options, n = runner.options, runner.options.dossiers
+    registrations = Procedure.PERMANENT_RESIDENCE_REGISTRATION.value
+    stay_count = round(options.api_stay_rate * options.api_stay_seconds)
+    hosts = people[2 * n:2 * n + API_STAY_HOSTS]
+    guests = people[2 * n + API_STAY_HOSTS:2 * n + API_STAY_HOSTS + stay_count]
+    figures: dict[str, Any] = {"api_direct": direct}
+    async with api.ApiStack.running(runner.directory, runner.database.url) as stack:
+        full, full_measured = await runner.api_dossier_phase(
+            stack, "api", people[:n], rate=None,
+            timeout=budget.timeout(90 + n * 0.5, later + options.paced_seconds + options.api_stay_seconds + 60))
+        result = await runner.workload(full, full_measured, workflow_type=registrations, encrypted=True,
+                                       client=runner.coded, with_outcomes=True)
+        result.name = "through the API (POST /v1/dossiers)"
+        figures.update(api=result, api_ratio=round(result.run.per_second / direct.run.per_second, 3)
+                       if direct.run.per_second else None)
+        print(f"api: {result.run.per_second:.2f} dossiers/s (direct {direct.run.per_second:.2f})", flush=True)
+
+        half = result.run.per_second / 2
+        if options.paced_seconds > 0 and half > 0:
+            count = max(5, min(n, round(half * options.paced_seconds)))
+            paced, paced_measured = await runner.api_dossier_phase(
+                stack, "apipaced", people[n:n + count], rate=half,
+                timeout=budget.timeout(PACED_DRAIN, later + options.api_stay_seconds + 40))
+            paced_result = await runner.workload(paced, paced_measured, workflow_type=registrations, encrypted=True,
+                                                 client=runner.coded, with_outcomes=False)
+            paced_result.name = f"through the API at {half:.2f}/s (half its peak)"
+            figures["api_paced"] = paced_result
+            print(f"api paced: receipt p99 {paced_result.run.receipt_ms.p99} ms", flush=True)
+
+        if stay_count > 0:
+            stay, stay_measured = await runner.api_stay_phase(stack, hosts, guests,
+                                                              timeout=budget.timeout(STAY_DRAIN, later))
+            stay_result = await runner.workload(stay, stay_measured, workflow_type="StayRegister", encrypted=True,
+                                                client=runner.coded, with_outcomes=False)
+            stay_result.name = f"stay notifications through the API (POST /v1/batches, {API_STAY_BATCH} a request)"
+            burst = stats.stay_burst(options.api_stay_rate, options.api_stay_seconds, stay.submitted_at,
+                                     stay.closed_at)
+            once = await api.recorded_once(runner.database.url, list(stay.submitted_at))
+            if not once.once_each:
+                stay_result.notes.append(f"recorded: {once}")
+            figures.update(api_stay=stay_result, api_stay_burst=burst, api_stay_batch=API_STAY_BATCH,
+                           api_stay_recorded_once=once.once_each)
+            print(f"api stay: {burst.completion_rate_in_window:.1f}/s completed in the window", flush=True)
+    return figures
+
+
 class Budget:
     """The run must end within ``TOTAL_BUDGET`` seconds (the issue allows 10 minutes, setup included): each phase
     waits for completions at most as long as leaves the later phases their share."""
@@ -856,14 +991,18 @@ async def bench(options: Options) -> stats.BenchReport:
         loaded = time.monotonic()
         rounds = options.rounds or AUTO_ROUNDS  # at the most
         dossier_count = (rounds + 1) * n  # each round's cutru run, then the paced run
-        people = await load_applicants(database.url, 1 + dossier_count + STAY_HOSTS + stay_count, runner.tag)
+        api_stay_count = round(options.api_stay_rate * options.api_stay_seconds)
+        api_count = 2 * n + API_STAY_HOSTS + api_stay_count  # full speed, half speed, establishments, guests
+        people = await load_applicants(database.url, 1 + dossier_count + STAY_HOSTS + stay_count + api_count,
+                                       runner.tag)
         print(f"stack ready in {time.monotonic() - began:.1f} s (PostgreSQL: {database.source}); "
               f"{len(people)} applicants loaded in {time.monotonic() - loaded:.1f} s", flush=True)
         probe_people = people[:1]
         cutru_people = [people[1 + r * n:1 + (r + 1) * n] for r in range(rounds)]
         paced_people = people[1 + rounds * n:1 + dossier_count]
         hosts = people[1 + dossier_count:1 + dossier_count + STAY_HOSTS]
-        guests = people[1 + dossier_count + STAY_HOSTS:]
+        guests = people[1 + dossier_count + STAY_HOSTS:len(people) - api_count]
+        api_people = people[len(people) - api_count:]
 
         # 1. probe: the shape of a real dossier.
         probe, probe_measured = await runner.dossier_phase("probe", probe_people, rate=None, timeout=60)
@@ -885,7 +1024,9 @@ async def bench(options: Options) -> stats.BenchReport:
         # What the phases after the cutru run need: the paced run and the two bursts submit for a fixed time, then
         # wait (their backlogs clear in seconds; each wait is still bounded by what the budget has left, 10 s at
         # least); each phase also starts its workers and reads histories; then the report and the teardown.
-        later = (options.paced_seconds + 20) + 2 * (options.stay_seconds + 20) + 30
+        # The API's phases come right after the rounds: a full-speed run, a paced one, a batched stay burst.
+        api_seconds = (60 + n * 0.1) + (options.paced_seconds + 30) + (options.api_stay_seconds + 60)
+        later = (options.paced_seconds + 20) + 2 * (options.stay_seconds + 20) + 30 + api_seconds
         results: list[tuple[stats.WorkloadResult, stats.WorkloadResult, stats.WorkloadResult]] = []
         longest = 0.0
         for number in range(1, rounds + 1):
@@ -903,6 +1044,10 @@ async def bench(options: Options) -> stats.BenchReport:
         if len(results) > 1:
             notes.append(f"the floor, shaped floor and cutru phases reported are those of round "
                          f"{stats.median_round(round_figures) + 1} of {len(results)}, the round with the median ratio")
+
+        # 3b. through the HTTP API, side by side with the direct client's last round.
+        api_figures = await api_phases(runner, results[-1][2], api_people, budget,
+                                       later - api_seconds)
 
         # 4. paced at half the peak.
         paced_result: stats.WorkloadResult | None = None
@@ -955,7 +1100,8 @@ async def bench(options: Options) -> stats.BenchReport:
             duration_seconds=0.0,
             machine=machine(postgres_version, probe_seconds),
             options={"dossiers": n, "workers": options.workers, "stay_rate": options.stay_rate,
-                     "stay_seconds": options.stay_seconds, "paced_seconds": options.paced_seconds,
+                     "stay_seconds": options.stay_seconds, "api_stay_rate": options.api_stay_rate,
+                     "api_stay_seconds": options.api_stay_seconds, "paced_seconds": options.paced_seconds,
                      "encrypt": options.encrypt, "quick": options.quick, "postgres": database.source,
                      "split_roles": options.split_roles, "rounds": len(results), **worker_tuning()},
             floor=floor_result,
@@ -972,6 +1118,7 @@ async def bench(options: Options) -> stats.BenchReport:
             stay_note=stay_note,
             pdf_render_ms=pdf_render_ms(),
             notes=notes,
+            **api_figures,
         )
         report.notes += noise_notes(report)
         report.targets = stats.check_targets(report)
@@ -1029,6 +1176,12 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--paced-seconds", type=float, default=None,
                         help="length of the run at half the peak rate; 0 skips it "
                              f"(default {DEFAULT_PACED_SECONDS:.0f})")
+    parser.add_argument("--api-stay-rate", type=float, default=DEFAULT_API_STAY_RATE,
+                        help="stay notifications per second through the API, in batches of "
+                             f"{API_STAY_BATCH} per establishment (default {DEFAULT_API_STAY_RATE:.0f})")
+    parser.add_argument("--api-stay-seconds", type=float, default=None,
+                        help="length of the burst through the API; 0 skips it "
+                             f"(default {DEFAULT_STAY_SECONDS:.0f}, --quick {QUICK_STAY_SECONDS:.0f})")
     parser.add_argument("--no-encrypt", action="store_true",
                         help="refused: cutru no longer runs without payload encryption")
     parser.add_argument("--quick", action="store_true", help="a smoke run: few dossiers, short burst")
@@ -1065,6 +1218,9 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         keep=bool(args.keep),
         quick=quick,
         split_roles=bool(args.split_roles),
+        api_stay_rate=args.api_stay_rate,
+        api_stay_seconds=args.api_stay_seconds if args.api_stay_seconds is not None
+        else (QUICK_STAY_SECONDS if quick else DEFAULT_STAY_SECONDS),
         rounds=args.rounds if args.rounds is not None or not quick else 1,
     )
 

@@ -35,6 +35,11 @@ TARGET_RATIO = 0.85
 TARGET_CPU_RATIO = 0.80
 TARGET_STAY_RATE = 100.0
 TARGET_STAY_SECONDS = 60.0
+# Through the HTTP API (issue 21): receipt latency at half the API's peak, throughput against the direct client's,
+# and establishments' stay notifications sent in batches.
+TARGET_API_RECEIPT_P99_MS = 50.0
+TARGET_API_RATIO = 0.9
+TARGET_API_STAY_RATE = 500.0
 TARGET_RECEIPT_P99_MS = 100.0
 TARGET_WORKER_RSS_MB = 300.0
 # A burst is "sustained" when starts kept pace with the target and the backlog cleared soon after the last one.
@@ -338,6 +343,7 @@ class WorkloadResult(BaseModel):
     postgres_cpu_seconds: float | None = None
     driver_cpu_seconds: float
     other_cpu_seconds: float  # CPU used on the machine by processes that are not part of this bench
+    api: Usage | None = None  # the HTTP API process, in the phases that go through it
     history: HistoryProfile | None = None
     steps: list[StepTiming] = []
     outcomes: dict[str, int] = {}
@@ -352,6 +358,8 @@ class WorkloadResult(BaseModel):
             return None
         parts = {"worker": self.worker.cpu_seconds, "server": self.server.cpu_seconds,
                  "postgres": self.postgres_cpu_seconds or 0.0, "driver": self.driver_cpu_seconds}
+        if self.api is not None:
+            parts["api"] = self.api.cpu_seconds
         per = {k: round(1000 * v / done, 1) for k, v in parts.items()}
         return per | {"total": round(sum(per.values()), 1)}
 
@@ -519,6 +527,17 @@ class BenchReport(BaseModel):
     # median round's.
     rounds: list[Round] = []
     procedures: list[ProcedureHistory] = []
+    # Through the HTTP API: dossiers at full speed (``api_ratio`` against ``api_direct``, the direct client's phase
+    # just before it), at half that rate, and a burst of establishments' stay notifications sent in batches.
+    api: WorkloadResult | None = None
+    api_direct: WorkloadResult | None = None
+    api_ratio: float | None = None
+    api_paced: WorkloadResult | None = None
+    api_stay: WorkloadResult | None = None
+    api_stay_burst: StayBurst | None = None
+    api_stay_batch: int | None = None  # notifications per request (one establishment's)
+    api_stay_recorded_once: bool | None = None
+    api_note: str | None = None
     pdf_render_ms: Percentiles | None = None
     targets: list[TargetCheck] = []
     observations: list[str] = []
@@ -558,10 +577,47 @@ def check_targets(report: BenchReport) -> list[TargetCheck]:
     rss = max([w.worker.peak_rss_mb for w in (report.cutru, report.paced, report.stay) if w is not None])
     checks.append(TargetCheck(target=f"worker peak RSS < {TARGET_WORKER_RSS_MB:.0f} MB", measured=f"{rss:.0f} MB",
                               ok=rss < TARGET_WORKER_RSS_MB))
+    checks += _api_targets(report)
     cpu_round = median_cpu_round(report.rounds)
     if cpu_round is not None and cpu_round.cpu_ratio is not None:
         checks.append(TargetCheck(target=f"CPU ratio shaped floor / cutru >= {TARGET_CPU_RATIO}, median of the rounds",
                                   measured=f"{cpu_round.cpu_ratio:.2f}", ok=cpu_round.cpu_ratio >= TARGET_CPU_RATIO))
+    return checks
+
+
+def _api_targets(report: BenchReport) -> list[TargetCheck]:
+    not_run = report.api_note or "not run"
+    paced = report.api_paced
+    p99 = paced.run.receipt_ms.p99 if paced is not None else None
+    checks = [TargetCheck(
+        target=f"HTTP submit-to-receipt p99 < {TARGET_API_RECEIPT_P99_MS:.0f} ms at half the API's peak rate",
+        measured=f"{p99:.1f} ms at {paced.run.submit_rate:.1f}/s" if paced is not None and p99 is not None
+        else not_run,
+        ok=(p99 < TARGET_API_RECEIPT_P99_MS) if p99 is not None else None,
+    )]
+    api, direct = report.api, report.api_direct
+    checks.append(TargetCheck(
+        target=f"dossiers through the API >= {TARGET_API_RATIO} x the direct client's, side by side",
+        measured=f"{api.run.per_second:.2f} / {direct.run.per_second:.2f} = {report.api_ratio:.2f}"
+        if api is not None and direct is not None and report.api_ratio is not None else not_run,
+        ok=report.api_ratio >= TARGET_API_RATIO if report.api_ratio is not None else None,
+    ))
+    burst = report.api_stay_burst
+    target = (f"stay notifications through the API in batches per establishment >= {TARGET_API_STAY_RATE:.0f}/s "
+              f"for {TARGET_STAY_SECONDS:.0f} s, each recorded once")
+    if burst is None:
+        checks.append(TargetCheck(target=target, measured=not_run, ok=None))
+    else:
+        long_enough = burst.duration_seconds >= TARGET_STAY_SECONDS
+        once = "each recorded once" if report.api_stay_recorded_once else "NOT each recorded once"
+        checks.append(TargetCheck(
+            target=target,
+            measured=f"{burst.completion_rate_in_window:.1f}/s completed over {burst.duration_seconds:.0f} s "
+                     f"(submitted {burst.achieved_submit_rate:.1f}/s in batches of {report.api_stay_batch}, "
+                     f"drain {burst.drain_seconds} s; {once})",
+            ok=(burst.sustained and burst.target_rate >= TARGET_API_STAY_RATE and bool(report.api_stay_recorded_once))
+            if long_enough else None,
+        ))
     return checks
 
 
@@ -678,8 +734,12 @@ def _workload_lines(w: WorkloadResult) -> list[str]:
         f"  worker CPU {w.worker.cpu_seconds:.1f} s, peak RSS {w.worker.peak_rss_mb:.0f} MB; server CPU "
         f"{w.server.cpu_seconds:.1f} s, peak RSS {w.server.peak_rss_mb:.0f} MB; PostgreSQL CPU "
         f"{'-' if w.postgres_cpu_seconds is None else f'{w.postgres_cpu_seconds:.1f} s'}; driver CPU "
-        f"{w.driver_cpu_seconds:.1f} s; other processes {w.other_cpu_seconds:.1f} s",
+        f"{w.driver_cpu_seconds:.1f} s; other processes {w.other_cpu_seconds:.1f} s"
+        + (f"; API CPU {w.api.cpu_seconds:.1f} s, peak RSS {w.api.peak_rss_mb:.0f} MB" if w.api is not None else ""),
     ]
+    cpu = w.cpu_ms_per_workflow
+    if w.api is not None and cpu is not None:
+        lines.append(f"  CPU ms per {w.item}: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()))
     if w.history is not None:
         h = w.history
         lines.append(
@@ -733,6 +793,29 @@ def _cpu_lines(report: BenchReport) -> list[str]:
     return lines
 
 
+def _api_lines(report: BenchReport) -> list[str]:
+    """The API beside the direct client: throughput, CPU per dossier by process, and the batched stay burst."""
+    if report.api is None or report.api_direct is None:
+        return [f"through the API: {report.api_note}", ""] if report.api_note else []
+    api, direct = report.api, report.api_direct
+    lines = [f"API / direct client = {api.run.per_second:.2f} / {direct.run.per_second:.2f} dossiers/s = "
+             f"{report.api_ratio:.2f} (the direct client's phase: {direct.name}, run just before)"]
+    for label, w in (("direct client", direct), ("through the API", api), ("API at half its peak", report.api_paced)):
+        cpu = w.cpu_ms_per_workflow if w is not None else None
+        if cpu:
+            lines.append(f"  CPU ms per dossier, {label}: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()))
+    b = report.api_stay_burst
+    if b is not None:
+        lines.append(
+            f"stay notifications through the API, batches of {report.api_stay_batch}: target {b.target_rate:.0f}/s "
+            f"for {b.duration_seconds:.0f} s; submitted {b.achieved_submit_rate:.1f}/s; completed "
+            f"{b.completed_in_window} in the window ({b.completion_rate_in_window:.1f}/s), steady per-second "
+            f"completions min {b.steady_completions_per_second_min} median {b.steady_completions_per_second_median}; "
+            f"drain {b.drain_seconds} s; {'sustained' if b.sustained else 'NOT sustained'}; "
+            f"{'each recorded once' if report.api_stay_recorded_once else 'NOT each recorded once'}")
+    return [*lines, ""]
+
+
 def format_report(report: BenchReport) -> str:
     m = report.machine
     lines = [
@@ -744,7 +827,8 @@ def format_report(report: BenchReport) -> str:
         "options: " + ", ".join(f"{k}={v}" for k, v in report.options.items()),
         "",
     ]
-    for workload in (report.floor, report.shaped_floor, report.cutru, report.paced, report.stay, report.stay_floor):
+    for workload in (report.floor, report.shaped_floor, report.cutru, report.paced, report.stay, report.stay_floor,
+                     report.api, report.api_paced, report.api_stay):
         if workload is not None:
             lines += _workload_lines(workload) + [""]
     bursts = (("stay-notification burst", report.stay_burst), ("stay-floor burst", report.stay_floor_burst))
@@ -762,6 +846,7 @@ def format_report(report: BenchReport) -> str:
         ]
     if report.stay_burst is None and report.stay_note:
         lines += [f"stay-notification burst: {report.stay_note}", ""]
+    lines += _api_lines(report)
     lines.append(f"RATIO cutru / floor = {report.cutru.run.per_second:.2f} / {report.floor.run.per_second:.2f} = "
                  f"{report.ratio:.2f}")
     if report.shaped_floor is not None and report.shaped_floor.run.per_second:
