@@ -33,8 +33,9 @@ from temporalio.testing import WorkflowEnvironment
 from activities.payment import LocalPaymentGateway
 from cutru.platform.codec import data_converter
 from cutru.platform.config import SEARCH_ATTRIBUTES, Settings
+from cutru.platform.signing import new_token_id, sign_decision_now
 from domain.models import DecisionKind, DossierState, DossierStatus, OfficerDecision, PaymentConfirmation, Supplement
-from tests.factories import PAYLOAD_KEYS, new_person, new_place, registration
+from tests.factories import DECISION_KEYS, PAYLOAD_KEYS, new_person, new_place, registration
 from worker import build_worker
 from workflows.lifecycle import DossierLifecycle
 
@@ -143,17 +144,20 @@ async def test_a_long_dossier_stays_far_below_the_history_limits(
     assert {"reminder_sent", "escalated"} <= {e.action for e in overdue.trail}
     escalated = await _measure(handle)
 
+    async def signed(decision: OfficerDecision) -> OfficerDecision:  # at the test server's time, ahead of ours
+        return sign_decision_now(DECISION_KEYS, decision, code, new_token_id(), now=await env.get_current_time())
+
     for _ in range(ROUNDS):
-        await handle.execute_update(DossierLifecycle.decide, OfficerDecision(
-            officer_id=officer, decision=DecisionKind.REQUEST_SUPPLEMENT, missing_items=("Giấy tờ chỗ ở hợp pháp",)))
+        await handle.execute_update(DossierLifecycle.decide, await signed(OfficerDecision(
+            officer_id=officer, decision=DecisionKind.REQUEST_SUPPLEMENT, missing_items=("Giấy tờ chỗ ở hợp pháp",))))
         await _until(handle, lambda s: s.state == DossierState.AWAITING_SUPPLEMENT)
         await env.sleep(timedelta(days=2))  # the citizen takes two days; the clock is stopped meanwhile
         await handle.signal(DossierLifecycle.supplement, Supplement(provided_items=("Giấy tờ chỗ ở hợp pháp",)))
         await _until(handle, lambda s: s.state == DossierState.AWAITING_DECISION)
     rounds = await _measure(handle)
 
-    await handle.execute_update(DossierLifecycle.decide, OfficerDecision(officer_id=officer,
-                                                                         decision=DecisionKind.APPROVE))
+    await handle.execute_update(DossierLifecycle.decide, await signed(OfficerDecision(
+        officer_id=officer, decision=DecisionKind.APPROVE)))
     await _until(handle, lambda s: s.state == DossierState.AWAITING_PAYMENT)
     unpaid = await _measure(handle)
     await env.sleep(timedelta(days=2))  # two days unpaid: polled every 10 minutes
