@@ -14,6 +14,7 @@ The environment:
     CUTRU_OIDC_ISSUER                  the issuer whose discovery document names the endpoints
     CUTRU_OIDC_AUDIENCE                the API's audience, asked for as the resource indicator (RFC 8707)
     CUTRU_OIDC_CLIENT                  the public client an officer signs in with (default cutru-cli)
+    LANG                               vi_VN...: the API's problems in Vietnamese (English otherwise)
 
 Without a token or client credentials, the command signs the officer in itself: authorization code with PKCE
 (RFC 7636) and a loopback redirect (RFC 8252), printing the address to open in a browser on stderr and waiting for
@@ -208,7 +209,7 @@ class ApiClient:
     def __init__(self, base_url: str, token: str, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self._http = httpx.AsyncClient(base_url=self.base_url, transport=transport, timeout=60,
-                                       headers={"Authorization": f"Bearer {token}", "Accept-Language": "en"})
+                                       headers={"Authorization": f"Bearer {token}", "Accept-Language": _language()})
 
     @classmethod
     async def from_env(cls) -> ApiClient:
@@ -305,6 +306,11 @@ class ApiClient:
             path.unlink(missing_ok=True)
             raise
         return written
+
+
+def _language() -> str:
+    """Vietnamese for a Vietnamese locale, as the officers' terminals are set; English otherwise."""
+    return "vi, en;q=0.5" if os.environ.get("LANG", "").lower().startswith("vi") else "en"
 
 
 def _json_headers(idempotency_key: str | None) -> dict[str, str]:

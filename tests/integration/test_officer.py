@@ -96,6 +96,8 @@ async def test_refusals_end_in_one_line_and_their_exit_code(desk_env: Env, waiti
     _, stranger, _ = await other_unit(pool)
     cases: list[tuple[dict[str, str], tuple[str, ...], int, str]] = [
         (desk_env(stranger), ("officer", "show", waiting), 3, f"No dossier {waiting} is visible to you"),
+        (desk_env(stranger, LANG="vi_VN.UTF-8"), ("officer", "show", waiting), 3,
+         f"Không tìm thấy hồ sơ {waiting}"),  # a Vietnamese terminal gets the API's Vietnamese
         (desk_env(stranger), ("officer", "approve", waiting), 1, "does not cover police unit CA-00070"),
         (desk_env(), ("officer", "show", "HS-NO-SUCH-DOSSIER"), 3, "No dossier HS-NO-SUCH-DOSSIER"),
         (desk_env("KT-AUDITOR-01"), ("officer", "queue"), 1, "needs one of the roles"),
