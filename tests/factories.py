@@ -27,7 +27,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.payment import LocalPaymentGateway
 from cutru.clients.client import DossierClient
-from cutru.platform.codec import KeyRing, data_converter, new_key_line
+from cutru.platform.codec import KeyRing, data_converter
 from cutru.platform.config import SEARCH_ATTRIBUTES, Settings, processing_environment
 from cutru.platform.signing import DecisionKeyRing, new_token_id, sign_decision_now
 from domain.identity import generate_personal_id
@@ -50,8 +50,10 @@ DEMO_PROVINCE = "01"
 DEMO_UNIT = f"CA-{DEMO_COMMUNE}"
 OTHER_COMMUNE = "00073"  # Phường Cửa Nam, Hà Nội: somewhere else
 # The test session's keys: every client and worker runs encrypted and verifies signed decisions, as in production.
-# conftest puts them into the environment, so that worker processes the tests start have them too.
-PAYLOAD_KEY_LINE = new_key_line("test-payload")
+# conftest puts them into the environment, so that worker processes the tests start have them too. The payload key
+# is fixed, and public: histories recorded by the tests (tests/histories, synthetic people only) are encrypted with it
+# and must decrypt on every later run.
+PAYLOAD_KEY_LINE = "test-histories:ACEpNUN3Hf2JgBc7xT3Bf_7s4oUsgB_tZn5GaeUCGN4="
 PAYLOAD_KEYS = KeyRing.parse(PAYLOAD_KEY_LINE, "the test session's payload key")
 DECISION_KEYS = DecisionKeyRing.generate("test-decisions")
 KEY_ENVIRONMENT = {"CUTRU_PAYLOAD_KEYS": PAYLOAD_KEY_LINE, "CUTRU_DECISION_KEYS": DECISION_KEYS.env_value()}

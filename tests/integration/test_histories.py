@@ -19,10 +19,21 @@ from temporalio.worker import Replayer
 
 from cutru.clients.audit import load_history, replay_many
 from cutru.platform.codec import replay_converter
+from domain.calendar import local_date
 from domain.kinds import Procedure
-from domain.models import DecisionKind, DossierState, Supplement, TrailAction
-from tests.factories import PAYLOAD_KEYS, Desk, new_person, new_place, procedure_desk, registration
-from tests.integration.test_procedures import HAPPY, Case, build, complete
+from domain.models import DecisionKind, DossierState, OfficerDecision, Supplement, TrailAction, Withdrawal
+from domain.procedures.deletion import CitizenFiling
+from tests.factories import (
+    PAYLOAD_KEYS,
+    Desk,
+    dossier_code,
+    new_person,
+    new_place,
+    procedure_desk,
+    registration,
+    unit_id,
+)
+from tests.integration.test_procedures import HAPPY, Case, build, complete, temporary_deletion
 from workflows.procedures import ALL_WORKFLOWS
 from workflows.sandbox import workflow_runner
 
@@ -39,6 +50,9 @@ async def permanent_registration(conn: asyncpg.Connection, now: datetime) -> Cas
 SCENARIOS = {Procedure.PERMANENT_RESIDENCE_REGISTRATION: permanent_registration, **HAPPY}
 # The label of the history recorded by a supplement round and a polled fee, timings from the worker.
 SUPPLEMENTED = f"{Procedure.PERMANENT_RESIDENCE_REGISTRATION.value}-supplemented-worker-timings"
+# The checked messages (workflow.patched signed-decisions, checked-withdrawal, checked-citizen-filing).
+CHECKED_MESSAGES = f"{Procedure.PERMANENT_RESIDENCE_REGISTRATION.value}-checked-messages"
+CHECKED_FILING = f"{Procedure.TEMPORARY_RESIDENCE_DELETION.value}-checked-filing"
 
 
 @pytest.fixture(scope="module")
@@ -85,10 +99,67 @@ async def test_a_dossier_through_a_supplement_round_and_a_fee_poll(desk: Desk):
         (HISTORY_DIR / f"{code}@{SUPPLEMENTED}.json").write_text(history.to_json())
 
 
+async def trail_holds(desk: Desk, code: str, action: TrailAction, count: int = 1) -> None:
+    for _ in range(400):
+        if [e.action for e in (await desk.status(code)).trail].count(action) >= count:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{code}: never {count} × {action.value}")
+
+
+async def test_checked_decision_signals_and_withdrawals(desk: Desk):
+    """The scenario behind the history of the checked messages: an unsigned decision signal refused, a signed one
+    taken, a withdrawal by someone else refused, the applicant's taken."""
+    case = await build(desk, permanent_registration)
+    code = case.code
+    await desk.start(case.raw)
+    officer = (await desk.wait_state(code, DossierState.AWAITING_DECISION)).assigned_officer or "CB-00070-01"
+    request = OfficerDecision(officer_id=officer, decision=DecisionKind.REQUEST_SUPPLEMENT,
+                              missing_items=("Giấy chứng nhận quyền sở hữu nhà",))
+    handle = desk.dossiers.handle(code)
+    await handle.signal("officer_decision", request.model_dump(mode="json"))
+    await trail_holds(desk, code, TrailAction.DECISION_REFUSED)
+    await handle.signal("officer_decision", (await desk.signed(code, request)).model_dump(mode="json"))
+    await desk.wait_state(code, DossierState.AWAITING_SUPPLEMENT)
+    await desk.dossiers.withdraw(code, Withdrawal(reason="Đổi ý", applicant_id=unit_id()))
+    await trail_holds(desk, code, TrailAction.WITHDRAWAL_REFUSED)
+    await desk.dossiers.withdraw(code, Withdrawal(reason="Đổi ý", applicant_id=case.raw["applicant"]["personal_id"]))
+    assert (await desk.result(code)).state == DossierState.WITHDRAWN
+    assert [e.action for e in (await desk.status(code)).trail] == [
+        TrailAction.RECEIVED, TrailAction.ACCEPTED, TrailAction.DECISION_REFUSED, TrailAction.SUPPLEMENT_REQUESTED,
+        TrailAction.WITHDRAWAL_REFUSED, TrailAction.WITHDRAWN]
+    if RECORDING:
+        history = await desk.env.client.get_workflow_handle(code).fetch_history()
+        (HISTORY_DIR / f"{code}@{CHECKED_MESSAGES}.json").write_text(history.to_json())
+
+
+async def test_a_notice_cancelled_by_a_checked_filing(desk: Desk):
+    """The scenario behind the history of a checked ``citizen_filed``: a made-up code refused, the person's own
+    deletion taken."""
+    case = await build(desk, temporary_deletion)
+    now = await desk.now()
+    notice = {**case.raw, "dossier_code": dossier_code(), "details": {**case.raw["details"], "police_notice": {
+        "notice_number": "15/TB-CAP", "notified_on": local_date(now).isoformat(), "officer_id": "CB-00070-01"}}}
+    code = notice["dossier_code"]
+    await desk.start(notice)
+    await desk.wait_state(code, DossierState.AWAITING_FILING)
+    await desk.start(case.raw)
+    await desk.wait_state(case.code, DossierState.AWAITING_DECISION)  # in the read model
+    handle = desk.dossiers.handle(code)
+    await handle.signal("citizen_filed", CitizenFiling(dossier_code="HS-MADE-UP-000001"))
+    await trail_holds(desk, code, TrailAction.FILING_REFUSED)
+    await handle.signal("citizen_filed", CitizenFiling(dossier_code=case.code))
+    assert (await desk.result(code)).state == DossierState.CANCELLED
+    if RECORDING:
+        history = await desk.env.client.get_workflow_handle(code).fetch_history()
+        (HISTORY_DIR / f"{code}@{CHECKED_FILING}.json").write_text(history.to_json())
+
+
 async def test_recorded_histories_replay_against_the_current_code():
     files = sorted(HISTORY_DIR.glob("*.json"))
     labels = {path.stem.split("@")[1] for path in files}
-    expected = {f"{p.value}-{outcome}" for p in Procedure for outcome in ("completed", "refused")} | {SUPPLEMENTED}
+    expected = {f"{p.value}-{outcome}" for p in Procedure for outcome in ("completed", "refused")} | {
+        SUPPLEMENTED, CHECKED_MESSAGES, CHECKED_FILING}
     assert expected <= labels, f"missing recorded histories: {sorted(expected - labels)}"
     summary, reports = await replay_many((load_history(p) for p in files), replay_converter(PAYLOAD_KEYS))
     failures = [f"{r.workflow_id}: {r.failure}" for r in reports if not r.deterministic]

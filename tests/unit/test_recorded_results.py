@@ -13,14 +13,24 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from temporalio.api.common.v1 import Payload
+
 from activities.contracts import EligibilityResult
+from cutru.platform.codec import ENCODING, METADATA_ENCODING, METADATA_KEY_ID
 from domain.facts import HouseholdFacts
+from tests.factories import PAYLOAD_KEYS
 
 HISTORY_DIR = Path(__file__).resolve().parents[1] / "histories"
 
 
 def _payload(payloads: dict[str, Any]) -> bytes:
-    return base64.b64decode(payloads["payloads"][0]["data"])
+    """The first payload's data; decrypted with the tests' key when the history was recorded encrypted."""
+    payload = payloads["payloads"][0]
+    data = base64.b64decode(payload["data"])
+    metadata = {name: base64.b64decode(value) for name, value in payload.get("metadata", {}).items()}
+    if metadata.get(METADATA_ENCODING) != ENCODING:
+        return data
+    return Payload.FromString(PAYLOAD_KEYS.decrypt(metadata[METADATA_KEY_ID].decode(), data)).data
 
 
 def recorded_results(activity_type: str) -> Iterator[tuple[str, bytes]]:
