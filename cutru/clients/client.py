@@ -53,6 +53,7 @@ from domain.models import (
     Withdrawal,
 )
 from domain.procedures.catalogue import field_errors, parse_submission
+from domain.procedures.deletion import CitizenFiling
 from domain.procedures.stay_notification import StayNotificationSubmission
 from workflows.lifecycle import DECISION_REFUSED, DossierLifecycle, initial_search_attributes
 from workflows.procedures import WORKFLOWS
@@ -271,6 +272,11 @@ class DossierClient:
 
     async def withdraw(self, dossier_code: str, withdrawal: Withdrawal) -> None:
         await self.handle(dossier_code).signal(DossierLifecycle.withdraw, withdrawal)
+
+    async def citizen_filed(self, notice_code: str, filing: CitizenFiling) -> None:
+        """Tell a police notice's deletion dossier that the person filed their own (``filing.dossier_code``); the
+        dossier checks the filing against the read model and records a made-up one as refused."""
+        await self.client.get_workflow_handle(notice_code).signal("citizen_filed", filing)
 
     async def result(self, dossier_code: str) -> DossierOutcome:
         return await self.handle(dossier_code).result()

@@ -148,7 +148,7 @@ async def test_a_notice_cancelled_by_a_checked_filing(desk: Desk):
     handle = desk.dossiers.handle(code)
     await handle.signal("citizen_filed", CitizenFiling(dossier_code="HS-MADE-UP-000001"))
     await trail_holds(desk, code, TrailAction.FILING_REFUSED)
-    await handle.signal("citizen_filed", CitizenFiling(dossier_code=case.code))
+    await desk.dossiers.citizen_filed(code, CitizenFiling(dossier_code=case.code))
     assert (await desk.result(code)).state == DossierState.CANCELLED
     if RECORDING:
         history = await desk.env.client.get_workflow_handle(code).fetch_history()
