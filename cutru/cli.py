@@ -361,8 +361,8 @@ async def _officer(session: Session, args: argparse.Namespace) -> int:
                         reason=getattr(args, "reason", None), missing_items=tuple(getattr(args, "missing", ())))
     api = await session.api()
     if args.action in ("queue", "escalations"):
-        items = await (api.queue(mine=args.mine, procedure=args.procedure, state=args.state)
-                       if args.action == "queue" else api.escalations())
+        items = await (api.queue(mine=args.mine, procedure=args.procedure, state=args.state, unit=args.unit)
+                       if args.action == "queue" else api.escalations(unit=args.unit))
         emit(args, items, lambda: queue_text(items))
     elif args.action == "show":
         dossier = await api.dossier(args.code)
@@ -594,7 +594,10 @@ def _officer_commands(commands: Any) -> None:
                    handler)
     request.add_argument("--missing", action="append", required=True, metavar="ITEM",
                          help="a missing item (repeatable)")
-    _add(actions, "escalations", "supervisor: the unit's dossiers overdue or due within a working day", handler)
+    escalations = _add(actions, "escalations", "supervisor: the unit's dossiers overdue or due within a working day",
+                       handler)
+    for listing in (queue, escalations):
+        listing.add_argument("--unit", metavar="CA-xxxxx", help="one of your units (default: all of them)")
     reassign = _add(actions, "reassign", "supervisor: give the dossier to another officer", handler)
     reassign.add_argument("--to", required=True, metavar="ID")
     reassign.add_argument("--reason", required=True)

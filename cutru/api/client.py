@@ -238,27 +238,28 @@ class ApiClient:
     async def _model(self, model: type[_T], method: str, path: str, **kwargs: Any) -> _T:
         return model.model_validate_json((await self._request(method, path, **kwargs)).content)
 
-    async def _pages(self, path: str, params: dict[str, Any]) -> list[QueueItem]:
-        """Every page of a listing, following ``next`` until there is none."""
+    async def _pages(self, path: str, params: dict[str, Any], limit: int | None) -> list[QueueItem]:
+        """Every page of a listing (``limit`` items a page; the API's default size without), following
+        ``next_cursor`` until the last page."""
         items: list[QueueItem] = []
-        answer = (await self._request("GET", path, params=params)).json()
+        query = {**params, **({"limit": limit} if limit else {})}
         while True:
+            answer = (await self._request("GET", path, params=query)).json()
             items += _QUEUE.validate_python(answer["items"])
-            following = answer.get("next")
-            if not following:
+            if not answer.get("next_cursor"):
                 return items
-            answer = (await self._request("GET", following)).json()
+            query = {**query, "cursor": answer["next_cursor"]}
 
     # The officer's
 
     async def queue(self, *, mine: bool = False, procedure: str | None = None, state: str | None = None,
-                    ) -> list[QueueItem]:
-        params = {k: v for k, v in {"mine": "true" if mine else None, "procedure": procedure, "state": state}.items()
-                  if v is not None}
-        return await self._pages("/v1/desk/queue", params)
+                    unit: str | None = None, limit: int | None = None) -> list[QueueItem]:
+        params = {k: v for k, v in {"mine": "true" if mine else None, "procedure": procedure, "state": state,
+                                    "unit": unit}.items() if v is not None}
+        return await self._pages("/v1/desk/queue", params, limit)
 
-    async def escalations(self) -> list[QueueItem]:
-        return await self._pages("/v1/desk/escalations", {})
+    async def escalations(self, *, unit: str | None = None, limit: int | None = None) -> list[QueueItem]:
+        return await self._pages("/v1/desk/escalations", {"unit": unit} if unit else {}, limit)
 
     async def dossier(self, code: str) -> DeskDossier:
         return await self._model(DeskDossier, "GET", f"/v1/desk/dossiers/{code}")

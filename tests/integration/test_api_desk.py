@@ -11,8 +11,10 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 from temporalio.client import Client
 
+from cutru.api.client import ApiClient
 from cutru.api.views import encode_cursor
 from cutru.clients.client import DossierClient
 from cutru.platform.config import Settings
@@ -106,7 +108,7 @@ async def listed(api: httpx.AsyncClient, path: str, headers: dict[str, str], **p
 
 
 async def test_the_queue_is_the_units_own_overdue_first_then_by_deadline(
-        api_client: httpx.AsyncClient, oidc_provider: OidcProvider, pool: asyncpg.Pool,
+        api_client: httpx.AsyncClient, api_app: FastAPI, oidc_provider: OidcProvider, pool: asyncpg.Pool,
         queue_rows: tuple[str, dict[str, str]]):
     unit, codes = queue_rows
     _, officer, supervisor = await other_unit(pool)
@@ -124,6 +126,12 @@ async def test_the_queue_is_the_units_own_overdue_first_then_by_deadline(
     assert not set(codes.values()) & set(await listed(api_client, "/v1/desk/queue", demo_officer))
     assert_problem(await api_client.get("/v1/desk/queue", params={"unit": unit}, headers=demo_officer),
                    403, "forbidden")
+
+    # The command's client reads every page the same way.
+    async with ApiClient("http://cutru.test", login_token(oidc_provider, officer),
+                         transport=httpx.ASGITransport(app=api_app)) as desk:
+        assert [item.dossier_code for item in await desk.queue(limit=1) if item.dossier_code in codes.values()] \
+            == expected
 
     # Escalations: the supervisor's, overdue or due within one working day.
     escalated = await listed(api_client, "/v1/desk/escalations", token(oidc_provider, supervisor))
