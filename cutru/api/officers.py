@@ -255,6 +255,12 @@ async def desk_reassign(
     async def produce() -> Response:
         unit, applicant_name = await _writable(state, principal, code)
         supervisor = await _acting_officer(state, principal, unit, supervisor=True)
+        # The dossier checks its roster as it was at acceptance; the database says who is active now.
+        target = await find_officer(state.pool, body.officer_id)
+        if target is None or not target.active or target.unit_code != unit:
+            raise Problem(409, "reassignment_refused", "The reassignment is refused", "Không thể phân công lại",
+                          detail=f"{body.officer_id} is not an active officer of {unit}.",
+                          detail_vi=f"{body.officer_id} không phải cán bộ đang công tác tại đơn vị {unit}.")
         reassignment = Reassignment(supervisor_id=supervisor.officer_id, officer_id=body.officer_id,
                                     reason=body.reason)
         signed = sign_reassignment_now(_decision_keys(state), reassignment, code, _token_id(principal, request))

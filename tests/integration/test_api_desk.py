@@ -237,7 +237,7 @@ async def test_the_officer_is_checked_in_the_database_when_deciding(
 
 async def test_only_the_units_supervisor_reassigns(
         api_client: httpx.AsyncClient, oidc_provider: OidcProvider, dossiers: DossierClient, pool: asyncpg.Pool,
-        waiting: str):
+        client: Client, waiting: str):
     path = f"/v1/desk/dossiers/{waiting}/reassignment"
     before = (await dossiers.status(waiting)).assigned_officer
     target = OFFICER if before != OFFICER else OTHER_OFFICER
@@ -252,6 +252,14 @@ async def test_only_the_units_supervisor_reassigns(
                                        headers=as_supervisor)
     assert f"is not an active officer of {DEMO_UNIT}" in assert_problem(wrong_unit, 409,
                                                                          "reassignment_refused")["detail_en"]
+    events = await history_length(client, waiting)
+    await pool.execute("UPDATE officers SET active = false WHERE officer_id = $1", target)
+    try:  # suspended since the dossier was accepted: the database, not the dossier's roster, decides
+        suspended = await api_client.post(path, json=body, headers=as_supervisor)
+    finally:
+        await pool.execute("UPDATE officers SET active = true WHERE officer_id = $1", target)
+    assert_problem(suspended, 409, "reassignment_refused")
+    assert await history_length(client, waiting) == events
     moved = await api_client.post(path, json=body, headers=as_supervisor)
     assert moved.status_code == 200, moved.text
     assert moved.json()["assigned_officer"] == target
