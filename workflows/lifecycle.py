@@ -12,11 +12,11 @@ Messages (every procedure):
 - signal ``payment_confirmed(PaymentConfirmation)`` — the payment gateway's callback.
 - signal ``withdraw(Withdrawal)`` — the applicant withdraws before the result (a citizen's filing only).
 - update ``reassign(Reassignment) -> DossierStatus`` — the unit's supervisor moves the dossier to another officer.
+- query ``status() -> DossierStatus``.
 
 Decisions and reassignments are signed envelopes (``domain.envelopes``): the cutru API signs them after checking
 the caller's token and the officer against the database; the workers verify them with the decision keys
 (``workflows.decision_keys``). An unsigned, forged, expired, other dossier's or already used envelope is refused.
-- query ``status() -> DossierStatus``.
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ class DossierLifecycle:
     def __init__(self) -> None:
         self._spec = PROCEDURES[self.procedure]
         self._progress = DossierProgress(code=workflow.info().workflow_id, procedure=self.procedure)
-        # The token ids of the envelopes this dossier took: each takes one decision (replay protection).
+        # The token ids of the envelopes this dossier took: one decision or reassignment each (replay protection).
         self._used_tokens: set[str] = set()
         # Opened by a police notice (the deletions' ex officio path): nobody can withdraw it.
         self._opened_by_police = False
