@@ -36,6 +36,8 @@ from cutru.platform.temporal import connect
 from cutru.service.worker import database_pool
 
 OPENAPI_FILE = PROJECT_ROOT / "schemas" / "openapi.json"
+PROBLEM_REF = "#/components/schemas/ProblemDetails"
+VALIDATION_REF = "#/components/schemas/HTTPValidationError"  # FastAPI's 422, which the problem handler replaces
 VERSION = "1.0.0"
 DESCRIPTION = """The one authenticated front door of cutru, Vietnam's online residence procedures.
 
@@ -124,7 +126,8 @@ async def _on_database_down(request: Request, error: Exception) -> JSONResponse:
 def _problems_everywhere(document: dict[str, Any]) -> None:
     """Make the generated document say what the app does: every error answer is problem+json
     (``ProblemDetails``), and every operation lists the errors any operation of its kind can give (a body: 400,
-    413, 422; parameters: 422; a path parameter: 404; a token: 401, 403; always 500 and 503).
+    413, 422; parameters: 422; a path parameter: 404; a token: 401, 403; always 500 and 503), but for an answer
+    the route declares with a model of its own.
 
     Also: a submission's ``procedure`` tag is required (the union is told apart by it), though each model gives
     it a default."""
@@ -135,7 +138,7 @@ def _problems_everywhere(document: dict[str, Any]) -> None:
         tag = schema.get("properties", {}).get("procedure", {})
         if "const" in tag and "procedure" not in schema.get("required", []):
             schema["required"] = ["procedure", *schema.get("required", [])]
-    problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}
+    problem = {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}}
     for operations in document["paths"].values():
         for operation in operations.values():
             statuses = {"500", "503"}
@@ -152,7 +155,11 @@ def _problems_everywhere(document: dict[str, Any]) -> None:
             for status in statuses:
                 responses.setdefault(status, {"description": status_problem(int(status)).title})
             for status, answer in responses.items():
-                if status[0] in "45":
+                # An error answer a route declares with a model of its own keeps what the route says: the payment
+                # return page's (HTML, or JSON on request), readiness's 503 (its checks).
+                if status[0] in "45" and not any(
+                        media.get("schema", {}).get("$ref", PROBLEM_REF) not in (PROBLEM_REF, VALIDATION_REF)
+                        for media in answer.get("content", {}).values()):
                     answer["content"] = problem
 
 

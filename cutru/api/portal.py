@@ -43,6 +43,7 @@ from cutru.api.views import (
     MessageAccepted,
     Page,
     ReceiptView,
+    Rfc3339,
     SubmitReceipt,
     WithdrawalRequest,
     bad_cursor,
@@ -307,7 +308,7 @@ async def list_dossiers(
     principal: Annotated[Principal, Depends(permit("read_dossier"))],
     status: DossierState | None = None,
     procedure: Procedure | None = None,
-    received_since: Annotated[datetime | None, Query(description="received at or after (RFC 3339)")] = None,
+    received_since: Annotated[Rfc3339 | None, Query(description="received at or after (RFC 3339)")] = None,
     limit: Annotated[int | None, Query(ge=1, description="page size (default and maximum: the API's)")] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Page[DossierView]:

@@ -9,16 +9,30 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from datetime import date, datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from cutru.api.problems import FieldError, Problem
 from domain.kinds import DocumentKind, Procedure
 from domain.models import DossierState, PersonalId
 
 T = TypeVar("T")
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _rfc3339(value: object) -> object:
+    # pydantic alone also reads a number, or a string of digits, as a Unix time, and a bare date as its midnight.
+    if isinstance(value, str) and _RFC3339.fullmatch(value):
+        return value
+    raise ValueError("expected an RFC 3339 date-time with its offset, such as 2026-01-31T08:00:00+07:00")
+
+
+# A query parameter documented as ``format: date-time``: that and nothing else.
+Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
 
 
 class View(BaseModel):

@@ -1,0 +1,245 @@
+"""Fuzzing the API: schemathesis against the committed OpenAPI document, each operation with its role's token.
+
+    python -m cutru_local.fuzz [--requests 5000] [--seed 0] [--workers 2]     # `make fuzz-api`
+
+It fuzzes the API of the running local stack (``CUTRU_API_URL``, the provider and secrets of ``.cutru/env``) with
+``schemas/openapi.json``, the contract integrators read, not the server's own copy. Each operation that declares
+bearer security gets a token of the role it is for, chosen by its tag (:data:`TAG_ROLES`): portal backends' and
+the payment link's operations a portal client's, the desk's a supervisor's (officer and supervisor roles), the
+auditors' an auditor's, the metrics an operator's; tokens are fetched from the OIDC provider and renewed before they
+expire. Every schemathesis check runs but ``positive_data_acceptance``: the API rightly refuses some requests that
+JSON Schema cannot tell from good ones (docs/api-fuzzing.md).
+
+It prints each distinct failure, then one last line, ``N requests, M server errors, K schema violations``, and
+exits 0 only when M and K are 0 and N reached ``--requests``. A server error is an answer 5xx or no answer at all;
+a schema violation is any other failed check (status, content type, headers or body not as documented; an invalid
+request accepted; an operation answering without its token). The first round runs every phase (examples, coverage,
+fuzzing, stateful); rounds of fuzzing with the next seeds follow until the requests reach the minimum.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import schemathesis
+from schemathesis.engine import events, from_schema
+from schemathesis.engine.recorder import ScenarioRecorder
+
+from cutru_local.oidc import AUDITOR_ACCOUNT, OPERATOR_CLIENT, PORTAL_CLIENT
+from cutru_local.seed import DEMO_SUPERVISOR_ID
+from cutru_local.stack import PROJECT_ROOT, stack_environment
+from cutru_local.tokens import client_credentials_token, login_token
+
+OPENAPI_FILE = PROJECT_ROOT / "schemas" / "openapi.json"
+DEFAULT_REQUESTS = 5_000
+# The operations' tags and the role whose token each gets (cutru.api.security's table).
+TAG_ROLES: dict[str, str] = {
+    "portal": "portal",
+    "payments": "portal",  # the payment link is read by portals; the gateway's callbacks carry no token
+    "officers": "supervisor",  # a supervisor holds both desk roles: reassignment and escalations too
+    "auditors": "auditor",
+    "operators": "operator",
+}
+SERVER_ERROR_CHECK = "not_a_server_error"
+# Requests the API refuses for rules of the domain a JSON Schema cannot state (a name of letters only, a commune
+# that exists, a dossier that exists): schema-valid, yet rightly 4xx.
+EXCLUDED_CHECKS = ("positive_data_acceptance",)
+TOKEN_REFRESH_SECONDS = 240  # the local provider's tokens live 600 s
+MAX_ROUNDS = 10
+FIRST_ROUND_EXAMPLES = 25  # per operation, in the fuzzing phase
+
+TokenSource = Callable[[], str]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Where tokens come from: the OIDC issuer, the confidential clients' secrets and the accounts' password."""
+
+    issuer: str
+    client_secrets: Mapping[str, str]
+    password: str
+
+    def token_sources(self) -> dict[str, TokenSource]:
+        """A way to get a fresh token for each role of :data:`TAG_ROLES`."""
+        return {
+            "portal": lambda: client_credentials_token(self.issuer, PORTAL_CLIENT,
+                                                       self.client_secrets[PORTAL_CLIENT]),
+            "operator": lambda: client_credentials_token(self.issuer, OPERATOR_CLIENT,
+                                                         self.client_secrets[OPERATOR_CLIENT]),
+            "supervisor": lambda: login_token(self.issuer, DEMO_SUPERVISOR_ID, self.password),
+            "auditor": lambda: login_token(self.issuer, AUDITOR_ACCOUNT, self.password),
+        }
+
+
+@dataclass
+class FuzzResult:
+    requests: int = 0
+    server_errors: int = 0
+    schema_violations: int = 0
+    # One line per distinct (check, operation, title): what failed, with one request that shows it.
+    failures: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    # Errors of the run itself (a token that could not be fetched, an operation schemathesis could not test).
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (f"{self.requests} requests, {self.server_errors} server errors, "
+                f"{self.schema_violations} schema violations")
+
+    def passed(self, minimum: int) -> bool:
+        return (self.server_errors == 0 and self.schema_violations == 0 and not self.errors
+                and self.requests >= minimum)
+
+    def record(self, recorder: ScenarioRecorder) -> None:
+        failed: set[tuple[str, str]] = set()
+        for interaction in recorder.interactions.values():
+            self.requests += 1
+            response = interaction.response
+            if response is None or response.status_code >= 500:
+                self.server_errors += 1
+                status = "no answer" if response is None else str(response.status_code)
+                self._note("server error", recorder.label, status,
+                           f"{interaction.request.method} {interaction.request.uri} -> {status}")
+        for case_id, checks in recorder.checks.items():
+            for check in checks:
+                if check.failure_info is None or check.name == SERVER_ERROR_CHECK:
+                    continue
+                if (case_id, check.name) in failed:
+                    continue
+                failed.add((case_id, check.name))
+                self.schema_violations += 1
+                failure = check.failure_info.failure
+                sent = recorder.interactions.get(case_id)
+                shown = "" if sent is None else (
+                    f"{sent.request.method} {sent.request.uri}"
+                    + (f" -> {sent.response.status_code}" if sent.response is not None else ""))
+                detail = " | ".join(line for line in failure.message.splitlines() if line.strip())[:400]
+                self._note(check.name, recorder.label, failure.title, f"{shown}: {detail}")
+
+    def _note(self, check: str, operation: str, title: str, example: str) -> None:
+        self.failures.setdefault((check, operation, title), example)
+
+    def report(self) -> Iterable[str]:
+        for (check, operation, title), example in sorted(self.failures.items()):
+            yield f"FAIL {check} {operation}: {title}; e.g. {example}"
+        for error in self.errors:
+            yield f"ERROR {error}"
+        yield self.line()
+
+
+def _role(operation: Any) -> str | None:
+    """The role whose token ``operation`` gets; None for operations without bearer security."""
+    if not operation.definition.raw.get("security"):
+        return None
+    for tag in operation.tags or ():
+        if tag in TAG_ROLES:
+            return TAG_ROLES[tag]
+    return None
+
+
+def _register_auth(schema: Any, tokens: Mapping[str, TokenSource]) -> None:
+    for role, fetch in tokens.items():
+        def matches(context: Any, role: str = role) -> bool:
+            return _role(context.operation) == role
+
+        class Bearer:
+            def get(self, case: Any, context: Any, fetch: TokenSource = fetch) -> str:
+                return fetch()
+
+            def set(self, case: Any, data: str, context: Any) -> None:
+                case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
+        Bearer.__name__ = f"Bearer_{role}"
+        schema.auth(refresh_interval=TOKEN_REFRESH_SECONDS).apply_to(matches)(Bearer)
+
+
+def _schema(base_url: str, tokens: Mapping[str, TokenSource], *, seed: int, workers: int, examples: int,
+            phases: Iterable[str], schema_path: Path) -> Any:
+    all_phases = ("examples", "coverage", "fuzzing", "stateful")
+    config = schemathesis.Config.from_dict({
+        "base-url": base_url,
+        "workers": workers,
+        "seed": seed,
+        "request-timeout": 30,
+        "suppress-health-check": ["all"],
+        "generation": {"max-examples": examples},
+        "phases": {phase: {"enabled": phase in set(phases)} for phase in all_phases},
+        "checks": {name: {"enabled": False} for name in EXCLUDED_CHECKS},
+    })
+    schema = schemathesis.openapi.from_path(str(schema_path), config=config)
+    _register_auth(schema, tokens)
+    return schema
+
+
+def fuzz(base_url: str, tokens: Mapping[str, TokenSource], *, minimum: int, seed: int = 0, workers: int = 2,
+         examples: int = FIRST_ROUND_EXAMPLES, coverage: bool = True, schema_path: Path = OPENAPI_FILE,
+         progress: Callable[[str], None] | None = None) -> FuzzResult:
+    """Fuzz the API at ``base_url`` until at least ``minimum`` requests went out (or :data:`MAX_ROUNDS`)."""
+    result = FuzzResult()
+    phases: tuple[str, ...] = ("examples", "coverage", "fuzzing", "stateful") if coverage else ("fuzzing",)
+    for round_number in range(MAX_ROUNDS):
+        schema = _schema(base_url, tokens, seed=seed + round_number, workers=workers, examples=examples,
+                         phases=phases, schema_path=schema_path)
+        operations = max(1, sum(1 for _ in schema.get_all_operations()))
+        for event in from_schema(schema).execute():
+            if isinstance(event, events.ScenarioFinished | events.FuzzScenarioFinished):
+                result.record(event.recorder)
+            elif isinstance(event, events.NonFatalError | events.FatalError):
+                result.errors.append(_describe(event))
+        if progress is not None:
+            progress(f"round {round_number + 1}: {result.line()}")
+        if result.requests >= minimum or result.errors:
+            break
+        # The next rounds fuzz only, with as many examples per operation as the shortfall asks (and a margin:
+        # an operation with few distinct inputs gives fewer than asked).
+        phases = ("fuzzing",)
+        examples = max(10, math.ceil(1.5 * (minimum - result.requests) / operations))
+    return result
+
+
+def _describe(event: events.NonFatalError | events.FatalError) -> str:
+    if isinstance(event, events.NonFatalError):
+        return f"{event.label}: {type(event.value).__name__}: {event.value}"
+    return f"fatal: {type(event.exception).__name__}: {event.exception}"
+
+
+def stack_target(environ: Mapping[str, str]) -> tuple[str, Credentials]:
+    """The running stack's API address and credentials, from the environment, else ``.cutru/env``."""
+    values = {**stack_environment(), **{name: value for name, value in environ.items() if value}}
+    needed = ("CUTRU_API_URL", "CUTRU_OIDC_ISSUER", "CUTRU_PORTAL_CLIENT_SECRET", "CUTRU_OPERATOR_CLIENT_SECRET",
+              "CUTRU_LOCAL_PASSWORD")
+    missing = [name for name in needed if not values.get(name)]
+    if missing:
+        raise SystemExit(f"{', '.join(missing)} not set: start the local stack first (`make up`).")
+    return values["CUTRU_API_URL"], Credentials(
+        issuer=values["CUTRU_OIDC_ISSUER"],
+        client_secrets={PORTAL_CLIENT: values["CUTRU_PORTAL_CLIENT_SECRET"],
+                        OPERATOR_CLIENT: values["CUTRU_OPERATOR_CLIENT_SECRET"]},
+        password=values["CUTRU_LOCAL_PASSWORD"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cutru_local.fuzz", description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=DEFAULT_REQUESTS, help="the fewest requests to send")
+    parser.add_argument("--seed", type=int, default=0, help="the first round's seed (the next rounds: +1 each)")
+    parser.add_argument("--workers", type=int, default=2, help="concurrent schemathesis workers")
+    parser.add_argument("--schema", type=Path, default=OPENAPI_FILE, help="the OpenAPI document")
+    args = parser.parse_args(argv)
+    base_url, credentials = stack_target(os.environ)
+    print(f"fuzzing {base_url} with {args.schema.name}: at least {args.requests} requests", flush=True)
+    result = fuzz(base_url, credentials.token_sources(), minimum=args.requests, seed=args.seed,
+                  workers=args.workers, schema_path=args.schema,
+                  progress=lambda line: print(line, file=sys.stderr, flush=True))
+    for line in result.report():
+        print(line, flush=True)
+    return 0 if result.passed(args.requests) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
