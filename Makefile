@@ -11,7 +11,7 @@ UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.1
 	$(if $(UPGRADE),--upgrade)
 BUILD_REQUIRES = $(PY) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")'
 
-.PHONY: install lock demo test up down worker migrate seed lint bench chaos schemas clean
+.PHONY: install lock demo test up down worker migrate seed lint bench chaos fuzz-api schemas clean
 
 $(STAMP): $(LOCK) pyproject.toml local/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ bench: install
 
 chaos: install
 	$(PY) -m chaos.run
+
+# schemathesis against the committed OpenAPI on the local stack (started if it is not): at least 5,000 requests;
+# the last line `N requests, M server errors, K schema violations`, 0 and 0 to pass (docs/api-fuzzing.md).
+fuzz-api: up
+	$(WITH_STACK) $(PY) -m cutru_local.fuzz --requests 5000
 
 schemas: install
 	$(CUTRU) schemas
