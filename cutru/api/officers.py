@@ -48,6 +48,7 @@ router = APIRouter(prefix="/v1/desk", tags=["officers"])
 
 _CALENDAR = WorkingCalendar()
 _READS = problem_responses(401, 403, 404, 422)
+_MAX_OFFSET = 2**31 - 1  # what PostgreSQL's OFFSET takes; a cursor beyond it is not one this API gave
 _WRITES = problem_responses(401, 403, 404, 409, 422)
 
 
@@ -144,7 +145,8 @@ def _page(state: ApiState, limit: int | None, cursor: str | None) -> tuple[int, 
     offset = 0
     if cursor is not None:
         values = decode_cursor(cursor)
-        if len(values) != 1 or not isinstance(values[0], int) or isinstance(values[0], bool) or values[0] < 0:
+        if len(values) != 1 or not isinstance(values[0], int) or isinstance(values[0], bool) \
+                or not 0 <= values[0] <= _MAX_OFFSET:
             raise bad_cursor()
         offset = values[0]
     return size, offset
