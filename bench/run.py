@@ -120,7 +120,7 @@ NOISY_SHARE = 0.15  # of the machine's CPU taken by other processes during a pha
 COMPLETION_POLL = 0.5  # seconds between counts of running workflows
 OFFICER_POLL = 1.0  # seconds between reads of the officer's work queue
 # In dossier codes, so that no two phases share one ("P": bench.population.one_of_each).
-PHASE_LETTERS = {"probe": "X", "cutru": "C", "paced": "H", "api": "A", "apipaced": "Q"}
+PHASE_LETTERS = {"probe": "X", "cutru": "C", "paced": "H", "api": "A", "apipaced": "Q", "direct": "D"}
 APPROVE = OfficerDecision(officer_id=OFFICER, decision=DecisionKind.APPROVE)
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 # Variables a developer's shell may hold that would point the bench's processes somewhere else.
@@ -864,7 +864,7 @@ def noise_notes(report: stats.BenchReport) -> list[str]:
     notes = []
     cpus = max(report.machine.cpus, 1)
     for workload in (report.floor, report.cutru, report.paced, report.stay, report.stay_floor, report.api,
-                     report.api_paced, report.api_stay):
+                     report.api_direct, report.api_paced, report.api_stay):
         if workload is None or workload.run.elapsed_seconds <= 0:
             continue
         share = workload.other_cpu_seconds / (cpus * workload.run.elapsed_seconds)
@@ -910,26 +910,41 @@ async def comparison_round(runner: Bench, number: int, plan: FloorPlan, applican
     return floor_result, shaped_result, cutru_result
 
 
-async def api_phases(runner: Bench, direct: stats.WorkloadResult, people: Sequence[Applicant], budget: Budget,
+def api_budget(options: Options) -> float:
+    """Seconds the API's phases take: two full-speed runs (API, direct), a paced one, a batched stay burst."""
+    full_speed = 2 * (90 + options.dossiers * 0.5)
+    return full_speed + (options.paced_seconds + 30) + (options.api_stay_seconds + 60)
+
+
+async def api_phases(runner: Bench, before: stats.WorkloadResult, people: Sequence[Applicant], budget: Budget,
                      later: float) -> dict[str, Any]:
-    """The API's phases (bench/api.py): N dossiers at full speed, the same at half that rate, and establishments'
-    stay notifications in batches; returned as the report's ``api*`` fields."""
+    """The API's phases (bench/api.py): N dossiers at full speed through the API, then N more through the direct
+    client at once (the ratio is against the mean of that run and ``before``, the last round's, so that a drift of
+    the shared machine's speed cancels out), the API at half its peak, and establishments' stay notifications in
+    batches; returned as the report's ``api*`` fields."""
     options, n = runner.options, runner.options.dossiers
     registrations = Procedure.PERMANENT_RESIDENCE_REGISTRATION.value
     stay_count = round(options.api_stay_rate * options.api_stay_seconds)
-    hosts = people[2 * n:2 * n + API_STAY_HOSTS]
-    guests = people[2 * n + API_STAY_HOSTS:2 * n + API_STAY_HOSTS + stay_count]
-    figures: dict[str, Any] = {"api_direct": direct}
+    hosts = people[3 * n:3 * n + API_STAY_HOSTS]
+    guests = people[3 * n + API_STAY_HOSTS:3 * n + API_STAY_HOSTS + stay_count]
+    figures: dict[str, Any] = {}
+    later_api = later + options.paced_seconds + options.api_stay_seconds + 90
     async with api.ApiStack.running(runner.directory, runner.database.url) as stack:
         full, full_measured = await runner.api_dossier_phase(
-            stack, "api", people[:n], rate=None,
-            timeout=budget.timeout(90 + n * 0.5, later + options.paced_seconds + options.api_stay_seconds + 60))
+            stack, "api", people[:n], rate=None, timeout=budget.timeout(90 + n * 0.5, later_api + 90 + n * 0.5))
         result = await runner.workload(full, full_measured, workflow_type=registrations, encrypted=True,
                                        client=runner.coded, with_outcomes=True)
         result.name = "through the API (POST /v1/dossiers)"
-        figures.update(api=result, api_ratio=round(result.run.per_second / direct.run.per_second, 3)
-                       if direct.run.per_second else None)
-        print(f"api: {result.run.per_second:.2f} dossiers/s (direct {direct.run.per_second:.2f})", flush=True)
+        after, after_measured = await runner.dossier_phase("direct", people[2 * n:3 * n], rate=None,
+                                                           timeout=budget.timeout(90 + n * 0.5, later_api))
+        direct = await runner.workload(after, after_measured, workflow_type=registrations, encrypted=True,
+                                       client=runner.coded, with_outcomes=True)
+        direct.name = "direct client, right after the API's run"
+        reference = (before.run.per_second + direct.run.per_second) / 2
+        figures.update(api=result, api_direct=direct, api_direct_before=before,
+                       api_ratio=round(result.run.per_second / reference, 3) if reference else None)
+        print(f"api: {result.run.per_second:.2f} dossiers/s (direct {before.run.per_second:.2f} before, "
+              f"{direct.run.per_second:.2f} after)", flush=True)
 
         half = result.run.per_second / 2
         if options.paced_seconds > 0 and half > 0:
@@ -978,7 +993,9 @@ class Budget:
 async def bench(options: Options) -> stats.BenchReport:
     started_at = datetime.now(UTC)
     began = time.monotonic()
-    budget = Budget(TOTAL_BUDGET + ((options.rounds or 1) - 1) * ROUND_BUDGET)
+    # The API's phases come on top of the ten minutes of the direct client's (they would otherwise cut rounds).
+    api_seconds = api_budget(options)
+    budget = Budget(TOTAL_BUDGET + ((options.rounds or 1) - 1) * ROUND_BUDGET + api_seconds)
     notes: list[str] = []
     probe_seconds = speed_probe()  # before anything of the bench runs
     async with bench_stack(options) as runner:
@@ -992,7 +1009,8 @@ async def bench(options: Options) -> stats.BenchReport:
         rounds = options.rounds or AUTO_ROUNDS  # at the most
         dossier_count = (rounds + 1) * n  # each round's cutru run, then the paced run
         api_stay_count = round(options.api_stay_rate * options.api_stay_seconds)
-        api_count = 2 * n + API_STAY_HOSTS + api_stay_count  # full speed, half speed, establishments, guests
+        # The API at full and half speed, the direct client after it, establishments, guests.
+        api_count = 3 * n + API_STAY_HOSTS + api_stay_count
         people = await load_applicants(database.url, 1 + dossier_count + STAY_HOSTS + stay_count + api_count,
                                        runner.tag)
         print(f"stack ready in {time.monotonic() - began:.1f} s (PostgreSQL: {database.source}); "
@@ -1024,8 +1042,6 @@ async def bench(options: Options) -> stats.BenchReport:
         # What the phases after the cutru run need: the paced run and the two bursts submit for a fixed time, then
         # wait (their backlogs clear in seconds; each wait is still bounded by what the budget has left, 10 s at
         # least); each phase also starts its workers and reads histories; then the report and the teardown.
-        # The API's phases come right after the rounds: a full-speed run, a paced one, a batched stay burst.
-        api_seconds = (60 + n * 0.1) + (options.paced_seconds + 30) + (options.api_stay_seconds + 60)
         later = (options.paced_seconds + 20) + 2 * (options.stay_seconds + 20) + 30 + api_seconds
         results: list[tuple[stats.WorkloadResult, stats.WorkloadResult, stats.WorkloadResult]] = []
         longest = 0.0
@@ -1046,8 +1062,7 @@ async def bench(options: Options) -> stats.BenchReport:
                          f"{stats.median_round(round_figures) + 1} of {len(results)}, the round with the median ratio")
 
         # 3b. through the HTTP API, side by side with the direct client's last round.
-        api_figures = await api_phases(runner, results[-1][2], api_people, budget,
-                                       later - api_seconds)
+        api_figures = await api_phases(runner, results[-1][2], api_people, budget, later)
 
         # 4. paced at half the peak.
         paced_result: stats.WorkloadResult | None = None
