@@ -23,6 +23,7 @@ import argparse
 import math
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +88,8 @@ class FuzzResult:
     failures: dict[tuple[str, str, str], str] = field(default_factory=dict)
     # Errors of the run itself (a token that could not be fetched, an operation schemathesis could not test).
     errors: list[str] = field(default_factory=list)
+    # The statuses each operation answered ("GET /v1/dossiers": {200: 12, 422: 80, ...}); 0 for no answer.
+    answers: dict[str, Counter[int]] = field(default_factory=dict)
 
     def line(self) -> str:
         return (f"{self.requests} requests, {self.server_errors} server errors, "
@@ -98,13 +101,16 @@ class FuzzResult:
 
     def record(self, recorder: ScenarioRecorder) -> None:
         failed: set[tuple[str, str]] = set()
-        for interaction in recorder.interactions.values():
+        for case_id, interaction in recorder.interactions.items():
             self.requests += 1
             response = interaction.response
+            case = recorder.cases.get(case_id)
+            operation = case.value.operation.label if case is not None else recorder.label
+            self.answers.setdefault(operation, Counter())[0 if response is None else response.status_code] += 1
             if response is None or response.status_code >= 500:
                 self.server_errors += 1
                 status = "no answer" if response is None else str(response.status_code)
-                self._note("server error", recorder.label, status,
+                self._note("server error", operation, status,
                            f"{interaction.request.method} {interaction.request.uri} -> {status}")
         for case_id, checks in recorder.checks.items():
             for check in checks:
@@ -167,6 +173,7 @@ def _schema(base_url: str, tokens: Mapping[str, TokenSource], *, seed: int, work
         "workers": workers,
         "seed": seed,
         "request-timeout": 30,
+        "continue-on-failure": True,  # every case of an operation runs after its first failure: the counts are whole
         "suppress-health-check": ["all"],
         "generation": {"max-examples": examples},
         "phases": {phase: {"enabled": phase in set(phases)} for phase in all_phases},
