@@ -103,6 +103,11 @@ def _single(pairs: list[tuple[str, str]]) -> dict[str, str] | None:
     return single if len(single) == len(pairs) else None
 
 
+_ORDER = "SELECT dossier_code, amount_vnd, status FROM payments WHERE order_id = $1"
+# The IPN holds the order's row until its transaction is recorded, so two deliveries of one IPN are told apart.
+_ORDER_FOR_UPDATE = "SELECT dossier_code, amount_vnd, status FROM payments WHERE order_id = $1 FOR UPDATE"
+
+
 class _Checked(BaseModel):
     result: vnp.PaymentResult
     dossier_code: str
@@ -117,9 +122,10 @@ async def _check(conn: asyncpg.Connection, config: GatewayConfig, pairs: list[tu
         raise vnp.CallbackRefused(vnp.RSP_INVALID_SIGNATURE, "a parameter is repeated")
     result = vnp.verify_callback(params, secret=config.secret, tmn_code=config.tmn_code, now=datetime.now(UTC),
                                  replay_window=config.replay_window)
-    order = await conn.fetchrow(
-        "SELECT dossier_code, amount_vnd, status FROM payments WHERE order_id = $1" + (" FOR UPDATE" if lock else ""),
-        result.txn_ref)
+    if lock:
+        order = await conn.fetchrow(_ORDER_FOR_UPDATE, result.txn_ref)
+    else:
+        order = await conn.fetchrow(_ORDER, result.txn_ref)
     if order is None:
         raise vnp.CallbackRefused(vnp.RSP_ORDER_NOT_FOUND, f"no order {result.txn_ref}")
     if order["amount_vnd"] != result.amount_vnd:
