@@ -171,7 +171,8 @@ def create_app(settings: ApiSettings, *, verifier: Verifier | None = None) -> Fa
         if verifier is None and settings.oidc is None:
             raise RuntimeError("no OIDC settings and no token verifier: the API cannot authenticate anyone")
         client = await connect(settings.core)
-        pool = await database_pool(settings.core.database_url, settings.core.database_pool_size)
+        core = settings.core
+        pool = await database_pool(core.database_url, core.database_pool_size, core.database)
         try:
             token_verifier = verifier if verifier is not None else await TokenVerifier.discover(settings.oidc)  # type: ignore[arg-type]
             dossiers = DossierClient(client, settings.core.task_queue, settings.decision_keys)

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 from temporalio.envconfig import ClientConfigProfile, ClientConfigTLS
 
 from domain.models import ProcessingOptions
@@ -37,6 +38,42 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
 
 class ConfigError(ValueError):
     """A setting that cannot work; the message names the variable or the file."""
+
+
+def _seconds(value: object) -> object:
+    """A plain number in a variable is seconds ("2.5"); anything else goes to pydantic (ISO 8601: PT2.5S)."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_seconds)]
+
+
+class DatabaseOptions(BaseModel):
+    """How long the worker's and the API's database sessions may wait, and as whom they act.
+
+    The server enforces the statement, lock and idle-in-transaction bounds and probes idle clients with TCP
+    keepalives; the client bounds every command as well (``command_timeout``), because a server behind a network
+    that drops packets never answers, not even with its own timeout. Durations: seconds or ISO 8601 (PT30S)."""
+
+    connect_timeout: Duration = Field(default=timedelta(seconds=10), gt=timedelta(0))
+    statement_timeout: Duration = Field(default=timedelta(seconds=30), gt=timedelta(0))
+    # None: the statement timeout plus 5 s, so that a reachable server cancels first and says why.
+    command_timeout: Duration | None = Field(default=None, gt=timedelta(0))
+    lock_timeout: Duration = Field(default=timedelta(seconds=10), gt=timedelta(0))
+    idle_in_transaction_timeout: Duration = Field(default=timedelta(seconds=60), gt=timedelta(0))
+    keepalive_idle: Duration = Field(default=timedelta(seconds=10), ge=timedelta(seconds=1))
+    # A group role (cutru_worker, cutru_api, cutru_reporting) the session takes at start, for a login that is a
+    # member of several; None: the login's own privileges (docs/production.md, database roles).
+    role: str | None = None
+
+    @property
+    def client_timeout(self) -> timedelta:
+        return self.command_timeout or self.statement_timeout + timedelta(seconds=5)
 
 
 class Settings(BaseModel):
@@ -61,6 +98,7 @@ class Settings(BaseModel):
     workflow_task_pollers: int | None = Field(default=None, ge=2)
     activity_task_pollers: int | None = Field(default=None, ge=1)
     database_pool_size: int = Field(default=10, ge=1)
+    database: DatabaseOptions = Field(default_factory=DatabaseOptions)
     # uvloop takes CPU off the worker's every dossier (docs/benchmarks.md, tuning log); it is not built for Windows.
     event_loop: Literal["uvloop", "asyncio"] = Field(
         default="asyncio" if sys.platform == "win32" else "uvloop",
@@ -100,6 +138,16 @@ _PROCESSING_ENV = {
     "supplement_timeout": "CUTRU_SUPPLEMENT_TIMEOUT",
     "reminder_fraction": "CUTRU_REMINDER_FRACTION",
 }
+# DatabaseOptions fields.
+_DATABASE_ENV = {
+    "connect_timeout": "CUTRU_DATABASE_CONNECT_TIMEOUT",
+    "statement_timeout": "CUTRU_DATABASE_STATEMENT_TIMEOUT",
+    "command_timeout": "CUTRU_DATABASE_COMMAND_TIMEOUT",
+    "lock_timeout": "CUTRU_DATABASE_LOCK_TIMEOUT",
+    "idle_in_transaction_timeout": "CUTRU_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT",
+    "keepalive_idle": "CUTRU_DATABASE_KEEPALIVE_IDLE",
+    "role": "CUTRU_DATABASE_ROLE",
+}
 # The worker's tuning: the benchmark gives the same to its floor workers and records them in its report.
 TUNING_VARIABLES = tuple(_ENV[field] for field in (
     "max_concurrent_activities", "max_concurrent_workflow_tasks", "max_cached_workflows", "workflow_task_pollers",
@@ -138,6 +186,9 @@ def load_settings() -> Settings:
     processing = {field: os.environ[var] for field, var in _PROCESSING_ENV.items() if os.environ.get(var)}
     if processing:
         values["processing"] = processing
+    database = {field: os.environ[var] for field, var in _DATABASE_ENV.items() if os.environ.get(var)}
+    if database:
+        values["database"] = database
     try:
         return Settings.model_validate(values)
     except ValidationError as error:
@@ -149,4 +200,6 @@ def _variable(loc: tuple[int | str, ...]) -> str:
     """The variable behind a field of a validation error's location."""
     if loc[0] == "processing" and len(loc) > 1:
         return _PROCESSING_ENV.get(str(loc[1]), str(loc[1]))
+    if loc[0] == "database" and len(loc) > 1:
+        return _DATABASE_ENV.get(str(loc[1]), str(loc[1]))
     return _ENV.get(str(loc[0]), str(loc[0]))

@@ -7,7 +7,8 @@ CUTRU_METRICS_PORT, CUTRU_LOG_LEVEL, and the tuning variables (CUTRU_WORKER_ROLE
 CUTRU_MAX_CONCURRENT_*, CUTRU_MAX_CACHED_WORKFLOWS, CUTRU_*_TASK_POLLERS, CUTRU_DATABASE_POOL_SIZE, CUTRU_EVENT_LOOP;
 docs/benchmarks.md says what each was measured to do), and the dossiers' waits (CUTRU_PAYMENT_TIMEOUT,
 CUTRU_PAYMENT_POLL_INTERVAL, CUTRU_SUPPLEMENT_TIMEOUT, CUTRU_REMINDER_FRACTION; production's by default, shortened by
-tests and the demo).
+tests and the demo), and the database sessions' bounds and role (CUTRU_DATABASE_*_TIMEOUT,
+CUTRU_DATABASE_KEEPALIVE_IDLE, CUTRU_DATABASE_ROLE; docs/reliability.md).
 SIGTERM and SIGINT drain in-flight tasks and stop. ``cutru worker --check`` exits 0 when Temporal and
 PostgreSQL are reachable and both key rings are set (container health check).
 
@@ -26,8 +27,9 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import asyncpg
@@ -39,7 +41,7 @@ from activities.checks import MessageChecks, check_activities
 from activities.dossier import DossierActivities, all_activities
 from activities.payment import GatewayConfig, HttpPaymentGateway, LocalPaymentGateway, PaymentGateway
 from cutru.platform.codec import KeyConfigError, KeyRing, is_encrypted, require_keyring
-from cutru.platform.config import Settings, load_settings
+from cutru.platform.config import DatabaseOptions, Settings, load_settings
 from cutru.platform.logging import configure_logging, forward_core_logs, get_logger
 from cutru.platform.metrics import (
     BusinessMetrics,
@@ -106,8 +108,55 @@ async def _no_session_reset(conn: asyncpg.Connection) -> None:
     they use transactions only."""
 
 
-async def database_pool(url: str, size: int = 10) -> asyncpg.Pool:
-    return await asyncpg.create_pool(url, min_size=min(2, size), max_size=size, reset=_no_session_reset)
+def _keepalive(options: DatabaseOptions) -> Callable[[asyncpg.Connection], Awaitable[None]]:
+    """Kernel keepalives on the client's socket, so that an idle pooled connection whose server has gone silent is
+    closed by the kernel and replaced at the next acquire (asyncpg sets no socket options but TCP_NODELAY)."""
+    idle = max(1, int(options.keepalive_idle.total_seconds()))
+
+    async def init(conn: asyncpg.Connection) -> None:
+        transport = getattr(conn, "_transport", None)
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+            return
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for name, value in (("TCP_KEEPIDLE", idle), ("TCP_KEEPINTVL", max(1, idle // 2)), ("TCP_KEEPCNT", 3)):
+            if hasattr(socket, name):  # Linux names; macOS has TCP_KEEPALIVE for the idle time
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
+
+    return init
+
+
+def session_settings(options: DatabaseOptions) -> dict[str, str]:
+    """What every session sets at start: the server's own bounds, and its keepalives towards this client."""
+    idle = max(1, int(options.keepalive_idle.total_seconds()))
+
+    def ms(value: timedelta) -> str:
+        return str(max(1, int(value.total_seconds() * 1000)))
+
+    values = {
+        "statement_timeout": ms(options.statement_timeout),
+        "lock_timeout": ms(options.lock_timeout),
+        "idle_in_transaction_session_timeout": ms(options.idle_in_transaction_timeout),
+        "tcp_keepalives_idle": str(idle),
+        "tcp_keepalives_interval": str(max(1, idle // 2)),
+        "tcp_keepalives_count": "3",
+    }
+    if options.role:
+        values["role"] = options.role
+    return values
+
+
+async def database_pool(url: str, size: int = 10, options: DatabaseOptions | None = None) -> asyncpg.Pool:
+    """The worker's and the API's pool. Every statement is bounded on the server (statement_timeout) and on the
+    client (command_timeout: asyncio.TimeoutError, then the connection is cancelled or dropped), and connecting
+    is bounded too, so a database that drops packets fails the activity attempt, which Temporal retries, instead
+    of holding it until its start-to-close timeout."""
+    options = options or DatabaseOptions()
+    return await asyncpg.create_pool(
+        url, min_size=min(2, size), max_size=size, reset=_no_session_reset, init=_keepalive(options),
+        timeout=options.connect_timeout.total_seconds(), command_timeout=options.client_timeout.total_seconds(),
+        server_settings=session_settings(options),
+    )
 
 
 def require_keys() -> tuple[KeyRing, DecisionKeyRing]:
@@ -132,7 +181,7 @@ async def run(settings: Settings, gateway: GatewayFactory | None = None) -> None
     log = get_logger(task_queue=settings.task_queue)
     runtime = prometheus_runtime(settings.metrics_port) if settings.metrics_port else None
     client = await connect(settings, runtime)
-    pool = await database_pool(settings.database_url, settings.database_pool_size)
+    pool = await database_pool(settings.database_url, settings.database_pool_size, settings.database)
     metrics = BusinessMetrics(runtime.metric_meter if runtime else MetricMeter.noop)
     worker = build_worker(client, settings, pool, metrics=metrics,
                           gateway=(gateway or configured_gateway(settings))(pool))
