@@ -177,6 +177,12 @@ class Recorded:
     def once_each(self) -> bool:
         return self.in_read_model == self.codes == self.stays and self.recorded_twice == 0
 
+    def __str__(self) -> str:
+        if self.once_each:
+            return f"each of {self.codes} recorded once"
+        return (f"{self.in_read_model} of {self.codes} in the read model, {self.stays} in stay_notifications, "
+                f"{self.recorded_twice} recorded twice")
+
 
 async def recorded_once(database_url: str, codes: Sequence[str]) -> Recorded:
     conn = await asyncpg.connect(database_url)
