@@ -6,6 +6,10 @@
     CUTRU_API_MAX_BATCH         most submissions in one batch (default 500)
     CUTRU_API_PAGE_SIZE         items in a page when the caller gives no ``limit`` (default 50)
     CUTRU_API_MAX_PAGE_SIZE     largest ``limit`` accepted (default 500)
+    CUTRU_API_RATE_PER_MINUTE   writes a minute per caller (token subject) and API process (default 60000; 0: none)
+    CUTRU_API_RATE_BURST        writes a caller may save up and send at once (default 1000)
+    CUTRU_API_DOSSIER_RATE_PER_MINUTE   writes a minute to one dossier per API process (default 60; 0: none)
+    CUTRU_API_DOSSIER_RATE_BURST        writes to one dossier saved up (default 20)
 
 plus everything ``cutru.platform.config.load_settings`` reads (Temporal, DATABASE_URL, the task queue), the OIDC
 settings ``cutru.platform.oidc.oidc_settings_from_env`` reads, the payload keys (CUTRU_PAYLOAD_KEYS or
@@ -34,6 +38,10 @@ _ENV = {
     "max_batch": "CUTRU_API_MAX_BATCH",
     "page_size": "CUTRU_API_PAGE_SIZE",
     "max_page_size": "CUTRU_API_MAX_PAGE_SIZE",
+    "rate_per_minute": "CUTRU_API_RATE_PER_MINUTE",
+    "rate_burst": "CUTRU_API_RATE_BURST",
+    "dossier_rate_per_minute": "CUTRU_API_DOSSIER_RATE_PER_MINUTE",
+    "dossier_rate_burst": "CUTRU_API_DOSSIER_RATE_BURST",
 }
 
 
@@ -46,6 +54,12 @@ class ApiSettings(BaseModel):
     max_batch: int = Field(default=500, ge=1, le=10_000)
     page_size: int = Field(default=50, ge=1)
     max_page_size: int = Field(default=500, ge=1)
+    # Rate limits on writes (cutru/api/ratelimit.py), per API process. The caller's is generous: a portal backend
+    # submits for a whole province, and the benchmark sends hundreds a second from one client.
+    rate_per_minute: float = Field(default=60_000, ge=0)
+    rate_burst: int = Field(default=1_000, ge=1)
+    dossier_rate_per_minute: float = Field(default=60, ge=0)
+    dossier_rate_burst: int = Field(default=20, ge=1)
     core: Settings = Field(default_factory=Settings)
     # None only where nothing is verified: generating the OpenAPI document, or tests that inject a verifier.
     oidc: OidcSettings | None = None
