@@ -25,7 +25,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.service import RPCError, RPCStatusCode
 
 from cutru.api import auditors, officers, operators, payments, portal, public
-from cutru.api.problems import PROBLEM_JSON, payload_too_large, problem_response, status_problem
+from cutru.api.problems import (
+    PROBLEM_JSON,
+    dossier_not_found,
+    payload_too_large,
+    problem_response,
+    status_problem,
+)
 from cutru.api.problems import install as install_problems
 from cutru.api.settings import ApiSettings
 from cutru.api.state import ApiState, RequestMetrics, Verifier
@@ -115,6 +121,14 @@ async def _on_rpc_error(request: Request, error: Exception) -> JSONResponse:
                         RPCStatusCode.RESOURCE_EXHAUSTED):
         return problem_response(request, status_problem(
             503, "The workflow engine is unavailable; try again shortly.", {"Retry-After": "2"}))
+    if error.status == RPCStatusCode.FAILED_PRECONDITION:
+        # A query no worker picked up ("no poller seen for task queue recently"): none runs at the moment.
+        return problem_response(request, status_problem(
+            503, "No worker is answering for the dossiers; try again shortly.", {"Retry-After": "5"}))
+    code = request.path_params.get("code")
+    if error.status == RPCStatusCode.NOT_FOUND and request.method == "GET" and code is not None:
+        # The read model lists the dossier but Temporal holds its workflow no longer (past the retention).
+        return problem_response(request, dossier_not_found(code))
     raise error
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator, Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +82,7 @@ async def messages(history: WorkflowHistory, converter: DataConverter) -> list[T
     lines: list[TrailLine] = []
 
     def add(event: HistoryEvent, actor: str, action: str, detail: str = "") -> None:
-        lines.append(TrailLine(at=event.event_time.ToDatetime().replace(tzinfo=None), actor=actor, action=action,
+        lines.append(TrailLine(at=event.event_time.ToDatetime(tzinfo=UTC), actor=actor, action=action,
                                detail=detail))
 
     for event in history.events:

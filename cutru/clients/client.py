@@ -70,6 +70,7 @@ from workflows.stay_register import (
 
 # A clock a few minutes off between the portal and us is normal; a receipt time beyond that is a mistake.
 CLOCK_SKEW = timedelta(minutes=5)
+QUERY_TIMEOUT = timedelta(seconds=10)
 
 
 class SubmissionRejected(ValueError):
@@ -215,7 +216,8 @@ class DossierClient:
         return self.client.get_workflow_handle(dossier_code, result_type=DossierOutcome)
 
     async def status(self, dossier_code: str) -> DossierStatus:
-        return await self.handle(dossier_code).query(DossierLifecycle.status)
+        # Without a worker the server holds a query about 30 s before it says so (FAILED_PRECONDITION): sooner.
+        return await self.handle(dossier_code).query(DossierLifecycle.status, rpc_timeout=QUERY_TIMEOUT)
 
     def signed(self, dossier_code: str, decision: OfficerDecision) -> OfficerDecision:
         """The decision as sent: as it is when signed, else signed with this client's keys (else unsigned, and

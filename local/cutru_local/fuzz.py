@@ -3,7 +3,10 @@
     python -m cutru_local.fuzz [--requests 5000] [--seed 0] [--workers 2]     # `make fuzz-api`
 
 It fuzzes the API of the running local stack (``CUTRU_API_URL``, the provider and secrets of ``.cutru/env``) with
-``schemas/openapi.json``, the contract integrators read, not the server's own copy. Each operation that declares
+``schemas/openapi.json``, the contract integrators read, not the server's own copy. As ``make demo`` does, it seeds
+the stack's database when it is empty and runs a worker for the time of the run (an API without workers answers
+503 where it asks a dossier's workflow); half of the reads of a dossier get the code of one the API lists, so that
+real answers, not only 404s, are checked against the document. Each operation that declares
 bearer security gets a token of the role it is for, chosen by its tag (:data:`TAG_ROLES`): portal backends' and
 the payment link's operations a portal client's, the desk's a supervisor's (officer and supervisor roles), the
 auditors' an auditor's, the metrics an operator's; tokens are fetched from the OIDC provider and renewed before they
@@ -20,22 +23,40 @@ fuzzing, stateful); rounds of fuzzing with the next seeds follow until the reque
 from __future__ import annotations
 
 import argparse
+import asyncio
 import math
 import os
+import signal
+import subprocess
 import sys
+import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+import httpx
 import schemathesis
+from hypothesis import strategies as st
 from schemathesis.engine import events, from_schema
 from schemathesis.engine.recorder import ScenarioRecorder
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
+from cutru.platform.config import load_settings
+from cutru.platform.temporal import connect
+from cutru_local.demo import DEMO_PEOPLE
 from cutru_local.oidc import AUDITOR_ACCOUNT, OPERATOR_CLIENT, PORTAL_CLIENT
-from cutru_local.seed import DEMO_SUPERVISOR_ID
-from cutru_local.stack import PROJECT_ROOT, stack_environment
+from cutru_local.seed import DEMO_SUPERVISOR_ID, seed
+from cutru_local.stack import (
+    PROJECT_ROOT,
+    STATE_DIR,
+    refresh_oidc_accounts,
+    stack_environment,
+    use_stack_environment,
+)
 from cutru_local.tokens import client_credentials_token, login_token
 
 OPENAPI_FILE = PROJECT_ROOT / "schemas" / "openapi.json"
@@ -165,8 +186,35 @@ def _register_auth(schema: Any, tokens: Mapping[str, TokenSource]) -> None:
         schema.auth(refresh_interval=TOKEN_REFRESH_SECONDS).apply_to(matches)(Bearer)
 
 
+def known_dossiers(base_url: str, tokens: Mapping[str, TokenSource], limit: int = 100) -> list[str]:
+    """Codes of dossiers the API holds (a page of the portal's list), for the reads to find some."""
+    fetch = tokens.get("portal")
+    if fetch is None:
+        return []
+    response = httpx.get(f"{base_url}/v1/dossiers", params={"limit": limit},
+                         headers={"Authorization": f"Bearer {fetch()}"}, timeout=30)
+    response.raise_for_status()
+    return [item["dossier_code"] for item in response.json()["items"]]
+
+
+def _read_known_dossiers(schema: Any, codes: list[str]) -> None:
+    """Half of the reads of a dossier (``GET …/{code}…``) get the code of one that exists, so that its answers,
+    not only 404, are checked against the document. Writes keep random codes: the fuzzer leaves dossiers alone."""
+    if not codes:
+        return
+
+    def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any] | None) -> Any:
+        if context.operation is None or context.operation.method.upper() != "GET" \
+                or not path_parameters or "code" not in path_parameters:
+            return st.just(path_parameters)
+        existing = st.sampled_from(codes).map(lambda code: {**path_parameters, "code": code})
+        return st.one_of(st.just(path_parameters), existing)
+
+    schema.hook(flatmap_path_parameters)
+
+
 def _schema(base_url: str, tokens: Mapping[str, TokenSource], *, seed: int, workers: int, examples: int,
-            phases: Iterable[str], schema_path: Path) -> Any:
+            phases: Iterable[str], schema_path: Path, codes: list[str]) -> Any:
     all_phases = ("examples", "coverage", "fuzzing", "stateful")
     config = schemathesis.Config.from_dict({
         "base-url": base_url,
@@ -181,18 +229,20 @@ def _schema(base_url: str, tokens: Mapping[str, TokenSource], *, seed: int, work
     })
     schema = schemathesis.openapi.from_path(str(schema_path), config=config)
     _register_auth(schema, tokens)
+    _read_known_dossiers(schema, codes)
     return schema
 
 
 def fuzz(base_url: str, tokens: Mapping[str, TokenSource], *, minimum: int, seed: int = 0, workers: int = 2,
-         examples: int = FIRST_ROUND_EXAMPLES, coverage: bool = True, schema_path: Path = OPENAPI_FILE,
-         progress: Callable[[str], None] | None = None) -> FuzzResult:
-    """Fuzz the API at ``base_url`` until at least ``minimum`` requests went out (or :data:`MAX_ROUNDS`)."""
+         examples: int = FIRST_ROUND_EXAMPLES, coverage: bool = True, codes: Sequence[str] = (),
+         schema_path: Path = OPENAPI_FILE, progress: Callable[[str], None] | None = None) -> FuzzResult:
+    """Fuzz the API at ``base_url`` until at least ``minimum`` requests went out (or :data:`MAX_ROUNDS`); the
+    reads of a dossier are given ``codes`` (of dossiers that exist) half of the time."""
     result = FuzzResult()
     phases: tuple[str, ...] = ("examples", "coverage", "fuzzing", "stateful") if coverage else ("fuzzing",)
     for round_number in range(MAX_ROUNDS):
         schema = _schema(base_url, tokens, seed=seed + round_number, workers=workers, examples=examples,
-                         phases=phases, schema_path=schema_path)
+                         phases=phases, schema_path=schema_path, codes=list(codes))
         operations = max(1, sum(1 for _ in schema.get_all_operations()))
         for event in from_schema(schema).execute():
             if isinstance(event, events.ScenarioFinished | events.FuzzScenarioFinished):
@@ -231,6 +281,37 @@ def stack_target(environ: Mapping[str, str]) -> tuple[str, Credentials]:
         password=values["CUTRU_LOCAL_PASSWORD"])
 
 
+async def _ensure_seeded(database_url: str) -> None:
+    """A stack never demoed has no population and no officers, and the desk's token is an officer's: the demo's
+    seed, as ``make demo`` would plant it."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        empty = not await connection.fetchval("SELECT count(*) FROM people")
+    finally:
+        await connection.close()
+    if empty:
+        await seed(database_url, people=DEMO_PEOPLE, seed=1, progress=True)
+        await refresh_oidc_accounts(database_url)  # the seeded officers can sign in
+
+
+def _start_worker() -> subprocess.Popen[bytes]:
+    """The product's worker, as the API always has one: without it reads that query a dossier answer 503."""
+    log = (STATE_DIR / "worker.log").open("ab")
+    return subprocess.Popen([sys.executable, "-m", "cutru.service.worker"], stdout=log, stderr=log,
+                            cwd=PROJECT_ROOT, env={**os.environ, "CUTRU_LOG_LEVEL": "WARNING"})
+
+
+async def _wait_for_worker(worker: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    settings = load_settings()
+    client = await connect(settings)
+    request = DescribeTaskQueueRequest(namespace=settings.namespace, task_queue=TaskQueue(name=settings.task_queue))
+    deadline = time.monotonic() + timeout
+    while not (await client.workflow_service.describe_task_queue(request)).pollers:
+        if worker.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the worker did not start polling {settings.task_queue}: see {STATE_DIR}/worker.log")
+        await asyncio.sleep(0.2)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cutru_local.fuzz", description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=DEFAULT_REQUESTS, help="the fewest requests to send")
@@ -239,10 +320,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schema", type=Path, default=OPENAPI_FILE, help="the OpenAPI document")
     args = parser.parse_args(argv)
     base_url, credentials = stack_target(os.environ)
-    print(f"fuzzing {base_url} with {args.schema.name}: at least {args.requests} requests", flush=True)
-    result = fuzz(base_url, credentials.token_sources(), minimum=args.requests, seed=args.seed,
-                  workers=args.workers, schema_path=args.schema,
-                  progress=lambda line: print(line, file=sys.stderr, flush=True))
+    use_stack_environment()  # the worker's and this process's keys and addresses
+    asyncio.run(_ensure_seeded(os.environ["DATABASE_URL"]))
+    worker = _start_worker()
+    try:
+        asyncio.run(_wait_for_worker(worker))
+        tokens = credentials.token_sources()
+        codes = known_dossiers(base_url, tokens)
+        print(f"fuzzing {base_url} with {args.schema.name}: at least {args.requests} requests; the reads also get "
+              f"{len(codes)} dossiers that exist", flush=True)
+        result = fuzz(base_url, tokens, minimum=args.requests, seed=args.seed, workers=args.workers, codes=codes,
+                      schema_path=args.schema, progress=lambda line: print(line, file=sys.stderr, flush=True))
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
     for line in result.report():
         print(line, flush=True)
     return 0 if result.passed(args.requests) else 1

@@ -11,9 +11,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 import uvicorn
@@ -21,9 +22,14 @@ from cutru_local.fuzz import OPENAPI_FILE, Credentials, fuzz
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from temporalio.client import Client
+from temporalio.worker import Worker
 
+from cutru.clients.client import DossierClient
 from cutru.platform.config import Settings
+from domain.models import DossierState
 from tests.cli import closed_port, cutru_env
+from tests.integration.test_permanent_registration import own_residence_dossier, wait_state
 from tests.oidc import OidcProvider, free_port
 
 MINIMUM = 400  # requests; make fuzz-api sends 5,000 and more
@@ -46,7 +52,7 @@ def _wait_until_serving(url: str, failed: Callable[[], str | None]) -> None:
 @pytest.fixture
 def api_process(settings: Settings, oidc_provider: OidcProvider, tmp_path: Path) -> Iterator[str]:
     """``cutru api`` on a free port, its payment gateway configured (else the payment operations answer 503), on
-    the test's own task queue: what the fuzzer manages to submit waits there, out of other tests' way."""
+    the test's own task queue (its worker's)."""
     port = free_port()
     env = cutru_env(settings, tmp_path, **oidc_provider.environment(),
                     CUTRU_PAYMENT_GATEWAY_URL=f"http://127.0.0.1:{closed_port()}/paymentv2/vpcpay.html",
@@ -65,12 +71,26 @@ def api_process(settings: Settings, oidc_provider: OidcProvider, tmp_path: Path)
             process.wait(timeout=15)
 
 
-async def test_fuzzing_the_api_finds_no_server_error_and_no_schema_violation(api_process: str,
+@pytest.fixture
+async def waiting(client: Client, settings: Settings, pool: asyncpg.Pool, worker: Worker) -> AsyncIterator[str]:
+    """A dossier of the demo unit waiting for a decision, on the API's task queue with a worker: the reads get its
+    real answers. Terminated at the end."""
+    dossiers = DossierClient(client, settings.task_queue)
+    submission = await own_residence_dossier(pool)
+    code: str = submission["dossier_code"]
+    await dossiers.submit(submission)
+    await wait_state(dossiers, code, DossierState.AWAITING_DECISION)
+    yield code
+    if (await dossiers.handle(code).describe()).close_time is None:
+        await dossiers.handle(code).terminate("test over")
+
+
+async def test_fuzzing_the_api_finds_no_server_error_and_no_schema_violation(api_process: str, waiting: str,
                                                                              oidc_provider: OidcProvider):
     credentials = Credentials(oidc_provider.issuer, oidc_provider.client_secrets, oidc_provider.password)
-    # Off the event loop: the session's fixtures live on it.
+    # Off the event loop: the worker runs on it.
     result = await asyncio.to_thread(fuzz, api_process, credentials.token_sources(), minimum=MINIMUM, seed=21,
-                                     examples=15, coverage=False)
+                                     examples=15, coverage=False, codes=[waiting])
     report = "\n".join(result.report())
     assert result.passed(MINIMUM), report
     assert result.requests >= MINIMUM and result.server_errors == 0 and result.schema_violations == 0, report
@@ -80,6 +100,8 @@ async def test_fuzzing_the_api_finds_no_server_error_and_no_schema_violation(api
                for method, operation in operations.items() if operation.get("security")}
     unreached = sorted(operation for operation in secured if set(result.answers.get(operation, {})) <= {401})
     assert len(secured) > 15 and not unreached, unreached
+    # And the reads of the waiting dossier answered it, not 404 only.
+    assert result.answers["GET /v1/desk/dossiers/{code}"][200] > 0, result.answers
 
 
 class Item(BaseModel):
