@@ -23,7 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cutru.api.idempotency import HEADER, idempotent
 from cutru.api.problems import Problem, dossier_not_found, field_errors, problem_responses, validation_problem
-from cutru.api.ratelimit import RATE_LIMITED, WRITE_LIMIT
+from cutru.api.ratelimit import RATE_LIMITED, write_limit
 from cutru.api.security import check_procedure, check_readable, check_unit, forbidden, permit
 from cutru.api.state import ApiState, api_state
 from cutru.api.views import Page, bad_cursor, decode_cursor, encode_cursor
@@ -216,7 +216,7 @@ async def desk_dossier(
 
 
 @router.post("/dossiers/{code}/decision", response_model=DecisionReceipt, responses=_WRITES,
-             operation_id="desk_decide", dependencies=[WRITE_LIMIT],
+             operation_id="desk_decide", dependencies=[write_limit("decide")],
              summary="Approve, reject (with a reason) or request a supplement (with the missing items)")
 async def desk_decide(
     code: str,
@@ -247,7 +247,7 @@ async def desk_decide(
 
 
 @router.post("/dossiers/{code}/reassignment", response_model=DeskDossier, responses=_WRITES,
-             operation_id="desk_reassign", dependencies=[WRITE_LIMIT],
+             operation_id="desk_reassign", dependencies=[write_limit("reassign")],
              summary="Supervisor: give the dossier to another officer of the unit")
 async def desk_reassign(
     code: str,

@@ -32,7 +32,7 @@ from cutru.api.problems import (
     problem_responses,
     validation_problem,
 )
-from cutru.api.ratelimit import RATE_LIMITED, WRITE_LIMIT
+from cutru.api.ratelimit import RATE_LIMITED, write_limit
 from cutru.api.security import check_procedure, check_readable, check_unit, permit
 from cutru.api.state import ApiState, State
 from cutru.api.views import (
@@ -157,7 +157,7 @@ def _closed(code: str) -> Problem:
 
 
 @router.post(
-    "/dossiers", operation_id="submit_dossier", dependencies=[WRITE_LIMIT], status_code=201,
+    "/dossiers", operation_id="submit_dossier", dependencies=[write_limit("submit_dossier")], status_code=201,
     response_model=SubmitReceipt,
     summary="Submit one dossier",
     description="Starts the dossier under its code. A code already submitted answers 200 with "
@@ -184,7 +184,7 @@ async def submit_dossier(submission: Submission, request: Request, state: State,
 
 
 @router.post(
-    "/batches", operation_id="submit_batch", dependencies=[WRITE_LIMIT], response_model=BatchResult,
+    "/batches", operation_id="submit_batch", dependencies=[write_limit("submit_dossier")], response_model=BatchResult,
     summary="Submit a list of dossiers (an establishment's stay notifications, temporary residence by list)",
     description="Each item is checked and submitted on its own; the answer gives each item's result in order. "
                 "An item already submitted is reported, not started again, so a batch may be resent whole. "
@@ -249,7 +249,8 @@ async def submit_batch(batch: BatchRequest, request: Request, state: State,
 
 
 @router.post(
-    "/dossiers/{code}/supplements", operation_id="supplement_dossier", dependencies=[WRITE_LIMIT], status_code=202,
+    "/dossiers/{code}/supplements", operation_id="supplement_dossier", status_code=202,
+    dependencies=[write_limit("supplement_dossier")],
     response_model=MessageAccepted, summary="The citizen supplies what a CT05 asked for",
     description="Accepted only while the dossier waits for a supplement. " + _IDEMPOTENCY_DOC,
     responses={**_WRITE_ERRORS, **problem_responses(404, 503)},
@@ -271,7 +272,8 @@ async def supplement_dossier(code: str, supplement: Supplement, request: Request
 
 
 @router.post(
-    "/dossiers/{code}/withdrawal", operation_id="withdraw_dossier", dependencies=[WRITE_LIMIT], status_code=202,
+    "/dossiers/{code}/withdrawal", operation_id="withdraw_dossier", status_code=202,
+    dependencies=[write_limit("withdraw_dossier")],
     response_model=MessageAccepted, summary="The applicant withdraws the dossier before its result",
     description=_IDEMPOTENCY_DOC, responses={**_WRITE_ERRORS, **problem_responses(404, 503)},
 )

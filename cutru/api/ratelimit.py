@@ -20,12 +20,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import Depends, Request
 
 from cutru.api.problems import PROBLEM_JSON, Problem, ProblemDetails
-from cutru.api.security import caller
+from cutru.api.security import permit
 from cutru.api.settings import ApiSettings
 from cutru.api.state import api_state
 from cutru.platform.oidc import Principal
@@ -97,20 +97,28 @@ def _limits(request: Request) -> RateLimits:
     return limits
 
 
-async def limit_writes(request: Request, principal: Annotated[Principal, Depends(caller)]) -> None:
-    """A write route's dependency: 429 when its caller, or the dossier it writes to, is over its limit. The token
-    is verified once per request (FastAPI caches ``caller``), before this counts anything."""
-    limits = _limits(request)
-    if limits.callers is not None and (wait := limits.callers.take(principal.subject)):
-        raise rate_limited(wait, limits.settings.rate_per_minute, "from your client",
-                           "từ hệ thống của bạn")
-    code = request.path_params.get("code")
-    if limits.dossiers is not None and code is not None and (wait := limits.dossiers.take(code)):
-        raise rate_limited(wait, limits.settings.dossier_rate_per_minute, f"to dossier {code}",
-                           f"cho hồ sơ {code}")
+def write_limit(operation: str) -> Any:
+    """A write route's dependency: 429 when its caller, or the dossier it writes to, is over its limit.
 
+    It counts only callers whose token verifies and holds a role ``operation`` allows (the same check as the
+    route's own, run first here): a caller refused for its token or role spends no allowance. The token is
+    verified once per request: FastAPI caches ``caller``."""
 
-WRITE_LIMIT = Depends(limit_writes)
+    # A default, not an Annotated[...] naming ``operation``: annotations are strings here, resolved by FastAPI in
+    # the module's globals, where a closure's variable is not.
+    authorised = Depends(permit(operation))
+
+    async def limit(request: Request, principal: Principal = authorised) -> None:
+        limits = _limits(request)
+        if limits.callers is not None and (wait := limits.callers.take(principal.subject)):
+            raise rate_limited(wait, limits.settings.rate_per_minute, "from your client", "từ hệ thống của bạn")
+        code = request.path_params.get("code")
+        if limits.dossiers is not None and code is not None and (wait := limits.dossiers.take(code)):
+            raise rate_limited(wait, limits.settings.dossier_rate_per_minute, f"to dossier {code}",
+                               f"cho hồ sơ {code}")
+
+    return Depends(limit)
+
 
 # The 429 of a write route, for the OpenAPI document.
 RATE_LIMITED: dict[int | str, dict[str, Any]] = {429: {
