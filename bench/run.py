@@ -1060,7 +1060,7 @@ async def bench(options: Options) -> stats.BenchReport:
                          f"{stats.median_round(round_figures) + 1} of {len(results)}, the round with the median ratio")
 
         # 3b. through the HTTP API, side by side with the direct client's last round.
-        api_figures = await api_phases(runner, results[-1][2], api_people, budget, later)
+        api_figures = await api_phases(runner, results[-1][2], api_people, budget, later - api_seconds)
 
         # 4. paced at half the peak.
         paced_result: stats.WorkloadResult | None = None
