@@ -120,12 +120,11 @@ async def _current_address(conn: asyncpg.Connection, personal_id: str) -> str | 
 REGISTER = ("INSERT INTO documents (dossier_code, kind, sha256, path) SELECT $1::text, t.k, t.h, t.p"
              " FROM unnest($2::text[], $3::text[], $4::text[]) AS t(k, h, p)"
              " ON CONFLICT (dossier_code, kind) DO UPDATE SET sha256 = EXCLUDED.sha256, path = EXCLUDED.path")
-# The registration ($5-$7) and the delivery's row ($1-$4) in one statement.
-_DELIVER = (
-    "WITH registered AS (" + REGISTER.replace("$4", "$7").replace("$3", "$6").replace("$2", "$5") + ")"
-    " INSERT INTO deliveries (dossier_code, method, destination, documents) VALUES ($1, $2, $3, $4)"
-    " ON CONFLICT (dossier_code) DO NOTHING"
-)
+# The delivery's row ($1-$4), which sends it, and the registration of its documents ($5-$7).
+DELIVERY_ROW = ("INSERT INTO deliveries (dossier_code, method, destination, documents) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (dossier_code) DO NOTHING")
+REGISTERED = "registered AS (" + REGISTER.replace("$4", "$7").replace("$3", "$6").replace("$2", "$5") + ")"
+DELIVER = f"WITH {REGISTERED} {DELIVERY_ROW}"
 
 
 def register_args(stored: list[tuple[DocumentKind, StoredDocument]]) -> tuple[list[str], list[str], list[str]]:
@@ -167,6 +166,17 @@ async def deliver(conn: asyncpg.Connection, request: DeliveryRequest, document_d
                   found: Any = None) -> DeliveryReceipt:
     """Issue the result's documents and send them, once. ``found`` is ``DELIVERED``'s row if the caller read it
     in a statement it ran anyway."""
+    receipt, unsent = await issue_result(conn, request, document_dir, found)
+    if unsent is not None:
+        await conn.execute(DELIVER, *unsent)
+    return receipt
+
+
+async def issue_result(conn: asyncpg.Connection, request: DeliveryRequest, document_dir: Path,
+                       found: Any = None) -> tuple[DeliveryReceipt, tuple[Any, ...] | None]:
+    """``deliver`` but for the sending: the receipt, and ``DELIVER``'s arguments when the delivery is still to be
+    written (None when an earlier attempt sent it, or there is nothing to send), so that the caller can send it in
+    a statement it runs anyway."""
     result = request.result
     if found is None:
         found = await conn.fetchrow(DELIVERED, result.dossier_code)
@@ -176,15 +186,13 @@ async def deliver(conn: asyncpg.Connection, request: DeliveryRequest, document_d
                                   " ORDER BY kind", result.dossier_code, existing["documents"])
         return DeliveryReceipt(dossier_code=result.dossier_code, method=existing["method"],
                                documents=tuple(DocumentKind(k) for k in existing["documents"]),
-                               sha256=tuple(r["sha256"] for r in hashes))
+                               sha256=tuple(r["sha256"] for r in hashes)), None
     paper = result.paper
     if paper is None:
         # An invalid submission has no trustworthy destination: the refusal stays in the audit trail only.
-        return DeliveryReceipt(dossier_code=result.dossier_code, method="none", documents=(), sha256=())
+        return DeliveryReceipt(dossier_code=result.dossier_code, method="none", documents=(), sha256=()), None
     stored = await store_documents(conn, result, document_dir, found)
-    await conn.execute(
-        _DELIVER, result.dossier_code, paper.delivery.method, paper.delivery.destination,
-        [k.value for k in result.kinds], *register_args(stored),
-    )
+    unsent = (result.dossier_code, paper.delivery.method, paper.delivery.destination,
+              [k.value for k in result.kinds], *register_args(stored))
     return DeliveryReceipt(dossier_code=result.dossier_code, method=paper.delivery.method,
-                           documents=result.kinds, sha256=tuple(document.sha256 for _, document in stored))
+                           documents=result.kinds, sha256=tuple(document.sha256 for _, document in stored)), unsent

@@ -8,6 +8,7 @@ not raised: a refused dossier is a normal outcome, not an activity failure.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,7 +43,7 @@ from activities.contracts import (
     StayOutcome,
     UnitRoster,
 )
-from activities.delivery import DELIVERED, REGISTER
+from activities.delivery import DELIVERED, DELIVERY_ROW, REGISTER, REGISTERED
 from activities.facts import PERSON_SQL
 from activities.payment import PaymentGateway
 from activities.records import OPEN
@@ -85,17 +86,23 @@ _AUDIT_ROWS = ("INSERT INTO audit_events (dossier_code, event_key, actor, action
                " SELECT $1::text, t.k, t.a, t.c, t.d::jsonb, $6::timestamptz"
                " FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS t(k, a, c, d)"
                " ON CONFLICT (dossier_code, event_key) DO NOTHING")
-# The assignment (ASSIGN_OFFICER's $1-$3) and the acceptance's trail entries ($4-$8, as in _AUDIT_ROWS) in one
-# statement, after a WITH that names the other work it carries.
-_ACCEPT = ("accepted AS (INSERT INTO audit_events (dossier_code, event_key, actor, action, details, at)"
-           " SELECT $1::text, t.k, t.a, t.c, t.d::jsonb, $8::timestamptz"
-           " FROM unnest($4::text[], $5::text[], $6::text[], $7::text[]) AS t(k, a, c, d)"
-           " ON CONFLICT (dossier_code, event_key) DO NOTHING) " + ASSIGN_OFFICER)
-
-# The documents' registration ($1 the dossier, $9-$11 arrays of kinds, hashes and paths: delivery.register_args)
-# riding in the assignment's statement.
-_ACCEPT_WITH_RECEIPT = (
-    "WITH registered AS (" + REGISTER.replace("$4", "$11").replace("$3", "$10").replace("$2", "$9") + "), " + _ACCEPT
+# The acceptance in one round trip: the unit's roster, the CT04's registration ($1 the dossier, $9-$11 arrays of
+# kinds, hashes and paths: delivery.register_args), the trail entries ($4-$8, as in _AUDIT_ROWS) and the assignment
+# (ASSIGN_OFFICER's $1-$3). Nothing is written unless the unit exists, so a unit without a roster leaves the dossier
+# as it was for the retry. One row per officer, or one with NULL officer columns for a unit without officers.
+_IF_UNIT = "EXISTS (SELECT FROM unit)"
+_ACCEPT_WITH_ROSTER = (
+    "WITH unit AS (SELECT name FROM police_units WHERE unit_code = $2),"
+    " registered AS (" + REGISTER.replace("$4", "$11").replace("$3", "$10").replace("$2", "$9")
+    .replace(" ON CONFLICT", f" WHERE {_IF_UNIT} ON CONFLICT", 1) + "),"
+    " accepted AS (INSERT INTO audit_events (dossier_code, event_key, actor, action, details, at)"
+    " SELECT $1::text, t.k, t.a, t.c, t.d::jsonb, $8::timestamptz"
+    f" FROM unnest($4::text[], $5::text[], $6::text[], $7::text[]) AS t(k, a, c, d) WHERE {_IF_UNIT}"
+    " ON CONFLICT (dossier_code, event_key) DO NOTHING),"
+    " assigned AS (" + ASSIGN_OFFICER.replace(" WHERE d.dossier_code = $1 RETURNING",
+                                              f" WHERE d.dossier_code = $1 AND {_IF_UNIT} RETURNING") + ")"
+    " SELECT u.name, o.officer_id, o.full_name, o.role, o.active, (SELECT assigned_officer FROM assigned) AS assigned"
+    " FROM unit u LEFT JOIN officers o ON o.unit_code = $2 ORDER BY o.officer_id"
 )
 
 # The person lookup, riding in the identity check's statement as $9.
@@ -103,6 +110,21 @@ _PERSON = PERSON_SQL.replace("$1", "$9")
 
 # The delivery's opening trail entries (as in _AUDIT_ROWS) and what it reads first (delivery.DELIVERED).
 _OPEN_DELIVERY = f"WITH opened AS ({_AUDIT_ROWS}) " + DELIVERED
+
+# The closing trail entry ($1-$6, as in _AUDIT_INSERT) with the final status ($7) and its reason ($8).
+_CLOSED = f"closed AS ({_AUDIT_INSERT})"
+_FINAL_STATUS = " UPDATE dossiers SET status = $7, outcome_reason = $8, updated_at = now() WHERE dossier_code = $1"
+_CLOSE = f"WITH {_CLOSED}{_FINAL_STATUS}"
+
+
+def _after_closing(sql: str) -> str:
+    """``sql``'s parameters after the first moved behind _CLOSE's eight."""
+    return re.sub(r"\$(\d+)", lambda m: m[0] if m[1] == "1" else f"${int(m[1]) + 7}", sql)
+
+
+# _CLOSE with the delivery itself (delivery.DELIVER's $2-$7 as $9-$14): one statement instead of two.
+_DELIVER_AND_CLOSE = (f"WITH {_CLOSED}, {_after_closing(REGISTERED)}, delivered AS ({_after_closing(DELIVERY_ROW)})"
+                      + _FINAL_STATUS)
 
 
 def _details(record: AuditRecord, **more: Any) -> str:
@@ -271,22 +293,17 @@ class DossierActivities:
         # No transaction (the PDF is rendered in between, and nothing should stay locked meanwhile): the assignment
         # is one statement that keeps a first choice, and the document row is an upsert.
         async with self._pool.acquire() as conn:
-            roster = await conn.fetch(
-                "SELECT u.name, o.officer_id, o.full_name, o.role, o.active FROM police_units u"
-                " LEFT JOIN officers o ON o.unit_code = u.unit_code WHERE u.unit_code = $1 ORDER BY o.officer_id",
-                s.police_unit,
-            )
-            if not roster:
-                # Retrying lets an operator add the unit's roster without losing the dossier.
-                raise RuntimeError(f"police unit {s.police_unit} has no roster; add its officers and it retries")
             records = acceptance.trail_records()
             receipt = await delivery.store_documents(
                 conn, DocumentRequest(dossier_code=s.dossier_code, procedure=s.procedure, kinds=(DocumentKind.CT04,),
                                       paper=s, deadline=acceptance.deadline), self._document_dir)
-            # The CT04's registration rides in the assignment's statement.
-            assigned = await conn.fetchval(_ACCEPT_WITH_RECEIPT,
-                                           s.dossier_code, s.police_unit, acceptance.deadline,
-                                           *_audit_rows(records), datetime.now(UTC), *delivery.register_args(receipt))
+            roster = await conn.fetch(_ACCEPT_WITH_ROSTER,
+                                      s.dossier_code, s.police_unit, acceptance.deadline,
+                                      *_audit_rows(records), datetime.now(UTC), *delivery.register_args(receipt))
+            if not roster:
+                # Retrying lets an operator add the unit's roster without losing the dossier.
+                raise RuntimeError(f"police unit {s.police_unit} has no roster; add its officers and it retries")
+            assigned = roster[0]["assigned"]
             await self._apply_changes(conn, records)
         _log(step="accept", officer=assigned)
         return UnitRoster(
@@ -369,14 +386,14 @@ class DossierActivities:
             found = await conn.fetchrow(_OPEN_DELIVERY,
                                         result.dossier_code, *_audit_rows(opening), datetime.now(UTC))
             await self._apply_changes(conn, opening)
-            receipt = await delivery.deliver(conn, request, self._document_dir, found)
-            # The final status and the closing trail entry in one statement, so neither is ever seen without the other.
+            receipt, unsent = await delivery.issue_result(conn, request, self._document_dir, found)
+            # The final status and the closing trail entry in one statement, so neither is ever seen without the
+            # other; the delivery, unless an earlier attempt sent it, in the same one.
             await conn.execute(
-                f"WITH closed AS ({_AUDIT_INSERT})"
-                " UPDATE dossiers SET status = $7, outcome_reason = $8, updated_at = now() WHERE dossier_code = $1",
+                _CLOSE if unsent is None else _DELIVER_AND_CLOSE,
                 result.dossier_code, closing.event_key, closing.entry.actor, closing.entry.action.value,
                 _details(closing, documents=[k.value for k in result.kinds], reason=reason), datetime.now(UTC),
-                request.final_state.value, reason,
+                request.final_state.value, reason, *(unsent or ())[1:],
             )
         _log(step="deliver", state=request.final_state.value, documents=len(receipt.documents))
         return receipt

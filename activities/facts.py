@@ -129,12 +129,22 @@ def _residence_of(row: Any) -> ResidenceFacts | None:
     )
 
 
-async def load_facts(conn: asyncpg.Connection, submission: SubmissionBase) -> HouseholdFacts:
+def applicant_args(submission: SubmissionBase) -> tuple[Any, ...]:
+    """``APPLICANT_SQL``'s parameters for what the submission's procedure needs."""
+    spec = spec_for(submission)
+    place = spec.place(submission) if Need.PLACE in spec.needs else None
+    return (submission.applicant.personal_id, Need.CURRENT_PERMANENT in spec.needs,
+            place.commune_code if place else None, place.address_line if place else None)
+
+
+async def load_facts(conn: asyncpg.Connection, submission: SubmissionBase, row: Any = None) -> HouseholdFacts:
+    """The facts the submission's rules read. ``row`` is ``APPLICANT_SQL``'s if the caller read it in a statement
+    it ran anyway."""
     spec = spec_for(submission)
     applicant_id = submission.applicant.personal_id
     place = spec.place(submission) if Need.PLACE in spec.needs else None
-    row = await conn.fetchrow(APPLICANT_SQL, applicant_id, Need.CURRENT_PERMANENT in spec.needs,
-                              place.commune_code if place else None, place.address_line if place else None)
+    if row is None:
+        row = await conn.fetchrow(APPLICANT_SQL, *applicant_args(submission))
     assert row is not None, "identity was validated before"
     values: dict[str, Any] = {"applicant": PersonFacts.model_validate({c: row[c] for c in _PERSON_COLUMNS})}
     if place is not None:

@@ -13,12 +13,13 @@ commit dates its records the same, and tests that skip time see the records date
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from temporalio import activity
 
-from activities.facts import load_facts, records_of
+from activities.facts import APPLICANT_SQL, applicant_args, load_facts, records_of
 from domain.calendar import local_date
 from domain.facts import HouseholdFacts
 from domain.models import SubmissionBase
@@ -222,12 +223,18 @@ async def ct07_still_valid(conn: asyncpg.Connection, dossier_code: str, on: date
 OPEN = "status NOT IN ('completed', 'refused', 'cancelled', 'withdrawn')"
 
 # The claim; with $3, the read model's status written in the same statement.
-_CLAIM = (
+_CLAIMED = (
     "WITH status AS (UPDATE dossiers SET status = $3, updated_at = now() WHERE dossier_code = $1"
-    f" AND $3::text IS NOT NULL AND {OPEN})"
+    f" AND $3::text IS NOT NULL AND {OPEN}), claimed AS ("
     " INSERT INTO residence_changes (dossier_code, procedure, summary) VALUES ($1, $2, '{}')"
-    " ON CONFLICT (dossier_code) DO NOTHING RETURNING dossier_code"
+    " ON CONFLICT (dossier_code) DO NOTHING RETURNING dossier_code)"
 )
+_CLAIM = _CLAIMED + " SELECT dossier_code FROM claimed"
+# The claim with the applicant's facts ($4-$7: APPLICANT_SQL's $1-$4) read in the same round trip, one row
+# whatever is found; the facts are used only when the claim is this attempt's.
+_CLAIM_WITH_FACTS = (_CLAIMED + " SELECT (SELECT dossier_code FROM claimed) AS claimed, applicant.*"
+                     " FROM (VALUES (1)) AS one (x) LEFT JOIN ("
+                     + re.sub(r"\$(\d+)", lambda m: f"${int(m[1]) + 3}", APPLICANT_SQL) + ") applicant ON true")
 
 
 async def commit(
@@ -237,18 +244,25 @@ async def commit(
     """Apply the procedure's record plan once; return its summary and whether it had been applied before.
 
     ``facts`` are those of a check made in the same transaction (a stay notification); otherwise they are loaded
-    here, after the claim, as the records stand. ``status``, if given, goes into the read model with the claim,
+    here, with the claim, as the records stand. ``status``, if given, goes into the read model with the claim,
     whether or not the plan had been applied before.
     """
     spec = spec_for(submission)
     code = submission.dossier_code
+    row: Any = None
     async with conn.transaction():
-        claimed = await conn.fetchval(_CLAIM, code, spec.procedure.value, status)
+        if facts is None:
+            row = await conn.fetchrow(_CLAIM_WITH_FACTS, code, spec.procedure.value, status,
+                                      *applicant_args(submission))
+            claimed = row["claimed"]
+        else:
+            claimed = await conn.fetchval(_CLAIM, code, spec.procedure.value, status)
         if claimed is None:
             stored = await conn.fetchval("SELECT summary FROM residence_changes WHERE dossier_code = $1", code)
             return json.loads(stored), True
         if facts is None:
-            facts = await load_facts(conn, submission)
+            # No applicant found: load_facts looks again and refuses, as it always has.
+            facts = await load_facts(conn, submission, row if row["personal_id"] is not None else None)
         summary = await apply_plan(conn, code, spec.plan(submission, facts, today()))
         await conn.execute("UPDATE residence_changes SET summary = $2::jsonb WHERE dossier_code = $1",
                            code, json.dumps(summary))

@@ -1,0 +1,139 @@
+"""How many statements each activity of an approved dossier's path sends to PostgreSQL (every one a round trip, and
+CPU on both sides: docs/benchmarks.md, tuning log), and that folding the roster read into the acceptance's statement
+still writes nothing for a unit without a roster. Real PostgreSQL, the activities called as the worker calls them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from asyncpg.connection import LoggedQuery
+from temporalio.testing import ActivityEnvironment
+
+from activities.contracts import (
+    CLOSING_KEY,
+    Acceptance,
+    AuditRecord,
+    CommitRequest,
+    DeliveryRequest,
+    DocumentRequest,
+    DossierHeader,
+    DossierPaper,
+    EligibilityCheck,
+    IdentityCheck,
+    PaymentRequest,
+)
+from activities.dossier import DossierActivities
+from activities.payment import LocalPaymentGateway
+from domain.admin_units import all_provinces, communes_of, police_unit_code
+from domain.kinds import DocumentKind
+from domain.models import DossierState, TrailAction, TrailEntry
+from domain.procedures.catalogue import parse_submission
+from tests.factories import new_person, new_place, registration
+
+
+class Statements:
+    """The statements the pool's connections send, as asyncpg's query logger reports them."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def __call__(self, query: LoggedQuery) -> None:
+        self.sent.append(query.query)
+
+    async def init(self, conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(self)
+
+
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    return None
+
+
+@pytest.fixture
+async def counted(database_url: str) -> AsyncIterator[tuple[asyncpg.Pool, Statements]]:
+    statements = Statements()
+    # No reset query on release, as in the worker's pool (cutru.service.worker.database_pool).
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2, init=statements.init, reset=_no_reset)
+    yield pool, statements
+    await pool.close()
+
+
+def _trail(code: str, key: str, actor: str, action: TrailAction, **changes: Any) -> AuditRecord:
+    return AuditRecord(dossier_code=code, event_key=key, **changes,
+                       entry=TrailEntry(at=datetime.now(UTC), actor=actor, action=action))
+
+
+async def test_an_approved_dossier_costs_these_round_trips(
+        counted: tuple[asyncpg.Pool, Statements], tmp_path: Path) -> None:
+    pool, statements = counted
+    async with pool.acquire() as conn:
+        person = await new_person(conn)
+        place = await new_place(conn, owner_id=person.personal_id)
+    submission = parse_submission(registration(person, place))
+    code = submission.dossier_code
+    acts = DossierActivities(pool=pool, gateway=LocalPaymentGateway(pool, auto_confirm_after=timedelta(0)),
+                             document_dir=tmp_path)
+    env = ActivityEnvironment()
+    deadline = datetime.now(UTC) + timedelta(days=7)
+
+    async def sent(activity: Any, arg: Any) -> int:
+        statements.sent.clear()
+        await env.run(activity, arg)
+        return len(statements.sent)
+
+    identity = await sent(acts.validate_identity, IdentityCheck(
+        dossier=DossierHeader.of(submission), deadline=None,
+        audit=(_trail(code, "0000-received", "citizen", TrailAction.RECEIVED),)))
+    eligibility = await sent(acts.check_eligibility, EligibilityCheck(submission=submission))
+    acceptance = await sent(acts.accept_dossier, Acceptance(
+        paper=DossierPaper.of(submission), deadline=deadline,
+        audit=(_trail(code, "0001-accepted", "system", TrailAction.ACCEPTED),)))
+    payment = await sent(acts.request_payment, PaymentRequest(dossier_code=code, amount_vnd=20_000))
+    commit = await sent(acts.commit_residence, CommitRequest(submission=submission))
+    officer = await pool.fetchval("SELECT assigned_officer FROM dossiers WHERE dossier_code = $1", code)
+    delivery = await sent(acts.deliver_result, DeliveryRequest(
+        final_state=DossierState.COMPLETED, fee_paid_vnd=20_000,
+        audit=(_trail(code, "0002-approved", officer, TrailAction.APPROVED),
+               _trail(code, CLOSING_KEY, "system", TrailAction.COMPLETED, state=DossierState.COMPLETED)),
+        result=DocumentRequest(dossier_code=code, procedure=submission.procedure, kinds=(DocumentKind.CT08,),
+                               paper=DossierPaper.of(submission), deadline=deadline, decided_by=officer)))
+    # The commit: BEGIN, the claim with the applicant's facts, the plan's four steps (end any current permanent
+    # residence, start this one, open the household, add its head), the summary, COMMIT.
+    assert {"identity": identity, "eligibility": eligibility, "acceptance": acceptance, "payment": payment,
+            "commit": commit, "delivery": delivery} == {
+        "identity": 1, "eligibility": 1, "acceptance": 1, "payment": 2, "commit": 8, "delivery": 2}
+    assert await pool.fetchval("SELECT status FROM dossiers WHERE dossier_code = $1", code) == "completed"
+    assert await pool.fetchval("SELECT count(*) FROM deliveries WHERE dossier_code = $1", code) == 1
+
+
+async def test_a_unit_without_a_roster_leaves_the_dossier_as_it_was(pool: asyncpg.Pool, tmp_path: Path) -> None:
+    async with pool.acquire() as conn:
+        person = await new_person(conn)
+        place = await new_place(conn, owner_id=person.personal_id)
+    submission = parse_submission(registration(person, place))
+    code = submission.dossier_code
+    acts = DossierActivities(pool=pool, gateway=LocalPaymentGateway(pool), document_dir=tmp_path)
+    env = ActivityEnvironment()
+    await env.run(acts.validate_identity, IdentityCheck(
+        dossier=DossierHeader.of(submission), deadline=None,
+        audit=(_trail(code, "0000-received", "citizen", TrailAction.RECEIVED),)))
+    # A real commune's police unit that the database has no row for.
+    listed = {r["unit_code"] for r in await pool.fetch("SELECT unit_code FROM police_units")}
+    unit = next(code for code in (police_unit_code(c.code) for p in all_provinces() for c in communes_of(p.code))
+                if code not in listed)
+    unknown = DossierPaper.of(submission).model_copy(update={"police_unit": unit})
+
+    with pytest.raises(RuntimeError, match=f"{unit} has no roster"):
+        await env.run(acts.accept_dossier, Acceptance(
+            paper=unknown, deadline=datetime.now(UTC) + timedelta(days=7),
+            audit=(_trail(code, "0001-accepted", "system", TrailAction.ACCEPTED),)))
+    assert dict(await pool.fetchrow(
+        "SELECT status, assigned_officer, deadline,"
+        " (SELECT count(*) FROM audit_events WHERE dossier_code = $1) AS audit,"
+        " (SELECT count(*) FROM documents WHERE dossier_code = $1) AS documents"
+        " FROM dossiers WHERE dossier_code = $1", code)) == {
+        "status": "received", "assigned_officer": None, "deadline": None, "audit": 1, "documents": 0}
