@@ -60,12 +60,17 @@ class DatabaseOptions(BaseModel):
     keepalives; the client bounds every command as well (``command_timeout``), because a server behind a network
     that drops packets never answers, not even with its own timeout. Durations: seconds or ISO 8601 (PT30S)."""
 
-    connect_timeout: Duration = Field(default=timedelta(seconds=10), gt=timedelta(0))
-    statement_timeout: Duration = Field(default=timedelta(seconds=30), gt=timedelta(0))
-    # None: the statement timeout plus 5 s, so that a reachable server cancels first and says why.
+    # The defaults keep a black-holed activity attempt inside its start-to-close timeout (10 s,
+    # workflows/lifecycle.py): its statement fails after the client bound (4 s), and giving its connection back
+    # waits as long again for the cancel request, which the silence swallows too; so the attempt fails, frees its
+    # connection and is retried, rather than running on past the attempt the server has already given up on. Every
+    # activity and API read is a few indexed statements of milliseconds.
+    connect_timeout: Duration = Field(default=timedelta(seconds=4), gt=timedelta(0))
+    statement_timeout: Duration = Field(default=timedelta(seconds=3), gt=timedelta(0))
+    # None: the statement timeout plus 1 s, so that a reachable server cancels first and says why.
     command_timeout: Duration | None = Field(default=None, gt=timedelta(0))
-    lock_timeout: Duration = Field(default=timedelta(seconds=10), gt=timedelta(0))
-    idle_in_transaction_timeout: Duration = Field(default=timedelta(seconds=60), gt=timedelta(0))
+    lock_timeout: Duration = Field(default=timedelta(seconds=2), gt=timedelta(0))
+    idle_in_transaction_timeout: Duration = Field(default=timedelta(seconds=30), gt=timedelta(0))
     keepalive_idle: Duration = Field(default=timedelta(seconds=10), ge=timedelta(seconds=1))
     # A group role (cutru_worker, cutru_api, cutru_reporting) the session takes at start, for a login that is a
     # member of several; None: the login's own privileges (docs/production.md, database roles).
@@ -73,7 +78,7 @@ class DatabaseOptions(BaseModel):
 
     @property
     def client_timeout(self) -> timedelta:
-        return self.command_timeout or self.statement_timeout + timedelta(seconds=5)
+        return self.command_timeout or self.statement_timeout + timedelta(seconds=1)
 
 
 class Settings(BaseModel):
