@@ -213,6 +213,11 @@ def create_app(settings: ApiSettings, *, verifier: Verifier | None = None) -> Fa
     app.add_exception_handler(asyncpg.PostgresConnectionError, _on_database_down)
     app.add_exception_handler(asyncpg.CannotConnectNowError, _on_database_down)
     app.add_exception_handler(ConnectionError, _on_database_down)
+    # A statement bounded by the pool's timeouts (a database that stops answering, or one too slow to answer):
+    # the client's command timeout, or the server's statement or lock timeout.
+    app.add_exception_handler(TimeoutError, _on_database_down)
+    app.add_exception_handler(asyncpg.QueryCanceledError, _on_database_down)
+    app.add_exception_handler(asyncpg.LockNotAvailableError, _on_database_down)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(Metrics, metrics=metrics)  # added last: outermost, so it sees the 413s too
     for module in (public, portal, payments, officers, auditors, operators):

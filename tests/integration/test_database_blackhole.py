@@ -13,15 +13,19 @@ from datetime import timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import httpx
 import pytest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from cutru.api.settings import ApiSettings
 from cutru.clients.client import DossierClient
 from cutru.platform.config import DatabaseOptions, Settings
 from domain.models import DecisionKind, DossierState, OfficerDecision
+from tests.api_fixtures import bearer
 from tests.factories import pay
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_for, wait_state
+from tests.oidc import OidcProvider
 from worker import build_worker, database_pool
 from workflows.lifecycle import ACTIVITY_TIMEOUT
 
@@ -31,6 +35,8 @@ OPTIONS = DatabaseOptions(connect_timeout=timedelta(seconds=2), statement_timeou
                           idle_in_transaction_timeout=timedelta(seconds=5), keepalive_idle=timedelta(seconds=2))
 BOUND = OPTIONS.client_timeout.total_seconds()
 SLACK = 2.0  # the event loop's and the machine's own delays on a loaded 2-core machine
+
+pytest_plugins = ["tests.api_fixtures"]
 
 
 class BlackHole:
@@ -159,6 +165,27 @@ async def test_the_server_cancels_a_slow_statement_itself(hole: tuple[BlackHole,
         assert elapsed < BOUND
     finally:
         await pool.close()
+
+
+@pytest.fixture
+def api_settings(settings: Settings, oidc_provider: OidcProvider, hole: tuple[BlackHole, str]) -> ApiSettings:
+    """The API with its pool through the proxy."""
+    core = settings.model_copy(update={"database_url": hole[1], "database": OPTIONS})
+    return ApiSettings(core=core, oidc=oidc_provider.settings)
+
+
+async def test_the_api_answers_503_while_its_database_is_black_holed(
+        api_client: httpx.AsyncClient, portal_token: str, hole: tuple[BlackHole, str]):
+    proxy, _ = hole
+    assert (await api_client.get("/v1/dossiers", headers=bearer(portal_token))).status_code == 200
+    proxy.drop()
+    started = time.monotonic()
+    answer = await api_client.get("/v1/dossiers", headers=bearer(portal_token))
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["content-type"] == "application/problem+json" and "retry-after" in answer.headers
+    assert time.monotonic() - started < 2 * BOUND + SLACK
+    proxy.heal()
+    assert (await api_client.get("/v1/dossiers", headers=bearer(portal_token))).status_code == 200
 
 
 @pytest.fixture
