@@ -322,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     base_url, credentials = stack_target(os.environ)
     use_stack_environment()  # the worker's and this process's keys and addresses
     asyncio.run(_ensure_seeded(os.environ["DATABASE_URL"]))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped run stops its worker too (finally)
     worker = _start_worker()
     try:
         asyncio.run(_wait_for_worker(worker))
