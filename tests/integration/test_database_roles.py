@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -21,9 +22,11 @@ from cutru.clients.client import DossierClient
 from cutru.platform.config import DatabaseOptions, Settings
 from cutru.platform.db.migrate import MIGRATIONS_DIR
 from domain.models import DecisionKind, DossierState, OfficerDecision
+from domain.procedures.catalogue import PROCEDURES
 from tests.api_fixtures import bearer
-from tests.factories import pay
+from tests.factories import FAST, Desk, pay, time_skipping_env
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_state
+from tests.integration.test_procedures_examples import run_all_examples
 from tests.oidc import OidcProvider
 from worker import build_worker, database_pool
 
@@ -206,3 +209,20 @@ async def test_a_dossier_goes_through_with_the_api_and_the_worker_in_their_roles
     actions = [r["action"] for r in await pool.fetch(
         "SELECT action FROM audit_events WHERE dossier_code = $1 ORDER BY event_id", code)]
     assert actions == ["received", "accepted", "approved", "fee_paid", "completed"]
+
+
+async def test_every_example_procedure_completes_with_the_worker_in_its_role(
+        database_url: str, pool: asyncpg.Pool, tmp_root: Path):
+    """All eleven procedures, each through its whole record plan, with the worker's pool acting as cutru_worker
+    (the world the examples need is prepared by the owner)."""
+    worker_pool = await database_pool(database_url, 4, DatabaseOptions(role="cutru_worker"))
+    try:
+        async with time_skipping_env() as env:
+            settings = Settings(task_queue=f"tq-{uuid.uuid4().hex[:8]}", database_url=database_url,
+                                document_dir=tmp_root / "documents", processing=FAST)
+            with env.auto_time_skipping_disabled():
+                async with build_worker(env.client, settings, worker_pool):
+                    outcomes = await run_all_examples(Desk(env, settings, pool))
+    finally:
+        await worker_pool.close()
+    assert len(outcomes) == len(PROCEDURES)
