@@ -223,9 +223,27 @@ def test_ratio_and_targets() -> None:
     report = _report(cutru_rate=27.0, floor_rate=30.0)
     assert report.ratio == pytest.approx(0.9)
     verdicts = {check.target.split(" ")[0]: check.ok for check in report.targets}
-    assert verdicts == {"ratio": True, "stay": None, "submit-to-receipt": False, "worker": False}
+    # The API's lines (HTTP receipt, dossiers through the API, stays through the API) are n/a when not run.
+    assert verdicts == {"ratio": True, "stay": None, "submit-to-receipt": False, "worker": False, "HTTP": None,
+                        "dossiers": None}
     assert _report(cutru_rate=10.0, floor_rate=30.0).targets[0].ok is False
     assert stats.ratio(_workload("c", 5.0), _workload("f", 0.0)) == 0.0
+
+
+def test_api_targets_compare_with_the_direct_client_around_it() -> None:
+    report = _report(cutru_rate=27.0, floor_rate=30.0).model_copy(update={
+        "api": _workload("api", 25.0), "api_direct_before": _workload("cutru", 27.0),
+        "api_direct": _workload("direct", 29.0), "api_ratio": 25.0 / 28.0,
+        "api_paced": _workload("api paced", 12.5, receipt_p99=60.0),
+    })
+    report.api.api = stats.Usage(cpu_seconds=0.5, peak_rss_mb=140.0)  # type: ignore[union-attr]
+    checks = {check.target.split(" ")[0]: check for check in stats.check_targets(report) if "API" in check.target}
+    assert checks["HTTP"].ok is False and "60.0 ms" in checks["HTTP"].measured
+    assert checks["dossiers"].ok is False and checks["dossiers"].measured == "25.00 / mean(27.00, 29.00) = 0.89"
+    assert checks["stay"].ok is None
+    assert report.api.cpu_ms_per_workflow == {"worker": 200.0, "server": 100.0, "postgres": 10.0,  # type: ignore[union-attr]
+                                              "driver": 5.0, "api": 5.0, "total": 320.0}
+    assert "CPU ms per dossier, through the API: worker 200.0" in stats.format_report(report)
 
 
 def test_speed_probe_times_a_fixed_loop() -> None:
