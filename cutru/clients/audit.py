@@ -76,6 +76,15 @@ def _decision_detail(value: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def _stay_notified(value: dict[str, Any]) -> tuple[str, str, str]:
+    """Actor, action and detail of one stay notification: the host (ID number masked) and how many guests."""
+    applicant, details = value.get("applicant"), value.get("details")
+    host = applicant if isinstance(applicant, dict) else {}
+    guests = details.get("guests", []) if isinstance(details, dict) else []
+    return (mask_personal_id(str(host.get("personal_id", "?"))), "stay_notified",
+            f"{value.get('dossier_code')}: {len(guests)} guest(s)")
+
+
 async def messages(history: WorkflowHistory, converter: DataConverter) -> list[TrailLine]:
     """Who filed the dossier and who sent what to it, when, straight from the history events (the messages' names
     are the workflows' public contract, ``schemas/``)."""
@@ -105,11 +114,11 @@ async def messages(history: WorkflowHistory, converter: DataConverter) -> list[T
             if signal.signal_name == "officer_decision":
                 add(event, str(value.get("officer_id", "?")), "decision_signal", _decision_detail(value))
             elif signal.signal_name == "notify":  # a stay register's notification
-                applicant, details = value.get("applicant"), value.get("details")
-                host = applicant if isinstance(applicant, dict) else {}
-                guests = details.get("guests", []) if isinstance(details, dict) else []
-                add(event, mask_personal_id(str(host.get("personal_id", "?"))), "stay_notified",
-                    f"{value.get('dossier_code')}: {len(guests)} guest(s)")
+                add(event, *_stay_notified(value))
+            elif signal.signal_name == "notify_batch":  # an establishment's notifications in one message
+                batch = values[0] if values and isinstance(values[0], list) else []
+                for item in batch:
+                    add(event, *_stay_notified(item if isinstance(item, dict) else {}))
             elif signal.signal_name == "payment_confirmed":
                 add(event, "payment-gateway", "payment_confirmed", f"{value.get('amount_vnd')} VND")
             else:

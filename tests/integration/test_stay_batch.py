@@ -16,8 +16,10 @@ from temporalio.client import Client
 
 from activities.contracts import StayOutcome
 from cutru.clients import client as client_module
+from cutru.clients.audit import messages
 from cutru.clients.client import DossierClient, SubmitReceipt
 from cutru.platform.config import Settings
+from domain.identity import mask_personal_id
 from domain.models import DossierState
 from tests.api_fixtures import bearer
 from tests.factories import new_person
@@ -155,3 +157,19 @@ async def test_the_api_sends_an_establishments_batch_and_refuses_one_over_its_by
     assert too_big.status_code == 413 and too_big.headers["content-type"] == "application/problem+json"
     assert too_big.json()["code"] == "payload_too_large"
     assert await recorded(pool, [raw["dossier_code"] for raw in padded]) == {}
+
+
+async def test_the_auditors_messages_list_each_notification_of_a_batch(dossiers: DossierClient, pool: asyncpg.Pool):
+    raws = await two_hotels_guests(pool)
+    receipts = await dossiers.notify_batch(raws)
+    for receipt in receipts:
+        await outcome_of(dossiers, receipt)
+    register_id = receipts[0].workflow_id
+    history = await dossiers.client.get_workflow_handle(register_id).fetch_history()
+    lines = await messages(history, dossiers.client.data_converter)
+    batched = [raw["dossier_code"] for raw, receipt in zip(raws, receipts, strict=True)
+               if receipt.workflow_id == register_id]
+    notified = [line for line in lines if line.action == "stay_notified"]
+    assert [line.detail.split(":")[0] for line in notified] == batched
+    hosts = {r["dossier_code"]: r["applicant"]["personal_id"] for r in raws}
+    assert [line.actor for line in notified] == [mask_personal_id(hosts[code]) for code in batched]
