@@ -223,6 +223,7 @@ def _schema(base_url: str, tokens: Mapping[str, TokenSource], *, seed: int, work
         "request-timeout": 30,
         "continue-on-failure": True,  # every case of an operation runs after its first failure: the counts are whole
         "suppress-health-check": ["all"],
+        "cache": {"enabled": False},  # no .schemathesis/ in the tree; a run depends on its seed alone
         "generation": {"max-examples": examples},
         "phases": {phase: {"enabled": phase in set(phases)} for phase in all_phases},
         "checks": {name: {"enabled": False} for name in EXCLUDED_CHECKS},
