@@ -8,7 +8,6 @@ not raised: a refused dossier is a normal outcome, not an activity failure.
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -117,13 +116,11 @@ _FINAL_STATUS = " UPDATE dossiers SET status = $7, outcome_reason = $8, updated_
 _CLOSE = f"WITH {_CLOSED}{_FINAL_STATUS}"
 
 
-def _after_closing(sql: str) -> str:
-    """``sql``'s parameters after the first moved behind _CLOSE's eight."""
-    return re.sub(r"\$(\d+)", lambda m: m[0] if m[1] == "1" else f"${int(m[1]) + 7}", sql)
-
-
-# _CLOSE with the delivery itself (delivery.DELIVER's $2-$7 as $9-$14): one statement instead of two.
-_DELIVER_AND_CLOSE = (f"WITH {_CLOSED}, {_after_closing(REGISTERED)}, delivered AS ({_after_closing(DELIVERY_ROW)})"
+# _CLOSE with the delivery itself (delivery.DELIVER's $2-$7 as $9-$14, renumbered highest first so that none is
+# renumbered twice): one statement instead of two.
+_REGISTERED_AFTER_CLOSING = REGISTERED.replace("$7", "$14").replace("$6", "$13").replace("$5", "$12")
+_DELIVERY_AFTER_CLOSING = DELIVERY_ROW.replace("$4", "$11").replace("$3", "$10").replace("$2", "$9")
+_DELIVER_AND_CLOSE = (f"WITH {_CLOSED}, {_REGISTERED_AFTER_CLOSING}, delivered AS ({_DELIVERY_AFTER_CLOSING})"
                       + _FINAL_STATUS)
 
 
@@ -389,12 +386,13 @@ class DossierActivities:
             receipt, unsent = await delivery.issue_result(conn, request, self._document_dir, found)
             # The final status and the closing trail entry in one statement, so neither is ever seen without the
             # other; the delivery, unless an earlier attempt sent it, in the same one.
-            await conn.execute(
-                _CLOSE if unsent is None else _DELIVER_AND_CLOSE,
-                result.dossier_code, closing.event_key, closing.entry.actor, closing.entry.action.value,
-                _details(closing, documents=[k.value for k in result.kinds], reason=reason), datetime.now(UTC),
-                request.final_state.value, reason, *(unsent or ())[1:],
-            )
+            close_args = (result.dossier_code, closing.event_key, closing.entry.actor, closing.entry.action.value,
+                          _details(closing, documents=[k.value for k in result.kinds], reason=reason),
+                          datetime.now(UTC), request.final_state.value, reason)
+            if unsent is None:
+                await conn.execute(_CLOSE, *close_args)
+            else:
+                await conn.execute(_DELIVER_AND_CLOSE, *close_args, *unsent[1:])
         _log(step="deliver", state=request.final_state.value, documents=len(receipt.documents))
         return receipt
 
