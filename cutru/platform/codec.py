@@ -22,14 +22,12 @@ recorded before encryption became mandatory: replays and read-only tools only.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import binascii
 import dataclasses
 import os
 import re
 import secrets
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +39,8 @@ from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
+
+from cutru.platform.keytool import generate_key_main
 
 ENV_KEYS = "CUTRU_PAYLOAD_KEYS"
 ENV_KEY_FILE = "CUTRU_PAYLOAD_KEY_FILE"
@@ -343,17 +343,9 @@ def new_key_line(key_id: str | None = None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cutru.platform.codec", description="Payload encryption keys.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    generate = commands.add_parser("generate-key", help="print a new keyid:base64key entry")
-    generate.add_argument("--id", dest="key_id", help="key id (default: k<date>-<random>)")
-    args = parser.parse_args(argv)
-    try:
-        print(new_key_line(args.key_id))
-    except KeyConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return generate_key_main(argv, prog="python -m cutru.platform.codec",
+                             description="Payload encryption keys.", id_default="k<date>-<random>",
+                             new_key_line=new_key_line, refused=KeyConfigError)
 
 
 if __name__ == "__main__":

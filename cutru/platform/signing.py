@@ -9,19 +9,18 @@ which verify. Nobody else needs them; a Temporal writer without them cannot forg
 
 from __future__ import annotations
 
-import argparse
 import base64
 import binascii
 import os
 import re
 import secrets
-import sys
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 
+from cutru.platform.keytool import generate_key_main
 from domain.envelopes import sign_decision, sign_reassignment
 from domain.models import OfficerDecision, Reassignment
 
@@ -152,17 +151,9 @@ def new_key_line(key_id: str | None = None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cutru.platform.signing", description="Decision signing keys.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    generate = commands.add_parser("generate-key", help="print a new keyid:base64key entry")
-    generate.add_argument("--id", dest="key_id", help="key id (default: d<date>-<random>)")
-    args = parser.parse_args(argv)
-    try:
-        print(new_key_line(args.key_id))
-    except DecisionKeyError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return generate_key_main(argv, prog="python -m cutru.platform.signing",
+                             description="Decision signing keys.", id_default="d<date>-<random>",
+                             new_key_line=new_key_line, refused=DecisionKeyError)
 
 
 if __name__ == "__main__":
