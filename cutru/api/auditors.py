@@ -22,6 +22,7 @@ from cutru.api.security import check_readable, permit
 from cutru.api.state import ApiState, api_state
 from cutru.clients import audit
 from cutru.clients.officer import dossier_row
+from cutru.platform.codec import replay_converter_of
 from cutru.platform.config import SEARCH_ATTRIBUTES
 from cutru.platform.oidc import Principal
 from domain.models import TrailEntry
@@ -92,7 +93,8 @@ async def audit_replay(
 ) -> audit.ReplayReport:
     await _auditable(state, principal, code)
     history = await state.dossiers.client.get_workflow_handle(code).fetch_history()
-    return await audit.replay(history, state.dossiers.client.data_converter)
+    # Histories recorded in clear, before encryption became mandatory, replay too.
+    return await audit.replay(history, replay_converter_of(state.dossiers.client.data_converter))
 
 
 async def _history_json(events: AsyncIterator[Any]) -> AsyncIterator[bytes]:

@@ -314,6 +314,12 @@ def replay_converter(keyring: KeyRing | None) -> DataConverter:
     return _encrypted(EncryptionCodec(keyring, plaintext="pass"))
 
 
+def replay_converter_of(converter: DataConverter) -> DataConverter:
+    """``replay_converter`` with the keys of a process's own converter (the API's auditors' replay)."""
+    codec = converter.payload_codec
+    return replay_converter(codec.keyring if isinstance(codec, EncryptionCodec) else None)
+
+
 def legacy_plaintext_converter() -> DataConverter:
     """Pydantic JSON without encryption: replays of histories recorded in clear, and tools that only read them."""
     return pydantic_data_converter

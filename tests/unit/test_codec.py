@@ -32,6 +32,7 @@ from cutru.platform.codec import (
     main,
     new_key_line,
     replay_converter,
+    replay_converter_of,
     require_keyring,
 )
 from cutru.platform.oidc import TokenVerifier
@@ -347,6 +348,24 @@ async def test_codec_server_encode_then_decode(client: Client, keyring: KeyRing)
 
     response = await client.post("/default/decode", json=encoded_body)
     assert from_json(await response.json()) == originals
+
+
+async def test_codec_server_shows_payloads_recorded_in_clear_as_they_are(client: Client) -> None:
+    plain = [json_payload(NAME)]  # a history from before encryption was mandatory
+    response = await client.post("/decode", json=as_json(plain))
+    assert response.status == 200
+    assert from_json(await response.json()) == plain
+
+
+async def test_a_replay_converter_of_a_process_has_its_keys_and_takes_plaintext() -> None:
+    keys = KeyRing.generate("k1")
+    own = data_converter(keys)
+    [encrypted] = await own.encode([NAME])
+    replaying = replay_converter_of(own)
+    assert not is_encrypted(replaying)
+    [plain] = await legacy_plaintext_converter().encode([NAME])
+    assert await replaying.decode([encrypted, plain], [str, str]) == [NAME, NAME]
+    assert replay_converter_of(legacy_plaintext_converter()) is legacy_plaintext_converter()
 
 
 async def test_codec_server_errors(client: Client) -> None:
