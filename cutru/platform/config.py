@@ -81,12 +81,52 @@ class DatabaseOptions(BaseModel):
         return self.command_timeout or self.statement_timeout + timedelta(seconds=1)
 
 
+class TemporalToken(BaseModel):
+    """A service's own access token for a self-hosted Temporal server with the JWT authorizer: fetched with OAuth 2.0
+    client credentials from the identity provider's token endpoint, and renewed before it expires."""
+
+    token_url: str = Field(pattern=r"^https?://")
+    client_id: str = Field(min_length=1)
+    client_secret: str = Field(min_length=1, repr=False)
+    # RFC 8707 resource indicator, for a provider that sets the token's audience from it (e.g. urn:temporal).
+    resource: str | None = None
+    # Renewed when this part of the token's lifetime has gone, so a slow provider still answers in time.
+    renew_at: float = Field(default=0.75, gt=0, lt=1)
+
+
+_TEMPORAL_TOKEN_ENV = {
+    "token_url": "CUTRU_TEMPORAL_TOKEN_URL",
+    "client_id": "CUTRU_TEMPORAL_CLIENT_ID",
+    "client_secret": "CUTRU_TEMPORAL_CLIENT_SECRET",
+    "resource": "CUTRU_TEMPORAL_TOKEN_RESOURCE",
+    "renew_at": "CUTRU_TEMPORAL_TOKEN_RENEW_AT",
+}
+
+
+def temporal_token_from_env(environ: dict[str, str] | None = None) -> TemporalToken | None:
+    """The service's token settings, or None when CUTRU_TEMPORAL_CLIENT_ID is not set; refused when half set or
+    beside a static TEMPORAL_API_KEY (which of the two would be sent would be a guess)."""
+    env = os.environ if environ is None else environ
+    values = {field: env[var] for field, var in _TEMPORAL_TOKEN_ENV.items() if env.get(var)}
+    if not values:
+        return None
+    if env.get("TEMPORAL_API_KEY"):
+        raise ConfigError("set TEMPORAL_API_KEY or CUTRU_TEMPORAL_CLIENT_ID (a token renewed by cutru), not both")
+    try:
+        return TemporalToken.model_validate(values)
+    except ValidationError as error:
+        raise ConfigError("invalid Temporal token settings: " + "; ".join(
+            f"{_TEMPORAL_TOKEN_ENV.get(str(e['loc'][0]), str(e['loc'][0]))}: {e['msg']}" for e in error.errors())
+        ) from error
+
+
 class Settings(BaseModel):
     temporal_address: str = "127.0.0.1:7233"
     namespace: str = "default"
     # What envconfig loaded (TEMPORAL_TLS*, or the profile's [tls] table); None: plain text unless an API key is set.
     temporal_tls: ClientConfigTLS | None = None
     temporal_api_key: str | None = None
+    temporal_token: TemporalToken | None = None
     temporal_grpc_meta: dict[str, str] = Field(default_factory=dict)
     task_queue: str = "cutru-dossiers"
     database_url: str = "postgresql://postgres@127.0.0.1:5432/cutru"
@@ -184,7 +224,8 @@ def load_settings() -> Settings:
         values["temporal_address"] = profile.address
     if profile.namespace:
         values["namespace"] = profile.namespace
-    values.update(temporal_tls=profile.tls, temporal_api_key=profile.api_key, temporal_grpc_meta=profile.grpc_meta)
+    values.update(temporal_tls=profile.tls, temporal_api_key=profile.api_key, temporal_grpc_meta=profile.grpc_meta,
+                  temporal_token=temporal_token_from_env())
     for field, var in _ENV.items():
         if os.environ.get(var):
             values[field] = os.environ[var]

@@ -4,16 +4,21 @@ worker process the same way (its tuning, its event loop)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+import httpx
+from pydantic import BaseModel, Field, ValidationError
 from temporalio.client import Client, TLSConfig
 from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime
 from temporalio.worker import PollerBehaviorSimpleMaximum
 
 from cutru.platform.codec import data_converter, require_keyring
-from cutru.platform.config import ConfigError, Settings
+from cutru.platform.config import ConfigError, Settings, TemporalToken
+
+log = logging.getLogger(__name__)
 
 
 def tls_config(settings: Settings) -> TLSConfig | bool:
@@ -25,7 +30,8 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
     """
     tls = settings.temporal_tls
     if tls is None:
-        return TLSConfig() if settings.temporal_api_key is not None else False
+        bearer = settings.temporal_api_key is not None or settings.temporal_token is not None
+        return TLSConfig() if bearer else False
     if tls.disabled:
         return False
     if (tls.client_cert is None) != (tls.client_private_key is None):
@@ -43,16 +49,88 @@ async def connect(settings: Settings, runtime: Runtime | None = None, *,
                   converter: DataConverter | None = None) -> Client:
     """A client with the payload keys of the environment: refuses to connect without them (KeyConfigError).
 
-    ``converter`` replaces cutru's for what is not cutru (the benchmark's bare-engine floor)."""
-    return await Client.connect(
+    ``converter`` replaces cutru's for what is not cutru (the benchmark's bare-engine floor). With
+    ``settings.temporal_token`` the client sends the service's own access token and renews it while it runs."""
+    api_key = settings.temporal_api_key
+    token: AccessToken | None = None
+    if settings.temporal_token is not None:
+        token = await fetch_temporal_token(settings.temporal_token)
+        api_key = token.access_token
+    client = await Client.connect(
         settings.temporal_address,
         namespace=settings.namespace,
         data_converter=converter if converter is not None else data_converter(require_keyring()),
         tls=tls_config(settings),
-        api_key=settings.temporal_api_key,
+        api_key=api_key,
         rpc_metadata=settings.temporal_grpc_meta,
         runtime=runtime,
     )
+    if settings.temporal_token is not None and token is not None:
+        task = asyncio.get_running_loop().create_task(_renew(client, settings.temporal_token, token))
+        _RENEWALS[id(client)] = task
+        task.add_done_callback(lambda _: _RENEWALS.pop(id(client), None))
+    return client
+
+
+def stop_renewing(client: Client) -> None:
+    """End the renewal of a client's token (a process that keeps running without that client)."""
+    task = _RENEWALS.pop(id(client), None)
+    if task is not None:
+        task.cancel()
+
+
+class AccessToken(BaseModel):
+    """The part of an OAuth 2.0 token response (RFC 6749 §5.1) that matters here."""
+
+    access_token: str = Field(min_length=1)
+    expires_in: float = Field(default=300, gt=0)
+
+
+class TemporalTokenUnavailable(ConnectionError):
+    """The identity provider's token endpoint could not be reached or answered nonsense."""
+
+
+# Renewal tasks by client: they live as long as their client; the map keeps them from being garbage-collected.
+_RENEWALS: dict[int, asyncio.Task[None]] = {}
+# A failed renewal is tried again this often while the current token still works.
+RENEW_RETRY_SECONDS = 5.0
+
+
+async def fetch_temporal_token(settings: TemporalToken) -> AccessToken:
+    """A fresh access token by client credentials: ConfigError when the provider refuses the client (a setting
+    to fix), TemporalTokenUnavailable when it cannot be reached."""
+    form = {"grant_type": "client_credentials"}
+    if settings.resource:
+        form["resource"] = settings.resource
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            response = await http.post(settings.token_url, data=form, auth=(settings.client_id, settings.client_secret))
+    except httpx.HTTPError as error:
+        raise TemporalTokenUnavailable(f"token endpoint {settings.token_url}: {error}") from error
+    if response.status_code in (400, 401, 403):
+        raise ConfigError(f"the token endpoint refused CUTRU_TEMPORAL_CLIENT_ID {settings.client_id} "
+                          f"({response.status_code}): check the client id, its secret and its grants")
+    try:
+        response.raise_for_status()
+        return AccessToken.model_validate_json(response.content)
+    except (httpx.HTTPStatusError, ValidationError) as error:
+        raise TemporalTokenUnavailable(f"token endpoint {settings.token_url}: {error}") from error
+
+
+async def _renew(client: Client, settings: TemporalToken, token: AccessToken) -> None:
+    """Replace the client's token when ``renew_at`` of its lifetime has gone; on failure, try again every few
+    seconds while the current one lasts (the server refuses calls only once it has expired)."""
+    wait = token.expires_in * settings.renew_at
+    while True:
+        await asyncio.sleep(wait)
+        try:
+            token = await fetch_temporal_token(settings)
+        except (ConfigError, TemporalTokenUnavailable) as error:
+            log.warning("Temporal token not renewed, trying again in %s s: %s", RENEW_RETRY_SECONDS, error)
+            wait = RENEW_RETRY_SECONDS
+            continue
+        client.api_key = token.access_token
+        wait = token.expires_in * settings.renew_at
 
 
 def worker_tuning(settings: Settings) -> dict[str, Any]:
