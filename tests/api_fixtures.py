@@ -1,8 +1,6 @@
 """The API in process for tests: the session's Temporal and database, a worker on the test's task queue, and the
 real local OIDC provider verifying the tokens.
 
-    pytest_plugins = ["tests.api_fixtures"]   # in the test module (until tests/conftest.py lists it)
-
     async def test_x(api_client: httpx.AsyncClient, portal_token: str):
         response = await api_client.get("/v1/dossiers/HS-X", headers=bearer(portal_token))
 

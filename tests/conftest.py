@@ -35,7 +35,8 @@ from worker import build_worker, database_pool
 # the tests start as well.
 os.environ.update(KEY_ENVIRONMENT)
 
-pytest_plugins = ["tests.oidc"]  # the real OIDC provider and its tokens, for any test
+# The real OIDC provider and its tokens, and an in-process API on the session's services, for any test.
+pytest_plugins = ["tests.oidc", "tests.api_fixtures"]
 
 SEED_PEOPLE = 3_000
 SEARCH_ATTRIBUTE_KINDS: dict[str, Callable[[str], SearchAttributeKey[Any]]] = {

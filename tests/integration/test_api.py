@@ -21,8 +21,6 @@ from tests.api_fixtures import bearer
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_for
 from tests.oidc import OidcProvider, expired_token, signed_token, tampered_token
 
-pytest_plugins = ["tests.api_fixtures"]
-
 PROBLEM = "application/problem+json"
 
 

@@ -17,8 +17,6 @@ from tests.integration.test_api import assert_problem
 from tests.integration.test_audit import OFFICER, completed  # noqa: F401  (the fixture)
 from tests.oidc import OidcProvider, login_token, signed_token
 
-pytest_plugins = ["tests.api_fixtures"]
-
 AUDITOR = "KT-AUDITOR-01"
 AUDIT_PATHS = ("trail", "replay", "history")
 

@@ -24,8 +24,6 @@ from tests.integration.test_api import assert_problem
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_for, wait_state
 from tests.oidc import OidcProvider, login_token
 
-pytest_plugins = ["tests.api_fixtures"]
-
 DEMO_UNIT = "CA-00070"
 OFFICER, OTHER_OFFICER, SUPERVISOR = "CB-00070-02", "CB-00070-01", "CB-00070-00"
 

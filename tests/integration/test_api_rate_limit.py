@@ -17,8 +17,6 @@ from cutru.platform.config import Settings
 from tests.api_fixtures import bearer
 from tests.oidc import OidcProvider, signed_token
 
-pytest_plugins = ["tests.api_fixtures"]
-
 CALLER_BURST = 3
 DOSSIER_BURST = 2
 WRITES = {"submit_dossier", "submit_batch", "supplement_dossier", "withdraw_dossier", "desk_decide", "desk_reassign"}

@@ -40,8 +40,6 @@ from tests.oidc import (
     wrong_audience_token,
 )
 
-pytest_plugins = ["tests.api_fixtures"]
-
 PUBLIC: frozenset[Role] = frozenset()  # no token needed: any token, or a bad one, is ignored
 WRITE = -1  # a write by an allowed caller: authorised (not 401, 403 or 404) and no server error
 LISTING = -2  # a listing by a caller of another unit: 200, and the own unit's dossier is not in it

@@ -36,7 +36,6 @@ OPTIONS = DatabaseOptions(connect_timeout=timedelta(seconds=2), statement_timeou
 BOUND = OPTIONS.client_timeout.total_seconds()
 SLACK = 2.0  # the event loop's and the machine's own delays on a loaded 2-core machine
 
-pytest_plugins = ["tests.api_fixtures"]
 
 
 class BlackHole:

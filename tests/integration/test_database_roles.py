@@ -30,8 +30,6 @@ from tests.integration.test_procedures_examples import run_all_examples
 from tests.oidc import OidcProvider
 from worker import build_worker, database_pool
 
-pytest_plugins = ["tests.api_fixtures"]
-
 ROLES = ("cutru_worker", "cutru_api", "cutru_reporting")
 WRITERS = ("cutru_worker", "cutru_api")
 # Tables only the API uses: the workers hold no privilege on them.

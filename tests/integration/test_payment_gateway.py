@@ -39,8 +39,6 @@ from domain.models import DossierState, ProcessingOptions
 from tests.factories import Desk, new_person, new_place, registration
 from worker import build_worker
 
-pytest_plugins = ["tests.api_fixtures"]
-
 TMN_CODE = "CUTRUT01"
 SECRET = f"test-secret-{uuid.uuid4().hex}"
 IPN_PATH = "/v1/payments/vnpay/ipn"

@@ -26,8 +26,6 @@ from tests.factories import new_person
 from tests.integration.test_stay_register import hotel, hotel_stay, outcome_of
 from workflows.stay_register import RECEIVED_BATCH_BYTES, RECEIVED_BATCH_LIMIT, StayRegister, encoded_size
 
-pytest_plugins = ["tests.api_fixtures"]
-
 NAMES = "An Bình Chi Dũng Giang Hà Khoa Lan Minh Nam".split()
 
 
