@@ -8,10 +8,12 @@ not raised: a refused dossier is a normal outcome, not an activity failure.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import asyncpg
 import structlog
 from temporalio import activity
 
@@ -46,13 +48,15 @@ from activities.delivery import DELIVERED, DELIVERY_ROW, REGISTER, REGISTERED
 from activities.facts import PERSON_SQL
 from activities.payment import PaymentGateway
 from activities.records import OPEN
+from domain.facts import HouseholdFacts
 from domain.kinds import DocumentKind
 from domain.models import DossierState, ProcessingOptions, Refusal
 from domain.procedures.catalogue import spec_for
 from domain.procedures.common import identity_refusals
+from domain.procedures.plan import RecordStay
+from domain.procedures.stay_notification import SPEC as STAY_SPEC
+from domain.procedures.stay_notification import StayNotificationSubmission
 
-if TYPE_CHECKING:
-    import asyncpg
 
 def _log(**fields: Any) -> None:
     # The worker process configures structlog (JSON lines, personal IDs masked); activities only emit events.
@@ -124,6 +128,35 @@ _DELIVER_AND_CLOSE = (f"WITH {_CLOSED}, {_REGISTERED_AFTER_CLOSING}, delivered A
                       + _FINAL_STATUS)
 
 
+# A register's accepted stay notifications in one statement: the claims ($1 codes, $2 procedure, $3 summaries), the
+# guests ($4-$18, one element per guest) of the notifications this statement claims, the read model ($19-$22), and
+# the closing trail entries ($23 their key, $24 details, $25 the time written).
+_RECORD_ACCEPTED_STAYS = (
+    "WITH claimed AS (INSERT INTO residence_changes (dossier_code, procedure, summary)"
+    " SELECT c.code, $2::text, c.summary::jsonb FROM unnest($1::text[], $3::text[]) AS c(code, summary)"
+    " ON CONFLICT (dossier_code) DO NOTHING RETURNING dossier_code),"
+    " guests AS (INSERT INTO stay_notifications (dossier_code, guest_no, personal_id, passport_number, full_name,"
+    " birth_date, host_kind, province_code, commune_code, address_line, arrival, departure, reason, notified_at,"
+    " notified_late)"
+    " SELECT g.code, g.no, g.pid, g.passport, g.name, g.born, g.host, g.province, g.commune, g.address, g.arrival,"
+    " g.departure, g.reason, g.notified, g.late"
+    " FROM unnest($4::text[], $5::smallint[], $6::char(12)[], $7::text[], $8::text[], $9::date[], $10::text[],"
+    " $11::text[], $12::text[], $13::text[], $14::timestamptz[], $15::date[], $16::text[], $17::timestamptz[],"
+    " $18::boolean[]) AS g(code, no, pid, passport, name, born, host, province, commune, address, arrival,"
+    " departure, reason, notified, late)"
+    " WHERE g.code IN (SELECT dossier_code FROM claimed)),"
+    " listed AS (INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name,"
+    " received_at, outcome_reason)"
+    " SELECT d.code, $2::text, 'completed', d.unit, d.applicant, d.name, d.received, NULL"
+    " FROM unnest($1::text[], $19::text[], $20::text[], $21::text[], $22::timestamptz[])"
+    " AS d(code, unit, applicant, name, received) ON CONFLICT (dossier_code) DO NOTHING),"
+    " closed AS (INSERT INTO audit_events (dossier_code, event_key, actor, action, details, at)"
+    " SELECT a.code, $23::text, 'system', 'completed', a.details::jsonb, $25::timestamptz"
+    " FROM unnest($1::text[], $24::text[]) AS a(code, details) ON CONFLICT (dossier_code, event_key) DO NOTHING)"
+    " SELECT count(*) FROM claimed"
+)
+
+
 def _details(record: AuditRecord, **more: Any) -> str:
     return json.dumps({"detail": record.entry.detail, "at": record.entry.at.isoformat(), **more}, ensure_ascii=False)
 
@@ -132,6 +165,11 @@ def _audit_rows(records: tuple[AuditRecord, ...]) -> tuple[list[str], list[str],
     """``_AUDIT_ROWS``' arrays."""
     return ([r.event_key for r in records], [r.entry.actor for r in records],
             [r.entry.action.value for r in records], [_details(r) for r in records])
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows as the arrays of an ``unnest``, one per column (empty ones when there are no rows)."""
+    return [[row[i] for row in rows] for i in range(width)]
 
 
 def _recorded_stay(row: Any) -> StayOutcome:
@@ -233,6 +271,8 @@ class DossierActivities:
                 codes, CLOSING_KEY,
             )
             recorded = {row["dossier_code"]: _recorded_stay(row) for row in rows}
+            recorded |= await self._record_accepted_stays(
+                conn, [s for s in batch.notifications if s.dossier_code not in recorded])
             outcomes = []
             for submission in batch.notifications:
                 outcome = recorded.get(submission.dossier_code)
@@ -245,6 +285,55 @@ class DossierActivities:
         _log(step="record_stays", notifications=len(outcomes),
              refused=sum(o.state == DossierState.REFUSED for o in outcomes))
         return StayBatchResult(outcomes=tuple(outcomes))
+
+    @staticmethod
+    async def _record_accepted_stays(conn: asyncpg.Connection,
+                                     notifications: list[StayNotificationSubmission]) -> dict[str, StayOutcome]:
+        """The notifications the rules accept, checked on facts read in one statement and recorded in another, as
+        _accept_at_once records each. Left to _accept_at_once (absent from the result): the refused ones (their CT06),
+        a code twice in the batch, and every one if the statement fails, so that one bad row holds back no other."""
+        counts = Counter(s.dossier_code for s in notifications)
+        single = [s for s in notifications if counts[s.dossier_code] == 1]
+        if not single:
+            return {}
+        spec = STAY_SPEC
+        ids = {s.applicant.personal_id for s in single} | {i for s in single for i in spec.named_ids(s)}
+        people = {p.personal_id: p for p in await facts.people(conn, sorted(ids))}
+        accepted: list[tuple[StayNotificationSubmission, dict[str, str], RecordStay]] = []
+        on = records.today()
+        for s in single:
+            applicant = people.get(s.applicant.personal_id)
+            if applicant is None or identity_refusals(s.applicant, applicant):
+                continue
+            found = HouseholdFacts(applicant=applicant, named=tuple(
+                people[i] for i in sorted(set(spec.named_ids(s))) if i in people))
+            found = found.model_copy(update={"notes": tuple(spec.notes(s, found))})
+            if spec.refusals(s, found):
+                continue
+            plan = spec.plan(s, found, on)
+            steps = [step for step in plan.steps if isinstance(step, RecordStay)]
+            if len(steps) != len(plan.steps) or len(steps) != 1:
+                continue
+            accepted.append((s, dict(plan.summary), steps[0]))
+        if not accepted:
+            return {}
+        guests = [(s.dossier_code, number, g.personal_id, g.passport_number, g.full_name, g.birth_date, step.host_kind,
+                   step.place.province_code, step.place.commune_code, step.place.address_line, step.arrival,
+                   step.departure, step.reason, step.notified_at, step.notified_late)
+                  for s, _, step in accepted for number, g in enumerate(step.guests, start=1)]
+        closing = [json.dumps({"channel": s.channel, "refusals": [], "reasons": [], "reasons_vi": []},
+                              ensure_ascii=False) for s, _, _ in accepted]
+        try:
+            await conn.fetchval(
+                _RECORD_ACCEPTED_STAYS, [s.dossier_code for s, _, _ in accepted], spec.procedure.value,
+                [json.dumps(summary) for _, summary, _ in accepted], *_columns(guests, 15),
+                [s.police_unit for s, _, _ in accepted], [s.applicant.personal_id for s, _, _ in accepted],
+                [s.applicant.full_name for s, _, _ in accepted], [s.received_at for s, _, _ in accepted],
+                CLOSING_KEY, closing, datetime.now(UTC))
+        except asyncpg.PostgresError:
+            return {}
+        return {s.dossier_code: StayOutcome(dossier_code=s.dossier_code, state=DossierState.COMPLETED)
+                for s, _, _ in accepted}
 
     async def _accept_at_once(self, conn: asyncpg.Connection, s: Any,
                               audit: tuple[AuditRecord, ...] = ()) -> ImmediateResult:
