@@ -30,7 +30,6 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
 
 from cryptography.exceptions import InvalidTag
@@ -40,7 +39,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
-from cutru.platform.keytool import generate_key_main
+from cutru.platform.keytool import generate_key_main, key_setting
 
 ENV_KEYS = "CUTRU_PAYLOAD_KEYS"
 ENV_KEY_FILE = "CUTRU_PAYLOAD_KEY_FILE"
@@ -200,21 +199,8 @@ class KeyRing:
 
         None means encryption is off; whether that is acceptable is the caller's decision.
         """
-        inline = environ.get(ENV_KEYS, "").strip()
-        path = environ.get(ENV_KEY_FILE, "").strip()
-        if inline and path:
-            raise KeyConfigError(f"both {ENV_KEYS} and {ENV_KEY_FILE} are set; set only one of them.")
-        if inline:
-            return cls.parse(inline, ENV_KEYS)
-        if path:
-            try:
-                text = Path(path).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise KeyConfigError(
-                    f"{ENV_KEY_FILE}={path}: cannot read the key file ({exc.strerror or type(exc).__name__})."
-                ) from None
-            return cls.parse(text, f"{ENV_KEY_FILE} {path}")
-        return None
+        found = key_setting(environ, ENV_KEYS, ENV_KEY_FILE, KeyConfigError)
+        return cls.parse(*found) if found is not None else None
 
     def encrypt(self, plaintext: bytes) -> tuple[str, bytes]:
         """Encrypt with the active key; returns ``(key_id, nonce + ciphertext)``."""

@@ -17,10 +17,9 @@ import secrets
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from types import MappingProxyType
 
-from cutru.platform.keytool import generate_key_main
+from cutru.platform.keytool import generate_key_main, key_setting
 from domain.envelopes import sign_decision, sign_reassignment
 from domain.models import OfficerDecision, Reassignment
 
@@ -107,18 +106,9 @@ class DecisionKeyRing:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> DecisionKeyRing:
         """The ring from CUTRU_DECISION_KEYS or CUTRU_DECISION_KEY_FILE; refuses to go on without one."""
-        inline = environ.get(ENV_KEYS, "").strip()
-        path = environ.get(ENV_KEY_FILE, "").strip()
-        if inline and path:
-            raise DecisionKeyError(f"both {ENV_KEYS} and {ENV_KEY_FILE} are set; set only one of them.")
-        if inline:
-            return cls.parse(inline, ENV_KEYS)
-        if path:
-            try:
-                text = Path(path).read_text(encoding="utf-8")
-            except OSError as error:
-                raise DecisionKeyError(f"{ENV_KEY_FILE}={path}: cannot read it ({error.strerror}).") from None
-            return cls.parse(text, f"{ENV_KEY_FILE} {path}")
+        found = key_setting(environ, ENV_KEYS, ENV_KEY_FILE, DecisionKeyError)
+        if found is not None:
+            return cls.parse(*found)
         raise DecisionKeyError(f"{ENV_KEYS} is not set: officers' decisions cannot be signed or verified. {_HOW_TO}")
 
 
