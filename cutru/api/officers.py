@@ -10,9 +10,9 @@ problem that says why.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -44,6 +44,8 @@ from cutru.platform.signing import DecisionKeyRing, sign_decision_now, sign_reas
 from domain.calendar import WorkingCalendar
 from domain.models import DecisionReceipt, OfficerDecision, Reassignment
 from workflows.lifecycle import DECISION_REFUSED, REASSIGNMENT_REFUSED
+
+T = TypeVar("T")
 
 router = APIRouter(prefix="/v1/desk", tags=["officers"])
 
@@ -234,14 +236,8 @@ async def desk_decide(
         except ValidationError as error:
             raise validation_problem(field_errors(error.errors())) from error
         signed = sign_decision_now(_decision_keys(state), decision, code, _token_id(principal, request))
-        try:
-            return _json(await state.dossiers.decide(code, signed))
-        except WorkflowUpdateFailedError as error:
-            if isinstance(error.cause, ApplicationError) and error.cause.type == DECISION_REFUSED:
-                raise _refused(error, "decision", "quyết định") from error
-            raise
-        except RPCError as error:
-            raise _not_found_or(error, code) from error
+        return _json(await _updated(state.dossiers.decide(code, signed), code, DECISION_REFUSED,
+                                    "decision", "quyết định"))
 
     return await idempotent(request, state, principal, produce)
 
@@ -268,17 +264,23 @@ async def desk_reassign(
         reassignment = Reassignment(supervisor_id=supervisor.officer_id, officer_id=body.officer_id,
                                     reason=body.reason)
         signed = sign_reassignment_now(_decision_keys(state), reassignment, code, _token_id(principal, request))
-        try:
-            status = await state.dossiers.reassign(code, signed)
-        except WorkflowUpdateFailedError as error:
-            if isinstance(error.cause, ApplicationError) and error.cause.type == REASSIGNMENT_REFUSED:
-                raise _refused(error, "reassignment", "việc phân công lại") from error
-            raise
-        except RPCError as error:
-            raise _not_found_or(error, code) from error
+        status = await _updated(state.dossiers.reassign(code, signed), code, REASSIGNMENT_REFUSED,
+                                "reassignment", "việc phân công lại")
         return _json(masked(status, applicant_name))
 
     return await idempotent(request, state, principal, produce)
+
+
+async def _updated(update: Awaitable[T], code: str, refused_type: str, what: str, what_vi: str) -> T:
+    """The update's answer; the dossier's refusal (``refused_type``) as 409, a dossier gone as 404."""
+    try:
+        return await update
+    except WorkflowUpdateFailedError as error:
+        if isinstance(error.cause, ApplicationError) and error.cause.type == refused_type:
+            raise _refused(error, what, what_vi) from error
+        raise
+    except RPCError as error:
+        raise _not_found_or(error, code) from error
 
 
 async def _writable(state: ApiState, principal: Principal, code: str) -> tuple[str, str]:
