@@ -17,7 +17,7 @@ import asyncpg
 import structlog
 from temporalio import activity
 
-from activities import delivery, facts, records
+from activities import delivery, facts, notices, records
 from activities.contracts import (
     CLOSING_KEY,
     Acceptance,
@@ -411,8 +411,13 @@ class DossierActivities:
     async def record_event(self, batch: AuditBatch) -> AuditBatch | None:
         """Returns None: the auditors read the trail from the workflow's replay. Histories recorded while they read
         it from activity results hold the batch."""
+        trail = batch.trail_records()
         async with self._pool.acquire() as conn, conn.transaction():
-            await self._write_audit(conn, batch.trail_records())
+            await self._write_audit(conn, trail)
+            # Reminders and escalations reach the officers' inbox with the entries that record them.
+            created = await notices.notify(conn, trail)
+        if created:
+            _log(step="notify", notices=[(n.kind, n.officer_id) for n in created])
         return None
 
     async def _write_audit(self, conn: asyncpg.Connection, records: tuple[AuditRecord, ...]) -> None:

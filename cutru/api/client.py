@@ -33,6 +33,7 @@ import os
 import secrets
 import sys
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO, TypeVar
@@ -77,12 +78,25 @@ class LoginError(Exception):
     """Signing in did not give a token: the message says why."""
 
 
+class DossierRead(Boundary):
+    """One read of the dossier's personal data: who (token subject, officer, roles), when, through what."""
+
+    at: datetime
+    subject: str
+    officer_id: str | None
+    roles: tuple[str, ...]
+    channel: str
+    operation: str
+
+
 class AuditTrail(Boundary):
-    """A dossier's decision trail as the audit table recorded it (who, when, what, why), in order."""
+    """A dossier's decision trail as the audit table recorded it (who, when, what, why), in order; and who read
+    the dossier's personal data, this read included."""
 
     dossier_code: str
     police_unit: str
     entries: tuple[TrailEntry, ...]
+    reads: tuple[DossierRead, ...] = ()
 
 
 _QUEUE = TypeAdapter(list[QueueItem])

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -47,12 +46,12 @@ from cutru.api.views import (
     Rfc3339,
     SubmitReceipt,
     WithdrawalRequest,
-    bad_cursor,
-    decode_cursor,
+    after_time_and_code,
     encode_cursor,
 )
 from cutru.clients.client import SubmissionRejected, check_submission
 from cutru.platform.oidc import Principal
+from cutru.platform.reads import Channel, record_reads
 from domain.kinds import DocumentKind, Procedure
 from domain.models import DossierState, SubmissionBase, Supplement, Withdrawal
 from domain.procedures.catalogue import PROCEDURES, Submission
@@ -317,7 +316,7 @@ async def list_dossiers(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Page[DossierView]:
     size = min(limit or state.settings.page_size, state.settings.max_page_size)
-    after_at, after_code = _after(cursor)
+    after_at, after_code = after_time_and_code(cursor)
     units = None if "*" in principal.units else sorted(principal.units)
     procedures = None if "*" in principal.procedures else sorted(principal.procedures)
     rows = await state.pool.fetch(
@@ -340,22 +339,6 @@ async def list_dossiers(
     return Page[DossierView](
         items=[_view(row, documents[row["dossier_code"]]) for row in page],
         next_cursor=encode_cursor([last["received_at"].isoformat(), last["dossier_code"]]) if last else None)
-
-
-def _after(cursor: str | None) -> tuple[datetime | None, str | None]:
-    """The (received_at, dossier_code) a page starts after."""
-    if cursor is None:
-        return None, None
-    values = decode_cursor(cursor)
-    if len(values) != 2 or not all(isinstance(value, str) for value in values):
-        raise bad_cursor()
-    try:
-        at = datetime.fromisoformat(values[0])
-    except ValueError:
-        raise bad_cursor() from None
-    if at.tzinfo is None:
-        raise bad_cursor()
-    return at, values[1]
 
 
 @router.get("/dossiers/{code}", operation_id="get_dossier", response_model=DossierView, responses=_READ_ERRORS,
@@ -400,6 +383,8 @@ async def get_document(code: str, kind: DocumentKind, request: Request, state: S
                       "Giấy tờ lưu trữ không khớp với bản ghi",
                       detail="The operators have been alerted; try again later.",
                       detail_vi="Đã báo cho bộ phận vận hành; hãy thử lại sau.")
+    # A document carries the applicant's personal data; the portal's status views carry none and are not recorded.
+    await record_reads(state.pool, principal, [code], Channel.API, "get_document")
     digest = base64.b64encode(bytes.fromhex(row["sha256"])).decode()
     return Response(content, media_type="application/pdf", headers={
         "ETag": etag, "Repr-Digest": f"sha-256=:{digest}:", "Digest": f"sha-256={digest}",

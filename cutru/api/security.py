@@ -17,9 +17,13 @@ within it the token's ``procedures`` claim (procedure names or ``*``) and ``unit
     decide               officer, supervisor            the dossier's     the dossier's unit (and the roster)
     reassign             supervisor                     the dossier's     the dossier's unit
     escalations          supervisor                     filters           the unit asked for
+    workload             supervisor                     -                 the unit asked for, else theirs
+    on_time_rate         supervisor                     -                 the unit asked for, else theirs
+    inbox                officer, supervisor            -                 - (the token officer's own notices)
     audit_trail          auditor                        the dossier's     the dossier's unit
     audit_replay         auditor                        the dossier's     the dossier's unit
     audit_export         auditor                        filters           filters
+    audit_search         auditor                        filters           filters
     metrics              operator                       -                 -
     livez, readyz        anyone, no token               -                 -
 
@@ -71,9 +75,13 @@ AUTHORISATIONS: dict[str, Authorisation] = {
     "decide": _allow(Role.OFFICER, Role.SUPERVISOR),
     "reassign": _allow(Role.SUPERVISOR),
     "escalations": _allow(Role.SUPERVISOR),
+    "workload": _allow(Role.SUPERVISOR, procedure=False),
+    "on_time_rate": _allow(Role.SUPERVISOR, procedure=False),
+    "inbox": _allow(Role.OFFICER, Role.SUPERVISOR, procedure=False, unit=False),
     "audit_trail": _allow(Role.AUDITOR),
     "audit_replay": _allow(Role.AUDITOR),
     "audit_export": _allow(Role.AUDITOR),
+    "audit_search": _allow(Role.AUDITOR),
     "metrics": _allow(Role.OPERATOR, procedure=False, unit=False),
 }
 

@@ -59,6 +59,22 @@ def decode_cursor(cursor: str) -> list[Any]:
     return values
 
 
+def after_time_and_code(cursor: str | None) -> tuple[datetime | None, str | None]:
+    """The (time, dossier_code) a page ordered by a time and the code starts after; (None, None) for the first."""
+    if cursor is None:
+        return None, None
+    values = decode_cursor(cursor)
+    if len(values) != 2 or not all(isinstance(value, str) for value in values):
+        raise bad_cursor()
+    try:
+        at = datetime.fromisoformat(values[0])
+    except ValueError:
+        raise bad_cursor() from None
+    if at.tzinfo is None:
+        raise bad_cursor()
+    return at, values[1]
+
+
 def bad_cursor() -> Problem:
     return Problem(422, "invalid_cursor", "Invalid cursor", "Con trỏ phân trang không hợp lệ",
                    detail="The cursor is not one this API gave; start again without it.",

@@ -77,6 +77,11 @@ RULES: dict[str, Rule] = {
     "desk_queue": Rule(DESK, 200, LISTING),
     "desk_escalations": Rule(SUPERVISOR, 200, LISTING),
     "desk_dossier": Rule(DESK, 200, 404),
+    "supervise_workload": Rule(SUPERVISOR, 200, 200),  # the caller's own unit, whichever it is
+    "supervise_on_time": Rule(SUPERVISOR, 200, 200),
+    "inbox": Rule(DESK, 200),  # the caller's own notices: no unit scope
+    "inbox_unread": Rule(DESK, 200),
+    "audit_search": Rule(AUDITOR, 200, LISTING),
     "audit_trail": Rule(AUDITOR, 200, 404),
     "audit_replay": Rule(AUDITOR, 200, 404),
     "audit_history": Rule(AUDITOR, 200, 404),
@@ -85,6 +90,7 @@ RULES: dict[str, Rule] = {
     "supplement_dossier": Rule(PORTAL, WRITE, 404),
     "desk_decide": Rule(DESK, WRITE, 403),
     "desk_reassign": Rule(SUPERVISOR, WRITE, 403),
+    "inbox_read": Rule(DESK, WRITE),
     "withdraw_dossier": Rule(PORTAL, WRITE, 404),  # last: it closes the dossier
 }
 BAD_TOKENS = ("no token", "expired", "wrong audience", "tampered signature", "stranger's key")
@@ -138,6 +144,7 @@ async def request(api: httpx.AsyncClient, world: World, op: Operation, token: st
         "withdraw_dossier": {"reason": "không còn nhu cầu", "applicant_id": world.applicant_id},
         "desk_decide": {"decision": "request_supplement", "missing_items": ["Sổ đỏ"]},
         "desk_reassign": {"officer_id": "CB-00070-01", "reason": "cân bằng công việc"},
+        "inbox_read": {"notice_ids": [1]},
     }
     if op.operation_id == "submit_dossier":
         body: Any = await submission()
@@ -148,7 +155,8 @@ async def request(api: httpx.AsyncClient, world: World, op: Operation, token: st
     return await api.request(op.method, path, headers=headers, json=body)
 
 
-TABLES = ("dossiers", "audit_events", "api_idempotency", "documents", "payments", "payment_transactions")
+TABLES = ("dossiers", "audit_events", "api_idempotency", "documents", "payments", "payment_transactions",
+          "personal_data_reads", "desk_notices")
 
 
 async def written(world: World, codes: list[str]) -> dict[str, int]:

@@ -5,6 +5,7 @@ API's submission to its delivered result with the API acting as cutru_api and th
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from temporalio.worker import Worker
 from cutru.api.settings import ApiSettings
 from cutru.clients.client import DossierClient
 from cutru.platform.config import DatabaseOptions, Settings
-from cutru.platform.db.migrate import MIGRATIONS_DIR
+from cutru.platform.db.migrate import MIGRATIONS_DIR, migration_files
 from domain.models import DecisionKind, DossierState, OfficerDecision
 from domain.procedures.catalogue import PROCEDURES
 from tests.api_fixtures import bearer
@@ -33,7 +34,7 @@ from worker import build_worker, database_pool
 ROLES = ("cutru_worker", "cutru_api", "cutru_reporting")
 WRITERS = ("cutru_worker", "cutru_api")
 # Tables only the API uses: the workers hold no privilege on them.
-API_ONLY = {"api_idempotency", "payment_transactions"}
+API_ONLY = {"api_idempotency", "payment_transactions", "personal_data_reads"}
 # Tables of the migration machinery, read by no process but reporting.
 OWNER_ONLY = {"schema_migrations"}
 AUDIT_ROW = ("INSERT INTO audit_events (dossier_code, event_key, actor, action) VALUES ($1, $2, 'test', 'probe')"
@@ -103,6 +104,38 @@ async def test_reporting_reads_everything_and_writes_nothing(as_owner: asyncpg.C
     assert await _unreadable(as_owner, "cutru_reporting") == set()
 
 
+@pytest.mark.parametrize("role", ["cutru_api", "cutru_codec"])
+async def test_the_reads_of_personal_data_are_appended_and_never_changed(as_owner: asyncpg.Connection, role: str):
+    subject = f"probe-{uuid.uuid4().hex[:8]}"
+    # Without RETURNING: the codec server may not read the table back.
+    await attempt(as_owner, role, "INSERT INTO personal_data_reads (dossier_code, subject, roles, channel, operation)"
+                  " VALUES ('HS-ROLES', $1, '{auditor}', 'api', 'probe')", subject)
+    await as_owner.execute("RESET ROLE")  # the successful insert's SET LOCAL ROLE outlives its savepoint
+    read_id = await as_owner.fetchval("SELECT read_id FROM personal_data_reads WHERE subject = $1", subject)
+    for statement in ("UPDATE personal_data_reads SET subject = 'someone else' WHERE read_id = $1",
+                      "DELETE FROM personal_data_reads WHERE read_id = $1"):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
+            await attempt(as_owner, role, statement, read_id)
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+        async with as_owner.transaction():  # the owner, whom the trigger refuses
+            await as_owner.execute("DELETE FROM personal_data_reads WHERE read_id = $1", read_id)
+    # The codec server records and reads nothing back, not even a dossier.
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
+        await attempt(as_owner, "cutru_codec", "SELECT count(*) FROM dossiers")
+
+
+async def test_the_desk_marks_notices_read_and_changes_nothing_else(as_owner: asyncpg.Connection):
+    officer = await as_owner.fetchval("SELECT officer_id FROM officers LIMIT 1")
+    notice_id = await as_owner.fetchval("INSERT INTO desk_notices (officer_id, dossier_code, kind, due)"
+                                        " VALUES ($1, 'HS-ROLES', 'reminder', now()) RETURNING notice_id", officer)
+    await attempt(as_owner, "cutru_api", "UPDATE desk_notices SET read_at = now() WHERE notice_id = $1", notice_id)
+    await as_owner.execute("RESET ROLE")
+    for statement in ("UPDATE desk_notices SET officer_id = officer_id WHERE notice_id = $1",
+                      "DELETE FROM desk_notices WHERE notice_id = $1"):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
+            await attempt(as_owner, "cutru_api", statement, notice_id)
+
+
 async def test_the_worker_has_no_business_with_the_apis_tables(as_owner: asyncpg.Connection):
     for statement in ("SELECT count(*) FROM api_idempotency", "DELETE FROM api_idempotency WHERE false",
                       "SELECT count(*) FROM payment_transactions"):
@@ -149,15 +182,18 @@ async def test_the_roles_migration_runs_again_over_existing_roles(as_owner: asyn
     """The roles are the server's, shared by every database on it: a second database's migration (here the same
     file again, in the rolled-back transaction) finds them and grants the same."""
     sql = (MIGRATIONS_DIR / "0007_roles.sql").read_text(encoding="utf-8")
-    before = await _grants(as_owner)
+    # What later migrations create, they grant themselves: a second 0007 alone leaves their tables to them.
+    later = {table for path in migration_files() if path.name > "0007"
+             for table in re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", path.read_text(encoding="utf-8"))}
+    before = await _grants(as_owner, later)
     await as_owner.execute(sql)
-    assert await _grants(as_owner) == before
+    assert await _grants(as_owner, later) == before
 
 
-async def _grants(conn: asyncpg.Connection) -> list[tuple[str, str, str]]:
+async def _grants(conn: asyncpg.Connection, leaving: set[str]) -> list[tuple[str, str, str]]:
     rows = await conn.fetch(
         "SELECT grantee, table_name, privilege_type FROM information_schema.role_table_grants"
-        " WHERE grantee = ANY($1) ORDER BY 1, 2, 3", list(ROLES))
+        " WHERE grantee = ANY($1) AND NOT table_name = ANY($2) ORDER BY 1, 2, 3", list(ROLES), list(leaving))
     return [(r["grantee"], r["table_name"], r["privilege_type"]) for r in rows]
 
 
