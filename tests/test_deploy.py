@@ -128,7 +128,9 @@ def api_env_names() -> set[str]:
 
 
 def codec_server_env_names() -> set[str]:
-    return CODEC_KEY_VARS | _modules_env_names(
+    """The payload keys, the token verifier's, and the database's (where each decode is recorded)."""
+    database = {name for name in config_env_names() if name == "DATABASE_URL" or name.startswith("CUTRU_DATABASE_")}
+    return CODEC_KEY_VARS | database | _modules_env_names(
         "cutru/platform/codec.py", "cutru/service/codec_server.py", "cutru/platform/oidc.py")
 
 
@@ -151,7 +153,8 @@ def test_env_name_discovery_reads_the_modules() -> None:
     assert "CUTRU_NOT_A_SETTING" not in names
     assert {"CUTRU_API_PORT", "CUTRU_OIDC_ISSUER", "CUTRU_OIDC_ROLES_CLAIM"} <= api_env_names()
     assert "CUTRU_OIDC_AUDIENCE" in codec_server_env_names()
-    assert not {"DATABASE_URL", "TEMPORAL_ADDRESS", "CUTRU_DECISION_KEYS"} & codec_server_env_names()
+    assert not {"TEMPORAL_ADDRESS", "CUTRU_DECISION_KEYS"} & codec_server_env_names()
+    assert "DATABASE_URL" in codec_server_env_names()  # its record of each decode
 
 
 # ------------------------------------------------------------------------------------------------ compose
@@ -735,7 +738,7 @@ SECRET_HOLDERS = {
                   "cutru-payment-gateway", "cutru-payload-keys"},
     "cutru-worker": {"cutru-worker-temporal", "cutru-worker-temporal-tls", "cutru-decision-keys", "cutru-database",
                      "cutru-payment-gateway", "cutru-payload-keys"},
-    "cutru-codec-server": {"cutru-payload-keys"},
+    "cutru-codec-server": {"cutru-payload-keys", "cutru-codec-database"},
     "cutru-migrate": {"cutru-database-owner"},
 }
 CREDENTIAL_VARS = {"TEMPORAL_API_KEY", "TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_TLS_CLIENT_KEY_DATA",
@@ -827,9 +830,11 @@ def test_codec_server_requires_a_token_from_the_identity_provider() -> None:
     # No static token: identity comes from the provider's signed tokens only.
     assert not any("CODEC_TOKEN" in name for name in names)
     assert not [n for n in names if n.startswith("TEMPORAL_")], "the codec server never talks to Temporal"
-    assert "DATABASE_URL" not in names, "the codec server holds no database role"
-    assert _egress_ports(_policies()["cutru-codec-server"]) == {443}
+    # Its database login may only append its record of each decode.
+    assert values["CUTRU_DATABASE_ROLE"] == "cutru_codec"
+    assert _egress_ports(_policies()["cutru-codec-server"]) == {443, 5432}
     compose_codec = load_compose()["services"]["codec-server"]["environment"]
+    assert compose_codec["CUTRU_DATABASE_ROLE"] == "cutru_codec"
     assert compose_codec["CUTRU_OIDC_ISSUER"] and compose_codec["CUTRU_OIDC_AUDIENCE"]
     assert not any("CODEC_TOKEN" in name for name in compose_codec)
     assert "CODEC_TOKEN" not in COMPOSE_FILE.read_text(encoding="utf-8")

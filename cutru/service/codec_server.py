@@ -4,11 +4,14 @@ It speaks Temporal's remote codec protocol: ``POST /encode`` and ``POST /decode`
 ``/{namespace}/`` prefix, which the CLI's ``--codec-endpoint`` may add) with a JSON body
 ``{"payloads": [...]}`` in protobuf JSON form. Every call needs a bearer token of the OIDC issuer
 (``CUTRU_OIDC_ISSUER``, ``CUTRU_OIDC_AUDIENCE``: cutru.platform.oidc) whose holder is an operator or an auditor;
-without an issuer configured the server does not start. Each decode is recorded as a JSON log line
-(``payloads decoded``: subject, client, roles, namespace, number of payloads, token id, time) for the log
-pipeline; it is not written to ``audit_events``, because only the API and the workers hold the database's write
-roles (deploy/). The codec protocol names no workflow, so the record says who decoded how much, in which namespace,
-and when.
+without an issuer configured the server does not start.
+
+Each decode is a read of personal data, recorded in ``personal_data_reads`` (``cutru.platform.reads``; the
+database of ``DATABASE_URL``, as the append-only role ``cutru_codec``) before the payloads are answered: a decode
+that cannot be recorded is not served. The codec protocol names no workflow, so the record names the dossiers the
+decoded payloads themselves name (their ``dossier_code`` fields: a submission, a trail entry), or none; it always
+says who decoded how many payloads, in which namespace, and when. The same record is a JSON log line
+(``payloads decoded``) for the log pipeline.
 
     python -m cutru.service.codec_server --port 8081 --host 127.0.0.1
 
@@ -20,19 +23,24 @@ must issue tokens for cutru's audience); CLI: ``temporal workflow show --codec-e
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
 
+import asyncpg
 import structlog
 from aiohttp import hdrs, web
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
 from cutru.platform.codec import EncryptionCodec, KeyConfigError, KeyRing, PayloadDecryptionError
-from cutru.platform.config import ConfigError
+from cutru.platform.config import ConfigError, load_settings
 from cutru.platform.logging import configure_logging
 from cutru.platform.oidc import IssuerUnavailable, Principal, Role, TokenRejected, TokenVerifier, oidc_settings_from_env
+from cutru.platform.reads import Channel, Executor, record_reads
+from cutru.service.worker import database_pool
 
 ENV_ALLOWED_ORIGINS = "CUTRU_CODEC_ALLOWED_ORIGINS"
 DEFAULT_ALLOWED_ORIGINS = ("http://localhost:8233", "http://127.0.0.1:8233")
@@ -42,6 +50,7 @@ ALLOWED_HEADERS = "content-type,x-namespace,authorization"
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 
 _OPEN_PATHS = frozenset({"/healthz"})
+MAX_CODES = 100  # dossiers named in one record: a decode request carries one history page at most
 ALLOWED_ROLES = frozenset({Role.OPERATOR, Role.AUDITOR})
 _PRINCIPAL = web.RequestKey("principal", Principal)
 
@@ -66,13 +75,36 @@ def _unauthorized(message: str) -> web.Response:
     return response
 
 
+def dossier_codes(payloads: Sequence[Payload]) -> list[str]:
+    """The dossier codes that decoded JSON payloads name (``dossier_code`` fields at any depth), sorted."""
+    found: set[str] = set()
+    for payload in payloads:
+        if payload.metadata.get("encoding") != b"json/plain":
+            continue
+        try:
+            pending: list[Any] = [json.loads(payload.data)]
+        except ValueError:
+            continue
+        while pending:
+            value = pending.pop()
+            if isinstance(value, dict):
+                code = value.get("dossier_code")
+                if isinstance(code, str) and 0 < len(code) <= 64:
+                    found.add(code)
+                pending.extend(value.values())
+            elif isinstance(value, list):
+                pending.extend(value)
+    return sorted(found)[:MAX_CODES]
+
+
 def build_app(
     keyring: KeyRing,
     verifier: TokenVerifier,
+    reads: Executor,
     allowed_origins: Iterable[str] = DEFAULT_ALLOWED_ORIGINS,
 ) -> web.Application:
     """The codec server application: operators' and auditors' bearer tokens, verified by ``verifier``; each decode
-    recorded in the log."""
+    recorded through ``reads`` (the database) and in the log."""
     # It only shows payloads: histories recorded in clear before encryption became mandatory are shown as they are.
     codec = EncryptionCodec(keyring, plaintext="pass")
     origins = frozenset(origin.rstrip("/") for origin in allowed_origins)
@@ -142,12 +174,16 @@ def build_app(
         payloads = await read_payloads(request)
         return payloads_response(await codec.encode(payloads.payloads))
 
-    def record_decode(request: web.Request, count: int) -> None:
+    async def record_decode(request: web.Request, decoded: Sequence[Payload]) -> None:
         principal = request[_PRINCIPAL]
+        namespace = request.match_info.get("namespace") or request.headers.get("X-Namespace") or ""
+        codes = dossier_codes(decoded)
+        await record_reads(reads, principal, codes or [None], Channel.CODEC, "decode", namespace=namespace,
+                           payloads=len(decoded))
         audit_log.info(
             "payloads decoded", subject=principal.subject, client_id=principal.client_id,
-            roles=sorted(principal.roles), token_id=principal.token_id, payloads=count,
-            namespace=request.match_info.get("namespace") or request.headers.get("X-Namespace") or "",
+            roles=sorted(principal.roles), token_id=principal.token_id, payloads=len(decoded), namespace=namespace,
+            dossiers=codes,
         )
 
     async def decode(request: web.Request) -> web.Response:
@@ -157,7 +193,13 @@ def build_app(
         except PayloadDecryptionError as exc:
             logger.warning("decode failed: %s", exc)
             return _json_error(400, str(exc))
-        record_decode(request, len(decoded))
+        if decoded:
+            try:
+                await record_decode(request, decoded)
+            except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+                # Unrecorded, the payloads are not shown.
+                logger.warning("decode not recorded: %s", exc)
+                return _json_error(503, "the decode could not be recorded; try again shortly")
         return payloads_response(decoded)
 
     async def healthz(_: web.Request) -> web.Response:
@@ -219,12 +261,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         origin.strip() for origin in os.environ.get(ENV_ALLOWED_ORIGINS, "").split(",") if origin.strip()
     ]
 
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        parser.error(str(exc))
+
     async def application() -> web.Application:
         verifier = await TokenVerifier.discover(oidc)
-        app = build_app(keyring, verifier, origins or DEFAULT_ALLOWED_ORIGINS)
+        pool = await database_pool(settings.database_url, 2, settings.database)
+        app = build_app(keyring, verifier, pool, origins or DEFAULT_ALLOWED_ORIGINS)
 
         async def close(_: web.Application) -> None:
             await verifier.aclose()
+            await pool.close()
 
         app.on_cleanup.append(close)
         logger.info(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
+import asyncpg
 import pytest
 import structlog
 from aiohttp import web
@@ -314,10 +316,11 @@ async def verifier(oidc_provider: OidcProvider) -> AsyncIterator[TokenVerifier]:
 
 
 @pytest.fixture
-async def client(keyring: KeyRing, verifier: TokenVerifier, oidc_provider: OidcProvider) -> AsyncIterator[Client]:
+async def client(keyring: KeyRing, verifier: TokenVerifier, oidc_provider: OidcProvider,
+                 pool: asyncpg.Pool) -> AsyncIterator[Client]:
     """An operator's client of the codec server (the server verifies with the real local OIDC provider)."""
     token = client_credentials_token(oidc_provider, OPERATOR_CLIENT)
-    async with TestClient(TestServer(build_app(keyring, verifier)),
+    async with TestClient(TestServer(build_app(keyring, verifier, pool)),
                           headers={"Authorization": f"Bearer {token}"}) as test_client:
         yield test_client
 
@@ -348,6 +351,19 @@ async def test_codec_server_encode_then_decode(client: Client, keyring: KeyRing)
 
     response = await client.post("/default/decode", json=encoded_body)
     assert from_json(await response.json()) == originals
+
+
+async def test_a_decode_records_the_dossiers_its_payloads_name(client: Client, keyring: KeyRing,
+                                                                pool: asyncpg.Pool) -> None:
+    code = f"HS-CODEC-{secrets.token_hex(4).upper()}"
+    trail = Payload(metadata={"encoding": b"json/plain"},
+                    data=json.dumps({"records": [{"dossier_code": code, "entry": {"actor": NAME}}]}).encode())
+    encoded = await EncryptionCodec(keyring).encode([trail, json_payload(NAME)])
+    response = await client.post("/decode", json=as_json(encoded), headers={"X-Namespace": "default"})
+    assert response.status == 200
+    rows = await pool.fetch("SELECT subject, channel, details FROM personal_data_reads WHERE dossier_code = $1", code)
+    assert [(r["subject"], r["channel"], json.loads(r["details"])["payloads"]) for r in rows] == [
+        (OPERATOR_CLIENT, "codec", 2)]
 
 
 async def test_codec_server_shows_payloads_recorded_in_clear_as_they_are(client: Client) -> None:
@@ -409,9 +425,11 @@ async def test_codec_server_cors_preflight(client: Client) -> None:
 
 
 async def test_codec_server_needs_an_operator_or_auditor_token(
-    keyring: KeyRing, verifier: TokenVerifier, oidc_provider: OidcProvider
+    keyring: KeyRing, verifier: TokenVerifier, oidc_provider: OidcProvider, pool: asyncpg.Pool
 ) -> None:
-    app = build_app(keyring, verifier, allowed_origins=["https://ui.cutru.example"])
+    app = build_app(keyring, verifier, pool, allowed_origins=["https://ui.cutru.example"])
+    subject_reads = "SELECT count(*) FROM personal_data_reads WHERE channel = 'codec' AND subject = $1"
+    refused_before = await pool.fetchval(subject_reads, DEMO_OFFICER_ID)
     async with TestClient(TestServer(app)) as client:
         encoded = as_json(await EncryptionCodec(keyring).encode([json_payload(NAME)]))
 
@@ -453,5 +471,12 @@ async def test_codec_server_needs_an_operator_or_auditor_token(
         assert (record["subject"], record["namespace"], record["payloads"], record["roles"]) == (
             AUDITOR_ACCOUNT, "cutru-prod", 1, ["auditor"])
         assert record["token_id"] and NAME not in str(record)
+        # And in the database, where the auditors' trail reads it: no dossier named, so none recorded.
+        row = await pool.fetchrow("SELECT dossier_code, roles, operation, details FROM personal_data_reads"
+                                  " WHERE channel = 'codec' AND subject = $1 ORDER BY read_id DESC LIMIT 1",
+                                  AUDITOR_ACCOUNT)
+        assert (row["dossier_code"], row["roles"], row["operation"]) == (None, ["auditor"], "decode")
+        assert json.loads(row["details"])["namespace"] == "cutru-prod" and NAME not in row["details"]
+        assert await pool.fetchval(subject_reads, DEMO_OFFICER_ID) == refused_before  # the refused one: none
 
         assert (await client.get("/healthz")).status == 200
