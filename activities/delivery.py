@@ -8,6 +8,7 @@ records a dispatch. Both write one ``deliveries`` row per dossier; a retry finds
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from domain.calendar import local_date
 from domain.kinds import DocumentKind
 from domain.procedures.catalogue import PROCEDURES
 from domain.rulesets import rules_for
+from domain.verification import CODE_BITS, VERIFIED_KINDS, code_from_bits
 
 if TYPE_CHECKING:
     import asyncpg
@@ -44,12 +46,18 @@ SELECT province_code, commune_code, address_line FROM (
 """
 
 
+# Where the QR codes of a local stack's results point (the API's own address): the worker's default.
+LOCAL_VERIFICATION_URL = "http://127.0.0.1:8000/v1/verifications"
+
+
 def document_data(request: DocumentRequest, kind: DocumentKind, issued_at: datetime,
-                  recorded: dict[str, str] | None = None, address: str | None = None) -> DocumentData:
+                  recorded: dict[str, str] | None = None, address: str | None = None,
+                  verification: tuple[str, str] | None = None) -> DocumentData:
     """The content of one legal form, from the dossier and, for result forms, what its commit recorded.
 
     ``recorded`` is the commit's summary (CT07 statements and valid-until, CT08 facts); ``address`` the person's
-    current address from the records, used when neither the summary nor the details name a place.
+    current address from the records, used when neither the summary nor the details name a place;
+    ``verification`` a result's code and the verification endpoint's address (``reserve_code``).
     """
     from domain.documents import DocumentData
 
@@ -83,6 +91,8 @@ def document_data(request: DocumentRequest, kind: DocumentKind, issued_at: datet
         refusal_reason="; ".join(r.message_vi or r.message for r in request.refusals) or None,
         missing_items=request.missing_items,
         officer_name=request.decided_by,
+        verification_code=verification[0] if verification else None,
+        verification_url=verification[1] if verification else None,
         **kind_fields,
     )
 
@@ -132,10 +142,34 @@ def register_args(stored: list[tuple[DocumentKind, StoredDocument]]) -> tuple[li
             [str(document.path) for _, document in stored])
 
 
+# A result's verification code ($1 the dossier, $2 the kind, $3 a fresh code, $4 the unit, $5 the issue time), one
+# row whatever the attempt: the first attempt's code stays, so a retried activity prints it again and renders the
+# same bytes. No row when the fresh code is another document's (one draw in 2^50 per code issued): draw again.
+_RESERVE_CODE = (
+    "WITH new AS (INSERT INTO result_verifications (code, dossier_code, kind, unit_code, issued_at)"
+    " VALUES ($3, $1, $2, $4, $5) ON CONFLICT DO NOTHING RETURNING code)"
+    " SELECT code FROM new UNION ALL"
+    " SELECT code FROM result_verifications WHERE dossier_code = $1 AND kind = $2"
+)
+
+
+async def reserve_code(conn: asyncpg.Connection, dossier_code: str, kind: DocumentKind, unit_code: str,
+                       issued_at: datetime) -> str:
+    """The verification code of a dossier's result document: drawn here, in the activity, and kept in
+    ``result_verifications``; the workflow never sees it, so replays are untouched by its randomness."""
+    while True:
+        code = await conn.fetchval(_RESERVE_CODE, dossier_code, kind.value,
+                                   code_from_bits(secrets.randbits(CODE_BITS)), unit_code, issued_at)
+        if code is not None:
+            return str(code)
+
+
 async def store_documents(conn: asyncpg.Connection, request: DocumentRequest, document_dir: Path,
-                          found: Any = None) -> list[tuple[DocumentKind, StoredDocument]]:
+                          found: Any = None, verification_url: str | None = None
+                          ) -> list[tuple[DocumentKind, StoredDocument]]:
     """Render and store each requested document (not yet registered: ``REGISTER``); ``found`` as for
-    ``deliver``.
+    ``deliver``; ``verification_url`` the public verification endpoint the results' QR codes point to (required
+    when a CT07 or CT08 is among the documents).
 
     A CT04 receipt is dated at the receipt of the dossier (its appointment counts from then); every other form
     at the activity's first scheduling, so a retried activity renders the same bytes (the same hash).
@@ -150,7 +184,14 @@ async def store_documents(conn: asyncpg.Connection, request: DocumentRequest, do
     stored = []
     for kind in request.kinds:
         issued_at = paper.received_at if kind is DocumentKind.CT04 else activity_now()
-        stored.append((kind, store(document_data(request, kind, issued_at, recorded, address), document_dir)))
+        verification = None
+        if kind.value in VERIFIED_KINDS:
+            if verification_url is None:
+                raise ValueError(f"{kind} carries a verification code: give the verification endpoint's address")
+            code = await reserve_code(conn, request.dossier_code, kind, paper.police_unit, issued_at)
+            verification = (code, verification_url)
+        data = document_data(request, kind, issued_at, recorded, address, verification)
+        stored.append((kind, store(data, document_dir)))
     return stored
 
 
@@ -163,17 +204,17 @@ async def issue(conn: asyncpg.Connection, request: DocumentRequest, document_dir
 
 
 async def deliver(conn: asyncpg.Connection, request: DeliveryRequest, document_dir: Path,
-                  found: Any = None) -> DeliveryReceipt:
+                  verification_url: str, found: Any = None) -> DeliveryReceipt:
     """Issue the result's documents and send them, once. ``found`` is ``DELIVERED``'s row if the caller read it
     in a statement it ran anyway."""
-    receipt, unsent = await issue_result(conn, request, document_dir, found)
+    receipt, unsent = await issue_result(conn, request, document_dir, verification_url, found)
     if unsent is not None:
         await conn.execute(DELIVER, *unsent)
     return receipt
 
 
 async def issue_result(conn: asyncpg.Connection, request: DeliveryRequest, document_dir: Path,
-                       found: Any = None) -> tuple[DeliveryReceipt, tuple[Any, ...] | None]:
+                       verification_url: str, found: Any = None) -> tuple[DeliveryReceipt, tuple[Any, ...] | None]:
     """``deliver`` but for the sending: the receipt, and ``DELIVER``'s arguments when the delivery is still to be
     written (None when an earlier attempt sent it, or there is nothing to send), so that the caller can send it in
     a statement it runs anyway."""
@@ -191,7 +232,7 @@ async def issue_result(conn: asyncpg.Connection, request: DeliveryRequest, docum
     if paper is None:
         # An invalid submission has no trustworthy destination: the refusal stays in the audit trail only.
         return DeliveryReceipt(dossier_code=result.dossier_code, method="none", documents=(), sha256=()), None
-    stored = await store_documents(conn, result, document_dir, found)
+    stored = await store_documents(conn, result, document_dir, found, verification_url)
     unsent = (result.dossier_code, paper.delivery.method, paper.delivery.destination,
               [k.value for k in result.kinds], *register_args(stored))
     return DeliveryReceipt(dossier_code=result.dossier_code, method=paper.delivery.method,

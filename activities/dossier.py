@@ -187,11 +187,13 @@ def _recorded_stay(row: Any) -> StayOutcome:
 
 class DossierActivities:
     def __init__(self, pool: asyncpg.Pool, gateway: PaymentGateway, document_dir: Path,
-                 processing: ProcessingOptions | None = None) -> None:
+                 processing: ProcessingOptions | None = None,
+                 verification_url: str = delivery.LOCAL_VERIFICATION_URL) -> None:
         self._pool = pool
         self._gateway = gateway
         self._document_dir = document_dir
         self._processing = processing or ProcessingOptions()
+        self._verification_url = verification_url
 
     @activity.defn
     async def validate_identity(self, check: IdentityCheck) -> IdentityResult:
@@ -367,8 +369,8 @@ class DossierActivities:
                                           kinds=(DocumentKind.CT06,), paper=DossierPaper.of(s),
                                           refusals=tuple(refusals))
                 documents = (await delivery.deliver(
-                    conn, DeliveryRequest(final_state=DossierState.REFUSED, result=refused), self._document_dir
-                )).documents
+                    conn, DeliveryRequest(final_state=DossierState.REFUSED, result=refused), self._document_dir,
+                    self._verification_url)).documents
         return ImmediateResult(refusals=tuple(refusals), summary=summary, documents=documents)
 
     @activity.defn
@@ -477,7 +479,8 @@ class DossierActivities:
             found = await conn.fetchrow(_OPEN_DELIVERY,
                                         result.dossier_code, *_audit_rows(opening), datetime.now(UTC))
             await self._apply_changes(conn, opening)
-            receipt, unsent = await delivery.issue_result(conn, request, self._document_dir, found)
+            receipt, unsent = await delivery.issue_result(conn, request, self._document_dir,
+                                                              self._verification_url, found)
             # The final status and the closing trail entry in one statement, so neither is ever seen without the
             # other; the delivery, unless an earlier attempt sent it, in the same one.
             close_args = (result.dossier_code, closing.event_key, closing.entry.actor, closing.entry.action.value,

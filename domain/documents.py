@@ -38,6 +38,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from domain.calendar import format_date
 from domain.kinds import DocumentKind, Procedure
 from domain.procedures.catalogue import PROCEDURES
+from domain.verification import CODE_PATTERN, VERIFIED_KINDS, printed, qr_modules, verification_address
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -105,6 +106,9 @@ class DocumentData(BaseModel):
     absence_destination: _Text | None = None  # CT03
     absence_reason: _Text | None = None  # CT03
     officer_name: _Text | None = None
+    # CT07, CT08: the code anyone may verify the document by, and the public endpoint's address before the code.
+    verification_code: str | None = Field(default=None, pattern=CODE_PATTERN)
+    verification_url: str | None = Field(default=None, max_length=200, pattern=r"^https?://[!-~]+$")
 
     @field_validator("*", mode="before")
     @classmethod
@@ -139,6 +143,14 @@ class DocumentData(BaseModel):
             value = getattr(self, name)
             if value is not None and value < issued_on:
                 raise ValueError(f"{name} is before the issue date")
+        return self
+
+    @model_validator(mode="after")
+    def _verifiable(self) -> DocumentData:
+        if (self.verification_code is None) != (self.verification_url is None):
+            raise ValueError("verification_code and verification_url go together")
+        if self.verification_code is not None and self.kind.value not in VERIFIED_KINDS:
+            raise ValueError(f"{self.kind} carries no verification code")
         return self
 
 
@@ -353,6 +365,10 @@ def _direct_pdf(pages: list[list[_Placed]], info: dict[str, str]) -> bytes | Non
     for placed_on_page in pages:
         out: list[bytes] = []
         for placed in placed_on_page:
+            if placed.squares:
+                out += [f"{fp_str(*square)} re\n".encode("ascii") for square in placed.squares]
+                out.append(b"f\n")
+                continue
             if placed.rule is not None:
                 x, y, length = placed.rule
                 out.append(f"{fp_str(_RULE * _MM)} w {fp_str(x, y)} m {fp_str(x + length, y)} l S\n".encode("ascii"))
@@ -439,6 +455,7 @@ class _Placed:
     baseline: float  # of the first line
     opens: bool = True  # the first line is the paragraph's first (not continued from the page before)
     rule: tuple[float, float, float] | None = None  # x, y, length
+    squares: tuple[tuple[float, float, float, float], ...] = ()  # filled rectangles (x, y, width, height): a QR code
 
 
 def _words(runs: tuple[_Run, ...]) -> list[list[_Word]]:
@@ -576,6 +593,11 @@ class _Page:
     def rule(self, x: float, y: float, length: float) -> None:
         self.pages[-1].append(_Placed(self.left + x, 0.0, None, [], y, rule=(self.left + x, y, length)))
 
+    def fill(self, squares: list[tuple[float, float, float, float]]) -> None:
+        """Filled rectangles, their x measured from the frame's left edge."""
+        self.pages[-1].append(_Placed(self.left, 0.0, None, [], 0.0,
+                                      squares=tuple((self.left + x, y, w, h) for x, y, w, h in squares)))
+
     def new_page(self) -> None:
         self.pages.append([])
         self.y = self.top
@@ -658,6 +680,39 @@ def _paragraphs(data: DocumentData, size: float, fonts: dict[str, str], page: _P
         if index == 3:
             page.space(gap)
         page.add(paragraph)
+    if data.verification_code is not None:
+        _verification_mark(data, page)
+
+
+# The verification mark: the QR code this wide, in the last page's bottom left corner, the code beside it.
+_QR_SIDE = 22.0  # mm; a version 4 code (33 modules) then has modules of 0.67 mm, which phone cameras read
+_QR_GAP = 3.0  # mm between the code and its text, and at least above it
+
+
+def _verification_mark(data: DocumentData, page: _Page) -> None:
+    """The QR code of the document's verification address and the code to type, bottom left of the last page,
+    below everything else: on a new page when the form reaches down there."""
+    from reportlab.lib.units import mm
+
+    assert data.verification_code is not None and data.verification_url is not None
+    side = _QR_SIDE * mm
+    if page.y - (side + _QR_GAP * mm) < page.bottom:
+        page.new_page()
+    count, squares = qr_modules(verification_address(data.verification_url, data.verification_code))
+    module = side / count
+    top = page.bottom + side
+    page.fill([(square.column * module, top - (square.row + 1) * module, square.width * module, module)
+               for square in squares])
+    text_x = side + _QR_GAP * mm
+    width = page.width - text_x
+    y = top
+    for text, style, points in ((f"Mã xác thực: {printed(data.verification_code)}", "B", 9),
+                                ("Kiểm tra văn bản: quét mã QR, hoặc nhập mã xác thực tại "
+                                 f"{data.verification_url}", "", 8)):
+        paragraph = _Paragraph(((style, text),), points, points * 0.45 * mm, "left")
+        lines = page.lay(paragraph, width)
+        page.place(paragraph, lines, text_x, width, y)
+        y -= len(lines) * paragraph.leading
 
 
 def _segments(line: _Line) -> list[_Run]:
@@ -695,6 +750,12 @@ def _positions(placed: _Placed) -> Iterator[tuple[float, float, float, _Line]]:
 
 
 def _draw(canvas: Any, placed: _Placed, fonts: dict[str, str]) -> None:
+    if placed.squares:
+        path = canvas.beginPath()
+        for x, y, width, height in placed.squares:
+            path.rect(x, y, width, height)
+        canvas.drawPath(path, stroke=0, fill=1)
+        return
     if placed.rule is not None:
         x, y, length = placed.rule
         canvas.setLineWidth(_RULE * _MM)

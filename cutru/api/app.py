@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.service import RPCError, RPCStatusCode
 
-from cutru.api import auditors, inbox, officers, operators, payments, portal, public, supervisors
+from cutru.api import auditors, inbox, officers, operators, payments, portal, public, supervisors, verification
 from cutru.api.problems import (
     PROBLEM_JSON,
     dossier_not_found,
@@ -201,7 +201,8 @@ def create_app(settings: ApiSettings, *, verifier: Verifier | None = None) -> Fa
 
     app = FastAPI(title="cutru API", version=VERSION, description=DESCRIPTION, lifespan=lifespan,
                   openapi_tags=[
-                      {"name": "public", "description": "procedure information and blank forms; no token"},
+                      {"name": "public",
+                       "description": "procedure information, blank forms, document verification; no token"},
                       {"name": "portal", "description": "portal backends (client credentials, role portal)"},
                       {"name": "payments", "description": "payment gateways (role payment_gateway)"},
                       {"name": "officers", "description": "officers and supervisors"},
@@ -220,7 +221,7 @@ def create_app(settings: ApiSettings, *, verifier: Verifier | None = None) -> Fa
     app.add_exception_handler(asyncpg.LockNotAvailableError, _on_database_down)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(Metrics, metrics=metrics)  # added last: outermost, so it sees the 413s too
-    for module in (public, portal, payments, officers, supervisors, inbox, auditors, operators):
+    for module in (public, verification, portal, payments, officers, supervisors, inbox, auditors, operators):
         app.include_router(module.router)
     generate = app.openapi
 

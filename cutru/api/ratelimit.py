@@ -67,7 +67,8 @@ class TokenBuckets:
 
 
 class RateLimits:
-    """The API's two kinds of bucket; a limit of 0 a minute is no limit."""
+    """The API's kinds of bucket; a limit of 0 a minute is no limit. Besides the writes', one per client address
+    for the public document verification (``cutru.api.verification``), which has no token to count by."""
 
     def __init__(self, settings: ApiSettings, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
@@ -75,6 +76,8 @@ class RateLimits:
             if settings.rate_per_minute > 0 else None
         self.dossiers = TokenBuckets(settings.dossier_rate_per_minute, settings.dossier_rate_burst, clock=clock) \
             if settings.dossier_rate_per_minute > 0 else None
+        self.addresses = TokenBuckets(settings.verify_rate_per_minute, settings.verify_rate_burst, clock=clock) \
+            if settings.verify_rate_per_minute > 0 else None
 
 
 def rate_limited(wait: float, per_minute: float, whose: str, whose_vi: str) -> Problem:
@@ -88,7 +91,7 @@ def rate_limited(wait: float, per_minute: float, whose: str, whose_vi: str) -> P
                    headers={"Retry-After": str(seconds)})
 
 
-def _limits(request: Request) -> RateLimits:
+def limits_of(request: Request) -> RateLimits:
     """The app's buckets, made at its first write from its settings."""
     limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
     if limits is None:
@@ -109,7 +112,7 @@ def write_limit(operation: str) -> Any:
     authorised = Depends(permit(operation))
 
     async def limit(request: Request, principal: Principal = authorised) -> None:
-        limits = _limits(request)
+        limits = limits_of(request)
         if limits.callers is not None and (wait := limits.callers.take(principal.subject)):
             raise rate_limited(wait, limits.settings.rate_per_minute, "from your client", "từ hệ thống của bạn")
         code = request.path_params.get("code")

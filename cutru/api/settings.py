@@ -10,6 +10,8 @@
     CUTRU_API_RATE_BURST        writes a caller may save up and send at once (default 1000)
     CUTRU_API_DOSSIER_RATE_PER_MINUTE   writes a minute to one dossier per API process (default 60; 0: none)
     CUTRU_API_DOSSIER_RATE_BURST        writes to one dossier saved up (default 20)
+    CUTRU_API_VERIFY_RATE_PER_MINUTE    document verifications a minute per client address (default 30; 0: none)
+    CUTRU_API_VERIFY_RATE_BURST         verifications a client address may send at once (default 10)
 
 plus everything ``cutru.platform.config.load_settings`` reads (Temporal, DATABASE_URL, the task queue), the OIDC
 settings ``cutru.platform.oidc.oidc_settings_from_env`` reads, the payload keys (CUTRU_PAYLOAD_KEYS or
@@ -42,6 +44,8 @@ _ENV = {
     "rate_burst": "CUTRU_API_RATE_BURST",
     "dossier_rate_per_minute": "CUTRU_API_DOSSIER_RATE_PER_MINUTE",
     "dossier_rate_burst": "CUTRU_API_DOSSIER_RATE_BURST",
+    "verify_rate_per_minute": "CUTRU_API_VERIFY_RATE_PER_MINUTE",
+    "verify_rate_burst": "CUTRU_API_VERIFY_RATE_BURST",
 }
 
 
@@ -60,6 +64,10 @@ class ApiSettings(BaseModel):
     rate_burst: int = Field(default=1_000, ge=1)
     dossier_rate_per_minute: float = Field(default=60, ge=0)
     dossier_rate_burst: int = Field(default=20, ge=1)
+    # The public verification, per client address: a person checks a document or two, a relying party's desk a
+    # few a minute; walking the 2^50 codes at this pace is hopeless (docs/verification.md).
+    verify_rate_per_minute: float = Field(default=30, ge=0)
+    verify_rate_burst: int = Field(default=10, ge=1)
     core: Settings = Field(default_factory=Settings)
     # None only where nothing is verified: generating the OpenAPI document, or tests that inject a verifier.
     oidc: OidcSettings | None = None

@@ -21,6 +21,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 from temporalio.envconfig import ClientConfigProfile, ClientConfigTLS
 
+from activities.delivery import LOCAL_VERIFICATION_URL
 from domain.models import ProcessingOptions
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -133,6 +134,9 @@ class Settings(BaseModel):
     log_level: str = "INFO"
     metrics_port: int | None = None
     document_dir: Path = STATE_DIR / "documents"
+    # The public verification endpoint (the API's /v1/verifications as citizens and third parties reach it): what the
+    # QR code on a CT07 or CT08 points to, followed by the document's code.
+    verification_url: str = Field(default=LOCAL_VERIFICATION_URL, pattern=r"^https?://[!-~]+$", max_length=200)
     # Worker tuning (docs/benchmarks.md has what each was measured to do); None keeps the SDK's default.
     worker_role: Literal["all", "workflows", "activities"] = Field(
         default="all", description="what this worker process polls for: both, or one kind of task only"
@@ -167,6 +171,7 @@ _ENV = {
     "log_level": "CUTRU_LOG_LEVEL",
     "metrics_port": "CUTRU_METRICS_PORT",
     "document_dir": "CUTRU_DOCUMENT_DIR",
+    "verification_url": "CUTRU_VERIFICATION_URL",
     "worker_role": "CUTRU_WORKER_ROLE",
     "max_concurrent_activities": "CUTRU_MAX_CONCURRENT_ACTIVITIES",
     "max_concurrent_workflow_tasks": "CUTRU_MAX_CONCURRENT_WORKFLOW_TASKS",

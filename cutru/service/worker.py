@@ -85,6 +85,7 @@ def build_worker(
         gateway=gateway if gateway is not None else LocalPaymentGateway(pool),
         document_dir=settings.document_dir,
         processing=settings.processing,
+        verification_url=settings.verification_url,
     )
     role = settings.worker_role
     return Worker(
