@@ -113,7 +113,19 @@ def _discovery(http: httpx.Client, issuer: str) -> dict[str, Any]:
     return document
 
 
-def _token_from(answer: httpx.Response) -> str:
+async def discover(http: httpx.AsyncClient, issuer: str) -> dict[str, Any]:
+    """The issuer's discovery document (its endpoints); LoginError when it has none."""
+    try:
+        answer = await http.get(issuer.rstrip("/") + "/.well-known/openid-configuration")
+    except httpx.HTTPError as error:
+        raise LoginError(f"the issuer {issuer} is unreachable ({type(error).__name__})") from error
+    if answer.status_code != 200:
+        raise LoginError(f"no discovery document at {issuer}: check CUTRU_OIDC_ISSUER")
+    document: dict[str, Any] = answer.json()
+    return document
+
+
+def token_from(answer: httpx.Response) -> str:
     body = answer.json() if answer.headers.get("content-type", "").startswith("application/json") else {}
     if answer.status_code != 200 or "access_token" not in body:
         reason = body.get("error_description") or body.get("error") or f"HTTP {answer.status_code}"
@@ -126,10 +138,11 @@ def client_credentials_token(issuer: str, client_id: str, secret: str, audience:
     with httpx.Client(timeout=10) as http:
         endpoint = _discovery(http, issuer)["token_endpoint"]
         form = {"grant_type": "client_credentials", **({"resource": audience} if audience else {})}
-        return _token_from(http.post(endpoint, data=form, auth=(client_id, secret)))
+        return token_from(http.post(endpoint, data=form, auth=(client_id, secret)))
 
 
-def _pkce() -> tuple[str, str]:
+def pkce_pair() -> tuple[str, str]:
+    """A PKCE verifier and its S256 challenge (RFC 7636 §4.1-4.2)."""
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     return verifier, challenge
@@ -170,11 +183,8 @@ async def login(issuer: str, client_id: str, audience: str | None, *, show: Call
     default); the provider sends the browser back to a listener on 127.0.0.1 that takes the code."""
     tell = show or _tell_stderr
     async with httpx.AsyncClient(timeout=10) as http:
-        answer = await http.get(issuer.rstrip("/") + "/.well-known/openid-configuration")
-        if answer.status_code != 200:
-            raise LoginError(f"no discovery document at {issuer}: check CUTRU_OIDC_ISSUER")
-        discovery = answer.json()
-        verifier, challenge = _pkce()
+        discovery = await discover(http, issuer)
+        verifier, challenge = pkce_pair()
         state = secrets.token_urlsafe(16)
         redirect_uri, server, received = await _callback(state)
         try:
@@ -190,7 +200,7 @@ async def login(issuer: str, client_id: str, audience: str | None, *, show: Call
             server.close()
         form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
                 "client_id": client_id, "code_verifier": verifier, **({"resource": audience} if audience else {})}
-        return _token_from(await http.post(discovery["token_endpoint"], data=form))
+        return token_from(await http.post(discovery["token_endpoint"], data=form))
 
 
 def _tell_stderr(url: str, stream: TextIO = sys.stderr) -> None:

@@ -32,7 +32,9 @@ from cutru.clients.officer import (
     DecisionRequest,
     DeskDossier,
     Officer,
+    QueueFilter,
     QueueItem,
+    QueueState,
     ReassignmentRequest,
     dossier_row,
     find_officer,
@@ -157,11 +159,11 @@ def _page(state: ApiState, limit: int | None, cursor: str | None) -> tuple[int, 
 
 async def _listing(state: ApiState, units: list[str] | None, procedures: list[str] | None, *, limit: int | None,
                    cursor: str | None, states: Sequence[str] = QUEUE_STATES, assigned_to: str | None = None,
-                   due_by: datetime | None = None) -> Page[QueueItem]:
+                   due_by: datetime | None = None, search: str | None = None) -> Page[QueueItem]:
     size, offset = _page(state, limit, cursor)
     # One more than the page: whether a next page exists, without counting.
     items = await queue(state.pool, units, procedures=procedures, states=states, assigned_to=assigned_to,
-                        due_by=due_by, limit=size + 1, offset=offset)
+                        due_by=due_by, search=search, limit=size + 1, offset=offset)
     following = encode_cursor([offset + size]) if len(items) > size else None
     return Page[QueueItem](items=items[:size], next_cursor=following)
 
@@ -173,14 +175,23 @@ async def desk_queue(
     principal: Annotated[Principal, Depends(permit("officer_queue"))],
     unit: Annotated[str | None, Query(pattern=r"^CA-[0-9]{5}$", description="one of your units")] = None,
     procedure: Annotated[str | None, Query(max_length=80, description="workflow type")] = None,
-    status: Annotated[str | None, Query(alias="state", pattern="^(awaiting_decision|awaiting_supplement)$")] = None,
+    status: Annotated[QueueState | None, Query(alias="state")] = None,
     mine: Annotated[bool, Query(description="only the dossiers assigned to me")] = False,
+    q: Annotated[str | None, Query(min_length=1, max_length=100,
+                                   description="a dossier code, or part of the applicant's name")] = None,
     limit: Limit = None,
     cursor: Cursor = None,
 ) -> Page[QueueItem]:
-    return await _listing(state, _units(principal, unit), _procedures(principal, procedure), limit=limit,
-                          cursor=cursor, states=[status] if status else QUEUE_STATES,
-                          assigned_to=_officer_id(principal) if mine else None)
+    return await unit_queue(state, principal, QueueFilter(unit=unit, procedure=procedure, state=status, mine=mine,
+                                                          q=q), limit=limit, cursor=cursor)
+
+
+async def unit_queue(state: ApiState, principal: Principal, chosen: QueueFilter, *, limit: int | None,
+                     cursor: str | None) -> Page[QueueItem]:
+    """One page of the caller's queue as ``chosen`` narrows it (the API's and the web desk's)."""
+    return await _listing(state, _units(principal, chosen.unit), _procedures(principal, chosen.procedure),
+                          limit=limit, cursor=cursor, states=[chosen.state] if chosen.state else QUEUE_STATES,
+                          assigned_to=_officer_id(principal) if chosen.mine else None, search=chosen.q)
 
 
 @router.get("/escalations", response_model=Page[QueueItem], responses=_READS, operation_id="desk_escalations",
@@ -207,6 +218,11 @@ async def desk_dossier(
     state: Annotated[ApiState, Depends(api_state)],
     principal: Annotated[Principal, Depends(permit("officer_view"))],
 ) -> DeskDossier:
+    return await desk_view(state, principal, code)
+
+
+async def desk_view(state: ApiState, principal: Principal, code: str) -> DeskDossier:
+    """The dossier as the workflow reports it now, ID numbers masked; 404 outside the caller's scope."""
     _, applicant_name = await _visible(state, principal, code)
     try:
         status = await state.dossiers.status(code)
@@ -228,18 +244,24 @@ async def desk_decide(
     principal: Annotated[Principal, Depends(permit("decide"))],
 ) -> Response:
     async def produce() -> Response:
-        unit, _ = await _writable(state, principal, code)
-        officer = await _acting_officer(state, principal, unit, supervisor=False)
-        try:
-            decision = OfficerDecision(officer_id=officer.officer_id, decision=body.decision, reason=body.reason,
-                                       missing_items=body.missing_items)
-        except ValidationError as error:
-            raise validation_problem(field_errors(error.errors())) from error
-        signed = sign_decision_now(_decision_keys(state), decision, code, _token_id(principal, request))
-        return _json(await _updated(state.dossiers.decide(code, signed), code, DECISION_REFUSED,
-                                    "decision", "quyết định"))
+        return _json(await decide(state, principal, code, body, _token_id(principal, request)))
 
     return await idempotent(request, state, principal, produce)
+
+
+async def decide(state: ApiState, principal: Principal, code: str, body: DecisionRequest,
+                 token_id: str) -> DecisionReceipt:
+    """The caller's decision, as the officer the database holds now, signed for ``token_id`` and sent to the
+    dossier (the API's and the web desk's); a Problem when anything refuses it."""
+    unit, _ = await _writable(state, principal, code)
+    officer = await _acting_officer(state, principal, unit, supervisor=False)
+    try:
+        decision = OfficerDecision(officer_id=officer.officer_id, decision=body.decision, reason=body.reason,
+                                   missing_items=body.missing_items)
+    except ValidationError as error:
+        raise validation_problem(field_errors(error.errors())) from error
+    signed = sign_decision_now(_decision_keys(state), decision, code, token_id)
+    return await _updated(state.dossiers.decide(code, signed), code, DECISION_REFUSED, "decision", "quyết định")
 
 
 @router.post("/dossiers/{code}/reassignment", response_model=DeskDossier, responses=_WRITES,

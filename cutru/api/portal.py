@@ -357,6 +357,25 @@ async def list_documents(code: str, state: State,
     return await _documents(state, code)
 
 
+async def stored_document(state: ApiState, code: str, kind: DocumentKind) -> tuple[bytes, str]:
+    """The dossier's document as recorded and its SHA-256 (hex); 404 when it has none (yet), 500 when the stored
+    file no longer matches its recorded hash. The caller checks who may read it."""
+    row = await state.pool.fetchrow("SELECT sha256, path FROM documents WHERE dossier_code = $1 AND kind = $2",
+                                    code, kind.value)
+    if row is None:
+        raise Problem(404, "document_not_found", "Document not found", "Không tìm thấy giấy tờ",
+                      detail=f"Dossier {code} has no {kind.value} (yet).",
+                      detail_vi=f"Hồ sơ {code} chưa có {kind.value}.")
+    content = await asyncio.to_thread(Path(row["path"]).read_bytes)
+    if hashlib.sha256(content).hexdigest() != row["sha256"]:
+        # A stored file that no longer matches its recorded hash must not be handed out as the legal document.
+        raise Problem(500, "document_corrupt", "The stored document does not match its record",
+                      "Giấy tờ lưu trữ không khớp với bản ghi",
+                      detail="The operators have been alerted; try again later.",
+                      detail_vi="Đã báo cho bộ phận vận hành; hãy thử lại sau.")
+    return content, row["sha256"]
+
+
 @router.get(
     "/dossiers/{code}/documents/{kind}", operation_id="get_document", response_class=Response,
     summary="Download a document (PDF); Repr-Digest carries its SHA-256",
@@ -367,25 +386,15 @@ async def list_documents(code: str, state: State,
 async def get_document(code: str, kind: DocumentKind, request: Request, state: State,
                        principal: Annotated[Principal, Depends(permit("read_dossier"))]) -> Response:
     await _readable(state, principal, code)
-    row = await state.pool.fetchrow("SELECT sha256, path FROM documents WHERE dossier_code = $1 AND kind = $2",
-                                    code, kind.value)
-    if row is None:
-        raise Problem(404, "document_not_found", "Document not found", "Không tìm thấy giấy tờ",
-                      detail=f"Dossier {code} has no {kind.value} (yet).",
-                      detail_vi=f"Hồ sơ {code} chưa có {kind.value}.")
-    etag = f'"{row["sha256"]}"'
-    if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
+    sha256 = await state.pool.fetchval("SELECT sha256 FROM documents WHERE dossier_code = $1 AND kind = $2",
+                                       code, kind.value)
+    etag = f'"{sha256}"'
+    if sha256 is not None and etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers={"ETag": etag})
-    content = await asyncio.to_thread(Path(row["path"]).read_bytes)
-    if hashlib.sha256(content).hexdigest() != row["sha256"]:
-        # A stored file that no longer matches its recorded hash must not be handed out as the legal document.
-        raise Problem(500, "document_corrupt", "The stored document does not match its record",
-                      "Giấy tờ lưu trữ không khớp với bản ghi",
-                      detail="The operators have been alerted; try again later.",
-                      detail_vi="Đã báo cho bộ phận vận hành; hãy thử lại sau.")
+    content, sha256 = await stored_document(state, code, kind)
     # A document carries the applicant's personal data; the portal's status views carry none and are not recorded.
     await record_reads(state.pool, principal, [code], Channel.API, "get_document")
-    digest = base64.b64encode(bytes.fromhex(row["sha256"])).decode()
+    digest = base64.b64encode(bytes.fromhex(sha256)).decode()
     return Response(content, media_type="application/pdf", headers={
         "ETag": etag, "Repr-Digest": f"sha-256=:{digest}:", "Digest": f"sha-256={digest}",
         "Content-Disposition": f'attachment; filename="{code}-{kind.value}.pdf"',

@@ -7,6 +7,7 @@ models its answers are made of, which the API's client (``cutru/api/client.py``)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
@@ -16,6 +17,9 @@ from pydantic import Field
 
 from domain.identity import mask_personal_id
 from domain.models import Boundary, DecisionKind, DossierStatus, Item
+
+# What LIKE reads as a wildcard or escape: a searched name means its letters only.
+_LIKE_SPECIAL = re.compile(r"[\\%_]")
 
 # The dossiers an officer acts on: waiting for a decision or for the citizen's supplement.
 QUEUE_STATES = ("awaiting_decision", "awaiting_supplement")
@@ -29,9 +33,24 @@ WHERE ($1::text[] IS NULL OR unit_code = ANY($1::text[]))
   AND ($3::text[] IS NULL OR procedure = ANY($3::text[]))
   AND ($4::text IS NULL OR assigned_officer = $4)
   AND ($5::timestamptz IS NULL OR overdue OR deadline <= $5)
+  AND ($8::text IS NULL OR dossier_code = upper($8) OR applicant_name ILIKE '%' || $9 || '%')
 ORDER BY overdue DESC, deadline ASC NULLS LAST, received_at, dossier_code
 LIMIT $6 OFFSET $7
 """
+
+
+QueueState = Literal["awaiting_decision", "awaiting_supplement"]
+
+
+class QueueFilter(Boundary):
+    """What narrows a queue: one of the caller's units, a procedure, a state, the caller's own dossiers, and a
+    search (a dossier code, or part of the applicant's name)."""
+
+    unit: str | None = Field(default=None, pattern=r"^CA-[0-9]{5}$")
+    procedure: str | None = Field(default=None, max_length=80)
+    state: QueueState | None = None
+    mine: bool = False
+    q: str | None = Field(default=None, min_length=1, max_length=100)
 
 
 class Officer(Boundary):
@@ -105,11 +124,13 @@ async def dossier_row(pool: asyncpg.Pool, dossier_code: str) -> tuple[str, str, 
 
 async def queue(pool: asyncpg.Pool, units: Sequence[str] | None, *, states: Sequence[str] = QUEUE_STATES,
                 procedures: Sequence[str] | None = None, assigned_to: str | None = None, due_by: datetime | None = None,
-                limit: int = 50, offset: int = 0) -> list[QueueItem]:
+                search: str | None = None, limit: int = 50, offset: int = 0) -> list[QueueItem]:
     """Dossiers of the units and procedures (None: every one) in the states: overdue first, then by deadline.
 
-    ``due_by``: only the overdue ones and those whose deadline falls by then (the supervisor's escalations)."""
+    ``due_by``: only the overdue ones and those whose deadline falls by then (the supervisor's escalations).
+    ``search``: the dossier of that code, or those whose applicant's name contains it (any case)."""
+    pattern = None if search is None else _LIKE_SPECIAL.sub(r"\\\g<0>", search)
     rows = await pool.fetch(_QUEUE_SQL, None if units is None else list(units), list(states),
                             None if procedures is None else list(procedures),
-                            assigned_to, due_by, limit, offset)
+                            assigned_to, due_by, limit, offset, search, pattern)
     return [QueueItem.model_validate(dict(r)) for r in rows]
