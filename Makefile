@@ -11,7 +11,7 @@ UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.1
 	$(if $(UPGRADE),--upgrade)
 BUILD_REQUIRES = $(PY) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")'
 
-.PHONY: install lock demo test up down worker migrate seed lint bench chaos fuzz-api schemas clean
+.PHONY: install lock demo test e2e up down worker migrate seed lint bench chaos fuzz-api schemas clean
 
 $(STAMP): $(LOCK) pyproject.toml local/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ demo: install
 
 test: install
 	$(PY) -m pytest
+
+# The web desk end to end in Debian's chromium (docs/desk.md); the screenshots the tests take become docs/desk/*.png.
+e2e: install
+	CUTRU_DESK_SCREENSHOTS=docs/desk $(PY) -m pytest tests/e2e
 
 up: install
 	$(CUTRU) stack up

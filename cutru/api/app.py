@@ -24,7 +24,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.service import RPCError, RPCStatusCode
 
-from cutru.api import auditors, inbox, officers, operators, payments, portal, public, supervisors, verification
+from cutru.api import (
+    auditors,
+    desk,
+    inbox,
+    officers,
+    operators,
+    payments,
+    portal,
+    public,
+    supervisors,
+    verification,
+)
 from cutru.api.problems import (
     PROBLEM_JSON,
     dossier_not_found,
@@ -223,6 +234,7 @@ def create_app(settings: ApiSettings, *, verifier: Verifier | None = None) -> Fa
     app.add_middleware(Metrics, metrics=metrics)  # added last: outermost, so it sees the 413s too
     for module in (public, verification, portal, payments, officers, supervisors, inbox, auditors, operators):
         app.include_router(module.router)
+    desk.mount(app)
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:

@@ -12,6 +12,12 @@
     CUTRU_API_DOSSIER_RATE_BURST        writes to one dossier saved up (default 20)
     CUTRU_API_VERIFY_RATE_PER_MINUTE    document verifications a minute per client address (default 30; 0: none)
     CUTRU_API_VERIFY_RATE_BURST         verifications a client address may send at once (default 10)
+    CUTRU_DESK_URL              the web desk's public address (scheme://host[:port]) when a proxy stands in front;
+                                default: the address each request came to
+    CUTRU_DESK_CLIENT_ID        the desk's OIDC client (default cutru-desk: public, authorization code + PKCE)
+    CUTRU_DESK_CLIENT_SECRET    its secret, when the provider registers it as a confidential client
+    CUTRU_DESK_IDLE_MINUTES     a desk session ends after this long without a request (default 30)
+    CUTRU_DESK_SESSION_HOURS    and this long after sign-in in any case (default 10: a working day)
 
 plus everything ``cutru.platform.config.load_settings`` reads (Temporal, DATABASE_URL, the task queue), the OIDC
 settings ``cutru.platform.oidc.oidc_settings_from_env`` reads, the payload keys (CUTRU_PAYLOAD_KEYS or
@@ -46,6 +52,11 @@ _ENV = {
     "dossier_rate_burst": "CUTRU_API_DOSSIER_RATE_BURST",
     "verify_rate_per_minute": "CUTRU_API_VERIFY_RATE_PER_MINUTE",
     "verify_rate_burst": "CUTRU_API_VERIFY_RATE_BURST",
+    "desk_url": "CUTRU_DESK_URL",
+    "desk_client_id": "CUTRU_DESK_CLIENT_ID",
+    "desk_client_secret": "CUTRU_DESK_CLIENT_SECRET",
+    "desk_idle_minutes": "CUTRU_DESK_IDLE_MINUTES",
+    "desk_session_hours": "CUTRU_DESK_SESSION_HOURS",
 }
 
 
@@ -68,6 +79,12 @@ class ApiSettings(BaseModel):
     # few a minute; walking the 2^50 codes at this pace is hopeless (docs/verification.md).
     verify_rate_per_minute: float = Field(default=30, ge=0)
     verify_rate_burst: int = Field(default=10, ge=1)
+    # The web desk (cutru/api/desk): its OIDC client and how long a session lives.
+    desk_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+$")
+    desk_client_id: str = "cutru-desk"
+    desk_client_secret: str | None = None
+    desk_idle_minutes: float = Field(default=30, gt=0)
+    desk_session_hours: float = Field(default=10, gt=0)
     core: Settings = Field(default_factory=Settings)
     # None only where nothing is verified: generating the OpenAPI document, or tests that inject a verifier.
     oidc: OidcSettings | None = None

@@ -1,0 +1,240 @@
+"""The officer's pages: the unit's queue, one dossier, its papers, and the decision.
+
+Each page calls the same desk functions as the JSON API (``cutru.api.officers``: the scope checks, the queue, the
+masked status, the signed decision), so a page can show or do nothing the API would refuse, and a refusal reads
+the same, in Vietnamese.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+
+from cutru.api.desk.guard import DeskRoute, Form, Session, allowed
+from cutru.api.desk.render import STATE_LABELS, page, procedure_name
+from cutru.api.officers import decide, desk_view, unit_queue
+from cutru.api.portal import stored_document
+from cutru.api.problems import Problem
+from cutru.api.state import ApiState, api_state
+from cutru.clients.officer import DecisionRequest, DeskDossier, QueueFilter
+from domain.calendar import WorkingCalendar, local_date
+from domain.kinds import DocumentKind, Procedure
+from domain.models import DecisionKind, DossierState, Refusal, TrailAction
+from domain.procedures.catalogue import PROCEDURES
+
+router = APIRouter(prefix="/desk", route_class=DeskRoute, include_in_schema=False)
+
+PAGE_SIZE = 20
+_SETTLE_POLLS, _SETTLE_INTERVAL = 30, 0.1
+_CALENDAR = WorkingCalendar()
+# The procedures an officer decides: those the queue can hold.
+REVIEWED = sorted((spec.procedure.value for spec in PROCEDURES.values() if spec.officer_review),
+                  key=procedure_name)
+DONE = {DecisionKind.APPROVE: "Đã phê duyệt hồ sơ.",
+        DecisionKind.REJECT: "Đã từ chối hồ sơ; công dân nhận phiếu từ chối (CT06).",
+        DecisionKind.REQUEST_SUPPLEMENT: "Đã yêu cầu bổ sung; công dân nhận phiếu hướng dẫn (CT05)."}
+# The papers a supplement request most often names (CT05); the officer adds any other in words.
+SUPPLEMENT_ITEMS = (
+    "Giấy tờ, tài liệu chứng minh chỗ ở hợp pháp",
+    "Văn bản đồng ý của chủ hộ, chủ sở hữu chỗ ở hợp pháp",
+    "Giấy tờ, tài liệu chứng minh quan hệ nhân thân với chủ hộ",
+    "Tờ khai thay đổi thông tin cư trú (CT01) có đủ chữ ký",
+    "Văn bản đồng ý của cha, mẹ hoặc người giám hộ",
+)
+_INVALID_FILTER = Problem(400, "invalid_request", "The request is invalid", "Bộ lọc không hợp lệ",
+                          detail_vi="Bộ lọc hoặc ô tìm kiếm có giá trị không hợp lệ (tìm kiếm: tối đa 100 ký tự); "
+                                    "hãy sửa lại rồi bấm Lọc.")
+
+
+def _working_days_left(deadline: datetime | None, now: datetime) -> Decimal | None:
+    return None if deadline is None else _CALENDAR.remaining_days(deadline, now)
+
+
+@router.get("/queue")
+async def queue_page(
+    request: Request,
+    session: Session,
+    state: Annotated[ApiState, Depends(api_state)],
+    procedure: Annotated[str | None, Query(max_length=80)] = None,
+    status: Annotated[str | None, Query(alias="state", max_length=40)] = None,
+    mine: Annotated[str | None, Query(max_length=5)] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    allowed(session, "officer_queue")
+    try:
+        chosen = QueueFilter(procedure=procedure or None, state=status or None, mine=mine == "1",  # type: ignore[arg-type]
+                             q=(q or "").strip() or None)
+    except ValidationError as error:
+        raise _INVALID_FILTER from error
+    listing = await unit_queue(state, session.principal, chosen, limit=PAGE_SIZE, cursor=cursor)
+    now = datetime.now(UTC)
+    rows = [(item, _working_days_left(item.deadline, now)) for item in listing.items]
+    return page(request, "queue.html", rows=rows, chosen=chosen, next_cursor=listing.next_cursor,
+                first_page=cursor is None,
+                filter_query=urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]),
+                procedures=REVIEWED, states=("awaiting_decision", "awaiting_supplement"))
+
+
+# ---------------------------------------------------------------------------------------------- one dossier
+
+
+@dataclass(frozen=True)
+class DayOff:
+    day: date
+    name: str
+
+
+@dataclass(frozen=True)
+class DeadlineAccount:
+    """How the deadline was counted, as far as the dossier shows it: from the receipt, in working days, over the
+    days off between, with the supplement pauses of its trail."""
+
+    received_at: datetime
+    deadline: datetime
+    working_days: Decimal
+    days_off: tuple[DayOff, ...]
+    pauses: tuple[tuple[datetime, datetime | None], ...]
+    left: Decimal
+
+
+def deadline_account(dossier: DeskDossier, now: datetime) -> DeadlineAccount | None:
+    if dossier.received_at is None or dossier.deadline is None:
+        return None
+    first, last = local_date(dossier.received_at), local_date(dossier.deadline)
+    days_off = []
+    for offset in range((last - first).days + 1):
+        day = first + timedelta(days=offset)
+        if not _CALENDAR.is_working_day(day):
+            days_off.append(DayOff(day, _CALENDAR.holiday_name(day) or ("Thứ Bảy" if day.weekday() == 5
+                                                                          else "Chủ nhật")))
+    pauses: list[tuple[datetime, datetime | None]] = []
+    for entry in dossier.trail:
+        if entry.action == TrailAction.SUPPLEMENT_REQUESTED:
+            pauses.append((entry.at, None))
+        elif entry.action == TrailAction.SUPPLEMENTED and pauses and pauses[-1][1] is None:
+            pauses[-1] = (pauses[-1][0], entry.at)
+    return DeadlineAccount(dossier.received_at, dossier.deadline,
+                           _CALENDAR.working_days_between(dossier.received_at, dossier.deadline),
+                           tuple(days_off), tuple(pauses), _CALENDAR.remaining_days(dossier.deadline, now))
+
+
+def grounds(dossier: DeskDossier) -> list[Refusal]:
+    """The reasons an officer may pick to reject: what the checks found, then the procedure's own legal basis."""
+    spec = PROCEDURES[Procedure(dossier.procedure)]
+    general = Refusal(code="not_eligible", message="the dossier does not meet the procedure's conditions",
+                      legal_basis=spec.legal_basis,
+                      message_vi=f"Hồ sơ không đủ điều kiện {spec.vietnamese_name.lower()} theo quy định")
+    return [*dossier.refusals, general]
+
+
+async def _documents(state: ApiState, code: str) -> list[str]:
+    rows = await state.pool.fetch("SELECT kind FROM documents WHERE dossier_code = $1 ORDER BY kind", code)
+    return [row["kind"] for row in rows]
+
+
+def _may_decide(session: Session) -> bool:
+    try:
+        allowed(session, "decide")
+    except Problem:
+        return False
+    return True
+
+
+@router.get("/dossiers/{code}")
+async def dossier_page(code: str, request: Request, session: Session,
+                       state: Annotated[ApiState, Depends(api_state)],
+                       done: Annotated[str | None, Query(max_length=40)] = None) -> Response:
+    allowed(session, "officer_view")
+    dossier = await desk_view(state, session.principal, code)
+    deciding = dossier.state == DossierState.AWAITING_DECISION and _may_decide(session)
+    return page(request, "dossier.html", dossier=dossier, documents=await _documents(state, code),
+                account=deadline_account(dossier, datetime.now(UTC)), grounds=grounds(dossier), deciding=deciding,
+                supplement_items=SUPPLEMENT_ITEMS,
+                done=next((text for kind, text in DONE.items() if kind.value == done), ""))
+
+
+@router.get("/dossiers/{code}/documents/{kind}")
+async def document(code: str, kind: DocumentKind, session: Session,
+                   state: Annotated[ApiState, Depends(api_state)]) -> Response:
+    """The PDF shown in the browser (inline), for the officers who may see the dossier."""
+    allowed(session, "officer_view")
+    await desk_view(state, session.principal, code)
+    content, _ = await stored_document(state, code, kind)
+    return Response(content, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{code}-{kind.value}.pdf"', "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff"})
+
+
+def _decision(form: Form, dossier: DeskDossier) -> DecisionRequest:
+    """The form's decision: a rejection's reason is the picked ground with its legal basis, then the officer's
+    own words; a supplement's items are the ticked ones and the lines written in."""
+    kind = form.get("decision")
+    reason = None
+    items: list[str] = []
+    if kind == DecisionKind.REJECT:
+        choices = grounds(dossier)
+        picked = form.get("ground")
+        if not (isinstance(picked, str) and picked.isdigit() and int(picked) < len(choices)):
+            raise _form_problem("Hãy chọn một lý do từ chối trong danh sách căn cứ pháp lý.")
+        ground = choices[int(picked)]
+        own = str(form.get("reason_text") or "").strip()
+        reason = f"{ground.message_vi or ground.message} (căn cứ: {ground.legal_basis})" + (f". {own}" if own else "")
+    elif kind == DecisionKind.REQUEST_SUPPLEMENT:
+        items = [str(item).strip() for item in form.getlist("item") if str(item).strip()]
+        items += [line.strip() for line in str(form.get("other_items") or "").splitlines() if line.strip()]
+        if not items:
+            raise _form_problem("Hãy đánh dấu hoặc ghi ít nhất một giấy tờ cần bổ sung.")
+    elif kind != DecisionKind.APPROVE:
+        raise _form_problem("Hãy chọn một quyết định: phê duyệt, từ chối hoặc yêu cầu bổ sung.")
+    try:
+        return DecisionRequest(decision=DecisionKind(str(kind)), reason=reason, missing_items=tuple(items))
+    except ValidationError as error:
+        raise _form_problem("Lý do tối đa 1000 ký tự, tối đa 20 giấy tờ, mỗi giấy tờ tối đa 500 ký tự; "
+                            "hãy rút gọn rồi gửi lại.") from error
+
+
+def _form_problem(detail_vi: str) -> Problem:
+    return Problem(422, "invalid_request", "The decision is incomplete", "Quyết định chưa đầy đủ",
+                   detail_vi=detail_vi + " Chưa có gì thay đổi trong hồ sơ.")
+
+
+@router.post("/dossiers/{code}/decision")
+async def decision(code: str, session: Session, form: Form,
+                   state: Annotated[ApiState, Depends(api_state)]) -> Response:
+    allowed(session, "decide")
+    dossier = await desk_view(state, session.principal, code)
+    body = _decision(form, dossier)
+    if dossier.state != DossierState.AWAITING_DECISION:
+        raise _not_waiting(code, dossier.state)
+    # One decision per dossier per token id: each form sent is a request of its own.
+    receipt = await decide(state, session.principal, code, body, f"{session.principal.token_id}:{uuid.uuid4().hex}")
+    if not receipt.accepted:
+        raise _not_waiting(code, receipt.state)
+    await _moved_on(state, session, code)
+    return RedirectResponse(f"/desk/dossiers/{code}?done={body.decision.value}", status_code=303)
+
+
+async def _moved_on(state: ApiState, session: Session, code: str) -> None:
+    """Wait a moment for the dossier to act on the decision it took (it leaves the state in its own time), so that
+    the page the officer comes back to no longer offers to decide."""
+    for _ in range(_SETTLE_POLLS):
+        if (await desk_view(state, session.principal, code)).state != DossierState.AWAITING_DECISION:
+            return
+        await asyncio.sleep(_SETTLE_INTERVAL)
+
+
+def _not_waiting(code: str, now: DossierState) -> Problem:
+    return Problem(409, "decision_refused", "The dossier is not waiting for a decision", "Hồ sơ không còn chờ xử lý",
+                   detail_vi=f"Hồ sơ {code} hiện ở trạng thái “{STATE_LABELS.get(now, now)}”, không còn chờ cán bộ "
+                             "quyết định, nên quyết định chưa được ghi nhận. Hãy mở lại hồ sơ để xem ai đã xử lý, "
+                             "hoặc quay lại hàng đợi.")

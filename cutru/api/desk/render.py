@@ -1,0 +1,147 @@
+"""The desk's pages: Jinja2 templates (package data, autoescaped), Vietnamese labels, Vietnamese times and dates.
+
+Every time is shown in Asia/Ho_Chi_Minh with the zone written out (``14:30 26/11/2026 (GMT+7)``), every date as
+dd/mm/yyyy, every procedure, state and trail line by its Vietnamese name.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from domain.calendar import VN_TZ
+from domain.kinds import DocumentKind, Procedure
+from domain.models import DossierState, TrailAction
+from domain.procedures.catalogue import PROCEDURES
+
+STATE_LABELS: dict[str, str] = {
+    DossierState.RECEIVED: "Mới tiếp nhận",
+    DossierState.AWAITING_FILING: "Chờ công dân khai báo",
+    DossierState.AWAITING_DECISION: "Chờ cán bộ xử lý",
+    DossierState.AWAITING_SUPPLEMENT: "Chờ bổ sung hồ sơ",
+    DossierState.AWAITING_PAYMENT: "Chờ nộp lệ phí",
+    DossierState.RECORDING: "Đang cập nhật CSDL cư trú",
+    DossierState.DELIVERING: "Đang trả kết quả",
+    DossierState.COMPLETED: "Đã hoàn thành",
+    DossierState.REFUSED: "Đã từ chối",
+    DossierState.CANCELLED: "Đã huỷ",
+    DossierState.WITHDRAWN: "Công dân đã rút hồ sơ",
+}
+
+TRAIL_LABELS: dict[str, str] = {
+    TrailAction.NOTICE_SERVED: "Thông báo của cơ quan công an",
+    TrailAction.RECEIVED: "Tiếp nhận hồ sơ",
+    TrailAction.ACCEPTED: "Hồ sơ hợp lệ, hẹn trả kết quả (CT04)",
+    TrailAction.REASSIGNED: "Phân công lại",
+    TrailAction.REMINDER_SENT: "Nhắc hạn xử lý",
+    TrailAction.ESCALATED: "Báo lãnh đạo: sắp hoặc đã quá hạn",
+    TrailAction.DECISION_REFUSED: "Quyết định không được ghi nhận",
+    TrailAction.SUPPLEMENT_REQUESTED: "Yêu cầu bổ sung (CT05)",
+    TrailAction.SUPPLEMENTED: "Công dân đã bổ sung",
+    TrailAction.APPROVED: "Cán bộ phê duyệt",
+    TrailAction.FEE_PAID: "Đã nộp lệ phí",
+    TrailAction.WITHDRAWAL_REFUSED: "Không nhận yêu cầu rút hồ sơ",
+    TrailAction.FILING_REFUSED: "Không nhận bản khai",
+    TrailAction.STAY_NOTIFIED: "Đã ghi nhận thông báo lưu trú",
+    TrailAction.COMPLETED: "Hoàn thành",
+    TrailAction.REFUSED: "Từ chối (CT06)",
+    TrailAction.CANCELLED: "Huỷ",
+    TrailAction.WITHDRAWN: "Rút hồ sơ",
+}
+
+DOCUMENT_LABELS: dict[str, str] = {
+    DocumentKind.CT03: "CT03 — Phiếu khai báo tạm vắng",
+    DocumentKind.CT04: "CT04 — Phiếu tiếp nhận hồ sơ và hẹn trả kết quả",
+    DocumentKind.CT05: "CT05 — Phiếu hướng dẫn bổ sung, hoàn thiện hồ sơ",
+    DocumentKind.CT06: "CT06 — Phiếu từ chối tiếp nhận, giải quyết hồ sơ",
+    DocumentKind.CT07: "CT07 — Xác nhận thông tin về cư trú",
+    DocumentKind.CT08: "CT08 — Thông báo kết quả giải quyết, hủy bỏ đăng ký cư trú",
+}
+
+
+# What the citizen filed, by field name: the common ones in Vietnamese; another field shows its own name.
+FIELD_LABELS: dict[str, str] = {
+    "procedure": "Thủ tục", "dossier_code": "Mã hồ sơ", "received_at": "Thời điểm nộp", "channel": "Kênh nộp",
+    "applicant": "Người đề nghị", "personal_id": "Số định danh cá nhân", "full_name": "Họ và tên",
+    "birth_date": "Ngày sinh", "sex": "Giới tính", "police_unit": "Đơn vị giải quyết",
+    "declaration_truthful": "Cam đoan khai đúng sự thật", "consents": "Ý kiến đồng ý", "role": "Tư cách",
+    "given_via": "Hình thức", "delivery": "Nhận kết quả", "method": "Cách nhận", "destination": "Nơi nhận",
+    "details": "Nội dung đề nghị", "members": "Thành viên", "residence": "Chỗ ở", "address": "Địa chỉ",
+    "commune_code": "Mã xã, phường", "line": "Số nhà, đường phố", "reason": "Lý do", "relation": "Quan hệ",
+    "relation_to_head": "Quan hệ với chủ hộ", "relation_to_new_head": "Quan hệ với chủ hộ mới",
+    "valid_from": "Từ ngày", "valid_until": "Đến ngày", "phone": "Điện thoại", "email": "Thư điện tử",
+}
+FIELD_VALUES: dict[str, str] = {
+    "male": "Nam", "female": "Nữ", "online": "Trực tuyến", "assisted": "Tại trụ sở (cán bộ nộp giúp)",
+    "electronic": "Điện tử", "post": "Bưu chính", "head": "Chủ hộ", "spouse": "Vợ/chồng", "child": "Con",
+    "household_head": "Chủ hộ", "owner": "Chủ sở hữu chỗ ở",
+}
+
+
+def field_value(text: str) -> str:
+    """A filed value as the officer reads it: a date as dd/mm/yyyy, a known code in Vietnamese."""
+    try:
+        return vn_date(date.fromisoformat(text)) if len(text) == 10 else FIELD_VALUES.get(text, text)
+    except ValueError:
+        return FIELD_VALUES.get(text, text)
+
+
+def procedure_name(procedure: str) -> str:
+    spec = PROCEDURES.get(Procedure(procedure)) if procedure in Procedure.__members__.values() else None
+    return spec.vietnamese_name if spec is not None else procedure
+
+
+def vn_time(value: datetime | None) -> str:
+    if value is None:
+        return "—"
+    return value.astimezone(VN_TZ).strftime("%H:%M %d/%m/%Y") + " (GMT+7)"
+
+
+def vn_date(value: date | datetime | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        value = value.astimezone(VN_TZ).date()
+    return value.strftime("%d/%m/%Y")
+
+
+def days(value: Decimal | float | int) -> str:
+    """``1,5`` rather than ``1.5``: the Vietnamese decimal comma."""
+    number = Decimal(value).normalize()
+    return f"{number:f}".replace(".", ",")
+
+
+def _environment() -> Environment:
+    environment = Environment(loader=PackageLoader("cutru.api.desk", "templates"), autoescape=True,
+                              undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    environment.filters.update(field_value=field_value, field_label=lambda name: FIELD_LABELS.get(name, name),
+                               vn_time=vn_time, vn_date=vn_date, days=days, procedure_name=procedure_name,
+                               state_label=lambda state: STATE_LABELS.get(state, state),
+                               trail_label=lambda action: TRAIL_LABELS.get(action, action),
+                               document_label=lambda kind: DOCUMENT_LABELS.get(kind, kind))
+    return environment
+
+
+TEMPLATES = _environment()
+
+# What the browser may do with a desk page: its own stylesheet and script only, no framing, no sniffing, and the
+# page's address sent as Referer to the desk itself only (the CSRF check reads it; no one else needs it).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """The template rendered with ``context`` plus what every page shows (the signed-in officer, the form token)."""
+    body = TEMPLATES.get_template(template).render(
+        request=request, session=getattr(request.state, "desk_session", None), **context)
+    return HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)
