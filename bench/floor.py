@@ -141,6 +141,7 @@ async def _serve() -> None:
 
     from cutru.platform.config import load_settings
     from cutru.platform.temporal import connect, worker_tuning
+    from cutru.platform.warm import warm_up
     from workflows.sandbox import workflow_runner
 
     settings = load_settings()
@@ -158,6 +159,7 @@ async def _serve() -> None:
         graceful_shutdown_timeout=timedelta(seconds=10),
         **worker_tuning(settings),  # the tuning worker.py is given, from the same environment
     )
+    warm_up()  # as worker.py does: its frozen heap and collector settings
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -72,7 +72,7 @@ class PaymentView(BaseModel):
                                                 "or cancelled")
 
 
-def gateway_config(request: Request) -> GatewayConfig:
+async def gateway_config(request: Request) -> GatewayConfig:
     """The gateway the API checks callbacks of: ``app.state.payment_gateway``, else the environment's."""
     config: GatewayConfig | None = getattr(request.app.state, "payment_gateway", None)
     if config is None:

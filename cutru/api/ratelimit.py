@@ -27,7 +27,7 @@ from fastapi import Depends, Request
 from cutru.api.problems import PROBLEM_JSON, Problem, ProblemDetails
 from cutru.api.security import permit
 from cutru.api.settings import ApiSettings
-from cutru.api.state import api_state
+from cutru.api.state import ApiState
 from cutru.platform.oidc import Principal
 
 # Keys remembered per kind of bucket; beyond it the least recently used is forgotten (it comes back full, which a
@@ -95,7 +95,8 @@ def limits_of(request: Request) -> RateLimits:
     """The app's buckets, made at its first write from its settings."""
     limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
     if limits is None:
-        limits = RateLimits(api_state(request).settings)
+        state: ApiState = request.app.state.api  # what the async api_state dependency gives handlers
+        limits = RateLimits(state.settings)
         request.app.state.rate_limits = limits
     return limits
 

@@ -22,6 +22,7 @@ from cutru.platform.logging import configure_logging, forward_core_logs
 from cutru.platform.oidc import TokenRejected, TokenVerifier
 from cutru.platform.signing import DecisionKeyError
 from cutru.platform.temporal import connect
+from cutru.platform.warm import warm_up
 
 USAGE, UNREACHABLE = 2, 4
 
@@ -71,6 +72,7 @@ def serve(host: str | None = None, port: int | None = None) -> int:
         return UNREACHABLE
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
                                            log_config=None, server_header=False, lifespan="on"))
+    warm_up()
     server.run()
     return 0 if server.started else UNREACHABLE
 

@@ -73,7 +73,9 @@ class ApiState:
     metrics: RequestMetrics = field(default_factory=lambda: RequestMetrics())
 
 
-def api_state(request: Request) -> ApiState:
+async def api_state(request: Request) -> ApiState:
+    # async so that FastAPI calls it on the event loop: a plain function would be sent to its thread pool, a
+    # thread hop on every request.
     state: ApiState = request.app.state.api
     return state
 

@@ -52,6 +52,7 @@ from cutru.platform.metrics import (
 )
 from cutru.platform.signing import DecisionKeyError, DecisionKeyRing
 from cutru.platform.temporal import connect, run_worker_process, worker_tuning
+from cutru.platform.warm import warm_up
 from workflows import decision_keys as workflow_keys
 from workflows.procedures import ALL_WORKFLOWS
 from workflows.sandbox import workflow_runner
@@ -186,6 +187,7 @@ async def run(settings: Settings, gateway: GatewayFactory | None = None) -> None
     metrics = BusinessMetrics(runtime.metric_meter if runtime else MetricMeter.noop)
     worker = build_worker(client, settings, pool, metrics=metrics,
                           gateway=(gateway or configured_gateway(settings))(pool))
+    warm_up()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,0 +1,22 @@
+"""A long-running process is readied before its first dossier (cutru.platform.warm)."""
+
+from __future__ import annotations
+
+import gc
+
+from cutru.platform.warm import YOUNGEST_THRESHOLD, warm_up
+from domain import admin_units
+
+
+def test_warm_up_builds_the_unit_index_and_freezes_what_startup_made() -> None:
+    admin_units._index.cache_clear()
+    frozen = gc.get_freeze_count()
+    thresholds = gc.get_threshold()
+    try:
+        warm_up()
+        assert admin_units._index.cache_info().currsize == 1
+        assert gc.get_freeze_count() > frozen
+        assert gc.get_threshold()[0] == YOUNGEST_THRESHOLD
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
