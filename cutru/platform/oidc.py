@@ -10,6 +10,9 @@ and the ministry's single sign-on work alike by configuration (docs/authenticati
   hold within the leeway, and it has a ``sub`` and a ``jti``.
 - A ``kid`` the cached JWKS lacks makes the verifier fetch the JWKS again, at most once a minute (the first time
   at once): that is how a rotated key is picked up without letting junk tokens hammer the issuer.
+- A verified token is remembered by its text until it expires (the last ``VERIFIED_TOKENS`` of them): a portal
+  backend sends the same client-credentials token with every request, and verifying it again each time, most of
+  the API's own CPU per request, would find nothing new. Its expiry (within the leeway) is checked at every use.
 - Roles, police units, procedures, the officer id and the name are read from claims whose names (dotted paths into
   nested objects, e.g. Keycloak's ``realm_access.roles``) the ``CUTRU_OIDC_*_CLAIM`` variables set.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -45,6 +49,7 @@ SUPPORTED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "
                                   "EdDSA"})
 ANY = "*"
 _HTTP_TIMEOUT = httpx.Timeout(5.0)
+VERIFIED_TOKENS = 1024
 
 
 class Role(StrEnum):
@@ -193,6 +198,7 @@ class TokenVerifier:
         self._keys: dict[str, dict[str, Any]] = {}
         self._refetched_at: float | None = None  # when an unknown kid last made it fetch the JWKS
         self._refetch = asyncio.Lock()
+        self._verified: OrderedDict[str, Principal] = OrderedDict()
 
     @classmethod
     async def discover(cls, settings: OidcSettings, http: httpx.AsyncClient | None = None) -> TokenVerifier:
@@ -254,6 +260,19 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> Principal:
         """The principal of a valid token; TokenRejected (one line, no token content) otherwise."""
+        known = self._verified.get(token)
+        if known is not None:
+            if time.time() < known.expires_at.timestamp() + self.settings.leeway_seconds:
+                self._verified.move_to_end(token)
+                return known
+            del self._verified[token]  # expired: verified again below, which says so
+        principal = await self._verify(token)
+        self._verified[token] = principal
+        if len(self._verified) > VERIFIED_TOKENS:
+            self._verified.popitem(last=False)
+        return principal
+
+    async def _verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:

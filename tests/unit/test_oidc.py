@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -281,3 +282,24 @@ def test_settings_from_the_environment() -> None:
     with pytest.raises(ConfigError, match="algorithms"):
         oidc_settings_from_env({"CUTRU_OIDC_ISSUER": "https://sso.example", "CUTRU_OIDC_AUDIENCE": AUDIENCE,
                                 "CUTRU_OIDC_ALGORITHMS": "HS256"})
+
+
+async def test_a_remembered_token_is_refused_once_it_expires(issuer: Issuer) -> None:
+    verifier = await TokenVerifier.discover(issuer.settings(leeway_seconds=0))
+    try:
+        token = issuer.token(exp=int(time.time()) + 1)
+        first = await verifier.verify(token)
+        assert await verifier.verify(token) is first  # remembered, not verified again
+        await asyncio.sleep(max(0.0, first.expires_at.timestamp() - time.time()) + 0.05)
+        with pytest.raises(TokenRejected, match="expired"):
+            await verifier.verify(token)
+    finally:
+        await verifier.aclose()
+
+
+async def test_only_the_exact_token_is_remembered(issuer: Issuer, verifier: TokenVerifier) -> None:
+    token = issuer.token()
+    await verifier.verify(token)
+    header, payload, signature = token.split(".")
+    with pytest.raises(TokenRejected, match="signature"):
+        await verifier.verify(f"{header}.{payload}.{signature[:-4]}AAAA")
