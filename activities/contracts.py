@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from domain.admin_units import format_address
+from domain.deadlines import DeadlineProof
 from domain.facts import HouseholdFacts, PersonFacts
 from domain.kinds import DocumentKind, Procedure
 from domain.models import (
@@ -151,6 +152,12 @@ class EligibilityCheck(Boundary):
     submission: Submission
 
 
+class CalendarRead(Boundary):
+    """``calendar_snapshot``: the operators' calendar declarations, read for this dossier's deadline."""
+
+    dossier_code: str
+
+
 class EligibilityResult(Boundary):
     refusals: tuple[Refusal, ...]
     fee_exempt: bool = False
@@ -218,6 +225,7 @@ class Acceptance(WritesTrail):
 
     paper: DossierPaper
     deadline: datetime
+    deadline_proof: DeadlineProof | None = None  # how the deadline was counted (CT04, the read model)
     audit: tuple[AuditRecord, ...] = Field(default=(), description="trail entries not yet written")
 
     def trail_records(self) -> tuple[AuditRecord, ...]:
@@ -279,6 +287,7 @@ class DocumentRequest(Boundary):
     paper: DossierPaper | None  # None for a submission that never passed validation: nothing to print or send
     refusals: tuple[Refusal, ...] = ()
     deadline: datetime | None = None
+    deadline_proof: DeadlineProof | None = None  # CT04 prints it
     decided_by: str | None = None
     missing_items: tuple[str, ...] = ()
 

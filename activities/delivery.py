@@ -68,6 +68,8 @@ def document_data(request: DocumentRequest, kind: DocumentKind, issued_at: datet
     kind_fields: dict[str, Any] = {}
     if kind is DocumentKind.CT04 and request.deadline is not None:
         kind_fields["appointment_date"] = local_date(request.deadline)
+        if request.deadline_proof is not None:
+            kind_fields["deadline_counting"] = request.deadline_proof.lines_vi()
     elif kind is DocumentKind.CT07:
         kind_fields["valid_until"] = date.fromisoformat(recorded["valid_until"])
         kind_fields["residence_statements"] = tuple(json.loads(recorded["statements"]))

@@ -23,6 +23,7 @@ from activities.contracts import (
     Acceptance,
     AuditBatch,
     AuditRecord,
+    CalendarRead,
     CommitRequest,
     CommitResult,
     DeliveryReceipt,
@@ -48,6 +49,7 @@ from activities.delivery import DELIVERED, DELIVERY_ROW, REGISTER, REGISTERED
 from activities.facts import PERSON_SQL
 from activities.payment import PaymentGateway
 from activities.records import OPEN
+from domain.calendar import CalendarSnapshot
 from domain.facts import HouseholdFacts
 from domain.kinds import DocumentKind
 from domain.models import DossierState, ProcessingOptions, Refusal
@@ -251,6 +253,15 @@ class DossierActivities:
                                  deadline_case=spec.deadline_case(s, found), findings=found.findings())
 
     @activity.defn
+    async def calendar_snapshot(self, read: CalendarRead) -> CalendarSnapshot:
+        """The operators' calendar declarations now in force: the workflow computes the deadline under them, and
+        the answer in its history keeps every replay on the same deadline."""
+        async with self._pool.acquire() as conn:
+            snapshot = await facts.calendar_snapshot(conn)
+        _log(step="calendar", version=snapshot.version)
+        return snapshot
+
+    @activity.defn
     async def accept_immediately(self, check: ImmediateCheck) -> ImmediateResult:
         """Procedures accepted at once (stay notification): check and record in one transaction, with the trail
         entries so far."""
@@ -384,7 +395,8 @@ class DossierActivities:
             records = acceptance.trail_records()
             receipt = await delivery.store_documents(
                 conn, DocumentRequest(dossier_code=s.dossier_code, procedure=s.procedure, kinds=(DocumentKind.CT04,),
-                                      paper=s, deadline=acceptance.deadline), self._document_dir)
+                                      paper=s, deadline=acceptance.deadline,
+                                      deadline_proof=acceptance.deadline_proof), self._document_dir)
             roster = await conn.fetch(_ACCEPT_WITH_ROSTER,
                                       s.dossier_code, s.police_unit, acceptance.deadline,
                                       *_audit_rows(records), datetime.now(UTC), *delivery.register_args(receipt))
@@ -392,6 +404,9 @@ class DossierActivities:
                 # Retrying lets an operator add the unit's roster without losing the dossier.
                 raise RuntimeError(f"police unit {s.police_unit} has no roster; add its officers and it retries")
             assigned = roster[0]["assigned"]
+            if acceptance.deadline_proof is not None:
+                await conn.execute("UPDATE dossiers SET deadline_proof = $2::jsonb WHERE dossier_code = $1",
+                                   s.dossier_code, acceptance.deadline_proof.model_dump_json())
             await self._apply_changes(conn, records)
         _log(step="accept", officer=assigned)
         return UnitRoster(
@@ -505,6 +520,7 @@ def all_activities(instance: DossierActivities) -> list[Any]:
         instance.validate_identity,
         instance.record_notice,
         instance.check_eligibility,
+        instance.calendar_snapshot,
         instance.accept_immediately,
         instance.record_stays,
         instance.accept_dossier,

@@ -8,8 +8,11 @@ notes (findings that refuse nothing, e.g. a late filing) are attached to the fac
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from domain.calendar import CalendarDeclaration, CalendarSnapshot
 from domain.facts import (
     HouseholdFacts,
     MemberFacts,
@@ -21,7 +24,9 @@ from domain.facts import (
 )
 from domain.models import SubmissionBase
 from domain.procedures.catalogue import spec_for
+from domain.procedures.common import received_on
 from domain.procedures.spec import Need
+from domain.rulesets import ProvincialSetting
 
 if TYPE_CHECKING:
     import asyncpg
@@ -31,8 +36,10 @@ _PERSON_COLUMNS = ("personal_id", "full_name", "birth_date", "sex", "status", "f
 PERSON_SQL = f"SELECT {', '.join(_PERSON_COLUMNS)} FROM people WHERE personal_id = $1"
 _PEOPLE_SQL = PERSON_SQL.replace("personal_id = $1", "personal_id = ANY($1::char(12)[])") + " ORDER BY personal_id"
 RESIDENCE_SQL = """
-SELECT r.residence_id, r.owner_id, r.floor_area_m2, r.barred_reason, h.household_id, h.head_id,
-       (SELECT count(*) FROM household_members m WHERE m.household_id = h.household_id) AS member_count
+SELECT r.residence_id, r.owner_id, r.floor_area_m2, r.barred_reason, h.household_id, h.head_id, r.province_code,
+       (SELECT count(*) FROM household_members m WHERE m.household_id = h.household_id) AS member_count,
+       (SELECT count(*) FROM household_members m JOIN households hh ON hh.household_id = m.household_id
+        WHERE hh.residence_id = r.residence_id) AS occupant_count
 FROM residences r LEFT JOIN households h ON h.residence_id = r.residence_id
 WHERE r.commune_code = $1 AND lower(r.address_line) = lower($2)
 ORDER BY h.household_id NULLS LAST LIMIT 1
@@ -112,7 +119,7 @@ APPLICANT_SQL = (
     " CASE WHEN $2 THEN (SELECT residence_id FROM permanent_residences WHERE personal_id = $1 AND status = 'active'"
     " LIMIT 1) END AS current_permanent_residence_id,"
     " place.residence_id, place.owner_id, place.floor_area_m2, place.barred_reason, place.household_id,"
-    " place.head_id, place.member_count"
+    " place.head_id, place.member_count, place.occupant_count, place.province_code"
     f" FROM people p LEFT JOIN LATERAL ({RESIDENCE_SQL.replace('$1', '$3').replace('$2', '$4').strip()}) place"
     " ON true WHERE p.personal_id = $1"
 )
@@ -125,7 +132,8 @@ def _residence_of(row: Any) -> ResidenceFacts | None:
     return ResidenceFacts(
         residence_id=row["residence_id"], owner_id=row["owner_id"], floor_area_m2=row["floor_area_m2"],
         barred_reason=row["barred_reason"], household_id=row["household_id"], household_head_id=row["head_id"],
-        member_count=row["member_count"] or 0,
+        member_count=row["member_count"] or 0, occupant_count=row["occupant_count"] or 0,
+        province_code=row["province_code"],
     )
 
 
@@ -160,5 +168,50 @@ async def load_facts(conn: asyncpg.Connection, submission: SubmissionBase, row: 
             values["applicant_records"] = await records_of(conn, applicant_id)
     if Need.NAMED in spec.needs:
         values["named"] = await people(conn, spec.named_ids(submission))
+    if Need.PROVINCIAL in spec.needs and values.get("residence") is not None:
+        residence = values["residence"]
+        values["provincial_min_floor_area_m2"] = await provincial_setting(
+            conn, residence.province_code, ProvincialSetting.MIN_FLOOR_AREA_PER_PERSON_M2, received_on(submission))
+        values["residence"] = residence.model_copy(update=await co_owners(conn, residence.residence_id))
     facts = HouseholdFacts(**values)
     return facts.model_copy(update={"notes": tuple(spec.notes(submission, facts))})
+
+
+_PROVINCIAL_SQL = """
+SELECT value FROM provincial_settings WHERE province_code = $1 AND setting = $2 AND effective_from <= $3
+ORDER BY effective_from DESC, setting_id DESC LIMIT 1
+"""
+
+
+async def provincial_setting(conn: asyncpg.Connection, province_code: str, setting: ProvincialSetting,
+                             on: date) -> Decimal | None:
+    """The province's value of ``setting`` in force on ``on`` (the day of receipt), or None when it set none."""
+    value: Decimal | None = await conn.fetchval(_PROVINCIAL_SQL, province_code, setting.value, on)
+    return value
+
+
+async def co_owners(conn: asyncpg.Connection, residence_id: int) -> dict[str, Any]:
+    """``ResidenceFacts``' co-owner fields: the other owners and the representative they appointed, if any."""
+    rows = await conn.fetch("SELECT personal_id, representative FROM residence_co_owners WHERE residence_id = $1"
+                            " ORDER BY personal_id", residence_id)
+    return {"co_owner_ids": tuple(row["personal_id"] for row in rows),
+            "owners_representative_id": next((row["personal_id"] for row in rows if row["representative"]), None)}
+
+
+# The operators' calendar declarations as they stand: the latest declaration of each day (a withdrawal removes the
+# day), and the highest declaration id as the snapshot's version (docs/rules.md).
+_CALENDAR_SQL = """
+SELECT v.version, latest.day, latest.kind, latest.decision
+FROM (SELECT coalesce(max(declaration_id), 0) AS version FROM calendar_declarations) v
+LEFT JOIN (SELECT DISTINCT ON (day) day, kind, decision FROM calendar_declarations ORDER BY day, declaration_id DESC)
+    latest ON latest.kind <> 'withdrawn'
+ORDER BY latest.day
+"""
+
+
+async def calendar_snapshot(conn: asyncpg.Connection) -> CalendarSnapshot:
+    """The working-day calendar's operator declarations now in force, with their version."""
+    rows = await conn.fetch(_CALENDAR_SQL)
+    return CalendarSnapshot(version=rows[0]["version"], declarations=tuple(
+        CalendarDeclaration(day=row["day"], kind=row["kind"], decision=row["decision"])
+        for row in rows if row["day"] is not None))

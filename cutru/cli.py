@@ -21,6 +21,8 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
+from decimal import Decimal
 from importlib.metadata import entry_points
 from io import StringIO
 from pathlib import Path
@@ -33,6 +35,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.facts import calendar_snapshot
 from activities.payment import (
     GatewayConfig,
     GatewayConfigError,
@@ -43,7 +46,7 @@ from activities.payment import (
 from cutru.api import serve as api_server
 from cutru.api.app import openapi_stale, write_openapi
 from cutru.api.client import ApiClient, ApiError, ApiUnreachable, LoginError, token_from_env
-from cutru.clients import audit, exit_now, schemas
+from cutru.clients import audit, exit_now, rules, schemas
 from cutru.clients.client import DossierClient, SubmissionRejected, check_submission
 from cutru.clients.officer import DecisionRequest, QueueItem, ReassignmentRequest
 from cutru.platform import codec
@@ -53,9 +56,11 @@ from cutru.platform.logging import configure_logging, forward_core_logs
 from cutru.platform.temporal import connect, run_worker_process
 from cutru.service import codec_server
 from cutru.service import worker as worker_process
+from domain.calendar import CalendarSnapshot
 from domain.identity import mask_personal_id
 from domain.models import DecisionKind, DossierStatus, OfficerDecision, PaymentConfirmation, Supplement, Withdrawal
 from domain.procedures.catalogue import field_errors
+from domain.rulesets import ProvincialSetting
 
 OK, REFUSED, USAGE, NOT_FOUND, UNREACHABLE = 0, 1, 2, 3, 4
 EXIT_CODES = f"""exit codes:
@@ -480,6 +485,47 @@ async def _migrate(session: Session, args: argparse.Namespace) -> int:
     return OK
 
 
+def _calendar_text(snapshot: CalendarSnapshot) -> str:
+    lines = [f"calendar declarations, version {snapshot.version}"]
+    lines += [f"  {d.day.isoformat()}  {d.kind:<12} {d.decision}" for d in snapshot.declarations]
+    return "\n".join(lines)
+
+
+_CALENDAR_KINDS: dict[str, rules.CalendarKind] = {"day-off": "day_off", "working-day": "working_day",
+                                                   "withdraw": "withdrawn"}
+
+
+async def _calendar(session: Session, args: argparse.Namespace) -> int:
+    async with (await session.pool()).acquire() as conn:
+        if args.action == "list":
+            snapshot = await calendar_snapshot(conn)
+        else:
+            kind = _CALENDAR_KINDS[args.action]
+            try:
+                snapshot = await rules.declare_day(conn, date.fromisoformat(args.day), kind, args.decision)
+            except rules.DeclarationRefused as error:
+                raise Failure(USAGE, f"refused: {error}") from error
+    emit(args, snapshot, lambda: _calendar_text(snapshot))
+    return OK
+
+
+async def _rules_province(session: Session, args: argparse.Namespace) -> int:
+    async with (await session.pool()).acquire() as conn:
+        if args.action == "provinces":
+            values = await rules.provincial_values(conn, args.province)
+        else:
+            try:
+                values = [await rules.set_provincial(
+                    conn, args.province, ProvincialSetting.MIN_FLOOR_AREA_PER_PERSON_M2,
+                    Decimal(args.min_floor_area), date.fromisoformat(args.effective), args.decision)]
+            except (rules.DeclarationRefused, ArithmeticError) as error:
+                raise Failure(USAGE, f"refused: {error}") from error
+    emit(args, values, lambda: "\n".join(
+        f"{v.province_code}  {v.setting}  {v.value}  from {v.effective_from.isoformat()}  {v.decision}"
+        for v in values) or "no provincial settings")
+    return OK
+
+
 async def _worker_check(session: Session, args: argparse.Namespace) -> int:
     await session.client()
     await (await session.pool()).fetchval("SELECT 1")
@@ -651,6 +697,30 @@ def _operator_commands(commands: Any) -> None:
     codec_server.add_arguments(server)
 
 
+def _rules_commands(commands: Any) -> None:
+    calendar = _add(commands, "calendar", "operators' calendar exceptions: days off and swapped working days "
+                                          "(docs/rules.md)")
+    actions = calendar.add_subparsers(dest="action", required=True, metavar="ACTION")
+    _add(actions, "list", "the declarations in force and their version", _async(_calendar))
+    for action, help_text in (("day-off", "declare an extra day off"),
+                              ("working-day", "declare a weekend day worked in exchange (ngày làm bù)"),
+                              ("withdraw", "take back a day's declaration")):
+        declare = _add(actions, action, help_text, _async(_calendar))
+        declare.add_argument("day", help="YYYY-MM-DD")
+        declare.add_argument("--decision", required=True, help="the decision that made it, e.g. the Ministry's "
+                                                              "notice number")
+    rule_sets = _add(commands, "rules", "the rule sets and what provinces set (docs/rules.md)")
+    actions = rule_sets.add_subparsers(dest="action", required=True, metavar="ACTION")
+    province = _add(actions, "province", "record a provincial People's Council's setting", _async(_rules_province))
+    province.add_argument("province", help="province code, e.g. 01")
+    province.add_argument("--min-floor-area", required=True, metavar="M2",
+                          help="minimum floor area per person, m² (never below the law's)")
+    province.add_argument("--effective", required=True, metavar="YYYY-MM-DD")
+    province.add_argument("--decision", required=True, help="the resolution, e.g. \"Nghị quyết 12/2027/NQ-HĐND\"")
+    _add(actions, "provinces", "the provincial settings recorded", _async(_rules_province)).add_argument(
+        "--province", help="one province's only")
+
+
 def _output_option(parser: argparse.ArgumentParser, default: str | None) -> None:
     parser.add_argument("-o", "--output", choices=("text", "json"),
                         default=argparse.SUPPRESS if default is None else default,
@@ -685,6 +755,7 @@ def parser() -> argparse.ArgumentParser:
     _officer_commands(commands)
     _audit_commands(commands)
     _operator_commands(commands)
+    _rules_commands(commands)
     _plugin_commands(commands)
     _output_everywhere(root)
     return root

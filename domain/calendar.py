@@ -30,7 +30,12 @@ Rules
 4. **Calendar-day deadline** of N days (e.g. 30 days to verify a residence declaration): the close of office
    hours on the Nth calendar day after the day of (deemed) receipt, moved to the next working day when that day
    is not one (Bộ luật Dân sự 2015, Điều 148 khoản 5).
-5. **Stopping the clock** (a supplement request CT05 stops it; the complete dossier restarts it):
+5. **Operators' declarations** (``CalendarSnapshot``): a day off or a swapped working day that the ``holidays``
+   package does not know is declared by an operator with the decision that made it (``cutru calendar declare``,
+   docs/rules.md). A dossier's clock is computed under the snapshot of declarations read when its deadline is
+   computed (at receipt, and again at each restart after a supplement): the snapshot is an activity's result, so
+   every replay computes the same deadline, and a later declaration applies from the dossier's next computation.
+6. **Stopping the clock** (a supplement request CT05 stops it; the complete dossier restarts it):
    ``remaining_days(deadline, stopped_at)`` is the number of sessions after the session of the stop up to the
    deadline's last session, in days, and ``resume_deadline(restarted_at, remaining)`` counts as many sessions
    after the session of the restart. Partial sessions are not counted, a stop and restart at the same instant
@@ -45,7 +50,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from enum import IntEnum, StrEnum
-from typing import cast
+from functools import lru_cache
+from typing import Literal, cast
 
 import holidays
 from holidays.countries.vietnam import VietnamStaticHolidays
@@ -135,6 +141,41 @@ class CalendarConfig(BaseModel, frozen=True):
         return self
 
 
+class CalendarDeclaration(BaseModel, frozen=True):
+    """An operator's calendar exception: a day off (ngày nghỉ) or a swapped working day (ngày làm bù)."""
+
+    day: date
+    kind: Literal["day_off", "working_day"]
+    decision: str  # the decision that made it, e.g. "Thông báo 6150/TB-BLĐTBXH ngày 08/11/2024"
+
+
+class CalendarSnapshot(BaseModel, frozen=True):
+    """The operators' declarations in force at one moment; ``version`` is the last declaration counted (0: none).
+
+    One declaration per day: a later declaration of the same day replaces an earlier one.
+    """
+
+    version: int = 0
+    declarations: tuple[CalendarDeclaration, ...] = ()
+
+    def config(self) -> CalendarConfig:
+        return CalendarConfig(
+            extra_days_off=tuple(d.day for d in self.declarations if d.kind == "day_off"),
+            swapped_working_days=tuple(d.day for d in self.declarations if d.kind == "working_day"),
+        )
+
+    def decision_on(self, day: date) -> str | None:
+        return next((d.decision for d in self.declarations if d.day == day), None)
+
+
+@lru_cache(maxsize=64)
+def calendar_of(snapshot: CalendarSnapshot | None) -> WorkingCalendar:
+    """The working-day calendar under an operators' snapshot (None: no declaration, as before they existed).
+
+    Cached because a calendar computes forty years of holidays and a snapshot changes rarely."""
+    return WorkingCalendar(snapshot.config() if snapshot else None)
+
+
 def _local(at: datetime) -> datetime:
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError(f"timezone-aware datetime required, got {at!r}")
@@ -211,6 +252,10 @@ class WorkingCalendar:
         if d in self._holidays:
             return False
         return d.weekday() < 5 or (d.weekday() == 5 and self.config.saturday_counts)
+
+    def is_swapped_working_day(self, d: date) -> bool:
+        """A working day only by a swap (ngày làm bù): a weekend day or a holiday worked in exchange."""
+        return d in self._swapped and d not in self._extra_days_off
 
     def holiday_name(self, d: date) -> str | None:
         """Vietnamese name of the public holiday or operator day off on ``d``; None on a working or rest day."""
@@ -322,7 +367,7 @@ class WorkingCalendar:
             raise ValueError(f"a calendar-day deadline is a whole number of days, got {days}")
         return self.add_calendar_days(start, half_days // 2)
 
-    # Stopping the clock (rule 5)
+    # Stopping the clock (rule 6)
 
     def remaining_days(self, deadline: datetime, at: datetime, unit: DayCount = DayCount.WORKING) -> Decimal:
         """Time left at ``at`` before ``deadline``, in ``unit``; negative when overdue.

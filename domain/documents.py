@@ -96,6 +96,8 @@ class DocumentData(BaseModel):
     issued_at: AwareDatetime
 
     appointment_date: date | None = None  # CT04
+    # CT04: how the appointment date was counted (``DeadlineProof.lines_vi``); absent on receipts issued before it.
+    deadline_counting: tuple[_LongText, ...] = Field(default=(), max_length=12)
     missing_items: tuple[_Text, ...] = Field(default=(), max_length=30)  # CT05
     refusal_reason: _LongText | None = None  # CT06
     valid_until: date | None = None  # CT07
@@ -200,6 +202,7 @@ def _body(data: DocumentData) -> list[tuple[str, str] | str]:
             ("Ngày tiếp nhận hồ sơ: ", format_date(data.issued_at)),
             ("Hẹn trả kết quả: ", f"ngày {format_date(data.appointment_date)}"),
             "Hồ sơ đã được tiếp nhận đầy đủ, hợp lệ. Kết quả được trả theo hình thức công dân đã đăng ký.",
+            *(("Cách tính ngày hẹn: " if i == 0 else "- ", line) for i, line in enumerate(data.deadline_counting)),
         ]
     if kind is DocumentKind.CT05:
         lines: list[tuple[str, str] | str] = [

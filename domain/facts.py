@@ -32,7 +32,17 @@ class ResidenceFacts(Boundary):
     barred_reason: str | None
     household_id: int | None
     household_head_id: str | None
-    member_count: int
+    member_count: int  # members of the household above (the first at the address)
+    # Members of every household at the address (after a separation there are several); None: as member_count.
+    occupant_count: int | None = None
+    province_code: str | None = None
+    co_owner_ids: tuple[str, ...] = ()  # owners besides owner_id (residence_co_owners)
+    owners_representative_id: str | None = None  # the owner the co-owners appointed to consent for all
+
+    @property
+    def occupants(self) -> int:
+        """People registered at the residence, whichever household they belong to."""
+        return self.member_count if self.occupant_count is None else self.occupant_count
 
 
 class RecordFacts(Boundary):
@@ -112,7 +122,7 @@ class HouseholdFacts(Boundary):
                  f"full civil capacity: {'yes' if self.applicant.full_civil_capacity else 'no'}"]
         if self.residence is not None:
             r = self.residence
-            lines.append(f"residence #{r.residence_id}: {r.floor_area_m2} m², {r.member_count} registered member(s), "
+            lines.append(f"residence #{r.residence_id}: {r.floor_area_m2} m², {r.occupants} registered occupant(s), "
                          f"owner {'recorded' if r.owner_id else 'not recorded'}, "
                          f"barred: {r.barred_reason or 'no'}")
         if self.current_permanent_residence_id is not None:

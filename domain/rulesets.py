@@ -251,6 +251,30 @@ def rules_for(received_on: date) -> RuleSet:
     return BOOK.rules_for(received_on)
 
 
+class ProvincialSetting(StrEnum):
+    """What the law leaves to the province, set by the provincial People's Council (Hội đồng nhân dân cấp tỉnh)."""
+
+    # Luật Cư trú 2020 Điều 20 khoản 3 điểm b: rented, borrowed or lodged housing, never below the law's minimum.
+    MIN_FLOOR_AREA_PER_PERSON_M2 = "min_floor_area_per_person_m2"
+
+
+def provincial_setting_problem(setting: ProvincialSetting, value: Decimal, effective_from: date) -> str | None:
+    """Why a province cannot set ``value`` from ``effective_from`` (None: it can): below the law's minimum in the
+    rule set in force that day."""
+    law = rules_for(effective_from).permanent_residence.min_floor_area_per_person_m2
+    if setting is ProvincialSetting.MIN_FLOOR_AREA_PER_PERSON_M2 and value < law:
+        return (f"the provincial minimum floor area must not be below the law's {law} m² per person "
+                "(Luật Cư trú 2020, Điều 20 khoản 3 điểm b)")
+    return None
+
+
+def min_floor_area_per_person(received_on: date, provincial: Decimal | None) -> Decimal:
+    """The minimum floor area per person that judges a dossier: the province's, never below the law's, in force
+    on the day it was received."""
+    law = rules_for(received_on).permanent_residence.min_floor_area_per_person_m2
+    return max(law, provincial) if provincial is not None else law
+
+
 def fee_for(procedure: Procedure, channel: Channel, received_on: date, persons: int = 1, by_list: bool = False) -> int:
     """Fee in VND. ``persons`` counts only for a registration by list (per-person fee); other fees are per dossier."""
     if channel not in ("online", "in_person"):

@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.contracts import (
         Acceptance,
         AuditBatch,
+        CalendarRead,
         CommitRequest,
         DeliveryRequest,
         DocumentRequest,
@@ -58,7 +59,8 @@ with workflow.unsafe.imports_passed_through():
         PaymentRequest,
     )
     from activities.dossier import DossierActivities
-    from domain.deadlines import DeadlineClock, deadline_for
+    from domain.calendar import CalendarSnapshot
+    from domain.deadlines import DeadlineClock, deadline_for, deadline_proof
     from domain.envelopes import MAX_AGE, signature_problem
     from domain.kinds import DocumentKind, Procedure
     from domain.models import (
@@ -125,6 +127,9 @@ REASSIGNMENT_REFUSED = "ReassignmentRefused"
 # dossier's own applicant on a citizen's filing (workflow.patched ids: histories from before replay as they ran).
 SIGNED_DECISIONS = "signed-decisions"
 CHECKED_WITHDRAWAL = "checked-withdrawal"
+# The deadline is computed under the operators' calendar declarations, read by an activity at the start of the clock
+# and at each restart (domain.calendar rule 5); histories from before them count with the package's calendar alone.
+CALENDAR_EXCEPTIONS = "calendar-exceptions"
 # What the codec (cutru.platform.codec) turns a payload into that did not arrive encrypted.
 UNENCRYPTED_ENCODING = b"binary/unencrypted-refused"
 UNENCRYPTED = "payload arrived unencrypted: dossiers are started only through the cutru API or DossierClient"
@@ -347,7 +352,7 @@ class DossierLifecycle:
         p.findings = eligibility.findings
         # The legal clock runs from the receipt of a complete, valid dossier.
         allowed = deadline_for(self.procedure, submission.received_at, eligibility.deadline_case)
-        p.clock = DeadlineClock.start(submission.received_at, allowed)
+        p.clock = DeadlineClock.start(submission.received_at, allowed, await self._calendar())
         self._record("system", TrailAction.ACCEPTED, f"appointment {p.clock.deadline.isoformat()}")
 
         if self._spec.officer_review:
@@ -372,7 +377,8 @@ class DossierLifecycle:
         assert p.clock is not None
         # The acceptance is written with the assignment and the CT04 receipt.
         p.roster = await self._internal(DossierActivities.accept_dossier, Acceptance(
-            paper=DossierPaper.of(p.submission), deadline=p.clock.deadline, audit=p.take_unwritten()))
+            paper=DossierPaper.of(p.submission), deadline=p.clock.deadline,
+            deadline_proof=deadline_proof(p.submission.received_at, p.clock), audit=p.take_unwritten()))
         while True:
             self._set_state(DossierState.AWAITING_DECISION)
             p.inbox.open_for_decision = True
@@ -416,7 +422,7 @@ class DossierLifecycle:
             assert p.inbox.supplement is not None
             provided = ", ".join(p.inbox.supplement.provided_items)
             p.inbox.supplement = None
-            p.clock = p.clock.resume(workflow.now())
+            p.clock = p.clock.resume(workflow.now(), await self._calendar())
             self._record("citizen", TrailAction.SUPPLEMENTED, provided, state=DossierState.AWAITING_DECISION)
 
     async def _wait_for_decision(self) -> None:
@@ -560,6 +566,15 @@ class DossierLifecycle:
         """Add to the decision trail (``DossierProgress.record``), now unless ``at`` says when."""
         self._progress.record(at or workflow.now(), actor, action, detail, written=written, state=state,
                               overdue=overdue, assigned_officer=assigned_officer)
+
+    async def _calendar(self) -> CalendarSnapshot | None:
+        """The operators' calendar declarations now in force (an activity: its answer in the history keeps every
+        replay on the same deadline); None for a history from before them."""
+        if not workflow.patched(CALENDAR_EXCEPTIONS):
+            return None
+        snapshot: CalendarSnapshot = await self._internal(DossierActivities.calendar_snapshot,
+                                                          CalendarRead(dossier_code=self._progress.code))
+        return snapshot
 
     async def _flush(self) -> None:
         """Write pending trail entries; called before every wait so the audit table never lags a waiting dossier."""

@@ -52,6 +52,7 @@ from cutru.api.views import (
 from cutru.clients.client import SubmissionRejected, check_submission
 from cutru.platform.oidc import Principal
 from cutru.platform.reads import Channel, record_reads
+from domain.deadlines import DeadlineProof
 from domain.kinds import DocumentKind, Procedure
 from domain.models import DossierState, SubmissionBase, Supplement, Withdrawal
 from domain.procedures.catalogue import PROCEDURES, Submission
@@ -101,7 +102,7 @@ def _unavailable(error: BaseException) -> Problem:
 
 # applicant_id only for the withdrawal's check: no view shows it.
 _DOSSIER = ("SELECT dossier_code, procedure, status, unit_code, received_at, deadline, overdue, fee_vnd,"
-            " outcome_reason, updated_at, applicant_id FROM dossiers WHERE dossier_code = $1")
+            " outcome_reason, updated_at, applicant_id, deadline_proof FROM dossiers WHERE dossier_code = $1")
 
 
 async def _readable(state: ApiState, principal: Principal, code: str) -> asyncpg.Record:
@@ -130,6 +131,9 @@ def _view(row: asyncpg.Record, documents: list[DocumentInfo]) -> DossierView:
         police_unit=row["unit_code"], received_at=row["received_at"], deadline=row["deadline"],
         overdue=row["overdue"], fee_vnd=row["fee_vnd"], outcome_reason=row["outcome_reason"],
         updated_at=row["updated_at"], documents=documents,
+        # Listings leave the proof out (it is one dossier's detail); a dossier accepted before it has none.
+        deadline_proof=(DeadlineProof.model_validate_json(row["deadline_proof"])
+                        if "deadline_proof" in row and row["deadline_proof"] else None),
     )
 
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from cutru.api.problems import FieldError, Problem
+from domain.deadlines import DeadlineProof
 from domain.kinds import DocumentKind, Procedure
 from domain.models import DossierState, PersonalId
 
@@ -183,6 +184,9 @@ class DossierView(View):
     outcome_reason: str | None = Field(description="the reason printed on a refusal (CT06) or a cancellation")
     updated_at: datetime
     documents: list[DocumentInfo]
+    deadline_proof: DeadlineProof | None = Field(
+        default=None, description="how the appointment date was counted: receipt, working days counted, days "
+                                  "skipped, pauses for supplements, the rule set used (one dossier's status only)")
 
 
 class ReceiptView(View):

@@ -51,7 +51,9 @@ class Details(Boundary):
     """Base of every details model (``Boundary`` refuses text that PostgreSQL cannot store)."""
 
 
-Relation = Literal["spouse", "child", "parent", "sibling", "grandchild", "nephew_niece", "ward", "other_relative"]
+# The applicant's relation to the person joined: "grandchild" joins a grandparent, "grandparent" a grandchild.
+Relation = Literal["spouse", "child", "parent", "sibling", "grandchild", "nephew_niece", "ward", "other_relative",
+                   "grandparent", "uncle_aunt", "great_grandchild"]
 OfficerId = Annotated[str, Field(pattern=r"^CB-[0-9]{5}-[0-9]{2}$")]
 Text = Annotated[str, Field(min_length=3, max_length=300)]
 

@@ -13,25 +13,28 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from domain.facts import HouseholdFacts
+from domain.facts import HouseholdFacts, ResidenceFacts
 from domain.kinds import DocumentKind, Procedure
 from domain.models import Address, ConsentRole, PersonalId, Refusal, SubmissionBase
 from domain.procedures.common import (
+    ADULT_AGE,
     NO_HOUSEHOLD_TO_JOIN_VI,
     RESIDENCE_UNKNOWN_VI,
     Details,
     Relation,
+    age_on,
     barred_place,
     minor_needs_guardian,
     missing_consent,
+    received_on,
     refusal,
     wrong_authority,
 )
 from domain.procedures.plan import CreateHousehold, EndRecord, JoinHousehold, RecordPlan, Ref, StartRecord, Step
 from domain.procedures.spec import Need, ProcedureSpec
+from domain.rulesets import min_floor_area_per_person
 
 BASIS = "Luật Cư trú 2020, Điều 20"
-MIN_FLOOR_AREA_PER_PERSON_M2 = Decimal(8)  # Điều 20 khoản 3: never below 8 m², provinces may set more
 COMPLETED_TEXT = "Hồ sơ đã được giải quyết; thông tin cư trú đã được cập nhật vào Cơ sở dữ liệu về cư trú."
 
 
@@ -46,6 +49,15 @@ class PermanentResidenceDetails(Details):
     declared_floor_area_m2: Decimal | None = Field(default=None, gt=0, le=100_000)
     contract_certified: bool = Field(default=False, description="rented/borrowed: contract notarised or certified")
     owner_id: PersonalId | None = Field(default=None, description="owner of the residence, when not the applicant")
+    joins_household: bool = Field(
+        default=False, description="rented/borrowed: register into the household living there (its head consents) "
+                                   "instead of as a household of one's own")
+    incapacitated: bool = Field(
+        default=False, description="join_relative: severely disabled, unable to work, or without capacity to "
+                                   "perceive or control one's acts (Điều 20 khoản 2 điểm b)")
+    overseas_vietnamese: bool = Field(
+        default=False, description="a Vietnamese settled abroad without a valid Vietnamese passport: declares on "
+                                   "CT02, and the immigration authority consents")
 
     @model_validator(mode="after")
     def _basis_needs(self) -> PermanentResidenceDetails:
@@ -100,6 +112,7 @@ def permanent_registration_refusals(
         return refusals
     head_id = residence.household_head_id
     if details.basis == "join_relative":
+        refusals += relation_refusals(submission, facts)
         if head_id is None:
             refusals.append(
                 refusal("no_household_to_join", "No household lives at this residence to join.",
@@ -118,12 +131,13 @@ def permanent_registration_refusals(
                     "nhờ đã được công chứng hoặc chứng thực.",
                 )
             )
-        if head_id is not None and head_id != applicant_id and submission.consent_of(
+        if head_consent_needed(details, residence, applicant_id) and submission.consent_of(
             ConsentRole.HOUSEHOLD_HEAD, head_id
         ) is None:
             refusals.append(missing_consent("household_head_consent_missing", "the household head"))
-        area_each = residence.floor_area_m2 / (residence.member_count + 1)
-        minimum = max(MIN_FLOOR_AREA_PER_PERSON_M2, facts.provincial_min_floor_area_m2 or MIN_FLOOR_AREA_PER_PERSON_M2)
+        # Everyone registered at the address counts, whichever household they belong to (after a separation).
+        area_each = residence.floor_area_m2 / (residence.occupants + 1)
+        minimum = min_floor_area_per_person(received_on(submission), facts.provincial_min_floor_area_m2)
         if area_each < minimum:
             refusals.append(
                 refusal(
@@ -136,10 +150,91 @@ def permanent_registration_refusals(
                 )
             )
     # The owner's consent may come as owner or, when the owner heads the household, as its head (one CT01).
-    owner = residence.owner_id
-    if owner not in (None, applicant_id) and not any(c.personal_id == owner for c in submission.consents):
+    consenting = {c.personal_id for c in submission.consents}
+    if any(owner not in consenting for owner in owners_who_consent(residence) if owner != applicant_id):
         refusals.append(missing_consent("owner_consent_missing", "the owner of the residence"))
     return refusals
+
+
+def owners_who_consent(residence: ResidenceFacts) -> tuple[str, ...]:
+    """Chủ sở hữu đồng ý: every co-owner consents, unless they appointed one of them to consent for all."""
+    if residence.owners_representative_id is not None:
+        return (residence.owners_representative_id,)
+    owners = ((residence.owner_id,) if residence.owner_id else ()) + residence.co_owner_ids
+    return tuple(dict.fromkeys(owners))
+
+
+def head_consent_needed(details: PermanentResidenceDetails, residence: ResidenceFacts, applicant_id: str) -> bool:
+    """Chủ hộ đồng ý (Điều 20 khoản 3 điểm a): in rented, borrowed or lodged housing only when registering into
+    the household living there; joining a relative always joins the household (khoản 2)."""
+    head = residence.household_head_id
+    if head is None or head == applicant_id:
+        return False
+    return details.basis == "join_relative" or details.joins_household
+
+
+ELDERLY_AGE = 60  # Luật Người cao tuổi 2009, Điều 2: người cao tuổi is 60 or older
+# Luật Cư trú 2020 Điều 20 khoản 2: whom one may join, by the applicant's relation to the person joined.
+_ANYONE_JOINS: frozenset[Relation] = frozenset({"spouse", "child", "parent"})  # điểm a
+_ELDERLY_JOINS: frozenset[Relation] = frozenset({"sibling", "grandparent", "uncle_aunt"})  # điểm b, first clause
+_INCAPACITATED_JOINS: frozenset[Relation] = frozenset(
+    {"grandchild", "sibling", "nephew_niece", "grandparent", "uncle_aunt", "ward"})  # điểm b, second clause
+_MINOR_JOINS: frozenset[Relation] = frozenset(
+    {"great_grandchild", "grandchild", "sibling", "nephew_niece", "ward"})  # điểm c
+
+
+def may_join_relative(relation: Relation, age: int, incapacitated: bool) -> bool:
+    """Về ở với người thân (Điều 20 khoản 2): spouse, child and parent always; an elderly person (60+) a sibling,
+    grandchild, nephew or niece; an incapacitated person also a grandparent, uncle or aunt, or their guardian; a minor
+    a great-grandparent, grandparent, sibling, uncle or aunt, or their guardian."""
+    return (relation in _ANYONE_JOINS
+            or (age >= ELDERLY_AGE and relation in _ELDERLY_JOINS)
+            or (incapacitated and relation in _INCAPACITATED_JOINS)
+            or (age < ADULT_AGE and relation in _MINOR_JOINS))
+
+
+def relation_refusals(submission: PermanentResidenceRegistrationSubmission, facts: HouseholdFacts) -> list[Refusal]:
+    details = submission.details
+    assert details.relation_to_head is not None, "the details model requires it when joining a relative"
+    age = age_on(facts.applicant.birth_date, received_on(submission))
+    if may_join_relative(details.relation_to_head, age, details.incapacitated):
+        return []
+    return [refusal(
+        "relation_not_eligible",
+        "This relation does not allow registering with the relative (Luật Cư trú Điều 20 khoản 2); "
+        "choose another basis or file proof that one of its cases applies.",
+        f"{BASIS} khoản 2",
+        "Quan hệ với người mà công dân về ở cùng không thuộc các trường hợp được đăng ký thường trú theo khoản 2 "
+        "Điều 20 Luật Cư trú; đề nghị chọn căn cứ đăng ký khác hoặc bổ sung giấy tờ chứng minh thuộc trường hợp "
+        "được đăng ký.")]
+
+
+def registration_notes(submission: PermanentResidenceRegistrationSubmission, facts: HouseholdFacts) -> list[str]:
+    """What the officer must still see to: papers and routes that refuse nothing by themselves."""
+    details = submission.details
+    notes = []
+    if details.basis == "join_relative":
+        notes.append(RELATIONSHIP_PROOF_NOTE)
+    if details.overseas_vietnamese:
+        notes.append(OVERSEAS_NOTE)
+    if details.basis == "rented_or_borrowed" and details.declared_floor_area_m2 is not None and (
+            facts.residence is None or details.declared_floor_area_m2 != facts.residence.floor_area_m2):
+        notes.append(COMMUNE_COMMITTEE_NOTE)
+    return notes
+
+
+# Thông tư 55/2021/TT-BCA Điều 6 (papers); Nghị định 154/2024/NĐ-CP: proof unless the relation is in CSDLQG.
+RELATIONSHIP_PROOF_NOTE = ("Proof of relationship (giấy tờ chứng minh quan hệ nhân thân) is required unless the "
+                           "relation is recorded in the national population database: check it, or request it (CT05).")
+# Luật Cư trú 2020 Điều 20, 22; Thông tư 55/2021/TT-BCA Điều 6 khoản 2: CT02, and the immigration authority's
+# consent, asked through the provincial immigration office.
+OVERSEAS_NOTE = ("Overseas Vietnamese without a valid Vietnamese passport: the declaration is form CT02, and the "
+                 "consent of the immigration authority (Cục Quản lý xuất nhập cảnh) is asked through the provincial "
+                 "immigration office before the decision.")
+# Nghị định 154/2024/NĐ-CP Điều 5: a floor area the records do not show is confirmed by the commune People's
+# Committee (Ủy ban nhân dân cấp xã), to which the police send the request.
+COMMUNE_COMMITTEE_NOTE = ("The declared floor area differs from the records (or the place is not recorded): the "
+                          "confirmation is requested from the commune People's Committee (Ủy ban nhân dân cấp xã).")
 
 
 def _vi_number(text: str) -> str:
@@ -149,7 +244,7 @@ def _vi_number(text: str) -> str:
 
 def plan(submission: PermanentResidenceRegistrationSubmission, facts: HouseholdFacts, today: date) -> RecordPlan:
     """The new record starts, the previous permanent residence ends (Điều 20 khoản 5); the person joins the
-    household at the residence, or heads a new one when none lives there."""
+    household at the residence, or heads a new one when none lives there or when a tenant registers on their own."""
     person = submission.applicant.personal_id
     residence = facts.residence
     assert residence is not None, "eligibility guarantees a known residence"
@@ -160,7 +255,10 @@ def plan(submission: PermanentResidenceRegistrationSubmission, facts: HouseholdF
     ]
     summary: dict[str, str] = {}
     household: int | Ref
-    if residence.household_id is None:
+    details = submission.details
+    own_household = (details.basis == "rented_or_borrowed" and not details.joins_household
+                     and residence.household_head_id != person)
+    if residence.household_id is None or own_household:
         steps.append(CreateHousehold(residence_id=residence.residence_id, head_id=person, output="household_id"))
         household, relation = Ref("household_id"), "head"
     else:
@@ -181,8 +279,9 @@ SPEC: ProcedureSpec[PermanentResidenceRegistrationSubmission] = ProcedureSpec(
     officer_review=True,
     has_fee=True,
     results=(DocumentKind.CT08,),
-    needs=frozenset({Need.PLACE, Need.CURRENT_PERMANENT}),
+    needs=frozenset({Need.PLACE, Need.CURRENT_PERMANENT, Need.PROVINCIAL}),
     refusals=permanent_registration_refusals,
+    notes=registration_notes,
     plan=plan,
     result_text=lambda recorded: COMPLETED_TEXT,
     place=lambda submission: submission.details.residence,

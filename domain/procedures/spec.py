@@ -24,6 +24,7 @@ class Need(Enum):
     CURRENT_PERMANENT = "current_permanent"  # the applicant's active permanent record's residence (registration)
     RECORDS = "records"  # the residence records of the person concerned (and of the applicant, if different)
     NAMED = "named"  # other people named in the details (``ProcedureSpec.named_ids``): the guests of a stay
+    PROVINCIAL = "provincial"  # the place's provincial settings in force on the day of receipt (floor area)
 
 
 def standard_case(submission: Any, facts: HouseholdFacts) -> DeadlineCase:

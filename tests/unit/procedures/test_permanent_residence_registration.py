@@ -107,12 +107,12 @@ def test_consent_of_the_wrong_person_does_not_count():
 
 
 def test_rented_housing_needs_certified_contract_owner_consent_and_floor_area():
-    rented = submission("rented_or_borrowed")
+    rented = submission("rented_or_borrowed", joins_household=True)
     small = facts(owner_id=OWNER, floor_area_m2=Decimal(20), household_id=4, household_head_id=HEAD, member_count=2)
     assert codes(rented, small) == [
         "contract_not_certified", "household_head_consent_missing", "floor_area_too_small", "owner_consent_missing"
     ]
-    ok = submission("rented_or_borrowed", contract_certified=True,
+    ok = submission("rented_or_borrowed", contract_certified=True, joins_household=True,
                     consents=[{"role": "owner", "personal_id": OWNER}, {"role": "household_head", "personal_id": HEAD}])
     assert codes(ok, small) == ["floor_area_too_small"]
     assert codes(ok, facts(owner_id=OWNER, floor_area_m2=Decimal(24), household_id=4, household_head_id=HEAD,
@@ -132,3 +132,95 @@ def test_provincial_minimum_above_eight_applies():
     assert codes(ok, roomy) == []
     strict = roomy.model_copy(update={"provincial_min_floor_area_m2": Decimal(10)})
     assert codes(ok, strict) == ["floor_area_too_small"]
+
+
+# ---- issue 24: consent, co-owners, relations, occupants, notes -------------------------------------------------
+
+RENTED_OK = {"contract_certified": True, "consents": [{"role": "owner", "personal_id": OWNER}]}
+
+
+def test_a_tenant_on_their_own_needs_no_head_consent_and_heads_a_new_household():
+    """Điều 20 khoản 3 điểm a: the head consents only when the tenant registers into that household."""
+    from domain.procedures.permanent_residence_registration import plan
+    from domain.procedures.plan import CreateHousehold
+
+    at_head = facts(owner_id=OWNER, household_id=4, household_head_id=HEAD, member_count=1)
+    assert codes(submission("rented_or_borrowed", **RENTED_OK), at_head) == []
+    joining = submission("rented_or_borrowed", joins_household=True, **RENTED_OK)
+    assert codes(joining, at_head) == ["household_head_consent_missing"]
+    steps = plan(submission("rented_or_borrowed", **RENTED_OK), at_head, date(2026, 11, 3)).steps
+    assert any(isinstance(step, CreateHousehold) for step in steps)
+    assert not any(isinstance(step, CreateHousehold) for step in plan(joining, at_head, date(2026, 11, 3)).steps)
+
+
+def test_every_co_owner_consents_unless_they_appointed_a_representative():
+    from domain.procedures.permanent_residence_registration import owners_who_consent
+
+    shared = facts(owner_id=OWNER, co_owner_ids=(HEAD, GUARDIAN))
+    assert owners_who_consent(shared.residence) == (OWNER, HEAD, GUARDIAN)  # type: ignore[arg-type]
+    only_owner = submission("rented_or_borrowed", **RENTED_OK)
+    assert codes(only_owner, shared) == ["owner_consent_missing"]
+    represented = facts(owner_id=OWNER, co_owner_ids=(HEAD, GUARDIAN), owners_representative_id=OWNER)
+    assert owners_who_consent(represented.residence) == (OWNER,)  # type: ignore[arg-type]
+    assert codes(only_owner, represented) == []
+
+
+@pytest.mark.parametrize(("relation", "age", "incapacitated", "allowed"), [
+    ("spouse", 30, False, True), ("child", 40, False, True), ("parent", 70, False, True),  # điểm a
+    ("sibling", 59, False, False), ("sibling", 60, False, True), ("uncle_aunt", 65, False, True),  # điểm b, elderly
+    ("grandchild", 30, False, False), ("grandchild", 30, True, True), ("ward", 30, True, True),  # điểm b, incapable
+    ("great_grandchild", 10, False, True), ("nephew_niece", 17, False, True), ("nephew_niece", 18, False, False),
+    ("other_relative", 10, True, False),  # no case of khoản 2
+])
+def test_relations_that_may_join_a_relative(relation: Any, age: int, incapacitated: bool, allowed: bool):
+    from domain.procedures.permanent_residence_registration import may_join_relative
+
+    assert may_join_relative(relation, age, incapacitated) is allowed
+
+
+def test_a_relation_outside_article_20_2_is_refused_and_proof_is_noted():
+    from domain.procedures.permanent_residence_registration import RELATIONSHIP_PROOF_NOTE, registration_notes
+
+    at_head = facts(owner_id=HEAD, household_id=3, household_head_id=HEAD, member_count=3)
+    consents = [{"role": "household_head", "personal_id": HEAD}]
+    cousin = submission("join_relative", relation_to_head="other_relative", consents=consents)
+    assert codes(cousin, at_head) == ["relation_not_eligible"]
+    child = submission("join_relative", relation_to_head="child", consents=consents)
+    assert codes(child, at_head) == []
+    assert registration_notes(child, at_head) == [RELATIONSHIP_PROOF_NOTE]
+
+
+def test_occupants_of_every_household_at_the_address_share_the_floor_area():
+    """After a separation two households live at 24 m²: 3 occupants, not the 1 of the first household."""
+    one_household = facts(owner_id=OWNER, floor_area_m2=Decimal(24), household_id=4, household_head_id=HEAD,
+                          member_count=1)
+    assert codes(submission("rented_or_borrowed", **RENTED_OK), one_household) == []
+    separated = one_household.model_copy(update={"residence": one_household.residence.model_copy(  # type: ignore
+        update={"occupant_count": 3})})
+    assert codes(submission("rented_or_borrowed", **RENTED_OK), separated) == ["floor_area_too_small"]
+
+
+def test_overseas_vietnamese_and_commune_committee_routes_are_noted():
+    from domain.procedures.permanent_residence_registration import (
+        COMMUNE_COMMITTEE_NOTE,
+        OVERSEAS_NOTE,
+        registration_notes,
+    )
+
+    overseas = submission(overseas_vietnamese=True)
+    assert registration_notes(overseas, facts()) == [OVERSEAS_NOTE]
+    declared = submission("rented_or_borrowed", declared_floor_area_m2="45", **RENTED_OK)
+    assert registration_notes(declared, facts(owner_id=OWNER)) == [COMMUNE_COMMITTEE_NOTE]
+    assert registration_notes(submission("rented_or_borrowed", declared_floor_area_m2="60", **RENTED_OK),
+                              facts(owner_id=OWNER)) == []
+
+
+def test_the_law_minimum_comes_from_the_rule_set_and_a_province_only_raises_it():
+    from domain.rulesets import ProvincialSetting, min_floor_area_per_person, provincial_setting_problem
+
+    assert min_floor_area_per_person(date(2026, 11, 2), None) == Decimal(8)
+    assert min_floor_area_per_person(date(2026, 11, 2), Decimal(15)) == Decimal(15)
+    assert min_floor_area_per_person(date(2026, 11, 2), Decimal(5)) == Decimal(8)
+    setting = ProvincialSetting.MIN_FLOOR_AREA_PER_PERSON_M2
+    assert provincial_setting_problem(setting, Decimal("7.9"), date(2027, 1, 1)) is not None
+    assert provincial_setting_problem(setting, Decimal(8), date(2027, 1, 1)) is None

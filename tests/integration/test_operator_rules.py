@@ -1,0 +1,100 @@
+"""What operators and provinces set, set the way docs/rules.md tells them to (the ``cutru`` command with
+DATABASE_URL), and shown to change a dossier with no code change: a declared day off moves the appointment date, and
+a province's floor-area minimum refuses a registration received after it took effect.
+
+The session's database is shared: the declarations are in 2031, which no other test receives in, and are taken back
+at the end.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+from temporalio.testing import ActivityEnvironment
+
+from activities.contracts import EligibilityCheck
+from activities.dossier import DossierActivities
+from domain.calendar import VN_TZ
+from domain.kinds import DocumentKind
+from domain.models import DecisionKind, DossierState
+from domain.procedures.catalogue import parse_submission
+from tests.cli import cutru
+from tests.factories import DEMO_PROVINCE, Desk, consent, new_person, new_place, procedure_desk, registration
+from tests.integration.test_procedures import pdf_text
+
+DAY_OFF = "2031-03-04"
+DECISION = "Thông báo 99/TB-BNV ngày 20/02/2031"
+RESOLUTION = "Nghị quyết 12/2030/NQ-HĐND thành phố Hà Nội"
+
+
+@pytest.fixture
+def env(database_url: str) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": database_url}
+
+
+@pytest.fixture(scope="module")
+async def desk(database_url: str, pool: asyncpg.Pool, tmp_root: Path) -> AsyncIterator[Desk]:
+    async with procedure_desk(database_url, pool, tmp_root / "documents") as running:
+        yield running
+
+
+async def test_a_declared_day_off_moves_the_appointment_and_is_printed(desk: Desk, pool: asyncpg.Pool,
+                                                                       env: dict[str, str]):
+    """Received Monday 3 March 2031: 7 working days end Wednesday 12 March; with Tuesday 4 March declared off they
+    end Thursday 13 March, and CT04 and the status say why."""
+    declared = await cutru(env, "calendar", "day-off", DAY_OFF, "--decision", DECISION)
+    assert declared.returncode == 0, declared.stderr
+    assert f"{DAY_OFF}  day_off      {DECISION}" in declared.stdout
+    try:
+        async with pool.acquire() as conn:
+            person = await new_person(conn)
+            place = await new_place(conn, owner_id=person.personal_id)
+        raw = registration(person, place)
+        raw["received_at"] = datetime(2031, 3, 3, 9, tzinfo=VN_TZ).isoformat()
+        await desk.start(raw)
+        status = await desk.wait_state(raw["dossier_code"], DossierState.AWAITING_DECISION)
+        assert status.deadline == datetime(2031, 3, 13, 17, tzinfo=VN_TZ)
+        receipt = await pdf_text(pool, raw["dossier_code"], DocumentKind.CT04)
+        assert "Hẹn trả kết quả: ngày 13/03/2031" in receipt
+        assert f"04/03/2031 (ngày nghỉ theo {DECISION})" in " ".join(receipt.split())
+        proof = await pool.fetchval("SELECT deadline_proof->'days_skipped'->0->>'day' FROM dossiers"
+                                    " WHERE dossier_code = $1", raw["dossier_code"])
+        assert proof == DAY_OFF
+        await desk.decide(raw["dossier_code"], DecisionKind.REJECT, reason="Kiểm thử lịch nghỉ")
+        await desk.result(raw["dossier_code"])
+    finally:
+        withdrawn = await cutru(env, "calendar", "withdraw", DAY_OFF, "--decision", "test over")
+        assert withdrawn.returncode == 0 and DAY_OFF not in withdrawn.stdout, withdrawn.stderr
+
+
+async def test_a_provinces_floor_area_minimum_applies_from_its_effective_date(
+        pool: asyncpg.Pool, activities: DossierActivities, env: dict[str, str]):
+    """25 m² for a tenant joining one occupant: 12.5 m² each passes the law's 8 m², fails Hà Nội's 15 m² from
+    1 January 2031 (a province below the law's 8 m² is refused)."""
+    too_low = await cutru(env, "rules", "province", DEMO_PROVINCE, "--min-floor-area", "7.5",
+                          "--effective", "2031-01-01", "--decision", RESOLUTION)
+    assert too_low.returncode == 2 and "never" not in too_low.stdout and "below the law" in too_low.stderr
+    declared = await cutru(env, "rules", "province", DEMO_PROVINCE, "--min-floor-area", "15",
+                           "--effective", "2031-01-01", "--decision", RESOLUTION)
+    assert declared.returncode == 0, declared.stderr
+    try:
+        async with pool.acquire() as conn:
+            tenant = await new_person(conn)
+            owner = await new_person(conn, full_name="Đỗ Thị Hoa")
+            place = await new_place(conn, owner_id=owner.personal_id, floor_area_m2=25, head_id=owner.personal_id)
+        verdicts = {}
+        for received in (datetime(2030, 12, 31, 9, tzinfo=VN_TZ), datetime(2031, 1, 2, 9, tzinfo=VN_TZ)):
+            raw = registration(tenant, place, basis="rented_or_borrowed", contract_certified=True,
+                               consents=[consent("owner", owner)])
+            raw["received_at"] = received.isoformat()
+            result = await ActivityEnvironment().run(activities.check_eligibility,
+                                                     EligibilityCheck(submission=parse_submission(raw)))
+            verdicts[received.year] = [r.code for r in result.refusals]
+        assert verdicts == {2030: [], 2031: ["floor_area_too_small"]}
+    finally:
+        await pool.execute("DELETE FROM provincial_settings WHERE decision = $1", RESOLUTION)
