@@ -61,12 +61,17 @@ class Square:
     width: int
 
 
+# The QR mask pattern, fixed: every one of the eight is valid and decodes alike (ISO/IEC 18004, 7.8), and choosing the
+# best means scoring all eight in pure Python, most of a code's CPU (docs/benchmarks.md), paid by every CT07 and CT08.
+QR_MASK = 0
+
+
 def qr_modules(content: str) -> tuple[int, list[Square]]:
     """The QR code of ``content`` (error correction M, about 15 % of it may be lost): its size in modules and its
     dark runs, a row's adjacent dark modules joined so that a PDF draws few rectangles."""
     import segno  # pure Python, no image library; imported here so that workflow code importing this stays light
 
-    matrix = segno.make(content, error="m", micro=False, boost_error=False).matrix
+    matrix = segno.make(content, error="m", micro=False, boost_error=False, mask=QR_MASK).matrix
     return len(matrix), list(_runs(matrix))
 
 

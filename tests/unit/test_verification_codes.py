@@ -14,7 +14,7 @@ from pypdf import PdfReader
 
 from domain.documents import render
 from domain.kinds import DocumentKind
-from domain.verification import CODE_BITS, code_from_bits, normalise, printed, verification_address
+from domain.verification import CODE_BITS, QR_MASK, code_from_bits, normalise, printed, verification_address
 from tests.unit.test_documents import make, pdf_text
 
 URL = "https://dichvucong.example.vn/v1/verifications"
@@ -71,7 +71,8 @@ def _drawn_matrix(content: bytes) -> list[list[int]]:
 @pytest.mark.parametrize("kind", [DocumentKind.CT07, DocumentKind.CT08])
 def test_the_qr_code_drawn_is_the_verification_address(kind: DocumentKind, name: str) -> None:
     content = render(make(kind, full_name=name, verification_code=CODE, verification_url=URL))
-    expected = segno.make(verification_address(URL, CODE), error="m", micro=False, boost_error=False)
+    expected = segno.make(verification_address(URL, CODE), error="m", micro=False, boost_error=False,
+                          mask=QR_MASK)
     assert verification_address(URL, CODE) == f"{URL}/{CODE}"
     assert _drawn_matrix(content) == [list(row) for row in expected.matrix]
     text = pdf_text(content)
