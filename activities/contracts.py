@@ -100,6 +100,7 @@ class DossierHeader(Boundary):
     channel: Channel
     received_at: datetime
     applicant: Person
+    filed_by: str | None = None  # the officer of an assisted dossier (counter intake)
 
     @classmethod
     def of(cls, submission: Any) -> DossierHeader:
@@ -125,7 +126,8 @@ class DossierPaper(DossierHeader):
 def _header(submission: Any) -> dict[str, Any]:
     return {"dossier_code": submission.dossier_code, "procedure": submission.procedure,
             "police_unit": submission.police_unit, "channel": submission.channel,
-            "received_at": submission.received_at, "applicant": submission.applicant}
+            "received_at": submission.received_at, "applicant": submission.applicant,
+            "filed_by": submission.filed_by}
 
 
 class IdentityCheck(WritesTrail):

@@ -210,13 +210,15 @@ class DossierActivities:
             row = await conn.fetchrow(
                 f"WITH received AS ({_AUDIT_ROWS}), opened AS ("
                 " INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name,"
-                " received_at, deadline) VALUES ($1, $7, 'received', $8, $9, $10, $11, $12)"
+                " received_at, deadline, channel, filed_by)"
+                " VALUES ($1, $7, 'received', $8, $9, $10, $11, $12, $13, $14)"
                 # A police notice's dossier, listed while it waited, opens now: its legal receipt is the opening.
                 " ON CONFLICT (dossier_code) DO UPDATE SET status = 'received', received_at = EXCLUDED.received_at,"
+                " channel = EXCLUDED.channel, filed_by = EXCLUDED.filed_by,"
                 " updated_at = now() WHERE dossiers.status = 'awaiting_filing') " + _PERSON,
                 s.dossier_code, *_audit_rows(records), datetime.now(UTC),
                 s.procedure.value, s.police_unit, s.applicant.personal_id, s.applicant.full_name, s.received_at,
-                check.deadline,
+                check.deadline, s.channel, s.filed_by,
             )
             await self._apply_changes(conn, records)
             person = facts.person_of(row)
@@ -364,10 +366,11 @@ class DossierActivities:
             # Straight to the final status: the read model lists every dossier, stays included.
             await conn.execute(
                 "INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name,"
-                " received_at, outcome_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                " received_at, outcome_reason, channel, filed_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
                 " ON CONFLICT (dossier_code) DO NOTHING",
                 s.dossier_code, s.procedure.value, state, s.police_unit, s.applicant.personal_id,
-                s.applicant.full_name, s.received_at, "; ".join(r.message for r in refusals) or None,
+                s.applicant.full_name, s.received_at, "; ".join(r.message for r in refusals) or None, s.channel,
+                s.filed_by,
             )
             await self._audit(conn, s.dossier_code, CLOSING_KEY, "system", state,
                               {"channel": s.channel, "refusals": [r.code for r in refusals],

@@ -21,7 +21,9 @@ from domain.kinds import DocumentKind, Procedure
 from domain.rulesets import RULE_SETS
 
 Sex = Literal["male", "female"]
-Channel = Literal["online", "in_person"]
+# assisted: filed online by an officer at the station's counter for a citizen who came in (counter intake); the
+# online fee applies, as for any dossier filed online.
+Channel = Literal["online", "in_person", "assisted"]
 
 PersonalId = Annotated[str, Field(pattern=r"^[0-9]{12}$", description="số định danh cá nhân, 12 digits")]
 DOSSIER_CODE_PATTERN = r"^[A-Z0-9][A-Z0-9.-]{5,48}$"
@@ -188,6 +190,9 @@ class SubmissionBase(Boundary):
     dossier_code: DossierCode
     received_at: AwareDatetime
     channel: Channel = "online"
+    filed_by: str | None = Field(
+        default=None, pattern=r"^CB-[0-9]{5}-[0-9]{2}$",
+        description="the officer who filed an assisted dossier at the counter; set by the API from their token")
     applicant: Person
     police_unit: str = Field(pattern=r"^CA-[0-9]{5}$", description="'CA-' + commune code of the deciding unit")
     declaration_truthful: Literal[True] = Field(
@@ -210,6 +215,12 @@ class SubmissionBase(Boundary):
                 raise ValueError(f"{LEGACY_PROCESSING_KEY}: {problems}") from None
             data = {k: v for k, v in data.items() if k != LEGACY_PROCESSING_KEY}
         return data
+
+    @model_validator(mode="after")
+    def _assisted_by_an_officer(self) -> SubmissionBase:
+        if (self.channel == "assisted") != (self.filed_by is not None):
+            raise ValueError("filed_by: an assisted dossier names the officer who filed it, and only such a one")
+        return self
 
     @model_validator(mode="after")
     def _dates_not_after_receipt(self) -> SubmissionBase:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, 
 from domain.calendar import VN_TZ, DayCount, local_date
 from domain.kinds import Procedure
 
-Channel = Literal["online", "in_person"]
+Channel = Literal["online", "in_person", "assisted"]
 HalfDays = Annotated[Decimal, Field(ge=0, multiple_of=Decimal("0.5"))]
 
 
@@ -276,17 +276,17 @@ def min_floor_area_per_person(received_on: date, provincial: Decimal | None) -> 
 
 
 def fee_for(procedure: Procedure, channel: Channel, received_on: date, persons: int = 1, by_list: bool = False) -> int:
-    """Fee in VND. ``persons`` counts only for a registration by list (per-person fee); other fees are per dossier."""
-    if channel not in ("online", "in_person"):
+    """Fee in VND. ``persons`` counts only for a registration by list (per-person fee); other fees are per dossier.
+    An assisted dossier is filed online (by an officer at the counter): the online fee."""
+    if channel not in ("online", "in_person", "assisted"):
         raise ValueError(f"unknown channel {channel!r}")
+    online = channel != "in_person"
     if persons < 1:
         raise ValueError(f"persons must be at least 1, got {persons}")
     rules = rules_for(received_on).procedures[procedure]
     if not by_list:
-        return rules.fee_online_vnd if channel == "online" else rules.fee_in_person_vnd
-    per_person = (
-        rules.fee_per_person_by_list_online_vnd if channel == "online" else rules.fee_per_person_by_list_in_person_vnd
-    )
+        return rules.fee_online_vnd if online else rules.fee_in_person_vnd
+    per_person = rules.fee_per_person_by_list_online_vnd if online else rules.fee_per_person_by_list_in_person_vnd
     if per_person is None:
         raise ValueError(f"{procedure} has no registration by list")
     return per_person * persons

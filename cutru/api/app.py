@@ -28,6 +28,7 @@ from cutru.api import (
     auditors,
     desk,
     inbox,
+    intake,
     officers,
     operators,
     payments,
@@ -232,7 +233,7 @@ def create_app(settings: ApiSettings, *, verifier: Verifier | None = None) -> Fa
     app.add_exception_handler(asyncpg.LockNotAvailableError, _on_database_down)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(Metrics, metrics=metrics)  # added last: outermost, so it sees the 413s too
-    for module in (public, verification, portal, payments, officers, supervisors, inbox, auditors, operators):
+    for module in (public, verification, portal, payments, officers, intake, supervisors, inbox, auditors, operators):
         app.include_router(module.router)
     desk.mount(app)
     generate = app.openapi

@@ -81,9 +81,15 @@ def _rejected(errors: list[str]) -> Problem:
     return validation_problem(items)
 
 
-def _check_scope(principal: Principal, submission: SubmissionBase) -> None:
+def _check_scope(principal: Principal, submission: SubmissionBase, assisted_by: str | None = None) -> None:
+    """The caller's procedures and units; an assisted dossier only from the counter intake of its officer
+    (``cutru.api.intake``, ``assisted_by``): a portal cannot name an officer."""
     check_procedure(principal, submission.procedure)  # type: ignore[attr-defined]
     check_unit(principal, submission.police_unit)
+    if submission.filed_by != assisted_by:
+        raise validation_problem([FieldError(
+            field="channel", message="an assisted dossier is filed by an officer at the counter (POST /v1/intake)",
+            message_vi="Hồ sơ nộp hỗ trợ tại quầy chỉ do cán bộ tiếp nhận nộp (POST /v1/intake)")])
 
 
 def _receipt(submission: SubmissionBase, already: bool) -> SubmitReceipt:

@@ -15,6 +15,7 @@ within it the token's ``procedures`` claim (procedure names or ``*``) and ``unit
     officer_queue        officer, supervisor            filters           the unit asked for
     officer_view         officer, supervisor            the dossier's     the dossier's unit
     decide               officer, supervisor            the dossier's     the dossier's unit (and the roster)
+    intake               officer, supervisor            the submission's  the submission's police_unit
     reassign             supervisor                     the dossier's     the dossier's unit
     escalations          supervisor                     filters           the unit asked for
     workload             supervisor                     -                 the unit asked for, else theirs
@@ -73,6 +74,7 @@ AUTHORISATIONS: dict[str, Authorisation] = {
     "officer_queue": _allow(Role.OFFICER, Role.SUPERVISOR),
     "officer_view": _allow(Role.OFFICER, Role.SUPERVISOR),
     "decide": _allow(Role.OFFICER, Role.SUPERVISOR),
+    "intake": _allow(Role.OFFICER, Role.SUPERVISOR),
     "reassign": _allow(Role.SUPERVISOR),
     "escalations": _allow(Role.SUPERVISOR),
     "workload": _allow(Role.SUPERVISOR, procedure=False),

@@ -63,6 +63,8 @@ RULES: dict[str, Rule] = {
     "list_procedures": Rule(PUBLIC, 200),
     "get_procedure": Rule(PUBLIC, 200),
     "get_form": Rule(PUBLIC, 200),
+    "verify_document": Rule(PUBLIC, 404),  # the path's code is a dossier's, not a verification code
+    "verify_document_file": Rule(PUBLIC, 404),
     "livez": Rule(PUBLIC, 200),
     "readyz": Rule(PUBLIC, 200),
     "payment_ipn": Rule(PUBLIC, 200),  # the gateway's own protocol: an unsigned call gets RspCode 97, not a 401
@@ -86,6 +88,7 @@ RULES: dict[str, Rule] = {
     "audit_replay": Rule(AUDITOR, 200, 404),
     "audit_history": Rule(AUDITOR, 200, 404),
     "submit_dossier": Rule(PORTAL, WRITE, 403),
+    "intake_dossier": Rule(DESK, WRITE, 403),  # the counter files for the officer's own units
     "submit_batch": Rule(PORTAL, WRITE, 200),  # answered per item: the other unit's item is rejected
     "supplement_dossier": Rule(PORTAL, WRITE, 404),
     "desk_decide": Rule(DESK, WRITE, 403),
@@ -145,8 +148,9 @@ async def request(api: httpx.AsyncClient, world: World, op: Operation, token: st
         "desk_decide": {"decision": "request_supplement", "missing_items": ["Sổ đỏ"]},
         "desk_reassign": {"officer_id": "CB-00070-01", "reason": "cân bằng công việc"},
         "inbox_read": {"notice_ids": [1]},
+        "verify_document_file": {},
     }
-    if op.operation_id == "submit_dossier":
+    if op.operation_id in ("submit_dossier", "intake_dossier"):
         body: Any = await submission()
     elif op.operation_id == "submit_batch":
         body = {"items": [await submission()]}

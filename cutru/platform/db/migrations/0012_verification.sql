@@ -1,3 +1,5 @@
+-- Migration 0012: results anyone can verify, and the channel a dossier came in by (counter intake).
+
 -- Results anyone can verify (docs/verification.md): each CT07 and CT08 carries a code, kept here by the activity that
 -- issues the document (activities/delivery.py, reserve_code). The document's SHA-256 is the one ``documents``
 -- registers for the dossier and kind; a code whose document is not registered yet is not shown.
@@ -48,3 +50,9 @@ $$;
 REVOKE EXECUTE ON FUNCTION verify_result(char) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION residence_records_fingerprint(char) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION verify_result(char) TO cutru_api;
+
+-- Counter intake (docs/officers-and-auditors.md): how each dossier came in — online (a portal), in_person, or
+-- assisted (filed online by an officer at the counter, who is recorded) — for the desk and the statistics.
+ALTER TABLE dossiers
+    ADD COLUMN channel text NOT NULL DEFAULT 'online' CHECK (channel IN ('online', 'in_person', 'assisted')),
+    ADD COLUMN filed_by text CHECK ((channel = 'assisted') = (filed_by IS NOT NULL));
