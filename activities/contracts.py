@@ -14,6 +14,7 @@ from domain.kinds import DocumentKind, Procedure
 from domain.models import (
     Boundary,
     Channel,
+    Contact,
     Delivery,
     DossierState,
     Person,
@@ -101,6 +102,7 @@ class DossierHeader(Boundary):
     received_at: datetime
     applicant: Person
     filed_by: str | None = None  # the officer of an assisted dossier (counter intake)
+    contact: Contact = Contact()  # absent from the checks of dossiers that ran before there was a choice
 
     @classmethod
     def of(cls, submission: Any) -> DossierHeader:
@@ -127,7 +129,7 @@ def _header(submission: Any) -> dict[str, Any]:
     return {"dossier_code": submission.dossier_code, "procedure": submission.procedure,
             "police_unit": submission.police_unit, "channel": submission.channel,
             "received_at": submission.received_at, "applicant": submission.applicant,
-            "filed_by": submission.filed_by}
+            "filed_by": submission.filed_by, "contact": submission.contact}
 
 
 class IdentityCheck(WritesTrail):

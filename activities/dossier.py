@@ -112,6 +112,11 @@ _ACCEPT_WITH_ROSTER = (
 
 # The person lookup, riding in the identity check's statement as $9.
 _PERSON = PERSON_SQL.replace("$1", "$9")
+# How the applicant is told of each step ($15-$17), kept in the database for the outbox (migration 0011); the
+# portal, which tells everyone, needs no row.
+_CONTACT = ("contact AS (INSERT INTO dossier_contacts (dossier_code, channel, email, phone)"
+            " SELECT $1, $15::text, $16::text, $17::text WHERE $15::text <> 'portal'"
+            " ON CONFLICT (dossier_code) DO NOTHING) ")
 
 # The delivery's opening trail entries (as in _AUDIT_ROWS) and what it reads first (delivery.DELIVERED).
 _OPEN_DELIVERY = f"WITH opened AS ({_AUDIT_ROWS}) " + DELIVERED
@@ -215,10 +220,10 @@ class DossierActivities:
                 # A police notice's dossier, listed while it waited, opens now: its legal receipt is the opening.
                 " ON CONFLICT (dossier_code) DO UPDATE SET status = 'received', received_at = EXCLUDED.received_at,"
                 " channel = EXCLUDED.channel, filed_by = EXCLUDED.filed_by,"
-                " updated_at = now() WHERE dossiers.status = 'awaiting_filing') " + _PERSON,
+                " updated_at = now() WHERE dossiers.status = 'awaiting_filing'), " + _CONTACT + _PERSON,
                 s.dossier_code, *_audit_rows(records), datetime.now(UTC),
                 s.procedure.value, s.police_unit, s.applicant.personal_id, s.applicant.full_name, s.received_at,
-                check.deadline, s.channel, s.filed_by,
+                check.deadline, s.channel, s.filed_by, s.contact.channel, s.contact.email, s.contact.phone,
             )
             await self._apply_changes(conn, records)
             person = facts.person_of(row)

@@ -146,6 +146,26 @@ class Delivery(Boundary):
     destination: str = Field(min_length=3, max_length=300, description="VNeID account, e-mail, or postal address")
 
 
+class Contact(Boundary):
+    """How the applicant is told of each step (receipt, supplement request, fee, result, dispatch).
+
+    The portal and VNeID tell every applicant (they hear cutru's events); ``email`` or ``sms`` sends a message
+    besides, to the address given here."""
+
+    channel: Literal["portal", "email", "sms"] = "portal"
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str | None = Field(default=None, pattern=r"^(0|\+84)[35789][0-9]{8}$",
+                              description="a Vietnamese mobile number, 0912345678 or +84912345678")
+
+    @model_validator(mode="after")
+    def _address_for_the_channel(self) -> Contact:
+        if self.channel == "email" and self.email is None:
+            raise ValueError("contact.email: give the e-mail address to send to, or choose another channel")
+        if self.channel == "sms" and self.phone is None:
+            raise ValueError("contact.phone: give the mobile number to send to, or choose another channel")
+        return self
+
+
 class FeeExemption(Boundary):
     """Thông tư 75/2022/TT-BTC Điều 4; the reason code must be provable from the population data."""
 
@@ -201,6 +221,7 @@ class SubmissionBase(Boundary):
     consents: tuple[Consent, ...] = ()
     delivery: Delivery
     fee_exemption: FeeExemption | None = None
+    contact: Contact = Field(default_factory=Contact, description="how the applicant is told of each step")
 
     @model_validator(mode="before")
     @classmethod

@@ -34,12 +34,15 @@ from datetime import timedelta
 
 import asyncpg
 from temporalio.client import Client
-from temporalio.common import MetricMeter
+from temporalio.common import MetricMeter, WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
+from activities.channels import SMS_ENV, SMTP_ENV, HttpSmsGateway, SmsConfig, SmtpConfig, SmtpMailer, config_from_env
 from activities.checks import MessageChecks, check_activities
 from activities.dossier import DossierActivities, all_activities
+from activities.notify import Backoff, DispatchRound, Outbox, OutboxChannel, outbox_activities
 from activities.payment import GatewayConfig, HttpPaymentGateway, LocalPaymentGateway, PaymentGateway
+from activities.postal import POSTAL_ENV, HttpPostalService, PostalConfig
 from cutru.platform.codec import KeyConfigError, KeyRing, is_encrypted, require_keyring
 from cutru.platform.config import DatabaseOptions, Settings, load_settings
 from cutru.platform.logging import configure_logging, forward_core_logs, get_logger
@@ -54,6 +57,7 @@ from cutru.platform.signing import DecisionKeyError, DecisionKeyRing
 from cutru.platform.temporal import connect, run_worker_process, worker_tuning
 from cutru.platform.warm import warm_up
 from workflows import decision_keys as workflow_keys
+from workflows.dispatch import OutboxDispatcher, dispatcher_id
 from workflows.procedures import ALL_WORKFLOWS
 from workflows.sandbox import workflow_runner
 
@@ -70,12 +74,14 @@ def build_worker(
     metrics: BusinessMetrics | None = None,
     gateway: PaymentGateway | None = None,
     decision_keys: DecisionKeyRing | None = None,
+    outbox: Outbox | None = None,
 ) -> Worker:
     """The worker for every procedure. Business metrics go to ``metrics``, by default to the meter of the runtime
     the client was connected with (a no-op meter when that runtime exports no metrics).
 
     ``decision_keys`` (by default CUTRU_DECISION_KEYS) verify officers' signed decisions; the client must encrypt
-    payloads. Either missing: KeyConfigError or DecisionKeyError, nothing started."""
+    payloads. Either missing: KeyConfigError or DecisionKeyError, nothing started. ``outbox`` delivers the
+    notifications and events (by default webhooks only: no e-mail, SMS or postal service is configured)."""
     if not is_encrypted(client.data_converter):
         raise KeyConfigError("the worker's Temporal client does not encrypt payloads: connect it with "
                              "cutru.platform.codec.data_converter and the keys of CUTRU_PAYLOAD_KEYS")
@@ -92,11 +98,12 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=list(ALL_WORKFLOWS) if role != "activities" else [],
+        workflows=[*ALL_WORKFLOWS, OutboxDispatcher] if role != "activities" else [],
         workflow_runner=workflow_runner(),
         # A workflow-task process still runs the lifecycle's local steps (workflows/lifecycle.py, LOCAL_STEPS), so it
         # has the activities too, but polls for none of them.
-        activities=[*all_activities(activities), *check_activities(MessageChecks(pool, ring.keys))],
+        activities=[*all_activities(activities), *check_activities(MessageChecks(pool, ring.keys)),
+                    *outbox_activities(outbox or Outbox(pool))],
         no_remote_activities=role == "workflows",
         interceptors=[MetricsInterceptor(metrics or BusinessMetrics(client_metric_meter(client)))],
         graceful_shutdown_timeout=timedelta(seconds=10),
@@ -178,6 +185,43 @@ def configured_gateway(settings: Settings) -> GatewayFactory:
     return lambda pool: HttpPaymentGateway(pool, config)
 
 
+# The outbox's own variables (docs/notifications.md); the channels' are in activities.channels and activities.postal.
+PORTAL_URL_ENV = "CUTRU_PORTAL_URL"
+OUTBOX_POLL_ENV = "CUTRU_OUTBOX_POLL"
+OUTBOX_BACKOFF_ENV = {"first": "CUTRU_OUTBOX_RETRY_FIRST", "longest": "CUTRU_OUTBOX_RETRY_LONGEST",
+                      "attempts": "CUTRU_EVENT_ATTEMPTS"}
+
+
+def configured_outbox(pool: asyncpg.Pool, gateway: PaymentGateway) -> Outbox:
+    """The outbox with the channels the environment configures: CUTRU_SMTP_HOST, CUTRU_SMS_GATEWAY_URL,
+    CUTRU_POSTAL_URL (and their companions); fee links from the HTTP payment gateway, else the portal's page."""
+    smtp = config_from_env(SmtpConfig, SMTP_ENV, os.environ)
+    sms = config_from_env(SmsConfig, SMS_ENV, os.environ)
+    postal = config_from_env(PostalConfig, POSTAL_ENV, os.environ)
+
+    async def payment_link(dossier_code: str) -> str | None:
+        assert isinstance(gateway, HttpPaymentGateway)
+        return (await gateway.order(dossier_code)).payment_url
+
+    backoff = {field: os.environ[var] for field, var in OUTBOX_BACKOFF_ENV.items() if os.environ.get(var)}
+    return Outbox(pool, mailer=SmtpMailer(smtp) if smtp else None, sms=HttpSmsGateway(sms) if sms else None,
+                  postal=HttpPostalService(postal) if postal else None,
+                  payment_link=payment_link if isinstance(gateway, HttpPaymentGateway) else None,
+                  portal_url=os.environ.get(PORTAL_URL_ENV) or "https://dichvucong.bocongan.gov.vn",
+                  backoff=Backoff.model_validate(backoff))
+
+
+async def start_dispatchers(client: Client, task_queue: str, channels: list[OutboxChannel],
+                            poll: timedelta = timedelta(seconds=1), length: timedelta | None = None) -> None:
+    """One dispatcher per channel on this task queue, its rounds ``length`` long (by default DispatchRound's) and
+    looking for due rows every ``poll``; those already running are left as they are."""
+    for channel in channels:
+        job = DispatchRound(channel=channel, poll=poll, **({"length": length} if length else {}))
+        await client.start_workflow(OutboxDispatcher.run, job,
+                                    id=dispatcher_id(task_queue, channel), task_queue=task_queue,
+                                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+
+
 async def run(settings: Settings, gateway: GatewayFactory | None = None) -> None:
     require_keys()
     log = get_logger(task_queue=settings.task_queue)
@@ -185,8 +229,9 @@ async def run(settings: Settings, gateway: GatewayFactory | None = None) -> None
     client = await connect(settings, runtime)
     pool = await database_pool(settings.database_url, settings.database_pool_size, settings.database)
     metrics = BusinessMetrics(runtime.metric_meter if runtime else MetricMeter.noop)
-    worker = build_worker(client, settings, pool, metrics=metrics,
-                          gateway=(gateway or configured_gateway(settings))(pool))
+    payments = (gateway or configured_gateway(settings))(pool)
+    outbox = configured_outbox(pool, payments)
+    worker = build_worker(client, settings, pool, metrics=metrics, gateway=payments, outbox=outbox)
     warm_up()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -198,6 +243,8 @@ async def run(settings: Settings, gateway: GatewayFactory | None = None) -> None
              metrics_port=settings.metrics_port)
     try:
         async with worker:
+            await start_dispatchers(client, settings.task_queue, outbox.channels(),
+                                    timedelta(seconds=float(os.environ.get(OUTBOX_POLL_ENV) or 1)))
             await stop.wait()
             log.info("worker draining")
     finally:

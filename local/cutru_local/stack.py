@@ -1,4 +1,5 @@
-"""The local stack: a durable Temporal dev server, PostgreSQL, an OIDC provider, the payment gateway and the API.
+"""The local stack: a durable Temporal dev server, PostgreSQL, an OIDC provider, the payment gateway, the API, and
+the carriers of citizens' messages and results (a mail server, an SMS gateway, a postal service).
 
 ``cutru stack up`` starts what is not running, applies the migrations and hands the addresses on: it writes
 ``.cutru/env`` (shell variables: ``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``, ``TEMPORAL_CONFIG_FILE``,
@@ -6,10 +7,13 @@
 ``CUTRU_OIDC_ISSUER``, ``CUTRU_OIDC_AUDIENCE``, the client secrets ``CUTRU_PORTAL_CLIENT_SECRET``,
 ``CUTRU_PAYMENT_GATEWAY_CLIENT_SECRET``, ``CUTRU_OPERATOR_CLIENT_SECRET`` and the accounts' ``CUTRU_LOCAL_PASSWORD``;
 the gateway ``CUTRU_PAYMENT_GATEWAY_URL``, ``CUTRU_PAYMENT_TMN_CODE``, ``CUTRU_PAYMENT_HASH_SECRET``,
-``CUTRU_PAYMENT_RETURN_URL``; ``CUTRU_API_URL``) and ``.cutru/temporal.toml`` (a Temporal envconfig profile, which the
-``temporal`` CLI reads too). Keys and secrets are generated once and kept in ``.cutru/secrets.json`` and
+``CUTRU_PAYMENT_RETURN_URL``; ``CUTRU_API_URL``; the carriers ``CUTRU_SMTP_HOST``, ``CUTRU_SMTP_PORT``,
+``CUTRU_MAILBOX_DIR``, ``CUTRU_SMS_GATEWAY_URL``, ``CUTRU_SMS_API_KEY``, ``CUTRU_SMS_SECRET_KEY``, ``CUTRU_POSTAL_URL``,
+``CUTRU_POSTAL_CUSTOMER_CODE``, ``CUTRU_POSTAL_TOKEN``) and ``.cutru/temporal.toml`` (a Temporal envconfig profile,
+which the ``temporal`` CLI reads too). Keys and secrets are generated once and kept in ``.cutru/secrets.json`` and
 ``.cutru/oidc/`` (docs/authentication.md). Ports: ``CUTRU_TEMPORAL_PORT`` (7233), ``CUTRU_UI_PORT`` (8233),
-``CUTRU_OIDC_PORT`` (8090), ``CUTRU_PAYMENT_GATEWAY_PORT`` (8100), ``CUTRU_API_PORT`` (8000). make's targets
+``CUTRU_OIDC_PORT`` (8090), ``CUTRU_PAYMENT_GATEWAY_PORT`` (8100), ``CUTRU_API_PORT`` (8000),
+``CUTRU_SMTP_PORT`` (8025), ``CUTRU_SMS_PORT`` (8110), ``CUTRU_POSTAL_PORT`` (8120). make's targets
 source the env file; the demo and the seed read it themselves; the product's configuration knows nothing of the
 stack. ``cutru stack down`` stops it (``--delete``: and deletes its
 data); ``cutru stack status`` prints it. PostgreSQL comes from ``DATABASE_URL`` when set, otherwise from a cluster
@@ -33,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from cutru.platform.codec import new_key_line
 from cutru.platform.config import SEARCH_ATTRIBUTES
@@ -54,6 +58,10 @@ UI_PORT = int(os.environ.get("CUTRU_UI_PORT", "8233"))
 OIDC_PORT = int(os.environ.get("CUTRU_OIDC_PORT", "8090"))
 GATEWAY_PORT = int(os.environ.get("CUTRU_PAYMENT_GATEWAY_PORT", "8100"))
 API_PORT = int(os.environ.get("CUTRU_API_PORT", "8000"))
+SMTP_PORT = int(os.environ.get("CUTRU_SMTP_PORT", "8025"))
+SMS_PORT = int(os.environ.get("CUTRU_SMS_PORT", "8110"))
+POSTAL_PORT = int(os.environ.get("CUTRU_POSTAL_PORT", "8120"))
+MAILBOX_DIR = STATE_DIR / "mailbox"
 NAMESPACE = os.environ.get("TEMPORAL_NAMESPACE", "default")
 DATABASE_NAME = "cutru"
 
@@ -73,6 +81,12 @@ class StackAddresses(BaseModel):
     payment_gateway_pid: int | None = None
     api_url: str | None = None
     api_pid: int | None = None
+    smtp_port: int | None = None
+    smtp_pid: int | None = None
+    sms_url: str | None = None
+    sms_pid: int | None = None
+    postal_url: str | None = None
+    postal_pid: int | None = None
 
     def environment(self) -> dict[str, str]:
         """The variables that point a cutru process (or the ``temporal`` CLI) at this stack."""
@@ -92,6 +106,13 @@ class StackAddresses(BaseModel):
         if self.api_url:
             variables["CUTRU_API_URL"] = self.api_url
             variables["CUTRU_PAYMENT_RETURN_URL"] = f"{self.api_url}/v1/payments/vnpay/return"
+        if self.smtp_port:
+            variables |= {"CUTRU_SMTP_HOST": "127.0.0.1", "CUTRU_SMTP_PORT": str(self.smtp_port),
+                          "CUTRU_MAILBOX_DIR": str(MAILBOX_DIR)}
+        if self.sms_url:
+            variables["CUTRU_SMS_GATEWAY_URL"] = self.sms_url
+        if self.postal_url:
+            variables |= {"CUTRU_POSTAL_URL": self.postal_url, "CUTRU_POSTAL_CUSTOMER_CODE": "CUTRU-LOCAL"}
         return variables
 
 
@@ -102,11 +123,17 @@ class StackSecrets(BaseModel):
     decision_keys: str
     payment_tmn_code: str
     payment_hash_secret: str
+    # Made when first read by a stack that had none (its secrets file predates the carriers).
+    sms_api_key: str = Field(default_factory=lambda: secrets.token_hex(8))
+    sms_secret_key: str = Field(default_factory=lambda: secrets.token_hex(16))
+    postal_token: str = Field(default_factory=lambda: secrets.token_hex(16))
 
     @classmethod
     def load_or_create(cls) -> StackSecrets:
         if SECRETS_FILE.exists():
-            return cls.model_validate_json(SECRETS_FILE.read_text())
+            found = cls.model_validate_json(SECRETS_FILE.read_text())
+            SECRETS_FILE.write_text(found.model_dump_json(indent=2))  # with the carriers' secrets, made once
+            return found
         created = cls(
             payload_keys=new_key_line(),
             decision_keys=new_key_line(f"d{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(2)}"),
@@ -124,6 +151,9 @@ class StackSecrets(BaseModel):
             "CUTRU_DECISION_KEYS": self.decision_keys,
             "CUTRU_PAYMENT_TMN_CODE": self.payment_tmn_code,
             "CUTRU_PAYMENT_HASH_SECRET": self.payment_hash_secret,
+            "CUTRU_SMS_API_KEY": self.sms_api_key,
+            "CUTRU_SMS_SECRET_KEY": self.sms_secret_key,
+            "CUTRU_POSTAL_TOKEN": self.postal_token,
         }
 
 
@@ -267,6 +297,8 @@ async def start_stack() -> StackAddresses:
     _write_stack(stack)
     stack = _start_api(stack)
     _write_stack(stack)
+    stack = _start_carriers(stack)
+    _write_stack(stack)
     return stack
 
 
@@ -342,6 +374,25 @@ def _start_api(stack: StackAddresses) -> StackAddresses:
     return stack.model_copy(update={"api_url": f"http://127.0.0.1:{API_PORT}", "api_pid": pid})
 
 
+def _start_carriers(stack: StackAddresses) -> StackAddresses:
+    """The mail server (``cutru_local.mailbox``, filing into ``.cutru/mailbox``), the SMS gateway and the postal
+    service (``cutru_local.carriers``), each recording what it was given in ``.cutru``."""
+    if not _running(stack.smtp_pid, SMTP_PORT):
+        _refuse_taken_port(SMTP_PORT, "CUTRU_SMTP_PORT")
+        pid = _start_service("mail server", [sys.executable, "-m", "cutru_local.mailbox", "--port", str(SMTP_PORT),
+                                             "--maildir", str(MAILBOX_DIR)], SMTP_PORT, STATE_DIR / "mailbox.log")
+        stack = stack.model_copy(update={"smtp_port": SMTP_PORT, "smtp_pid": pid})
+    for carrier, port, variable in (("sms", SMS_PORT, "CUTRU_SMS_PORT"), ("postal", POSTAL_PORT, "CUTRU_POSTAL_PORT")):
+        if _running(getattr(stack, f"{carrier}_pid"), port):
+            continue
+        _refuse_taken_port(port, variable)
+        pid = _start_service(f"{carrier} carrier", [sys.executable, "-m", "cutru_local.carriers", carrier, "--port",
+                                                    str(port), "--journal", str(STATE_DIR / f"{carrier}.jsonl")],
+                             port, STATE_DIR / f"{carrier}.log")
+        stack = stack.model_copy(update={f"{carrier}_url": f"http://127.0.0.1:{port}", f"{carrier}_pid": pid})
+    return stack
+
+
 def _stop_group(pid: int, timeout: float = 15.0) -> None:
     """SIGTERM to the process group a detached process leads; wait for the leader to go."""
     if not _pid_alive(pid):
@@ -369,7 +420,8 @@ def down(delete: bool = False) -> str:
     cluster = LocalPostgres(POSTGRES_DIR)
     if stack is not None:
         # The API first (it talks to the others), Temporal last; waiting for Temporal closes its SQLite file.
-        for pid in (stack.api_pid, stack.payment_gateway_pid, stack.oidc_pid, stack.temporal_pid):
+        for pid in (stack.api_pid, stack.payment_gateway_pid, stack.smtp_pid, stack.sms_pid, stack.postal_pid,
+                    stack.oidc_pid, stack.temporal_pid):
             if pid:
                 _stop_group(pid)
     if stack is None or stack.embedded_postgres:

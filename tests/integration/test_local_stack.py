@@ -42,7 +42,8 @@ def _local(state: Path, ports: dict[str, str], *args: str) -> subprocess.Complet
 def test_the_stack_hands_its_addresses_on_and_goes(tmp_path: Path) -> None:
     state = tmp_path / "state"
     ports = {name: str(_free_port()) for name in ("CUTRU_TEMPORAL_PORT", "CUTRU_UI_PORT", "CUTRU_OIDC_PORT",
-                                                  "CUTRU_PAYMENT_GATEWAY_PORT", "CUTRU_API_PORT")}
+                                                  "CUTRU_PAYMENT_GATEWAY_PORT", "CUTRU_API_PORT", "CUTRU_SMTP_PORT",
+                                                  "CUTRU_SMS_PORT", "CUTRU_POSTAL_PORT")}
     up = _local(state, ports, "--output", "json", "stack", "up")
     try:
         assert up.returncode == 0, up.stderr
@@ -60,6 +61,8 @@ def test_the_stack_hands_its_addresses_on_and_goes(tmp_path: Path) -> None:
         env_file = Path(stack["env_file"])
         env_text = env_file.read_text()
         assert f"CUTRU_API_URL={stack['api_url']}" in env_text and "CUTRU_PAYLOAD_KEYS=" in env_text
+        assert f"CUTRU_SMTP_PORT={ports['CUTRU_SMTP_PORT']}" in env_text and "CUTRU_SMS_SECRET_KEY=" in env_text
+        assert f"CUTRU_POSTAL_URL=http://127.0.0.1:{ports['CUTRU_POSTAL_PORT']}" in env_text
         # The product's worker, given nothing but what the env file says (as `make worker` runs it).
         check = subprocess.run(["sh", "-c", f'set -a && . "{env_file}" && set +a && exec "$0" worker.py --check',
                                 sys.executable], cwd=PROJECT_ROOT, env=_bare_env(), capture_output=True, text=True,

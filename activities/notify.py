@@ -1,0 +1,340 @@
+"""Delivering the outbox (migration 0011): citizens' e-mail and SMS, other systems' webhooks, postal shipments.
+
+The rows are written by the database, in the transaction that records each step; these activities send them. A
+dispatcher (``workflows.dispatch``) runs one ``dispatch_round`` per channel at a time: for a few minutes it takes
+due rows, sends each and marks it, heartbeating as it goes, then returns, so that the workflow's history grows by a
+few events per round, not per message. A worker that dies mid-round stops heartbeating and Temporal runs the round
+again elsewhere.
+
+Each row is taken with ``FOR UPDATE SKIP LOCKED`` in a transaction held while it is sent, so that two rounds (a
+round Temporal gave up on that still runs, and its successor) never send the same row; a failed send puts the row
+back with a growing pause (``Backoff``), recorded on the row, which is what survives any restart. The one window
+left is a crash between the server's acceptance and the row's mark: the message is then sent again, with the same
+SMTP Message-ID or SMS RequestId, so that the repeat is recognisable (the SMS gateway refuses it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import httpx
+import structlog
+from pydantic import Field
+from temporalio import activity
+
+from activities.channels import Undeliverable
+from domain import webhooks
+from domain.calendar import local_date
+from domain.kinds import DocumentKind, Procedure
+from domain.models import Boundary
+from domain.notifications import MessageFacts, NotificationKind, PersonalIdInSms, message_id, message_key, render
+from domain.procedures.catalogue import PROCEDURES
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
+
+    import asyncpg
+
+OutboxChannel = Literal["email", "sms", "webhook", "postal"]
+
+
+class DispatchRound(Boundary):
+    """One round of a channel's dispatcher: how long it runs and how often it looks for due rows."""
+
+    channel: OutboxChannel
+    length: timedelta = Field(default=timedelta(minutes=5), gt=timedelta(0), le=timedelta(hours=1))
+    poll: timedelta = Field(default=timedelta(seconds=1), gt=timedelta(0), le=timedelta(minutes=1))
+
+
+class RoundReport(Boundary):
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+class Backoff(Boundary):
+    """The pause before a row's next attempt: ``first`` doubled per attempt up to ``longest``; an event delivery is
+    given up (dead-lettered) after ``attempts``."""
+
+    first: timedelta = Field(default=timedelta(seconds=2), gt=timedelta(0))
+    longest: timedelta = Field(default=timedelta(minutes=10), gt=timedelta(0))
+    attempts: int = Field(default=15, ge=1)
+
+    def after(self, attempts: int) -> timedelta:
+        return min(self.first * 2 ** min(attempts - 1, 30), self.longest)
+
+
+class Mailer(Protocol):
+    def message(self, to: str, subject: str, body: str, message_id: str) -> EmailMessage: ...
+
+    async def send(self, message: EmailMessage) -> None: ...
+
+    @property
+    def domain(self) -> str: ...
+
+
+class SmsSender(Protocol):
+    async def send(self, request_id: str, phone: str, text: str) -> str: ...
+
+
+class PostalService(Protocol):
+    async def create_shipment(self, order_code: str, name: str, address: str, phone: str | None) -> str: ...
+
+    async def statuses(self, tracking_number: str) -> list[tuple[str, datetime]]: ...
+
+
+# A due notification with what its message says, locked for this round (the caller's transaction).
+_DUE_NOTIFICATION = """
+SELECT n.notification_id, n.dossier_code, n.step, n.kind, n.detail, n.attempts, c.email, c.phone,
+       d.procedure, d.applicant_name, d.applicant_id, d.deadline, d.unit_code, u.name AS unit_name,
+       p.amount_vnd, l.method, l.documents, s.tracking_number
+FROM notifications n
+JOIN dossier_contacts c ON c.dossier_code = n.dossier_code
+JOIN dossiers d ON d.dossier_code = n.dossier_code
+LEFT JOIN police_units u ON u.unit_code = d.unit_code
+LEFT JOIN payments p ON p.dossier_code = n.dossier_code
+LEFT JOIN deliveries l ON l.dossier_code = n.dossier_code
+LEFT JOIN shipments s ON s.dossier_code = n.dossier_code
+WHERE n.channel = $1 AND n.status = 'pending' AND n.next_attempt_at <= now()
+ORDER BY n.next_attempt_at LIMIT 1
+FOR UPDATE OF n SKIP LOCKED
+"""
+_SENT = "UPDATE notifications SET status = 'sent', sent_at = now(), attempts = attempts + 1, message_id = $2" \
+        " WHERE notification_id = $1"
+_RETRY = "UPDATE notifications SET attempts = attempts + 1, next_attempt_at = now() + $2, last_error = $3" \
+         " WHERE notification_id = $1"
+_FAILED = "UPDATE notifications SET status = 'failed', attempts = attempts + 1, last_error = $2" \
+          " WHERE notification_id = $1"
+
+_DUE_DELIVERIES = """
+SELECT x.subscription_id, x.sequence, x.attempts, e.event_id, e.type, e.data, e.occurred_at, s.url, s.secret
+FROM event_deliveries x
+JOIN events e ON e.sequence = x.sequence
+JOIN subscriptions s ON s.subscription_id = x.subscription_id AND s.active
+WHERE x.status = 'pending' AND x.next_attempt_at <= now()
+ORDER BY x.sequence LIMIT $1
+FOR UPDATE OF x SKIP LOCKED
+"""
+# $3 the attempt's HTTP status (NULL: unreachable), $4 its error, $5 the pause before the next, $6 whether it was
+# the last one allowed.
+_DELIVERY_ATTEMPT = """
+UPDATE event_deliveries SET attempts = attempts + 1, last_status = $3, last_error = $4,
+    status = CASE WHEN $4::text IS NULL THEN 'delivered' WHEN $6 THEN 'dead' ELSE 'pending' END,
+    delivered_at = CASE WHEN $4::text IS NULL THEN now() END, next_attempt_at = now() + $5
+WHERE subscription_id = $1 AND sequence = $2
+"""
+# A shipment to create or to follow, locked for this round, with where it goes.
+_DUE_SHIPMENT = """
+SELECT s.dossier_code, s.tracking_number, s.attempts, l.destination, d.applicant_name, c.phone
+FROM shipments s
+JOIN deliveries l ON l.dossier_code = s.dossier_code
+JOIN dossiers d ON d.dossier_code = s.dossier_code
+LEFT JOIN dossier_contacts c ON c.dossier_code = s.dossier_code
+WHERE s.status IN ('pending', 'accepted', 'in_transit') AND s.next_attempt_at <= now()
+ORDER BY s.next_attempt_at LIMIT 1
+FOR UPDATE OF s SKIP LOCKED
+"""
+_SHIPMENT_RETRY = "UPDATE shipments SET attempts = attempts + 1, next_attempt_at = now() + $2, last_error = $3," \
+                  " updated_at = now() WHERE dossier_code = $1"
+# What the postal service said of a shipment ($2 its tracking number, $3 its latest status, $4 when to ask again, $5
+# and $6 every status and its time): its statuses, an event for each new one, and the citizen's message once posted.
+_SHIPMENT_TRACKED = """
+WITH tracked AS (
+    UPDATE shipments SET tracking_number = $2, status = $3, attempts = 0, last_error = NULL,
+        next_attempt_at = now() + $4, updated_at = now() WHERE dossier_code = $1),
+recorded AS (
+    INSERT INTO shipment_statuses (dossier_code, status, at)
+    SELECT $1, x.status, x.at FROM unnest($5::text[], $6::timestamptz[]) AS x(status, at)
+    ON CONFLICT (dossier_code, status) DO NOTHING RETURNING status, at),
+told AS (
+    INSERT INTO notifications (dossier_code, step, kind, channel)
+    SELECT $1, 'dispatched', 'dispatched', c.channel FROM dossier_contacts c
+    WHERE c.dossier_code = $1 AND c.channel <> 'portal'
+    ON CONFLICT (dossier_code, step, channel) DO NOTHING)
+INSERT INTO events (type, dossier_code, source, data, occurred_at)
+SELECT 'result.' || CASE r.status WHEN 'accepted' THEN 'dispatched' ELSE r.status END, $1, 'postal:' || r.status,
+       jsonb_build_object('dossier_code', $1::text, 'tracking_number', $2::text, 'status', r.status,
+                          'resource', '/v1/dossiers/' || $1), r.at
+FROM recorded r
+ON CONFLICT (dossier_code, source) DO NOTHING
+"""
+# How many of a subscriber's events are posted at once, and how long one may take.
+WEBHOOK_BATCH = 20
+WEBHOOK_TIMEOUT = 5.0
+
+
+def _log(**fields: Any) -> None:
+    structlog.get_logger().info("outbox", **fields)
+
+
+def event_body(event_id: str, sequence: int, event_type: str, occurred_at: datetime, data: dict[str, Any]) -> bytes:
+    """The JSON a subscriber receives: Standard Webhooks' ``type``/``timestamp``/``data``, with the event's ``id``
+    and ``sequence`` (its place in cutru's order, for a replay from it)."""
+    return json.dumps({"id": event_id, "sequence": sequence, "type": event_type,
+                       "timestamp": occurred_at.isoformat(), "data": data},
+                      ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class Outbox:
+    """The dispatchers' activities, with the channels the worker was configured with (None: not configured, its
+    rows wait)."""
+
+    def __init__(self, pool: asyncpg.Pool, *, mailer: Mailer | None = None, sms: SmsSender | None = None,
+                 postal: PostalService | None = None, http: httpx.AsyncClient | None = None,
+                 payment_link: Callable[[str], Awaitable[str | None]] | None = None,
+                 portal_url: str = "https://dichvucong.bocongan.gov.vn", backoff: Backoff | None = None,
+                 tracking_poll: timedelta = timedelta(minutes=10)) -> None:
+        self._pool = pool
+        self._mailer = mailer
+        self._sms = sms
+        self._postal = postal
+        self._http = http or httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT)
+        self._payment_link = payment_link
+        self._portal_url = portal_url.rstrip("/")
+        self._backoff = backoff or Backoff()
+        self._tracking_poll = tracking_poll  # how often a posted result's status is asked for
+
+    def channels(self) -> list[OutboxChannel]:
+        """The channels this worker can deliver: webhooks always, the others when configured."""
+        configured: list[tuple[OutboxChannel, object]] = [
+            ("email", self._mailer), ("sms", self._sms), ("postal", self._postal)]
+        return ["webhook", *(name for name, adapter in configured if adapter is not None)]
+
+    @activity.defn
+    async def dispatch_round(self, job: DispatchRound) -> RoundReport:
+        step: Callable[[], Awaitable[RoundReport]] = {
+            "email": lambda: self._notifications("email"), "sms": lambda: self._notifications("sms"),
+            "webhook": self._webhooks, "postal": self._shipments}[job.channel]
+        total = RoundReport()
+        ends = time.monotonic() + job.length.total_seconds()
+        while time.monotonic() < ends:
+            report = await step()
+            total = RoundReport(sent=total.sent + report.sent, retried=total.retried + report.retried,
+                                failed=total.failed + report.failed)
+            activity.heartbeat(total.sent)
+            if report == RoundReport():
+                await asyncio.sleep(job.poll.total_seconds())
+        _log(channel=job.channel, sent=total.sent, retried=total.retried, failed=total.failed)
+        return total
+
+    # ---- citizens' messages --------------------------------------------------------------------------------------
+
+    async def _notifications(self, channel: Literal["email", "sms"]) -> RoundReport:
+        """Send due messages one at a time until none is due; what was done."""
+        sent = retried = failed = 0
+        async with self._pool.acquire() as conn:
+            while True:
+                async with conn.transaction():
+                    row = await conn.fetchrow(_DUE_NOTIFICATION, channel)
+                    if row is None:
+                        return RoundReport(sent=sent, retried=retried, failed=failed)
+                    try:
+                        sent_id = await self._send(channel, row)
+                    except (Undeliverable, PersonalIdInSms) as error:
+                        await conn.execute(_FAILED, row["notification_id"], str(error))
+                        failed += 1
+                    except (OSError, RuntimeError, httpx.HTTPError, ValueError) as error:
+                        await conn.execute(_RETRY, row["notification_id"], self._backoff.after(row["attempts"] + 1),
+                                           f"{type(error).__name__}: {error}"[:500])
+                        retried += 1
+                    else:
+                        await conn.execute(_SENT, row["notification_id"], sent_id)
+                        sent += 1
+                activity.heartbeat()
+
+    async def _send(self, channel: Literal["email", "sms"], row: Any) -> str:
+        facts = await self._facts(row)
+        if channel == "email":
+            assert self._mailer is not None and row["email"], "only configured channels are dispatched"
+            rendered = render(facts, "email")
+            identifier = message_id(row["dossier_code"], row["step"], "email", self._mailer.domain)
+            await self._mailer.send(self._mailer.message(row["email"], rendered.subject, rendered.body, identifier))
+            return identifier
+        assert self._sms is not None and row["phone"], "only configured channels are dispatched"
+        rendered = render(facts, "sms")
+        return await self._sms.send(message_key(row["dossier_code"], row["step"], "sms"), row["phone"], rendered.body)
+
+    async def _facts(self, row: Any) -> MessageFacts:
+        kind = NotificationKind(row["kind"])
+        procedure = PROCEDURES[Procedure(row["procedure"])]
+        link = None
+        if kind is NotificationKind.FEE_DUE:
+            link = (await self._payment_link(row["dossier_code"]) if self._payment_link else None) or \
+                f"{self._portal_url}/ho-so/{row['dossier_code']}/thanh-toan"
+        documents = tuple(DocumentKind(k) for k in row["documents"] or ())
+        return MessageFacts(
+            kind=kind, dossier_code=row["dossier_code"], procedure_name=procedure.vietnamese_name,
+            unit_name=row["unit_name"] or row["unit_code"], full_name=row["applicant_name"],
+            personal_id=row["applicant_id"], detail=row["detail"],
+            appointment=local_date(row["deadline"]) if row["deadline"] else None, amount_vnd=row["amount_vnd"],
+            payment_link=link, documents=documents, postal=row["method"] == "postal",
+            tracking_number=row["tracking_number"])
+
+    # ---- other systems' events -----------------------------------------------------------------------------------
+
+    async def _webhooks(self) -> RoundReport:
+        """Post one batch of due deliveries, each to its subscriber, at once; record every attempt."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(_DUE_DELIVERIES, WEBHOOK_BATCH)
+            outcomes = await asyncio.gather(*(self._post(row) for row in rows))
+            report = RoundReport()
+            for row, (status, error) in zip(rows, outcomes, strict=True):
+                attempts = row["attempts"] + 1
+                last = error is not None and attempts >= self._backoff.attempts
+                await conn.execute(_DELIVERY_ATTEMPT, row["subscription_id"], row["sequence"], status, error,
+                                   self._backoff.after(attempts), last)
+                report = report.model_copy(update={
+                    "sent": report.sent + (error is None), "retried": report.retried + (error is not None and not last),
+                    "failed": report.failed + last})
+        return report
+
+    async def _post(self, row: Any) -> tuple[int | None, str | None]:
+        """One delivery: the subscriber's status and None when it took the event (2xx), else why not."""
+        body = event_body(str(row["event_id"]), row["sequence"], row["type"], row["occurred_at"],
+                          json.loads(row["data"]))
+        signed = webhooks.headers(row["secret"], str(row["event_id"]), int(time.time()), body)
+        try:
+            response = await self._http.post(row["url"], content=body, headers=signed)
+        except httpx.HTTPError as error:
+            return None, f"{type(error).__name__}: {error}"[:500] or type(error).__name__
+        if 200 <= response.status_code < 300:
+            return response.status_code, None
+        return response.status_code, f"HTTP {response.status_code}: {response.text[:200]}"
+
+    # ---- postal shipments ------------------------------------------------------------------------------------------
+
+    async def _shipments(self) -> RoundReport:
+        """Create the due shipments at the postal service and read the tracked ones' statuses, one at a time."""
+        assert self._postal is not None, "only configured channels are dispatched"
+        sent = retried = 0
+        async with self._pool.acquire() as conn:
+            while True:
+                async with conn.transaction():
+                    row = await conn.fetchrow(_DUE_SHIPMENT)
+                    if row is None:
+                        return RoundReport(sent=sent, retried=retried)
+                    code, tracking = row["dossier_code"], row["tracking_number"]
+                    try:
+                        if tracking is None:
+                            tracking = await self._postal.create_shipment(
+                                code, row["applicant_name"], row["destination"], row["phone"])
+                        statuses = await self._postal.statuses(tracking)
+                    except (OSError, RuntimeError, httpx.HTTPError, ValueError) as error:
+                        await conn.execute(_SHIPMENT_RETRY, code, self._backoff.after(row["attempts"] + 1),
+                                           f"{type(error).__name__}: {error}"[:500])
+                        retried += 1
+                    else:
+                        latest = statuses[-1][0] if statuses else "accepted"
+                        await conn.execute(_SHIPMENT_TRACKED, code, tracking, latest, self._tracking_poll,
+                                           [status for status, _ in statuses], [at for _, at in statuses])
+                        sent += row["tracking_number"] is None
+                activity.heartbeat()
+
+
+def outbox_activities(outbox: Outbox) -> list[Any]:
+    return [outbox.dispatch_round]
