@@ -42,6 +42,7 @@ from cutru.clients.officer import (
     queue,
 )
 from cutru.platform.oidc import ANY, Principal
+from cutru.platform.reads import Channel, record_reads
 from cutru.platform.signing import DecisionKeyRing, sign_decision_now, sign_reassignment_now
 from domain.calendar import WorkingCalendar
 from domain.models import DecisionReceipt, OfficerDecision, Reassignment
@@ -218,11 +219,12 @@ async def desk_dossier(
     state: Annotated[ApiState, Depends(api_state)],
     principal: Annotated[Principal, Depends(permit("officer_view"))],
 ) -> DeskDossier:
-    return await desk_view(state, principal, code)
+    return await desk_view(state, principal, code, Channel.API)
 
 
-async def desk_view(state: ApiState, principal: Principal, code: str) -> DeskDossier:
-    """The dossier as the workflow reports it now, ID numbers masked; 404 outside the caller's scope."""
+async def desk_view(state: ApiState, principal: Principal, code: str, shown: Channel | None) -> DeskDossier:
+    """The dossier as the workflow reports it now, ID numbers masked; 404 outside the caller's scope. The read is
+    recorded as one through ``shown`` (None: a check whose answer no one is shown, such as a decision's)."""
     _, applicant_name = await _visible(state, principal, code)
     try:
         status = await state.dossiers.status(code)
@@ -230,6 +232,8 @@ async def desk_view(state: ApiState, principal: Principal, code: str) -> DeskDos
         if error.status == RPCStatusCode.NOT_FOUND:
             raise dossier_not_found(code) from error
         raise
+    if shown is not None:
+        await record_reads(state.pool, principal, [code], shown, "desk_dossier")
     return masked(status, applicant_name)
 
 

@@ -37,8 +37,8 @@ async def desk_stack(client: Client, database_url: str, pool: asyncpg.Pool, oidc
     )
     port = free_port()
     app = create_app(ApiSettings(core=settings, oidc=oidc_provider.settings))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                                           timeout_graceful_shutdown=1))
     async with build_worker(client, settings, pool):
         serving = asyncio.create_task(server.serve())
         while not server.started:

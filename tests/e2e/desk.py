@@ -11,6 +11,7 @@ Helpers:
 - ``sign_in(page, stack, username)``: through the provider's login form, back on the desk's queue.
 - ``submitted_dossier(stack)``: a permanent-residence registration of the demo unit submitted through the API as
   the portal does, returned once it waits for an officer's decision.
+- ``other_unit_officer(stack)``: an officer of another unit; ``form_token(page)``: the page's CSRF token.
 - ``screenshot(page, name)``: ``page.png`` into ``$CUTRU_DESK_SCREENSHOTS`` (``make e2e`` sets docs/desk), else
   into the session's temporary directory.
 """
@@ -90,12 +91,31 @@ async def submitted_dossier(stack: DeskStack, **details: Any) -> str:
 
 
 async def sign_in(page: Page, stack: DeskStack, username: str, *, start: str = "/desk/queue") -> None:
-    """Open ``start`` signed out, go through the provider's login form, land back on ``start``."""
+    """Open ``start`` signed out, go through the provider's login form, land back on ``start``. A browser the
+    provider still knows (its own session) comes straight back without the form."""
     await page.goto(stack.url(start))
+    if page.url.startswith(stack.url(start)):
+        return
     await page.get_by_label("Mã cán bộ / Username").fill(username)
     await page.get_by_label("Mật khẩu / Password").fill(stack.provider.password)
     await page.get_by_role("button", name="Đăng nhập / Sign in").click()
     await page.wait_for_url(stack.url(start) + "**")
+
+
+async def other_unit_officer(stack: DeskStack) -> str:
+    """An active officer of a seeded unit other than the demo unit's."""
+    officer: str | None = await stack.pool.fetchval(
+        "SELECT officer_id FROM officers WHERE unit_code <> $1 AND role = 'officer' AND active"
+        " ORDER BY unit_code, officer_id LIMIT 1", DEMO_UNIT)
+    assert officer is not None, "the seed has a single police unit"
+    return officer
+
+
+async def form_token(page: Page) -> str:
+    """The session's form token, as every desk page carries it (the sign-out form)."""
+    token = await page.locator("input[name=csrf]").first.get_attribute("value")
+    assert token
+    return token
 
 
 async def screenshot(page: Page, stack: DeskStack, name: str) -> Path:

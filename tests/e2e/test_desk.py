@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import httpx
 from playwright.async_api import Page, expect
 
 from domain.kinds import Procedure
 from domain.models import DossierState
 from domain.procedures.catalogue import PROCEDURES
-from tests.e2e.desk import OFFICER, DeskStack, screenshot, sign_in, submitted_dossier, wait_state
+from tests.e2e.desk import (
+    OFFICER,
+    DeskStack,
+    form_token,
+    other_unit_officer,
+    screenshot,
+    sign_in,
+    submitted_dossier,
+    wait_state,
+)
 from tests.factories import pay
+
+
+async def reads(stack: DeskStack, code: str) -> list[tuple[str, str, str]]:
+    rows = await stack.pool.fetch("SELECT officer_id, channel, operation FROM personal_data_reads"
+                                  " WHERE dossier_code = $1 ORDER BY read_id", code)
+    return [(row["officer_id"], row["channel"], row["operation"]) for row in rows]
 
 
 async def test_an_officer_signs_in_finds_a_dossier_approves_it_and_the_citizen_gets_the_result(
@@ -25,6 +43,7 @@ async def test_an_officer_signs_in_finds_a_dossier_approves_it_and_the_citizen_g
     await expect(page.get_by_role("heading", name=f"Hồ sơ {code}")).to_be_visible()
     await expect(page.get_by_text("Chờ cán bộ xử lý", exact=True)).to_be_visible()
     await screenshot(page, desk_stack, "dossier")
+    assert await reads(desk_stack, code) == [(OFFICER, "desk", "desk_dossier")]
     await page.get_by_role("button", name="Phê duyệt hồ sơ").click()
     await expect(page.get_by_role("status")).to_have_text("Đã phê duyệt hồ sơ.")
     await expect(page.get_by_role("button", name="Phê duyệt hồ sơ")).to_have_count(0)
@@ -38,3 +57,113 @@ async def test_an_officer_signs_in_finds_a_dossier_approves_it_and_the_citizen_g
         view = (await api.get(f"/v1/dossiers/{code}")).json()
     results = PROCEDURES[Procedure.PERMANENT_RESIDENCE_REGISTRATION].results
     assert {document["kind"] for document in view["documents"]} >= set(results)
+
+
+async def test_an_officer_of_another_unit_sees_neither_the_dossier_nor_a_way_to_decide_it(
+        page: Page, desk_stack: DeskStack):
+    code = await submitted_dossier(desk_stack)
+    applicant = (await desk_stack.dossiers.status(code)).submission["applicant"]["full_name"]  # type: ignore[index]
+    await sign_in(page, desk_stack, await other_unit_officer(desk_stack))
+    await page.get_by_label("Tìm theo mã hồ sơ hoặc tên người nộp").fill(code)
+    await page.get_by_role("button", name="Lọc").click()
+    await expect(page.get_by_text("Không có hồ sơ nào khớp bộ lọc.")).to_be_visible()
+
+    answer = await page.goto(desk_stack.url(f"/desk/dossiers/{code}"))
+    assert answer is not None and answer.status == 404
+    await expect(page.get_by_role("heading", name="Không tìm thấy hồ sơ")).to_be_visible()
+    await expect(page.get_by_role("button")).to_have_text(["Đăng xuất"])  # no decision of any kind
+    assert applicant not in await page.content()
+    await screenshot(page, desk_stack, "not-found")
+    pdf = await page.request.get(desk_stack.url(f"/desk/dossiers/{code}/documents/CT04"))
+    assert pdf.status == 404 and pdf.headers["content-type"].startswith("text/html")
+
+    # A decision sent anyway, with this officer's own valid form token, is refused and changes nothing.
+    await page.goto(desk_stack.url("/desk/queue"))
+    refused = await page.request.post(desk_stack.url(f"/desk/dossiers/{code}/decision"),
+                                      form={"csrf": await form_token(page), "decision": "approve"},
+                                      headers={"Origin": desk_stack.base_url})
+    assert refused.status == 404 and applicant not in await refused.text()
+    assert await reads(desk_stack, code) == []  # a refused read is none
+    assert (await desk_stack.dossiers.status(code)).state == DossierState.AWAITING_DECISION
+
+
+async def test_a_form_without_the_sessions_token_or_from_elsewhere_is_refused_and_changes_nothing(
+        page: Page, desk_stack: DeskStack):
+    code = await submitted_dossier(desk_stack)
+    await sign_in(page, desk_stack, OFFICER, start=f"/desk/dossiers/{code}")
+    token = await form_token(page)
+    decision = desk_stack.url(f"/desk/dossiers/{code}/decision")
+    attempts: list[tuple[dict[str, str | float | bool], dict[str, str]]] = [
+        ({"csrf": "not-the-token", "decision": "approve"}, {"Origin": desk_stack.base_url}),
+        ({"decision": "approve"}, {"Origin": desk_stack.base_url}),
+        ({"csrf": token, "decision": "approve"}, {"Origin": "http://attacker.example"}),
+        ({"csrf": token, "decision": "approve"}, {"Referer": "http://attacker.example/desk/queue"}),
+    ]
+    for form, headers in attempts:
+        refused = await page.request.post(decision, form=form, headers=headers, max_redirects=0)
+        assert refused.status == 403, (form, headers)
+        assert "Biểu mẫu không được chấp nhận" in await refused.text()
+    assert (await desk_stack.dossiers.status(code)).state == DossierState.AWAITING_DECISION
+
+    await page.set_content(await refused.text())
+    await screenshot(page, desk_stack, "csrf-refused")
+
+
+async def test_an_expired_session_decides_nothing_and_asks_to_sign_in_again(page: Page, desk_stack: DeskStack):
+    code = await submitted_dossier(desk_stack)
+    await sign_in(page, desk_stack, OFFICER, start=f"/desk/dossiers/{code}")
+    # The officer left the page open past the idle limit.
+    await desk_stack.pool.execute("UPDATE desk_sessions SET idle_expires_at = now() - interval '1 second'")
+    await page.get_by_role("button", name="Phê duyệt hồ sơ").click()
+    await expect(page.get_by_role("heading", name="Phiên làm việc đã kết thúc")).to_be_visible()
+    await expect(page.get_by_role("link", name="Đăng nhập")).to_be_visible()
+    await screenshot(page, desk_stack, "session-ended")
+    assert (await desk_stack.dossiers.status(code)).state == DossierState.AWAITING_DECISION
+
+    # Past its absolute expiry a session is gone too, however recently it was used.
+    await sign_in(page, desk_stack, OFFICER, start=f"/desk/dossiers/{code}")
+    await desk_stack.pool.execute("UPDATE desk_sessions SET expires_at = now() - interval '1 second'"
+                                  " WHERE idle_expires_at > now()")
+    answer = await page.request.get(desk_stack.url("/desk/queue"), max_redirects=0)
+    assert answer.status == 303 and answer.headers["location"] == "/desk/sign-in?next=%2Fdesk%2Fqueue"
+
+
+async def test_signing_out_ends_the_session(page: Page, desk_stack: DeskStack):
+    await sign_in(page, desk_stack, OFFICER)
+    cookie = next(c for c in await page.context.cookies() if c["name"] == "__Host-cutru-desk")
+    assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/"
+    await page.get_by_role("button", name="Đăng xuất").click()
+    await expect(page.get_by_role("heading", name="Đã đăng xuất")).to_be_visible()
+    assert not [c for c in await page.context.cookies() if c["name"] == "__Host-cutru-desk"]
+    # The old cookie is worth nothing: its session is deleted.
+    async with httpx.AsyncClient(base_url=desk_stack.base_url) as replayed:
+        answer = await replayed.get("/desk/queue", headers={"Cookie": f"{cookie['name']}={cookie['value']}"})
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/desk/sign-in")
+
+
+async def test_a_rejection_names_its_legal_ground_and_a_supplement_request_its_papers(
+        page: Page, desk_stack: DeskStack):
+    rejected, incomplete = await asyncio.gather(submitted_dossier(desk_stack), submitted_dossier(desk_stack))
+    await sign_in(page, desk_stack, OFFICER, start=f"/desk/dossiers/{rejected}")
+    await page.get_by_role("button", name="Từ chối hồ sơ").click()  # no ground picked: the browser asks for one
+    assert (await desk_stack.dossiers.status(rejected)).state == DossierState.AWAITING_DECISION
+    await page.get_by_label("Hồ sơ không đủ điều kiện đăng ký thường trú theo quy định").check()
+    await page.get_by_label("Ghi chú thêm cho công dân (không bắt buộc)").fill("Chỗ ở đang có tranh chấp.")
+    await page.get_by_role("button", name="Từ chối hồ sơ").click()
+    await expect(page.get_by_role("status")).to_have_text("Đã từ chối hồ sơ; công dân nhận phiếu từ chối (CT06).")
+    await wait_state(desk_stack, rejected, DossierState.REFUSED)
+    refusals = (await desk_stack.dossiers.status(rejected)).refusals
+    basis = PROCEDURES[Procedure.PERMANENT_RESIDENCE_REGISTRATION].legal_basis
+    assert [r.message for r in refusals] == [
+        f"Hồ sơ không đủ điều kiện đăng ký thường trú theo quy định (căn cứ: {basis}). Chỗ ở đang có tranh chấp."]
+
+    await page.goto(desk_stack.url(f"/desk/dossiers/{incomplete}"))
+    await page.get_by_label("Giấy tờ, tài liệu chứng minh chỗ ở hợp pháp").check()
+    await page.get_by_label("Giấy tờ khác (mỗi dòng một giấy tờ)").fill("Bản sao sổ đỏ\n\nBiên lai điện nước")
+    await page.get_by_role("button", name="Gửi yêu cầu bổ sung").click()
+    await expect(page.get_by_role("status")).to_contain_text("Đã yêu cầu bổ sung")
+    await wait_state(desk_stack, incomplete, DossierState.AWAITING_SUPPLEMENT)
+    trail = (await desk_stack.dossiers.status(incomplete)).trail
+    requested = next(entry for entry in trail if entry.action == "supplement_requested")
+    for item in ("Giấy tờ, tài liệu chứng minh chỗ ở hợp pháp", "Bản sao sổ đỏ", "Biên lai điện nước"):
+        assert item in requested.detail

@@ -26,6 +26,7 @@ from cutru.api.portal import stored_document
 from cutru.api.problems import Problem
 from cutru.api.state import ApiState, api_state
 from cutru.clients.officer import DecisionRequest, DeskDossier, QueueFilter
+from cutru.platform.reads import Channel, record_reads
 from domain.calendar import WorkingCalendar, local_date
 from domain.kinds import DocumentKind, Procedure
 from domain.models import DecisionKind, DossierState, Refusal, TrailAction
@@ -155,7 +156,7 @@ async def dossier_page(code: str, request: Request, session: Session,
                        state: Annotated[ApiState, Depends(api_state)],
                        done: Annotated[str | None, Query(max_length=40)] = None) -> Response:
     allowed(session, "officer_view")
-    dossier = await desk_view(state, session.principal, code)
+    dossier = await desk_view(state, session.principal, code, Channel.DESK)
     deciding = dossier.state == DossierState.AWAITING_DECISION and _may_decide(session)
     return page(request, "dossier.html", dossier=dossier, documents=await _documents(state, code),
                 account=deadline_account(dossier, datetime.now(UTC)), grounds=grounds(dossier), deciding=deciding,
@@ -168,8 +169,9 @@ async def document(code: str, kind: DocumentKind, session: Session,
                    state: Annotated[ApiState, Depends(api_state)]) -> Response:
     """The PDF shown in the browser (inline), for the officers who may see the dossier."""
     allowed(session, "officer_view")
-    await desk_view(state, session.principal, code)
+    await desk_view(state, session.principal, code, None)
     content, _ = await stored_document(state, code, kind)
+    await record_reads(state.pool, session.principal, [code], Channel.DESK, "desk_document", kind=kind.value)
     return Response(content, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{code}-{kind.value}.pdf"', "Cache-Control": "private, no-store",
         "X-Content-Type-Options": "nosniff"})
@@ -212,7 +214,7 @@ def _form_problem(detail_vi: str) -> Problem:
 async def decision(code: str, session: Session, form: Form,
                    state: Annotated[ApiState, Depends(api_state)]) -> Response:
     allowed(session, "decide")
-    dossier = await desk_view(state, session.principal, code)
+    dossier = await desk_view(state, session.principal, code, None)
     body = _decision(form, dossier)
     if dossier.state != DossierState.AWAITING_DECISION:
         raise _not_waiting(code, dossier.state)
@@ -228,7 +230,7 @@ async def _moved_on(state: ApiState, session: Session, code: str) -> None:
     """Wait a moment for the dossier to act on the decision it took (it leaves the state in its own time), so that
     the page the officer comes back to no longer offers to decide."""
     for _ in range(_SETTLE_POLLS):
-        if (await desk_view(state, session.principal, code)).state != DossierState.AWAITING_DECISION:
+        if (await desk_view(state, session.principal, code, None)).state != DossierState.AWAITING_DECISION:
             return
         await asyncio.sleep(_SETTLE_INTERVAL)
 
