@@ -34,6 +34,7 @@ from cutru.api import (
     payments,
     portal,
     public,
+    statistics,
     supervisors,
     verification,
 )
@@ -233,7 +234,8 @@ def create_app(settings: ApiSettings, *, verifier: Verifier | None = None) -> Fa
     app.add_exception_handler(asyncpg.LockNotAvailableError, _on_database_down)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(Metrics, metrics=metrics)  # added last: outermost, so it sees the 413s too
-    for module in (public, verification, portal, payments, officers, intake, supervisors, inbox, auditors, operators):
+    for module in (public, verification, portal, payments, officers, intake, supervisors, statistics, inbox,
+                   auditors, operators):
         app.include_router(module.router)
     desk.mount(app)
     generate = app.openapi

@@ -20,6 +20,7 @@ within it the token's ``procedures`` claim (procedure names or ``*``) and ``unit
     escalations          supervisor                     filters           the unit asked for
     workload             supervisor                     -                 the unit asked for, else theirs
     on_time_rate         supervisor                     -                 the unit asked for, else theirs
+    statistics           supervisor                     -                 a unit, a province wholly covered, else theirs
     inbox                officer, supervisor            -                 - (the token officer's own notices)
     audit_trail          auditor                        the dossier's     the dossier's unit
     audit_replay         auditor                        the dossier's     the dossier's unit
@@ -79,6 +80,7 @@ AUTHORISATIONS: dict[str, Authorisation] = {
     "escalations": _allow(Role.SUPERVISOR),
     "workload": _allow(Role.SUPERVISOR, procedure=False),
     "on_time_rate": _allow(Role.SUPERVISOR, procedure=False),
+    "statistics": _allow(Role.SUPERVISOR, procedure=False),
     "inbox": _allow(Role.OFFICER, Role.SUPERVISOR, procedure=False, unit=False),
     "audit_trail": _allow(Role.AUDITOR),
     "audit_replay": _allow(Role.AUDITOR),

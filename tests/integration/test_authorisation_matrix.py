@@ -81,6 +81,8 @@ RULES: dict[str, Rule] = {
     "desk_dossier": Rule(DESK, 200, 404),
     "supervise_workload": Rule(SUPERVISOR, 200, 200),  # the caller's own unit, whichever it is
     "supervise_on_time": Rule(SUPERVISOR, 200, 200),
+    "statistics": Rule(SUPERVISOR, 200, 200),  # the caller's own units, whichever they are
+    "statistics_csv": Rule(SUPERVISOR, 200, 200),
     "inbox": Rule(DESK, 200),  # the caller's own notices: no unit scope
     "inbox_unread": Rule(DESK, 200),
     "audit_search": Rule(AUDITOR, 200, LISTING),
