@@ -355,6 +355,12 @@ def _font_set() -> FontSet:
     return FontSet(faces)
 
 
+def prepare() -> None:
+    """Load the faces and cut them to the forms' character set now, once per process, rather than while a worker's
+    first dossier waits for its first form."""
+    _font_set()
+
+
 def _direct_pdf(pages: list[list[_Placed]], info: dict[str, str]) -> bytes | None:
     """The PDF by ``form_pdf``, or None if some text is outside its character set."""
     from reportlab.lib.pagesizes import A4

@@ -232,7 +232,7 @@ async def run(settings: Settings, gateway: GatewayFactory | None = None) -> None
     payments = (gateway or configured_gateway(settings))(pool)
     outbox = configured_outbox(pool, payments)
     worker = build_worker(client, settings, pool, metrics=metrics, gateway=payments, outbox=outbox)
-    warm_up()
+    warm_up(forms=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
