@@ -141,9 +141,23 @@ class Consent(Boundary):
     given_via: Literal["CT01", "VNeID", "letter"] = "VNeID"
 
 
+VIETNAMESE_MOBILE = r"(0|\+84)[35789][0-9]{8}"  # mobile prefixes 03, 05, 07, 08, 09 since 2018
+
+
 class Delivery(Boundary):
-    method: Literal["electronic", "postal"] = "electronic"
-    destination: str = Field(min_length=3, max_length=300, description="VNeID account, e-mail, or postal address")
+    """How the result reaches the citizen: an electronic document (VNeID, e-mail), an SMS, by post, or collected at
+    the office (tại trụ sở cơ quan đăng ký cư trú)."""
+
+    method: Literal["electronic", "postal", "sms", "at_office"] = "electronic"
+    destination: str = Field(min_length=3, max_length=300,
+                             description="VNeID account, e-mail, mobile number (sms), postal address, or the office "
+                                         "where the result is collected (at_office)")
+
+    @model_validator(mode="after")
+    def _sms_to_a_mobile_number(self) -> Delivery:
+        if self.method == "sms" and not re.fullmatch(VIETNAMESE_MOBILE, self.destination):
+            raise ValueError("an SMS goes to a Vietnamese mobile number: 0 or +84 then 9 digits")
+        return self
 
 
 class Contact(Boundary):

@@ -40,6 +40,7 @@ class DeadlineCase(StrEnum):
     STANDARD = "standard"
     VERIFICATION = "verification"  # data not in CSDLQG: verification needed (phải xác minh)
     COMPLEX = "complex"  # complex case (trường hợp phức tạp)
+    ANNULMENT = "annulment"  # an improper registration annulled (hủy bỏ việc đăng ký không đúng thẩm quyền, điều kiện)
 
 
 class Deadline(_Rules):
@@ -138,7 +139,6 @@ class TemporaryResidenceRules(_Rules):
     extension_window_days: PositiveInt  # apply within this many days before the term ends
     deletion_filing_days: PositiveInt
     ex_officio_deletion_after_notice_days: PositiveInt
-    annulment_record_working_days: PositiveInt  # an improper registration's annulment is recorded within this
     newborn_registration_days: PositiveInt  # parents with only temporary residence, counted from birth registration
 
 

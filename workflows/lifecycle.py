@@ -330,7 +330,7 @@ class DossierLifecycle:
         p.legacy_processing = legacy_processing(raw)
         p.unit = submission.police_unit
         p.local_steps = workflow.patched(LOCAL_STEPS)
-        p.fee = fee_for(self.procedure, submission.channel, submission.received_at)
+        p.fee = fee_for(self.procedure, submission.channel, submission.received_at, *self._spec.fee_basis(submission))
         self._record("citizen", TrailAction.RECEIVED, f"{self._spec.vietnamese_name} ({self._spec.tthc_code})",
                      at=submission.received_at)
         if STATUS_KEY not in workflow.info().typed_search_attributes:  # cutru.clients.client sets them at start

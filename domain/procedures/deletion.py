@@ -31,7 +31,7 @@ from domain.models import DossierCode, PersonalId, Refusal, SubmissionBase
 from domain.procedures.common import Details, OfficerId, late_filing_note, received_on, refusal, wrong_authority
 from domain.procedures.plan import DeleteRecord, LeaveHousehold, RecordKind, RecordPlan, Step
 from domain.procedures.spec import Need, ProcedureSpec
-from domain.rulesets import Period, PeriodUnit, RuleSet, rules_for
+from domain.rulesets import DeadlineCase, Period, PeriodUnit, RuleSet, rules_for
 
 KINDS_VI = {"permanent": "thường trú", "temporary": "tạm trú"}  # the registration deleted, as CT06 names it
 
@@ -50,6 +50,10 @@ class DeletionCase(BaseModel):
     absence: bool = False
     # The person must meanwhile hold a permanent residence at the same place (temporary deletion).
     permanent_here: bool = False
+    # The residence changed owner: the new owner's consent to the person staying removes the case (Điều 24 khoản 1 g).
+    new_owner_may_consent: bool = False
+    # An improper registration annulled: recorded within the rule set's annulment deadline (DeadlineCase.ANNULMENT).
+    annulment: bool = False
     confirmed: bool = True  # False: the specification marks the case UNCONFIRMED
 
 
@@ -62,6 +66,28 @@ class DeletionKind:
     cases: Mapping[Any, DeletionCase]  # keyed by the procedure's own case enum
     filing_days: Callable[[RuleSet], int]  # the person or household files within this many days of the event
     notice_days: Callable[[RuleSet], int]  # after a police notice, nothing filed: deleted ex officio
+
+
+# Luật Cư trú 2020 Điều 24 khoản 1 điểm d: an absence for these reasons is no ground for deletion.
+AbsenceReason = Literal["abroad_not_to_settle", "serving_sentence", "compulsory_measure"]
+
+
+def absence_excepted(case: DeletionCase, reason: AbsenceReason | None) -> bool:
+    """Vắng mặt (điểm d) except going abroad not to settle, or serving a sentence or a compulsory measure
+    (biện pháp đưa vào cơ sở giáo dục bắt buộc, cai nghiện bắt buộc, trường giáo dưỡng)."""
+    return case.absence and reason is not None
+
+
+def new_owner_consents(case: DeletionCase, submission: SubmissionBase, owner_id: str | None) -> bool:
+    """Chỗ ở đã chuyển quyền sở hữu (điểm g): no case when the new owner (the owner the records now show)
+    consents to the person keeping their registration there."""
+    return case.new_owner_may_consent and owner_id is not None and any(
+        c.personal_id == owner_id for c in submission.consents)
+
+
+def annulment_case(submission: Any, facts: HouseholdFacts) -> DeadlineCase:
+    """An improper registration's annulment is recorded within the rule set's annulment deadline (1 working day)."""
+    return DeadlineCase.ANNULMENT if case_of(submission).annulment else DeadlineCase.STANDARD
 
 
 class PoliceNotice(Details):
@@ -89,6 +115,9 @@ class DeletionDetails(Details):
     event_date: date = Field(description="when the case arose (death, emigration, decision, end of tenancy …)")
     police_notice: PoliceNotice | None = None
     case: str  # each deletion narrows it to its own cases (a StrEnum)
+    absence_reason: AbsenceReason | None = Field(
+        default=None, description="an absence case: why the person is away, when the law excepts it (abroad not to "
+                                  "settle, serving a sentence, a compulsory measure)")
 
     @model_validator(mode="after")
     def _notice_after_event(self) -> DeletionDetails:
@@ -241,6 +270,19 @@ def _case_refusals(submission: DeletionSubmission, facts: HouseholdFacts, subjec
                                 "declaration: it is no ground for deletion.", point,
                                 "Thời gian vắng mặt đã có đăng ký tạm trú ở nơi khác hoặc đã khai báo tạm vắng nên "
                                 "không thuộc trường hợp bị xóa đăng ký."))
+    if absence_excepted(case, submission.details.absence_reason):
+        refusals.append(refusal("absence_excepted",
+                                "An absence abroad not to settle, or to serve a sentence or a compulsory measure, is "
+                                "no ground for deletion.", point,
+                                "Trường hợp vắng mặt do đi nước ngoài không phải để định cư, đang chấp hành án phạt tù "
+                                "hoặc biện pháp xử lý hành chính đưa vào cơ sở giáo dục bắt buộc, cơ sở cai nghiện bắt "
+                                "buộc, trường giáo dưỡng thì không bị xóa đăng ký."))
+    if new_owner_consents(case, submission, record.owner_id):
+        refusals.append(refusal("new_owner_consents",
+                                "The new owner consents to the person keeping the registration: it is no ground for "
+                                "deletion.", point,
+                                "Chủ sở hữu mới của chỗ ở đồng ý cho tiếp tục đăng ký tại chỗ ở đó nên không thuộc "
+                                "trường hợp bị xóa đăng ký."))
     if case.permanent_here and (records is None or records.permanent is None
                                 or records.permanent.residence_id != record.residence_id):
         refusals.append(refusal("case_not_established",
@@ -321,6 +363,7 @@ def deletion_spec(procedure: Procedure, *, vietnamese_name: str, tthc_code: str,
         refusals=deletion_refusals,
         plan=deletion_plan,
         notes=deletion_notes,
+        deadline_case=annulment_case,
         result_text=lambda recorded: deletion_text(recorded, what),
         subject_id=lambda submission: submission.subject_id,
     )

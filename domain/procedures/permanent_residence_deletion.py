@@ -52,7 +52,7 @@ CASES: dict[PermanentDeletionCase, DeletionCase] = {
         waiting_months="housing_ended_months_for_deletion"),
     PermanentDeletionCase.RESIDENCE_TRANSFERRED: DeletionCase(
         point="khoản 1 điểm g", vietnamese="chỗ ở đã chuyển quyền sở hữu mà chưa đăng ký thường trú nơi mới",
-        waiting_months="housing_ended_months_for_deletion"),
+        waiting_months="housing_ended_months_for_deletion", new_owner_may_consent=True),
 }
 
 KIND = DeletionKind(record="permanent", basis=BASIS, cases=CASES,

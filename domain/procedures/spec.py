@@ -52,6 +52,10 @@ def no_form_fields(submission: Any) -> dict[str, str]:
     return {}
 
 
+def per_dossier(submission: Any) -> tuple[int, bool]:
+    return 1, False
+
+
 @dataclass(frozen=True)
 class ProcedureSpec(Generic[S]):
     """One procedure's whole pure definition.
@@ -80,3 +84,5 @@ class ProcedureSpec(Generic[S]):
     subject_id: Callable[[S], str] = the_applicant  # the person the dossier concerns
     named_ids: Callable[[S], list[str]] = nobody_named
     form_fields: Callable[[S], dict[str, str]] = no_form_fields
+    # (persons, by list) for ``rulesets.fee_for``: a registration by list pays per person listed.
+    fee_basis: Callable[[S], tuple[int, bool]] = per_dossier

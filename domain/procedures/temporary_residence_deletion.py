@@ -36,6 +36,10 @@ class TemporaryDeletionCase(StrEnum):
     REGISTERED_PERMANENT_HERE = "registered_permanent_here"  # UNCONFIRMED: now a permanent resident at that place
     HOUSING_ENDED = "housing_ended"  # UNCONFIRMED: tenancy or loan ended (the landlord notifies)
     RESIDENCE_TRANSFERRED = "residence_transferred"  # UNCONFIRMED: new owner does not consent
+    # Nghị định 62/2021/NĐ-CP Điều 9, now Nghị định 154/2024/NĐ-CP (UNCONFIRMED article): a registration made without
+    # the conditions or by the wrong authority is annulled, and the annulment recorded within 1 working day (the rule
+    # set's "annulment" deadline).
+    IMPROPER_REGISTRATION = "improper_registration"
 
 
 CASES: dict[TemporaryDeletionCase, DeletionCase] = {
@@ -54,7 +58,10 @@ CASES: dict[TemporaryDeletionCase, DeletionCase] = {
         point="khoản 1", vietnamese="đã chấm dứt thuê, mượn, ở nhờ chỗ ở tạm trú", confirmed=False),
     TemporaryDeletionCase.RESIDENCE_TRANSFERRED: DeletionCase(
         point="khoản 1", vietnamese="chỗ ở tạm trú đã chuyển quyền sở hữu, chủ sở hữu mới không đồng ý",
-        confirmed=False),
+        new_owner_may_consent=True, confirmed=False),
+    TemporaryDeletionCase.IMPROPER_REGISTRATION: DeletionCase(
+        point="khoản 1", vietnamese="việc đăng ký tạm trú không đúng thẩm quyền, không đúng điều kiện bị hủy bỏ",
+        annulment=True, confirmed=False),
 }
 
 KIND = DeletionKind(record="temporary", basis=BASIS, cases=CASES,

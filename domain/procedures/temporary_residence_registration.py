@@ -16,13 +16,15 @@ from domain.admin_units import format_address
 from domain.calendar import format_date, local_date
 from domain.facts import HouseholdFacts
 from domain.kinds import DocumentKind, Procedure
-from domain.models import Address, ConsentRole, Refusal, SubmissionBase
+from domain.models import Address, ConsentRole, PersonalId, Refusal, SubmissionBase
 from domain.procedures.common import (
     NO_HOUSEHOLD_TO_JOIN_VI,
     RESIDENCE_UNKNOWN_VI,
     Details,
     Relation,
+    Text,
     barred_place,
+    late_filing_note,
     max_term_end,
     minor_needs_guardian,
     missing_consent,
@@ -37,17 +39,35 @@ from domain.rulesets import rules_for
 BASIS = "Luật Cư trú 2020, Điều 27–28"
 
 
-class TemporaryResidenceRegistrationDetails(Details):
-    """Đăng ký tạm trú (Điều 27): where, on which basis, until when (at most the rule set's maximum term).
+class RegistrationList(Details):
+    """Đăng ký tạm trú theo danh sách (Thông tư 55/2021/TT-BCA Điều 7 khoản 2, now Thông tư 116/2026/TT-BCA): the
+    managing organisation's letter listing the people, each of whom signs a CT01; the fee is per person."""
 
-    Registration by list (đăng ký theo danh sách, per-person fee) is rule data only: a list is filed as one
-    dossier per person here.
-    """
+    organisation: Text
+    letter_number: str = Field(min_length=1, max_length=60)
+    others: tuple[PersonalId, ...] = Field(min_length=1, max_length=500,
+                                           description="the people listed besides the applicant, each with a CT01")
+
+
+class Newborn(Details):
+    """A child whose parents hold only a temporary residence (Luật Cư trú 2020 Điều 27 khoản 4; the birth certificate
+    is not asked: the birth is in the civil-status database)."""
+
+    child_id: PersonalId
+    birth_registered_on: date
+
+
+class TemporaryResidenceRegistrationDetails(Details):
+    """Đăng ký tạm trú (Điều 27): where, on which basis, until when (at most the rule set's maximum term)."""
 
     basis: Literal["own_residence", "join_relative", "rented_or_borrowed"]
     residence: Address
     relation_to_head: Relation | None = None
     requested_until: date = Field(description="last day of the requested term")
+    by_list: RegistrationList | None = Field(
+        default=None, description="registration by list: the managing organisation's letter and the others listed")
+    newborn: Newborn | None = Field(
+        default=None, description="parents with only a temporary residence register their newborn child here")
 
     @model_validator(mode="after")
     def _basis_needs(self) -> TemporaryResidenceRegistrationDetails:
@@ -127,21 +147,67 @@ def temporary_registration_refusals(submission: TemporaryResidenceRegistrationSu
     if residence.owner_id not in (None, applicant_id) and submission.consent_of(
             ConsentRole.OWNER, residence.owner_id) is None:
         refusals.append(missing_consent("owner_consent_missing", "the owner of the residence", BASIS))
-    return refusals
+    return refusals + unknown_listed_people(submission, facts)
+
+
+def registered_people(submission: TemporaryResidenceRegistrationSubmission) -> list[str]:
+    """Whom the dossier registers: the applicant, everyone else on the list, and the newborn child."""
+    details = submission.details
+    return [submission.applicant.personal_id, *(details.by_list.others if details.by_list else ()),
+            *((details.newborn.child_id,) if details.newborn else ())]
+
+
+def others_named(submission: TemporaryResidenceRegistrationSubmission) -> list[str]:
+    return registered_people(submission)[1:]
+
+
+def list_fee_basis(submission: TemporaryResidenceRegistrationSubmission) -> tuple[int, bool]:
+    """Lệ phí theo danh sách (Thông tư 75/2022/TT-BTC): per person listed when filed by list, else per dossier."""
+    by_list = submission.details.by_list
+    return (1 + len(by_list.others), True) if by_list else (1, False)
+
+
+def unknown_listed_people(submission: TemporaryResidenceRegistrationSubmission,
+                          facts: HouseholdFacts) -> list[Refusal]:
+    missing = [pid for pid in others_named(submission) if facts.named_person(pid) is None]
+    if not missing:
+        return []
+    return [refusal("listed_person_unknown",
+                    f"{len(missing)} person(s) on the list or the newborn are not in the national population "
+                    "database; check their personal ID numbers.", BASIS,
+                    f"Có {len(missing)} người trong danh sách đăng ký (hoặc trẻ mới sinh) không có trong Cơ sở dữ liệu "
+                    "quốc gia về dân cư; đề nghị kiểm tra lại số định danh cá nhân.")]
+
+
+def newborn_note(submission: TemporaryResidenceRegistrationSubmission) -> list[str]:
+    """Within 60 days (the rule set's) of the birth registration; later is recorded for the officer, not refused
+    (the child must be registered anyway)."""
+    newborn = submission.details.newborn
+    if newborn is None:
+        return []
+    days = rules_for(submission.received_at).temporary_residence.newborn_registration_days
+    note = late_filing_note(newborn.birth_registered_on, received_on(submission), days,
+                            "Luật Cư trú 2020, Điều 27 khoản 4")
+    return [note] if note else []
 
 
 def plan(submission: TemporaryResidenceRegistrationSubmission, facts: HouseholdFacts, today: date) -> RecordPlan:
-    """A new term from today, at most the rule set's maximum; a previous one ends (a move)."""
-    person, details = submission.applicant.personal_id, submission.details
+    """A new term from today, at most the rule set's maximum, for everyone the dossier registers; a previous one
+    ends (a move)."""
+    details = submission.details
     assert facts.residence is not None, "eligibility guarantees a known residence"
     valid_to = max(min(details.requested_until,
                        max_term_end(today, rules_for(submission.received_at).temporary_residence.max_term_months)),
                    today)
     place = details.residence
+    people = registered_people(submission)
+    steps = [step for index, person in enumerate(people) for step in (
+        EndRecord(kind="temporary", personal_id=person, on=today,
+                  output="ended_record_id" if index == 0 else f"ended_record_id_{index}"),
+        StartRecord(kind="temporary", personal_id=person, residence_id=facts.residence.residence_id,
+                    valid_from=today, valid_to=valid_to, output="record_id" if index == 0 else f"record_id_{index}"))]
     return RecordPlan(
-        steps=(EndRecord(kind="temporary", personal_id=person, on=today, output="ended_record_id"),
-               StartRecord(kind="temporary", personal_id=person, residence_id=facts.residence.residence_id,
-                           valid_from=today, valid_to=valid_to, output="record_id")),
+        steps=tuple(steps),
         summary={"valid_from": today.isoformat(), "valid_to": valid_to.isoformat(),
                  "address": format_address(place.province_code, place.commune_code, place.address_line)},
     )
@@ -162,8 +228,11 @@ SPEC: ProcedureSpec[TemporaryResidenceRegistrationSubmission] = ProcedureSpec(
     officer_review=True,
     has_fee=True,
     results=(DocumentKind.CT08,),
-    needs=frozenset({Need.PLACE, Need.RECORDS}),
+    needs=frozenset({Need.PLACE, Need.RECORDS, Need.NAMED}),
     refusals=temporary_registration_refusals,
+    notes=lambda submission, facts: newborn_note(submission),
+    named_ids=others_named,
+    fee_basis=list_fee_basis,
     plan=plan,
     result_text=result_text,
     place=lambda submission: submission.details.residence,

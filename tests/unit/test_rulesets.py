@@ -246,7 +246,8 @@ def test_thresholds(rule_set: RuleSet) -> None:
     assert temporary.extension_window_days == 15
     assert temporary.deletion_filing_days == 7
     assert temporary.ex_officio_deletion_after_notice_days == 7
-    assert temporary.annulment_record_working_days == 1
+    annulment = rule_set.procedures[Procedure.TEMPORARY_RESIDENCE_DELETION].deadline(DeadlineCase.ANNULMENT)
+    assert (annulment.days, annulment.unit) == (1, DayCount.WORKING)
     assert temporary.newborn_registration_days == 60
     stay = rule_set.stay_notification
     assert (stay.max_stay_days, stay.same_day_cutoff, stay.next_day_cutoff) == (30, time(23), time(8))

@@ -88,3 +88,15 @@ def test_received_in_the_future_is_refused_before_starting():
 def test_officer_decision_model_refusals(decision: dict[str, Any], message: str):
     with pytest.raises(ValidationError, match=message):
         OfficerDecision.model_validate(decision)
+
+
+def test_results_by_sms_go_to_a_mobile_number_and_may_be_collected_at_the_office():
+    from pydantic import ValidationError
+
+    from domain.models import Delivery
+
+    assert Delivery(method="sms", destination="0912345678").method == "sms"
+    assert Delivery(method="sms", destination="+84912345678").destination == "+84912345678"
+    assert Delivery(method="at_office", destination="Bộ phận một cửa, Công an phường Hoàn Kiếm").method == "at_office"
+    with pytest.raises(ValidationError, match="Vietnamese mobile number"):
+        Delivery(method="sms", destination="nguyen@example.vn")

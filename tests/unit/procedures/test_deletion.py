@@ -184,3 +184,44 @@ def test_temporary_deletion_refusals():
 def test_temporary_filing_window_uses_its_own_rule_value():
     assert filed_late(temporary(event=date(2026, 10, 20)))
     assert not filed_late(temporary(event=date(2026, 10, 27)))
+
+
+# ---- issue 24: absence exceptions, the new owner's consent, the annulment --------------------------------------
+
+
+@pytest.mark.parametrize("reason", ["abroad_not_to_settle", "serving_sentence", "compulsory_measure"])
+def test_an_absence_the_law_excepts_is_no_ground_for_deletion(reason: str):
+    absent = permanent("absent_12_months", event=date(2025, 9, 1), applicant=SPOUSE, subject=DECEASED)
+    alive = permanent_facts(subject_status="alive")
+    assert "absence_excepted" not in codes(absent, alive)
+    excepted = permanent("absent_12_months", event=date(2025, 9, 1), absence_reason=reason)
+    assert "absence_excepted" in codes(excepted, alive)
+
+
+def test_the_new_owner_consenting_removes_the_transferred_residence_case():
+    from tests.factories import consent
+
+    def filed(case: str, *consents: Any) -> Any:
+        return unit_submission(Procedure.PERMANENT_RESIDENCE_DELETION, SPOUSE, {
+            "case": case, "event_date": "2025-09-01", "subject_id": DECEASED.personal_id}, consents=list(consents))
+
+    owned = permanent_facts(subject_status="alive", permanent=record_facts(owner_id=STRANGER.personal_id))
+    assert "new_owner_consents" not in codes(filed("residence_transferred"), owned)
+    assert "new_owner_consents" in codes(filed("residence_transferred", consent("owner", STRANGER)), owned)
+    # Only the transfer case knows a new owner's consent.
+    assert "new_owner_consents" not in codes(filed("death", consent("owner", STRANGER)), owned)
+
+
+def test_an_improper_temporary_registration_is_annulled_within_one_working_day():
+    from domain.rulesets import rules_for
+    from tests.factories import UNIT_RECEIVED
+
+    annulled = unit_submission(Procedure.TEMPORARY_RESIDENCE_DELETION, LANDLORD, {
+        "case": "improper_registration", "event_date": "2026-10-30", "subject_id": TENANT.personal_id})
+    facts = facts_of(LANDLORD, subject=person_facts(TENANT), records={
+        "personal_id": TENANT.personal_id, "temporary": record_facts(owner_id=LANDLORD.personal_id)})
+    assert deadline_case_of(annulled, facts) is DeadlineCase.ANNULMENT
+    allowed = rules_for(UNIT_RECEIVED).procedures[Procedure.TEMPORARY_RESIDENCE_DELETION].deadline(
+        DeadlineCase.ANNULMENT)
+    assert allowed.days == 1
+    assert TEMPORARY_CASES[TemporaryDeletionCase.IMPROPER_REGISTRATION].annulment

@@ -104,3 +104,39 @@ def test_consents_and_ownership():
     assert codes(join, with_head) == ["household_head_consent_missing"]
     both = registration(basis="join_relative", consents=[consent("owner", LANDLORD), consent("household_head", HEAD)])
     assert codes(both, with_head) == []
+
+
+# ---- issue 24: registration by list, the newborn ----------------------------------------------------------------
+
+
+def test_registration_by_list_pays_per_person_and_registers_everyone_listed():
+    from domain.procedures.temporary_residence_registration import list_fee_basis, plan
+    from domain.rulesets import fee_for
+    from tests.factories import person_facts
+
+    listed = {"organisation": "Công ty TNHH May Hưng Yên", "letter_number": "15/CV-MHY",
+              "others": [LANDLORD.personal_id, HEAD.personal_id]}
+    by_list = unit_submission(Procedure.TEMPORARY_RESIDENCE_REGISTRATION, TENANT, {
+        "basis": "rented_or_borrowed", "residence": address(), "requested_until": "2027-05-01", "by_list": listed},
+        consents=[consent("owner", LANDLORD)])
+    assert list_fee_basis(by_list) == (3, True)
+    assert list_fee_basis(registration()) == (1, False)
+    assert fee_for(Procedure.TEMPORARY_RESIDENCE_REGISTRATION, "online", date(2026, 11, 2),
+                   *list_fee_basis(by_list)) == 3 * 5000
+    known = registration_facts().model_copy(update={"named": (person_facts(LANDLORD), person_facts(HEAD))})
+    assert codes(by_list, known) == []
+    assert codes(by_list, registration_facts()) == ["listed_person_unknown"]
+    started = [step.personal_id for step in plan(by_list, known, date(2026, 11, 3)).steps
+               if type(step).__name__ == "StartRecord"]
+    assert started == [TENANT.personal_id, LANDLORD.personal_id, HEAD.personal_id]
+
+
+@pytest.mark.parametrize(("registered_on", "late"), [("2026-09-03", False), ("2026-09-02", True)])
+def test_a_newborn_is_registered_within_60_days_of_birth_registration(registered_on: str, late: bool):
+    from domain.procedures.temporary_residence_registration import newborn_note
+
+    newborn = unit_submission(Procedure.TEMPORARY_RESIDENCE_REGISTRATION, TENANT, {
+        "basis": "rented_or_borrowed", "residence": address(), "requested_until": "2027-05-01",
+        "newborn": {"child_id": CHILD.personal_id, "birth_registered_on": registered_on}},
+        consents=[consent("owner", LANDLORD)])
+    assert bool(newborn_note(newborn)) is late

@@ -39,6 +39,10 @@ CREATE TABLE residence_co_owners (
     PRIMARY KEY (residence_id, personal_id)
 );
 
+-- Results by SMS or collected at the office, besides an electronic document and the post (domain.models.Delivery).
+ALTER TABLE deliveries DROP CONSTRAINT deliveries_method_check,
+    ADD CONSTRAINT deliveries_method_check CHECK (method IN ('electronic', 'postal', 'sms', 'at_office'));
+
 -- How the appointment date was counted (domain.deadlines.DeadlineProof), for the status and the desk.
 ALTER TABLE dossiers ADD COLUMN deadline_proof jsonb;
 
