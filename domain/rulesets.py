@@ -186,6 +186,9 @@ class RuleSet(_Rules):
     legal_basis: str
     notes: str  # how this set differs from the previous one and why
     unconfirmed: tuple[str, ...] = ()  # dotted paths of UNCONFIRMED values, e.g. "ct07.validity"
+    # Where each value comes from (article, circular), by dotted path: a path covers every value under it, and every
+    # value must be covered, so a value added without its source fails to load.
+    sources: dict[str, str]
     procedures: dict[Procedure, ProcedureRules]
     ct07: Ct07Rules
     permanent_residence: PermanentResidenceRules
@@ -197,14 +200,25 @@ class RuleSet(_Rules):
     def _complete(self) -> RuleSet:
         if missing := set(Procedure) - set(self.procedures):
             raise ValueError(f"no rules for {sorted(missing)}")
-        data = self.model_dump(mode="json")
-        for path in self.unconfirmed:
+        data = self.model_dump(mode="json", exclude_none=True, exclude={
+            "effective_from", "legal_basis", "notes", "unconfirmed", "sources"})
+        for path in (*self.unconfirmed, *self.sources):
             node = data
             for key in path.split("."):
                 if not isinstance(node, dict) or key not in node:
-                    raise ValueError(f"unconfirmed path {path!r} names no value of the rule set")
+                    raise ValueError(f"path {path!r} (unconfirmed or sources) names no value of the rule set")
                 node = node[key]
+        if unsourced := [leaf for leaf in _leaf_paths(data) if not any(
+                leaf == path or leaf.startswith(f"{path}.") for path in self.sources)]:
+            raise ValueError(f"values without a source: {unsourced[:5]}")
         return self
+
+
+def _leaf_paths(node: object, prefix: str = "") -> list[str]:
+    """Dotted paths of every value under ``node`` (a model dumped to JSON); an empty mapping holds none."""
+    if not isinstance(node, dict):
+        return [prefix]
+    return [leaf for key, value in node.items() for leaf in _leaf_paths(value, f"{prefix}.{key}" if prefix else key)]
 
 
 def load_rule_sets(directory: Traversable) -> tuple[RuleSet, ...]:

@@ -124,7 +124,8 @@ def test_unconfirmed_values_are_listed() -> None:
 def test_the_sets_differ_only_in_the_documented_places() -> None:
     old, new = (rule_set.model_dump(mode="json") for rule_set in RULE_SETS)
     differing = {key for key in old if old[key] != new[key]}
-    assert differing == {"effective_from", "legal_basis", "notes", "unconfirmed", "ct07"}
+    assert differing == {"effective_from", "legal_basis", "notes", "unconfirmed", "ct07", "sources"}
+    assert {key for key in old["sources"] if old["sources"][key] != new["sources"][key]} == {"ct07"}
 
 
 # Fees (Thông tư 75/2022/TT-BTC)
@@ -274,3 +275,19 @@ def test_stay_notification_cutoffs() -> None:
     assert stay.due_by(datetime(2026, 7, 10, 23, 45, tzinfo=VN_TZ)) == datetime(2026, 7, 11, 8, tzinfo=VN_TZ)
     # 16:30 UTC is 23:30 in Vietnam.
     assert stay.due_by(datetime(2026, 7, 10, 16, 30, tzinfo=UTC)) == datetime(2026, 7, 11, 1, tzinfo=UTC)
+
+
+def test_every_value_of_a_rule_set_cites_its_source():
+    """Each rule in the data cites its article or circular: a value no source covers fails the load."""
+    from importlib import resources
+
+    raw = json.loads(resources.files("domain").joinpath("rules", "2026-07-01.json").read_text(encoding="utf-8"))
+    assert RuleSet.model_validate(raw).sources["permanent_residence.min_floor_area_per_person_m2"].startswith(
+        "Luật Cư trú 2020, Điều 20 khoản 3")
+    del raw["sources"]["temporary_residence.max_term_months"]
+    with pytest.raises(ValidationError, match="values without a source: \\['temporary_residence.max_term_months'\\]"):
+        RuleSet.model_validate(raw)
+    raw["sources"]["temporary_residence.max_term_months"] = "Luật Cư trú 2020, Điều 27 khoản 3"
+    raw["sources"]["temporary_residence.no_such_value"] = "Điều 99"
+    with pytest.raises(ValidationError, match="names no value"):
+        RuleSet.model_validate(raw)
