@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from domain.admin_units import commune, police_unit_code
+from domain.attachments import FILE_NAME_PATTERN, AttachmentKind, MediaType
 from domain.calendar import FIRST_YEAR, LAST_YEAR, local_date
 from domain.identity import personal_id_problems
 from domain.kinds import DocumentKind, Procedure
@@ -207,6 +208,20 @@ class ProcessingOptions(Boundary):
         return self
 
 
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the file, lower-case hex")]
+
+
+class AttachmentRef(Boundary):
+    """A paper attached to a dossier: what it is and which uploaded file (``POST /v1/attachments``) holds it. Only
+    this reference travels with the dossier; the file stays in the attachment store under its SHA-256."""
+
+    kind: AttachmentKind
+    sha256: Sha256
+    file_name: str = Field(min_length=1, max_length=255, pattern=FILE_NAME_PATTERN)
+    media_type: MediaType
+    size_bytes: int = Field(gt=0)
+
+
 # The key under which submissions carried the timings before they became the worker's.
 LEGACY_PROCESSING_KEY = "processing"
 
@@ -236,6 +251,11 @@ class SubmissionBase(Boundary):
     delivery: Delivery
     fee_exemption: FeeExemption | None = None
     contact: Contact = Field(default_factory=Contact, description="how the applicant is told of each step")
+    attachments: tuple[AttachmentRef, ...] = Field(default=(), max_length=30,
+                                                   description="papers attached, each uploaded first")
+
+    # The kinds of paper this procedure takes, in its own module (Luật Cư trú and the procedure set's papers).
+    attachment_kinds: ClassVar[tuple[AttachmentKind, ...]] = ()
 
     @model_validator(mode="before")
     @classmethod
@@ -270,7 +290,15 @@ class SubmissionBase(Boundary):
             raise ValueError(f"received_at: no rule set is in force before {RULE_SETS[0].effective_from}")
         if not FIRST_YEAR <= received.year < LAST_YEAR:
             raise ValueError(f"received_at: the working-day calendar covers {FIRST_YEAR}–{LAST_YEAR - 1}")
+        for attachment in self.attachments:
+            if attachment.kind not in self.attachment_kinds:
+                taken = ", ".join(self.attachment_kinds) or "none"
+                raise ValueError(f"attachments: this procedure takes no {attachment.kind.value} (it takes: {taken})")
         return self
+
+    def attached(self, *kinds: AttachmentKind) -> bool:
+        """Whether a paper of one of ``kinds`` is attached."""
+        return any(attachment.kind in kinds for attachment in self.attachments)
 
     def consent_of(self, role: ConsentRole, personal_id: str | None = None) -> Consent | None:
         for consent in self.consents:

@@ -12,6 +12,7 @@ header.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from temporalio.worker import Worker
 from cutru.api.app import create_app
 from cutru.api.settings import ApiSettings
 from cutru.platform.config import Settings
+from cutru.platform.storage import AttachmentSettings
 from tests.oidc import OidcProvider, client_credentials_token
 
 __all__ = ["api_app", "api_client", "api_settings", "bearer", "portal_token"]
@@ -31,10 +33,12 @@ def bearer(token: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def api_settings(settings: Settings, oidc_provider: OidcProvider) -> ApiSettings:
-    # Every request of the in-process client comes from one address: no limit on the public verification's.
+def api_settings(settings: Settings, oidc_provider: OidcProvider, tmp_path: Path) -> ApiSettings:
+    """Attachments in the test's own directory, at most 1 MiB each. Every request of the in-process client comes
+    from one address: no limit on the public verification's."""
     return ApiSettings(core=settings, oidc=oidc_provider.settings, max_body_bytes=64 * 1024, max_batch=50,
-                       verify_rate_per_minute=0)
+                       verify_rate_per_minute=0,
+                       attachments=AttachmentSettings(store=(tmp_path / "attachments").as_uri(), max_bytes=2**20))
 
 
 @pytest.fixture

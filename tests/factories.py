@@ -7,6 +7,7 @@ real PostgreSQL test database, and the officer's and citizen's moves on a dossie
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import random
@@ -304,6 +305,12 @@ def submission(
     }
     parse_submission(raw)
     return raw
+
+
+def attachment(kind: str, media_type: str = "application/pdf") -> dict[str, Any]:
+    """A reference to an attached paper of ``kind``, as a submission carries it (the file itself is not stored)."""
+    return {"kind": kind, "sha256": hashlib.sha256(kind.encode()).hexdigest(), "file_name": f"{kind}.pdf",
+            "media_type": media_type, "size_bytes": 1024}
 
 
 def consent(role: str, person: PersonRow | None = None, **extra: Any) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.service import RPCError, RPCStatusCode
 
 from cutru.api import (
+    attachments,
     auditors,
     desk,
     inbox,
@@ -51,6 +52,7 @@ from cutru.api.state import ApiState, RequestMetrics, Verifier
 from cutru.clients.client import DossierClient
 from cutru.platform.config import PROJECT_ROOT
 from cutru.platform.oidc import TokenVerifier
+from cutru.platform.storage import open_scanner, open_store
 from cutru.platform.temporal import connect
 from cutru.service.worker import database_pool
 
@@ -68,14 +70,16 @@ Every write takes an `Idempotency-Key` header. Lists page with `?limit=&cursor=`
 
 class BodyLimit:
     """413 for a request body over ``limit`` bytes: a declared Content-Length over it is refused at once, and the
-    bytes actually streamed are counted, so a missing or false Content-Length does not get past."""
+    bytes actually streamed are counted, so a missing or false Content-Length does not get past.
+
+    Not for the upload (``POST /v1/attachments``), which streams its body to disk under a limit of its own."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (scope["method"] == "POST" and scope["path"] == attachments.UPLOAD_PATH):
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
@@ -203,7 +207,8 @@ def create_app(settings: ApiSettings, *, verifier: Verifier | None = None) -> Fa
         try:
             token_verifier = verifier if verifier is not None else await TokenVerifier.discover(settings.oidc)  # type: ignore[arg-type]
             dossiers = DossierClient(client, settings.core.task_queue, settings.decision_keys)
-            app.state.api = ApiState(dossiers, pool, settings, token_verifier, metrics)
+            app.state.api = ApiState(dossiers, pool, settings, token_verifier, open_store(settings.attachments),
+                                     open_scanner(settings.attachments), metrics)
             try:
                 yield
             finally:
@@ -234,9 +239,10 @@ def create_app(settings: ApiSettings, *, verifier: Verifier | None = None) -> Fa
     app.add_exception_handler(asyncpg.LockNotAvailableError, _on_database_down)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(Metrics, metrics=metrics)  # added last: outermost, so it sees the 413s too
-    for module in (public, verification, portal, payments, officers, intake, supervisors, statistics, inbox,
-                   auditors, operators):
+    for module in (public, verification, portal, attachments, payments, officers, intake, supervisors, statistics,
+                   inbox, auditors, operators):
         app.include_router(module.router)
+    app.include_router(attachments.desk_router)
     desk.mount(app)
     generate = app.openapi
 

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from cutru.api.attachments import check_uploads, link, unknown_uploads
 from cutru.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from cutru.api.idempotency import idempotent
 from cutru.api.problems import (
@@ -181,12 +182,15 @@ async def submit_dossier(submission: Submission, request: Request, state: State,
     except SubmissionRejected as error:
         raise _rejected(error.errors) from error
     _check_scope(principal, checked)
+    if checked.attachments:
+        await check_uploads(state.pool, checked.attachments)
 
     async def produce() -> Response:
         try:
             receipt = await state.dossiers.submit(checked)
         except RPCError as error:
             raise _unavailable(error) from error
+        await link(state.pool, checked.dossier_code, checked.attachments)
         return _json(_receipt(checked, receipt.already_submitted), 200 if receipt.already_submitted else 201)
 
     return await idempotent(request, state, principal, produce)
@@ -229,6 +233,10 @@ async def submit_batch(batch: BatchRequest, request: Request, state: State,
         except Problem as refusal:
             return BatchItemResult(index=index, dossier_code=code, result="rejected", errors=[
                 FieldError(field="(item)", message=refusal.detail, message_vi=refusal.detail_vi)])
+        unknown = await unknown_uploads(state.pool, checked.attachments, "attachments") if checked.attachments \
+            else []
+        if unknown:
+            return BatchItemResult(index=index, dossier_code=code, result="rejected", errors=unknown)
         if uses_register(checked):
             stays[index] = checked
             return BatchItemResult(index=index, dossier_code=checked.dossier_code, result="accepted")
@@ -237,6 +245,7 @@ async def submit_batch(batch: BatchRequest, request: Request, state: State,
                 receipt = await state.dossiers.submit(checked)
             except RPCError as error:
                 return not_submitted(index, code, error)
+        await link(state.pool, checked.dossier_code, checked.attachments)
         return BatchItemResult(index=index, dossier_code=checked.dossier_code,
                                result="already_submitted" if receipt.already_submitted else "accepted")
 

@@ -8,6 +8,7 @@ within it the token's ``procedures`` claim (procedure names or ``*``) and ``unit
     -------------------  -----------------------------  ----------------  ------------------------------
     read_catalogue       anyone, no token               -                 -
     submit_dossier       portal                         the submission's  the submission's police_unit
+    upload_attachment    portal                         -                 - (a file is bound by its dossier)
     read_dossier         portal                         the dossier's     the dossier's unit
     supplement_dossier   portal                         the dossier's     the dossier's unit
     withdraw_dossier     portal                         the dossier's     the dossier's unit
@@ -68,6 +69,7 @@ def _allow(*roles: Role, procedure: bool = True, unit: bool = True) -> Authorisa
 
 AUTHORISATIONS: dict[str, Authorisation] = {
     "submit_dossier": _allow(Role.PORTAL),
+    "upload_attachment": _allow(Role.PORTAL, procedure=False, unit=False),
     "read_dossier": _allow(Role.PORTAL),
     "supplement_dossier": _allow(Role.PORTAL),
     "withdraw_dossier": _allow(Role.PORTAL),

@@ -19,7 +19,8 @@
     CUTRU_DESK_IDLE_MINUTES     a desk session ends after this long without a request (default 30)
     CUTRU_DESK_SESSION_HOURS    and this long after sign-in in any case (default 10: a working day)
 
-plus everything ``cutru.platform.config.load_settings`` reads (Temporal, DATABASE_URL, the task queue), the OIDC
+plus the attachment settings ``cutru.platform.storage`` reads (store, size limit, malware scanner), everything
+``cutru.platform.config.load_settings`` reads (Temporal, DATABASE_URL, the task queue), the OIDC
 settings ``cutru.platform.oidc.oidc_settings_from_env`` reads, the payload keys (CUTRU_PAYLOAD_KEYS or
 CUTRU_PAYLOAD_KEY_FILE) and the decision keys that sign officers' decisions (CUTRU_DECISION_KEYS or
 CUTRU_DECISION_KEY_FILE). The API refuses to start without an OIDC issuer, payload keys or decision keys: it is the
@@ -36,6 +37,7 @@ from cutru.platform.codec import ENV_KEY_FILE, ENV_KEYS, KeyRing
 from cutru.platform.config import ConfigError, Settings, load_settings
 from cutru.platform.oidc import OidcSettings, oidc_settings_from_env
 from cutru.platform.signing import DecisionKeyRing
+from cutru.platform.storage import AttachmentSettings, attachment_settings_from_env
 
 MIB = 1024 * 1024
 
@@ -86,6 +88,7 @@ class ApiSettings(BaseModel):
     desk_idle_minutes: float = Field(default=30, gt=0)
     desk_session_hours: float = Field(default=10, gt=0)
     core: Settings = Field(default_factory=Settings)
+    attachments: AttachmentSettings = Field(default_factory=AttachmentSettings)
     # None only where nothing is verified: generating the OpenAPI document, or tests that inject a verifier.
     oidc: OidcSettings | None = None
     # None: DossierClient reads CUTRU_DECISION_KEYS itself (tests); load_api_settings always sets it.
@@ -104,7 +107,8 @@ def load_api_settings() -> ApiSettings:
     values: dict[str, object] = {name: os.environ[var] for name, var in _ENV.items() if os.environ.get(var)}
     try:
         settings = ApiSettings.model_validate({**values, "core": load_settings(), "oidc": oidc,
-                                                  "decision_keys": decision_keys})
+                                                  "decision_keys": decision_keys,
+                                                  "attachments": attachment_settings_from_env()})
     except ValidationError as error:
         raise ConfigError("invalid API settings: " + "; ".join(
             f"{_ENV.get(str(e['loc'][0]), str(e['loc'][0]))}: {e['msg']}" for e in error.errors())) from error

@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from cutru.api.settings import ApiSettings
 from cutru.clients.client import DossierClient
 from cutru.platform.oidc import Principal
+from cutru.platform.storage import BlobStore, Scanner
 
 
 class Verifier(Protocol):
@@ -70,6 +71,8 @@ class ApiState:
     pool: asyncpg.Pool
     settings: ApiSettings
     verifier: Verifier
+    store: BlobStore
+    scanner: Scanner
     metrics: RequestMetrics = field(default_factory=lambda: RequestMetrics())
 
 

@@ -8,10 +8,11 @@ divorce and their right to the residence instead.
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
+from domain.attachments import AttachmentKind
 from domain.facts import HouseholdFacts
 from domain.kinds import DocumentKind, Procedure
 from domain.models import ConsentRole, PersonalId, Refusal, SubmissionBase
@@ -37,10 +38,13 @@ class SeparatingMember(Details):
 
 
 class DivorceProof(Details):
-    """Divorced spouses staying at the same residence (Điều 25 khoản 2): proof of divorce and of the right to stay."""
+    """Divorced spouses staying at the same residence (Điều 25 khoản 2): the papers proving the divorce
+    (divorce_decision) and the right to stay (residence_right_proof or title_deed) are attachments.
 
-    divorce_proven: Literal[True]
-    right_to_use_residence_proven: bool
+    The two booleans are no longer read: kept so that submissions filed before attachments still validate."""
+
+    divorce_proven: Literal[True] | None = Field(default=None, json_schema_extra={"deprecated": True})
+    right_to_use_residence_proven: bool | None = Field(default=None, json_schema_extra={"deprecated": True})
 
 
 class HouseholdSeparationDetails(Details):
@@ -66,6 +70,10 @@ class HouseholdSeparationDetails(Details):
 class HouseholdSeparationSubmission(SubmissionBase):
     procedure: Literal[Procedure.HOUSEHOLD_SEPARATION] = Procedure.HOUSEHOLD_SEPARATION
     details: HouseholdSeparationDetails
+    attachment_kinds: ClassVar[tuple[AttachmentKind, ...]] = (
+        AttachmentKind.CONSENT_LETTER, AttachmentKind.DIVORCE_DECISION, AttachmentKind.RESIDENCE_RIGHT_PROOF,
+        AttachmentKind.TITLE_DEED, AttachmentKind.OTHER,
+    )
 
 
 def household_separation_refusals(submission: HouseholdSeparationSubmission, facts: HouseholdFacts) -> list[Refusal]:
@@ -111,10 +119,16 @@ def household_separation_refusals(submission: HouseholdSeparationSubmission, fac
                                 "Chủ hộ của hộ gia đình mới phải là thành viên có năng lực hành vi dân sự đầy đủ."))
     if details.divorce is not None:
         # Divorced spouses staying on show the divorce and their right to the residence instead of consent.
-        if not details.divorce.right_to_use_residence_proven:
+        if not submission.attached(AttachmentKind.DIVORCE_DECISION):
+            refusals.append(refusal("divorce_unproven",
+                                    "Separation after a divorce needs the court's divorce decision: attach it "
+                                    "(kind divorce_decision).", f"{BASIS} khoản 2",
+                                    "Trường hợp tách hộ sau ly hôn phải có bản án, quyết định ly hôn của Tòa án."))
+        if not submission.attached(AttachmentKind.RESIDENCE_RIGHT_PROOF, AttachmentKind.TITLE_DEED):
             refusals.append(refusal("divorce_residence_right_unproven",
                                     "After a divorce, separation at the same residence needs proof of the continued "
-                                    "right to use the residence.", f"{BASIS} khoản 2",
+                                    "right to use the residence: attach it (kind residence_right_proof or "
+                                    "title_deed).", f"{BASIS} khoản 2",
                                     "Trường hợp tách hộ sau ly hôn tại cùng chỗ ở hợp pháp phải có giấy tờ, tài liệu "
                                     "chứng minh vẫn được tiếp tục sử dụng chỗ ở đó."))
     elif submission.consent_of(ConsentRole.HOUSEHOLD_HEAD, household.head_id) is None and (

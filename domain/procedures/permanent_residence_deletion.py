@@ -8,6 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import ClassVar, Literal
 
+from domain.attachments import AttachmentKind
 from domain.kinds import Procedure
 from domain.procedures.deletion import (
     DeletionCase,
@@ -70,6 +71,9 @@ class PermanentResidenceDeletionSubmission(DeletionSubmission):
     deletion: ClassVar[DeletionKind] = KIND
     procedure: Literal[Procedure.PERMANENT_RESIDENCE_DELETION] = Procedure.PERMANENT_RESIDENCE_DELETION
     details: PermanentResidenceDeletionDetails
+    attachment_kinds: ClassVar[tuple[AttachmentKind, ...]] = (
+        AttachmentKind.DEATH_CERTIFICATE, AttachmentKind.COURT_DECISION, AttachmentKind.OTHER,
+    )
 
 
 SPEC: ProcedureSpec[PermanentResidenceDeletionSubmission] = deletion_spec(

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
+from domain.attachments import AttachmentKind
 from domain.facts import HouseholdFacts, ResidenceFacts
 from domain.kinds import DocumentKind, Procedure
 from domain.models import Address, ConsentRole, PersonalId, Refusal, SubmissionBase
@@ -47,7 +48,10 @@ class PermanentResidenceDetails(Details):
         default=None, description="for join_relative: the applicant's relation to the household head"
     )
     declared_floor_area_m2: Decimal | None = Field(default=None, gt=0, le=100_000)
-    contract_certified: bool = Field(default=False, description="rented/borrowed: contract notarised or certified")
+    contract_certified: bool = Field(
+        default=False, json_schema_extra={"deprecated": True},
+        description="no longer read: attach the certified contract (certified_rental_contract) instead; kept so "
+                    "that submissions filed before attachments still validate")
     owner_id: PersonalId | None = Field(default=None, description="owner of the residence, when not the applicant")
     joins_household: bool = Field(
         default=False, description="rented/borrowed: register into the household living there (its head consents) "
@@ -69,6 +73,11 @@ class PermanentResidenceDetails(Details):
 class PermanentResidenceRegistrationSubmission(SubmissionBase):
     procedure: Literal[Procedure.PERMANENT_RESIDENCE_REGISTRATION] = Procedure.PERMANENT_RESIDENCE_REGISTRATION
     details: PermanentResidenceDetails
+    attachment_kinds: ClassVar[tuple[AttachmentKind, ...]] = (
+        AttachmentKind.TITLE_DEED, AttachmentKind.CERTIFIED_RENTAL_CONTRACT, AttachmentKind.FLOOR_AREA_PROOF,
+        AttachmentKind.CONSENT_LETTER, AttachmentKind.BIRTH_CERTIFICATE, AttachmentKind.MARRIAGE_CERTIFICATE,
+        AttachmentKind.RELATIONSHIP_PROOF, AttachmentKind.OTHER,
+    )
 
 
 def permanent_registration_refusals(
@@ -121,11 +130,12 @@ def permanent_registration_refusals(
         elif submission.consent_of(ConsentRole.HOUSEHOLD_HEAD, head_id) is None:
             refusals.append(missing_consent("household_head_consent_missing", "the household head"))
     else:
-        if not details.contract_certified:
+        if not submission.attached(AttachmentKind.CERTIFIED_RENTAL_CONTRACT):
             refusals.append(
                 refusal(
                     "contract_not_certified",
-                    "A rented or borrowed residence needs a notarised or certified contract.",
+                    "A rented or borrowed residence needs a notarised or certified contract: attach it "
+                    "(kind certified_rental_contract).",
                     "Luật Cư trú 2020, Điều 20 khoản 3; Nghị định 154/2024/NĐ-CP Điều 5",
                     "Trường hợp thuê, mượn, ở nhờ chỗ ở hợp pháp phải có hợp đồng, văn bản cho thuê, cho mượn, cho ở "
                     "nhờ đã được công chứng hoặc chứng thực.",

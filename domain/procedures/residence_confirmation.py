@@ -8,11 +8,12 @@ stand at the commit, valid until the rule set's date, and void earlier if the pe
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from domain.admin_units import format_address
+from domain.attachments import AttachmentKind
 from domain.calendar import format_date
 from domain.facts import HouseholdFacts, PersonRecords
 from domain.kinds import DocumentKind, Procedure
@@ -39,6 +40,7 @@ class ResidenceConfirmationDetails(Details):
 class ResidenceConfirmationSubmission(SubmissionBase):
     procedure: Literal[Procedure.RESIDENCE_CONFIRMATION] = Procedure.RESIDENCE_CONFIRMATION
     details: ResidenceConfirmationDetails = ResidenceConfirmationDetails()
+    attachment_kinds: ClassVar[tuple[AttachmentKind, ...]] = (AttachmentKind.OTHER,)
 
 
 def residence_confirmation_refusals(submission: ResidenceConfirmationSubmission,

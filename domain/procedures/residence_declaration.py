@@ -10,8 +10,9 @@ CT08 and a CT07 for the declared place.
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import ClassVar, Literal
 
+from domain.attachments import AttachmentKind
 from domain.facts import HouseholdFacts
 from domain.kinds import DocumentKind, Procedure
 from domain.models import Address, Refusal, SubmissionBase
@@ -33,6 +34,10 @@ class ResidenceDeclarationDetails(Details):
 class ResidenceDeclarationSubmission(SubmissionBase):
     procedure: Literal[Procedure.RESIDENCE_DECLARATION] = Procedure.RESIDENCE_DECLARATION
     details: ResidenceDeclarationDetails
+    attachment_kinds: ClassVar[tuple[AttachmentKind, ...]] = (
+        AttachmentKind.BIRTH_CERTIFICATE, AttachmentKind.RELATIONSHIP_PROOF, AttachmentKind.CONSENT_LETTER,
+        AttachmentKind.OTHER,
+    )
 
 
 def residence_declaration_refusals(submission: ResidenceDeclarationSubmission,

@@ -8,10 +8,11 @@ database needs no dossier.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
+from domain.attachments import AttachmentKind
 from domain.facts import HouseholdFacts
 from domain.kinds import DocumentKind, Procedure
 from domain.models import ConsentRole, PersonalId, Refusal, SubmissionBase, a_person_name
@@ -57,6 +58,10 @@ class ResidenceInfoAdjustmentDetails(Details):
 class ResidenceInfoAdjustmentSubmission(SubmissionBase):
     procedure: Literal[Procedure.RESIDENCE_INFO_ADJUSTMENT] = Procedure.RESIDENCE_INFO_ADJUSTMENT
     details: ResidenceInfoAdjustmentDetails
+    attachment_kinds: ClassVar[tuple[AttachmentKind, ...]] = (
+        AttachmentKind.BIRTH_CERTIFICATE, AttachmentKind.MARRIAGE_CERTIFICATE, AttachmentKind.CONSENT_LETTER,
+        AttachmentKind.OTHER,
+    )
 
 
 def residence_adjustment_refusals(submission: ResidenceInfoAdjustmentSubmission,

@@ -8,10 +8,11 @@ day) otherwise, an UNCONFIRMED reading of "complex". The result is the CT03 slip
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import model_validator
 
+from domain.attachments import AttachmentKind
 from domain.calendar import format_date
 from domain.facts import HouseholdFacts
 from domain.kinds import DocumentKind, Procedure
@@ -43,6 +44,9 @@ class TemporaryAbsenceDeclarationDetails(Details):
 class TemporaryAbsenceDeclarationSubmission(SubmissionBase):
     procedure: Literal[Procedure.TEMPORARY_ABSENCE_DECLARATION] = Procedure.TEMPORARY_ABSENCE_DECLARATION
     details: TemporaryAbsenceDeclarationDetails
+    attachment_kinds: ClassVar[tuple[AttachmentKind, ...]] = (
+        AttachmentKind.SUPERVISING_AUTHORITY_CONSENT, AttachmentKind.OTHER,
+    )
 
 
 def temporary_absence_refusals(submission: TemporaryAbsenceDeclarationSubmission,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import ClassVar, Literal
 
+from domain.attachments import AttachmentKind
 from domain.kinds import Procedure
 from domain.procedures.deletion import (
     DeletionCase,
@@ -79,6 +80,9 @@ class TemporaryResidenceDeletionSubmission(DeletionSubmission):
     deletion: ClassVar[DeletionKind] = KIND
     procedure: Literal[Procedure.TEMPORARY_RESIDENCE_DELETION] = Procedure.TEMPORARY_RESIDENCE_DELETION
     details: TemporaryResidenceDeletionDetails
+    attachment_kinds: ClassVar[tuple[AttachmentKind, ...]] = (
+        AttachmentKind.DEATH_CERTIFICATE, AttachmentKind.COURT_DECISION, AttachmentKind.OTHER,
+    )
 
 
 SPEC: ProcedureSpec[TemporaryResidenceDeletionSubmission] = deletion_spec(

@@ -7,11 +7,12 @@ household member at the same place may renew for another with the owner's consen
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from domain.admin_units import format_address
+from domain.attachments import AttachmentKind
 from domain.calendar import format_date
 from domain.facts import HouseholdFacts
 from domain.kinds import DocumentKind, Procedure
@@ -36,6 +37,10 @@ class TemporaryResidenceExtensionDetails(Details):
 class TemporaryResidenceExtensionSubmission(SubmissionBase):
     procedure: Literal[Procedure.TEMPORARY_RESIDENCE_EXTENSION] = Procedure.TEMPORARY_RESIDENCE_EXTENSION
     details: TemporaryResidenceExtensionDetails
+    attachment_kinds: ClassVar[tuple[AttachmentKind, ...]] = (
+        AttachmentKind.TITLE_DEED, AttachmentKind.RENTAL_CONTRACT, AttachmentKind.CONSENT_LETTER,
+        AttachmentKind.OTHER,
+    )
 
     @property
     def subject_id(self) -> str:

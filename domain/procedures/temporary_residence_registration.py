@@ -8,11 +8,12 @@ and joining a relative needs no proof of residence, only consent.
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from domain.admin_units import format_address
+from domain.attachments import AttachmentKind
 from domain.calendar import format_date, local_date
 from domain.facts import HouseholdFacts
 from domain.kinds import DocumentKind, Procedure
@@ -79,6 +80,11 @@ class TemporaryResidenceRegistrationDetails(Details):
 class TemporaryResidenceRegistrationSubmission(SubmissionBase):
     procedure: Literal[Procedure.TEMPORARY_RESIDENCE_REGISTRATION] = Procedure.TEMPORARY_RESIDENCE_REGISTRATION
     details: TemporaryResidenceRegistrationDetails
+    attachment_kinds: ClassVar[tuple[AttachmentKind, ...]] = (
+        AttachmentKind.TITLE_DEED, AttachmentKind.RENTAL_CONTRACT, AttachmentKind.CONSENT_LETTER,
+        AttachmentKind.BIRTH_CERTIFICATE, AttachmentKind.MARRIAGE_CERTIFICATE, AttachmentKind.RELATIONSHIP_PROOF,
+        AttachmentKind.ORGANISATION_LETTER, AttachmentKind.OTHER,
+    )
 
     @model_validator(mode="after")
     def _term_after_receipt(self) -> TemporaryResidenceRegistrationSubmission:

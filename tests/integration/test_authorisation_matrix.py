@@ -27,6 +27,7 @@ from cutru.clients.client import DossierClient
 from cutru.platform.config import Settings
 from cutru.platform.oidc import Role
 from domain.models import DossierState
+from tests.attachment_files import png
 from tests.integration.test_api_desk import other_unit
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_for, wait_state
 from tests.oidc import (
@@ -79,6 +80,8 @@ RULES: dict[str, Rule] = {
     "desk_queue": Rule(DESK, 200, LISTING),
     "desk_escalations": Rule(SUPERVISOR, 200, LISTING),
     "desk_dossier": Rule(DESK, 200, 404),
+    "desk_attachments": Rule(DESK, 200, 404),
+    "desk_attachment": Rule(DESK, 404, 404),  # the dossier carries no such file: the same 404 as another unit's
     "supervise_workload": Rule(SUPERVISOR, 200, 200),  # the caller's own unit, whichever it is
     "supervise_on_time": Rule(SUPERVISOR, 200, 200),
     "statistics": Rule(SUPERVISOR, 200, 200),  # the caller's own units, whichever they are
@@ -90,6 +93,8 @@ RULES: dict[str, Rule] = {
     "audit_replay": Rule(AUDITOR, 200, 404),
     "audit_history": Rule(AUDITOR, 200, 404),
     "submit_dossier": Rule(PORTAL, WRITE, 403),
+    "upload_attachment": Rule(PORTAL, WRITE),  # a file is bound to no dossier until a submission names it
+    "desk_attachment_finding": Rule(DESK, 404, 403),  # no such paper on the dossier
     "intake_dossier": Rule(DESK, WRITE, 403),  # the counter files for the officer's own units
     "submit_batch": Rule(PORTAL, WRITE, 200),  # answered per item: the other unit's item is rejected
     "supplement_dossier": Rule(PORTAL, WRITE, 404),
@@ -138,18 +143,23 @@ async def request(api: httpx.AsyncClient, world: World, op: Operation, token: st
                   submission: Callable[[], Awaitable[dict[str, Any]]], expected: int) -> httpx.Response:
     """The operation on the world's dossier. A write carries an Idempotency-Key, so that a refusal that kept one
     would show, except where the answer expected is a success (a batch answered per item), which keeps it."""
-    path = op.path.format(code=world.code, procedure="PermanentResidenceRegistration", form="CT01", kind="CT04")
+    path = op.path.format(code=world.code, procedure="PermanentResidenceRegistration", form="CT01", kind="CT04",
+                          sha256="0" * 64)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if not 200 <= expected < 300:
         headers["Idempotency-Key"] = str(uuid.uuid4())
     if op.method == "GET":
         return await api.get(path, headers=headers)
+    if op.operation_id == "upload_attachment":
+        return await api.post(path, params={"file_name": "scan.png"}, content=png(),
+                              headers={**headers, "Content-Type": "image/png"})
     bodies: dict[str, Any] = {
         "supplement_dossier": {"provided_items": ["Sổ đỏ"]},
         "withdraw_dossier": {"reason": "không còn nhu cầu", "applicant_id": world.applicant_id},
         "desk_decide": {"decision": "request_supplement", "missing_items": ["Sổ đỏ"]},
         "desk_reassign": {"officer_id": "CB-00070-01", "reason": "cân bằng công việc"},
         "inbox_read": {"notice_ids": [1]},
+        "desk_attachment_finding": {"kind": "title_deed", "accepted": True},
         "verify_document_file": {},
     }
     if op.operation_id in ("submit_dossier", "intake_dossier"):
@@ -162,7 +172,7 @@ async def request(api: httpx.AsyncClient, world: World, op: Operation, token: st
 
 
 TABLES = ("dossiers", "audit_events", "api_idempotency", "documents", "payments", "payment_transactions",
-          "personal_data_reads", "desk_notices")
+          "personal_data_reads", "desk_notices", "attachments", "attachment_findings")
 
 
 async def written(world: World, codes: list[str]) -> dict[str, int]:

@@ -34,7 +34,8 @@ from worker import build_worker, database_pool
 ROLES = ("cutru_worker", "cutru_api", "cutru_reporting")
 WRITERS = ("cutru_worker", "cutru_api")
 # Tables only the API uses: the workers hold no privilege on them.
-API_ONLY = {"api_idempotency", "payment_transactions", "personal_data_reads", "desk_sign_ins", "desk_sessions"}
+API_ONLY = {"api_idempotency", "payment_transactions", "personal_data_reads", "desk_sign_ins", "desk_sessions",
+            "attachments", "dossier_attachments", "attachment_findings"}
 # Tables of the migration machinery, read by no process but reporting.
 OWNER_ONLY = {"schema_migrations"}
 AUDIT_ROW = ("INSERT INTO audit_events (dossier_code, event_key, actor, action) VALUES ($1, $2, 'test', 'probe')"

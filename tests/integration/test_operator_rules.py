@@ -24,7 +24,16 @@ from domain.kinds import DocumentKind
 from domain.models import DecisionKind, DossierState
 from domain.procedures.catalogue import parse_submission
 from tests.cli import cutru
-from tests.factories import DEMO_PROVINCE, Desk, consent, new_person, new_place, procedure_desk, registration
+from tests.factories import (
+    DEMO_PROVINCE,
+    Desk,
+    attachment,
+    consent,
+    new_person,
+    new_place,
+    procedure_desk,
+    registration,
+)
 from tests.integration.test_procedures import pdf_text
 
 DAY_OFF = "2031-03-04"
@@ -89,8 +98,8 @@ async def test_a_provinces_floor_area_minimum_applies_from_its_effective_date(
             place = await new_place(conn, owner_id=owner.personal_id, floor_area_m2=25, head_id=owner.personal_id)
         verdicts = {}
         for received in (datetime(2030, 12, 31, 9, tzinfo=VN_TZ), datetime(2031, 1, 2, 9, tzinfo=VN_TZ)):
-            raw = registration(tenant, place, basis="rented_or_borrowed", contract_certified=True,
-                               consents=[consent("owner", owner)])
+            raw = registration(tenant, place, basis="rented_or_borrowed", consents=[consent("owner", owner)])
+            raw["attachments"] = [attachment("certified_rental_contract")]
             raw["received_at"] = received.isoformat()
             result = await ActivityEnvironment().run(activities.check_eligibility,
                                                      EligibilityCheck(submission=parse_submission(raw)))

@@ -36,7 +36,7 @@ from domain.procedures.common import (
     wrong_authority,
 )
 from domain.procedures.deletion import KINDS_VI
-from tests.factories import address, refusals_of, unit_id, unit_person, unit_submission
+from tests.factories import address, attachment, refusals_of, unit_id, unit_person, unit_submission
 
 DOMAIN = Path(__file__).resolve().parents[2] / "domain"
 RULE_FILES = sorted(DOMAIN.rglob("*.py"))
@@ -168,7 +168,8 @@ def test_identity_mismatch_names_the_fields_in_vietnamese():
 
 def test_floor_area_is_written_with_a_decimal_comma():
     submission = unit_submission(Procedure.PERMANENT_RESIDENCE_REGISTRATION, PERSON,
-                                 {"basis": "rented_or_borrowed", "residence": address(), "contract_certified": True})
+                                 {"basis": "rented_or_borrowed", "residence": address()},
+                                 attachments=[attachment("certified_rental_contract")])
     facts = HouseholdFacts(applicant=_person(), residence=ResidenceFacts(
         residence_id=10, owner_id=None, floor_area_m2=Decimal(30), barred_reason=None, household_id=None,
         household_head_id=None, member_count=3))

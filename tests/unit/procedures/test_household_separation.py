@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from domain.kinds import Procedure
 from tests.factories import (
+    attachment,
     consent,
     facts_of,
     household_facts,
@@ -39,11 +40,12 @@ def household(applicant: Any = SON, *, son_capable: bool = True, head_status: st
 
 
 def separation(*members: tuple[Any, str], applicant: Any = SON, consents: list[dict[str, Any]] | None = None,
-               **details: Any) -> Any:
+               attachments: list[dict[str, Any]] | None = None, **details: Any) -> Any:
     listed = members or ((SON, "head"), (DAUGHTER_IN_LAW, "spouse"), (GRANDCHILD, "child"))
     return unit_submission(Procedure.HOUSEHOLD_SEPARATION, applicant, {
         "members": [{"personal_id": p.personal_id, "relation_to_new_head": r} for p, r in listed], **details},
-        consents=[consent("household_head", HEAD)] if consents is None else consents)
+        consents=[consent("household_head", HEAD)] if consents is None else consents,
+        attachments=attachments or [])
 
 
 def test_a_son_splits_off_with_his_family():
@@ -81,10 +83,15 @@ def test_consent_of_the_head_or_the_owner():
 
 
 def test_divorced_spouses_prove_their_right_to_stay_instead_of_consent():
-    proven = separation(consents=[], divorce={"divorce_proven": True, "right_to_use_residence_proven": True})
+    decision, right = attachment("divorce_decision"), attachment("residence_right_proof")
+    proven = separation(consents=[], divorce={}, attachments=[decision, right])
     assert codes(proven, household()) == []
-    unproven = separation(consents=[], divorce={"divorce_proven": True, "right_to_use_residence_proven": False})
-    assert codes(unproven, household()) == ["divorce_residence_right_unproven"]
+    assert codes(separation(consents=[], divorce={}, attachments=[decision]), household()) == [
+        "divorce_residence_right_unproven"]
+    assert codes(separation(consents=[], divorce={}, attachments=[right]), household()) == ["divorce_unproven"]
+    # Filed before attachments: the booleans still validate, and prove nothing now.
+    legacy = separation(consents=[], divorce={"divorce_proven": True, "right_to_use_residence_proven": True})
+    assert codes(legacy, household()) == ["divorce_unproven", "divorce_residence_right_unproven"]
 
 
 def test_separation_model_needs_exactly_one_new_head():

@@ -8,12 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from domain.facts import HouseholdFacts, PersonFacts, ResidenceFacts
 from domain.identity import generate_personal_id
 from domain.procedures.catalogue import parse_submission
 from domain.procedures.permanent_residence_registration import PermanentResidenceRegistrationSubmission
-from tests.factories import refusals_of
+from tests.factories import attachment, refusals_of
 
 RNG = random.Random(5)
 APPLICANT = generate_personal_id(RNG, "01", date(1990, 5, 17), "female")
@@ -21,10 +22,12 @@ MINOR = generate_personal_id(RNG, "01", date(2015, 3, 2), "male")
 HEAD = generate_personal_id(RNG, "01", date(1960, 1, 9), "male")
 OWNER = generate_personal_id(RNG, "01", date(1955, 7, 30), "female")
 GUARDIAN = generate_personal_id(RNG, "01", date(1985, 2, 2), "female")
+CONTRACT = attachment("certified_rental_contract")
 
 
 def submission(basis: str = "own_residence", applicant: str = APPLICANT, consents: list[dict[str, str]] | None = None,
-               **details: Any) -> PermanentResidenceRegistrationSubmission:
+               attachments: list[dict[str, Any]] | None = None, **details: Any
+               ) -> PermanentResidenceRegistrationSubmission:
     birth = date(2015, 3, 2) if applicant == MINOR else date(1990, 5, 17)
     sex = "male" if applicant == MINOR else "female"
     parsed = parse_submission({
@@ -36,6 +39,7 @@ def submission(basis: str = "own_residence", applicant: str = APPLICANT, consent
         "police_unit": "CA-00070",
         "declaration_truthful": True,
         "consents": consents or [],
+        "attachments": attachments or [],
         "delivery": {"method": "electronic", "destination": "VNeID"},
         "details": {"basis": basis, "residence": {"province_code": "01", "commune_code": "00070",
                                                   "address_line": "Số 1 phố Hàng Bài"}, **details},
@@ -112,7 +116,7 @@ def test_rented_housing_needs_certified_contract_owner_consent_and_floor_area():
     assert codes(rented, small) == [
         "contract_not_certified", "household_head_consent_missing", "floor_area_too_small", "owner_consent_missing"
     ]
-    ok = submission("rented_or_borrowed", contract_certified=True, joins_household=True,
+    ok = submission("rented_or_borrowed", attachments=[CONTRACT], joins_household=True,
                     consents=[{"role": "owner", "personal_id": OWNER}, {"role": "household_head", "personal_id": HEAD}])
     assert codes(ok, small) == ["floor_area_too_small"]
     assert codes(ok, facts(owner_id=OWNER, floor_area_m2=Decimal(24), household_id=4, household_head_id=HEAD,
@@ -121,13 +125,13 @@ def test_rented_housing_needs_certified_contract_owner_consent_and_floor_area():
 
 @pytest.mark.parametrize(("area", "members", "refused"), [(Decimal(16), 1, False), (Decimal("15.9"), 1, True)])
 def test_floor_area_boundary_is_eight_square_metres_per_person(area: Decimal, members: int, refused: bool):
-    ok = submission("rented_or_borrowed", contract_certified=True, consents=[{"role": "owner", "personal_id": OWNER}])
+    ok = submission("rented_or_borrowed", attachments=[CONTRACT], consents=[{"role": "owner", "personal_id": OWNER}])
     result = codes(ok, facts(owner_id=OWNER, floor_area_m2=area, member_count=members))
     assert ("floor_area_too_small" in result) is refused
 
 
 def test_provincial_minimum_above_eight_applies():
-    ok = submission("rented_or_borrowed", contract_certified=True, consents=[{"role": "owner", "personal_id": OWNER}])
+    ok = submission("rented_or_borrowed", attachments=[CONTRACT], consents=[{"role": "owner", "personal_id": OWNER}])
     roomy = facts(owner_id=OWNER, floor_area_m2=Decimal(18), member_count=1)
     assert codes(ok, roomy) == []
     strict = roomy.model_copy(update={"provincial_min_floor_area_m2": Decimal(10)})
@@ -136,7 +140,7 @@ def test_provincial_minimum_above_eight_applies():
 
 # ---- issue 24: consent, co-owners, relations, occupants, notes -------------------------------------------------
 
-RENTED_OK = {"contract_certified": True, "consents": [{"role": "owner", "personal_id": OWNER}]}
+RENTED_OK = {"attachments": [CONTRACT], "consents": [{"role": "owner", "personal_id": OWNER}]}
 
 
 def test_a_tenant_on_their_own_needs_no_head_consent_and_heads_a_new_household():
@@ -224,3 +228,18 @@ def test_the_law_minimum_comes_from_the_rule_set_and_a_province_only_raises_it()
     setting = ProvincialSetting.MIN_FLOOR_AREA_PER_PERSON_M2
     assert provincial_setting_problem(setting, Decimal("7.9"), date(2027, 1, 1)) is not None
     assert provincial_setting_problem(setting, Decimal(8), date(2027, 1, 1)) is None
+
+
+def test_the_legacy_boolean_still_validates_but_proves_nothing():
+    """Submissions filed before attachments carry ``contract_certified``: they still parse (recorded histories
+    replay), but only an attached certified contract satisfies the rule now."""
+    roomy = facts(owner_id=OWNER, floor_area_m2=Decimal(60))
+    owner = [{"role": "owner", "personal_id": OWNER}]
+    assert codes(submission("rented_or_borrowed", contract_certified=True, consents=owner), roomy) == [
+        "contract_not_certified"]
+    assert codes(submission("rented_or_borrowed", consents=owner, attachments=[CONTRACT]), roomy) == []
+
+
+def test_a_paper_of_a_kind_the_procedure_does_not_take_is_refused_at_once():
+    with pytest.raises(ValidationError, match="takes no death_certificate"):
+        submission(attachments=[attachment("death_certificate")])
