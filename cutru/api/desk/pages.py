@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated
 from urllib.parse import urlencode
@@ -20,7 +20,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from cutru.api.desk.guard import DeskRoute, Form, Session, allowed
-from cutru.api.desk.render import STATE_LABELS, page, procedure_name
+from cutru.api.desk.render import STATE_LABELS, days, page, procedure_name, vn_date, vn_time
 from cutru.api.officers import decide, desk_view, unit_queue
 from cutru.api.portal import stored_document
 from cutru.api.problems import Problem
@@ -28,6 +28,7 @@ from cutru.api.state import ApiState, api_state
 from cutru.clients.officer import DecisionRequest, DeskDossier, QueueFilter
 from cutru.platform.reads import Channel, record_reads
 from domain.calendar import WorkingCalendar, local_date
+from domain.deadlines import DeadlineProof
 from domain.kinds import DocumentKind, Procedure
 from domain.models import DecisionKind, DossierState, Refusal, TrailAction
 from domain.procedures.catalogue import PROCEDURES
@@ -90,43 +91,45 @@ async def queue_page(
 
 
 @dataclass(frozen=True)
-class DayOff:
-    day: date
-    name: str
-
-
-@dataclass(frozen=True)
 class DeadlineAccount:
-    """How the deadline was counted, as far as the dossier shows it: from the receipt, in working days, over the
-    days off between, with the supplement pauses of its trail."""
+    """How the deadline was counted: the proof recorded at acceptance (``domain.deadlines.deadline_proof``) or, for
+    a dossier accepted before proofs were kept, the working days and days off between receipt and deadline; then
+    the supplement pauses of the trail and the time left."""
 
-    received_at: datetime
     deadline: datetime
-    working_days: Decimal
-    days_off: tuple[DayOff, ...]
+    lines: tuple[str, ...]
     pauses: tuple[tuple[datetime, datetime | None], ...]
     left: Decimal
 
 
-def deadline_account(dossier: DeskDossier, now: datetime) -> DeadlineAccount | None:
+def _counted(received_at: datetime, deadline: datetime) -> tuple[str, ...]:
+    first, last = local_date(received_at), local_date(deadline)
+    off = [(day, _CALENDAR.holiday_name(day) or ("Thứ Bảy" if day.weekday() == 5 else "Chủ nhật"))
+           for day in (first + timedelta(days=n) for n in range((last - first).days + 1))
+           if not _CALENDAR.is_working_day(day)]
+    lines = [f"Tiếp nhận lúc {vn_time(received_at)}; thời hạn "
+             f"{days(_CALENDAR.working_days_between(received_at, deadline))} ngày làm việc, tính theo buổi làm việc."]
+    if off:
+        lines.append("Ngày không tính: " + "; ".join(f"{vn_date(day)} ({name})" for day, name in off) + ".")
+    return tuple(lines)
+
+
+def deadline_account(dossier: DeskDossier, proof: DeadlineProof | None, now: datetime) -> DeadlineAccount | None:
     if dossier.received_at is None or dossier.deadline is None:
         return None
-    first, last = local_date(dossier.received_at), local_date(dossier.deadline)
-    days_off = []
-    for offset in range((last - first).days + 1):
-        day = first + timedelta(days=offset)
-        if not _CALENDAR.is_working_day(day):
-            days_off.append(DayOff(day, _CALENDAR.holiday_name(day) or ("Thứ Bảy" if day.weekday() == 5
-                                                                          else "Chủ nhật")))
     pauses: list[tuple[datetime, datetime | None]] = []
     for entry in dossier.trail:
         if entry.action == TrailAction.SUPPLEMENT_REQUESTED:
             pauses.append((entry.at, None))
         elif entry.action == TrailAction.SUPPLEMENTED and pauses and pauses[-1][1] is None:
             pauses[-1] = (pauses[-1][0], entry.at)
-    return DeadlineAccount(dossier.received_at, dossier.deadline,
-                           _CALENDAR.working_days_between(dossier.received_at, dossier.deadline),
-                           tuple(days_off), tuple(pauses), _CALENDAR.remaining_days(dossier.deadline, now))
+    lines = proof.lines_vi() if proof is not None else _counted(dossier.received_at, dossier.deadline)
+    return DeadlineAccount(dossier.deadline, lines, tuple(pauses), _CALENDAR.remaining_days(dossier.deadline, now))
+
+
+async def _proof(state: ApiState, code: str) -> DeadlineProof | None:
+    stored = await state.pool.fetchval("SELECT deadline_proof FROM dossiers WHERE dossier_code = $1", code)
+    return None if stored is None else DeadlineProof.model_validate_json(stored)
 
 
 def grounds(dossier: DeskDossier) -> list[Refusal]:
@@ -159,8 +162,8 @@ async def dossier_page(code: str, request: Request, session: Session,
     dossier = await desk_view(state, session.principal, code, Channel.DESK)
     deciding = dossier.state == DossierState.AWAITING_DECISION and _may_decide(session)
     return page(request, "dossier.html", dossier=dossier, documents=await _documents(state, code),
-                account=deadline_account(dossier, datetime.now(UTC)), grounds=grounds(dossier), deciding=deciding,
-                supplement_items=SUPPLEMENT_ITEMS,
+                account=deadline_account(dossier, await _proof(state, code), datetime.now(UTC)),
+                grounds=grounds(dossier), deciding=deciding, supplement_items=SUPPLEMENT_ITEMS,
                 done=next((text for kind, text in DONE.items() if kind.value == done), ""))
 
 

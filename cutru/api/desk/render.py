@@ -75,18 +75,25 @@ FIELD_LABELS: dict[str, str] = {
     "commune_code": "Mã xã, phường", "line": "Số nhà, đường phố", "reason": "Lý do", "relation": "Quan hệ",
     "relation_to_head": "Quan hệ với chủ hộ", "relation_to_new_head": "Quan hệ với chủ hộ mới",
     "valid_from": "Từ ngày", "valid_until": "Đến ngày", "phone": "Điện thoại", "email": "Thư điện tử",
+    "basis": "Căn cứ đăng ký", "province_code": "Mã tỉnh, thành phố", "address_line": "Số nhà, đường phố",
+    "declared_floor_area_m2": "Diện tích sàn kê khai (m²)", "contract_certified": "Hợp đồng đã công chứng",
+    "owner_id": "Số định danh chủ sở hữu", "fee_exemption": "Miễn lệ phí", "start_date": "Từ ngày",
+    "end_date": "Đến ngày", "months": "Số tháng", "guests": "Người lưu trú",
 }
 FIELD_VALUES: dict[str, str] = {
     "male": "Nam", "female": "Nữ", "online": "Trực tuyến", "assisted": "Tại trụ sở (cán bộ nộp giúp)",
     "electronic": "Điện tử", "post": "Bưu chính", "head": "Chủ hộ", "spouse": "Vợ/chồng", "child": "Con",
-    "household_head": "Chủ hộ", "owner": "Chủ sở hữu chỗ ở",
+    "household_head": "Chủ hộ", "owner": "Chủ sở hữu chỗ ở", "own_residence": "Chỗ ở hợp pháp thuộc sở hữu của mình",
 }
 
 
 def field_value(text: str) -> str:
-    """A filed value as the officer reads it: a date as dd/mm/yyyy, a known code in Vietnamese."""
+    """A filed value as the officer reads it: a date as dd/mm/yyyy, a time in GMT+7, a known code in Vietnamese."""
     try:
-        return vn_date(date.fromisoformat(text)) if len(text) == 10 else FIELD_VALUES.get(text, text)
+        if len(text) == 10:
+            return vn_date(date.fromisoformat(text))
+        moment = datetime.fromisoformat(text)
+        return vn_time(moment) if moment.tzinfo is not None else text
     except ValueError:
         return FIELD_VALUES.get(text, text)
 
