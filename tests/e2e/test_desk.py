@@ -134,11 +134,16 @@ async def test_signing_out_ends_the_session(page: Page, desk_stack: DeskStack):
     assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/"
     await page.get_by_role("button", name="Đăng xuất").click()
     await expect(page.get_by_role("heading", name="Đã đăng xuất")).to_be_visible()
+    await screenshot(page, desk_stack, "signed-out")
     assert not [c for c in await page.context.cookies() if c["name"] == "__Host-cutru-desk"]
     # The old cookie is worth nothing: its session is deleted.
     async with httpx.AsyncClient(base_url=desk_stack.base_url) as replayed:
         answer = await replayed.get("/desk/queue", headers={"Cookie": f"{cookie['name']}={cookie['value']}"})
     assert answer.status_code == 303 and answer.headers["location"].startswith("/desk/sign-in")
+    # Signing in again takes the password again, although the provider still holds its own session.
+    await page.get_by_role("link", name="Đăng nhập lại").click()
+    await expect(page.get_by_label("Mật khẩu / Password")).to_be_visible()
+    await screenshot(page, desk_stack, "sign-in")
 
 
 async def test_a_rejection_names_its_legal_ground_and_a_supplement_request_its_papers(

@@ -95,7 +95,10 @@ async def sign_in(request: Request, state: Annotated[ApiState, Depends(api_state
     oauth_state, challenge = await begin_sign_in(state.pool, _safe_next(next_path))
     query = {"response_type": "code", "client_id": state.settings.desk_client_id,
              "redirect_uri": _redirect_uri(request, state), "scope": "openid profile", "state": oauth_state,
-             "code_challenge": challenge, "code_challenge_method": "S256"}
+             "code_challenge": challenge, "code_challenge_method": "S256",
+             # The officer proves who they are at each sign-in: after "Đăng xuất" on a shared computer, the
+             # provider's own session must not let the next person in as them.
+             "prompt": "login"}
     response = RedirectResponse(f"{endpoints['authorization_endpoint']}?{urlencode(query)}", status_code=303)
     _cookie(response, SIGN_IN_COOKIE, oauth_state, SIGN_IN_SECONDS)
     return response
