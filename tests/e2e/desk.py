@@ -10,7 +10,7 @@ Helpers:
 
 - ``sign_in(page, stack, username)``: through the provider's login form, back on the desk's queue.
 - ``submitted_dossier(stack)``: a permanent-residence registration of the demo unit submitted through the API as
-  the portal does, returned once it waits for an officer's decision.
+  the portal does, returned once it waits for an officer's decision; ``wait_state(stack.dossiers, code, state)``.
 - ``other_unit_officer(stack)``: an officer of another unit; ``form_token(page)``: the page's CSRF token.
 - ``screenshot(page, name)``: ``page.png`` into ``$CUTRU_DESK_SCREENSHOTS`` (``make e2e`` sets docs/desk), else
   into the session's temporary directory.
@@ -18,9 +18,7 @@ Helpers:
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from cutru.clients.client import DossierClient
 from domain.models import DossierState
 from tests.api_fixtures import bearer
 from tests.factories import DEMO_UNIT, new_person, new_place, registration
+from tests.integration.test_permanent_registration import wait_state
 from tests.oidc import OidcProvider, client_credentials_token
 
 ENV_SCREENSHOTS = "CUTRU_DESK_SCREENSHOTS"
@@ -60,21 +59,6 @@ class DeskStack:
                                  headers=bearer(client_credentials_token(self.provider)))
 
 
-async def wait_until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{what}: not reached in {timeout:.0f} s")
-        await asyncio.sleep(0.1)
-
-
-async def wait_state(stack: DeskStack, code: str, *states: DossierState) -> None:
-    async def reached() -> bool:
-        return (await stack.dossiers.status(code)).state in states
-
-    await wait_until(reached, f"{code} in {', '.join(states)}")
-
-
 async def submitted_dossier(stack: DeskStack, **details: Any) -> str:
     """A new applicant registering at a new place they own, through ``POST /v1/dossiers``; waits for the officer."""
     async with stack.pool.acquire() as conn:
@@ -86,7 +70,7 @@ async def submitted_dossier(stack: DeskStack, **details: Any) -> str:
                                 headers={"Idempotency-Key": submission["dossier_code"]})
     assert answer.status_code == 201, answer.text
     code: str = submission["dossier_code"]
-    await wait_state(stack, code, DossierState.AWAITING_DECISION)
+    await wait_state(stack.dossiers, code, DossierState.AWAITING_DECISION)
     return code
 
 

@@ -52,7 +52,7 @@ async def test_an_officer_signs_in_finds_a_dossier_approves_it_and_the_citizen_g
     assert status.state == DossierState.AWAITING_PAYMENT
     assert any(entry.actor == OFFICER and entry.action == "approved" for entry in status.trail)
     await pay(desk_stack.dossiers, desk_stack.pool, code)
-    await wait_state(desk_stack, code, DossierState.COMPLETED)
+    await wait_state(desk_stack.dossiers, code, DossierState.COMPLETED)
     async with desk_stack.api() as api:
         view = (await api.get(f"/v1/dossiers/{code}")).json()
     results = PROCEDURES[Procedure.PERMANENT_RESIDENCE_REGISTRATION].results
@@ -156,7 +156,7 @@ async def test_a_rejection_names_its_legal_ground_and_a_supplement_request_its_p
     await page.get_by_label("Ghi chú thêm cho công dân (không bắt buộc)").fill("Chỗ ở đang có tranh chấp.")
     await page.get_by_role("button", name="Từ chối hồ sơ").click()
     await expect(page.get_by_role("status")).to_have_text("Đã từ chối hồ sơ; công dân nhận phiếu từ chối (CT06).")
-    await wait_state(desk_stack, rejected, DossierState.REFUSED)
+    await wait_state(desk_stack.dossiers, rejected, DossierState.REFUSED)
     refusals = (await desk_stack.dossiers.status(rejected)).refusals
     basis = PROCEDURES[Procedure.PERMANENT_RESIDENCE_REGISTRATION].legal_basis
     assert [r.message for r in refusals] == [
@@ -167,7 +167,7 @@ async def test_a_rejection_names_its_legal_ground_and_a_supplement_request_its_p
     await page.get_by_label("Giấy tờ khác (mỗi dòng một giấy tờ)").fill("Bản sao sổ đỏ\n\nBiên lai điện nước")
     await page.get_by_role("button", name="Gửi yêu cầu bổ sung").click()
     await expect(page.get_by_role("status")).to_contain_text("Đã yêu cầu bổ sung")
-    await wait_state(desk_stack, incomplete, DossierState.AWAITING_SUPPLEMENT)
+    await wait_state(desk_stack.dossiers, incomplete, DossierState.AWAITING_SUPPLEMENT)
     trail = (await desk_stack.dossiers.status(incomplete)).trail
     requested = next(entry for entry in trail if entry.action == "supplement_requested")
     for item in ("Giấy tờ, tài liệu chứng minh chỗ ở hợp pháp", "Bản sao sổ đỏ", "Biên lai điện nước"):
