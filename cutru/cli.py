@@ -60,7 +60,7 @@ from domain.calendar import CalendarSnapshot
 from domain.identity import mask_personal_id
 from domain.models import DecisionKind, DossierStatus, OfficerDecision, PaymentConfirmation, Supplement, Withdrawal
 from domain.procedures.catalogue import field_errors
-from domain.rulesets import ProvincialSetting
+from domain.rulesets import ProvincialSetting, RuleSet
 
 OK, REFUSED, USAGE, NOT_FOUND, UNREACHABLE = 0, 1, 2, 3, 4
 EXIT_CODES = f"""exit codes:
@@ -526,6 +526,23 @@ async def _rules_province(session: Session, args: argparse.Namespace) -> int:
     return OK
 
 
+async def _rules_impact(session: Session, args: argparse.Namespace) -> int:
+    try:
+        candidate = RuleSet.model_validate_json(Path(args.rules).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise Failure(USAGE, f"cannot read the rule set: {_one_line(error)}") from error
+    if args.effective:
+        candidate = candidate.model_copy(update={"effective_from": date.fromisoformat(args.effective)})
+    report = await rules.impact(await session.pool(), await session.dossiers(), candidate)
+    emit(args, report, lambda: "\n".join(
+        [f"{len(report.impacts)} of {report.judged} open dossier(s) judged differently under the rules of "
+         f"{candidate.effective_from.isoformat()}"]
+        + [f"{i.dossier_code}  {i.procedure.value}\n" + "\n".join(
+            f"  {c.aspect}: {c.before} -> {c.after}" for c in i.changes) for i in report.impacts]
+        + [f"not in the workflow engine: {code}" for code in report.not_in_engine]))
+    return OK
+
+
 async def _worker_check(session: Session, args: argparse.Namespace) -> int:
     await session.client()
     await (await session.pool()).fetchval("SELECT 1")
@@ -719,6 +736,11 @@ def _rules_commands(commands: Any) -> None:
     province.add_argument("--decision", required=True, help="the resolution, e.g. \"Nghị quyết 12/2027/NQ-HĐND\"")
     _add(actions, "provinces", "the provincial settings recorded", _async(_rules_province)).add_argument(
         "--province", help="one province's only")
+    impact = _add(actions, "impact", "before a rule set takes effect: the open dossiers whose deadline, fee, "
+                                     "documents or outcome it would change", _async(_rules_impact))
+    impact.add_argument("--rules", required=True, metavar="FILE", help="the candidate rule set (JSON, as in "
+                                                                       "domain/rules/)")
+    impact.add_argument("--effective", metavar="YYYY-MM-DD", help="its effective date, when the file's is a draft's")
 
 
 def _output_option(parser: argparse.ArgumentParser, default: str | None) -> None:

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from calendar import monthrange
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -257,12 +260,27 @@ RULE_SETS: tuple[RuleSet, ...] = load_rule_sets(resources.files("domain").joinpa
 BOOK = RuleBook(RULE_SETS)
 
 
+# A candidate rule set every judgement in this context uses (``judged_by``): the impact preview of a rule change.
+# Never set in a worker, so workflows and activities always read the book.
+_CANDIDATE: ContextVar[RuleSet | None] = ContextVar("candidate_rule_set", default=None)
+
+
+@contextmanager
+def judged_by(candidate: RuleSet) -> Iterator[None]:
+    """Judge everything in this block by ``candidate``, whatever the day of receipt (``cutru rules impact``)."""
+    token = _CANDIDATE.set(candidate)
+    try:
+        yield
+    finally:
+        _CANDIDATE.reset(token)
+
+
 def rules_for(received_on: date) -> RuleSet:
     """The rule set in force on ``received_on``: the latest whose effective_from is not after it.
 
     An aware datetime is taken on its Vietnamese calendar day (a UTC date can be the day before).
     """
-    return BOOK.rules_for(received_on)
+    return _CANDIDATE.get() or BOOK.rules_for(received_on)
 
 
 class ProvincialSetting(StrEnum):

@@ -13,12 +13,17 @@ from decimal import Decimal
 from typing import Literal
 
 import asyncpg
+from temporalio.service import RPCError, RPCStatusCode
 
-from activities.facts import calendar_snapshot
+from activities.facts import calendar_snapshot, load_facts
+from activities.records import OPEN
+from cutru.clients.client import DossierClient
 from domain.admin_units import province_name
 from domain.calendar import FIRST_YEAR, LAST_YEAR, CalendarSnapshot
 from domain.models import Boundary
-from domain.rulesets import ProvincialSetting, provincial_setting_problem
+from domain.procedures.catalogue import parse_submission
+from domain.rule_impact import Impact, compare, judge
+from domain.rulesets import ProvincialSetting, RuleSet, provincial_setting_problem
 
 CalendarKind = Literal["day_off", "working_day", "withdrawn"]
 
@@ -73,3 +78,39 @@ async def provincial_values(conn: asyncpg.Connection, province_code: str | None 
         province_code)
     return [ProvincialValue.model_validate(dict(row)) for row in rows]
 
+
+
+# Open dossiers that an officer still judges (stay notifications are accepted at once: none is ever open for long).
+_OPEN_DOSSIERS = (f"SELECT dossier_code FROM dossiers WHERE {OPEN} AND procedure <> 'StayNotification'"
+                  " ORDER BY received_at, dossier_code")
+
+
+class ImpactReport(Boundary):
+    impacts: list[Impact]
+    judged: int  # open dossiers re-judged
+    not_in_engine: list[str]  # open in the read model, unknown to the workflow engine (its retention, a restore)
+
+
+async def impact(pool: asyncpg.Pool, dossiers: DossierClient, candidate: RuleSet) -> ImpactReport:
+    """Every open dossier (the read model), re-judged under ``candidate`` with its submission (the workflow's
+    status) and today's facts: those whose deadline, fee, documents or outcome would change."""
+    impacts: list[Impact] = []
+    judged, not_in_engine = 0, []
+    for row in await pool.fetch(_OPEN_DOSSIERS):
+        try:
+            status = await dossiers.status(row["dossier_code"])
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
+            not_in_engine.append(row["dossier_code"])
+            continue
+        if status.submission is None:
+            continue  # refused as invalid before it was ever judged
+        submission = parse_submission(status.submission)
+        async with pool.acquire() as conn:
+            facts = await load_facts(conn, submission)
+        judged += 1
+        changed = compare(submission, judge(submission, facts), judge(submission, facts, candidate))
+        if changed is not None:
+            impacts.append(changed)
+    return ImpactReport(impacts=impacts, judged=judged, not_in_engine=not_in_engine)

@@ -107,3 +107,50 @@ async def test_a_provinces_floor_area_minimum_applies_from_its_effective_date(
         assert verdicts == {2030: [], 2031: ["floor_area_too_small"]}
     finally:
         await pool.execute("DELETE FROM provincial_settings WHERE decision = $1", RESOLUTION)
+
+
+async def test_a_candidate_rule_set_lists_the_open_dossiers_it_would_judge_differently(desk: Desk,
+                                                                                      pool: asyncpg.Pool):
+    """Three open dossiers; a candidate set raising the registration fee and the floor-area minimum and lengthening
+    temporary registration: the tenant's registration changes fee and outcome, the temporary registration its
+    deadline, the owner's own registration only its fee, and the residence confirmation nothing."""
+    from cutru.clients.rules import impact
+    from domain.procedures.catalogue import parse_submission
+    from domain.rulesets import RuleSet, rules_for
+    from tests.integration.test_procedures import residence_confirmation, temporary_registration
+
+    received = datetime(2031, 5, 5, 9, tzinfo=VN_TZ)
+    async with pool.acquire() as conn:
+        tenant, owner = await new_person(conn), await new_person(conn, full_name="Đỗ Thị Hoa")
+        rented = await new_place(conn, owner_id=owner.personal_id, floor_area_m2=25, head_id=owner.personal_id)
+        own = await new_place(conn, owner_id=tenant.personal_id)
+        temporary = await temporary_registration(conn, received)
+        confirmation = await residence_confirmation(conn, received)
+    renting = registration(tenant, rented, basis="rented_or_borrowed", consents=[consent("owner", owner)])
+    renting["attachments"] = [attachment("certified_rental_contract")]
+    owning = registration(tenant, own)
+    for raw in (renting, owning):
+        raw["received_at"] = received.isoformat()
+    codes = [raw["dossier_code"] for raw in (renting, owning, temporary.raw, confirmation.raw)]
+    for raw in (renting, owning, temporary.raw, confirmation.raw):
+        await desk.start(raw)
+        status = await desk.wait_state(raw["dossier_code"], DossierState.AWAITING_DECISION, DossierState.REFUSED)
+        assert status.state is DossierState.AWAITING_DECISION, status.refusals
+
+    draft = rules_for(received).model_dump(mode="json")
+    draft["procedures"]["PermanentResidenceRegistration"]["fee_online_vnd"] = 12000
+    draft["procedures"]["TemporaryResidenceRegistration"]["deadline_working_days"] = 4
+    draft["permanent_residence"]["min_floor_area_per_person_m2"] = 13
+    report = await impact(pool, desk.dossiers, RuleSet.model_validate(draft))
+
+    found = {i.dossier_code: {c.aspect: (c.before, c.after) for c in i.changes} for i in report.impacts
+             if i.dossier_code in codes}
+    assert found[renting["dossier_code"]] == {"fee": ("10000", "12000"),
+                                             "outcome": ("accepted", "floor_area_too_small")}
+    assert found[owning["dossier_code"]] == {"fee": ("10000", "12000")}
+    before, after = found[temporary.code]["deadline"]
+    assert before.startswith("3 working days, due 2031-05-08") and after.startswith("4 working days, due 2031-05-09")
+    assert confirmation.code not in found
+    assert parse_submission(renting).dossier_code not in report.not_in_engine
+    for code in codes:
+        await desk.decide(code, DecisionKind.REJECT, reason="Kiểm thử tác động quy định")
