@@ -14,15 +14,16 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
+from pydantic import ValidationError
 from temporalio.service import RPCError
 
 from cutru.api.idempotency import idempotent
 from cutru.api.officers import _officer_id as officer_id_of
 from cutru.api.portal import _WRITE_ERRORS, _check_scope, _json, _receipt, _rejected, _unavailable
-from cutru.api.problems import problem_responses
+from cutru.api.problems import field_errors, problem_responses, validation_problem
 from cutru.api.ratelimit import write_limit
 from cutru.api.security import permit
-from cutru.api.state import State
+from cutru.api.state import ApiState, State
 from cutru.api.views import SubmitReceipt
 from cutru.clients.client import SubmissionRejected, check_submission
 from cutru.platform.oidc import Principal
@@ -42,7 +43,8 @@ def intake_code(police_unit: str, now: datetime) -> str:
 
 
 def assisted(raw: dict[str, Any], officer_id: str, now: datetime) -> SubmissionBase:
-    """The body as the assisted dossier the officer files now; SubmissionRejected lists what is wrong."""
+    """The body as the assisted dossier the officer files now; a 422 problem naming each wrong field (without the
+    procedure's tag: the form has one procedure), in English and Vietnamese."""
     filed = {key: value for key, value in raw.items() if key not in SERVER_SET}
     filed |= {"received_at": now.isoformat(), "channel": "assisted", "filed_by": officer_id}
     if not filed.get("dossier_code") and isinstance(raw.get("police_unit"), str):
@@ -50,10 +52,24 @@ def assisted(raw: dict[str, Any], officer_id: str, now: datetime) -> SubmissionB
     try:
         return check_submission(filed, now)
     except SubmissionRejected as error:
-        # The union's tag leads each field's path ("PermanentResidenceRegistration.applicant..."): the form has
-        # one procedure, so its fields are named without it.
-        tag = f"{raw.get('procedure')}."
-        raise SubmissionRejected([line.removeprefix(tag) for line in error.errors]) from error
+        cause = error.__cause__
+        if isinstance(cause, ValidationError):
+            raise validation_problem(field_errors(cause.errors())) from error
+        raise _rejected(error.errors) from error
+
+
+async def file_at_counter(state: ApiState, principal: Principal,
+                          raw: dict[str, Any]) -> tuple[SubmissionBase, bool]:
+    """File ``raw`` as the token's officer (the API's and the desk's way alike): the dossier filed, and whether it
+    had been filed before (the same code again starts nothing)."""
+    officer_id = officer_id_of(principal)
+    submission = assisted(raw, officer_id, datetime.now(UTC))
+    _check_scope(principal, submission, assisted_by=officer_id)
+    try:
+        receipt = await state.dossiers.submit(submission)
+    except RPCError as error:
+        raise _unavailable(error) from error
+    return submission, receipt.already_submitted
 
 
 @router.post(
@@ -69,18 +85,8 @@ async def intake_dossier(
     raw: Annotated[dict[str, Any], Body(description="a submission, without received_at, channel and filed_by")],
     request: Request, state: State, principal: Annotated[Principal, Depends(permit("intake"))],
 ) -> Response:
-    officer_id = officer_id_of(principal)
-
     async def produce() -> Response:
-        try:
-            submission = assisted(raw, officer_id, datetime.now(UTC))
-        except SubmissionRejected as error:
-            raise _rejected(error.errors) from error
-        _check_scope(principal, submission, assisted_by=officer_id)
-        try:
-            receipt = await state.dossiers.submit(submission)
-        except RPCError as error:
-            raise _unavailable(error) from error
-        return _json(_receipt(submission, receipt.already_submitted), 200 if receipt.already_submitted else 201)
+        submission, already = await file_at_counter(state, principal, raw)
+        return _json(_receipt(submission, already), 200 if already else 201)
 
     return await idempotent(request, state, principal, produce)

@@ -12,9 +12,9 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from cutru.api.desk import pages, signin
+from cutru.api.desk import counter, figures, pages, signin
 
-ROUTERS = (signin.router, pages.router)
+ROUTERS = (signin.router, pages.router, counter.router, figures.router)
 STATIC_DIR = Path(__file__).parent / "static"
 
 
