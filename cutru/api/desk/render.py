@@ -54,6 +54,9 @@ TRAIL_LABELS: dict[str, str] = {
     TrailAction.WITHDRAWN: "Rút hồ sơ",
 }
 
+# Who a trail line names when it is not an officer (whose code it shows).
+ACTOR_LABELS: dict[str, str] = {"citizen": "công dân", "system": "hệ thống", "signal": "tin nhắn không hợp lệ"}
+
 DOCUMENT_LABELS: dict[str, str] = {
     DocumentKind.CT03: "CT03 — Phiếu khai báo tạm vắng",
     DocumentKind.CT04: "CT04 — Phiếu tiếp nhận hồ sơ và hẹn trả kết quả",
@@ -130,6 +133,7 @@ def _environment() -> Environment:
                                vn_time=vn_time, vn_date=vn_date, days=days, procedure_name=procedure_name,
                                state_label=lambda state: STATE_LABELS.get(state, state),
                                trail_label=lambda action: TRAIL_LABELS.get(action, action),
+                               actor_label=lambda actor: ACTOR_LABELS.get(actor, actor),
                                document_label=lambda kind: DOCUMENT_LABELS.get(kind, kind))
     return environment
 
