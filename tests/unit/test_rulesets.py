@@ -291,3 +291,11 @@ def test_every_value_of_a_rule_set_cites_its_source():
     raw["sources"]["temporary_residence.no_such_value"] = "Điều 99"
     with pytest.raises(ValidationError, match="names no value"):
         RuleSet.model_validate(raw)
+
+
+def test_thong_tu_53_2025_starts_no_rule_set():
+    """TT 53/2025/TT-BCA (2025-07-01) amended TT 55/2021 and 56/2021 without touching a deadline, fee, validity or
+    threshold: it is part of the 2021 set's legal basis, and no set starts that day."""
+    assert date(2025, 7, 1) not in [rule_set.effective_from for rule_set in RULE_SETS]
+    assert rules_for(date(2025, 7, 1)) is RULE_SETS[0]
+    assert "53/2025/TT-BCA" in RULE_SETS[0].legal_basis and "changed no deadline" in RULE_SETS[0].notes
