@@ -172,3 +172,17 @@ async def test_a_rejection_names_its_legal_ground_and_a_supplement_request_its_p
     requested = next(entry for entry in trail if entry.action == "supplement_requested")
     for item in ("Giấy tờ, tài liệu chứng minh chỗ ở hợp pháp", "Bản sao sổ đỏ", "Biên lai điện nước"):
         assert item in requested.detail
+
+
+async def test_an_officer_taken_off_the_roster_is_out_at_the_next_page(page: Page, desk_stack: DeskStack):
+    officer = await other_unit_officer(desk_stack)
+    await sign_in(page, desk_stack, officer)
+    await desk_stack.pool.execute("UPDATE officers SET active = false WHERE officer_id = $1", officer)
+    try:
+        answer = await page.request.get(desk_stack.url("/desk/queue"), max_redirects=0)
+        assert answer.status == 303 and answer.headers["location"].startswith("/desk/sign-in")
+    finally:
+        await desk_stack.pool.execute("UPDATE officers SET active = true WHERE officer_id = $1", officer)
+    # The session is gone, not only refused while the officer was inactive.
+    answer = await page.request.get(desk_stack.url("/desk/queue"), max_redirects=0)
+    assert answer.status == 303

@@ -25,10 +25,11 @@ from fastapi.routing import APIRoute
 from starlette.datastructures import FormData
 
 from cutru.api.desk.render import page
-from cutru.api.desk.sessions import SESSION_COOKIE, DeskSession, current_session
+from cutru.api.desk.sessions import SESSION_COOKIE, DeskSession, close_session, current_session
 from cutru.api.problems import Problem
 from cutru.api.security import AUTHORISATIONS
 from cutru.api.state import ApiState, api_state
+from cutru.clients.officer import find_officer
 
 
 class SignInRequired(Exception):
@@ -44,12 +45,18 @@ def desk_origin(request: Request, state: ApiState) -> str:
 
 async def signed_in(request: Request, state: Annotated[ApiState, Depends(api_state)]) -> DeskSession:
     session_id = request.cookies.get(SESSION_COOKIE)
-    session = None
-    if session_id:
-        session = await current_session(state.pool, session_id,
-                                        idle=timedelta(minutes=state.settings.desk_idle_minutes))
+    if not session_id:
+        raise SignInRequired
+    session = await current_session(state.pool, session_id, idle=timedelta(minutes=state.settings.desk_idle_minutes))
     if session is None:
         raise SignInRequired
+    officer_id = session.principal.officer_id
+    if officer_id is not None:
+        # A session outlives the token it came from: an officer taken off the roster is out at the next request.
+        officer = await find_officer(state.pool, officer_id)
+        if officer is None or not officer.active:
+            await close_session(state.pool, session_id)
+            raise SignInRequired
     request.state.desk_session = session
     return session
 
