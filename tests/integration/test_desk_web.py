@@ -83,3 +83,6 @@ async def test_desk_pages_carry_their_guards(api_client: httpx.AsyncClient):
         == "/desk/sign-in?next=%2Fdesk%2Fqueue%3Fstate%3Dawaiting_decision"
     posted = await api_client.post("/desk/dossiers/HS-X/decision", data={"decision": "approve"})
     assert posted.status_code == 401 and "Phiên làm việc đã kết thúc" in posted.text
+    # Signing out of a session that has already ended just says so.
+    gone = await api_client.post("/desk/sign-out", headers={"Cookie": "__Host-cutru-desk=ended-long-ago"})
+    assert gone.status_code == 303 and gone.headers["location"] == "/desk/signed-out"

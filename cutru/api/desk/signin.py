@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from cutru.api.client import LoginError, discover, token_from
-from cutru.api.desk.guard import DeskRoute, Form, desk_origin
+from cutru.api.desk.guard import DeskRoute, SignInRequired, desk_origin, form_checked, signed_in
 from cutru.api.desk.render import page
 from cutru.api.desk.sessions import (
     SESSION_COOKIE,
@@ -144,8 +144,15 @@ async def callback(request: Request, state: Annotated[ApiState, Depends(api_stat
 
 
 @router.post("/sign-out")
-async def sign_out(request: Request, form: Form, state: Annotated[ApiState, Depends(api_state)]) -> Response:
-    await close_session(state.pool, request.cookies[SESSION_COOKIE])
+async def sign_out(request: Request, state: Annotated[ApiState, Depends(api_state)]) -> Response:
+    """A live session ends on its own form only; one already ended needs nothing but the cookie cleared."""
+    try:
+        session = await signed_in(request, state)
+    except SignInRequired:
+        session = None
+    if session is not None:
+        await form_checked(request, session, state)
+        await close_session(state.pool, request.cookies[SESSION_COOKIE])
     response = RedirectResponse("/desk/signed-out", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
     return response
