@@ -1,6 +1,7 @@
 """Anyone, no token: is this CT07 or CT08 genuine, and does it still hold?
 
-The QR code on the document carries ``/v1/verifications/{code}``; a person may type the code printed beside it.
+The QR code on the document carries ``/v1/verifications/{code}``; a person may type the code printed beside it. A
+browser (a phone that scanned the code) gets the answer as a Vietnamese page, a program as JSON.
 The answer names the document's kind, the police unit that issued it, when, and its SHA-256 — never the person,
 the dossier or an address. Give the document's hash (``?sha256=``) or post the PDF itself to learn whether it
 is the very file issued. A CT07 is void once the person's residence records differ from those it stated (the
@@ -18,9 +19,11 @@ import math
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from cutru.api.desk.render import page
 from cutru.api.problems import Problem, problem_responses
 from cutru.api.ratelimit import RATE_LIMITED, limits_of
 from cutru.api.state import State
@@ -115,13 +118,27 @@ async def _verify(state: State, typed: str, given: str | None) -> Verification:
                         message=message, message_vi=message_vi)
 
 
+def _wants_html(request: Request) -> bool:
+    """A browser (the QR code scanned with a phone) asks for a page; a program for JSON."""
+    return "text/html" in request.headers.get("accept", "")
+
+
 @router.get("/verifications/{code}", operation_id="verify_document", summary="Verify a CT07 or CT08 by its code",
-            dependencies=[Depends(_limit)], responses={**problem_responses(404), **RATE_LIMITED})
+            dependencies=[Depends(_limit)], response_model=Verification,
+            responses={200: {"content": {"text/html": {"schema": {"type": "string"}}},
+                             "description": "the answer; a browser (Accept: text/html) gets it as a Vietnamese page"},
+                       **problem_responses(404), **RATE_LIMITED})
 async def verify_document(
-    state: State, code: str,
+    request: Request, state: State, code: str,
     sha256: Annotated[Sha256 | None, Query(description="the SHA-256 of the document in hand, to compare")] = None,
-) -> Verification:
-    return await _verify(state, code, sha256)
+) -> Response:
+    if not _wants_html(request):
+        return JSONResponse((await _verify(state, code, sha256)).model_dump(mode="json"))
+    try:
+        result = await _verify(state, code, sha256)
+    except Problem as problem:
+        return page(request, "verification.html", status=problem.status, result=None, problem=problem)
+    return page(request, "verification.html", result=result)
 
 
 @router.post(

@@ -169,3 +169,13 @@ async def test_the_apis_role_verifies_without_reading_a_register(pool: asyncpg.P
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 async with conn.transaction():
                     await conn.fetchval(statement)
+
+
+async def test_a_scanned_code_opens_a_vietnamese_page(api_client: httpx.AsyncClient, issued: Issued) -> None:
+    browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    answer = await api_client.get(f"/v1/verifications/{issued.code}", headers=browser)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
+    assert "Văn bản có giá trị, do Công an Phường Hoàn Kiếm cấp ngày" in answer.text and issued.sha256 in answer.text
+    assert_nothing_personal(answer, issued)
+    unknown = await api_client.get("/v1/verifications/0000000000", headers=browser)
+    assert unknown.status_code == 404 and "Không có văn bản nào mang mã xác thực này" in unknown.text

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from cutru.api.desk.guard import DeskRoute, Session, allowed
 from cutru.api.desk.render import page
 from cutru.api.state import ApiState, api_state
-from cutru.api.statistics import Statistics, requested, to_csv
+from cutru.api.statistics import Statistics, csv_response, requested
 from cutru.platform.oidc import ANY
 
 router = APIRouter(prefix="/desk", route_class=DeskRoute, include_in_schema=False)
@@ -104,7 +104,4 @@ async def statistics_csv(session: Session, state: Annotated[ApiState, Depends(ap
                          since: Since = None, until: Until = None, unit: Unit = None,
                          province: Province = None) -> Response:
     allowed(session, "statistics")
-    stats = await requested(state, session.principal, unit or None, province or None, since, until)
-    name = f"thong-ke-{stats.since:%Y%m%d}-{stats.until:%Y%m%d}.csv"
-    return Response(to_csv(stats), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+    return csv_response(await requested(state, session.principal, unit or None, province or None, since, until))
