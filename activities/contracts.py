@@ -43,6 +43,7 @@ class AuditRecord(Boundary):
     state: DossierState | None = None
     overdue: bool | None = None
     assigned_officer: str | None = None
+    deadline_proof: DeadlineProof | None = None  # the clock restarted: the new deadline and how it was counted
 
 
 class WritesTrail(Boundary):

@@ -463,6 +463,11 @@ class DossierActivities:
                     record.dossier_code, record.state.value if record.state else None, record.overdue,
                     record.assigned_officer,
                 )
+            if record.deadline_proof is not None:
+                await conn.execute("UPDATE dossiers SET deadline = $2, deadline_proof = $3::jsonb"
+                                   " WHERE dossier_code = $1",
+                                   record.dossier_code, record.deadline_proof.deadline,
+                                   record.deadline_proof.model_dump_json())
 
     @activity.defn
     async def request_payment(self, request: PaymentRequest) -> PaymentOrder:

@@ -60,7 +60,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.dossier import DossierActivities
     from domain.calendar import CalendarSnapshot
-    from domain.deadlines import DeadlineClock, deadline_for, deadline_proof
+    from domain.deadlines import DeadlineClock, DeadlineProof, deadline_for, deadline_proof
     from domain.envelopes import MAX_AGE, signature_problem
     from domain.kinds import DocumentKind, Procedure
     from domain.models import (
@@ -423,7 +423,8 @@ class DossierLifecycle:
             provided = ", ".join(p.inbox.supplement.provided_items)
             p.inbox.supplement = None
             p.clock = p.clock.resume(workflow.now(), await self._calendar())
-            self._record("citizen", TrailAction.SUPPLEMENTED, provided, state=DossierState.AWAITING_DECISION)
+            self._record("citizen", TrailAction.SUPPLEMENTED, provided, state=DossierState.AWAITING_DECISION,
+                         deadline_proof=deadline_proof(p.submission.received_at, p.clock))
 
     async def _wait_for_decision(self) -> None:
         """Wait, reminding the unit when little time is left and escalating when the deadline passes."""
@@ -562,10 +563,10 @@ class DossierLifecycle:
 
     def _record(self, actor: str, action: TrailAction, detail: str = "", *, at: datetime | None = None,
                 written: bool = False, state: DossierState | None = None, overdue: bool | None = None,
-                assigned_officer: str | None = None) -> None:
+                assigned_officer: str | None = None, deadline_proof: DeadlineProof | None = None) -> None:
         """Add to the decision trail (``DossierProgress.record``), now unless ``at`` says when."""
         self._progress.record(at or workflow.now(), actor, action, detail, written=written, state=state,
-                              overdue=overdue, assigned_officer=assigned_officer)
+                              overdue=overdue, assigned_officer=assigned_officer, deadline_proof=deadline_proof)
 
     async def _calendar(self) -> CalendarSnapshot | None:
         """The operators' calendar declarations now in force (an activity: its answer in the history keeps every

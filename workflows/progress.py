@@ -14,7 +14,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import CLOSING_KEY, AuditRecord, UnitRoster
-    from domain.deadlines import DeadlineClock
+    from domain.deadlines import DeadlineClock, DeadlineProof
     from domain.kinds import DocumentKind, Procedure
     from domain.models import (
         DossierState,
@@ -79,11 +79,12 @@ class DossierProgress:
 
     def record(self, at: datetime, actor: str, action: TrailAction, detail: str = "", *, written: bool = False,
                state: DossierState | None = None, overdue: bool | None = None,
-               assigned_officer: str | None = None) -> TrailEntry:
+               assigned_officer: str | None = None, deadline_proof: DeadlineProof | None = None) -> TrailEntry:
         """The one way to add to the decision trail. The entry goes to the audit table with the next activity that
         writes there, unless ``written`` (the activity that decided it wrote it itself).
 
-        ``state``, ``overdue`` and ``assigned_officer`` are the read-model changes the entry causes, if any: records
+        ``state``, ``overdue``, ``assigned_officer`` and ``deadline_proof`` (a moved deadline) are the read-model
+        changes the entry causes, if any: records
         can be written late, so they carry only the changes they cause, never a snapshot that could move the read
         model backwards."""
         entry = TrailEntry(at=at, actor=actor, action=action, detail=detail)
@@ -91,7 +92,8 @@ class DossierProgress:
         self.trail.append(entry)
         if not written:
             self.unwritten.append(AuditRecord(dossier_code=self.code, event_key=key, entry=entry, state=state,
-                                              overdue=overdue, assigned_officer=assigned_officer))
+                                              overdue=overdue, assigned_officer=assigned_officer,
+                                              deadline_proof=deadline_proof))
         return entry
 
     def take_unwritten(self) -> tuple[AuditRecord, ...]:

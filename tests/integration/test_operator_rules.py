@@ -154,3 +154,29 @@ async def test_a_candidate_rule_set_lists_the_open_dossiers_it_would_judge_diffe
     assert parse_submission(renting).dossier_code not in report.not_in_engine
     for code in codes:
         await desk.decide(code, DecisionKind.REJECT, reason="Kiểm thử tác động quy định")
+
+
+async def test_the_status_carries_the_pause_for_a_supplement(desk: Desk, pool: asyncpg.Pool):
+    """After a supplement round the read model's deadline and proof are the restarted clock's, with its pause."""
+    from cutru.api.portal import _DOSSIER, _view
+    from domain.models import Supplement
+
+    async with pool.acquire() as conn:
+        person = await new_person(conn)
+        place = await new_place(conn, owner_id=person.personal_id)
+    raw = registration(person, place)
+    raw["received_at"] = datetime(2031, 6, 2, 9, tzinfo=VN_TZ).isoformat()
+    code = raw["dossier_code"]
+    await desk.start(raw)
+    first = await desk.wait_state(code, DossierState.AWAITING_DECISION)
+    await desk.decide(code, DecisionKind.REQUEST_SUPPLEMENT, missing_items=("Bản sao hợp đồng",))
+    await desk.wait_state(code, DossierState.AWAITING_SUPPLEMENT)
+    await desk.dossiers.supplement(code, Supplement(provided_items=("Bản sao hợp đồng",)))
+    resumed = await desk.wait_state(code, DossierState.AWAITING_DECISION)
+    await desk.decide(code, DecisionKind.REJECT, reason="Kiểm thử tạm dừng")  # writes the trail so far
+    await desk.result(code)
+    view = _view(await pool.fetchrow(_DOSSIER, code), [])
+    assert view.deadline_proof is not None and len(view.deadline_proof.pauses) == 1
+    assert view.deadline_proof.pauses[0].restarted_at is not None
+    assert view.deadline_proof.deadline == resumed.deadline == view.deadline
+    assert first.deadline is not None and resumed.deadline is not None and resumed.deadline >= first.deadline
