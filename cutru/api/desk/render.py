@@ -81,11 +81,13 @@ FIELD_LABELS: dict[str, str] = {
     "basis": "Căn cứ đăng ký", "province_code": "Mã tỉnh, thành phố", "address_line": "Số nhà, đường phố",
     "declared_floor_area_m2": "Diện tích sàn kê khai (m²)", "contract_certified": "Hợp đồng đã công chứng",
     "owner_id": "Số định danh chủ sở hữu", "fee_exemption": "Miễn lệ phí", "start_date": "Từ ngày",
-    "end_date": "Đến ngày", "months": "Số tháng", "guests": "Người lưu trú",
+    "end_date": "Đến ngày", "months": "Số tháng", "guests": "Người lưu trú", "filed_by": "Cán bộ nộp giúp",
+    "contact": "Liên hệ", "attachments": "Giấy tờ đính kèm",
 }
 FIELD_VALUES: dict[str, str] = {
     "male": "Nam", "female": "Nữ", "online": "Trực tuyến", "assisted": "Tại trụ sở (cán bộ nộp giúp)",
-    "electronic": "Điện tử", "post": "Bưu chính", "head": "Chủ hộ", "spouse": "Vợ/chồng", "child": "Con",
+    "electronic": "Điện tử", "postal": "Bưu chính", "sms": "Tin nhắn SMS", "at_office": "Nhận tại trụ sở",
+    "head": "Chủ hộ", "spouse": "Vợ/chồng", "child": "Con",
     "household_head": "Chủ hộ", "owner": "Chủ sở hữu chỗ ở", "own_residence": "Chỗ ở hợp pháp thuộc sở hữu của mình",
 }
 

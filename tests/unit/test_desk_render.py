@@ -1,0 +1,32 @@
+"""What the desk prints: Vietnamese time in GMT+7 with the zone shown, dd/mm/yyyy dates, decimal commas,
+Vietnamese names for procedures, states and filed values; and its templates escape what they show."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from cutru.api.desk.render import STATE_LABELS, TEMPLATES, days, field_value, procedure_name, vn_date, vn_time
+from domain.models import DossierState
+
+
+def test_times_are_vietnamese_local_with_the_zone_and_dates_day_first():
+    assert vn_time(datetime(2026, 12, 16, 10, 0, tzinfo=UTC)) == "17:00 16/12/2026 (GMT+7)"
+    assert vn_time(datetime(2026, 12, 31, 17, 30, tzinfo=UTC)) == "00:30 01/01/2027 (GMT+7)"
+    assert vn_date(datetime(2026, 12, 31, 17, 30, tzinfo=UTC)) == "01/01/2027"
+    assert vn_date(date(2026, 2, 3)) == "03/02/2026" and vn_time(None) == "—"
+    assert days(Decimal("7.5")) == "7,5" and days(Decimal("2.0")) == "2"
+
+
+def test_names_and_filed_values_read_in_vietnamese():
+    assert procedure_name("PermanentResidenceRegistration") == "Đăng ký thường trú"
+    assert procedure_name("NotAProcedure") == "NotAProcedure"
+    assert set(STATE_LABELS) == set(DossierState)
+    assert field_value("1990-05-17") == "17/05/1990"
+    assert field_value("2026-12-06T22:18:58+00:00") == "05:18 07/12/2026 (GMT+7)"
+    assert field_value("female") == "Nữ" and field_value("Số 5 phố Huế") == "Số 5 phố Huế"
+
+
+def test_what_a_page_shows_is_escaped():
+    html = TEMPLATES.from_string("{{ value }}").render(value="<script>alert(1)</script>")
+    assert html == "&lt;script&gt;alert(1)&lt;/script&gt;"
