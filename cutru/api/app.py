@@ -28,6 +28,7 @@ from cutru.api import (
     attachments,
     auditors,
     desk,
+    events,
     inbox,
     intake,
     officers,
@@ -225,7 +226,7 @@ def create_app(settings: ApiSettings, *, verifier: Verifier | None = None) -> Fa
                       {"name": "payments", "description": "payment gateways (role payment_gateway)"},
                       {"name": "officers", "description": "officers and supervisors"},
                       {"name": "auditors", "description": "auditors"},
-                      {"name": "operators", "description": "probes and metrics"},
+                      {"name": "operators", "description": "probes, metrics and event subscriptions"},
                   ])
     install_problems(app)
     app.add_exception_handler(RPCError, _on_rpc_error)
@@ -240,7 +241,7 @@ def create_app(settings: ApiSettings, *, verifier: Verifier | None = None) -> Fa
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(Metrics, metrics=metrics)  # added last: outermost, so it sees the 413s too
     for module in (public, verification, portal, attachments, payments, officers, intake, supervisors, statistics,
-                   inbox, auditors, operators):
+                   inbox, auditors, operators, events):
         app.include_router(module.router)
     app.include_router(attachments.desk_router)
     desk.mount(app)

@@ -71,6 +71,12 @@ RULES: dict[str, Rule] = {
     "payment_ipn": Rule(PUBLIC, 200),  # the gateway's own protocol: an unsigned call gets RspCode 97, not a 401
     "payment_return": Rule(PUBLIC, 400),  # no signed result: the page says so
     "metrics": Rule(_roles(Role.OPERATOR), 200),
+    "list_subscriptions": Rule(_roles(Role.OPERATOR), 200),
+    "list_deliveries": Rule(_roles(Role.OPERATOR), 404),  # of a subscription that does not exist
+    "list_dead_letters": Rule(_roles(Role.OPERATOR), 404),
+    "replay_events": Rule(_roles(Role.OPERATOR), 404),
+    "end_subscription": Rule(_roles(Role.OPERATOR), 404),
+    "create_subscription": Rule(_roles(Role.OPERATOR), WRITE),
     "list_dossiers": Rule(PORTAL, 200, LISTING),
     "get_dossier": Rule(PORTAL, 200, 404),
     "list_documents": Rule(PORTAL, 200, 404),
@@ -144,7 +150,7 @@ async def request(api: httpx.AsyncClient, world: World, op: Operation, token: st
     """The operation on the world's dossier. A write carries an Idempotency-Key, so that a refusal that kept one
     would show, except where the answer expected is a success (a batch answered per item), which keeps it."""
     path = op.path.format(code=world.code, procedure="PermanentResidenceRegistration", form="CT01", kind="CT04",
-                          sha256="0" * 64)
+                          sha256="0" * 64, subscription_id=uuid.UUID(int=0))
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if not 200 <= expected < 300:
         headers["Idempotency-Key"] = str(uuid.uuid4())
@@ -161,6 +167,10 @@ async def request(api: httpx.AsyncClient, world: World, op: Operation, token: st
         "inbox_read": {"notice_ids": [1]},
         "desk_attachment_finding": {"kind": "title_deed", "accepted": True},
         "verify_document_file": {},
+        "replay_events": {"from_sequence": 0},
+        "end_subscription": None,
+        "create_subscription": {"client": "statistics", "url": "http://127.0.0.1:9/events",
+                                "event_types": ["result.returned"]},
     }
     if op.operation_id in ("submit_dossier", "intake_dossier"):
         body: Any = await submission()
@@ -172,7 +182,8 @@ async def request(api: httpx.AsyncClient, world: World, op: Operation, token: st
 
 
 TABLES = ("dossiers", "audit_events", "api_idempotency", "documents", "payments", "payment_transactions",
-          "personal_data_reads", "desk_notices", "attachments", "attachment_findings")
+          "personal_data_reads", "desk_notices", "attachments", "attachment_findings", "subscriptions",
+          "event_deliveries")
 
 
 async def written(world: World, codes: list[str]) -> dict[str, int]:

@@ -1,0 +1,161 @@
+"""Events for other systems: subscriptions through the operators' API, deliveries signed as Standard Webhooks says
+to a real HTTP subscriber that is down for a while, the dead letters of one that never answers, and a replay."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiohttp import web
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.notify import Backoff, Outbox
+from cutru.clients.client import DossierClient
+from cutru.platform.config import Settings
+from domain import webhooks
+from domain.models import DossierState
+from tests.api_fixtures import bearer
+from tests.cli import closed_port
+from tests.factories import pay
+from tests.integration.test_permanent_registration import approve, own_residence_dossier, wait_state
+from tests.notify_fixtures import dispatching, eventually
+from tests.oidc import OidcProvider, client_credentials_token
+
+# Retried within a second, given up after about seven.
+BACKOFF = Backoff(first=timedelta(milliseconds=200), longest=timedelta(seconds=1), attempts=10)
+
+
+@pytest.fixture
+async def worker(client: Client, settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[Worker | None]:
+    """The API's worker, with the webhook dispatcher retrying quickly."""
+    async with dispatching(client, settings, pool, Outbox(pool, backoff=BACKOFF), ["webhook"]):
+        yield None
+
+
+class Subscriber:
+    """A subscriber's endpoint (aiohttp) that takes only correctly signed events; started and stopped at will."""
+
+    def __init__(self) -> None:
+        self.port = closed_port()
+        self.url = f"http://127.0.0.1:{self.port}/cutru-events"
+        self.secret = ""
+        self.received: list[dict[str, Any]] = []
+        self.refused = 0
+        self._runner: web.AppRunner | None = None
+
+    async def _take(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if not webhooks.verify(self.secret, dict(request.headers), body, int(time.time())):
+            self.refused += 1
+            return web.Response(status=401)
+        self.received.append({"id": request.headers["webhook-id"], **json.loads(body)})
+        return web.Response(status=204)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/cutru-events", self._take)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+async def test_events_reach_a_subscriber_that_was_down_and_replay_from_a_sequence(
+        api_client: httpx.AsyncClient, oidc_provider: OidcProvider, client: Client, settings: Settings,
+        pool: asyncpg.Pool):
+    operator = bearer(client_credentials_token(oidc_provider, "cutru-operator"))
+    subscriber = Subscriber()
+    created = await api_client.post("/v1/subscriptions", headers=operator,
+                                    json={"client": "portal", "url": subscriber.url})
+    assert created.status_code == 201, created.text
+    portal = created.json()
+    subscriber.secret = portal["secret"]
+    assert portal["secret"].startswith("whsec_") and portal["event_types"] == []
+    unreachable = (await api_client.post("/v1/subscriptions", headers=operator, json={
+        "client": "statistics", "url": f"http://127.0.0.1:{closed_port()}/x",
+        "event_types": ["dossier.completed"]})).json()
+    portal_token = bearer(client_credentials_token(oidc_provider))
+    refused = await api_client.post("/v1/subscriptions", headers=portal_token,
+                                    json={"client": "portal", "url": subscriber.url})
+    assert refused.status_code == 403
+
+    try:
+        dossiers = DossierClient(client, settings.task_queue)
+        submission = await own_residence_dossier(pool)
+        code = submission["dossier_code"]
+        await dossiers.submit(submission)
+        await wait_state(dossiers, code, DossierState.AWAITING_DECISION)
+        await dossiers.decide(code, approve())
+        await wait_state(dossiers, code, DossierState.AWAITING_PAYMENT)
+
+        # The subscriber comes up: what it missed arrives, and what follows.
+        await subscriber.start()
+        await pay(dossiers, pool, code)
+        assert (await dossiers.result(code)).state == DossierState.COMPLETED
+        expected = {"dossier.received", "dossier.accepted", "dossier.decided", "fee.due", "fee.paid",
+                    "dossier.completed"}
+
+        def mine() -> list[dict[str, Any]]:
+            return [e for e in subscriber.received if e["data"]["dossier_code"] == code]
+
+        async def all_arrived() -> bool:
+            return {e["type"] for e in mine()} == expected
+        await eventually(all_arrived, "every event of the dossier at the subscriber")
+        arrived = sorted(mine(), key=lambda e: e["sequence"])
+        # In the order written: the trail entry of the approval is written after the fee's order is made.
+        assert [e["type"] for e in arrived] == ["dossier.received", "dossier.accepted", "fee.due", "dossier.decided",
+                                                "fee.paid", "dossier.completed"] and subscriber.refused == 0
+        assert all(e["id"] == str(e["id"]) and "personal_id" not in json.dumps(e) for e in arrived)
+        assert arrived[0]["data"]["resource"] == f"/v1/dossiers/{code}"
+
+        log = (await api_client.get(f"/v1/subscriptions/{portal['subscription_id']}/deliveries",
+                                    headers=operator, params={"after": arrived[0]["sequence"] - 1})).json()
+        first = next(d for d in log if d["sequence"] == arrived[0]["sequence"])
+        assert first["status"] == "delivered" and first["attempts"] > 1 and first["last_status"] == 204
+
+        # The subscriber that never answers: its delivery gives up and shows among the dead letters.
+        async def dead() -> bool:
+            letters = (await api_client.get(f"/v1/subscriptions/{unreachable['subscription_id']}/dead-letters",
+                                            headers=operator)).json()
+            return any(d["dossier_code"] == code and d["type"] == "dossier.completed" for d in letters)
+        await eventually(dead, "the unreachable subscriber's dead letter")
+
+        # The portal lost what it took after the decision: a replay from that sequence delivers it again.
+        before = len(mine())
+        from_sequence = arrived[2]["sequence"]
+        replay = await api_client.post(f"/v1/subscriptions/{portal['subscription_id']}/replay", headers=operator,
+                                       json={"from_sequence": from_sequence})
+        assert replay.status_code == 202 and replay.json()["scheduled"] >= 4
+
+        async def replayed() -> bool:
+            return len(mine()) >= before + 4
+        await eventually(replayed, "the replayed events")
+        again = mine()[before:]
+        assert sorted(e["id"] for e in again) == sorted(e["id"] for e in arrived[2:])
+    finally:
+        await subscriber.stop()
+        for subscription in (portal, unreachable):
+            ended = await api_client.delete(f"/v1/subscriptions/{subscription['subscription_id']}", headers=operator)
+            assert ended.status_code == 200 and not ended.json()["active"]
+
+
+async def test_subscriptions_refuse_what_they_cannot_deliver(api_client: httpx.AsyncClient,
+                                                             oidc_provider: OidcProvider):
+    operator = bearer(client_credentials_token(oidc_provider, "cutru-operator"))
+    for body in ({"client": "portal", "url": "ftp://example.vn/x"}, {"client": "bank", "url": "http://a.vn"},
+                 {"client": "portal", "url": "http://a.vn", "event_types": ["dossier.lost"]}):
+        answer = await api_client.post("/v1/subscriptions", headers=operator, json=body)
+        assert answer.status_code == 422 and answer.headers["content-type"].startswith("application/problem+json")
+    missing = await api_client.post("/v1/subscriptions/00000000-0000-0000-0000-000000000000/replay",
+                                    headers=operator, json={"from_sequence": 1})
+    assert missing.status_code == 404 and missing.json()["code"] == "subscription_not_found"
