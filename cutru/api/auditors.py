@@ -247,6 +247,11 @@ async def audit_history(
     state: Annotated[ApiState, Depends(api_state)],
     principal: Annotated[Principal, Depends(permit("audit_export"))],
 ) -> StreamingResponse:
+    return await history_export(state, principal, code, Channel.API)
+
+
+async def history_export(state: ApiState, principal: Principal, code: str, channel: Channel) -> StreamingResponse:
+    """The history export as a streamed download (the API's and the desk's); the read recorded."""
     await _auditable(state, principal, code)
     events = state.dossiers.client.get_workflow_handle(code).fetch_history_events().__aiter__()
     # The first page is read before answering, so that a failure is a problem answer and not a cut stream.
@@ -254,7 +259,7 @@ async def audit_history(
         first = await anext(events)
     except StopAsyncIteration:
         first = None
-    await record_reads(state.pool, principal, [code], Channel.API, "audit_history")
+    await record_reads(state.pool, principal, [code], channel, "audit_history")
     return StreamingResponse(_history_json(_chained(first, events)), media_type="application/json",
                              headers={"Content-Disposition": f'attachment; filename="{_file_name(code)}.json"'})
 

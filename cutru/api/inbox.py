@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import Field
 
-from cutru.api.officers import _officer_id as officer_id_of
+from cutru.api.officers import officer_id_of
 from cutru.api.problems import problem_responses
 from cutru.api.security import permit
 from cutru.api.state import ApiState, api_state
@@ -25,6 +25,7 @@ router = APIRouter(prefix="/v1/desk/inbox", tags=["officers"])
 
 _READS = problem_responses(401, 403, 422)
 _MAX_ID = 2**63 - 1
+MAX_MARKED = 200  # notices marked read in one request
 
 # Newest first, by id (the order they were written in), after the cursor's id; the unread count rides along.
 _LIST_SQL = """
@@ -69,7 +70,7 @@ class Unread(Boundary):
 
 
 class MarkRead(Boundary):
-    notice_ids: tuple[int, ...] = Field(min_length=1, max_length=200)
+    notice_ids: tuple[int, ...] = Field(min_length=1, max_length=MAX_MARKED)
 
 
 class Marked(Boundary):

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from temporalio.service import RPCError
 
 from cutru.api.idempotency import idempotent
-from cutru.api.officers import _officer_id as officer_id_of
+from cutru.api.officers import officer_id_of
 from cutru.api.portal import _WRITE_ERRORS, _check_scope, _json, _receipt, _rejected, _unavailable
 from cutru.api.problems import field_errors, problem_responses, validation_problem
 from cutru.api.ratelimit import write_limit

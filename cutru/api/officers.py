@@ -61,7 +61,7 @@ _WRITES = {**problem_responses(401, 403, 404, 409, 422), **RATE_LIMITED}
 # ---------------------------------------------------------------------------------------------- scope
 
 
-def _officer_id(principal: Principal) -> str:
+def officer_id_of(principal: Principal) -> str:
     if not principal.officer_id:
         raise forbidden("Your token names no officer (claim officer_id): sign in with your own officer account.",
                         "Tài khoản không gắn với cán bộ nào (officer_id): hãy đăng nhập bằng tài khoản cán bộ.")
@@ -95,7 +95,7 @@ async def _visible(state: ApiState, principal: Principal, code: str) -> tuple[st
 
 async def _acting_officer(state: ApiState, principal: Principal, unit: str, *, supervisor: bool) -> Officer:
     """The caller's officer record as the database holds it now: active, of the dossier's unit (its supervisor)."""
-    officer_id = _officer_id(principal)
+    officer_id = officer_id_of(principal)
     officer = await find_officer(state.pool, officer_id)
     if officer is None or not officer.active:
         raise forbidden(f"Officer {officer_id} is not an active officer: ask the unit's supervisor.",
@@ -183,8 +183,16 @@ async def desk_queue(
     limit: Limit = None,
     cursor: Cursor = None,
 ) -> Page[QueueItem]:
-    return await unit_queue(state, principal, QueueFilter(unit=unit, procedure=procedure, state=status, mine=mine,
-                                                          q=q), limit=limit, cursor=cursor)
+    listing = await unit_queue(state, principal, QueueFilter(unit=unit, procedure=procedure, state=status, mine=mine,
+                                                             q=q), limit=limit, cursor=cursor)
+    await listed(state, principal, listing, Channel.API, "desk_queue")
+    return listing
+
+
+async def listed(state: ApiState, principal: Principal, listing: Page[QueueItem], channel: Channel,
+                 operation: str) -> None:
+    """A listing shows each dossier's applicant: a read of every dossier on the page."""
+    await record_reads(state.pool, principal, [item.dossier_code for item in listing.items], channel, operation)
 
 
 async def unit_queue(state: ApiState, principal: Principal, chosen: QueueFilter, *, limit: int | None,
@@ -192,7 +200,7 @@ async def unit_queue(state: ApiState, principal: Principal, chosen: QueueFilter,
     """One page of the caller's queue as ``chosen`` narrows it (the API's and the web desk's)."""
     return await _listing(state, _units(principal, chosen.unit), _procedures(principal, chosen.procedure),
                           limit=limit, cursor=cursor, states=[chosen.state] if chosen.state else QUEUE_STATES,
-                          assigned_to=_officer_id(principal) if chosen.mine else None, search=chosen.q)
+                          assigned_to=officer_id_of(principal) if chosen.mine else None, search=chosen.q)
 
 
 @router.get("/escalations", response_model=Page[QueueItem], responses=_READS, operation_id="desk_escalations",
@@ -204,6 +212,14 @@ async def desk_escalations(
     limit: Limit = None,
     cursor: Cursor = None,
 ) -> Page[QueueItem]:
+    listing = await escalations(state, principal, unit, limit=limit, cursor=cursor)
+    await listed(state, principal, listing, Channel.API, "desk_escalations")
+    return listing
+
+
+async def escalations(state: ApiState, principal: Principal, unit: str | None, *, limit: int | None,
+                      cursor: str | None) -> Page[QueueItem]:
+    """One page of the dossiers overdue or due within one working day (the API's and the web desk's)."""
     due_by = _CALENDAR.add_working_days(datetime.now(UTC), 1)
     return await _listing(state, _units(principal, unit), _procedures(principal, None), limit=limit, cursor=cursor,
                           due_by=due_by)
@@ -279,22 +295,28 @@ async def desk_reassign(
     principal: Annotated[Principal, Depends(permit("reassign"))],
 ) -> Response:
     async def produce() -> Response:
-        unit, applicant_name = await _writable(state, principal, code)
-        supervisor = await _acting_officer(state, principal, unit, supervisor=True)
-        # The dossier checks its roster as it was at acceptance; the database says who is active now.
-        target = await find_officer(state.pool, body.officer_id)
-        if target is None or not target.active or target.unit_code != unit:
-            raise Problem(409, "reassignment_refused", "The reassignment is refused", "Không thể phân công lại",
-                          detail=f"{body.officer_id} is not an active officer of {unit}.",
-                          detail_vi=f"{body.officer_id} không phải cán bộ đang công tác tại đơn vị {unit}.")
-        reassignment = Reassignment(supervisor_id=supervisor.officer_id, officer_id=body.officer_id,
-                                    reason=body.reason)
-        signed = sign_reassignment_now(_decision_keys(state), reassignment, code, _token_id(principal, request))
-        status = await _updated(state.dossiers.reassign(code, signed), code, REASSIGNMENT_REFUSED,
-                                "reassignment", "việc phân công lại")
-        return _json(masked(status, applicant_name))
+        return _json(await reassign(state, principal, code, body, _token_id(principal, request)))
 
     return await idempotent(request, state, principal, produce)
+
+
+async def reassign(state: ApiState, principal: Principal, code: str, body: ReassignmentRequest,
+                   token_id: str) -> DeskDossier:
+    """The supervisor's reassignment, checked against the database now, signed for ``token_id`` and sent to the
+    dossier (the API's and the web desk's); a Problem when anything refuses it."""
+    unit, applicant_name = await _writable(state, principal, code)
+    supervisor = await _acting_officer(state, principal, unit, supervisor=True)
+    # The dossier checks its roster as it was at acceptance; the database says who is active now.
+    target = await find_officer(state.pool, body.officer_id)
+    if target is None or not target.active or target.unit_code != unit:
+        raise Problem(409, "reassignment_refused", "The reassignment is refused", "Không thể phân công lại",
+                      detail=f"{body.officer_id} is not an active officer of {unit}.",
+                      detail_vi=f"{body.officer_id} không phải cán bộ đang công tác tại đơn vị {unit}.")
+    reassignment = Reassignment(supervisor_id=supervisor.officer_id, officer_id=body.officer_id, reason=body.reason)
+    signed = sign_reassignment_now(_decision_keys(state), reassignment, code, token_id)
+    status = await _updated(state.dossiers.reassign(code, signed), code, REASSIGNMENT_REFUSED,
+                            "reassignment", "việc phân công lại")
+    return masked(status, applicant_name)
 
 
 async def _updated(update: Awaitable[T], code: str, refused_type: str, what: str, what_vi: str) -> T:

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from cutru.api.officers import _officer_id as officer_id_of
+from cutru.api.officers import officer_id_of
 from cutru.api.problems import FieldError, problem_responses, validation_problem
 from cutru.api.security import check_unit, forbidden, permit
 from cutru.api.state import ApiState, api_state

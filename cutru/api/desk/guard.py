@@ -26,6 +26,7 @@ from starlette.datastructures import FormData
 
 from cutru.api.desk.render import page
 from cutru.api.desk.sessions import SESSION_COOKIE, DeskSession, close_session, current_session
+from cutru.api.inbox import unread_count
 from cutru.api.problems import Problem
 from cutru.api.security import AUTHORISATIONS
 from cutru.api.state import ApiState, api_state
@@ -58,6 +59,8 @@ async def signed_in(request: Request, state: Annotated[ApiState, Depends(api_sta
             await close_session(state.pool, session_id)
             raise SignInRequired
     request.state.desk_session = session
+    if officer_id is not None:  # the header's count of the officer's unread notices
+        request.state.desk_unread = await unread_count(state, officer_id)
     return session
 
 

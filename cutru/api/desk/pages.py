@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from cutru.api.desk.guard import DeskRoute, Form, Session, allowed
 from cutru.api.desk.render import STATE_LABELS, days, page, procedure_name, vn_date, vn_time
-from cutru.api.officers import decide, desk_view, unit_queue
+from cutru.api.officers import decide, desk_view, listed, unit_queue
 from cutru.api.portal import stored_document
 from cutru.api.problems import Problem
 from cutru.api.state import ApiState, api_state
@@ -79,6 +79,7 @@ async def queue_page(
     except ValidationError as error:
         raise _INVALID_FILTER from error
     listing = await unit_queue(state, session.principal, chosen, limit=PAGE_SIZE, cursor=cursor)
+    await listed(state, session.principal, listing, Channel.DESK, "queue")
     now = datetime.now(UTC)
     rows = [(item, _working_days_left(item.deadline, now)) for item in listing.items]
     return page(request, "queue.html", rows=rows, chosen=chosen, next_cursor=listing.next_cursor,

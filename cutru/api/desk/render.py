@@ -156,5 +156,6 @@ SECURITY_HEADERS = {
 def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     """The template rendered with ``context`` plus what every page shows (the signed-in officer, the form token)."""
     body = TEMPLATES.get_template(template).render(
-        request=request, session=getattr(request.state, "desk_session", None), **context)
+        request=request, session=getattr(request.state, "desk_session", None),
+        unread=getattr(request.state, "desk_unread", 0), **context)
     return HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)

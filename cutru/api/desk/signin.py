@@ -34,12 +34,14 @@ from cutru.api.desk.sessions import (
 )
 from cutru.api.problems import Problem
 from cutru.api.state import ApiState, api_state
-from cutru.platform.oidc import TokenRejected
+from cutru.platform.oidc import Role, TokenRejected
 
 router = APIRouter(prefix="/desk", route_class=DeskRoute, include_in_schema=False)
 
 CALLBACK_PATH = "/desk/auth/callback"
 HOME = "/desk/queue"
+AUDIT_HOME = "/desk/audit"
+DESK_ROLES = frozenset({Role.OFFICER, Role.SUPERVISOR})
 _HTTP_TIMEOUT = httpx.Timeout(10.0)
 
 _NO_PROVIDER = Problem(503, "issuer_unavailable", "The identity provider is unreachable",
@@ -137,6 +139,8 @@ async def callback(request: Request, state: Annotated[ApiState, Depends(api_stat
     session_id, _ = await open_session(state.pool, principal,
                                        idle=timedelta(minutes=settings.desk_idle_minutes),
                                        lifetime=timedelta(hours=settings.desk_session_hours))
+    if return_to == HOME and not principal.roles & DESK_ROLES and Role.AUDITOR in principal.roles:
+        return_to = AUDIT_HOME  # an auditor has no queue
     response = RedirectResponse(return_to, status_code=303)
     _cookie(response, SESSION_COOKIE, session_id, int(settings.desk_session_hours * 3600))
     response.delete_cookie(SIGN_IN_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
