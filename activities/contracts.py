@@ -14,6 +14,7 @@ from domain.kinds import DocumentKind, Procedure
 from domain.models import (
     Boundary,
     Channel,
+    ChecklistItem,
     Contact,
     Delivery,
     DossierState,
@@ -295,6 +296,7 @@ class DocumentRequest(Boundary):
     deadline_proof: DeadlineProof | None = None  # CT04 prints it
     decided_by: str | None = None
     missing_items: tuple[str, ...] = ()
+    checklist: tuple[ChecklistItem, ...] = ()  # CT05 item by item, when the officer gave one
 
 
 class DeliveryRequest(WritesTrail):

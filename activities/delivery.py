@@ -92,6 +92,7 @@ def document_data(request: DocumentRequest, kind: DocumentKind, issued_at: datet
         issued_at=issued_at,
         refusal_reason="; ".join(r.message_vi or r.message for r in request.refusals) or None,
         missing_items=request.missing_items,
+        checklist=request.checklist,
         officer_name=request.decided_by,
         verification_code=verification[0] if verification else None,
         verification_url=verification[1] if verification else None,

@@ -37,6 +37,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from domain.calendar import format_date
 from domain.kinds import DocumentKind, Procedure
+from domain.models import ChecklistItem
 from domain.procedures.catalogue import PROCEDURES
 from domain.verification import CODE_PATTERN, VERIFIED_KINDS, printed, qr_modules, verification_address
 
@@ -99,6 +100,7 @@ class DocumentData(BaseModel):
     # CT04: how the appointment date was counted (``DeadlineProof.lines_vi``); absent on receipts issued before it.
     deadline_counting: tuple[_LongText, ...] = Field(default=(), max_length=12)
     missing_items: tuple[_Text, ...] = Field(default=(), max_length=30)  # CT05
+    checklist: tuple[ChecklistItem, ...] = Field(default=(), max_length=20)  # CT05, item by item when given
     refusal_reason: _LongText | None = None  # CT06
     valid_until: date | None = None  # CT07
     residence_statements: tuple[_Text, ...] = Field(default=(), max_length=10)  # CT07
@@ -208,7 +210,13 @@ def _body(data: DocumentData) -> list[tuple[str, str] | str]:
         lines: list[tuple[str, str] | str] = [
             "Đề nghị công dân bổ sung, hoàn thiện hồ sơ với các nội dung sau:"
         ]
-        lines += [(f"{i}. ", item) for i, item in enumerate(data.missing_items, start=1)]
+        if data.checklist:
+            for i, entry in enumerate(data.checklist, start=1):
+                lines += [(f"{i}. ", entry.item), ("   Căn cứ: ", entry.legal_basis),
+                          ("   Giấy tờ được chấp nhận: ", "; ".join(kind.vietnamese for kind in entry.accepted_kinds))]
+            lines.append("Công dân gửi bổ sung từng mục kèm giấy tờ; hồ sơ được giải quyết tiếp khi đủ các mục.")
+        else:
+            lines += [(f"{i}. ", item) for i, item in enumerate(data.missing_items, start=1)]
         lines.append("Thời hạn giải quyết được tính lại từ ngày hồ sơ được bổ sung đầy đủ, hợp lệ.")
         return lines
     if kind is DocumentKind.CT06:

@@ -31,6 +31,8 @@ Signed = TypeVar("Signed", OfficerDecision, Reassignment)
 def canonical_bytes(message: OfficerDecision | Reassignment) -> bytes:
     """What the signature covers: every field but the signature, ``signed_at`` as UTC ISO 8601."""
     fields = message.model_dump(mode="json", exclude={"signature"})
+    if not fields.get("checklist"):  # added later: a message without one signs as it did before the field existed
+        fields.pop("checklist", None)
     fields["kind"] = type(message).__name__  # a decision's signature never verifies a reassignment
     if message.signed_at is not None:
         fields["signed_at"] = message.signed_at.astimezone(UTC).isoformat()

@@ -222,6 +222,28 @@ class AttachmentRef(Boundary):
     size_bytes: int = Field(gt=0)
 
 
+class ChecklistItem(Boundary):
+    """One item of a CT05 checklist: what is missing, the law that asks for it, and the kinds of paper that answer
+    it (one attachment of any of them)."""
+
+    item: Item
+    legal_basis: str = Field(min_length=1, max_length=300)
+    accepted_kinds: tuple[AttachmentKind, ...] = Field(min_length=1, max_length=10)
+
+
+class ChecklistAnswer(Boundary):
+    """The citizen's answer to one checklist item: the paper, uploaded first."""
+
+    item: int = Field(ge=0, lt=20, description="the item's position in the checklist, from 0")
+    attachment: AttachmentRef
+
+
+class ChecklistEntry(ChecklistItem):
+    """An item as the dossier holds it while a supplement is awaited: answered, or still missing."""
+
+    answer: AttachmentRef | None = None
+
+
 # The key under which submissions carried the timings before they became the worker's.
 LEGACY_PROCESSING_KEY = "processing"
 
@@ -366,6 +388,9 @@ class OfficerDecision(SignedEnvelope):
     decision: DecisionKind
     reason: str | None = Field(default=None, max_length=1000)
     missing_items: tuple[Item, ...] = Field(default=(), max_length=20)
+    checklist: tuple[ChecklistItem, ...] = Field(
+        default=(), max_length=20, description="the missing items with their legal basis and the papers accepted; "
+                                               "missing_items then name the same items")
 
     @model_validator(mode="after")
     def _reason_where_the_law_wants_one(self) -> OfficerDecision:
@@ -373,6 +398,8 @@ class OfficerDecision(SignedEnvelope):
             raise ValueError("a rejection needs a reason: it is printed on the CT06 refusal")
         if self.decision == DecisionKind.REQUEST_SUPPLEMENT and not self.missing_items:
             raise ValueError("a supplement request lists the missing items: they are printed on CT05")
+        if self.checklist and self.missing_items != tuple(entry.item for entry in self.checklist):
+            raise ValueError("missing_items must name the checklist's items, in its order")
         return self
 
 
@@ -395,8 +422,16 @@ class Reassignment(SignedEnvelope):
 class Supplement(Boundary):
     """Signal ``supplement``: the citizen completes the dossier after a CT05 request."""
 
-    provided_items: tuple[Item, ...] = Field(min_length=1, max_length=20)
+    provided_items: tuple[Item, ...] = Field(default=(), max_length=20)
+    answers: tuple[ChecklistAnswer, ...] = Field(default=(), max_length=20,
+                                                 description="papers answering the CT05 checklist, item by item")
     note: str | None = Field(default=None, max_length=1000)
+
+    @model_validator(mode="after")
+    def _something_supplied(self) -> Supplement:
+        if not self.provided_items and not self.answers:
+            raise ValueError("a supplement lists the provided items or answers checklist items")
+        return self
 
 
 class PaymentConfirmation(Boundary):
@@ -480,6 +515,8 @@ class DossierStatus(Boundary):
     documents: tuple[DocumentKind, ...]
     trail: tuple[TrailEntry, ...]
     findings: tuple[str, ...] = ()
+    checklist: tuple[ChecklistEntry, ...] = Field(default=(), description="the CT05 checklist awaited: an item "
+                                                                          "without an answer is still missing")
     submission: dict[str, Any] | None = Field(default=None, description="what the citizen filed (papers, consents)")
 
 

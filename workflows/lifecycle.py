@@ -64,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.envelopes import MAX_AGE, signature_problem
     from domain.kinds import DocumentKind, Procedure
     from domain.models import (
+        ChecklistEntry,
         DecisionKind,
         DecisionReceipt,
         DossierOutcome,
@@ -127,6 +128,9 @@ REASSIGNMENT_REFUSED = "ReassignmentRefused"
 # dossier's own applicant on a citizen's filing (workflow.patched ids: histories from before replay as they ran).
 SIGNED_DECISIONS = "signed-decisions"
 CHECKED_WITHDRAWAL = "checked-withdrawal"
+# A supplement request may carry a checklist (CT05 item by item): the dossier then waits for an answer to every item
+# and resumes the clock at the last one, instead of taking one ``supplement`` signal as the whole supplement.
+SUPPLEMENT_CHECKLIST = "supplement-checklist"
 # The deadline is computed under the operators' calendar declarations, read by an activity at the start of the clock
 # and at each restart (domain.calendar rule 5); histories from before them count with the package's calendar alone.
 CALENDAR_EXCEPTIONS = "calendar-exceptions"
@@ -269,8 +273,13 @@ class DossierLifecycle:
 
     @workflow.signal
     def supplement(self, supplement: Supplement) -> None:
-        if self._progress.state == DossierState.AWAITING_SUPPLEMENT and self._progress.inbox.supplement is None:
-            self._progress.inbox.supplement = supplement
+        p = self._progress
+        if p.state != DossierState.AWAITING_SUPPLEMENT:
+            return
+        if p.checklist:
+            p.answer_checklist(supplement.answers)
+        elif p.inbox.supplement is None:
+            p.inbox.supplement = supplement
 
     @workflow.signal
     def payment_confirmed(self, confirmation: PaymentConfirmation) -> None:
@@ -402,16 +411,18 @@ class DossierLifecycle:
             # Supplement request (CT05): the clock stops until the dossier is complete again.
             p.clock = p.clock.pause(workflow.now())
             self._set_state(DossierState.AWAITING_SUPPLEMENT)
+            if decision.checklist and workflow.patched(SUPPLEMENT_CHECKLIST):
+                p.checklist = [ChecklistEntry(**item.model_dump()) for item in decision.checklist]
             await self._internal(DossierActivities.issue_document, DocumentRequest(
                 dossier_code=p.code, procedure=self.procedure, kinds=(DocumentKind.CT05,),
                 paper=DossierPaper.of(p.submission), decided_by=decision.officer_id,
-                missing_items=decision.missing_items))
+                missing_items=decision.missing_items, checklist=decision.checklist))
             self._record(decision.officer_id, TrailAction.SUPPLEMENT_REQUESTED, detail,
                          state=DossierState.AWAITING_SUPPLEMENT)
             await self._flush()
             try:
                 await workflow.wait_condition(
-                    lambda: p.inbox.supplement is not None or p.inbox.withdrawal is not None,
+                    lambda: p.inbox.supplement is not None or p.checklist_complete or p.inbox.withdrawal is not None,
                     timeout=p.processing.supplement_timeout,
                 )
             except TimeoutError:
@@ -419,8 +430,13 @@ class DossierLifecycle:
                                           detail="no supplement within the time allowed")
             if p.inbox.withdrawal is not None:
                 return await self._finish(DossierState.WITHDRAWN, actor="citizen", detail=p.inbox.withdrawal.reason)
-            assert p.inbox.supplement is not None
-            provided = ", ".join(p.inbox.supplement.provided_items)
+            if p.checklist:
+                provided = "; ".join(f"{entry.item}: {entry.answer.file_name}" for entry in p.checklist
+                                     if entry.answer is not None)
+                p.checklist = []
+            else:
+                assert p.inbox.supplement is not None
+                provided = ", ".join(p.inbox.supplement.provided_items)
             p.inbox.supplement = None
             p.clock = p.clock.resume(workflow.now(), await self._calendar())
             self._record("citizen", TrailAction.SUPPLEMENTED, provided, state=DossierState.AWAITING_DECISION,

@@ -17,6 +17,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.deadlines import DeadlineClock, DeadlineProof
     from domain.kinds import DocumentKind, Procedure
     from domain.models import (
+        ChecklistAnswer,
+        ChecklistEntry,
         DossierState,
         DossierStatus,
         OfficerDecision,
@@ -67,6 +69,8 @@ class DossierProgress:
     refusals: tuple[Refusal, ...] = ()
     documents: tuple[DocumentKind, ...] = ()
     findings: tuple[str, ...] = ()
+    # The CT05 checklist while a supplement is awaited (empty for a request of plain missing items).
+    checklist: list[ChecklistEntry] = field(default_factory=list)
     approved_by: str | None = None
     trail: list[TrailEntry] = field(default_factory=list)
     # Trail entries not yet in the audit table: they ride with the next activity that writes there.
@@ -96,6 +100,19 @@ class DossierProgress:
                                               deadline_proof=deadline_proof))
         return entry
 
+    def answer_checklist(self, answers: tuple[ChecklistAnswer, ...]) -> None:
+        """Take the answers to items still missing, each with a paper of a kind the item accepts; others are
+        ignored (the API refuses them before they are sent)."""
+        for answer in answers:
+            if 0 <= answer.item < len(self.checklist):
+                entry = self.checklist[answer.item]
+                if entry.answer is None and answer.attachment.kind in entry.accepted_kinds:
+                    self.checklist[answer.item] = entry.model_copy(update={"answer": answer.attachment})
+
+    @property
+    def checklist_complete(self) -> bool:
+        return bool(self.checklist) and all(entry.answer is not None for entry in self.checklist)
+
     def take_unwritten(self) -> tuple[AuditRecord, ...]:
         """The entries for the activity about to write them; taken before it is awaited, as handlers may add more."""
         taken, self.unwritten = tuple(self.unwritten), []
@@ -123,5 +140,6 @@ class DossierProgress:
             documents=self.documents,
             trail=tuple(self.trail),
             findings=self.findings,
+            checklist=tuple(self.checklist),
             submission=self.submission.model_dump(mode="json") if self.submission else None,
         )

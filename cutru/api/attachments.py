@@ -41,7 +41,7 @@ from domain.attachments import (
     MediaType,
     content_problem,
 )
-from domain.models import AttachmentRef, Boundary, Sha256
+from domain.models import AttachmentRef, Boundary, ChecklistAnswer, Sha256
 
 router = APIRouter(prefix="/v1", tags=["portal"])
 desk_router = APIRouter(prefix="/v1/desk", tags=["officers"])
@@ -226,12 +226,14 @@ async def _commit(state: ApiState, path: Path, sha256: str, media_type: MediaTyp
 # ---------------------------------------------------------------------------------------------- references
 
 
-async def unknown_uploads(pool: asyncpg.Pool, papers: Sequence[AttachmentRef], field: str) -> list[FieldError]:
-    """The references that name no stored file, or name one with another media type or size."""
+async def unknown_uploads(pool: asyncpg.Pool, papers: Sequence[AttachmentRef],
+                          field: str = "attachments.{}.sha256") -> list[FieldError]:
+    """The references that name no stored file, or name one with another media type or size; ``field`` places the
+    index of each in the request."""
     rows = await pool.fetch("SELECT sha256, media_type, size_bytes FROM attachments WHERE sha256 = ANY($1)",
                             [paper.sha256 for paper in papers])
     stored = {row["sha256"]: (row["media_type"], row["size_bytes"]) for row in rows}
-    return [FieldError(field=f"{field}.{index}.sha256",
+    return [FieldError(field=field.format(index),
                        message="no file with this SHA-256, media type and size was uploaded: upload it first "
                                "(POST /v1/attachments)",
                        message_vi="Chưa tải lên tệp có mã SHA-256, định dạng và dung lượng này; hãy tải tệp lên "
@@ -240,7 +242,8 @@ async def unknown_uploads(pool: asyncpg.Pool, papers: Sequence[AttachmentRef], f
             if stored.get(paper.sha256) != (paper.media_type.value, paper.size_bytes)]
 
 
-async def check_uploads(pool: asyncpg.Pool, papers: Sequence[AttachmentRef], field: str = "attachments") -> None:
+async def check_uploads(pool: asyncpg.Pool, papers: Sequence[AttachmentRef],
+                        field: str = "attachments.{}.sha256") -> None:
     """422 when a reference names no stored file."""
     errors = await unknown_uploads(pool, papers, field)
     if errors:
@@ -258,6 +261,37 @@ async def link(pool: asyncpg.Pool, dossier_code: str, papers: Sequence[Attachmen
         " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
         [(dossier_code, paper.sha256, paper.kind.value, paper.file_name, item)
          for paper, item in zip(papers, items, strict=True)])
+
+
+async def check_answers(state: ApiState, code: str, answers: Sequence[ChecklistAnswer]) -> None:
+    """The answers fit the dossier's CT05 checklist: each names an item still missing, with a paper of a kind the
+    item accepts, uploaded before. 409 when the supplement request has no checklist, 422 otherwise."""
+    checklist = (await state.dossiers.status(code)).checklist
+    if not checklist:
+        raise Problem(409, "no_checklist", "The supplement request has no checklist",
+                      "Yêu cầu bổ sung không có danh mục từng mục",
+                      detail=f"Dossier {code} asks for its missing items as a list: send provided_items.",
+                      detail_vi=f"Hồ sơ {code} yêu cầu bổ sung theo danh sách: gửi provided_items.")
+    errors: list[FieldError] = []
+    taken: set[int] = set()
+    for index, answer in enumerate(answers):
+        entry = checklist[answer.item] if answer.item < len(checklist) else None
+        if entry is None:
+            errors.append(FieldError(field=f"answers.{index}.item", message=f"the checklist has {len(checklist)} "
+                                     "items, numbered from 0", message_vi=f"Danh mục có {len(checklist)} mục, "
+                                     "đánh số từ 0."))
+        elif entry.answer is not None or answer.item in taken:
+            errors.append(FieldError(field=f"answers.{index}.item", message="this item is already answered",
+                                     message_vi="Mục này đã được bổ sung."))
+        elif answer.attachment.kind not in entry.accepted_kinds:
+            errors.append(FieldError(
+                field=f"answers.{index}.attachment.kind",
+                message=f"this item accepts {', '.join(entry.accepted_kinds)}",
+                message_vi="Mục này chỉ nhận: " + "; ".join(kind.vietnamese for kind in entry.accepted_kinds)))
+        taken.add(answer.item)
+    if errors:
+        raise validation_problem(errors)
+    await check_uploads(state.pool, [answer.attachment for answer in answers], "answers.{}.attachment.sha256")
 
 
 # ---------------------------------------------------------------------------------------------- officers
@@ -316,6 +350,12 @@ async def desk_attachments(code: str, state: State,
 async def desk_attachment(code: str, sha256: Sha256, state: State,
                           principal: Annotated[Principal, Depends(permit("officer_view"))]) -> Response:
     await _visible(state, principal, code)
+    return await paper_response(state, code, sha256)
+
+
+async def paper_response(state: ApiState, code: str, sha256: str) -> Response:
+    """The file the dossier carries as ``sha256``, streamed from the store (the API's and the web desk's), for a
+    caller already allowed to see the dossier."""
     row = await state.pool.fetchrow(
         "SELECT d.file_name, a.media_type, a.size_bytes FROM dossier_attachments d JOIN attachments a USING (sha256)"
         " WHERE d.dossier_code = $1 AND d.sha256 = $2 LIMIT 1", code, sha256)

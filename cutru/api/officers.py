@@ -277,7 +277,8 @@ async def decide(state: ApiState, principal: Principal, code: str, body: Decisio
     officer = await _acting_officer(state, principal, unit, supervisor=False)
     try:
         decision = OfficerDecision(officer_id=officer.officer_id, decision=body.decision, reason=body.reason,
-                                   missing_items=body.missing_items)
+                                   missing_items=body.missing_items or tuple(entry.item for entry in body.checklist),
+                                   checklist=body.checklist)
     except ValidationError as error:
         raise validation_problem(field_errors(error.errors())) from error
     signed = sign_decision_now(_decision_keys(state), decision, code, token_id)

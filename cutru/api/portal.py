@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from cutru.api.attachments import check_uploads, link, unknown_uploads
+from cutru.api.attachments import check_answers, check_uploads, link, unknown_uploads
 from cutru.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from cutru.api.idempotency import idempotent
 from cutru.api.problems import (
@@ -233,8 +233,7 @@ async def submit_batch(batch: BatchRequest, request: Request, state: State,
         except Problem as refusal:
             return BatchItemResult(index=index, dossier_code=code, result="rejected", errors=[
                 FieldError(field="(item)", message=refusal.detail, message_vi=refusal.detail_vi)])
-        unknown = await unknown_uploads(state.pool, checked.attachments, "attachments") if checked.attachments \
-            else []
+        unknown = await unknown_uploads(state.pool, checked.attachments) if checked.attachments else []
         if unknown:
             return BatchItemResult(index=index, dossier_code=code, result="rejected", errors=unknown)
         if uses_register(checked):
@@ -270,7 +269,9 @@ async def submit_batch(batch: BatchRequest, request: Request, state: State,
     "/dossiers/{code}/supplements", operation_id="supplement_dossier", status_code=202,
     dependencies=[write_limit("supplement_dossier")],
     response_model=MessageAccepted, summary="The citizen supplies what a CT05 asked for",
-    description="Accepted only while the dossier waits for a supplement. " + _IDEMPOTENCY_DOC,
+    description="Accepted only while the dossier waits for a supplement. When the CT05 is a checklist, answer its "
+                "items (`answers`), one paper each, in one request or several: the dossier resumes, and its clock "
+                "runs again, when the last item is answered. " + _IDEMPOTENCY_DOC,
     responses={**_WRITE_ERRORS, **problem_responses(404, 503)},
 )
 async def supplement_dossier(code: str, supplement: Supplement, request: Request,
@@ -283,6 +284,10 @@ async def supplement_dossier(code: str, supplement: Supplement, request: Request
                       detail_vi=f"Hồ sơ {code} không ở trạng thái chờ bổ sung (chỉ bổ sung sau phiếu CT05).")
 
     async def produce() -> Response:
+        if supplement.answers:
+            await check_answers(state, code, supplement.answers)
+            await link(state.pool, code, [answer.attachment for answer in supplement.answers],
+                       [answer.item for answer in supplement.answers])
         await _signal(state.dossiers.supplement(code, supplement), code)
         return _json(MessageAccepted(dossier_code=code, message="supplement"), 202)
 

@@ -16,7 +16,7 @@ import asyncpg
 from pydantic import Field
 
 from domain.identity import mask_personal_id
-from domain.models import Boundary, DecisionKind, DossierStatus, Item
+from domain.models import Boundary, ChecklistItem, DecisionKind, DossierStatus, Item
 
 # What LIKE reads as a wildcard or escape: a searched name means its letters only.
 _LIKE_SPECIAL = re.compile(r"[\\%_]")
@@ -84,7 +84,11 @@ class DecisionRequest(Boundary):
     decision: DecisionKind
     reason: str | None = Field(default=None, max_length=1000, description="required for a rejection (CT06)")
     missing_items: tuple[Item, ...] = Field(default=(), max_length=20,
-                                            description="required for a supplement request (CT05)")
+                                            description="required for a supplement request (CT05), unless a "
+                                                        "checklist names the items")
+    checklist: tuple[ChecklistItem, ...] = Field(
+        default=(), max_length=20, description="a supplement request item by item: each with its legal basis and "
+                                               "the kinds of paper accepted; the citizen answers each with a paper")
 
 
 class ReassignmentRequest(Boundary):

@@ -18,6 +18,7 @@ from cutru.api.app import create_app
 from cutru.api.settings import ApiSettings
 from cutru.clients.client import DossierClient
 from cutru.platform.config import Settings
+from cutru.platform.storage import AttachmentSettings
 from tests.e2e.desk import VIEWPORT, DeskStack, screenshot_dir
 from tests.factories import FAST
 from tests.oidc import OidcProvider, free_port
@@ -36,7 +37,8 @@ async def desk_stack(client: Client, database_url: str, pool: asyncpg.Pool, oidc
         document_dir=tmp_path_factory.mktemp("e2e-documents"), processing=FAST,
     )
     port = free_port()
-    app = create_app(ApiSettings(core=settings, oidc=oidc_provider.settings))
+    attachments = AttachmentSettings(store=tmp_path_factory.mktemp("e2e-attachments").as_uri())
+    app = create_app(ApiSettings(core=settings, oidc=oidc_provider.settings, attachments=attachments))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
                                            timeout_graceful_shutdown=1))
     async with build_worker(client, settings, pool):

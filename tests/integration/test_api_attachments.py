@@ -20,7 +20,7 @@ from domain.models import DossierState
 from tests.api_fixtures import bearer
 from tests.attachment_files import eicar_pdf, jpeg, pdf, png, zip_archive
 from tests.integration.test_api import assert_problem
-from tests.integration.test_permanent_registration import own_residence_dossier, wait_state
+from tests.integration.test_permanent_registration import own_residence_dossier, wait_for, wait_state
 from tests.oidc import OidcProvider, login_token
 
 OFFICER = "CB-00070-02"
@@ -147,4 +147,55 @@ async def test_a_submission_refers_to_uploads_and_officers_of_the_unit_open_them
     accepted = await api_client.post(finding, json={"kind": "title_deed", "accepted": True}, headers=officer)
     assert accepted.json()["finding"]["accepted"] is True  # the latest finding is the one in force
     assert await pool.fetchval("SELECT count(*) FROM attachment_findings WHERE dossier_code = $1", code) == 2
+    await state.dossiers.handle(code).terminate("test over")
+
+
+async def test_the_citizen_answers_a_checklist_item_by_item_and_the_officer_sees_what_is_missing(
+        api_client: httpx.AsyncClient, portal_token: str, pool: asyncpg.Pool, oidc_provider: OidcProvider,
+        state: ApiState):
+    submission = await own_residence_dossier(pool)
+    code = submission["dossier_code"]
+    portal, officer = bearer(portal_token), bearer(login_token(oidc_provider, OFFICER))
+    assert (await api_client.post("/v1/dossiers", json=submission, headers=portal)).status_code == 201
+    await wait_state(state.dossiers, code, DossierState.AWAITING_DECISION)
+    checklist = [
+        {"item": "Giấy chứng nhận quyền sở hữu nhà ở", "legal_basis": "Luật Cư trú 2020, Điều 21 khoản 1",
+         "accepted_kinds": ["title_deed"]},
+        {"item": "Văn bản đồng ý của chủ hộ", "legal_basis": "Luật Cư trú 2020, Điều 21 khoản 2",
+         "accepted_kinds": ["consent_letter", "other"]},
+    ]
+    decided = await api_client.post(f"/v1/desk/dossiers/{code}/decision", headers=officer,
+                                    json={"decision": "request_supplement", "checklist": checklist})
+    assert decided.status_code == 200, decided.text
+    await wait_state(state.dossiers, code, DossierState.AWAITING_SUPPLEMENT)
+
+    deed = (await upload(api_client, portal_token, pdf(b"deed"), "application/pdf", "so-do.pdf")).json()
+    letter = (await upload(api_client, portal_token, png(8, 8), "image/png", "dong-y.png")).json()
+
+    def reply(item: int, kind: str, receipt: dict[str, Any]) -> dict[str, Any]:
+        fields = {k: receipt[k] for k in ("sha256", "file_name", "media_type", "size_bytes")}
+        return {"answers": [{"item": item, "attachment": {"kind": kind, **fields}}]}
+
+    supplements = f"/v1/dossiers/{code}/supplements"
+    wrong = await api_client.post(supplements, json=reply(0, "consent_letter", letter), headers=portal)
+    assert assert_problem(wrong, 422, "invalid_request")["errors"][0]["field"] == "answers.0.attachment.kind"
+    unknown = reply(0, "title_deed", {**deed, "sha256": hashlib.sha256(b"never").hexdigest()})
+    assert assert_problem(await api_client.post(supplements, json=unknown, headers=portal), 422,
+                          "invalid_request")["errors"][0]["field"] == "answers.0.attachment.sha256"
+    assert (await api_client.post(supplements, json=reply(0, "title_deed", deed), headers=portal)).status_code == 202
+
+    async def missing() -> list[str]:
+        view = (await api_client.get(f"/v1/desk/dossiers/{code}", headers=officer)).json()
+        return [entry["item"] for entry in view["checklist"] if entry["answer"] is None]
+
+    async def only_the_letter_missing() -> bool:
+        return await missing() == ["Văn bản đồng ý của chủ hộ"]
+
+    await wait_for(only_the_letter_missing)
+    again = await api_client.post(supplements, json=reply(0, "title_deed", deed), headers=portal)
+    assert assert_problem(again, 422, "invalid_request")["errors"][0]["message"] == "this item is already answered"
+    assert (await api_client.post(supplements, json=reply(1, "other", letter), headers=portal)).status_code == 202
+    await wait_state(state.dossiers, code, DossierState.AWAITING_DECISION)
+    papers = (await api_client.get(f"/v1/desk/dossiers/{code}/attachments", headers=officer)).json()
+    assert [(paper["kind"], paper["checklist_item"]) for paper in papers] == [("title_deed", 0), ("other", 1)]
     await state.dossiers.handle(code).terminate("test over")

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
+from cutru.api.attachments import paper_response, papers_of
 from cutru.api.desk.guard import DeskRoute, Form, Session, allowed
 from cutru.api.desk.render import STATE_LABELS, days, page, procedure_name, vn_date, vn_time
 from cutru.api.officers import decide, desk_view, listed, unit_queue
@@ -30,7 +31,7 @@ from cutru.platform.reads import Channel, record_reads
 from domain.calendar import WorkingCalendar, local_date
 from domain.deadlines import DeadlineProof
 from domain.kinds import DocumentKind, Procedure
-from domain.models import DecisionKind, DossierState, Refusal, TrailAction
+from domain.models import DecisionKind, DossierState, Refusal, Sha256, TrailAction
 from domain.procedures.catalogue import PROCEDURES
 
 router = APIRouter(prefix="/desk", route_class=DeskRoute, include_in_schema=False)
@@ -163,6 +164,7 @@ async def dossier_page(code: str, request: Request, session: Session,
     dossier = await desk_view(state, session.principal, code, Channel.DESK)
     deciding = dossier.state == DossierState.AWAITING_DECISION and _may_decide(session)
     return page(request, "dossier.html", dossier=dossier, documents=await _documents(state, code),
+                papers=await papers_of(state.pool, code),
                 account=deadline_account(dossier, await _proof(state, code), datetime.now(UTC)),
                 grounds=grounds(dossier), deciding=deciding, supplement_items=SUPPLEMENT_ITEMS,
                 done=next((text for kind, text in DONE.items() if kind.value == done), ""))
@@ -179,6 +181,15 @@ async def document(code: str, kind: DocumentKind, session: Session,
     return Response(content, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{code}-{kind.value}.pdf"', "Cache-Control": "private, no-store",
         "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/dossiers/{code}/attachments/{sha256}")
+async def attached_paper(code: str, sha256: Sha256, session: Session,
+                         state: Annotated[ApiState, Depends(api_state)]) -> Response:
+    """A paper the citizen attached, shown in the browser, for the officers who may see the dossier."""
+    allowed(session, "officer_view")
+    await desk_view(state, session.principal, code, None)
+    return await paper_response(state, code, sha256)
 
 
 def _decision(form: Form, dossier: DeskDossier) -> DecisionRequest:
