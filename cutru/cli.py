@@ -21,7 +21,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from importlib.metadata import entry_points
 from io import StringIO
@@ -49,7 +49,7 @@ from cutru.api.client import ApiClient, ApiError, ApiUnreachable, LoginError, to
 from cutru.clients import audit, exit_now, rules, schemas
 from cutru.clients.client import DossierClient, SubmissionRejected, check_submission
 from cutru.clients.officer import DecisionRequest, QueueItem, ReassignmentRequest
-from cutru.platform import codec
+from cutru.platform import codec, storage
 from cutru.platform.config import ConfigError, Settings, load_settings
 from cutru.platform.db.migrate import migrate
 from cutru.platform.logging import configure_logging, forward_core_logs
@@ -485,6 +485,17 @@ async def _migrate(session: Session, args: argparse.Namespace) -> int:
     return OK
 
 
+async def _attachments_purge(session: Session, args: argparse.Namespace) -> int:
+    store = storage.open_store(storage.attachment_settings_from_env())
+    pool = await session.pool()
+    released = 0 if args.dossier is None else await storage.release_dossier(pool, store, args.dossier)
+    orphans = await storage.purge_orphans(pool, store, datetime.now(UTC) - timedelta(days=args.orphan_days))
+    emit(args, {"released": released, "orphans": orphans},
+         f"removed {released} file(s) of dossier {args.dossier} and {orphans} file(s) no dossier carries"
+         if args.dossier else f"removed {orphans} file(s) no dossier carries")
+    return OK
+
+
 def _calendar_text(snapshot: CalendarSnapshot) -> str:
     lines = [f"calendar declarations, version {snapshot.version}"]
     lines += [f"  {d.day.isoformat()}  {d.kind:<12} {d.decision}" for d in snapshot.declarations]
@@ -705,6 +716,12 @@ def _operator_commands(commands: Any) -> None:
         "--check", action="store_true", help="exit 1 when the committed files are stale")
     _add(commands, "migrate", "apply pending database migrations", _async(_migrate)).add_argument(
         "--database-url", help="defaults to DATABASE_URL")
+    files = _add(commands, "attachments", "the attachment store (docs/attachments.md)")
+    purge = _add(files.add_subparsers(dest="action", required=True, metavar="ACTION"), "purge",
+                 "remove the files of a deleted dossier and those no dossier carries", _async(_attachments_purge))
+    purge.add_argument("--dossier", help="release this dossier's files first (its attachments are deleted with it)")
+    purge.add_argument("--orphan-days", type=int, default=7,
+                       help="remove files uploaded more than this many days ago that no dossier carries (default 7)")
     keys = _add(commands, "codec", "payload encryption keys")
     generate = _add(keys.add_subparsers(dest="action", required=True, metavar="ACTION"), "generate-key",
                     "print a new keyid:base64key entry for CUTRU_PAYLOAD_KEYS", _generate_key)

@@ -24,10 +24,12 @@ import os
 import struct
 import tempfile
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
+import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
 from cutru.platform.config import STATE_DIR, ConfigError
@@ -208,6 +210,43 @@ def open_store(settings: AttachmentSettings) -> BlobStore:
         client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url)
         return S3Store(client, url.netloc, url.path.lstrip("/"))
     raise ConfigError(f"CUTRU_ATTACHMENT_STORE: {settings.store!r} is neither file:///path nor s3://bucket/prefix")
+
+
+# ---------------------------------------------------------------------------------------------- retention
+
+
+async def release_dossier(pool: asyncpg.Pool, store: BlobStore, dossier_code: str) -> int:
+    """Delete a dossier's attachments with it: forget which files it carried (the findings on them go too) and
+    remove those no other dossier carries. The number of files removed."""
+    rows = await pool.fetch("DELETE FROM dossier_attachments WHERE dossier_code = $1 RETURNING sha256", dossier_code)
+    return await _remove_unreferenced(pool, store, sorted({row["sha256"] for row in rows}))
+
+
+async def purge_orphans(pool: asyncpg.Pool, store: BlobStore, uploaded_before: datetime) -> int:
+    """Remove the files uploaded before ``uploaded_before`` that no dossier carries (uploaded, never submitted, or
+    released). The number removed."""
+    rows = await pool.fetch(
+        "SELECT sha256 FROM attachments a WHERE uploaded_at < $1"
+        " AND NOT EXISTS (SELECT FROM dossier_attachments d WHERE d.sha256 = a.sha256) ORDER BY sha256",
+        uploaded_before)
+    return await _remove_unreferenced(pool, store, [row["sha256"] for row in rows])
+
+
+async def _remove_unreferenced(pool: asyncpg.Pool, store: BlobStore, candidates: list[str]) -> int:
+    """Each file, if still unreferenced: its row locked first, so that a submission naming it waits (its foreign
+    key) and then fails rather than refer to a file being removed; the file goes before the row, so that a failure
+    leaves a row to retry from, never a file nothing lists."""
+    removed = 0
+    for sha256 in candidates:
+        async with pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval("SELECT sha256 FROM attachments WHERE sha256 = $1 FOR UPDATE", sha256) is None:
+                continue
+            if await conn.fetchval("SELECT EXISTS (SELECT FROM dossier_attachments WHERE sha256 = $1)", sha256):
+                continue
+            await store.delete(sha256)
+            await conn.execute("DELETE FROM attachments WHERE sha256 = $1", sha256)
+            removed += 1
+    return removed
 
 
 # ---------------------------------------------------------------------------------------------- malware scan
