@@ -112,6 +112,12 @@ def _too_large(limit: int) -> Problem:
                    detail_vi=f"Tệp tối đa {mib:g} MiB; hãy quét với độ phân giải thấp hơn hoặc chia nhỏ tài liệu.")
 
 
+def _not_stored(code: str, title: str, title_vi: str) -> Problem:
+    """503 for a part of the upload path that is down: the file was not stored, and may be sent again."""
+    return Problem(503, code, title, title_vi, detail="Nothing was stored; send the file again shortly.",
+                   detail_vi="Tệp chưa được lưu; hãy gửi lại sau giây lát.", headers={"Retry-After": "5"})
+
+
 def _media_type(request: Request) -> MediaType:
     declared = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     try:
@@ -184,10 +190,8 @@ async def upload_attachment(
         try:
             threat = await state.scanner.scan(path)
         except ScannerUnavailable as error:
-            raise Problem(503, "scanner_unavailable", "The malware scanner is unavailable",
-                          "Chưa kiểm tra được mã độc", detail="Nothing was stored; send the file again shortly.",
-                          detail_vi="Tệp chưa được lưu; hãy gửi lại sau giây lát.", headers={"Retry-After": "5"}
-                          ) from error
+            raise _not_stored("scanner_unavailable", "The malware scanner is unavailable",
+                              "Chưa kiểm tra được mã độc") from error
         if threat is not None:
             raise _refused(422, ContentProblem("malware_found", f"The malware scan found {threat}; the file is "
                                                "not stored.", f"Phát hiện mã độc ({threat}); tệp không được lưu."))
@@ -215,11 +219,8 @@ async def _commit(state: ApiState, path: Path, sha256: str, media_type: MediaTyp
             try:
                 await state.store.commit(path, sha256, media_type.value, size)
             except StoreError as error:
-                raise Problem(503, "store_unavailable", "The file store is unavailable",
-                              "Kho lưu trữ tệp tạm thời không sẵn sàng",
-                              detail="Nothing was stored; send the file again shortly.",
-                              detail_vi="Tệp chưa được lưu; hãy gửi lại sau giây lát.",
-                              headers={"Retry-After": "5"}) from error
+                raise _not_stored("store_unavailable", "The file store is unavailable",
+                                  "Kho lưu trữ tệp tạm thời không sẵn sàng") from error
     return not inserted
 
 

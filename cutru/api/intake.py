@@ -17,6 +17,7 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from pydantic import ValidationError
 from temporalio.service import RPCError
 
+from cutru.api.attachments import check_uploads, link
 from cutru.api.idempotency import idempotent
 from cutru.api.officers import officer_id_of
 from cutru.api.portal import _WRITE_ERRORS, _check_scope, _json, _receipt, _rejected, _unavailable
@@ -65,10 +66,13 @@ async def file_at_counter(state: ApiState, principal: Principal,
     officer_id = officer_id_of(principal)
     submission = assisted(raw, officer_id, datetime.now(UTC))
     _check_scope(principal, submission, assisted_by=officer_id)
+    if submission.attachments:
+        await check_uploads(state.pool, submission.attachments)
     try:
         receipt = await state.dossiers.submit(submission)
     except RPCError as error:
         raise _unavailable(error) from error
+    await link(state.pool, submission.dossier_code, submission.attachments)
     return submission, receipt.already_submitted
 
 

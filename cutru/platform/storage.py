@@ -85,6 +85,21 @@ class BlobStore(Protocol):
         """Remove the file; nothing happens when it is not there."""
 
 
+class _Readable(Protocol):
+    def read(self, size: int) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+async def _chunks(source: _Readable) -> AsyncIterator[bytes]:
+    """A blocking file-like object's bytes, a chunk at a time off the event loop; closed at the end."""
+    try:
+        while chunk := await asyncio.to_thread(source.read, CHUNK):
+            yield chunk
+    finally:
+        source.close()
+
+
 class FileStore:
     """A directory: ``<root>/<first two hex digits>/<sha256>``; uploads are spooled in ``<root>/.staging`` so that
     committing is a rename on the same file system (atomic: a reader sees all of a file or none of it)."""
@@ -119,12 +134,8 @@ class FileStore:
         return await asyncio.to_thread(self._path(sha256).is_file)
 
     async def read(self, sha256: str) -> AsyncIterator[bytes]:
-        file = await asyncio.to_thread(self._path(sha256).open, "rb")
-        try:
-            while chunk := await asyncio.to_thread(file.read, CHUNK):
-                yield chunk
-        finally:
-            file.close()
+        async for chunk in _chunks(await asyncio.to_thread(self._path(sha256).open, "rb")):
+            yield chunk
 
     async def delete(self, sha256: str) -> None:
         await asyncio.to_thread(self._path(sha256).unlink, missing_ok=True)
@@ -188,12 +199,8 @@ class S3Store:
 
     async def read(self, sha256: str) -> AsyncIterator[bytes]:
         response = await asyncio.to_thread(self.client.get_object, Bucket=self.bucket, Key=self._key(sha256))
-        body = response["Body"]
-        try:
-            while chunk := await asyncio.to_thread(body.read, CHUNK):
-                yield chunk
-        finally:
-            body.close()
+        async for chunk in _chunks(response["Body"]):
+            yield chunk
 
     async def delete(self, sha256: str) -> None:
         await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=self._key(sha256))
