@@ -21,6 +21,7 @@ from domain.models import (
     Person,
     ProcessingOptions,
     Refusal,
+    Signer,
     TrailAction,
     TrailEntry,
 )
@@ -297,6 +298,9 @@ class DocumentRequest(Boundary):
     decided_by: str | None = None
     missing_items: tuple[str, ...] = ()
     checklist: tuple[ChecklistItem, ...] = ()  # CT05 item by item, when the officer gave one
+    # Who signs the result forms (CT03, CT07, CT08): the unit head or an authorised deputy; None when the
+    # procedure needs no sign-off, and in histories recorded before sign-offs.
+    signer: Signer | None = None
 
 
 class DeliveryRequest(WritesTrail):

@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 
     from domain.documents import DocumentData, StoredDocument
 
-# Forms whose content comes from what the dossier's commit recorded (``residence_changes.summary``).
-_FROM_RECORDS = frozenset({DocumentKind.CT03, DocumentKind.CT07, DocumentKind.CT08})
+# Forms whose content comes from what the dossier's commit recorded (``residence_changes.summary``); the same are
+# the results the unit head signs.
+_FROM_RECORDS = _SIGNED_BY_HEAD = frozenset({DocumentKind.CT03, DocumentKind.CT07, DocumentKind.CT08})
 
 _CURRENT_ADDRESS_SQL = """
 SELECT province_code, commune_code, address_line FROM (
@@ -93,7 +94,9 @@ def document_data(request: DocumentRequest, kind: DocumentKind, issued_at: datet
         refusal_reason="; ".join(r.message_vi or r.message for r in request.refusals) or None,
         missing_items=request.missing_items,
         checklist=request.checklist,
-        officer_name=request.decided_by,
+        # A result form names its signer, never an officer code; a receipt outcome its receiving officer.
+        officer_name=None if kind in _SIGNED_BY_HEAD else request.decided_by,
+        signer=request.signer if kind in _SIGNED_BY_HEAD else None,
         verification_code=verification[0] if verification else None,
         verification_url=verification[1] if verification else None,
         **kind_fields,

@@ -14,7 +14,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from cutru_local.seed import DEMO_COMMUNE_CODE, DEMO_OFFICER_ID, DEMO_PROVINCE_CODE, DEMO_UNIT_CODE
+from cutru_local.seed import (
+    DEMO_COMMUNE_CODE,
+    DEMO_OFFICER_ID,
+    DEMO_PROVINCE_CODE,
+    DEMO_SUPERVISOR_ID,
+    DEMO_UNIT_CODE,
+)
 
 from chaos.population import BUILDERS, Case, Plan, Population, today_in_vietnam
 from cutru.clients.client import check_submission
@@ -27,6 +33,7 @@ COMMUNE = DEMO_COMMUNE_CODE
 PROVINCE = DEMO_PROVINCE_CODE
 UNIT = DEMO_UNIT_CODE
 OFFICER = DEMO_OFFICER_ID
+HEAD = DEMO_SUPERVISOR_ID  # the demo unit's head, who signs its results
 _STREETS = ("Hàng Bạc", "Hàng Gai", "Hàng Đào", "Hàng Bông", "Hàng Trống", "Tràng Tiền", "Bà Triệu", "Lò Sũ")
 
 

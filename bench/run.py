@@ -73,17 +73,19 @@ from temporalio.service import RPCError
 
 from bench import api, stats
 from bench.floor import FloorPlan, FloorWorkflow, shaped_search_attributes
-from bench.population import OFFICER, Applicant, load_applicants, one_of_each, registration, stay_notification
+from bench.population import HEAD, OFFICER, Applicant, load_applicants, one_of_each, registration, stay_notification
 from bench.stack import NAMESPACE, Database, PhaseMeter, TemporalServer, WorkerProcesses, cli_version
 from cutru.clients.client import DossierClient
+from cutru.clients.signoff import find_signer
 from cutru.platform.codec import KeyRing, data_converter, new_key_line
 from cutru.platform.config import PROJECT_ROOT, TEMPORAL_VARIABLES, TUNING_VARIABLES
 from cutru.platform.db.migrate import migrate
 from cutru.platform.signing import DecisionKeyRing
 from domain.kinds import Procedure
-from domain.models import DecisionKind, DossierState, OfficerDecision
+from domain.models import DecisionKind, DossierState, OfficerDecision, SignOff, SignOffKind
 from domain.procedures.catalogue import PROCEDURES
 from domain.procedures.stay_notification import StayNotificationSubmission
+from workflows.lifecycle import STATUS_KEY
 from workflows.procedures import WORKFLOWS
 from workflows.stay_register import register_key
 
@@ -293,36 +295,43 @@ async def wait_recorded(database_url: str, phase: Phase, timeout: float) -> None
 
 
 async def officer(decide_one: Callable[[str], Awaitable[object]], client: Client, phase: Phase,
-                  stop: asyncio.Event) -> None:
+                  stop: asyncio.Event, sign_one: Callable[[str], Awaitable[object]] | None = None) -> None:
     """Decide each workflow (``decide_one``: a dossier's approval, a shaped floor's release) once the officer's work
-    queue lists it as awaiting a decision."""
-    query = f"TaskQueue = '{phase.queue}' AND DossierStatus = '{DossierState.AWAITING_DECISION.value}'"
+    queue lists it as awaiting a decision; with ``sign_one``, the head then signs each proposal the queue lists as
+    awaiting the sign-off. A dossier counts as handled after its last step."""
+    steps = {DossierState.AWAITING_DECISION.value: decide_one}
+    if sign_one is not None:
+        steps[DossierState.AWAITING_SIGN_OFF.value] = sign_one
+    last = list(steps)[-1]
+    query = f"TaskQueue = '{phase.queue}' AND DossierStatus IN ({', '.join(repr(state) for state in steps)})"
     waits = asyncio.Semaphore(WAIT_CONCURRENCY)
-    decided: set[str] = set()
+    taken: set[tuple[str, str]] = set()
     accepted: set[str] = set()
     running: set[asyncio.Task[None]] = set()
 
-    async def decide(code: str) -> None:
+    async def act(code: str, state: str) -> None:
         async with waits:
             phase.updates_sent += 1
             try:
-                await decide_one(code)
-                accepted.add(code)
+                await steps[state](code)
+                if state == last:
+                    accepted.add(code)
             except WorkflowUpdateFailedError:
                 # Only possible if the listing ran ahead of the workflow; the next listing tries again.
                 phase.updates_rejected += 1
-                decided.discard(code)
+                taken.discard((code, state))
             except RPCError as error:
                 phase.errors[f"decide: {error.status.name}"] += 1
-                decided.discard(code)
+                taken.discard((code, state))
 
     while not stop.is_set():
         if phase.submitting_done.is_set() and len(accepted) >= len(phase.submitted_at):
             break
         async for execution in client.list_workflows(query, page_size=1000):
-            if execution.id not in decided:
-                decided.add(execution.id)
-                task = asyncio.create_task(decide(execution.id))
+            state = execution.typed_search_attributes.get(STATUS_KEY)
+            if state in steps and (execution.id, state) not in taken:
+                taken.add((execution.id, state))
+                task = asyncio.create_task(act(execution.id, state))
                 running.add(task)
                 task.add_done_callback(running.discard)
         try:
@@ -333,10 +342,12 @@ async def officer(decide_one: Callable[[str], Awaitable[object]], client: Client
 
 
 async def with_officer(decide_one: Callable[[str], Awaitable[object]], client: Client, phase: Phase,
-                       items: Sequence[tuple[str, Submit]], *, rate: float | None, timeout: float) -> None:
-    """Submit every item while the officer decides what its work queue lists; wait until all have closed."""
+                       items: Sequence[tuple[str, Submit]], *, rate: float | None, timeout: float,
+                       sign_one: Callable[[str], Awaitable[object]] | None = None) -> None:
+    """Submit every item while the officer decides (and the head signs) what its work queue lists; wait until all
+    have closed."""
     stop = asyncio.Event()
-    desk = asyncio.create_task(officer(decide_one, client, phase, stop))
+    desk = asyncio.create_task(officer(decide_one, client, phase, stop, sign_one))
     try:
         await submit_all(phase, items, rate=rate, concurrency=PACED_CONCURRENCY if rate else BURST_CONCURRENCY)
         await wait_closed(client, phase, timeout)
@@ -432,6 +443,18 @@ class Bench:
         self.decision_keys = DecisionKeyRing.generate("bench")
         self.tag = uuid.uuid4().hex[:5].upper()
 
+    async def desk(self, dossiers: DossierClient) -> tuple[Callable[[str], Awaitable[object]],
+                                                           Callable[[str], Awaitable[object]]]:
+        """The officer's approval and the unit head's signature on it (every bench dossier is of the demo unit)."""
+        connection = await asyncpg.connect(self.database.url)
+        try:
+            head = await find_signer(connection, HEAD)
+        finally:
+            await connection.close()
+        assert head is not None, f"the seed made no head {HEAD}"
+        sign = SignOff(signer=head, decision=SignOffKind.SIGN)
+        return (lambda code: dossiers.decide(code, APPROVE)), (lambda code: dossiers.sign_off(code, sign))
+
     def _env(self, queue: str, *, encrypted: bool, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_ENV}
         env.update(extra or {})
@@ -524,9 +547,10 @@ class Bench:
                  for a, code in ((a, f"HS-{self.tag}-{letter}{round_number}{i:05d}")
                                  for i, a in enumerate(applicants))]
 
+        approve, sign = await self.desk(dossiers)
+
         async def run() -> None:
-            await with_officer(lambda code: dossiers.decide(code, APPROVE), self.coded, phase, items, rate=rate,
-                               timeout=timeout)
+            await with_officer(approve, self.coded, phase, items, rate=rate, timeout=timeout, sign_one=sign)
 
         try:
             measured = await self.measured(phase, workers, run)
@@ -542,9 +566,11 @@ class Bench:
         submissions = await one_of_each(self.database.url, self.tag)
         workers = await self.start_workers("cutru", queue, 1)
 
+        approve, sign = await self.desk(dossiers)
+
         async def run() -> None:
             stop = asyncio.Event()
-            desk = asyncio.create_task(officer(lambda code: dossiers.decide(code, APPROVE), self.coded, phase, stop))
+            desk = asyncio.create_task(officer(approve, self.coded, phase, stop, sign))
             try:
                 await submit_all(phase, [(s["dossier_code"], _submitter(dossiers, s)) for s in submissions],
                                  rate=None, concurrency=len(submissions))
@@ -656,12 +682,13 @@ class Bench:
         workers, server, token = await self._api_for(stack, queue)
         letter = PHASE_LETTERS[name]
 
+        approve, sign = await self.desk(dossiers)
+
         async def run() -> None:
             async with server.client(token) as http:
                 items = [(code, api.dossier_submitter(http, registration(a, code)))
                          for a, code in ((a, f"HS-{self.tag}-{letter}1{i:05d}") for i, a in enumerate(applicants))]
-                await with_officer(lambda code: dossiers.decide(code, APPROVE), self.coded, phase, items, rate=rate,
-                                   timeout=timeout)
+                await with_officer(approve, self.coded, phase, items, rate=rate, timeout=timeout, sign_one=sign)
 
         try:
             measured = await self.measured(phase, workers, run, api_pids=server.pids)

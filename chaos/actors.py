@@ -1,4 +1,5 @@
-"""The people around the dossiers: citizens submitting, officers deciding, citizens supplementing and paying.
+"""The people around the dossiers: citizens submitting, officers deciding, unit heads signing, citizens supplementing
+and paying.
 
 They run beside the faults, so every call they make may meet a dead server, a dead worker or a dead database.
 Each action is therefore idempotent and simply tried again later: a submission retried after a lost reply finds
@@ -25,6 +26,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from activities.payment import LocalPaymentGateway
 from chaos.population import Case
 from cutru.clients.client import DossierClient
+from cutru.clients.signoff import find_signer
 from cutru.platform.signing import DecisionKeyRing
 from domain.models import (
     DecisionKind,
@@ -32,6 +34,8 @@ from domain.models import (
     DossierStatus,
     OfficerDecision,
     PaymentConfirmation,
+    SignOff,
+    SignOffKind,
     Supplement,
     Withdrawal,
 )
@@ -40,7 +44,7 @@ from workflows.lifecycle import STATUS_KEY
 RPC_TIMEOUT = timedelta(seconds=10)
 CALL_TIMEOUT = 20.0  # hard bound on any one call, whatever the SDK's own retries do
 REACT_AFTER = 3.0  # seconds before the same dossier in the same state is handled again
-WAITING = ("awaiting_decision", "awaiting_supplement", "awaiting_payment")
+WAITING = ("awaiting_decision", "awaiting_sign_off", "awaiting_supplement", "awaiting_payment")
 
 
 def _kind(error: BaseException) -> str:
@@ -56,6 +60,7 @@ class Actors:
         self.dossiers = DossierClient(client, task_queue, decision_keys)
         self.client = client
         self.gateway = LocalPaymentGateway(pool)
+        self.pool = pool
         self.cases = {case.code: case for case in cases}
         self.order = [case.code for case in cases]
         self.load_seconds = load_seconds
@@ -156,6 +161,8 @@ class Actors:
             async with self._slots:
                 if state == "awaiting_decision":
                     await self._decide(code)
+                elif state == "awaiting_sign_off":
+                    await self._sign(code)
                 elif state == "awaiting_supplement":
                     await self._bounded(lambda: self.dossiers.supplement(
                         code, Supplement(provided_items=("Hợp đồng thuê nhà có công chứng",), note="bổ sung")))
@@ -196,6 +203,18 @@ class Actors:
         else:
             await self._bounded(lambda: self.dossiers.decide(code, decision))
         self.actions[f"{decision.decision.value} by {plan.via}"] += 1
+
+    async def _sign(self, code: str) -> None:
+        """The unit's head signs the proposal (the seed makes each unit's supervisor its head)."""
+        status: DossierStatus = await self._bounded(lambda: self.dossiers.status(code))
+        if status.state != DossierState.AWAITING_SIGN_OFF:
+            return
+        head = await self._bounded(lambda: find_signer(self.pool, f"CB-{status.police_unit.removeprefix('CA-')}-00"))
+        if head is None:
+            self.errors["no head to sign"] += 1
+            return
+        await self._bounded(lambda: self.dossiers.sign_off(code, SignOff(signer=head, decision=SignOffKind.SIGN)))
+        self.actions["proposal signed by the head"] += 1
 
     async def _pay(self, code: str) -> None:
         """What the portal's payment page does: the gateway marks the order paid, then calls the dossier back."""

@@ -5,6 +5,7 @@
     cutru supplement HS-2026-000001 --provided "Hợp đồng thuê nhà"     # the citizen supplies what was asked
     cutru officer queue                                                 # the signed-in officer's unit
     cutru officer request-supplement HS-2026-000001 --missing "Hợp đồng thuê nhà"
+    cutru officer sign HS-2026-000001                                   # the unit head signs the approval
     cutru -o json audit replay HS-2026-000001
 
 The officer's and the auditor's commands are clients of the cutru API (CUTRU_API_URL; the token from
@@ -49,6 +50,7 @@ from cutru.api.client import ApiClient, ApiError, ApiUnreachable, LoginError, to
 from cutru.clients import audit, exit_now, rules, schemas
 from cutru.clients.client import DossierClient, SubmissionRejected, check_submission
 from cutru.clients.officer import DecisionRequest, QueueItem, ReassignmentRequest
+from cutru.clients.signoff import SignOffRequest
 from cutru.platform import codec, storage
 from cutru.platform.config import ConfigError, Settings, load_settings
 from cutru.platform.db.migrate import migrate
@@ -58,7 +60,15 @@ from cutru.service import codec_server
 from cutru.service import worker as worker_process
 from domain.calendar import CalendarSnapshot
 from domain.identity import mask_personal_id
-from domain.models import DecisionKind, DossierStatus, OfficerDecision, PaymentConfirmation, Supplement, Withdrawal
+from domain.models import (
+    DecisionKind,
+    DossierStatus,
+    OfficerDecision,
+    PaymentConfirmation,
+    SignOffKind,
+    Supplement,
+    Withdrawal,
+)
 from domain.procedures.catalogue import field_errors
 from domain.rulesets import ProvincialSetting, RuleSet
 
@@ -352,6 +362,7 @@ async def _pay_at_gateway(session: Session, args: argparse.Namespace, config: Ga
 
 _DECISIONS = {"approve": DecisionKind.APPROVE, "reject": DecisionKind.REJECT,
               "request-supplement": DecisionKind.REQUEST_SUPPLEMENT}
+_SIGN_OFFS = {"sign": SignOffKind.SIGN, "return": SignOffKind.RETURN}
 
 
 async def _officer(session: Session, args: argparse.Namespace) -> int:
@@ -365,10 +376,16 @@ async def _officer(session: Session, args: argparse.Namespace) -> int:
         OfficerDecision(officer_id="CB-00000-00", decision=_DECISIONS[args.action],
                         reason=getattr(args, "reason", None), missing_items=tuple(getattr(args, "missing", ())))
     api = await session.api()
-    if args.action in ("queue", "escalations"):
+    if args.action in ("queue", "escalations", "sign-offs"):
         items = await (api.queue(mine=args.mine, procedure=args.procedure, state=args.state, unit=args.unit)
-                       if args.action == "queue" else api.escalations(unit=args.unit))
+                       if args.action == "queue" else api.escalations(unit=args.unit) if args.action == "escalations"
+                       else api.sign_offs())
         emit(args, items, lambda: queue_text(items))
+    elif args.action in _SIGN_OFFS:
+        signed = await api.sign_off(args.code, SignOffRequest(decision=_SIGN_OFFS[args.action],
+                                                             reason=getattr(args, "reason", None)),
+                                    idempotency_key=args.idempotency_key)
+        emit(args, signed, f"{signed.dossier_code}: {'signed' if args.action == 'sign' else 'returned to the officer'}")
     elif args.action == "show":
         dossier = await api.dossier(args.code)
         emit(args, dossier, lambda: status_text(dossier))
@@ -675,7 +692,11 @@ def _officer_commands(commands: Any) -> None:
     reassign = _add(actions, "reassign", "supervisor: give the dossier to another officer", handler)
     reassign.add_argument("--to", required=True, metavar="ID")
     reassign.add_argument("--reason", required=True)
-    for parser in (*writes, reject, request, reassign):
+    _add(actions, "sign-offs", "head: the unit's approvals proposed by officers, waiting for your signature", handler)
+    sign = _add(actions, "sign", "head: approve the proposal; the result is issued in your name", handler)
+    returned = _add(actions, "return", "head: send the proposal back to the officer, who decides again", handler)
+    returned.add_argument("--reason", required=True, help="what the officer should look at again")
+    for parser in (*writes, reject, request, reassign, sign, returned):
         parser.add_argument("code")
         parser.add_argument("--idempotency-key", metavar="KEY",
                             help="the same key sent again is answered as the first time, never acted on twice")

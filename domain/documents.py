@@ -37,7 +37,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from domain.calendar import format_date
 from domain.kinds import DocumentKind, Procedure
-from domain.models import ChecklistItem
+from domain.models import ChecklistItem, Signer
 from domain.procedures.catalogue import PROCEDURES
 from domain.verification import CODE_PATTERN, VERIFIED_KINDS, printed, qr_modules, verification_address
 
@@ -62,15 +62,9 @@ TITLES: dict[DocumentKind, str] = {
     DocumentKind.CT08: "THÔNG BÁO KẾT QUẢ GIẢI QUYẾT, HỦY BỎ ĐĂNG KÝ CƯ TRÚ",
 }
 
-# Receipt outcomes (CT04–CT06) are signed by the receiving officer; the other forms by the unit head.
-_SIGNER: dict[DocumentKind, str] = {
-    DocumentKind.CT03: "TRƯỞNG CÔNG AN",
-    DocumentKind.CT04: "CÁN BỘ TIẾP NHẬN HỒ SƠ",
-    DocumentKind.CT05: "CÁN BỘ TIẾP NHẬN HỒ SƠ",
-    DocumentKind.CT06: "CÁN BỘ TIẾP NHẬN HỒ SƠ",
-    DocumentKind.CT07: "TRƯỞNG CÔNG AN",
-    DocumentKind.CT08: "TRƯỞNG CÔNG AN",
-}
+# Receipt outcomes (CT04–CT06) are signed by the receiving officer; the results (CT03, CT07, CT08) by the unit head,
+# or by a deputy for the head ("KT.", ``Signer.signature_lines``).
+_RECEIVING_OFFICER = "CÁN BỘ TIẾP NHẬN HỒ SƠ"
 
 # Forms that are a procedure's *result* must be one the procedure produces; receipt outcomes apply to all.
 _RESULT_KINDS = frozenset({DocumentKind.CT03, DocumentKind.CT07, DocumentKind.CT08})
@@ -109,7 +103,8 @@ class DocumentData(BaseModel):
     absence_to: date | None = None  # CT03
     absence_destination: _Text | None = None  # CT03
     absence_reason: _Text | None = None  # CT03
-    officer_name: _Text | None = None
+    officer_name: _Text | None = None  # the receiving officer, on CT04–CT06
+    signer: Signer | None = None  # who signed a result form (the head's sign-off); unnamed on one without
     # CT07, CT08: the code anyone may verify the document by, and the public endpoint's address before the code.
     verification_code: str | None = Field(default=None, pattern=CODE_PATTERN)
     verification_url: str | None = Field(default=None, max_length=200, pattern=r"^https?://[!-~]+$")
@@ -140,6 +135,8 @@ class DocumentData(BaseModel):
         missing = [name for name in required[kind] if not getattr(self, name)]
         if missing:
             raise ValueError(f"{kind} needs {', '.join(missing)}")
+        if self.signer is not None and kind not in _RESULT_KINDS:
+            raise ValueError(f"{kind} is signed by the receiving officer, not by the unit head")
         if self.absence_from and self.absence_to and self.absence_to < self.absence_from:
             raise ValueError("absence_to is before absence_from")
         issued_on = self.issued_at.astimezone(VIETNAM_TZ).date()
@@ -684,17 +681,20 @@ def _paragraphs(data: DocumentData, size: float, fonts: dict[str, str], page: _P
     signature = [
         para(f"{_place_name(data.police_unit)}, {format_signature_date(data.issued_at)}", "I", 11, _LINE,
              "center", indent),
-        para(_SIGNER[data.kind], "B", 11, _LINE, "center", indent),
-        para("(Ký, ghi rõ họ tên)", "I", 9, _LINE, "center", indent),
+        *(para(line, "B", 11, _LINE, "center", indent) for line in _signature_lines(data)),
+        para("(Ký, ghi rõ họ tên, đóng dấu)" if data.kind in _RESULT_KINDS else "(Ký, ghi rõ họ tên)", "I", 9,
+             _LINE, "center", indent),
     ]
-    gap = size * 1.4 * mm if data.officer_name else 0.0  # room for the handwritten or stamped signature
-    if data.officer_name:
-        signature.append(para(data.officer_name, "B", 11, _LINE, "center", indent))
+    name = data.signer.full_name if data.signer else data.officer_name
+    gap = size * 1.4 * mm if name else 0.0  # room for the handwritten or stamped signature
+    named = len(signature)
+    if name:
+        signature.append(para(name, "B", 11, _LINE, "center", indent))
     height = sum(len(page.lay(p)) * p.leading for p in signature) + gap
     if page.y - height < page.bottom:
         page.new_page()
     for index, paragraph in enumerate(signature):
-        if index == 3:
+        if index == named:
             page.space(gap)
         page.add(paragraph)
     if data.verification_code is not None:
@@ -730,6 +730,16 @@ def _verification_mark(data: DocumentData, page: _Page) -> None:
         lines = page.lay(paragraph, width)
         page.place(paragraph, lines, text_x, width, y)
         y -= len(lines) * paragraph.leading
+
+
+def _signature_lines(data: DocumentData) -> tuple[str, ...]:
+    """The title above the signature: the signer's for a signed result, the unit head's for a result issued
+    without a sign-off (recorded before them), the receiving officer's on a receipt outcome."""
+    if data.kind not in _RESULT_KINDS:
+        return (_RECEIVING_OFFICER,)
+    if data.signer is not None:
+        return data.signer.signature_lines
+    return (f"TRƯỞNG {data.police_unit.upper()}",)
 
 
 def _segments(line: _Line) -> list[_Run]:

@@ -1,4 +1,5 @@
-"""Signed envelopes: how an officer's decision or a supervisor's reassignment proves it came through the cutru API.
+"""Signed envelopes: how an officer's decision, a supervisor's reassignment or a head's sign-off proves it came
+through the cutru API.
 
 The API checks the caller's token and the officer's status and unit against the database, then signs the message
 with a key only the API and the workers hold (HMAC-SHA256). The workflow's validators verify the signature, the
@@ -18,17 +19,19 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from domain.models import OfficerDecision, Reassignment
+from domain.models import OfficerDecision, Reassignment, SignOff
 
 # The API's clock and the workflow's may differ a little; a signature from further in the future is refused.
 CLOCK_SKEW = timedelta(minutes=1)
 # How old a signed message may be when the workflow takes it (the API sends it at once).
 MAX_AGE = timedelta(minutes=5)
 
-Signed = TypeVar("Signed", OfficerDecision, Reassignment)
+Signed = TypeVar("Signed", OfficerDecision, Reassignment, SignOff)
+Envelope = OfficerDecision | Reassignment | SignOff
+_WHAT = {OfficerDecision: "decision", Reassignment: "reassignment", SignOff: "sign-off"}
 
 
-def canonical_bytes(message: OfficerDecision | Reassignment) -> bytes:
+def canonical_bytes(message: Envelope) -> bytes:
     """What the signature covers: every field but the signature, ``signed_at`` as UTC ISO 8601."""
     fields = message.model_dump(mode="json", exclude={"signature"})
     if not fields.get("checklist"):  # added later: a message without one signs as it did before the field existed
@@ -39,7 +42,7 @@ def canonical_bytes(message: OfficerDecision | Reassignment) -> bytes:
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _mac(message: OfficerDecision | Reassignment, key: bytes) -> str:
+def _mac(message: Envelope, key: bytes) -> str:
     return hmac.new(key, canonical_bytes(message), hashlib.sha256).hexdigest()
 
 
@@ -66,10 +69,16 @@ def sign_reassignment(r: Reassignment, *, dossier_code: str, signed_at: datetime
     return _sign(r, dossier_code=dossier_code, signed_at=signed_at, token_id=token_id, key_id=key_id, key=key)
 
 
-def signature_problem(message: OfficerDecision | Reassignment, *, dossier_code: str, now: datetime,
+def sign_sign_off(s: SignOff, *, dossier_code: str, signed_at: datetime, token_id: str, key_id: str,
+                  key: bytes) -> SignOff:
+    """The sign-off signed for ``dossier_code`` (the API, after checking the signer against the roster)."""
+    return _sign(s, dossier_code=dossier_code, signed_at=signed_at, token_id=token_id, key_id=key_id, key=key)
+
+
+def signature_problem(message: Envelope, *, dossier_code: str, now: datetime,
                       keys: Mapping[str, bytes], max_age: timedelta = MAX_AGE) -> str | None:
     """Why this message's envelope cannot be trusted, or None when it verifies."""
-    what = "decision" if isinstance(message, OfficerDecision) else "reassignment"
+    what = _WHAT[type(message)]
     if message.signature is None or message.key_id is None or message.signed_at is None \
             or message.token_id is None or message.dossier_code is None:
         return f"the {what} is not signed: send it through the cutru API, which signs it"

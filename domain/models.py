@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from domain.admin_units import commune, police_unit_code
+from domain.admin_units import commune, commune_of_unit, police_unit_code, police_unit_name
 from domain.attachments import FILE_NAME_PATTERN, AttachmentKind, MediaType
 from domain.calendar import FIRST_YEAR, LAST_YEAR, local_date
 from domain.identity import personal_id_problems
@@ -333,6 +333,7 @@ class DossierState(StrEnum):
     RECEIVED = "received"
     AWAITING_FILING = "awaiting_filing"  # a police notice waits for the person's own filing (ex officio after it)
     AWAITING_DECISION = "awaiting_decision"
+    AWAITING_SIGN_OFF = "awaiting_sign_off"  # an officer proposed the approval; the unit head signs or returns it
     AWAITING_SUPPLEMENT = "awaiting_supplement"
     AWAITING_PAYMENT = "awaiting_payment"
     RECORDING = "recording"
@@ -419,6 +420,72 @@ class Reassignment(SignedEnvelope):
     reason: str = Field(min_length=1, max_length=1000)
 
 
+OfficerId = Annotated[str, Field(pattern=r"^CB-[0-9]{5}-[0-9]{2}$")]
+
+
+class Position(StrEnum):
+    """An officer's place in the unit (officers.position): who may sign the unit's results."""
+
+    OFFICER = "officer"
+    DEPUTY_HEAD = "deputy_head"  # Phó Trưởng Công an; signs for the head (KT.) only when authorised
+    HEAD = "head"  # Trưởng Công an
+
+
+def unit_display_name(unit_code: str) -> str:
+    """"Công an Phường Hoàn Kiếm" for CA-00070; the code itself for a unit that is no commune's police."""
+    unit = commune_of_unit(unit_code)
+    return police_unit_name(unit.code) if unit else f"Công an {unit_code}"
+
+
+class Signer(Boundary):
+    """Who signs a dossier's result: the unit head, or a deputy head authorised to sign for the head, as the cutru
+    API read them from the roster at sign time."""
+
+    officer_id: OfficerId
+    full_name: str = Field(min_length=2, max_length=100)
+    position: Literal[Position.HEAD, Position.DEPUTY_HEAD]
+    unit_code: str = Field(pattern=r"^CA-[0-9A-Z-]{1,20}$")
+
+    @property
+    def title(self) -> str:
+        """The signer's title (chức danh), e.g. "Phó Trưởng Công an Phường Hoàn Kiếm"."""
+        prefix = "Trưởng" if self.position == Position.HEAD else "Phó Trưởng"
+        return f"{prefix} {unit_display_name(self.unit_code)}"
+
+    @property
+    def signature_lines(self) -> tuple[str, ...]:
+        """The lines above the signature (Nghị định 30/2020/NĐ-CP Điều 13: a deputy signs "KT." for the head)."""
+        head = f"TRƯỞNG {unit_display_name(self.unit_code).upper()}"
+        return (head,) if self.position == Position.HEAD else (f"KT. {head}", "PHÓ TRƯỞNG CÔNG AN")
+
+
+class SignOffKind(StrEnum):
+    SIGN = "sign"  # approve the proposal and sign the result
+    RETURN = "return"  # send it back to the officer, with the reason
+
+
+class SignOff(SignedEnvelope):
+    """Update ``sign_off``: the unit head signs an officer's proposal, or returns it to the officer."""
+
+    signer: Signer
+    decision: SignOffKind
+    reason: str | None = Field(default=None, max_length=1000)
+
+    @model_validator(mode="after")
+    def _reason_for_a_return(self) -> SignOff:
+        if self.decision == SignOffKind.RETURN and not (self.reason and self.reason.strip()):
+            raise ValueError("a return needs a reason: the officer decides again with it")
+        return self
+
+
+class SignOffReceipt(Boundary):
+    """Result of the ``sign_off`` update."""
+
+    dossier_code: str
+    decision: SignOffKind
+    state: DossierState
+
+
 class Supplement(Boundary):
     """Signal ``supplement``: the citizen completes the dossier after a CT05 request."""
 
@@ -465,6 +532,9 @@ class TrailAction(StrEnum):
     SUPPLEMENT_REQUESTED = "supplement_requested"
     SUPPLEMENTED = "supplemented"
     APPROVED = "approved"
+    PROPOSED = "proposed"  # an officer's approval, waiting for the unit head's sign-off
+    SIGNED_OFF = "signed_off"  # the head (or an authorised deputy) approved the proposal and signed the result
+    RETURNED = "returned"  # the head sent the proposal back to the officer
     FEE_PAID = "fee_paid"
     WITHDRAWAL_REFUSED = "withdrawal_refused"
     FILING_REFUSED = "filing_refused"  # a ``citizen_filed`` naming no filing of the notified person
@@ -530,3 +600,4 @@ class DossierOutcome(Boundary):
     fee_paid_vnd: int = 0
     documents: tuple[DocumentKind, ...] = ()
     decided_by: str | None = None
+    signed_by: Signer | None = None

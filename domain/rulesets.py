@@ -184,6 +184,18 @@ class TemporaryAbsenceRules(_Rules):
         return self
 
 
+class SignOffRules(_Rules):
+    """Which procedures' results the unit head signs (Trưởng Công an, or a deputy signing for the head, KT.): for
+    these an officer's approval is a proposal that waits for the head's sign-off. UNCONFIRMED in the specification:
+    the default lists every procedure with an officer review, as the result forms carry the head's signature; the
+    legal basis is the set's ``sources["sign_off.procedures"]``."""
+
+    procedures: frozenset[Procedure]
+
+    def requires(self, procedure: Procedure) -> bool:
+        return procedure in self.procedures
+
+
 class RuleSet(_Rules):
     effective_from: date
     legal_basis: str
@@ -198,11 +210,14 @@ class RuleSet(_Rules):
     temporary_residence: TemporaryResidenceRules
     stay_notification: StayNotificationRules
     temporary_absence: TemporaryAbsenceRules
+    sign_off: SignOffRules
 
     @model_validator(mode="after")
     def _complete(self) -> RuleSet:
         if missing := set(Procedure) - set(self.procedures):
             raise ValueError(f"no rules for {sorted(missing)}")
+        if Procedure.STAY_NOTIFICATION in self.sign_off.procedures:
+            raise ValueError("sign_off: a stay notification is accepted at once, with no officer to propose it")
         data = self.model_dump(mode="json", exclude_none=True, exclude={
             "effective_from", "legal_basis", "notes", "unconfirmed", "sources"})
         for path in (*self.unconfirmed, *self.sources):
@@ -322,3 +337,8 @@ def fee_for(procedure: Procedure, channel: Channel, received_on: date, persons: 
     if per_person is None:
         raise ValueError(f"{procedure} has no registration by list")
     return per_person * persons
+
+
+def needs_sign_off(procedure: Procedure, received_on: date) -> bool:
+    """Whether the unit head signs this procedure's result (``SignOffRules``), by the set in force on receipt."""
+    return rules_for(received_on).sign_off.requires(procedure)

@@ -30,7 +30,7 @@ from activities.payment import LocalPaymentGateway
 from cutru.clients.client import DossierClient
 from cutru.platform.codec import KeyRing, data_converter
 from cutru.platform.config import SEARCH_ATTRIBUTES, Settings, processing_environment
-from cutru.platform.signing import DecisionKeyRing, new_token_id, sign_decision_now
+from cutru.platform.signing import DecisionKeyRing, new_token_id, sign_decision_now, sign_sign_off_now
 from domain.identity import generate_personal_id
 from domain.kinds import Procedure
 from domain.models import (
@@ -40,9 +40,15 @@ from domain.models import (
     DossierStatus,
     OfficerDecision,
     PaymentConfirmation,
+    Position,
     ProcessingOptions,
+    Signer,
+    SignOff,
+    SignOffKind,
+    SignOffReceipt,
 )
 from domain.procedures.catalogue import parse_submission
+from domain.rulesets import needs_sign_off
 from workflows.lifecycle import initial_search_attributes
 from workflows.procedures import WORKFLOWS
 
@@ -247,6 +253,24 @@ async def add_unit_with_officers(conn: asyncpg.Connection) -> None:
          ("CB-T-0", "Phạm Văn Trưởng", TEST_UNIT, "supervisor", True)])
 
 
+async def unit_head(pool: asyncpg.Pool | asyncpg.Connection, unit: str) -> Signer:
+    """The active head of ``unit`` as the roster has it (the seed makes each unit's supervisor its head)."""
+    row = await pool.fetchrow("SELECT officer_id, full_name FROM officers WHERE unit_code = $1 AND position = 'head'"
+                              " AND active", unit)
+    assert row is not None, f"{unit} has no head in the database"
+    return Signer(officer_id=row["officer_id"], full_name=row["full_name"], position=Position.HEAD, unit_code=unit)
+
+
+async def head_signs(dossiers: DossierClient, pool: asyncpg.Pool, code: str, timeout: float = 20.0) -> None:
+    """For a test on the dev server: once the officer's approval waits as a proposal, the unit head signs it."""
+    stop = asyncio.get_running_loop().time() + timeout
+    while (status := await dossiers.status(code)).state != DossierState.AWAITING_SIGN_OFF:
+        assert asyncio.get_running_loop().time() < stop, f"{code} is {status.state}, never awaiting the sign-off"
+        await asyncio.sleep(0.05)
+    await dossiers.sign_off(code, SignOff(signer=await unit_head(pool, status.police_unit),
+                                          decision=SignOffKind.SIGN))
+
+
 async def add_dossiers(conn: asyncpg.Connection, prefix: str, count: int, *, unit: str = TEST_UNIT,
                        status: str = "awaiting_decision", officer: str | None = None, overdue: bool = False) -> None:
     """``count`` read-model rows coded ``prefix`` + 1, 2, …"""
@@ -399,7 +423,24 @@ class Desk:
         return sign_decision_now(DECISION_KEYS, decision, code, new_token_id(), now=await self.now())
 
     async def approve(self, code: str) -> None:
+        """The officer approves; where the rule data wants the head's sign-off, the unit head signs it."""
         await self.decide(code, DecisionKind.APPROVE)
+        status = await self.status(code)
+        assert status.received_at is not None
+        if needs_sign_off(status.procedure, status.received_at):
+            await self.sign_off(code)
+
+    async def sign_off(self, code: str, decision: SignOffKind = SignOffKind.SIGN, *, signer: Signer | None = None,
+                       reason: str | None = None) -> SignOffReceipt:
+        """The unit head (``signer``, by default the unit's head in the database) signs or returns a proposal."""
+        status = await self.wait_state(code, DossierState.AWAITING_SIGN_OFF)
+        signer = signer or await unit_head(self.pool, status.police_unit)
+        sign_off = SignOff(signer=signer, decision=decision, reason=reason)
+        return await self.dossiers.sign_off(code, await self.signed_sign_off(code, sign_off))
+
+    async def signed_sign_off(self, code: str, sign_off: SignOff) -> SignOff:
+        """Signed at the test server's time, as ``signed``."""
+        return sign_sign_off_now(DECISION_KEYS, sign_off, code, new_token_id(), now=await self.now())
 
     async def pay(self, code: str) -> None:
         await self.wait_state(code, DossierState.AWAITING_PAYMENT)

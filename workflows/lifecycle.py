@@ -12,15 +12,22 @@ Messages (every procedure):
 - signal ``payment_confirmed(PaymentConfirmation)`` — the payment gateway's callback.
 - signal ``withdraw(Withdrawal)`` — the applicant withdraws before the result (a citizen's filing only).
 - update ``reassign(Reassignment) -> DossierStatus`` — the unit's supervisor moves the dossier to another officer.
+- update ``sign_off(SignOff) -> SignOffReceipt`` — the unit head (or an authorised deputy) signs an officer's
+  proposal or returns it; validated before it enters history.
 - query ``status() -> DossierStatus``.
 
-Decisions and reassignments are signed envelopes (``domain.envelopes``): the cutru API signs them after checking
-the caller's token and the officer against the database; the workers verify them with the decision keys
+For the procedures whose results the unit head signs (``domain.rulesets.SignOffRules``), an officer's approval is a
+proposal: the dossier waits in ``awaiting_sign_off`` (the legal clock running, reminders and escalation as for a
+decision) until the head signs it or returns it to the officer, who then decides again.
+
+Decisions, sign-offs and reassignments are signed envelopes (``domain.envelopes``): the cutru API signs them after
+checking the caller's token and the officer against the database; the workers verify them with the decision keys
 (``workflows.decision_keys``). An unsigned, forged, expired, other dossier's or already used envelope is refused.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -74,6 +81,10 @@ with workflow.unsafe.imports_passed_through():
         PaymentConfirmation,
         Reassignment,
         Refusal,
+        Signer,
+        SignOff,
+        SignOffKind,
+        SignOffReceipt,
         Supplement,
         TrailAction,
         TrailEntry,
@@ -81,7 +92,7 @@ with workflow.unsafe.imports_passed_through():
         legacy_processing,
     )
     from domain.procedures.catalogue import PROCEDURES, field_errors, submission_model
-    from domain.rulesets import fee_for
+    from domain.rulesets import fee_for, needs_sign_off
     from workflows import decision_keys
 
 from workflows.progress import DossierProgress
@@ -124,6 +135,10 @@ LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coeffic
 # The error type of a decision the dossier refuses (the ``decide`` validator; DossierClient for a closed dossier).
 DECISION_REFUSED = "DecisionRefused"
 REASSIGNMENT_REFUSED = "ReassignmentRefused"
+SIGN_OFF_REFUSED = "SignOffRefused"
+# An officer's approval becomes a proposal the unit head signs, for the procedures the rule data names
+# (workflow.patched id: dossiers approved before it completed on the officer's approval alone, and replay so).
+HEAD_SIGN_OFF = "head-sign-off"
 # The ``officer_decision`` signal takes a decision only when its envelope verifies, and ``withdraw`` only from the
 # dossier's own applicant on a citizen's filing (workflow.patched ids: histories from before replay as they ran).
 SIGNED_DECISIONS = "signed-decisions"
@@ -182,21 +197,21 @@ class DossierLifecycle:
             return f"officer {decision.officer_id} is inactive and cannot decide"
         return None
 
-    def _envelope_problem(self, message: OfficerDecision | Reassignment) -> str | None:
+    def _envelope_problem(self, message: OfficerDecision | Reassignment | SignOff) -> str | None:
         """Why the message's envelope is not to be trusted (validators only: they do not run on replay, so the
         worker's keys and clock cannot make a replay take another turn)."""
-        if not isinstance(message, OfficerDecision | Reassignment):  # JSON null decodes to None
+        if not isinstance(message, OfficerDecision | Reassignment | SignOff):  # JSON null decodes to None
             return "no message"
         problem = signature_problem(message, dossier_code=self._progress.code, now=workflow.now(),
                                     keys=decision_keys.current(), max_age=MAX_AGE)
         return problem or self._token_problem(message)
 
-    def _token_problem(self, message: OfficerDecision | Reassignment) -> str | None:
+    def _token_problem(self, message: OfficerDecision | Reassignment | SignOff) -> str | None:
         if message.token_id in self._used_tokens:
             return f"token {message.token_id} was already used on dossier {self._progress.code}: sign a new request"
         return None
 
-    def _take_token(self, message: OfficerDecision | Reassignment) -> None:
+    def _take_token(self, message: OfficerDecision | Reassignment | SignOff) -> None:
         if message.token_id is not None:
             self._used_tokens.add(message.token_id)
 
@@ -211,6 +226,33 @@ class DossierLifecycle:
         problem = self._envelope_problem(decision) or self._decision_problem(decision)
         if problem:
             raise ApplicationError(problem, type=DECISION_REFUSED, non_retryable=True)
+
+    @workflow.update
+    async def sign_off(self, sign_off: SignOff) -> SignOffReceipt:
+        self._take_token(sign_off)
+        self._progress.inbox.sign_off = sign_off
+        self._progress.inbox.open_for_sign_off = False
+        return SignOffReceipt(dossier_code=self._progress.code, decision=sign_off.decision, state=self._progress.state)
+
+    @sign_off.validator
+    def _validate_sign_off(self, sign_off: SignOff) -> None:
+        problem = self._envelope_problem(sign_off) or self._sign_off_problem(sign_off)
+        if problem:
+            raise ApplicationError(problem, type=SIGN_OFF_REFUSED, non_retryable=True)
+
+    def _sign_off_problem(self, sign_off: SignOff) -> str | None:
+        """Who signs was checked against the roster by the API at sign time (the envelope carries what it read):
+        here, that it is this dossier's unit, a proposal waits, and the signer is not the one who proposed it."""
+        p = self._progress
+        signer = sign_off.signer
+        if p.state != DossierState.AWAITING_SIGN_OFF or not p.inbox.open_for_sign_off:
+            return f"dossier {p.code} is {p.state.value}, not waiting for the head's sign-off"
+        if signer.unit_code != p.unit:
+            return f"{signer.officer_id} is of {signer.unit_code}, not of {p.unit}, the unit handling {p.code}"
+        if signer.officer_id == p.proposed_by:
+            return (f"{signer.officer_id} proposed this approval and cannot sign it: the unit head or another "
+                    "authorised deputy signs")
+        return None
 
     @workflow.update
     async def reassign(self, reassignment: Reassignment) -> DossierStatus:
@@ -377,7 +419,7 @@ class DossierLifecycle:
         self._set_state(DossierState.RECORDING)
         await self._internal(DossierActivities.commit_residence, CommitRequest(submission=submission))
         return await self._finish(DossierState.COMPLETED, actor="system", decided_by=p.approved_by,
-                                  documents=self._spec.results)
+                                  signer=p.signer, documents=self._spec.results)
 
     async def _officer_review(self) -> DossierOutcome | None:
         """Wait for an officer's decision, looping through supplement rounds: None when an officer approved (who:
@@ -392,7 +434,7 @@ class DossierLifecycle:
             self._set_state(DossierState.AWAITING_DECISION)
             p.inbox.open_for_decision = True
             await self._flush()
-            await self._wait_for_decision()
+            await self._wait_with_reminders(lambda: p.inbox.decision is not None or p.inbox.withdrawal is not None)
             if p.inbox.withdrawal is not None:
                 return await self._finish(DossierState.WITHDRAWN, actor="citizen", detail=p.inbox.withdrawal.reason)
             decision = p.inbox.decision
@@ -400,7 +442,15 @@ class DossierLifecycle:
             p.inbox.decision = None
             detail = decision.reason or ", ".join(decision.missing_items)
             if decision.decision == DecisionKind.APPROVE:
-                self._record(decision.officer_id, TrailAction.APPROVED, detail)
+                if needs_sign_off(self.procedure, p.submission.received_at) and workflow.patched(HEAD_SIGN_OFF):
+                    signed = await self._head_sign_off(decision.officer_id, detail)
+                    if isinstance(signed, DossierOutcome):
+                        return signed
+                    if signed is None:
+                        continue  # returned: the officer decides again
+                    p.signer = signed
+                else:
+                    self._record(decision.officer_id, TrailAction.APPROVED, detail)
                 p.approved_by = decision.officer_id
                 return None
             if decision.decision == DecisionKind.REJECT:
@@ -442,8 +492,34 @@ class DossierLifecycle:
             self._record("citizen", TrailAction.SUPPLEMENTED, provided, state=DossierState.AWAITING_DECISION,
                          deadline_proof=deadline_proof(p.submission.received_at, p.clock))
 
-    async def _wait_for_decision(self) -> None:
-        """Wait, reminding the unit when little time is left and escalating when the deadline passes."""
+    async def _head_sign_off(self, officer: str, detail: str) -> Signer | DossierOutcome | None:
+        """The officer's approval as a proposal, until the head signs it (the signer), returns it (None) or the
+        applicant withdraws (the outcome). The legal clock does not stop while the proposal waits."""
+        p = self._progress
+        p.proposed_by = officer
+        self._record(officer, TrailAction.PROPOSED, detail, state=DossierState.AWAITING_SIGN_OFF)
+        self._set_state(DossierState.AWAITING_SIGN_OFF)
+        p.inbox.open_for_sign_off = True
+        await self._flush()
+        await self._wait_with_reminders(lambda: p.inbox.sign_off is not None or p.inbox.withdrawal is not None)
+        p.inbox.open_for_sign_off = False
+        if p.inbox.withdrawal is not None:
+            return await self._finish(DossierState.WITHDRAWN, actor="citizen", detail=p.inbox.withdrawal.reason)
+        sign_off = p.inbox.sign_off
+        assert sign_off is not None
+        p.inbox.sign_off = None
+        signer = sign_off.signer
+        if sign_off.decision == SignOffKind.RETURN:
+            self._record(signer.officer_id, TrailAction.RETURNED, f"to {officer}: {sign_off.reason}",
+                         state=DossierState.AWAITING_DECISION)
+            return None
+        self._record(signer.officer_id, TrailAction.SIGNED_OFF,
+                     f"{signer.title}, {signer.full_name}; proposed by {officer}")
+        return signer
+
+    async def _wait_with_reminders(self, ready: Callable[[], bool]) -> None:
+        """Wait until ``ready``, reminding the unit when little time is left and escalating when the deadline
+        passes."""
         p = self._progress
         assert p.clock is not None
         reminder_at = p.clock.reminder_at(p.processing.reminder_fraction)
@@ -452,9 +528,7 @@ class DossierLifecycle:
             wake = None if p.overdue else (p.clock.deadline if reminded else reminder_at)
             timeout = max(wake - workflow.now(), timedelta(seconds=1)) if wake else None
             try:
-                await workflow.wait_condition(
-                    lambda: p.inbox.decision is not None or p.inbox.withdrawal is not None, timeout=timeout
-                )
+                await workflow.wait_condition(ready, timeout=timeout)
                 return
             except TimeoutError:
                 if not reminded:
@@ -514,6 +588,7 @@ class DossierLifecycle:
         refusals: tuple[Refusal, ...] = (),
         detail: str = "",
         decided_by: str | None = None,
+        signer: Signer | None = None,
         documents: tuple[DocumentKind, ...] = (),
     ) -> DossierOutcome:
         p = self._progress
@@ -537,6 +612,7 @@ class DossierLifecycle:
                     refusals=p.refusals,
                     deadline=p.clock.deadline if p.clock else None,
                     decided_by=decided_by,
+                    signer=signer,
                 ),
                 fee_paid_vnd=p.fee if state == DossierState.COMPLETED else 0,
                 audit=p.take_unwritten(),
@@ -552,6 +628,7 @@ class DossierLifecycle:
             fee_paid_vnd=p.fee if state == DossierState.COMPLETED else 0,
             documents=documents,
             decided_by=decided_by,
+            signed_by=signer,
         )
 
     async def _accept_immediately(self, submission: Any) -> DossierOutcome:

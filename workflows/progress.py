@@ -25,6 +25,8 @@ with workflow.unsafe.imports_passed_through():
         PaymentConfirmation,
         ProcessingOptions,
         Refusal,
+        Signer,
+        SignOff,
         Supplement,
         TrailAction,
         TrailEntry,
@@ -47,6 +49,8 @@ class Inbox:
 
     decision: OfficerDecision | None = None
     open_for_decision: bool = False  # closes as soon as one decision is accepted: duplicates are refused
+    sign_off: SignOff | None = None
+    open_for_sign_off: bool = False  # as open_for_decision, for the head's sign-off of a proposal
     supplement: Supplement | None = None
     payment: PaymentConfirmation | None = None
     withdrawal: Withdrawal | None = None
@@ -72,6 +76,8 @@ class DossierProgress:
     # The CT05 checklist while a supplement is awaited (empty for a request of plain missing items).
     checklist: list[ChecklistEntry] = field(default_factory=list)
     approved_by: str | None = None
+    proposed_by: str | None = None  # the officer whose approval waits for the head's sign-off (none signs their own)
+    signer: Signer | None = None  # who signed the result, once the head signed the proposal
     trail: list[TrailEntry] = field(default_factory=list)
     # Trail entries not yet in the audit table: they ride with the next activity that writes there.
     unwritten: list[AuditRecord] = field(default_factory=list)

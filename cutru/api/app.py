@@ -36,6 +36,7 @@ from cutru.api import (
     payments,
     portal,
     public,
+    signoff,
     statistics,
     supervisors,
     verification,
@@ -240,8 +241,8 @@ def create_app(settings: ApiSettings, *, verifier: Verifier | None = None) -> Fa
     app.add_exception_handler(asyncpg.LockNotAvailableError, _on_database_down)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(Metrics, metrics=metrics)  # added last: outermost, so it sees the 413s too
-    for module in (public, verification, portal, attachments, payments, officers, intake, supervisors, statistics,
-                   inbox, auditors, operators, events):
+    for module in (public, verification, portal, attachments, payments, officers, signoff, intake, supervisors,
+                   statistics, inbox, auditors, operators, events):
         app.include_router(module.router)
     app.include_router(attachments.desk_router)
     desk.mount(app)

@@ -44,7 +44,8 @@ from pydantic import BaseModel, TypeAdapter
 
 from cutru.clients.audit import ReplayReport
 from cutru.clients.officer import DecisionRequest, DeskDossier, QueueItem, ReassignmentRequest
-from domain.models import Boundary, DecisionReceipt, TrailEntry
+from cutru.clients.signoff import SignOffRequest
+from domain.models import Boundary, DecisionReceipt, SignOffReceipt, TrailEntry
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_CLI_CLIENT = "cutru-cli"
@@ -296,6 +297,16 @@ class ApiClient:
     async def reassign(self, code: str, request: ReassignmentRequest, *, idempotency_key: str | None = None,
                        ) -> DeskDossier:
         return await self._model(DeskDossier, "POST", f"/v1/desk/dossiers/{code}/reassignment",
+                                 content=request.model_dump_json(), headers=_json_headers(idempotency_key))
+
+    # The unit head's
+
+    async def sign_offs(self, *, limit: int | None = None) -> list[QueueItem]:
+        return await self._pages("/v1/desk/sign-offs", {}, limit)
+
+    async def sign_off(self, code: str, request: SignOffRequest, *, idempotency_key: str | None = None,
+                       ) -> SignOffReceipt:
+        return await self._model(SignOffReceipt, "POST", f"/v1/desk/dossiers/{code}/sign-off",
                                  content=request.model_dump_json(), headers=_json_headers(idempotency_key))
 
     # The auditor's

@@ -127,9 +127,16 @@ async def messages(history: WorkflowHistory, converter: DataConverter) -> list[T
             request = event.workflow_execution_update_accepted_event_attributes.accepted_request
             values = await _values(converter, request.input.args)
             value = values[0] if values and isinstance(values[0], dict) else {}
-            actor = str(value.get("officer_id") if request.input.name == "decide" else value.get("supervisor_id"))
-            detail = _decision_detail(value) if request.input.name == "decide" else str(value.get("reason", ""))
-            add(event, actor, f"update_{request.input.name}", detail)
+            name = request.input.name
+            if name == "decide":
+                actor, detail = value.get("officer_id"), _decision_detail(value)
+            elif name == "sign_off":
+                signer = value.get("signer")
+                actor = signer.get("officer_id") if isinstance(signer, dict) else None
+                detail = f"{value.get('decision')}: {value.get('reason') or ''}".rstrip(": ")
+            else:
+                actor, detail = value.get("supervisor_id"), str(value.get("reason", ""))
+            add(event, str(actor), f"update_{name}", detail)
     return lines
 
 

@@ -37,6 +37,7 @@ from cutru.platform.signing import (
     new_token_id,
     sign_decision_now,
     sign_reassignment_now,
+    sign_sign_off_now,
 )
 from cutru.platform.temporal import connect
 from domain.models import (
@@ -48,6 +49,8 @@ from domain.models import (
     OfficerDecision,
     PaymentConfirmation,
     Reassignment,
+    SignOff,
+    SignOffReceipt,
     SubmissionBase,
     Supplement,
     Withdrawal,
@@ -261,6 +264,13 @@ class DossierClient:
         if reassignment.signature is None and self.decision_keys is not None:
             reassignment = sign_reassignment_now(self.decision_keys, reassignment, dossier_code, new_token_id())
         return await self.handle(dossier_code).execute_update(DossierLifecycle.reassign, reassignment)
+
+    async def sign_off(self, dossier_code: str, sign_off: SignOff) -> SignOffReceipt:
+        """Validated update (a refusal raises ``WorkflowUpdateFailedError``, type SignOffRefused); an unsigned
+        sign-off is signed as ``signed`` signs a decision."""
+        if sign_off.signature is None and self.decision_keys is not None:
+            sign_off = sign_sign_off_now(self.decision_keys, sign_off, dossier_code, new_token_id())
+        return await self.handle(dossier_code).execute_update(DossierLifecycle.sign_off, sign_off)
 
     async def signal_decision(self, dossier_code: str, decision: OfficerDecision) -> None:
         await self.handle(dossier_code).signal(DossierLifecycle.officer_decision,

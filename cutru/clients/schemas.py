@@ -26,6 +26,8 @@ from domain.models import (
     OfficerDecision,
     PaymentConfirmation,
     Reassignment,
+    SignOff,
+    SignOffReceipt,
     Supplement,
     Withdrawal,
 )
@@ -56,6 +58,8 @@ def contract() -> dict[str, tuple[type[BaseModel], Mode, str]]:
         "update.decide.result.json": (DecisionReceipt, "serialization", "update decide: result"),
         "update.reassign.input.json": (Reassignment, "validation", "update reassign: argument"),
         "update.reassign.result.json": (DossierStatus, "serialization", "update reassign: result"),
+        "update.sign_off.input.json": (SignOff, "validation", "update sign_off: argument"),
+        "update.sign_off.result.json": (SignOffReceipt, "serialization", "update sign_off: result"),
         "query.status.result.json": (DossierStatus, "serialization", "query status: result"),
         "workflow-result.json": (DossierOutcome, "serialization", "result of every procedure workflow"),
         "StayRegister.input.json": (StayRegisterKey, "validation", "input of workflow StayRegister"),

@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 
 from cutru.platform.keytool import generate_key_main, key_setting
-from domain.envelopes import sign_decision, sign_reassignment
-from domain.models import OfficerDecision, Reassignment
+from domain.envelopes import sign_decision, sign_reassignment, sign_sign_off
+from domain.models import OfficerDecision, Reassignment, SignOff
 
 ENV_KEYS = "CUTRU_DECISION_KEYS"
 ENV_KEY_FILE = "CUTRU_DECISION_KEY_FILE"
@@ -127,6 +127,14 @@ def sign_reassignment_now(ring: DecisionKeyRing, reassignment: Reassignment, dos
     key_id, key = ring.active
     return sign_reassignment(reassignment, dossier_code=dossier_code, signed_at=now or datetime.now(UTC),
                              token_id=token_id, key_id=key_id, key=key)
+
+
+def sign_sign_off_now(ring: DecisionKeyRing, sign_off: SignOff, dossier_code: str, token_id: str, *,
+                      now: datetime | None = None) -> SignOff:
+    """The head's sign-off signed with the ring's active key, now."""
+    key_id, key = ring.active
+    return sign_sign_off(sign_off, dossier_code=dossier_code, signed_at=now or datetime.now(UTC), token_id=token_id,
+                         key_id=key_id, key=key)
 
 
 def new_token_id() -> str:

@@ -48,6 +48,7 @@ from cutru.api.client import ApiError
 from cutru.api.payments import PaymentResultView, PaymentView
 from cutru.api.views import DossierView, SubmitReceipt
 from cutru.clients.officer import DecisionRequest, DeskDossier
+from cutru.clients.signoff import SignOffRequest
 from cutru.platform.config import processing_environment
 from cutru_local.oidc import ACCESS_TOKEN_TTL, PORTAL_CLIENT
 from cutru_local.seed import (
@@ -69,7 +70,15 @@ from cutru_local.stack import (
 from cutru_local.tokens import client_credentials_token, login_token
 from domain.calendar import local_date
 from domain.kinds import Procedure
-from domain.models import DecisionKind, DecisionReceipt, DossierState, ProcessingOptions, Supplement
+from domain.models import (
+    DecisionKind,
+    DecisionReceipt,
+    DossierState,
+    ProcessingOptions,
+    SignOffKind,
+    SignOffReceipt,
+    Supplement,
+)
 from domain.procedures.catalogue import PROCEDURES, parse_submission
 
 DEMO_PEOPLE = 20_000
@@ -486,6 +495,12 @@ class Parties:
         return await self._model(DecisionReceipt, "POST", f"/v1/desk/dossiers/{code}/decision",
                                  await self.officer(officer), write=True, json=request.model_dump(mode="json"))
 
+    async def sign_off(self, code: str) -> SignOffReceipt:
+        """The unit head (the demo unit's supervisor) signs the officer's proposal."""
+        return await self._model(SignOffReceipt, "POST", f"/v1/desk/dossiers/{code}/sign-off",
+                                 await self.officer(DEMO_SUPERVISOR_ID), write=True,
+                                 json=SignOffRequest(decision=SignOffKind.SIGN).model_dump(mode="json"))
+
 
 async def _until(code: str, check: Callable[[], Awaitable[bool]], what: str) -> None:
     stop = time.monotonic() + _WAIT_SECONDS
@@ -521,6 +536,12 @@ async def _play(parties: Parties, submission: dict[str, Any], action: str) -> tu
         action = "approve"
     if action == "approve":
         await parties.decide(code, DecisionRequest(decision=DecisionKind.APPROVE))
+        # Where the rule data wants it, the approval is a proposal the unit head signs.
+        await _until(code, lambda: reached(DossierState.AWAITING_SIGN_OFF, DossierState.AWAITING_PAYMENT),
+                     "proposed, awaiting payment or closed")
+        assert latest is not None
+        if latest.status is DossierState.AWAITING_SIGN_OFF:
+            await parties.sign_off(code)
         # The fee step follows only where the procedure has a fee, and not for a fee-exempt applicant.
         await _until(code, lambda: reached(DossierState.AWAITING_PAYMENT), "awaiting payment or closed")
         assert latest is not None

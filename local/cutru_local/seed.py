@@ -17,7 +17,7 @@ What the data contains, so demos and tests can rely on it:
 - Communes: ``communes_per_province`` per province (one ward, the others at random), plus the demo commune
   Phường Hoàn Kiếm ``00070`` in Hà Nội ``01``, which is always seeded and three times as populous as the others.
 - Police units ``CA-<commune>``; officers ``CB-<commune>-01`` … with role ``officer`` and the supervisor
-  ``CB-<commune>-00``.
+  ``CB-<commune>-00``, who is also the unit's head (position ``head``) and signs its results.
 - Households: one head each; relations ``head``, ``spouse``, ``child``, ``parent``, ``sibling``,
   ``child_in_law`` (con dâu/con rể), ``grandchild``; minors always live with a parent.
 - People: about 0.5 % dead (half still registered, awaiting deletion under Điều 24, half with a ``deleted``
@@ -112,7 +112,7 @@ DOSSIER_TABLES: tuple[str, ...] = (
 )
 COLUMNS: dict[str, tuple[str, ...]] = {
     "police_units": ("unit_code", "name", "province_code", "commune_code"),
-    "officers": ("officer_id", "full_name", "unit_code", "role", "active"),
+    "officers": ("officer_id", "full_name", "unit_code", "role", "active", "position"),
     "people": (
         "personal_id", "full_name", "birth_date", "sex", "status", "nationality", "full_civil_capacity",
         "fee_exemption",
@@ -647,8 +647,9 @@ class _Generator:
             for i in range(per_unit + 1):
                 sex = self._sex(0.7)
                 name = random_full_name(rng, sex, birth_year=rng.randint(1970, 2001))
-                role = "supervisor" if i == 0 else "officer"
-                self.rows["officers"].append((f"CB-{c.code}-{i:02d}", name, unit, role, True))
+                # The supervisor is the unit's head (Trưởng Công an), who signs its results.
+                role, position = ("supervisor", "head") if i == 0 else ("officer", "officer")
+                self.rows["officers"].append((f"CB-{c.code}-{i:02d}", name, unit, role, True, position))
 
 
 def select_communes(

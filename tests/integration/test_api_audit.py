@@ -14,7 +14,7 @@ from domain.models import DossierStatus, TrailAction
 from tests.api_fixtures import bearer
 from tests.factories import PAYLOAD_KEYS
 from tests.integration.test_api import assert_problem
-from tests.integration.test_audit import OFFICER, completed  # noqa: F401  (the fixture)
+from tests.integration.test_audit import HEAD, OFFICER, completed  # noqa: F401  (the fixture)
 from tests.oidc import OidcProvider, login_token, signed_token
 
 AUDITOR = "KT-AUDITOR-01"
@@ -34,8 +34,8 @@ async def test_the_trail_is_the_audit_tables_in_order(
     trail = answer.json()
     assert trail["dossier_code"] == history.workflow_id and trail["police_unit"] == status.police_unit
     assert [(e["actor"], e["action"]) for e in trail["entries"]] == [
-        ("citizen", TrailAction.RECEIVED), ("system", TrailAction.ACCEPTED), (OFFICER, TrailAction.APPROVED),
-        ("payment-gateway", TrailAction.FEE_PAID), ("system", TrailAction.COMPLETED)]
+        ("citizen", TrailAction.RECEIVED), ("system", TrailAction.ACCEPTED), (OFFICER, TrailAction.PROPOSED),
+        (HEAD, TrailAction.SIGNED_OFF), ("payment-gateway", TrailAction.FEE_PAID), ("system", TrailAction.COMPLETED)]
 
 
 async def test_the_replay_verdict_and_the_workflows_own_trail(

@@ -18,14 +18,14 @@ from cutru.platform.codec import replay_converter
 from cutru.platform.config import Settings
 from domain.models import DecisionKind, DossierState, DossierStatus, OfficerDecision, TrailAction
 from tests.cli import closed_port, cutru_env, run_cutru
-from tests.factories import PAYLOAD_KEYS, pay
+from tests.factories import PAYLOAD_KEYS, head_signs, pay
 from tests.integration.changed_workflow import ChangedRegistration
 from tests.integration.test_api_process import api_process  # noqa: F401  (the fixture: cutru api on a free port)
 from tests.integration.test_histories import HISTORY_DIR
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_state
 from tests.oidc import OidcProvider, login_token
 
-OFFICER = "CB-00070-02"
+OFFICER, HEAD = "CB-00070-02", "CB-00070-00"
 
 
 @pytest.fixture
@@ -37,6 +37,7 @@ async def completed(client, settings: Settings, worker, pool: asyncpg.Pool) -> t
     await dossiers.submit(submission)
     await wait_state(dossiers, code, DossierState.AWAITING_DECISION)
     await dossiers.decide(code, OfficerDecision(officer_id=OFFICER, decision=DecisionKind.APPROVE))
+    await head_signs(dossiers, pool, code)
     await wait_state(dossiers, code, DossierState.AWAITING_PAYMENT)
     await pay(dossiers, pool, code)
     assert (await dossiers.result(code)).state == DossierState.COMPLETED
@@ -60,11 +61,12 @@ async def test_the_auditors_trail_is_the_workflows_own(completed: tuple[Workflow
     assert report.deterministic and report.failure is None
     assert report.trail == status.trail
     assert [(e.actor, e.action) for e in report.trail] == [
-        ("citizen", TrailAction.RECEIVED), ("system", TrailAction.ACCEPTED), (OFFICER, TrailAction.APPROVED),
-        ("payment-gateway", TrailAction.FEE_PAID), ("system", TrailAction.COMPLETED)]
+        ("citizen", TrailAction.RECEIVED), ("system", TrailAction.ACCEPTED), (OFFICER, TrailAction.PROPOSED),
+        (HEAD, TrailAction.SIGNED_OFF), ("payment-gateway", TrailAction.FEE_PAID), ("system", TrailAction.COMPLETED)]
     arrived = [(line.actor, line.action) for line in report.messages]
     assert arrived[0] == ("citizen", "submitted")
-    assert (OFFICER, "update_decide") in arrived and ("payment-gateway", "payment_confirmed") in arrived
+    assert (OFFICER, "update_decide") in arrived and (HEAD, "update_sign_off") in arrived
+    assert ("payment-gateway", "payment_confirmed") in arrived
     first = report.messages[0].detail
     assert "Nguyễn Thị Ánh Tuyết" in first and "*******" in first  # the name for the auditor, the ID masked
 
@@ -96,14 +98,14 @@ def test_the_audit_command_through_the_api_and_on_an_exported_file(
                     DATABASE_URL=f"postgresql://postgres@127.0.0.1:{closed_port()}/none")
     trail = run_cutru(env, "audit", "trail", code)
     assert trail.returncode == 0, trail.stderr
-    assert trail.stdout.splitlines()[0].startswith(code) and f"{OFFICER:<16} approved" in trail.stdout
+    assert trail.stdout.splitlines()[0].startswith(code) and f"{OFFICER:<16} proposed" in trail.stdout
     live = run_cutru(env, "audit", "replay", code)
     assert live.returncode == 0, live.stderr
     assert "replay: deterministic" in live.stdout and OFFICER in live.stdout
     exported = run_cutru(env, "audit", "export", code, "--dir", str(tmp_path / "archive"))
     assert exported.returncode == 0, exported.stderr
     from_file = audit_cli(settings, "replay", "--file", str(tmp_path / "archive" / f"{code}.json"))
-    assert from_file.returncode == 0 and "completed" in from_file.stdout and "approved" in from_file.stdout
+    assert from_file.returncode == 0 and "completed" in from_file.stdout and "signed_off" in from_file.stdout
 
 
 def test_batch_replay_with_a_failing_history_exits_non_zero(

@@ -107,6 +107,9 @@ RULES: dict[str, Rule] = {
     "desk_decide": Rule(DESK, WRITE, 403),
     "desk_reassign": Rule(SUPERVISOR, WRITE, 403),
     "inbox_read": Rule(DESK, WRITE),
+    # The roster, not the role, says who signs: the demo unit's supervisor is its head, its officers are not.
+    "desk_sign_offs": Rule(SUPERVISOR, 200, LISTING),
+    "desk_sign_off": Rule(SUPERVISOR, WRITE, 403),
     "withdraw_dossier": Rule(PORTAL, WRITE, 404),  # last: it closes the dossier
 }
 BAD_TOKENS = ("no token", "expired", "wrong audience", "tampered signature", "stranger's key")
@@ -171,6 +174,7 @@ async def request(api: httpx.AsyncClient, world: World, op: Operation, token: st
         "end_subscription": None,
         "create_subscription": {"client": "statistics", "url": "http://127.0.0.1:9/events",
                                 "event_types": ["result.returned"]},
+        "desk_sign_off": {"decision": "return", "reason": "cần xác minh thêm"},
     }
     if op.operation_id in ("submit_dossier", "intake_dossier"):
         body: Any = await submission()

@@ -15,7 +15,7 @@ from chaos.campaign import CampaignConfig, run_campaign
 from cutru.clients.client import DossierClient
 from cutru.platform.config import Settings
 from domain.models import DecisionKind, DossierState, OfficerDecision, Withdrawal
-from tests.factories import new_person, new_place, registration
+from tests.factories import head_signs, new_person, new_place, registration
 from tests.integration.test_permanent_registration import wait_state
 
 pytestmark = pytest.mark.timeout(240)
@@ -58,6 +58,7 @@ async def test_a_withdrawal_racing_the_payment_never_keeps_the_fee_of_a_withdraw
     officer = (await dossiers.status(code)).assigned_officer
     assert officer is not None
     await dossiers.decide(code, OfficerDecision(officer_id=officer, decision=DecisionKind.APPROVE))
+    await head_signs(dossiers, pool, code)
     await wait_state(dossiers, code, DossierState.AWAITING_PAYMENT)
     order = await LocalPaymentGateway(pool).pay(code)  # paid at the gateway; its callback is still on its way
     assert order.status == "paid"

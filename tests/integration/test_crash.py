@@ -17,7 +17,7 @@ from temporalio.api.enums.v1 import PendingActivityState
 from cutru.clients.client import DossierClient
 from cutru.platform.config import PROJECT_ROOT, Settings
 from domain.models import DecisionKind, DossierState, OfficerDecision
-from tests.factories import new_person, new_place, pay, registration, worker_env
+from tests.factories import head_signs, new_person, new_place, pay, registration, worker_env
 from tests.integration.test_permanent_registration import wait_for, wait_state
 from tests.integration.test_stay_register import hotel_stay, outcome_of
 
@@ -56,6 +56,7 @@ async def test_sigkill_mid_dossier_then_restart(
     await lock.start()
     await blocker.execute("LOCK TABLE residence_changes IN ACCESS EXCLUSIVE MODE")
     await dossiers.decide(busy["dossier_code"], APPROVE)
+    await head_signs(dossiers, pool, busy["dossier_code"])
     await wait_state(dossiers, busy["dossier_code"], DossierState.AWAITING_PAYMENT)
     await pay(dossiers, pool, busy["dossier_code"])
 
@@ -74,6 +75,7 @@ async def test_sigkill_mid_dossier_then_restart(
     worker_process.append(start_worker(settings))
 
     await dossiers.decide(waiting["dossier_code"], APPROVE)
+    await head_signs(dossiers, pool, waiting["dossier_code"])
     await wait_state(dossiers, waiting["dossier_code"], DossierState.AWAITING_PAYMENT)
     await pay(dossiers, pool, waiting["dossier_code"])
     outcomes = await asyncio.wait_for(

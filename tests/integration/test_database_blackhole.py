@@ -23,7 +23,7 @@ from cutru.clients.client import DossierClient
 from cutru.platform.config import DatabaseOptions, Settings
 from domain.models import DecisionKind, DossierState, OfficerDecision
 from tests.api_fixtures import bearer
-from tests.factories import pay
+from tests.factories import head_signs, pay
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_for, wait_state
 from tests.oidc import OidcProvider
 from worker import build_worker, database_pool
@@ -231,6 +231,7 @@ async def test_a_dossier_in_flight_completes_after_the_black_hole_heals(
     await wait_for(failing_and_retried, timeout=ACTIVITY_TIMEOUT.total_seconds())
     proxy.heal()
     assert (await decided).accepted
+    await head_signs(dossiers, pool, code)
 
     await wait_state(dossiers, code, DossierState.AWAITING_PAYMENT)
     await pay(dossiers, pool, code)
@@ -238,4 +239,4 @@ async def test_a_dossier_in_flight_completes_after_the_black_hole_heals(
     assert outcome.state == DossierState.COMPLETED
     actions = [r["action"] for r in await pool.fetch(
         "SELECT action FROM audit_events WHERE dossier_code = $1 ORDER BY event_id", code)]
-    assert actions == ["received", "accepted", "approved", "fee_paid", "completed"]
+    assert actions == ["received", "accepted", "proposed", "signed_off", "fee_paid", "completed"]

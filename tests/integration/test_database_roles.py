@@ -25,7 +25,7 @@ from cutru.platform.db.migrate import MIGRATIONS_DIR, migration_files
 from domain.models import DecisionKind, DossierState, OfficerDecision
 from domain.procedures.catalogue import PROCEDURES
 from tests.api_fixtures import bearer
-from tests.factories import FAST, Desk, pay, time_skipping_env
+from tests.factories import FAST, Desk, head_signs, pay, time_skipping_env
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_state
 from tests.integration.test_procedures_examples import run_all_examples
 from tests.oidc import OidcProvider
@@ -234,6 +234,7 @@ async def test_a_dossier_goes_through_with_the_api_and_the_worker_in_their_roles
     officer = (await dossiers.status(code)).assigned_officer
     assert officer is not None
     await dossiers.decide(code, OfficerDecision(officer_id=officer, decision=DecisionKind.APPROVE))
+    await head_signs(dossiers, pool, code)
     await wait_state(dossiers, code, DossierState.AWAITING_PAYMENT)
     await pay(dossiers, pool, code)
     assert (await dossiers.result(code)).state == DossierState.COMPLETED
@@ -243,7 +244,7 @@ async def test_a_dossier_goes_through_with_the_api_and_the_worker_in_their_roles
     assert status.json()["status"] == "completed"
     actions = [r["action"] for r in await pool.fetch(
         "SELECT action FROM audit_events WHERE dossier_code = $1 ORDER BY event_id", code)]
-    assert actions == ["received", "accepted", "approved", "fee_paid", "completed"]
+    assert actions == ["received", "accepted", "proposed", "signed_off", "fee_paid", "completed"]
 
 
 async def test_every_example_procedure_completes_with_the_worker_in_its_role(

@@ -10,7 +10,7 @@ from cutru.clients.client import DossierClient
 from cutru.platform.codec import KeyRing, data_converter
 from cutru.platform.config import Settings
 from domain.models import DecisionKind, DossierState, OfficerDecision
-from tests.factories import pay
+from tests.factories import head_signs, pay
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_state
 from worker import build_worker
 
@@ -28,6 +28,7 @@ async def test_history_on_the_server_holds_no_personal_data(client: Client, sett
         await dossiers.submit(submission)
         await wait_state(dossiers, code, DossierState.AWAITING_DECISION)
         await dossiers.decide(code, OfficerDecision(officer_id="CB-00070-01", decision=DecisionKind.APPROVE))
+        await head_signs(dossiers, pool, code)
         await wait_state(dossiers, code, DossierState.AWAITING_PAYMENT)
         await pay(dossiers, pool, code)
         assert (await dossiers.result(code)).state == DossierState.COMPLETED

@@ -19,7 +19,7 @@ from cutru.clients.client import DossierClient
 from cutru.platform.codec import KeyConfigError
 from cutru.platform.config import Settings
 from domain.models import DossierState, TrailAction
-from tests.factories import worker_env
+from tests.factories import head_signs, worker_env
 from tests.integration.test_permanent_registration import approve, own_residence_dossier, wait_state
 from worker import build_worker
 from workflows.lifecycle import UNENCRYPTED
@@ -71,6 +71,7 @@ async def test_a_signal_or_update_in_clear_changes_nothing_and_fails_no_task(
         await plain.get_workflow_handle(code).execute_update("decide", approve().model_dump(mode="json"))
 
     await dossiers.decide(code, approve())  # the dossier goes on: signed, encrypted
+    await head_signs(dossiers, pool, code)
     await wait_state(dossiers, code, DossierState.AWAITING_PAYMENT)
     history = (await dossiers.handle(code).fetch_history()).events
     assert not any(e.HasField("workflow_task_failed_event_attributes") for e in history)

@@ -128,7 +128,7 @@ async def test_only_a_valid_envelope_decides(client: Client, settings: Settings,
     history = (await handle.fetch_history()).events
     assert updates_in_history(history) == 4  # the reassignment and the decision: accepted and completed each
     trail = (await DossierClient(client, settings.task_queue).status(code)).trail
-    assert [e.actor for e in trail if e.action == TrailAction.APPROVED] == [OFFICER]
+    assert [e.actor for e in trail if e.action == TrailAction.PROPOSED] == [OFFICER]
 
 
 async def test_the_decision_signal_needs_the_signature_too(client: Client, settings: Settings, waiting: str):
@@ -148,5 +148,5 @@ async def test_the_decision_signal_needs_the_signature_too(client: Client, setti
     assert (await dossiers.status(code)).state == DossierState.AWAITING_DECISION
 
     await dossiers.signal_decision(code, APPROVE)  # signed with the service's keys
-    await wait_state(dossiers, code, DossierState.AWAITING_PAYMENT)
+    await wait_state(dossiers, code, DossierState.AWAITING_SIGN_OFF)
 

@@ -21,7 +21,15 @@ from cutru.clients.audit import load_history, replay_many
 from cutru.platform.codec import replay_converter
 from domain.calendar import local_date
 from domain.kinds import Procedure
-from domain.models import DecisionKind, DossierState, OfficerDecision, Supplement, TrailAction, Withdrawal
+from domain.models import (
+    DecisionKind,
+    DossierState,
+    OfficerDecision,
+    SignOffKind,
+    Supplement,
+    TrailAction,
+    Withdrawal,
+)
 from domain.procedures.deletion import CitizenFiling
 from tests.factories import (
     PAYLOAD_KEYS,
@@ -53,6 +61,8 @@ SUPPLEMENTED = f"{Procedure.PERMANENT_RESIDENCE_REGISTRATION.value}-supplemented
 # The checked messages (workflow.patched signed-decisions, checked-withdrawal, checked-citizen-filing).
 CHECKED_MESSAGES = f"{Procedure.PERMANENT_RESIDENCE_REGISTRATION.value}-checked-messages"
 CHECKED_FILING = f"{Procedure.TEMPORARY_RESIDENCE_DELETION.value}-checked-filing"
+# The head's sign-off (workflow.patched head-sign-off): a proposal returned, proposed again, signed.
+HEAD_SIGN_OFF = f"{Procedure.PERMANENT_RESIDENCE_REGISTRATION.value}-head-sign-off"
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +103,8 @@ async def test_a_dossier_through_a_supplement_round_and_a_fee_poll(desk: Desk):
     assert (await desk.result(code)).state == DossierState.COMPLETED
     trail = [entry.action for entry in (await desk.status(code)).trail]
     assert trail == [TrailAction.RECEIVED, TrailAction.ACCEPTED, TrailAction.SUPPLEMENT_REQUESTED,
-                     TrailAction.SUPPLEMENTED, TrailAction.APPROVED, TrailAction.FEE_PAID, TrailAction.COMPLETED]
+                     TrailAction.SUPPLEMENTED, TrailAction.PROPOSED, TrailAction.SIGNED_OFF, TrailAction.FEE_PAID,
+                     TrailAction.COMPLETED]
     if RECORDING:
         history = await desk.env.client.get_workflow_handle(code).fetch_history()
         (HISTORY_DIR / f"{code}@{SUPPLEMENTED}.json").write_text(history.to_json())
@@ -155,11 +166,30 @@ async def test_a_notice_cancelled_by_a_checked_filing(desk: Desk):
         (HISTORY_DIR / f"{code}@{CHECKED_FILING}.json").write_text(history.to_json())
 
 
+async def test_a_proposal_returned_then_signed(desk: Desk):
+    """The scenario behind the history of the head's sign-off: the officer's approval returned by the head with a
+    reason, approved again, signed, paid."""
+    case = await build(desk, permanent_registration)
+    code = case.code
+    await desk.start(case.raw)
+    await desk.decide(code, DecisionKind.APPROVE)
+    await desk.sign_off(code, SignOffKind.RETURN, reason="Cần xác minh lại diện tích nhà ở")
+    await desk.approve(code)
+    await desk.pay(code)
+    assert (await desk.result(code)).state == DossierState.COMPLETED
+    assert [e.action for e in (await desk.status(code)).trail] == [
+        TrailAction.RECEIVED, TrailAction.ACCEPTED, TrailAction.PROPOSED, TrailAction.RETURNED, TrailAction.PROPOSED,
+        TrailAction.SIGNED_OFF, TrailAction.FEE_PAID, TrailAction.COMPLETED]
+    if RECORDING:
+        history = await desk.env.client.get_workflow_handle(code).fetch_history()
+        (HISTORY_DIR / f"{code}@{HEAD_SIGN_OFF}.json").write_text(history.to_json())
+
+
 async def test_recorded_histories_replay_against_the_current_code():
     files = sorted(HISTORY_DIR.glob("*.json"))
     labels = {path.stem.split("@")[1] for path in files}
     expected = {f"{p.value}-{outcome}" for p in Procedure for outcome in ("completed", "refused")} | {
-        SUPPLEMENTED, CHECKED_MESSAGES, CHECKED_FILING}
+        SUPPLEMENTED, CHECKED_MESSAGES, CHECKED_FILING, HEAD_SIGN_OFF}
     assert expected <= labels, f"missing recorded histories: {sorted(expected - labels)}"
     summary, reports = await replay_many((load_history(p) for p in files), replay_converter(PAYLOAD_KEYS))
     failures = [f"{r.workflow_id}: {r.failure}" for r in reports if not r.deterministic]

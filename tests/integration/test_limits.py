@@ -33,9 +33,18 @@ from temporalio.testing import WorkflowEnvironment
 from activities.payment import LocalPaymentGateway
 from cutru.platform.codec import data_converter
 from cutru.platform.config import SEARCH_ATTRIBUTES, Settings
-from cutru.platform.signing import new_token_id, sign_decision_now
-from domain.models import DecisionKind, DossierState, DossierStatus, OfficerDecision, PaymentConfirmation, Supplement
-from tests.factories import DECISION_KEYS, PAYLOAD_KEYS, new_person, new_place, registration
+from cutru.platform.signing import new_token_id, sign_decision_now, sign_sign_off_now
+from domain.models import (
+    DecisionKind,
+    DossierState,
+    DossierStatus,
+    OfficerDecision,
+    PaymentConfirmation,
+    SignOff,
+    SignOffKind,
+    Supplement,
+)
+from tests.factories import DECISION_KEYS, PAYLOAD_KEYS, new_person, new_place, registration, unit_head
 from worker import build_worker
 from workflows.lifecycle import DossierLifecycle
 
@@ -158,6 +167,11 @@ async def test_a_long_dossier_stays_far_below_the_history_limits(
 
     await handle.execute_update(DossierLifecycle.decide, await signed(OfficerDecision(
         officer_id=officer, decision=DecisionKind.APPROVE)))
+    await _until(handle, lambda s: s.state == DossierState.AWAITING_SIGN_OFF)
+    head = await unit_head(pool, "CA-00070")
+    await handle.execute_update(DossierLifecycle.sign_off, sign_sign_off_now(
+        DECISION_KEYS, SignOff(signer=head, decision=SignOffKind.SIGN), code, new_token_id(),
+        now=await env.get_current_time()))
     await _until(handle, lambda s: s.state == DossierState.AWAITING_PAYMENT)
     unpaid = await _measure(handle)
     await env.sleep(timedelta(days=2))  # two days unpaid: polled every 10 minutes

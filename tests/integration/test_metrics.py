@@ -35,7 +35,7 @@ from cutru.platform.metrics import (
 )
 from cutru.platform.temporal import connect
 from domain.models import DecisionKind, DossierState, OfficerDecision
-from tests.factories import new_person, new_place, pay, registration, worker_env
+from tests.factories import head_signs, new_person, new_place, pay, registration, worker_env
 from tests.integration.test_permanent_registration import wait_state
 from worker import build_worker
 
@@ -156,6 +156,7 @@ async def test_business_metrics_during_and_after_a_dossier(
         assert status.assigned_officer is not None
         await dossiers.decide(code, OfficerDecision(officer_id=status.assigned_officer,
                                                     decision=DecisionKind.APPROVE))
+        await head_signs(dossiers, pool, code)
         await wait_state(dossiers, code, DossierState.AWAITING_PAYMENT)
         await pay(dossiers, pool, code)
         outcome = await dossiers.result(code)

@@ -12,7 +12,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from cutru.clients.client import DossierClient
 from cutru.platform.config import Settings
 from domain.models import DecisionKind, DossierState, OfficerDecision, Supplement
-from tests.factories import DEMO_UNIT, new_person, new_place, pay, registration
+from tests.factories import DEMO_UNIT, head_signs, new_person, new_place, pay, registration
 
 OFFICER = "CB-00070-01"
 
@@ -69,6 +69,7 @@ async def test_registration_goes_from_submission_to_delivered_result(dossiers: D
     assert status.police_unit == DEMO_UNIT and status.fee_vnd == 10_000
 
     await dossiers.decide(code, approve(status.assigned_officer))
+    await head_signs(dossiers, pool, code)
     await wait_state(dossiers, code, DossierState.AWAITING_PAYMENT)
     await pay(dossiers, pool, code)
     outcome = await dossiers.result(code)
@@ -89,7 +90,7 @@ async def test_registration_goes_from_submission_to_delivered_result(dossiers: D
         assert await conn.fetchval("SELECT status FROM dossiers WHERE dossier_code = $1", code) == "completed"
         actions = [r["action"] for r in await conn.fetch(
             "SELECT action FROM audit_events WHERE dossier_code = $1 ORDER BY event_id", code)]
-        assert actions == ["received", "accepted", "approved", "fee_paid", "completed"]
+        assert actions == ["received", "accepted", "proposed", "signed_off", "fee_paid", "completed"]
 
 
 async def test_barred_place_is_refused_with_ct06(dossiers: DossierClient, pool: asyncpg.Pool):
@@ -141,12 +142,13 @@ async def test_supplement_round_then_approval(dossiers: DossierClient, pool: asy
     await dossiers.supplement(code, Supplement(provided_items=("giấy chứng nhận quyền sở hữu nhà",)))
     await wait_state(dossiers, code, DossierState.AWAITING_DECISION)
     await dossiers.decide(code, approve())
+    await head_signs(dossiers, pool, code)
     await wait_state(dossiers, code, DossierState.AWAITING_PAYMENT)
     await pay(dossiers, pool, code)
     outcome = await dossiers.result(code)
     assert outcome.state == DossierState.COMPLETED
     actions = [e.action for e in (await dossiers.status(code)).trail]
-    assert actions[-5:] == ["supplement_requested", "supplemented", "approved", "fee_paid", "completed"]
+    assert actions[-6:] == ["supplement_requested", "supplemented", "proposed", "signed_off", "fee_paid", "completed"]
 
 
 @pytest.mark.parametrize(
@@ -177,6 +179,7 @@ async def test_update_validator_refuses_decision_the_state_forbids(dossiers: Dos
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await dossiers.decide(code, approve())
     assert "not waiting for an officer's decision" in str(refused.value.cause)
+    await head_signs(dossiers, pool, code)
     await wait_state(dossiers, code, DossierState.AWAITING_PAYMENT)
     await pay(dossiers, pool, code)
     assert (await dossiers.result(code)).state == DossierState.COMPLETED
@@ -203,6 +206,7 @@ async def test_duplicate_submission_signals_and_updates_leave_one_effect(
     await wait_state(dossiers, code, DossierState.AWAITING_DECISION)
     for _ in range(3):
         await dossiers.signal_decision(code, approve())
+    await head_signs(dossiers, pool, code)
     await wait_state(dossiers, code, DossierState.AWAITING_PAYMENT)
     await pay(dossiers, pool, code)
     await pay(dossiers, pool, code)

@@ -49,7 +49,7 @@ from domain.models import (
 )
 from domain.procedures.catalogue import PROCEDURES
 from tests.cli import cutru_env, run_cutru
-from tests.factories import DEMO_UNIT, PAYLOAD_KEY_LINE, new_person, new_place, pay, registration
+from tests.factories import DEMO_UNIT, PAYLOAD_KEY_LINE, head_signs, new_person, new_place, pay, registration
 from tests.integration.test_api_process import api_process  # noqa: F401  (the fixture: cutru api on a free port)
 from tests.integration.test_permanent_registration import wait_for, wait_state
 from tests.oidc import OidcProvider, login_token
@@ -179,6 +179,7 @@ async def _drive(dossiers: DossierClient, pool: asyncpg.Pool, code: str, tag: st
                                                     reason=injected(f"{tag}-reject")))
     else:
         await dossiers.decide(code, OfficerDecision(officer_id=officer, decision=DecisionKind.APPROVE))
+        await head_signs(dossiers, pool, code)
         await wait_for(lambda: _in(dossiers, code, (DossierState.AWAITING_PAYMENT, DossierState.COMPLETED,
                                                     DossierState.RECORDING, DossierState.DELIVERING)), timeout=30)
         if (await dossiers.status(code)).state == DossierState.AWAITING_PAYMENT:
@@ -527,6 +528,7 @@ async def test_an_officer_of_another_unit_cannot_decide_by_any_path(
     # The unit's own officer still can.
     await dossiers.decide(code, OfficerDecision(officer_id=status.assigned_officer or "CB-00070-01",
                                                 decision=DecisionKind.APPROVE))
+    await head_signs(dossiers, pool, code)
     await wait_state(dossiers, code, DossierState.AWAITING_PAYMENT)
 
 

@@ -18,7 +18,7 @@ from temporalio.client import Client
 from cutru.clients.client import DossierClient
 from cutru.platform.config import PROJECT_ROOT, Settings
 from domain.models import DecisionKind, DossierState, OfficerDecision
-from tests.factories import pay, worker_env
+from tests.factories import head_signs, pay, worker_env
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_for, wait_state
 
 APPROVE = OfficerDecision(officer_id="CB-00070-01", decision=DecisionKind.APPROVE)
@@ -65,6 +65,7 @@ async def test_a_dossier_completes_across_a_workflow_worker_and_an_activity_work
     await dossiers.submit(submission)  # every step of a dossier below, each on the process of its kind
     await wait_state(dossiers, code, DossierState.AWAITING_DECISION)
     await dossiers.decide(code, APPROVE)
+    await head_signs(dossiers, pool, code)
     await wait_state(dossiers, code, DossierState.AWAITING_PAYMENT)
     await pay(dossiers, pool, code)
     outcome = await asyncio.wait_for(dossiers.result(code), timeout=60)

@@ -36,7 +36,7 @@ from cutru.clients.client import DossierClient
 from cutru.platform.config import Settings
 from domain.kinds import Procedure
 from domain.models import DecisionKind, DossierState, OfficerDecision
-from tests.factories import FAST, new_person, new_place, registration
+from tests.factories import FAST, head_signs, new_person, new_place, registration
 from tests.integration.test_permanent_registration import wait_state
 from tests.property.strategies import MESSAGE_BASES, base_submission, message_models, mutated, not_a_submission
 from tests.property.tally import BadInputTally
@@ -218,6 +218,8 @@ async def _drive_hostile_submission(case: str, client: Client, dossiers: Dossier
                 officer_id=status.assigned_officer, decision=DecisionKind.APPROVE if approve else DecisionKind.REJECT,
                 reason=None if approve else "Giấy tờ chứng minh chỗ ở không hợp lệ"))
             decided = True
+        if status.state == DossierState.AWAITING_SIGN_OFF:
+            await head_signs(dossiers, pool, code)
         await asyncio.sleep(0.3)
     return await stuck_reasons(handle)
 

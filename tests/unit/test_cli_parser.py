@@ -43,7 +43,7 @@ def test_the_console_script_lists_the_subcommands_and_the_exit_codes() -> None:
 
 
 @pytest.mark.parametrize("action", ["login", "queue", "show", "approve", "reject", "request-supplement",
-                                    "escalations", "reassign"])
+                                    "escalations", "reassign", "sign-offs", "sign", "return"])
 def test_the_officer_s_actions(action: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as done:
         cli.main(["officer", action, "--help"])

@@ -28,6 +28,7 @@ from domain.documents import (
     store,
 )
 from domain.kinds import DocumentKind, Procedure
+from domain.models import Position, Signer
 from domain.procedures.catalogue import PROCEDURES
 
 NAME = "Nguyễn Thị Ánh Tuyết"
@@ -428,3 +429,32 @@ def test_text_beyond_the_prebuilt_set_is_subset_by_reportlab() -> None:
     assert name in pdf_text(content)
     assert all(font["/BaseFont"].startswith("/AAAAAA+BeVietnamPro-") for font in _fonts_of(content))
     assert render(make(DocumentKind.CT08, full_name=name)) == content
+
+
+HEAD = Signer(officer_id="CB-00070-00", full_name="Lê Văn Trưởng", position=Position.HEAD, unit_code="CA-00070")
+DEPUTY = Signer(officer_id="CB-00070-02", full_name="Đỗ Thị Phó", position=Position.DEPUTY_HEAD,
+                unit_code="CA-00070")
+
+
+@pytest.mark.parametrize("kind", [DocumentKind.CT03, DocumentKind.CT07, DocumentKind.CT08])
+def test_a_result_names_the_head_who_signed_it(kind: DocumentKind) -> None:
+    text = pdf_text(render(make(kind, officer_name=None, signer=HEAD)))
+    assert "TRƯỞNG CÔNG AN PHƯỜNG HOÀN KIẾM (Ký, ghi rõ họ tên, đóng dấu) Lê Văn Trưởng" in text
+    assert "CB-00070" not in text
+
+
+def test_a_deputy_signs_for_the_head() -> None:
+    text = pdf_text(render(make(DocumentKind.CT07, officer_name=None, signer=DEPUTY)))
+    assert ("KT. TRƯỞNG CÔNG AN PHƯỜNG HOÀN KIẾM PHÓ TRƯỞNG CÔNG AN (Ký, ghi rõ họ tên, đóng dấu) Đỗ Thị Phó"
+            in text)
+    assert DEPUTY.title == "Phó Trưởng Công an Phường Hoàn Kiếm"
+
+
+def test_a_result_without_a_sign_off_leaves_the_heads_name_to_the_pen() -> None:
+    text = pdf_text(render(make(DocumentKind.CT08, officer_name=None)))
+    assert text.endswith("TRƯỞNG CÔNG AN PHƯỜNG HOÀN KIẾM (Ký, ghi rõ họ tên, đóng dấu)")
+
+
+def test_a_receipt_is_not_signed_by_the_head() -> None:
+    with pytest.raises(ValidationError, match="receiving officer"):
+        make(DocumentKind.CT04, signer=HEAD)

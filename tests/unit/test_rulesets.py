@@ -23,6 +23,7 @@ from domain.rulesets import (
     PeriodUnit,
     RuleSet,
     fee_for,
+    needs_sign_off,
     rules_for,
 )
 
@@ -117,15 +118,18 @@ def test_unconfirmed_values_are_listed() -> None:
         "ct07.validity",
         "ct07.validity_declared_residence",
         "stay_notification.relatives_notify_once",
+        "sign_off.procedures",
     )
-    assert rules_for(date(2021, 7, 1)).unconfirmed == ()
+    assert rules_for(date(2021, 7, 1)).unconfirmed == ("sign_off.procedures",)
 
 
 def test_the_sets_differ_only_in_the_documented_places() -> None:
     old, new = (rule_set.model_dump(mode="json") for rule_set in RULE_SETS)
     differing = {key for key in old if old[key] != new[key]}
     assert differing == {"effective_from", "legal_basis", "notes", "unconfirmed", "ct07", "sources"}
-    assert {key for key in old["sources"] if old["sources"][key] != new["sources"][key]} == {"ct07"}
+    # sign_off: the same procedures, each set citing the circular of its forms.
+    assert {key for key in old["sources"] if old["sources"][key] != new["sources"][key]} == {
+        "ct07", "sign_off.procedures"}
 
 
 # Fees (Thông tư 75/2022/TT-BTC)
@@ -299,3 +303,35 @@ def test_thong_tu_53_2025_starts_no_rule_set():
     assert date(2025, 7, 1) not in [rule_set.effective_from for rule_set in RULE_SETS]
     assert rules_for(date(2025, 7, 1)) is RULE_SETS[0]
     assert "53/2025/TT-BCA" in RULE_SETS[0].legal_basis and "changed no deadline" in RULE_SETS[0].notes
+
+
+# The head's sign-off (Trưởng Công an ký kết quả)
+
+
+@pytest.mark.parametrize("received", [date(2021, 7, 1), date(2026, 7, 1)])
+def test_every_reviewed_procedure_waits_for_the_heads_sign_off(received: date) -> None:
+    reviewed = {procedure for procedure, spec in PROCEDURES.items() if spec.officer_review}
+    assert {p for p in Procedure if needs_sign_off(p, received)} == reviewed
+    assert "Điều 13" in rules_for(received).sources["sign_off.procedures"]
+
+
+def test_a_rule_set_may_leave_a_procedure_to_the_officer_alone() -> None:
+    data = _rule_file("2026-07-01.json")
+    data["sign_off"]["procedures"].remove("ResidenceConfirmation")
+    rule_set = RuleSet.model_validate(data)
+    assert not rule_set.sign_off.requires(Procedure.RESIDENCE_CONFIRMATION)
+    assert rule_set.sign_off.requires(Procedure.PERMANENT_RESIDENCE_REGISTRATION)
+
+
+def test_a_stay_notification_cannot_wait_for_a_sign_off() -> None:
+    data = _rule_file("2026-07-01.json")
+    data["sign_off"]["procedures"].append("StayNotification")
+    with pytest.raises(ValidationError, match="stay notification"):
+        RuleSet.model_validate(data)
+
+
+def test_a_rule_set_without_the_sign_off_key_is_refused() -> None:
+    data = _rule_file("2026-07-01.json")
+    del data["sign_off"]
+    with pytest.raises(ValidationError, match="sign_off"):
+        RuleSet.model_validate(data)

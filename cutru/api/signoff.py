@@ -1,0 +1,99 @@
+"""The unit head's sign-off: the proposals of the unit's officers waiting for the head, and the head's answer.
+
+For the procedures whose results the unit head signs (rule data, ``domain.rulesets.SignOffRules``), an officer's
+approval is a proposal. The head (Trưởng Công an), or a deputy head the head authorised to sign for them, signs it
+or returns it to the officer with a reason. No role of its own: a head signs in with the officer's or the
+supervisor's role, and the roster in the database, read again at every request, says who may sign
+(``cutru.clients.signoff``); the dossier itself refuses a signer who proposed the approval. The answer reaches the
+workflow as an envelope signed like a decision (``domain.envelopes``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import ValidationError
+
+from cutru.api.idempotency import idempotent
+from cutru.api.officers import (
+    Cursor,
+    Limit,
+    _decision_keys,
+    _json,
+    _listing,
+    _token_id,
+    _updated,
+    _writable,
+    officer_id_of,
+)
+from cutru.api.problems import field_errors, problem_responses, validation_problem
+from cutru.api.ratelimit import RATE_LIMITED, write_limit
+from cutru.api.security import check_unit, forbidden, permit
+from cutru.api.state import ApiState, api_state
+from cutru.api.views import Page
+from cutru.clients.officer import QueueItem
+from cutru.clients.signoff import SignOffRequest, find_signer
+from cutru.platform.oidc import Principal
+from cutru.platform.signing import sign_sign_off_now
+from domain.models import DossierState, Signer, SignOff, SignOffReceipt
+from workflows.lifecycle import SIGN_OFF_REFUSED
+
+router = APIRouter(prefix="/v1/desk", tags=["officers"])
+
+_READS = problem_responses(401, 403, 422)
+_WRITES = {**problem_responses(401, 403, 404, 409, 422), **RATE_LIMITED}
+
+
+async def signer_of(state: ApiState, principal: Principal, unit: str | None = None) -> Signer:
+    """The caller as a signer, as the roster says now: 403 when they are not their unit's active head or an
+    authorised deputy, or (``unit``) not of that unit."""
+    officer_id = officer_id_of(principal)
+    signer = await find_signer(state.pool, officer_id)
+    if signer is None:
+        raise forbidden(f"Officer {officer_id} is not an active head, or a deputy head authorised to sign, of a "
+                        "unit: only they sign results.",
+                        f"Cán bộ {officer_id} không phải Trưởng Công an hoặc Phó Trưởng Công an được ủy quyền ký "
+                        "đang công tác: chỉ lãnh đạo đơn vị ký kết quả.")
+    if unit is not None and signer.unit_code != unit:
+        raise forbidden(f"Officer {officer_id} signs for {signer.unit_code}, not for {unit}.",
+                        f"Cán bộ {officer_id} ký cho đơn vị {signer.unit_code}, không phải đơn vị {unit}.")
+    return signer
+
+
+@router.get("/sign-offs", response_model=Page[QueueItem], responses=_READS, operation_id="desk_sign_offs",
+            summary="Head: the unit's proposals waiting for your sign-off, overdue first, then by deadline")
+async def desk_sign_offs(
+    state: Annotated[ApiState, Depends(api_state)],
+    principal: Annotated[Principal, Depends(permit("sign_off"))],
+    limit: Limit = None,
+    cursor: Cursor = None,
+) -> Page[QueueItem]:
+    signer = await signer_of(state, principal)
+    check_unit(principal, signer.unit_code)
+    return await _listing(state, [signer.unit_code], None, limit=limit, cursor=cursor,
+                          states=[DossierState.AWAITING_SIGN_OFF.value])
+
+
+@router.post("/dossiers/{code}/sign-off", response_model=SignOffReceipt, responses=_WRITES,
+             operation_id="desk_sign_off", dependencies=[write_limit("sign_off")],
+             summary="Head: sign an officer's proposal (the result is issued in your name) or return it with a reason")
+async def desk_sign_off(
+    code: str,
+    body: SignOffRequest,
+    request: Request,
+    state: Annotated[ApiState, Depends(api_state)],
+    principal: Annotated[Principal, Depends(permit("sign_off"))],
+) -> Response:
+    async def produce() -> Response:
+        unit, _applicant = await _writable(state, principal, code)
+        signer = await signer_of(state, principal, unit)
+        try:
+            sign_off = SignOff(signer=signer, decision=body.decision, reason=body.reason)
+        except ValidationError as error:
+            raise validation_problem(field_errors(error.errors())) from error
+        signed = sign_sign_off_now(_decision_keys(state), sign_off, code, _token_id(principal, request))
+        return _json(await _updated(state.dossiers.sign_off(code, signed), code, SIGN_OFF_REFUSED,
+                                    "sign_off", "ý kiến ký duyệt"))
+
+    return await idempotent(request, state, principal, produce)
