@@ -61,6 +61,30 @@ async def signer_of(state: ApiState, principal: Principal, unit: str | None = No
     return signer
 
 
+async def proposals(state: ApiState, principal: Principal, *, limit: int | None, cursor: str | None,
+                    ) -> Page[QueueItem]:
+    """One page of the proposals waiting for the caller's signature (the API's and the web desk's)."""
+    signer = await signer_of(state, principal)
+    check_unit(principal, signer.unit_code)
+    return await _listing(state, [signer.unit_code], None, limit=limit, cursor=cursor,
+                          states=[DossierState.AWAITING_SIGN_OFF.value])
+
+
+async def sign_off(state: ApiState, principal: Principal, code: str, body: SignOffRequest,
+                   token_id: str) -> SignOffReceipt:
+    """The caller's answer to a proposal, as the signer the roster holds now, signed for ``token_id`` and sent to
+    the dossier (the API's and the web desk's); a Problem when anything refuses it."""
+    unit, _ = await _writable(state, principal, code)
+    signer = await signer_of(state, principal, unit)
+    try:
+        answer = SignOff(signer=signer, decision=body.decision, reason=body.reason)
+    except ValidationError as error:
+        raise validation_problem(field_errors(error.errors())) from error
+    signed = sign_sign_off_now(_decision_keys(state), answer, code, token_id)
+    return await _updated(state.dossiers.sign_off(code, signed), code, SIGN_OFF_REFUSED, "sign_off",
+                          "ý kiến ký duyệt")
+
+
 @router.get("/sign-offs", response_model=Page[QueueItem], responses=_READS, operation_id="desk_sign_offs",
             summary="Head: the unit's proposals waiting for your sign-off, overdue first, then by deadline")
 async def desk_sign_offs(
@@ -69,10 +93,7 @@ async def desk_sign_offs(
     limit: Limit = None,
     cursor: Cursor = None,
 ) -> Page[QueueItem]:
-    signer = await signer_of(state, principal)
-    check_unit(principal, signer.unit_code)
-    return await _listing(state, [signer.unit_code], None, limit=limit, cursor=cursor,
-                          states=[DossierState.AWAITING_SIGN_OFF.value])
+    return await proposals(state, principal, limit=limit, cursor=cursor)
 
 
 @router.post("/dossiers/{code}/sign-off", response_model=SignOffReceipt, responses=_WRITES,
@@ -86,14 +107,6 @@ async def desk_sign_off(
     principal: Annotated[Principal, Depends(permit("sign_off"))],
 ) -> Response:
     async def produce() -> Response:
-        unit, _applicant = await _writable(state, principal, code)
-        signer = await signer_of(state, principal, unit)
-        try:
-            sign_off = SignOff(signer=signer, decision=body.decision, reason=body.reason)
-        except ValidationError as error:
-            raise validation_problem(field_errors(error.errors())) from error
-        signed = sign_sign_off_now(_decision_keys(state), sign_off, code, _token_id(principal, request))
-        return _json(await _updated(state.dossiers.sign_off(code, signed), code, SIGN_OFF_REFUSED,
-                                    "sign_off", "ý kiến ký duyệt"))
+        return _json(await sign_off(state, principal, code, body, _token_id(principal, request)))
 
     return await idempotent(request, state, principal, produce)

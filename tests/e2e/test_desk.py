@@ -1,17 +1,23 @@
-"""The officers' desk in a real browser: sign in through the provider, find a dossier, decide it."""
+"""The officers' desk in a real browser: sign in through the provider, find a dossier, decide it; the unit head
+signs the officer's proposal and the citizen's result names the signer."""
 
 from __future__ import annotations
 
 import asyncio
+import io
+from pathlib import Path
 
 import httpx
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
+from pypdf import PdfReader
 
 from domain.kinds import Procedure
-from domain.models import DossierState
+from domain.models import DossierState, TrailAction
 from domain.procedures.catalogue import PROCEDURES
 from tests.e2e.desk import (
     OFFICER,
+    SUPERVISOR,
+    VIEWPORT,
     DeskStack,
     form_token,
     other_unit_officer,
@@ -20,7 +26,7 @@ from tests.e2e.desk import (
     submitted_dossier,
     wait_state,
 )
-from tests.factories import pay
+from tests.factories import DEMO_UNIT, pay, unit_head
 
 
 async def reads(stack: DeskStack, code: str) -> list[tuple[str, str, str]]:
@@ -30,7 +36,7 @@ async def reads(stack: DeskStack, code: str) -> list[tuple[str, str, str]]:
 
 
 async def test_an_officer_signs_in_finds_a_dossier_approves_it_and_the_citizen_gets_the_result(
-        page: Page, desk_stack: DeskStack):
+        page: Page, browser: Browser, desk_stack: DeskStack):
     code = await submitted_dossier(desk_stack)
     await sign_in(page, desk_stack, OFFICER)
     await expect(page.get_by_role("heading", name="Hàng đợi hồ sơ của đơn vị")).to_be_visible()
@@ -49,16 +55,38 @@ async def test_an_officer_signs_in_finds_a_dossier_approves_it_and_the_citizen_g
     await page.get_by_role("button", name="Phê duyệt hồ sơ").click()
     await expect(page.get_by_role("status")).to_have_text("Đã phê duyệt hồ sơ.")
     await expect(page.get_by_role("button", name="Phê duyệt hồ sơ")).to_have_count(0)
+    await expect(page.get_by_text("Chờ lãnh đạo ký duyệt", exact=True)).to_be_visible()
 
+    # The approval is a proposal: the unit head signs it in a browser of their own.
     status = await desk_stack.dossiers.status(code)
-    assert status.state == DossierState.AWAITING_PAYMENT
-    assert any(entry.actor == OFFICER and entry.action == "approved" for entry in status.trail)
+    assert status.state == DossierState.AWAITING_SIGN_OFF
+    assert any(entry.actor == OFFICER and entry.action == TrailAction.PROPOSED for entry in status.trail)
+    head = await unit_head(desk_stack.pool, DEMO_UNIT)
+    context = await browser.new_context(viewport=VIEWPORT, locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh")
+    try:
+        as_head = await context.new_page()
+        await sign_in(as_head, desk_stack, SUPERVISOR, start="/desk/sign-offs")
+        await expect(as_head.get_by_role("heading", name="Hồ sơ chờ ký duyệt")).to_be_visible()
+        await as_head.get_by_role("link", name=code).click()
+        await expect(as_head.get_by_role("heading", name=f"Ký duyệt hồ sơ {code}")).to_be_visible()
+        await expect(as_head.get_by_label("Phần ký trên kết quả")).to_contain_text(head.full_name)
+        await screenshot(as_head, desk_stack, "sign-off")
+        await as_head.get_by_role("button", name="Ký duyệt", exact=True).click()
+        await expect(as_head.get_by_role("status")).to_contain_text("Đã ký duyệt")
+    finally:
+        await context.close()
+
+    await wait_state(desk_stack.dossiers, code, DossierState.AWAITING_PAYMENT)
     await pay(desk_stack.dossiers, desk_stack.pool, code)
     await wait_state(desk_stack.dossiers, code, DossierState.COMPLETED)
     async with desk_stack.api() as api:
         view = (await api.get(f"/v1/dossiers/{code}")).json()
     results = PROCEDURES[Procedure.PERMANENT_RESIDENCE_REGISTRATION].results
     assert {document["kind"] for document in view["documents"]} >= set(results)
+    # The citizen's result names the head who signed it, with the title.
+    path = await desk_stack.pool.fetchval("SELECT path FROM documents WHERE dossier_code = $1 AND kind = 'CT08'", code)
+    text = " ".join(PdfReader(io.BytesIO(Path(path).read_bytes())).pages[0].extract_text().split())
+    assert f"TRƯỞNG CÔNG AN PHƯỜNG HOÀN KIẾM (Ký, ghi rõ họ tên, đóng dấu) {head.full_name}" in text
 
 
 async def test_an_officer_of_another_unit_sees_neither_the_dossier_nor_a_way_to_decide_it(
