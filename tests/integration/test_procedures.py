@@ -435,7 +435,7 @@ async def test_supplement_stops_the_clock_then_the_dossier_completes(desk: Desk,
     assert outcome.state == DossierState.COMPLETED
     actions = [entry.action for entry in (await desk.status(case.code)).trail]
     assert (actions.index(TrailAction.SUPPLEMENT_REQUESTED) < actions.index(TrailAction.SUPPLEMENTED)
-            < actions.index(TrailAction.APPROVED))
+            < actions.index(TrailAction.PROPOSED) < actions.index(TrailAction.SIGNED_OFF))
 
 
 @pytest.mark.parametrize("procedure", REVIEWED, ids=str)
