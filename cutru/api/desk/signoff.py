@@ -23,6 +23,7 @@ from cutru.api.problems import Problem
 from cutru.api.signoff import proposals, sign_off, signer_of
 from cutru.api.state import ApiState, api_state
 from cutru.clients.signoff import SignOffRequest
+from cutru.platform.reads import Channel
 from domain.kinds import Procedure
 from domain.models import DossierState, SignOffKind, TrailAction
 from domain.procedures.catalogue import PROCEDURES
@@ -49,7 +50,7 @@ async def proposal_page(code: str, request: Request, session: Session,
                         state: Annotated[ApiState, Depends(api_state)],
                         done: Annotated[SignOffKind | None, Query()] = None) -> Response:
     allowed(session, "sign_off")
-    dossier = await desk_view(state, session.principal, code)
+    dossier = await desk_view(state, session.principal, code, Channel.DESK)  # the head reads it: recorded
     signer = await signer_of(state, session.principal, dossier.police_unit)
     proposed = [entry for entry in dossier.trail if entry.action == TrailAction.PROPOSED]
     return page(request, "sign_off.html", dossier=dossier, signer=signer, proposal=proposed[-1] if proposed else None,
@@ -74,7 +75,7 @@ async def answer(code: str, session: Session, form: Form,
     # One answer per dossier per token id: each form sent is a request of its own.
     await sign_off(state, session.principal, code, body, f"{session.principal.token_id}:{uuid.uuid4().hex}")
     for _ in range(_SETTLE_POLLS):  # the dossier leaves the state in its own time: show the page after it did
-        if (await desk_view(state, session.principal, code)).state != DossierState.AWAITING_SIGN_OFF:
+        if (await desk_view(state, session.principal, code, None)).state != DossierState.AWAITING_SIGN_OFF:
             break
         await asyncio.sleep(_SETTLE_INTERVAL)
     return RedirectResponse(f"/desk/sign-offs/{code}?done={body.decision.value}", status_code=303)
