@@ -190,7 +190,13 @@ class SignOffRules(_Rules):
     the default lists every procedure with an officer review, as the result forms carry the head's signature; the
     legal basis is the set's ``sources["sign_off.procedures"]``."""
 
-    procedures: frozenset[Procedure]
+    procedures: tuple[Procedure, ...]  # in the file's order, so that a set dumps as it reads
+
+    @model_validator(mode="after")
+    def _each_once(self) -> SignOffRules:
+        if len(set(self.procedures)) != len(self.procedures):
+            raise ValueError("sign_off.procedures names a procedure twice")
+        return self
 
     def requires(self, procedure: Procedure) -> bool:
         return procedure in self.procedures

@@ -335,3 +335,10 @@ def test_a_rule_set_without_the_sign_off_key_is_refused() -> None:
     del data["sign_off"]
     with pytest.raises(ValidationError, match="sign_off"):
         RuleSet.model_validate(data)
+
+
+def test_a_procedure_named_twice_for_the_sign_off_is_refused() -> None:
+    data = _rule_file("2026-07-01.json")
+    data["sign_off"]["procedures"].append("ResidenceConfirmation")
+    with pytest.raises(ValidationError, match="twice"):
+        RuleSet.model_validate(data)
