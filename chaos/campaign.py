@@ -24,15 +24,19 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 
 from chaos.actors import Actors
 from chaos.faults import FaultKind, Injector, schedule, supervise
+from chaos.outlets import OutboxCheck, Outlet, check_outbox, wait_for_outbox
 from chaos.population import BUILDERS, PROCESSING, Case, Population, draw_plan, today_in_vietnam
 from chaos.stack import DATABASE, PrivateTemporal, WorkerProcess, private_postgres
+from chaos.subscriber import SECRET_ENV
 from chaos.verify import Verification, verify
 from cutru.clients.client import SubmissionRejected, check_submission
 from cutru.platform.codec import KeyRing, data_converter, new_key_line
 from cutru.platform.config import processing_environment
 from cutru.platform.db.migrate import create_database, migrate
 from cutru.platform.signing import DecisionKeyRing
+from domain import webhooks
 from domain.kinds import Procedure
+from workflows.dispatch import NOT_A_DISPATCHER
 from workflows.procedures import WORKFLOWS
 
 TASK_QUEUE = "cutru-chaos"
@@ -70,13 +74,15 @@ class CampaignReport(BaseModel):
     actions: dict[str, int]
     driver_errors: dict[str, int]
     verification: Verification
+    outbox: OutboxCheck
     seconds: dict[str, float]
     work_dir: str | None
 
     @property
     def ok(self) -> bool:
         every_fault = all(self.faults_injected.get(k, 0) >= n for k, n in self.faults_planned.items())
-        return self.verification.ok and every_fault and self.submitted == self.verification.dossiers
+        return (self.verification.ok and self.outbox.ok and every_fault
+                and self.submitted == self.verification.dossiers)
 
     def table(self) -> str:
         v = self.verification
@@ -102,12 +108,17 @@ class CampaignReport(BaseModel):
         row("stuck", v.stuck)
         row("unexpected effects", v.unexpected)
         row("read model disagreeing with the workflow", v.read_model_mismatches)
+        row("notifications missing", self.outbox.notifications_missing)
+        row("notifications duplicated", self.outbox.notifications_duplicated)
+        row("events missing", self.outbox.events_missing)
         lines.append("")
         for state, n in sorted(v.final_states.items(), key=lambda item: -item[1]):
             row(f"final state: {state}", n)
         lines.append("")
         row("workflow-task timeouts (killed workers)", v.workflow_task_timeouts)
         row("activity attempts > 1 (retried after a fault)", v.activity_retries)
+        row("e-mails sent (each once)", self.outbox.notifications_sent)
+        row("events delivered to the subscriber", self.outbox.events_delivered)
         for cause, n in sorted(v.benign_task_failures.items()):
             row(f"benign workflow-task failures: {cause}", n)
         lines.append("")
@@ -136,10 +147,12 @@ class _Run:
     postgres: LocalPostgres
     temporal: PrivateTemporal
     workers: list[WorkerProcess] = field(default_factory=list)
+    outlets: dict[FaultKind, Outlet] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     # The run's own keys: workers refuse to start without them, and the campaign's client and actors use them too.
     payload_key: str = field(default_factory=lambda: new_key_line("chaos"))
     decision_keys: DecisionKeyRing = field(default_factory=lambda: DecisionKeyRing.generate("chaos"))
+    webhook_secret: str = field(default_factory=webhooks.new_secret)
 
     def say(self, message: str) -> None:
         if self.config.progress:
@@ -185,6 +198,14 @@ async def _campaign(run: _Run) -> CampaignReport:
     run.say(f"{len(cases)} dossiers built over {len({c.procedure for c in cases})} procedures"
             + (f"; skipped {sorted(skipped)}" if skipped else ""))
 
+    run.outlets = {FaultKind.SMTP: Outlet.mail_server(run.root, dict(os.environ)),
+                   FaultKind.WEBHOOK: Outlet.subscriber(run.root, {**os.environ, SECRET_ENV: run.webhook_secret})}
+    for outlet in run.outlets.values():
+        await asyncio.to_thread(outlet.start)
+    subscriber = f"http://127.0.0.1:{run.outlets[FaultKind.WEBHOOK].port}/events"
+    async with asyncpg.create_pool(url, min_size=0, max_size=1) as setup:
+        await setup.execute("INSERT INTO subscriptions (client, url, secret) VALUES ('statistics', $1, $2)",
+                            subscriber, run.webhook_secret)
     await asyncio.to_thread(run.temporal.start)
     # The first worker's gateway confirms an order at once, the others' a few seconds after it was created, so an
     # order the citizen does not pay is still paid (activities run where their workflow is cached, so an order
@@ -208,7 +229,7 @@ async def _load_and_faults(run: _Run, client: Client, pool: asyncpg.Pool, cases:
     actors = Actors(client, TASK_QUEUE, pool, cases, config.load_seconds, decision_keys=run.decision_keys)
     faults = schedule(random.Random(f"{config.seed}-faults"), config.faults_per_kind, config.fault_seconds,
                       config.workers)
-    injector = Injector(run.temporal, run.postgres, run.workers)
+    injector = Injector(run.temporal, run.postgres, run.workers, run.outlets)
     stop_supervisor, stop_faults = asyncio.Event(), asyncio.Event()
     self_restarts: Counter[str] = Counter()
     load_started = time.monotonic()
@@ -231,9 +252,13 @@ async def _load_and_faults(run: _Run, client: Client, pool: asyncpg.Pool, cases:
         progress.cancel()
         await asyncio.gather(*tasks, progress, return_exceptions=True)
 
+    outbox_started = time.monotonic()
+    await wait_for_outbox(pool, config.stall_seconds)
+    run.seconds["outbox"] = time.monotonic() - outbox_started
     verify_started = time.monotonic()
     submitted = {code: actors.cases[code].procedure for code in actors.submitted}
     verification, _ = await verify(client, pool, submitted, registered=actors.registered)
+    outbox = await check_outbox(pool, sorted(submitted), run.root)
     run.seconds["verify"] = time.monotonic() - verify_started
     run.seconds["total"] = time.monotonic() - started
     planned = Counter(f.kind for f in faults)
@@ -249,6 +274,7 @@ async def _load_and_faults(run: _Run, client: Client, pool: asyncpg.Pool, cases:
         actions=dict(actors.actions),
         driver_errors=dict(actors.errors),
         verification=verification,
+        outbox=outbox,
         seconds={k: round(v, 1) for k, v in run.seconds.items()},
         work_dir=None,
     )
@@ -289,6 +315,8 @@ async def _build_cases(run: _Run, url: str) -> tuple[list[Case], dict[str, str]]
                 code = f"HS-CHAOS-{config.seed}-{index:05d}"
                 unit = run.rng.choice(chosen)
                 submission = await BUILDERS[procedure](population, code, unit)
+                if index % 2 == 0:  # half the applicants are told by e-mail as well
+                    submission["contact"] = {"channel": "email", "email": f"{code.lower()}@chaos.test"}
                 case = Case(code=code, procedure=procedure, submission=submission,
                             plan=draw_plan(run.rng, procedure),
                             stamp_arrival=procedure == Procedure.STAY_NOTIFICATION)
@@ -317,6 +345,13 @@ def _worker_env(run: _Run, url: str) -> dict[str, str]:
         **processing_environment(PROCESSING),
         "CUTRU_PAYLOAD_KEYS": run.payload_key,
         "CUTRU_DECISION_KEYS": run.decision_keys.env_value(),
+        # The outbox: the campaign's mail server, and retries close together, so that it empties soon after a fault.
+        "CUTRU_SMTP_HOST": "127.0.0.1",
+        "CUTRU_SMTP_PORT": str(run.outlets[FaultKind.SMTP].port),
+        "CUTRU_SMTP_FROM": "no-reply@chaos.test",
+        "CUTRU_OUTBOX_RETRY_FIRST": "0.2",
+        "CUTRU_OUTBOX_RETRY_LONGEST": "2",
+        "CUTRU_EVENT_ATTEMPTS": "1000",
     })
     return env
 
@@ -340,7 +375,7 @@ async def _connect(address: str, keyring: KeyRing, timeout: float = 30.0) -> Cli
 
 
 async def _open_count(client: Client) -> int:
-    return (await client.count_workflows("ExecutionStatus = 'Running'")).count
+    return (await client.count_workflows(f"ExecutionStatus = 'Running' AND {NOT_A_DISPATCHER}")).count
 
 
 async def _drain(client: Client, actors: Actors, timeout: float, stall: float) -> None:
@@ -376,6 +411,8 @@ async def _progress(run: _Run, client: Client, actors: Actors, injector: Injecto
 def _kill_everything(run: _Run) -> None:
     for worker in run.workers:
         worker.kill()
+    for outlet in run.outlets.values():
+        outlet.kill()
     run.temporal.kill()
     if run.postgres.running:
         with contextlib.suppress(Exception):
@@ -385,6 +422,8 @@ def _kill_everything(run: _Run) -> None:
 async def _teardown(run: _Run) -> None:
     for worker in run.workers:
         await asyncio.to_thread(worker.stop, 10.0)
+    for outlet in run.outlets.values():
+        outlet.kill()
     run.temporal.kill()
     if run.postgres.running:
         with contextlib.suppress(Exception):  # already stopped: nothing left to do

@@ -1,10 +1,11 @@
 """The fault schedule and its injection.
 
-Three kinds, each on its own timeline drawn from the campaign's seed, so they overlap as real incidents do:
+Five kinds, each on its own timeline drawn from the campaign's seed, so they overlap as real incidents do:
 
 - ``worker``: SIGKILL one of the worker processes (mid-activity, mid-workflow-task), start it again a moment later;
 - ``temporal``: SIGKILL the Temporal server, start it again on the same SQLite file and port;
-- ``postgres``: stop PostgreSQL (alternately ``immediate``, a crash, and ``fast``), start it again.
+- ``postgres``: stop PostgreSQL (alternately ``immediate``, a crash, and ``fast``), start it again;
+- ``smtp`` and ``webhook``: SIGKILL the mail server or the webhook subscriber (``chaos.outlets``), start it again.
 
 The schedule (when, how long down, which worker, which stop mode) is deterministic for a seed; what each fault
 interrupts depends on timing and is not.
@@ -22,6 +23,7 @@ from enum import StrEnum
 from cutru_local.postgres import LocalPostgres
 from pydantic import BaseModel
 
+from chaos.outlets import Outlet
 from chaos.stack import PrivateTemporal, WorkerProcess
 
 
@@ -29,6 +31,8 @@ class FaultKind(StrEnum):
     WORKER = "worker SIGKILL + restart"
     TEMPORAL = "Temporal server SIGKILL + restart"
     POSTGRES = "PostgreSQL stop + restart"
+    SMTP = "SMTP server SIGKILL + restart"
+    WEBHOOK = "webhook subscriber SIGKILL + restart"
 
 
 class Fault(BaseModel, frozen=True):
@@ -48,7 +52,7 @@ def schedule(rng: random.Random, per_kind: int, window: float, workers: int) -> 
             at = slot * (index + rng.uniform(0.05, 0.6))
             if kind == FaultKind.WORKER:
                 faults.append(Fault(kind=kind, at=at, down=rng.uniform(0.2, 2.5), worker=rng.randrange(workers)))
-            elif kind == FaultKind.TEMPORAL:
+            elif kind in (FaultKind.TEMPORAL, FaultKind.SMTP, FaultKind.WEBHOOK):
                 faults.append(Fault(kind=kind, at=at, down=rng.uniform(0.3, 2.0)))
             else:
                 faults.append(Fault(kind=kind, at=at, down=rng.uniform(0.3, 2.5),
@@ -59,8 +63,10 @@ def schedule(rng: random.Random, per_kind: int, window: float, workers: int) -> 
 class Injector:
     """Applies a schedule to the private stack; each kind runs on its own task, in order, never two at once."""
 
-    def __init__(self, temporal: PrivateTemporal, postgres: LocalPostgres, workers: Sequence[WorkerProcess]) -> None:
+    def __init__(self, temporal: PrivateTemporal, postgres: LocalPostgres, workers: Sequence[WorkerProcess],
+                 outlets: dict[FaultKind, Outlet]) -> None:
         self.temporal = temporal
+        self.outlets = outlets
         self.postgres = postgres
         self.workers = workers
         self.injected: Counter[FaultKind] = Counter()
@@ -100,6 +106,11 @@ class Injector:
             self.temporal.kill()
             await asyncio.sleep(fault.down)
             await asyncio.to_thread(self.temporal.start)
+        elif fault.kind in self.outlets:
+            outlet = self.outlets[fault.kind]
+            outlet.kill()
+            await asyncio.sleep(fault.down)
+            await asyncio.to_thread(outlet.start)
         else:
             await asyncio.to_thread(self.postgres.stop, fault.mode)
             await asyncio.sleep(fault.down)

@@ -45,7 +45,9 @@ _BENIGN_CAUSES = {
     WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_STICKY_TASK_QUEUE,
 }
 # Tables of the lifecycle itself, checked one by one below; every other table naming a dossier holds records.
-_LIFECYCLE_TABLES = {"dossiers", "payments", "residence_changes", "documents", "deliveries", "audit_events"}
+_LIFECYCLE_TABLES = {"dossiers", "payments", "residence_changes", "documents", "deliveries", "audit_events",
+                     # what a dossier tells the citizen and other systems, whatever its end (chaos.outlets checks it)
+                     "dossier_contacts", "notifications", "events", "shipments", "shipment_statuses"}
 
 
 class DossierCheck(BaseModel):

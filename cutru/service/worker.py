@@ -29,10 +29,11 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 
 import asyncpg
+from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.common import MetricMeter, WorkflowIDConflictPolicy
 from temporalio.worker import Worker
@@ -192,6 +193,23 @@ OUTBOX_BACKOFF_ENV = {"first": "CUTRU_OUTBOX_RETRY_FIRST", "longest": "CUTRU_OUT
                       "attempts": "CUTRU_EVENT_ATTEMPTS"}
 
 
+def outbox_backoff(environ: Mapping[str, str]) -> Backoff:
+    """The outbox's retry pauses (seconds) and webhook attempts from CUTRU_OUTBOX_RETRY_FIRST,
+    CUTRU_OUTBOX_RETRY_LONGEST and CUTRU_EVENT_ATTEMPTS; ValueError naming the variable when one is not a number."""
+    values: dict[str, object] = {}
+    for field, var in OUTBOX_BACKOFF_ENV.items():
+        if environ.get(var):
+            try:
+                number = float(environ[var])
+            except ValueError:
+                raise ValueError(f"{var} must be a number, not {environ[var]!r}") from None
+            values[field] = int(number) if field == "attempts" else timedelta(seconds=number)
+    try:
+        return Backoff.model_validate(values)
+    except ValidationError as error:
+        raise ValueError(f"{', '.join(OUTBOX_BACKOFF_ENV.values())}: {error.errors()[0]['msg']}") from None
+
+
 def configured_outbox(pool: asyncpg.Pool, gateway: PaymentGateway) -> Outbox:
     """The outbox with the channels the environment configures: CUTRU_SMTP_HOST, CUTRU_SMS_GATEWAY_URL,
     CUTRU_POSTAL_URL (and their companions); fee links from the HTTP payment gateway, else the portal's page."""
@@ -203,12 +221,11 @@ def configured_outbox(pool: asyncpg.Pool, gateway: PaymentGateway) -> Outbox:
         assert isinstance(gateway, HttpPaymentGateway)
         return (await gateway.order(dossier_code)).payment_url
 
-    backoff = {field: os.environ[var] for field, var in OUTBOX_BACKOFF_ENV.items() if os.environ.get(var)}
     return Outbox(pool, mailer=SmtpMailer(smtp) if smtp else None, sms=HttpSmsGateway(sms) if sms else None,
                   postal=HttpPostalService(postal) if postal else None,
                   payment_link=payment_link if isinstance(gateway, HttpPaymentGateway) else None,
                   portal_url=os.environ.get(PORTAL_URL_ENV) or "https://dichvucong.bocongan.gov.vn",
-                  backoff=Backoff.model_validate(backoff))
+                  backoff=outbox_backoff(os.environ))
 
 
 async def start_dispatchers(client: Client, task_queue: str, channels: list[OutboxChannel],

@@ -34,6 +34,9 @@ async def test_small_campaign_loses_doubles_and_strands_nothing() -> None:
     assert all(n == config.faults_per_kind for n in report.faults_injected.values()), table
     v = report.verification
     assert (v.lost, v.duplicated, v.stuck, v.unexpected, v.read_model_mismatches) == (0, 0, 0, 0, 0), table
+    outbox = report.outbox  # e-mails and events went out while their servers were killed, once each
+    assert outbox.notifications_sent > 0 and outbox.events_delivered > 0, table
+    assert (outbox.notifications_missing, outbox.notifications_duplicated, outbox.events_missing) == (0, 0, 0), table
     assert report.ok, table
 
 

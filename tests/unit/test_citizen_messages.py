@@ -11,6 +11,7 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
+from cutru.service.worker import outbox_backoff
 from domain import webhooks
 from domain.kinds import DocumentKind
 from domain.models import Contact
@@ -82,3 +83,12 @@ def test_the_webhook_signature_is_the_standard_webhooks_one():
     assert not webhooks.verify(secret, signed, body + b" ", now=1_700_000_100)
     assert not webhooks.verify(secret, signed, body, now=1_700_000_000 + webhooks.TOLERANCE_SECONDS + 1)
     assert not webhooks.verify(webhooks.new_secret(), signed, body, now=1_700_000_100)
+
+
+def test_the_outbox_retries_are_read_in_seconds():
+    backoff = outbox_backoff({"CUTRU_OUTBOX_RETRY_FIRST": "0.5", "CUTRU_OUTBOX_RETRY_LONGEST": "4",
+                              "CUTRU_EVENT_ATTEMPTS": "3"})
+    assert [backoff.after(n).total_seconds() for n in (1, 2, 3, 4, 5)] == [0.5, 1.0, 2.0, 4.0, 4.0]
+    assert backoff.attempts == 3
+    with pytest.raises(ValueError, match="CUTRU_OUTBOX_RETRY_FIRST must be a number"):
+        outbox_backoff({"CUTRU_OUTBOX_RETRY_FIRST": "PT2S"})

@@ -166,11 +166,12 @@ $$;
 CREATE TRIGGER payments_outbox AFTER INSERT ON payments REFERENCING NEW TABLE AS added
     FOR EACH STATEMENT EXECUTE FUNCTION outbox_from_payments();
 
--- A result to post: a shipment for the postal service.
+-- A result to post: a shipment for the postal service (a withdrawn or cancelled dossier has nothing to post).
 CREATE FUNCTION outbox_from_deliveries() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public
 AS $$
 BEGIN
-    INSERT INTO shipments (dossier_code) SELECT dossier_code FROM added WHERE method = 'postal'
+    INSERT INTO shipments (dossier_code) SELECT dossier_code FROM added
+    WHERE method = 'postal' AND cardinality(documents) > 0
     ON CONFLICT (dossier_code) DO NOTHING;
     RETURN NULL;
 END
