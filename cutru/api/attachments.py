@@ -33,6 +33,7 @@ from cutru.api.security import permit
 from cutru.api.state import ApiState, State
 from cutru.api.views import View
 from cutru.platform.oidc import Principal
+from cutru.platform.reads import Channel, record_reads
 from cutru.platform.storage import ScannerUnavailable, StoreError
 from domain.attachments import (
     FILE_NAME_PATTERN,
@@ -351,7 +352,9 @@ async def desk_attachments(code: str, state: State,
 async def desk_attachment(code: str, sha256: Sha256, state: State,
                           principal: Annotated[Principal, Depends(permit("officer_view"))]) -> Response:
     await _visible(state, principal, code)
-    return await paper_response(state, code, sha256)
+    paper = await paper_response(state, code, sha256)
+    await record_reads(state.pool, principal, [code], Channel.API, "desk_attachment")
+    return paper
 
 
 async def paper_response(state: ApiState, code: str, sha256: str) -> Response:

@@ -136,6 +136,10 @@ async def test_a_submission_refers_to_uploads_and_officers_of_the_unit_open_them
     other = hashlib.sha256(b"x").hexdigest()
     assert_problem(await api_client.get(f"/v1/desk/dossiers/{code}/attachments/{other}", headers=officer), 404,
                    "attachment_not_found")
+    # The paper opened is a read of the dossier's personal data; the refused and the missing ones are none.
+    assert [tuple(r) for r in await pool.fetch(
+        "SELECT officer_id, operation FROM personal_data_reads WHERE dossier_code = $1 AND operation ="
+        " 'desk_attachment'", code)] == [(OFFICER, "desk_attachment")]
 
     finding = f"/v1/desk/dossiers/{code}/attachments/{receipt['sha256']}/findings"
     assert_problem(await api_client.post(finding, json={"kind": "title_deed", "accepted": False}, headers=officer),

@@ -189,7 +189,9 @@ async def attached_paper(code: str, sha256: Sha256, session: Session,
     """A paper the citizen attached, shown in the browser, for the officers who may see the dossier."""
     allowed(session, "officer_view")
     await desk_view(state, session.principal, code, None)
-    return await paper_response(state, code, sha256)
+    paper = await paper_response(state, code, sha256)
+    await record_reads(state.pool, session.principal, [code], Channel.DESK, "desk_attachment")
+    return paper
 
 
 def _decision(form: Form, dossier: DeskDossier) -> DecisionRequest:
