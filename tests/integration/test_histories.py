@@ -19,9 +19,12 @@ from temporalio.worker import Replayer
 
 from cutru.clients.audit import load_history, replay_many
 from cutru.platform.codec import replay_converter
+from domain.attachments import AttachmentKind
 from domain.calendar import local_date
 from domain.kinds import Procedure
 from domain.models import (
+    AttachmentRef,
+    ChecklistAnswer,
     DecisionKind,
     DossierState,
     OfficerDecision,
@@ -34,6 +37,7 @@ from domain.procedures.deletion import CitizenFiling
 from tests.factories import (
     PAYLOAD_KEYS,
     Desk,
+    attachment,
     dossier_code,
     new_person,
     new_place,
@@ -42,6 +46,7 @@ from tests.factories import (
     unit_id,
 )
 from tests.integration.test_procedures import HAPPY, Case, build, complete, temporary_deletion
+from tests.integration.test_supplement_checklist import CHECKLIST as CHECKLIST_ITEMS
 from workflows.procedures import ALL_WORKFLOWS
 from workflows.sandbox import workflow_runner
 
@@ -63,6 +68,8 @@ CHECKED_MESSAGES = f"{Procedure.PERMANENT_RESIDENCE_REGISTRATION.value}-checked-
 CHECKED_FILING = f"{Procedure.TEMPORARY_RESIDENCE_DELETION.value}-checked-filing"
 # The head's sign-off (workflow.patched head-sign-off): a proposal returned, proposed again, signed.
 HEAD_SIGN_OFF = f"{Procedure.PERMANENT_RESIDENCE_REGISTRATION.value}-head-sign-off"
+# A CT05 checklist answered item by item (workflow.patched supplement-checklist).
+CHECKLIST = f"{Procedure.TEMPORARY_RESIDENCE_DELETION.value}-supplement-checklist"
 
 
 @pytest.fixture(scope="module")
@@ -185,11 +192,29 @@ async def test_a_proposal_returned_then_signed(desk: Desk):
         (HISTORY_DIR / f"{code}@{HEAD_SIGN_OFF}.json").write_text(history.to_json())
 
 
+async def test_a_supplement_checklist_answered_item_by_item(desk: Desk):
+    """The scenario behind the history of a CT05 checklist: two items, answered in two signals."""
+    case = await build(desk, temporary_deletion)
+    code = case.code
+    await desk.start(case.raw)
+    await desk.decide(code, DecisionKind.REQUEST_SUPPLEMENT, missing_items=tuple(i.item for i in CHECKLIST_ITEMS),
+                      checklist=CHECKLIST_ITEMS)
+    await desk.wait_state(code, DossierState.AWAITING_SUPPLEMENT)
+    for item, kind in enumerate((AttachmentKind.DEATH_CERTIFICATE, AttachmentKind.OTHER)):
+        paper = AttachmentRef.model_validate(attachment(kind.value))
+        await desk.dossiers.supplement(code, Supplement(answers=(ChecklistAnswer(item=item, attachment=paper),)))
+    await desk.approve(code)
+    assert (await desk.result(code)).state == DossierState.COMPLETED
+    if RECORDING:
+        history = await desk.env.client.get_workflow_handle(code).fetch_history()
+        (HISTORY_DIR / f"{code}@{CHECKLIST}.json").write_text(history.to_json())
+
+
 async def test_recorded_histories_replay_against_the_current_code():
     files = sorted(HISTORY_DIR.glob("*.json"))
     labels = {path.stem.split("@")[1] for path in files}
     expected = {f"{p.value}-{outcome}" for p in Procedure for outcome in ("completed", "refused")} | {
-        SUPPLEMENTED, CHECKED_MESSAGES, CHECKED_FILING, HEAD_SIGN_OFF}
+        SUPPLEMENTED, CHECKED_MESSAGES, CHECKED_FILING, HEAD_SIGN_OFF, CHECKLIST}
     assert expected <= labels, f"missing recorded histories: {sorted(expected - labels)}"
     summary, reports = await replay_many((load_history(p) for p in files), replay_converter(PAYLOAD_KEYS))
     failures = [f"{r.workflow_id}: {r.failure}" for r in reports if not r.deterministic]
