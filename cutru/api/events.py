@@ -24,8 +24,9 @@ router = APIRouter(tags=["operators"])
 Operator = Annotated[Principal, Depends(permit("manage_events"))]
 
 EVENT_TYPES = ("dossier.received", "dossier.accepted", "supplement.requested", "supplement.received",
-               "dossier.decided", "fee.due", "fee.paid", "dossier.completed", "dossier.refused", "dossier.cancelled",
-               "dossier.withdrawn", "result.dispatched", "result.in_transit", "result.delivered", "result.returned")
+               "dossier.proposed", "dossier.returned", "dossier.decided", "fee.due", "fee.paid", "dossier.completed",
+               "dossier.refused", "dossier.cancelled", "dossier.withdrawn", "result.dispatched", "result.in_transit",
+               "result.delivered", "result.returned")
 EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
 BIGINT = 2**63 - 1  # the largest sequence PostgreSQL holds
 # A replay schedules at most this many events per request; the answer says where to go on from.

@@ -23,7 +23,7 @@ from domain import webhooks
 from domain.models import DossierState
 from tests.api_fixtures import bearer
 from tests.cli import closed_port
-from tests.factories import pay
+from tests.factories import head_signs, pay
 from tests.integration.test_permanent_registration import approve, own_residence_dossier, wait_state
 from tests.notify_fixtures import dispatching, eventually
 from tests.oidc import OidcProvider, client_credentials_token
@@ -96,14 +96,15 @@ async def test_events_reach_a_subscriber_that_was_down_and_replay_from_a_sequenc
         await dossiers.submit(submission)
         await wait_state(dossiers, code, DossierState.AWAITING_DECISION)
         await dossiers.decide(code, approve())
+        await head_signs(dossiers, pool, code)
         await wait_state(dossiers, code, DossierState.AWAITING_PAYMENT)
 
         # The subscriber comes up: what it missed arrives, and what follows.
         await subscriber.start()
         await pay(dossiers, pool, code)
         assert (await dossiers.result(code)).state == DossierState.COMPLETED
-        expected = {"dossier.received", "dossier.accepted", "dossier.decided", "fee.due", "fee.paid",
-                    "dossier.completed"}
+        expected = {"dossier.received", "dossier.accepted", "dossier.proposed", "dossier.decided", "fee.due",
+                    "fee.paid", "dossier.completed"}
 
         def mine() -> list[dict[str, Any]]:
             return [e for e in subscriber.received if e["data"]["dossier_code"] == code]
@@ -112,9 +113,10 @@ async def test_events_reach_a_subscriber_that_was_down_and_replay_from_a_sequenc
             return {e["type"] for e in mine()} == expected
         await eventually(all_arrived, "every event of the dossier at the subscriber")
         arrived = sorted(mine(), key=lambda e: e["sequence"])
-        # In the order written: the trail entry of the approval is written after the fee's order is made.
-        assert [e["type"] for e in arrived] == ["dossier.received", "dossier.accepted", "fee.due", "dossier.decided",
-                                                "fee.paid", "dossier.completed"] and subscriber.refused == 0
+        # In the order written: the trail entry of the sign-off is written after the fee's order is made.
+        assert [e["type"] for e in arrived] == ["dossier.received", "dossier.accepted", "dossier.proposed", "fee.due",
+                                                "dossier.decided", "fee.paid", "dossier.completed"]
+        assert subscriber.refused == 0
         assert all(e["id"] == str(e["id"]) and "personal_id" not in json.dumps(e) for e in arrived)
         assert arrived[0]["data"]["resource"] == f"/v1/dossiers/{code}"
 

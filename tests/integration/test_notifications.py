@@ -21,7 +21,7 @@ from activities.postal import HttpPostalService, PostalConfig
 from cutru.clients.client import DossierClient
 from cutru.platform.config import Settings
 from domain.models import DecisionKind, DossierState, OfficerDecision, Supplement
-from tests.factories import pay
+from tests.factories import head_signs, pay
 from tests.integration.test_permanent_registration import OFFICER, approve, own_residence_dossier, wait_state
 from tests.notify_fixtures import POSTAL_TOKEN, QUICK, SMS_KEYS, carrier, dispatching, eventually, mail_server
 
@@ -65,6 +65,7 @@ async def test_each_step_arrives_once_and_a_restarted_mail_server_loses_nothing(
             await dossiers.supplement(code, Supplement(provided_items=("Hợp đồng thuê nhà có công chứng",)))
             await wait_state(dossiers, code, DossierState.AWAITING_DECISION)
             await dossiers.decide(code, approve())
+            await head_signs(dossiers, pool, code)
             await wait_state(dossiers, code, DossierState.AWAITING_PAYMENT)
 
             async def retried() -> bool:
@@ -163,6 +164,7 @@ async def test_a_posted_result_is_tracked_and_its_tracking_number_sent(
             await dossiers.submit(submission)
             await wait_state(dossiers, code, DossierState.AWAITING_DECISION)
             await dossiers.decide(code, approve())
+            await head_signs(dossiers, pool, code)
             await wait_state(dossiers, code, DossierState.AWAITING_PAYMENT)
             await pay(dossiers, pool, code)
             assert (await dossiers.result(code)).state == DossierState.COMPLETED
