@@ -8,8 +8,6 @@ notes (findings that refuse nothing, e.g. a late filing) are attached to the fac
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from domain.calendar import CalendarDeclaration, CalendarSnapshot
@@ -113,13 +111,24 @@ async def records_of(conn: asyncpg.Connection, personal_id: str) -> PersonRecord
 
 
 # The applicant, with the place ($3 commune, $4 address; NULL: not needed) and their current permanent residence
-# ($2: needed) beside it: one round trip for what most procedures' rules read.
+# ($2: needed) beside it, and, when the rules read the place's provincial settings ($5: the day of receipt, else
+# NULL), the province's floor-area minimum in force that day and the place's co-owners: one round trip for what
+# the procedures' rules read.
 APPLICANT_SQL = (
     "SELECT p." + ", p.".join(_PERSON_COLUMNS) + ","
     " CASE WHEN $2 THEN (SELECT residence_id FROM permanent_residences WHERE personal_id = $1 AND status = 'active'"
     " LIMIT 1) END AS current_permanent_residence_id,"
     " place.residence_id, place.owner_id, place.floor_area_m2, place.barred_reason, place.household_id,"
-    " place.head_id, place.member_count, place.occupant_count, place.province_code"
+    " place.head_id, place.member_count, place.occupant_count, place.province_code,"
+    " CASE WHEN $5::date IS NOT NULL THEN (SELECT s.value FROM provincial_settings s"
+    "  WHERE s.province_code = place.province_code"
+    f"  AND s.setting = '{ProvincialSetting.MIN_FLOOR_AREA_PER_PERSON_M2.value}' AND s.effective_from <= $5::date"
+    "  ORDER BY s.effective_from DESC, s.setting_id DESC LIMIT 1) END AS provincial_min_floor_area_m2,"
+    " CASE WHEN $5::date IS NOT NULL THEN (SELECT array_agg(c.personal_id::text ORDER BY c.personal_id)"
+    "  FROM residence_co_owners c WHERE c.residence_id = place.residence_id) END AS co_owner_ids,"
+    " CASE WHEN $5::date IS NOT NULL THEN (SELECT c.personal_id FROM residence_co_owners c"
+    "  WHERE c.residence_id = place.residence_id AND c.representative ORDER BY c.personal_id LIMIT 1)"
+    " END AS owners_representative_id"
     f" FROM people p LEFT JOIN LATERAL ({RESIDENCE_SQL.replace('$1', '$3').replace('$2', '$4').strip()}) place"
     " ON true WHERE p.personal_id = $1"
 )
@@ -142,7 +151,8 @@ def applicant_args(submission: SubmissionBase) -> tuple[Any, ...]:
     spec = spec_for(submission)
     place = spec.place(submission) if Need.PLACE in spec.needs else None
     return (submission.applicant.personal_id, Need.CURRENT_PERMANENT in spec.needs,
-            place.commune_code if place else None, place.address_line if place else None)
+            place.commune_code if place else None, place.address_line if place else None,
+            received_on(submission) if Need.PROVINCIAL in spec.needs else None)
 
 
 async def load_facts(conn: asyncpg.Connection, submission: SubmissionBase, row: Any = None) -> HouseholdFacts:
@@ -169,33 +179,12 @@ async def load_facts(conn: asyncpg.Connection, submission: SubmissionBase, row: 
     if Need.NAMED in spec.needs:
         values["named"] = await people(conn, spec.named_ids(submission))
     if Need.PROVINCIAL in spec.needs and values.get("residence") is not None:
-        residence = values["residence"]
-        values["provincial_min_floor_area_m2"] = await provincial_setting(
-            conn, residence.province_code, ProvincialSetting.MIN_FLOOR_AREA_PER_PERSON_M2, received_on(submission))
-        values["residence"] = residence.model_copy(update=await co_owners(conn, residence.residence_id))
+        values["provincial_min_floor_area_m2"] = row["provincial_min_floor_area_m2"]
+        values["residence"] = values["residence"].model_copy(update={
+            "co_owner_ids": tuple(row["co_owner_ids"] or ()),
+            "owners_representative_id": row["owners_representative_id"]})
     facts = HouseholdFacts(**values)
     return facts.model_copy(update={"notes": tuple(spec.notes(submission, facts))})
-
-
-_PROVINCIAL_SQL = """
-SELECT value FROM provincial_settings WHERE province_code = $1 AND setting = $2 AND effective_from <= $3
-ORDER BY effective_from DESC, setting_id DESC LIMIT 1
-"""
-
-
-async def provincial_setting(conn: asyncpg.Connection, province_code: str, setting: ProvincialSetting,
-                             on: date) -> Decimal | None:
-    """The province's value of ``setting`` in force on ``on`` (the day of receipt), or None when it set none."""
-    value: Decimal | None = await conn.fetchval(_PROVINCIAL_SQL, province_code, setting.value, on)
-    return value
-
-
-async def co_owners(conn: asyncpg.Connection, residence_id: int) -> dict[str, Any]:
-    """``ResidenceFacts``' co-owner fields: the other owners and the representative they appointed, if any."""
-    rows = await conn.fetch("SELECT personal_id, representative FROM residence_co_owners WHERE residence_id = $1"
-                            " ORDER BY personal_id", residence_id)
-    return {"co_owner_ids": tuple(row["personal_id"] for row in rows),
-            "owners_representative_id": next((row["personal_id"] for row in rows if row["representative"]), None)}
 
 
 # The operators' calendar declarations as they stand: the latest declaration of each day (a withdrawal removes the

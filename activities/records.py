@@ -13,6 +13,7 @@ commit dates its records the same, and tests that skip time see the records date
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -229,12 +230,11 @@ _CLAIMED = (
     " ON CONFLICT (dossier_code) DO NOTHING RETURNING dossier_code)"
 )
 _CLAIM = _CLAIMED + " SELECT dossier_code FROM claimed"
-# The claim with the applicant's facts ($4-$7: APPLICANT_SQL's $1-$4) read in the same round trip, one row
+# The claim with the applicant's facts ($4-$8: APPLICANT_SQL's $1-$5) read in the same round trip, one row
 # whatever is found; the facts are used only when the claim is this attempt's.
 _CLAIM_WITH_FACTS = (_CLAIMED + " SELECT (SELECT dossier_code FROM claimed) AS claimed, applicant.*"
                      " FROM (VALUES (1)) AS one (x) LEFT JOIN ("
-                     # Highest first, so that no renumbered placeholder is renumbered again.
-                     + APPLICANT_SQL.replace("$4", "$7").replace("$3", "$6").replace("$2", "$5").replace("$1", "$4")
+                     + re.sub(r"\$(\d+)", lambda m: f"${int(m[1]) + 3}", APPLICANT_SQL)
                      + ") applicant ON true")
 
 

@@ -109,6 +109,31 @@ async def test_a_provinces_floor_area_minimum_applies_from_its_effective_date(
         await pool.execute("DELETE FROM provincial_settings WHERE decision = $1", RESOLUTION)
 
 
+async def test_the_co_owners_recorded_for_a_residence_must_all_consent_unless_represented(
+        pool: asyncpg.Pool, activities: DossierActivities):
+    """The co-owners come from ``residence_co_owners`` in the eligibility check's one statement: the owner's consent
+    alone is not enough until the co-owners appoint the owner to consent for all."""
+    async with pool.acquire() as conn:
+        tenant = await new_person(conn)
+        owner = await new_person(conn, full_name="Đỗ Thị Hoa")
+        co_owner = await new_person(conn, full_name="Đỗ Văn Bình")
+        place = await new_place(conn, owner_id=owner.personal_id, floor_area_m2=60)
+        await conn.execute("INSERT INTO residence_co_owners (residence_id, personal_id) VALUES ($1, $2), ($1, $3)",
+                           place.residence_id, owner.personal_id, co_owner.personal_id)
+    raw = registration(tenant, place, basis="rented_or_borrowed", consents=[consent("owner", owner)])
+    raw["attachments"] = [attachment("certified_rental_contract")]
+
+    async def refusals() -> list[str]:
+        result = await ActivityEnvironment().run(activities.check_eligibility,
+                                                 EligibilityCheck(submission=parse_submission(raw)))
+        return [r.code for r in result.refusals]
+
+    assert await refusals() == ["owner_consent_missing"]
+    await pool.execute("UPDATE residence_co_owners SET representative = true WHERE residence_id = $1"
+                       " AND personal_id = $2", place.residence_id, owner.personal_id)
+    assert await refusals() == []
+
+
 async def test_a_candidate_rule_set_lists_the_open_dossiers_it_would_judge_differently(desk: Desk,
                                                                                       pool: asyncpg.Pool):
     """Three open dossiers; a candidate set raising the registration fee and the floor-area minimum and lengthening

@@ -61,7 +61,7 @@ async def test_the_residence_at_an_address_is_found_without_reading_the_commune(
     row = await conn.fetchrow(RESIDENCE_SQL, DEMO_COMMUNE, place.address_line.upper())
     assert (row["residence_id"], row["household_id"]) == (place.residence_id, place.household_id)
     # The same lookup as the eligibility check and the commit run it, beside the applicant.
-    applicant = (head.personal_id, True, DEMO_COMMUNE, place.address_line.upper())
+    applicant = (head.personal_id, True, DEMO_COMMUNE, place.address_line.upper(), None)
     assert await buffers_touched(conn, APPLICANT_SQL, *applicant) < FEW_PAGES
     row = await conn.fetchrow(APPLICANT_SQL, *applicant)
     assert (row["full_name"], row["residence_id"], row["household_id"]) == (
