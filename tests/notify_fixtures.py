@@ -7,7 +7,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +21,10 @@ from activities.notify import Backoff, Outbox, OutboxChannel
 from cutru.platform.config import Settings
 from cutru.service.worker import build_worker, start_dispatchers
 from tests.cli import closed_port
+from tests.integration.test_payment_gateway import eventually
 from workflows.dispatch import dispatcher_id
+
+__all__ = ["POSTAL_TOKEN", "QUICK", "SMS_KEYS", "MailServer", "carrier", "dispatching", "eventually", "mail_server"]
 
 SMS_KEYS = {"CUTRU_SMS_API_KEY": "test-api-key", "CUTRU_SMS_SECRET_KEY": "test-secret-key"}
 POSTAL_TOKEN = "test-postal-token"
@@ -101,11 +104,3 @@ async def dispatching(client: Client, settings: Settings, pool: asyncpg.Pool, ou
         finally:
             for channel in channels:
                 await client.get_workflow_handle(dispatcher_id(settings.task_queue, channel)).terminate()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"not in {timeout:.0f} s: {what}")
-        await asyncio.sleep(0.1)
