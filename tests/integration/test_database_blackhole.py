@@ -27,7 +27,7 @@ from tests.factories import head_signs, pay
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_for, wait_state
 from tests.oidc import OidcProvider
 from worker import build_worker, database_pool
-from workflows.lifecycle import ACTIVITY_TIMEOUT
+from workflows.lifecycle import ACTIVITY_TIMEOUT, LOCAL_RETRY
 
 # Short bounds, so the test waits seconds, not the production defaults.
 OPTIONS = DatabaseOptions(connect_timeout=timedelta(seconds=2), statement_timeout=timedelta(seconds=1),
@@ -226,9 +226,14 @@ async def test_a_dossier_in_flight_completes_after_the_black_hole_heals(
         description = await handle.describe()
         return any(activity.attempt > 1 for activity in description.raw_description.pending_activities)
 
-    # An attempt held by the silence would be retried only after its start-to-close timeout and the first retry
-    # interval; bounded, it fails and is retried well within the timeout.
-    await wait_for(failing_and_retried, timeout=ACTIVITY_TIMEOUT.total_seconds())
+    # The decision's first step is a local one (the proposal's trail entry, before the head signs): its attempts,
+    # each bounded, and their backoff pass before its failure is recorded. Attempts held by the silence would each
+    # last their start-to-close timeout, far longer.
+    backoff = sum(LOCAL_RETRY.initial_interval.total_seconds() * LOCAL_RETRY.backoff_coefficient ** attempt
+                  for attempt in range(LOCAL_RETRY.maximum_attempts - 1))
+    bounded = LOCAL_RETRY.maximum_attempts * 2 * BOUND + backoff
+    assert bounded < LOCAL_RETRY.maximum_attempts * ACTIVITY_TIMEOUT.total_seconds()
+    await wait_for(failing_and_retried, timeout=bounded)
     proxy.heal()
     assert (await decided).accepted
     await head_signs(dossiers, pool, code)
