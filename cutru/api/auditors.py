@@ -19,10 +19,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from google.protobuf.json_format import MessageToJson
+from pydantic import ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from cutru.api.client import AuditTrail, DossierRead
-from cutru.api.problems import FieldError, dossier_not_found, problem_responses, validation_problem
+from cutru.api.problems import FieldError, dossier_not_found, field_errors, problem_responses, validation_problem
 from cutru.api.security import check_procedure, check_readable, check_unit, permit
 from cutru.api.state import ApiState, api_state
 from cutru.api.views import Page, after_time_and_code, encode_cursor
@@ -33,6 +34,7 @@ from cutru.platform.config import SEARCH_ATTRIBUTES
 from cutru.platform.oidc import ANY, Principal
 from cutru.platform.reads import Channel, record_reads
 from domain.calendar import VN_TZ
+from domain.kinds import Procedure
 from domain.models import Boundary, TrailEntry
 
 router = APIRouter(prefix="/v1/audit", tags=["auditors"])
@@ -193,7 +195,7 @@ async def audit_search(
     state: Annotated[ApiState, Depends(api_state)],
     principal: Annotated[Principal, Depends(permit("audit_search"))],
     code: Annotated[str | None, Query(min_length=1, max_length=64, description="one dossier code")] = None,
-    procedure: Annotated[str | None, Query(max_length=80, description="workflow type")] = None,
+    procedure: Annotated[Procedure | None, Query(description="workflow type")] = None,
     unit: Annotated[str | None, Query(pattern=r"^CA-[0-9]{5}$", description="one of your units")] = None,
     since: Annotated[date | None, Query(description="closed on or after this day (Vietnam time)")] = None,
     until: Annotated[date | None, Query(description="closed on or before this day (Vietnam time)")] = None,
@@ -201,7 +203,10 @@ async def audit_search(
     limit: Annotated[int | None, Query(ge=1, description="items per page (default CUTRU_API_PAGE_SIZE)")] = None,
     cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")] = None,
 ) -> Page[ClosedDossier]:
-    chosen = ClosedSearch(code=code, procedure=procedure, unit=unit, since=since, until=until, outcome=outcome)
+    try:
+        chosen = ClosedSearch(code=code, procedure=procedure, unit=unit, since=since, until=until, outcome=outcome)
+    except ValidationError as error:  # text a dossier could never carry (control characters): no such dossier
+        raise validation_problem(field_errors(error.errors())) from error
     return await search_closed(state, principal, chosen, limit=limit, cursor=cursor)
 
 

@@ -77,6 +77,12 @@ TOKEN_REFRESH_SECONDS = 240  # the local provider's tokens live 600 s
 MAX_ROUNDS = 10
 FIRST_ROUND_EXAMPLES = 25  # per operation, in the fuzzing phase
 
+# Raw-file bodies of the API (uploads, a result to verify) that schemathesis has no serializer of its own for:
+# sent as the bytes generated, as application/octet-stream bodies are.
+BINARY_MEDIA_TYPES = ("application/pdf", "image/heic")
+for _media_type in BINARY_MEDIA_TYPES:
+    schemathesis.serializer.alias(_media_type, "application/octet-stream")
+
 TokenSource = Callable[[], str]
 
 
