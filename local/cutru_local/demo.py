@@ -170,7 +170,7 @@ async def _scenarios(conn: asyncpg.Connection) -> list[tuple[str, dict[str, Any]
         ("own residence, approved, fee paid", _submission(owners[0], owners[0]["address_line"],
                                                           {"basis": "own_residence"}), "approve"),
         ("joins a relative's household", _submission(joiner, household["address_line"],
-                                                     {"basis": "join_relative", "relation_to_head": "sibling"},
+                                                     {"basis": "join_relative", "relation_to_head": "child"},
                                                      consents), "approve"),
         ("supplement requested, then approved", _submission(owners[1], owners[1]["address_line"],
                                                             {"basis": "own_residence"}), "supplement"),
