@@ -3,11 +3,25 @@ Vietnamese names for procedures, states and filed values; and its templates esca
 
 from __future__ import annotations
 
+import typing
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from cutru.api.desk.render import STATE_LABELS, TEMPLATES, days, field_value, procedure_name, vn_date, vn_time
+from pydantic import BaseModel
+
+from cutru.api.desk.render import (
+    FIELD_LABELS,
+    STATE_LABELS,
+    TEMPLATES,
+    days,
+    field_value,
+    procedure_name,
+    vn_date,
+    vn_time,
+)
+from domain.kinds import Procedure
 from domain.models import DossierState
+from domain.procedures.catalogue import submission_model
 
 
 def test_times_are_vietnamese_local_with_the_zone_and_dates_day_first():
@@ -25,6 +39,29 @@ def test_names_and_filed_values_read_in_vietnamese():
     assert field_value("1990-05-17") == "17/05/1990"
     assert field_value("2026-12-06T22:18:58+00:00") == "05:18 07/12/2026 (GMT+7)"
     assert field_value("female") == "Nữ" and field_value("Số 5 phố Huế") == "Số 5 phố Huế"
+    assert field_value("TemporaryResidenceRegistration") == "Đăng ký tạm trú"
+
+
+def _models_within(annotation: object) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for argument in typing.get_args(annotation) for model in _models_within(argument)]
+
+
+def test_every_field_a_citizen_files_has_a_vietnamese_label():
+    unlabelled: set[str] = set()
+    pending = [submission_model(procedure) for procedure in Procedure]
+    seen: set[type[BaseModel]] = set()
+    while pending:
+        model = pending.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            if name not in FIELD_LABELS:
+                unlabelled.add(f"{model.__name__}.{name}")
+            pending += _models_within(field.annotation)
+    assert not unlabelled, sorted(unlabelled)
 
 
 def test_what_a_page_shows_is_escaped():

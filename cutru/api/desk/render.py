@@ -87,6 +87,26 @@ FIELD_LABELS: dict[str, str] = {
     "owner_id": "Số định danh chủ sở hữu", "fee_exemption": "Miễn lệ phí", "start_date": "Từ ngày",
     "end_date": "Đến ngày", "months": "Số tháng", "guests": "Người lưu trú", "filed_by": "Cán bộ nộp giúp",
     "contact": "Liên hệ", "attachments": "Giấy tờ đính kèm",
+    "absence_from": "Vắng mặt từ ngày", "absence_to": "Vắng mặt đến ngày", "absence_reason": "Lý do vắng mặt",
+    "arrival": "Thời điểm đến", "departure": "Thời điểm đi", "authority_name": "Cơ quan có ý kiến",
+    "birth_registered_on": "Ngày đăng ký khai sinh", "child_id": "Số định danh cá nhân của trẻ",
+    "by_list": "Đăng ký theo danh sách", "case": "Trường hợp", "category": "Diện khai báo",
+    "change": "Nội dung điều chỉnh", "civil_status_extract_number": "Số trích lục hộ tịch",
+    "civil_status_source": "Căn cứ hộ tịch", "current_place": "Nơi ở hiện tại", "divorce": "Ly hôn",
+    "divorce_proven": "Có giấy tờ chứng minh ly hôn", "event_date": "Ngày phát sinh",
+    "file_name": "Tên tệp", "kind": "Loại giấy tờ", "media_type": "Định dạng", "sha256": "Mã băm SHA-256",
+    "size_bytes": "Dung lượng (byte)", "host_kind": "Loại cơ sở lưu trú",
+    "incapacitated": "Khuyết tật nặng, không có khả năng lao động hoặc mất năng lực hành vi dân sự",
+    "joins_household": "Nhập vào hộ gia đình đang ở", "letter_number": "Số văn bản đề nghị",
+    "new_address_line": "Địa chỉ mới", "new_full_name": "Họ và tên mới", "new_head_id": "Số định danh chủ hộ mới",
+    "newborn": "Trẻ mới sinh", "notice_number": "Số thông báo", "notified_on": "Ngày thông báo",
+    "officer_id": "Mã cán bộ", "organisation": "Cơ quan, tổ chức quản lý", "others": "Những người khác",
+    "overseas_vietnamese": "Người Việt Nam định cư ở nước ngoài", "passport_number": "Số hộ chiếu",
+    "place": "Địa điểm", "police_notice": "Thông báo của Công an", "purpose": "Mục đích",
+    "reason_code": "Mã lý do", "reason_not_registered": "Lý do chưa đủ điều kiện đăng ký",
+    "repeated_relative_visits": "Người thân đến ở nhiều lần", "requested_until": "Đề nghị đến ngày",
+    "right_to_use_residence_proven": "Có giấy tờ chứng minh quyền sử dụng chỗ ở",
+    "subject_id": "Số định danh người bị xoá đăng ký",
 }
 FIELD_VALUES: dict[str, str] = {
     "male": "Nam", "female": "Nữ", "online": "Trực tuyến", "assisted": "Tại trụ sở (cán bộ nộp giúp)",
@@ -97,14 +117,15 @@ FIELD_VALUES: dict[str, str] = {
 
 
 def field_value(text: str) -> str:
-    """A filed value as the officer reads it: a date as dd/mm/yyyy, a time in GMT+7, a known code in Vietnamese."""
+    """A filed value as the officer reads it: a date as dd/mm/yyyy, a time in GMT+7, a known code or a procedure
+    in Vietnamese."""
     try:
         if len(text) == 10:
             return vn_date(date.fromisoformat(text))
         moment = datetime.fromisoformat(text)
         return vn_time(moment) if moment.tzinfo is not None else text
     except ValueError:
-        return FIELD_VALUES.get(text, text)
+        return FIELD_VALUES.get(text) or procedure_name(text)
 
 
 def procedure_name(procedure: str) -> str:
