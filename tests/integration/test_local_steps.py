@@ -37,6 +37,10 @@ class EligibilityOnlyAsActivity(DossierActivities):
         return await super().check_eligibility(check)
 
 
+# The database steps up to the officer's queue, in order: the calendar's snapshot is read before the deadline is set.
+ACCEPTANCE_STEPS = ["validate_identity", "check_eligibility", "calendar_snapshot", "accept_dossier"]
+
+
 async def _local_and_regular_steps(client: Client, code: str) -> tuple[list[str], list[str]]:
     profile = stats.profile_history((await fetch_histories(client, [code]))[0])
     local = [profile.activity_types[i] for i in profile.local_steps]
@@ -52,7 +56,7 @@ async def test_a_dossier_runs_its_own_database_steps_locally(
     await dossiers.submit(submission)
     await wait_state(dossiers, submission["dossier_code"], DossierState.AWAITING_DECISION)
     local, regular = await _local_and_regular_steps(client, submission["dossier_code"])
-    assert (local, regular) == (["validate_identity", "check_eligibility", "accept_dossier"], [])
+    assert (local, regular) == (ACCEPTANCE_STEPS, [])
 
 
 async def test_a_local_step_that_keeps_failing_moves_to_a_regular_activity(
@@ -69,4 +73,4 @@ async def test_a_local_step_that_keeps_failing_moves_to_a_regular_activity(
     assert EligibilityOnlyAsActivity.local_attempts == LOCAL_RETRY.maximum_attempts  # retried locally first
     local, regular = await _local_and_regular_steps(client, submission["dossier_code"])
     # The failed local step leaves its marker (with the failure) in the history, then runs as an activity.
-    assert (local, regular) == (["validate_identity", "check_eligibility", "accept_dossier"], ["check_eligibility"])
+    assert (local, regular) == (ACCEPTANCE_STEPS, ["check_eligibility"])
