@@ -24,7 +24,6 @@ from domain.models import SubmissionBase
 from domain.procedures.catalogue import spec_for
 from domain.procedures.common import received_on
 from domain.procedures.spec import Need
-from domain.rulesets import ProvincialSetting
 
 if TYPE_CHECKING:
     import asyncpg
@@ -122,7 +121,7 @@ APPLICANT_SQL = (
     " place.head_id, place.member_count, place.occupant_count, place.province_code,"
     " CASE WHEN $5::date IS NOT NULL THEN (SELECT s.value FROM provincial_settings s"
     "  WHERE s.province_code = place.province_code"
-    f"  AND s.setting = '{ProvincialSetting.MIN_FLOOR_AREA_PER_PERSON_M2.value}' AND s.effective_from <= $5::date"
+    "  AND s.setting = 'min_floor_area_per_person_m2' AND s.effective_from <= $5::date"  # ProvincialSetting's value
     "  ORDER BY s.effective_from DESC, s.setting_id DESC LIMIT 1) END AS provincial_min_floor_area_m2,"
     " CASE WHEN $5::date IS NOT NULL THEN (SELECT array_agg(c.personal_id::text ORDER BY c.personal_id)"
     "  FROM residence_co_owners c WHERE c.residence_id = place.residence_id) END AS co_owner_ids,"

@@ -13,7 +13,6 @@ commit dates its records the same, and tests that skip time see the records date
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -234,7 +233,9 @@ _CLAIM = _CLAIMED + " SELECT dossier_code FROM claimed"
 # whatever is found; the facts are used only when the claim is this attempt's.
 _CLAIM_WITH_FACTS = (_CLAIMED + " SELECT (SELECT dossier_code FROM claimed) AS claimed, applicant.*"
                      " FROM (VALUES (1)) AS one (x) LEFT JOIN ("
-                     + re.sub(r"\$(\d+)", lambda m: f"${int(m[1]) + 3}", APPLICANT_SQL)
+                     # Highest first, so that no renumbered placeholder is renumbered again.
+                     + APPLICANT_SQL.replace("$5", "$8").replace("$4", "$7").replace("$3", "$6")
+                     .replace("$2", "$5").replace("$1", "$4")
                      + ") applicant ON true")
 
 
