@@ -70,7 +70,7 @@ class Unread(Boundary):
 
 
 class MarkRead(Boundary):
-    notice_ids: tuple[int, ...] = Field(min_length=1, max_length=MAX_MARKED)
+    notice_ids: tuple[Annotated[int, Field(ge=1, le=_MAX_ID)], ...] = Field(min_length=1, max_length=MAX_MARKED)
 
 
 class Marked(Boundary):

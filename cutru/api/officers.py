@@ -183,8 +183,11 @@ async def desk_queue(
     limit: Limit = None,
     cursor: Cursor = None,
 ) -> Page[QueueItem]:
-    listing = await unit_queue(state, principal, QueueFilter(unit=unit, procedure=procedure, state=status, mine=mine,
-                                                             q=q), limit=limit, cursor=cursor)
+    try:
+        chosen = QueueFilter(unit=unit, procedure=procedure, state=status, mine=mine, q=q)
+    except ValidationError as error:  # text no dossier or name could carry (control characters)
+        raise validation_problem(field_errors(error.errors())) from error
+    listing = await unit_queue(state, principal, chosen, limit=limit, cursor=cursor)
     await listed(state, principal, listing, Channel.API, "desk_queue")
     return listing
 
