@@ -103,7 +103,9 @@ async def test_events_reach_a_subscriber_that_was_down_and_replay_from_a_sequenc
             log = (await api_client.get(f"/v1/subscriptions/{portal['subscription_id']}/deliveries",
                                         headers=operator, params={"after": 0})).json()
             return any(d["attempts"] >= 2 for d in log)
-        await eventually(refused_twice, "a delivery to the subscriber that is down, tried again")
+        # Up to a heartbeat timeout (30 s) more when a dispatcher round of an earlier test's worker must time out
+        # before this test's worker takes the channel over.
+        await eventually(refused_twice, "a delivery to the subscriber that is down, tried again", timeout=90)
         await subscriber.start()
         await dossiers.decide(code, approve())
         await head_signs(dossiers, pool, code)
