@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from domain.admin_units import format_address
 from domain.deadlines import DeadlineProof
+from domain.documents import DocumentData
 from domain.facts import HouseholdFacts, PersonFacts
 from domain.kinds import DocumentKind, Procedure
 from domain.models import (
@@ -328,6 +329,23 @@ class DeliveryRequest(WritesTrail):
         return AuditRecord(dossier_code=self.result.dossier_code, event_key=CLOSING_KEY, state=self.final_state,
                            entry=TrailEntry(at=datetime.now(UTC), actor=self.result.decided_by or "system",
                                             action=TrailAction.closing(self.final_state), detail=reason))
+
+
+class DraftRequest(Boundary):
+    """``draft_result``: the result documents a dossier would get if it were approved at ``at``, signed by
+    ``signer`` (None: the signer is not known yet, the form prints the unit head's title)."""
+
+    submission: Submission
+    at: datetime
+    signer: Signer | None = None
+
+
+class DraftResult(Boundary):
+    """The drafts, as the forms would print them (``DocumentData.draft`` set); none when the checks find grounds
+    for refusal (``refusals``), as no approval could issue a result then."""
+
+    documents: tuple[DocumentData, ...] = ()
+    refusals: tuple[Refusal, ...] = ()
 
 
 class DeliveryReceipt(Boundary):

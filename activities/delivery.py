@@ -13,7 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from activities.contracts import DeliveryReceipt, DeliveryRequest, DocumentRequest
+from activities.contracts import DeliveryReceipt, DeliveryRequest, DocumentRequest, DossierPaper, DraftRequest
 from activities.records import activity_now, ct07_statements
 from domain.admin_units import commune_of_unit, format_address, police_unit_name, province_name
 from domain.calendar import local_date
@@ -53,12 +53,13 @@ LOCAL_VERIFICATION_URL = "http://127.0.0.1:8000/v1/verifications"
 
 def document_data(request: DocumentRequest, kind: DocumentKind, issued_at: datetime,
                   recorded: dict[str, str] | None = None, address: str | None = None,
-                  verification: tuple[str, str] | None = None) -> DocumentData:
+                  verification: tuple[str, str] | None = None, *, draft: bool = False) -> DocumentData:
     """The content of one legal form, from the dossier and, for result forms, what its commit recorded.
 
     ``recorded`` is the commit's summary (CT07 statements and valid-until, CT08 facts); ``address`` the person's
     current address from the records, used when neither the summary nor the details name a place;
-    ``verification`` a result's code and the verification endpoint's address (``reserve_code``).
+    ``verification`` a result's code and the verification endpoint's address (``reserve_code``); ``draft`` a
+    preview that is never issued (``DocumentData.draft``).
     """
     from domain.documents import DocumentData
 
@@ -99,6 +100,7 @@ def document_data(request: DocumentRequest, kind: DocumentKind, issued_at: datet
         signer=request.signer if kind in _SIGNED_BY_HEAD else None,
         verification_code=verification[0] if verification else None,
         verification_url=verification[1] if verification else None,
+        draft=draft,
         **kind_fields,
     )
 
@@ -117,14 +119,34 @@ async def _recorded(conn: asyncpg.Connection, request: DocumentRequest, found: A
     """The commit's summary (in ``found``, ``DELIVERED``'s row, if the caller read it); for a CT07 without one
     (never committed), the records as they stand."""
     stored = found["summary"] if found is not None else await conn.fetchval(_SUMMARY_SQL, request.dossier_code)
-    recorded: dict[str, str] = json.loads(stored) if stored else {}
+    return await _with_ct07(conn, request, json.loads(stored) if stored else {}, local_date(activity_now()))
+
+
+async def _with_ct07(conn: asyncpg.Connection, request: DocumentRequest, recorded: dict[str, str],
+                     on: date) -> dict[str, str]:
+    """``recorded``, with a CT07's statements and valid-until from the records as they stand when it has none."""
     if DocumentKind.CT07 in request.kinds and "statements" not in recorded:
         paper = request.paper
         assert paper is not None
         statements, _, declared = await ct07_statements(conn, paper.applicant.personal_id)
-        valid_until = rules_for(paper.received_at).ct07.valid_until(local_date(activity_now()), declared)
+        valid_until = rules_for(paper.received_at).ct07.valid_until(on, declared)
         recorded |= {"statements": json.dumps(statements, ensure_ascii=False), "valid_until": valid_until.isoformat()}
     return recorded
+
+
+async def draft_documents(conn: asyncpg.Connection, request: DraftRequest,
+                          planned: dict[str, str]) -> tuple[DocumentData, ...]:
+    """The result's documents as drafts dated ``request.at``: what the commit's plan would record (``planned``, its
+    summary before any step is applied; the records as they stand for a CT07), nothing written, no verification
+    code."""
+    submission = request.submission
+    kinds = PROCEDURES[submission.procedure].results
+    paper = DossierPaper.of(submission)
+    documents = DocumentRequest(dossier_code=submission.dossier_code, procedure=submission.procedure, kinds=kinds,
+                                paper=paper, signer=request.signer)
+    recorded = await _with_ct07(conn, documents, dict(planned), local_date(request.at))
+    address = None if paper.place else await _current_address(conn, paper.applicant.personal_id)
+    return tuple(document_data(documents, kind, request.at, recorded, address, draft=True) for kind in kinds)
 
 
 async def _current_address(conn: asyncpg.Connection, personal_id: str) -> str | None:

@@ -30,6 +30,8 @@ from activities.contracts import (
     DeliveryRequest,
     DocumentRequest,
     DossierPaper,
+    DraftRequest,
+    DraftResult,
     EligibilityCheck,
     EligibilityResult,
     IdentityCheck,
@@ -49,7 +51,7 @@ from activities.delivery import DELIVERED, DELIVERY_ROW, REGISTER, REGISTERED
 from activities.facts import PERSON_SQL
 from activities.payment import PaymentGateway
 from activities.records import OPEN
-from domain.calendar import CalendarSnapshot
+from domain.calendar import CalendarSnapshot, local_date
 from domain.facts import HouseholdFacts
 from domain.kinds import DocumentKind
 from domain.models import DossierState, ProcessingOptions, Refusal
@@ -258,6 +260,21 @@ class DossierActivities:
         _log(step="eligibility", refused=len(refusals), fee_exempt=exempt)
         return EligibilityResult(refusals=tuple(refusals), fee_exempt=exempt,
                                  deadline_case=spec.deadline_case(s, found), findings=found.findings())
+
+    @activity.defn
+    async def draft_result(self, request: DraftRequest) -> DraftResult:
+        """The result documents the dossier would get if approved now, as drafts for the desk; reads only."""
+        s = request.submission
+        spec = spec_for(s)
+        async with self._pool.acquire() as conn:
+            found = await facts.load_facts(conn, s)
+            refusals = spec.refusals(s, found)
+            if refusals:  # no approval could issue a result on these facts; the plan would not hold either
+                return DraftResult(refusals=tuple(refusals))
+            plan = spec.plan(s, found, local_date(request.at))
+            documents = await delivery.draft_documents(conn, request, plan.summary)
+        _log(step="draft", documents=len(documents))
+        return DraftResult(documents=documents)
 
     @activity.defn
     async def calendar_snapshot(self, read: CalendarRead) -> CalendarSnapshot:
@@ -533,6 +550,7 @@ def all_activities(instance: DossierActivities) -> list[Any]:
         instance.validate_identity,
         instance.record_notice,
         instance.check_eligibility,
+        instance.draft_result,
         instance.calendar_snapshot,
         instance.accept_immediately,
         instance.record_stays,

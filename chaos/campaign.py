@@ -36,7 +36,7 @@ from cutru.platform.db.migrate import create_database, migrate
 from cutru.platform.signing import DecisionKeyRing
 from domain import webhooks
 from domain.kinds import Procedure
-from workflows.dispatch import NOT_A_DISPATCHER
+from workflows.dispatch import NOT_A_DOSSIER
 from workflows.procedures import WORKFLOWS
 
 TASK_QUEUE = "cutru-chaos"
@@ -375,7 +375,7 @@ async def _connect(address: str, keyring: KeyRing, timeout: float = 30.0) -> Cli
 
 
 async def _open_count(client: Client) -> int:
-    return (await client.count_workflows(f"ExecutionStatus = 'Running' AND {NOT_A_DISPATCHER}")).count
+    return (await client.count_workflows(f"ExecutionStatus = 'Running' AND {NOT_A_DOSSIER}")).count
 
 
 async def _drain(client: Client, actors: Actors, timeout: float, stall: float) -> None:

@@ -62,6 +62,9 @@ TITLES: dict[DocumentKind, str] = {
     DocumentKind.CT08: "THÔNG BÁO KẾT QUẢ GIẢI QUYẾT, HỦY BỎ ĐĂNG KÝ CƯ TRÚ",
 }
 
+# Printed at the top of a draft (``DocumentData.draft``), under the form code.
+DRAFT_MARK = "DỰ THẢO — CHƯA BAN HÀNH, KHÔNG CÓ GIÁ TRỊ PHÁP LÝ"
+
 # Receipt outcomes (CT04–CT06) are signed by the receiving officer; the results (CT03, CT07, CT08) by the unit head,
 # or by a deputy for the head ("KT.", ``Signer.signature_lines``).
 _RECEIVING_OFFICER = "CÁN BỘ TIẾP NHẬN HỒ SƠ"
@@ -108,6 +111,8 @@ class DocumentData(BaseModel):
     # CT07, CT08: the code anyone may verify the document by, and the public endpoint's address before the code.
     verification_code: str | None = Field(default=None, pattern=CODE_PATTERN)
     verification_url: str | None = Field(default=None, max_length=200, pattern=r"^https?://[!-~]+$")
+    # A preview on the officers' desk of the result before it is issued: marked DỰ THẢO, unsigned, unverifiable.
+    draft: bool = False
 
     @field_validator("*", mode="before")
     @classmethod
@@ -152,6 +157,8 @@ class DocumentData(BaseModel):
             raise ValueError("verification_code and verification_url go together")
         if self.verification_code is not None and self.kind.value not in VERIFIED_KINDS:
             raise ValueError(f"{self.kind} carries no verification code")
+        if self.verification_code is not None and self.draft:
+            raise ValueError("a draft carries no verification code: it is not an issued document")
         return self
 
 
@@ -329,7 +336,7 @@ def _pdf(data: DocumentData, pages: list[list[_Placed]]) -> bytes:
     character is in their set, else by ReportLab, which subsets whatever the fonts have."""
     created = data.issued_at.astimezone(VIETNAM_TZ).strftime("D:%Y%m%d%H%M%S+07'00'")
     info = {
-        "Title": f"Mẫu {data.kind} - {TITLES[data.kind]}",
+        "Title": ("DỰ THẢO - " if data.draft else "") + f"Mẫu {data.kind} - {TITLES[data.kind]}",
         "Subject": f"Mã hồ sơ: {data.dossier_code}",
         "Author": data.police_unit,
         "Creator": "cutru",
@@ -627,6 +634,8 @@ def _paragraphs(data: DocumentData, size: float, fonts: dict[str, str], page: _P
         return _Paragraph(((style, text),), points, leading_mm * mm, align, indent)
 
     page.add(para(f"Mẫu {data.kind}", "I", 9, 4, "right"))  # form code, top right, as on the printed forms
+    if data.draft:
+        page.add(para(DRAFT_MARK, "B", 12, 6, "center"))
     page.space(2 * mm)
 
     # Heading: issuing unit on the left, the national motto on the right, each with a short rule beneath.
@@ -682,8 +691,7 @@ def _paragraphs(data: DocumentData, size: float, fonts: dict[str, str], page: _P
         para(f"{_place_name(data.police_unit)}, {format_signature_date(data.issued_at)}", "I", 11, _LINE,
              "center", indent),
         *(para(line, "B", 11, _LINE, "center", indent) for line in _signature_lines(data)),
-        para("(Ký, ghi rõ họ tên, đóng dấu)" if data.kind in _RESULT_KINDS else "(Ký, ghi rõ họ tên)", "I", 9,
-             _LINE, "center", indent),
+        para(_signing_note(data), "I", 9, _LINE, "center", indent),
     ]
     name = data.signer.full_name if data.signer else data.officer_name
     gap = size * 1.4 * mm if name else 0.0  # room for the handwritten or stamped signature
@@ -730,6 +738,12 @@ def _verification_mark(data: DocumentData, page: _Page) -> None:
         lines = page.lay(paragraph, width)
         page.place(paragraph, lines, text_x, width, y)
         y -= len(lines) * paragraph.leading
+
+
+def _signing_note(data: DocumentData) -> str:
+    if data.draft:
+        return "(Dự thảo: chưa ký, chưa đóng dấu)"
+    return "(Ký, ghi rõ họ tên, đóng dấu)" if data.kind in _RESULT_KINDS else "(Ký, ghi rõ họ tên)"
 
 
 def _signature_lines(data: DocumentData) -> tuple[str, ...]:

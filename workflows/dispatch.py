@@ -19,8 +19,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.notify import DispatchRound, Outbox, OutboxChannel
 
 ROUNDS_PER_RUN = 100
-# A visibility clause that leaves the dispatchers out of what counts as dossiers (they run for ever).
-NOT_A_DISPATCHER = 'WorkflowType != "OutboxDispatcher"'
+# A visibility clause that leaves out of what counts as dossiers the dispatchers (they run for ever) and the desk's
+# result drafts (workflows.drafts).
+NOT_A_DOSSIER = 'WorkflowType != "OutboxDispatcher" AND WorkflowType != "ResultDraft"'
 HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 ROUND_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                           maximum_interval=timedelta(seconds=30))

@@ -45,7 +45,7 @@ from cutru.platform.oidc import ANY, Principal
 from cutru.platform.reads import Channel, record_reads
 from cutru.platform.signing import DecisionKeyRing, sign_decision_now, sign_reassignment_now
 from domain.calendar import WorkingCalendar
-from domain.models import DecisionReceipt, OfficerDecision, Reassignment
+from domain.models import DecisionReceipt, DossierStatus, OfficerDecision, Reassignment
 from workflows.lifecycle import DECISION_REFUSED, REASSIGNMENT_REFUSED
 
 T = TypeVar("T")
@@ -244,16 +244,22 @@ async def desk_dossier(
 async def desk_view(state: ApiState, principal: Principal, code: str, shown: Channel | None) -> DeskDossier:
     """The dossier as the workflow reports it now, ID numbers masked; 404 outside the caller's scope. The read is
     recorded as one through ``shown`` (None: a check whose answer no one is shown, such as a decision's)."""
+    status, applicant_name = await dossier_status(state, principal, code)
+    if shown is not None:
+        await record_reads(state.pool, principal, [code], shown, "desk_dossier")
+    return masked(status, applicant_name)
+
+
+async def dossier_status(state: ApiState, principal: Principal, code: str) -> tuple[DossierStatus, str]:
+    """The dossier as the workflow reports it now, nothing masked, and its applicant's name; 404 outside the
+    caller's scope. Not for showing: what the desk shows of it is ``desk_view``'s."""
     _, applicant_name = await _visible(state, principal, code)
     try:
-        status = await state.dossiers.status(code)
+        return await state.dossiers.status(code), applicant_name
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             raise dossier_not_found(code) from error
         raise
-    if shown is not None:
-        await record_reads(state.pool, principal, [code], shown, "desk_dossier")
-    return masked(status, applicant_name)
 
 
 @router.post("/dossiers/{code}/decision", response_model=DecisionReceipt, responses=_WRITES,

@@ -36,7 +36,7 @@ from temporalio.worker import (
 
 from domain.identity import mask_personal_id
 from domain.models import Boundary, TrailEntry
-from workflows.dispatch import NOT_A_DISPATCHER
+from workflows.dispatch import NOT_A_DOSSIER
 from workflows.procedures import ALL_WORKFLOWS
 from workflows.progress import Audited
 from workflows.sandbox import checking_runner
@@ -205,7 +205,7 @@ def load_history(path: Path) -> WorkflowHistory:
 
 def closed_dossiers_query(procedure: str | None, unit: str | None, since: str | None, until: str | None,
                           extra: str | None) -> str:
-    clauses = ['ExecutionStatus != "Running"', NOT_A_DISPATCHER]
+    clauses = ['ExecutionStatus != "Running"', NOT_A_DOSSIER]
     if procedure:
         clauses.append(f'DossierProcedure = "{procedure}"')
     if unit:

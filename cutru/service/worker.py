@@ -59,6 +59,7 @@ from cutru.platform.temporal import connect, run_worker_process, worker_tuning
 from cutru.platform.warm import warm_up
 from workflows import decision_keys as workflow_keys
 from workflows.dispatch import OutboxDispatcher, dispatcher_id
+from workflows.drafts import ResultDraft
 from workflows.procedures import ALL_WORKFLOWS
 from workflows.sandbox import workflow_runner
 
@@ -99,7 +100,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[*ALL_WORKFLOWS, OutboxDispatcher] if role != "activities" else [],
+        workflows=[*ALL_WORKFLOWS, OutboxDispatcher, ResultDraft] if role != "activities" else [],
         workflow_runner=workflow_runner(),
         # A workflow-task process still runs the lifecycle's local steps (workflows/lifecycle.py, LOCAL_STEPS), so it
         # has the activities too, but polls for none of them.

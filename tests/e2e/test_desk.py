@@ -11,6 +11,7 @@ import httpx
 from playwright.async_api import Browser, Page, expect
 from pypdf import PdfReader
 
+from domain.documents import DRAFT_MARK
 from domain.kinds import Procedure
 from domain.models import DossierState, TrailAction
 from domain.procedures.catalogue import PROCEDURES
@@ -35,6 +36,15 @@ async def reads(stack: DeskStack, code: str) -> list[tuple[str, str, str]]:
     return [(row["officer_id"], row["channel"], row["operation"]) for row in rows]
 
 
+async def opened_draft(page: Page, link: str) -> str:
+    """The text of the draft PDF the page's link opens, fetched with the browser's own session."""
+    href = await page.get_by_role("link", name=link).get_attribute("href")
+    assert href is not None
+    answer = await page.request.get(page.url.split("/desk/")[0] + href)
+    assert answer.status == 200 and answer.headers["content-type"] == "application/pdf"
+    return " ".join(PdfReader(io.BytesIO(await answer.body())).pages[0].extract_text().split())
+
+
 async def test_an_officer_signs_in_finds_a_dossier_approves_it_and_the_citizen_gets_the_result(
         page: Page, browser: Browser, desk_stack: DeskStack):
     code = await submitted_dossier(desk_stack)
@@ -52,6 +62,10 @@ async def test_an_officer_signs_in_finds_a_dossier_approves_it_and_the_citizen_g
     recorded = await reads(desk_stack, code)
     # The queue pages that listed it (with the applicant's name), then the dossier page.
     assert recorded[-1] == (OFFICER, "desk", "desk_dossier") and set(recorded[:-1]) == {(OFFICER, "desk", "queue")}
+    applicant = (await desk_stack.dossiers.status(code)).submission["applicant"]["full_name"]  # type: ignore[index]
+    draft = await opened_draft(page, "Dự thảo CT08")
+    assert DRAFT_MARK in draft and applicant in draft and "Mã xác thực" not in draft
+    assert (await reads(desk_stack, code))[-1] == (OFFICER, "desk", "desk_draft")
     await page.get_by_role("button", name="Phê duyệt hồ sơ").click()
     await expect(page.get_by_role("status")).to_have_text("Đã phê duyệt hồ sơ.")
     await expect(page.get_by_role("button", name="Phê duyệt hồ sơ")).to_have_count(0)
@@ -70,6 +84,8 @@ async def test_an_officer_signs_in_finds_a_dossier_approves_it_and_the_citizen_g
         await as_head.get_by_role("link", name=code).click()
         await expect(as_head.get_by_role("heading", name=f"Ký duyệt hồ sơ {code}")).to_be_visible()
         await expect(as_head.get_by_label("Phần ký trên kết quả")).to_contain_text(head.full_name)
+        signed_draft = await opened_draft(as_head, "Dự thảo CT08")
+        assert DRAFT_MARK in signed_draft and f"(Dự thảo: chưa ký, chưa đóng dấu) {head.full_name}" in signed_draft
         await screenshot(as_head, desk_stack, "sign-off")
         await as_head.get_by_role("button", name="Ký duyệt", exact=True).click()
         await expect(as_head.get_by_role("status")).to_contain_text("Đã ký duyệt")

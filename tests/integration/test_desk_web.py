@@ -1,19 +1,27 @@
 """The desk's parts a browser cannot easily show: the queue's search taken literally, the sign-in refusing to be a
-redirector or to finish a sign-in this browser did not start, and the desk's pages sent with their guards."""
+redirector or to finish a sign-in this browser did not start, the desk's pages sent with their guards, and the draft
+result's PDF: what it prints, to whom, and what it leaves behind."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from io import BytesIO
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
+from pypdf import PdfReader
 
-from tests.integration.test_api_desk import other_unit, token
-from tests.oidc import OidcProvider
+from cutru.api.desk.sessions import SESSION_COOKIE, open_session
+from cutru.clients.client import DossierClient
+from domain.documents import DRAFT_MARK
+from tests.integration.test_api_desk import OFFICER, dossiers, other_unit, token, waiting  # noqa: F401 (fixtures)
+from tests.integration.test_api_sign_off import HEAD, propose
+from tests.oidc import OidcProvider, login_token
 
 
 @pytest.fixture
@@ -86,3 +94,58 @@ async def test_desk_pages_carry_their_guards(api_client: httpx.AsyncClient):
     # Signing out of a session that has already ended just says so.
     gone = await api_client.post("/desk/sign-out", headers={"Cookie": "__Host-cutru-desk=ended-long-ago"})
     assert gone.status_code == 303 and gone.headers["location"] == "/desk/signed-out"
+
+
+async def desk_cookie(app: FastAPI, provider: OidcProvider, pool: asyncpg.Pool, username: str) -> dict[str, str]:
+    """A desk session of ``username`` opened from a token the API verified, as the sign-in opens it."""
+    principal = await app.state.api.verifier.verify(login_token(provider, username))
+    session_id, _ = await open_session(pool, principal, idle=timedelta(minutes=10), lifetime=timedelta(hours=1))
+    return {"Cookie": f"{SESSION_COOKIE}={session_id}"}
+
+
+def pdf_text(answer: httpx.Response) -> str:
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/pdf"
+    assert answer.headers["cache-control"] == "private, no-store"
+    return "\n".join(page.extract_text() for page in PdfReader(BytesIO(answer.content)).pages)
+
+
+async def test_the_draft_result_is_a_marked_unsigned_pdf_for_the_unit_only(
+        api_app: FastAPI, api_client: httpx.AsyncClient, oidc_provider: OidcProvider, pool: asyncpg.Pool,
+        dossiers: DossierClient, waiting: str):  # noqa: F811 (fixtures)
+    applicant = (await dossiers.status(waiting)).submission["applicant"]["full_name"]  # type: ignore[index]
+    officer = await desk_cookie(api_app, oidc_provider, pool, OFFICER)
+    page = await api_client.get(f"/desk/dossiers/{waiting}", headers=officer)
+    assert f'href="/desk/dossiers/{waiting}/draft/CT08"' in page.text
+
+    draft = pdf_text(await api_client.get(f"/desk/dossiers/{waiting}/draft/CT08", headers=officer))
+    assert DRAFT_MARK in " ".join(draft.split()) and applicant in draft
+    assert "Dự thảo: chưa ký" in draft and "Mã xác thực" not in draft  # unsigned, no verification code
+    assert await pool.fetchval("SELECT count(*) FROM documents WHERE dossier_code = $1 AND kind = 'CT08'",
+                               waiting) == 0  # neither stored nor issued
+    assert await pool.fetchval("SELECT count(*) FROM result_verifications WHERE dossier_code = $1", waiting) == 0
+    assert await pool.fetch("SELECT officer_id, channel FROM personal_data_reads WHERE dossier_code = $1"
+                            " AND operation = 'desk_draft'", waiting) == [(OFFICER, "desk")]
+    not_a_result = await api_client.get(f"/desk/dossiers/{waiting}/draft/CT07", headers=officer)
+    assert not_a_result.status_code == 404 and "không có kết quả CT07" in not_a_result.text
+
+    # An officer of another unit learns nothing of it, and reads nothing.
+    _, stranger, _ = await other_unit(pool)
+    refused = await api_client.get(f"/desk/dossiers/{waiting}/draft/CT08",
+                                   headers=await desk_cookie(api_app, oidc_provider, pool, stranger))
+    assert refused.status_code == 404 and "Không tìm thấy hồ sơ" in refused.text and applicant not in refused.text
+    assert await pool.fetchval("SELECT count(*) FROM personal_data_reads WHERE dossier_code = $1"
+                               " AND officer_id = $2", waiting, stranger) == 0
+
+    # Proposed, the head's draft prints the head's title and name as the signature will; the officer has no
+    # such page.
+    await propose(api_client, oidc_provider, dossiers, waiting)
+    head = await desk_cookie(api_app, oidc_provider, pool, HEAD)
+    head_name = await pool.fetchval("SELECT full_name FROM officers WHERE officer_id = $1", HEAD)
+    sign_off_page = await api_client.get(f"/desk/sign-offs/{waiting}", headers=head)
+    assert f'href="/desk/sign-offs/{waiting}/draft/CT08"' in sign_off_page.text
+    signed = pdf_text(await api_client.get(f"/desk/sign-offs/{waiting}/draft/CT08", headers=head))
+    assert DRAFT_MARK in " ".join(signed.split()) and head_name in signed and "TRƯỞNG CÔNG AN" in signed
+    assert (await api_client.get(f"/desk/sign-offs/{waiting}/draft/CT08", headers=officer)).status_code == 403
+    assert await pool.fetchval("SELECT count(*) FROM documents WHERE dossier_code = $1 AND kind = 'CT08'",
+                               waiting) == 0

@@ -20,6 +20,7 @@ from pypdf import PdfReader
 
 from domain import documents
 from domain.documents import (
+    DRAFT_MARK,
     TITLES,
     DocumentData,
     format_date,
@@ -453,6 +454,20 @@ def test_a_deputy_signs_for_the_head() -> None:
 def test_a_result_without_a_sign_off_leaves_the_heads_name_to_the_pen() -> None:
     text = pdf_text(render(make(DocumentKind.CT08, officer_name=None)))
     assert text.endswith("TRƯỞNG CÔNG AN PHƯỜNG HOÀN KIẾM (Ký, ghi rõ họ tên, đóng dấu)")
+
+
+def test_a_draft_is_marked_unsigned_and_unverifiable() -> None:
+    issued = make(DocumentKind.CT08, officer_name=None, signer=HEAD)
+    content = render(issued.model_copy(update={"draft": True}))
+    text = pdf_text(content)
+    assert text.startswith(f"Mẫu CT08 {DRAFT_MARK} ")
+    assert text.endswith("TRƯỞNG CÔNG AN PHƯỜNG HOÀN KIẾM (Dự thảo: chưa ký, chưa đóng dấu) Lê Văn Trưởng")
+    metadata = PdfReader(io.BytesIO(content)).metadata
+    assert metadata is not None and str(metadata.title).startswith("DỰ THẢO - Mẫu CT08")
+    assert DRAFT_MARK not in pdf_text(render(issued))
+    with pytest.raises(ValidationError, match="a draft carries no verification code"):
+        make(DocumentKind.CT07, draft=True, verification_code="ABCD2345EF",
+             verification_url="https://cutru.gov.vn/v1/verifications")
 
 
 def test_a_receipt_is_not_signed_by_the_head() -> None:

@@ -12,10 +12,10 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from cutru.api.desk import auditor, counter, figures, inbox, pages, signin, signoff, supervisor
+from cutru.api.desk import auditor, counter, drafts, figures, inbox, pages, signin, signoff, supervisor
 
 ROUTERS = (signin.router, pages.router, counter.router, figures.router, supervisor.router, auditor.router,
-           inbox.router, signoff.router)
+           inbox.router, signoff.router, drafts.router)
 STATIC_DIR = Path(__file__).parent / "static"
 
 

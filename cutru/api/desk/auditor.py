@@ -31,7 +31,8 @@ CHANNEL_LABELS = {Channel.API: "API", Channel.DESK: "Bàn làm việc", Channel.
 # What was read, by the recorded operation (the API's operation id, the desk page); another shows its own name.
 OPERATION_LABELS = {
     "audit_trail": "Xem nhật ký", "audit_replay": "Phát lại lịch sử", "audit_history": "Tải gói lịch sử",
-    "desk_dossier": "Xem hồ sơ", "desk_document": "Xem giấy tờ", "desk_attachment": "Xem giấy tờ đính kèm",
+    "desk_dossier": "Xem hồ sơ", "desk_document": "Xem giấy tờ", "desk_draft": "Xem dự thảo kết quả",
+    "desk_attachment": "Xem giấy tờ đính kèm",
     "desk_queue": "Hàng đợi", "queue": "Hàng đợi",
     "desk_escalations": "Danh sách quá hạn", "supervise": "Trang giám sát", "get_document": "Tải giấy tờ",
     "decode": "Giải mã dữ liệu",

@@ -20,6 +20,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from cutru.api.attachments import paper_response, papers_of
+from cutru.api.desk.drafts import OFFICER_STATES
 from cutru.api.desk.guard import DeskRoute, Form, Session, allowed
 from cutru.api.desk.render import STATE_LABELS, days, page, procedure_name, vn_date, vn_time
 from cutru.api.officers import decide, desk_view, listed, unit_queue
@@ -163,7 +164,8 @@ async def dossier_page(code: str, request: Request, session: Session,
     allowed(session, "officer_view")
     dossier = await desk_view(state, session.principal, code, Channel.DESK)
     deciding = dossier.state == DossierState.AWAITING_DECISION and _may_decide(session)
-    return page(request, "dossier.html", dossier=dossier, documents=await _documents(state, code),
+    drafts = PROCEDURES[Procedure(dossier.procedure)].results if dossier.state in OFFICER_STATES else ()
+    return page(request, "dossier.html", dossier=dossier, documents=await _documents(state, code), drafts=drafts,
                 papers=await papers_of(state.pool, code),
                 account=deadline_account(dossier, await _proof(state, code), datetime.now(UTC)),
                 grounds=grounds(dossier), deciding=deciding, supplement_items=SUPPLEMENT_ITEMS,
