@@ -6,18 +6,27 @@ due rows, sends each and marks it, heartbeating as it goes, then returns, so tha
 few events per round, not per message. A worker that dies mid-round stops heartbeating and Temporal runs the round
 again elsewhere.
 
-Each row is taken with ``FOR UPDATE SKIP LOCKED`` in a transaction held while it is sent, so that two rounds (a
-round Temporal gave up on that still runs, and its successor) never send the same row; a failed send puts the row
-back with a growing pause (``Backoff``), recorded on the row, which is what survives any restart. The one window
-left is a crash between the server's acceptance and the row's mark: the message is then sent again, with the same
-SMTP Message-ID or SMS RequestId, so that the repeat is recognisable (the SMS gateway refuses it).
+Each e-mail, SMS or shipment row is taken with ``FOR UPDATE SKIP LOCKED`` in a transaction held while it is sent,
+so that two rounds (a round Temporal gave up on that still runs, and its successor) never send the same row; a
+failed send puts the row back with a growing pause (``Backoff``), recorded on the row, which is what survives any
+restart. The one window left is a crash between the server's acceptance and the row's mark: the message is then sent
+again, with the same SMTP Message-ID or SMS RequestId, so that the repeat is recognisable (the SMS gateway refuses
+it).
+
+Webhooks go to servers cutru does not run, any of which may hang, so no transaction or connection is held while one
+is posted. Each subscription is a lane: a short transaction claims a few of its due deliveries in sequence order by
+pushing their next attempt past a lease; a task of the lane's own posts them one after another and records each
+attempt; a lane that fails stops and releases the rest. A lane waiting on a subscriber that never answers holds
+only itself, and a worker that dies mid-post leaves the lease to expire: the delivery is posted again (at least once).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -111,22 +120,43 @@ _RETRY = "UPDATE notifications SET attempts = attempts + 1, next_attempt_at = no
 _FAILED = "UPDATE notifications SET status = 'failed', attempts = attempts + 1, last_error = $2" \
           " WHERE notification_id = $1"
 
-_DUE_DELIVERIES = """
-SELECT x.subscription_id, x.sequence, x.attempts, e.event_id, e.type, e.data, e.occurred_at, s.url, s.secret
-FROM event_deliveries x
-JOIN events e ON e.sequence = x.sequence
-JOIN subscriptions s ON s.subscription_id = x.subscription_id AND s.active
-WHERE x.status = 'pending' AND x.next_attempt_at <= now()
-ORDER BY x.sequence LIMIT $1
-FOR UPDATE OF x SKIP LOCKED
+# Each subscription is a lane: up to $2 lanes (not $1, those this worker is posting to already), the longest-waiting
+# first, each with up to $3 of its due deliveries in sequence order, leased for $4 (their next attempt pushed past
+# the lease, so that nobody else takes them meanwhile and a worker that dies leaves them to come due again). One
+# short transaction; the lease's end identifies the claim when its attempts are recorded.
+_CLAIM_LANES = """
+WITH due AS (
+    SELECT x.subscription_id, x.sequence,
+           row_number() OVER (PARTITION BY x.subscription_id ORDER BY x.sequence) AS place,
+           min(x.next_attempt_at) OVER (PARTITION BY x.subscription_id) AS waited
+    FROM event_deliveries x JOIN subscriptions s ON s.subscription_id = x.subscription_id AND s.active
+    WHERE x.status = 'pending' AND x.next_attempt_at <= now() AND x.subscription_id <> ALL ($1::uuid[])),
+lanes AS (SELECT subscription_id FROM due WHERE place = 1 ORDER BY waited LIMIT $2),
+chosen AS (
+    SELECT x.subscription_id, x.sequence FROM event_deliveries x
+    JOIN due ON due.subscription_id = x.subscription_id AND due.sequence = x.sequence AND due.place <= $3
+    JOIN lanes ON lanes.subscription_id = x.subscription_id
+    WHERE x.status = 'pending' AND x.next_attempt_at <= now()
+    FOR UPDATE OF x SKIP LOCKED)
+UPDATE event_deliveries x SET next_attempt_at = now() + $4
+FROM chosen c, events e, subscriptions s
+WHERE x.subscription_id = c.subscription_id AND x.sequence = c.sequence AND e.sequence = c.sequence
+    AND s.subscription_id = c.subscription_id
+RETURNING x.subscription_id, x.sequence, x.attempts, x.next_attempt_at AS lease, e.event_id, e.type, e.data,
+          e.occurred_at, s.url, s.secret
 """
 # $3 the attempt's HTTP status (NULL: unreachable), $4 its error, $5 the pause before the next, $6 whether it was
-# the last one allowed.
+# the last one allowed, $7 the claim's lease: a row replayed or claimed again since is left to its new claim.
 _DELIVERY_ATTEMPT = """
 UPDATE event_deliveries SET attempts = attempts + 1, last_status = $3, last_error = $4,
     status = CASE WHEN $4::text IS NULL THEN 'delivered' WHEN $6 THEN 'dead' ELSE 'pending' END,
     delivered_at = CASE WHEN $4::text IS NULL THEN now() END, next_attempt_at = now() + $5
-WHERE subscription_id = $1 AND sequence = $2
+WHERE subscription_id = $1 AND sequence = $2 AND status = 'pending' AND next_attempt_at = $7
+"""
+# A lane's claimed deliveries it did not post (it stopped at a failure): due again at once, unless claimed anew.
+_RELEASE = """
+UPDATE event_deliveries SET next_attempt_at = now()
+WHERE subscription_id = $1 AND sequence = ANY ($2::bigint[]) AND status = 'pending' AND next_attempt_at = $3
 """
 # A shipment to create or to follow, locked for this round, with where it goes.
 _DUE_SHIPMENT = """
@@ -163,9 +193,11 @@ SELECT 'result.' || CASE r.status WHEN 'accepted' THEN 'dispatched' ELSE r.statu
 FROM recorded r
 ON CONFLICT (dossier_code, source) DO NOTHING
 """
-# How many of a subscriber's events are posted at once, and how long one may take.
-WEBHOOK_BATCH = 20
-WEBHOOK_TIMEOUT = 5.0
+# How many subscribers a worker posts to at once, how many of one subscriber's deliveries a lane claims together
+# (posted one after another), and how long one post may take.
+WEBHOOK_LANES = 16
+LANE_BATCH = 10
+WEBHOOK_TIMEOUT = timedelta(seconds=5)
 
 
 def _log(**fields: Any) -> None:
@@ -185,7 +217,7 @@ class Outbox:
     rows wait)."""
 
     def __init__(self, pool: asyncpg.Pool, *, mailer: Mailer | None = None, sms: SmsSender | None = None,
-                 postal: PostalService | None = None, http: httpx.AsyncClient | None = None,
+                 postal: PostalService | None = None, webhook_timeout: timedelta = WEBHOOK_TIMEOUT,
                  payment_link: Callable[[str], Awaitable[str | None]] | None = None,
                  portal_url: str = "https://dichvucong.bocongan.gov.vn", backoff: Backoff | None = None,
                  tracking_poll: timedelta = timedelta(minutes=10)) -> None:
@@ -193,7 +225,12 @@ class Outbox:
         self._mailer = mailer
         self._sms = sms
         self._postal = postal
-        self._http = http or httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT)
+        self._http = httpx.AsyncClient(timeout=webhook_timeout.total_seconds())
+        # A lane's claim outlasts its posts, one after another, each cut off at the timeout.
+        self._lease = webhook_timeout * LANE_BATCH + timedelta(seconds=10)
+        # The lanes being posted, by subscription: they belong to the worker process, not to a round (below).
+        self._lanes: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._posted = RoundReport()  # what the lanes did, a round reporting its share
         self._payment_link = payment_link
         self._portal_url = portal_url.rstrip("/")
         self._backoff = backoff or Backoff()
@@ -207,20 +244,34 @@ class Outbox:
 
     @activity.defn
     async def dispatch_round(self, job: DispatchRound) -> RoundReport:
+        if job.channel == "webhook":
+            total = await self._webhooks(job)
+        else:
+            total = await self._rows(job)
+        _log(channel=job.channel, sent=total.sent, retried=total.retried, failed=total.failed)
+        return total
+
+    async def _rows(self, job: DispatchRound) -> RoundReport:
         step: Callable[[], Awaitable[RoundReport]] = {
             "email": lambda: self._notifications("email"), "sms": lambda: self._notifications("sms"),
-            "webhook": self._webhooks, "postal": self._shipments}[job.channel]
+            "postal": self._shipments}[job.channel]
         total = RoundReport()
         ends = time.monotonic() + job.length.total_seconds()
         while time.monotonic() < ends:
             report = await step()
-            total = RoundReport(sent=total.sent + report.sent, retried=total.retried + report.retried,
-                                failed=total.failed + report.failed)
+            total = _added(total, report)
             activity.heartbeat(total.sent)
             if report == RoundReport():
                 await asyncio.sleep(job.poll.total_seconds())
-        _log(channel=job.channel, sent=total.sent, retried=total.retried, failed=total.failed)
         return total
+
+    async def close(self) -> None:
+        """Stop the lanes being posted (their claims expire and the deliveries come due again) and the HTTP client."""
+        lanes = list(self._lanes.values())
+        for lane in lanes:
+            lane.cancel()
+        await asyncio.gather(*lanes, return_exceptions=True)
+        await self._http.aclose()
 
     # ---- citizens' messages --------------------------------------------------------------------------------------
 
@@ -277,21 +328,55 @@ class Outbox:
 
     # ---- other systems' events -----------------------------------------------------------------------------------
 
-    async def _webhooks(self) -> RoundReport:
-        """Post one batch of due deliveries, each to its subscriber, at once; record every attempt."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(_DUE_DELIVERIES, WEBHOOK_BATCH)
-            outcomes = await asyncio.gather(*(self._post(row) for row in rows))
-            report = RoundReport()
-            for row, (status, error) in zip(rows, outcomes, strict=True):
-                attempts = row["attempts"] + 1
-                last = error is not None and attempts >= self._backoff.attempts
-                await conn.execute(_DELIVERY_ATTEMPT, row["subscription_id"], row["sequence"], status, error,
-                                   self._backoff.after(attempts), last)
-                report = report.model_copy(update={
-                    "sent": report.sent + (error is None), "retried": report.retried + (error is not None and not last),
-                    "failed": report.failed + last})
-        return report
+    async def _webhooks(self, job: DispatchRound) -> RoundReport:
+        """Claim lanes while the round lasts, as many as there is room for, each posted by a task of its own.
+
+        A lane's task is not bound to the round: one still waiting on a subscriber when the round ends goes on in the
+        worker and the next round counts it busy, so that a subscriber that never answers delays neither the round's
+        end nor any other lane. The round reports what the lanes finished while it ran."""
+        before = self._posted
+        ends = time.monotonic() + job.length.total_seconds()
+        while time.monotonic() < ends:
+            room = WEBHOOK_LANES - len(self._lanes)
+            if room > 0:
+                rows = await self._pool.fetch(_CLAIM_LANES, list(self._lanes), room, LANE_BATCH, self._lease)
+                for subscription_id, lane in _by_lane(rows).items():
+                    task = asyncio.create_task(self._lane(lane))
+                    self._lanes[subscription_id] = task
+                    task.add_done_callback(functools.partial(self._lane_ended, subscription_id))
+            activity.heartbeat(self._posted.sent - before.sent)
+            if self._lanes:
+                await asyncio.wait(list(self._lanes.values()), timeout=job.poll.total_seconds(),
+                                   return_when=asyncio.FIRST_COMPLETED)
+            else:
+                await asyncio.sleep(job.poll.total_seconds())
+        return RoundReport(sent=self._posted.sent - before.sent, retried=self._posted.retried - before.retried,
+                           failed=self._posted.failed - before.failed)
+
+    def _lane_ended(self, subscription_id: uuid.UUID, task: asyncio.Task[None]) -> None:
+        self._lanes.pop(subscription_id, None)
+        if not task.cancelled() and task.exception() is not None:
+            # Its claim expires and its deliveries come due again; the next claim fails the round if the database is
+            # what failed.
+            structlog.get_logger().warning("webhook lane failed", subscription_id=str(subscription_id),
+                                           error=repr(task.exception()))
+
+    async def _lane(self, rows: list[Any]) -> None:
+        """Post one subscriber's claimed deliveries in sequence order, recording each attempt; at the first failure
+        the rest are released (the subscriber is down: they come due again, each with its own attempts)."""
+        for place, row in enumerate(rows):
+            status, error = await self._post(row)
+            attempts = row["attempts"] + 1
+            last = error is not None and attempts >= self._backoff.attempts
+            await self._pool.execute(_DELIVERY_ATTEMPT, row["subscription_id"], row["sequence"], status, error,
+                                     self._backoff.after(attempts), last, row["lease"])
+            self._posted = _added(self._posted, RoundReport(
+                sent=int(error is None), retried=int(error is not None and not last), failed=int(last)))
+            if error is not None:
+                rest = [r["sequence"] for r in rows[place + 1:]]
+                if rest:
+                    await self._pool.execute(_RELEASE, row["subscription_id"], rest, row["lease"])
+                return
 
     async def _post(self, row: Any) -> tuple[int | None, str | None]:
         """One delivery: the subscriber's status and None when it took the event (2xx), else why not."""
@@ -334,6 +419,19 @@ class Outbox:
                                            [status for status, _ in statuses], [at for _, at in statuses])
                         sent += row["tracking_number"] is None
                 activity.heartbeat()
+
+
+def _added(total: RoundReport, report: RoundReport) -> RoundReport:
+    return RoundReport(sent=total.sent + report.sent, retried=total.retried + report.retried,
+                       failed=total.failed + report.failed)
+
+
+def _by_lane(rows: list[Any]) -> dict[uuid.UUID, list[Any]]:
+    """Claimed rows by subscription, each lane's in sequence order."""
+    lanes: dict[uuid.UUID, list[Any]] = {}
+    for row in sorted(rows, key=lambda r: r["sequence"]):
+        lanes.setdefault(row["subscription_id"], []).append(row)
+    return lanes
 
 
 def outbox_activities(outbox: Outbox) -> list[Any]:

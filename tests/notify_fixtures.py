@@ -93,14 +93,17 @@ async def carrier(kind: str, journal: Path, *args: str) -> AsyncIterator[Carrier
 
 @asynccontextmanager
 async def dispatching(client: Client, settings: Settings, pool: asyncpg.Pool, outbox: Outbox,
-                      channels: list[OutboxChannel]) -> AsyncIterator[None]:
-    """A worker with ``outbox`` and its dispatchers for ``channels``, in short rounds; the dispatchers are ended
-    before the worker, so that it stops at once."""
-    async with build_worker(client, settings, pool, outbox=outbox):
-        await start_dispatchers(client, settings.task_queue, channels, poll=timedelta(milliseconds=200),
-                                length=timedelta(seconds=2))
-        try:
-            yield
-        finally:
-            for channel in channels:
-                await client.get_workflow_handle(dispatcher_id(settings.task_queue, channel)).terminate()
+                      channels: list[OutboxChannel], length: timedelta = timedelta(seconds=2)) -> AsyncIterator[None]:
+    """A worker with ``outbox`` and its dispatchers for ``channels``, in rounds ``length`` long; the dispatchers are
+    ended before the worker, so that it stops at once, and the outbox's webhook lanes after it."""
+    try:
+        async with build_worker(client, settings, pool, outbox=outbox):
+            await start_dispatchers(client, settings.task_queue, channels, poll=timedelta(milliseconds=200),
+                                    length=length)
+            try:
+                yield
+            finally:
+                for channel in channels:
+                    await client.get_workflow_handle(dispatcher_id(settings.task_queue, channel)).terminate()
+    finally:
+        await outbox.close()

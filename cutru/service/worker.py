@@ -271,6 +271,7 @@ async def run(settings: Settings, gateway: GatewayFactory | None = None) -> None
             gauge.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await gauge
+        await outbox.close()
         await pool.close()
     log.info("worker stopped")
 

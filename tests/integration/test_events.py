@@ -3,8 +3,10 @@ to a real HTTP subscriber that is down for a while, the dead letters of one that
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -35,9 +37,7 @@ BACKOFF = Backoff(first=timedelta(milliseconds=200), longest=timedelta(seconds=1
 @pytest.fixture
 async def worker(client: Client, settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[Worker | None]:
     """The API's worker, with the webhook dispatcher retrying quickly. Subscriptions earlier tests left active in the
-    session's database (the fuzzer's, to addresses that never answer) are ended first: each of their deliveries
-    waits out its timeout in the same rounds as this test's."""
-    await pool.execute("UPDATE subscriptions SET active = false WHERE active")
+    session's database (the fuzzer's, to addresses that never answer) stay: each is a lane of its own."""
     async with dispatching(client, settings, pool, Outbox(pool, backoff=BACKOFF), ["webhook"]):
         yield None
 
@@ -71,6 +71,89 @@ class Subscriber:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+
+class BlackHole:
+    """A subscriber's address that accepts the connection, reads the request and never answers."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self._server: asyncio.Server | None = None
+        self._hung: list[asyncio.StreamWriter] = []
+
+    async def _hang(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._hung.append(writer)
+        if await reader.read(1):
+            self.requests += 1
+        await reader.read()  # until the client gives up
+
+    @property
+    def waiting(self) -> int:
+        """Connections the client has not closed."""
+        return sum(not w.transport.is_closing() for w in self._hung)
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._hang, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/events"
+
+    async def stop(self) -> None:
+        assert self._server is not None
+        for writer in self._hung:
+            writer.close()
+        self._server.close()
+        await self._server.wait_closed()
+
+
+async def subscribe(pool: asyncpg.Pool, client: str, url: str) -> tuple[uuid.UUID, str]:
+    secret = webhooks.new_secret()
+    subscription_id = await pool.fetchval(
+        "INSERT INTO subscriptions (client, url, secret) VALUES ($1, $2, $3) RETURNING subscription_id",
+        client, url, secret)
+    return subscription_id, secret
+
+
+async def test_a_subscriber_that_never_answers_delays_no_other(client: Client, settings: Settings,
+                                                               pool: asyncpg.Pool):
+    """Each subscription is a lane: while the post to a subscriber that never answers waits for its timeout (five
+    minutes here), another subscriber receives every event written meanwhile."""
+    hole, live = BlackHole(), Subscriber()
+    dead_id, _ = await subscribe(pool, "statistics", await hole.start())
+    live_id, live.secret = await subscribe(pool, "portal", live.url)
+    await live.start()
+    outbox = Outbox(pool, backoff=BACKOFF, webhook_timeout=timedelta(minutes=5))
+    dossiers = DossierClient(client, settings.task_queue)
+    try:
+        async with dispatching(client, settings, pool, outbox, ["webhook"]):
+            first = await own_residence_dossier(pool)
+            await dossiers.submit(first)
+
+            async def hanging() -> bool:
+                return hole.requests >= 1
+            await eventually(hanging, "a post to the subscriber that never answers")
+
+            # Written while that post waits: the live subscriber receives them all the same.
+            second = await own_residence_dossier(pool)
+            code = second["dossier_code"]
+            await dossiers.submit(second)
+            await wait_state(dossiers, code, DossierState.AWAITING_DECISION)
+
+            async def arrived() -> bool:
+                return {e["type"] for e in live.received if e["data"]["dossier_code"] == code} == {
+                    "dossier.received", "dossier.accepted"}
+            await eventually(arrived, "the live subscriber's events")
+
+            dead = await pool.fetchrow(
+                "SELECT count(*) AS waiting, max(attempts) AS attempts, count(last_error) AS errors"
+                " FROM event_deliveries x JOIN events e USING (sequence)"
+                " WHERE x.subscription_id = $1 AND e.dossier_code = ANY ($2::text[])",
+                dead_id, [first["dossier_code"], code])
+            assert dead["waiting"] >= 4 and dead["attempts"] == 0 and dead["errors"] == 0
+            assert hole.waiting >= 1 and live.refused == 0
+    finally:
+        await pool.execute("UPDATE subscriptions SET active = false WHERE subscription_id = ANY ($1::uuid[])",
+                           [dead_id, live_id])
+        await live.stop()
+        await hole.stop()
 
 
 async def test_events_reach_a_subscriber_that_was_down_and_replay_from_a_sequence(
