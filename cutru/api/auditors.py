@@ -19,11 +19,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from google.protobuf.json_format import MessageToJson
-from pydantic import ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from cutru.api.client import AuditTrail, DossierRead
-from cutru.api.problems import FieldError, dossier_not_found, field_errors, problem_responses, validation_problem
+from cutru.api.problems import FieldError, dossier_not_found, problem_responses, validated, validation_problem
 from cutru.api.security import check_procedure, check_readable, check_unit, permit
 from cutru.api.state import ApiState, api_state
 from cutru.api.views import Page, after_time_and_code, encode_cursor
@@ -203,10 +202,9 @@ async def audit_search(
     limit: Annotated[int | None, Query(ge=1, description="items per page (default CUTRU_API_PAGE_SIZE)")] = None,
     cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")] = None,
 ) -> Page[ClosedDossier]:
-    try:
-        chosen = ClosedSearch(code=code, procedure=procedure, unit=unit, since=since, until=until, outcome=outcome)
-    except ValidationError as error:  # text a dossier could never carry (control characters): no such dossier
-        raise validation_problem(field_errors(error.errors())) from error
+    # A 422 for text a dossier could never carry (control characters): no such dossier.
+    chosen = validated(ClosedSearch, code=code, procedure=procedure, unit=unit, since=since, until=until,
+                       outcome=outcome)
     return await search_closed(state, principal, chosen, limit=limit, cursor=cursor)
 
 

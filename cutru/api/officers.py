@@ -16,13 +16,19 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from cutru.api.idempotency import HEADER, idempotent
-from cutru.api.problems import Problem, dossier_not_found, field_errors, problem_responses, validation_problem
+from cutru.api.problems import (
+    Problem,
+    dossier_not_found,
+    field_errors,
+    problem_responses,
+    validated,
+    validation_problem,
+)
 from cutru.api.ratelimit import RATE_LIMITED, write_limit
 from cutru.api.security import check_procedure, check_readable, check_unit, forbidden, permit
 from cutru.api.state import ApiState, api_state
@@ -183,10 +189,8 @@ async def desk_queue(
     limit: Limit = None,
     cursor: Cursor = None,
 ) -> Page[QueueItem]:
-    try:
-        chosen = QueueFilter(unit=unit, procedure=procedure, state=status, mine=mine, q=q)
-    except ValidationError as error:  # text no dossier or name could carry (control characters)
-        raise validation_problem(field_errors(error.errors())) from error
+    # A 422 for text no dossier or name could carry (control characters).
+    chosen = validated(QueueFilter, unit=unit, procedure=procedure, state=status, mine=mine, q=q)
     listing = await unit_queue(state, principal, chosen, limit=limit, cursor=cursor)
     await listed(state, principal, listing, Channel.API, "desk_queue")
     return listing
@@ -284,12 +288,9 @@ async def decide(state: ApiState, principal: Principal, code: str, body: Decisio
     dossier (the API's and the web desk's); a Problem when anything refuses it."""
     unit, _ = await _writable(state, principal, code)
     officer = await _acting_officer(state, principal, unit, supervisor=False)
-    try:
-        decision = OfficerDecision(officer_id=officer.officer_id, decision=body.decision, reason=body.reason,
-                                   missing_items=body.missing_items or tuple(entry.item for entry in body.checklist),
-                                   checklist=body.checklist)
-    except ValidationError as error:
-        raise validation_problem(field_errors(error.errors())) from error
+    decision = validated(OfficerDecision, officer_id=officer.officer_id, decision=body.decision, reason=body.reason,
+                         missing_items=body.missing_items or tuple(entry.item for entry in body.checklist),
+                         checklist=body.checklist)
     signed = sign_decision_now(_decision_keys(state), decision, code, token_id)
     return await _updated(state.dossiers.decide(code, signed), code, DECISION_REFUSED, "decision", "quyết định")
 

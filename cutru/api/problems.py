@@ -13,17 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from cutru.platform.logging import get_logger
 from domain.kinds import Procedure
+
+M = TypeVar("M", bound=BaseModel)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://cutru.gov.vn/problems/"
@@ -143,6 +145,15 @@ def validation_problem(errors: Sequence[FieldError]) -> Problem:
     return Problem(422, "invalid_request", "The request is invalid", "Dữ liệu không hợp lệ", errors=errors,
                    detail="Correct the fields listed in errors and send the request again.",
                    detail_vi="Sửa các trường được liệt kê trong errors rồi gửi lại.")
+
+
+def validated(model: type[M], problem: Problem | None = None, /, **values: Any) -> M:
+    """``model(**values)`` built inside a handler (a filter, a form, an envelope); when it does not validate,
+    ``problem`` (a page's own words) or else a 422 problem naming each wrong field."""
+    try:
+        return model(**values)
+    except ValidationError as error:
+        raise (problem or validation_problem(field_errors(error.errors()))) from error
 
 
 # ---------------------------------------------------------------------------------------------- validation errors

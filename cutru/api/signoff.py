@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import ValidationError
 
 from cutru.api.idempotency import idempotent
 from cutru.api.officers import (
@@ -27,7 +26,7 @@ from cutru.api.officers import (
     _writable,
     officer_id_of,
 )
-from cutru.api.problems import field_errors, problem_responses, validation_problem
+from cutru.api.problems import problem_responses, validated
 from cutru.api.ratelimit import RATE_LIMITED, write_limit
 from cutru.api.security import check_unit, forbidden, permit
 from cutru.api.state import ApiState, api_state
@@ -76,10 +75,7 @@ async def sign_off(state: ApiState, principal: Principal, code: str, body: SignO
     the dossier (the API's and the web desk's); a Problem when anything refuses it."""
     unit, _ = await _writable(state, principal, code)
     signer = await signer_of(state, principal, unit)
-    try:
-        answer = SignOff(signer=signer, decision=body.decision, reason=body.reason)
-    except ValidationError as error:
-        raise validation_problem(field_errors(error.errors())) from error
+    answer = validated(SignOff, signer=signer, decision=body.decision, reason=body.reason)
     signed = sign_sign_off_now(_decision_keys(state), answer, code, token_id)
     return await _updated(state.dossiers.sign_off(code, signed), code, SIGN_OFF_REFUSED, "sign_off",
                           "ý kiến ký duyệt")

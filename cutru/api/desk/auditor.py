@@ -12,12 +12,11 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import ValidationError
 
 from cutru.api.auditors import ClosedSearch, history_export, replay_report, search_closed, trail
 from cutru.api.desk.guard import DeskRoute, Session, allowed
 from cutru.api.desk.render import page, procedure_name
-from cutru.api.problems import Problem
+from cutru.api.problems import Problem, validated
 from cutru.api.state import ApiState, api_state
 from cutru.platform.reads import Channel
 from domain.kinds import Procedure
@@ -57,12 +56,8 @@ async def search_page(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     allowed(session, "audit_search")
-    try:
-        chosen = ClosedSearch(code=(code or "").strip() or None, procedure=procedure or None,
-                              unit=(unit or "").strip().upper() or None, since=since, until=until,
-                              outcome=outcome or None)  # type: ignore[arg-type]
-    except ValidationError as error:
-        raise _INVALID_SEARCH from error
+    chosen = validated(ClosedSearch, _INVALID_SEARCH, code=(code or "").strip() or None, procedure=procedure or None,
+                       unit=(unit or "").strip().upper() or None, since=since, until=until, outcome=outcome or None)
     found = await search_closed(state, session.principal, chosen, limit=PAGE_SIZE, cursor=cursor)
     return page(request, "audit_search.html", found=found, chosen=chosen, procedures=PROCEDURES, outcomes=OUTCOMES,
                 filter_query=urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]),

@@ -17,7 +17,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import ValidationError
 
 from cutru.api.attachments import paper_response, papers_of
 from cutru.api.desk.drafts import OFFICER_STATES
@@ -25,7 +24,7 @@ from cutru.api.desk.guard import DeskRoute, Form, Session, allowed
 from cutru.api.desk.render import STATE_LABELS, days, page, procedure_name, vn_date, vn_time
 from cutru.api.officers import decide, desk_view, listed, unit_queue
 from cutru.api.portal import stored_document
-from cutru.api.problems import Problem
+from cutru.api.problems import Problem, validated
 from cutru.api.state import ApiState, api_state
 from cutru.clients.officer import DecisionRequest, DeskDossier, QueueFilter
 from cutru.platform.reads import Channel, record_reads
@@ -75,16 +74,13 @@ async def queue_page(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     allowed(session, "officer_queue")
-    try:
-        chosen = QueueFilter(procedure=procedure or None, state=status or None, mine=mine == "1",  # type: ignore[arg-type]
-                             q=(q or "").strip() or None)
-    except ValidationError as error:
-        raise _INVALID_FILTER from error
+    chosen = validated(QueueFilter, _INVALID_FILTER, procedure=procedure or None, state=status or None,
+                       mine=mine == "1", q=(q or "").strip() or None)
     listing = await unit_queue(state, session.principal, chosen, limit=PAGE_SIZE, cursor=cursor)
     await listed(state, session.principal, listing, Channel.DESK, "queue")
     now = datetime.now(UTC)
-    rows = [(item, _working_days_left(item.deadline, now)) for item in listing.items]
-    return page(request, "queue.html", rows=rows, chosen=chosen, next_cursor=listing.next_cursor,
+    left = {item.dossier_code: _working_days_left(item.deadline, now) for item in listing.items}
+    return page(request, "queue.html", rows=listing.items, left=left, chosen=chosen, next_cursor=listing.next_cursor,
                 first_page=cursor is None,
                 filter_query=urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]),
                 procedures=REVIEWED, states=("awaiting_decision", "awaiting_supplement"))
@@ -217,11 +213,9 @@ def _decision(form: Form, dossier: DeskDossier) -> DecisionRequest:
             raise _form_problem("Hãy đánh dấu hoặc ghi ít nhất một giấy tờ cần bổ sung.")
     elif kind != DecisionKind.APPROVE:
         raise _form_problem("Hãy chọn một quyết định: phê duyệt, từ chối hoặc yêu cầu bổ sung.")
-    try:
-        return DecisionRequest(decision=DecisionKind(str(kind)), reason=reason, missing_items=tuple(items))
-    except ValidationError as error:
-        raise _form_problem("Lý do tối đa 1000 ký tự, tối đa 20 giấy tờ, mỗi giấy tờ tối đa 500 ký tự; "
-                            "hãy rút gọn rồi gửi lại.") from error
+    return validated(DecisionRequest, _form_problem("Lý do tối đa 1000 ký tự, tối đa 20 giấy tờ, mỗi giấy tờ tối "
+                                                    "đa 500 ký tự; hãy rút gọn rồi gửi lại."),
+                     decision=DecisionKind(str(kind)), reason=reason, missing_items=tuple(items))
 
 
 def _form_problem(detail_vi: str) -> Problem:

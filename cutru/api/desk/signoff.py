@@ -13,13 +13,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import ValidationError
 
 from cutru.api.desk.guard import DeskRoute, Form, Session, allowed
 from cutru.api.desk.pages import PAGE_SIZE, _documents
 from cutru.api.desk.render import page
 from cutru.api.officers import desk_view
-from cutru.api.problems import Problem
+from cutru.api.problems import Problem, validated
 from cutru.api.signoff import proposals, sign_off, signer_of
 from cutru.api.state import ApiState, api_state
 from cutru.clients.signoff import SignOffRequest
@@ -68,10 +67,8 @@ async def answer(code: str, session: Session, form: Form,
         raise _form_problem("Hãy chọn ký duyệt hoặc trả lại hồ sơ.")
     if kind == SignOffKind.RETURN and reason is None:
         raise _form_problem("Hãy ghi lý do trả lại: cán bộ đề xuất sẽ xử lý lại theo lý do này.")
-    try:
-        body = SignOffRequest(decision=SignOffKind(str(kind)), reason=reason)
-    except ValidationError as error:
-        raise _form_problem("Lý do tối đa 1000 ký tự; hãy rút gọn rồi gửi lại.") from error
+    body = validated(SignOffRequest, _form_problem("Lý do tối đa 1000 ký tự; hãy rút gọn rồi gửi lại."),
+                     decision=SignOffKind(str(kind)), reason=reason)
     # One answer per dossier per token id: each form sent is a request of its own.
     await sign_off(state, session.principal, code, body, f"{session.principal.token_id}:{uuid.uuid4().hex}")
     for _ in range(_SETTLE_POLLS):  # the dossier leaves the state in its own time: show the page after it did

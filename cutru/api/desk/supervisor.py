@@ -13,12 +13,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import ValidationError
 
 from cutru.api.desk.guard import DeskRoute, Form, Session, allowed
 from cutru.api.desk.render import page
 from cutru.api.officers import escalations, reassign
-from cutru.api.problems import Problem
+from cutru.api.problems import Problem, validated
 from cutru.api.state import ApiState, api_state
 from cutru.api.supervisors import on_time_rate, period, supervised_unit, workload
 from cutru.clients.officer import ReassignmentRequest
@@ -28,6 +27,9 @@ from domain.calendar import VN_TZ, local_date
 router = APIRouter(prefix="/desk", route_class=DeskRoute, include_in_schema=False)
 
 PAGE_SIZE = 50
+_INCOMPLETE = Problem(422, "invalid_request", "The reassignment is incomplete", "Chưa đủ thông tin phân công lại",
+                      detail_vi="Hãy chọn cán bộ nhận hồ sơ và ghi lý do phân công lại (tối đa 1000 ký tự). "
+                                "Chưa có gì thay đổi trong hồ sơ.")
 
 
 @router.get("/supervise")
@@ -58,12 +60,8 @@ async def supervise_page(
 async def reassignment(code: str, session: Session, form: Form,
                        state: Annotated[ApiState, Depends(api_state)]) -> Response:
     allowed(session, "reassign")
-    try:
-        body = ReassignmentRequest(officer_id=str(form.get("officer_id") or ""), reason=str(form.get("reason") or ""))
-    except ValidationError as error:
-        raise Problem(422, "invalid_request", "The reassignment is incomplete", "Chưa đủ thông tin phân công lại",
-                      detail_vi="Hãy chọn cán bộ nhận hồ sơ và ghi lý do phân công lại (tối đa 1000 ký tự). "
-                                "Chưa có gì thay đổi trong hồ sơ.") from error
+    body = validated(ReassignmentRequest, _INCOMPLETE, officer_id=str(form.get("officer_id") or ""),
+                     reason=str(form.get("reason") or ""))
     # One reassignment per form sent: each is a request of its own.
     await reassign(state, session.principal, code, body, f"{session.principal.token_id}:{uuid.uuid4().hex}")
     return RedirectResponse(f"/desk/supervise?done={code}", status_code=303)
