@@ -284,6 +284,9 @@ class CommitResult(Boundary):
     dossier_code: str
     summary: dict[str, str]
     already_committed: bool
+    # Not committed: a competing dossier changed the records first and the rules now refuse this one (the first
+    # refusal says so); histories from before re-validation hold results without it.
+    refusals: tuple[Refusal, ...] = ()
 
 
 class DocumentRequest(Boundary):

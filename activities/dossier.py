@@ -506,10 +506,15 @@ class DossierActivities:
 
     @activity.defn
     async def commit_residence(self, request: CommitRequest) -> CommitResult:
+        code = request.submission.dossier_code
         async with self._pool.acquire() as conn:
-            summary, before = await records.commit(conn, request.submission, status=DossierState.RECORDING.value)
+            try:
+                summary, before = await records.commit(conn, request.submission, status=DossierState.RECORDING.value)
+            except records.StaleFacts as stale:
+                _log(step="commit", refused=len(stale.refusals))
+                return CommitResult(dossier_code=code, summary={}, already_committed=False, refusals=stale.refusals)
         _log(step="commit", already_committed=before)
-        return CommitResult(dossier_code=request.submission.dossier_code, summary=summary, already_committed=before)
+        return CommitResult(dossier_code=code, summary=summary, already_committed=before)
 
     @activity.defn
     async def deliver_result(self, request: DeliveryRequest) -> DeliveryReceipt:

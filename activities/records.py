@@ -2,7 +2,10 @@
 
 ``commit`` claims the dossier in ``residence_changes`` first: a retried activity finds the claim and changes
 nothing, so each approved dossier changes the records exactly once. The facts the plan is made from are loaded
-inside that transaction, after the claim, so the plan sees the records as they are when it is applied. The
+inside that transaction, after the claim, so the plan sees the records as they are when it is applied; before
+them the transaction locks the people and the places the dossier concerns, and the rules judge the dossier again
+on those facts: of two dossiers competing for one person or household, the second to commit sees the first's
+change, and is refused (``StaleFacts``) if the rules no longer grant it (docs/reliability.md, competing dossiers). The
 summary (strings: the plan's own entries and its steps' outputs) is stored with the claim; the documents read it
 (``activities.delivery``): a residence confirmation's CT07 states exactly what its commit read from the records.
 
@@ -21,8 +24,9 @@ from temporalio import activity
 from activities.facts import APPLICANT_SQL, applicant_args, load_facts, records_of
 from domain.calendar import local_date
 from domain.facts import HouseholdFacts
-from domain.models import SubmissionBase
+from domain.models import Refusal, SubmissionBase
 from domain.procedures.catalogue import spec_for
+from domain.procedures.common import records_changed
 from domain.procedures.plan import (
     ChangeHead,
     ConfirmResidence,
@@ -43,6 +47,7 @@ from domain.procedures.plan import (
     Step,
 )
 from domain.procedures.residence_confirmation import ct07_statements as statements_of
+from domain.procedures.spec import Need
 
 if TYPE_CHECKING:
     import asyncpg
@@ -239,14 +244,51 @@ _CLAIM_WITH_FACTS = (_CLAIMED + " SELECT (SELECT dossier_code FROM claimed) AS c
                      + ") applicant ON true")
 
 
+class StaleFacts(Exception):
+    """The records changed since the dossier was approved and the rules now refuse it: nothing was written."""
+
+    def __init__(self, refusals: tuple[Refusal, ...]) -> None:
+        super().__init__("; ".join(r.message for r in refusals))
+        self.refusals = refusals
+
+
+# Transaction-level advisory locks (released at commit or rollback), one per person and one per place a dossier
+# concerns: every record a plan changes belongs to one of them (a person's records and membership, a household by
+# its residence), so two commits that could change the same rows wait for each other, and two that cannot run side
+# by side. Advisory rather than row locks, because a place with no household yet has no row of the worker's to lock
+# (it may not update residences); always people first, then places, each in ascending order, so that no two commits
+# wait for each other in a circle. The two-key form is a key space of its own (migrations use the one-key form).
+_PERSON_LOCKS, _PLACE_LOCKS = 0x63750001, 0x63750002
+_LOCK_PEOPLE = ("SELECT count(pg_advisory_xact_lock($2, k)) FROM"
+                " (SELECT DISTINCT hashtext(p) AS k FROM unnest($1::text[]) p ORDER BY k) ordered")
+# Read after the people are locked (a statement of its own, so a snapshot taken after the wait): the households
+# they belong to now, by residence, and the place the dossier names.
+_LOCK_PLACES = (
+    "SELECT count(pg_advisory_xact_lock($4, k)) FROM (SELECT DISTINCT hashtext(residence_id::text) AS k FROM ("
+    " SELECT h.residence_id FROM household_members m JOIN households h ON h.household_id = m.household_id"
+    "  WHERE m.personal_id = ANY($1::text[]::char(12)[])"
+    " UNION SELECT residence_id FROM residences WHERE commune_code = $2 AND lower(address_line) = lower($3)"
+    ") places ORDER BY k) ordered")
+
+
+async def _lock_concerned(conn: asyncpg.Connection, submission: SubmissionBase) -> None:
+    spec = spec_for(submission)
+    people = sorted({submission.applicant.personal_id, spec.subject_id(submission), *spec.named_ids(submission)})
+    place = spec.place(submission) if Need.PLACE in spec.needs else None
+    await conn.fetchval(_LOCK_PEOPLE, people, _PERSON_LOCKS)
+    await conn.fetchval(_LOCK_PLACES, people, place.commune_code if place else None,
+                        place.address_line if place else None, _PLACE_LOCKS)
+
+
 async def commit(
     conn: asyncpg.Connection, submission: SubmissionBase, facts: HouseholdFacts | None = None, *,
     status: str | None = None,
 ) -> tuple[dict[str, str], bool]:
     """Apply the procedure's record plan once; return its summary and whether it had been applied before.
 
-    ``facts`` are those of a check made in the same transaction (a stay notification); otherwise they are loaded
-    here, with the claim, as the records stand. ``status``, if given, goes into the read model with the claim,
+    ``facts`` are those of a check made in the same transaction (a stay notification); otherwise the people and
+    places concerned are locked and the facts loaded here, with the claim, as the records stand, and judged again:
+    ``StaleFacts`` when the rules now refuse. ``status``, if given, goes into the read model with the claim,
     whether or not the plan had been applied before.
     """
     spec = spec_for(submission)
@@ -254,6 +296,7 @@ async def commit(
     row: Any = None
     async with conn.transaction():
         if facts is None:
+            await _lock_concerned(conn, submission)
             row = await conn.fetchrow(_CLAIM_WITH_FACTS, code, spec.procedure.value, status,
                                       *applicant_args(submission))
             claimed = row["claimed"]
@@ -265,6 +308,10 @@ async def commit(
         if facts is None:
             # No applicant found: load_facts looks again and refuses, as it always has.
             facts = await load_facts(conn, submission, row if row["personal_id"] is not None else None)
+            refusals = spec.refusals(submission, facts)
+            if refusals:
+                # Raised inside the transaction: the claim and the status written with it are rolled back.
+                raise StaleFacts(records_changed(refusals, spec.legal_basis))
         summary = await apply_plan(conn, code, spec.plan(submission, facts, today()))
         await conn.execute("UPDATE residence_changes SET summary = $2::jsonb WHERE dossier_code = $1",
                            code, json.dumps(summary))

@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         AuditBatch,
         CalendarRead,
         CommitRequest,
+        CommitResult,
         DeliveryRequest,
         DocumentRequest,
         DossierHeader,
@@ -149,6 +150,10 @@ SUPPLEMENT_CHECKLIST = "supplement-checklist"
 # The deadline is computed under the operators' calendar declarations, read by an activity at the start of the clock
 # and at each restart (domain.calendar rule 5); histories from before them count with the package's calendar alone.
 CALENDAR_EXCEPTIONS = "calendar-exceptions"
+# The record commit judges the dossier again on the records as they stand, under locks, and a dossier a competing
+# one overtook is refused there (CT06) instead of committed on facts read at acceptance. Histories from before it
+# never hold a commit that refused, so they take the same path with or without the marker.
+COMMIT_REVALIDATED = "commit-revalidated"
 # What the codec (cutru.platform.codec) turns a payload into that did not arrive encrypted.
 UNENCRYPTED_ENCODING = b"binary/unencrypted-refused"
 UNENCRYPTED = "payload arrived unencrypted: dossiers are started only through the cutru API or DossierClient"
@@ -417,7 +422,10 @@ class DossierLifecycle:
             return await self._finish(DossierState.WITHDRAWN, actor="citizen", detail=p.inbox.withdrawal.reason)
 
         self._set_state(DossierState.RECORDING)
-        await self._internal(DossierActivities.commit_residence, CommitRequest(submission=submission))
+        committed: CommitResult = await self._internal(DossierActivities.commit_residence,
+                                                       CommitRequest(submission=submission))
+        if committed.refusals and workflow.patched(COMMIT_REVALIDATED):
+            return await self._finish(DossierState.REFUSED, refusals=committed.refusals, actor="system")
         return await self._finish(DossierState.COMPLETED, actor="system", decided_by=p.approved_by,
                                   signer=p.signer, documents=self._spec.results)
 

@@ -217,3 +217,19 @@ def identity_refusals(declared: Person, person: PersonFacts | None) -> list[Refu
             )
         )
     return refusals
+
+
+def records_changed(refusals: list[Refusal], legal_basis: str) -> tuple[Refusal, ...]:
+    """Why an approved dossier is refused at its record commit: another dossier on the same person or household
+    changed the records first, and on the records as they now stand the rules refuse it (``refusals``). The citizen
+    did nothing wrong, so the fee paid is refunded (docs/reliability.md, competing dossiers)."""
+    return (refusal(
+        "records_changed",
+        "The residence records changed after this dossier was approved: another dossier on the same person or "
+        "household was decided first. On the records as they now stand the dossier can no longer be granted, for "
+        "the reasons below; the fee paid is refunded. File a new dossier if it still applies.",
+        legal_basis,
+        "Thông tin cư trú của công dân hoặc hộ gia đình đã thay đổi sau khi hồ sơ này được phê duyệt do một hồ sơ "
+        "khác được giải quyết trước. Theo thông tin cư trú hiện tại, hồ sơ không còn đủ điều kiện giải quyết vì các "
+        "lý do nêu dưới đây; lệ phí đã nộp (nếu có) được hoàn trả. Công dân có thể nộp hồ sơ mới nếu vẫn có nhu cầu.",
+    ), *refusals)
