@@ -31,6 +31,7 @@ from cutru.api import (
     events,
     inbox,
     intake,
+    notifications,
     officers,
     operators,
     payments,
@@ -242,7 +243,7 @@ def create_app(settings: ApiSettings, *, verifier: Verifier | None = None) -> Fa
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(Metrics, metrics=metrics)  # added last: outermost, so it sees the 413s too
     for module in (public, verification, portal, attachments, payments, officers, signoff, intake, supervisors,
-                   statistics, inbox, auditors, operators, events):
+                   statistics, inbox, auditors, operators, events, notifications):
         app.include_router(module.router)
     app.include_router(attachments.desk_router)
     desk.mount(app)

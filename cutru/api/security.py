@@ -29,6 +29,7 @@ within it the token's ``procedures`` claim (procedure names or ``*``) and ``unit
     audit_search         auditor                        filters           filters
     metrics              operator                       -                 -
     manage_events        operator                       -                 -
+    manage_notifications operator                       -                 -
     livez, readyz        anyone, no token               -                 -
 
 A write outside the caller's scope is 403. A read of a dossier outside it is 404, the same answer as a dossier that
@@ -93,6 +94,7 @@ AUTHORISATIONS: dict[str, Authorisation] = {
     "audit_search": _allow(Role.AUDITOR),
     "metrics": _allow(Role.OPERATOR, procedure=False, unit=False),
     "manage_events": _allow(Role.OPERATOR, procedure=False, unit=False),
+    "manage_notifications": _allow(Role.OPERATOR, procedure=False, unit=False),
 }
 
 

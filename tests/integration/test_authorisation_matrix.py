@@ -77,6 +77,8 @@ RULES: dict[str, Rule] = {
     "replay_events": Rule(_roles(Role.OPERATOR), 404),
     "end_subscription": Rule(_roles(Role.OPERATOR), 404),
     "create_subscription": Rule(_roles(Role.OPERATOR), WRITE),
+    "list_failed_notifications": Rule(_roles(Role.OPERATOR), 200),
+    "requeue_notification": Rule(_roles(Role.OPERATOR), 404),  # the dossier chose no e-mail: no such message
     "list_dossiers": Rule(PORTAL, 200, LISTING),
     "get_dossier": Rule(PORTAL, 200, 404),
     "list_documents": Rule(PORTAL, 200, 404),
@@ -175,6 +177,7 @@ async def request(api: httpx.AsyncClient, world: World, op: Operation, token: st
         "create_subscription": {"client": "statistics", "url": "http://127.0.0.1:9/events",
                                 "event_types": ["result.returned"]},
         "desk_sign_off": {"decision": "return", "reason": "cần xác minh thêm"},
+        "requeue_notification": {"channel": "email", "dossier_code": world.code, "step": "0001-accepted"},
     }
     if op.operation_id in ("submit_dossier", "intake_dossier"):
         body: Any = await submission()

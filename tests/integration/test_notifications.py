@@ -4,11 +4,14 @@ gateway process, delivered by the outbox's dispatchers on the real Temporal dev 
 from __future__ import annotations
 
 import email
+import json
 import mailbox
 import re
+import uuid
 from datetime import timedelta
 from email.policy import default
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -21,9 +24,11 @@ from activities.postal import HttpPostalService, PostalConfig
 from cutru.clients.client import DossierClient
 from cutru.platform.config import Settings
 from domain.models import DecisionKind, DossierState, OfficerDecision, Supplement
+from tests.api_fixtures import bearer
 from tests.factories import head_signs, pay
 from tests.integration.test_permanent_registration import OFFICER, approve, own_residence_dossier, wait_state
 from tests.notify_fixtures import POSTAL_TOKEN, QUICK, SMS_KEYS, carrier, dispatching, eventually, mail_server
+from tests.oidc import OidcProvider, client_credentials_token, login_token
 
 DOMAIN = "dichvucong.test"
 
@@ -188,3 +193,70 @@ async def test_a_posted_result_is_tracked_and_its_tracking_number_sent(
     dispatched = next(m for m in mailbox.Maildir(smtp.maildir, create=False)
                       if "".join(str(m["Message-ID"]).split()) == sent_by(code, "dispatched"))
     assert tracking in email.message_from_bytes(dispatched.as_bytes(), policy=default).get_content()
+
+
+async def test_operators_list_what_failed_and_queue_it_again(api_client: httpx.AsyncClient,
+                                                            oidc_provider: OidcProvider, pool: asyncpg.Pool):
+    """Given-up messages and refused shipments are listed without a personal ID; a re-queue puts one back once,
+    and a refused one changes nothing."""
+    operator = bearer(client_credentials_token(oidc_provider, "cutru-operator"))
+    code, personal_id = f"HS-OPS-{uuid.uuid4().hex[:8].upper()}", "001099012345"
+    await pool.execute(
+        "INSERT INTO notifications (dossier_code, step, kind, channel, status, attempts, last_error, created_at)"
+        " VALUES ($1, '0001-accepted', 'accepted', 'sms', 'failed', 1, $2, now() - interval '2 minutes'),"
+        " ($1, '9999-closed', 'completed', 'email', 'failed', 3, '550 mailbox unavailable',"
+        "  now() - interval '1 minute'),"
+        " ($1, 'fee_due', 'fee_due', 'email', 'sent', 1, NULL, now())",
+        code, f"PersonalIdInSms: the SMS would carry {personal_id}")
+    await pool.execute("INSERT INTO deliveries (dossier_code, method, destination, documents)"
+                       " VALUES ($1, 'postal', 'Số 7 phố Hàng Bài, Hà Nội', '{CT08}')", code)
+    await pool.execute("UPDATE shipments SET attempts = 4, last_error = 'HTTP 503', created_at = now()"
+                       " WHERE dossier_code = $1", code)
+
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    while True:  # one item a page: the pages go on where the last one ended
+        page = await api_client.get("/v1/notifications/failed", headers=operator,
+                                    params={"limit": 1, **({"cursor": cursor} if cursor else {})})
+        assert page.status_code == 200, page.text
+        seen += [item for item in page.json()["items"] if item["dossier_code"] == code]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert [(i["channel"], i["step"], i["status"], i["attempts"]) for i in seen] == [
+        ("sms", "0001-accepted", "failed", 1), ("email", "9999-closed", "failed", 3),
+        ("postal", "shipment", "retrying", 4)]
+    assert personal_id not in json.dumps(seen) and seen[0]["last_error"].endswith("************")
+    postal_only = await api_client.get("/v1/notifications/failed", headers=operator, params={"channel": "postal"})
+    assert {i["channel"] for i in postal_only.json()["items"]} == {"postal"}
+
+    async def requeue(channel: str, step: str) -> httpx.Response:
+        return await api_client.post("/v1/notifications/requeue", headers=operator,
+                                     json={"channel": channel, "dossier_code": code, "step": step})
+
+    for _ in range(2):  # the second asks for what the first did
+        again = await requeue("email", "9999-closed")
+        assert again.status_code == 202, again.text
+    assert again.json()["requeued"] is False
+    row = await pool.fetchrow("SELECT status, attempts, next_attempt_at <= now() AS due FROM notifications"
+                              " WHERE dossier_code = $1 AND step = '9999-closed'", code)
+    assert dict(row) == {"status": "pending", "attempts": 0, "due": True}
+    shipment = await requeue("postal", "shipment")
+    assert shipment.status_code == 202 and shipment.json()["requeued"] is True
+    assert await pool.fetchval("SELECT last_error FROM shipments WHERE dossier_code = $1", code) is None
+
+    before = await pool.fetch("SELECT * FROM notifications WHERE dossier_code = $1 ORDER BY step", code)
+    sent = await requeue("email", "fee_due")
+    assert sent.status_code == 409 and sent.json()["code"] == "notification_delivered"
+    missing = await requeue("sms", "9999-closed")
+    assert missing.status_code == 404 and missing.json()["code"] == "notification_not_found"
+    for body in ({"channel": "postal", "dossier_code": code, "step": "fee_due"},
+                 {"channel": "email", "dossier_code": code, "step": "shipment"},
+                 {"channel": "fax", "dossier_code": code, "step": "fee_due"}):
+        refused = await api_client.post("/v1/notifications/requeue", headers=operator, json=body)
+        assert refused.status_code == 422 and refused.headers["content-type"].startswith("application/problem+json")
+    officer = bearer(login_token(oidc_provider, "CB-00070-02"))
+    forbidden = await api_client.post("/v1/notifications/requeue", headers=officer,
+                                      json={"channel": "sms", "dossier_code": code, "step": "0001-accepted"})
+    assert forbidden.status_code == 403
+    assert await pool.fetch("SELECT * FROM notifications WHERE dossier_code = $1 ORDER BY step", code) == before
