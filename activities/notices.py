@@ -2,8 +2,9 @@
 decision trail becomes a notice to the officers it concerns, written by the activity that writes the trail entry.
 
 A reminder goes to the assigned officer; an escalation to the assigned officer and the unit's active supervisors.
-Each notice is keyed by dossier, kind, deadline and officer, so the activity's retry writes none twice. The rows a
-write creates are returned: what an e-mail sender (the notifications issue) sends, each once.
+Each notice is keyed by dossier, kind, deadline and officer, so the activity's retry writes none twice. A trigger
+(migration 0015) turns each new notice into an e-mail in the outbox for an officer with an address, keyed by the
+notice: sent once per notice and recipient (``activities.notify``).
 """
 
 from __future__ import annotations

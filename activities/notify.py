@@ -41,7 +41,18 @@ from domain import webhooks
 from domain.calendar import local_date
 from domain.kinds import DocumentKind, Procedure
 from domain.models import Boundary
-from domain.notifications import MessageFacts, NotificationKind, PersonalIdInSms, message_id, message_key, render
+from domain.notifications import (
+    MessageFacts,
+    NotificationKind,
+    OfficerFacts,
+    OfficerNoticeKind,
+    PersonalIdInSms,
+    Rendered,
+    message_id,
+    message_key,
+    render,
+    render_officer,
+)
 from domain.procedures.catalogue import PROCEDURES
 
 if TYPE_CHECKING:
@@ -97,19 +108,25 @@ class PostalService(Protocol):
     async def statuses(self, tracking_number: str) -> list[tuple[str, datetime]]: ...
 
 
-# A due notification with what its message says, locked for this round (the caller's transaction).
+# A due notification with what its message says, locked for this round (the caller's transaction). A citizen's goes
+# to the dossier's contact; an officer's (officer_id) to the roster's address.
 _DUE_NOTIFICATION = """
-SELECT n.notification_id, n.dossier_code, n.step, n.kind, n.detail, n.attempts, c.email, c.phone,
+SELECT n.notification_id, n.dossier_code, n.step, n.kind, n.detail, n.attempts, n.officer_id,
+       CASE WHEN n.officer_id IS NULL THEN c.email ELSE o.email END AS email, c.phone,
+       o.full_name AS officer_name, a.full_name AS assigned_name,
        d.procedure, d.applicant_name, d.applicant_id, d.deadline, d.unit_code, u.name AS unit_name,
        p.amount_vnd, l.method, l.documents, s.tracking_number
 FROM notifications n
-JOIN dossier_contacts c ON c.dossier_code = n.dossier_code
+LEFT JOIN dossier_contacts c ON c.dossier_code = n.dossier_code
+LEFT JOIN officers o ON o.officer_id = n.officer_id
 JOIN dossiers d ON d.dossier_code = n.dossier_code
+LEFT JOIN officers a ON a.officer_id = d.assigned_officer
 LEFT JOIN police_units u ON u.unit_code = d.unit_code
 LEFT JOIN payments p ON p.dossier_code = n.dossier_code
 LEFT JOIN deliveries l ON l.dossier_code = n.dossier_code
 LEFT JOIN shipments s ON s.dossier_code = n.dossier_code
 WHERE n.channel = $1 AND n.status = 'pending' AND n.next_attempt_at <= now()
+    AND (n.officer_id IS NOT NULL OR c.dossier_code IS NOT NULL)
 ORDER BY n.next_attempt_at LIMIT 1
 FOR UPDATE OF n SKIP LOCKED
 """
@@ -198,6 +215,7 @@ ON CONFLICT (dossier_code, source) DO NOTHING
 WEBHOOK_LANES = 16
 LANE_BATCH = 10
 WEBHOOK_TIMEOUT = timedelta(seconds=5)
+LOCAL_DESK_URL = "http://127.0.0.1:8000"  # the local stack's API, which serves the desk
 
 
 def _log(**fields: Any) -> None:
@@ -219,7 +237,8 @@ class Outbox:
     def __init__(self, pool: asyncpg.Pool, *, mailer: Mailer | None = None, sms: SmsSender | None = None,
                  postal: PostalService | None = None, webhook_timeout: timedelta = WEBHOOK_TIMEOUT,
                  payment_link: Callable[[str], Awaitable[str | None]] | None = None,
-                 portal_url: str = "https://dichvucong.bocongan.gov.vn", backoff: Backoff | None = None,
+                 portal_url: str = "https://dichvucong.bocongan.gov.vn", desk_url: str = LOCAL_DESK_URL,
+                 backoff: Backoff | None = None,
                  tracking_poll: timedelta = timedelta(minutes=10)) -> None:
         self._pool = pool
         self._mailer = mailer
@@ -233,6 +252,7 @@ class Outbox:
         self._posted = RoundReport()  # what the lanes did, a round reporting its share
         self._payment_link = payment_link
         self._portal_url = portal_url.rstrip("/")
+        self._desk_url = desk_url.rstrip("/")  # where an officer's message links to the dossier's page
         self._backoff = backoff or Backoff()
         self._tracking_poll = tracking_poll  # how often a posted result's status is asked for
 
@@ -299,16 +319,25 @@ class Outbox:
                 activity.heartbeat()
 
     async def _send(self, channel: Literal["email", "sms"], row: Any) -> str:
-        facts = await self._facts(row)
         if channel == "email":
-            assert self._mailer is not None and row["email"], "only configured channels are dispatched"
-            rendered = render(facts, "email")
+            assert self._mailer is not None, "only configured channels are dispatched"
+            if not row["email"]:  # an officer's address removed from the roster since
+                raise Undeliverable(f"{row['officer_id']} has no e-mail address in the roster")
+            rendered = self._officer_message(row) if row["officer_id"] else render(await self._facts(row), "email")
             identifier = message_id(row["dossier_code"], row["step"], "email", self._mailer.domain)
             await self._mailer.send(self._mailer.message(row["email"], rendered.subject, rendered.body, identifier))
             return identifier
         assert self._sms is not None and row["phone"], "only configured channels are dispatched"
-        rendered = render(facts, "sms")
+        rendered = render(await self._facts(row), "sms")
         return await self._sms.send(message_key(row["dossier_code"], row["step"], "sms"), row["phone"], rendered.body)
+
+    def _officer_message(self, row: Any) -> Rendered:
+        return render_officer(OfficerFacts(
+            kind=OfficerNoticeKind(row["kind"]), dossier_code=row["dossier_code"],
+            procedure_name=PROCEDURES[Procedure(row["procedure"])].vietnamese_name,
+            unit_name=row["unit_name"] or row["unit_code"], officer_name=row["officer_name"],
+            assigned_name=row["assigned_name"], due=row["deadline"],
+            desk_link=f"{self._desk_url}/desk/dossiers/{row['dossier_code']}"))
 
     async def _facts(self, row: Any) -> MessageFacts:
         kind = NotificationKind(row["kind"])

@@ -1,9 +1,11 @@
-"""What a citizen is told at each step of a dossier, by e-mail or SMS: the messages, from Vietnamese templates.
+"""What a citizen is told at each step of a dossier, by e-mail or SMS, and an officer of a reminder or an escalation,
+by e-mail: the messages, from Vietnamese templates.
 
 One template per step (``domain/templates/notifications/<kind>.j2``) with three blocks: the e-mail's ``subject``
 and body (``email``), and the ``sms``. An SMS goes out without diacritics, as brandname SMS templates are
 registered with the carriers (and a Vietnamese SMS with diacritics costs two or three segments), and never with a
-12-digit number: a personal ID number must not travel in clear over the carriers' networks.
+12-digit number: a personal ID number must not travel in clear over the carriers' networks. An officer's message
+(``officer_<kind>.j2``) is an e-mail only, naming the dossier and the desk's page for it, never the applicant.
 
 A message is sent once per dossier, step and channel: that triple is its key (``message_key``), and the SMTP
 Message-ID and the SMS gateway's request id are made from it, so that a duplicate is recognisable wherever it lands.
@@ -13,13 +15,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Literal
 
 import jinja2
 from pydantic import BaseModel, ConfigDict
 
+from domain.calendar import VN_TZ
 from domain.kinds import DocumentKind
 
 Channel = Literal["email", "sms"]
@@ -65,6 +68,28 @@ class MessageFacts(BaseModel):
     documents: tuple[DocumentKind, ...] = ()
     postal: bool = False
     tracking_number: str | None = None
+
+
+class OfficerNoticeKind(StrEnum):
+    """What an officer is told by e-mail, besides the desk's inbox (the outbox's ``kind`` of their messages)."""
+
+    REMINDER = "officer_reminder"  # the deadline is near
+    ESCALATION = "officer_escalation"  # it has passed: to the assigned officer and the unit's supervisors
+
+
+class OfficerFacts(BaseModel):
+    """What an officer's message says: the dossier and where to act on it, no applicant's data."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: OfficerNoticeKind
+    dossier_code: str
+    procedure_name: str
+    unit_name: str
+    officer_name: str
+    assigned_name: str | None
+    due: datetime | None
+    desk_link: str
 
 
 class Rendered(BaseModel):
@@ -131,3 +156,15 @@ def render(facts: MessageFacts, channel: Channel) -> Rendered:
     if facts.personal_id in sms or _TWELVE_DIGITS.search(sms):
         raise PersonalIdInSms(f"the {facts.kind.value} SMS of {facts.dossier_code} would carry a 12-digit number")
     return Rendered(subject=unaccented(subject), body=sms)
+
+
+def render_officer(facts: OfficerFacts) -> Rendered:
+    """An officer's e-mail; the deadline in Vietnam's time."""
+    template = _TEMPLATES.get_template(f"{facts.kind.value}.j2")
+    due = facts.due.astimezone(VN_TZ).strftime("%H:%M ngày %d/%m/%Y") if facts.due else None
+    context = template.new_context({
+        "dossier_code": facts.dossier_code, "procedure_name": facts.procedure_name, "unit_name": facts.unit_name,
+        "officer_name": facts.officer_name, "assigned_name": facts.assigned_name, "due": due,
+        "desk_link": facts.desk_link})
+    return Rendered(subject="".join(template.blocks["subject"](context)).strip(),
+                    body="".join(template.blocks["email"](context)).lstrip())

@@ -41,7 +41,7 @@ from temporalio.worker import Worker
 from activities.channels import SMS_ENV, SMTP_ENV, HttpSmsGateway, SmsConfig, SmtpConfig, SmtpMailer, config_from_env
 from activities.checks import MessageChecks, check_activities
 from activities.dossier import DossierActivities, all_activities
-from activities.notify import Backoff, DispatchRound, Outbox, OutboxChannel, outbox_activities
+from activities.notify import LOCAL_DESK_URL, Backoff, DispatchRound, Outbox, OutboxChannel, outbox_activities
 from activities.payment import GatewayConfig, HttpPaymentGateway, LocalPaymentGateway, PaymentGateway
 from activities.postal import POSTAL_ENV, HttpPostalService, PostalConfig
 from cutru.platform.codec import KeyConfigError, KeyRing, is_encrypted, require_keyring
@@ -189,6 +189,9 @@ def configured_gateway(settings: Settings) -> GatewayFactory:
 
 # The outbox's own variables (docs/notifications.md); the channels' are in activities.channels and activities.postal.
 PORTAL_URL_ENV = "CUTRU_PORTAL_URL"
+# The desk's public origin, which officers' messages link to (the API's variable), else the API's address.
+DESK_URL_ENV = "CUTRU_DESK_URL"
+API_URL_ENV = "CUTRU_API_URL"
 OUTBOX_POLL_ENV = "CUTRU_OUTBOX_POLL"
 OUTBOX_BACKOFF_ENV = {"first": "CUTRU_OUTBOX_RETRY_FIRST", "longest": "CUTRU_OUTBOX_RETRY_LONGEST",
                       "attempts": "CUTRU_EVENT_ATTEMPTS"}
@@ -226,6 +229,7 @@ def configured_outbox(pool: asyncpg.Pool, gateway: PaymentGateway) -> Outbox:
                   postal=HttpPostalService(postal) if postal else None,
                   payment_link=payment_link if isinstance(gateway, HttpPaymentGateway) else None,
                   portal_url=os.environ.get(PORTAL_URL_ENV) or "https://dichvucong.bocongan.gov.vn",
+                  desk_url=os.environ.get(DESK_URL_ENV) or os.environ.get(API_URL_ENV) or LOCAL_DESK_URL,
                   backoff=outbox_backoff(os.environ))
 
 

@@ -17,7 +17,8 @@ What the data contains, so demos and tests can rely on it:
 - Communes: ``communes_per_province`` per province (one ward, the others at random), plus the demo commune
   Phường Hoàn Kiếm ``00070`` in Hà Nội ``01``, which is always seeded and three times as populous as the others.
 - Police units ``CA-<commune>``; officers ``CB-<commune>-01`` … with role ``officer`` and the supervisor
-  ``CB-<commune>-00``, who is also the unit's head (position ``head``) and signs its results.
+  ``CB-<commune>-00``, who is also the unit's head (position ``head``) and signs its results; each with the work
+  address ``cb-<commune>-NN@congan.example`` that reminders and escalations are e-mailed to.
 - Households: one head each; relations ``head``, ``spouse``, ``child``, ``parent``, ``sibling``,
   ``child_in_law`` (con dâu/con rể), ``grandchild``; minors always live with a parent.
 - People: about 0.5 % dead (half still registered, awaiting deletion under Điều 24, half with a ``deleted``
@@ -60,6 +61,7 @@ DEMO_COMMUNE_CODE = "00070"  # Phường Hoàn Kiếm, Thành phố Hà Nội
 DEMO_UNIT_CODE = "CA-00070"
 DEMO_SUPERVISOR_ID = "CB-00070-00"
 DEMO_OFFICER_ID = "CB-00070-01"
+OFFICER_MAIL_DOMAIN = "congan.example"  # a reserved name: the local stack's mail server takes any
 EXPIRING_WINDOW_DAYS = 15  # Điều 28 khoản 3: extend within the 15 days before the term ends
 
 # Fee exemption reason codes (Thông tư 75/2022/TT-BTC Điều 4; the list is UNCONFIRMED). Children and the elderly
@@ -112,7 +114,7 @@ DOSSIER_TABLES: tuple[str, ...] = (
 )
 COLUMNS: dict[str, tuple[str, ...]] = {
     "police_units": ("unit_code", "name", "province_code", "commune_code"),
-    "officers": ("officer_id", "full_name", "unit_code", "role", "active", "position"),
+    "officers": ("officer_id", "full_name", "unit_code", "role", "active", "position", "email"),
     "people": (
         "personal_id", "full_name", "birth_date", "sex", "status", "nationality", "full_civil_capacity",
         "fee_exemption",
@@ -649,7 +651,9 @@ class _Generator:
                 name = random_full_name(rng, sex, birth_year=rng.randint(1970, 2001))
                 # The supervisor is the unit's head (Trưởng Công an), who signs its results.
                 role, position = ("supervisor", "head") if i == 0 else ("officer", "officer")
-                self.rows["officers"].append((f"CB-{c.code}-{i:02d}", name, unit, role, True, position))
+                officer_id = f"CB-{c.code}-{i:02d}"
+                self.rows["officers"].append((officer_id, name, unit, role, True, position,
+                                              f"{officer_id.lower()}@{OFFICER_MAIL_DOMAIN}"))
 
 
 def select_communes(

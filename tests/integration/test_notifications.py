@@ -8,7 +8,7 @@ import json
 import mailbox
 import re
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.policy import default
 from pathlib import Path
 from typing import Any
@@ -17,13 +17,16 @@ import asyncpg
 import httpx
 from pydantic import SecretStr
 from temporalio.client import Client
+from temporalio.testing import ActivityEnvironment
 
 from activities.channels import HttpSmsGateway, SmsConfig, SmtpConfig, SmtpMailer
+from activities.contracts import AuditBatch, AuditRecord
+from activities.dossier import DossierActivities
 from activities.notify import Outbox
 from activities.postal import HttpPostalService, PostalConfig
 from cutru.clients.client import DossierClient
 from cutru.platform.config import Settings
-from domain.models import DecisionKind, DossierState, OfficerDecision, Supplement
+from domain.models import DecisionKind, DossierState, OfficerDecision, Supplement, TrailAction, TrailEntry
 from tests.api_fixtures import bearer
 from tests.factories import head_signs, pay
 from tests.integration.test_permanent_registration import OFFICER, approve, own_residence_dossier, wait_state
@@ -260,3 +263,65 @@ async def test_operators_list_what_failed_and_queue_it_again(api_client: httpx.A
                                       json={"channel": "sms", "dossier_code": code, "step": "0001-accepted"})
     assert forbidden.status_code == 403
     assert await pool.fetch("SELECT * FROM notifications WHERE dossier_code = $1 ORDER BY step", code) == before
+
+
+async def test_officers_are_emailed_each_reminder_and_escalation_once(
+        client: Client, settings: Settings, pool: asyncpg.Pool, activities: DossierActivities, tmp_path: Path):
+    """A reminder reaches the assigned officer, an escalation the officer and the unit's supervisors, each once
+    whatever the retries, by e-mail with the desk's link; a supervisor without an address gets the inbox only."""
+    tag = uuid.uuid4().hex[:6].upper()
+    unit, code, applicant_id = f"CA-M{tag}", f"HS-M{tag}-OFFICERS", "001190000001"
+    officer, head, deputy = f"CB-M{tag}-01", f"CB-M{tag}-00", f"CB-M{tag}-02"
+    await pool.execute("INSERT INTO police_units (unit_code, name, province_code, commune_code)"
+                       " VALUES ($1, 'Công an Phường Thư', '99', $2)", unit, f"M{tag}")
+    await pool.executemany(
+        "INSERT INTO officers (officer_id, full_name, unit_code, role, email) VALUES ($1, $2, $3, $4, $5)",
+        [(officer, "Nguyễn Thị Thụ Lý", unit, "officer", "thuly@congan.example"),
+         (head, "Trần Văn Trưởng", unit, "supervisor", "truong@congan.example"),
+         (deputy, "Lê Văn Phó", unit, "supervisor", None)])
+    deadline = datetime(2026, 12, 9, 10, 0, tzinfo=UTC)  # 17:00 in Hà Nội
+    await pool.execute(
+        "INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name, received_at,"
+        " deadline, assigned_officer) VALUES ($1, 'PermanentResidenceRegistration', 'awaiting_decision', $2, $3,"
+        " 'Nguyễn Văn Dân', now(), $4, $5)", code, unit, applicant_id, deadline, officer)
+
+    async def record(action: TrailAction, index: int) -> None:
+        await ActivityEnvironment().run(activities.record_event, AuditBatch(records=(AuditRecord(
+            dossier_code=code, event_key=f"{index:04d}-{action.value}",
+            entry=TrailEntry(at=datetime.now(UTC), actor="system", action=action)),)))
+
+    try:
+        for _attempt in range(2):  # the second as Temporal retries an attempt whose completion was lost
+            await record(TrailAction.REMINDER_SENT, 1)
+            await record(TrailAction.ESCALATED, 2)
+        async with mail_server(tmp_path / "maildir") as smtp:
+            outbox = Outbox(pool, mailer=SmtpMailer(SmtpConfig(host="127.0.0.1", port=smtp.port,
+                                                               sender=f"no-reply@{DOMAIN}")),
+                            desk_url="https://desk.cutru.test/", backoff=QUICK)
+            async with dispatching(client, settings, pool, outbox, ["email"]):
+                async def all_sent() -> bool:
+                    return await pool.fetchval("SELECT count(*) FILTER (WHERE status = 'sent') = 3 AND count(*) = 3"
+                                               " FROM notifications WHERE dossier_code = $1", code)
+                await eventually(all_sent, "the three officers' e-mails")
+                await record(TrailAction.ESCALATED, 2)  # a retry after they were sent
+            mine = {k: v for k, v in smtp.message_ids().items() if code in k}
+            messages = [email.message_from_bytes(m.as_bytes(), policy=default)
+                        for m in mailbox.Maildir(smtp.maildir, create=False) if code in str(m["Message-ID"])]
+        assert len(mine) == 3 and set(mine.values()) == {1}
+        assert await pool.fetchval("SELECT count(*) FROM notifications WHERE dossier_code = $1", code) == 3
+        told = sorted((str(m["To"]), str(m["Subject"])) for m in messages)
+        assert told == [("thuly@congan.example", f"Hồ sơ {code} sắp đến hạn giải quyết"),
+                        ("thuly@congan.example", f"Hồ sơ {code} đã quá hạn giải quyết"),
+                        ("truong@congan.example", f"Hồ sơ {code} đã quá hạn giải quyết")]
+        for message in messages:
+            body = message.get_content()
+            assert f"https://desk.cutru.test/desk/dossiers/{code}" in body and "17:00 ngày 09/12/2026" in body
+            assert "Cán bộ thụ lý: Nguyễn Thị Thụ Lý" in body
+            assert applicant_id not in body and not re.search(r"\d{12}", body) and "Nguyễn Văn Dân" not in body
+        inbox = await pool.fetch("SELECT officer_id, kind FROM desk_notices WHERE dossier_code = $1", code)
+        assert (deputy, "escalation") in {(r["officer_id"], r["kind"]) for r in inbox}
+    finally:  # the trail stays (append-only); the unit's rows go, as no other test's figures should count them
+        for table in ("notifications", "desk_notices", "dossiers"):
+            await pool.execute(f"DELETE FROM {table} WHERE dossier_code = $1", code)
+        await pool.execute("DELETE FROM officers WHERE unit_code = $1", unit)
+        await pool.execute("DELETE FROM police_units WHERE unit_code = $1", unit)
