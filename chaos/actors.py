@@ -22,12 +22,14 @@ from typing import Any
 
 import asyncpg
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError
 
 from activities.payment import LocalPaymentGateway
 from chaos.population import Case
 from cutru.clients.client import DossierClient
 from cutru.clients.signoff import find_signer
 from cutru.platform.signing import DecisionKeyRing
+from cutru.platform.storage import FileStore
 from domain.models import (
     DecisionKind,
     DossierState,
@@ -55,12 +57,14 @@ class Actors:
     """Submits the campaign's cases on schedule and plays officers and citizens until told to stop."""
 
     def __init__(self, client: Client, task_queue: str, pool: asyncpg.Pool, cases: list[Case],
-                 load_seconds: float, concurrency: int = 16, decision_keys: DecisionKeyRing | None = None) -> None:
+                 load_seconds: float, store: FileStore, concurrency: int = 16,
+                 decision_keys: DecisionKeyRing | None = None) -> None:
         # Submitting and reacting have separate slots: calls that wait on a dead server must not hold up the other.
         self.dossiers = DossierClient(client, task_queue, decision_keys)
         self.client = client
         self.gateway = LocalPaymentGateway(pool)
         self.pool = pool
+        self.store = store
         self.cases = {case.code: case for case in cases}
         self.order = [case.code for case in cases]
         self.load_seconds = load_seconds
@@ -73,6 +77,13 @@ class Actors:
         self._slots = asyncio.Semaphore(concurrency)
         self._submit_slots = asyncio.Semaphore(concurrency)
         self._stop = asyncio.Event()
+        self._double_callbacks = False
+        self._paid: dict[str, PaymentConfirmation] = {}  # the callbacks sent, to send again while the gateway errs
+        self.waiting_now: list[tuple[str, str]] = []  # what visibility last listed as waiting on someone
+
+    def double_callbacks(self, on: bool) -> None:
+        """While the gateway fault lasts, each payment callback arrives two and three times."""
+        self._double_callbacks = on
 
     def stop(self) -> None:
         self._stop.set()
@@ -106,6 +117,7 @@ class Actors:
             while not self._stop.is_set():
                 raw = self.cases[code].materialize(datetime.now(UTC))
                 try:
+                    await self._upload(code)
                     receipt = await self._bounded(lambda raw=raw: self.dossiers.submit(raw))  # type: ignore[misc]
                 except Exception as error:  # any failure of a dead server: try again
                     self.errors[f"submit {_kind(error)}"] += 1
@@ -116,6 +128,48 @@ class Actors:
                     self.registered[code] = receipt.workflow_id
                 self.actions["submitted again after a lost reply" if receipt.already_submitted else "submitted"] += 1
                 return
+
+    async def _upload(self, code: str) -> None:
+        """What ``POST /v1/attachments`` does before the portal submits: the file spooled, committed to the store
+        under its SHA-256 and recorded; the dossier's reference to it recorded as the API records it."""
+        content = self.cases[code].paper
+        if content is None:
+            return
+        [reference] = self.cases[code].submission["attachments"]
+        staged = self.store.staging / f"{code}.upload"
+        await asyncio.to_thread(staged.write_bytes, content)
+        async with self.pool.acquire() as conn, conn.transaction():
+            inserted = await conn.fetchval(
+                "INSERT INTO attachments (sha256, media_type, size_bytes, scanned_by, uploaded_by)"
+                " VALUES ($1, $2, $3, 'chaos', 'cutru-portal') ON CONFLICT (sha256) DO NOTHING RETURNING true",
+                reference["sha256"], reference["media_type"], reference["size_bytes"])
+            if inserted:
+                await self.store.commit(staged, reference["sha256"], reference["media_type"], len(content))
+            else:
+                staged.unlink(missing_ok=True)
+            await conn.execute("INSERT INTO dossier_attachments (dossier_code, sha256, kind, file_name)"
+                               " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                               code, reference["sha256"], reference["kind"], reference["file_name"])
+
+    async def flood(self, signals: int = 120) -> str | None:
+        """A burst of stray signals at one dossier waiting on someone: supplements it did not ask for, and (one in
+        three) decisions malformed as a broken client would send them. The dossier refuses or ignores each."""
+        candidates = [code for code, _ in self.waiting_now if code in self.cases]
+        if not candidates:
+            return None
+        code = candidates[len(candidates) // 2]
+        handle = self.client.get_workflow_handle(code)
+        stray = Supplement(provided_items=("Giấy tờ không được yêu cầu",), note="gửi lặp")
+        for index in range(signals):
+            try:
+                if index % 3 == 0:
+                    await self._bounded(lambda: handle.signal("officer_decision", {"officer_id": "", "decision": "?"}))
+                else:
+                    await self._bounded(lambda: self.dossiers.supplement(code, stray))
+            except Exception as error:  # a fault at the same moment: the flood goes on
+                self.errors[f"flood {_kind(error)}"] += 1
+        self.actions["flood signals sent"] += signals
+        return code
 
     # ---- officers and citizens react ---------------------------------------------------------------------------
 
@@ -154,6 +208,7 @@ class Actors:
             state = execution.typed_search_attributes.get(STATUS_KEY)
             if state:
                 found.append((execution.id, state))
+        self.waiting_now = found
         return found
 
     async def _react(self, code: str, state: str) -> None:
@@ -219,6 +274,18 @@ class Actors:
     async def _pay(self, code: str) -> None:
         """What the portal's payment page does: the gateway marks the order paid, then calls the dossier back."""
         order = await self._bounded(lambda: self.gateway.pay(code))
-        await self._bounded(lambda: self.dossiers.confirm_payment(
-            code, PaymentConfirmation(order_id=order.order_id, amount_vnd=order.amount_vnd)))
+        confirmation = PaymentConfirmation(order_id=order.order_id, amount_vnd=order.amount_vnd)
+        self._paid[code] = confirmation
+        for _ in range(3 if self._double_callbacks else 1):
+            await self._bounded(lambda: self.dossiers.confirm_payment(code, confirmation))
         self.actions["fee paid by the citizen"] += 1
+        if self._double_callbacks:
+            self.actions["payment callbacks sent three times"] += 1
+            # The gateway's earlier callbacks arrive again as well: to dossiers waiting, or closed already.
+            for earlier, sent in list(self._paid.items())[-4:-1]:
+                try:
+                    await self._bounded(lambda earlier=earlier, sent=sent: self.dossiers.confirm_payment(  # type: ignore[misc]
+                        earlier, sent))
+                    self.actions["earlier payment callbacks sent again"] += 1
+                except RPCError:
+                    self.actions["earlier payment callbacks to a closed dossier"] += 1

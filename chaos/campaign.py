@@ -8,47 +8,72 @@ import contextlib
 import os
 import random
 import shutil
+import sys
 import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 from cutru_local.postgres import LocalPostgres
 from cutru_local.seed import DEMO_UNIT_CODE, seed
 from pydantic import BaseModel
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+from temporalio.service import RPCError
 
 from chaos.actors import Actors
-from chaos.faults import FaultKind, Injector, schedule, supervise
+from chaos.faults import FaultKind, Injector, Switches, schedule, supervise
+from chaos.network import BlackHole
 from chaos.outlets import OutboxCheck, Outlet, check_outbox, wait_for_outbox
-from chaos.population import BUILDERS, PROCESSING, Case, Population, draw_plan, today_in_vietnam
+from chaos.population import (
+    BUILDERS,
+    COMPETING_PLAN,
+    PROCESSING,
+    Case,
+    Plan,
+    Population,
+    competing_pair,
+    draw_plan,
+    paper,
+    today_in_vietnam,
+)
 from chaos.stack import DATABASE, PrivateTemporal, WorkerProcess, private_postgres
 from chaos.subscriber import SECRET_ENV
 from chaos.verify import Verification, verify
+from chaos.worker import DISK_FULL_ENV, GATEWAY_FAULT_ENV, full_disk_hook
 from cutru.clients.client import SubmissionRejected, check_submission
 from cutru.platform.codec import KeyRing, data_converter, new_key_line
 from cutru.platform.config import processing_environment
 from cutru.platform.db.migrate import create_database, migrate
 from cutru.platform.signing import DecisionKeyRing
+from cutru.platform.storage import FileStore
 from domain import webhooks
 from domain.kinds import Procedure
+from domain.procedures.catalogue import submission_model
 from workflows.dispatch import NOT_A_DOSSIER
 from workflows.procedures import WORKFLOWS
 
 TASK_QUEUE = "cutru-chaos"
+COMPETING = "competing dossiers on one household"
 
 
 @dataclass(frozen=True)
 class CampaignConfig:
     seed: int = 1
-    dossiers: int = 500
-    faults_per_kind: int = 22
-    load_seconds: float = 150.0  # submissions are spread over this window
-    fault_seconds: float = 200.0  # faults of each kind are spread over this window (from the first submission)
+    dossiers: int = 1_000
+    faults_per_kind: int = 20
+    kinds: tuple[FaultKind, ...] = tuple(FaultKind)  # the kinds injected, ``faults_per_kind`` of each
+    competing: int = 20  # pairs of dossiers competing for one household (among ``dossiers``)
+    load_seconds: float = 300.0  # submissions are spread over this window
+    fault_seconds: float = 360.0  # faults of each kind are spread over this window (from the first submission)
     # After the last fault, every dossier must reach its final state. The drain ends when all have, when none has
     # closed for ``stall_seconds`` (the open ones are stuck), or after ``drain_seconds`` at most: a machine busy with
     # other work slows the campaign down, which must not be mistaken for stuck dossiers.
@@ -69,6 +94,9 @@ class CampaignReport(BaseModel):
     submitted: int
     faults_planned: dict[str, int]
     faults_injected: dict[str, int]
+    flooded: list[str] = []
+    payload_key_rotations: int = 0
+    build: str = ""
     worker_self_restarts: int
     activities_by_worker: dict[str, int]
     actions: dict[str, int]
@@ -84,17 +112,37 @@ class CampaignReport(BaseModel):
         return (self.verification.ok and self.outbox.ok and every_fault
                 and self.submitted == self.verification.dossiers)
 
+    def figures(self) -> list[tuple[str, int]]:
+        """The figures the table ends with, one a line: every one but ``fault kinds`` must be 0."""
+        v, o = self.verification, self.outbox
+        return [("lost", v.lost), ("duplicated", v.duplicated), ("stuck", v.stuck),
+                ("unexpected effects", v.unexpected),
+                ("read model disagreeing", v.read_model_mismatches), ("audit disagreeing", v.audit_disagreeing),
+                ("histories not replaying", v.not_replaying),
+                ("documents mismatched", v.documents_mismatched),
+                ("attachments mismatched", v.attachments_mismatched),
+                ("household conflicts", v.household_conflicts), ("payloads unencrypted", v.payloads_unencrypted),
+                ("notifications missing", o.notifications_missing),
+                ("notifications duplicated", o.notifications_duplicated), ("events missing", o.events_missing),
+                ("fault kinds", sum(1 for k, n in self.faults_planned.items()
+                                    if n and self.faults_injected.get(k, 0) >= n))]
+
     def table(self) -> str:
         v = self.verification
+        keys = ", ".join(f"{key} {n}" for key, n in v.payload_keys_seen.items())
         lines = [f"cutru chaos campaign — seed {self.seed}, {len(self.procedures)} procedures, "
-                 f"{self.seconds.get('total', 0):.0f} s"]
+                 f"{self.seconds.get('total', 0):.0f} s",
+                 f"payload encryption: on (AES-256-GCM, every worker and client); {self.payload_key_rotations} key "
+                 f"rotations; {self.build}",
+                 "seconds: " + ", ".join(f"{stage} {n:.0f}" for stage, n in self.seconds.items() if stage != "total")]
 
         def row(label: str, value: object) -> None:
-            lines.append(f"  {label:<46} {value}")
+            lines.append(f"  {label:<50} {value}")
 
         lines.append("")
         row("dossiers submitted", self.submitted)
         row("of which stay notices through a register", v.through_registers)
+        row("of which competing for a household (pairs)", v.competing_pairs)
         for kind, planned in self.faults_planned.items():
             row(f"faults: {kind}", f"{self.faults_injected.get(kind, 0)} / {planned} planned")
         row("worker restarts after exiting on their own", self.worker_self_restarts)
@@ -103,15 +151,6 @@ class CampaignReport(BaseModel):
         for action, n in sorted(self.actions.items()):
             row(f"action: {action}", n)
         lines.append("")
-        row("lost", v.lost)
-        row("duplicated", v.duplicated)
-        row("stuck", v.stuck)
-        row("unexpected effects", v.unexpected)
-        row("read model disagreeing with the workflow", v.read_model_mismatches)
-        row("notifications missing", self.outbox.notifications_missing)
-        row("notifications duplicated", self.outbox.notifications_duplicated)
-        row("events missing", self.outbox.events_missing)
-        lines.append("")
         for state, n in sorted(v.final_states.items(), key=lambda item: -item[1]):
             row(f"final state: {state}", n)
         lines.append("")
@@ -119,6 +158,10 @@ class CampaignReport(BaseModel):
         row("activity attempts > 1 (retried after a fault)", v.activity_retries)
         row("e-mails sent (each once)", self.outbox.notifications_sent)
         row("events delivered to the subscriber", self.outbox.events_delivered)
+        row("documents checked against their SHA-256", v.documents_checked)
+        row("attachments checked against their SHA-256", v.attachments_checked)
+        row("history payloads checked (encrypted)", v.payloads_checked)
+        row("payloads by key id", keys or "none")
         for cause, n in sorted(v.benign_task_failures.items()):
             row(f"benign workflow-task failures: {cause}", n)
         lines.append("")
@@ -133,6 +176,8 @@ class CampaignReport(BaseModel):
             lines += [f"    {example}" for example in v.examples]
         lines.append("")
         lines.append("  RESULT: " + ("OK — nothing lost, duplicated or stuck" if self.ok else "FAILED"))
+        lines.append("")
+        lines += [f"{label} {value}" for label, value in self.figures()]
         return "\n".join(lines)
 
 
@@ -149,10 +194,30 @@ class _Run:
     workers: list[WorkerProcess] = field(default_factory=list)
     outlets: dict[FaultKind, Outlet] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    link: BlackHole | None = None  # between the workers and PostgreSQL
     # The run's own keys: workers refuse to start without them, and the campaign's client and actors use them too.
-    payload_key: str = field(default_factory=lambda: new_key_line("chaos"))
+    # Payload keys: one for each rotation and one more, all generated now; the workers hold the active key first,
+    # the older ones, and the next one staged (decrypting only), so that no worker meets a payload under a key it
+    # does not hold while the others are restarted with the next.
+    payload_keys: list[str] = field(default_factory=list)
+    rotations: int = 0
+    builds: int = 1
     decision_keys: DecisionKeyRing = field(default_factory=lambda: DecisionKeyRing.generate("chaos"))
     webhook_secret: str = field(default_factory=webhooks.new_secret)
+
+    def worker_keys(self) -> str:
+        """The workers' ring after ``rotations`` rotations: the active key, the older ones, the staged one."""
+        active = self.rotations
+        return ",".join([*reversed(self.payload_keys[:active + 1]), self.payload_keys[active + 1]])
+
+    def rotate_key(self) -> dict[str, str]:
+        self.rotations += 1
+        return {"CUTRU_PAYLOAD_KEYS": self.worker_keys()}
+
+    def next_build(self) -> dict[str, str]:
+        """An upgrade rolls the same code: the workers are unversioned, so each build is a restart in turn."""
+        self.builds += 1
+        return {}
 
     def say(self, message: str) -> None:
         if self.config.progress:
@@ -164,7 +229,8 @@ async def run_campaign(config: CampaignConfig) -> CampaignReport:
     root = config.work_dir or Path(tempfile.mkdtemp(prefix="cutru-chaos-"))
     root.mkdir(parents=True, exist_ok=True)
     run = _Run(config, root, random.Random(config.seed), private_postgres(root / "postgres"),
-               PrivateTemporal(root / "temporal"))
+               PrivateTemporal(root / "temporal"),
+               payload_keys=[new_key_line(f"chaos-k{i}") for i in range(config.faults_per_kind + 2)])
     report: CampaignReport | None = None
     # Interrupted (Ctrl-C, a test timeout), the event loop may not get to run the teardown: the interpreter's exit
     # still kills every process the campaign started.
@@ -207,15 +273,20 @@ async def _campaign(run: _Run) -> CampaignReport:
         await setup.execute("INSERT INTO subscriptions (client, url, secret) VALUES ('statistics', $1, $2)",
                             subscriber, run.webhook_secret)
     await asyncio.to_thread(run.temporal.start)
+    # The workers reach PostgreSQL over TCP through the link the faults drop and slow; the campaign's own pool (the
+    # API's, the citizens') goes straight to its socket.
+    run.link = BlackHole(str(run.postgres.socket_dir / ".s.PGSQL.5432"), None)
+    link_url = f"postgresql://postgres@127.0.0.1:{await run.link.start()}{urlsplit(url).path}"
     # The first worker's gateway confirms an order at once, the others' a few seconds after it was created, so an
     # order the citizen does not pay is still paid (activities run where their workflow is cached, so an order
     # polled only by a worker that never confirms would wait forever); half of the plans have the citizen pay
     # first through the portal and the callback signal.
-    run.workers = [WorkerProcess(f"worker-{i}", _worker_env(run, url), run.root / f"worker-{i}.log",
+    run.workers = [WorkerProcess(f"worker-{i}", _worker_env(run, link_url), run.root / f"worker-{i}.log",
                                  auto_confirm_seconds=3 * i) for i in range(config.workers)]
     for worker in run.workers:
         worker.start()
-    client = await _connect(run.temporal.address, KeyRing.parse(run.payload_key, "the campaign's key"))
+    # The campaign's client (the portal's, the officers') encrypts with the first key and reads every payload.
+    client = await _connect(run.temporal.address, KeyRing.parse(",".join(run.payload_keys), "the campaign's keys"))
     pool = await asyncpg.create_pool(url, min_size=0, max_size=4)
     try:
         return await _load_and_faults(run, client, pool, cases, skipped, started)
@@ -226,10 +297,18 @@ async def _campaign(run: _Run) -> CampaignReport:
 async def _load_and_faults(run: _Run, client: Client, pool: asyncpg.Pool, cases: list[Case],
                            skipped: dict[str, str], started: float) -> CampaignReport:
     config = run.config
-    actors = Actors(client, TASK_QUEUE, pool, cases, config.load_seconds, decision_keys=run.decision_keys)
+    store = FileStore(run.root / "attachments")
+    # The campaign's uploads meet the full disk too, as the API's would.
+    sys.addaudithook(full_disk_hook(store.root, run.root / "disk-full"))
+    actors = Actors(client, TASK_QUEUE, pool, cases, config.load_seconds, store, decision_keys=run.decision_keys)
     faults = schedule(random.Random(f"{config.seed}-faults"), config.faults_per_kind, config.fault_seconds,
-                      config.workers)
-    injector = Injector(run.temporal, run.postgres, run.workers, run.outlets)
+                      config.workers, config.kinds)
+    assert run.link is not None
+    switches = Switches(link=run.link, disk_full=run.root / "disk-full", gateway_fault=run.root / "gateway-fault",
+                        double_callbacks=actors.double_callbacks, flood=actors.flood, rotate_key=run.rotate_key,
+                        next_build=run.next_build)
+    injector = Injector(run.temporal, run.postgres, run.workers, run.outlets, switches,
+                        lambda worker: _polling(client, worker))
     stop_supervisor, stop_faults = asyncio.Event(), asyncio.Event()
     self_restarts: Counter[str] = Counter()
     load_started = time.monotonic()
@@ -257,18 +336,34 @@ async def _load_and_faults(run: _Run, client: Client, pool: asyncpg.Pool, cases:
     run.seconds["outbox"] = time.monotonic() - outbox_started
     verify_started = time.monotonic()
     submitted = {code: actors.cases[code].procedure for code in actors.submitted}
-    verification, _ = await verify(client, pool, submitted, registered=actors.registered)
+    households: dict[int, list[str]] = {}
+    for case in cases:
+        if case.household is not None:
+            households.setdefault(case.household, []).append(case.code)
+    raced = {h: codes for h, codes in households.items() if all(c in submitted for c in codes)}
+    papers = {c.code: c.submission["attachments"][0]["sha256"] for c in cases
+              if c.paper is not None and c.code in submitted}
+    verification, _ = await verify(client, pool, submitted, registered=actors.registered, store=store,
+                                   papers=papers, households=raced)
     outbox = await check_outbox(pool, sorted(submitted), run.root)
     run.seconds["verify"] = time.monotonic() - verify_started
     run.seconds["total"] = time.monotonic() - started
-    planned = Counter(f.kind for f in faults)
+    planned = Counter(f.kind.value for f in faults)
+    injected = Counter(k.value for k in injector.injected.elements())
+    # Competing dossiers are a fault of the load itself: planned with the cases, "injected" when both were filed.
+    if households:
+        planned[COMPETING] = len(households)
+        injected[COMPETING] = len(raced)
     return CampaignReport(
         seed=config.seed,
         procedures=sorted({c.procedure.value for c in cases}),
         skipped_procedures=skipped,
         submitted=len(submitted),
-        faults_planned={k.value: planned[k] for k in FaultKind},
-        faults_injected={k.value: injector.injected[k] for k in FaultKind},
+        faults_planned={k: n for k, n in planned.items() if n},
+        faults_injected=dict(injected),
+        flooded=injector.flooded,
+        payload_key_rotations=run.rotations,
+        build=f"{run.builds - 1} rolling upgrades (unversioned workers, restarted in turn)",
         worker_self_restarts=sum(self_restarts.values()),
         activities_by_worker=_by_worker(verification.activities_by_identity, run.workers),
         actions=dict(actors.actions),
@@ -305,7 +400,7 @@ async def _build_cases(run: _Run, url: str) -> tuple[list[Case], dict[str, str]]
         others = [u for u in units if u != DEMO_UNIT_CODE]
         chosen = [DEMO_UNIT_CODE, *run.rng.sample(others, min(len(others), config.units - 1))]
         population = Population(conn, run.rng, chosen, today_in_vietnam(datetime.now(UTC)))
-        mix = [procedures[i % len(procedures)] for i in range(config.dossiers)] if procedures else []
+        mix = [procedures[i % len(procedures)] for i in range(config.dossiers - 2 * config.competing)]
         run.rng.shuffle(mix)
         cases: list[Case] = []
         async with conn.transaction():
@@ -313,22 +408,40 @@ async def _build_cases(run: _Run, url: str) -> tuple[list[Case], dict[str, str]]
                 if procedure.value in skipped:
                     continue
                 code = f"HS-CHAOS-{config.seed}-{index:05d}"
-                unit = run.rng.choice(chosen)
-                submission = await BUILDERS[procedure](population, code, unit)
-                if index % 2 == 0:  # half the applicants are told by e-mail as well
-                    submission["contact"] = {"channel": "email", "email": f"{code.lower()}@chaos.test"}
-                case = Case(code=code, procedure=procedure, submission=submission,
-                            plan=draw_plan(run.rng, procedure),
-                            stamp_arrival=procedure == Procedure.STAY_NOTIFICATION)
+                submission = await BUILDERS[procedure](population, code, run.rng.choice(chosen))
+                case = _case(run, code, procedure, submission, draw_plan(run.rng, procedure), email=index % 2 == 0,
+                             attach=index % 3 == 0)
                 try:
                     check_submission(case.materialize(datetime.now(UTC)))
                 except SubmissionRejected as error:
                     skipped[procedure.value] = f"built submission refused by the model: {error.errors[:2]}"
                     continue
                 cases.append(case)
+            # Each pair is submitted one right after the other, somewhere in the load, so that the two race.
+            for pair in range(config.competing):
+                codes = (f"HS-CHAOS-{config.seed}-C{pair:03d}A", f"HS-CHAOS-{config.seed}-C{pair:03d}B")
+                household, built = await competing_pair(population, codes, run.rng.choice(chosen))
+                at = run.rng.randrange(len(cases) + 1)
+                cases[at:at] = [_case(run, code, procedure, submission, COMPETING_PLAN, email=False, attach=False,
+                                      household=household)
+                                for code, (procedure, submission) in zip(codes, built, strict=True)]
     finally:
         await conn.close()
     return [c for c in cases if c.procedure.value not in skipped], skipped
+
+
+def _case(run: _Run, code: str, procedure: Procedure, submission: dict[str, Any], plan: Plan, *, email: bool,
+          attach: bool, household: int | None = None) -> Case:
+    """The case of one built submission: half the applicants are told by e-mail as well, a third attach a paper."""
+    if email:
+        submission["contact"] = {"channel": "email", "email": f"{code.lower()}@chaos.test"}
+    content = None
+    kinds = submission_model(procedure).attachment_kinds if attach else ()
+    if kinds:
+        content, reference = paper(code, run.rng.choice(kinds).value)
+        submission["attachments"] = [reference]
+    return Case(code=code, procedure=procedure, submission=submission, plan=plan, household=household,
+                paper=content, stamp_arrival=procedure == Procedure.STAY_NOTIFICATION)
 
 
 def _worker_env(run: _Run, url: str) -> dict[str, str]:
@@ -343,7 +456,9 @@ def _worker_env(run: _Run, url: str) -> dict[str, str]:
         "CUTRU_DOCUMENT_DIR": str(run.root / "documents"),
         "CUTRU_LOG_LEVEL": "WARNING",
         **processing_environment(PROCESSING),
-        "CUTRU_PAYLOAD_KEYS": run.payload_key,
+        "CUTRU_PAYLOAD_KEYS": run.worker_keys(),
+        DISK_FULL_ENV: str(run.root / "disk-full"),
+        GATEWAY_FAULT_ENV: str(run.root / "gateway-fault"),
         "CUTRU_DECISION_KEYS": run.decision_keys.env_value(),
         # The outbox: the campaign's mail server, and retries close together, so that it empties soon after a fault.
         "CUTRU_SMTP_HOST": "127.0.0.1",
@@ -360,6 +475,24 @@ def _quiet_runtime() -> Runtime:
     """The campaign's own client meets dead servers on purpose: the SDK core's retry warnings are only noise."""
     return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(
         filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))))
+
+
+async def _polling(client: Client, worker: WorkerProcess, timeout: float = 60.0) -> None:
+    """Until the worker's latest process polls the task queue (its identity is ``pid@host``), or ``timeout``; a
+    process that exited by itself meanwhile (a database down at its start) is started again."""
+    deadline = time.monotonic() + timeout
+    request = DescribeTaskQueueRequest(namespace=client.namespace, task_queue=TaskQueue(name=TASK_QUEUE),
+                                       task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW)
+    while time.monotonic() < deadline:
+        if worker.exited_by_itself:
+            worker.start()
+        try:
+            answer = await client.workflow_service.describe_task_queue(request, timeout=timedelta(seconds=5))
+        except RPCError:  # the server is being restarted
+            answer = None
+        if answer is not None and any(p.identity.startswith(f"{worker.pids[-1]}@") for p in answer.pollers):
+            return
+        await asyncio.sleep(0.5)
 
 
 async def _connect(address: str, keyring: KeyRing, timeout: float = 30.0) -> Client:
@@ -420,8 +553,10 @@ def _kill_everything(run: _Run) -> None:
 
 
 async def _teardown(run: _Run) -> None:
-    for worker in run.workers:
-        await asyncio.to_thread(worker.stop, 10.0)
+    await asyncio.gather(*(asyncio.to_thread(worker.stop, 10.0) for worker in run.workers))
+    if run.link is not None:
+        run.link.heal()
+        await run.link.close()
     for outlet in run.outlets.values():
         outlet.kill()
     run.temporal.kill()

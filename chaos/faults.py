@@ -1,14 +1,25 @@
 """The fault schedule and its injection.
 
-Five kinds, each on its own timeline drawn from the campaign's seed, so they overlap as real incidents do:
+Each kind runs on its own timeline drawn from the campaign's seed, so they overlap as real incidents do:
 
 - ``worker``: SIGKILL one of the worker processes (mid-activity, mid-workflow-task), start it again a moment later;
 - ``temporal``: SIGKILL the Temporal server, start it again on the same SQLite file and port;
 - ``postgres``: stop PostgreSQL (alternately ``immediate``, a crash, and ``fast``), start it again;
+- ``blackhole``: the network between the workers and PostgreSQL drops every packet (``chaos.network``), then heals;
+- ``slow database``: the same link delays every chunk by a fraction of a second to over a second;
+- ``disk full``: the documents directory fails every write with ENOSPC (``chaos.worker``); the attachment store,
+  written by the campaign's own uploads, too;
+- ``payment gateway``: every gateway call fails or hangs past the activity timeout (``chaos.worker``), and the
+  citizens' payment callbacks arrive two and three times;
+- ``signal flood``: one open dossier receives a burst of stray and malformed signals;
+- ``rolling upgrade``: the workers are stopped (SIGTERM, drained) and started again one at a time, each waiting
+  until the one before polls again (the workers are unversioned: the same build comes back);
+- ``key rotation``: the payload key staged at the last rotation becomes the active one and a new one is staged, on
+  every worker in turn (so that no worker meets a payload under a key it does not hold);
 - ``smtp`` and ``webhook``: SIGKILL the mail server or the webhook subscriber (``chaos.outlets``), start it again.
 
-The schedule (when, how long down, which worker, which stop mode) is deterministic for a seed; what each fault
-interrupts depends on timing and is not.
+The schedule (when, how long, which worker, which stop mode) is deterministic for a seed; what each fault interrupts
+depends on timing and is not.
 """
 
 from __future__ import annotations
@@ -17,12 +28,15 @@ import asyncio
 import random
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 from cutru_local.postgres import LocalPostgres
 from pydantic import BaseModel
 
+from chaos.network import BlackHole
 from chaos.outlets import Outlet
 from chaos.stack import PrivateTemporal, WorkerProcess
 
@@ -31,47 +45,86 @@ class FaultKind(StrEnum):
     WORKER = "worker SIGKILL + restart"
     TEMPORAL = "Temporal server SIGKILL + restart"
     POSTGRES = "PostgreSQL stop + restart"
+    BLACKHOLE = "PostgreSQL black-holed (packets dropped)"
+    SLOW_DATABASE = "slow database (delayed packets)"
+    DISK_FULL = "documents disk full (ENOSPC)"
+    GATEWAY = "payment gateway errors, timeouts, double callbacks"
+    SIGNAL_FLOOD = "signal flood on one dossier"
+    UPGRADE = "rolling worker upgrade (one at a time)"
+    KEY_ROTATION = "payload-key rotation"
     SMTP = "SMTP server SIGKILL + restart"
     WEBHOOK = "webhook subscriber SIGKILL + restart"
+
+
+# Kinds a short run can afford one of each (the in-suite campaign): no rolling restarts of the workers.
+CHEAP = frozenset(FaultKind) - {FaultKind.UPGRADE, FaultKind.KEY_ROTATION}
 
 
 class Fault(BaseModel, frozen=True):
     kind: FaultKind
     at: float  # seconds after the start of the fault window
-    down: float  # seconds the process stays down
+    down: float  # seconds the process stays down, or the fault lasts
     worker: int = 0  # which worker (WORKER)
-    mode: str = "immediate"  # pg_ctl stop mode (POSTGRES)
+    mode: str = ""  # pg_ctl stop mode (POSTGRES); "error" or "timeout" (GATEWAY)
+    delay: float = 0.0  # seconds added to each chunk (SLOW_DATABASE)
 
 
-def schedule(rng: random.Random, per_kind: int, window: float, workers: int) -> list[Fault]:
+def schedule(rng: random.Random, per_kind: int, window: float, workers: int,
+             kinds: Sequence[FaultKind] = tuple(FaultKind)) -> list[Fault]:
     """``per_kind`` faults of each kind spread over ``window`` seconds: one per slot, at a random point of it."""
     faults: list[Fault] = []
     slot = window / max(1, per_kind)
-    for kind in FaultKind:
+    for kind in kinds:
         for index in range(per_kind):
             at = slot * (index + rng.uniform(0.05, 0.6))
             if kind == FaultKind.WORKER:
                 faults.append(Fault(kind=kind, at=at, down=rng.uniform(0.2, 2.5), worker=rng.randrange(workers)))
-            elif kind in (FaultKind.TEMPORAL, FaultKind.SMTP, FaultKind.WEBHOOK):
-                faults.append(Fault(kind=kind, at=at, down=rng.uniform(0.3, 2.0)))
-            else:
+            elif kind == FaultKind.POSTGRES:
                 faults.append(Fault(kind=kind, at=at, down=rng.uniform(0.3, 2.5),
                                     mode=rng.choice(("immediate", "fast"))))
+            elif kind == FaultKind.SLOW_DATABASE:
+                faults.append(Fault(kind=kind, at=at, down=rng.uniform(2.0, 6.0), delay=rng.uniform(0.2, 1.5)))
+            elif kind == FaultKind.GATEWAY:
+                faults.append(Fault(kind=kind, at=at, down=rng.uniform(2.0, 8.0),
+                                    mode=rng.choice(("error", "timeout"))))
+            elif kind in (FaultKind.BLACKHOLE, FaultKind.DISK_FULL):
+                faults.append(Fault(kind=kind, at=at, down=rng.uniform(1.0, 6.0)))
+            else:
+                faults.append(Fault(kind=kind, at=at, down=rng.uniform(0.3, 2.0)))
     return sorted(faults, key=lambda f: f.at)
+
+
+@dataclass
+class Switches:
+    """What the injector turns on and off beside processes: the database link, the flag files ``chaos.worker``
+    watches, and the actors' side of the gateway fault and of the signal flood."""
+
+    link: BlackHole
+    disk_full: Path
+    gateway_fault: Path
+    double_callbacks: Callable[[bool], None]
+    flood: Callable[[], Awaitable[str | None]]
+    rotate_key: Callable[[], dict[str, str]]  # the workers' new environment entries
+    next_build: Callable[[], dict[str, str]]
 
 
 class Injector:
     """Applies a schedule to the private stack; each kind runs on its own task, in order, never two at once."""
 
     def __init__(self, temporal: PrivateTemporal, postgres: LocalPostgres, workers: Sequence[WorkerProcess],
-                 outlets: dict[FaultKind, Outlet]) -> None:
+                 outlets: dict[FaultKind, Outlet], switches: Switches,
+                 ready: Callable[[WorkerProcess], Awaitable[None]]) -> None:
         self.temporal = temporal
         self.outlets = outlets
         self.postgres = postgres
         self.workers = workers
+        self.switches = switches
+        self.ready = ready
         self.injected: Counter[FaultKind] = Counter()
         self.held_down: set[int] = set()  # workers the injector keeps down: the supervisor leaves them alone
         self.log: list[str] = []
+        self.flooded: list[str] = []  # the dossiers each flood hit
+        self._worker_locks = [asyncio.Lock() for _ in workers]
 
     async def run(self, faults: Sequence[Fault], stop: asyncio.Event) -> None:
         started = time.monotonic()
@@ -87,35 +140,92 @@ class Injector:
                     return  # the campaign ended before this fault was due
                 except TimeoutError:
                     pass
-            await self._inject(fault, started)
+            self.log.append(f"{time.monotonic() - started:7.1f}s {fault.kind.value} (down {fault.down:.1f}s"
+                            + (f", worker {fault.worker}" if fault.kind == FaultKind.WORKER else "")
+                            + (f", {fault.mode}" if fault.mode else "") + ")")
+            if await self._inject(fault):
+                self.injected[fault.kind] += 1
 
-    async def _inject(self, fault: Fault, started: float) -> None:
-        self.log.append(f"{time.monotonic() - started:7.1f}s {fault.kind.value} (down {fault.down:.1f}s"
-                        + (f", worker {fault.worker}" if fault.kind == FaultKind.WORKER else "")
-                        + (f", {fault.mode}" if fault.kind == FaultKind.POSTGRES else "") + ")")
-        if fault.kind == FaultKind.WORKER:
-            worker = self.workers[fault.worker]
-            self.held_down.add(fault.worker)
-            try:
-                worker.kill()
+    async def _inject(self, fault: Fault) -> bool:
+        """Apply one fault; False when it found nothing to act on (a flood with no open dossier)."""
+        s = self.switches
+        match fault.kind:
+            case FaultKind.WORKER:
+                async with self._held(fault.worker):
+                    self.workers[fault.worker].kill()
+                    await asyncio.sleep(fault.down)
+                    self.workers[fault.worker].start()
+            case FaultKind.TEMPORAL:
+                self.temporal.kill()
                 await asyncio.sleep(fault.down)
+                await asyncio.to_thread(self.temporal.start)
+            case FaultKind.POSTGRES:
+                await asyncio.to_thread(self.postgres.stop, fault.mode)
+                await asyncio.sleep(fault.down)
+                await asyncio.to_thread(self.postgres.start)
+            case FaultKind.BLACKHOLE:
+                s.link.drop()
+                await asyncio.sleep(fault.down)
+                s.link.heal()
+            case FaultKind.SLOW_DATABASE:
+                s.link.slow(fault.delay)
+                await asyncio.sleep(fault.down)
+                s.link.heal()
+            case FaultKind.DISK_FULL:
+                s.disk_full.touch()
+                await asyncio.sleep(fault.down)
+                s.disk_full.unlink()
+            case FaultKind.GATEWAY:
+                s.gateway_fault.write_text(fault.mode, encoding="utf-8")
+                s.double_callbacks(True)
+                await asyncio.sleep(fault.down)
+                s.gateway_fault.unlink()
+                s.double_callbacks(False)
+            case FaultKind.SIGNAL_FLOOD:
+                for _ in range(60):  # no dossier waiting on anyone right now: a moment later
+                    if (target := await s.flood()) is not None:
+                        self.flooded.append(target)
+                        return True
+                    await asyncio.sleep(1.0)
+                return False
+            case FaultKind.UPGRADE:
+                await self._roll(s.next_build())
+            case FaultKind.KEY_ROTATION:
+                await self._roll(s.rotate_key())
+            case _:
+                outlet = self.outlets[fault.kind]
+                outlet.kill()
+                await asyncio.sleep(fault.down)
+                await asyncio.to_thread(outlet.start)
+        return True
+
+    async def _roll(self, env: dict[str, str]) -> None:
+        """Each worker in turn: drained and stopped, started with ``env``, polling again before the next one."""
+        for index, worker in enumerate(self.workers):
+            async with self._held(index):
+                await asyncio.to_thread(worker.stop)
+                worker.env.update(env)
                 worker.start()
-            finally:
-                self.held_down.discard(fault.worker)
-        elif fault.kind == FaultKind.TEMPORAL:
-            self.temporal.kill()
-            await asyncio.sleep(fault.down)
-            await asyncio.to_thread(self.temporal.start)
-        elif fault.kind in self.outlets:
-            outlet = self.outlets[fault.kind]
-            outlet.kill()
-            await asyncio.sleep(fault.down)
-            await asyncio.to_thread(outlet.start)
-        else:
-            await asyncio.to_thread(self.postgres.stop, fault.mode)
-            await asyncio.sleep(fault.down)
-            await asyncio.to_thread(self.postgres.start)
-        self.injected[fault.kind] += 1
+                await self.ready(worker)
+
+    def _held(self, index: int) -> _Held:
+        return _Held(self, index)
+
+
+class _Held:
+    """One worker kept down by the injector (the supervisor leaves it), one fault on it at a time."""
+
+    def __init__(self, injector: Injector, index: int) -> None:
+        self.injector = injector
+        self.index = index
+
+    async def __aenter__(self) -> None:
+        await self.injector._worker_locks[self.index].acquire()
+        self.injector.held_down.add(self.index)
+
+    async def __aexit__(self, *_: object) -> None:
+        self.injector.held_down.discard(self.index)
+        self.injector._worker_locks[self.index].release()
 
 
 async def supervise(workers: Sequence[WorkerProcess], injector: Injector, stop: asyncio.Event,

@@ -2,8 +2,9 @@
 
 Each builder writes the facts its dossier needs into the campaign's database (a person, a residence, a household,
 residence records) so that the dossier is meant to pass the procedure's rules, and returns the submission as the
-portal would send it. Every dossier gets people and places of its own: dossiers never compete for the same record,
-so whatever a fault does, each dossier's expected effects can be checked on their own.
+portal would send it. Every dossier gets people and places of its own, so that whatever a fault does, each
+dossier's expected effects can be checked on their own; except the competing pairs (``competing_pair``): two
+dossiers, each valid when filed, that cannot both be committed on the one household they share.
 
 The rules evolve; a builder that no longer fits simply yields refused dossiers, which are still final states and
 still checked. A builder whose submission the models refuse is reported and its procedure skipped.
@@ -11,6 +12,7 @@ still checked. A builder whose submission the models refuse is reported and its 
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -76,6 +78,8 @@ class Case(BaseModel):
     submission: dict[str, Any]
     plan: Plan
     stamp_arrival: bool = False  # stay notification: the guest arrives when the notice is sent
+    household: int | None = None  # the household a competing pair shares
+    paper: bytes | None = None  # the file its attachment references, uploaded before the submission
 
     def materialize(self, now: datetime) -> dict[str, Any]:
         """The submission as sent at ``now``: receipt time (and arrival) set, since a future or stale receipt
@@ -183,6 +187,35 @@ class Population:
 
 
 Builder = Callable[[Population, str, str], Awaitable[dict[str, Any]]]
+COMPETING_PLAN = Plan()  # approved at once by update, the fee confirmed by the gateway: the two race to the commit
+
+
+def paper(code: str, kind: str) -> tuple[bytes, dict[str, Any]]:
+    """A one-page PDF of its own for the dossier ``code``, and its attachment reference."""
+    content = f"%PDF-1.4\n% {kind} of dossier {code}\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n".encode()
+    return content, {"kind": kind, "sha256": hashlib.sha256(content).hexdigest(), "file_name": f"{kind}.pdf",
+                     "media_type": "application/pdf", "size_bytes": len(content)}
+
+
+async def competing_pair(p: Population, codes: tuple[str, str],
+                         unit: str) -> tuple[int, list[tuple[Procedure, dict[str, Any]]]]:
+    """Two dossiers on one household (its id returned), each valid when filed: the grown child splits off twice, or
+    splits off while the head hands the household over to that child. Whichever commits first, the other must not
+    commit as well."""
+    head, home = await p.resident(p.commune_of(unit))
+    child = await p.person(age=(20, 30))
+    assert home.household_id is not None
+    await p.join(child, home.household_id, home.residence_id, "child")
+    split = p.submission(codes[0], Procedure.HOUSEHOLD_SEPARATION, child, unit,
+                         {"members": [{"personal_id": child.personal_id, "relation_to_new_head": "head"}]},
+                         consents=[{"role": "household_head", "personal_id": head.personal_id}])
+    if p.rng.random() < 0.5:
+        other = (Procedure.HOUSEHOLD_SEPARATION, {**split, "dossier_code": codes[1]})
+    else:
+        other = (Procedure.RESIDENCE_INFO_ADJUSTMENT, p.submission(
+            codes[1], Procedure.RESIDENCE_INFO_ADJUSTMENT, head, unit,
+            {"change": "household_head", "new_head_id": child.personal_id}))
+    return home.household_id, [(Procedure.HOUSEHOLD_SEPARATION, split), other]
 
 
 async def _permanent_registration(p: Population, code: str, unit: str) -> dict[str, Any]:

@@ -103,14 +103,15 @@ class PrivateTemporal:
 
 
 class WorkerProcess:
-    """cutru's worker (``cutru_local.worker``: its gateway confirms each order ``auto_confirm_seconds`` after it was
-    created) with the campaign's environment; its log goes to a file of its own."""
+    """cutru's worker (``chaos.worker``: its gateway confirms each order ``auto_confirm_seconds`` after it was
+    created) with the campaign's environment, which a rolling restart may change; its log goes to a file of its
+    own."""
 
     def __init__(self, name: str, env: dict[str, str], log_path: Path, *, auto_confirm_seconds: float) -> None:
         self.name = name
         self.env = env
         self.log_path = log_path
-        self.command = [sys.executable, "-m", "cutru_local.worker", "--auto-confirm-seconds", str(auto_confirm_seconds)]
+        self.command = [sys.executable, "-m", "chaos.worker", "--auto-confirm-seconds", str(auto_confirm_seconds)]
         self.starts = 0
         self.pids: list[int] = []  # every process this worker has been: histories name workers by "pid@host"
         self._process: subprocess.Popen[bytes] | None = None

@@ -20,24 +20,44 @@ A dossier is
   after the drain; its effects are checked against the outcome its row states;
 - a **read-model mismatch** when ``dossiers.status`` is not its workflow's final state. Procedures accepted at
   once (stay notification) write no ``dossiers`` row, by design: their own table is their record; a row, when
-  present, must agree all the same.
+  present, must agree all the same;
+- **audit disagreeing** when the audit table's rows for it (action and actor) are not its workflow's trail, entry
+  for entry (the ``status`` query of the closed workflow, which replays its history on a worker); **not
+  replaying** when that replay fails (a non-determinism);
+- **documents mismatched** when an issued document's file is missing or its SHA-256 is not the one recorded;
+- **attachments mismatched** when a file it attached is not recorded against it, missing from the store, or its
+  bytes do not hash to their SHA-256;
+- a **household conflict** when of two dossiers competing for one household both were committed, or a household
+  they touched is left without its head as a member (``households.head_id`` the one member with relation
+  ``head``).
+
+Every payload of the histories read (inputs, results, signals, markers, failures' details; search attributes are
+meant for visibility and left aside) must be encrypted: the count of those that are not, and the key ids the
+others name, go into the report.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+from google.protobuf.message import Message
 from pydantic import BaseModel, Field
+from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from cutru.platform.codec import ENCODING, METADATA_ENCODING, METADATA_KEY_ID, PASSED_ENCODINGS
+from cutru.platform.storage import FileStore
 from domain.kinds import DocumentKind, Procedure
-from domain.models import DossierOutcome, DossierState
+from domain.models import DossierOutcome, DossierState, DossierStatus
 from domain.procedures.catalogue import PROCEDURES
 
 _BENIGN_CAUSES = {
@@ -47,7 +67,9 @@ _BENIGN_CAUSES = {
 # Tables of the lifecycle itself, checked one by one below; every other table naming a dossier holds records.
 _LIFECYCLE_TABLES = {"dossiers", "payments", "residence_changes", "documents", "deliveries", "audit_events",
                      # what a dossier tells the citizen and other systems, whatever its end (chaos.outlets checks it)
-                     "dossier_contacts", "notifications", "events", "shipments", "shipment_statuses"}
+                     "dossier_contacts", "notifications", "events", "shipments", "shipment_statuses",
+                     # the papers a dossier carries, whatever its end (checked below against their SHA-256)
+                     "dossier_attachments", "attachment_findings"}
 
 
 class DossierCheck(BaseModel):
@@ -70,6 +92,17 @@ class Verification(BaseModel):
     stuck: int
     unexpected: int
     read_model_mismatches: int
+    audit_disagreeing: int = 0
+    not_replaying: int = 0  # closed workflows whose history the current code cannot replay (the status query)
+    documents_checked: int = 0
+    documents_mismatched: int = 0
+    attachments_checked: int = 0
+    attachments_mismatched: int = 0
+    competing_pairs: int = 0
+    household_conflicts: int = 0
+    payloads_checked: int = 0
+    payloads_unencrypted: int = 0
+    payload_keys_seen: dict[str, int] = Field(default_factory=dict)
     benign_task_failures: dict[str, int]
     workflow_task_timeouts: int
     activity_retries: int
@@ -78,7 +111,10 @@ class Verification(BaseModel):
 
     @property
     def ok(self) -> bool:
-        return not (self.lost or self.duplicated or self.stuck or self.unexpected or self.read_model_mismatches)
+        return not (self.lost or self.duplicated or self.stuck or self.unexpected or self.read_model_mismatches
+                    or self.audit_disagreeing or self.not_replaying or self.documents_mismatched
+                    or self.attachments_mismatched
+                    or self.household_conflicts or self.payloads_unencrypted or not self.payloads_checked)
 
 
 class _History(BaseModel):
@@ -90,6 +126,54 @@ class _History(BaseModel):
     task_timeouts: int = 0
     activity_retries: int = 0
     activity_identities: dict[str, int] = {}
+    trail: list[tuple[str, str]] | None = None  # (action, actor) of the closed workflow's trail
+    trail_error: str | None = None  # why the trail could not be read
+    payloads: int = 0
+    unencrypted: list[str] = []
+    keys: dict[str, int] = {}
+
+
+_LEFT_ASIDE = {"search_attributes", "header"}
+
+
+def _payloads(message: Message) -> Iterator[tuple[str, Payload]]:
+    """Every payload inside ``message`` with the name of the field holding it, search attributes and headers
+    left aside."""
+    for field, value in message.ListFields():
+        kind = field.message_type
+        if kind is None or field.name in _LEFT_ASIDE:
+            continue
+        if kind.GetOptions().map_entry:
+            if kind.fields_by_name["value"].message_type is None:
+                continue
+            values = list(value.values())
+        else:
+            values = [value] if isinstance(value, Message) else list(value)
+        for item in values:
+            if isinstance(item, Payload):
+                yield field.name, item
+            else:
+                yield from _payloads(item)
+
+
+def _count_payloads(found: _History, event: HistoryEvent) -> None:
+    if event.HasField("marker_recorded_event_attributes"):
+        # Markers carry the SDK's own records (a local activity's type, attempt and times; a patch's id), never
+        # through the codec; only a local activity's "result" is the workflow's data.
+        copied = HistoryEvent()
+        copied.CopyFrom(event)
+        details = copied.marker_recorded_event_attributes.details
+        for name in [name for name in details if name != "result"]:
+            del details[name]
+        event = copied
+    for name, payload in _payloads(event):
+        found.payloads += 1
+        encoding = payload.metadata.get(METADATA_ENCODING, b"")
+        if encoding == ENCODING:
+            key = payload.metadata.get(METADATA_KEY_ID, b"").decode()
+            found.keys[key] = found.keys.get(key, 0) + 1
+        elif encoding not in PASSED_ENCODINGS:
+            found.unencrypted.append(f"{EventType.Name(event.event_type)} {name}: {encoding.decode(errors='replace')}")
 
 
 async def _history(client: Client, code: str) -> _History | None:
@@ -106,6 +190,7 @@ async def _history(client: Client, code: str) -> _History | None:
                      if raw.HasField("pending_workflow_task") else 0)
     history = await handle.fetch_history()
     for event in history.events:
+        _count_payloads(found, event)
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
             cause = event.workflow_task_failed_event_attributes.cause
             name = WorkflowTaskFailedCause.Name(cause).removeprefix("WORKFLOW_TASK_FAILED_CAUSE_")
@@ -120,6 +205,13 @@ async def _history(client: Client, code: str) -> _History | None:
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
             payloads = event.workflow_execution_completed_event_attributes.result.payloads
             [found.outcome] = await client.data_converter.decode(payloads, [DossierOutcome])
+    if found.outcome is not None:
+        try:
+            status = await handle.query("status", result_type=DossierStatus)
+        except WorkflowQueryFailedError as error:  # the closed workflow did not replay: reported, not raised
+            found.trail_error = str(error)[:300]
+        else:
+            found.trail = [(entry.action.value, entry.actor) for entry in status.trail]
     return found
 
 
@@ -135,7 +227,8 @@ async def _record_columns(conn: asyncpg.Connection) -> list[tuple[str, str]]:
 async def _rows_by_dossier(conn: asyncpg.Connection, codes: list[str]) -> dict[str, dict[str, Any]]:
     """Per dossier code: the read model row and every effect row, fetched in a few set queries."""
     found: dict[str, dict[str, Any]] = {code: {"payments": [], "residence_changes": 0, "deliveries": [],
-                                               "documents": set(), "records": []} for code in codes}
+                                               "documents": set(), "records": [], "audit": [], "files": [],
+                                               "papers": set()} for code in codes}
     for row in await conn.fetch("SELECT dossier_code, status FROM dossiers WHERE dossier_code = ANY($1)", codes):
         found[row["dossier_code"]]["read_status"] = row["status"]
     for row in await conn.fetch(
@@ -147,8 +240,16 @@ async def _rows_by_dossier(conn: asyncpg.Connection, codes: list[str]) -> dict[s
         found[row["dossier_code"]]["residence_changes"] = row["n"]
     for row in await conn.fetch("SELECT dossier_code, documents FROM deliveries WHERE dossier_code = ANY($1)", codes):
         found[row["dossier_code"]]["deliveries"].append(list(row["documents"]))
-    for row in await conn.fetch("SELECT dossier_code, kind FROM documents WHERE dossier_code = ANY($1)", codes):
+    for row in await conn.fetch(
+            "SELECT dossier_code, kind, sha256, path FROM documents WHERE dossier_code = ANY($1)", codes):
         found[row["dossier_code"]]["documents"].add(row["kind"])
+        found[row["dossier_code"]]["files"].append((row["kind"], row["sha256"], row["path"]))
+    for row in await conn.fetch("SELECT dossier_code, action, actor FROM audit_events WHERE dossier_code = ANY($1)"
+                                " ORDER BY event_id", codes):
+        found[row["dossier_code"]]["audit"].append((row["action"], row["actor"]))
+    for row in await conn.fetch("SELECT dossier_code, sha256 FROM dossier_attachments WHERE dossier_code = ANY($1)",
+                                codes):
+        found[row["dossier_code"]]["papers"].add(row["sha256"])
     for table, column in await _record_columns(conn):
         # Identifiers come from information_schema (the schema itself), never from input: they cannot be parameters.
         query = f'SELECT "{column}" AS code, count(*) AS n FROM "{table}" WHERE "{column}" = ANY($1) GROUP BY 1'
@@ -207,12 +308,73 @@ def _check_effects(check: DossierCheck, outcome: DossierOutcome, rows: dict[str,
         check.flag("lost", f"documents never issued: {sorted(missing)}")
 
 
+def _sha256_of(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+async def _check_files(check: DossierCheck, rows: dict[str, Any], paper: str | None, store: FileStore) -> None:
+    """Each issued document's file against its recorded SHA-256; the attached file, if any, recorded and intact."""
+    for kind, sha256, path in rows["files"]:
+        actual = await asyncio.to_thread(_sha256_of, Path(path))
+        if actual != sha256:
+            check.flag("documents", f"{kind} at {path}: SHA-256 {actual or 'unreadable'}, recorded {sha256}")
+    if paper is None:
+        return
+    if paper not in rows["papers"]:
+        check.flag("attachments", f"attachment {paper[:12]}… not recorded against the dossier")
+    digest = hashlib.sha256()
+    try:
+        async for chunk in store.read(paper):
+            digest.update(chunk)
+    except OSError as error:
+        check.flag("attachments", f"attachment {paper[:12]}… unreadable: {error}")
+        return
+    if digest.hexdigest() != paper:
+        check.flag("attachments", f"attachment {paper[:12]}… hashes to {digest.hexdigest()[:12]}…")
+
+
+_HOUSEHOLDS = """
+SELECT h.household_id,
+       (SELECT count(*) FROM household_members m WHERE m.household_id = h.household_id
+         AND m.relation_to_head = 'head') AS heads,
+       EXISTS (SELECT 1 FROM household_members m WHERE m.household_id = h.household_id
+               AND m.personal_id = h.head_id AND m.relation_to_head = 'head') AS head_is_member
+FROM households h WHERE h.household_id = ANY($1) OR h.created_by_dossier = ANY($2)"""
+
+
+async def _household_conflicts(conn: asyncpg.Connection, households: dict[int, list[str]],
+                               checks: dict[str, DossierCheck]) -> int:
+    """Competing pairs of which both were committed, or whose households lost their head: each counted once."""
+    rows = await conn.fetch(_HOUSEHOLDS, list(households), [c for codes in households.values() for c in codes])
+    broken = {row["household_id"] for row in rows if row["heads"] != 1 or not row["head_is_member"]}
+    created = {row["household_id"]: row["code"] for row in await conn.fetch(
+        "SELECT household_id, created_by_dossier AS code FROM households WHERE created_by_dossier = ANY($1)",
+        [c for codes in households.values() for c in codes])}
+    conflicts = 0
+    for household, codes in households.items():
+        committed = [c for c in codes if checks[c].final_state == DossierState.COMPLETED.value]
+        headless = household in broken or any(created.get(h) in codes for h in broken)
+        if len(committed) > 1 or headless:
+            conflicts += 1
+            for code in codes:
+                checks[code].flag("household", f"household {household}: committed {committed}"
+                                  + (", left without its head" if headless else ""))
+    return conflicts
+
+
 async def verify(client: Client, pool: asyncpg.Pool, submitted: dict[str, Procedure],
-                 concurrency: int = 16, registered: dict[str, str] | None = None
-                 ) -> tuple[Verification, list[DossierCheck]]:
+                 concurrency: int = 16, registered: dict[str, str] | None = None, *,
+                 store: FileStore, papers: dict[str, str] | None = None,
+                 households: dict[int, list[str]] | None = None) -> tuple[Verification, list[DossierCheck]]:
     """Check every submitted dossier; ``submitted`` maps each acknowledged dossier code to its procedure,
-    ``registered`` the codes a stay register took to that register's workflow id."""
+    ``registered`` the codes a stay register took to that register's workflow id, ``papers`` the SHA-256 of the
+    file each code attached, ``households`` the codes of each competing pair by the household they share."""
     registered = registered or {}
+    papers = papers or {}
+    households = households or {}
     executions: Counter[str] = Counter()
     running: set[str] = set()
     async for execution in client.list_workflows():
@@ -233,12 +395,15 @@ async def verify(client: Client, pool: asyncpg.Pool, submitted: dict[str, Proced
         rows = await _rows_by_dossier(conn, codes)
 
     checks: list[DossierCheck] = []
+    keys: Counter[str] = Counter()
+    payloads = unencrypted = 0
     benign: Counter[str] = Counter()
     identities: Counter[str] = Counter()
     timeouts = retries = 0
     for code, found in zip(codes, histories, strict=True):
         check = DossierCheck(code=code, procedure=submitted[code])
         checks.append(check)
+        await _check_files(check, rows[code], papers.get(code), store)
         if code in registered:
             _check_register_stay(check, rows[code], register_open=registered[code] in running)
             continue
@@ -248,6 +413,11 @@ async def verify(client: Client, pool: asyncpg.Pool, submitted: dict[str, Proced
             check.flag("lost", "acknowledged but no workflow in Temporal")
             continue
         benign.update(failure.split(":")[0] for failure in found.benign_failures)
+        payloads += found.payloads
+        unencrypted += len(found.unencrypted)
+        keys.update(found.keys)
+        if found.unencrypted:
+            check.flag("unencrypted", f"payloads not encrypted: {found.unencrypted[:2]}")
         timeouts += found.task_timeouts
         retries += found.activity_retries
         identities.update(found.activity_identities)
@@ -269,11 +439,20 @@ async def verify(client: Client, pool: asyncpg.Pool, submitted: dict[str, Proced
         immediate = PROCEDURES[outcome.procedure].immediate
         if read != outcome.state.value and not (read is None and immediate):
             check.flag("read_model", f"dossiers.status {read!r}, workflow {outcome.state.value!r}")
+        if found.trail_error is not None:
+            check.flag("replay", f"the closed workflow did not replay for its trail: {found.trail_error}")
+        if found.trail is not None and sorted(found.trail) != sorted(rows[code]["audit"]):
+            missing = sorted(set(found.trail) - set(rows[code]["audit"]))
+            extra = sorted(set(rows[code]["audit"]) - set(found.trail))
+            check.flag("audit", f"trail {len(found.trail)} entries, audit table {len(rows[code]['audit'])};"
+                                f" not in the table {missing[:3]}, not in the trail {extra[:3]}")
         _check_effects(check, outcome, rows[code])
 
     def count(category: str) -> int:
         return sum(category in c.problems for c in checks)
 
+    async with pool.acquire() as conn:
+        conflicts = await _household_conflicts(conn, households, {c.code: c for c in checks})
     by_procedure: dict[str, Counter[str]] = {}
     for check in checks:
         by_procedure.setdefault(check.procedure.value, Counter())[check.final_state or "unknown"] += 1
@@ -287,6 +466,17 @@ async def verify(client: Client, pool: asyncpg.Pool, submitted: dict[str, Proced
         stuck=count("stuck"),
         unexpected=count("unexpected"),
         read_model_mismatches=count("read_model"),
+        audit_disagreeing=count("audit"),
+        not_replaying=count("replay"),
+        documents_checked=sum(len(rows[code]["files"]) for code in codes),
+        documents_mismatched=count("documents"),
+        attachments_checked=sum(code in papers for code in codes),
+        attachments_mismatched=count("attachments"),
+        competing_pairs=len(households),
+        household_conflicts=conflicts,
+        payloads_checked=payloads,
+        payloads_unencrypted=unencrypted,
+        payload_keys_seen=dict(sorted(keys.items())),
         benign_task_failures=dict(benign),
         workflow_task_timeouts=timeouts,
         activity_retries=retries,

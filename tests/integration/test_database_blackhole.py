@@ -6,11 +6,10 @@ timeouts, and a dossier in flight must still reach its result once the network h
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable
 from datetime import timedelta
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -18,6 +17,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from chaos.network import BlackHole, through
 from cutru.api.settings import ApiSettings
 from cutru.clients.client import DossierClient
 from cutru.platform.config import DatabaseOptions, Settings
@@ -35,74 +35,6 @@ OPTIONS = DatabaseOptions(connect_timeout=timedelta(seconds=2), statement_timeou
                           idle_in_transaction_timeout=timedelta(seconds=5), keepalive_idle=timedelta(seconds=2))
 BOUND = OPTIONS.client_timeout.total_seconds()
 SLACK = 2.0  # the event loop's and the machine's own delays on a loaded 2-core machine
-
-
-
-class BlackHole:
-    """A TCP proxy on 127.0.0.1 to ``upstream``. ``drop()`` stops moving bytes both ways, on the connections open
-    and on new ones, without closing anything; ``heal()`` moves what was held and goes on."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.upstream = (host, port)
-        self.open = asyncio.Event()
-        self.open.set()
-        self.server: asyncio.Server | None = None
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.connections = 0
-
-    async def start(self) -> int:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        port: int = self.server.sockets[0].getsockname()[1]
-        return port
-
-    def drop(self) -> None:
-        self.open.clear()
-
-    def heal(self) -> None:
-        self.open.set()
-
-    async def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
-        for task in list(self.tasks):
-            task.cancel()
-        for task in list(self.tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        await self.open.wait()  # a connection made into the black hole: accepted by the kernel, then silence
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.upstream)
-        except OSError:
-            writer.close()
-            return
-        for source, sink in ((reader, up_writer), (up_reader, writer)):
-            task = asyncio.create_task(self._pump(source, sink))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
-
-    async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                await self.open.wait()
-                data = await source.read(65536)
-                if not data:
-                    break
-                await self.open.wait()  # read just before the drop: held, not delivered
-                sink.write(data)
-                await sink.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            sink.close()
-
-
-def through(url: str, port: int) -> str:
-    parts = urlsplit(url)
-    user = parts.netloc.rpartition("@")[0]
-    return urlunsplit(parts._replace(netloc=f"{user}@127.0.0.1:{port}" if user else f"127.0.0.1:{port}"))
 
 
 @pytest.fixture
