@@ -190,11 +190,18 @@ def deletion_notes(submission: DeletionSubmission, facts: HouseholdFacts) -> lis
     notes = [note] if (note := _late_note(submission)) else []
     notice = submission.details.police_notice
     if notice is not None:
-        notes.append(f"Ex officio deletion: police notice {notice.notice_number} of {format_date(notice.notified_on)}; "
-                     "nothing was filed within the days allowed, deletion follows with minutes (biên bản).")
+        notes.append(ex_officio_note(notice.notice_number, notice.notified_on))
     if not case_of(submission).confirmed:
-        notes.append("This deletion case is not confirmed by the published procedure set: check its legal basis.")
+        notes.append(UNCONFIRMED_CASE_NOTE)
     return notes
+
+
+def ex_officio_note(notice_number: str, notified_on: date) -> str:
+    return (f"Ex officio deletion: police notice {notice_number} of {format_date(notified_on)}; "
+            "nothing was filed within the days allowed, deletion follows with minutes (biên bản).")
+
+
+UNCONFIRMED_CASE_NOTE = "This deletion case is not confirmed by the published procedure set: check its legal basis."
 
 
 def _record(submission: DeletionSubmission, records: PersonRecords | None) -> RecordFacts | None:

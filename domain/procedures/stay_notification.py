@@ -7,7 +7,7 @@ it would hide the guest; the lateness may be sanctioned separately.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
@@ -78,9 +78,11 @@ def stay_notified_late(submission: StayNotificationSubmission) -> bool:
 def stay_notification_notes(submission: StayNotificationSubmission, facts: HouseholdFacts) -> list[str]:
     if not stay_notified_late(submission):
         return []
-    due = rules_for(submission.received_at).stay_notification.due_by(submission.details.arrival)
-    return [f"Notified late: due by {due.astimezone(VN_TZ).strftime('%H:%M %d/%m/%Y')}; "
-            "accepted and recorded as late."]
+    return [late_stay_note(rules_for(submission.received_at).stay_notification.due_by(submission.details.arrival))]
+
+
+def late_stay_note(due: datetime) -> str:
+    return f"Notified late: due by {due.astimezone(VN_TZ).strftime('%H:%M %d/%m/%Y')}; accepted and recorded as late."
 
 
 def stay_notification_refusals(submission: StayNotificationSubmission, facts: HouseholdFacts) -> list[Refusal]:

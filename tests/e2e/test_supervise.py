@@ -50,6 +50,8 @@ async def test_an_auditor_reads_the_trail_and_the_read_is_recorded(page: Page, d
     await sign_in(page, desk_stack, AUDITOR, start=f"/desk/audit/dossiers/{code}")
     await expect(page.get_by_role("heading", name=re.compile(f"Nhật ký hồ sơ {code}"))).to_be_visible()
     await expect(page.locator(".trail li").first).to_contain_text("Tiếp nhận hồ sơ")
+    trail = await page.locator(".trail").inner_text()
+    assert "Hẹn trả kết quả:" in trail and "appointment" not in trail  # the details in Vietnamese too
     # The page lists who read the dossier's personal data, this read included.
     reads = page.locator("#reads-table tbody tr").filter(has_text=AUDITOR)
     await expect(reads).to_have_count(1)
@@ -61,6 +63,9 @@ async def test_an_auditor_reads_the_trail_and_the_read_is_recorded(page: Page, d
 
     await page.get_by_role("link", name="Phát lại lịch sử và kiểm tra tính xác định").click()
     await expect(page.get_by_role("status")).to_contain_text("Phát lại khớp với mã nguồn hiện hành")
+    replayed = await page.locator("main").inner_text()
+    assert "Nộp hồ sơ" in replayed and "Hẹn trả kết quả:" in replayed
+    assert "submitted" not in replayed and "appointment" not in replayed and ", unit " not in replayed
     await page.get_by_role("link", name="Kiểm tra hồ sơ").click()
     await expect(page.get_by_role("heading", name="Tra cứu hồ sơ đã kết thúc")).to_be_visible()
     await screenshot(page, desk_stack, "audit-search")

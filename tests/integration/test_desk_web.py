@@ -117,6 +117,10 @@ async def test_the_draft_result_is_a_marked_unsigned_pdf_for_the_unit_only(
     officer = await desk_cookie(api_app, oidc_provider, pool, OFFICER)
     page = await api_client.get(f"/desk/dossiers/{waiting}", headers=officer)
     assert f'href="/desk/dossiers/{waiting}/draft/CT08"' in page.text
+    # What the checks found and the trail's details read in Vietnamese.
+    assert "Người đề nghị trong Cơ sở dữ liệu quốc gia về dân cư: còn sống" in page.text
+    assert "Hẹn trả kết quả:" in page.text
+    assert "population database" not in page.text and "appointment" not in page.text
 
     draft = pdf_text(await api_client.get(f"/desk/dossiers/{waiting}/draft/CT08", headers=officer))
     assert DRAFT_MARK in " ".join(draft.split()) and applicant in draft

@@ -9,16 +9,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
-from cutru.api.desk.render import (
-    FIELD_LABELS,
-    STATE_LABELS,
-    TEMPLATES,
-    days,
-    field_value,
-    procedure_name,
-    vn_date,
-    vn_time,
-)
+from cutru.api.desk.render import FIELD_LABELS, TEMPLATES, days, field_value
+from cutru.api.desk.wording import STATE_LABELS, procedure_name, vn_date, vn_time
 from domain.kinds import Procedure
 from domain.models import DossierState
 from domain.procedures.catalogue import submission_model

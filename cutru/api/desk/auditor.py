@@ -12,10 +12,14 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from temporalio.client import WorkflowQueryFailedError
+from temporalio.service import RPCError
 
 from cutru.api.auditors import ClosedSearch, history_export, replay_report, search_closed, trail
 from cutru.api.desk.guard import DeskRoute, Session, allowed
-from cutru.api.desk.render import page, procedure_name
+from cutru.api.desk.pages import refusal_words
+from cutru.api.desk.render import page
+from cutru.api.desk.wording import procedure_name
 from cutru.api.problems import Problem, validated
 from cutru.api.state import ApiState, api_state
 from cutru.platform.reads import Channel
@@ -68,16 +72,26 @@ async def search_page(
 async def trail_page(code: str, request: Request, session: Session,
                      state: Annotated[ApiState, Depends(api_state)]) -> Response:
     allowed(session, "audit_trail")
-    return page(request, "audit_trail.html", trail=await trail(state, session.principal, code, Channel.DESK),
-                channels=CHANNEL_LABELS, operations=OPERATION_LABELS)
+    found = await trail(state, session.principal, code, Channel.DESK)
+    return page(request, "audit_trail.html", trail=found, channels=CHANNEL_LABELS, operations=OPERATION_LABELS,
+                refusals=await _refusal_words(state, code))
 
 
 @router.get("/dossiers/{code}/replay")
 async def replay_page(code: str, request: Request, session: Session,
                       state: Annotated[ApiState, Depends(api_state)]) -> Response:
     allowed(session, "audit_replay")
-    return page(request, "audit_replay.html", code=code,
-                report=await replay_report(state, session.principal, code, Channel.DESK))
+    report = await replay_report(state, session.principal, code, Channel.DESK)
+    return page(request, "audit_replay.html", code=code, report=report, refusals=await _refusal_words(state, code))
+
+
+async def _refusal_words(state: ApiState, code: str) -> dict[str, str]:
+    """The Vietnamese of the dossier's refusal messages (the trail records them in English), from the dossier
+    itself (the caller's right to read it already checked); none once its history is gone."""
+    try:
+        return refusal_words((await state.dossiers.status(code)).refusals)
+    except (RPCError, WorkflowQueryFailedError):  # gone, or a history this code cannot replay
+        return {}
 
 
 @router.get("/dossiers/{code}/history")

@@ -17,7 +17,8 @@ from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
 from cutru.api.desk.guard import DeskRoute, Form, Session, allowed
-from cutru.api.desk.render import page, procedure_name
+from cutru.api.desk.render import page
+from cutru.api.desk.wording import procedure_name
 from cutru.api.intake import file_at_counter, intake_code
 from cutru.api.problems import Problem
 from cutru.api.state import ApiState, api_state

@@ -20,7 +20,7 @@ from temporalio.service import RPCError
 
 from activities.contracts import DraftRequest
 from cutru.api.desk.guard import DeskRoute, Session, allowed
-from cutru.api.desk.render import STATE_LABELS
+from cutru.api.desk.wording import STATE_LABELS
 from cutru.api.officers import dossier_status
 from cutru.api.problems import Problem
 from cutru.api.signoff import signer_of

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,7 +22,8 @@ from fastapi.responses import RedirectResponse
 from cutru.api.attachments import paper_response, papers_of
 from cutru.api.desk.drafts import OFFICER_STATES
 from cutru.api.desk.guard import DeskRoute, Form, Session, allowed
-from cutru.api.desk.render import STATE_LABELS, days, page, procedure_name, vn_date, vn_time
+from cutru.api.desk.render import days, page
+from cutru.api.desk.wording import STATE_LABELS, procedure_name, vn_date, vn_time
 from cutru.api.officers import decide, desk_view, listed, unit_queue
 from cutru.api.portal import stored_document
 from cutru.api.problems import Problem, validated
@@ -131,6 +133,11 @@ async def _proof(state: ApiState, code: str) -> DeadlineProof | None:
     return None if stored is None else DeadlineProof.model_validate_json(stored)
 
 
+def refusal_words(refusals: Sequence[Refusal]) -> dict[str, str]:
+    """The Vietnamese of each refusal message, for the trail line that lists them in English."""
+    return {refusal.message: refusal.message_vi for refusal in refusals if refusal.message_vi}
+
+
 def grounds(dossier: DeskDossier) -> list[Refusal]:
     """The reasons an officer may pick to reject: what the checks found, then the procedure's own legal basis."""
     spec = PROCEDURES[Procedure(dossier.procedure)]
@@ -165,6 +172,7 @@ async def dossier_page(code: str, request: Request, session: Session,
                 papers=await papers_of(state.pool, code),
                 account=deadline_account(dossier, await _proof(state, code), datetime.now(UTC)),
                 grounds=grounds(dossier), deciding=deciding, supplement_items=SUPPLEMENT_ITEMS,
+                refusals=refusal_words(dossier.refusals),
                 done=next((text for kind, text in DONE.items() if kind.value == done), ""))
 
 

@@ -1,7 +1,8 @@
 """The desk's pages: Jinja2 templates (package data, autoescaped), Vietnamese labels, Vietnamese times and dates.
 
 Every time is shown in Asia/Ho_Chi_Minh with the zone written out (``14:30 26/11/2026 (GMT+7)``), every date as
-dd/mm/yyyy, every procedure, state and trail line by its Vietnamese name.
+dd/mm/yyyy, every procedure, state and trail line by its Vietnamese name, every finding and trail detail in
+Vietnamese (``cutru.api.desk.wording``).
 """
 
 from __future__ import annotations
@@ -14,25 +15,17 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from domain.calendar import VN_TZ
-from domain.kinds import DocumentKind, Procedure
-from domain.models import DossierState, TrailAction
-from domain.procedures.catalogue import PROCEDURES
-
-STATE_LABELS: dict[str, str] = {
-    DossierState.RECEIVED: "Mới tiếp nhận",
-    DossierState.AWAITING_FILING: "Chờ công dân khai báo",
-    DossierState.AWAITING_DECISION: "Chờ cán bộ xử lý",
-    DossierState.AWAITING_SIGN_OFF: "Chờ lãnh đạo ký duyệt",
-    DossierState.AWAITING_SUPPLEMENT: "Chờ bổ sung hồ sơ",
-    DossierState.AWAITING_PAYMENT: "Chờ nộp lệ phí",
-    DossierState.RECORDING: "Đang cập nhật CSDL cư trú",
-    DossierState.DELIVERING: "Đang trả kết quả",
-    DossierState.COMPLETED: "Đã hoàn thành",
-    DossierState.REFUSED: "Đã từ chối",
-    DossierState.CANCELLED: "Đã huỷ",
-    DossierState.WITHDRAWN: "Công dân đã rút hồ sơ",
-}
+from cutru.api.desk.wording import (
+    STATE_LABELS,
+    finding_vi,
+    message_vi,
+    procedure_name,
+    trail_detail_vi,
+    vn_date,
+    vn_time,
+)
+from domain.kinds import DocumentKind
+from domain.models import TrailAction
 
 TRAIL_LABELS: dict[str, str] = {
     TrailAction.NOTICE_SERVED: "Thông báo của cơ quan công an",
@@ -128,25 +121,6 @@ def field_value(text: str) -> str:
         return FIELD_VALUES.get(text) or procedure_name(text)
 
 
-def procedure_name(procedure: str) -> str:
-    spec = PROCEDURES.get(Procedure(procedure)) if procedure in Procedure.__members__.values() else None
-    return spec.vietnamese_name if spec is not None else procedure
-
-
-def vn_time(value: datetime | None) -> str:
-    if value is None:
-        return "—"
-    return value.astimezone(VN_TZ).strftime("%H:%M %d/%m/%Y") + " (GMT+7)"
-
-
-def vn_date(value: date | datetime | None) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, datetime):
-        value = value.astimezone(VN_TZ).date()
-    return value.strftime("%d/%m/%Y")
-
-
 def days(value: Decimal | float | int) -> str:
     """``1,5`` rather than ``1.5``: the Vietnamese decimal comma."""
     number = Decimal(value).normalize()
@@ -161,7 +135,11 @@ def _environment() -> Environment:
                                state_label=lambda state: STATE_LABELS.get(state, state),
                                trail_label=lambda action: TRAIL_LABELS.get(action, action),
                                actor_label=lambda actor: ACTOR_LABELS.get(actor, actor),
-                               document_label=lambda kind: DOCUMENT_LABELS.get(kind, kind))
+                               document_label=lambda kind: DOCUMENT_LABELS.get(kind, kind),
+                               finding=finding_vi,
+                               trail_detail=lambda detail, action, refusals: trail_detail_vi(action, detail, refusals),
+                               message_label=lambda action: message_vi(action, "")[0],
+                               message_detail=lambda detail, action: message_vi(action, detail)[1])
     return environment
 
 
