@@ -135,6 +135,13 @@ def stay_notification(host: Applicant, guest: Applicant, code: str) -> dict[str,
     }
 
 
+def household_stay(host: Applicant, guest: Applicant, code: str) -> dict[str, Any]:
+    """A household notifies one relative staying two nights: a dossier of its own, accepted at once."""
+    notification = stay_notification(host, guest, code)
+    notification["details"]["host_kind"] = "household"
+    return notification
+
+
 async def one_of_each(database_url: str, tag: str, seed: int = 2026) -> list[dict[str, Any]]:
     """One eligible submission of every procedure, in the demo unit (whose officer the bench plays), received now.
 

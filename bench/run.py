@@ -17,6 +17,9 @@ Phases, each on a task queue of its own with freshly started worker processes:
    the first runs only while the 10-minute budget still has room for it (up to three); ``--rounds R`` runs R.
 4. paced — dossiers submitted at half the throughput of phase 3, for the submit-to-receipt latency target.
 5. stay — stay notifications at ``--stay-rate`` for ``--stay-seconds``, when the StayNotification workflow exists.
+6. backlog — urgent work first: a flood of households' stay notifications on one worker, and in its middle a few
+   dossiers near their legal deadline, half with their own priority, half at the flood's (``Bench.backlog_phase``);
+   at most ``BACKLOG_SECONDS``.
 
 Right after the rounds, the same through the HTTP API (``bench/api.py``: ``cutru api`` as its own process, tokens from
 the local OIDC provider): N dossiers at full speed beside the last round's direct client, then at half that rate,
@@ -49,7 +52,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,14 +71,24 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateStage,
 )
+from temporalio.common import Priority
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
 from bench import api, stats
 from bench.floor import FloorPlan, FloorWorkflow, shaped_search_attributes
-from bench.population import HEAD, OFFICER, Applicant, load_applicants, one_of_each, registration, stay_notification
+from bench.population import (
+    HEAD,
+    OFFICER,
+    Applicant,
+    household_stay,
+    load_applicants,
+    one_of_each,
+    registration,
+    stay_notification,
+)
 from bench.stack import NAMESPACE, Database, PhaseMeter, TemporalServer, WorkerProcesses, cli_version
-from cutru.clients.client import DossierClient
+from cutru.clients.client import DossierClient, check_submission
 from cutru.clients.signoff import find_signer
 from cutru.platform.codec import KeyRing, data_converter, new_key_line
 from cutru.platform.config import PROJECT_ROOT, TEMPORAL_VARIABLES, TUNING_VARIABLES
@@ -83,9 +96,11 @@ from cutru.platform.db.migrate import migrate
 from cutru.platform.signing import DecisionKeyRing
 from domain.kinds import Procedure
 from domain.models import DecisionKind, DossierState, OfficerDecision, SignOff, SignOffKind
+from domain.priority import BULK, URGENT, fairness_key, submission_priority
 from domain.procedures.catalogue import PROCEDURES
 from domain.procedures.stay_notification import StayNotificationSubmission
-from workflows.lifecycle import STATUS_KEY
+from workflows.dispatch import NOT_A_DOSSIER
+from workflows.lifecycle import STATUS_KEY, initial_search_attributes
 from workflows.procedures import WORKFLOWS
 from workflows.stay_register import register_key
 
@@ -101,6 +116,13 @@ STAY_HOSTS = 20  # hotels notifying guests
 DEFAULT_API_STAY_RATE = 500.0  # stay notifications per second through the API, in batches (issue 21)
 API_STAY_BATCH = 50  # guests in one request: one establishment's list
 API_STAY_HOSTS = 50  # establishments, each sending a batch in turn
+# The backlog phase: households' notifications in the flood (one worker drains 20-40 a second here), near-deadline
+# dossiers in its middle (half at their own priority, half at the flood's), and the phase's bound, worker start
+# included.
+BACKLOG_FLOOD = stats.TARGET_BACKLOG_FLOOD
+QUICK_BACKLOG_FLOOD = 200
+BACKLOG_DOSSIERS = 6
+BACKLOG_SECONDS = 55.0
 
 BURST_CONCURRENCY = 32  # starts in flight at once when submitting as fast as possible
 PACED_CONCURRENCY = 256  # at a fixed rate the cap only matters if the server stalls
@@ -242,7 +264,7 @@ async def wait_closed(client: Client, phase: Phase, timeout: float) -> None:
 
     ``timeout`` counts from the end of the submissions: a paced run or a burst submits for a fixed time first.
     """
-    running = f"TaskQueue = '{phase.queue}' AND ExecutionStatus = 'Running'"
+    running = f"TaskQueue = '{phase.queue}' AND ExecutionStatus = 'Running' AND {NOT_A_DOSSIER}"
     await phase.submitting_done.wait()
     deadline = time.monotonic() + timeout
     while True:
@@ -661,6 +683,52 @@ class Bench:
             workers.stop()
         return phase, measured
 
+    async def backlog_phase(self, flood_people: Sequence[Applicant], dossier_people: Sequence[Applicant],
+                            seconds: float) -> stats.Backlog:
+        """Urgent work first (issue 25, item 10): households' stay notifications (one dossier workflow each at
+        BULK priority, the path that makes a backlog of workflow tasks on one worker in seconds) submitted as fast as
+        possible; after two thirds of them, permanent registrations received long enough ago that their deadline is
+        hours away, half submitted as any dossier is (the priority of their working time left), half started at the
+        flood's priority. The officer and the head act on both alike; everything ends within ``seconds``."""
+        began = time.monotonic()
+        queue = f"bench-backlog-{self.tag.lower()}"
+        phase = Phase(name="backlog", queue=queue)
+        dossiers = DossierClient(self.coded, queue, self.decision_keys)
+        workers = await self.start_workers("cutru", queue, 1)
+        now = datetime.now(UTC)
+        received = near_deadline(now)
+        hosts = flood_people[:-1]
+        flood = [(f"HS-{self.tag}-B{i:05d}",
+                  _submitter(dossiers, household_stay(host, flood_people[i + 1], f"HS-{self.tag}-B{i:05d}")))
+                 for i, host in enumerate(hosts)]
+        urgent, at_flood = [], []
+        for i, applicant in enumerate(dossier_people):
+            code = f"HS-{self.tag}-U{i:05d}"
+            submission = {**registration(applicant, code), "received_at": received.isoformat()}
+            if i % 2:
+                at_flood.append(code)
+                flood_priority = Priority(priority_key=BULK, fairness_key=fairness_key(submission["police_unit"]))
+                submit = _started(dossiers, submission, flood_priority)
+            else:
+                urgent.append(code)
+                submit = _submitter(dossiers, submission)
+            flood.insert(2 * len(hosts) // 3 + i, (code, submit))
+        approve, sign = await self.desk(dossiers)
+        stop = asyncio.Event()
+        desk = asyncio.create_task(officer(approve, self.coded, phase, stop, sign))
+        try:
+            await submit_all(phase, flood, rate=None, concurrency=BURST_CONCURRENCY)
+            await wait_closed(self.coded, phase, max(seconds - (time.monotonic() - began), 5.0))
+        finally:
+            stop.set()
+            await desk
+            workers.stop()
+        notes = [*phase.notes, *(f"{n} × {error}" for error, n in phase.errors.items()),
+                 *(f"closed {status}: {n}" for status, n in phase.statuses.items() if status != "COMPLETED")]
+        return stats.backlog(len(hosts), BULK, URGENT, phase.submitted_at, phase.closed_at, urgent, at_flood,
+                             [code for code, _ in flood if code not in urgent and code not in at_flood],
+                             time.monotonic() - began, notes)
+
     # ---- through the HTTP API (bench/api.py) -----------------------------------------------------------------
 
     async def _api_for(self, stack: api.ApiStack, queue: str) -> tuple[WorkerProcesses, api.ApiProcess, str]:
@@ -813,6 +881,26 @@ def _submitter(dossiers: DossierClient, submission: dict[str, Any]) -> Submit:
             raise RuntimeError(f"{receipt.dossier_code} was already submitted")
         return receipt
     return call
+
+
+def _started(dossiers: DossierClient, submission: dict[str, Any], priority: Priority) -> Submit:
+    """A dossier started as ``DossierClient.submit`` starts it, but at ``priority``."""
+    parsed: Any = check_submission(submission)
+    workflow_class: Any = WORKFLOWS[parsed.procedure]
+
+    async def call() -> Any:
+        return await dossiers.client.start_workflow(
+            workflow_class.run, submission, id=parsed.dossier_code, task_queue=dossiers.task_queue,
+            search_attributes=initial_search_attributes(parsed), priority=priority)
+    return call
+
+
+def near_deadline(now: datetime) -> datetime:
+    """The latest receipt time, on the hour, that leaves a permanent registration urgent ``now``."""
+    at = now.replace(minute=0, second=0, microsecond=0)
+    while submission_priority(Procedure.PERMANENT_RESIDENCE_REGISTRATION, at, now, immediate=False) != URGENT:
+        at -= timedelta(hours=1)
+    return at
 
 
 # ---- machine and PDF ---------------------------------------------------------------------------------------------
@@ -1020,7 +1108,7 @@ async def bench(options: Options) -> stats.BenchReport:
     began = time.monotonic()
     # The API's phases come on top of the ten minutes of the direct client's (they would otherwise cut rounds).
     api_seconds = api_budget(options)
-    budget = Budget(TOTAL_BUDGET + ((options.rounds or 1) - 1) * ROUND_BUDGET + api_seconds)
+    budget = Budget(TOTAL_BUDGET + ((options.rounds or 1) - 1) * ROUND_BUDGET + api_seconds + BACKLOG_SECONDS)
     notes: list[str] = []
     probe_seconds = speed_probe()  # before anything of the bench runs
     async with bench_stack(options) as runner:
@@ -1135,6 +1223,13 @@ async def bench(options: Options) -> stats.BenchReport:
                                            stay_floor.closed_at)
             print(f"stay floor: {floor_burst.completion_rate_in_window:.1f}/s completed in the window", flush=True)
 
+        # 6. urgent work first under a backlog, within its own bound (added to the budget above).
+        flood = QUICK_BACKLOG_FLOOD if options.quick else BACKLOG_FLOOD
+        backlog_people = await load_applicants(database.url, flood + 1 + BACKLOG_DOSSIERS, f"{runner.tag}B")
+        backlog = await runner.backlog_phase(backlog_people[:flood + 1], backlog_people[flood + 1:], BACKLOG_SECONDS)
+        print(f"backlog: near-deadline dossiers p50 {backlog.urgent.p50} ms at their priority, "
+              f"{backlog.at_flood_priority.p50} ms at the flood's", flush=True)
+
         report = stats.BenchReport(
             started_at=started_at,
             duration_seconds=0.0,
@@ -1157,6 +1252,7 @@ async def bench(options: Options) -> stats.BenchReport:
             procedures=procedures,
             stay_note=stay_note,
             pdf_render_ms=pdf_render_ms(),
+            backlog=backlog,
             notes=notes,
             **api_figures,
         )

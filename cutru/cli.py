@@ -583,7 +583,7 @@ def _worker(args: argparse.Namespace) -> int:
         return _run(_worker_check, args)
     settings = load_settings()
     configure_logging(settings.log_level)  # the worker's own level (CUTRU_LOG_LEVEL), not the command's
-    run_worker_process(worker_process.run(settings), settings)
+    run_worker_process(worker_process.run(settings, set_current=args.set_current), settings)
     return OK
 
 
@@ -731,6 +731,7 @@ def _audit_commands(commands: Any) -> None:
 def _operator_commands(commands: Any) -> None:
     worker = _add(commands, "worker", "run a worker process (every workflow and activity)", _worker)
     worker.add_argument("--check", action="store_true", help="exit 0 when Temporal and PostgreSQL are reachable")
+    worker.add_argument("--set-current", action="store_true", help=worker_process.SET_CURRENT_HELP)
     api_server.add_arguments(_add(commands, "api", "serve the HTTP API (uvicorn; CUTRU_API_HOST, CUTRU_API_PORT)",
                                   api_server.command))
     _add(commands, "schemas", "regenerate the JSON Schemas and openapi.json in schemas/", _schemas).add_argument(

@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 from cutru_local.postgres import server_url, with_database
 from cutru_local.seed import seed
-from cutru_local.stack import temporal_binary
+from cutru_local.stack import DEV_SERVER_DYNAMIC_CONFIG, temporal_binary
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
@@ -80,6 +80,7 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 async def temporal() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
+        dev_server_extra_args=list(DEV_SERVER_DYNAMIC_CONFIG),
         data_converter=data_converter(PAYLOAD_KEYS),
         search_attributes=[SEARCH_ATTRIBUTE_KINDS[kind](name) for name, kind in SEARCH_ATTRIBUTES.items()],
     )

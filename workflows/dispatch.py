@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from activities.notify import DispatchRound, Outbox, OutboxChannel
@@ -31,7 +31,8 @@ def dispatcher_id(task_queue: str, channel: OutboxChannel) -> str:
     return f"outbox-{channel}-{task_queue}"
 
 
-@workflow.defn(name="OutboxDispatcher")
+# Runs for ever: under Worker Versioning it must move to each new build (at its next task) for old builds to retire.
+@workflow.defn(name="OutboxDispatcher", versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class OutboxDispatcher:
     @workflow.run
     async def run(self, job: DispatchRound) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import DraftRequest, DraftResult
@@ -25,7 +25,8 @@ def draft_id(dossier_code: str, request_id: str) -> str:
     return f"draft-{dossier_code}-{request_id}"
 
 
-@workflow.defn(name="ResultDraft")
+# Under Worker Versioning a draft, a second long, finishes on the build that started it.
+@workflow.defn(name="ResultDraft", versioning_behavior=VersioningBehavior.PINNED)
 class ResultDraft:
     @workflow.run
     async def run(self, request: DraftRequest) -> DraftResult:

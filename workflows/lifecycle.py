@@ -34,12 +34,14 @@ from typing import Any, ClassVar
 from temporalio import workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.common import (
+    Priority,
     RawValue,
     RetryPolicy,
     SearchAttributeKey,
     SearchAttributePair,
     SearchAttributeUpdate,
     TypedSearchAttributes,
+    VersioningBehavior,
 )
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
@@ -92,6 +94,7 @@ with workflow.unsafe.imports_passed_through():
         Withdrawal,
         legacy_processing,
     )
+    from domain.priority import clock_priority, fairness_key, submission_priority
     from domain.procedures.catalogue import PROCEDURES, field_errors, submission_model
     from domain.rulesets import fee_for, needs_sign_off
     from workflows import decision_keys
@@ -113,6 +116,20 @@ def initial_search_attributes(submission: Any) -> TypedSearchAttributes:
         SearchAttributePair(OVERDUE_KEY, False),
     ])
 
+
+def start_priority(submission: Any, now: datetime) -> Priority:
+    """Set by the starter: the dossier's tasks go first by the working time its term leaves it at ``now``, and its
+    unit's dossiers share their level fairly with other units' (``domain.priority``). Its activities, later, take
+    theirs from the clock (``DossierLifecycle._priority``)."""
+    key = submission_priority(submission.procedure, submission.received_at, now,
+                              immediate=PROCEDURES[submission.procedure].immediate)
+    return Priority(priority_key=key, fairness_key=fairness_key(submission.police_unit))
+
+
+# Under Worker Versioning a dossier moves to each new build at its next task: it lives for weeks (a decision, a
+# supplement, the fee), longer than an old build should be kept running, and every change to its commands already
+# goes behind workflow.patched with the recorded histories replayed by the suite (docs/production.md).
+DOSSIER_VERSIONING = VersioningBehavior.AUTO_UPGRADE
 
 # Database and delivery hiccups are retried for as long as it takes: a dossier must never fail on them.
 DURABLE_RETRY = RetryPolicy(
@@ -685,8 +702,16 @@ class DossierLifecycle:
 
     async def _act(self, activity: Any, arg: Any) -> Any:
         return await workflow.execute_activity_method(
-            activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=DURABLE_RETRY
+            activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=DURABLE_RETRY,
+            priority=self._priority(),
         )
+
+    def _priority(self) -> Priority:
+        """An activity's priority from the working time left now (the workflow's own, set at its start, until the
+        clock runs); not a command's identity, so histories from before it replay unchanged."""
+        p = self._progress
+        return Priority(priority_key=clock_priority(p.clock, workflow.now()) if p.clock else None,
+                        fairness_key=fairness_key(p.unit) if p.unit else None)
 
     async def _internal(self, activity: Any, arg: Any) -> Any:
         """A step on cutru's own database and documents only: a local activity (LOCAL_STEPS), a regular one if that

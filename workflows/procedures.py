@@ -20,7 +20,7 @@ from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
-from workflows.lifecycle import ACTIVITY_TIMEOUT, NO_INPUT, DossierLifecycle
+from workflows.lifecycle import ACTIVITY_TIMEOUT, DOSSIER_VERSIONING, NO_INPUT, DossierLifecycle
 from workflows.stay_register import StayRegister
 
 with workflow.unsafe.imports_passed_through():
@@ -128,7 +128,7 @@ class _DeletionAfterNotice(DossierLifecycle):
         return await self._run({**raw, "received_at": opened.isoformat()})
 
 
-@workflow.defn(name=Procedure.PERMANENT_RESIDENCE_REGISTRATION.value)
+@workflow.defn(name=Procedure.PERMANENT_RESIDENCE_REGISTRATION.value, versioning_behavior=DOSSIER_VERSIONING)
 class PermanentResidenceRegistration(DossierLifecycle):
     """Đăng ký thường trú — TTHC 1.004222."""
 
@@ -139,7 +139,7 @@ class PermanentResidenceRegistration(DossierLifecycle):
         return await self._run(self._decoded(submission))
 
 
-@workflow.defn(name=Procedure.PERMANENT_RESIDENCE_DELETION.value)
+@workflow.defn(name=Procedure.PERMANENT_RESIDENCE_DELETION.value, versioning_behavior=DOSSIER_VERSIONING)
 class PermanentResidenceDeletion(_DeletionAfterNotice):
     """Xóa đăng ký thường trú — TTHC 1.003197. Extra signal: ``citizen_filed(CitizenFiling)``."""
 
@@ -150,7 +150,7 @@ class PermanentResidenceDeletion(_DeletionAfterNotice):
         return await self._run_after_notice(self._decoded(submission))
 
 
-@workflow.defn(name=Procedure.TEMPORARY_RESIDENCE_REGISTRATION.value)
+@workflow.defn(name=Procedure.TEMPORARY_RESIDENCE_REGISTRATION.value, versioning_behavior=DOSSIER_VERSIONING)
 class TemporaryResidenceRegistration(DossierLifecycle):
     """Đăng ký tạm trú — TTHC 1.004194."""
 
@@ -161,7 +161,7 @@ class TemporaryResidenceRegistration(DossierLifecycle):
         return await self._run(self._decoded(submission))
 
 
-@workflow.defn(name=Procedure.TEMPORARY_RESIDENCE_EXTENSION.value)
+@workflow.defn(name=Procedure.TEMPORARY_RESIDENCE_EXTENSION.value, versioning_behavior=DOSSIER_VERSIONING)
 class TemporaryResidenceExtension(DossierLifecycle):
     """Gia hạn tạm trú — TTHC 1.002755."""
 
@@ -172,7 +172,7 @@ class TemporaryResidenceExtension(DossierLifecycle):
         return await self._run(self._decoded(submission))
 
 
-@workflow.defn(name=Procedure.TEMPORARY_RESIDENCE_DELETION.value)
+@workflow.defn(name=Procedure.TEMPORARY_RESIDENCE_DELETION.value, versioning_behavior=DOSSIER_VERSIONING)
 class TemporaryResidenceDeletion(_DeletionAfterNotice):
     """Xóa đăng ký tạm trú — TTHC 1.010028. Extra signal: ``citizen_filed(CitizenFiling)``."""
 
@@ -183,7 +183,7 @@ class TemporaryResidenceDeletion(_DeletionAfterNotice):
         return await self._run_after_notice(self._decoded(submission))
 
 
-@workflow.defn(name=Procedure.HOUSEHOLD_SEPARATION.value)
+@workflow.defn(name=Procedure.HOUSEHOLD_SEPARATION.value, versioning_behavior=DOSSIER_VERSIONING)
 class HouseholdSeparation(DossierLifecycle):
     """Tách hộ — TTHC 1.010038."""
 
@@ -194,7 +194,7 @@ class HouseholdSeparation(DossierLifecycle):
         return await self._run(self._decoded(submission))
 
 
-@workflow.defn(name=Procedure.RESIDENCE_INFO_ADJUSTMENT.value)
+@workflow.defn(name=Procedure.RESIDENCE_INFO_ADJUSTMENT.value, versioning_behavior=DOSSIER_VERSIONING)
 class ResidenceInfoAdjustment(DossierLifecycle):
     """Điều chỉnh thông tin về cư trú — TTHC 1.010039."""
 
@@ -205,7 +205,7 @@ class ResidenceInfoAdjustment(DossierLifecycle):
         return await self._run(self._decoded(submission))
 
 
-@workflow.defn(name=Procedure.RESIDENCE_DECLARATION.value)
+@workflow.defn(name=Procedure.RESIDENCE_DECLARATION.value, versioning_behavior=DOSSIER_VERSIONING)
 class ResidenceDeclaration(DossierLifecycle):
     """Khai báo thông tin về cư trú — TTHC 1.010040."""
 
@@ -216,7 +216,7 @@ class ResidenceDeclaration(DossierLifecycle):
         return await self._run(self._decoded(submission))
 
 
-@workflow.defn(name=Procedure.RESIDENCE_CONFIRMATION.value)
+@workflow.defn(name=Procedure.RESIDENCE_CONFIRMATION.value, versioning_behavior=DOSSIER_VERSIONING)
 class ResidenceConfirmation(DossierLifecycle):
     """Xác nhận thông tin về cư trú — TTHC 1.010041."""
 
@@ -227,7 +227,7 @@ class ResidenceConfirmation(DossierLifecycle):
         return await self._run(self._decoded(submission))
 
 
-@workflow.defn(name=Procedure.STAY_NOTIFICATION.value)
+@workflow.defn(name=Procedure.STAY_NOTIFICATION.value, versioning_behavior=DOSSIER_VERSIONING)
 class StayNotification(DossierLifecycle):
     """Thông báo lưu trú — TTHC 2.001159. Accepted at once: one activity checks and records; no officer, no fee."""
 
@@ -238,7 +238,7 @@ class StayNotification(DossierLifecycle):
         return await self._run(self._decoded(submission))
 
 
-@workflow.defn(name=Procedure.TEMPORARY_ABSENCE_DECLARATION.value)
+@workflow.defn(name=Procedure.TEMPORARY_ABSENCE_DECLARATION.value, versioning_behavior=DOSSIER_VERSIONING)
 class TemporaryAbsenceDeclaration(DossierLifecycle):
     """Khai báo tạm vắng — TTHC 1.003677."""
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, Field
 from temporalio import workflow
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import Priority, SearchAttributePair, TypedSearchAttributes, VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.identity import mask_personal_id
     from domain.kinds import Procedure
     from domain.models import DOSSIER_CODE_PATTERN, Boundary, DossierState, Refusal, TrailAction, TrailEntry
+    from domain.priority import BULK, fairness_key
     from domain.procedures.catalogue import field_errors
     from domain.procedures.stay_notification import StayNotificationSubmission
     from workflows.lifecycle import ACTIVITY_TIMEOUT, DURABLE_RETRY, PROCEDURE_KEY, UNIT_KEY
@@ -103,7 +104,16 @@ def register_search_attributes(key: StayRegisterKey) -> TypedSearchAttributes:
     ])
 
 
-@workflow.defn
+def register_priority(key: StayRegisterKey) -> Priority:
+    """Set by the starter: a register's tasks (and its batches, which inherit it) wait behind dossiers' under a
+    backlog, and establishments share their level fairly, so one hotel's evening list does not hold up another's."""
+    establishment = key.register_id.removeprefix("LT-").rsplit("-", 1)[0]  # unit and place digest
+    return Priority(priority_key=BULK, fairness_key=fairness_key(establishment))
+
+
+# Under Worker Versioning a register stays on the build that opened it: it lives a day and a half at most, so an
+# old build drains by itself, and a change to how batches are taken needs no patch for the registers in flight.
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class StayRegister:
     """Signals ``notify(StayNotificationSubmission as JSON)`` and ``notify_batch([...])`` (one establishment's
     notifications in one message); queries ``notification(code)`` and ``summary()``."""

@@ -58,7 +58,7 @@ from domain.models import (
 from domain.procedures.catalogue import field_errors, parse_submission
 from domain.procedures.deletion import CitizenFiling
 from domain.procedures.stay_notification import StayNotificationSubmission
-from workflows.lifecycle import DECISION_REFUSED, DossierLifecycle, initial_search_attributes
+from workflows.lifecycle import DECISION_REFUSED, DossierLifecycle, initial_search_attributes, start_priority
 from workflows.procedures import WORKFLOWS
 from workflows.stay_register import (
     RECEIVED_BATCH_BYTES,
@@ -67,6 +67,7 @@ from workflows.stay_register import (
     StayRegisterKey,
     encoded_size,
     register_key,
+    register_priority,
     register_search_attributes,
     uses_register,
 )
@@ -143,6 +144,7 @@ class DossierClient:
                 task_queue=self.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=initial_search_attributes(submission),
+                priority=start_priority(submission, datetime.now(UTC)),
             )
         except WorkflowAlreadyStartedError:
             return SubmitReceipt(dossier_code=submission.dossier_code, workflow_id=submission.dossier_code,
@@ -159,7 +161,7 @@ class DossierClient:
         handle = await self.client.start_workflow(
             StayRegister.run, key, id=key.register_id, task_queue=self.task_queue,
             start_signal="notify", start_signal_args=[submission.model_dump(mode="json")],
-            search_attributes=register_search_attributes(key),
+            search_attributes=register_search_attributes(key), priority=register_priority(key),
         )
         return SubmitReceipt(dossier_code=submission.dossier_code, workflow_id=handle.id,
                              run_id=handle.result_run_id, already_submitted=False)
@@ -196,7 +198,7 @@ class DossierClient:
                 handle = await self.client.start_workflow(
                     StayRegister.run, key, id=key.register_id, task_queue=self.task_queue,
                     start_signal="notify_batch", start_signal_args=[chunk],
-                    search_attributes=register_search_attributes(key),
+                    search_attributes=register_search_attributes(key), priority=register_priority(key),
                 )
                 run_id = handle.result_run_id
             return run_id

@@ -156,6 +156,10 @@ class Settings(BaseModel):
     # How long a dossier's waits last (the fee, a supplement, the reminder); tests, the demo and the harness shorten
     # them through the CUTRU_PAYMENT_*, CUTRU_SUPPLEMENT_TIMEOUT and CUTRU_REMINDER_FRACTION variables.
     processing: ProcessingOptions = Field(default_factory=ProcessingOptions)
+    # Worker Deployment Versioning (docs/production.md, rolling an upgrade): both set, the worker polls as this
+    # version of this deployment and takes only the tasks the server routes to it; neither, it is unversioned.
+    deployment_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,100}$")
+    build_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,100}$")
 
 
 # The variables envconfig reads (besides TEMPORAL_GRPC_META_*): what a tool that must not connect elsewhere scrubs.
@@ -180,6 +184,8 @@ _ENV = {
     "activity_task_pollers": "CUTRU_ACTIVITY_TASK_POLLERS",
     "database_pool_size": "CUTRU_DATABASE_POOL_SIZE",
     "event_loop": "CUTRU_EVENT_LOOP",
+    "deployment_name": "CUTRU_DEPLOYMENT_NAME",
+    "build_id": "CUTRU_BUILD_ID",
 }
 # ProcessingOptions fields: ISO 8601 durations (PT30S) and a fraction (0.25).
 _PROCESSING_ENV = {

@@ -10,10 +10,13 @@ from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, Field, ValidationError
+from temporalio.api.workflowservice.v1 import SetWorkerDeploymentCurrentVersionRequest
 from temporalio.client import Client, TLSConfig
+from temporalio.common import WorkerDeploymentVersion
 from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime
-from temporalio.worker import PollerBehaviorSimpleMaximum
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import PollerBehaviorSimpleMaximum, WorkerDeploymentConfig
 
 from cutru.platform.codec import data_converter, require_keyring
 from cutru.platform.config import ConfigError, Settings, TemporalToken
@@ -146,6 +149,46 @@ def worker_tuning(settings: Settings) -> dict[str, Any]:
     if settings.activity_task_pollers:
         options["activity_task_poller_behavior"] = PollerBehaviorSimpleMaximum(settings.activity_task_pollers)
     return {name: value for name, value in options.items() if value is not None}
+
+
+def deployment_version(settings: Settings) -> WorkerDeploymentVersion | None:
+    """The Worker Deployment Version this worker polls as (CUTRU_DEPLOYMENT_NAME and CUTRU_BUILD_ID), or None for
+    an unversioned worker; ConfigError when only one is set."""
+    if settings.deployment_name is None and settings.build_id is None:
+        return None
+    if settings.deployment_name is None or settings.build_id is None:
+        raise ConfigError("Set both CUTRU_DEPLOYMENT_NAME and CUTRU_BUILD_ID for a versioned worker, or neither.")
+    return WorkerDeploymentVersion(deployment_name=settings.deployment_name, build_id=settings.build_id)
+
+
+def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
+    """Worker Versioning on for a versioned worker. No default behaviour: every workflow type declares pinned or
+    auto-upgrade in its ``@workflow.defn``, and the SDK refuses to run one that does not."""
+    version = deployment_version(settings)
+    return WorkerDeploymentConfig(version=version, use_worker_versioning=True) if version else None
+
+
+# How often, and how long, set_current_version asks again while the server has not yet seen the version's workers
+# (a version exists once one of its workers has polled).
+SET_CURRENT_PAUSE = 1.0
+SET_CURRENT_ATTEMPTS = 30
+
+
+async def set_current_version(client: Client, version: WorkerDeploymentVersion) -> None:
+    """Make ``version`` its deployment's current one: new workflows, and auto-upgrade ones at their next task, go
+    to its workers; pinned ones stay where they are. What ``temporal worker deployment set-current-version`` does."""
+    request = SetWorkerDeploymentCurrentVersionRequest(
+        namespace=client.namespace, deployment_name=version.deployment_name, build_id=version.build_id,
+        identity=client.identity, ignore_missing_task_queues=False)
+    for attempt in range(SET_CURRENT_ATTEMPTS):
+        try:
+            await client.workflow_service.set_worker_deployment_current_version(request)
+            return
+        except RPCError as error:
+            unknown = error.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION)
+            if not unknown or attempt == SET_CURRENT_ATTEMPTS - 1:
+                raise
+        await asyncio.sleep(SET_CURRENT_PAUSE)
 
 
 T = TypeVar("T")

@@ -8,7 +8,8 @@ CUTRU_MAX_CONCURRENT_*, CUTRU_MAX_CACHED_WORKFLOWS, CUTRU_*_TASK_POLLERS, CUTRU_
 docs/benchmarks.md says what each was measured to do), and the dossiers' waits (CUTRU_PAYMENT_TIMEOUT,
 CUTRU_PAYMENT_POLL_INTERVAL, CUTRU_SUPPLEMENT_TIMEOUT, CUTRU_REMINDER_FRACTION; production's by default, shortened by
 tests and the demo), and the database sessions' bounds and role (CUTRU_DATABASE_*_TIMEOUT,
-CUTRU_DATABASE_KEEPALIVE_IDLE, CUTRU_DATABASE_ROLE; docs/reliability.md).
+CUTRU_DATABASE_KEEPALIVE_IDLE, CUTRU_DATABASE_ROLE; docs/reliability.md), and its Worker Deployment Version
+(CUTRU_DEPLOYMENT_NAME, CUTRU_BUILD_ID; unset: unversioned; ``--set-current`` makes it the current one).
 SIGTERM and SIGINT drain in-flight tasks and stop. ``cutru worker --check`` exits 0 when Temporal and
 PostgreSQL are reachable and both key rings are set (container health check).
 
@@ -29,11 +30,12 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 
 import asyncpg
 from pydantic import ValidationError
+from temporalio import workflow
 from temporalio.client import Client
 from temporalio.common import MetricMeter, WorkflowIDConflictPolicy
 from temporalio.worker import Worker
@@ -55,7 +57,14 @@ from cutru.platform.metrics import (
     prometheus_runtime,
 )
 from cutru.platform.signing import DecisionKeyError, DecisionKeyRing
-from cutru.platform.temporal import connect, run_worker_process, worker_tuning
+from cutru.platform.temporal import (
+    connect,
+    deployment_config,
+    deployment_version,
+    run_worker_process,
+    set_current_version,
+    worker_tuning,
+)
 from cutru.platform.warm import warm_up
 from workflows import decision_keys as workflow_keys
 from workflows.dispatch import OutboxDispatcher, dispatcher_id
@@ -77,13 +86,16 @@ def build_worker(
     gateway: PaymentGateway | None = None,
     decision_keys: DecisionKeyRing | None = None,
     outbox: Outbox | None = None,
+    workflows: Sequence[type] | None = None,
 ) -> Worker:
     """The worker for every procedure. Business metrics go to ``metrics``, by default to the meter of the runtime
     the client was connected with (a no-op meter when that runtime exports no metrics).
 
     ``decision_keys`` (by default CUTRU_DECISION_KEYS) verify officers' signed decisions; the client must encrypt
     payloads. Either missing: KeyConfigError or DecisionKeyError, nothing started. ``outbox`` delivers the
-    notifications and events (by default webhooks only: no e-mail, SMS or postal service is configured)."""
+    notifications and events (by default webhooks only: no e-mail, SMS or postal service is configured).
+    ``workflows`` replaces the workflow types (every procedure's, the dispatcher's, the draft's): another build's
+    code."""
     if not is_encrypted(client.data_converter):
         raise KeyConfigError("the worker's Temporal client does not encrypt payloads: connect it with "
                              "cutru.platform.codec.data_converter and the keys of CUTRU_PAYLOAD_KEYS")
@@ -97,10 +109,12 @@ def build_worker(
         verification_url=settings.verification_url,
     )
     role = settings.worker_role
+    versioning = deployment_config(settings)
+    types = [*ALL_WORKFLOWS, OutboxDispatcher, ResultDraft] if workflows is None else list(workflows)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[*ALL_WORKFLOWS, OutboxDispatcher, ResultDraft] if role != "activities" else [],
+        workflows=(types if versioning else [unversioned(t) for t in types]) if role != "activities" else [],
         workflow_runner=workflow_runner(),
         # A workflow-task process still runs the lifecycle's local steps (workflows/lifecycle.py, LOCAL_STEPS), so it
         # has the activities too, but polls for none of them.
@@ -109,8 +123,17 @@ def build_worker(
         no_remote_activities=role == "workflows",
         interceptors=[MetricsInterceptor(metrics or BusinessMetrics(client_metric_meter(client)))],
         graceful_shutdown_timeout=timedelta(seconds=10),
+        deployment_config=versioning,
         **worker_tuning(settings),
     )
+
+
+def unversioned(workflow_class: type) -> type:
+    """The same workflow type without its versioning behaviour, for a worker without a deployment version: the SDK
+    sends the behaviour its ``@workflow.defn`` declares, and the server refuses it from an unversioned worker."""
+    name = workflow._Definition.must_from_class(workflow_class).name
+    bare = type(workflow_class.__name__, (workflow_class,), {"__module__": workflow_class.__module__})
+    return workflow.defn(name=name)(bare)
 
 
 async def _no_session_reset(conn: asyncpg.Connection) -> None:
@@ -187,6 +210,9 @@ def configured_gateway(settings: Settings) -> GatewayFactory:
     return lambda pool: HttpPaymentGateway(pool, config)
 
 
+SET_CURRENT_HELP = ("once polling, make this worker's version (CUTRU_DEPLOYMENT_NAME, CUTRU_BUILD_ID) its "
+                    "deployment's current one: new dossiers and auto-upgrade workflows move to it")
+
 # The outbox's own variables (docs/notifications.md); the channels' are in activities.channels and activities.postal.
 PORTAL_URL_ENV = "CUTRU_PORTAL_URL"
 # The desk's public origin, which officers' messages link to (the API's variable), else the API's address.
@@ -244,8 +270,13 @@ async def start_dispatchers(client: Client, task_queue: str, channels: list[Outb
                                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
 
 
-async def run(settings: Settings, gateway: GatewayFactory | None = None) -> None:
+async def run(settings: Settings, gateway: GatewayFactory | None = None, *, set_current: bool = False) -> None:
+    """``set_current``: once polling, make this worker's deployment version the current one (the local stack's
+    rollout; production sets it as a step of its own, docs/runbook.md)."""
     require_keys()
+    version = deployment_version(settings)
+    if set_current and version is None:
+        raise SystemExit("cutru worker: --set-current needs CUTRU_DEPLOYMENT_NAME and CUTRU_BUILD_ID")
     log = get_logger(task_queue=settings.task_queue)
     runtime = prometheus_runtime(settings.metrics_port) if settings.metrics_port else None
     client = await connect(settings, runtime)
@@ -262,9 +293,12 @@ async def run(settings: Settings, gateway: GatewayFactory | None = None) -> None
     # Without an endpoint nobody reads the gauge, so the database is not queried for it.
     gauge = asyncio.create_task(OverdueGauge(pool, metrics).run()) if runtime else None
     log.info("worker started", temporal=settings.temporal_address, namespace=settings.namespace,
-             metrics_port=settings.metrics_port)
+             metrics_port=settings.metrics_port, build_id=settings.build_id)
     try:
         async with worker:
+            if set_current and version is not None:
+                await set_current_version(client, version)
+                log.info("current version set", deployment=version.deployment_name, build_id=version.build_id)
             await start_dispatchers(client, settings.task_queue, outbox.channels(),
                                     timedelta(seconds=float(os.environ.get(OUTBOX_POLL_ENV) or 1)))
             await stop.wait()
@@ -293,6 +327,7 @@ async def check(settings: Settings) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="exit 0 when Temporal and PostgreSQL are reachable")
+    parser.add_argument("--set-current", action="store_true", help=SET_CURRENT_HELP)
     args = parser.parse_args()
     if args.check:
         try:
@@ -309,7 +344,7 @@ def main() -> None:
     settings = load_settings()
     configure_logging(settings.log_level)
     forward_core_logs()
-    run_worker_process(run(settings), settings)
+    run_worker_process(run(settings, set_current=args.set_current), settings)
 
 
 if __name__ == "__main__":

@@ -210,9 +210,15 @@ def temporal_binary() -> str:
     return found
 
 
+# Task queue fairness (the dossiers' fairness keys: per police unit, per establishment) is off on a self-hosted
+# server until its dynamic configuration turns it on; priority keys work without it (docs/reliability.md).
+DEV_SERVER_DYNAMIC_CONFIG = ("--dynamic-config-value", "matching.enableFairness=true")
+
+
 def dev_server_args(db_file: Path | None, port: int, ui_port: int | None, namespace: str) -> list[str]:
     """Flags for ``temporal server start-dev``; without the WAL pragmas the file store is fsync-bound."""
-    args = ["--ip", "127.0.0.1", "--port", str(port), "--namespace", namespace, "--log-level", "warn"]
+    args = ["--ip", "127.0.0.1", "--port", str(port), "--namespace", namespace, "--log-level", "warn",
+            *DEV_SERVER_DYNAMIC_CONFIG]
     args += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
     if db_file is not None:
         args += ["--db-filename", str(db_file)]

@@ -225,7 +225,7 @@ def test_ratio_and_targets() -> None:
     verdicts = {check.target.split(" ")[0]: check.ok for check in report.targets}
     # The API's lines (HTTP receipt, dossiers through the API, stays through the API) are n/a when not run.
     assert verdicts == {"ratio": True, "stay": None, "submit-to-receipt": False, "worker": False, "HTTP": None,
-                        "dossiers": None}
+                        "dossiers": None, "urgent": None}
     assert _report(cutru_rate=10.0, floor_rate=30.0).targets[0].ok is False
     assert stats.ratio(_workload("c", 5.0), _workload("f", 0.0)) == 0.0
 
@@ -244,6 +244,27 @@ def test_api_targets_compare_with_the_direct_client_around_it() -> None:
     assert report.api.cpu_ms_per_workflow == {"worker": 200.0, "server": 100.0, "postgres": 10.0,  # type: ignore[union-attr]
                                               "driver": 5.0, "api": 5.0, "total": 320.0}
     assert "CPU ms per dossier, through the API: worker 200.0" in stats.format_report(report)
+
+
+def test_the_backlog_target_sets_urgent_dossiers_against_the_same_at_the_floods_priority() -> None:
+    submitted = {code: T0 for code in ("U0", "U1", "F0", "F1", "B0", "B1")}
+    closed = {"U0": at(5_000), "U1": at(6_000), "F0": at(20_000), "F1": at(22_000), "B0": at(9_000)}
+    backlog = stats.backlog(stats.TARGET_BACKLOG_FLOOD, 4, 1, submitted, closed, ["U0", "U1"], ["F0", "F1"],
+                            ["B0", "B1"], 50.0, [])
+    assert (backlog.urgent.p50, backlog.at_flood_priority.p50, backlog.flood_latency.count) == (5_500.0, 21_000.0, 1)
+    assert backlog.flood_drain_seconds == 9.0
+    report = _report(cutru_rate=27.0, floor_rate=30.0).model_copy(update={"backlog": backlog})
+
+    def verdict(measured: stats.Backlog) -> stats.TargetCheck:
+        [check] = [c for c in stats.check_targets(report.model_copy(update={"backlog": measured}))
+                   if c.target.startswith("urgent")]
+        return check
+
+    assert verdict(backlog).ok is True and verdict(backlog).measured.startswith("5.5 s at priority 1 vs 21.0 s at 4")
+    assert verdict(backlog.model_copy(update={"urgent": stats.summarize([12_000.0])})).ok is False
+    assert verdict(backlog.model_copy(update={"flood": stats.TARGET_BACKLOG_FLOOD - 1})).ok is None
+    assert "near-deadline dossiers at priority 1 5500" in stats.format_report(report.model_copy(
+        update={"backlog": backlog}))
 
 
 def test_speed_probe_times_a_fixed_loop() -> None:
