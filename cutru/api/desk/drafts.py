@@ -16,6 +16,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 from temporalio.client import WorkflowFailureError
+from temporalio.common import Priority
 from temporalio.service import RPCError
 
 from activities.contracts import DraftRequest
@@ -30,6 +31,7 @@ from cutru.platform.reads import Channel, record_reads
 from domain.documents import render
 from domain.kinds import DocumentKind, Procedure
 from domain.models import DossierState, DossierStatus, Signer
+from domain.priority import URGENT, fairness_key
 from domain.procedures.catalogue import PROCEDURES
 from workflows.drafts import ResultDraft, draft_id
 
@@ -79,7 +81,9 @@ async def draft_response(state: ApiState, principal: Principal, status: DossierS
     try:
         result = await state.dossiers.client.execute_workflow(
             ResultDraft.run, request, id=draft_id(code, uuid.uuid4().hex),
-            task_queue=state.dossiers.task_queue, execution_timeout=DRAFT_WAIT)
+            task_queue=state.dossiers.task_queue, execution_timeout=DRAFT_WAIT,
+            # An officer waits on the page: ahead of any backlog (docs/reliability.md, urgent work first).
+            priority=Priority(priority_key=URGENT, fairness_key=fairness_key(status.police_unit)))
     except (WorkflowFailureError, RPCError) as error:
         raise _UNAVAILABLE from error
     if result.refusals:
