@@ -31,6 +31,18 @@ from domain.procedures.deletion import DeletionDetails, PoliceNotice
 from domain.procedures.stay_notification import StayNotificationSubmission
 from domain.rulesets import DeadlineCase
 
+# ---- failures no retry mends ---------------------------------------------------------------------------------------
+
+# The types of the non-retryable ApplicationErrors activities raise (the lifecycle's retry policy names them too):
+# the dossier code belongs to another procedure or another workflow run (nothing is written for this one), and data
+# the database refuses by its constraints whatever the attempt (the dossier waits for an operator to close it).
+DOSSIER_CODE_TAKEN = "DossierCodeTaken"
+DATA_REFUSED = "DataRefused"
+# What binds a dossier code to its workflow (activities.runs): the first run's id, which a reset keeps and a new
+# workflow under the same id does not; None in requests scheduled before the binding existed.
+RUN_DOC = "the workflow's first run id: the dossier code belongs to it"
+
+
 # ---- the decision trail ------------------------------------------------------------------------------------------
 
 # The event key of the line that closes a dossier (its final state).
@@ -71,6 +83,7 @@ class NoticeServed(WritesTrail):
     """``record_notice``: a deletion dossier opened by a police notice enters the read model while it waits."""
 
     submission: Submission
+    run: str | None = Field(default=None, description=RUN_DOC)
     audit: tuple[AuditRecord, ...] = Field(default=(), description="trail entries not yet written")
 
     def trail_records(self) -> tuple[AuditRecord, ...]:
@@ -141,6 +154,7 @@ class IdentityCheck(WritesTrail):
 
     dossier: DossierHeader
     deadline: datetime | None
+    run: str | None = Field(default=None, description=RUN_DOC)
     audit: tuple[AuditRecord, ...] = Field(default=(), description="trail entries not yet written")
 
     def trail_records(self) -> tuple[AuditRecord, ...]:
@@ -188,6 +202,7 @@ class ImmediateCheck(WritesTrail):
     """``accept_immediately``: check and record at once; the trail entries so far are written with the outcome."""
 
     submission: Submission
+    run: str | None = Field(default=None, description=RUN_DOC)
     audit: tuple[AuditRecord, ...] = Field(default=(), description="trail entries not yet written")
 
     def trail_records(self) -> tuple[AuditRecord, ...]:
@@ -278,6 +293,7 @@ class CommitRequest(Boundary):
     """``commit_residence``: the approved dossier; the activity loads the facts its plan needs as the records stand."""
 
     submission: Submission
+    run: str | None = Field(default=None, description=RUN_DOC)
 
 
 class CommitResult(Boundary):
@@ -313,6 +329,7 @@ class DeliveryRequest(WritesTrail):
     final_state: DossierState
     result: DocumentRequest
     fee_paid_vnd: int = 0
+    run: str | None = Field(default=None, description=RUN_DOC)
     audit: tuple[AuditRecord, ...] = Field(default=(), description="trail entries not yet written, the closing last")
 
     def trail_records(self) -> tuple[AuditRecord, ...]:

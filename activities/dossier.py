@@ -1,14 +1,17 @@
 """The activities of the dossier lifecycle, owned by one object holding the worker's dependencies.
 
 Every activity is idempotent by dossier code (Temporal retries them): inserts use the dossier code as key and
-``ON CONFLICT DO NOTHING``; the read model (``dossiers``) is upserted. Business refusals are returned as data,
-not raised: a refused dossier is a normal outcome, not an activity failure.
+``ON CONFLICT DO NOTHING``; the read model (``dossiers``) is upserted. The code is the dossier's workflow's alone:
+the first activity that writes binds it and the ones that close or commit check it (``activities.runs``). Business
+refusals are returned as data, not raised: a refused dossier is a normal outcome, not an activity failure.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,10 +19,12 @@ from typing import Any
 import asyncpg
 import structlog
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from activities import delivery, facts, notices, records
+from activities import delivery, facts, notices, records, runs
 from activities.contracts import (
     CLOSING_KEY,
+    DATA_REFUSED,
     Acceptance,
     AuditBatch,
     AuditRecord,
@@ -155,8 +160,8 @@ _RECORD_ACCEPTED_STAYS = (
     " departure, reason, notified, late)"
     " WHERE g.code IN (SELECT dossier_code FROM claimed)),"
     " listed AS (INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name,"
-    " received_at, outcome_reason)"
-    " SELECT d.code, $2::text, 'completed', d.unit, d.applicant, d.name, d.received, NULL"
+    " received_at, outcome_reason, run_id)"
+    f" SELECT d.code, $2::text, 'completed', d.unit, d.applicant, d.name, d.received, NULL, '{runs.REGISTER}'"
     " FROM unnest($1::text[], $19::text[], $20::text[], $21::text[], $22::timestamptz[])"
     " AS d(code, unit, applicant, name, received) ON CONFLICT (dossier_code) DO NOTHING),"
     " closed AS (INSERT INTO audit_events (dossier_code, event_key, actor, action, details, at)"
@@ -181,8 +186,28 @@ def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
     return [[row[i] for row in rows] for i in range(width)]
 
 
+def _code_taken(code: str, reason: str) -> StayOutcome:
+    refusal = Refusal(code="dossier_code_taken", message=reason,
+                      message_vi=f"Mã hồ sơ {code} đã được dùng cho hồ sơ khác: hãy thông báo lại với mã hồ sơ mới.")
+    return StayOutcome(dossier_code=code, state=DossierState.REFUSED, refusals=(refusal,))
+
+
+@asynccontextmanager
+async def data_refused() -> AsyncIterator[None]:
+    """What the database refuses by its constraints or types is refused again at every attempt: non-retryable."""
+    try:
+        yield
+    except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as error:
+        raise ApplicationError(f"the database refuses the dossier's data: {error}", type=DATA_REFUSED,
+                               non_retryable=True) from error
+
+
 def _recorded_stay(row: Any) -> StayOutcome:
-    """The outcome of a stay notification recorded by an earlier attempt, from the read model and audit row."""
+    """The outcome of a stay notification recorded by an earlier attempt, from the read model and audit row; a code
+    of another procedure's dossier or workflow is refused."""
+    if not runs.owned_by(STAY_SPEC.procedure.value, runs.REGISTER, row["procedure"], row["run_id"]):
+        return _code_taken(row["dossier_code"], runs.taken(row["dossier_code"], STAY_SPEC.procedure.value,
+                                                           row["procedure"], row["run_id"]).message)
     details = json.loads(row["details"]) if row["details"] else {}
     codes, reasons = details.get("refusals", []), details.get("reasons", [])
     reasons_vi = details.get("reasons_vi") or [""] * len(codes)  # absent from rows recorded before it existed
@@ -214,18 +239,19 @@ class DossierActivities:
         # The person lookup rides in the same statement: a data-modifying WITH runs to completion whatever the
         # query after it reads.
         async with self._pool.acquire() as conn:
+            await runs.bind(conn, s.dossier_code, s.procedure.value, check.run)
             row = await conn.fetchrow(
                 f"WITH received AS ({_AUDIT_ROWS}), opened AS ("
                 " INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name,"
-                " received_at, deadline, channel, filed_by)"
-                " VALUES ($1, $7, 'received', $8, $9, $10, $11, $12, $13, $14)"
+                " received_at, deadline, channel, filed_by, run_id)"
+                " VALUES ($1, $7, 'received', $8, $9, $10, $11, $12, $13, $14, $18)"
                 # A police notice's dossier, listed while it waited, opens now: its legal receipt is the opening.
                 " ON CONFLICT (dossier_code) DO UPDATE SET status = 'received', received_at = EXCLUDED.received_at,"
                 " channel = EXCLUDED.channel, filed_by = EXCLUDED.filed_by,"
                 " updated_at = now() WHERE dossiers.status = 'awaiting_filing'), " + _CONTACT + _PERSON,
                 s.dossier_code, *_audit_rows(records), datetime.now(UTC),
                 s.procedure.value, s.police_unit, s.applicant.personal_id, s.applicant.full_name, s.received_at,
-                check.deadline, s.channel, s.filed_by, s.contact.channel, s.contact.email, s.contact.phone,
+                check.deadline, s.channel, s.filed_by, s.contact.channel, s.contact.email, s.contact.phone, check.run,
             )
             await self._apply_changes(conn, records)
             person = facts.person_of(row)
@@ -239,12 +265,13 @@ class DossierActivities:
         filing window runs, with the notice in the audit trail."""
         s = notice.submission
         async with self._pool.acquire() as conn:
+            await runs.bind(conn, s.dossier_code, s.procedure.value, notice.run)
             await conn.execute(
                 "INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name,"
-                " received_at) VALUES ($1, $2, 'awaiting_filing', $3, $4, $5, $6)"
+                " received_at, run_id) VALUES ($1, $2, 'awaiting_filing', $3, $4, $5, $6, $7)"
                 " ON CONFLICT (dossier_code) DO NOTHING",
                 s.dossier_code, s.procedure.value, s.police_unit, s.applicant.personal_id, s.applicant.full_name,
-                s.received_at,
+                s.received_at, notice.run,
             )
             await self._write_audit(conn, notice.trail_records())
         _log(step="notice")
@@ -289,8 +316,10 @@ class DossierActivities:
     async def accept_immediately(self, check: ImmediateCheck) -> ImmediateResult:
         """Procedures accepted at once (stay notification): check and record in one transaction, with the trail
         entries so far."""
+        s = check.submission
         async with self._pool.acquire() as conn:
-            result = await self._accept_at_once(conn, check.submission, check.trail_records())
+            await runs.bind(conn, s.dossier_code, s.procedure.value, check.run)
+            result = await self._accept_at_once(conn, s, check.trail_records(), run=check.run)
         _log(step="accept_immediately", refused=len(result.refusals))
         return result
 
@@ -302,7 +331,8 @@ class DossierActivities:
         codes = [s.dossier_code for s in batch.notifications]
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
-                "SELECT d.dossier_code, d.status, a.details FROM dossiers d LEFT JOIN audit_events a"
+                "SELECT d.dossier_code, d.status, d.procedure, d.run_id, a.details FROM dossiers d"
+                " LEFT JOIN audit_events a"
                 " ON a.dossier_code = d.dossier_code AND a.event_key = $2"
                 " WHERE d.dossier_code = ANY($1::text[])",
                 codes, CLOSING_KEY,
@@ -314,7 +344,11 @@ class DossierActivities:
             for submission in batch.notifications:
                 outcome = recorded.get(submission.dossier_code)
                 if outcome is None:
-                    result = await self._accept_at_once(conn, submission)
+                    try:
+                        result = await self._accept_at_once(conn, submission, run=runs.REGISTER)
+                    except ApplicationError as error:  # the code became another procedure's meanwhile
+                        outcomes.append(_code_taken(submission.dossier_code, error.message))
+                        continue
                     state = DossierState.REFUSED if result.refusals else DossierState.COMPLETED
                     outcome = StayOutcome(dossier_code=submission.dossier_code, state=state, refusals=result.refusals,
                                           documents=result.documents)
@@ -372,8 +406,8 @@ class DossierActivities:
         return {s.dossier_code: StayOutcome(dossier_code=s.dossier_code, state=DossierState.COMPLETED)
                 for s, _, _ in accepted}
 
-    async def _accept_at_once(self, conn: asyncpg.Connection, s: Any,
-                              audit: tuple[AuditRecord, ...] = ()) -> ImmediateResult:
+    async def _accept_at_once(self, conn: asyncpg.Connection, s: Any, audit: tuple[AuditRecord, ...] = (), *,
+                              run: str | None) -> ImmediateResult:
         async with conn.transaction():
             await self._write_audit(conn, audit)
             applicant = await facts.person(conn, s.applicant.personal_id)
@@ -388,11 +422,11 @@ class DossierActivities:
             # Straight to the final status: the read model lists every dossier, stays included.
             await conn.execute(
                 "INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name,"
-                " received_at, outcome_reason, channel, filed_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                " ON CONFLICT (dossier_code) DO NOTHING",
+                " received_at, outcome_reason, channel, filed_by, run_id)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (dossier_code) DO NOTHING",
                 s.dossier_code, s.procedure.value, state, s.police_unit, s.applicant.personal_id,
                 s.applicant.full_name, s.received_at, "; ".join(r.message for r in refusals) or None, s.channel,
-                s.filed_by,
+                s.filed_by, run,
             )
             await self._audit(conn, s.dossier_code, CLOSING_KEY, "system", state,
                               {"channel": s.channel, "refusals": [r.code for r in refusals],
@@ -506,15 +540,17 @@ class DossierActivities:
 
     @activity.defn
     async def commit_residence(self, request: CommitRequest) -> CommitResult:
-        code = request.submission.dossier_code
-        async with self._pool.acquire() as conn:
+        s = request.submission
+        async with self._pool.acquire() as conn, data_refused():
+            await runs.bind(conn, s.dossier_code, s.procedure.value, request.run)
             try:
-                summary, before = await records.commit(conn, request.submission, status=DossierState.RECORDING.value)
+                summary, before = await records.commit(conn, s, status=DossierState.RECORDING.value)
             except records.StaleFacts as stale:
                 _log(step="commit", refused=len(stale.refusals))
-                return CommitResult(dossier_code=code, summary={}, already_committed=False, refusals=stale.refusals)
+                return CommitResult(dossier_code=s.dossier_code, summary={}, already_committed=False,
+                                    refusals=stale.refusals)
         _log(step="commit", already_committed=before)
-        return CommitResult(dossier_code=code, summary=summary, already_committed=before)
+        return CommitResult(dossier_code=s.dossier_code, summary=summary, already_committed=before)
 
     @activity.defn
     async def deliver_result(self, request: DeliveryRequest) -> DeliveryReceipt:
@@ -524,7 +560,8 @@ class DossierActivities:
         # once (its row), so a retry after a crash between them completes them; BEGIN/COMMIT are two round trips.
         closing = request.closing()
         opening = request.opening()
-        async with self._pool.acquire() as conn:
+        async with self._pool.acquire() as conn, data_refused():
+            await runs.bind(conn, result.dossier_code, result.procedure.value, request.run)
             # The opening entries, and what the delivery reads first, in one statement.
             found = await conn.fetchrow(_OPEN_DELIVERY,
                                         result.dossier_code, *_audit_rows(opening), datetime.now(UTC))

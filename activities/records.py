@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from temporalio import activity
 
+from activities import runs
 from activities.facts import APPLICANT_SQL, applicant_args, load_facts, records_of
 from domain.calendar import local_date
 from domain.facts import HouseholdFacts
@@ -303,8 +304,11 @@ async def commit(
         else:
             claimed = await conn.fetchval(_CLAIM, code, spec.procedure.value, status)
         if claimed is None:
-            stored = await conn.fetchval("SELECT summary FROM residence_changes WHERE dossier_code = $1", code)
-            return json.loads(stored), True
+            stored = await conn.fetchrow("SELECT summary, procedure FROM residence_changes WHERE dossier_code = $1",
+                                         code)
+            if stored["procedure"] != spec.procedure.value:  # never "already committed" for another's commit
+                raise runs.taken(code, spec.procedure.value, stored["procedure"], None)
+            return json.loads(stored["summary"]), True
         if facts is None:
             # No applicant found: load_facts looks again and refuses, as it always has.
             facts = await load_facts(conn, submission, row if row["personal_id"] is not None else None)

@@ -47,6 +47,7 @@ from activities.payment import (
 from cutru.api import serve as api_server
 from cutru.api.app import openapi_stale, write_openapi
 from cutru.api.client import ApiClient, ApiError, ApiUnreachable, LoginError, token_from_env
+from cutru.api.views import ClosureRequest
 from cutru.clients import audit, exit_now, rules, schemas
 from cutru.clients.client import DossierClient, SubmissionRejected, check_submission
 from cutru.clients.officer import DecisionRequest, QueueItem, ReassignmentRequest
@@ -490,6 +491,14 @@ async def _audit_export(session: Session, args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------- the operator's
 
 
+async def _close(session: Session, args: argparse.Namespace) -> int:
+    """Through the API, as the operator the token names (role ``operator``)."""
+    receipt = await (await session.api()).close(args.code, ClosureRequest(reason=args.reason),
+                                                 idempotency_key=args.idempotency_key)
+    emit(args, receipt, f"{receipt.dossier_code}: {receipt.state.value} by {receipt.closed_by}: {receipt.reason}")
+    return OK
+
+
 async def _migrate(session: Session, args: argparse.Namespace) -> int:
     url = args.database_url or session.settings.database_url
     try:
@@ -736,6 +745,12 @@ def _operator_commands(commands: Any) -> None:
                                   api_server.command))
     _add(commands, "schemas", "regenerate the JSON Schemas and openapi.json in schemas/", _schemas).add_argument(
         "--check", action="store_true", help="exit 1 when the committed files are stale")
+    close = _add(commands, "close", "end a dossier that cannot proceed, with a reason: it ends cancelled "
+                                    "(through the API, an operator's token; docs/reliability.md)", _async(_close))
+    close.add_argument("code")
+    close.add_argument("--reason", required=True, help="why: in the dossier's trail, the audit table and its status")
+    close.add_argument("--idempotency-key", metavar="KEY",
+                       help="the same key sent again is answered as the first time, never acted on twice")
     _add(commands, "migrate", "apply pending database migrations", _async(_migrate)).add_argument(
         "--database-url", help="defaults to DATABASE_URL")
     files = _add(commands, "attachments", "the attachment store (docs/attachments.md)")

@@ -1,5 +1,5 @@
-"""Signed envelopes: how an officer's decision, a supervisor's reassignment or a head's sign-off proves it came
-through the cutru API.
+"""Signed envelopes: how an officer's decision, a supervisor's reassignment, a head's sign-off or an operator's
+closure proves it came through the cutru API.
 
 The API checks the caller's token and the officer's status and unit against the database, then signs the message
 with a key only the API and the workers hold (HMAC-SHA256). The workflow's validators verify the signature, the
@@ -19,16 +19,16 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from domain.models import OfficerDecision, Reassignment, SignOff
+from domain.models import Closure, OfficerDecision, Reassignment, SignOff
 
 # The API's clock and the workflow's may differ a little; a signature from further in the future is refused.
 CLOCK_SKEW = timedelta(minutes=1)
 # How old a signed message may be when the workflow takes it (the API sends it at once).
 MAX_AGE = timedelta(minutes=5)
 
-Signed = TypeVar("Signed", OfficerDecision, Reassignment, SignOff)
-Envelope = OfficerDecision | Reassignment | SignOff
-_WHAT = {OfficerDecision: "decision", Reassignment: "reassignment", SignOff: "sign-off"}
+Signed = TypeVar("Signed", OfficerDecision, Reassignment, SignOff, Closure)
+Envelope = OfficerDecision | Reassignment | SignOff | Closure
+_WHAT = {OfficerDecision: "decision", Reassignment: "reassignment", SignOff: "sign-off", Closure: "closure"}
 
 
 def canonical_bytes(message: Envelope) -> bytes:
@@ -73,6 +73,12 @@ def sign_sign_off(s: SignOff, *, dossier_code: str, signed_at: datetime, token_i
                   key: bytes) -> SignOff:
     """The sign-off signed for ``dossier_code`` (the API, after checking the signer against the roster)."""
     return _sign(s, dossier_code=dossier_code, signed_at=signed_at, token_id=token_id, key_id=key_id, key=key)
+
+
+def sign_closure(c: Closure, *, dossier_code: str, signed_at: datetime, token_id: str, key_id: str,
+                 key: bytes) -> Closure:
+    """The closure signed for ``dossier_code`` (the API, after checking the operator's token)."""
+    return _sign(c, dossier_code=dossier_code, signed_at=signed_at, token_id=token_id, key_id=key_id, key=key)
 
 
 def signature_problem(message: Envelope, *, dossier_code: str, now: datetime,

@@ -199,6 +199,9 @@ class ProcessingOptions(Boundary):
                                              le=timedelta(days=1))
     supplement_timeout: timedelta = Field(default=timedelta(days=30), gt=timedelta(0), le=timedelta(days=90))
     reminder_fraction: float = Field(default=0.25, gt=0, lt=1, description="remind when this part of time is left")
+    # How many messages (signals and accepted updates) a dossier takes into its history before it takes only those
+    # that move it on (docs/reliability.md, message budget): a refused message costs about ten history events.
+    message_budget: int = Field(default=1000, ge=1, le=4000)
 
     @model_validator(mode="after")
     def _bounded_polling(self) -> ProcessingOptions:
@@ -478,6 +481,14 @@ class SignOff(SignedEnvelope):
         return self
 
 
+class Closure(SignedEnvelope):
+    """Update ``close``: an operator ends a dossier that cannot proceed (a step failing for good, a dossier opened
+    in error); it ends cancelled, the reason in its trail and the audit table."""
+
+    operator_id: str = Field(min_length=1, max_length=200, description="the operator, as their token names them")
+    reason: str = Field(min_length=1, max_length=1000)
+
+
 class SignOffReceipt(Boundary):
     """Result of the ``sign_off`` update."""
 
@@ -539,6 +550,9 @@ class TrailAction(StrEnum):
     WITHDRAWAL_REFUSED = "withdrawal_refused"
     FILING_REFUSED = "filing_refused"  # a ``citizen_filed`` naming no filing of the notified person
     STAY_NOTIFIED = "stay_notified"  # a stay register took a notification
+    # The dossier's message budget is spent: from here on it drops, unrecorded, the messages that do not move it on.
+    MESSAGES_REFUSED = "messages_refused"
+    STEP_FAILED = "step_failed"  # a step failed in a way no retry mends: the dossier waits for an operator
     # The closing lines: the dossier's final state.
     COMPLETED = "completed"
     REFUSED = "refused"

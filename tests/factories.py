@@ -524,13 +524,14 @@ def household_facts(head: PersonRow, *members: dict[str, Any], owner_id: str | N
 
 
 @asynccontextmanager
-async def procedure_desk(database_url: str, pool: asyncpg.Pool, document_dir: Path) -> AsyncIterator[Desk]:
+async def procedure_desk(database_url: str, pool: asyncpg.Pool, document_dir: Path,
+                         processing: ProcessingOptions = FAST) -> AsyncIterator[Desk]:
     """A time-skipping server and a real worker (``worker.build_worker``) on a fresh task queue, for one module."""
     from worker import build_worker  # the worker module wires every workflow and activity, as in production
 
     async with time_skipping_env() as env:
         settings = Settings(task_queue=f"tq-{uuid.uuid4().hex[:8]}", database_url=database_url,
-                            document_dir=document_dir, processing=FAST)
+                            document_dir=document_dir, processing=processing)
         # Awaiting a result must not skip time: the test server then jumps to its farthest timer (the 10-year
         # default run timeout), ten years per result. Time moves only when a test says so (``Desk.sleep``).
         with env.auto_time_skipping_disabled():

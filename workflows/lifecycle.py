@@ -14,7 +14,14 @@ Messages (every procedure):
 - update ``reassign(Reassignment) -> DossierStatus`` — the unit's supervisor moves the dossier to another officer.
 - update ``sign_off(SignOff) -> SignOffReceipt`` — the unit head (or an authorised deputy) signs an officer's
   proposal or returns it; validated before it enters history.
+- update ``close(Closure) -> DossierStatus`` — an operator ends a dossier that cannot proceed, with a reason: it ends
+  cancelled wherever it waited (a fee requested is cancelled at the gateway); validated before it enters history.
 - query ``status() -> DossierStatus``.
+
+Each message counts against the dossier's message budget (``ProcessingOptions.message_budget``); past it, the signals
+that would not move the dossier on are dropped unrecorded and ``reassign`` is refused (docs/reliability.md). A step
+that fails for good (a non-retryable activity error) is recorded and the dossier waits for an operator's ``close``;
+a cancelled workflow closes its dossier the same way.
 
 For the procedures whose results the unit head signs (``domain.rulesets.SignOffRules``), an officer's approval is a
 proposal: the dossier waits in ``awaiting_sign_off`` (the legal clock running, reminders and escalation as for a
@@ -27,7 +34,8 @@ checking the caller's token and the officer against the database; the workers ve
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -43,7 +51,7 @@ from temporalio.common import (
     TypedSearchAttributes,
     VersioningBehavior,
 )
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
@@ -51,6 +59,8 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.checks import EnvelopeCheck, MessageChecks, Verdict
     from activities.contracts import (
+        DATA_REFUSED,
+        DOSSIER_CODE_TAKEN,
         Acceptance,
         AuditBatch,
         CalendarRead,
@@ -75,6 +85,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.kinds import DocumentKind, Procedure
     from domain.models import (
         ChecklistEntry,
+        Closure,
         DecisionKind,
         DecisionReceipt,
         DossierOutcome,
@@ -131,9 +142,12 @@ def start_priority(submission: Any, now: datetime) -> Priority:
 # goes behind workflow.patched with the recorded histories replayed by the suite (docs/production.md).
 DOSSIER_VERSIONING = VersioningBehavior.AUTO_UPGRADE
 
-# Database and delivery hiccups are retried for as long as it takes: a dossier must never fail on them.
+# Database and delivery hiccups are retried for as long as it takes: a dossier must never fail on them. What no
+# retry mends is not retried: the activities' own non-retryable types, and input or stored data that does not
+# validate (pydantic's ValidationError, the same at every attempt).
 DURABLE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=1)
+    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=1),
+    non_retryable_error_types=[DOSSIER_CODE_TAKEN, DATA_REFUSED, "ValidationError"],
 )
 # Every activity is a few database round trips; a worker that dies mid-activity is noticed after this.
 ACTIVITY_TIMEOUT = timedelta(seconds=10)
@@ -154,6 +168,13 @@ LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coeffic
 DECISION_REFUSED = "DecisionRefused"
 REASSIGNMENT_REFUSED = "ReassignmentRefused"
 SIGN_OFF_REFUSED = "SignOffRefused"
+CLOSE_REFUSED = "CloseRefused"
+# Past the message budget, the signals that do not move a dossier on are dropped unrecorded, the budget's end recorded
+# once (workflow.patched id: a history from before replays every message as it was taken).
+MESSAGE_BUDGET = "message-budget"
+# An operator's ``close``, a step failing for good and the workflow's cancellation end the dossier cancelled with the
+# reason in its trail (workflow.patched id: a history cancelled before it replays as a cancelled workflow).
+CLOSE_WITH_REASON = "close-with-reason"
 # An officer's approval becomes a proposal the unit head signs, for the procedures the rule data names
 # (workflow.patched id: dossiers approved before it completed on the officer's approval alone, and replay so).
 HEAD_SIGN_OFF = "head-sign-off"
@@ -196,6 +217,11 @@ class DossierLifecycle:
         self._used_tokens: set[str] = set()
         # Opened by a police notice (the deletions' ex officio path): nobody can withdraw it.
         self._opened_by_police = False
+        # Messages taken into the history (signals, accepted updates), against the budget.
+        self._messages = 0
+        self._budget_spent = False
+        # The fee's order once the gateway made it: an operator's close cancels it.
+        self._order: PaymentOrder | None = None
 
     # ---- queries and messages ------------------------------------------------------------------------------
 
@@ -210,7 +236,7 @@ class DossierLifecycle:
     def _decision_problem(self, decision: OfficerDecision) -> str | None:
         """Why this decision cannot be taken now, or None. Shared by the update validator and the signal."""
         p = self._progress
-        if p.state != DossierState.AWAITING_DECISION or not p.inbox.open_for_decision:
+        if p.state != DossierState.AWAITING_DECISION or not p.inbox.open_for_decision or p.inbox.closure:
             return f"dossier {p.code} is {p.state.value}, not waiting for an officer's decision"
         officer = p.roster.officer(decision.officer_id) if p.roster else None
         if officer is None:
@@ -219,26 +245,27 @@ class DossierLifecycle:
             return f"officer {decision.officer_id} is inactive and cannot decide"
         return None
 
-    def _envelope_problem(self, message: OfficerDecision | Reassignment | SignOff) -> str | None:
+    def _envelope_problem(self, message: OfficerDecision | Reassignment | SignOff | Closure) -> str | None:
         """Why the message's envelope is not to be trusted (validators only: they do not run on replay, so the
         worker's keys and clock cannot make a replay take another turn)."""
-        if not isinstance(message, OfficerDecision | Reassignment | SignOff):  # JSON null decodes to None
+        if not isinstance(message, OfficerDecision | Reassignment | SignOff | Closure):  # JSON null decodes to None
             return "no message"
         problem = signature_problem(message, dossier_code=self._progress.code, now=workflow.now(),
                                     keys=decision_keys.current(), max_age=MAX_AGE)
         return problem or self._token_problem(message)
 
-    def _token_problem(self, message: OfficerDecision | Reassignment | SignOff) -> str | None:
+    def _token_problem(self, message: OfficerDecision | Reassignment | SignOff | Closure) -> str | None:
         if message.token_id in self._used_tokens:
             return f"token {message.token_id} was already used on dossier {self._progress.code}: sign a new request"
         return None
 
-    def _take_token(self, message: OfficerDecision | Reassignment | SignOff) -> None:
+    def _take_token(self, message: OfficerDecision | Reassignment | SignOff | Closure) -> None:
         if message.token_id is not None:
             self._used_tokens.add(message.token_id)
 
     @workflow.update
     async def decide(self, decision: OfficerDecision) -> DecisionReceipt:
+        self._messages += 1
         self._accept(decision)
         return DecisionReceipt(dossier_code=self._progress.code, accepted=True, state=self._progress.state)
 
@@ -251,6 +278,7 @@ class DossierLifecycle:
 
     @workflow.update
     async def sign_off(self, sign_off: SignOff) -> SignOffReceipt:
+        self._messages += 1
         self._take_token(sign_off)
         self._progress.inbox.sign_off = sign_off
         self._progress.inbox.open_for_sign_off = False
@@ -267,7 +295,7 @@ class DossierLifecycle:
         here, that it is this dossier's unit, a proposal waits, and the signer is not the one who proposed it."""
         p = self._progress
         signer = sign_off.signer
-        if p.state != DossierState.AWAITING_SIGN_OFF or not p.inbox.open_for_sign_off:
+        if p.state != DossierState.AWAITING_SIGN_OFF or not p.inbox.open_for_sign_off or p.inbox.closure:
             return f"dossier {p.code} is {p.state.value}, not waiting for the head's sign-off"
         if signer.unit_code != p.unit:
             return f"{signer.officer_id} is of {signer.unit_code}, not of {p.unit}, the unit handling {p.code}"
@@ -279,6 +307,7 @@ class DossierLifecycle:
     @workflow.update
     async def reassign(self, reassignment: Reassignment) -> DossierStatus:
         p = self._progress
+        self._messages += 1
         self._take_token(reassignment)
         assert p.roster is not None
         p.roster = p.roster.model_copy(update={"assigned_officer": reassignment.officer_id})
@@ -290,7 +319,8 @@ class DossierLifecycle:
 
     @reassign.validator
     def _validate_reassign(self, reassignment: Reassignment) -> None:
-        problem = self._envelope_problem(reassignment) or self._reassignment_problem(reassignment)
+        problem = self._envelope_problem(reassignment) or self._budget_problem() \
+            or self._reassignment_problem(reassignment)
         if problem:
             raise ApplicationError(problem, type=REASSIGNMENT_REFUSED, non_retryable=True)
 
@@ -310,6 +340,10 @@ class DossierLifecycle:
 
     @workflow.signal
     async def officer_decision(self, raw: dict[str, Any]) -> None:
+        self._messages += 1
+        if self._over_budget():  # past the budget a decision comes by the ``decide`` update only
+            await self._flush()
+            return
         # The signal takes raw JSON so that a malformed one is recorded as refused instead of failing the task.
         try:
             decision = OfficerDecision.model_validate(raw)
@@ -338,6 +372,7 @@ class DossierLifecycle:
     @workflow.signal
     def supplement(self, supplement: Supplement) -> None:
         p = self._progress
+        self._messages += 1  # taken or not, it adds nothing to the history but itself: never dropped for the budget
         if p.state != DossierState.AWAITING_SUPPLEMENT:
             return
         if p.checklist:
@@ -347,17 +382,24 @@ class DossierLifecycle:
 
     @workflow.signal
     def payment_confirmed(self, confirmation: PaymentConfirmation) -> None:
+        self._messages += 1
+        if self._over_budget():  # the fee poll finds the payment all the same
+            return
         self._progress.inbox.payment = confirmation
 
     @workflow.signal
     async def withdraw(self, withdrawal: Withdrawal) -> None:
+        self._messages += 1
         state = self._progress.state
-        if state.final or state in (DossierState.RECORDING, DossierState.DELIVERING):
+        if state.final or state in (DossierState.RECORDING, DossierState.DELIVERING) or self._progress.inbox.closure:
             return
         if workflow.patched(CHECKED_WITHDRAWAL):
             if not isinstance(withdrawal, Withdrawal):  # JSON null decodes to None: nothing to take
                 return
             problem = self._withdrawal_problem(withdrawal)
+            if problem and self._over_budget():
+                await self._flush()
+                return
             if problem:
                 self._record(withdrawal.applicant_id or "signal", TrailAction.WITHDRAWAL_REFUSED, problem)
                 await self._flush()
@@ -377,7 +419,108 @@ class DossierLifecycle:
             return "only the dossier's applicant can withdraw it"
         return None
 
+    def _over_budget(self) -> bool:
+        """For a message that would not move the dossier on: whether to drop it, the budget being spent. The first
+        one dropped records the budget's end (written with the next flush)."""
+        budget = self._progress.processing.message_budget
+        if self._messages <= budget or not workflow.patched(MESSAGE_BUDGET):
+            return False
+        if not self._budget_spent:
+            self._budget_spent = True
+            self._record("system", TrailAction.MESSAGES_REFUSED,
+                         f"{budget} messages taken: from here on only those that move the dossier on are taken")
+        return True
+
+    def _budget_problem(self) -> str | None:
+        budget = self._progress.processing.message_budget
+        if self._messages >= budget:
+            return (f"dossier {self._progress.code} has taken its {budget} messages: it takes only those that move "
+                    "it on (a decision, a sign-off, an operator's close)")
+        return None
+
+    @workflow.update
+    async def close(self, closure: Closure) -> DossierStatus:
+        self._messages += 1
+        self._take_token(closure)
+        self._progress.inbox.closure = closure
+        await workflow.wait_condition(lambda: self._progress.state.final)
+        return self.status()
+
+    @close.validator
+    def _validate_close(self, closure: Closure) -> None:
+        problem = self._envelope_problem(closure) or self._closure_problem()
+        if problem:
+            raise ApplicationError(problem, type=CLOSE_REFUSED, non_retryable=True)
+
+    def _closure_problem(self) -> str | None:
+        """A dossier closes where it rests (waiting for someone) or once a step failed for good; never in the
+        middle of a step, whose effects would then be half made."""
+        p = self._progress
+        if p.state.final:
+            return f"dossier {p.code} is already {p.state.value}"
+        if p.inbox.closure is not None:
+            return f"dossier {p.code} is already being closed"
+        if p.failed_step is None and not self._resting():
+            return (f"dossier {p.code} is {p.state.value}, between two steps: close it when it waits again (in a "
+                    "moment), or once a step has failed")
+        return None
+
+    def _resting(self) -> bool:
+        p, inbox = self._progress, self._progress.inbox
+        match p.state:
+            case DossierState.AWAITING_DECISION:
+                return inbox.open_for_decision and inbox.decision is None and inbox.withdrawal is None
+            case DossierState.AWAITING_SIGN_OFF:
+                return inbox.open_for_sign_off and inbox.sign_off is None and inbox.withdrawal is None
+            case DossierState.AWAITING_SUPPLEMENT:
+                return inbox.supplement is None and not p.checklist_complete and inbox.withdrawal is None
+            case DossierState.AWAITING_PAYMENT:
+                return inbox.withdrawal is None
+            case DossierState.AWAITING_FILING:
+                return inbox.citizen_filing is None
+        return False
+
     # ---- the lifecycle -------------------------------------------------------------------------------------
+
+    async def _closable(self, body: Coroutine[Any, Any, DossierOutcome]) -> DossierOutcome:
+        """The lifecycle, ended early by an operator's ``close`` or by the workflow's cancellation."""
+        lifecycle = asyncio.create_task(body)
+        p = self._progress
+        try:
+            await workflow.wait_condition(lambda: lifecycle.done() or p.inbox.closure is not None)
+        except asyncio.CancelledError:
+            if lifecycle.done() or not workflow.patched(CLOSE_WITH_REASON):
+                await self._stop(lifecycle)
+                raise
+            return await self._close(lifecycle, "system", "the workflow was cancelled (Temporal cancellation)")
+        if lifecycle.done():
+            return lifecycle.result()
+        closure = p.inbox.closure
+        assert closure is not None
+        return await self._close(lifecycle, closure.operator_id, closure.reason)
+
+    @staticmethod
+    async def _stop(lifecycle: asyncio.Task[DossierOutcome]) -> None:
+        lifecycle.cancel()
+        try:
+            await lifecycle
+        except asyncio.CancelledError:
+            pass
+
+    async def _close(self, lifecycle: asyncio.Task[DossierOutcome], actor: str, reason: str) -> DossierOutcome:
+        """Stop the lifecycle where it waits and end the dossier cancelled with the reason; a fee requested is
+        cancelled at the gateway, or, paid already, recorded as to be refunded."""
+        p = self._progress
+        waiting_for_fee = p.state == DossierState.AWAITING_PAYMENT
+        await self._stop(lifecycle)
+        detail = f"closed: {reason}"
+        if waiting_for_fee and self._order is not None:
+            order: PaymentOrder = await self._act(DossierActivities.cancel_payment, self._order)
+            if order.status == "paid":
+                detail += f"; the fee of {order.amount_vnd} VND was paid (order {order.order_id}) and is to be refunded"
+        refusal = Refusal(code="closed", message=reason, message_vi=reason)
+        return await self._finish(DossierState.CANCELLED, actor=actor, refusals=(refusal,), detail=detail)
+
 
     def _decoded(self, raw: RawValue) -> Any:
         if raw is NO_INPUT:
@@ -413,7 +556,7 @@ class DossierLifecycle:
 
         identity = await self._internal(DossierActivities.validate_identity,
                                         IdentityCheck(dossier=DossierHeader.of(submission), deadline=None,
-                                                      audit=p.take_unwritten()))
+                                                      audit=p.take_unwritten(), run=self._run_id()))
         if identity.refusals:
             return await self._finish(DossierState.REFUSED, refusals=identity.refusals, actor="system")
         eligibility: EligibilityResult = await self._internal(DossierActivities.check_eligibility,
@@ -440,7 +583,7 @@ class DossierLifecycle:
 
         self._set_state(DossierState.RECORDING)
         committed: CommitResult = await self._internal(DossierActivities.commit_residence,
-                                                       CommitRequest(submission=submission))
+                                                       CommitRequest(submission=submission, run=self._run_id()))
         if committed.refusals and workflow.patched(COMMIT_REVALIDATED):
             return await self._finish(DossierState.REFUSED, refusals=committed.refusals, actor="system")
         return await self._finish(DossierState.COMPLETED, actor="system", decided_by=p.approved_by,
@@ -573,6 +716,7 @@ class DossierLifecycle:
         options = p.processing
         order: PaymentOrder = await self._act(DossierActivities.request_payment,
                                               PaymentRequest(dossier_code=p.code, amount_vnd=p.fee))
+        self._order = order
         if order.status == "pending":  # only now can the citizen pay: the order exists (paid at once: no wait)
             self._set_state(DossierState.AWAITING_PAYMENT)
         give_up_at = workflow.now() + options.payment_timeout
@@ -641,6 +785,7 @@ class DossierLifecycle:
                 ),
                 fee_paid_vnd=p.fee if state == DossierState.COMPLETED else 0,
                 audit=p.take_unwritten(),
+                run=self._run_id(),
             ),
         )
         self._set_state(state)
@@ -662,7 +807,7 @@ class DossierLifecycle:
         p = self._progress
         result: ImmediateResult = await self._internal(DossierActivities.accept_immediately,
                                                        ImmediateCheck(submission=submission,
-                                                                      audit=p.take_unwritten()))
+                                                                      audit=p.take_unwritten(), run=self._run_id()))
         state = DossierState.REFUSED if result.refusals else DossierState.COMPLETED
         p.refusals = result.refusals
         p.documents = result.documents
@@ -686,6 +831,11 @@ class DossierLifecycle:
         self._progress.record(at or workflow.now(), actor, action, detail, written=written, state=state,
                               overdue=overdue, assigned_officer=assigned_officer, deadline_proof=deadline_proof)
 
+    @staticmethod
+    def _run_id() -> str:
+        """What the dossier's effects are bound to (``activities.runs``): this workflow, whatever its resets."""
+        return workflow.info().first_execution_run_id
+
     async def _calendar(self) -> CalendarSnapshot | None:
         """The operators' calendar declarations now in force (an activity: its answer in the history keeps every
         replay on the same deadline); None for a history from before them."""
@@ -698,13 +848,39 @@ class DossierLifecycle:
     async def _flush(self) -> None:
         """Write pending trail entries; called before every wait so the audit table never lags a waiting dossier."""
         if self._progress.unwritten:
-            await self._internal(DossierActivities.record_event, AuditBatch(records=self._progress.take_unwritten()))
+            records = self._progress.take_unwritten()
+            try:
+                await self._internal(DossierActivities.record_event, AuditBatch(records=records))
+            except asyncio.CancelledError:  # closed meanwhile: written with the closing entry (idempotent by key)
+                self._progress.unwritten[:0] = records
+                raise
 
     async def _act(self, activity: Any, arg: Any) -> Any:
-        return await workflow.execute_activity_method(
-            activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=DURABLE_RETRY,
-            priority=self._priority(),
-        )
+        try:
+            return await workflow.execute_activity_method(
+                activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=DURABLE_RETRY,
+                priority=self._priority(),
+            )
+        except ActivityError as error:
+            await self._failed_for_good(activity, error)
+            raise
+
+    async def _failed_for_good(self, activity: Any, error: ActivityError) -> None:
+        """A step no retry mends: recorded, then the dossier waits for an operator's ``close`` (``_closable``).
+        Returns (and the error is raised) for a retryable failure, a code this run does not own (nothing may be
+        written under it), a second failure, and a history from before."""
+        p = self._progress
+        cause = error.cause
+        if error.retry_state != RetryState.NON_RETRYABLE_FAILURE or p.failed_step is not None \
+                or (isinstance(cause, ApplicationError) and cause.type == DOSSIER_CODE_TAKEN) \
+                or not workflow.patched(CLOSE_WITH_REASON):
+            return
+        p.failed_step = activity.__name__
+        self._record("system", TrailAction.STEP_FAILED,
+                     f"{activity.__name__}: {cause or error}; no retry mends it: an operator closes the dossier "
+                     "with a reason (cutru close)")
+        await self._flush()
+        await workflow.wait_condition(lambda: False)
 
     def _priority(self) -> Priority:
         """An activity's priority from the working time left now (the workflow's own, set at its start, until the

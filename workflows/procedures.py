@@ -66,7 +66,11 @@ class _DeletionAfterNotice(DossierLifecycle):
     @workflow.signal
     async def citizen_filed(self, filing: CitizenFiling) -> None:
         p = self._progress
-        if p.inbox.citizen_filing is not None:
+        self._messages += 1
+        if p.inbox.citizen_filing is not None or p.inbox.closure is not None:
+            return
+        if self._over_budget():  # checked by an activity: past the budget the officer's decision settles the notice
+            await self._flush()
             return
         if workflow.patched(CHECKED_FILING):
             if not isinstance(filing, CitizenFiling):  # JSON null decodes to None: nothing to take
@@ -114,7 +118,8 @@ class _DeletionAfterNotice(DossierLifecycle):
         # their notice's entry is written with the next write.
         if workflow.patched(NOTICE_IN_READ_MODEL):
             await self._act(DossierActivities.record_notice,
-                            NoticeServed(submission=submission, audit=p.take_unwritten()))
+                            NoticeServed(submission=submission, audit=p.take_unwritten(),
+                                                         run=self._run_id()))
         if wait > timedelta(0):
             try:
                 await workflow.wait_condition(lambda: p.inbox.citizen_filing is not None, timeout=wait)
@@ -136,7 +141,7 @@ class PermanentResidenceRegistration(DossierLifecycle):
 
     @workflow.run
     async def run(self, submission: RawValue = NO_INPUT) -> DossierOutcome:
-        return await self._run(self._decoded(submission))
+        return await self._closable(self._run(self._decoded(submission)))
 
 
 @workflow.defn(name=Procedure.PERMANENT_RESIDENCE_DELETION.value, versioning_behavior=DOSSIER_VERSIONING)
@@ -147,7 +152,7 @@ class PermanentResidenceDeletion(_DeletionAfterNotice):
 
     @workflow.run
     async def run(self, submission: RawValue = NO_INPUT) -> DossierOutcome:
-        return await self._run_after_notice(self._decoded(submission))
+        return await self._closable(self._run_after_notice(self._decoded(submission)))
 
 
 @workflow.defn(name=Procedure.TEMPORARY_RESIDENCE_REGISTRATION.value, versioning_behavior=DOSSIER_VERSIONING)
@@ -158,7 +163,7 @@ class TemporaryResidenceRegistration(DossierLifecycle):
 
     @workflow.run
     async def run(self, submission: RawValue = NO_INPUT) -> DossierOutcome:
-        return await self._run(self._decoded(submission))
+        return await self._closable(self._run(self._decoded(submission)))
 
 
 @workflow.defn(name=Procedure.TEMPORARY_RESIDENCE_EXTENSION.value, versioning_behavior=DOSSIER_VERSIONING)
@@ -169,7 +174,7 @@ class TemporaryResidenceExtension(DossierLifecycle):
 
     @workflow.run
     async def run(self, submission: RawValue = NO_INPUT) -> DossierOutcome:
-        return await self._run(self._decoded(submission))
+        return await self._closable(self._run(self._decoded(submission)))
 
 
 @workflow.defn(name=Procedure.TEMPORARY_RESIDENCE_DELETION.value, versioning_behavior=DOSSIER_VERSIONING)
@@ -180,7 +185,7 @@ class TemporaryResidenceDeletion(_DeletionAfterNotice):
 
     @workflow.run
     async def run(self, submission: RawValue = NO_INPUT) -> DossierOutcome:
-        return await self._run_after_notice(self._decoded(submission))
+        return await self._closable(self._run_after_notice(self._decoded(submission)))
 
 
 @workflow.defn(name=Procedure.HOUSEHOLD_SEPARATION.value, versioning_behavior=DOSSIER_VERSIONING)
@@ -191,7 +196,7 @@ class HouseholdSeparation(DossierLifecycle):
 
     @workflow.run
     async def run(self, submission: RawValue = NO_INPUT) -> DossierOutcome:
-        return await self._run(self._decoded(submission))
+        return await self._closable(self._run(self._decoded(submission)))
 
 
 @workflow.defn(name=Procedure.RESIDENCE_INFO_ADJUSTMENT.value, versioning_behavior=DOSSIER_VERSIONING)
@@ -202,7 +207,7 @@ class ResidenceInfoAdjustment(DossierLifecycle):
 
     @workflow.run
     async def run(self, submission: RawValue = NO_INPUT) -> DossierOutcome:
-        return await self._run(self._decoded(submission))
+        return await self._closable(self._run(self._decoded(submission)))
 
 
 @workflow.defn(name=Procedure.RESIDENCE_DECLARATION.value, versioning_behavior=DOSSIER_VERSIONING)
@@ -213,7 +218,7 @@ class ResidenceDeclaration(DossierLifecycle):
 
     @workflow.run
     async def run(self, submission: RawValue = NO_INPUT) -> DossierOutcome:
-        return await self._run(self._decoded(submission))
+        return await self._closable(self._run(self._decoded(submission)))
 
 
 @workflow.defn(name=Procedure.RESIDENCE_CONFIRMATION.value, versioning_behavior=DOSSIER_VERSIONING)
@@ -224,7 +229,7 @@ class ResidenceConfirmation(DossierLifecycle):
 
     @workflow.run
     async def run(self, submission: RawValue = NO_INPUT) -> DossierOutcome:
-        return await self._run(self._decoded(submission))
+        return await self._closable(self._run(self._decoded(submission)))
 
 
 @workflow.defn(name=Procedure.STAY_NOTIFICATION.value, versioning_behavior=DOSSIER_VERSIONING)
@@ -235,7 +240,7 @@ class StayNotification(DossierLifecycle):
 
     @workflow.run
     async def run(self, submission: RawValue = NO_INPUT) -> DossierOutcome:
-        return await self._run(self._decoded(submission))
+        return await self._closable(self._run(self._decoded(submission)))
 
 
 @workflow.defn(name=Procedure.TEMPORARY_ABSENCE_DECLARATION.value, versioning_behavior=DOSSIER_VERSIONING)
@@ -246,7 +251,7 @@ class TemporaryAbsenceDeclaration(DossierLifecycle):
 
     @workflow.run
     async def run(self, submission: RawValue = NO_INPUT) -> DossierOutcome:
-        return await self._run(self._decoded(submission))
+        return await self._closable(self._run(self._decoded(submission)))
 
 
 WORKFLOWS: dict[Procedure, type[DossierLifecycle]] = {

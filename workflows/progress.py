@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.models import (
         ChecklistAnswer,
         ChecklistEntry,
+        Closure,
         DossierState,
         DossierStatus,
         OfficerDecision,
@@ -55,6 +56,7 @@ class Inbox:
     payment: PaymentConfirmation | None = None
     withdrawal: Withdrawal | None = None
     citizen_filing: CitizenFiling | None = None
+    closure: Closure | None = None  # an operator's close: the lifecycle stops wherever it waits
 
 
 @dataclass
@@ -78,6 +80,7 @@ class DossierProgress:
     approved_by: str | None = None
     proposed_by: str | None = None  # the officer whose approval waits for the head's sign-off (none signs their own)
     signer: Signer | None = None  # who signed the result, once the head signed the proposal
+    failed_step: str | None = None  # a step that failed for good: the dossier waits for an operator to close it
     trail: list[TrailEntry] = field(default_factory=list)
     # Trail entries not yet in the audit table: they ride with the next activity that writes there.
     unwritten: list[AuditRecord] = field(default_factory=list)

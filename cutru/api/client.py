@@ -42,6 +42,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
+from cutru.api.views import ClosureReceipt, ClosureRequest
 from cutru.clients.audit import ReplayReport
 from cutru.clients.officer import DecisionRequest, DeskDossier, QueueItem, ReassignmentRequest
 from cutru.clients.signoff import SignOffRequest
@@ -292,6 +293,12 @@ class ApiClient:
     async def decide(self, code: str, request: DecisionRequest, *, idempotency_key: str | None = None,
                      ) -> DecisionReceipt:
         return await self._model(DecisionReceipt, "POST", f"/v1/desk/dossiers/{code}/decision",
+                                 content=request.model_dump_json(), headers=_json_headers(idempotency_key))
+
+    async def close(self, code: str, request: ClosureRequest, *, idempotency_key: str | None = None,
+                    ) -> ClosureReceipt:
+        """An operator's closure of a dossier that cannot proceed."""
+        return await self._model(ClosureReceipt, "POST", f"/v1/operations/dossiers/{code}/closure",
                                  content=request.model_dump_json(), headers=_json_headers(idempotency_key))
 
     async def reassign(self, code: str, request: ReassignmentRequest, *, idempotency_key: str | None = None,

@@ -10,7 +10,9 @@ limits, whoever sends them.
 The buckets live in the API process: with N replicas behind a balancer a caller gets up to N times the limits. That
 is the price of no shared store on the write path; set the limits per replica (docs/configuration.md). A batch
 counts as one write (its size is bounded by CUTRU_API_MAX_BATCH); a submission is not counted per dossier (a code
-submitted again starts nothing); the gateway's callbacks carry no token and are bounded by their signature instead.
+submitted again starts nothing); the gateway's callbacks carry no token and are bounded by their signature instead
+(each transaction signals its dossier once, and only while the order waits). The web desk's forms that message a
+dossier (decision, sign-off, reassignment) count as the API's writes, by the session's officer.
 """
 
 from __future__ import annotations
@@ -113,15 +115,21 @@ def write_limit(operation: str) -> Any:
     authorised = Depends(permit(operation))
 
     async def limit(request: Request, principal: Principal = authorised) -> None:
-        limits = limits_of(request)
-        if limits.callers is not None and (wait := limits.callers.take(principal.subject)):
-            raise rate_limited(wait, limits.settings.rate_per_minute, "from your client", "từ hệ thống của bạn")
-        code = request.path_params.get("code")
-        if limits.dossiers is not None and code is not None and (wait := limits.dossiers.take(code)):
-            raise rate_limited(wait, limits.settings.dossier_rate_per_minute, f"to dossier {code}",
-                               f"cho hồ sơ {code}")
+        take(request, principal)
 
     return Depends(limit)
+
+
+def take(request: Request, principal: Principal) -> None:
+    """Count one write of ``principal`` (and to the path's dossier): 429 when over a limit. The web desk's forms,
+    signed in by session rather than bearer token, count here too."""
+    limits = limits_of(request)
+    if limits.callers is not None and (wait := limits.callers.take(principal.subject)):
+        raise rate_limited(wait, limits.settings.rate_per_minute, "from your client", "từ hệ thống của bạn")
+    code = request.path_params.get("code")
+    if limits.dossiers is not None and code is not None and (wait := limits.dossiers.take(code)):
+        raise rate_limited(wait, limits.settings.dossier_rate_per_minute, f"to dossier {code}",
+                           f"cho hồ sơ {code}")
 
 
 # The 429 of a write route, for the OpenAPI document.

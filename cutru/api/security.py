@@ -30,6 +30,7 @@ within it the token's ``procedures`` claim (procedure names or ``*``) and ``unit
     metrics              operator                       -                 -
     manage_events        operator                       -                 -
     manage_notifications operator                       -                 -
+    close_dossier        operator                       -                 -
     livez, readyz        anyone, no token               -                 -
 
 A write outside the caller's scope is 403. A read of a dossier outside it is 404, the same answer as a dossier that
@@ -95,6 +96,7 @@ AUTHORISATIONS: dict[str, Authorisation] = {
     "metrics": _allow(Role.OPERATOR, procedure=False, unit=False),
     "manage_events": _allow(Role.OPERATOR, procedure=False, unit=False),
     "manage_notifications": _allow(Role.OPERATOR, procedure=False, unit=False),
+    "close_dossier": _allow(Role.OPERATOR, procedure=False, unit=False),
 }
 
 

@@ -223,3 +223,19 @@ class MessageAccepted(View):
 class Health(View):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+class ClosureRequest(BaseModel):
+    """An operator's closure: the dossier ends cancelled with this reason."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=1000, description="why the dossier is closed: in its trail, the "
+                                                                   "audit table and the status the citizen reads")
+
+
+class ClosureReceipt(View):
+    dossier_code: str
+    state: DossierState
+    closed_by: str
+    reason: str

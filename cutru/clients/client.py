@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -35,6 +35,7 @@ from cutru.platform.signing import (
     ENV_KEYS,
     DecisionKeyRing,
     new_token_id,
+    sign_closure_now,
     sign_decision_now,
     sign_reassignment_now,
     sign_sign_off_now,
@@ -42,6 +43,7 @@ from cutru.platform.signing import (
 from cutru.platform.temporal import connect
 from domain.models import (
     Boundary,
+    Closure,
     DecisionReceipt,
     DossierOutcome,
     DossierState,
@@ -142,7 +144,10 @@ class DossierClient:
                 submission.model_dump(mode="json"),
                 id=submission.dossier_code,
                 task_queue=self.task_queue,
+                # One workflow per dossier code, ever: neither a second run while it runs nor a new one after it
+                # closed (the effects are bound to the first run as well: activities.runs).
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 search_attributes=initial_search_attributes(submission),
                 priority=start_priority(submission, datetime.now(UTC)),
             )
@@ -273,6 +278,14 @@ class DossierClient:
         if sign_off.signature is None and self.decision_keys is not None:
             sign_off = sign_sign_off_now(self.decision_keys, sign_off, dossier_code, new_token_id())
         return await self.handle(dossier_code).execute_update(DossierLifecycle.sign_off, sign_off)
+
+    async def close(self, dossier_code: str, closure: Closure) -> DossierStatus:
+        """Validated update (a refusal raises ``WorkflowUpdateFailedError``, type CloseRefused): the dossier ends
+        cancelled with the reason; returns its final status. An unsigned closure is signed as ``signed`` signs a
+        decision."""
+        if closure.signature is None and self.decision_keys is not None:
+            closure = sign_closure_now(self.decision_keys, closure, dossier_code, new_token_id())
+        return await self.handle(dossier_code).execute_update(DossierLifecycle.close, closure)
 
     async def signal_decision(self, dossier_code: str, decision: OfficerDecision) -> None:
         await self.handle(dossier_code).signal(DossierLifecycle.officer_decision,

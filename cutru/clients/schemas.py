@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from activities.contracts import StayOutcome
 from cutru.platform.config import PROJECT_ROOT
 from domain.models import (
+    Closure,
     DecisionReceipt,
     DossierOutcome,
     DossierStatus,
@@ -60,6 +61,8 @@ def contract() -> dict[str, tuple[type[BaseModel], Mode, str]]:
         "update.reassign.result.json": (DossierStatus, "serialization", "update reassign: result"),
         "update.sign_off.input.json": (SignOff, "validation", "update sign_off: argument"),
         "update.sign_off.result.json": (SignOffReceipt, "serialization", "update sign_off: result"),
+        "update.close.input.json": (Closure, "validation", "update close: argument"),
+        "update.close.result.json": (DossierStatus, "serialization", "update close: result"),
         "query.status.result.json": (DossierStatus, "serialization", "query status: result"),
         "workflow-result.json": (DossierOutcome, "serialization", "result of every procedure workflow"),
         "StayRegister.input.json": (StayRegisterKey, "validation", "input of workflow StayRegister"),

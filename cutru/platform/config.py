@@ -153,8 +153,9 @@ class Settings(BaseModel):
         default="asyncio" if sys.platform == "win32" else "uvloop",
         description="the event loop worker processes run on",
     )
-    # How long a dossier's waits last (the fee, a supplement, the reminder); tests, the demo and the harness shorten
-    # them through the CUTRU_PAYMENT_*, CUTRU_SUPPLEMENT_TIMEOUT and CUTRU_REMINDER_FRACTION variables.
+    # How long a dossier's waits last (the fee, a supplement, the reminder) and its message budget; tests, the demo
+    # and the harness set them through the CUTRU_PAYMENT_*, CUTRU_SUPPLEMENT_TIMEOUT, CUTRU_REMINDER_FRACTION and
+    # CUTRU_MESSAGE_BUDGET variables.
     processing: ProcessingOptions = Field(default_factory=ProcessingOptions)
     # Worker Deployment Versioning (docs/production.md, rolling an upgrade): both set, the worker polls as this
     # version of this deployment and takes only the tasks the server routes to it; neither, it is unversioned.
@@ -187,12 +188,13 @@ _ENV = {
     "deployment_name": "CUTRU_DEPLOYMENT_NAME",
     "build_id": "CUTRU_BUILD_ID",
 }
-# ProcessingOptions fields: ISO 8601 durations (PT30S) and a fraction (0.25).
+# ProcessingOptions fields: ISO 8601 durations (PT30S), a fraction (0.25) and a count (1000).
 _PROCESSING_ENV = {
     "payment_timeout": "CUTRU_PAYMENT_TIMEOUT",
     "payment_poll_interval": "CUTRU_PAYMENT_POLL_INTERVAL",
     "supplement_timeout": "CUTRU_SUPPLEMENT_TIMEOUT",
     "reminder_fraction": "CUTRU_REMINDER_FRACTION",
+    "message_budget": "CUTRU_MESSAGE_BUDGET",
 }
 # DatabaseOptions fields.
 _DATABASE_ENV = {

@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 
 from cutru.platform.keytool import generate_key_main, key_setting
-from domain.envelopes import sign_decision, sign_reassignment, sign_sign_off
-from domain.models import OfficerDecision, Reassignment, SignOff
+from domain.envelopes import sign_closure, sign_decision, sign_reassignment, sign_sign_off
+from domain.models import Closure, OfficerDecision, Reassignment, SignOff
 
 ENV_KEYS = "CUTRU_DECISION_KEYS"
 ENV_KEY_FILE = "CUTRU_DECISION_KEY_FILE"
@@ -135,6 +135,14 @@ def sign_sign_off_now(ring: DecisionKeyRing, sign_off: SignOff, dossier_code: st
     key_id, key = ring.active
     return sign_sign_off(sign_off, dossier_code=dossier_code, signed_at=now or datetime.now(UTC), token_id=token_id,
                          key_id=key_id, key=key)
+
+
+def sign_closure_now(ring: DecisionKeyRing, closure: Closure, dossier_code: str, token_id: str, *,
+                     now: datetime | None = None) -> Closure:
+    """The operator's closure signed with the ring's active key, now."""
+    key_id, key = ring.active
+    return sign_closure(closure, dossier_code=dossier_code, signed_at=now or datetime.now(UTC), token_id=token_id,
+                        key_id=key_id, key=key)
 
 
 def new_token_id() -> str:

@@ -6,8 +6,8 @@ CUTRU_PAYLOAD_KEYS (or CUTRU_PAYLOAD_KEY_FILE) and CUTRU_DECISION_KEYS (or CUTRU
 CUTRU_METRICS_PORT, CUTRU_LOG_LEVEL, and the tuning variables (CUTRU_WORKER_ROLE,
 CUTRU_MAX_CONCURRENT_*, CUTRU_MAX_CACHED_WORKFLOWS, CUTRU_*_TASK_POLLERS, CUTRU_DATABASE_POOL_SIZE, CUTRU_EVENT_LOOP;
 docs/benchmarks.md says what each was measured to do), and the dossiers' waits (CUTRU_PAYMENT_TIMEOUT,
-CUTRU_PAYMENT_POLL_INTERVAL, CUTRU_SUPPLEMENT_TIMEOUT, CUTRU_REMINDER_FRACTION; production's by default, shortened by
-tests and the demo), and the database sessions' bounds and role (CUTRU_DATABASE_*_TIMEOUT,
+CUTRU_PAYMENT_POLL_INTERVAL, CUTRU_SUPPLEMENT_TIMEOUT, CUTRU_REMINDER_FRACTION, CUTRU_MESSAGE_BUDGET; production's
+by default, shortened by tests and the demo), and the database sessions' bounds and role (CUTRU_DATABASE_*_TIMEOUT,
 CUTRU_DATABASE_KEEPALIVE_IDLE, CUTRU_DATABASE_ROLE; docs/reliability.md), and its Worker Deployment Version
 (CUTRU_DEPLOYMENT_NAME, CUTRU_BUILD_ID; unset: unversioned; ``--set-current`` makes it the current one).
 SIGTERM and SIGINT drain in-flight tasks and stop. ``cutru worker --check`` exits 0 when Temporal and

@@ -22,7 +22,7 @@ from domain.models import DossierState
 from tests.api_fixtures import bearer
 from tests.integration.test_api import assert_problem
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_for, wait_state
-from tests.oidc import OidcProvider, login_token
+from tests.oidc import OidcProvider, login_token, signed_token
 
 DEMO_UNIT = "CA-00070"
 OFFICER, OTHER_OFFICER, SUPERVISOR = "CB-00070-02", "CB-00070-01", "CB-00070-00"
@@ -268,3 +268,23 @@ async def test_only_the_units_supervisor_reassigns(
                     == target)
 
     await wait_for(read_model_follows)
+
+
+async def test_an_operator_closes_a_dossier_with_a_reason(
+        api_client: httpx.AsyncClient, oidc_provider: OidcProvider, dossiers: DossierClient, pool: asyncpg.Pool,
+        waiting: str):
+    path = f"/v1/operations/dossiers/{waiting}/closure"
+    body = {"reason": "Nộp nhầm đơn vị, công dân nộp lại tại đơn vị khác"}
+    assert_problem(await api_client.post(path, json=body, headers=token(oidc_provider, SUPERVISOR)), 403, "forbidden")
+    operator = bearer(signed_token(oidc_provider, sub="ops-on-call", roles=["operator"]))
+    assert_problem(await api_client.post(path, json={"reason": ""}, headers=operator), 422, "invalid_request")
+    closed = await api_client.post(path, json=body, headers=operator)
+    assert closed.status_code == 200, closed.text
+    assert closed.json() == {"dossier_code": waiting, "state": "cancelled", "closed_by": "ops-on-call",
+                             "reason": body["reason"]}
+    closing = (await dossiers.status(waiting)).trail[-1]
+    assert (closing.actor, closing.action, closing.detail) == ("ops-on-call", "cancelled", f"closed: {body['reason']}")
+    assert await pool.fetchval("SELECT outcome_reason FROM dossiers WHERE dossier_code = $1", waiting) == body["reason"]
+    assert_problem(await api_client.post(path, json=body, headers=operator), 409, "dossier_closed")
+    assert_problem(await api_client.post("/v1/operations/dossiers/HS-NONE-000000/closure", json=body,
+                                         headers=operator), 404, "dossier_not_found")

@@ -23,7 +23,7 @@ DOSSIER_BURST = 2
 # subscription writes and marking the inbox read are not limited).
 RATE_LIMITED = {"submit_dossier", "submit_batch", "supplement_dossier", "withdraw_dossier", "desk_decide",
                 "desk_reassign", "desk_sign_off", "desk_attachment_finding", "upload_attachment", "intake_dossier",
-                "verify_document", "verify_document_file"}
+                "verify_document", "verify_document_file", "close_dossier"}
 
 
 @pytest.fixture

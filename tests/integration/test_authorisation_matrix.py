@@ -112,7 +112,8 @@ RULES: dict[str, Rule] = {
     # The roster, not the role, says who signs: the demo unit's supervisor is its head, its officers are not.
     "desk_sign_offs": Rule(SUPERVISOR, 200, LISTING),
     "desk_sign_off": Rule(SUPERVISOR, WRITE, 403),
-    "withdraw_dossier": Rule(PORTAL, WRITE, 404),  # last: it closes the dossier
+    "withdraw_dossier": Rule(PORTAL, WRITE, 404),  # it closes the dossier
+    "close_dossier": Rule(_roles(Role.OPERATOR), WRITE),  # after the withdrawal: the dossier refuses it (409)
 }
 BAD_TOKENS = ("no token", "expired", "wrong audience", "tampered signature", "stranger's key")
 
@@ -178,6 +179,7 @@ async def request(api: httpx.AsyncClient, world: World, op: Operation, token: st
                                 "event_types": ["result.returned"]},
         "desk_sign_off": {"decision": "return", "reason": "cần xác minh thêm"},
         "requeue_notification": {"channel": "email", "dossier_code": world.code, "step": "0001-accepted"},
+        "close_dossier": {"reason": "hồ sơ nộp nhầm"},
     }
     if op.operation_id in ("submit_dossier", "intake_dossier"):
         body: Any = await submission()

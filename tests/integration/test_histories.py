@@ -19,12 +19,14 @@ from temporalio.worker import Replayer
 
 from cutru.clients.audit import load_history, replay_many
 from cutru.platform.codec import replay_converter
+from cutru.platform.signing import new_token_id, sign_closure_now
 from domain.attachments import AttachmentKind
 from domain.calendar import local_date
 from domain.kinds import Procedure
 from domain.models import (
     AttachmentRef,
     ChecklistAnswer,
+    Closure,
     DecisionKind,
     DossierState,
     OfficerDecision,
@@ -35,6 +37,7 @@ from domain.models import (
 )
 from domain.procedures.deletion import CitizenFiling
 from tests.factories import (
+    DECISION_KEYS,
     PAYLOAD_KEYS,
     Desk,
     attachment,
@@ -70,6 +73,8 @@ CHECKED_FILING = f"{Procedure.TEMPORARY_RESIDENCE_DELETION.value}-checked-filing
 HEAD_SIGN_OFF = f"{Procedure.PERMANENT_RESIDENCE_REGISTRATION.value}-head-sign-off"
 # A CT05 checklist answered item by item (workflow.patched supplement-checklist).
 CHECKLIST = f"{Procedure.TEMPORARY_RESIDENCE_DELETION.value}-supplement-checklist"
+# An operator's close while the fee waits (workflow.patched close-with-reason): the order cancelled at the gateway.
+CLOSED = f"{Procedure.PERMANENT_RESIDENCE_REGISTRATION.value}-closed-by-operator"
 
 
 @pytest.fixture(scope="module")
@@ -210,11 +215,30 @@ async def test_a_supplement_checklist_answered_item_by_item(desk: Desk):
         (HISTORY_DIR / f"{code}@{CHECKLIST}.json").write_text(history.to_json())
 
 
+async def test_an_operator_closes_a_dossier_waiting_for_its_fee(desk: Desk):
+    """The scenario behind the history of an operator's close: approved, the fee requested, closed with a reason
+    before it is paid; the order is cancelled at the gateway, so the citizen can no longer pay it."""
+    case = await build(desk, permanent_registration)
+    code = case.code
+    await desk.start(case.raw)
+    await desk.approve(code)
+    await desk.wait_state(code, DossierState.AWAITING_PAYMENT)
+    closure = Closure(operator_id="ops-on-call", reason="Hồ sơ nộp nhầm đơn vị, công dân nộp lại")
+    closed = await desk.dossiers.close(code, sign_closure_now(DECISION_KEYS, closure, code, new_token_id(),
+                                                              now=await desk.now()))
+    assert closed.state == DossierState.CANCELLED
+    assert closed.trail[-1].actor == "ops-on-call" and closed.trail[-1].detail == f"closed: {closure.reason}"
+    assert await desk.pool.fetchval("SELECT status FROM payments WHERE dossier_code = $1", code) == "cancelled"
+    if RECORDING:
+        history = await desk.env.client.get_workflow_handle(code).fetch_history()
+        (HISTORY_DIR / f"{code}@{CLOSED}.json").write_text(history.to_json())
+
+
 async def test_recorded_histories_replay_against_the_current_code():
     files = sorted(HISTORY_DIR.glob("*.json"))
     labels = {path.stem.split("@")[1] for path in files}
     expected = {f"{p.value}-{outcome}" for p in Procedure for outcome in ("completed", "refused")} | {
-        SUPPLEMENTED, CHECKED_MESSAGES, CHECKED_FILING, HEAD_SIGN_OFF, CHECKLIST}
+        SUPPLEMENTED, CHECKED_MESSAGES, CHECKED_FILING, HEAD_SIGN_OFF, CHECKLIST, CLOSED}
     assert expected <= labels, f"missing recorded histories: {sorted(expected - labels)}"
     summary, reports = await replay_many((load_history(p) for p in files), replay_converter(PAYLOAD_KEYS))
     failures = [f"{r.workflow_id}: {r.failure}" for r in reports if not r.deterministic]

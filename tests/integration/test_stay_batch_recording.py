@@ -67,7 +67,7 @@ async def test_a_mixed_batch_records_each_notification_as_on_its_own(
     for s in (accepted, earlier, twice, refused):
         copy = twin(s)
         async with pool.acquire() as conn:
-            await activities._accept_at_once(conn, copy)
+            await activities._accept_at_once(conn, copy, run=None)
         alone[s.dossier_code] = await rows_of(pool, copy.dossier_code)
     await env.run(activities.record_stays, StayBatch(notifications=(earlier,)))
     before = await rows_of(pool, earlier.dossier_code)

@@ -10,7 +10,7 @@ from cutru.platform.config import ConfigError, load_settings, processing_environ
 from domain.models import ProcessingOptions
 
 VARIABLES = ("CUTRU_PAYMENT_TIMEOUT", "CUTRU_PAYMENT_POLL_INTERVAL", "CUTRU_SUPPLEMENT_TIMEOUT",
-             "CUTRU_REMINDER_FRACTION")
+             "CUTRU_REMINDER_FRACTION", "CUTRU_MESSAGE_BUDGET")
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def test_unset_the_worker_waits_as_production_does(clean_env: pytest.MonkeyPatch
 
 def test_the_variables_a_harness_sets_give_its_worker_those_timings(clean_env: pytest.MonkeyPatch) -> None:
     short = ProcessingOptions(payment_timeout=timedelta(seconds=30), payment_poll_interval=timedelta(seconds=1),
-                              supplement_timeout=timedelta(minutes=1), reminder_fraction=0.5)
+                              supplement_timeout=timedelta(minutes=1), reminder_fraction=0.5, message_budget=50)
     environment = processing_environment(short)
     assert set(environment) == set(VARIABLES)
     for var, value in environment.items():
@@ -42,7 +42,8 @@ def test_one_variable_changes_one_timing(clean_env: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(("var", "value"), [("CUTRU_PAYMENT_POLL_INTERVAL", "PT0S"),
                                             ("CUTRU_PAYMENT_TIMEOUT", "three days"),
-                                            ("CUTRU_REMINDER_FRACTION", "1.5")])
+                                            ("CUTRU_REMINDER_FRACTION", "1.5"),
+                                            ("CUTRU_MESSAGE_BUDGET", "5000")])
 def test_a_timing_no_dossier_can_wait_by_is_refused_by_name(clean_env: pytest.MonkeyPatch, var: str,
                                                            value: str) -> None:
     clean_env.setenv(var, value)

@@ -221,12 +221,16 @@ def test_a_refused_rule_prints_its_vietnamese_reason_on_ct06():
     assert is_vietnamese(data.refusal_reason) and not _english_words(data.refusal_reason)
 
 
+# A register's row: the stay notification procedure, bound to the registers (or to no one, written before).
+STAY_ROW = {"procedure": Procedure.STAY_NOTIFICATION.value, "run_id": None}
+
+
 def test_a_recorded_stay_keeps_its_vietnamese_reasons_and_older_rows_still_read():
     details = {"channel": "online", "refusals": ["stay_too_long"], "reasons": ["A stay lasts at most 30 days."]}
-    old = _recorded_stay({"dossier_code": "HS-1", "status": "refused", "details": json.dumps(details)})
+    old = _recorded_stay({"dossier_code": "HS-1", "status": "refused", "details": json.dumps(details), **STAY_ROW})
     assert old.state == DossierState.REFUSED
     assert [(r.code, r.message, r.message_vi) for r in old.refusals] == [
         ("stay_too_long", "A stay lasts at most 30 days.", "")]
     details["reasons_vi"] = ["Thời gian lưu trú tối đa là 30 ngày."]
-    new = _recorded_stay({"dossier_code": "HS-1", "status": "refused", "details": json.dumps(details)})
+    new = _recorded_stay({"dossier_code": "HS-1", "status": "refused", "details": json.dumps(details), **STAY_ROW})
     assert [r.message_vi for r in new.refusals] == ["Thời gian lưu trú tối đa là 30 ngày."]

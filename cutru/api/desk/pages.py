@@ -27,6 +27,7 @@ from cutru.api.desk.wording import STATE_LABELS, procedure_name, vn_date, vn_tim
 from cutru.api.officers import decide, desk_view, listed, unit_queue
 from cutru.api.portal import stored_document
 from cutru.api.problems import Problem, validated
+from cutru.api.ratelimit import take
 from cutru.api.state import ApiState, api_state
 from cutru.clients.officer import DecisionRequest, DeskDossier, QueueFilter
 from cutru.platform.reads import Channel, record_reads
@@ -232,9 +233,10 @@ def _form_problem(detail_vi: str) -> Problem:
 
 
 @router.post("/dossiers/{code}/decision")
-async def decision(code: str, session: Session, form: Form,
+async def decision(code: str, session: Session, form: Form, request: Request,
                    state: Annotated[ApiState, Depends(api_state)]) -> Response:
     allowed(session, "decide")
+    take(request, session.principal)
     dossier = await desk_view(state, session.principal, code, None)
     body = _decision(form, dossier)
     if dossier.state != DossierState.AWAITING_DECISION:

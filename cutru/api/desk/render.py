@@ -45,6 +45,8 @@ TRAIL_LABELS: dict[str, str] = {
     TrailAction.WITHDRAWAL_REFUSED: "Không nhận yêu cầu rút hồ sơ",
     TrailAction.FILING_REFUSED: "Không nhận bản khai",
     TrailAction.STAY_NOTIFIED: "Đã ghi nhận thông báo lưu trú",
+    TrailAction.MESSAGES_REFUSED: "Quá số tin nhắn cho phép: chỉ nhận tin nhắn giúp hồ sơ tiếp tục",
+    TrailAction.STEP_FAILED: "Một bước xử lý lỗi không tự khắc phục được: chờ quản trị viên đóng hồ sơ",
     TrailAction.COMPLETED: "Hoàn thành",
     TrailAction.REFUSED: "Từ chối (CT06)",
     TrailAction.CANCELLED: "Huỷ",

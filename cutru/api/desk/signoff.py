@@ -19,6 +19,7 @@ from cutru.api.desk.pages import PAGE_SIZE, _documents
 from cutru.api.desk.render import page
 from cutru.api.officers import desk_view
 from cutru.api.problems import Problem, validated
+from cutru.api.ratelimit import take
 from cutru.api.signoff import proposals, sign_off, signer_of
 from cutru.api.state import ApiState, api_state
 from cutru.clients.signoff import SignOffRequest
@@ -59,9 +60,10 @@ async def proposal_page(code: str, request: Request, session: Session,
 
 
 @router.post("/sign-offs/{code}")
-async def answer(code: str, session: Session, form: Form,
+async def answer(code: str, session: Session, form: Form, request: Request,
                  state: Annotated[ApiState, Depends(api_state)]) -> Response:
     allowed(session, "sign_off")
+    take(request, session.principal)
     kind, reason = form.get("decision"), str(form.get("reason") or "").strip() or None
     if kind not in (SignOffKind.SIGN, SignOffKind.RETURN):
         raise _form_problem("Hãy chọn ký duyệt hoặc trả lại hồ sơ.")

@@ -18,6 +18,7 @@ from cutru.api.desk.guard import DeskRoute, Form, Session, allowed
 from cutru.api.desk.render import page
 from cutru.api.officers import escalations, reassign
 from cutru.api.problems import Problem, validated
+from cutru.api.ratelimit import take
 from cutru.api.state import ApiState, api_state
 from cutru.api.supervisors import on_time_rate, period, supervised_unit, workload
 from cutru.clients.officer import ReassignmentRequest
@@ -57,9 +58,10 @@ async def supervise_page(
 
 
 @router.post("/supervise/dossiers/{code}/reassignment")
-async def reassignment(code: str, session: Session, form: Form,
+async def reassignment(code: str, session: Session, form: Form, request: Request,
                        state: Annotated[ApiState, Depends(api_state)]) -> Response:
     allowed(session, "reassign")
+    take(request, session.principal)
     body = validated(ReassignmentRequest, _INCOMPLETE, officer_id=str(form.get("officer_id") or ""),
                      reason=str(form.get("reason") or ""))
     # One reassignment per form sent: each is a request of its own.
