@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
 from cutru.api.app import openapi_document
+from cutru.api.desk.sessions import SESSION_COOKIE, open_session
 from cutru.api.ratelimit import TokenBuckets
 from cutru.api.settings import ApiSettings
 from cutru.platform.config import Settings
+from cutru.platform.oidc import Principal, Role
 from tests.api_fixtures import bearer
 from tests.oidc import OidcProvider, signed_token
 
@@ -87,6 +91,25 @@ async def test_writes_to_one_dossier_are_limited_whoever_sends_them(api_client: 
     assert code in body["detail_en"] and code in body["detail_vi"]
     assert (await api_client.post(f"/v1/dossiers/{other_code}/withdrawal", json={},
                                   headers=senders[-1])).status_code == 422
+
+
+async def test_the_web_desks_forms_to_one_dossier_are_limited_too(api_client: httpx.AsyncClient,
+                                                                  pool: asyncpg.Pool):
+    """The desk's decision, sign-off and reassignment forms message the dossier as the API's writes do: counted by
+    the session's officer and the dossier, before the dossier is even looked up."""
+    officer = Principal(subject="desk-officer", client_id=None, roles=frozenset({Role.OFFICER, Role.SUPERVISOR}),
+                        units=frozenset({"CA-00070"}), procedures=frozenset({"*"}), officer_id="CB-00070-00",
+                        name=None, token_id=uuid.uuid4().hex, expires_at=datetime.now(UTC) + timedelta(hours=1))
+    session_id, session = await open_session(pool, officer, idle=timedelta(minutes=5), lifetime=timedelta(hours=1))
+    headers = {"Cookie": f"{SESSION_COOKIE}={session_id}", "Origin": "http://cutru.test"}
+    code = f"HS-FORM-{uuid.uuid4().hex[:8]}"
+    forms = [(f"/desk/dossiers/{code}/decision", {"decision": "approve"}),
+             (f"/desk/sign-offs/{code}", {"decision": "sign"}),
+             (f"/desk/supervise/dossiers/{code}/reassignment", {"officer_id": "CB-00070-01", "reason": "cân bằng"})]
+    answers = [await api_client.post(path, data={"csrf": session.csrf_token, **form}, headers=headers)
+               for path, form in forms]
+    assert [a.status_code for a in answers[:DOSSIER_BURST]] == [404] * DOSSIER_BURST  # no such dossier
+    assert answers[DOSSIER_BURST].status_code == 429 and int(answers[DOSSIER_BURST].headers["retry-after"]) >= 1
 
 
 def test_the_openapi_document_gives_each_write_its_429_with_retry_after():

@@ -104,7 +104,10 @@ _INVALID = Problem(400, "invalid_request", "The request is invalid", "Yêu cầu
 
 
 def error_page(request: Request, problem: Problem) -> Response:
-    return page(request, "error.html", status=problem.status, problem=problem)
+    """The refusal as a page, with its headers (a rate limit's ``Retry-After``)."""
+    response = page(request, "error.html", status=problem.status, problem=problem)
+    response.headers.update(problem.headers)
+    return response
 
 
 class DeskRoute(APIRoute):
