@@ -56,6 +56,7 @@ async def test_an_auditor_reads_the_trail_and_the_read_is_recorded(page: Page, d
     reads = page.locator("#reads-table tbody tr").filter(has_text=AUDITOR)
     await expect(reads).to_have_count(1)
     await expect(reads).to_contain_text("Bàn làm việc")
+    await expect(reads).to_contain_text("Kiểm tra viên")
     await screenshot(page, desk_stack, "audit-trail")
     recorded = await desk_stack.pool.fetch(
         "SELECT subject, channel, operation FROM personal_data_reads WHERE dossier_code = $1", code)

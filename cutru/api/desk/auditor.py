@@ -22,6 +22,7 @@ from cutru.api.desk.render import page
 from cutru.api.desk.wording import procedure_name
 from cutru.api.problems import Problem, validated
 from cutru.api.state import ApiState, api_state
+from cutru.platform.oidc import Role
 from cutru.platform.reads import Channel
 from domain.kinds import Procedure
 
@@ -31,6 +32,8 @@ PAGE_SIZE = 30
 OUTCOMES = ("completed", "refused", "withdrawn", "cancelled")
 PROCEDURES = sorted((procedure.value for procedure in Procedure), key=procedure_name)
 CHANNEL_LABELS = {Channel.API: "API", Channel.DESK: "Bàn làm việc", Channel.CODEC: "Giải mã (Temporal)"}
+ROLE_LABELS = {Role.PORTAL: "Cổng dịch vụ công", Role.PAYMENT_GATEWAY: "Cổng thanh toán", Role.OFFICER: "Cán bộ",
+               Role.SUPERVISOR: "Lãnh đạo đơn vị", Role.AUDITOR: "Kiểm tra viên", Role.OPERATOR: "Quản trị hệ thống"}
 # What was read, by the recorded operation (the API's operation id, the desk page); another shows its own name.
 OPERATION_LABELS = {
     "audit_trail": "Xem nhật ký", "audit_replay": "Phát lại lịch sử", "audit_history": "Tải gói lịch sử",
@@ -74,7 +77,7 @@ async def trail_page(code: str, request: Request, session: Session,
     allowed(session, "audit_trail")
     found = await trail(state, session.principal, code, Channel.DESK)
     return page(request, "audit_trail.html", trail=found, channels=CHANNEL_LABELS, operations=OPERATION_LABELS,
-                refusals=await _refusal_words(state, code))
+                role_labels=ROLE_LABELS, refusals=await _refusal_words(state, code))
 
 
 @router.get("/dossiers/{code}/replay")
