@@ -236,6 +236,7 @@ class Outbox:
 
     def __init__(self, pool: asyncpg.Pool, *, mailer: Mailer | None = None, sms: SmsSender | None = None,
                  postal: PostalService | None = None, webhook_timeout: timedelta = WEBHOOK_TIMEOUT,
+                 webhook_lease: timedelta | None = None,
                  payment_link: Callable[[str], Awaitable[str | None]] | None = None,
                  portal_url: str = "https://dichvucong.bocongan.gov.vn", desk_url: str = LOCAL_DESK_URL,
                  backoff: Backoff | None = None,
@@ -245,8 +246,9 @@ class Outbox:
         self._sms = sms
         self._postal = postal
         self._http = httpx.AsyncClient(timeout=webhook_timeout.total_seconds())
-        # A lane's claim outlasts its posts, one after another, each cut off at the timeout.
-        self._lease = webhook_timeout * LANE_BATCH + timedelta(seconds=10)
+        # By default a lane's claim outlasts its posts, one after another, each cut off at the timeout; a shorter one
+        # lets another claim post again what a slow post has not finished (at least once still).
+        self._lease = webhook_lease or webhook_timeout * LANE_BATCH + timedelta(seconds=10)
         # The lanes being posted, by subscription: they belong to the worker process, not to a round (below).
         self._lanes: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._posted = RoundReport()  # what the lanes did, a round reporting its share
