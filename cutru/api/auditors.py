@@ -5,6 +5,11 @@ An auditor's token covers every unit (``police_units: *``) or some; a dossier ou
 not exist. The dossier's unit comes from the read model, or, for what the read model does not list (a stay
 register), from the workflow's ``PoliceUnit`` search attribute.
 
+Where each answer comes from: the trail from the audit table, cutru's own; the replay and the export from Temporal
+while it keeps the workflow, then from the history exported when the dossier closed (``cutru.service.archive``),
+so a closed dossier stays auditable after the namespace's retention. The replay report's ``source`` and the
+export's ``Cutru-History-Source`` header say which.
+
 The trail, the replay and the export each read the dossier's personal data: each is recorded
 (``cutru.platform.reads``) once allowed and in hand, and the trail shows who read the dossier. The search lists no
 personal data (no name, no ID number), so it is not a read of any dossier's.
@@ -32,6 +37,7 @@ from cutru.platform.codec import replay_converter_of
 from cutru.platform.config import SEARCH_ATTRIBUTES
 from cutru.platform.oidc import ANY, Principal
 from cutru.platform.reads import Channel, record_reads
+from cutru.service.archive import archived_file, archived_history
 from domain.calendar import VN_TZ
 from domain.kinds import Procedure
 from domain.models import Boundary, TrailEntry
@@ -39,6 +45,8 @@ from domain.models import Boundary, TrailEntry
 router = APIRouter(prefix="/v1/audit", tags=["auditors"])
 
 _READS = problem_responses(401, 403, 404)
+# Where the history export was read: temporal, or archive once Temporal no longer has the workflow.
+HISTORY_SOURCE_HEADER = "Cutru-History-Source"
 _UNIT_ATTRIBUTE, _PROCEDURE_ATTRIBUTE = "PoliceUnit", "DossierProcedure"
 assert {_UNIT_ATTRIBUTE, _PROCEDURE_ATTRIBUTE} <= set(SEARCH_ATTRIBUTES)
 
@@ -179,11 +187,26 @@ async def trail(state: ApiState, principal: Principal, code: str, channel: Chann
 async def replay_report(state: ApiState, principal: Principal, code: str, channel: Channel) -> audit.ReplayReport:
     """The replay verdict of the dossier's history (the API's and the desk's); the read recorded."""
     await _auditable(state, principal, code)
-    history = await state.dossiers.client.get_workflow_handle(code).fetch_history()
+    try:
+        history, source = await state.dossiers.client.get_workflow_handle(code).fetch_history(), "temporal"
+    except RPCError as error:
+        history = await archived_history(state.store, code, await _archived(state, code, error))
+        source = "archive"
     # Histories recorded in clear, before encryption became mandatory, replay too.
     report = await audit.replay(history, replay_converter_of(state.dossiers.client.data_converter))
     await record_reads(state.pool, principal, [code], channel, "audit_replay")
-    return report
+    return report.model_copy(update={"source": source})
+
+
+async def _archived(state: ApiState, code: str, error: RPCError) -> str:
+    """The exported history's file when Temporal no longer has the workflow (retention): 404 when none was
+    exported."""
+    if error.status != RPCStatusCode.NOT_FOUND:
+        raise error
+    sha256 = await archived_file(state.pool, code)
+    if sha256 is None:
+        raise dossier_not_found(code) from error
+    return sha256
 
 
 @router.get("/dossiers", response_model=Page[ClosedDossier], responses=problem_responses(401, 403, 422),
@@ -242,7 +265,10 @@ async def _history_json(events: AsyncIterator[Any]) -> AsyncIterator[bytes]:
 
 
 @router.get("/dossiers/{code}/history", responses={200: {"content": {"application/json": {}}, "description": (
-            "the history as Temporal's JSON, payloads as stored (encrypted)")}, **_READS},
+            "the history as Temporal's JSON, payloads as stored (encrypted)"), "headers": {HISTORY_SOURCE_HEADER: {
+                "description": "temporal, or archive: the history exported when the dossier closed, once "
+                               "Temporal's retention has removed the workflow", "schema": {
+                                   "type": "string", "enum": ["temporal", "archive"]}}}}, **_READS},
             operation_id="audit_history", response_class=StreamingResponse,
             summary="The dossier's history export, streamed (payloads as Temporal stores them)")
 async def audit_history(
@@ -258,13 +284,17 @@ async def history_export(state: ApiState, principal: Principal, code: str, chann
     await _auditable(state, principal, code)
     events = state.dossiers.client.get_workflow_handle(code).fetch_history_events().__aiter__()
     # The first page is read before answering, so that a failure is a problem answer and not a cut stream.
+    body: AsyncIterator[bytes]
     try:
         first = await anext(events)
+        body, source = _history_json(_chained(first, events)), "temporal"
     except StopAsyncIteration:
-        first = None
+        body, source = _history_json(_chained(None, events)), "temporal"
+    except RPCError as error:
+        body, source = state.store.read(await _archived(state, code, error)), "archive"
     await record_reads(state.pool, principal, [code], channel, "audit_history")
-    return StreamingResponse(_history_json(_chained(first, events)), media_type="application/json",
-                             headers={"Content-Disposition": f'attachment; filename="{_file_name(code)}.json"'})
+    return StreamingResponse(body, media_type="application/json", headers={
+        "Content-Disposition": f'attachment; filename="{_file_name(code)}.json"', HISTORY_SOURCE_HEADER: source})
 
 
 async def _chained(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:

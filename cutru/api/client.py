@@ -36,11 +36,11 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TextIO, TypeVar
+from typing import Any, Literal, TextIO, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 
 from cutru.api.views import ClosureReceipt, ClosureRequest
 from cutru.clients.audit import ReplayReport
@@ -99,6 +99,9 @@ class AuditTrail(Boundary):
     police_unit: str
     entries: tuple[TrailEntry, ...]
     reads: tuple[DossierRead, ...] = ()
+    source: Literal["audit_table"] = Field(
+        default="audit_table", description="where the trail comes from: the audit table, cutru's own, which answers "
+                                           "the same after Temporal's retention")
 
 
 _QUEUE = TypeAdapter(list[QueueItem])

@@ -109,7 +109,9 @@ def _unavailable(error: BaseException) -> Problem:
 
 # applicant_id only for the withdrawal's check: no view shows it.
 _DOSSIER = ("SELECT dossier_code, procedure, status, unit_code, received_at, deadline, overdue, fee_vnd,"
-            " outcome_reason, updated_at, applicant_id, deadline_proof FROM dossiers WHERE dossier_code = $1")
+            " outcome_reason, updated_at, applicant_id, deadline_proof, EXISTS (SELECT FROM history_archive a"
+            " WHERE a.dossier_code = d.dossier_code AND a.sha256 IS NOT NULL) AS archived"
+            " FROM dossiers d WHERE dossier_code = $1")
 
 
 async def _readable(state: ApiState, principal: Principal, code: str) -> asyncpg.Record:
@@ -141,6 +143,7 @@ def _view(row: asyncpg.Record, documents: list[DocumentInfo]) -> DossierView:
         # Listings leave the proof out (it is one dossier's detail); a dossier accepted before it has none.
         deadline_proof=(DeadlineProof.model_validate_json(row["deadline_proof"])
                         if "deadline_proof" in row and row["deadline_proof"] else None),
+        history=("archive" if row["archived"] else "temporal") if "archived" in row else None,
     )
 
 

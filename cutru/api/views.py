@@ -187,6 +187,14 @@ class DossierView(View):
     deadline_proof: DeadlineProof | None = Field(
         default=None, description="how the appointment date was counted: receipt, working days counted, days "
                                   "skipped, pauses for supplements, the rule set used (one dossier's status only)")
+    source: Literal["read_model"] = Field(
+        default="read_model", description="where this answer comes from: cutru's read model, kept after Temporal's "
+                                          "retention has removed the closed workflow")
+    history: Literal["temporal", "archive"] | None = Field(
+        default=None, description="where the auditors' replay and export read the dossier's history: temporal "
+                                  "(not yet exported: open, or closed moments ago) or archive (exported when it "
+                                  "closed; what they read once Temporal no longer has it); one dossier's status "
+                                  "only")
 
 
 class ReceiptView(View):

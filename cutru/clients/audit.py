@@ -18,8 +18,9 @@ import sys
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import Field
 from temporalio import workflow
 from temporalio.api.common.v1 import Payloads
 from temporalio.api.enums.v1 import EventType
@@ -62,6 +63,9 @@ class ReplayReport(Boundary):
     trail: tuple[TrailEntry, ...] = ()
     # What reached the workflow from outside, read from the history events.
     messages: tuple[TrailLine, ...] = ()
+    source: Literal["temporal", "archive"] | None = Field(
+        default=None, description="where the history was read: temporal, or archive (exported when the dossier "
+                                  "closed, once Temporal's retention has removed the workflow); none for a file")
 
 
 async def _values(converter: DataConverter, payloads: Payloads) -> list[Any]:

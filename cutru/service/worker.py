@@ -57,6 +57,7 @@ from cutru.platform.metrics import (
     prometheus_runtime,
 )
 from cutru.platform.signing import DecisionKeyError, DecisionKeyRing
+from cutru.platform.storage import attachment_settings_from_env, open_store
 from cutru.platform.temporal import (
     connect,
     deployment_config,
@@ -66,6 +67,7 @@ from cutru.platform.temporal import (
     worker_tuning,
 )
 from cutru.platform.warm import warm_up
+from cutru.service.archive import archive_interval, sweep_forever
 from workflows import decision_keys as workflow_keys
 from workflows.dispatch import OutboxDispatcher, dispatcher_id
 from workflows.drafts import ResultDraft
@@ -292,6 +294,10 @@ async def run(settings: Settings, gateway: GatewayFactory | None = None, *, set_
         loop.add_signal_handler(sig, stop.set)
     # Without an endpoint nobody reads the gauge, so the database is not queried for it.
     gauge = asyncio.create_task(OverdueGauge(pool, metrics).run()) if runtime else None
+    # Closed dossiers' histories to the document store, before retention removes them (cutru.service.archive).
+    interval = archive_interval()
+    archivist = (asyncio.create_task(sweep_forever(client, pool, open_store(attachment_settings_from_env()), interval))
+                 if interval else None)
     log.info("worker started", temporal=settings.temporal_address, namespace=settings.namespace,
              metrics_port=settings.metrics_port, build_id=settings.build_id)
     try:
@@ -305,10 +311,11 @@ async def run(settings: Settings, gateway: GatewayFactory | None = None, *, set_
             log.info("worker draining")
     finally:
         # Stopped only after the worker has drained, and before the pool it queries is closed.
-        if gauge is not None:
-            gauge.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await gauge
+        for task in (gauge, archivist):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await outbox.close()
         await pool.close()
     log.info("worker stopped")

@@ -6,15 +6,21 @@ from __future__ import annotations
 import base64
 
 import httpx
-from temporalio.client import WorkflowHistory
+from fastapi import FastAPI
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+from temporalio.client import Client, WorkflowHistory
+from temporalio.service import RPCError, RPCStatusCode
 
 from cutru.clients.audit import replay
 from cutru.platform.codec import ENCODING, replay_converter
+from cutru.service.archive import archive_history
 from domain.models import DossierStatus, TrailAction
 from tests.api_fixtures import bearer
 from tests.factories import PAYLOAD_KEYS
 from tests.integration.test_api import assert_problem
 from tests.integration.test_audit import HEAD, OFFICER, completed  # noqa: F401  (the fixture)
+from tests.integration.test_permanent_registration import wait_for
 from tests.oidc import OidcProvider, login_token, signed_token
 
 AUDITOR = "KT-AUDITOR-01"
@@ -45,7 +51,7 @@ async def test_the_replay_verdict_and_the_workflows_own_trail(
     answer = await api_client.get(f"/v1/audit/dossiers/{history.workflow_id}/replay", headers=auditor(oidc_provider))
     assert answer.status_code == 200, answer.text
     report = answer.json()
-    assert report["deterministic"] is True and report["failure"] is None
+    assert report["deterministic"] is True and report["failure"] is None and report["source"] == "temporal"
     assert report["events"] == len(history.events)
     assert [(e["actor"], e["action"]) for e in report["trail"]] == [(e.actor, e.action) for e in status.trail]
     assert (OFFICER, "update_decide") in [(m["actor"], m["action"]) for m in report["messages"]]
@@ -58,7 +64,7 @@ async def test_the_history_export_streams_what_replays(
     chunks: list[bytes] = []
     async with api_client.stream("GET", f"/v1/audit/dossiers/{history.workflow_id}/history",
                                  headers=auditor(oidc_provider)) as answer:
-        assert answer.status_code == 200
+        assert answer.status_code == 200 and answer.headers["cutru-history-source"] == "temporal"
         assert answer.headers["content-type"].startswith("application/json")
         assert "content-length" not in answer.headers  # streamed, not built whole
         chunks = [chunk async for chunk in answer.aiter_raw()]
@@ -84,3 +90,47 @@ async def test_an_auditor_reaches_only_the_units_of_the_token(
         for unknown in ("HS-NO-SUCH-DOSSIER", "X" * 1200):  # the second longer than a workflow id may be
             assert_problem(await api_client.get(f"/v1/audit/dossiers/{unknown}/{path}",
                                                 headers=auditor(oidc_provider)), 404, "dossier_not_found")
+
+
+async def _gone(client: Client, code: str) -> bool:
+    try:
+        await client.get_workflow_handle(code).describe()
+    except RPCError as error:
+        assert error.status == RPCStatusCode.NOT_FOUND, error
+        return True
+    return False
+
+
+async def test_after_retention_a_closed_dossier_answers_from_the_archive(
+        api_client: httpx.AsyncClient, api_app: FastAPI, oidc_provider: OidcProvider, portal_token: str,
+        client: Client, completed: tuple[WorkflowHistory, DossierStatus]):  # noqa: F811
+    """The dossier closes, its history is exported, then Temporal forgets it (as retention does): the status, the
+    trail, the replay verdict and the export still answer, each saying where it comes from."""
+    history, status = completed
+    code = history.workflow_id
+    state = api_app.state.api
+    before = (await api_client.get(f"/v1/dossiers/{code}", headers=bearer(portal_token))).json()
+    assert (before["source"], before["history"]) == ("read_model", "temporal")
+
+    assert await archive_history(client, state.pool, state.store, code)
+    assert await archive_history(client, state.pool, state.store, code)  # again: the same file, one row
+    assert await state.pool.fetchval("SELECT count(*) FROM history_archive WHERE dossier_code = $1", code) == 1
+    await client.workflow_service.delete_workflow_execution(DeleteWorkflowExecutionRequest(
+        namespace=client.namespace, workflow_execution=WorkflowExecution(workflow_id=code)))
+    await wait_for(lambda: _gone(client, code))  # the server deletes in the background
+
+    after = (await api_client.get(f"/v1/dossiers/{code}", headers=bearer(portal_token))).json()
+    assert (after["status"], after["source"], after["history"]) == ("completed", "read_model", "archive")
+    assert [d["kind"] for d in after["documents"]] == [d["kind"] for d in before["documents"]]
+    trail = (await api_client.get(f"/v1/audit/dossiers/{code}/trail", headers=auditor(oidc_provider))).json()
+    assert trail["source"] == "audit_table" and trail["entries"][-1]["action"] == TrailAction.COMPLETED
+    replayed = await api_client.get(f"/v1/audit/dossiers/{code}/replay", headers=auditor(oidc_provider))
+    assert replayed.status_code == 200, replayed.text
+    report = replayed.json()
+    assert (report["source"], report["deterministic"], report["events"]) == ("archive", True, len(history.events))
+    assert [(e["actor"], e["action"]) for e in report["trail"]] == [(e.actor, e.action) for e in status.trail]
+    async with api_client.stream("GET", f"/v1/audit/dossiers/{code}/history",
+                                 headers=auditor(oidc_provider)) as answer:
+        assert answer.status_code == 200 and answer.headers["cutru-history-source"] == "archive"
+        exported = WorkflowHistory.from_json(code, b"".join([chunk async for chunk in answer.aiter_raw()]).decode())
+    assert [e.event_id for e in exported.events] == [e.event_id for e in history.events]
