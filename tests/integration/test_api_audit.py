@@ -4,8 +4,12 @@ the units the auditor's token covers."""
 from __future__ import annotations
 
 import base64
+import uuid
+from pathlib import Path
 
+import asyncpg
 import httpx
+from cutru_local.postgres import with_database
 from fastapi import FastAPI
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
@@ -14,7 +18,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cutru.clients.audit import replay
 from cutru.platform.codec import ENCODING, replay_converter
-from cutru.service.archive import archive_history
+from cutru.platform.db.migrate import migrate
+from cutru.platform.storage import FileStore
+from cutru.service.archive import archive_closed, archive_history
 from domain.models import DossierStatus, TrailAction
 from tests.api_fixtures import bearer
 from tests.factories import PAYLOAD_KEYS
@@ -134,3 +140,38 @@ async def test_after_retention_a_closed_dossier_answers_from_the_archive(
         assert answer.status_code == 200 and answer.headers["cutru-history-source"] == "archive"
         exported = WorkflowHistory.from_json(code, b"".join([chunk async for chunk in answer.aiter_raw()]).decode())
     assert [e.event_id for e in exported.events] == [e.event_id for e in history.events]
+
+
+async def test_the_sweep_exports_each_closed_dossier_once(
+        client: Client, database_url: str, tmp_path: Path,
+        completed: tuple[WorkflowHistory, DossierStatus]):  # noqa: F811
+    """On a database of its own (the session's holds every other test's dossiers): the closed dossier's history is
+    exported, one with no workflow of its own gets a row without a file, an open one is left alone, and a second
+    sweep finds nothing left to do."""
+    history, _ = completed
+    name = f"cutru_sweep_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(database_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = with_database(database_url, name)
+        await migrate(url)
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+        try:
+            stay, still_open = "HS-TEST-STAY-BY-REGISTER", "HS-TEST-STILL-OPEN"
+            await pool.executemany(
+                "INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name,"
+                " received_at) VALUES ($1, 'StayNotification', $2, 'CA-00070', '001090000001', 'X', now())",
+                [(history.workflow_id, "completed"), (stay, "completed"), (still_open, "awaiting_decision")])
+            store = FileStore(tmp_path / "store")
+            assert await archive_closed(client, pool, store) == 2
+            assert await archive_closed(client, pool, store) == 0
+            rows = {r["dossier_code"]: r for r in await pool.fetch("SELECT * FROM history_archive")}
+            assert set(rows) == {history.workflow_id, stay}
+            assert rows[stay]["sha256"] is None
+            archived = rows[history.workflow_id]
+            assert archived["events"] == len(history.events) and await store.exists(archived["sha256"])
+        finally:
+            await pool.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
