@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 from cutru.clients.client import DossierClient
 from cutru.platform.config import ConfigError, Settings
 from cutru.platform.temporal import deployment_version, set_current_version
+from cutru.service import worker as worker_process
 from cutru.service.worker import build_worker
 from domain.models import DossierState
 from tests.factories import head_signs, new_person, pay
@@ -86,7 +87,9 @@ async def test_a_rolled_upgrade_moves_dossiers_and_leaves_registers_pinned(
             assert await took_the_change(dossiers.handle(fresh["dossier_code"]))
 
 
-def test_half_a_version_is_refused(settings: Settings) -> None:
+async def test_half_a_version_is_refused_and_an_unversioned_worker_sets_nothing_current(settings: Settings) -> None:
     assert deployment_version(settings) is None  # unversioned, as the suite's and the local stack's workers
     with pytest.raises(ConfigError, match="CUTRU_BUILD_ID"):
         deployment_version(settings.model_copy(update={"deployment_name": "cutru"}))
+    with pytest.raises(SystemExit, match="--set-current needs CUTRU_DEPLOYMENT_NAME and CUTRU_BUILD_ID"):
+        await worker_process.run(settings, set_current=True)
