@@ -127,6 +127,8 @@ def refusals() -> list[str]:
         "dossier HS-2 is a TemporaryResidenceDeletion, not a PermanentResidenceDeletion",
         "dossier HS-2 was not filed by the person the notice names",
         "dossier HS-2 is cancelled: it does not stand for the person's filing",
+        "dossier HS-000001 has taken its 200 messages: it takes only those that move it on (a decision, a sign-off, "
+        "an operator's close)",
     ]
 
 
@@ -144,7 +146,12 @@ TRAIL_DETAILS: dict[TrailAction, list[str]] = {
     TrailAction.FEE_PAID: ["20000 VND, order PAY-123"],
     TrailAction.STAY_NOTIFIED: ["LT.00070-261207-1: 3 guest(s)"],
     TrailAction.CANCELLED: ["fee not paid in time; the dossier is cancelled", "no supplement within the time allowed",
-                            "filed in time as dossier HS-2: no ex officio deletion"],
+                            "filed in time as dossier HS-2: no ex officio deletion",
+                            "closed: Công dân đề nghị hủy",
+                            "closed: Trùng hồ sơ; the fee of 20000 VND was paid (order PAY-9) and is to be refunded"],
+    TrailAction.MESSAGES_REFUSED: ["200 messages taken: from here on only those that move the dossier on are taken"],
+    TrailAction.STEP_FAILED: ["deliver_result: KeyError: 'CT08'; no retry mends it: an operator closes the dossier "
+                              "with a reason (cutru close)"],
     TrailAction.COMPLETED: ["LT.00070-261207-1", "LT.00070-261207-2; stay_too_long; unknown_guest"],
 }
 

@@ -209,6 +209,10 @@ REFUSALS: tuple[Wording, ...] = (
                        f"{procedure_name(m['wanted'])}"),
     _wording("other_person", r"dossier (?P<code>\S+) was not filed by the person the notice names",
              lambda m: f"Hồ sơ {m['code']} không do người được thông báo nộp"),
+    _wording("message_budget", r"dossier (?P<code>\S+) has taken its (?P<budget>\d+) messages: it takes only those "
+                               r"that move it on \(a decision, a sign-off, an operator's close\)",
+             lambda m: f"Hồ sơ {m['code']} đã nhận đủ {m['budget']} tin nhắn: chỉ còn nhận tin nhắn giúp hồ sơ tiếp "
+                       "tục (quyết định, ý kiến ký duyệt, quản trị viên đóng hồ sơ)"),
     _wording("not_a_filing", r"dossier (?P<code>\S+) is (?P<state>\w+): it does not stand for the person's filing",
              lambda m: f"Hồ sơ {m['code']} đang ở trạng thái “{_state(m['state'])}”, không được coi là hồ sơ công "
                        "dân tự nộp"),
@@ -243,7 +247,21 @@ TRAIL: dict[TrailAction, tuple[Wording, ...]] = {
                "Công dân không bổ sung hồ sơ trong thời hạn"),
         _wording("filed_in_time", r"filed in time as dossier (?P<code>\S+): no ex officio deletion",
                  lambda m: f"Công dân đã nộp hồ sơ {m['code']} trong thời hạn: không xóa đăng ký theo thông báo"),
+        _wording("closed", r"closed: (?P<reason>.*?)(?:; the fee of (?P<amount>\d+) VND was paid \(order "
+                           r"(?P<order>[^)]+)\) and is to be refunded)?",
+                 lambda m: f"Quản trị viên đóng hồ sơ: {m['reason']}"
+                           + (f"; lệ phí {_vnd(m['amount'])} đã nộp (mã thanh toán {m['order']}) được hoàn trả"
+                              if m["amount"] else "")),
     ),
+    TrailAction.MESSAGES_REFUSED: (_wording("budget_spent", r"(?P<budget>\d+) messages taken: from here on only those "
+                                                            r"that move the dossier on are taken",
+                                            lambda m: f"Đã nhận {m['budget']} tin nhắn: từ nay hồ sơ chỉ nhận tin nhắn "
+                                                      "giúp hồ sơ tiếp tục"),),
+    # The failure's own text is technical and stays as the worker gave it.
+    TrailAction.STEP_FAILED: (_wording("step_failed", r"(?P<step>\w+): (?P<cause>.*); no retry mends it: an operator "
+                                                      r"closes the dossier with a reason \(cutru close\)",
+                                       lambda m: f"Bước {m['step']} lỗi, không tự khắc phục được; quản trị viên sẽ "
+                                                 f"đóng hồ sơ kèm lý do (lỗi ghi nhận: {m['cause']})"),),
 }
 for _action in (TrailAction.DECISION_REFUSED, TrailAction.WITHDRAWAL_REFUSED, TrailAction.FILING_REFUSED):
     TRAIL[_action] = REFUSALS
