@@ -20,7 +20,7 @@ from temporalio.service import RPCError
 from cutru.api.attachments import check_uploads, link
 from cutru.api.idempotency import idempotent
 from cutru.api.officers import officer_id_of
-from cutru.api.portal import _WRITE_ERRORS, _check_scope, _json, _receipt, _rejected, _unavailable
+from cutru.api.portal import _WRITE_ERRORS, _check_scope, _json, _receipt, _rejected, _unavailable, start
 from cutru.api.problems import field_errors, problem_responses, validation_problem
 from cutru.api.ratelimit import write_limit
 from cutru.api.security import permit
@@ -69,11 +69,11 @@ async def file_at_counter(state: ApiState, principal: Principal,
     if submission.attachments:
         await check_uploads(state.pool, submission.attachments)
     try:
-        receipt = await state.dossiers.submit(submission)
+        already = await start(state, submission)
     except RPCError as error:
         raise _unavailable(error) from error
     await link(state.pool, submission.dossier_code, submission.attachments)
-    return submission, receipt.already_submitted
+    return submission, already
 
 
 @router.post(

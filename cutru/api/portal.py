@@ -99,6 +99,28 @@ def _receipt(submission: SubmissionBase, already: bool) -> SubmitReceipt:
                          already_submitted=already, status_href=f"/v1/dossiers/{submission.dossier_code}")
 
 
+async def start(state: ApiState, submission: SubmissionBase) -> bool:
+    """Start the dossier (``DossierClient.submit``, RPCError when Temporal cannot); whether it was submitted before.
+
+    A code the read model already holds is never started again: under another procedure it is refused (409
+    ``dossier_code_taken``), under the same one it is this dossier, submitted before (its workflow id may be free in
+    Temporal again once the retention period has passed; the dossier's effects are bound to its first workflow all
+    the same: ``activities.runs``). An establishment's stay notification goes to its register, which tells
+    duplicates apart."""
+    if not uses_register(submission):
+        owner = await state.pool.fetchval("SELECT procedure FROM dossiers WHERE dossier_code = $1",
+                                          submission.dossier_code)
+        if owner is not None and owner != submission.procedure.value:  # type: ignore[attr-defined]
+            code = submission.dossier_code
+            raise Problem(409, "dossier_code_taken", "The dossier code is taken", "Mã hồ sơ đã được dùng",
+                          detail=f"Dossier code {code} belongs to a {owner} dossier: submit this one under a new code.",
+                          detail_vi=f"Mã hồ sơ {code} đã được dùng cho một hồ sơ khác ({owner}): hãy nộp hồ sơ này "
+                                    "với mã hồ sơ mới.")
+        if owner is not None:
+            return True
+    return (await state.dossiers.submit(submission)).already_submitted
+
+
 def _unavailable(error: BaseException) -> Problem:
     return Problem(503, "engine_unavailable", "The workflow engine is unavailable",
                    "Hệ thống xử lý hồ sơ tạm thời không sẵn sàng",
@@ -190,11 +212,11 @@ async def submit_dossier(submission: Submission, request: Request, state: State,
 
     async def produce() -> Response:
         try:
-            receipt = await state.dossiers.submit(checked)
+            already = await start(state, checked)
         except RPCError as error:
             raise _unavailable(error) from error
         await link(state.pool, checked.dossier_code, checked.attachments)
-        return _json(_receipt(checked, receipt.already_submitted), 200 if receipt.already_submitted else 201)
+        return _json(_receipt(checked, already), 200 if already else 201)
 
     return await idempotent(request, state, principal, produce)
 
@@ -244,12 +266,15 @@ async def submit_batch(batch: BatchRequest, request: Request, state: State,
             return BatchItemResult(index=index, dossier_code=checked.dossier_code, result="accepted")
         async with gate:
             try:
-                receipt = await state.dossiers.submit(checked)
+                already = await start(state, checked)
             except RPCError as error:
                 return not_submitted(index, code, error)
+            except Problem as refusal:
+                return BatchItemResult(index=index, dossier_code=code, result="rejected", errors=[
+                    FieldError(field="dossier_code", message=refusal.detail, message_vi=refusal.detail_vi)])
         await link(state.pool, checked.dossier_code, checked.attachments)
         return BatchItemResult(index=index, dossier_code=checked.dossier_code,
-                               result="already_submitted" if receipt.already_submitted else "accepted")
+                               result="already_submitted" if already else "accepted")
 
     async def produce() -> Response:
         stays.clear()

@@ -104,6 +104,25 @@ async def test_submit_then_submit_again_is_one_dossier(api_client: httpx.AsyncCl
     assert await workflow_count(client, submission["dossier_code"]) == 1
 
 
+async def test_a_code_the_read_model_holds_is_never_started_again(api_client: httpx.AsyncClient, portal_token: str,
+                                                                  submission: dict[str, Any], client: Client,
+                                                                  pool: asyncpg.Pool):
+    """Under another procedure (a stay a register recorded) the code is refused; under the same one it is this
+    dossier, submitted before (its workflow id may be free again in Temporal after the retention period)."""
+    code = submission["dossier_code"]
+    await pool.execute("INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name,"
+                       " received_at, run_id) VALUES ($1, 'StayNotification', 'completed', 'CA-00070', $2, 'X', now(),"
+                       " 'stay-register')", code, submission["applicant"]["personal_id"])
+    refused = await api_client.post("/v1/dossiers", json=submission, headers=bearer(portal_token))
+    assert code in assert_problem(refused, 409, "dossier_code_taken")["detail_en"]
+    batch = await api_client.post("/v1/batches", json={"items": [submission]}, headers=bearer(portal_token))
+    assert batch.json()["items"][0]["result"] == "rejected", batch.text
+    await pool.execute("UPDATE dossiers SET procedure = $2 WHERE dossier_code = $1", code, submission["procedure"])
+    again = await api_client.post("/v1/dossiers", json=submission, headers=bearer(portal_token))
+    assert again.status_code == 200 and again.json()["already_submitted"] is True, again.text
+    assert await workflow_count(client, code) == 0
+
+
 async def test_idempotency_key_replays_the_first_answer_and_refuses_another_body(
         api_client: httpx.AsyncClient, portal_token: str, submission: dict[str, Any], pool: asyncpg.Pool):
     headers = bearer(portal_token) | {"Idempotency-Key": str(uuid.uuid4())}
