@@ -11,12 +11,13 @@ reached the waiting point. That is the cheapest way to deliver exactly one updat
 attempts), which is what a floor should measure.
 
 With ``dossier_shape`` the same no-op workflow also does what a dossier asks of the engine beyond its activities:
-it is started with a dossier's four search attributes, runs as local activities the steps a dossier runs so (with
-the version marker that a dossier records before them), upserts the status where a dossier rests (awaiting the
-officer, and completed), waits for the update with the legal clock's reminder pending (a timer), and is released
-by the bench's officer once the work-queue listing shows it waiting, so the update comes on a workflow task of its
-own. That "shaped floor" is what the engine alone costs for a dossier: cutru against it is the price of cutru's own
-work (forms, database, encryption, validation), apart from the shape.
+it is started with a dossier's four search attributes, records the dossier's version markers where it does, runs as
+local activities the steps a dossier runs so, upserts the status where a dossier rests (awaiting the officer,
+awaiting the sign-off, and completed), waits for the update with the legal clock's reminder pending (a timer), and
+is released by the bench's officer once the work-queue listing shows it waiting, so the update comes on a workflow
+task of its own; where a dossier then waits for the head's sign-off (``later_waits``), it waits and is released once
+more in the same way. That "shaped floor" is what the engine alone costs for a dossier: cutru against it is the
+price of cutru's own work (forms, database, encryption, validation), apart from the shape.
 
 ``python -m bench.floor`` runs the floor worker with the same ``Worker`` options (tuning and role included) and
 data converter as ``worker.py`` (settings from TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, CUTRU_TASK_QUEUE and the
@@ -51,12 +52,18 @@ class FloorPlan:
     # With dossier_shape: the steps (0-based) that a dossier runs as local activities, and its version marker
     # (workflows/lifecycle.py, LOCAL_STEPS). The plain floor's activities are all regular, as the issue sets it.
     local: tuple[int, ...] = ()
+    # With dossier_shape: the steps before which the workflow waits again for a person after the first wait, as a
+    # dossier waits for the head's sign-off after the officer's proposal; each wait rests in a status of its own
+    # with the reminder pending, and is released by the same update.
+    later_waits: tuple[int, ...] = ()
+    # With dossier_shape: before which step each of a dossier's version markers (``workflow.patched``) comes.
+    versions: tuple[int, ...] = ()
 
 
 # What a shaped floor workflow shows in visibility: the statuses the bench's officer lists, a unit, a deadline.
 SHAPED_PROCEDURE = "BenchFloor"
 SHAPED_UNIT = "CA-BENCH"
-# The version marker a dossier records before its local steps, recorded the same way.
+# The version markers a dossier records (its patches), recorded the same way.
 SHAPED_VERSION = "bench-shaped-local-steps"
 # The reminder of the legal clock is days away in a dossier: it is started and cancelled, never fired.
 REMINDER = timedelta(days=10)
@@ -79,37 +86,44 @@ async def noop(step: int) -> int:
 
 @workflow.defn(name=FLOOR_WORKFLOW)
 class FloorWorkflow:
-    """Messages: update ``release()`` — accepted at once, completes when the workflow has reached the wait."""
+    """Messages: update ``release()`` — accepted at once, completes when the workflow has reached its next wait."""
 
     def __init__(self) -> None:
         self._local: frozenset[int] = frozenset()
-        self._waiting = False
-        self._released = False
+        self._versions: list[int] = []
+        self._waits_reached = 0
+        self._releases = 0
 
     @workflow.run
     async def run(self, plan: FloorPlan) -> int:
         self._local = frozenset(plan.local) if plan.dossier_shape else frozenset()
-        if self._local:
-            workflow.patched(SHAPED_VERSION)
-        for step in range(plan.before):
-            await self._step(step)
-        self._waiting = True
+        self._versions = list(plan.versions) if plan.dossier_shape else []
         deadline = workflow.now() + REMINDER
-        if plan.dossier_shape:
-            self._upsert(DossierState.AWAITING_DECISION, deadline)
-        if plan.wait_for_update:
-            try:
-                await workflow.wait_condition(lambda: self._released,
-                                              timeout=REMINDER if plan.dossier_shape else None)
-            except TimeoutError:  # a reminder that fires (never within a bench) changes nothing here
-                await workflow.wait_condition(lambda: self._released)
-        for step in range(plan.before, plan.before + plan.after):
-            await self._step(step)
+        waits = (plan.before, *(plan.later_waits if plan.dossier_shape else ()))
+        step = 0
+        for number, at in enumerate(waits):
+            while step < at:
+                await self._step(step)
+                step += 1
+            self._waits_reached = number + 1
+            if plan.dossier_shape:
+                self._upsert(DossierState.AWAITING_SIGN_OFF if number else DossierState.AWAITING_DECISION, deadline)
+            if plan.wait_for_update:
+                await self._released(number + 1, plan.dossier_shape)
+        for rest in range(step, plan.before + plan.after):
+            await self._step(rest)
+        self._mark(plan.before + plan.after)
         if plan.dossier_shape:
             self._upsert(DossierState.COMPLETED, deadline)
         # The update handler may still be returning its result; finish only after it has.
         await workflow.wait_condition(workflow.all_handlers_finished)
         return plan.before + plan.after
+
+    async def _released(self, count: int, reminder: bool) -> None:
+        try:
+            await workflow.wait_condition(lambda: self._releases >= count, timeout=REMINDER if reminder else None)
+        except TimeoutError:  # a reminder that fires (never within a bench) changes nothing here
+            await workflow.wait_condition(lambda: self._releases >= count)
 
     @staticmethod
     def _upsert(status: DossierState, deadline: datetime) -> None:
@@ -119,7 +133,14 @@ class FloorWorkflow:
             OVERDUE_KEY.value_set(False), UNIT_KEY.value_set(SHAPED_UNIT), DEADLINE_KEY.value_set(deadline),
         ])
 
+    def _mark(self, step: int) -> None:
+        """The version markers a dossier records before ``step``."""
+        while self._versions and self._versions[0] <= step:
+            workflow.patched(f"{SHAPED_VERSION}-{len(self._versions)}")
+            self._versions.pop(0)
+
     async def _step(self, step: int) -> None:
+        self._mark(step)
         if step in self._local:  # as the lifecycle's local steps are scheduled (DossierLifecycle._internal)
             await workflow.execute_local_activity(noop, step, start_to_close_timeout=ACTIVITY_TIMEOUT,
                                                   retry_policy=LOCAL_RETRY)
@@ -128,8 +149,8 @@ class FloorWorkflow:
 
     @workflow.update
     async def release(self) -> None:
-        await workflow.wait_condition(lambda: self._waiting)
-        self._released = True
+        await workflow.wait_condition(lambda: self._waits_reached > self._releases)
+        self._releases += 1
 
 
 async def _serve() -> None:

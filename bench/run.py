@@ -650,7 +650,8 @@ class Bench:
                 await wait_closed(self.plain, phase, timeout)
                 return
             # Released as dossiers are approved: by the officer, once the work-queue listing shows it waiting.
-            await with_officer(release_when_listed, self.plain, phase, items, rate=rate, timeout=timeout)
+            await with_officer(release_when_listed, self.plain, phase, items, rate=rate, timeout=timeout,
+                               sign_one=release_when_listed if plan.later_waits else None)
 
         try:
             measured = await self.measured(phase, workers, run)
@@ -1145,7 +1146,8 @@ async def bench(options: Options) -> stats.BenchReport:
         shape = probe_result.history
         # The floor's activities are all regular; the shaped floor runs as local the steps that the dossier does.
         plan = FloorPlan(before=shape.activities_before_update, after=shape.activities - shape.activities_before_update,
-                         local=tuple(shape.local_steps))
+                         local=tuple(shape.local_steps), later_waits=tuple(shape.activities_before_updates[1:]),
+                         versions=tuple(shape.activities_before_versions))
         print(f"probe: a dossier runs {shape.activities} activities ({plan.before} before the decision, "
               f"{len(plan.local)} of them local), {shape.events} events", flush=True)
         procedures = await runner.procedures_phase(timeout=60)

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, computed_field
 
 # The marker the SDK records for each local activity (workflows/lifecycle.py runs cutru's own steps so).
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
+VERSION_MARKER = "core_patch"  # the SDK's marker for workflow.patched
 
 ACTION_RULE = (
     "actions = workflow start + activity attempts + timers started + signals + updates (accepted in history, plus "
@@ -134,6 +135,8 @@ class HistoryProfile(BaseModel):
     activity_types: list[str]  # in order, regular and local
     local_steps: list[int]  # which of them (0-based, in order) ran as local activities
     activities_before_update: int  # activities run before the first accepted update
+    activities_before_updates: list[int]  # activities run before each accepted update, in order
+    activities_before_versions: list[int]  # activities run before each version marker (workflow.patched), in order
     activity_attempts: int
     workflow_tasks: int
     timers: int
@@ -151,7 +154,8 @@ def profile_history(events: Sequence[Event], *, rejected_updates: float = 0.0) -
     sequence: list[str] = []
     activity_types: list[str] = []
     local_steps: list[int] = []
-    before_update: int | None = None
+    before_updates: list[int] = []
+    before_versions: list[int] = []
     for event in events:
         if event.type == "ActivityTaskScheduled":
             activity_types.append(event.activity_type or "?")
@@ -160,9 +164,11 @@ def profile_history(events: Sequence[Event], *, rejected_updates: float = 0.0) -
             local_steps.append(len(activity_types))
             activity_types.append(event.activity_type or "?")
             sequence.append(f"MarkerRecorded(local {event.activity_type})")
+        elif event.type == "MarkerRecorded" and event.marker_name == VERSION_MARKER:
+            before_versions.append(len(activity_types))
+            sequence.append(event.type)
         elif event.type == "WorkflowExecutionUpdateAccepted":
-            if before_update is None:
-                before_update = len(activity_types)
+            before_updates.append(len(activity_types))
             sequence.append(f"WorkflowExecutionUpdateAccepted({event.update_name})")
         else:
             sequence.append(event.type)
@@ -186,7 +192,9 @@ def profile_history(events: Sequence[Event], *, rejected_updates: float = 0.0) -
         activities=len(activity_types),
         activity_types=activity_types,
         local_steps=local_steps,
-        activities_before_update=before_update if before_update is not None else len(activity_types),
+        activities_before_update=before_updates[0] if before_updates else len(activity_types),
+        activities_before_updates=before_updates,
+        activities_before_versions=before_versions,
         activity_attempts=attempts,
         workflow_tasks=by_type["WorkflowTaskScheduled"],
         timers=by_type["TimerStarted"],
