@@ -240,7 +240,8 @@ async def histories_from_files(paths: Iterable[Path], unreadable: list[str]) -> 
 
 def print_report(report: ReplayReport, out: Any = sys.stdout) -> None:
     verdict = "deterministic" if report.deterministic else f"NON-DETERMINISTIC ({report.failure})"
-    print(f"{report.workflow_id}  {report.workflow_type}  {report.events} events  replay: {verdict}", file=out)
+    source = f"  (history: {report.source})" if report.source else ""
+    print(f"{report.workflow_id}  {report.workflow_type}  {report.events} events  replay: {verdict}{source}", file=out)
     for entry in report.trail:
         print(f"  {entry.at:%Y-%m-%d %H:%M:%S}Z  {entry.actor:<16} {entry.action:<22} {entry.detail}", file=out)
     print("  messages:", file=out)

@@ -1,5 +1,6 @@
 """The ``cutru`` command's shape: its subcommands, exit codes, ``--output`` anywhere, commands of other
-distributions through the ``cutru.commands`` entry points, and the replay progress line."""
+distributions through the ``cutru.commands`` entry points, the replay progress line, and where a replayed history
+came from."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ import json
 import subprocess
 from importlib.metadata import EntryPoint
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
 from cutru import cli
-from cutru.clients.audit import BatchSummary
+from cutru.clients.audit import BatchSummary, ReplayReport, print_report
 from tests.cli import CUTRU
 
 SUBCOMMANDS = ("worker", "submit", "status", "result", "supplement", "withdraw", "pay", "officer", "audit",
@@ -133,3 +135,13 @@ def test_a_file_that_is_not_json_is_a_usage_error(tmp_path: Path, capsys: pytest
     lines = capsys.readouterr().err.splitlines()
     assert lines[0].startswith("cutru: invalid input: Expecting property name")
     assert lines[1] == f"cutru: cannot read {tmp_path / 'absent.json'}: No such file or directory"
+
+
+@pytest.mark.parametrize(("source", "said"), [("archive", "  (history: archive)"),
+                                              ("temporal", "  (history: temporal)"), (None, "")])
+def test_a_replay_says_where_its_history_came_from(source: Literal["temporal", "archive"] | None,
+                                                   said: str) -> None:
+    out = io.StringIO()
+    print_report(ReplayReport(workflow_id="HS-1", workflow_type="ResidenceConfirmation", events=12,
+                              deterministic=True, source=source), out)
+    assert out.getvalue().splitlines()[0] == f"HS-1  ResidenceConfirmation  12 events  replay: deterministic{said}"
