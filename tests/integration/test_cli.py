@@ -115,6 +115,25 @@ async def test_a_refused_decision_exits_1_with_the_reason(  # type: ignore[no-un
     assert one_line_error(closed.stderr) == f"cutru: Dossier {code} is closed and takes no decision."
 
 
+async def test_an_operator_closes_a_dossier_with_a_reason(  # type: ignore[no-untyped-def]
+    env: dict[str, str], worker, client: Client, settings: Settings, pool: asyncpg.Pool,
+    api_process: str, oidc_provider: OidcProvider,  # noqa: F811
+):
+    submission = await own_residence_dossier(pool)
+    code = submission["dossier_code"]
+    dossiers = DossierClient(client, settings.task_queue)
+    await dossiers.submit(submission)
+    await wait_state(dossiers, code, DossierState.AWAITING_DECISION)
+    operations = env | {"CUTRU_API_URL": api_process, "CUTRU_API_TOKEN": login_token(oidc_provider, "VH-OPERATOR-01")}
+    closed = await cutru(operations, "close", code, "--reason", "Nộp nhầm đơn vị", "-o", "json")
+    assert closed.returncode == 0, closed.stderr
+    assert json.loads(closed.stdout) == {"dossier_code": code, "state": "cancelled", "closed_by": "VH-OPERATOR-01",
+                                         "reason": "Nộp nhầm đơn vị"}
+    again = await cutru(operations, "close", code, "--reason", "Nộp nhầm đơn vị")
+    assert again.returncode == 1
+    assert one_line_error(again.stderr) == f"cutru: Dossier {code} is closed and takes no decision."
+
+
 async def test_an_unknown_dossier_code_is_not_found(env: dict[str, str]):
     for command in (("status", "HS-NO-SUCH-DOSSIER"), ("result", "HS-NO-SUCH-DOSSIER"),
                     ("supplement", "HS-NO-SUCH-DOSSIER", "--provided", "x"),

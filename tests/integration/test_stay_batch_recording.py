@@ -89,3 +89,23 @@ async def test_a_mixed_batch_records_each_notification_as_on_its_own(
     again = await env.run(activities.record_stays, batch)
     assert [summary(o) for o in again.outcomes] == [summary(o) for o in result.outcomes]
     assert {s.dossier_code: await rows_of(pool, s.dossier_code) for s in (accepted, earlier, twice, refused)} == alone
+
+
+async def test_a_code_of_another_procedures_dossier_is_refused_not_taken_for_recorded(
+        activities: DossierActivities, pool: asyncpg.Pool) -> None:
+    """A register never reports another dossier's row as its notification's outcome, nor writes under its code."""
+    arrival = datetime.now(UTC) - timedelta(hours=1)
+    async with pool.acquire() as conn:
+        host, place = await hotel(conn)
+        guest = await new_person(conn, full_name="Khách Dung")
+    stay = parse_submission(hotel_stay(host, place, guest, arrival=arrival))
+    assert isinstance(stay, StayNotificationSubmission)
+    await pool.execute("INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id,"
+                       " applicant_name, received_at, run_id) VALUES ($1, 'PermanentResidenceRegistration',"
+                       " 'awaiting_decision', $2, $3, 'X', now(), 'a-run')",
+                       stay.dossier_code, stay.police_unit, host.personal_id)
+    [outcome] = (await ActivityEnvironment().run(activities.record_stays, StayBatch(notifications=(stay,)))).outcomes
+    assert outcome.state == DossierState.REFUSED and [r.code for r in outcome.refusals] == ["dossier_code_taken"]
+    assert "PermanentResidenceRegistration" in outcome.refusals[0].message
+    rows = await rows_of(pool, stay.dossier_code)
+    assert rows["stays"] == [] and rows["changes"] == [] and rows["audit"] == []
