@@ -93,15 +93,21 @@ async def test_a_dossier_through_the_command_in_one_vocabulary(  # type: ignore[
     await dossiers.handle(code).terminate("test over")
 
 
+async def waiting_for_decision(client: Client, settings: Settings, pool: asyncpg.Pool) -> tuple[DossierClient, str]:
+    """A dossier of the demo unit, submitted and waiting for its officer."""
+    submission = await own_residence_dossier(pool)
+    code: str = submission["dossier_code"]
+    dossiers = DossierClient(client, settings.task_queue)
+    await dossiers.submit(submission)
+    await wait_state(dossiers, code, DossierState.AWAITING_DECISION)
+    return dossiers, code
+
+
 async def test_a_refused_decision_exits_1_with_the_reason(  # type: ignore[no-untyped-def]
     env: dict[str, str], worker, client: Client, settings: Settings, pool: asyncpg.Pool, tmp_path: Path,
     api_process: str, oidc_provider: OidcProvider,  # noqa: F811
 ):
-    submission = await own_residence_dossier(pool)
-    code = submission["dossier_code"]
-    dossiers = DossierClient(client, settings.task_queue)
-    await dossiers.submit(submission)
-    await wait_state(dossiers, code, DossierState.AWAITING_DECISION)
+    dossiers, code = await waiting_for_decision(client, settings, pool)
     await dossiers.decide(code, OfficerDecision(officer_id=OFFICER, decision=DecisionKind.REQUEST_SUPPLEMENT,
                                                 missing_items=("Sổ đỏ",)))
     await wait_state(dossiers, code, DossierState.AWAITING_SUPPLEMENT)
@@ -119,11 +125,7 @@ async def test_an_operator_closes_a_dossier_with_a_reason(  # type: ignore[no-un
     env: dict[str, str], worker, client: Client, settings: Settings, pool: asyncpg.Pool,
     api_process: str, oidc_provider: OidcProvider,  # noqa: F811
 ):
-    submission = await own_residence_dossier(pool)
-    code = submission["dossier_code"]
-    dossiers = DossierClient(client, settings.task_queue)
-    await dossiers.submit(submission)
-    await wait_state(dossiers, code, DossierState.AWAITING_DECISION)
+    _, code = await waiting_for_decision(client, settings, pool)
     operations = env | {"CUTRU_API_URL": api_process, "CUTRU_API_TOKEN": login_token(oidc_provider, "VH-OPERATOR-01")}
     closed = await cutru(operations, "close", code, "--reason", "Nộp nhầm đơn vị", "-o", "json")
     assert closed.returncode == 0, closed.stderr
