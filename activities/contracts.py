@@ -39,7 +39,7 @@ from domain.rulesets import DeadlineCase
 DOSSIER_CODE_TAKEN = "DossierCodeTaken"
 DATA_REFUSED = "DataRefused"
 # What binds a dossier code to its workflow (activities.runs): the first run's id, which a reset keeps and a new
-# workflow under the same id does not; None in requests scheduled before the binding existed.
+# workflow under the same id does not; None when an earlier step bound it, and in requests from before the binding.
 RUN_DOC = "the workflow's first run id: the dossier code belongs to it"
 
 
@@ -293,7 +293,6 @@ class CommitRequest(Boundary):
     """``commit_residence``: the approved dossier; the activity loads the facts its plan needs as the records stand."""
 
     submission: Submission
-    run: str | None = Field(default=None, description=RUN_DOC)
 
 
 class CommitResult(Boundary):

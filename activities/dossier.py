@@ -2,8 +2,8 @@
 
 Every activity is idempotent by dossier code (Temporal retries them): inserts use the dossier code as key and
 ``ON CONFLICT DO NOTHING``; the read model (``dossiers``) is upserted. The code is the dossier's workflow's alone:
-the first activity that writes binds it and the ones that close or commit check it (``activities.runs``). Business
-refusals are returned as data, not raised: a refused dossier is a normal outcome, not an activity failure.
+the first activity that writes binds it (``activities.runs``), and the commit refuses another procedure's claim.
+Business refusals are returned as data, not raised: a refused dossier is a normal outcome, not an activity failure.
 """
 
 from __future__ import annotations
@@ -542,7 +542,6 @@ class DossierActivities:
     async def commit_residence(self, request: CommitRequest) -> CommitResult:
         s = request.submission
         async with self._pool.acquire() as conn, data_refused():
-            await runs.bind(conn, s.dossier_code, s.procedure.value, request.run)
             try:
                 summary, before = await records.commit(conn, s, status=DossierState.RECORDING.value)
             except records.StaleFacts as stale:

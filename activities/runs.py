@@ -1,11 +1,14 @@
 """Each dossier code belongs to one procedure and one workflow: the first of its activities that writes binds the code
-(``dossiers.run_id``, migration 0017) and every later one checks the binding before it writes.
+(``dossiers.run_id``, migration 0017) before it writes anything: the identity check, a police notice's listing, an
+immediate acceptance, or the delivery when nothing came before it (an invalid submission refused). A workflow that
+does not own its code fails there, before any effect; the later steps of the owner need no check.
 
 The workflow is named by its first run's id, which a reset (``temporal workflow reset``) keeps and a new workflow
 started under the same id does not; the start options refuse such a reuse already (``DossierClient.submit``), this
 refuses it where the effects are made. A stay register's notifications are bound to the registers (``REGISTER``).
 A code that belongs to another procedure or workflow is a ``DossierCodeTaken`` error, non-retryable: that workflow
-writes nothing under it. The same workflow retrying finds its own binding and goes on, idempotent as before.
+writes nothing under it. The same workflow retrying finds its own binding and goes on, idempotent as before. Rows
+from before the binding (``run_id`` NULL) are taken by the first workflow of their procedure that checks them.
 """
 
 from __future__ import annotations

@@ -220,6 +220,9 @@ class DossierLifecycle:
         # Messages taken into the history (signals, accepted updates), against the budget.
         self._messages = 0
         self._budget_spent = False
+        # Whether a step has bound the dossier code to this workflow (activities.runs): the delivery binds it
+        # otherwise (an invalid submission refused, a dossier closed before its first step).
+        self._bound = False
         # The fee's order once the gateway made it: an operator's close cancels it.
         self._order: PaymentOrder | None = None
 
@@ -557,6 +560,7 @@ class DossierLifecycle:
         identity = await self._internal(DossierActivities.validate_identity,
                                         IdentityCheck(dossier=DossierHeader.of(submission), deadline=None,
                                                       audit=p.take_unwritten(), run=self._run_id()))
+        self._bound = True
         if identity.refusals:
             return await self._finish(DossierState.REFUSED, refusals=identity.refusals, actor="system")
         eligibility: EligibilityResult = await self._internal(DossierActivities.check_eligibility,
@@ -583,7 +587,7 @@ class DossierLifecycle:
 
         self._set_state(DossierState.RECORDING)
         committed: CommitResult = await self._internal(DossierActivities.commit_residence,
-                                                       CommitRequest(submission=submission, run=self._run_id()))
+                                                       CommitRequest(submission=submission))
         if committed.refusals and workflow.patched(COMMIT_REVALIDATED):
             return await self._finish(DossierState.REFUSED, refusals=committed.refusals, actor="system")
         return await self._finish(DossierState.COMPLETED, actor="system", decided_by=p.approved_by,
@@ -785,7 +789,7 @@ class DossierLifecycle:
                 ),
                 fee_paid_vnd=p.fee if state == DossierState.COMPLETED else 0,
                 audit=p.take_unwritten(),
-                run=self._run_id(),
+                run=None if self._bound else self._run_id(),
             ),
         )
         self._set_state(state)
@@ -833,7 +837,7 @@ class DossierLifecycle:
 
     @staticmethod
     def _run_id() -> str:
-        """What the dossier's effects are bound to (``activities.runs``): this workflow, whatever its resets."""
+        """What the dossier code is bound to (``activities.runs``): this workflow, whatever its resets."""
         return workflow.info().first_execution_run_id
 
     async def _calendar(self) -> CalendarSnapshot | None:

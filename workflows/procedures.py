@@ -118,8 +118,8 @@ class _DeletionAfterNotice(DossierLifecycle):
         # their notice's entry is written with the next write.
         if workflow.patched(NOTICE_IN_READ_MODEL):
             await self._act(DossierActivities.record_notice,
-                            NoticeServed(submission=submission, audit=p.take_unwritten(),
-                                                         run=self._run_id()))
+                            NoticeServed(submission=submission, audit=p.take_unwritten(), run=self._run_id()))
+            self._bound = True
         if wait > timedelta(0):
             try:
                 await workflow.wait_condition(lambda: p.inbox.citizen_filing is not None, timeout=wait)

@@ -86,7 +86,7 @@ async def test_an_approved_dossier_costs_these_round_trips(
         return len(statements.sent)
 
     identity = await sent(acts.validate_identity, IdentityCheck(
-        dossier=DossierHeader.of(submission), deadline=None,
+        dossier=DossierHeader.of(submission), deadline=None, run="the-first-run",
         audit=(_trail(code, "0000-received", "citizen", TrailAction.RECEIVED),)))
     eligibility = await sent(acts.check_eligibility, EligibilityCheck(submission=submission))
     acceptance = await sent(acts.accept_dossier, Acceptance(
@@ -101,14 +101,15 @@ async def test_an_approved_dossier_costs_these_round_trips(
                _trail(code, CLOSING_KEY, "system", TrailAction.COMPLETED, state=DossierState.COMPLETED)),
         result=DocumentRequest(dossier_code=code, procedure=submission.procedure, kinds=(DocumentKind.CT08,),
                                paper=DossierPaper.of(submission), deadline=deadline, decided_by=officer)))
-    # The commit: BEGIN, the locks on the people then the places it concerns, the claim with the applicant's facts,
+    # The identity check: the code bound to the workflow (activities.runs), then the read model, the trail and the
+    # person in one statement. The commit: BEGIN, the locks on the people then the places it concerns, the claim with the applicant's facts,
     # the plan's four steps (end any current permanent residence, start this one, open the household, add its
     # head), the summary, COMMIT. The delivery: its opening
     # entries with what it reads first, the CT08's verification code (kept before it is printed, so that a retry
     # prints the same), the delivery with the closing entry.
     assert {"identity": identity, "eligibility": eligibility, "acceptance": acceptance, "payment": payment,
             "commit": commit, "delivery": delivery} == {
-        "identity": 1, "eligibility": 1, "acceptance": 1, "payment": 2, "commit": 10, "delivery": 3}
+        "identity": 2, "eligibility": 1, "acceptance": 1, "payment": 2, "commit": 10, "delivery": 3}
     assert await pool.fetchval("SELECT status FROM dossiers WHERE dossier_code = $1", code) == "completed"
     assert await pool.fetchval("SELECT count(*) FROM deliveries WHERE dossier_code = $1", code) == 1
 
