@@ -116,9 +116,10 @@ def _modules_env_names(*modules: str) -> set[str]:
 
 
 def worker_env_names() -> set[str]:
-    """The worker: the core settings, the payload and decision keys, the payment gateway's settings."""
+    """The worker: the core settings, the payload and decision keys, the payment gateway's settings, the store its
+    history sweep exports to."""
     return config_env_names() | CODEC_KEY_VARS | _modules_env_names(
-        "cutru/platform/codec.py", "cutru/platform/signing.py", "activities/payment.py")
+        "cutru/platform/codec.py", "cutru/platform/signing.py", "activities/payment.py", "cutru/platform/storage.py")
 
 
 def api_env_names() -> set[str]:
