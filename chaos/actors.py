@@ -80,6 +80,7 @@ class Actors:
         self._double_callbacks = False
         self._paid: dict[str, PaymentConfirmation] = {}  # the callbacks sent, to send again while the gateway errs
         self.waiting_now: list[tuple[str, str]] = []  # what visibility last listed as waiting on someone
+        self._flooded: set[str] = set()
 
     def double_callbacks(self, on: bool) -> None:
         """While the gateway fault lasts, each payment callback arrives two and three times."""
@@ -154,10 +155,11 @@ class Actors:
     async def flood(self, signals: int = 120) -> str | None:
         """A burst of stray signals at one dossier waiting on someone: supplements it did not ask for, and (one in
         three) decisions malformed as a broken client would send them. The dossier refuses or ignores each."""
-        candidates = [code for code, _ in self.waiting_now if code in self.cases]
+        candidates = [code for code, _ in self.waiting_now if code in self.cases and code not in self._flooded]
         if not candidates:
             return None
         code = candidates[len(candidates) // 2]
+        self._flooded.add(code)
         handle = self.client.get_workflow_handle(code)
         stray = Supplement(provided_items=("Giấy tờ không được yêu cầu",), note="gửi lặp")
         for index in range(signals):

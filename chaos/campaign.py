@@ -73,7 +73,7 @@ class CampaignConfig:
     kinds: tuple[FaultKind, ...] = tuple(FaultKind)  # the kinds injected, ``faults_per_kind`` of each
     competing: int = 20  # pairs of dossiers competing for one household (among ``dossiers``)
     load_seconds: float = 300.0  # submissions are spread over this window
-    fault_seconds: float = 360.0  # faults of each kind are spread over this window (from the first submission)
+    fault_seconds: float = 420.0  # faults of each kind are spread over this window (from the first submission)
     # After the last fault, every dossier must reach its final state. The drain ends when all have, when none has
     # closed for ``stall_seconds`` (the open ones are stuck), or after ``drain_seconds`` at most: a machine busy with
     # other work slows the campaign down, which must not be mistaken for stuck dossiers.
@@ -95,6 +95,7 @@ class CampaignReport(BaseModel):
     faults_planned: dict[str, int]
     faults_injected: dict[str, int]
     flooded: list[str] = []
+    rolling_restarts: list[tuple[float, float]] = []  # each: seconds to drain and stop, to poll again
     payload_key_rotations: int = 0
     build: str = ""
     worker_self_restarts: int
@@ -146,6 +147,11 @@ class CampaignReport(BaseModel):
         for kind, planned in self.faults_planned.items():
             row(f"faults: {kind}", f"{self.faults_injected.get(kind, 0)} / {planned} planned")
         row("worker restarts after exiting on their own", self.worker_self_restarts)
+        if self.rolling_restarts:
+            drains = sorted(a for a, _ in self.rolling_restarts)
+            polls = sorted(b for _, b in self.rolling_restarts)
+            row("rolling restarts (median s to drain, to poll again)",
+                f"{len(polls)} ({drains[len(drains) // 2]:.1f}, {polls[len(polls) // 2]:.1f})")
         for worker, n in sorted(self.activities_by_worker.items()):
             row(f"activity tasks run by {worker}", n)
         for action, n in sorted(self.actions.items()):
@@ -362,6 +368,7 @@ async def _load_and_faults(run: _Run, client: Client, pool: asyncpg.Pool, cases:
         faults_planned={k: n for k, n in planned.items() if n},
         faults_injected=dict(injected),
         flooded=injector.flooded,
+        rolling_restarts=[(round(a, 1), round(b, 1)) for a, b in injector.restarts],
         payload_key_rotations=run.rotations,
         build=f"{run.builds - 1} rolling upgrades (unversioned workers, restarted in turn)",
         worker_self_restarts=sum(self_restarts.values()),

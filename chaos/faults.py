@@ -12,8 +12,8 @@ Each kind runs on its own timeline drawn from the campaign's seed, so they overl
 - ``payment gateway``: every gateway call fails or hangs past the activity timeout (``chaos.worker``), and the
   citizens' payment callbacks arrive two and three times;
 - ``signal flood``: one open dossier receives a burst of stray and malformed signals;
-- ``rolling upgrade``: the workers are stopped (SIGTERM, drained) and started again one at a time, each waiting
-  until the one before polls again (the workers are unversioned: the same build comes back);
+- ``rolling upgrade``: the workers are drained (SIGTERM) and started again one at a time, each polling again before
+  the next is stopped (the workers are unversioned: the same build comes back);
 - ``key rotation``: the payload key staged at the last rotation becomes the active one and a new one is staged, on
   every worker in turn (so that no worker meets a payload under a key it does not hold);
 - ``smtp`` and ``webhook``: SIGKILL the mail server or the webhook subscriber (``chaos.outlets``), start it again.
@@ -124,6 +124,7 @@ class Injector:
         self.held_down: set[int] = set()  # workers the injector keeps down: the supervisor leaves them alone
         self.log: list[str] = []
         self.flooded: list[str] = []  # the dossiers each flood hit
+        self.restarts: list[tuple[float, float]] = []  # rolling restarts: seconds to drain and stop, to poll again
         self._worker_locks = [asyncio.Lock() for _ in workers]
 
     async def run(self, faults: Sequence[Fault], stop: asyncio.Event) -> None:
@@ -200,13 +201,18 @@ class Injector:
         return True
 
     async def _roll(self, env: dict[str, str]) -> None:
-        """Each worker in turn: drained and stopped, started with ``env``, polling again before the next one."""
+        """Each worker in turn: drained (SIGTERM) and stopped, started with ``env``, polling again before the next
+        one (a rolling update of one unavailable, no surge: a second process each would slow the 2-core machine
+        more than the update it stands for)."""
         for index, worker in enumerate(self.workers):
             async with self._held(index):
+                started = time.monotonic()
                 await asyncio.to_thread(worker.stop)
+                stopped = time.monotonic()
                 worker.env.update(env)
                 worker.start()
                 await self.ready(worker)
+                self.restarts.append((stopped - started, time.monotonic() - stopped))
 
     def _held(self, index: int) -> _Held:
         return _Held(self, index)

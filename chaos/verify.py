@@ -11,7 +11,8 @@ A dossier is
   again (the pending workflow task's attempt > 1), or its history holds workflow-task failures caused by the code
   (``WORKFLOW_WORKER_UNHANDLED_FAILURE``, ``NON_DETERMINISTIC_ERROR``, bad commands). Failures Temporal itself
   records in normal operation are counted apart and not problems: ``UNHANDLED_COMMAND`` (a signal arrived while the
-  worker was completing) and ``RESET_STICKY_TASK_QUEUE`` (the sticky worker died);
+  worker was completing), ``RESET_STICKY_TASK_QUEUE`` (the sticky worker died) and ``FORCE_CLOSE_COMMAND`` (the
+  server closed a task under a burst of signals and scheduled another);
 - **unexpected** when it has an effect its outcome does not justify: a paid fee or a residence change for a dossier
   that was not completed, residence records naming a dossier that was not completed, a delivery of other documents
   than its outcome lists;
@@ -63,6 +64,8 @@ from domain.procedures.catalogue import PROCEDURES
 _BENIGN_CAUSES = {
     WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
     WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_STICKY_TASK_QUEUE,
+    # The server closing a task it cannot take whole (a burst of signals buffered while it ran): it schedules another.
+    WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND,
 }
 # Tables of the lifecycle itself, checked one by one below; every other table naming a dossier holds records.
 _LIFECYCLE_TABLES = {"dossiers", "payments", "residence_changes", "documents", "deliveries", "audit_events",
@@ -205,13 +208,15 @@ async def _history(client: Client, code: str) -> _History | None:
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
             payloads = event.workflow_execution_completed_event_attributes.result.payloads
             [found.outcome] = await client.data_converter.decode(payloads, [DossierOutcome])
-    if found.outcome is not None:
+    for attempt in range(3 if found.outcome is not None else 0):
         try:
             status = await handle.query("status", result_type=DossierStatus)
         except WorkflowQueryFailedError as error:  # the closed workflow did not replay: reported, not raised
             found.trail_error = str(error)[:300]
+            await asyncio.sleep(attempt + 1.0)
         else:
-            found.trail = [(entry.action.value, entry.actor) for entry in status.trail]
+            found.trail, found.trail_error = [(entry.action.value, entry.actor) for entry in status.trail], None
+            break
     return found
 
 
@@ -279,10 +284,13 @@ def _check_effects(check: DossierCheck, outcome: DossierOutcome, rows: dict[str,
     paid = [amount for status, amount in rows["payments"] if status == "paid"]
     if len(rows["payments"]) > 1:
         check.flag("duplicated", f"{len(rows['payments'])} payment orders")
+    # A dossier refused at its commit because another changed the records first kept the fee it paid: a refund is
+    # due (docs/reliability.md, competing dossiers), not an effect gone wrong.
+    refund_due = any(refusal.code == "records_changed" for refusal in outcome.refusals)
     if completed and outcome.fee_paid_vnd > 0:
         if paid != [outcome.fee_paid_vnd]:
             check.flag("lost", f"fee {outcome.fee_paid_vnd} VND reported paid, payments table says {rows['payments']}")
-    elif paid:
+    elif paid and not refund_due:
         check.flag("unexpected", f"a paid fee of {paid} VND for a dossier that ended {outcome.state.value}"
                    + (" (fee 0 in the outcome)" if completed else ""))
     changes = rows["residence_changes"]
