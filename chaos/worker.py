@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import errno
 import os
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from cutru_local.worker import confirming_gateway
+from cutru_local.worker import auto_confirm_option, confirming_gateway
 
 from activities.contracts import PaymentOrder
 from activities.payment import GatewayError, PaymentGateway
@@ -98,17 +97,13 @@ def faulty_gateway(after: timedelta | None, flag: Path) -> worker.GatewayFactory
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--auto-confirm-seconds", type=float, default=None, metavar="N",
-                        help="the local gateway confirms each order N seconds after it was created")
-    args = parser.parse_args(argv)
+    after = auto_confirm_option(argv, __doc__)
     disk_flag, gateway_flag = os.environ.get(DISK_FULL_ENV), os.environ.get(GATEWAY_FAULT_ENV)
     if not disk_flag or not gateway_flag:
-        parser.error(f"set {DISK_FULL_ENV} and {GATEWAY_FAULT_ENV}")
+        raise SystemExit(f"chaos.worker: set {DISK_FULL_ENV} and {GATEWAY_FAULT_ENV}")
     settings = load_settings()
     configure_logging(settings.log_level)
     sys.addaudithook(full_disk_hook(settings.document_dir, Path(disk_flag)))
-    after = timedelta(seconds=args.auto_confirm_seconds) if args.auto_confirm_seconds is not None else None
     run_worker_process(worker.run(settings, faulty_gateway(after, Path(gateway_flag))), settings)
 
 

@@ -28,12 +28,17 @@ def confirming_gateway(after: timedelta | None) -> worker.GatewayFactory:
     return gateway
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def auto_confirm_option(argv: list[str] | None, description: str | None) -> timedelta | None:
+    """The command line of a local worker: ``--auto-confirm-seconds N``, or None when not given."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--auto-confirm-seconds", type=float, default=None, metavar="N",
                         help="the local gateway confirms each order N seconds after it was created")
     args = parser.parse_args(argv)
-    after = timedelta(seconds=args.auto_confirm_seconds) if args.auto_confirm_seconds is not None else None
+    return timedelta(seconds=args.auto_confirm_seconds) if args.auto_confirm_seconds is not None else None
+
+
+def main(argv: list[str] | None = None) -> None:
+    after = auto_confirm_option(argv, __doc__)
     settings = load_settings()
     configure_logging(settings.log_level)
     run_worker_process(worker.run(settings, confirming_gateway(after)), settings)
