@@ -130,7 +130,9 @@ class CampaignReport(BaseModel):
 
     def table(self) -> str:
         v = self.verification
-        keys = ", ".join(f"{key} {n}" for key, n in v.payload_keys_seen.items())
+        seen = sorted(v.payload_keys_seen.items(), key=lambda item: (len(item[0]), item[0]))  # k2 before k10
+        keys = (f"{len(seen)} keys: {seen[0][0]} {seen[0][1]}" + (f" … {seen[-1][0]} {seen[-1][1]}" if len(seen) > 1
+                                                                    else "")) if seen else ""
         lines = [f"cutru chaos campaign — seed {self.seed}, {len(self.procedures)} procedures, "
                  f"{self.seconds.get('total', 0):.0f} s",
                  f"payload encryption: on (AES-256-GCM, every worker and client); {self.payload_key_rotations} key "
