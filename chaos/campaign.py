@@ -26,6 +26,7 @@ from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
+from temporalio.common import WorkerDeploymentVersion
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError
 
@@ -55,6 +56,7 @@ from cutru.platform.config import processing_environment
 from cutru.platform.db.migrate import create_database, migrate
 from cutru.platform.signing import DecisionKeyRing
 from cutru.platform.storage import FileStore
+from cutru.platform.temporal import set_current_version
 from domain import webhooks
 from domain.kinds import Procedure
 from domain.procedures.catalogue import submission_model
@@ -62,6 +64,7 @@ from workflows.dispatch import NOT_A_DOSSIER
 from workflows.procedures import WORKFLOWS
 
 TASK_QUEUE = "cutru-chaos"
+DEPLOYMENT = "cutru-chaos"  # the Worker Deployment the workers poll as
 COMPETING = "competing dossiers on one household"
 
 
@@ -222,10 +225,13 @@ class _Run:
         self.rotations += 1
         return {"CUTRU_PAYLOAD_KEYS": self.worker_keys()}
 
+    def version(self) -> WorkerDeploymentVersion:
+        """The Worker Deployment Version the workers poll as after ``builds`` builds (the same code each time)."""
+        return WorkerDeploymentVersion(deployment_name=DEPLOYMENT, build_id=f"build-{self.builds}")
+
     def next_build(self) -> dict[str, str]:
-        """An upgrade rolls the same code: the workers are unversioned, so each build is a restart in turn."""
         self.builds += 1
-        return {}
+        return {"CUTRU_BUILD_ID": self.version().build_id}
 
     def say(self, message: str) -> None:
         if self.config.progress:
@@ -295,6 +301,9 @@ async def _campaign(run: _Run) -> CampaignReport:
         worker.start()
     # The campaign's client (the portal's, the officers') encrypts with the first key and reads every payload.
     client = await _connect(run.temporal.address, KeyRing.parse(",".join(run.payload_keys), "the campaign's keys"))
+    # Versioned workers take nothing until their version is the deployment's current one.
+    await _polling(client, run.workers[0])
+    await set_current_version(client, run.version())
     pool = await asyncpg.create_pool(url, min_size=0, max_size=4)
     try:
         return await _load_and_faults(run, client, pool, cases, skipped, started)
@@ -316,7 +325,8 @@ async def _load_and_faults(run: _Run, client: Client, pool: asyncpg.Pool, cases:
                         double_callbacks=actors.double_callbacks, flood=actors.flood, rotate_key=run.rotate_key,
                         next_build=run.next_build)
     injector = Injector(run.temporal, run.postgres, run.workers, run.outlets, switches,
-                        lambda worker: _polling(client, worker))
+                        lambda worker: _polling(client, worker),
+                        lambda: _promote(client, run.version()))
     stop_supervisor, stop_faults = asyncio.Event(), asyncio.Event()
     self_restarts: Counter[str] = Counter()
     load_started = time.monotonic()
@@ -372,7 +382,7 @@ async def _load_and_faults(run: _Run, client: Client, pool: asyncpg.Pool, cases:
         flooded=injector.flooded,
         rolling_restarts=[(round(a, 1), round(b, 1)) for a, b in injector.restarts],
         payload_key_rotations=run.rotations,
-        build=f"{run.builds - 1} rolling upgrades (unversioned workers, restarted in turn)",
+        build=f"{run.builds - 1} rolling upgrades (workers ended on {run.version().build_id})",
         worker_self_restarts=sum(self_restarts.values()),
         activities_by_worker=_by_worker(verification.activities_by_identity, run.workers),
         actions=dict(actors.actions),
@@ -466,6 +476,8 @@ def _worker_env(run: _Run, url: str) -> dict[str, str]:
         "CUTRU_LOG_LEVEL": "WARNING",
         **processing_environment(PROCESSING),
         "CUTRU_PAYLOAD_KEYS": run.worker_keys(),
+        "CUTRU_DEPLOYMENT_NAME": DEPLOYMENT,
+        "CUTRU_BUILD_ID": run.version().build_id,
         DISK_FULL_ENV: str(run.root / "disk-full"),
         GATEWAY_FAULT_ENV: str(run.root / "gateway-fault"),
         "CUTRU_DECISION_KEYS": run.decision_keys.env_value(),
@@ -501,6 +513,21 @@ async def _polling(client: Client, worker: WorkerProcess, timeout: float = 60.0)
             answer = None
         if answer is not None and any(p.identity.startswith(f"{worker.pids[-1]}@") for p in answer.pollers):
             return
+        await asyncio.sleep(0.5)
+
+
+async def _promote(client: Client, version: WorkerDeploymentVersion, timeout: float = 60.0) -> None:
+    """Make ``version`` current, then wait (``timeout`` at most) until no stay register, the one pinned workflow
+    type, is still open on an older version: the last worker of the old build may then go."""
+    await set_current_version(client, version)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if not (await client.count_workflows(
+                    "WorkflowType = 'StayRegister' AND ExecutionStatus = 'Running'")).count:
+                return
+        except RPCError:  # the server is being restarted
+            pass
         await asyncio.sleep(0.5)
 
 

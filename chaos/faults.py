@@ -12,8 +12,10 @@ Each kind runs on its own timeline drawn from the campaign's seed, so they overl
 - ``payment gateway``: every gateway call fails or hangs past the activity timeout (``chaos.worker``), and the
   citizens' payment callbacks arrive two and three times;
 - ``signal flood``: one open dossier receives a burst of stray and malformed signals;
-- ``rolling upgrade``: the workers are drained (SIGTERM) and started again one at a time, each polling again before
-  the next is stopped (the workers are unversioned: the same build comes back);
+- ``rolling upgrade``: the workers are drained (SIGTERM) and started again one at a time with a new build id of the
+  Worker Deployment (``CUTRU_BUILD_ID``), each polling again before the next is stopped; once the first polls, its
+  version becomes the current one and the last worker of the old build waits until no stay register (pinned to its
+  version) is open;
 - ``key rotation``: the payload key staged at the last rotation becomes the active one and a new one is staged, on
   every worker in turn (so that no worker meets a payload under a key it does not hold);
 - ``smtp`` and ``webhook``: SIGKILL the mail server or the webhook subscriber (``chaos.outlets``), start it again.
@@ -50,7 +52,7 @@ class FaultKind(StrEnum):
     DISK_FULL = "documents disk full (ENOSPC)"
     GATEWAY = "payment gateway errors, timeouts, double callbacks"
     SIGNAL_FLOOD = "signal flood on one dossier"
-    UPGRADE = "rolling worker upgrade (one at a time)"
+    UPGRADE = "rolling worker upgrade (new build id)"
     KEY_ROTATION = "payload-key rotation"
     SMTP = "SMTP server SIGKILL + restart"
     WEBHOOK = "webhook subscriber SIGKILL + restart"
@@ -113,13 +115,14 @@ class Injector:
 
     def __init__(self, temporal: PrivateTemporal, postgres: LocalPostgres, workers: Sequence[WorkerProcess],
                  outlets: dict[FaultKind, Outlet], switches: Switches,
-                 ready: Callable[[WorkerProcess], Awaitable[None]]) -> None:
+                 ready: Callable[[WorkerProcess], Awaitable[None]], promote: Callable[[], Awaitable[None]]) -> None:
         self.temporal = temporal
         self.outlets = outlets
         self.postgres = postgres
         self.workers = workers
         self.switches = switches
         self.ready = ready
+        self.promote = promote
         self.injected: Counter[FaultKind] = Counter()
         self.held_down: set[int] = set()  # workers the injector keeps down: the supervisor leaves them alone
         self.log: list[str] = []
@@ -190,7 +193,7 @@ class Injector:
                     await asyncio.sleep(1.0)
                 return False
             case FaultKind.UPGRADE:
-                await self._roll(s.next_build())
+                await self._roll(s.next_build(), promote_after_first=True)
             case FaultKind.KEY_ROTATION:
                 await self._roll(s.rotate_key())
             case _:
@@ -200,7 +203,7 @@ class Injector:
                 await asyncio.to_thread(outlet.start)
         return True
 
-    async def _roll(self, env: dict[str, str]) -> None:
+    async def _roll(self, env: dict[str, str], *, promote_after_first: bool = False) -> None:
         """Each worker in turn: drained (SIGTERM) and stopped, started with ``env``, polling again before the next
         one (a rolling update of one unavailable, no surge: a second process each would slow the 2-core machine
         more than the update it stands for)."""
@@ -213,6 +216,9 @@ class Injector:
                 worker.start()
                 await self.ready(worker)
                 self.restarts.append((stopped - started, time.monotonic() - stopped))
+            if promote_after_first and index == 0:
+                # A new build: current once its first worker polls, the old build's pinned work drained.
+                await self.promote()
 
     def _held(self, index: int) -> _Held:
         return _Held(self, index)
