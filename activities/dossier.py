@@ -144,7 +144,7 @@ _DELIVER_AND_CLOSE = (f"WITH {_CLOSED}, {_REGISTERED_AFTER_CLOSING}, delivered A
 
 # A register's accepted stay notifications in one statement: the claims ($1 codes, $2 procedure, $3 summaries), the
 # guests ($4-$18, one element per guest) of the notifications this statement claims, the read model ($19-$22), and
-# the closing trail entries ($23 their key, $24 details, $25 the time written).
+# the closing trail entries ($23 their key, $24 details, $25 the time written), $26 the run they are bound to.
 _RECORD_ACCEPTED_STAYS = (
     "WITH claimed AS (INSERT INTO residence_changes (dossier_code, procedure, summary)"
     " SELECT c.code, $2::text, c.summary::jsonb FROM unnest($1::text[], $3::text[]) AS c(code, summary)"
@@ -161,7 +161,7 @@ _RECORD_ACCEPTED_STAYS = (
     " WHERE g.code IN (SELECT dossier_code FROM claimed)),"
     " listed AS (INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name,"
     " received_at, outcome_reason, run_id)"
-    f" SELECT d.code, $2::text, 'completed', d.unit, d.applicant, d.name, d.received, NULL, '{runs.REGISTER}'"
+    " SELECT d.code, $2::text, 'completed', d.unit, d.applicant, d.name, d.received, NULL, $26::text"
     " FROM unnest($1::text[], $19::text[], $20::text[], $21::text[], $22::timestamptz[])"
     " AS d(code, unit, applicant, name, received) ON CONFLICT (dossier_code) DO NOTHING),"
     " closed AS (INSERT INTO audit_events (dossier_code, event_key, actor, action, details, at)"
@@ -400,7 +400,7 @@ class DossierActivities:
                 [json.dumps(summary) for _, summary, _ in accepted], *_columns(guests, 15),
                 [s.police_unit for s, _, _ in accepted], [s.applicant.personal_id for s, _, _ in accepted],
                 [s.applicant.full_name for s, _, _ in accepted], [s.received_at for s, _, _ in accepted],
-                CLOSING_KEY, closing, datetime.now(UTC))
+                CLOSING_KEY, closing, datetime.now(UTC), runs.REGISTER)
         except asyncpg.PostgresError:
             return {}
         return {s.dossier_code: StayOutcome(dossier_code=s.dossier_code, state=DossierState.COMPLETED)

@@ -102,9 +102,9 @@ async def test_an_approved_dossier_costs_these_round_trips(
         result=DocumentRequest(dossier_code=code, procedure=submission.procedure, kinds=(DocumentKind.CT08,),
                                paper=DossierPaper.of(submission), deadline=deadline, decided_by=officer)))
     # The identity check: the code bound to the workflow (activities.runs), then the read model, the trail and the
-    # person in one statement. The commit: BEGIN, the locks on the people then the places it concerns, the claim with the applicant's facts,
-    # the plan's four steps (end any current permanent residence, start this one, open the household, add its
-    # head), the summary, COMMIT. The delivery: its opening
+    # person in one statement. The commit: BEGIN, the locks on the people then the places it concerns, the claim
+    # with the applicant's facts, the plan's four steps (end any current permanent residence, start this one, open
+    # the household, add its head), the summary, COMMIT. The delivery: its opening
     # entries with what it reads first, the CT08's verification code (kept before it is printed, so that a retry
     # prints the same), the delivery with the closing entry.
     assert {"identity": identity, "eligibility": eligibility, "acceptance": acceptance, "payment": payment,
