@@ -27,51 +27,28 @@ from decimal import Decimal
 from importlib.metadata import entry_points
 from io import StringIO
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
 
-import asyncpg
-import httpx
-from pydantic import BaseModel, ValidationError
-from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
-from temporalio.service import RPCError, RPCStatusCode
-
-from activities.facts import calendar_snapshot
-from activities.payment import (
-    GatewayConfig,
-    GatewayConfigError,
-    HttpPaymentGateway,
-    LocalPaymentGateway,
-    pay_at_local_gateway,
-)
 from cutru.api import serve as api_server
-from cutru.api.app import openapi_stale, write_openapi
-from cutru.api.client import ApiClient, ApiError, ApiUnreachable, LoginError, token_from_env
-from cutru.api.views import ClosureRequest
-from cutru.clients import audit, exit_now, rules, schemas
-from cutru.clients.client import DossierClient, SubmissionRejected, check_submission
-from cutru.clients.officer import DecisionRequest, QueueItem, ReassignmentRequest
-from cutru.clients.signoff import SignOffRequest
-from cutru.platform import codec, storage
-from cutru.platform.config import ConfigError, Settings, load_settings
-from cutru.platform.db.migrate import migrate
-from cutru.platform.logging import configure_logging, forward_core_logs
-from cutru.platform.temporal import connect, run_worker_process
-from cutru.service import codec_server
-from cutru.service import worker as worker_process
-from domain.calendar import CalendarSnapshot
-from domain.identity import mask_personal_id
-from domain.models import (
-    DecisionKind,
-    DossierStatus,
-    OfficerDecision,
-    PaymentConfirmation,
-    SignOffKind,
-    Supplement,
-    Withdrawal,
-)
-from domain.procedures.catalogue import field_errors
-from domain.rulesets import ProvincialSetting, RuleSet
+from cutru.clients import exit_now
+from cutru.service import options
+
+# The product's modules are imported by the commands that use them, not here: each command is a process of its own,
+# and importing all of them (the API, the worker, every workflow) would cost `cutru --help` and a refused file
+# seconds before they answer.
+if TYPE_CHECKING:
+    import asyncpg
+    from temporalio.client import Client
+
+    from activities.payment import GatewayConfig
+    from cutru.api.client import ApiClient
+    from cutru.clients import audit, rules
+    from cutru.clients.client import DossierClient
+    from cutru.clients.officer import QueueItem
+    from cutru.platform.config import Settings
+    from domain.calendar import CalendarSnapshot
+    from domain.models import DossierStatus
 
 OK, REFUSED, USAGE, NOT_FOUND, UNREACHABLE = 0, 1, 2, 3, 4
 EXIT_CODES = f"""exit codes:
@@ -110,11 +87,15 @@ class Session:
 
     @property
     def settings(self) -> Settings:
+        from cutru.platform.config import load_settings
+
         if self._settings is None:
             self._settings = load_settings()
         return self._settings
 
     async def client(self) -> Client:
+        from cutru.platform.temporal import connect
+
         if self._client is None:
             settings = self.settings
             try:
@@ -125,17 +106,23 @@ class Session:
         return self._client
 
     async def dossiers(self) -> DossierClient:
+        from cutru.clients.client import DossierClient
+
         return DossierClient(await self.client(), self.settings.task_queue)
 
     async def pool(self) -> asyncpg.Pool:
+        import asyncpg
+
         if self._pool is None:
             try:
                 self._pool = await asyncpg.create_pool(self.settings.database_url, min_size=1, max_size=2, timeout=10)
-            except _DATABASE_DOWN as error:
+            except _database_errors() as error:
                 raise _database_down(self.settings.database_url, error) from error
         return self._pool
 
     async def api(self) -> ApiClient:
+        from cutru.api.client import ApiClient
+
         if self._api is None:
             self._api = await ApiClient.from_env()
         return self._api
@@ -147,8 +134,11 @@ class Session:
             await self._api.aclose()
 
 
-# What connecting to PostgreSQL raises when it is down, refuses the role or lacks the database.
-_DATABASE_DOWN = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+def _database_errors() -> tuple[type[BaseException], ...]:
+    """What connecting to PostgreSQL raises when it is down, refuses the role or lacks the database."""
+    import asyncpg
+
+    return OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError
 
 
 def _database_down(database_url: str, error: BaseException) -> Failure:
@@ -167,6 +157,17 @@ _API_EXIT = {400: USAGE, 401: USAGE, 403: REFUSED, 404: NOT_FOUND, 409: REFUSED,
 
 def _failure(error: BaseException, args: argparse.Namespace) -> Failure | None:
     """The exit code and message for what a command raised; None for what is a defect (its traceback shows)."""
+    import asyncpg
+    from pydantic import ValidationError
+    from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from cutru.api.client import ApiError, ApiUnreachable, LoginError
+    from cutru.clients.client import SubmissionRejected
+    from cutru.platform import codec
+    from cutru.platform.config import ConfigError
+    from domain.procedures.catalogue import field_errors
+
     code = getattr(args, "code", None)
     if isinstance(error, Failure):
         return error
@@ -208,6 +209,8 @@ def _failure(error: BaseException, args: argparse.Namespace) -> Failure | None:
 
 
 def _jsonable(value: Any) -> Any:
+    from pydantic import BaseModel
+
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, list | tuple):
@@ -226,6 +229,8 @@ def emit(args: argparse.Namespace, value: Any, text: str | Callable[[], str]) ->
 
 
 def status_text(status: DossierStatus) -> str:
+    from domain.identity import mask_personal_id
+
     submission = dict(status.submission or {})
     applicant = dict(submission.get("applicant", {}))
     if "personal_id" in applicant:
@@ -276,6 +281,8 @@ class Progress:
 
 
 async def _submit(session: Session, args: argparse.Namespace) -> int:
+    from cutru.clients.client import check_submission
+
     try:
         raw = json.loads(Path(args.file).read_text(encoding="utf-8"))
     except OSError as error:
@@ -301,6 +308,8 @@ async def _result(session: Session, args: argparse.Namespace) -> int:
 
 
 async def _supplement(session: Session, args: argparse.Namespace) -> int:
+    from domain.models import Supplement
+
     supplement = Supplement(provided_items=tuple(args.provided), note=args.note)
     dossiers = await session.dossiers()
     await dossiers.status(args.code)  # an unknown or closed dossier is said so, not signalled into the void
@@ -310,6 +319,8 @@ async def _supplement(session: Session, args: argparse.Namespace) -> int:
 
 
 async def _withdraw(session: Session, args: argparse.Namespace) -> int:
+    from domain.models import Withdrawal
+
     withdrawal = Withdrawal(reason=args.reason)
     dossiers = await session.dossiers()
     await dossiers.status(args.code)
@@ -322,6 +333,9 @@ async def _pay(session: Session, args: argparse.Namespace) -> int:
     """What the local payment portal does: mark the order paid, then call the dossier back. With an HTTP gateway
     configured (CUTRU_PAYMENT_GATEWAY_URL: the local stack's ``cutru_local.gateway``), pay on its page instead: the
     gateway calls cutru back."""
+    from activities.payment import GatewayConfig, GatewayConfigError, LocalPaymentGateway
+    from domain.models import PaymentConfirmation
+
     dossiers = await session.dossiers()
     await dossiers.status(args.code)
     try:
@@ -341,6 +355,10 @@ async def _pay(session: Session, args: argparse.Namespace) -> int:
 
 
 async def _pay_at_gateway(session: Session, args: argparse.Namespace, config: GatewayConfig) -> int:
+    import httpx
+
+    from activities.payment import HttpPaymentGateway, pay_at_local_gateway
+
     try:
         order = await HttpPaymentGateway(await session.pool(), config).order(args.code)
     except LookupError as error:
@@ -361,20 +379,25 @@ async def _pay_at_gateway(session: Session, args: argparse.Namespace, config: Ga
 # ---------------------------------------------------------------------------------------------- the officer's
 
 
-_DECISIONS = {"approve": DecisionKind.APPROVE, "reject": DecisionKind.REJECT,
-              "request-supplement": DecisionKind.REQUEST_SUPPLEMENT}
-_SIGN_OFFS = {"sign": SignOffKind.SIGN, "return": SignOffKind.RETURN}
+# The actions' words on the command line and their values in domain.models (DecisionKind, SignOffKind).
+_DECISIONS = {"approve": "approve", "reject": "reject", "request-supplement": "request_supplement"}
+_SIGN_OFFS = {"sign": "sign", "return": "return"}
 
 
 async def _officer(session: Session, args: argparse.Namespace) -> int:
     """The desk through the API: who acts is the signed-in officer, whatever the command line says."""
+    from cutru.api.client import token_from_env
+    from cutru.clients.officer import DecisionRequest, ReassignmentRequest
+    from cutru.clients.signoff import SignOffRequest
+    from domain.models import DecisionKind, OfficerDecision, SignOffKind
+
     if args.action == "login":
         token = await token_from_env({k: v for k, v in os.environ.items() if k != "CUTRU_API_TOKEN"})
         emit(args, {"access_token": token}, token)
         return OK
     if args.action in _DECISIONS:
         # The decision's own rules (a reason for a rejection, the missing items) are checked before connecting.
-        OfficerDecision(officer_id="CB-00000-00", decision=_DECISIONS[args.action],
+        OfficerDecision(officer_id="CB-00000-00", decision=DecisionKind(_DECISIONS[args.action]),
                         reason=getattr(args, "reason", None), missing_items=tuple(getattr(args, "missing", ())))
     api = await session.api()
     if args.action in ("queue", "escalations", "sign-offs"):
@@ -383,7 +406,7 @@ async def _officer(session: Session, args: argparse.Namespace) -> int:
                        else api.sign_offs())
         emit(args, items, lambda: queue_text(items))
     elif args.action in _SIGN_OFFS:
-        signed = await api.sign_off(args.code, SignOffRequest(decision=_SIGN_OFFS[args.action],
+        signed = await api.sign_off(args.code, SignOffRequest(decision=SignOffKind(_SIGN_OFFS[args.action]),
                                                              reason=getattr(args, "reason", None)),
                                     idempotency_key=args.idempotency_key)
         emit(args, signed, f"{signed.dossier_code}: {'signed' if args.action == 'sign' else 'returned to the officer'}")
@@ -395,7 +418,7 @@ async def _officer(session: Session, args: argparse.Namespace) -> int:
                                      idempotency_key=args.idempotency_key)
         emit(args, dossier, f"{dossier.dossier_code}: reassigned to {dossier.assigned_officer}")
     else:
-        request = DecisionRequest(decision=_DECISIONS[args.action], reason=getattr(args, "reason", None),
+        request = DecisionRequest(decision=DecisionKind(_DECISIONS[args.action]), reason=getattr(args, "reason", None),
                                   missing_items=tuple(getattr(args, "missing", ())))
         receipt = await api.decide(args.code, request, idempotency_key=args.idempotency_key)
         emit(args, receipt, f"{receipt.dossier_code}: decision accepted ({args.action})")
@@ -406,6 +429,9 @@ async def _officer(session: Session, args: argparse.Namespace) -> int:
 
 
 async def _audit_replay(session: Session, args: argparse.Namespace) -> int:
+    from cutru.clients import audit
+    from cutru.platform import codec
+
     if args.file:
         try:
             history = audit.load_history(Path(args.file))
@@ -419,12 +445,17 @@ async def _audit_replay(session: Session, args: argparse.Namespace) -> int:
 
 
 def _report_text(report: audit.ReplayReport) -> str:
+    from cutru.clients import audit
+
     out = StringIO()
     audit.print_report(report, out)
     return out.getvalue().rstrip("\n")
 
 
 async def _audit_replay_all(session: Session, args: argparse.Namespace) -> int:
+    from cutru.clients import audit
+    from cutru.platform import codec
+
     converter = codec.replay_converter(codec.KeyRing.from_env())
     unreadable: list[str] = []
     if args.dir:
@@ -468,6 +499,8 @@ async def _audit_trail(session: Session, args: argparse.Namespace) -> int:
 
 async def _audit_export(session: Session, args: argparse.Namespace) -> int:
     """Dossier codes through the API; a visibility query straight from Temporal (an operator's tool)."""
+    from cutru.clients import audit
+
     if not args.query and not args.codes:
         raise Failure(USAGE, "export needs dossier codes or --query")
     target = Path(args.dir)
@@ -493,6 +526,8 @@ async def _audit_export(session: Session, args: argparse.Namespace) -> int:
 
 async def _close(session: Session, args: argparse.Namespace) -> int:
     """Through the API, as the operator the token names (role ``operator``)."""
+    from cutru.api.views import ClosureRequest
+
     receipt = await (await session.api()).close(args.code, ClosureRequest(reason=args.reason),
                                                  idempotency_key=args.idempotency_key)
     emit(args, receipt, f"{receipt.dossier_code}: {receipt.state.value} by {receipt.closed_by}: {receipt.reason}")
@@ -500,10 +535,14 @@ async def _close(session: Session, args: argparse.Namespace) -> int:
 
 
 async def _migrate(session: Session, args: argparse.Namespace) -> int:
+    import asyncpg
+
+    from cutru.platform.db.migrate import migrate
+
     url = args.database_url or session.settings.database_url
     try:
         connection = await asyncpg.connect(url, timeout=10)
-    except _DATABASE_DOWN as error:
+    except _database_errors() as error:
         raise _database_down(url, error) from error
     await connection.close()
     applied = await migrate(url)
@@ -512,6 +551,8 @@ async def _migrate(session: Session, args: argparse.Namespace) -> int:
 
 
 async def _attachments_purge(session: Session, args: argparse.Namespace) -> int:
+    from cutru.platform import storage
+
     store = storage.open_store(storage.attachment_settings_from_env())
     pool = await session.pool()
     released = 0 if args.dossier is None else await storage.release_dossier(pool, store, args.dossier)
@@ -533,6 +574,9 @@ _CALENDAR_KINDS: dict[str, rules.CalendarKind] = {"day-off": "day_off", "working
 
 
 async def _calendar(session: Session, args: argparse.Namespace) -> int:
+    from activities.facts import calendar_snapshot
+    from cutru.clients import rules
+
     async with (await session.pool()).acquire() as conn:
         if args.action == "list":
             snapshot = await calendar_snapshot(conn)
@@ -547,6 +591,9 @@ async def _calendar(session: Session, args: argparse.Namespace) -> int:
 
 
 async def _rules_province(session: Session, args: argparse.Namespace) -> int:
+    from cutru.clients import rules
+    from domain.rulesets import ProvincialSetting
+
     async with (await session.pool()).acquire() as conn:
         if args.action == "provinces":
             values = await rules.provincial_values(conn, args.province)
@@ -564,6 +611,9 @@ async def _rules_province(session: Session, args: argparse.Namespace) -> int:
 
 
 async def _rules_impact(session: Session, args: argparse.Namespace) -> int:
+    from cutru.clients import rules
+    from domain.rulesets import RuleSet
+
     try:
         candidate = RuleSet.model_validate_json(Path(args.rules).read_text(encoding="utf-8"))
     except OSError as error:
@@ -590,6 +640,11 @@ async def _worker_check(session: Session, args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     if args.check:
         return _run(_worker_check, args)
+    from cutru.platform.config import load_settings
+    from cutru.platform.logging import configure_logging
+    from cutru.platform.temporal import run_worker_process
+    from cutru.service import worker as worker_process
+
     settings = load_settings()
     configure_logging(settings.log_level)  # the worker's own level (CUTRU_LOG_LEVEL), not the command's
     run_worker_process(worker_process.run(settings, set_current=args.set_current), settings)
@@ -597,6 +652,9 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _schemas(args: argparse.Namespace) -> int:
+    from cutru.api.app import openapi_stale, write_openapi
+    from cutru.clients import schemas
+
     if args.check:
         problems = schemas.stale() + (["openapi.json"] if openapi_stale() else [])
         emit(args, {"stale": problems}, ("stale schemas (run `cutru schemas`): " + ", ".join(problems))
@@ -611,12 +669,16 @@ def _schemas(args: argparse.Namespace) -> int:
 
 
 def _generate_key(args: argparse.Namespace) -> int:
+    from cutru.platform import codec
+
     line = codec.new_key_line(args.key_id)
     emit(args, {"key": line}, line)
     return OK
 
 
 def _codec_server(args: argparse.Namespace) -> int:
+    from cutru.service import codec_server
+
     argv = ["--host", args.host, "--port", str(args.port)]
     for origin in args.allowed_origins or ():
         argv += ["--allowed-origin", origin]
@@ -738,9 +800,7 @@ def _audit_commands(commands: Any) -> None:
 
 
 def _operator_commands(commands: Any) -> None:
-    worker = _add(commands, "worker", "run a worker process (every workflow and activity)", _worker)
-    worker.add_argument("--check", action="store_true", help="exit 0 when Temporal and PostgreSQL are reachable")
-    worker.add_argument("--set-current", action="store_true", help=worker_process.SET_CURRENT_HELP)
+    options.worker_arguments(_add(commands, "worker", "run a worker process (every workflow and activity)", _worker))
     api_server.add_arguments(_add(commands, "api", "serve the HTTP API (uvicorn; CUTRU_API_HOST, CUTRU_API_PORT)",
                                   api_server.command))
     _add(commands, "schemas", "regenerate the JSON Schemas and openapi.json in schemas/", _schemas).add_argument(
@@ -765,7 +825,7 @@ def _operator_commands(commands: Any) -> None:
     generate.add_argument("--id", dest="key_id", help="key id (default: k<date>-<random>)")
     server = _add(commands, "codec-server", "the codec server that decrypts payloads for the Web UI and CLI",
                   _codec_server)
-    codec_server.add_arguments(server)
+    options.codec_server_arguments(server)
 
 
 def _rules_commands(commands: Any) -> None:
@@ -823,7 +883,9 @@ def _plugin_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
         add_commands(commands)
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command's parser. Told the ``command`` a command line names, it leaves out the other distributions'
+    commands when that one is the product's own: importing them (cutru-local's stack and seed) would cost it."""
     root = argparse.ArgumentParser(prog="cutru", description=__doc__, epilog=EXIT_CODES, formatter_class=_formatter)
     _output_option(root, "text")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -832,16 +894,31 @@ def parser() -> argparse.ArgumentParser:
     _audit_commands(commands)
     _operator_commands(commands)
     _rules_commands(commands)
-    _plugin_commands(commands)
+    if command not in commands.choices:
+        _plugin_commands(commands)
     _output_everywhere(root)
     return root
+
+
+def _command_named(argv: Sequence[str]) -> str | None:
+    """The command a command line names: its first word that is neither an option nor the root's option's value."""
+    words = iter(argv)
+    for word in words:
+        if word in ("-o", "--output"):
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. ``main()`` is the program: it exits (without interpreter teardown, which can abort after
     a Temporal client was used: sdk-python #300); ``main(argv)`` returns the exit code."""
-    args = parser().parse_args(argv)  # a usage error exits 2 here, with argparse's message
+    # A usage error exits 2 here, with argparse's message.
+    args = parser(_command_named(sys.argv[1:] if argv is None else argv)).parse_args(argv)
     if argv is None:
+        from cutru.platform.logging import configure_logging, forward_core_logs
+
         # Logs (the SDK's warnings, a worker's lines) are JSON on stderr; stdout keeps only the answer.
         configure_logging("WARNING")
         forward_core_logs()

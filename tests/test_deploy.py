@@ -131,8 +131,8 @@ def api_env_names() -> set[str]:
 def codec_server_env_names() -> set[str]:
     """The payload keys, the token verifier's, and the database's (where each decode is recorded)."""
     database = {name for name in config_env_names() if name == "DATABASE_URL" or name.startswith("CUTRU_DATABASE_")}
-    return CODEC_KEY_VARS | database | _modules_env_names(
-        "cutru/platform/codec.py", "cutru/service/codec_server.py", "cutru/platform/oidc.py")
+    return CODEC_KEY_VARS | database | _modules_env_names("cutru/platform/codec.py", "cutru/service/codec_server.py",
+                                                          "cutru/service/options.py", "cutru/platform/oidc.py")
 
 
 def config_search_attributes() -> dict[str, str]:

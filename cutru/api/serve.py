@@ -10,21 +10,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import TYPE_CHECKING
 
-import asyncpg
-import uvicorn
-from fastapi import FastAPI
-from starlette.types import Message, Scope
+# The API's modules are imported when it is served: `cutru` builds its parser, with these options, for every command.
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from starlette.types import Message, Scope
 
-from cutru.api.app import create_app
-from cutru.api.settings import ApiSettings, load_api_settings
-from cutru.platform.codec import KeyConfigError
-from cutru.platform.config import ConfigError
-from cutru.platform.logging import configure_logging, forward_core_logs
-from cutru.platform.oidc import TokenRejected, TokenVerifier
-from cutru.platform.signing import DecisionKeyError
-from cutru.platform.temporal import connect
-from cutru.platform.warm import warm_up
+    from cutru.api.settings import ApiSettings
 
 USAGE, UNREACHABLE = 2, 4
 
@@ -38,6 +31,11 @@ def _one_line(error: BaseException) -> str:
 
 
 async def preflight(settings: ApiSettings) -> None:
+    import asyncpg
+
+    from cutru.platform.oidc import TokenRejected, TokenVerifier
+    from cutru.platform.temporal import connect
+
     core = settings.core
     try:
         client = await connect(core)
@@ -81,6 +79,16 @@ async def route_everything(app: FastAPI) -> int:
 
 
 def serve(host: str | None = None, port: int | None = None) -> int:
+    import uvicorn
+
+    from cutru.api.app import create_app
+    from cutru.api.settings import load_api_settings
+    from cutru.platform.codec import KeyConfigError
+    from cutru.platform.config import ConfigError
+    from cutru.platform.logging import configure_logging, forward_core_logs
+    from cutru.platform.signing import DecisionKeyError
+    from cutru.platform.warm import warm_up
+
     try:
         settings = load_api_settings()
     except (ConfigError, KeyConfigError, DecisionKeyError) as error:

@@ -40,10 +40,9 @@ from cutru.platform.config import ConfigError, load_settings
 from cutru.platform.logging import configure_logging
 from cutru.platform.oidc import IssuerUnavailable, Principal, Role, TokenRejected, TokenVerifier, oidc_settings_from_env
 from cutru.platform.reads import Channel, Executor, record_reads
+from cutru.service.options import DEFAULT_ALLOWED_ORIGINS, ENV_ALLOWED_ORIGINS, codec_server_arguments
 from cutru.service.worker import database_pool
 
-ENV_ALLOWED_ORIGINS = "CUTRU_CODEC_ALLOWED_ORIGINS"
-DEFAULT_ALLOWED_ORIGINS = ("http://localhost:8233", "http://127.0.0.1:8233")
 ALLOWED_HEADERS = "content-type,x-namespace,authorization"
 
 # Temporal accepts payloads up to 2 MiB each and a request may carry several; aiohttp's default is 1 MiB.
@@ -215,26 +214,12 @@ def build_app(
     return app
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The server's options, for ``python -m cutru.service.codec_server`` and ``cutru codec-server`` alike."""
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8081, help="port (default 8081)")
-    parser.add_argument(
-        "--allowed-origin",
-        action="append",
-        dest="allowed_origins",
-        metavar="URL",
-        help=f"Web UI origin allowed by CORS; repeatable (default: ${ENV_ALLOWED_ORIGINS}, "
-        f"else {', '.join(DEFAULT_ALLOWED_ORIGINS)})",
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m cutru.service.codec_server",
         description="Temporal codec server for the Web UI and CLI (decrypts cutru payloads).",
     )
-    add_arguments(parser)
+    codec_server_arguments(parser)
     args = parser.parse_args(argv)
     configure_logging("INFO")  # JSON lines, as the worker's
 

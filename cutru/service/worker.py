@@ -68,6 +68,7 @@ from cutru.platform.temporal import (
 )
 from cutru.platform.warm import warm_up
 from cutru.service.archive import archive_interval, sweep_forever
+from cutru.service.options import worker_arguments
 from workflows import decision_keys as workflow_keys
 from workflows.dispatch import OutboxDispatcher, dispatcher_id
 from workflows.drafts import ResultDraft
@@ -212,9 +213,6 @@ def configured_gateway(settings: Settings) -> GatewayFactory:
     return lambda pool: HttpPaymentGateway(pool, config)
 
 
-SET_CURRENT_HELP = ("once polling, make this worker's version (CUTRU_DEPLOYMENT_NAME, CUTRU_BUILD_ID) its "
-                    "deployment's current one: new dossiers and auto-upgrade workflows move to it")
-
 # The outbox's own variables (docs/notifications.md); the channels' are in activities.channels and activities.postal.
 PORTAL_URL_ENV = "CUTRU_PORTAL_URL"
 # The desk's public origin, which officers' messages link to (the API's variable), else the API's address.
@@ -333,8 +331,7 @@ async def check(settings: Settings) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="exit 0 when Temporal and PostgreSQL are reachable")
-    parser.add_argument("--set-current", action="store_true", help=SET_CURRENT_HELP)
+    worker_arguments(parser)
     args = parser.parse_args()
     if args.check:
         try:
