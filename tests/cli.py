@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
+from cutru import cli
 from cutru.platform.config import TEMPORAL_VARIABLES, Settings
 
 # The console script pip installed beside this interpreter ([project.scripts] in pyproject.toml).
@@ -34,6 +40,57 @@ async def cutru(env: dict[str, str], *args: str, program: tuple[str, ...] = (str
                 ) -> subprocess.CompletedProcess[str]:
     """Off the event loop: a worker under test runs on it and must answer while the command waits."""
     return await asyncio.to_thread(run_cutru, env, *args, program=program)
+
+
+class _ThreadOutput(io.TextIOBase):
+    """Stands in for stdout or stderr while a command runs in this process: what the command's thread writes is
+    kept, what other threads write (a worker's logs) goes where it went."""
+
+    def __init__(self, replaced: TextIO) -> None:
+        self.replaced = replaced
+        self.kept = io.StringIO()
+        self.thread = threading.get_ident()
+
+    def write(self, text: str) -> int:
+        target = self.kept if threading.get_ident() == self.thread else self.replaced
+        return target.write(text)
+
+    def flush(self) -> None:
+        self.replaced.flush()
+
+
+@contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def run_cutru_here(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The command's ``main(args)`` in this process under ``env``, answered as ``run_cutru`` answers: for tests of
+    what a command says and exits with, many times over, where the process around it is not what they are about
+    (each process start imports the command's modules again, seconds under load)."""
+    out, err = _ThreadOutput(sys.stdout), _ThreadOutput(sys.stderr)
+    sys.stdout, sys.stderr = out, err
+    try:
+        with _environment(env):
+            try:
+                code = cli.main(list(args))
+            except SystemExit as usage:  # argparse's refusal of a command line
+                code = usage.code if isinstance(usage.code, int) else 2
+    finally:
+        sys.stdout, sys.stderr = out.replaced, err.replaced
+    return subprocess.CompletedProcess(["cutru", *args], code, out.kept.getvalue(), err.kept.getvalue())
+
+
+async def cutru_here(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``run_cutru_here`` off the event loop, where a worker under test runs."""
+    return await asyncio.to_thread(run_cutru_here, env, *args)
 
 
 def closed_port() -> int:

@@ -3,44 +3,13 @@ bad configuration with a one-line message and the cutru exit codes."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from cutru.platform.config import Settings
 from tests.cli import closed_port, cutru, cutru_env
 from tests.oidc import OidcProvider, client_credentials_token, free_port
-
-
-@pytest.fixture
-def api_process(settings: Settings, oidc_provider: OidcProvider, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    env = cutru_env(settings, tmp_path, **oidc_provider.environment())
-    # Its logs go to a file: a pipe nobody reads would fill and stall the server.
-    log = (tmp_path / "api.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "cutru.api", "--port", str(port)], env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, (tmp_path / "api.log").read_text()
-            try:
-                if httpx.get(f"{base}/livez", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the API did not come up in 30 s"
-                time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-        log.close()
 
 
 def test_the_api_process_serves_openapi_and_refuses_an_unauthenticated_write(api_process: str,

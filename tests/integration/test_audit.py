@@ -20,7 +20,6 @@ from domain.models import DecisionKind, DossierState, DossierStatus, OfficerDeci
 from tests.cli import closed_port, cutru_env, run_cutru
 from tests.factories import PAYLOAD_KEYS, head_signs, pay
 from tests.integration.changed_workflow import ChangedRegistration
-from tests.integration.test_api_process import api_process  # noqa: F401  (the fixture: cutru api on a free port)
 from tests.integration.test_histories import HISTORY_DIR
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_state
 from tests.oidc import OidcProvider, login_token
@@ -86,7 +85,7 @@ async def test_a_recorded_history_gives_its_trail_up_to_where_it_ends():
 
 
 def test_the_audit_command_through_the_api_and_on_an_exported_file(
-    completed_history: WorkflowHistory, settings: Settings, tmp_path: Path, api_process: str,  # noqa: F811
+    completed_history: WorkflowHistory, settings: Settings, tmp_path: Path, api_process: str,
     oidc_provider: OidcProvider,
 ):
     """Trail, replay and export go through the API with the auditor's token (Temporal and the database out of the

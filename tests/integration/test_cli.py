@@ -16,8 +16,7 @@ from temporalio.service import RPCError
 from cutru.clients.client import DossierClient
 from cutru.platform.config import PROJECT_ROOT, Settings
 from domain.models import DecisionKind, DossierState, OfficerDecision
-from tests.cli import closed_port, cutru, cutru_env
-from tests.integration.test_api_process import api_process  # noqa: F401  (the fixture: cutru api on a free port)
+from tests.cli import closed_port, cutru, cutru_env, cutru_here
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_state
 from tests.oidc import OidcProvider, login_token
 
@@ -59,7 +58,7 @@ async def test_invalid_submission_is_refused_before_anything_starts(
 
 async def test_a_dossier_through_the_command_in_one_vocabulary(  # type: ignore[no-untyped-def]
     env: dict[str, str], worker, client: Client, settings: Settings, pool: asyncpg.Pool, tmp_path: Path,
-    api_process: str, oidc_provider: OidcProvider,  # noqa: F811
+    api_process: str, oidc_provider: OidcProvider,
 ):
     """The officer requests a supplement (through the API), the citizen supplies it; starter.py is the same
     command."""
@@ -105,7 +104,7 @@ async def waiting_for_decision(client: Client, settings: Settings, pool: asyncpg
 
 async def test_a_refused_decision_exits_1_with_the_reason(  # type: ignore[no-untyped-def]
     env: dict[str, str], worker, client: Client, settings: Settings, pool: asyncpg.Pool, tmp_path: Path,
-    api_process: str, oidc_provider: OidcProvider,  # noqa: F811
+    api_process: str, oidc_provider: OidcProvider,
 ):
     dossiers, code = await waiting_for_decision(client, settings, pool)
     await dossiers.decide(code, OfficerDecision(officer_id=OFFICER, decision=DecisionKind.REQUEST_SUPPLEMENT,
@@ -140,17 +139,17 @@ async def test_an_unknown_dossier_code_is_not_found(env: dict[str, str]):
     for command in (("status", "HS-NO-SUCH-DOSSIER"), ("result", "HS-NO-SUCH-DOSSIER"),
                     ("supplement", "HS-NO-SUCH-DOSSIER", "--provided", "x"),
                     ("withdraw", "HS-NO-SUCH-DOSSIER", "--reason", "x")):
-        done = await cutru(env, *command)
+        done = await cutru_here(env, *command)  # in this process: the commands' answers are the point
         assert done.returncode == 3, (command, done.stderr)
         assert one_line_error(done.stderr) == "cutru: no dossier HS-NO-SUCH-DOSSIER", command
 
 
-async def test_an_unknown_dossier_through_the_api_is_not_found(env: dict[str, str], api_process: str,  # noqa: F811
+async def test_an_unknown_dossier_through_the_api_is_not_found(env: dict[str, str], api_process: str,
                                                                oidc_provider: OidcProvider):
     for username, command in ((OFFICER, ("officer", "show", "HS-NO-SUCH-DOSSIER")),
                               ("KT-AUDITOR-01", ("audit", "replay", "HS-NO-SUCH-DOSSIER"))):
         desk = env | {"CUTRU_API_URL": api_process, "CUTRU_API_TOKEN": login_token(oidc_provider, username)}
-        done = await cutru(desk, *command)
+        done = await cutru_here(desk, *command)
         assert done.returncode == 3, (command, done.stderr)
         assert one_line_error(done.stderr) == ("cutru: No dossier HS-NO-SUCH-DOSSIER is visible to you: check the "
                                                "code."), command

@@ -21,9 +21,8 @@ from temporalio.client import Client
 from cutru.clients.client import DossierClient
 from cutru.platform.config import Settings
 from domain.models import DossierState
-from tests.cli import CUTRU, closed_port, cutru, cutru_env
+from tests.cli import CUTRU, closed_port, cutru, cutru_env, cutru_here
 from tests.integration.test_api_desk import other_unit
-from tests.integration.test_api_process import api_process  # noqa: F401  (the fixture: cutru api on a free port)
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_state
 from tests.oidc import OidcProvider, expired_token, login_token
 
@@ -39,7 +38,7 @@ def one_line_error(stderr: str) -> str:
 
 
 @pytest.fixture
-def desk_env(api_process: str, settings: Settings, oidc_provider: OidcProvider, tmp_path: Path) -> Env:  # noqa: F811
+def desk_env(api_process: str, settings: Settings, oidc_provider: OidcProvider, tmp_path: Path) -> Env:
     """The command's environment for an account: the API's address and the account's token; Temporal and the
     database point at closed ports, so anything the command did without the API would fail."""
     def build(username: str | None = OFFICER, **overrides: str) -> dict[str, str]:
@@ -109,8 +108,9 @@ async def test_refusals_end_in_one_line_and_their_exit_code(desk_env: Env, waiti
         (desk_env(CUTRU_API_URL=f"http://127.0.0.1:{closed_port()}"), ("officer", "reject", waiting, "--reason", " "),
          2, "a rejection needs a reason"),
     ]
+    # In this process (the process itself is what the test above and the login test run): nine refusals.
     for env, command, code, said in cases:
-        done = await cutru(env, *command)
+        done = await cutru_here(env, *command)
         assert done.returncode == code, (command, done.stderr)
         assert said in one_line_error(done.stderr), (command, done.stderr)
 

@@ -50,7 +50,6 @@ from domain.models import (
 from domain.procedures.catalogue import PROCEDURES
 from tests.cli import cutru_env, run_cutru
 from tests.factories import DEMO_UNIT, PAYLOAD_KEY_LINE, head_signs, new_person, new_place, pay, registration
-from tests.integration.test_api_process import api_process  # noqa: F401  (the fixture: cutru api on a free port)
 from tests.integration.test_permanent_registration import wait_for, wait_state
 from tests.oidc import OidcProvider, login_token
 from workflows.procedures import WORKFLOWS
@@ -478,7 +477,7 @@ def _officer_cli(settings: Settings, tmp_path: Path, api: str, token: str, *args
 
 async def test_an_officer_of_another_unit_cannot_decide_by_any_path(
         dossiers: DossierClient, client: Client, settings: Settings, pool: asyncpg.Pool, tmp_path: Path,
-        api_process: str, oidc_provider: OidcProvider) -> None:  # noqa: F811
+        api_process: str, oidc_provider: OidcProvider) -> None:
     async with pool.acquire() as conn:
         person = await new_person(conn)
         place = await new_place(conn, owner_id=person.personal_id)
