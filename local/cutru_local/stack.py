@@ -413,11 +413,17 @@ def _stop_group(pid: int, timeout: float = 15.0) -> None:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether the process runs. One that has exited but is not reaped yet (a zombie: the stack's processes are
+    detached, and some inits reap their orphans only every few seconds) has gone, although signals still reach it."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc (macOS): the signal's answer is all there is
+        return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def down(delete: bool = False) -> str:
