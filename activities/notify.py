@@ -279,7 +279,7 @@ class Outbox:
             "postal": self._shipments}[job.channel]
         total = RoundReport()
         ends = time.monotonic() + job.length.total_seconds()
-        while time.monotonic() < ends:
+        while _round_lasts(ends):
             report = await step()
             total = _added(total, report)
             activity.heartbeat(total.sent)
@@ -367,7 +367,7 @@ class Outbox:
         end nor any other lane. The round reports what the lanes finished while it ran."""
         before = self._posted
         ends = time.monotonic() + job.length.total_seconds()
-        while time.monotonic() < ends:
+        while _round_lasts(ends):
             room = WEBHOOK_LANES - len(self._lanes)
             if room > 0:
                 rows = await self._pool.fetch(_CLAIM_LANES, list(self._lanes), room, LANE_BATCH, self._lease)
@@ -450,6 +450,13 @@ class Outbox:
                                            [status for status, _ in statuses], [at for _, at in statuses])
                         sent += row["tracking_number"] is None
                 activity.heartbeat()
+
+
+def _round_lasts(ends: float) -> bool:
+    """Until the round's end, or until its worker stops: a stopping worker ends its round at once rather than at its
+    graceful-shutdown timeout; what is due stays due, and the dispatcher's next round runs on whichever worker polls
+    next."""
+    return time.monotonic() < ends and not activity.is_worker_shutdown()
 
 
 def _added(total: RoundReport, report: RoundReport) -> RoundReport:
