@@ -17,6 +17,7 @@ from bench import stats
 from bench.run import fetch_histories
 from cutru.clients.client import DossierClient
 from cutru.platform.config import Settings
+from cutru.service.worker import unversioned
 from domain.models import DossierState
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_state
 from workflows.lifecycle import LOCAL_RETRY
@@ -66,7 +67,8 @@ async def test_a_local_step_that_keeps_failing_moves_to_a_regular_activity(
     acts = EligibilityOnlyAsActivity(pool=pool, gateway=LocalPaymentGateway(pool), document_dir=settings.document_dir)
     dossiers = DossierClient(client, queue)
     submission = await own_residence_dossier(pool)
-    async with Worker(client, task_queue=queue, workflows=list(ALL_WORKFLOWS), activities=all_activities(acts),
+    async with Worker(client, task_queue=queue, workflows=[unversioned(w) for w in ALL_WORKFLOWS],
+                      activities=all_activities(acts),
                       workflow_runner=workflow_runner()):
         await dossiers.submit(submission)
         await wait_state(dossiers, submission["dossier_code"], DossierState.AWAITING_DECISION)
