@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
@@ -71,10 +72,7 @@ def _environment(env: dict[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def run_cutru_here(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """The command's ``main(args)`` in this process under ``env``, answered as ``run_cutru`` answers: for tests of
-    what a command says and exits with, many times over, where the process around it is not what they are about
-    (each process start imports the command's modules again, seconds under load)."""
+def _main_here(env: dict[str, str], args: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
     out, err = _ThreadOutput(sys.stdout), _ThreadOutput(sys.stderr)
     sys.stdout, sys.stderr = out, err
     try:
@@ -86,6 +84,15 @@ def run_cutru_here(env: dict[str, str], *args: str) -> subprocess.CompletedProce
     finally:
         sys.stdout, sys.stderr = out.replaced, err.replaced
     return subprocess.CompletedProcess(["cutru", *args], code, out.kept.getvalue(), err.kept.getvalue())
+
+
+def run_cutru_here(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The command's ``main(args)`` in this process under ``env``, answered as ``run_cutru`` answers: for tests of
+    what a command says and exits with where the process around it is not what they are about (each process start
+    imports the command's modules again, seconds under load). In a thread of its own, whose event loop the
+    command's ``asyncio.run`` makes and ends, not the caller's."""
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(_main_here, env, args).result()
 
 
 async def cutru_here(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,7 @@ from cutru.clients.client import DossierClient
 from cutru.platform.codec import replay_converter
 from cutru.platform.config import Settings
 from domain.models import DecisionKind, DossierState, DossierStatus, OfficerDecision, TrailAction
-from tests.cli import closed_port, cutru_env, run_cutru
+from tests.cli import closed_port, cutru_env, run_cutru, run_cutru_here
 from tests.factories import PAYLOAD_KEYS, head_signs, pay
 from tests.integration.changed_workflow import ChangedRegistration
 from tests.integration.test_histories import HISTORY_DIR
@@ -50,6 +50,12 @@ def completed_history(completed: tuple[WorkflowHistory, DossierStatus]) -> Workf
 
 def audit_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return run_cutru(cutru_env(settings, Path(tempfile.mkdtemp())), "audit", *args)
+
+
+def audit_here(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """``audit_cli`` in this process (``run_cutru_here``), for the answers of a command whose process other tests
+    start."""
+    return run_cutru_here(cutru_env(settings, Path(tempfile.mkdtemp())), "audit", *args)
 
 
 async def test_the_auditors_trail_is_the_workflows_own(completed: tuple[WorkflowHistory, DossierStatus]):
@@ -119,17 +125,17 @@ def test_batch_replay_with_a_failing_history_exits_non_zero(
             event["activityTaskScheduledEventAttributes"]["activityType"]["name"] = "something_else"
             break
     (tmp_path / f"{code}@tampered.json").write_text(json.dumps(tampered))
-    batch = audit_cli(settings, "replay-all", "--dir", str(tmp_path))
+    batch = audit_here(settings, "replay-all", "--dir", str(tmp_path))
     assert batch.returncode == 1
     assert batch.stdout.strip().splitlines()[-1] == "replayed 2, ok 1, non-deterministic 1, failed 0"
     assert "NON-DETERMINISTIC" in batch.stdout  # the failing history's report, not the good one's
     (tmp_path / "notes.json").write_text("not a history")
-    as_json = audit_cli(settings, "replay-all", "--dir", str(tmp_path), "-o", "json")
+    as_json = audit_here(settings, "replay-all", "--dir", str(tmp_path), "-o", "json")
     assert as_json.returncode == 1 and "notes.json: cannot read" in as_json.stderr
     result = json.loads(as_json.stdout)
     assert result["summary"] == {"replayed": 3, "ok": 1, "non_deterministic": 1, "failed": 1}
     assert [r["deterministic"] for r in result["reports"]] == [False]
-    clean = audit_cli(settings, "replay-all", "--query", f'WorkflowId = "{completed_history.workflow_id}"')
+    clean = audit_here(settings, "replay-all", "--query", f'WorkflowId = "{completed_history.workflow_id}"')
     assert clean.returncode == 0 and "replayed 1, ok 1" in clean.stdout
 
 

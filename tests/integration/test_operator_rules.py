@@ -1,6 +1,6 @@
 """What operators and provinces set, set the way docs/rules.md tells them to (the ``cutru`` command with
-DATABASE_URL), and shown to change a dossier with no code change: a declared day off moves the appointment date, and
-a province's floor-area minimum refuses a registration received after it took effect.
+DATABASE_URL, run in this process), and shown to change a dossier with no code change: a declared day off moves the
+appointment date, and a province's floor-area minimum refuses a registration received after it took effect.
 
 The session's database is shared: the declarations are in 2031, which no other test receives in, and are taken back
 at the end.
@@ -23,7 +23,7 @@ from domain.calendar import VN_TZ
 from domain.kinds import DocumentKind
 from domain.models import DecisionKind, DossierState
 from domain.procedures.catalogue import parse_submission
-from tests.cli import cutru
+from tests.cli import cutru_here
 from tests.factories import (
     DEMO_PROVINCE,
     Desk,
@@ -56,7 +56,7 @@ async def test_a_declared_day_off_moves_the_appointment_and_is_printed(desk: Des
                                                                        env: dict[str, str]):
     """Received Monday 3 March 2031: 7 working days end Wednesday 12 March; with Tuesday 4 March declared off they
     end Thursday 13 March, and CT04 and the status say why."""
-    declared = await cutru(env, "calendar", "day-off", DAY_OFF, "--decision", DECISION)
+    declared = await cutru_here(env, "calendar", "day-off", DAY_OFF, "--decision", DECISION)
     assert declared.returncode == 0, declared.stderr
     assert f"{DAY_OFF}  day_off      {DECISION}" in declared.stdout
     try:
@@ -77,7 +77,7 @@ async def test_a_declared_day_off_moves_the_appointment_and_is_printed(desk: Des
         await desk.decide(raw["dossier_code"], DecisionKind.REJECT, reason="Kiểm thử lịch nghỉ")
         await desk.result(raw["dossier_code"])
     finally:
-        withdrawn = await cutru(env, "calendar", "withdraw", DAY_OFF, "--decision", "test over")
+        withdrawn = await cutru_here(env, "calendar", "withdraw", DAY_OFF, "--decision", "test over")
         assert withdrawn.returncode == 0 and DAY_OFF not in withdrawn.stdout, withdrawn.stderr
 
 
@@ -85,11 +85,11 @@ async def test_a_provinces_floor_area_minimum_applies_from_its_effective_date(
         pool: asyncpg.Pool, activities: DossierActivities, env: dict[str, str]):
     """25 m² for a tenant joining one occupant: 12.5 m² each passes the law's 8 m², fails Hà Nội's 15 m² from
     1 January 2031 (a province below the law's 8 m² is refused)."""
-    too_low = await cutru(env, "rules", "province", DEMO_PROVINCE, "--min-floor-area", "7.5",
-                          "--effective", "2031-01-01", "--decision", RESOLUTION)
+    too_low = await cutru_here(env, "rules", "province", DEMO_PROVINCE, "--min-floor-area", "7.5",
+                               "--effective", "2031-01-01", "--decision", RESOLUTION)
     assert too_low.returncode == 2 and "never" not in too_low.stdout and "below the law" in too_low.stderr
-    declared = await cutru(env, "rules", "province", DEMO_PROVINCE, "--min-floor-area", "15",
-                           "--effective", "2031-01-01", "--decision", RESOLUTION)
+    declared = await cutru_here(env, "rules", "province", DEMO_PROVINCE, "--min-floor-area", "15",
+                                "--effective", "2031-01-01", "--decision", RESOLUTION)
     assert declared.returncode == 0, declared.stderr
     try:
         async with pool.acquire() as conn:
