@@ -155,37 +155,48 @@ def _one_line(error: BaseException) -> str:
 _API_EXIT = {400: USAGE, 401: USAGE, 403: REFUSED, 404: NOT_FOUND, 409: REFUSED, 413: USAGE, 422: USAGE}
 
 
+def _raised(error: BaseException, module: str, *names: str) -> bool:
+    """Whether ``error`` is one of ``module``'s ``names``. Only a module this process has imported can have raised
+    it, so that wording a refusal imports nothing the command did not (a refused file answers before the workflows
+    are imported)."""
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(error, tuple(getattr(loaded, name) for name in names))
+
+
 def _failure(error: BaseException, args: argparse.Namespace) -> Failure | None:
     """The exit code and message for what a command raised; None for what is a defect (its traceback shows)."""
-    import asyncpg
-    from pydantic import ValidationError
-    from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
-    from temporalio.service import RPCError, RPCStatusCode
-
-    from cutru.api.client import ApiError, ApiUnreachable, LoginError
-    from cutru.clients.client import SubmissionRejected
-    from cutru.platform import codec
-    from cutru.platform.config import ConfigError
-    from domain.procedures.catalogue import field_errors
-
     code = getattr(args, "code", None)
     if isinstance(error, Failure):
         return error
-    if isinstance(error, SubmissionRejected):
+    if _raised(error, "cutru.clients.submission", "SubmissionRejected"):
         return Failure(USAGE, str(error))
-    if isinstance(error, ConfigError | codec.KeyConfigError):
+    configuration = (_raised(error, "cutru.platform.config", "ConfigError")
+                     or _raised(error, "cutru.platform.codec", "KeyConfigError"))
+    if configuration:
         return Failure(USAGE, f"configuration: {_one_line(error)}")
-    if isinstance(error, ApiError):
+    if _raised(error, "cutru.api.client", "ApiError"):
+        from cutru.api.client import ApiError
+
+        assert isinstance(error, ApiError)
         return Failure(_API_EXIT.get(error.status, UNREACHABLE if error.status >= 500 else REFUSED), error.line())
-    if isinstance(error, ApiUnreachable):
+    if _raised(error, "cutru.api.client", "ApiUnreachable"):
         return Failure(UNREACHABLE, _one_line(error))
-    if isinstance(error, LoginError):
+    if _raised(error, "cutru.api.client", "LoginError"):
         return Failure(USAGE, f"sign-in: {_one_line(error)}")
-    if isinstance(error, WorkflowUpdateFailedError):
+    if _raised(error, "temporalio.client", "WorkflowUpdateFailedError"):
+        from temporalio.client import WorkflowUpdateFailedError
+
+        assert isinstance(error, WorkflowUpdateFailedError)
         return Failure(REFUSED, f"refused: {error.cause}")
-    if isinstance(error, WorkflowFailureError):
+    if _raised(error, "temporalio.client", "WorkflowFailureError"):
+        from temporalio.client import WorkflowFailureError
+
+        assert isinstance(error, WorkflowFailureError)
         return Failure(REFUSED, f"dossier {code} failed: {_one_line(error.cause or error)}")
-    if isinstance(error, RPCError):
+    if _raised(error, "temporalio.service", "RPCError"):
+        from temporalio.service import RPCError, RPCStatusCode
+
+        assert isinstance(error, RPCError)
         message = _one_line(error)
         if error.status == RPCStatusCode.NOT_FOUND:
             if "already completed" in message:
@@ -196,9 +207,14 @@ def _failure(error: BaseException, args: argparse.Namespace) -> Failure | None:
         if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
             return Failure(UNREACHABLE, f"the Temporal server is unreachable: {message}")
         return Failure(REFUSED, f"refused by the Temporal server: {message}")
-    if isinstance(error, asyncpg.PostgresConnectionError | asyncpg.CannotConnectNowError):
+    if _raised(error, "asyncpg", "PostgresConnectionError", "CannotConnectNowError"):
         return Failure(UNREACHABLE, f"the database is unreachable: {_one_line(error)}")
-    if isinstance(error, ValidationError):  # a message model (a supplement, a withdrawal) refused its values
+    if _raised(error, "pydantic", "ValidationError"):  # a message model (a supplement, a withdrawal) refused its values
+        from pydantic import ValidationError
+
+        from domain.procedures.catalogue import field_errors
+
+        assert isinstance(error, ValidationError)
         return Failure(USAGE, "invalid input: " + "; ".join(field_errors(error)))
     if isinstance(error, ValueError):  # a file that is not JSON
         return Failure(USAGE, f"invalid input: {_one_line(error)}")
@@ -281,7 +297,7 @@ class Progress:
 
 
 async def _submit(session: Session, args: argparse.Namespace) -> int:
-    from cutru.clients.client import check_submission
+    from cutru.clients.submission import check_submission
 
     try:
         raw = json.loads(Path(args.file).read_text(encoding="utf-8"))

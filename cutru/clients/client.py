@@ -22,13 +22,14 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-from pydantic import ValidationError
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.contracts import StayOutcome
+from cutru.clients.submission import SubmissionRejected as SubmissionRejected  # its callers import it from here too
+from cutru.clients.submission import check_submission
 from cutru.platform.config import Settings, load_settings
 from cutru.platform.signing import (
     ENV_KEY_FILE,
@@ -53,11 +54,9 @@ from domain.models import (
     Reassignment,
     SignOff,
     SignOffReceipt,
-    SubmissionBase,
     Supplement,
     Withdrawal,
 )
-from domain.procedures.catalogue import field_errors, parse_submission
 from domain.procedures.deletion import CitizenFiling
 from domain.procedures.stay_notification import StayNotificationSubmission
 from workflows.lifecycle import DECISION_REFUSED, DossierLifecycle, initial_search_attributes, start_priority
@@ -74,17 +73,7 @@ from workflows.stay_register import (
     uses_register,
 )
 
-# A clock a few minutes off between the portal and us is normal; a receipt time beyond that is a mistake.
-CLOCK_SKEW = timedelta(minutes=5)
 QUERY_TIMEOUT = timedelta(seconds=10)
-
-
-class SubmissionRejected(ValueError):
-    """The submission is invalid; ``errors`` are ``field.path: message`` lines. Nothing was started."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("invalid submission:\n  " + "\n  ".join(errors))
-        self.errors = errors
 
 
 class SubmitReceipt(Boundary):
@@ -92,18 +81,6 @@ class SubmitReceipt(Boundary):
     workflow_id: str
     run_id: str | None
     already_submitted: bool
-
-
-def check_submission(raw: Any, now: datetime | None = None) -> SubmissionBase:
-    """Validate before anything starts: field-level errors, and no receipt time in the future."""
-    try:
-        submission = raw if isinstance(raw, SubmissionBase) else parse_submission(raw)
-    except ValidationError as error:
-        raise SubmissionRejected(field_errors(error)) from error
-    now = now or datetime.now(UTC)
-    if submission.received_at > now + CLOCK_SKEW:
-        raise SubmissionRejected([f"received_at: {submission.received_at.isoformat()} is in the future"])
-    return submission
 
 
 def _environment_keys() -> DecisionKeyRing | None:
