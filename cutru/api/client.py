@@ -36,17 +36,19 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TextIO, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 from pydantic import BaseModel, Field, TypeAdapter
 
 from cutru.api.views import ClosureReceipt, ClosureRequest
-from cutru.clients.audit import ReplayReport
 from cutru.clients.officer import DecisionRequest, DeskDossier, QueueItem, ReassignmentRequest
 from cutru.clients.signoff import SignOffRequest
 from domain.models import Boundary, DecisionReceipt, SignOffReceipt, TrailEntry
+
+if TYPE_CHECKING:  # the replayer's module imports every workflow: only `cutru audit replay` needs it
+    from cutru.clients.audit import ReplayReport
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_CLI_CLIENT = "cutru-cli"
@@ -325,6 +327,8 @@ class ApiClient:
         return await self._model(AuditTrail, "GET", f"/v1/audit/dossiers/{code}/trail")
 
     async def replay(self, code: str) -> ReplayReport:
+        from cutru.clients.audit import ReplayReport
+
         return await self._model(ReplayReport, "GET", f"/v1/audit/dossiers/{code}/replay")
 
     async def history_chunks(self, code: str) -> AsyncIterator[bytes]:
