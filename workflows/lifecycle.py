@@ -192,6 +192,13 @@ CALENDAR_EXCEPTIONS = "calendar-exceptions"
 # one overtook is refused there (CT06) instead of committed on facts read at acceptance. Histories from before it
 # never hold a commit that refused, so they take the same path with or without the marker.
 COMMIT_REVALIDATED = "commit-revalidated"
+# The patches asked after a local step are all asked at the start instead (the SDK keeps each answer for the run).
+# A local step's marker can land in a workflow task before the code after its result ran (the SDK's task heartbeat
+# takes it along while that code waits for its activation); on replay the code then runs in that earlier task, where
+# a patch whose marker came after is not yet announced and reads False: the history no longer replays (a chaos run's
+# ``head-sign-off`` after a decision signal's envelope check). Histories from before ask them where they stand.
+PATCHES_AT_START = "patches-at-start"
+LATE_PATCHES = (CALENDAR_EXCEPTIONS, HEAD_SIGN_OFF, SUPPLEMENT_CHECKLIST, COMMIT_REVALIDATED)
 # What the codec (cutru.platform.codec) turns a payload into that did not arrive encrypted.
 UNENCRYPTED_ENCODING = b"binary/unencrypted-refused"
 UNENCRYPTED = "payload arrived unencrypted: dossiers are started only through the cutru API or DossierClient"
@@ -549,6 +556,9 @@ class DossierLifecycle:
         p.legacy_processing = legacy_processing(raw)
         p.unit = submission.police_unit
         p.local_steps = workflow.patched(LOCAL_STEPS)
+        if workflow.patched(PATCHES_AT_START):
+            for patch in LATE_PATCHES:
+                workflow.patched(patch)
         p.fee = fee_for(self.procedure, submission.channel, submission.received_at, *self._spec.fee_basis(submission))
         self._record("citizen", TrailAction.RECEIVED, f"{self._spec.vietnamese_name} ({self._spec.tthc_code})",
                      at=submission.received_at)
