@@ -198,6 +198,8 @@ COMMIT_REVALIDATED = "commit-revalidated"
 # a patch whose marker came after is not yet announced and reads False: the history no longer replays (a chaos run's
 # ``head-sign-off`` after a decision signal's envelope check). Histories from before ask them where they stand.
 PATCHES_AT_START = "patches-at-start"
+# Refused messages' trail entries keyed apart from the rest (DossierProgress.message_keys).
+MESSAGE_KEYS = "message-keys"
 LATE_PATCHES = (CALENDAR_EXCEPTIONS, HEAD_SIGN_OFF, SUPPLEMENT_CHECKLIST, COMMIT_REVALIDATED)
 # What the codec (cutru.platform.codec) turns a payload into that did not arrive encrypted.
 UNENCRYPTED_ENCODING = b"binary/unencrypted-refused"
@@ -358,7 +360,7 @@ class DossierLifecycle:
         try:
             decision = OfficerDecision.model_validate(raw)
         except ValidationError as error:
-            self._record("signal", TrailAction.DECISION_REFUSED, "; ".join(field_errors(error)))
+            self._record("signal", TrailAction.DECISION_REFUSED, "; ".join(field_errors(error)), message=True)
             await self._flush()
             return
         problem = self._decision_problem(decision)
@@ -369,7 +371,7 @@ class DossierLifecycle:
                 dossier_code=self._progress.code, decision=decision, now=workflow.now()))
             problem = verdict.problem or self._token_problem(decision) or self._decision_problem(decision)
         if problem:
-            self._record(decision.officer_id, TrailAction.DECISION_REFUSED, problem)
+            self._record(decision.officer_id, TrailAction.DECISION_REFUSED, problem, message=True)
             await self._flush()
             return
         self._accept(decision)
@@ -411,7 +413,8 @@ class DossierLifecycle:
                 await self._flush()
                 return
             if problem:
-                self._record(withdrawal.applicant_id or "signal", TrailAction.WITHDRAWAL_REFUSED, problem)
+                self._record(withdrawal.applicant_id or "signal", TrailAction.WITHDRAWAL_REFUSED, problem,
+                             message=True)
                 await self._flush()
                 return
         self._progress.inbox.withdrawal = withdrawal
@@ -438,7 +441,8 @@ class DossierLifecycle:
         if not self._budget_spent:
             self._budget_spent = True
             self._record("system", TrailAction.MESSAGES_REFUSED,
-                         f"{budget} messages taken: from here on only those that move the dossier on are taken")
+                         f"{budget} messages taken: from here on only those that move the dossier on are taken",
+                         message=True)
         return True
 
     def _budget_problem(self) -> str | None:
@@ -556,6 +560,7 @@ class DossierLifecycle:
         p.legacy_processing = legacy_processing(raw)
         p.unit = submission.police_unit
         p.local_steps = workflow.patched(LOCAL_STEPS)
+        p.message_keys = workflow.patched(MESSAGE_KEYS)
         if workflow.patched(PATCHES_AT_START):
             for patch in LATE_PATCHES:
                 workflow.patched(patch)
@@ -840,10 +845,12 @@ class DossierLifecycle:
 
     def _record(self, actor: str, action: TrailAction, detail: str = "", *, at: datetime | None = None,
                 written: bool = False, state: DossierState | None = None, overdue: bool | None = None,
-                assigned_officer: str | None = None, deadline_proof: DeadlineProof | None = None) -> None:
+                assigned_officer: str | None = None, deadline_proof: DeadlineProof | None = None,
+                message: bool = False) -> None:
         """Add to the decision trail (``DossierProgress.record``), now unless ``at`` says when."""
         self._progress.record(at or workflow.now(), actor, action, detail, written=written, state=state,
-                              overdue=overdue, assigned_officer=assigned_officer, deadline_proof=deadline_proof)
+                              overdue=overdue, assigned_officer=assigned_officer, deadline_proof=deadline_proof,
+                              message=message)
 
     @staticmethod
     def _run_id() -> str:

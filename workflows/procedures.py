@@ -77,7 +77,7 @@ class _DeletionAfterNotice(DossierLifecycle):
                 return
             problem = await self._filing_problem(filing)
             if problem:
-                self._record("signal", TrailAction.FILING_REFUSED, problem)
+                self._record("signal", TrailAction.FILING_REFUSED, problem, message=True)
                 await self._flush()
                 return
         if p.inbox.citizen_filing is None:

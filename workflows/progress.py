@@ -88,20 +88,34 @@ class DossierProgress:
     # How this dossier's history was written, so that a replay takes the same turns: LOCAL_STEPS, and the timings
     # a submission carried before they became the worker's.
     local_steps: bool = False
+    # MESSAGE_KEYS: the entries that refused messages add are keyed by their own count, apart from the rest (whose
+    # keys count only the rest). A local step writes entries before its workflow task completes; when a killed
+    # worker never completes it, the retried task handles the messages that arrived meanwhile first, and position
+    # keys would shift every later entry and write it again under a new key.
+    message_keys: bool = False
+    messages_recorded: int = 0
     legacy_processing: ProcessingOptions = field(default_factory=ProcessingOptions)
 
     def record(self, at: datetime, actor: str, action: TrailAction, detail: str = "", *, written: bool = False,
                state: DossierState | None = None, overdue: bool | None = None,
-               assigned_officer: str | None = None, deadline_proof: DeadlineProof | None = None) -> TrailEntry:
+               assigned_officer: str | None = None, deadline_proof: DeadlineProof | None = None,
+               message: bool = False) -> TrailEntry:
         """The one way to add to the decision trail. The entry goes to the audit table with the next activity that
-        writes there, unless ``written`` (the activity that decided it wrote it itself).
+        writes there, unless ``written`` (the activity that decided it wrote it itself). ``message``: a refused
+        message's entry, added by its handler.
 
         ``state``, ``overdue``, ``assigned_officer`` and ``deadline_proof`` (a moved deadline) are the read-model
         changes the entry causes, if any: records
         can be written late, so they carry only the changes they cause, never a snapshot that could move the read
         model backwards."""
         entry = TrailEntry(at=at, actor=actor, action=action, detail=detail)
-        key = CLOSING_KEY if action.closes else f"{len(self.trail):04d}-{action.value}"
+        if action.closes:
+            key = CLOSING_KEY
+        elif message and self.message_keys:
+            key = f"m{self.messages_recorded:05d}-{action.value}"
+            self.messages_recorded += 1
+        else:
+            key = f"{len(self.trail) - self.messages_recorded:04d}-{action.value}"
         self.trail.append(entry)
         if not written:
             self.unwritten.append(AuditRecord(dossier_code=self.code, event_key=key, entry=entry, state=state,

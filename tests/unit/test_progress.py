@@ -38,3 +38,31 @@ def test_an_entry_the_deciding_activity_wrote_itself_is_only_kept_in_the_trail()
 
 def test_only_a_final_state_closes_the_trail() -> None:
     assert {TrailAction.closing(s) for s in DossierState if s.final} == {a for a in TrailAction if a.closes}
+
+
+def _keys_of_a_task(refused_before: int) -> list[str]:
+    """The keys a workflow task writes when ``refused_before`` refused messages are handled before its own steps."""
+    progress = DossierProgress(code="HS-3", procedure=Procedure.HOUSEHOLD_SEPARATION, message_keys=True)
+    progress.record(AT, "citizen", TrailAction.RECEIVED)
+    progress.record(AT, "system", TrailAction.ACCEPTED, "appointment")
+    for _ in range(refused_before):
+        progress.record(AT, "signal", TrailAction.DECISION_REFUSED, "malformed", message=True)
+    progress.record(AT, "CB-00070-01", TrailAction.APPROVED)
+    return [r.event_key for r in progress.take_unwritten()]
+
+
+def test_refused_messages_are_keyed_apart_so_a_retried_task_writes_each_entry_once() -> None:
+    # A worker killed after its local step wrote the first attempt's entries; the retried task also handles the
+    # message that arrived meanwhile, first. The approval keeps its key, so the audit table holds it once.
+    first, retried = _keys_of_a_task(refused_before=1), _keys_of_a_task(refused_before=2)
+    assert first == ["0000-received", "0001-accepted", "m00000-decision_refused", "0002-approved"]
+    assert retried == ["0000-received", "0001-accepted", "m00000-decision_refused", "m00001-decision_refused",
+                       "0002-approved"]
+    assert len(set(first) | set(retried)) == len(retried)
+
+
+def test_histories_from_before_message_keys_keep_their_position_keys() -> None:
+    progress = DossierProgress(code="HS-4", procedure=Procedure.HOUSEHOLD_SEPARATION)
+    progress.record(AT, "signal", TrailAction.DECISION_REFUSED, "malformed", message=True)
+    progress.record(AT, "CB-00070-01", TrailAction.APPROVED)
+    assert [r.event_key for r in progress.take_unwritten()] == ["0000-decision_refused", "0001-approved"]
