@@ -560,10 +560,12 @@ class DossierLifecycle:
         p.legacy_processing = legacy_processing(raw)
         p.unit = submission.police_unit
         p.local_steps = workflow.patched(LOCAL_STEPS)
-        p.message_keys = workflow.patched(MESSAGE_KEYS)
-        if workflow.patched(PATCHES_AT_START):
-            for patch in LATE_PATCHES:
-                workflow.patched(patch)
+        # A dossier accepted at once ends in this task: it never reaches the later patches nor refuses a message.
+        if not self._spec.immediate:
+            p.message_keys = workflow.patched(MESSAGE_KEYS)
+            if workflow.patched(PATCHES_AT_START):
+                for patch in LATE_PATCHES:
+                    workflow.patched(patch)
         p.fee = fee_for(self.procedure, submission.channel, submission.received_at, *self._spec.fee_basis(submission))
         self._record("citizen", TrailAction.RECEIVED, f"{self._spec.vietnamese_name} ({self._spec.tthc_code})",
                      at=submission.received_at)
