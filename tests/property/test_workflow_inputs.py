@@ -37,7 +37,7 @@ from cutru.platform.config import Settings
 from domain.kinds import Procedure
 from domain.models import DecisionKind, DossierState, OfficerDecision
 from tests.factories import FAST, head_signs, new_person, new_place, registration
-from tests.integration.test_permanent_registration import wait_for, wait_state
+from tests.integration.test_permanent_registration import idle, wait_for, wait_state
 from tests.property.strategies import MESSAGE_BASES, base_submission, message_models, mutated, not_a_submission
 from tests.property.tally import BadInputTally
 from tests.property.workflow_inputs import RAW_PAYLOADS, draw, raw_client, settle, stuck_reasons
@@ -113,12 +113,6 @@ def _harmless(model_name: str, raw: Any) -> bool:
     return accepted is not None
 
 
-async def _idle(handle: WorkflowHandle[Any, Any]) -> bool:
-    """No workflow task and no activity pending: the workflow has done with every message it was sent."""
-    raw = (await handle.describe()).raw_description
-    return not raw.HasField("pending_workflow_task") and not raw.pending_activities
-
-
 async def test_bad_messages_leave_waiting_dossiers_waiting(client: Client, settings: Settings, worker: object,
                                                            pool: asyncpg.Pool, bad_inputs: BadInputTally) -> None:
     dossiers = DossierClient(client, settings.task_queue)
@@ -156,7 +150,7 @@ async def test_bad_messages_leave_waiting_dossiers_waiting(client: Client, setti
     handles = [client.get_workflow_handle(code) for code in codes]
 
     async def all_idle() -> bool:
-        return all([await _idle(handle) for handle in handles])
+        return all([await idle(handle) for handle in handles])
 
     # Until every dossier has done with the messages (the refused decisions in the audit table), or for the three
     # seconds in which a failing write would reach the attempts the check below reports.
