@@ -46,8 +46,9 @@ def _mac(message: Envelope, key: bytes) -> str:
     return hmac.new(key, canonical_bytes(message), hashlib.sha256).hexdigest()
 
 
-def _sign(message: Signed, *, dossier_code: str, signed_at: datetime, token_id: str, key_id: str,
-          key: bytes) -> Signed:
+def sign(message: Signed, *, dossier_code: str, signed_at: datetime, token_id: str, key_id: str,
+         key: bytes) -> Signed:
+    """The message with its envelope: the dossier, the time, the request's token id and the key's HMAC."""
     if signed_at.tzinfo is None:
         raise ValueError("signed_at must include a time zone")
     envelope = message.model_copy(update={"dossier_code": dossier_code, "signed_at": signed_at,
@@ -55,30 +56,6 @@ def _sign(message: Signed, *, dossier_code: str, signed_at: datetime, token_id: 
     # Validated again, so that a token id or key id the model refuses fails here and not in the workflow.
     validated = type(message).model_validate(envelope.model_dump())
     return validated.model_copy(update={"signature": _mac(validated, key)})
-
-
-def sign_decision(decision: OfficerDecision, *, dossier_code: str, signed_at: datetime, token_id: str, key_id: str,
-                  key: bytes) -> OfficerDecision:
-    """The decision signed for ``dossier_code`` (the API, after checking the officer against the database)."""
-    return _sign(decision, dossier_code=dossier_code, signed_at=signed_at, token_id=token_id, key_id=key_id, key=key)
-
-
-def sign_reassignment(r: Reassignment, *, dossier_code: str, signed_at: datetime, token_id: str, key_id: str,
-                      key: bytes) -> Reassignment:
-    """The reassignment signed for ``dossier_code`` (the API, after checking the supervisor)."""
-    return _sign(r, dossier_code=dossier_code, signed_at=signed_at, token_id=token_id, key_id=key_id, key=key)
-
-
-def sign_sign_off(s: SignOff, *, dossier_code: str, signed_at: datetime, token_id: str, key_id: str,
-                  key: bytes) -> SignOff:
-    """The sign-off signed for ``dossier_code`` (the API, after checking the signer against the roster)."""
-    return _sign(s, dossier_code=dossier_code, signed_at=signed_at, token_id=token_id, key_id=key_id, key=key)
-
-
-def sign_closure(c: Closure, *, dossier_code: str, signed_at: datetime, token_id: str, key_id: str,
-                 key: bytes) -> Closure:
-    """The closure signed for ``dossier_code`` (the API, after checking the operator's token)."""
-    return _sign(c, dossier_code=dossier_code, signed_at=signed_at, token_id=token_id, key_id=key_id, key=key)
 
 
 def signature_problem(message: Envelope, *, dossier_code: str, now: datetime,

@@ -30,7 +30,7 @@ from activities.payment import LocalPaymentGateway
 from cutru.clients.client import DossierClient
 from cutru.platform.codec import KeyRing, data_converter
 from cutru.platform.config import SEARCH_ATTRIBUTES, Settings, processing_environment
-from cutru.platform.signing import DecisionKeyRing, new_token_id, sign_decision_now, sign_sign_off_now
+from cutru.platform.signing import DecisionKeyRing, new_token_id, sign_now
 from domain.identity import generate_personal_id
 from domain.kinds import Procedure
 from domain.models import (
@@ -420,7 +420,7 @@ class Desk:
 
     async def signed(self, code: str, decision: OfficerDecision) -> OfficerDecision:
         """Signed at the test server's time, which runs ahead of the wall clock once skipped."""
-        return sign_decision_now(DECISION_KEYS, decision, code, new_token_id(), now=await self.now())
+        return sign_now(DECISION_KEYS, decision, code, new_token_id(), now=await self.now())
 
     async def approve(self, code: str) -> None:
         """The officer approves; where the rule data wants the head's sign-off, the unit head signs it."""
@@ -440,7 +440,7 @@ class Desk:
 
     async def signed_sign_off(self, code: str, sign_off: SignOff) -> SignOff:
         """Signed at the test server's time, as ``signed``."""
-        return sign_sign_off_now(DECISION_KEYS, sign_off, code, new_token_id(), now=await self.now())
+        return sign_now(DECISION_KEYS, sign_off, code, new_token_id(), now=await self.now())
 
     async def pay(self, code: str) -> None:
         await self.wait_state(code, DossierState.AWAITING_PAYMENT)

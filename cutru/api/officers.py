@@ -49,7 +49,7 @@ from cutru.clients.officer import (
 )
 from cutru.platform.oidc import ANY, Principal
 from cutru.platform.reads import Channel, record_reads
-from cutru.platform.signing import DecisionKeyRing, sign_decision_now, sign_reassignment_now
+from cutru.platform.signing import DecisionKeyRing, sign_now
 from domain.calendar import WorkingCalendar
 from domain.models import DecisionReceipt, DossierStatus, OfficerDecision, Reassignment
 from workflows.lifecycle import DECISION_REFUSED, REASSIGNMENT_REFUSED
@@ -291,7 +291,7 @@ async def decide(state: ApiState, principal: Principal, code: str, body: Decisio
     decision = validated(OfficerDecision, officer_id=officer.officer_id, decision=body.decision, reason=body.reason,
                          missing_items=body.missing_items or tuple(entry.item for entry in body.checklist),
                          checklist=body.checklist)
-    signed = sign_decision_now(_decision_keys(state), decision, code, token_id)
+    signed = sign_now(_decision_keys(state), decision, code, token_id)
     return await _updated(state.dossiers.decide(code, signed), code, DECISION_REFUSED, "decision", "quyết định")
 
 
@@ -324,7 +324,7 @@ async def reassign(state: ApiState, principal: Principal, code: str, body: Reass
                       detail=f"{body.officer_id} is not an active officer of {unit}.",
                       detail_vi=f"{body.officer_id} không phải cán bộ đang công tác tại đơn vị {unit}.")
     reassignment = Reassignment(supervisor_id=supervisor.officer_id, officer_id=body.officer_id, reason=body.reason)
-    signed = sign_reassignment_now(_decision_keys(state), reassignment, code, token_id)
+    signed = sign_now(_decision_keys(state), reassignment, code, token_id)
     status = await _updated(state.dossiers.reassign(code, signed), code, REASSIGNMENT_REFUSED,
                             "reassignment", "việc phân công lại")
     return masked(status, applicant_name)

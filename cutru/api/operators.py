@@ -28,7 +28,7 @@ from cutru.api.state import State
 from cutru.api.views import ClosureReceipt, ClosureRequest, Health
 from cutru.clients.officer import dossier_row
 from cutru.platform.oidc import Principal
-from cutru.platform.signing import sign_closure_now
+from cutru.platform.signing import sign_now
 from domain.models import Closure
 from workflows.lifecycle import CLOSE_REFUSED
 
@@ -84,7 +84,7 @@ async def close_dossier(code: str, body: ClosureRequest, request: Request, state
         if await dossier_row(state.pool, code) is None:
             raise dossier_not_found(code)
         closure = Closure(operator_id=principal.subject[:200], reason=body.reason)
-        signed = sign_closure_now(_decision_keys(state), closure, code, _token_id(principal, request))
+        signed = sign_now(_decision_keys(state), closure, code, _token_id(principal, request))
         status = await _updated(state.dossiers.close(code, signed), code, CLOSE_REFUSED, "closure",
                                 "yêu cầu đóng hồ sơ")
         return _json(ClosureReceipt(dossier_code=code, state=status.state, closed_by=closure.operator_id,

@@ -34,7 +34,7 @@ from cutru.api.views import Page
 from cutru.clients.officer import QueueItem
 from cutru.clients.signoff import SignOffRequest, find_signer
 from cutru.platform.oidc import Principal
-from cutru.platform.signing import sign_sign_off_now
+from cutru.platform.signing import sign_now
 from domain.models import DossierState, Signer, SignOff, SignOffReceipt
 from workflows.lifecycle import SIGN_OFF_REFUSED
 
@@ -76,7 +76,7 @@ async def sign_off(state: ApiState, principal: Principal, code: str, body: SignO
     unit, _ = await _writable(state, principal, code)
     signer = await signer_of(state, principal, unit)
     answer = validated(SignOff, signer=signer, decision=body.decision, reason=body.reason)
-    signed = sign_sign_off_now(_decision_keys(state), answer, code, token_id)
+    signed = sign_now(_decision_keys(state), answer, code, token_id)
     return await _updated(state.dossiers.sign_off(code, signed), code, SIGN_OFF_REFUSED, "sign_off",
                           "ý kiến ký duyệt")
 

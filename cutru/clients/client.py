@@ -36,10 +36,7 @@ from cutru.platform.signing import (
     ENV_KEYS,
     DecisionKeyRing,
     new_token_id,
-    sign_closure_now,
-    sign_decision_now,
-    sign_reassignment_now,
-    sign_sign_off_now,
+    sign_now,
 )
 from cutru.platform.temporal import connect
 from domain.models import (
@@ -211,7 +208,7 @@ class DossierClient:
         the dossier will refuse it)."""
         if decision.signature is not None or self.decision_keys is None:
             return decision
-        return sign_decision_now(self.decision_keys, decision, dossier_code, new_token_id())
+        return sign_now(self.decision_keys, decision, dossier_code, new_token_id())
 
     async def decide(self, dossier_code: str, decision: OfficerDecision) -> DecisionReceipt:
         """Validated update: a refused decision raises ``WorkflowUpdateFailedError`` and leaves no history.
@@ -246,14 +243,14 @@ class DossierClient:
         """Validated update (a refusal raises ``WorkflowUpdateFailedError``, type ReassignmentRefused); an unsigned
         reassignment is signed as ``signed`` signs a decision."""
         if reassignment.signature is None and self.decision_keys is not None:
-            reassignment = sign_reassignment_now(self.decision_keys, reassignment, dossier_code, new_token_id())
+            reassignment = sign_now(self.decision_keys, reassignment, dossier_code, new_token_id())
         return await self.handle(dossier_code).execute_update(DossierLifecycle.reassign, reassignment)
 
     async def sign_off(self, dossier_code: str, sign_off: SignOff) -> SignOffReceipt:
         """Validated update (a refusal raises ``WorkflowUpdateFailedError``, type SignOffRefused); an unsigned
         sign-off is signed as ``signed`` signs a decision."""
         if sign_off.signature is None and self.decision_keys is not None:
-            sign_off = sign_sign_off_now(self.decision_keys, sign_off, dossier_code, new_token_id())
+            sign_off = sign_now(self.decision_keys, sign_off, dossier_code, new_token_id())
         return await self.handle(dossier_code).execute_update(DossierLifecycle.sign_off, sign_off)
 
     async def close(self, dossier_code: str, closure: Closure) -> DossierStatus:
@@ -261,7 +258,7 @@ class DossierClient:
         cancelled with the reason; returns its final status. An unsigned closure is signed as ``signed`` signs a
         decision."""
         if closure.signature is None and self.decision_keys is not None:
-            closure = sign_closure_now(self.decision_keys, closure, dossier_code, new_token_id())
+            closure = sign_now(self.decision_keys, closure, dossier_code, new_token_id())
         return await self.handle(dossier_code).execute_update(DossierLifecycle.close, closure)
 
     async def signal_decision(self, dossier_code: str, decision: OfficerDecision) -> None:

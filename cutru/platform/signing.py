@@ -20,8 +20,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 
 from cutru.platform.keytool import generate_key_main, key_setting
-from domain.envelopes import sign_closure, sign_decision, sign_reassignment, sign_sign_off
-from domain.models import Closure, OfficerDecision, Reassignment, SignOff
+from domain.envelopes import Signed, sign
 
 ENV_KEYS = "CUTRU_DECISION_KEYS"
 ENV_KEY_FILE = "CUTRU_DECISION_KEY_FILE"
@@ -112,37 +111,14 @@ class DecisionKeyRing:
         raise DecisionKeyError(f"{ENV_KEYS} is not set: officers' decisions cannot be signed or verified. {_HOW_TO}")
 
 
-def sign_decision_now(ring: DecisionKeyRing, decision: OfficerDecision, dossier_code: str, token_id: str, *,
-                      now: datetime | None = None) -> OfficerDecision:
-    """The decision signed with the ring's active key, now (``token_id``: unique per request, e.g. the access
-    token's ``jti`` joined to the request's id; the dossier takes one decision per token id)."""
+def sign_now(ring: DecisionKeyRing, message: Signed, dossier_code: str, token_id: str, *,
+             now: datetime | None = None) -> Signed:
+    """A decision, reassignment, sign-off or closure signed with the ring's active key, now (``token_id``: unique
+    per request, e.g. the access token's ``jti`` joined to the request's id; the dossier takes one message per
+    token id)."""
     key_id, key = ring.active
-    return sign_decision(decision, dossier_code=dossier_code, signed_at=now or datetime.now(UTC), token_id=token_id,
-                         key_id=key_id, key=key)
-
-
-def sign_reassignment_now(ring: DecisionKeyRing, reassignment: Reassignment, dossier_code: str, token_id: str, *,
-                          now: datetime | None = None) -> Reassignment:
-    """The reassignment signed with the ring's active key, now."""
-    key_id, key = ring.active
-    return sign_reassignment(reassignment, dossier_code=dossier_code, signed_at=now or datetime.now(UTC),
-                             token_id=token_id, key_id=key_id, key=key)
-
-
-def sign_sign_off_now(ring: DecisionKeyRing, sign_off: SignOff, dossier_code: str, token_id: str, *,
-                      now: datetime | None = None) -> SignOff:
-    """The head's sign-off signed with the ring's active key, now."""
-    key_id, key = ring.active
-    return sign_sign_off(sign_off, dossier_code=dossier_code, signed_at=now or datetime.now(UTC), token_id=token_id,
-                         key_id=key_id, key=key)
-
-
-def sign_closure_now(ring: DecisionKeyRing, closure: Closure, dossier_code: str, token_id: str, *,
-                     now: datetime | None = None) -> Closure:
-    """The operator's closure signed with the ring's active key, now."""
-    key_id, key = ring.active
-    return sign_closure(closure, dossier_code=dossier_code, signed_at=now or datetime.now(UTC), token_id=token_id,
-                        key_id=key_id, key=key)
+    return sign(message, dossier_code=dossier_code, signed_at=now or datetime.now(UTC), token_id=token_id,
+                key_id=key_id, key=key)
 
 
 def new_token_id() -> str:

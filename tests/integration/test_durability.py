@@ -17,7 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError
 
 from activities.contracts import CLOSING_KEY, DOSSIER_CODE_TAKEN
-from cutru.platform.signing import new_token_id, sign_closure_now
+from cutru.platform.signing import new_token_id, sign_now
 from domain.models import Closure, DossierState, TrailAction
 from tests.factories import DECISION_KEYS, FAST, Desk, procedure_desk
 from tests.integration.test_histories import permanent_registration, trail_holds
@@ -37,7 +37,7 @@ async def desk(database_url: str, pool: asyncpg.Pool, tmp_root: Path) -> AsyncIt
 
 async def signed_closure(desk: Desk, code: str, reason: str) -> Closure:
     closure = Closure(operator_id="ops-on-call", reason=reason)
-    return sign_closure_now(DECISION_KEYS, closure, code, new_token_id(), now=await desk.now())
+    return sign_now(DECISION_KEYS, closure, code, new_token_id(), now=await desk.now())
 
 
 def application_error(error: BaseException) -> ApplicationError:

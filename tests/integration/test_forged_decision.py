@@ -23,8 +23,8 @@ from temporalio.exceptions import ApplicationError
 
 from cutru.clients.client import DossierClient
 from cutru.platform.config import Settings
-from cutru.platform.signing import DecisionKeyRing, sign_decision_now, sign_reassignment_now
-from domain.envelopes import sign_decision
+from cutru.platform.signing import DecisionKeyRing, sign_now
+from domain.envelopes import sign
 from domain.models import DecisionKind, DecisionReceipt, DossierState, OfficerDecision, Reassignment, TrailAction
 from tests.factories import DECISION_KEYS
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_for, wait_state
@@ -96,17 +96,17 @@ async def test_only_a_valid_envelope_decides(client: Client, settings: Settings,
     key_id, key = DECISION_KEYS.active
 
     assert "not signed" in await refusal(handle, "decide", APPROVE)
-    forged = sign_decision(APPROVE, dossier_code=code, signed_at=now, token_id="t-forged", key_id=key_id,
+    forged = sign(APPROVE, dossier_code=code, signed_at=now, token_id="t-forged", key_id=key_id,
                            key=secrets.token_bytes(32))
     assert "does not verify" in await refusal(handle, "decide", forged)
-    stranger = sign_decision_now(DecisionKeyRing.generate("attacker"), APPROVE, code, "t-stranger")
+    stranger = sign_now(DecisionKeyRing.generate("attacker"), APPROVE, code, "t-stranger")
     assert "does not know" in await refusal(handle, "decide", stranger)
-    expired = sign_decision(APPROVE, dossier_code=code, signed_at=now - timedelta(minutes=10), token_id="t-old",
+    expired = sign(APPROVE, dossier_code=code, signed_at=now - timedelta(minutes=10), token_id="t-old",
                             key_id=key_id, key=key)
     assert "expired" in await refusal(handle, "decide", expired)
-    elsewhere = sign_decision_now(DECISION_KEYS, APPROVE, "HS-TEST-ELSEWHERE1", "t-elsewhere")
+    elsewhere = sign_now(DECISION_KEYS, APPROVE, "HS-TEST-ELSEWHERE1", "t-elsewhere")
     assert "signed for dossier HS-TEST-ELSEWHERE1" in await refusal(handle, "decide", elsewhere)
-    tampered = sign_decision_now(DECISION_KEYS, APPROVE, code, "t-tampered").model_copy(
+    tampered = sign_now(DECISION_KEYS, APPROVE, code, "t-tampered").model_copy(
         update={"officer_id": "CB-00070-02"})
     assert "does not verify" in await refusal(handle, "decide", tampered)
     assert updates_in_history((await handle.fetch_history()).events) == 0
@@ -115,14 +115,14 @@ async def test_only_a_valid_envelope_decides(client: Client, settings: Settings,
     # same token id, is a replay.
     assigned = (await DossierClient(client, settings.task_queue).status(code)).assigned_officer
     to = "CB-00070-03" if assigned == "CB-00070-02" else "CB-00070-02"
-    moved = sign_reassignment_now(DECISION_KEYS, Reassignment(supervisor_id=SUPERVISOR, officer_id=to,
+    moved = sign_now(DECISION_KEYS, Reassignment(supervisor_id=SUPERVISOR, officer_id=to,
                                                               reason="nghỉ phép"), code, "t-once")
     await handle.execute_update("reassign", moved)
     assert "already used" in await refusal(handle, "reassign", moved.model_copy())
-    replayed = sign_decision_now(DECISION_KEYS, APPROVE, code, "t-once")
+    replayed = sign_now(DECISION_KEYS, APPROVE, code, "t-once")
     assert "already used" in await refusal(handle, "decide", replayed)
 
-    receipt = await handle.execute_update("decide", sign_decision_now(DECISION_KEYS, APPROVE, code, "t-api-1"),
+    receipt = await handle.execute_update("decide", sign_now(DECISION_KEYS, APPROVE, code, "t-api-1"),
                                           result_type=DecisionReceipt)
     assert receipt.accepted
     history = (await handle.fetch_history()).events

@@ -19,7 +19,7 @@ from temporalio.worker import Replayer
 
 from cutru.clients.audit import load_history, replay_many
 from cutru.platform.codec import replay_converter
-from cutru.platform.signing import new_token_id, sign_closure_now
+from cutru.platform.signing import new_token_id, sign_now
 from domain.attachments import AttachmentKind
 from domain.calendar import local_date
 from domain.kinds import Procedure
@@ -224,7 +224,7 @@ async def test_an_operator_closes_a_dossier_waiting_for_its_fee(desk: Desk):
     await desk.approve(code)
     await desk.wait_state(code, DossierState.AWAITING_PAYMENT)
     closure = Closure(operator_id="ops-on-call", reason="Hồ sơ nộp nhầm đơn vị, công dân nộp lại")
-    closed = await desk.dossiers.close(code, sign_closure_now(DECISION_KEYS, closure, code, new_token_id(),
+    closed = await desk.dossiers.close(code, sign_now(DECISION_KEYS, closure, code, new_token_id(),
                                                               now=await desk.now()))
     assert closed.state == DossierState.CANCELLED
     assert closed.trail[-1].actor == "ops-on-call" and closed.trail[-1].detail == f"closed: {closure.reason}"

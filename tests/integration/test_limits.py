@@ -33,7 +33,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.payment import LocalPaymentGateway
 from cutru.platform.codec import data_converter
 from cutru.platform.config import SEARCH_ATTRIBUTES, Settings
-from cutru.platform.signing import new_token_id, sign_decision_now, sign_sign_off_now
+from cutru.platform.signing import new_token_id, sign_now
 from domain.models import (
     DecisionKind,
     DossierState,
@@ -154,7 +154,7 @@ async def test_a_long_dossier_stays_far_below_the_history_limits(
     escalated = await _measure(handle)
 
     async def signed(decision: OfficerDecision) -> OfficerDecision:  # at the test server's time, ahead of ours
-        return sign_decision_now(DECISION_KEYS, decision, code, new_token_id(), now=await env.get_current_time())
+        return sign_now(DECISION_KEYS, decision, code, new_token_id(), now=await env.get_current_time())
 
     for _ in range(ROUNDS):
         await handle.execute_update(DossierLifecycle.decide, await signed(OfficerDecision(
@@ -169,7 +169,7 @@ async def test_a_long_dossier_stays_far_below_the_history_limits(
         officer_id=officer, decision=DecisionKind.APPROVE)))
     await _until(handle, lambda s: s.state == DossierState.AWAITING_SIGN_OFF)
     head = await unit_head(pool, "CA-00070")
-    await handle.execute_update(DossierLifecycle.sign_off, sign_sign_off_now(
+    await handle.execute_update(DossierLifecycle.sign_off, sign_now(
         DECISION_KEYS, SignOff(signer=head, decision=SignOffKind.SIGN), code, new_token_id(),
         now=await env.get_current_time()))
     await _until(handle, lambda s: s.state == DossierState.AWAITING_PAYMENT)

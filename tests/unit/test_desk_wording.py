@@ -20,7 +20,7 @@ from cutru.api.desk.wording import (
     message_vi,
     trail_detail_vi,
 )
-from domain.envelopes import Envelope, sign_decision, signature_problem
+from domain.envelopes import Envelope, sign, signature_problem
 from domain.facts import (
     HouseholdFacts,
     MemberFacts,
@@ -109,7 +109,7 @@ def refusals() -> list[str]:
                                           now=now, keys=key))
     late, early = now + timedelta(hours=1), now - timedelta(days=3)
     for code, signed_at in (("HS-000002", now), ("HS-000001", late), ("HS-000001", early)):
-        signed = sign_decision(decision, dossier_code=code, signed_at=signed_at, token_id="t-1", key_id="k1",
+        signed = sign(decision, dossier_code=code, signed_at=signed_at, token_id="t-1", key_id="k1",
                                key=key["k1"])
         problems.append(signature_problem(signed, dossier_code="HS-000001", now=now, keys=key,
                                           max_age=timedelta(days=1)))

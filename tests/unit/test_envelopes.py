@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from cutru.platform.signing import DecisionKeyError, DecisionKeyRing, main, sign_decision_now
-from domain.envelopes import MAX_AGE, canonical_bytes, sign_decision, sign_reassignment, signature_problem
+from cutru.platform.signing import DecisionKeyError, DecisionKeyRing, main, sign_now
+from domain.envelopes import MAX_AGE, canonical_bytes, sign, signature_problem
 from domain.models import DecisionKind, OfficerDecision, Reassignment
 
 KEY = secrets.token_bytes(32)
@@ -19,7 +19,7 @@ APPROVE = OfficerDecision(officer_id="CB-00070-01", decision=DecisionKind.APPROV
 
 
 def signed(decision: OfficerDecision = APPROVE, *, at: datetime = NOW, code: str = CODE) -> OfficerDecision:
-    return sign_decision(decision, dossier_code=code, signed_at=at, token_id="jti-1", key_id="k1", key=KEY)
+    return sign(decision, dossier_code=code, signed_at=at, token_id="jti-1", key_id="k1", key=KEY)
 
 
 def problem(message: OfficerDecision | Reassignment, *, now: datetime = NOW, code: str = CODE) -> str | None:
@@ -38,7 +38,7 @@ def test_a_signed_decision_verifies_and_survives_the_wire() -> None:
 def test_unsigned_unknown_key_and_forged_are_refused() -> None:
     assert "not signed" in (problem(APPROVE) or "")
     assert "does not know" in (problem(signed().model_copy(update={"key_id": "k9"})) or "")
-    other_key = sign_decision(APPROVE, dossier_code=CODE, signed_at=NOW, token_id="jti-1", key_id="k1",
+    other_key = sign(APPROVE, dossier_code=CODE, signed_at=NOW, token_id="jti-1", key_id="k1",
                               key=secrets.token_bytes(32))
     assert "does not verify" in (problem(other_key) or "")
 
@@ -59,7 +59,7 @@ def test_other_dossier_expired_and_future_envelopes_are_refused() -> None:
 
 
 def test_a_decision_signature_never_verifies_a_reassignment() -> None:
-    reassignment = sign_reassignment(
+    reassignment = sign(
         Reassignment(supervisor_id="CB-00070-00", officer_id="CB-00070-02", reason="nghỉ phép"),
         dossier_code=CODE, signed_at=NOW, token_id="jti-1", key_id="k1", key=KEY)
     assert problem(reassignment) is None
@@ -67,13 +67,13 @@ def test_a_decision_signature_never_verifies_a_reassignment() -> None:
     assert canonical_bytes(reassignment) != canonical_bytes(signed())
 
 
-def test_sign_decision_now_uses_the_active_key() -> None:
+def test_sign_now_uses_the_active_key() -> None:
     ring = DecisionKeyRing([("new", secrets.token_bytes(32)), ("old", KEY)])
-    decision = sign_decision_now(ring, APPROVE, CODE, "jti-7")
+    decision = sign_now(ring, APPROVE, CODE, "jti-7")
     assert decision.key_id == "new" and decision.token_id == "jti-7" and decision.dossier_code == CODE
     assert signature_problem(decision, dossier_code=CODE, now=datetime.now(UTC), keys=ring.keys,
                              max_age=MAX_AGE) is None
-    older = sign_decision(APPROVE, dossier_code=CODE, signed_at=datetime.now(UTC), token_id="jti-8", key_id="old",
+    older = sign(APPROVE, dossier_code=CODE, signed_at=datetime.now(UTC), token_id="jti-8", key_id="old",
                           key=KEY)
     assert signature_problem(older, dossier_code=CODE, now=datetime.now(UTC), keys=ring.keys,
                              max_age=MAX_AGE) is None  # a rotated-out signing key still verifies
