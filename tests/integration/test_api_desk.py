@@ -21,7 +21,7 @@ from cutru.platform.config import Settings
 from domain.models import DossierState
 from tests.api_fixtures import bearer
 from tests.integration.test_api import assert_problem
-from tests.integration.test_permanent_registration import own_residence_dossier, wait_for, wait_state
+from tests.integration.test_permanent_registration import acted_events, own_residence_dossier, wait_for, wait_state
 from tests.oidc import OidcProvider, login_token, signed_token
 
 DEMO_UNIT = "CA-00070"
@@ -49,7 +49,7 @@ def token(provider: OidcProvider, username: str) -> dict[str, str]:
 
 
 async def history_length(client: Client, code: str) -> int:
-    return len((await client.get_workflow_handle(code).fetch_history()).events)
+    return await acted_events(client.get_workflow_handle(code))
 
 
 @pytest.fixture

@@ -50,7 +50,7 @@ from domain.models import (
 from domain.procedures.catalogue import PROCEDURES
 from tests.cli import cutru_env, run_cutru
 from tests.factories import DEMO_UNIT, PAYLOAD_KEY_LINE, head_signs, new_person, new_place, pay, registration
-from tests.integration.test_permanent_registration import wait_for, wait_state
+from tests.integration.test_permanent_registration import acted_events, idle, wait_for, wait_state
 from tests.oidc import OidcProvider, login_token
 from workflows.procedures import WORKFLOWS
 
@@ -487,14 +487,15 @@ async def test_an_officer_of_another_unit_cannot_decide_by_any_path(
     await wait_state(dossiers, code, DossierState.AWAITING_DECISION)
     outsider, outside_supervisor = await _outsiders(pool)
     handle = dossiers.handle(code)
-    events_before = len((await handle.fetch_history()).events)
+    await wait_for(lambda: idle(handle))
+    events_before = await acted_events(handle)
 
     # 1. The validated update: refused before anything enters the history.
     for decision in (DecisionKind.APPROVE, DecisionKind.REJECT):
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await dossiers.decide(code, OfficerDecision(officer_id=outsider, decision=decision, reason="x"))
         assert f"not an officer of {DEMO_UNIT}" in str(refused.value.cause)
-    assert len((await handle.fetch_history()).events) == events_before
+    assert await acted_events(handle) == events_before
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await dossiers.reassign(code, Reassignment(supervisor_id=outside_supervisor, officer_id="CB-00070-02",
                                                    reason="x"))
