@@ -133,10 +133,13 @@ def build_worker(
 
 def unversioned(workflow_class: type) -> type:
     """The same workflow type without its versioning behaviour, for a worker without a deployment version: the SDK
-    sends the behaviour its ``@workflow.defn`` declares, and the server refuses it from an unversioned worker."""
-    name = workflow._Definition.must_from_class(workflow_class).name
+    sends the behaviour its ``@workflow.defn`` declares, and the server refuses it from an unversioned worker.
+
+    A subclass of the same name, defined again without a behaviour: every cutru workflow type is named after its
+    class (domain.kinds.Procedure's values are the procedures' class names), which is ``workflow.defn``'s default
+    name, so the server sees the same type."""
     bare = type(workflow_class.__name__, (workflow_class,), {"__module__": workflow_class.__module__})
-    return workflow.defn(name=name)(bare)
+    return workflow.defn(bare)
 
 
 async def _no_session_reset(conn: asyncpg.Connection) -> None:

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-from temporalio.worker import PollerBehaviorSimpleMaximum
+from temporalio.worker import PollerBehaviorSimpleMaximum, Replayer
 
+from cutru.clients.audit import load_history
+from cutru.platform.codec import replay_converter
 from cutru.platform.config import TUNING_VARIABLES, ConfigError, load_settings
 from cutru.platform.temporal import run_worker_process, worker_tuning
+from cutru.service.worker import unversioned
+from domain.kinds import Procedure
+from tests.factories import PAYLOAD_KEYS
+from workflows.procedures import ALL_WORKFLOWS
+from workflows.sandbox import workflow_runner
+
+HISTORY_DIR = Path(__file__).resolve().parent.parent / "histories"
 
 
 @pytest.fixture
@@ -79,3 +89,13 @@ def test_uvloop_missing_says_how_to_fall_back(clean_env: pytest.MonkeyPatch) -> 
     clean_env.setitem(sys.modules, "uvloop", None)  # as on a platform uvloop is not built for
     with pytest.raises(RuntimeError, match="set CUTRU_EVENT_LOOP=asyncio"):
         run_worker_process(_loop_module(), load_settings())
+
+
+async def test_an_unversioned_type_is_the_same_workflow_type() -> None:
+    """The replayer finds a history's workflow by its type name: each procedure's recorded dossier replays on the
+    types an unversioned worker registers."""
+    replayer = Replayer(workflows=[unversioned(w) for w in ALL_WORKFLOWS],
+                        data_converter=replay_converter(PAYLOAD_KEYS), workflow_runner=workflow_runner())
+    for procedure in Procedure:
+        recorded = min(HISTORY_DIR.glob(f"*@{procedure.value}-completed.json"))
+        await replayer.replay_workflow(load_history(recorded))
