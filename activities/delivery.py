@@ -23,9 +23,11 @@ from domain.rulesets import rules_for
 from domain.verification import CODE_BITS, VERIFIED_KINDS, code_from_bits
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import asyncpg
 
-    from domain.documents import DocumentData, StoredDocument
+    from domain.documents import DocumentData, RenderedDocument, StoredDocument
 
 # Forms whose content comes from what the dossier's commit recorded (``residence_changes.summary``); the same are
 # the results the unit head signs.
@@ -165,7 +167,7 @@ REGISTERED = "registered AS (" + REGISTER.replace("$4", "$7").replace("$3", "$6"
 DELIVER = f"WITH {REGISTERED} {DELIVERY_ROW}"
 
 
-def register_args(stored: list[tuple[DocumentKind, StoredDocument]]) -> tuple[list[str], list[str], list[str]]:
+def register_args(stored: Sequence[tuple[DocumentKind, StoredDocument]]) -> tuple[list[str], list[str], list[str]]:
     return ([kind.value for kind, _ in stored], [document.sha256 for _, document in stored],
             [str(document.path) for _, document in stored])
 
@@ -192,17 +194,18 @@ async def reserve_code(conn: asyncpg.Connection, dossier_code: str, kind: Docume
             return str(code)
 
 
-async def store_documents(conn: asyncpg.Connection, request: DocumentRequest, document_dir: Path,
-                          found: Any = None, verification_url: str | None = None
-                          ) -> list[tuple[DocumentKind, StoredDocument]]:
-    """Render and store each requested document (not yet registered: ``REGISTER``); ``found`` as for
-    ``deliver``; ``verification_url`` the public verification endpoint the results' QR codes point to (required
-    when a CT07 or CT08 is among the documents).
+async def prepare_documents(conn: asyncpg.Connection, request: DocumentRequest, document_dir: Path,
+                            found: Any = None, verification_url: str | None = None
+                            ) -> list[tuple[DocumentKind, RenderedDocument]]:
+    """Render each requested document for its place in the store, nothing written (``write_documents``) nor
+    registered (``REGISTER``); ``found`` as for ``deliver``; ``verification_url`` the public verification endpoint
+    the results' QR codes point to (required when a CT07 or CT08 is among the documents).
 
     A CT04 receipt is dated at the receipt of the dossier (its appointment counts from then); every other form
-    at the activity's first scheduling, so a retried activity renders the same bytes (the same hash).
+    at the activity's first scheduling, so a retried activity renders the same bytes (the same hash) for the same
+    path.
     """
-    from domain.documents import store
+    from domain.documents import render_to_store
 
     paper = request.paper
     if paper is None:
@@ -219,16 +222,35 @@ async def store_documents(conn: asyncpg.Connection, request: DocumentRequest, do
             code = await reserve_code(conn, request.dossier_code, kind, paper.police_unit, issued_at)
             verification = (code, verification_url)
         data = document_data(request, kind, issued_at, recorded, address, verification)
-        stored.append((kind, store(data, document_dir)))
+        stored.append((kind, render_to_store(data, document_dir)))
     return stored
 
 
+def write_documents(prepared: list[tuple[DocumentKind, RenderedDocument]]) -> None:
+    from domain.documents import write
+
+    for _, document in prepared:
+        write(document)
+
+
+async def store_documents(conn: asyncpg.Connection, request: DocumentRequest, document_dir: Path,
+                          found: Any = None, verification_url: str | None = None
+                          ) -> list[tuple[DocumentKind, StoredDocument]]:
+    """``prepare_documents``, written to the store before they are registered: for documents a delivery sends."""
+    prepared = await prepare_documents(conn, request, document_dir, found, verification_url)
+    write_documents(prepared)
+    return list(prepared)
+
+
 async def issue(conn: asyncpg.Connection, request: DocumentRequest, document_dir: Path) -> tuple[str, ...]:
-    """Render, store and register each requested document; return their SHA-256 hashes."""
-    stored = await store_documents(conn, request, document_dir)
-    if stored:
-        await conn.execute(REGISTER, request.dossier_code, *register_args(stored))
-    return tuple(document.sha256 for _, document in stored)
+    """Render, register and store each requested document; return their SHA-256 hashes. The file is written
+    after its row (REGISTER): a failed registration leaves no file that no row names, and a failed write fails
+    the activity, whose retry writes the same bytes to the same path."""
+    prepared = await prepare_documents(conn, request, document_dir)
+    if prepared:
+        await conn.execute(REGISTER, request.dossier_code, *register_args(prepared))
+        write_documents(prepared)
+    return tuple(document.sha256 for _, document in prepared)
 
 
 async def deliver(conn: asyncpg.Connection, request: DeliveryRequest, document_dir: Path,

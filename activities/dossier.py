@@ -449,10 +449,12 @@ class DossierActivities:
         and issue the CT04 receipt with its appointment date. The worker's timings go back with the roster."""
         s = acceptance.paper
         # No transaction (the PDF is rendered in between, and nothing should stay locked meanwhile): the assignment
-        # is one statement that keeps a first choice, and the document row is an upsert.
+        # is one statement that keeps a first choice, and the document row is an upsert. The receipt's file is
+        # written after its row: a failed statement (a unit without a roster) leaves no file that no row names,
+        # and a failed write fails the attempt, whose retry writes the same bytes to the same path.
         async with self._pool.acquire() as conn:
             records = acceptance.trail_records()
-            receipt = await delivery.store_documents(
+            receipt = await delivery.prepare_documents(
                 conn, DocumentRequest(dossier_code=s.dossier_code, procedure=s.procedure, kinds=(DocumentKind.CT04,),
                                       paper=s, deadline=acceptance.deadline,
                                       deadline_proof=acceptance.deadline_proof), self._document_dir)
@@ -462,6 +464,7 @@ class DossierActivities:
             if not roster:
                 # Retrying lets an operator add the unit's roster without losing the dossier.
                 raise RuntimeError(f"police unit {s.police_unit} has no roster; add its officers and it retries")
+            delivery.write_documents(receipt)
             assigned = roster[0]["assigned"]
             if acceptance.deadline_proof is not None:
                 await conn.execute("UPDATE dossiers SET deadline_proof = $2::jsonb WHERE dossier_code = $1",

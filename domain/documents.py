@@ -170,6 +170,12 @@ class StoredDocument(BaseModel):
     size: int
 
 
+class RenderedDocument(StoredDocument):
+    """A document rendered for its place in the store, before ``write`` puts it there."""
+
+    content: bytes = Field(repr=False)
+
+
 def format_signature_date(value: date | datetime) -> str:
     """The signature date, "ngày … tháng … năm …", shown in Vietnam time.
 
@@ -817,26 +823,30 @@ def _draw(canvas: Any, placed: _Placed, fonts: dict[str, str]) -> None:
     canvas.drawText(text)
 
 
-def store(data: DocumentData, directory: Path) -> StoredDocument:
-    """Write ``<directory>/<dossier_code>/<kind>.pdf`` atomically; a retry with the same data is a no-op.
+def render_to_store(data: DocumentData, directory: Path) -> RenderedDocument:
+    """Render the document for ``<directory>/<dossier_code>/<kind>.pdf``, nothing written yet (``write``)."""
+    content = render(data)
+    return RenderedDocument(path=Path(directory) / data.dossier_code / f"{data.kind}.pdf",
+                            sha256=hashlib.sha256(content).hexdigest(), size=len(content), content=content)
 
-    Different data for the same dossier and kind replaces the file (the database row says which one counts).
+
+def write(document: RenderedDocument) -> None:
+    """Write the rendered document atomically; a retry with the same bytes is a no-op.
+
+    Different bytes for the same dossier and kind replace the file (the database row says which one counts).
     """
     import tempfile
 
-    content = render(data)
-    digest = hashlib.sha256(content).hexdigest()
-    target = Path(directory) / data.dossier_code / f"{data.kind}.pdf"
+    target = document.path
     target.parent.mkdir(parents=True, exist_ok=True)
-
-    if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == digest:
-        return StoredDocument(path=target, sha256=digest, size=len(content))
+    if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == document.sha256:
+        return
 
     # Temp file in the same directory so os.replace is an atomic rename: readers never see half a PDF.
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{data.kind}.", suffix=".tmp", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as tmp:
-            tmp.write(content)
+            tmp.write(document.content)
             tmp.flush()
             os.fsync(tmp.fileno())
         os.chmod(tmp_name, 0o644)  # mkstemp makes 0600; the document is meant to be served
@@ -844,4 +854,10 @@ def store(data: DocumentData, directory: Path) -> StoredDocument:
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
-    return StoredDocument(path=target, sha256=digest, size=len(content))
+
+
+def store(data: DocumentData, directory: Path) -> StoredDocument:
+    """Render and write ``<directory>/<dossier_code>/<kind>.pdf`` (``render_to_store``, then ``write``)."""
+    document = render_to_store(data, directory)
+    write(document)
+    return StoredDocument(path=document.path, sha256=document.sha256, size=document.size)

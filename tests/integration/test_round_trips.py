@@ -4,6 +4,7 @@ still writes nothing for a unit without a roster. Real PostgreSQL, the activitie
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -141,3 +142,30 @@ async def test_a_unit_without_a_roster_leaves_the_dossier_as_it_was(pool: asyncp
         " (SELECT count(*) FROM documents WHERE dossier_code = $1) AS documents"
         " FROM dossiers WHERE dossier_code = $1", code)) == {
         "status": "received", "assigned_officer": None, "deadline": None, "audit": 1, "documents": 0}
+    assert not (tmp_path / code).exists()  # nor a CT04 file that no row names
+
+
+async def test_a_receipt_whose_write_failed_is_written_by_the_retry(pool: asyncpg.Pool, tmp_path: Path) -> None:
+    """The CT04's file is written after its row: an attempt whose write fails fails, and its retry writes the
+    bytes the row names, where it says."""
+    async with pool.acquire() as conn:
+        person = await new_person(conn)
+        place = await new_place(conn, owner_id=person.personal_id)
+    submission = parse_submission(registration(person, place))
+    code = submission.dossier_code
+    acts = DossierActivities(pool=pool, gateway=LocalPaymentGateway(pool), document_dir=tmp_path)
+    env = ActivityEnvironment()
+    await env.run(acts.validate_identity, IdentityCheck(
+        dossier=DossierHeader.of(submission), deadline=None,
+        audit=(_trail(code, "0000-received", "citizen", TrailAction.RECEIVED),)))
+    acceptance = Acceptance(paper=DossierPaper.of(submission), deadline=datetime.now(UTC) + timedelta(days=7),
+                            audit=(_trail(code, "0001-accepted", "system", TrailAction.ACCEPTED),))
+    (tmp_path / code).write_bytes(b"")  # the dossier's directory cannot be made: the write fails
+    with pytest.raises(OSError):
+        await env.run(acts.accept_dossier, acceptance)
+    (tmp_path / code).unlink()
+
+    roster = await env.run(acts.accept_dossier, acceptance)
+    row = await pool.fetchrow("SELECT sha256, path FROM documents WHERE dossier_code = $1 AND kind = 'CT04'", code)
+    assert roster.assigned_officer is not None and row["path"] == str(tmp_path / code / "CT04.pdf")
+    assert hashlib.sha256(Path(row["path"]).read_bytes()).hexdigest() == row["sha256"]
