@@ -10,7 +10,7 @@ problem that says why.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -55,6 +55,7 @@ from domain.models import DecisionReceipt, DossierStatus, OfficerDecision, Reass
 from workflows.lifecycle import DECISION_REFUSED, REASSIGNMENT_REFUSED
 
 T = TypeVar("T")
+B = TypeVar("B")
 
 router = APIRouter(prefix="/v1/desk", tags=["officers"])
 
@@ -139,6 +140,17 @@ def _refused(error: WorkflowUpdateFailedError, what: str, what_vi: str) -> Probl
 
 def _json(model: Any) -> JSONResponse:
     return JSONResponse(model.model_dump(mode="json"))
+
+
+
+async def signed_write(request: Request, state: ApiState, principal: Principal, code: str, body: B,
+                       write: Callable[[ApiState, Principal, str, B, str], Awaitable[Any]]) -> Response:
+    """A route's signed message to the dossier (``write``, given the message's token id), answered once: a retry
+    under the same Idempotency-Key gets the first answer again."""
+    async def produce() -> Response:
+        return _json(await write(state, principal, code, body, _token_id(principal, request)))
+
+    return await idempotent(request, state, principal, produce)
 
 
 # ---------------------------------------------------------------------------------------------- listings
@@ -276,10 +288,7 @@ async def desk_decide(
     state: Annotated[ApiState, Depends(api_state)],
     principal: Annotated[Principal, Depends(permit("decide"))],
 ) -> Response:
-    async def produce() -> Response:
-        return _json(await decide(state, principal, code, body, _token_id(principal, request)))
-
-    return await idempotent(request, state, principal, produce)
+    return await signed_write(request, state, principal, code, body, decide)
 
 
 async def decide(state: ApiState, principal: Principal, code: str, body: DecisionRequest,
@@ -305,10 +314,7 @@ async def desk_reassign(
     state: Annotated[ApiState, Depends(api_state)],
     principal: Annotated[Principal, Depends(permit("reassign"))],
 ) -> Response:
-    async def produce() -> Response:
-        return _json(await reassign(state, principal, code, body, _token_id(principal, request)))
-
-    return await idempotent(request, state, principal, produce)
+    return await signed_write(request, state, principal, code, body, reassign)
 
 
 async def reassign(state: ApiState, principal: Principal, code: str, body: ReassignmentRequest,

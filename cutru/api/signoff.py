@@ -14,17 +14,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from cutru.api.idempotency import idempotent
 from cutru.api.officers import (
     Cursor,
     Limit,
     _decision_keys,
-    _json,
     _listing,
-    _token_id,
     _updated,
     _writable,
     officer_id_of,
+    signed_write,
 )
 from cutru.api.problems import problem_responses, validated
 from cutru.api.ratelimit import RATE_LIMITED, write_limit
@@ -102,7 +100,4 @@ async def desk_sign_off(
     state: Annotated[ApiState, Depends(api_state)],
     principal: Annotated[Principal, Depends(permit("sign_off"))],
 ) -> Response:
-    async def produce() -> Response:
-        return _json(await sign_off(state, principal, code, body, _token_id(principal, request)))
-
-    return await idempotent(request, state, principal, produce)
+    return await signed_write(request, state, principal, code, body, sign_off)
