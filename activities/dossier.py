@@ -279,26 +279,22 @@ class DossierActivities:
     @activity.defn
     async def check_eligibility(self, check: EligibilityCheck) -> EligibilityResult:
         s = check.submission
-        spec = spec_for(s)
         async with self._pool.acquire() as conn:
-            found = await facts.load_facts(conn, s)
-        refusals = spec.refusals(s, found)
+            found, refusals = await facts.judge(conn, s)
         exempt = s.fee_exemption is not None and found.applicant.fee_exemption == s.fee_exemption.reason_code
         _log(step="eligibility", refused=len(refusals), fee_exempt=exempt)
         return EligibilityResult(refusals=tuple(refusals), fee_exempt=exempt,
-                                 deadline_case=spec.deadline_case(s, found), findings=found.findings())
+                                 deadline_case=spec_for(s).deadline_case(s, found), findings=found.findings())
 
     @activity.defn
     async def draft_result(self, request: DraftRequest) -> DraftResult:
         """The result documents the dossier would get if approved now, as drafts for the desk; reads only."""
         s = request.submission
-        spec = spec_for(s)
         async with self._pool.acquire() as conn:
-            found = await facts.load_facts(conn, s)
-            refusals = spec.refusals(s, found)
+            found, refusals = await facts.judge(conn, s)
             if refusals:  # no approval could issue a result on these facts; the plan would not hold either
                 return DraftResult(refusals=tuple(refusals))
-            plan = spec.plan(s, found, local_date(request.at))
+            plan = spec_for(s).plan(s, found, local_date(request.at))
             documents = await delivery.draft_documents(conn, request, plan.summary)
         _log(step="draft", documents=len(documents))
         return DraftResult(documents=documents)
@@ -414,8 +410,7 @@ class DossierActivities:
             refusals = identity_refusals(s.applicant, applicant)
             summary: dict[str, str] = {}
             if not refusals:
-                found = await facts.load_facts(conn, s)
-                refusals = spec_for(s).refusals(s, found)
+                found, refusals = await facts.judge(conn, s)
                 if not refusals:
                     summary, _ = await records.commit(conn, s, found)
             state = "refused" if refusals else "completed"

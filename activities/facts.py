@@ -20,7 +20,7 @@ from domain.facts import (
     RecordFacts,
     ResidenceFacts,
 )
-from domain.models import SubmissionBase
+from domain.models import Refusal, SubmissionBase
 from domain.procedures.catalogue import spec_for
 from domain.procedures.common import received_on
 from domain.procedures.spec import Need
@@ -184,6 +184,12 @@ async def load_facts(conn: asyncpg.Connection, submission: SubmissionBase, row: 
             "owners_representative_id": row["owners_representative_id"]})
     facts = HouseholdFacts(**values)
     return facts.model_copy(update={"notes": tuple(spec.notes(submission, facts))})
+
+
+async def judge(conn: asyncpg.Connection, submission: SubmissionBase) -> tuple[HouseholdFacts, list[Refusal]]:
+    """The facts the submission's rules read, and what its rules refuse on them."""
+    found = await load_facts(conn, submission)
+    return found, spec_for(submission).refusals(submission, found)
 
 
 # The operators' calendar declarations as they stand: the latest declaration of each day (a withdrawal removes the
