@@ -115,27 +115,32 @@ async def test_an_approved_dossier_costs_these_round_trips(
     assert await pool.fetchval("SELECT count(*) FROM deliveries WHERE dossier_code = $1", code) == 1
 
 
-async def test_a_unit_without_a_roster_leaves_the_dossier_as_it_was(pool: asyncpg.Pool, tmp_path: Path) -> None:
+async def _received(pool: asyncpg.Pool, document_dir: Path) -> tuple[DossierActivities, Acceptance]:
+    """The activities, and the acceptance of a registration whose identity check has run."""
     async with pool.acquire() as conn:
         person = await new_person(conn)
         place = await new_place(conn, owner_id=person.personal_id)
     submission = parse_submission(registration(person, place))
     code = submission.dossier_code
-    acts = DossierActivities(pool=pool, gateway=LocalPaymentGateway(pool), document_dir=tmp_path)
-    env = ActivityEnvironment()
-    await env.run(acts.validate_identity, IdentityCheck(
+    acts = DossierActivities(pool=pool, gateway=LocalPaymentGateway(pool), document_dir=document_dir)
+    await ActivityEnvironment().run(acts.validate_identity, IdentityCheck(
         dossier=DossierHeader.of(submission), deadline=None,
         audit=(_trail(code, "0000-received", "citizen", TrailAction.RECEIVED),)))
+    return acts, Acceptance(paper=DossierPaper.of(submission), deadline=datetime.now(UTC) + timedelta(days=7),
+                            audit=(_trail(code, "0001-accepted", "system", TrailAction.ACCEPTED),))
+
+
+async def test_a_unit_without_a_roster_leaves_the_dossier_as_it_was(pool: asyncpg.Pool, tmp_path: Path) -> None:
+    acts, acceptance = await _received(pool, tmp_path)
+    code = acceptance.paper.dossier_code
     # A real commune's police unit that the database has no row for.
     listed = {r["unit_code"] for r in await pool.fetch("SELECT unit_code FROM police_units")}
     unit = next(code for code in (police_unit_code(c.code) for p in all_provinces() for c in communes_of(p.code))
                 if code not in listed)
-    unknown = DossierPaper.of(submission).model_copy(update={"police_unit": unit})
+    unknown = acceptance.paper.model_copy(update={"police_unit": unit})
 
     with pytest.raises(RuntimeError, match=f"{unit} has no roster"):
-        await env.run(acts.accept_dossier, Acceptance(
-            paper=unknown, deadline=datetime.now(UTC) + timedelta(days=7),
-            audit=(_trail(code, "0001-accepted", "system", TrailAction.ACCEPTED),)))
+        await ActivityEnvironment().run(acts.accept_dossier, acceptance.model_copy(update={"paper": unknown}))
     assert dict(await pool.fetchrow(
         "SELECT status, assigned_officer, deadline,"
         " (SELECT count(*) FROM audit_events WHERE dossier_code = $1) AS audit,"
@@ -148,18 +153,9 @@ async def test_a_unit_without_a_roster_leaves_the_dossier_as_it_was(pool: asyncp
 async def test_a_receipt_whose_write_failed_is_written_by_the_retry(pool: asyncpg.Pool, tmp_path: Path) -> None:
     """The CT04's file is written after its row: an attempt whose write fails fails, and its retry writes the
     bytes the row names, where it says."""
-    async with pool.acquire() as conn:
-        person = await new_person(conn)
-        place = await new_place(conn, owner_id=person.personal_id)
-    submission = parse_submission(registration(person, place))
-    code = submission.dossier_code
-    acts = DossierActivities(pool=pool, gateway=LocalPaymentGateway(pool), document_dir=tmp_path)
+    acts, acceptance = await _received(pool, tmp_path)
+    code = acceptance.paper.dossier_code
     env = ActivityEnvironment()
-    await env.run(acts.validate_identity, IdentityCheck(
-        dossier=DossierHeader.of(submission), deadline=None,
-        audit=(_trail(code, "0000-received", "citizen", TrailAction.RECEIVED),)))
-    acceptance = Acceptance(paper=DossierPaper.of(submission), deadline=datetime.now(UTC) + timedelta(days=7),
-                            audit=(_trail(code, "0001-accepted", "system", TrailAction.ACCEPTED),))
     (tmp_path / code).write_bytes(b"")  # the dossier's directory cannot be made: the write fails
     with pytest.raises(OSError):
         await env.run(acts.accept_dossier, acceptance)
