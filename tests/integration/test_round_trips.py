@@ -18,6 +18,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.contracts import (
     CLOSING_KEY,
     Acceptance,
+    AuditBatch,
     AuditRecord,
     CommitRequest,
     DeliveryRequest,
@@ -31,6 +32,7 @@ from activities.contracts import (
 from activities.dossier import DossierActivities
 from activities.payment import LocalPaymentGateway
 from domain.admin_units import all_provinces, communes_of, police_unit_code
+from domain.deadlines import DeadlineClock, deadline_for, deadline_proof
 from domain.kinds import DocumentKind
 from domain.models import DossierState, TrailAction, TrailEntry
 from domain.procedures.catalogue import parse_submission
@@ -79,7 +81,8 @@ async def test_an_approved_dossier_costs_these_round_trips(
     acts = DossierActivities(pool=pool, gateway=LocalPaymentGateway(pool, auto_confirm_after=timedelta(0)),
                              document_dir=tmp_path)
     env = ActivityEnvironment()
-    deadline = datetime.now(UTC) + timedelta(days=7)
+    clock = DeadlineClock.start(submission.received_at, deadline_for(submission.procedure, submission.received_at))
+    deadline = clock.deadline
 
     async def sent(activity: Any, arg: Any) -> int:
         statements.sent.clear()
@@ -92,25 +95,35 @@ async def test_an_approved_dossier_costs_these_round_trips(
     eligibility = await sent(acts.check_eligibility, EligibilityCheck(submission=submission))
     acceptance = await sent(acts.accept_dossier, Acceptance(
         paper=DossierPaper.of(submission), deadline=deadline,
+        deadline_proof=deadline_proof(submission.received_at, clock),
         audit=(_trail(code, "0001-accepted", "system", TrailAction.ACCEPTED),)))
+    officer = await pool.fetchval("SELECT assigned_officer FROM dossiers WHERE dossier_code = $1", code)
+    # The officer's approval as a proposal, flushed before the dossier waits for the head's sign-off.
+    proposal = await sent(acts.record_event, AuditBatch(records=(
+        _trail(code, "0002-proposed", officer, TrailAction.PROPOSED, state=DossierState.AWAITING_SIGN_OFF),)))
+    assert dict(await pool.fetchrow(
+        "SELECT status, deadline_proof->>'deadline' IS NOT NULL AS proved,"
+        " (SELECT action FROM audit_events WHERE dossier_code = $1 AND event_key = '0002-proposed')"
+        " FROM dossiers WHERE dossier_code = $1", code)) == {
+        "status": "awaiting_sign_off", "proved": True, "action": "proposed"}
     payment = await sent(acts.request_payment, PaymentRequest(dossier_code=code, amount_vnd=20_000))
     commit = await sent(acts.commit_residence, CommitRequest(submission=submission))
-    officer = await pool.fetchval("SELECT assigned_officer FROM dossiers WHERE dossier_code = $1", code)
     delivery = await sent(acts.deliver_result, DeliveryRequest(
         final_state=DossierState.COMPLETED, fee_paid_vnd=20_000,
-        audit=(_trail(code, "0002-approved", officer, TrailAction.APPROVED),
+        audit=(_trail(code, "0003-signed_off", "head", TrailAction.SIGNED_OFF),
                _trail(code, CLOSING_KEY, "system", TrailAction.COMPLETED, state=DossierState.COMPLETED)),
         result=DocumentRequest(dossier_code=code, procedure=submission.procedure, kinds=(DocumentKind.CT08,),
                                paper=DossierPaper.of(submission), deadline=deadline, decided_by=officer)))
     # The identity check: the code bound to the workflow (activities.runs), then the read model, the trail and the
-    # person in one statement. The commit: BEGIN, the locks on the people then the places it concerns, the claim
-    # with the applicant's facts, the plan's four steps (end any current permanent residence, start this one, open
-    # the household, add its head), the summary, COMMIT. The delivery: its opening
+    # person in one statement. The acceptance: the CT04, the assignment, the deadline's proof and the trail in one.
+    # The proposal: its trail entry with the status it sets. The commit: BEGIN, the locks on the people then the
+    # places it concerns, the claim with the applicant's facts, the plan's four steps (end any current permanent
+    # residence, start this one, open the household, add its head), the summary, COMMIT. The delivery: its opening
     # entries with what it reads first, the CT08's verification code (kept before it is printed, so that a retry
     # prints the same), the delivery with the closing entry.
-    assert {"identity": identity, "eligibility": eligibility, "acceptance": acceptance, "payment": payment,
-            "commit": commit, "delivery": delivery} == {
-        "identity": 2, "eligibility": 1, "acceptance": 1, "payment": 2, "commit": 10, "delivery": 3}
+    assert {"identity": identity, "eligibility": eligibility, "acceptance": acceptance, "proposal": proposal,
+            "payment": payment, "commit": commit, "delivery": delivery} == {
+        "identity": 2, "eligibility": 1, "acceptance": 1, "proposal": 1, "payment": 2, "commit": 10, "delivery": 3}
     assert await pool.fetchval("SELECT status FROM dossiers WHERE dossier_code = $1", code) == "completed"
     assert await pool.fetchval("SELECT count(*) FROM deliveries WHERE dossier_code = $1", code) == 1
 
