@@ -11,8 +11,9 @@ The QR code is drawn as filled squares (vector, no image): the layout places the
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 CODE_LENGTH = 10
@@ -70,17 +71,91 @@ QR_MASK = 0
 def qr_modules(content: str) -> tuple[int, list[Square]]:
     """The QR code of ``content`` (error correction M, about 15 % of it may be lost): its size in modules and its
     dark runs, a row's adjacent dark modules joined so that a PDF draws few rectangles."""
+    prefix, code = content[:-CODE_LENGTH], content[-CODE_LENGTH:]
+    basis = _qr_basis(prefix) if re.fullmatch(CODE_PATTERN, code) else None
+    if basis is None:
+        return _segno_qr(content)
+    size, modules = basis.matrix(code)
+    return size, list(_runs([modules[i:i + size] for i in range(0, size * size, size)]))
+
+
+def _segno_qr(content: str | bytes) -> tuple[int, list[Square]]:
+    matrix = _segno_matrix(content)
+    return len(matrix), list(_runs(matrix))
+
+
+def _segno_matrix(content: str | bytes) -> tuple[bytearray, ...]:
     import segno  # pure Python, no image library; imported here so that workflow code importing this stays light
 
-    matrix = segno.make(content, error="m", micro=False, boost_error=False, mask=QR_MASK).matrix
-    return len(matrix), list(_runs(matrix))
+    # Bytes in byte mode, as a text of ASCII goes (the basis below relies on it and checks it).
+    mode = "byte" if isinstance(content, bytes) else None
+    matrix: tuple[bytearray, ...] = segno.make(content, error="m", micro=False, boost_error=False, mask=QR_MASK,
+                                               mode=mode).matrix
+    return matrix
+
+
+class _QrBasis(NamedTuple):
+    """The QR codes of one verification address and any code, without encoding each: with the version, error
+    correction level and mask fixed, a QR code's modules are an affine function of its data bits over GF(2) (the
+    Reed-Solomon check bytes are linear in the data, the placement is a permutation, the mask and the function
+    patterns are constant). So the code of ``prefix + ALPHABET[0] * CODE_LENGTH`` and, for each bit of the code's
+    bytes, what flipping that bit flips, give every other code by XOR: a few microseconds instead of a millisecond
+    of segno's pure-Python encoding, paid by every CT07 and CT08 (docs/benchmarks.md)."""
+
+    size: int
+    base: int  # the modules, row after row, one byte each (0 or 1), as one integer
+    flips: tuple[int, ...]  # per bit of the code's bytes, most significant first, the modules it flips
+
+    def matrix(self, code: str) -> tuple[int, bytes]:
+        modules = self.base
+        for position, (char, zero) in enumerate(zip(code.encode("ascii"), _ZERO_CODE, strict=True)):
+            difference = char ^ zero
+            for bit in range(8):
+                if difference & (0x80 >> bit):
+                    modules ^= self.flips[8 * position + bit]
+        return self.size, modules.to_bytes(self.size * self.size, "big")
+
+
+_ZERO_CODE = ALPHABET[0].encode("ascii") * CODE_LENGTH
+
+
+@functools.lru_cache(maxsize=4)
+def _qr_basis(prefix: str) -> _QrBasis | None:
+    """The basis of ``prefix``'s codes (about 80 encodings, once per address and process); None when the address
+    is not ASCII, so that its text is not the bytes QR codes it (segno then encodes each code)."""
+    if not prefix.isascii():
+        return None
+    base_bytes = prefix.encode("ascii") + _ZERO_CODE
+
+    def flat(content: bytes) -> tuple[int, int]:
+        matrix = _segno_matrix(content)
+        return len(matrix), int.from_bytes(b"".join(matrix), "big")
+
+    size, base = flat(base_bytes)
+    if _segno_matrix(base_bytes.decode("ascii")) != _segno_matrix(base_bytes):
+        return None
+    flips = []
+    for position in range(len(prefix), len(base_bytes)):
+        for bit in range(8):
+            variant = bytearray(base_bytes)
+            variant[position] ^= 0x80 >> bit
+            flipped_size, flipped = flat(bytes(variant))
+            if flipped_size != size:
+                return None
+            flips.append(flipped ^ base)
+    return _QrBasis(size, base, tuple(flips))
+
+
+def prepare_qr(base_url: str) -> None:
+    """Build the basis of ``base_url``'s codes now, rather than while a worker's first result waits for it."""
+    _qr_basis(verification_address(base_url, ALPHABET[0] * CODE_LENGTH)[:-CODE_LENGTH])
 
 
 # A row's dark runs, found by the regular expression engine rather than a Python loop over every module.
 _DARK_RUN = re.compile(rb"[^\x00]+")
 
 
-def _runs(matrix: tuple[bytearray, ...]) -> Iterator[Square]:
+def _runs(matrix: Sequence[bytes | bytearray]) -> Iterator[Square]:
     for row, modules in enumerate(matrix):
         for run in _DARK_RUN.finditer(modules):
             yield Square(row, run.start(), run.end() - run.start())

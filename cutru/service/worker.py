@@ -288,7 +288,7 @@ async def run(settings: Settings, gateway: GatewayFactory | None = None, *, set_
     payments = (gateway or configured_gateway(settings))(pool)
     outbox = configured_outbox(pool, payments)
     worker = build_worker(client, settings, pool, metrics=metrics, gateway=payments, outbox=outbox)
-    warm_up(forms=True)
+    warm_up(forms=True, verification_url=settings.verification_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

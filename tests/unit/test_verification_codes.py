@@ -4,6 +4,7 @@ one of the verification address (rebuilt from the page's rectangles and compared
 from __future__ import annotations
 
 import io
+import random
 import re
 from typing import Any
 
@@ -14,7 +15,16 @@ from pypdf import PdfReader
 
 from domain.documents import render
 from domain.kinds import DocumentKind
-from domain.verification import CODE_BITS, QR_MASK, code_from_bits, normalise, printed, verification_address
+from domain.verification import (
+    CODE_BITS,
+    QR_MASK,
+    _qr_basis,
+    code_from_bits,
+    normalise,
+    printed,
+    qr_modules,
+    verification_address,
+)
 from tests.unit.test_documents import make, pdf_text
 
 URL = "https://dichvucong.example.vn/v1/verifications"
@@ -77,6 +87,26 @@ def test_the_qr_code_drawn_is_the_verification_address(kind: DocumentKind, name:
     assert _drawn_matrix(content) == [list(row) for row in expected.matrix]
     text = pdf_text(content)
     assert "Mã xác thực: 7K3QD-M2X9A" in text and URL in text
+
+
+def _segno_runs(content: str) -> tuple[int, list[tuple[int, int, int]]]:
+    matrix = segno.make(content, error="m", micro=False, boost_error=False, mask=QR_MASK).matrix
+    return len(matrix), [(row, m.start(), m.end() - m.start()) for row, modules in enumerate(matrix)
+                         for m in re.finditer(rb"[^\x00]+", bytes(modules))]
+
+
+@pytest.mark.parametrize("url", [URL, "http://127.0.0.1:8000/v1/verifications/", "https://x.vn/v",
+                                 "https://dịchvụcông.example.vn/v1/verifications"])
+def test_every_codes_qr_code_is_segnos_encoding_of_its_address(url: str) -> None:
+    """The codes are composed from a basis of the address (``_QrBasis``), not encoded one by one: module for module
+    what segno encodes, for random codes and the extreme ones; an address that is not ASCII is encoded as it is."""
+    rng = random.Random(20261207)
+    codes = [code_from_bits(0), code_from_bits((1 << CODE_BITS) - 1)] + [
+        code_from_bits(rng.getrandbits(CODE_BITS)) for _ in range(60)]
+    for code in codes:
+        content = verification_address(url, code)
+        assert qr_modules(content) == _segno_runs(content), content
+    assert (_qr_basis(verification_address(url, codes[0])[:-len(codes[0])]) is None) == (not url.isascii())
 
 
 def test_a_form_without_a_code_draws_no_qr_code() -> None:

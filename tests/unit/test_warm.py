@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 
 from cutru.platform.warm import YOUNGEST_THRESHOLD, warm_up
-from domain import admin_units, documents
+from domain import admin_units, documents, verification
 
 
 def test_warm_up_builds_the_unit_index_and_freezes_what_startup_made() -> None:
@@ -24,10 +24,14 @@ def test_warm_up_builds_the_unit_index_and_freezes_what_startup_made() -> None:
         gc.set_threshold(*thresholds)
 
 
-def test_a_worker_also_cuts_the_forms_fonts() -> None:
+def test_a_worker_also_cuts_the_forms_fonts_and_prepares_its_qr_codes() -> None:
     documents._font_set.cache_clear()
+    verification._qr_basis.cache_clear()
     try:
-        warm_up(forms=True)
+        warm_up(forms=True, verification_url="https://dichvucong.example.vn/v1/verifications")
         assert documents._font_set.cache_info().currsize == 1
+        assert verification._qr_basis.cache_info().currsize == 1
+        verification.qr_modules("https://dichvucong.example.vn/v1/verifications/7K3QDM2X9A")
+        assert verification._qr_basis.cache_info().hits == 1
     finally:
         gc.unfreeze()
