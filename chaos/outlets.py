@@ -21,7 +21,7 @@ import asyncpg
 from cutru_local.mailbox import message_ids
 from pydantic import BaseModel
 
-from chaos.stack import PROJECT_ROOT, StackError, _port_open, _tail, free_port
+from chaos.stack import PROJECT_ROOT, free_port, wait_started
 from chaos.subscriber import taken
 
 # The trail actions that tell a citizen who chose e-mail (migration 0011's outbox_from_trail).
@@ -57,11 +57,7 @@ class Outlet:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed in kill()
         self._process = subprocess.Popen(self.command, env=self.env, cwd=PROJECT_ROOT, stdout=self._log,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while not _port_open(self.port):
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                raise StackError(f"the {self.name} did not start; {self.log_path}:\n{_tail(self.log_path)}")
-            time.sleep(0.05)
+        wait_started(self._process, self.port, timeout, self.name, self.log_path)
 
     def kill(self) -> None:
         if self._process is not None and self._process.poll() is None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from cutru_local.postgres import LocalPostgres
-from cutru_local.stack import dev_server_args, temporal_binary
+from cutru_local.stack import dev_server_args, port_open, temporal_binary
 
 from cutru.platform.config import PROJECT_ROOT
 
@@ -43,10 +43,14 @@ def free_port() -> int:
         return port
 
 
-def _port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+def wait_started(process: subprocess.Popen[bytes], port: int, timeout: float, what: str, log_path: Path) -> None:
+    """Until ``process`` listens on ``port``; StackError, with its log's tail, when it exits or ``timeout`` passes
+    first."""
+    deadline = time.monotonic() + timeout
+    while not port_open(port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise StackError(f"the {what} did not start; {log_path}:\n{_tail(log_path)}")
+        time.sleep(0.05)
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -85,11 +89,7 @@ class PrivateTemporal:
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: killpg reaches the whole server
         )
-        deadline = time.monotonic() + timeout
-        while not _port_open(self.port):
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                raise StackError(f"the Temporal dev server did not start; {self.log_path}:\n{_tail(self.log_path)}")
-            time.sleep(0.05)
+        wait_started(self._process, self.port, timeout, "Temporal dev server", self.log_path)
 
     def kill(self) -> None:
         """SIGKILL, as a machine or container crash would: no shutdown, no flush beyond what SQLite committed."""

@@ -228,7 +228,7 @@ def dev_server_args(db_file: Path | None, port: int, ui_port: int | None, namesp
     return args
 
 
-def _port_open(port: int) -> bool:
+def port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)
         return sock.connect_ex(("127.0.0.1", port)) == 0
@@ -236,7 +236,7 @@ def _port_open(port: int) -> bool:
 
 def wait_for_port(port: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
-    while not _port_open(port):
+    while not port_open(port):
         if time.monotonic() > deadline:
             raise SystemExit(f"nothing is listening on 127.0.0.1:{port} after {timeout:.0f}s")
         time.sleep(0.1)
@@ -279,7 +279,7 @@ def up() -> StackAddresses:
 async def start_stack() -> StackAddresses:
     """Start what is not running (idempotent), apply pending migrations, write the environment."""
     stack = read_stack()
-    if stack is not None and stack.temporal_pid and _pid_alive(stack.temporal_pid) and _port_open(TEMPORAL_PORT):
+    if stack is not None and stack.temporal_pid and _pid_alive(stack.temporal_pid) and port_open(TEMPORAL_PORT):
         if stack.embedded_postgres:
             start_postgres(POSTGRES_DIR)  # a no-op when it runs
         await _prepare_database(stack.database_url)
@@ -309,11 +309,11 @@ async def start_stack() -> StackAddresses:
 
 
 def _running(pid: int | None, port: int) -> bool:
-    return pid is not None and _pid_alive(pid) and _port_open(port)
+    return pid is not None and _pid_alive(pid) and port_open(port)
 
 
 def _refuse_taken_port(port: int, variable: str) -> None:
-    if _port_open(port):
+    if port_open(port):
         raise SystemExit(f"Port {port} is taken by another process. Stop it, or set {variable} to a free port.")
 
 
@@ -343,7 +343,7 @@ def _start_service(name: str, command: list[str], port: int, log_file: Path) -> 
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                cwd=PROJECT_ROOT, env=environment, start_new_session=True)
     deadline = time.monotonic() + 60
-    while not _port_open(port):
+    while not port_open(port):
         if process.poll() is not None or time.monotonic() > deadline:
             tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-15:])
             _stop_group(process.pid)
