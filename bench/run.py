@@ -381,6 +381,12 @@ async def with_officer(decide_one: Callable[[str], Awaitable[object]], client: C
 # ---- histories ---------------------------------------------------------------------------------------------------
 
 
+# The events that name the task they belong to by the event that scheduled it (``scheduled_event_id``).
+_OF_A_SCHEDULED_TASK = frozenset({"ActivityTaskCompleted", "ActivityTaskFailed", "ActivityTaskTimedOut",
+                                  "WorkflowTaskStarted", "WorkflowTaskCompleted", "WorkflowTaskFailed",
+                                  "WorkflowTaskTimedOut"})
+
+
 def to_events(events: Sequence[HistoryEvent]) -> list[stats.Event]:
     out: list[stats.Event] = []
     for e in events:
@@ -391,20 +397,10 @@ def to_events(events: Sequence[HistoryEvent]) -> list[stats.Event]:
         elif kind == "ActivityTaskStarted":
             attrs = e.activity_task_started_event_attributes
             fields.update(scheduled_event_id=attrs.scheduled_event_id, attempt=attrs.attempt)
-        elif kind == "ActivityTaskCompleted":
-            fields["scheduled_event_id"] = e.activity_task_completed_event_attributes.scheduled_event_id
-        elif kind == "ActivityTaskFailed":
-            fields["scheduled_event_id"] = e.activity_task_failed_event_attributes.scheduled_event_id
-        elif kind == "ActivityTaskTimedOut":
-            fields["scheduled_event_id"] = e.activity_task_timed_out_event_attributes.scheduled_event_id
-        elif kind == "WorkflowTaskStarted":
-            fields["scheduled_event_id"] = e.workflow_task_started_event_attributes.scheduled_event_id
-        elif kind == "WorkflowTaskCompleted":
-            fields["scheduled_event_id"] = e.workflow_task_completed_event_attributes.scheduled_event_id
-        elif kind == "WorkflowTaskFailed":
-            fields["scheduled_event_id"] = e.workflow_task_failed_event_attributes.scheduled_event_id
-        elif kind == "WorkflowTaskTimedOut":
-            fields["scheduled_event_id"] = e.workflow_task_timed_out_event_attributes.scheduled_event_id
+        elif kind in _OF_A_SCHEDULED_TASK:
+            attributes = e.WhichOneof("attributes")
+            assert attributes is not None
+            fields["scheduled_event_id"] = getattr(e, attributes).scheduled_event_id
         elif kind == "WorkflowExecutionUpdateAccepted":
             fields["update_name"] = e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
         elif kind == "UpsertWorkflowSearchAttributes":

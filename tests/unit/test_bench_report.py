@@ -1,12 +1,16 @@
-"""The bench's statistics and report code (``bench.stats``): pure functions, no stack, nothing timed."""
+"""The bench's statistics and report code (``bench.stats``), and the events it reads from a history
+(``bench.run.to_events``): pure functions, no stack, nothing timed."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from bench import stats
+from bench.run import to_events
+from cutru.clients.audit import load_history
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 
@@ -432,3 +436,15 @@ def test_cpu_ratio_is_the_median_rounds_shaped_floor_over_cutru_cpu() -> None:
     report.rounds = []
     assert stats.median_cpu_round(report.rounds) is None
     assert not any(check.target.startswith("CPU ratio") for check in stats.check_targets(report))
+
+
+def test_a_recorded_historys_task_events_name_the_event_that_scheduled_them() -> None:
+    recorded = Path(__file__).resolve().parent.parent / "histories"
+    events = to_events(load_history(min(recorded.glob("*@PermanentResidenceRegistration-completed.json"))).events)
+    types = {e.event_id: e.type for e in events}
+    tasks = [e for e in events if e.type.startswith(("ActivityTask", "WorkflowTask")) and "Scheduled" not in e.type]
+    assert {e.type for e in tasks} >= {"ActivityTaskStarted", "ActivityTaskCompleted", "WorkflowTaskStarted",
+                                       "WorkflowTaskCompleted"}
+    for e in tasks:
+        assert e.scheduled_event_id is not None, e
+        assert types[e.scheduled_event_id] == e.type.split("Task")[0] + "TaskScheduled", e
