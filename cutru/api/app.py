@@ -5,11 +5,13 @@ FastAPI, because the OpenAPI 3.1 document comes from the same pydantic models th
 authorisation (``cutru.api.security``); and it runs on uvicorn like the codec server.
 
 The lifespan connects to Temporal (``DossierClient``), opens the database pool and discovers the OIDC issuer; a
-verifier may be injected instead (tests). Middleware, outermost first: request metrics, then the body size limit.
+verifier may be injected instead (tests). It runs the intake outbox's sweeper (``cutru.api.outbox``) while it lasts.
+Middleware, outermost first: request metrics, then the body size limit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -42,6 +44,7 @@ from cutru.api import (
     supervisors,
     verification,
 )
+from cutru.api.outbox import IntakeOutbox
 from cutru.api.problems import (
     PROBLEM_JSON,
     dossier_not_found,
@@ -210,11 +213,16 @@ def create_app(settings: ApiSettings, *, verifier: Verifier | None = None) -> Fa
         try:
             token_verifier = verifier if verifier is not None else await TokenVerifier.discover(settings.oidc)  # type: ignore[arg-type]
             dossiers = DossierClient(client, settings.core.task_queue, settings.decision_keys)
+            outbox = IntakeOutbox.of(pool, dossiers)
             app.state.api = ApiState(dossiers, pool, settings, token_verifier, open_store(settings.attachments),
-                                     open_scanner(settings.attachments), metrics)
+                                     open_scanner(settings.attachments), outbox, metrics)
+            sweeper = asyncio.create_task(outbox.run())
             try:
                 yield
             finally:
+                sweeper.cancel()
+                await asyncio.gather(sweeper, return_exceptions=True)
+                await outbox.close()
                 if verifier is None:
                     await token_verifier.aclose()
         finally:

@@ -252,9 +252,9 @@ async def check_uploads(pool: asyncpg.Pool, papers: Sequence[AttachmentRef],
         raise validation_problem(errors)
 
 
-async def link(pool: asyncpg.Pool, dossier_code: str, papers: Sequence[AttachmentRef],
+async def link(pool: asyncpg.Pool | asyncpg.Connection, dossier_code: str, papers: Sequence[AttachmentRef],
                checklist_items: Sequence[int | None] | None = None) -> None:
-    """Record that the dossier carries these files (again: nothing changes)."""
+    """Record that the dossier carries these files (again: nothing changes); on a connection, in its transaction."""
     if not papers:
         return
     items = checklist_items or [None] * len(papers)

@@ -17,10 +17,10 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from pydantic import ValidationError
 from temporalio.service import RPCError
 
-from cutru.api.attachments import check_uploads, link
+from cutru.api.attachments import check_uploads
 from cutru.api.idempotency import idempotent
 from cutru.api.officers import officer_id_of
-from cutru.api.portal import _WRITE_ERRORS, _check_scope, _json, _receipt, _rejected, _unavailable, start
+from cutru.api.portal import _WRITE_ERRORS, _check_scope, _json, _receipt, _rejected, _unavailable, submit
 from cutru.api.problems import field_errors, problem_responses, validation_problem
 from cutru.api.ratelimit import write_limit
 from cutru.api.security import permit
@@ -61,18 +61,18 @@ def assisted(raw: dict[str, Any], officer_id: str, now: datetime) -> SubmissionB
 
 async def file_at_counter(state: ApiState, principal: Principal,
                           raw: dict[str, Any]) -> tuple[SubmissionBase, bool]:
-    """File ``raw`` as the token's officer (the API's and the desk's way alike): the dossier filed, and whether it
-    had been filed before (the same code again starts nothing)."""
+    """File ``raw`` as the token's officer (the API's and the desk's way alike): the dossier filed (recorded, and
+    started at once or as soon as the engine can: ``cutru.api.portal.submit``), and whether it had been filed before
+    (the same code again records nothing)."""
     officer_id = officer_id_of(principal)
     submission = assisted(raw, officer_id, datetime.now(UTC))
     _check_scope(principal, submission, assisted_by=officer_id)
     if submission.attachments:
         await check_uploads(state.pool, submission.attachments)
     try:
-        already = await start(state, submission)
-    except RPCError as error:
+        already = await submit(state, submission)
+    except RPCError as error:  # a stay notification's register out of reach
         raise _unavailable(error) from error
-    await link(state.pool, submission.dossier_code, submission.attachments)
     return submission, already
 
 

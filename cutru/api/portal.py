@@ -61,7 +61,7 @@ from workflows.stay_register import uses_register
 
 router = APIRouter(prefix="/v1", tags=["portal"])
 
-# How many submissions of a batch are in flight towards Temporal at once.
+# How many submissions of a batch are being recorded at once.
 _BATCH_CONCURRENCY = 64
 _WRITE_ERRORS = {**problem_responses(401, 403, 409, 413, 422), **RATE_LIMITED}
 _READ_ERRORS = problem_responses(401, 403, 404)
@@ -99,26 +99,26 @@ def _receipt(submission: SubmissionBase, already: bool) -> SubmitReceipt:
                          already_submitted=already, status_href=f"/v1/dossiers/{submission.dossier_code}")
 
 
-async def start(state: ApiState, submission: SubmissionBase) -> bool:
-    """Start the dossier (``DossierClient.submit``, RPCError when Temporal cannot); whether it was submitted before.
+async def submit(state: ApiState, submission: SubmissionBase) -> bool:
+    """Take the dossier in; whether it was submitted before.
 
-    A code the read model already holds is never started again: under another procedure it is refused (409
-    ``dossier_code_taken``), under the same one it is this dossier, submitted before (its workflow id may be free in
-    Temporal again once the retention period has passed; the dossier's effects are bound to its first workflow all
-    the same: ``activities.runs``). An establishment's stay notification goes to its register, which tells
-    duplicates apart."""
-    if not uses_register(submission):
-        owner = await state.pool.fetchval("SELECT procedure FROM dossiers WHERE dossier_code = $1",
-                                          submission.dossier_code)
-        if owner is not None and owner != submission.procedure.value:  # type: ignore[attr-defined]
-            code = submission.dossier_code
-            raise Problem(409, "dossier_code_taken", "The dossier code is taken", "Mã hồ sơ đã được dùng",
-                          detail=f"Dossier code {code} belongs to a {owner} dossier: submit this one under a new code.",
-                          detail_vi=f"Mã hồ sơ {code} đã được dùng cho một hồ sơ khác ({owner}): hãy nộp hồ sơ này "
-                                    "với mã hồ sơ mới.")
-        if owner is not None:
-            return True
-    return (await state.dossiers.submit(submission)).already_submitted
+    A dossier is recorded in the intake outbox (``cutru.api.outbox``), in one transaction with its attachments'
+    links, and started after the commit: what it answers is that PostgreSQL holds it, whether Temporal is up or not.
+    A code the intake or the read model holds already is not recorded again: under another procedure it is refused
+    (409 ``dossier_code_taken``), under the same one it is this dossier, submitted before (its workflow id may be
+    free in Temporal again once the retention period has passed; the dossier's effects are bound to its first
+    workflow all the same: ``activities.runs``).
+
+    An establishment's stay notification goes to its register at once (RPCError when Temporal cannot take it): the
+    register tells duplicates apart."""
+    if uses_register(submission):
+        await state.dossiers.submit(submission)
+        await link(state.pool, submission.dossier_code, submission.attachments)
+        return False
+    already = await state.outbox.record(submission)
+    if not already:
+        state.outbox.start_soon(submission)
+    return already
 
 
 def _unavailable(error: BaseException) -> Problem:
@@ -195,8 +195,9 @@ def _closed(code: str) -> Problem:
     "/dossiers", operation_id="submit_dossier", dependencies=[write_limit("submit_dossier")], status_code=201,
     response_model=SubmitReceipt,
     summary="Submit one dossier",
-    description="Starts the dossier under its code. A code already submitted answers 200 with "
-                "`already_submitted: true` and starts nothing. " + _IDEMPOTENCY_DOC,
+    description="Records the dossier under its code: 201 means it is durably recorded (in PostgreSQL), and it "
+                "starts at once, or as soon as the workflow engine can take it. A code already submitted answers "
+                "200 with `already_submitted: true` and records nothing. " + _IDEMPOTENCY_DOC,
     responses={200: {"model": SubmitReceipt, "description": "already submitted: the same dossier"},
                **_WRITE_ERRORS, **problem_responses(503)},
 )
@@ -212,10 +213,9 @@ async def submit_dossier(submission: Submission, request: Request, state: State,
 
     async def produce() -> Response:
         try:
-            already = await start(state, checked)
-        except RPCError as error:
+            already = await submit(state, checked)
+        except RPCError as error:  # a stay notification's register out of reach
             raise _unavailable(error) from error
-        await link(state.pool, checked.dossier_code, checked.attachments)
         return _json(_receipt(checked, already), 200 if already else 201)
 
     return await idempotent(request, state, principal, produce)
@@ -224,8 +224,9 @@ async def submit_dossier(submission: Submission, request: Request, state: State,
 @router.post(
     "/batches", operation_id="submit_batch", dependencies=[write_limit("submit_dossier")], response_model=BatchResult,
     summary="Submit a list of dossiers (an establishment's stay notifications, temporary residence by list)",
-    description="Each item is checked and submitted on its own; the answer gives each item's result in order. "
-                "An item already submitted is reported, not started again, so a batch may be resent whole. "
+    description="Each item is checked and recorded on its own (as `POST /v1/dossiers`: accepted means durably "
+                "recorded); the answer gives each item's result in order. An item already submitted is reported, "
+                "not recorded again, so a batch may be resent whole. "
                 + _IDEMPOTENCY_DOC,
     responses={**_WRITE_ERRORS, **problem_responses(503)},
 )
@@ -266,13 +267,10 @@ async def submit_batch(batch: BatchRequest, request: Request, state: State,
             return BatchItemResult(index=index, dossier_code=checked.dossier_code, result="accepted")
         async with gate:
             try:
-                already = await start(state, checked)
-            except RPCError as error:
-                return not_submitted(index, code, error)
+                already = await submit(state, checked)
             except Problem as refusal:
                 return BatchItemResult(index=index, dossier_code=code, result="rejected", errors=[
                     FieldError(field="dossier_code", message=refusal.detail, message_vi=refusal.detail_vi)])
-        await link(state.pool, checked.dossier_code, checked.attachments)
         return BatchItemResult(index=index, dossier_code=checked.dossier_code,
                                result="already_submitted" if already else "accepted")
 

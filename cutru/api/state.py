@@ -15,6 +15,7 @@ from cutru.api.settings import ApiSettings
 from cutru.clients.client import DossierClient
 from cutru.platform.oidc import Principal
 from cutru.platform.storage import BlobStore, Scanner
+from domain.models import SubmissionBase
 
 
 class Verifier(Protocol):
@@ -23,6 +24,15 @@ class Verifier(Protocol):
     async def verify(self, token: str) -> Principal: ...
 
     async def aclose(self) -> None: ...
+
+
+class Intake(Protocol):
+    """What the submissions need of ``cutru.api.outbox.IntakeOutbox`` (which links attachments, whose module
+    needs this one)."""
+
+    async def record(self, submission: SubmissionBase) -> bool: ...
+
+    def start_soon(self, submission: SubmissionBase) -> None: ...
 
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -73,6 +83,7 @@ class ApiState:
     verifier: Verifier
     store: BlobStore
     scanner: Scanner
+    outbox: Intake
     metrics: RequestMetrics = field(default_factory=lambda: RequestMetrics())
 
 

@@ -306,6 +306,14 @@ def replay_converter_of(converter: DataConverter) -> DataConverter:
     return replay_converter(codec.keyring if isinstance(codec, EncryptionCodec) else None)
 
 
+def keyring_of(converter: DataConverter) -> KeyRing:
+    """The keys of a process's own (encrypting) converter: what the API encrypts the submissions it holds with."""
+    codec = converter.payload_codec
+    if not isinstance(codec, EncryptionCodec):
+        raise KeyConfigError(f"the converter does not encrypt: cutru keeps no personal data in clear. {_HOW_TO}")
+    return codec.keyring
+
+
 def legacy_plaintext_converter() -> DataConverter:
     """Pydantic JSON without encryption: replays of histories recorded in clear, and tools that only read them."""
     return pydantic_data_converter

@@ -37,6 +37,20 @@ async def workflow_count(client: Client, code: str) -> int:
     return len([w async for w in client.list_workflows(f'WorkflowId = "{code}"')])
 
 
+async def recorded(pool: asyncpg.Pool, code: str) -> int:
+    """Whether the intake outbox holds the code (cutru/api/outbox.py): a refused request records nothing."""
+    return int(await pool.fetchval("SELECT count(*) FROM dossier_intake WHERE dossier_code = $1", code))
+
+
+async def wait_started(pool: asyncpg.Pool, code: str) -> None:
+    """Until the API has started the dossier it recorded (after its answer: the intake outbox's fast path)."""
+    async def started() -> bool:
+        row = await pool.fetchrow("SELECT started_at FROM dossier_intake WHERE dossier_code = $1", code)
+        return row is None or row["started_at"] is not None  # started, or started and pruned
+
+    await wait_for(started, timeout=60)
+
+
 @pytest.fixture
 async def submission(pool: asyncpg.Pool) -> dict[str, Any]:
     raw: dict[str, Any] = await own_residence_dossier(pool)
@@ -47,11 +61,12 @@ async def submission(pool: asyncpg.Pool) -> dict[str, Any]:
 
 
 async def test_an_unauthenticated_write_gets_401_and_starts_nothing(
-        api_client: httpx.AsyncClient, submission: dict[str, Any], client: Client):
+        api_client: httpx.AsyncClient, submission: dict[str, Any], client: Client, pool: asyncpg.Pool):
     response = await api_client.post("/v1/dossiers", json=submission)
     assert_problem(response, 401, "unauthenticated")
     assert response.headers["www-authenticate"].startswith("Bearer")
     assert await workflow_count(client, submission["dossier_code"]) == 0
+    assert await recorded(pool, submission["dossier_code"]) == 0
 
 
 @pytest.mark.parametrize("make", [expired_token, lambda p: tampered_token(signed_token(p))],
@@ -64,11 +79,13 @@ async def test_a_bad_token_gets_401_invalid_token(api_client: httpx.AsyncClient,
 
 
 async def test_a_wrong_role_gets_403_and_starts_nothing(api_client: httpx.AsyncClient, oidc_provider: OidcProvider,
-                                                       submission: dict[str, Any], client: Client):
+                                                       submission: dict[str, Any], client: Client,
+                                                       pool: asyncpg.Pool):
     token = signed_token(oidc_provider, roles=["auditor"])
     response = await api_client.post("/v1/dossiers", json=submission, headers=bearer(token))
     assert_problem(response, 403, "forbidden")
     assert await workflow_count(client, submission["dossier_code"]) == 0
+    assert await recorded(pool, submission["dossier_code"]) == 0
 
 
 async def test_a_portal_of_another_unit_cannot_submit_or_see(
@@ -78,6 +95,7 @@ async def test_a_portal_of_another_unit_cannot_submit_or_see(
     refused = await api_client.post("/v1/dossiers", json=submission, headers=bearer(other))
     assert_problem(refused, 403, "forbidden")
     assert await workflow_count(client, submission["dossier_code"]) == 0
+    assert await recorded(pool, submission["dossier_code"]) == 0
 
     code = submission["dossier_code"]
     assert (await api_client.post("/v1/dossiers", json=submission, headers=bearer(portal_token))).status_code == 201
@@ -93,7 +111,8 @@ async def test_a_portal_of_another_unit_cannot_submit_or_see(
 
 
 async def test_submit_then_submit_again_is_one_dossier(api_client: httpx.AsyncClient, portal_token: str,
-                                                       submission: dict[str, Any], client: Client):
+                                                       submission: dict[str, Any], client: Client,
+                                                       pool: asyncpg.Pool):
     first = await api_client.post("/v1/dossiers", json=submission, headers=bearer(portal_token))
     assert first.status_code == 201, first.text
     assert first.json()["already_submitted"] is False
@@ -101,6 +120,7 @@ async def test_submit_then_submit_again_is_one_dossier(api_client: httpx.AsyncCl
     assert second.status_code == 200, second.text
     assert second.json()["already_submitted"] is True
     assert second.json()["dossier_code"] == submission["dossier_code"]
+    await wait_started(pool, submission["dossier_code"])
     assert await workflow_count(client, submission["dossier_code"]) == 1
 
 
@@ -117,6 +137,7 @@ async def test_a_code_the_read_model_holds_is_never_started_again(api_client: ht
     assert code in assert_problem(refused, 409, "dossier_code_taken")["detail_en"]
     batch = await api_client.post("/v1/batches", json={"items": [submission]}, headers=bearer(portal_token))
     assert batch.json()["items"][0]["result"] == "rejected", batch.text
+    assert await recorded(pool, code) == 0
     await pool.execute("UPDATE dossiers SET procedure = $2 WHERE dossier_code = $1", code, submission["procedure"])
     again = await api_client.post("/v1/dossiers", json=submission, headers=bearer(portal_token))
     assert again.status_code == 200 and again.json()["already_submitted"] is True, again.text
@@ -137,6 +158,7 @@ async def test_idempotency_key_replays_the_first_answer_and_refuses_another_body
     mismatch = await api_client.post("/v1/dossiers", json=other, headers=headers)
     assert_problem(mismatch, 422, "idempotency_key_reused")
     assert await pool.fetchval("SELECT count(*) FROM dossiers WHERE dossier_code = $1", other["dossier_code"]) == 0
+    assert await recorded(pool, other["dossier_code"]) == 0
 
 
 async def test_the_same_key_sent_twice_at_once_runs_once(api_client: httpx.AsyncClient, portal_token: str,
@@ -168,7 +190,8 @@ async def test_a_refused_request_leaves_no_idempotency_record(api_client: httpx.
 
 
 async def test_an_invalid_body_gets_field_errors_in_both_languages(
-        api_client: httpx.AsyncClient, portal_token: str, submission: dict[str, Any], client: Client):
+        api_client: httpx.AsyncClient, portal_token: str, submission: dict[str, Any], client: Client,
+        pool: asyncpg.Pool):
     broken = copy.deepcopy(submission)
     broken["applicant"]["personal_id"] = "12"
     del broken["delivery"]
@@ -186,6 +209,7 @@ async def test_an_invalid_body_gets_field_errors_in_both_languages(
     assert body_vi["title"] == body_vi["title_vi"] == "Dữ liệu không hợp lệ"
     assert vietnamese.headers["content-language"] == "vi"
     assert await workflow_count(client, submission["dossier_code"]) == 0
+    assert await recorded(pool, submission["dossier_code"]) == 0
 
 
 async def test_an_unknown_procedure_and_bad_json_are_422(api_client: httpx.AsyncClient, portal_token: str,
@@ -231,8 +255,10 @@ async def test_a_batch_answers_each_item(api_client: httpx.AsyncClient, portal_t
     assert sorted([body["items"][0]["result"], body["items"][3]["result"]]) == ["accepted", "already_submitted"]
     assert body["items"][1]["errors"][0]["field"] == "police_unit"
     assert (body["accepted"], body["already_submitted"], body["rejected"]) == (2, 1, 1)
+    await wait_started(pool, submission["dossier_code"])
     assert await workflow_count(client, submission["dossier_code"]) == 1
     assert await workflow_count(client, "HS-BAD-BATCH-1") == 0
+    assert await recorded(pool, "HS-BAD-BATCH-1") == 0
 
     too_many = await api_client.post("/v1/batches", json={"items": [submission] * 51}, headers=bearer(portal_token))
     assert_problem(too_many, 422, "invalid_request")

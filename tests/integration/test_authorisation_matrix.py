@@ -192,7 +192,7 @@ async def request(api: httpx.AsyncClient, world: World, op: Operation, token: st
 
 TABLES = ("dossiers", "audit_events", "api_idempotency", "documents", "payments", "payment_transactions",
           "personal_data_reads", "desk_notices", "attachments", "attachment_findings", "subscriptions",
-          "event_deliveries")
+          "event_deliveries", "dossier_intake")
 
 
 async def written(world: World, codes: list[str]) -> dict[str, int]:

@@ -35,7 +35,7 @@ ROLES = ("cutru_worker", "cutru_api", "cutru_reporting")
 WRITERS = ("cutru_worker", "cutru_api")
 # Tables only the API uses: the workers hold no privilege on them.
 API_ONLY = {"api_idempotency", "payment_transactions", "personal_data_reads", "desk_sign_ins", "desk_sessions",
-            "attachments", "dossier_attachments", "attachment_findings"}
+            "attachments", "dossier_attachments", "attachment_findings", "dossier_intake"}
 # Tables of the migration machinery, read by no process but reporting.
 OWNER_ONLY = {"schema_migrations"}
 AUDIT_ROW = ("INSERT INTO audit_events (dossier_code, event_key, actor, action) VALUES ($1, $2, 'test', 'probe')"
@@ -157,6 +157,16 @@ async def test_the_api_reads_no_personal_register_and_writes_no_record(as_owner:
                   " VALUES ($1, $2, repeat('0', 64))", subject, key)
     await attempt(as_owner, "cutru_api", "UPDATE api_idempotency SET status_code = 201 WHERE subject = $1", subject)
     await attempt(as_owner, "cutru_api", "DELETE FROM api_idempotency WHERE subject = $1", subject)
+    # The intake outbox: a submission recorded, claimed, started (its payload dropped), removed.
+    code = f"HS-ROLES-{uuid.uuid4().hex[:8]}"
+    await attempt(as_owner, "cutru_api", "INSERT INTO dossier_intake (dossier_code, procedure, unit_code, task_queue,"
+                  " key_id, payload, next_attempt_at) VALUES ($1, 'ResidenceConfirmation', 'CA-00070', 'q', 'k',"
+                  " '\\x00', now())", code)
+    await attempt(as_owner, "cutru_api", "SELECT dossier_code FROM dossier_intake WHERE dossier_code = $1"
+                  " FOR UPDATE SKIP LOCKED", code)
+    await attempt(as_owner, "cutru_api", "UPDATE dossier_intake SET started_at = now(), payload = NULL, key_id = NULL"
+                  " WHERE dossier_code = $1", code)
+    await attempt(as_owner, "cutru_api", "DELETE FROM dossier_intake WHERE dossier_code = $1", code)
     # The IPN's lock on the payment order, and its record of the gateway's transaction.
     await attempt(as_owner, "cutru_api", "SELECT dossier_code FROM payments WHERE false FOR UPDATE")
     assert await attempt(as_owner, "cutru_api", "INSERT INTO payment_transactions (transaction_no, order_id,"

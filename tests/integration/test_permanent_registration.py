@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from cutru.clients.client import DossierClient
 from cutru.platform.config import Settings
@@ -50,7 +51,12 @@ async def idle(handle: WorkflowHandle[Any, Any]) -> bool:
 
 async def wait_state(dossiers: DossierClient, code: str, state: DossierState) -> None:
     async def reached() -> bool:
-        return (await dossiers.status(code)).state == state
+        try:
+            return (await dossiers.status(code)).state == state
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
+            return False  # recorded by the API, started just after its answer (cutru/api/outbox.py)
 
     await wait_for(reached)
 
