@@ -183,6 +183,30 @@ _RESERVE_CODE = (
 )
 
 
+# _RESERVE_CODE for each of a result's verified documents ($1 the dossier, $7 their kinds, $8 fresh codes, $9 the unit,
+# $10 the issue time: ``reserve_args``), to ride in a statement the delivery runs anyway with DELIVERED, which then
+# also reads the codes as a JSON object by kind (``RESERVED_CODES``). A kind whose fresh code was another document's
+# is absent from it: ``prepare_documents`` draws again.
+RESERVE_CODES = (
+    "reserved AS (INSERT INTO result_verifications (code, dossier_code, kind, unit_code, issued_at)"
+    " SELECT r.code, $1::text, r.kind, $9::text, $10::timestamptz FROM unnest($8::text[], $7::text[]) AS r(code, kind)"
+    " ON CONFLICT DO NOTHING RETURNING kind, code)"
+)
+RESERVED_CODES = DELIVERED.replace(
+    " FROM (VALUES (1))",
+    ", (SELECT jsonb_object_agg(c.kind, c.code) FROM (SELECT kind, code FROM reserved UNION ALL"
+    " SELECT kind, code FROM result_verifications WHERE dossier_code = $1 AND kind = ANY($7::text[])) c) AS codes"
+    " FROM (VALUES (1))", 1)
+
+
+def reserve_args(request: DocumentRequest) -> tuple[list[str], list[str], str | None, datetime]:
+    """``RESERVE_CODES``' $7-$10 for the request's verified documents (none without a valid submission's paper)."""
+    paper = request.paper
+    kinds: list[str] = [k.value for k in request.kinds if k.value in VERIFIED_KINDS] if paper is not None else []
+    return (kinds, [code_from_bits(secrets.randbits(CODE_BITS)) for _ in kinds],
+            paper.police_unit if paper is not None else None, activity_now())
+
+
 async def reserve_code(conn: asyncpg.Connection, dossier_code: str, kind: DocumentKind, unit_code: str,
                        issued_at: datetime) -> str:
     """The verification code of a dossier's result document: drawn here, in the activity, and kept in
@@ -198,7 +222,8 @@ async def prepare_documents(conn: asyncpg.Connection, request: DocumentRequest, 
                             found: Any = None, verification_url: str | None = None
                             ) -> list[tuple[DocumentKind, RenderedDocument]]:
     """Render each requested document for its place in the store, nothing written (``write_documents``) nor
-    registered (``REGISTER``); ``found`` as for ``deliver``; ``verification_url`` the public verification endpoint
+    registered (``REGISTER``); ``found`` as for ``deliver`` (``RESERVED_CODES``' row holds the verification codes
+    reserved already); ``verification_url`` the public verification endpoint
     the results' QR codes point to (required when a CT07 or CT08 is among the documents).
 
     A CT04 receipt is dated at the receipt of the dossier (its appointment counts from then); every other form
@@ -212,6 +237,7 @@ async def prepare_documents(conn: asyncpg.Connection, request: DocumentRequest, 
         return []
     recorded = await _recorded(conn, request, found) if _FROM_RECORDS & set(request.kinds) else {}
     address = None if paper.place else await _current_address(conn, paper.applicant.personal_id)
+    reserved = json.loads(codes) if found is not None and (codes := found.get("codes")) else {}
     stored = []
     for kind in request.kinds:
         issued_at = paper.received_at if kind is DocumentKind.CT04 else activity_now()
@@ -219,7 +245,8 @@ async def prepare_documents(conn: asyncpg.Connection, request: DocumentRequest, 
         if kind.value in VERIFIED_KINDS:
             if verification_url is None:
                 raise ValueError(f"{kind} carries a verification code: give the verification endpoint's address")
-            code = await reserve_code(conn, request.dossier_code, kind, paper.police_unit, issued_at)
+            code = reserved.get(kind.value) or await reserve_code(conn, request.dossier_code, kind, paper.police_unit,
+                                                                  issued_at)
             verification = (code, verification_url)
         data = document_data(request, kind, issued_at, recorded, address, verification)
         stored.append((kind, render_to_store(data, document_dir)))

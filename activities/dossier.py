@@ -52,7 +52,7 @@ from activities.contracts import (
     StayOutcome,
     UnitRoster,
 )
-from activities.delivery import DELIVERED, DELIVERY_ROW, REGISTER, REGISTERED
+from activities.delivery import DELIVERY_ROW, REGISTER, REGISTERED, RESERVE_CODES, RESERVED_CODES
 from activities.facts import PERSON_SQL
 from activities.payment import PaymentGateway
 from activities.records import OPEN
@@ -136,8 +136,9 @@ _CONTACT = ("contact AS (INSERT INTO dossier_contacts (dossier_code, channel, em
             " SELECT $1, $15::text, $16::text, $17::text WHERE $15::text <> 'portal'"
             " ON CONFLICT (dossier_code) DO NOTHING) ")
 
-# The delivery's opening trail entries (as in _AUDIT_ROWS) and what it reads first (delivery.DELIVERED).
-_OPEN_DELIVERY = f"WITH opened AS ({_AUDIT_ROWS}) " + DELIVERED
+# The delivery's opening trail entries (as in _AUDIT_ROWS), its documents' verification codes reserved ($7-$10) and
+# what it reads first (delivery.RESERVED_CODES).
+_OPEN_DELIVERY = f"WITH opened AS ({_AUDIT_ROWS}), {RESERVE_CODES} " + RESERVED_CODES
 
 # The closing trail entry ($1-$6, as in _AUDIT_INSERT) with the final status ($7) and its reason ($8).
 _CLOSED = f"closed AS ({_AUDIT_INSERT})"
@@ -583,9 +584,9 @@ class DossierActivities:
         opening = request.opening()
         async with self._pool.acquire() as conn, data_refused():
             await runs.bind(conn, result.dossier_code, result.procedure.value, request.run)
-            # The opening entries, and what the delivery reads first, in one statement.
-            found = await conn.fetchrow(_OPEN_DELIVERY,
-                                        result.dossier_code, *_audit_rows(opening), datetime.now(UTC))
+            # The opening entries, the verification codes and what the delivery reads first, in one statement.
+            found = await conn.fetchrow(_OPEN_DELIVERY, result.dossier_code, *_audit_rows(opening), datetime.now(UTC),
+                                        *delivery.reserve_args(result))
             await self._apply_changes(conn, opening)
             receipt, unsent = await delivery.issue_result(conn, request, self._document_dir,
                                                               self._verification_url, found)

@@ -13,10 +13,13 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from temporalio.testing import ActivityEnvironment
 
 from activities import delivery, records
 from activities.contracts import DeliveryRequest, DocumentRequest, DossierPaper
+from activities.dossier import DossierActivities
 from activities.facts import records_of
+from activities.payment import LocalPaymentGateway
 from cutru.api.app import create_app
 from cutru.api.settings import ApiSettings
 from domain.calendar import local_date
@@ -141,6 +144,31 @@ async def test_a_retried_rendering_prints_the_same_code(pool: asyncpg.Pool, tmp_
     assert f"Mã xác thực: {issued.code[:5]}-{issued.code[5:]}" in pdf_text(again.path.read_bytes())
     codes = await pool.fetch("SELECT code FROM result_verifications WHERE dossier_code = $1", issued.dossier_code)
     assert [r["code"] for r in codes] == [issued.code]
+
+
+async def test_the_delivery_prints_the_code_it_reserved_and_draws_again_for_a_taken_one(
+        pool: asyncpg.Pool, tmp_path: Path, issued: Issued, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The delivery activity reserves its results' codes in the statement it opens with (test_round_trips counts
+    it); a fresh code that is already another document's is drawn again, and the code printed is the one kept."""
+    async with pool.acquire() as conn:
+        person = await new_person(conn, full_name="Lê Thị Hoa", birth_date=date(1990, 3, 3))
+        await household_with(conn, person)
+        s = parse_submission(submission(Procedure.RESIDENCE_CONFIRMATION, person, {"purpose": "Bổ sung hồ sơ"}))
+        await records.commit(conn, s)
+    draws = iter([issued.code])  # the first fresh code drawn is the other dossier's
+    drawn = delivery.code_from_bits
+    monkeypatch.setattr(delivery, "code_from_bits", lambda bits: next(draws, None) or drawn(bits))
+    result = DocumentRequest(dossier_code=s.dossier_code, procedure=s.procedure, kinds=(DocumentKind.CT07,),
+                             paper=DossierPaper.of(s))
+    activities = DossierActivities(pool=pool, gateway=LocalPaymentGateway(pool), document_dir=tmp_path,
+                                   verification_url=URL)
+    await ActivityEnvironment().run(activities.deliver_result,
+                                    DeliveryRequest(final_state=DossierState.COMPLETED, result=result))
+    codes = [r["code"] for r in await pool.fetch("SELECT code FROM result_verifications WHERE dossier_code = $1",
+                                                 s.dossier_code)]
+    assert len(codes) == 1 and codes[0] != issued.code
+    text = pdf_text((tmp_path / s.dossier_code / "CT07.pdf").read_bytes())
+    assert f"Mã xác thực: {codes[0][:5]}-{codes[0][5:]}" in text
 
 
 @pytest.mark.parametrize("typed", ["0000000000", "not-a-code", "7K3QD-M2X9U"])
