@@ -41,6 +41,9 @@ DATA_REFUSED = "DataRefused"
 # What binds a dossier code to its workflow (activities.runs): the first run's id, which a reset keeps and a new
 # workflow under the same id does not; None when an earlier step bound it, and in requests from before the binding.
 RUN_DOC = "the workflow's first run id: the dossier code belongs to it"
+# The refusal code of a record commit that finds the dossier closing (settle_closing fenced it): only a workflow
+# task that was lost, still running, can meet it; the workflow leaves it to the closing (docs/reliability.md).
+CLOSED_BEFORE_COMMIT = "closed_before_commit"
 
 
 # ---- the decision trail ------------------------------------------------------------------------------------------
@@ -330,6 +333,10 @@ class DeliveryRequest(WritesTrail):
     fee_paid_vnd: int = 0
     run: str | None = Field(default=None, description=RUN_DOC)
     audit: tuple[AuditRecord, ...] = Field(default=(), description="trail entries not yet written, the closing last")
+    held: tuple[AuditRecord, ...] | None = Field(
+        default=None, description="every trail entry the history holds but the closing: the audit rows of lost "
+                                  "workflow tasks are superseded against them (activities.trail); None in requests "
+                                  "from before")
 
     def trail_records(self) -> tuple[AuditRecord, ...]:
         return (*self.opening(), self.closing())
@@ -348,6 +355,20 @@ class DeliveryRequest(WritesTrail):
         return AuditRecord(dossier_code=self.result.dossier_code, event_key=CLOSING_KEY, state=self.final_state,
                            entry=TrailEntry(at=datetime.now(UTC), actor=self.result.decided_by or "system",
                                             action=TrailAction.closing(self.final_state), detail=reason))
+
+
+class Closing(Boundary):
+    """``settle_closing``: a withdrawal, an operator's close or a cancellation is about to end the dossier."""
+
+    dossier_code: str
+    state: DossierState
+
+
+class Settlement(Boundary):
+    """Whether the dossier's records were committed first (the closing is then refused, too late); otherwise no
+    record commit can begin any more."""
+
+    committed: bool
 
 
 class DraftRequest(Boundary):

@@ -21,7 +21,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import delivery, facts, notices, records, runs
+from activities import delivery, facts, notices, records, runs, trail
 from activities.contracts import (
     CLOSING_KEY,
     DATA_REFUSED,
@@ -29,6 +29,7 @@ from activities.contracts import (
     AuditBatch,
     AuditRecord,
     CalendarRead,
+    Closing,
     CommitRequest,
     CommitResult,
     DeliveryReceipt,
@@ -47,6 +48,7 @@ from activities.contracts import (
     OfficerRef,
     PaymentOrder,
     PaymentRequest,
+    Settlement,
     StayBatch,
     StayBatchResult,
     StayOutcome,
@@ -152,6 +154,18 @@ _REGISTERED_AFTER_CLOSING = REGISTERED.replace("$7", "$14").replace("$6", "$13")
 _DELIVERY_AFTER_CLOSING = DELIVERY_ROW.replace("$4", "$11").replace("$3", "$10").replace("$2", "$9")
 _DELIVER_AND_CLOSE = (f"WITH {_CLOSED}, {_REGISTERED_AFTER_CLOSING}, delivered AS ({_DELIVERY_AFTER_CLOSING})"
                       + _FINAL_STATUS)
+# Each with the rows of lost workflow tasks superseded (activities.trail): the held entries after the others.
+_CLOSE_SUPERSEDING = f"WITH {_CLOSED},{trail.superseding(9)}{_FINAL_STATUS}"
+_DELIVER_AND_CLOSE_SUPERSEDING = (f"WITH {_CLOSED}, {_REGISTERED_AFTER_CLOSING},"
+                                  f" delivered AS ({_DELIVERY_AFTER_CLOSING}),{trail.superseding(15)}"
+                                  + _FINAL_STATUS)
+
+# settle_closing, under the dossier's lock: whether its records were committed ($1 the dossier); if not, the state
+# it is closing to ($2) fences every later commit (records._CLAIMED).
+_SETTLE = ("WITH committed AS (SELECT EXISTS (SELECT FROM residence_changes WHERE dossier_code = $1) AS yes),"
+           " fenced AS (UPDATE dossiers SET closing = $2 WHERE dossier_code = $1"
+           " AND NOT (SELECT yes FROM committed))"
+           " SELECT yes FROM committed")
 
 
 # A register's accepted stay notifications in one statement: the claims ($1 codes, $2 procedure, $3 summaries), the
@@ -592,15 +606,35 @@ class DossierActivities:
                                                               self._verification_url, found)
             # The final status and the closing trail entry in one statement, so neither is ever seen without the
             # other; the delivery, unless an earlier attempt sent it, in the same one.
+            closing_details = _details(closing, documents=[k.value for k in result.kinds], reason=reason)
             close_args = (result.dossier_code, closing.event_key, closing.entry.actor, closing.entry.action.value,
-                          _details(closing, documents=[k.value for k in result.kinds], reason=reason),
-                          datetime.now(UTC), request.final_state.value, reason)
-            if unsent is None:
-                await conn.execute(_CLOSE, *close_args)
+                          closing_details, datetime.now(UTC), request.final_state.value, reason)
+            if request.held is None:
+                if unsent is None:
+                    await conn.execute(_CLOSE, *close_args)
+                else:
+                    await conn.execute(_DELIVER_AND_CLOSE, *close_args, *unsent[1:])
             else:
-                await conn.execute(_DELIVER_AND_CLOSE, *close_args, *unsent[1:])
+                held = trail.held_args((*request.held, closing),
+                                       [*(_details(r) for r in request.held), closing_details])
+                if unsent is None:
+                    await conn.execute(_CLOSE_SUPERSEDING, *close_args, *held)
+                else:
+                    await conn.execute(_DELIVER_AND_CLOSE_SUPERSEDING, *close_args, *unsent[1:], *held)
         _log(step="deliver", state=request.final_state.value, documents=len(receipt.documents))
         return receipt
+
+    @activity.defn
+    async def settle_closing(self, closing: Closing) -> Settlement:
+        """A withdrawal, an operator's close or a cancellation about to end the dossier, decided against its record
+        commit under the commit's own lock: the records committed first (by a workflow task that was lost, whose
+        retry took this message instead), the closing is refused; otherwise the dossier is fenced, and a commit
+        begun later changes nothing (docs/reliability.md, lost workflow tasks). The same answer at every attempt."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await records.lock_dossier(conn, closing.dossier_code)
+            committed: bool = await conn.fetchval(_SETTLE, closing.dossier_code, closing.state.value)
+        _log(step="settle", state=closing.state.value, committed=committed)
+        return Settlement(committed=committed)
 
     @staticmethod
     async def _audit(conn: asyncpg.Connection, code: str, key: str, actor: str, action: str,
@@ -626,5 +660,6 @@ def all_activities(instance: DossierActivities) -> list[Any]:
         instance.cancel_payment,
         instance.commit_residence,
         instance.deliver_result,
+        instance.settle_closing,
     ]
 

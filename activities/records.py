@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from temporalio import activity
 
 from activities import runs
+from activities.contracts import CLOSED_BEFORE_COMMIT
 from activities.facts import APPLICANT_SQL, applicant_args, load_facts, records_of
 from domain.calendar import local_date
 from domain.facts import HouseholdFacts
@@ -227,11 +228,13 @@ async def ct07_still_valid(conn: asyncpg.Connection, dossier_code: str, on: date
 # dossier activities use the same guard.
 OPEN = "status NOT IN ('completed', 'refused', 'cancelled', 'withdrawn')"
 
-# The claim; with $3, the read model's status written in the same statement.
+# The claim; with $3, the read model's status written in the same statement. Neither while the dossier is closing
+# (a withdrawal, a close or a cancellation took it first: ``lock_dossier``).
 _CLAIMED = (
     "WITH status AS (UPDATE dossiers SET status = $3, updated_at = now() WHERE dossier_code = $1"
-    f" AND $3::text IS NOT NULL AND {OPEN}), claimed AS ("
-    " INSERT INTO residence_changes (dossier_code, procedure, summary) VALUES ($1, $2, '{}')"
+    f" AND $3::text IS NOT NULL AND {OPEN} AND closing IS NULL), claimed AS ("
+    " INSERT INTO residence_changes (dossier_code, procedure, summary) SELECT $1, $2::text, '{}'"
+    " WHERE NOT EXISTS (SELECT FROM dossiers WHERE dossier_code = $1 AND closing IS NOT NULL)"
     " ON CONFLICT (dossier_code) DO NOTHING RETURNING dossier_code)"
 )
 _CLAIM = _CLAIMED + " SELECT dossier_code FROM claimed"
@@ -243,6 +246,12 @@ _CLAIM_WITH_FACTS = (_CLAIMED + " SELECT (SELECT dossier_code FROM claimed) AS c
                      + APPLICANT_SQL.replace("$5", "$8").replace("$4", "$7").replace("$3", "$6")
                      .replace("$2", "$5").replace("$1", "$4")
                      + ") applicant ON true")
+
+
+def closed_before_commit(code: str) -> Refusal:
+    return Refusal(code=CLOSED_BEFORE_COMMIT,
+                   message=f"dossier {code} was withdrawn or closed before its records were committed",
+                   message_vi=f"Hồ sơ {code} đã được rút hoặc đóng trước khi cập nhật thông tin cư trú")
 
 
 class StaleFacts(Exception):
@@ -259,8 +268,14 @@ class StaleFacts(Exception):
 # by side. Advisory rather than row locks, because a place with no household yet has no row of the worker's to lock
 # (it may not update residences); always people first, then places, each in ascending order, so that no two commits
 # wait for each other in a circle. The two-key form is a key space of its own (migrations use the one-key form).
-_PERSON_LOCKS, _PLACE_LOCKS = 0x63750001, 0x63750002
-_LOCK_PEOPLE = ("SELECT count(pg_advisory_xact_lock($2, k)) FROM"
+#
+# The dossier's own lock comes with them: a withdrawal, an operator's close or a cancellation is decided against the
+# commit under it (``lock_dossier``), so that of a commit made by a workflow task that was lost and the message its
+# retry took instead, the first to the database stands (docs/reliability.md, lost workflow tasks). Only the commit
+# and that decision take it, and the decision takes no other lock: no wait in a circle.
+_PERSON_LOCKS, _PLACE_LOCKS, _DOSSIER_LOCKS = 0x63750001, 0x63750002, 0x63750003
+_LOCK_PEOPLE = ("WITH dossier AS (SELECT pg_advisory_xact_lock($3, hashtext($4)))"
+                " SELECT count(pg_advisory_xact_lock($2, k)) FROM dossier,"
                 " (SELECT DISTINCT hashtext(p) AS k FROM unnest($1::text[]) p ORDER BY k) ordered")
 # Read after the people are locked (a statement of its own, so a snapshot taken after the wait): the households
 # they belong to now, by residence, and the place the dossier names.
@@ -276,9 +291,15 @@ async def _lock_concerned(conn: asyncpg.Connection, submission: SubmissionBase) 
     spec = spec_for(submission)
     people = sorted({submission.applicant.personal_id, spec.subject_id(submission), *spec.named_ids(submission)})
     place = spec.place(submission) if Need.PLACE in spec.needs else None
-    await conn.fetchval(_LOCK_PEOPLE, people, _PERSON_LOCKS)
+    await conn.fetchval(_LOCK_PEOPLE, people, _PERSON_LOCKS, _DOSSIER_LOCKS, submission.dossier_code)
     await conn.fetchval(_LOCK_PLACES, people, place.commune_code if place else None,
                         place.address_line if place else None, _PLACE_LOCKS)
+
+
+async def lock_dossier(conn: asyncpg.Connection, code: str) -> None:
+    """The dossier's lock, as its commit takes it (inside the caller's transaction); the statements after it see
+    what a commit that held it wrote."""
+    await conn.fetchval("SELECT pg_advisory_xact_lock($1, hashtext($2))", _DOSSIER_LOCKS, code)
 
 
 async def commit(
@@ -306,6 +327,8 @@ async def commit(
         if claimed is None:
             stored = await conn.fetchrow("SELECT summary, procedure FROM residence_changes WHERE dossier_code = $1",
                                          code)
+            if stored is None:  # no claim: the dossier is closing
+                raise StaleFacts((closed_before_commit(code),))
             if stored["procedure"] != spec.procedure.value:  # never "already committed" for another's commit
                 raise runs.taken(code, spec.procedure.value, stored["procedure"], None)
             return json.loads(stored["summary"]), True

@@ -22,9 +22,10 @@ A dossier is
 - a **read-model mismatch** when ``dossiers.status`` is not its workflow's final state. Procedures accepted at
   once (stay notification) write no ``dossiers`` row, by design: their own table is their record; a row, when
   present, must agree all the same;
-- **audit disagreeing** when the audit table's rows for it (action and actor) are not its workflow's trail, entry
-  for entry (the ``status`` query of the closed workflow, which replays its history on a worker); **not
-  replaying** when that replay fails (a non-determinism);
+- **audit disagreeing** when the audit table's rows for it (action and actor; rows a lost workflow task wrote,
+  superseded at the dossier's final write, aside: ``activities.trail``) are not its workflow's trail, entry for
+  entry (the ``status`` query of the closed workflow, which replays its history on a worker); **not replaying**
+  when that replay fails (a non-determinism);
 - **documents mismatched** when an issued document's file is missing or its SHA-256 is not the one recorded;
 - **attachments mismatched** when a file it attached is not recorded against it, missing from the store, or its
   bytes do not hash to their SHA-256;
@@ -55,6 +56,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities import trail
 from cutru.platform.codec import ENCODING, METADATA_ENCODING, METADATA_KEY_ID, PASSED_ENCODINGS
 from cutru.platform.storage import FileStore
 from domain.kinds import DocumentKind, Procedure
@@ -249,8 +251,8 @@ async def _rows_by_dossier(conn: asyncpg.Connection, codes: list[str]) -> dict[s
             "SELECT dossier_code, kind, sha256, path FROM documents WHERE dossier_code = ANY($1)", codes):
         found[row["dossier_code"]]["documents"].add(row["kind"])
         found[row["dossier_code"]]["files"].append((row["kind"], row["sha256"], row["path"]))
-    for row in await conn.fetch("SELECT dossier_code, action, actor FROM audit_events WHERE dossier_code = ANY($1)"
-                                " ORDER BY event_id", codes):
+    # The trail as the audit table keeps it: a lost workflow task's superseded rows are not (activities.trail).
+    for row in trail.standing(await conn.fetch(trail.ROWS + " ORDER BY e.event_id", codes)):
         found[row["dossier_code"]]["audit"].append((row["action"], row["actor"]))
     for row in await conn.fetch("SELECT dossier_code, sha256 FROM dossier_attachments WHERE dossier_code = ANY($1)",
                                 codes):

@@ -548,6 +548,7 @@ class TrailAction(StrEnum):
     RETURNED = "returned"  # the head sent the proposal back to the officer
     FEE_PAID = "fee_paid"
     WITHDRAWAL_REFUSED = "withdrawal_refused"
+    CLOSE_REFUSED = "close_refused"  # an operator's close or a cancellation came after the records were committed
     FILING_REFUSED = "filing_refused"  # a ``citizen_filed`` naming no filing of the notified person
     STAY_NOTIFIED = "stay_notified"  # a stay register took a notification
     # The dossier's message budget is spent: from here on it drops, unrecorded, the messages that do not move it on.

@@ -59,11 +59,13 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.checks import EnvelopeCheck, MessageChecks, Verdict
     from activities.contracts import (
+        CLOSED_BEFORE_COMMIT,
         DATA_REFUSED,
         DOSSIER_CODE_TAKEN,
         Acceptance,
         AuditBatch,
         CalendarRead,
+        Closing,
         CommitRequest,
         CommitResult,
         DeliveryRequest,
@@ -77,6 +79,7 @@ with workflow.unsafe.imports_passed_through():
         ImmediateResult,
         PaymentOrder,
         PaymentRequest,
+        Settlement,
     )
     from activities.dossier import DossierActivities
     from domain.calendar import CalendarSnapshot
@@ -200,7 +203,16 @@ COMMIT_REVALIDATED = "commit-revalidated"
 PATCHES_AT_START = "patches-at-start"
 # Refused messages' trail entries keyed apart from the rest (DossierProgress.message_keys).
 MESSAGE_KEYS = "message-keys"
-LATE_PATCHES = (CALENDAR_EXCEPTIONS, HEAD_SIGN_OFF, SUPPLEMENT_CHECKLIST, COMMIT_REVALIDATED)
+# A local step writes inside its workflow task; when the task is lost (its worker killed before it completed), the
+# retry first takes the messages that came meanwhile and may go elsewhere (docs/reliability.md, lost workflow tasks).
+# A withdrawal, an operator's close or a cancellation is then decided against the record commit by the database
+# (``settle_closing``): the records committed first, it is refused as too late and the dossier completes on the
+# commit (which finds its own); otherwise no commit begins any more. The final write supersedes the audit rows the
+# history does not hold (``DeliveryRequest.held``, activities.trail).
+LOST_TASKS = "lost-task-arbitration"
+LATE_PATCHES = (CALENDAR_EXCEPTIONS, HEAD_SIGN_OFF, SUPPLEMENT_CHECKLIST, COMMIT_REVALIDATED, LOST_TASKS)
+# The trail entry's detail when the database found the records committed before the withdrawal or close.
+TOO_LATE = "too late: the residence records are already committed"
 # What the codec (cutru.platform.codec) turns a payload into that did not arrive encrypted.
 UNENCRYPTED_ENCODING = b"binary/unencrypted-refused"
 UNENCRYPTED = "payload arrived unencrypted: dossiers are started only through the cutru API or DossierClient"
@@ -500,18 +512,28 @@ class DossierLifecycle:
         """The lifecycle, ended early by an operator's ``close`` or by the workflow's cancellation."""
         lifecycle = asyncio.create_task(body)
         p = self._progress
-        try:
-            await workflow.wait_condition(lambda: lifecycle.done() or p.inbox.closure is not None)
-        except asyncio.CancelledError:
-            if lifecycle.done() or not workflow.patched(CLOSE_WITH_REASON):
-                await self._stop(lifecycle)
-                raise
-            return await self._close(lifecycle, "system", "the workflow was cancelled (Temporal cancellation)")
-        if lifecycle.done():
-            return lifecycle.result()
-        closure = p.inbox.closure
-        assert closure is not None
-        return await self._close(lifecycle, closure.operator_id, closure.reason)
+        while True:
+            try:
+                await workflow.wait_condition(lambda: lifecycle.done() or p.inbox.closure is not None)
+            except asyncio.CancelledError:
+                if lifecycle.done() or not workflow.patched(CLOSE_WITH_REASON):
+                    await self._stop(lifecycle)
+                    raise
+                actor, reason = "system", "the workflow was cancelled (Temporal cancellation)"
+            else:
+                if lifecycle.done():
+                    return lifecycle.result()
+                closure = p.inbox.closure
+                assert closure is not None
+                actor, reason = closure.operator_id, closure.reason
+            # A step that failed for good waits for this close whatever it had committed: it always stands.
+            if p.failed_step is not None or not await self._committed_first(DossierState.CANCELLED):
+                return await self._close(lifecycle, actor, reason)
+            # Keyed as a refused message's entry and written at once: the lifecycle may be closing the dossier
+            # meanwhile, and its final write leaves such later entries to stand (activities.trail).
+            self._record(actor, TrailAction.CLOSE_REFUSED, TOO_LATE, message=True)
+            p.inbox.closure = None
+            await self._flush()
 
     @staticmethod
     async def _stop(lifecycle: asyncio.Task[DossierOutcome]) -> None:
@@ -599,12 +621,15 @@ class DossierLifecycle:
         if p.fee and not await self._collect_fee():
             return await self._finish(DossierState.CANCELLED, actor="system",
                                       detail="fee not paid in time; the dossier is cancelled")
-        if p.inbox.withdrawal is not None:
+        if p.inbox.withdrawal is not None and not await self._withdrawal_too_late():
             return await self._finish(DossierState.WITHDRAWN, actor="citizen", detail=p.inbox.withdrawal.reason)
 
         self._set_state(DossierState.RECORDING)
         committed: CommitResult = await self._internal(DossierActivities.commit_residence,
                                                        CommitRequest(submission=submission))
+        if committed.refusals and committed.refusals[0].code == CLOSED_BEFORE_COMMIT:
+            # A close or cancellation fenced the records while this commit was on its way: it ends the dossier.
+            await workflow.wait_condition(lambda: False)
         if committed.refusals and workflow.patched(COMMIT_REVALIDATED):
             return await self._finish(DossierState.REFUSED, refusals=committed.refusals, actor="system")
         return await self._finish(DossierState.COMPLETED, actor="system", decided_by=p.approved_by,
@@ -623,7 +648,10 @@ class DossierLifecycle:
             self._set_state(DossierState.AWAITING_DECISION)
             p.inbox.open_for_decision = True
             await self._flush()
-            await self._wait_with_reminders(lambda: p.inbox.decision is not None or p.inbox.withdrawal is not None)
+            while True:
+                await self._wait_with_reminders(lambda: p.inbox.decision is not None or p.inbox.withdrawal is not None)
+                if p.inbox.withdrawal is None or not await self._withdrawal_too_late():
+                    break
             if p.inbox.withdrawal is not None:
                 return await self._finish(DossierState.WITHDRAWN, actor="citizen", detail=p.inbox.withdrawal.reason)
             decision = p.inbox.decision
@@ -690,7 +718,10 @@ class DossierLifecycle:
         self._set_state(DossierState.AWAITING_SIGN_OFF)
         p.inbox.open_for_sign_off = True
         await self._flush()
-        await self._wait_with_reminders(lambda: p.inbox.sign_off is not None or p.inbox.withdrawal is not None)
+        while True:
+            await self._wait_with_reminders(lambda: p.inbox.sign_off is not None or p.inbox.withdrawal is not None)
+            if p.inbox.withdrawal is None or not await self._withdrawal_too_late():
+                break
         p.inbox.open_for_sign_off = False
         if p.inbox.withdrawal is not None:
             return await self._finish(DossierState.WITHDRAWN, actor="citizen", detail=p.inbox.withdrawal.reason)
@@ -705,6 +736,25 @@ class DossierLifecycle:
         self._record(signer.officer_id, TrailAction.SIGNED_OFF,
                      f"{signer.title}, {signer.full_name}; proposed by {officer}")
         return signer
+
+    async def _committed_first(self, state: DossierState) -> bool:
+        """Whether the dossier's records were committed before the withdrawal, close or cancellation that would end
+        it as ``state``: by a workflow task that was lost, whose retry took the message first. The database decides
+        under the commit's lock (``settle_closing``); once it answers no, no commit begins any more. Histories from
+        before never ask (LOST_TASKS)."""
+        if not workflow.patched(LOST_TASKS):
+            return False
+        settled: Settlement = await self._internal(DossierActivities.settle_closing,
+                                                   Closing(dossier_code=self._progress.code, state=state))
+        return settled.committed
+
+    async def _withdrawal_too_late(self) -> bool:
+        """The withdrawal waiting in the inbox, refused (and taken out) when the records were committed first."""
+        if not await self._committed_first(DossierState.WITHDRAWN):
+            return False
+        self._record("citizen", TrailAction.WITHDRAWAL_REFUSED, TOO_LATE)
+        self._progress.inbox.withdrawal = None
+        return True
 
     async def _wait_with_reminders(self, ready: Callable[[], bool]) -> None:
         """Wait until ``ready``, reminding the unit when little time is left and escalating when the deadline
@@ -807,6 +857,7 @@ class DossierLifecycle:
                 fee_paid_vnd=p.fee if state == DossierState.COMPLETED else 0,
                 audit=p.take_unwritten(),
                 run=None if self._bound else self._run_id(),
+                held=p.held() if workflow.patched(LOST_TASKS) else None,
             ),
         )
         self._set_state(state)

@@ -82,6 +82,7 @@ class DossierProgress:
     signer: Signer | None = None  # who signed the result, once the head signed the proposal
     failed_step: str | None = None  # a step that failed for good: the dossier waits for an operator to close it
     trail: list[TrailEntry] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)  # each trail entry's key in the audit table
     # Trail entries not yet in the audit table: they ride with the next activity that writes there.
     unwritten: list[AuditRecord] = field(default_factory=list)
     inbox: Inbox = field(default_factory=Inbox)
@@ -117,6 +118,7 @@ class DossierProgress:
         else:
             key = f"{len(self.trail) - self.messages_recorded:04d}-{action.value}"
         self.trail.append(entry)
+        self.keys.append(key)
         if not written:
             self.unwritten.append(AuditRecord(dossier_code=self.code, event_key=key, entry=entry, state=state,
                                               overdue=overdue, assigned_officer=assigned_officer,
@@ -135,6 +137,12 @@ class DossierProgress:
     @property
     def checklist_complete(self) -> bool:
         return bool(self.checklist) and all(entry.answer is not None for entry in self.checklist)
+
+    def held(self) -> tuple[AuditRecord, ...]:
+        """Every entry of the trail but the closing one, as written to the audit table: what the dossier's final
+        write supersedes the rows of lost workflow tasks against (activities.trail)."""
+        return tuple(AuditRecord(dossier_code=self.code, event_key=key, entry=entry)
+                     for key, entry in zip(self.keys, self.trail, strict=True) if key != CLOSING_KEY)
 
     def take_unwritten(self) -> tuple[AuditRecord, ...]:
         """The entries for the activity about to write them; taken before it is awaited, as handlers may add more."""

@@ -26,7 +26,8 @@ from fastapi.responses import StreamingResponse
 from google.protobuf.json_format import MessageToJson
 from temporalio.service import RPCError, RPCStatusCode
 
-from cutru.api.client import AuditTrail, DossierRead
+from activities import trail as trail_rows
+from cutru.api.client import AuditTrail, DossierRead, SupersededEntry
 from cutru.api.problems import FieldError, dossier_not_found, problem_responses, validated, validation_problem
 from cutru.api.security import check_procedure, check_readable, check_unit, permit
 from cutru.api.state import ApiState, api_state
@@ -50,10 +51,12 @@ HISTORY_SOURCE_HEADER = "Cutru-History-Source"
 _UNIT_ATTRIBUTE, _PROCEDURE_ATTRIBUTE = "PoliceUnit", "DossierProcedure"
 assert {_UNIT_ATTRIBUTE, _PROCEDURE_ATTRIBUTE} <= set(SEARCH_ATTRIBUTES)
 
-# The audit table's rows of one dossier as trail entries: the entry's own time (details.at) where it was recorded.
-_TRAIL_SQL = """
-SELECT coalesce((details->>'at')::timestamptz, at) AS at, actor, action, coalesce(details->>'detail', '') AS detail
-FROM audit_events WHERE dossier_code = $1
+# The audit table's rows of dossier $1 (an array of one code) as trail entries: the entry's own time (details.at)
+# where it was recorded; with why a lost workflow task's row was superseded (activities.trail).
+_TRAIL_SQL = f"""
+SELECT coalesce((details->>'at')::timestamptz, at) AS at, actor, action, coalesce(details->>'detail', '') AS detail,
+       superseded
+FROM ({trail_rows.ROWS}) e
 ORDER BY coalesce((details->>'at')::timestamptz, at), event_id
 """
 
@@ -139,6 +142,10 @@ def _entry(row: Any) -> TrailEntry:
     return TrailEntry(at=at, actor=row["actor"], action=row["action"], detail=row["detail"])
 
 
+def _superseded(row: Any) -> SupersededEntry:
+    return SupersededEntry(**_entry(row).model_dump(), reason=row["superseded"])
+
+
 def _read(row: Any) -> DossierRead:
     return DossierRead(at=row["at"], subject=row["subject"], officer_id=row["officer_id"], roles=tuple(row["roles"]),
                        channel=row["channel"], operation=row["operation"])
@@ -177,10 +184,11 @@ def _midnight(day: date | None) -> datetime | None:
 async def trail(state: ApiState, principal: Principal, code: str, channel: Channel) -> AuditTrail:
     """The dossier's trail and its reads, this one recorded first (the API's and the desk's)."""
     unit = await _auditable(state, principal, code)
-    rows = await state.pool.fetch(_TRAIL_SQL, code)
+    rows = await state.pool.fetch(_TRAIL_SQL, [code])
     await record_reads(state.pool, principal, [code], channel, "audit_trail")
     reads = await state.pool.fetch(_READS_SQL, code)
-    return AuditTrail(dossier_code=code, police_unit=unit, entries=tuple(_entry(r) for r in rows),
+    return AuditTrail(dossier_code=code, police_unit=unit, entries=tuple(_entry(r) for r in trail_rows.standing(rows)),
+                      superseded=tuple(_superseded(r) for r in rows if r["superseded"] is not None),
                       reads=tuple(_read(r) for r in reads))
 
 

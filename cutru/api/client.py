@@ -93,6 +93,13 @@ class DossierRead(Boundary):
     operation: str
 
 
+class SupersededEntry(TrailEntry):
+    """An audit row written by a workflow task that was lost (its worker killed before the task completed): the
+    dossier's history does not hold it, or holds another entry under its key (docs/reliability.md)."""
+
+    reason: Literal["not_in_history", "differs_from_history"]
+
+
 class AuditTrail(Boundary):
     """A dossier's decision trail as the audit table recorded it (who, when, what, why), in order; and who read
     the dossier's personal data, this read included."""
@@ -100,6 +107,9 @@ class AuditTrail(Boundary):
     dossier_code: str
     police_unit: str
     entries: tuple[TrailEntry, ...]
+    superseded: tuple[SupersededEntry, ...] = Field(
+        default=(), description="rows a lost workflow task wrote that the history does not hold: not the trail, "
+                                "shown as what happened")
     reads: tuple[DossierRead, ...] = ()
     source: Literal["audit_table"] = Field(
         default="audit_table", description="where the trail comes from: the audit table, cutru's own, which answers "

@@ -103,6 +103,7 @@ DOSSIER_TABLES: tuple[str, ...] = (
     "documents",
     "deliveries",
     "audit_events",
+    "audit_superseded",
     # What the procedures record per dossier (0002): stays and confirmations have no key to people, so a
     # reset must name them or they would outlive the population they describe.
     "residence_deletions",

@@ -48,7 +48,7 @@ from domain.procedures.permanent_residence_registration import (
     RELATIONSHIP_PROOF_NOTE,
 )
 from domain.procedures.stay_notification import late_stay_note
-from workflows.lifecycle import UNENCRYPTED
+from workflows.lifecycle import TOO_LATE, UNENCRYPTED
 
 # English left over: words of the sentences the domain writes, none of them Vietnamese.
 ENGLISH = re.compile(r"\b(the|of|and|is|was|by|in|to|until|record|residence|owner|members?|declared|notice|filed|"
@@ -118,7 +118,7 @@ def refusals() -> list[str]:
         "officer CB-00071-01 is not an officer of CA-00070, the unit handling HS-1",
         "officer CB-00070-03 is inactive and cannot decide",
         "token t-1 was already used on dossier HS-1: sign a new request", "no message", UNENCRYPTED,
-        "the fee was already paid", "a dossier opened by a police notice cannot be withdrawn",
+        "the fee was already paid", TOO_LATE, "a dossier opened by a police notice cannot be withdrawn",
         "the dossier's submission is not valid: there is nothing to withdraw",
         "a withdrawal names the applicant's personal ID, as the portal verified it",
         "only the dossier's applicant can withdraw it",

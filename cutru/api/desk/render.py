@@ -43,6 +43,7 @@ TRAIL_LABELS: dict[str, str] = {
     TrailAction.RETURNED: "Lãnh đạo trả lại cho cán bộ",
     TrailAction.FEE_PAID: "Đã nộp lệ phí",
     TrailAction.WITHDRAWAL_REFUSED: "Không nhận yêu cầu rút hồ sơ",
+    TrailAction.CLOSE_REFUSED: "Không đóng hồ sơ theo yêu cầu",
     TrailAction.FILING_REFUSED: "Không nhận bản khai",
     TrailAction.STAY_NOTIFIED: "Đã ghi nhận thông báo lưu trú",
     TrailAction.MESSAGES_REFUSED: "Quá số tin nhắn cho phép: chỉ nhận tin nhắn giúp hồ sơ tiếp tục",

@@ -192,6 +192,8 @@ REFUSALS: tuple[Wording, ...] = (
     _wording("expired", rf"the {_WHAT_PATTERN} was signed at (?P<at>\S+) and has expired: send it again",
              lambda m: f"{_WHAT[m['what']]} ký lúc {_iso_time(m['at'])} đã hết hiệu lực: cần gửi lại"),
     _fixed("fee_paid", "the fee was already paid", "Lệ phí đã được nộp nên không rút được hồ sơ"),
+    _fixed("too_late", "too late: the residence records are already committed",
+           "Quá muộn: thông tin cư trú đã được cập nhật theo hồ sơ, hồ sơ tiếp tục đến khi trả kết quả"),
     _fixed("notice_withdrawal", "a dossier opened by a police notice cannot be withdrawn",
            "Hồ sơ mở theo thông báo của Công an không rút được"),
     _fixed("invalid_withdrawal", "the dossier's submission is not valid: there is nothing to withdraw",
@@ -263,7 +265,8 @@ TRAIL: dict[TrailAction, tuple[Wording, ...]] = {
                                        lambda m: f"Bước {m['step']} lỗi, không tự khắc phục được; quản trị viên sẽ "
                                                  f"đóng hồ sơ kèm lý do (lỗi ghi nhận: {m['cause']})"),),
 }
-for _action in (TrailAction.DECISION_REFUSED, TrailAction.WITHDRAWAL_REFUSED, TrailAction.FILING_REFUSED):
+for _action in (TrailAction.DECISION_REFUSED, TrailAction.WITHDRAWAL_REFUSED, TrailAction.FILING_REFUSED,
+                TrailAction.CLOSE_REFUSED):
     TRAIL[_action] = REFUSALS
 # A stay register's closing line: the notification's code, then the codes of its refusal grounds, if any.
 _REGISTER_CLOSING = _wording("register_closing", r"(?P<code>[A-Za-z0-9][A-Za-z0-9._-]*)(?P<grounds>(?:; \w+)*)",
