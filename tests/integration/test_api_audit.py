@@ -16,6 +16,7 @@ from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.contracts import CLOSING_KEY
 from cutru.clients.audit import replay
 from cutru.platform.codec import ENCODING, replay_converter
 from cutru.platform.db.migrate import migrate
@@ -23,7 +24,7 @@ from cutru.platform.storage import FileStore
 from cutru.service.archive import archive_closed, archive_history
 from domain.models import DossierStatus, TrailAction
 from tests.api_fixtures import bearer
-from tests.factories import PAYLOAD_KEYS
+from tests.factories import PAYLOAD_KEYS, add_dossiers
 from tests.integration.test_api import assert_problem
 from tests.integration.test_audit import HEAD, OFFICER, completed  # noqa: F401  (the fixture)
 from tests.integration.test_permanent_registration import wait_for
@@ -175,3 +176,30 @@ async def test_the_sweep_exports_each_closed_dossier_once(
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def test_a_lost_workflow_tasks_rows_are_shown_apart_from_the_trail(
+        api_client: httpx.AsyncClient, oidc_provider: OidcProvider, pool: asyncpg.Pool):
+    """Rows a lost workflow task wrote stay in the append-only table; superseded (activities.trail), the auditor
+    gets them apart, marked, and the trail without them (docs/reliability.md, lost workflow tasks)."""
+    prefix = f"HS-LOST-{uuid.uuid4().hex[:8].upper()}-"
+    code = prefix + "1"
+    async with pool.acquire() as conn:
+        await add_dossiers(conn, prefix, 1, status="withdrawn")
+        await conn.executemany(
+            "INSERT INTO audit_events (dossier_code, event_key, actor, action, details)"
+            " VALUES ($1, $2, $3, $4, jsonb_build_object('detail', $5::text, 'at', $6::text))",
+            [(code, key, actor, action, detail, f"2026-12-01T0{n}:00:00+00:00")
+             for n, (key, actor, action, detail) in enumerate([
+                 ("0000-received", "citizen", "received", ""),
+                 ("0001-supplement_requested", OFFICER, "supplement_requested", "Sổ hộ khẩu"),
+                 ("0001-reassigned", "CB-00070-00", "reassigned", "to CB-00070-02: Cân đối"),
+                 (CLOSING_KEY, "citizen", "withdrawn", "Đổi ý")])])
+        await conn.execute("INSERT INTO audit_superseded (dossier_code, event_key, reason)"
+                           " VALUES ($1, '0001-supplement_requested', 'not_in_history')", code)
+    answer = await api_client.get(f"/v1/audit/dossiers/{code}/trail", headers=auditor(oidc_provider))
+    assert answer.status_code == 200, answer.text
+    trail = answer.json()
+    assert [e["action"] for e in trail["entries"]] == ["received", "reassigned", "withdrawn"]
+    assert [(e["actor"], e["action"], e["detail"], e["reason"]) for e in trail["superseded"]] == [
+        (OFFICER, "supplement_requested", "Sổ hộ khẩu", "not_in_history")]

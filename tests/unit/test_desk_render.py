@@ -9,10 +9,11 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
+from cutru.api.client import AuditTrail, SupersededEntry
 from cutru.api.desk.render import FIELD_LABELS, TEMPLATES, days, field_value
 from cutru.api.desk.wording import STATE_LABELS, procedure_name, vn_date, vn_time
 from domain.kinds import Procedure
-from domain.models import DossierState
+from domain.models import DossierState, TrailAction, TrailEntry
 from domain.procedures.catalogue import submission_model
 
 
@@ -59,3 +60,23 @@ def test_every_field_a_citizen_files_has_a_vietnamese_label():
 def test_what_a_page_shows_is_escaped():
     html = TEMPLATES.from_string("{{ value }}").render(value="<script>alert(1)</script>")
     assert html == "&lt;script&gt;alert(1)&lt;/script&gt;"
+
+
+def test_the_auditors_trail_page_shows_a_lost_workflow_tasks_rows_apart():
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    received = TrailEntry(at=at, actor="citizen", action=TrailAction.RECEIVED)
+    lost = SupersededEntry(at=at, actor="CB-00070-01", action=TrailAction.SUPPLEMENT_REQUESTED, detail="Sổ hộ khẩu",
+                           reason="not_in_history")
+
+    def rendered(trail: AuditTrail) -> str:
+        return TEMPLATES.get_template("audit_trail.html").render(
+            request=None, session=None, unread=0, trail=trail, channels={}, operations={}, role_labels={},
+            refusals={})
+
+    marked = rendered(AuditTrail(dossier_code="HS-1", police_unit="CA-00070", entries=(received,),
+                                 superseded=(lost,)))
+    section = marked[marked.index('<section aria-labelledby="superseded">'):]
+    assert "Các dòng do một tác vụ workflow bị mất ghi lại" in section
+    assert "Yêu cầu bổ sung (CT05) <span class=\"actor\">(CB-00070-01)</span>: Sổ hộ khẩu" in section
+    assert 'aria-labelledby="superseded"' not in rendered(
+        AuditTrail(dossier_code="HS-1", police_unit="CA-00070", entries=(received,)))
