@@ -55,12 +55,14 @@ AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 _UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _strings(value: Any) -> list[str]:
+def _storable(value: Any) -> bool:
+    """Whether no text in ``value`` (a text, or a list or tuple of them among other values) has such a character;
+    a text is the common case, checked without building anything (this runs on every field of every model)."""
     if isinstance(value, str):
-        return [value]
+        return _UNSTORABLE.search(value) is None
     if isinstance(value, tuple | list):
-        return [v for v in value if isinstance(v, str)]
-    return []
+        return not any(isinstance(v, str) and _UNSTORABLE.search(v) for v in value)
+    return True
 
 
 def a_person_name(value: str) -> str:
@@ -78,7 +80,7 @@ class Boundary(BaseModel):
     @field_validator("*", mode="after")
     @classmethod
     def _storable_text(cls, value: Any) -> Any:
-        if any(_UNSTORABLE.search(text) for text in _strings(value)):
+        if not _storable(value):
             raise ValueError("contains a control character (such as NUL), which cannot be stored")
         return value
 

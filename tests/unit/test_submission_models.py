@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from cutru.clients.client import SubmissionRejected, check_submission
-from domain.models import OfficerDecision
+from domain.models import OfficerDecision, Supplement
 from domain.procedures.catalogue import field_errors, parse_submission
 from tests.unit.procedures.test_permanent_residence_registration import APPLICANT
 
@@ -100,3 +100,10 @@ def test_results_by_sms_go_to_a_mobile_number_and_may_be_collected_at_the_office
     assert Delivery(method="at_office", destination="Bộ phận một cửa, Công an phường Hoàn Kiếm").method == "at_office"
     with pytest.raises(ValidationError, match="Vietnamese mobile number"):
         Delivery(method="sms", destination="nguyen@example.vn")
+
+
+@pytest.mark.parametrize("items", [("Giấy tờ nhà", "Hợp đồng\x00"), ["Sổ\x07 hộ khẩu"]])
+def test_a_control_character_in_a_list_of_texts_is_refused(items: Any) -> None:
+    with pytest.raises(ValidationError, match="control character"):
+        Supplement(provided_items=items)
+    assert Supplement(provided_items=("Giấy tờ nhà", "Hợp đồng\tthuê")).provided_items[1] == "Hợp đồng\tthuê"
