@@ -1,11 +1,14 @@
-"""``python -m bench.paired``: what one worker setting does to a worker's CPU per workflow, measured in pairs.
+"""``python -m bench.paired``: what one worker setting, or a change of the code, does to a worker's CPU per workflow,
+measured in pairs.
 
     python -m bench.paired --set CUTRU_EVENT_LOOP=asyncio [--workload cutru|floor] [--pairs 6] [--dossiers 150]
+    python -m bench.paired --code /tmp/change     # side B's workers run another checkout's code (a clone, a worktree)
 
 Run one after the other, two ``make bench`` runs cannot show a change of a few per cent on a shared machine: the
 same code's worker CPU per dossier moves by more than that between rounds (docs/benchmarks.md). Here the two sides
 run at once, on the same dev server and database, each on worker processes of its own: side A with the
-environment as it is, side B with ``--set``. Whatever the machine does during a pair, it does to both. Each pair
+environment as it is, side B with ``--set`` (and the code of ``--code``'s checkout, started from there with the
+same interpreter). Whatever the machine does during a pair, it does to both. Each pair
 starts the other side first, and the report gives every pair's figures, each side's mean, and in how many pairs B
 took less CPU, with the two-sided sign test's p-value (six pairs of six: 0.031).
 
@@ -29,7 +32,7 @@ from pydantic import BaseModel
 
 from bench.floor import FloorPlan
 from bench.population import Applicant, load_applicants
-from bench.run import RESULTS_DIR, Bench, Options, bench_stack, worker_tuning
+from bench.run import CODE_VARIABLE, RESULTS_DIR, Bench, Options, bench_stack, worker_tuning
 from cutru.platform.config import TUNING_VARIABLES
 
 Side = Literal["A", "B"]
@@ -152,14 +155,22 @@ def setting(text: str) -> tuple[str, str]:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.paired", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", dest="settings", type=setting, action="append", required=True,
+    parser.add_argument("--set", dest="settings", type=setting, action="append", default=[],
                         help="side B's worker setting, VAR=VALUE (repeat for several)")
+    parser.add_argument("--code", type=Path,
+                        help="side B's workers run the code of this checkout of the project (a clone, a worktree)")
     parser.add_argument("--workload", choices=("cutru", "floor"), default="cutru")
     parser.add_argument("--pairs", type=int, default=6, help="pairs to run, 2 to 20 (default 6)")
     parser.add_argument("--dossiers", type=int, default=150, help="workflows a side a pair, 20 to 1000 (default 150)")
     parser.add_argument("--json", type=Path, help="where to write the JSON report (default bench/results/)")
     parser.add_argument("--keep", action="store_true", help="keep the run's directory (logs, SQLite file)")
     args = parser.parse_args(argv)
+    if not args.settings and args.code is None:
+        parser.error("give side B a worker setting (--set) or another checkout's code (--code)")
+    if args.code is not None:
+        if not (args.code / "local" / "cutru_local").is_dir():
+            parser.error(f"--code {args.code} is not a checkout of cutru")
+        args.settings.append((CODE_VARIABLE, str(args.code.resolve())))
     if not 2 <= args.pairs <= 20:
         parser.error("--pairs must be between 2 and 20")
     if not 20 <= args.dossiers <= 1000:

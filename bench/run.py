@@ -147,6 +147,9 @@ OFFICER_POLL = 1.0  # seconds between reads of the officer's work queue
 PHASE_LETTERS = {"probe": "X", "cutru": "C", "paced": "H", "api": "A", "apipaced": "Q", "direct": "D"}
 APPROVE = OfficerDecision(officer_id=OFFICER, decision=DecisionKind.APPROVE)
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
+# A worker variable naming another checkout of the project whose code the workers run (``python -m bench.paired
+# --code``): two versions of the code side by side on one stack.
+CODE_VARIABLE = "CUTRU_BENCH_CODE"
 # Variables a developer's shell may hold that would point the bench's processes somewhere else.
 _FOREIGN_ENV = (
     *(var for var in TEMPORAL_VARIABLES if var not in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE")),
@@ -496,9 +499,9 @@ class Bench:
         command = [sys.executable, "-m", "bench.floor"] if kind == "floor" else [
             sys.executable, "-m", "cutru_local.worker", "--auto-confirm-seconds", "0"]
         roles = ("workflows", "activities") if self.options.split_roles else ("all",)
-        workers = WorkerProcesses(name=queue, command=command,
-                                  env=self._env(queue, encrypted=kind != "floor", extra=env),
-                                  count=count, directory=self.directory, cwd=PROJECT_ROOT, roles=roles)
+        code, worker_env = worker_checkout(self._env(queue, encrypted=kind != "floor", extra=env))
+        workers = WorkerProcesses(name=queue, command=command, env=worker_env,
+                                  count=count, directory=self.directory, cwd=code, roles=roles)
         workers.start()
         try:
             await self._wait_for_pollers(queue, count, workers)
@@ -987,6 +990,15 @@ def noise_notes(report: stats.BenchReport) -> list[str]:
 
 
 # ---- main --------------------------------------------------------------------------------------------------------
+
+
+def worker_checkout(env: dict[str, str]) -> tuple[Path, dict[str, str]]:
+    """Where a worker runs from and its environment: this checkout, or the one ``CODE_VARIABLE`` names, whose
+    modules then come first (``python -m`` puts the working directory first, ``PYTHONPATH`` the local stack's)."""
+    if CODE_VARIABLE not in env:
+        return PROJECT_ROOT, env
+    code = Path(env[CODE_VARIABLE])
+    return code, {**env, "PYTHONPATH": os.pathsep.join((str(code / "local"), str(code)))}
 
 
 async def comparison_round(runner: Bench, number: int, plan: FloorPlan, applicants: Sequence[Applicant],

@@ -1,12 +1,17 @@
-"""The paired worker comparison's arithmetic, report and options (``bench/paired.py``); its runs need a machine."""
+"""The paired worker comparison's arithmetic, report and options (``bench/paired.py``), and where a side's
+workers run from; its runs need a machine."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from bench.paired import Pair, PairedReport, format_report, parse_args, sign_test
+from bench.run import CODE_VARIABLE, worker_checkout
+from cutru.platform.config import PROJECT_ROOT
 
 
 def test_the_sign_test_is_two_sided_and_drops_nothing_but_ties() -> None:
@@ -48,3 +53,17 @@ def test_options_name_a_worker_setting_and_stay_within_bounds(capsys: pytest.Cap
         with pytest.raises(SystemExit):
             parse_args(argv)
         assert message in capsys.readouterr().err
+
+
+def test_side_b_may_run_another_checkouts_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "change" / "local" / "cutru_local").mkdir(parents=True)
+    args = parse_args(["--code", str(tmp_path / "change"), "--set", "CUTRU_EVENT_LOOP=asyncio"])
+    assert dict(args.settings) == {"CUTRU_EVENT_LOOP": "asyncio", CODE_VARIABLE: str(tmp_path / "change")}
+    with pytest.raises(SystemExit):
+        parse_args(["--code", str(tmp_path)])
+    assert "is not a checkout of cutru" in capsys.readouterr().err
+
+    code, env = worker_checkout({"PATH": "/usr/bin", CODE_VARIABLE: str(tmp_path / "change")})
+    assert code == tmp_path / "change"
+    assert env["PYTHONPATH"].split(os.pathsep) == [str(tmp_path / "change" / "local"), str(tmp_path / "change")]
+    assert worker_checkout({"PATH": "/usr/bin"}) == (PROJECT_ROOT, {"PATH": "/usr/bin"})
