@@ -58,6 +58,7 @@ from activities.delivery import DELIVERY_ROW, REGISTER, REGISTERED, RESERVE_CODE
 from activities.facts import PERSON_SQL
 from activities.payment import PaymentGateway
 from activities.records import OPEN
+from activities.trail import SUPERSEDING
 from domain.calendar import CalendarSnapshot, local_date
 from domain.facts import HouseholdFacts
 from domain.kinds import DocumentKind
@@ -155,10 +156,12 @@ _DELIVERY_AFTER_CLOSING = DELIVERY_ROW.replace("$4", "$11").replace("$3", "$10")
 _DELIVER_AND_CLOSE = (f"WITH {_CLOSED}, {_REGISTERED_AFTER_CLOSING}, delivered AS ({_DELIVERY_AFTER_CLOSING})"
                       + _FINAL_STATUS)
 # Each with the rows of lost workflow tasks superseded (activities.trail): the held entries after the others.
-_CLOSE_SUPERSEDING = f"WITH {_CLOSED},{trail.superseding(9)}{_FINAL_STATUS}"
-_DELIVER_AND_CLOSE_SUPERSEDING = (f"WITH {_CLOSED}, {_REGISTERED_AFTER_CLOSING},"
-                                  f" delivered AS ({_DELIVERY_AFTER_CLOSING}),{trail.superseding(15)}"
-                                  + _FINAL_STATUS)
+# (SUPERSEDING's $9-$12 as $15-$18 after the delivery's, renumbered highest first).
+_CLOSE_SUPERSEDING = f"WITH {_CLOSED},{SUPERSEDING}{_FINAL_STATUS}"
+_DELIVER_AND_CLOSE_SUPERSEDING = (
+    f"WITH {_CLOSED}, {_REGISTERED_AFTER_CLOSING}, delivered AS ({_DELIVERY_AFTER_CLOSING}),"
+    + SUPERSEDING.replace("$12", "$18").replace("$11", "$17").replace("$10", "$16").replace("$9", "$15")
+    + _FINAL_STATUS)
 
 # settle_closing, under the dossier's lock: whether its records were committed ($1 the dossier); if not, the state
 # it is closing to ($2) fences every later commit (records._CLAIMED).

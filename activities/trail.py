@@ -31,36 +31,31 @@ ROWS = ("SELECT e.event_id, e.dossier_code, e.event_key, e.actor, e.action, e.de
         " WHERE e.dossier_code = ANY($1::text[])")
 
 
-def superseding(first: int) -> str:
-    """Common table expressions, to follow others in a WITH, that supersede the rows of dossier $1 the history does
-    not hold and restate the entries whose keys they took, written at $6; ``$first`` to ``$first + 3`` are the held
-    entries' keys, actors, actions and details (as written: JSON text), ``held_args``.
-
-    A refused message's entry keyed past those held is left to stand: the workflow's handlers may record and write
-    such entries while the final write runs (the other entries all come before it), so it cannot be told from a
-    lost task's."""
-    keys, actors, actions, details = (f"${first + i}" for i in range(4))
-    return (
-        f" held AS (SELECT * FROM unnest({keys}::text[], {actors}::text[], {actions}::text[], {details}::text[])"
-        " AS h(k, a, c, d)),"
-        " lost AS (INSERT INTO audit_superseded (dossier_code, event_key, reason)"
-        " SELECT e.dossier_code, e.event_key,"
-        " CASE WHEN h.k IS NULL THEN 'not_in_history' ELSE 'differs_from_history' END"
-        " FROM audit_events e LEFT JOIN held h ON h.k = e.event_key"
-        f" WHERE e.dossier_code = $1 AND e.event_key ~ '{LIFECYCLE_KEY}'"
-        " AND (e.event_key NOT LIKE 'm%'"
-        " OR left(e.event_key, 6) <= (SELECT max(left(k, 6)) FROM held WHERE k LIKE 'm%'))"
-        " AND (h.k IS NULL OR (e.actor, e.action, coalesce(e.details->>'detail', ''))"
-        " IS DISTINCT FROM (h.a, h.c, coalesce(h.d::jsonb->>'detail', '')))"
-        " ON CONFLICT (dossier_code, event_key) DO NOTHING RETURNING event_key),"
-        " restated AS (INSERT INTO audit_events (dossier_code, event_key, actor, action, details, at)"
-        " SELECT $1, h.k || '~' || left(md5(h.a || h.c || h.d), 8), h.a, h.c, h.d::jsonb, $6"
-        " FROM held h JOIN lost l ON l.event_key = h.k ON CONFLICT (dossier_code, event_key) DO NOTHING)"
-    )
+# Common table expressions, to follow others in a WITH, that supersede the rows of dossier $1 the history does not
+# hold and restate the entries whose keys they took, written at $6; $9 to $12 are the held entries' keys, actors,
+# actions and details (as written: JSON text), ``held_args``. A refused message's entry keyed past those held is left
+# to stand: the workflow's handlers may record and write such entries while the final write runs (the other entries
+# all come before it), so it cannot be told from a lost task's.
+SUPERSEDING = (
+    " held AS (SELECT * FROM unnest($9::text[], $10::text[], $11::text[], $12::text[]) AS h(k, a, c, d)),"
+    " lost AS (INSERT INTO audit_superseded (dossier_code, event_key, reason)"
+    " SELECT e.dossier_code, e.event_key,"
+    " CASE WHEN h.k IS NULL THEN 'not_in_history' ELSE 'differs_from_history' END"
+    " FROM audit_events e LEFT JOIN held h ON h.k = e.event_key"
+    " WHERE e.dossier_code = $1 AND e.event_key ~ '" + LIFECYCLE_KEY + "'"
+    " AND (e.event_key NOT LIKE 'm%'"
+    " OR left(e.event_key, 6) <= (SELECT max(left(k, 6)) FROM held WHERE k LIKE 'm%'))"
+    " AND (h.k IS NULL OR (e.actor, e.action, coalesce(e.details->>'detail', ''))"
+    " IS DISTINCT FROM (h.a, h.c, coalesce(h.d::jsonb->>'detail', '')))"
+    " ON CONFLICT (dossier_code, event_key) DO NOTHING RETURNING event_key),"
+    " restated AS (INSERT INTO audit_events (dossier_code, event_key, actor, action, details, at)"
+    " SELECT $1, h.k || '~' || left(md5(h.a || h.c || h.d), 8), h.a, h.c, h.d::jsonb, $6"
+    " FROM held h JOIN lost l ON l.event_key = h.k ON CONFLICT (dossier_code, event_key) DO NOTHING)"
+)
 
 
 def held_args(held: tuple[AuditRecord, ...], details: list[str]) -> tuple[list[str], list[str], list[str], list[str]]:
-    """``superseding``'s arrays: the held entries' keys, actors and actions, and their details as written."""
+    """``SUPERSEDING``'s arrays: the held entries' keys, actors and actions, and their details as written."""
     return ([r.event_key for r in held], [r.entry.actor for r in held], [r.entry.action.value for r in held],
             details)
 

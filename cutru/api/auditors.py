@@ -27,6 +27,7 @@ from google.protobuf.json_format import MessageToJson
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities import trail as trail_rows
+from activities.trail import ROWS as TRAIL_ROWS
 from cutru.api.client import AuditTrail, DossierRead, SupersededEntry
 from cutru.api.problems import FieldError, dossier_not_found, problem_responses, validated, validation_problem
 from cutru.api.security import check_procedure, check_readable, check_unit, permit
@@ -56,7 +57,7 @@ assert {_UNIT_ATTRIBUTE, _PROCEDURE_ATTRIBUTE} <= set(SEARCH_ATTRIBUTES)
 _TRAIL_SQL = f"""
 SELECT coalesce((details->>'at')::timestamptz, at) AS at, actor, action, coalesce(details->>'detail', '') AS detail,
        superseded
-FROM ({trail_rows.ROWS}) e
+FROM ({TRAIL_ROWS}) e
 ORDER BY coalesce((details->>'at')::timestamptz, at), event_id
 """
 
