@@ -518,9 +518,17 @@ async def _polling(client: Client, worker: WorkerProcess, timeout: float = 60.0)
 
 async def _promote(client: Client, version: WorkerDeploymentVersion, timeout: float = 60.0) -> None:
     """Make ``version`` current, then wait (``timeout`` at most) until no stay register, the one pinned workflow
-    type, is still open on an older version: the last worker of the old build may then go."""
-    await set_current_version(client, version)
+    type, is still open on an older version: the last worker of the old build may then go. A Temporal server
+    killed meanwhile (another fault) is waited out, as an operator's rollout would."""
     deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await set_current_version(client, version)
+            break
+        except RPCError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
     while time.monotonic() < deadline:
         try:
             if not (await client.count_workflows(
