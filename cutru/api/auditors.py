@@ -32,7 +32,7 @@ from cutru.api.client import AuditTrail, DossierRead, SupersededEntry
 from cutru.api.problems import FieldError, dossier_not_found, problem_responses, validated, validation_problem
 from cutru.api.security import check_procedure, check_readable, check_unit, permit
 from cutru.api.state import ApiState, api_state
-from cutru.api.views import Page, after_time_and_code, encode_cursor
+from cutru.api.views import Day, Page, after_time_and_code, encode_cursor
 from cutru.clients import audit
 from cutru.clients.officer import dossier_row
 from cutru.platform.codec import replay_converter_of
@@ -228,8 +228,8 @@ async def audit_search(
     code: Annotated[str | None, Query(min_length=1, max_length=64, description="one dossier code")] = None,
     procedure: Annotated[Procedure | None, Query(description="workflow type")] = None,
     unit: Annotated[str | None, Query(pattern=r"^CA-[0-9]{5}$", description="one of your units")] = None,
-    since: Annotated[date | None, Query(description="closed on or after this day (Vietnam time)")] = None,
-    until: Annotated[date | None, Query(description="closed on or before this day (Vietnam time)")] = None,
+    since: Annotated[Day | None, Query(description="closed on or after this day (Vietnam time)")] = None,
+    until: Annotated[Day | None, Query(description="closed on or before this day (Vietnam time)")] = None,
     outcome: Outcome | None = None,
     limit: Annotated[int | None, Query(ge=1, description="items per page (default CUTRU_API_PAGE_SIZE)")] = None,
     cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")] = None,

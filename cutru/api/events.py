@@ -71,7 +71,7 @@ class Delivery(BaseModel):
 class ReplayRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    from_sequence: int = Field(ge=0, le=BIGINT, description="the first event to deliver again")
+    from_sequence: int = Field(ge=0, le=BIGINT, strict=True, description="the first event to deliver again")
 
 
 class ReplayReceipt(BaseModel):

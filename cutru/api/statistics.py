@@ -38,6 +38,7 @@ from cutru.api.problems import FieldError, problem_responses, validation_problem
 from cutru.api.security import check_unit, forbidden, permit
 from cutru.api.state import ApiState, api_state
 from cutru.api.supervisors import period
+from cutru.api.views import Day
 from cutru.platform.oidc import ANY, Principal
 from domain.admin_units import province_name
 from domain.calendar import VN_TZ, local_date
@@ -235,8 +236,8 @@ def csv_response(stats: Statistics) -> Response:
 UnitQuery = Annotated[str | None, Query(pattern=r"^CA-[0-9]{5}$", description="one police unit of your token")]
 ProvinceQuery = Annotated[str | None, Query(pattern=r"^[0-9]{2}$",
                                             description="a province code; your token must cover all its units")]
-SinceQuery = Annotated[date | None, Query(description="first day, Vietnam time (default: 29 days before until)")]
-UntilQuery = Annotated[date | None, Query(description="last day, Vietnam time (default: today)")]
+SinceQuery = Annotated[Day | None, Query(description="first day, Vietnam time (default: 29 days before until)")]
+UntilQuery = Annotated[Day | None, Query(description="last day, Vietnam time (default: today)")]
 
 
 async def requested(state: ApiState, principal: Principal, unit: str | None, province: str | None,

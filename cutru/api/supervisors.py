@@ -16,6 +16,7 @@ from cutru.api.officers import officer_id_of
 from cutru.api.problems import FieldError, problem_responses, validation_problem
 from cutru.api.security import check_unit, forbidden, permit
 from cutru.api.state import ApiState, api_state
+from cutru.api.views import Day
 from cutru.clients.officer import QUEUE_STATES, find_officer
 from cutru.platform.oidc import Principal
 from domain.calendar import VN_TZ, local_date
@@ -126,9 +127,9 @@ async def supervise_on_time(
     state: Annotated[ApiState, Depends(api_state)],
     principal: Annotated[Principal, Depends(permit("on_time_rate"))],
     unit: UnitQuery = None,
-    since: Annotated[date | None, Query(description="first day, Vietnam time (default: 29 days before until)")]
+    since: Annotated[Day | None, Query(description="first day, Vietnam time (default: 29 days before until)")]
     = None,
-    until: Annotated[date | None, Query(description="last day, Vietnam time (default: today)")] = None,
+    until: Annotated[Day | None, Query(description="last day, Vietnam time (default: today)")] = None,
 ) -> OnTimeRate:
     first, last = period(since, until, local_date(datetime.now(VN_TZ)))
     return await on_time_rate(state, await supervised_unit(state, principal, unit), first, last)

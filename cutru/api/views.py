@@ -35,6 +35,19 @@ def _rfc3339(value: object) -> object:
 # A query parameter documented as ``format: date-time``: that and nothing else.
 Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
 
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _day(value: object) -> object:
+    # As for date-times: pydantic alone reads a number, or a string of digits, as a Unix time.
+    if isinstance(value, date) or (isinstance(value, str) and _DAY.fullmatch(value)):
+        return value
+    raise ValueError("expected a date such as 2026-01-31")
+
+
+# A query parameter documented as ``format: date``: that and nothing else.
+Day = Annotated[date, BeforeValidator(_day)]
+
 
 class View(BaseModel):
     model_config = ConfigDict(frozen=True)

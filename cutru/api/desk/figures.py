@@ -6,7 +6,6 @@ for copying; the CSV download for Excel.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -16,6 +15,7 @@ from cutru.api.desk.guard import DeskRoute, Session, allowed
 from cutru.api.desk.render import page
 from cutru.api.state import ApiState, api_state
 from cutru.api.statistics import Statistics, csv_response, requested
+from cutru.api.views import Day
 from cutru.platform.oidc import ANY
 
 router = APIRouter(prefix="/desk", route_class=DeskRoute, include_in_schema=False)
@@ -80,8 +80,8 @@ def charts(stats: Statistics) -> list[Chart]:
     ]
 
 
-Since = Annotated[date | None, Query()]
-Until = Annotated[date | None, Query()]
+Since = Annotated[Day | None, Query()]
+Until = Annotated[Day | None, Query()]
 Unit = Annotated[str | None, Query(pattern=r"^(CA-[0-9]{5})?$")]
 Province = Annotated[str | None, Query(pattern=r"^([0-9]{2})?$")]
 

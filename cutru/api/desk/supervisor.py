@@ -8,7 +8,7 @@ shows nothing and changes nothing the API would refuse.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -21,6 +21,7 @@ from cutru.api.problems import Problem, validated
 from cutru.api.ratelimit import take
 from cutru.api.state import ApiState, api_state
 from cutru.api.supervisors import on_time_rate, period, supervised_unit, workload
+from cutru.api.views import Day
 from cutru.clients.officer import ReassignmentRequest
 from cutru.platform.reads import Channel, record_reads
 from domain.calendar import VN_TZ, local_date
@@ -38,8 +39,8 @@ async def supervise_page(
     request: Request,
     session: Session,
     state: Annotated[ApiState, Depends(api_state)],
-    since: Annotated[date | None, Query()] = None,
-    until: Annotated[date | None, Query()] = None,
+    since: Annotated[Day | None, Query()] = None,
+    until: Annotated[Day | None, Query()] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     done: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
