@@ -392,9 +392,8 @@ def _direct_pdf(pages: list[list[_Placed]], info: dict[str, str]) -> bytes | Non
     for placed_on_page in pages:
         out: list[bytes] = []
         for placed in placed_on_page:
-            if placed.squares:
-                out += [f"{fp_str(*square)} re\n".encode("ascii") for square in placed.squares]
-                out.append(b"f\n")
+            if placed.mask is not None:
+                out.append(_mask_operators(placed.mask).encode("ascii"))
                 continue
             if placed.rule is not None:
                 x, y, length = placed.rule
@@ -418,6 +417,24 @@ def _direct_pdf(pages: list[list[_Placed]], info: dict[str, str]) -> bytes | Non
             out.append(b"ET\n")
         streams.append(b"".join(out))
     return write(font_set, streams, info, media_box=A4, lang="vi")
+
+
+# A module's byte (0 or 1) as the digit of a binary number.
+_BINARY_DIGITS = bytes.maketrans(b"\x00\x01", b"01")
+
+
+def _mask_operators(mask: _Mask) -> str:
+    """The QR code as an inline image mask, one bit per module (1: dark, painted in the fill colour), scaled to its
+    square: some thirty rows of hex instead of three hundred rectangles, each of them placed and formatted."""
+    from reportlab.lib.rl_accel import fp_str
+
+    row_bytes = (mask.size + 7) // 8
+    pad = 8 * row_bytes - mask.size
+    digits = mask.modules.translate(_BINARY_DIGITS)
+    rows = "".join(f"{int(digits[i:i + mask.size], 2) << pad:0{2 * row_bytes}X}"
+                   for i in range(0, len(digits), mask.size))
+    return (f"q {fp_str(mask.side)} 0 0 {fp_str(mask.side)} {fp_str(mask.x, mask.y)} cm\n"
+            f"BI /W {mask.size} /H {mask.size} /IM true /BPC 1 /D [1 0] /F /AHx ID\n{rows}>\nEI Q\n")
 
 
 def _reportlab_pdf(pages: list[list[_Placed]], info: dict[str, str]) -> bytes:
@@ -471,6 +488,17 @@ class _Line:
     justify: bool
 
 
+@dataclass(frozen=True, slots=True)
+class _Mask:
+    """A QR code placed: its bottom left corner and side in points, its modules (``verification.qr_modules``)."""
+
+    x: float
+    y: float
+    side: float
+    size: int
+    modules: bytes
+
+
 @dataclass
 class _Placed:
     """A paragraph's lines (or a rule) at a position on a page, in points from the page's bottom left."""
@@ -482,7 +510,7 @@ class _Placed:
     baseline: float  # of the first line
     opens: bool = True  # the first line is the paragraph's first (not continued from the page before)
     rule: tuple[float, float, float] | None = None  # x, y, length
-    squares: tuple[tuple[float, float, float, float], ...] = ()  # filled rectangles (x, y, width, height): a QR code
+    mask: _Mask | None = None  # a QR code
 
 
 def _words(runs: tuple[_Run, ...]) -> list[list[_Word]]:
@@ -620,10 +648,9 @@ class _Page:
     def rule(self, x: float, y: float, length: float) -> None:
         self.pages[-1].append(_Placed(self.left + x, 0.0, None, [], y, rule=(self.left + x, y, length)))
 
-    def fill(self, squares: list[tuple[float, float, float, float]]) -> None:
-        """Filled rectangles, their x measured from the frame's left edge."""
-        self.pages[-1].append(_Placed(self.left, 0.0, None, [], 0.0,
-                                      squares=tuple((self.left + x, y, w, h) for x, y, w, h in squares)))
+    def qr_code(self, y: float, side: float, size: int, modules: bytes) -> None:
+        """A QR code at the frame's left edge, its bottom at ``y``."""
+        self.pages[-1].append(_Placed(self.left, 0.0, None, [], 0.0, mask=_Mask(self.left, y, side, size, modules)))
 
     def new_page(self) -> None:
         self.pages.append([])
@@ -729,11 +756,8 @@ def _verification_mark(data: DocumentData, page: _Page) -> None:
     side = _QR_SIDE * mm
     if page.y - (side + _QR_GAP * mm) < page.bottom:
         page.new_page()
-    count, squares = qr_modules(verification_address(data.verification_url, data.verification_code))
-    module = side / count
+    page.qr_code(page.bottom, side, *qr_modules(verification_address(data.verification_url, data.verification_code)))
     top = page.bottom + side
-    page.fill([(square.column * module, top - (square.row + 1) * module, square.width * module, module)
-               for square in squares])
     text_x = side + _QR_GAP * mm
     width = page.width - text_x
     y = top
@@ -797,11 +821,8 @@ def _positions(placed: _Placed) -> Iterator[tuple[float, float, float, _Line]]:
 
 
 def _draw(canvas: Any, placed: _Placed, fonts: dict[str, str]) -> None:
-    if placed.squares:
-        path = canvas.beginPath()
-        for x, y, width, height in placed.squares:
-            path.rect(x, y, width, height)
-        canvas.drawPath(path, stroke=0, fill=1)
+    if placed.mask is not None:
+        canvas.addLiteral(_mask_operators(placed.mask))
         return
     if placed.rule is not None:
         x, y, length = placed.rule

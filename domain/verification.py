@@ -6,14 +6,13 @@ code from paper: no letter looks like a digit, and reading it back forgives case
 50 bits because guessing has to fail: with ten million documents issued, one guess in about 10^8 hits some
 document, and the endpoint's rate limit allows a client a few guesses a minute. It is printed in two groups of five.
 
-The QR code is drawn as filled squares (vector, no image): the layout places them, both PDF writers draw them.
+The QR code is drawn as an image mask of one bit per module (``documents``), which both PDF writers write alike.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 CODE_LENGTH = 10
@@ -54,34 +53,20 @@ def verification_address(base_url: str, code: str) -> str:
     return f"{base_url.rstrip('/')}/{code}"
 
 
-class Square(NamedTuple):
-    """A dark run of a QR code's row: ``width`` modules from ``column``, in row ``row`` (row 0 at the top). A named
-    tuple: a code has some three hundred of them, and a frozen dataclass costs several times as much to make."""
-
-    row: int
-    column: int
-    width: int
-
-
 # The QR mask pattern, fixed: every one of the eight is valid and decodes alike (ISO/IEC 18004, 7.8), and choosing the
 # best means scoring all eight in pure Python, most of a code's CPU (docs/benchmarks.md), paid by every CT07 and CT08.
 QR_MASK = 0
 
 
-def qr_modules(content: str) -> tuple[int, list[Square]]:
+def qr_modules(content: str) -> tuple[int, bytes]:
     """The QR code of ``content`` (error correction M, about 15 % of it may be lost): its size in modules and its
-    dark runs, a row's adjacent dark modules joined so that a PDF draws few rectangles."""
+    modules row after row, one byte each, 1 for dark."""
     prefix, code = content[:-CODE_LENGTH], content[-CODE_LENGTH:]
     basis = _qr_basis(prefix) if re.fullmatch(CODE_PATTERN, code) else None
     if basis is None:
-        return _segno_qr(content)
-    size, modules = basis.matrix(code)
-    return size, list(_runs([modules[i:i + size] for i in range(0, size * size, size)]))
-
-
-def _segno_qr(content: str | bytes) -> tuple[int, list[Square]]:
-    matrix = _segno_matrix(content)
-    return len(matrix), list(_runs(matrix))
+        matrix = _segno_matrix(content)
+        return len(matrix), b"".join(matrix)
+    return basis.matrix(code)
 
 
 def _segno_matrix(content: str | bytes) -> tuple[bytearray, ...]:
@@ -149,13 +134,3 @@ def _qr_basis(prefix: str) -> _QrBasis | None:
 def prepare_qr(base_url: str) -> None:
     """Build the basis of ``base_url``'s codes now, rather than while a worker's first result waits for it."""
     _qr_basis(verification_address(base_url, ALPHABET[0] * CODE_LENGTH)[:-CODE_LENGTH])
-
-
-# A row's dark runs, found by the regular expression engine rather than a Python loop over every module.
-_DARK_RUN = re.compile(rb"[^\x00]+")
-
-
-def _runs(matrix: Sequence[bytes | bytearray]) -> Iterator[Square]:
-    for row, modules in enumerate(matrix):
-        for run in _DARK_RUN.finditer(modules):
-            yield Square(row, run.start(), run.end() - run.start())
