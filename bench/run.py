@@ -687,9 +687,10 @@ class Bench:
                             seconds: float) -> stats.Backlog:
         """Urgent work first (issue 25, item 10): households' stay notifications (one dossier workflow each at
         BULK priority, the path that makes a backlog of workflow tasks on one worker in seconds) submitted as fast as
-        possible; after two thirds of them, permanent registrations received long enough ago that their deadline is
-        hours away, half submitted as any dossier is (the priority of their working time left), half started at the
-        flood's priority. The officer and the head act on both alike; everything ends within ``seconds``."""
+        possible; after a third of them (two thirds of the flood still ahead of them on a fast machine too),
+        permanent registrations received long enough ago that their deadline is hours away, half submitted as any
+        dossier is (the priority of their working time left), half started at the flood's priority. The officer and
+        the head act on both alike; everything ends within ``seconds``."""
         began = time.monotonic()
         queue = f"bench-backlog-{self.tag.lower()}"
         phase = Phase(name="backlog", queue=queue)
@@ -712,7 +713,7 @@ class Bench:
             else:
                 urgent.append(code)
                 submit = _submitter(dossiers, submission)
-            flood.insert(2 * len(hosts) // 3 + i, (code, submit))
+            flood.insert(len(hosts) // 3 + i, (code, submit))
         approve, sign = await self.desk(dossiers)
         stop = asyncio.Event()
         desk = asyncio.create_task(officer(approve, self.coded, phase, stop, sign))
