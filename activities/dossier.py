@@ -55,7 +55,7 @@ from activities.contracts import (
     UnitRoster,
 )
 from activities.delivery import DELIVERY_ROW, REGISTER, REGISTERED, RESERVE_CODES, RESERVED_CODES
-from activities.facts import PERSON_SQL
+from activities.facts import PERSON_COLUMNS, PERSON_SQL
 from activities.payment import PaymentGateway
 from activities.records import OPEN
 from activities.trail import SUPERSEDING
@@ -131,13 +131,40 @@ _ACCEPT_WITH_ROSTER = (
     " FROM unit u LEFT JOIN officers o ON o.unit_code = $2 ORDER BY o.officer_id"
 )
 
-# The person lookup, riding in the identity check's statement as $9.
-_PERSON = PERSON_SQL.replace("$1", "$9")
+# The identity check in one statement: the code bound to the workflow ($7 the procedure, $18 the run: runs.OWNER
+# and runs.free), the trail entries so far ($2-$6, as in _AUDIT_ROWS), the read-model row ($7-$14), the contact
+# ($15-$17) and the person ($9). Each write is conditioned on the code being free, so that under a code another
+# procedure or run owns nothing is written, and the caller raises from the row.
+_FREE = "(SELECT yes FROM free)"
+# A police notice's dossier, listed while it waited, opens now: its legal receipt is the opening. (The SET
+# expressions all read the row as it was.)
+_OPENING = ", ".join(f"{column} = CASE WHEN dossiers.status = 'awaiting_filing' THEN {value} ELSE dossiers.{column} END"
+                     for column, value in (("status", "'received'"), ("received_at", "EXCLUDED.received_at"),
+                                           ("channel", "EXCLUDED.channel"), ("filed_by", "EXCLUDED.filed_by"),
+                                           ("updated_at", "now()")))
+_OPENED = (
+    "opened AS (INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name,"
+    " received_at, deadline, channel, filed_by, run_id)"
+    f" SELECT $1, $7, 'received', $8, $9, $10, $11, $12, $13, $14, $18 WHERE {_FREE}"
+    # The binding of a row from before it (run_id NULL) is made here, not in an UPDATE of its own: one statement
+    # may not change a row twice.
+    f" ON CONFLICT (dossier_code) DO UPDATE SET run_id = coalesce(dossiers.run_id, EXCLUDED.run_id), {_OPENING}"
+    " WHERE dossiers.status = 'awaiting_filing' OR (dossiers.run_id IS NULL AND EXCLUDED.run_id IS NOT NULL))"
+)
 # How the applicant is told of each step ($15-$17), kept in the database for the outbox (migration 0011); the
 # portal, which tells everyone, needs no row.
 _CONTACT = ("contact AS (INSERT INTO dossier_contacts (dossier_code, channel, email, phone)"
-            " SELECT $1, $15::text, $16::text, $17::text WHERE $15::text <> 'portal'"
-            " ON CONFLICT (dossier_code) DO NOTHING) ")
+            f" SELECT $1, $15::text, $16::text, $17::text WHERE $15::text <> 'portal' AND {_FREE}"
+            " ON CONFLICT (dossier_code) DO NOTHING)")
+# One row whatever is found: the owner as it was before the statement, and the person (NULL columns if none).
+_IDENTITY = (
+    f"WITH {runs.OWNER}, {runs.free('$7', '$18')},"
+    f" received AS ({_AUDIT_ROWS.replace(' ON CONFLICT', f' WHERE {_FREE} ON CONFLICT', 1)}),"
+    f" {_OPENED}, {_CONTACT}"
+    f" SELECT {_FREE} AS free, owner.procedure AS owner_procedure, owner.run_id AS owner_run, person.*"
+    " FROM (VALUES (1)) AS one (x) LEFT JOIN owner ON true"
+    f" LEFT JOIN ({PERSON_SQL.replace('$1', '$9')}) person ON true"
+)
 
 # The delivery's opening trail entries (as in _AUDIT_ROWS), its documents' verification codes reserved ($7-$10) and
 # what it reads first (delivery.RESERVED_CODES).
@@ -273,27 +300,19 @@ class DossierActivities:
         """Register the dossier in the read model and check the applicant against the population database."""
         s = check.dossier
         records = check.trail_records()
-        # The read-model row and the trail entries so far in one statement; no transaction around the person lookup:
-        # each write is a no-op when repeated, and BEGIN/COMMIT would be two more round trips.
-        # The person lookup rides in the same statement: a data-modifying WITH runs to completion whatever the
-        # query after it reads.
+        # The binding, the read-model row, the trail entries so far and the person lookup in one statement
+        # (_IDENTITY); no transaction: each write is a no-op when repeated, and BEGIN/COMMIT would be two more round
+        # trips. A data-modifying WITH runs to completion whatever the query after it reads.
         async with self._pool.acquire() as conn:
-            await runs.bind(conn, s.dossier_code, s.procedure.value, check.run)
             row = await conn.fetchrow(
-                f"WITH received AS ({_AUDIT_ROWS}), opened AS ("
-                " INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name,"
-                " received_at, deadline, channel, filed_by, run_id)"
-                " VALUES ($1, $7, 'received', $8, $9, $10, $11, $12, $13, $14, $18)"
-                # A police notice's dossier, listed while it waited, opens now: its legal receipt is the opening.
-                " ON CONFLICT (dossier_code) DO UPDATE SET status = 'received', received_at = EXCLUDED.received_at,"
-                " channel = EXCLUDED.channel, filed_by = EXCLUDED.filed_by,"
-                " updated_at = now() WHERE dossiers.status = 'awaiting_filing'), " + _CONTACT + _PERSON,
-                s.dossier_code, *_audit_rows(records), datetime.now(UTC),
+                _IDENTITY, s.dossier_code, *_audit_rows(records), datetime.now(UTC),
                 s.procedure.value, s.police_unit, s.applicant.personal_id, s.applicant.full_name, s.received_at,
                 check.deadline, s.channel, s.filed_by, s.contact.channel, s.contact.email, s.contact.phone, check.run,
             )
+            if not row["free"]:
+                raise runs.taken(s.dossier_code, s.procedure.value, row["owner_procedure"], row["owner_run"])
             await self._apply_changes(conn, records)
-            person = facts.person_of(row)
+            person = facts.person_of({c: row[c] for c in PERSON_COLUMNS}) if row["personal_id"] is not None else None
         refusals = identity_refusals(s.applicant, person)
         _log(step="identity", refused=len(refusals))
         return IdentityResult(person=person, refusals=tuple(refusals))
@@ -562,13 +581,8 @@ class DossierActivities:
 
     @activity.defn
     async def request_payment(self, request: PaymentRequest) -> PaymentOrder:
-        order = await self._gateway.create_order(request.dossier_code, request.amount_vnd)
-        await self._pool.execute(
-            "UPDATE dossiers SET status = 'awaiting_payment', fee_vnd = $2, updated_at = now()"
-            f" WHERE dossier_code = $1 AND {OPEN}",
-            request.dossier_code, request.amount_vnd,
-        )
-        return order
+        # The gateway's order statement sets the read model's status and fee too (payment.AWAITING_PAYMENT).
+        return await self._gateway.create_order(request.dossier_code, request.amount_vnd)
 
     @activity.defn
     async def check_payment(self, order: PaymentOrder) -> PaymentOrder:

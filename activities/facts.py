@@ -28,9 +28,9 @@ from domain.procedures.spec import Need
 if TYPE_CHECKING:
     import asyncpg
 
-_PERSON_COLUMNS = ("personal_id", "full_name", "birth_date", "sex", "status", "full_civil_capacity", "fee_exemption",
-                   "identity_verified")
-PERSON_SQL = f"SELECT {', '.join(_PERSON_COLUMNS)} FROM people WHERE personal_id = $1"
+PERSON_COLUMNS = ("personal_id", "full_name", "birth_date", "sex", "status", "full_civil_capacity", "fee_exemption",
+                  "identity_verified")
+PERSON_SQL = f"SELECT {', '.join(PERSON_COLUMNS)} FROM people WHERE personal_id = $1"
 _PEOPLE_SQL = PERSON_SQL.replace("personal_id = $1", "personal_id = ANY($1::char(12)[])") + " ORDER BY personal_id"
 RESIDENCE_SQL = """
 SELECT r.residence_id, r.owner_id, r.floor_area_m2, r.barred_reason, h.household_id, h.head_id, r.province_code,
@@ -114,7 +114,7 @@ async def records_of(conn: asyncpg.Connection, personal_id: str) -> PersonRecord
 # NULL), the province's floor-area minimum in force that day and the place's co-owners: one round trip for what
 # the procedures' rules read.
 APPLICANT_SQL = (
-    "SELECT p." + ", p.".join(_PERSON_COLUMNS) + ","
+    "SELECT p." + ", p.".join(PERSON_COLUMNS) + ","
     " CASE WHEN $2 THEN (SELECT residence_id FROM permanent_residences WHERE personal_id = $1 AND status = 'active'"
     " LIMIT 1) END AS current_permanent_residence_id,"
     " place.residence_id, place.owner_id, place.floor_area_m2, place.barred_reason, place.household_id,"
@@ -163,7 +163,7 @@ async def load_facts(conn: asyncpg.Connection, submission: SubmissionBase, row: 
     if row is None:
         row = await conn.fetchrow(APPLICANT_SQL, *applicant_args(submission))
     assert row is not None, "identity was validated before"
-    values: dict[str, Any] = {"applicant": PersonFacts.model_validate({c: row[c] for c in _PERSON_COLUMNS})}
+    values: dict[str, Any] = {"applicant": PersonFacts.model_validate({c: row[c] for c in PERSON_COLUMNS})}
     if place is not None:
         values["residence"] = _residence_of(row)
     if Need.CURRENT_PERMANENT in spec.needs:

@@ -20,6 +20,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from activities.contracts import PaymentOrder
+from activities.records import OPEN
 from domain import payment_protocol as vnp
 
 if TYPE_CHECKING:
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
 
 
 class PaymentGateway(Protocol):
-    async def create_order(self, dossier_code: str, amount_vnd: int) -> PaymentOrder: ...
+    async def create_order(self, dossier_code: str, amount_vnd: int) -> PaymentOrder:
+        """The dossier's order, with the read model's dossier awaiting its payment (``AWAITING_PAYMENT``)."""
 
     async def order_status(self, dossier_code: str) -> PaymentOrder: ...
 
@@ -36,6 +38,13 @@ class PaymentGateway(Protocol):
 
 def order_id_for(dossier_code: str) -> str:
     return f"PAY-{dossier_code}"
+
+
+# Both gateways' order statements begin with this ($1 the dossier, $3 the fee): the read model's dossier awaits its
+# payment, unless it is closed (a late attempt never reopens it: ``records.OPEN``). In the order's statement, so the
+# fee step costs one round trip and neither write is seen without the other; a repeated call writes the same again.
+AWAITING_PAYMENT = ("WITH awaiting AS (UPDATE dossiers SET status = 'awaiting_payment', fee_vnd = $3,"
+                    f" updated_at = now() WHERE dossier_code = $1 AND {OPEN}) ")
 
 
 class LocalPaymentGateway:
@@ -48,7 +57,7 @@ class LocalPaymentGateway:
         # One round trip: a repeated call changes nothing and returns the order as it stands (a pending one that
         # is due is confirmed by the next status check, as every pending order is).
         row = await self._pool.fetchrow(
-            "INSERT INTO payments (dossier_code, order_id, amount_vnd, status, paid_at)"
+            AWAITING_PAYMENT + "INSERT INTO payments (dossier_code, order_id, amount_vnd, status, paid_at)"
             " VALUES ($1, $2, $3, $4, CASE WHEN $4 = 'paid' THEN now() END)"
             " ON CONFLICT (dossier_code) DO UPDATE SET dossier_code = EXCLUDED.dossier_code"
             " RETURNING order_id, amount_vnd, status",
@@ -185,7 +194,8 @@ class HttpPaymentGateway:
 
     async def create_order(self, dossier_code: str, amount_vnd: int) -> PaymentOrder:
         row = await self._pool.fetchrow(
-            "INSERT INTO payments (dossier_code, order_id, amount_vnd, status) VALUES ($1, $2, $3, 'pending')"
+            AWAITING_PAYMENT + "INSERT INTO payments (dossier_code, order_id, amount_vnd, status)"
+            " VALUES ($1, $2, $3, 'pending')"
             " ON CONFLICT (dossier_code) DO UPDATE SET dossier_code = EXCLUDED.dossier_code"
             " RETURNING order_id, amount_vnd, status, created_at",
             dossier_code, order_id_for(dossier_code), amount_vnd,

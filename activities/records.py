@@ -72,12 +72,38 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _resolve(household: int | Ref, outputs: dict[str, Any]) -> Any:
+    return outputs[household.output] if isinstance(household, Ref) else household
+
+
+def _one_statement(code: str, step: Step, outputs: dict[str, Any]) -> tuple[str, tuple[Any, ...]] | None:
+    """The statement and arguments of a step made in one statement with no output, None for the others: such a step
+    can carry the summary's write when it is the plan's last (``apply_plan``)."""
+    match step:
+        case JoinHousehold(personal_id=person, household=household, relation=relation):
+            return ("INSERT INTO household_members (personal_id, household_id, relation_to_head) VALUES ($1, $2, $3)"
+                    " ON CONFLICT (personal_id) DO UPDATE SET household_id = EXCLUDED.household_id,"
+                    " relation_to_head = EXCLUDED.relation_to_head", (person, _resolve(household, outputs), relation))
+        case MoveMember(personal_id=person, from_household=old, to_household=new, relation=relation):
+            return ("UPDATE household_members SET household_id = $2, relation_to_head = $3"
+                    " WHERE personal_id = $1 AND household_id = $4", (person, _resolve(new, outputs), relation, old))
+        case LeaveHousehold(personal_id=person):
+            return "DELETE FROM household_members WHERE personal_id = $1", (person,)
+        case Rename(personal_id=person, full_name=name):
+            return "UPDATE people SET full_name = $2 WHERE personal_id = $1", (person, name)
+        case RecordAbsence():
+            return ("INSERT INTO absence_declarations (dossier_code, personal_id, category, absence_from, absence_to,"
+                    " destination, reason, declared_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    (code, step.personal_id, step.category, step.absence_from, step.absence_to, step.destination,
+                     step.reason, step.declared_on))
+    return None
+
+
 async def _apply(conn: asyncpg.Connection, code: str, step: Step, outputs: dict[str, Any]) -> Any:
     """One step of a plan; returns its output (None for steps that have none)."""
-
-    def resolve(household: int | Ref) -> Any:
-        return outputs[household.output] if isinstance(household, Ref) else household
-
+    if (statement := _one_statement(code, step, outputs)) is not None:
+        await conn.execute(statement[0], *statement[1])
+        return None
     match step:
         case EndRecord(kind="permanent"):
             return await _end(conn, "permanent_residences", code, step)
@@ -101,25 +127,12 @@ async def _apply(conn: asyncpg.Connection, code: str, step: Step, outputs: dict[
             return await conn.fetchval(
                 "INSERT INTO households (residence_id, head_id, created_by_dossier) VALUES ($1, $2, $3)"
                 " RETURNING household_id", residence, head, code)
-        case JoinHousehold(personal_id=person, household=household, relation=relation):
-            await conn.execute(
-                "INSERT INTO household_members (personal_id, household_id, relation_to_head) VALUES ($1, $2, $3)"
-                " ON CONFLICT (personal_id) DO UPDATE SET household_id = EXCLUDED.household_id,"
-                " relation_to_head = EXCLUDED.relation_to_head", person, resolve(household), relation)
-        case MoveMember(personal_id=person, from_household=old, to_household=new, relation=relation):
-            await conn.execute(
-                "UPDATE household_members SET household_id = $2, relation_to_head = $3"
-                " WHERE personal_id = $1 AND household_id = $4", person, resolve(new), relation, old)
-        case LeaveHousehold(personal_id=person):
-            await conn.execute("DELETE FROM household_members WHERE personal_id = $1", person)
         case ChangeHead(household_id=household, new_head_id=head, previous_head_id=previous):
             await conn.execute("UPDATE households SET head_id = $2 WHERE household_id = $1", household, head)
             await conn.execute(
                 "UPDATE household_members SET relation_to_head = CASE WHEN personal_id = $2 THEN 'head'"
                 " ELSE 'other_relative' END WHERE household_id = $1 AND personal_id IN ($2, $3)",
                 household, head, previous)
-        case Rename(personal_id=person, full_name=name):
-            await conn.execute("UPDATE people SET full_name = $2 WHERE personal_id = $1", person, name)
         case DeclarePlace(personal_id=person, place=place, residence_id=residence, on=on):
             await conn.execute(
                 "UPDATE residence_declarations SET status = 'ended', ended_by_dossier = $2"
@@ -141,12 +154,6 @@ async def _apply(conn: asyncpg.Connection, code: str, step: Step, outputs: dict[
                   step.host_kind, place.province_code, place.commune_code, place.address_line, step.arrival,
                   step.departure, step.reason, step.notified_at, step.notified_late)
                  for number, guest in enumerate(step.guests, start=1)])
-        case RecordAbsence():
-            await conn.execute(
-                "INSERT INTO absence_declarations (dossier_code, personal_id, category, absence_from, absence_to,"
-                " destination, reason, declared_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                code, step.personal_id, step.category, step.absence_from, step.absence_to, step.destination,
-                step.reason, step.declared_on)
     return None
 
 
@@ -177,17 +184,36 @@ async def _delete(conn: asyncpg.Connection, table: str, code: str, step: DeleteR
     return deleted is not None
 
 
+# The summary, stored with the claim ($1 the dossier, $2 the summary).
+_SUMMARY = "UPDATE residence_changes SET summary = $2::jsonb WHERE dossier_code = $1"
+
+
+def _summarised(statement: str, width: int) -> str:
+    """``_SUMMARY`` riding in a step's statement of ``width`` arguments, as a data-modifying WITH after them (a table
+    no step touches, so no row is changed twice)."""
+    return (f"WITH summarised AS (UPDATE residence_changes SET summary = ${width + 2}::jsonb"
+            f" WHERE dossier_code = ${width + 1}) {statement}")
+
+
 async def apply_plan(conn: asyncpg.Connection, code: str, plan: RecordPlan) -> dict[str, str]:
-    """Apply the steps in order (inside the caller's transaction); return the summary."""
+    """Apply the steps in order and store the summary with the claim (inside the caller's transaction); return the
+    summary."""
     outputs: dict[str, Any] = {}
     summary = dict(plan.summary)
-    for step in plan.steps:
+    for number, step in enumerate(plan.steps, start=1):
+        if number == len(plan.steps) and (last := _one_statement(code, step, outputs)) is not None:
+            # A last step made in one statement with no output leaves the summary complete before it: the summary
+            # is written in that statement, one round trip fewer.
+            statement, args = last
+            await conn.execute(_summarised(statement, len(args)), *args, code, json.dumps(summary))
+            return summary
         output = await _apply(conn, code, step, outputs)
         if isinstance(step, ConfirmResidence):
             summary |= output
         elif (name := getattr(step, "output", None)) is not None:
             outputs[name] = output
             summary[name] = _text(output)
+    await conn.execute(_SUMMARY, code, json.dumps(summary))
     return summary
 
 
@@ -340,6 +366,4 @@ async def commit(
                 # Raised inside the transaction: the claim and the status written with it are rolled back.
                 raise StaleFacts(records_changed(refusals, spec.legal_basis))
         summary = await apply_plan(conn, code, spec.plan(submission, facts, today()))
-        await conn.execute("UPDATE residence_changes SET summary = $2::jsonb WHERE dossier_code = $1",
-                           code, json.dumps(summary))
         return summary, False

@@ -1,7 +1,8 @@
 """Each dossier code belongs to one procedure and one workflow: the first of its activities that writes binds the code
-(``dossiers.run_id``, migration 0017) before it writes anything: the identity check, a police notice's listing, an
-immediate acceptance, or the delivery when nothing came before it (an invalid submission refused). A workflow that
-does not own its code fails there, before any effect; the later steps of the owner need no check.
+(``dossiers.run_id``, migration 0017) before it writes anything: the identity check (in its one statement, each
+write conditioned on the code being the workflow's: ``OWNER``), a police notice's listing, an immediate acceptance,
+or the delivery when nothing came before it (an invalid submission refused). A workflow that does not own its code
+fails there, before any effect; the later steps of the owner need no check.
 
 The workflow is named by its first run's id, which a reset (``temporal workflow reset``) keeps and a new workflow
 started under the same id does not; the start options refuse such a reuse already (``DossierClient.submit``), this
@@ -29,6 +30,18 @@ REGISTER = "stay-register"
 _BIND = ("WITH bound AS (UPDATE dossiers SET run_id = $3 WHERE dossier_code = $1 AND run_id IS NULL"
          " AND procedure = $2 RETURNING dossier_code)"
          " SELECT procedure, run_id FROM dossiers WHERE dossier_code = $1")
+
+# For a statement that binds as it writes (validate_identity), $1 the code: its row as it was before the statement,
+# and whether this workflow may write under the code (``owned_by``; always with no run to check). The statement
+# conditions every write on ``free`` and binds a row from before the binding in its own upsert: two of its parts may
+# not both change the row.
+OWNER = "owner AS (SELECT procedure, run_id FROM dossiers WHERE dossier_code = $1)"
+
+
+def free(procedure: str, run: str) -> str:
+    """The ``free`` part, with the statement's placeholders of the procedure and the run."""
+    return (f"free AS (SELECT {run}::text IS NULL"
+            f" OR NOT EXISTS (SELECT FROM owner WHERE procedure <> {procedure} OR run_id <> {run}) AS yes)")
 
 
 def taken(code: str, procedure: str, owner_procedure: str, owner_run: str | None) -> ApplicationError:

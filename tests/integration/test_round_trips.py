@@ -1,10 +1,13 @@
 """How many statements each activity of an approved dossier's path sends to PostgreSQL (every one a round trip, and
-CPU on both sides: docs/benchmarks.md, tuning log), and that folding the roster read into the acceptance's statement
-still writes nothing for a unit without a roster. Real PostgreSQL, the activities called as the worker calls them."""
+CPU on both sides: docs/benchmarks.md, tuning log), that folding the roster read into the acceptance's statement
+still writes nothing for a unit without a roster, and that folding the code's binding into the identity check's
+statement still writes nothing under a code that is not the workflow's. Real PostgreSQL, the activities called as
+the worker calls them."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,10 +16,12 @@ from typing import Any
 import asyncpg
 import pytest
 from asyncpg.connection import LoggedQuery
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.contracts import (
     CLOSING_KEY,
+    DOSSIER_CODE_TAKEN,
     Acceptance,
     AuditBatch,
     AuditRecord,
@@ -34,7 +39,7 @@ from activities.payment import LocalPaymentGateway
 from domain.admin_units import all_provinces, communes_of, police_unit_code
 from domain.deadlines import DeadlineClock, deadline_for, deadline_proof
 from domain.kinds import DocumentKind
-from domain.models import DossierState, TrailAction, TrailEntry
+from domain.models import Contact, DossierState, TrailAction, TrailEntry
 from domain.procedures.catalogue import parse_submission
 from tests.factories import new_person, new_place, registration
 
@@ -84,9 +89,11 @@ async def test_an_approved_dossier_costs_these_round_trips(
     clock = DeadlineClock.start(submission.received_at, deadline_for(submission.procedure, submission.received_at))
     deadline = clock.deadline
 
+    results: dict[str, Any] = {}
+
     async def sent(activity: Any, arg: Any) -> int:
         statements.sent.clear()
-        await env.run(activity, arg)
+        results[activity.__name__] = await env.run(activity, arg)
         return len(statements.sent)
 
     identity = await sent(acts.validate_identity, IdentityCheck(
@@ -114,18 +121,23 @@ async def test_an_approved_dossier_costs_these_round_trips(
                _trail(code, CLOSING_KEY, "system", TrailAction.COMPLETED, state=DossierState.COMPLETED)),
         result=DocumentRequest(dossier_code=code, procedure=submission.procedure, kinds=(DocumentKind.CT08,),
                                paper=DossierPaper.of(submission), deadline=deadline, decided_by=officer)))
-    # The identity check: the code bound to the workflow (activities.runs), then the read model, the trail and the
+    # The identity check: the code bound to the workflow (activities.runs), the read model, the trail and the
     # person in one statement. The acceptance: the CT04, the assignment, the deadline's proof and the trail in one.
-    # The proposal: its trail entry with the status it sets. The commit: BEGIN, the locks on the people then the
+    # The proposal: its trail entry with the status it sets. The payment: the order with the status it sets. The
+    # commit: BEGIN, the locks on the people then the
     # places it concerns, the claim with the applicant's facts, the plan's four steps (end any current permanent
-    # residence, start this one, open the household, add its head), the summary, COMMIT. The delivery: its opening
+    # residence, start this one, open the household, add its head with the summary), COMMIT. The delivery: its opening
     # entries with the CT08's verification code (kept before it is printed, so that a retry prints the same) and
     # what it reads first, then the delivery with the closing entry.
     assert {"identity": identity, "eligibility": eligibility, "acceptance": acceptance, "proposal": proposal,
             "payment": payment, "commit": commit, "delivery": delivery} == {
-        "identity": 2, "eligibility": 1, "acceptance": 1, "proposal": 1, "payment": 2, "commit": 10, "delivery": 2}
+        "identity": 1, "eligibility": 1, "acceptance": 1, "proposal": 1, "payment": 1, "commit": 9, "delivery": 2}
     assert await pool.fetchval("SELECT status FROM dossiers WHERE dossier_code = $1", code) == "completed"
     assert await pool.fetchval("SELECT count(*) FROM deliveries WHERE dossier_code = $1", code) == 1
+    # The summary written with the plan's last step is the commit's, outputs of the earlier steps included.
+    summary = results["commit_residence"].summary
+    assert summary and json.loads(await pool.fetchval(
+        "SELECT summary FROM residence_changes WHERE dossier_code = $1", code)) == summary
 
 
 async def _received(pool: asyncpg.Pool, document_dir: Path) -> tuple[DossierActivities, Acceptance]:
@@ -178,3 +190,90 @@ async def test_a_receipt_whose_write_failed_is_written_by_the_retry(pool: asyncp
     row = await pool.fetchrow("SELECT sha256, path FROM documents WHERE dossier_code = $1 AND kind = 'CT04'", code)
     assert roster.assigned_officer is not None and row["path"] == str(tmp_path / code / "CT04.pdf")
     assert hashlib.sha256(Path(row["path"]).read_bytes()).hexdigest() == row["sha256"]
+
+
+async def _written(pool: asyncpg.Pool, code: str) -> dict[str, Any]:
+    """What the identity check writes under a code: the read model's row, the trail and the contact."""
+    return dict(await pool.fetchrow(
+        "SELECT d.procedure, d.status, d.run_id, d.received_at, d.channel, d.updated_at,"
+        " (SELECT array_agg(event_key ORDER BY event_key) FROM audit_events WHERE dossier_code = $1) AS audit,"
+        " (SELECT count(*) FROM dossier_contacts WHERE dossier_code = $1) AS contacts"
+        " FROM dossiers d WHERE d.dossier_code = $1", code))
+
+
+async def _identity_check(pool: asyncpg.Pool, tmp_path: Path) -> tuple[DossierActivities, IdentityCheck]:
+    """The activities, and the identity check of a new registration (its contact by e-mail, so that it writes one)."""
+    async with pool.acquire() as conn:
+        person = await new_person(conn)
+        place = await new_place(conn, owner_id=person.personal_id)
+    submission = parse_submission(registration(person, place))
+    header = DossierHeader.of(submission).model_copy(update={
+        "contact": Contact(channel="email", email="nguoi.nop@example.vn")})
+    acts = DossierActivities(pool=pool, gateway=LocalPaymentGateway(pool), document_dir=tmp_path)
+    return acts, IdentityCheck(dossier=header, deadline=None, run="the-second-run", audit=(
+        _trail(submission.dossier_code, "0000-received", "citizen", TrailAction.RECEIVED),))
+
+
+async def test_a_code_another_run_or_procedure_owns_gets_nothing_written(pool: asyncpg.Pool, tmp_path: Path) -> None:
+    acts, check = await _identity_check(pool, tmp_path)
+    code = check.dossier.dossier_code
+    env = ActivityEnvironment()
+    first = check.model_copy(update={"run": "the-first-run", "dossier": check.dossier.model_copy(
+        update={"contact": Contact()})})
+    await env.run(acts.validate_identity, first)
+    await env.run(acts.validate_identity, first)  # the owner's retry goes on
+    before = await _written(pool, code)
+    assert (before["run_id"], before["audit"], before["contacts"]) == ("the-first-run", ["0000-received"], 0)
+
+    # Another run: its own entry, contact and channel would all show.
+    other = check.model_copy(update={"audit": (_trail(code, "0000-received-again", "citizen", TrailAction.RECEIVED),)})
+    with pytest.raises(ApplicationError) as taken:
+        await env.run(acts.validate_identity, other)
+    assert taken.value.type == DOSSIER_CODE_TAKEN and "workflow run the-first-run" in taken.value.message
+    assert taken.value.non_retryable
+    assert await _written(pool, code) == before
+
+    # Another procedure's dossier, from before the binding (run_id NULL): not taken by this one either.
+    await pool.execute("UPDATE dossiers SET procedure = 'TemporaryResidenceRegistration', run_id = NULL"
+                       " WHERE dossier_code = $1", code)
+    before = await _written(pool, code)
+    with pytest.raises(ApplicationError) as taken:
+        await env.run(acts.validate_identity, other)
+    assert taken.value.type == DOSSIER_CODE_TAKEN and "TemporaryResidenceRegistration" in taken.value.message
+    assert await _written(pool, code) == before
+
+
+async def test_a_row_from_before_the_binding_is_bound_by_its_procedures_check(
+        pool: asyncpg.Pool, tmp_path: Path) -> None:
+    acts, check = await _identity_check(pool, tmp_path)
+    code = check.dossier.dossier_code
+    env = ActivityEnvironment()
+    await env.run(acts.validate_identity, check.model_copy(update={"run": None}))
+    before = await _written(pool, code)
+    assert (before["status"], before["run_id"], before["contacts"]) == ("received", None, 1)
+
+    await env.run(acts.validate_identity, check)
+    # Bound, and otherwise as it was: a received dossier is not received again.
+    assert await _written(pool, code) == before | {"run_id": "the-second-run"}
+    with pytest.raises(ApplicationError, match="workflow run the-second-run"):
+        await env.run(acts.validate_identity, check.model_copy(update={"run": "a-third-run"}))
+
+
+async def test_a_police_notices_dossier_opens_at_its_check(pool: asyncpg.Pool, tmp_path: Path) -> None:
+    acts, check = await _identity_check(pool, tmp_path)
+    code = check.dossier.dossier_code
+    # Listed while the person's filing window ran, before the binding (run_id NULL).
+    await pool.execute(
+        "INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name, received_at)"
+        " VALUES ($1, $2, 'awaiting_filing', $3, $4, $5, $6)", code, check.dossier.procedure.value,
+        check.dossier.police_unit, check.dossier.applicant.personal_id, check.dossier.applicant.full_name,
+        datetime(2020, 1, 1, tzinfo=UTC))
+    listed = await _written(pool, code)
+
+    result = await ActivityEnvironment().run(acts.validate_identity, check)
+    opened = await _written(pool, code)
+    assert result.refusals == () and result.person is not None
+    assert (opened["status"], opened["run_id"], opened["received_at"], opened["channel"], opened["audit"],
+            opened["contacts"]) == ("received", "the-second-run", check.dossier.received_at, check.dossier.channel,
+                                    ["0000-received"], 1)
+    assert opened["updated_at"] > listed["updated_at"]
