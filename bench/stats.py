@@ -513,6 +513,16 @@ def median_round(rounds: list[Round]) -> int:
     return ordered[(len(rounds) - 1) // 2]
 
 
+def pooled_cpu(rounds: list[Round]) -> tuple[float, float] | None:
+    """The shaped floor's and cutru's CPU per completed workflow, averaged over every round that measured both: a
+    second reading beside the median round's, steadier where one phase's CPU moves by a fifth from one minute to the
+    next on a shared machine (docs/benchmarks.md)."""
+    pairs = [(r.total_ms[1], r.total_ms[2]) for r in rounds if r.total_ms[1] and r.total_ms[2]]
+    if not pairs:
+        return None
+    return sum(p[0] for p in pairs if p[0]) / len(pairs), sum(p[1] for p in pairs if p[1]) / len(pairs)
+
+
 def median_cpu_round(rounds: list[Round]) -> Round | None:
     """The round with the median CPU ratio (the lower middle one of an even count), None without a shaped floor."""
     measured = sorted((r for r in rounds if r.cpu_ratio is not None), key=lambda r: r.cpu_ratio or 0.0)
@@ -941,6 +951,10 @@ def format_report(report: BenchReport) -> str:
         _, shaped_ms, cutru_ms = cpu_round.total_ms
         lines.append(f"CPU RATIO shaped floor / cutru = {shaped_ms:.1f} / {cutru_ms:.1f} = {cpu_round.cpu_ratio:.2f} "
                      f"(ms per completed workflow, round {cpu_round.number}, the median of {len(report.rounds)})")
+        pooled = pooled_cpu(report.rounds)
+        if pooled is not None and len(report.rounds) > 1:
+            lines.append(f"  the same over the {len(report.rounds)} rounds' means: {pooled[0]:.1f} / {pooled[1]:.1f} = "
+                         f"{pooled[0] / pooled[1]:.2f}")
     lines += _round_lines(report)
     lines += _cpu_lines(report)
     if report.pdf_render_ms is not None:

@@ -428,6 +428,11 @@ def test_cpu_ratio_is_the_median_rounds_shaped_floor_over_cutru_cpu() -> None:
     report.rounds = rounds
     line = "CPU RATIO shaped floor / cutru = 315.0 / 515.0 = 0.61 (ms per completed workflow, round 1, the median of 3)"
     assert line in stats.format_report(report).splitlines()
+    # Beside it, the rounds pooled: 315 against the mean of 515, 415 and 615.
+    assert "  the same over the 3 rounds' means: 315.0 / 515.0 = 0.61" in stats.format_report(report).splitlines()
+    rounds[2].total_ms = (None, 315.0, 1015.0)
+    assert "  the same over the 3 rounds' means: 315.0 / 648.3 = 0.49" in stats.format_report(report).splitlines()
+    rounds[2].total_ms = (None, 315.0, 615.0)
     check = stats.check_targets(report)[-1]
     assert check.target.startswith("CPU ratio") and check.measured == "0.61" and check.ok is False
     rounds[1].total_ms = (None, 300.0, 310.0)
