@@ -36,7 +36,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
 from cutru.platform.keytool import generate_key_main, key_setting
@@ -314,9 +314,32 @@ def keyring_of(converter: DataConverter) -> KeyRing:
     return codec.keyring
 
 
+class SharedPydanticPayloadConverter(PydanticPayloadConverter):
+    """The SDK's pydantic payload converter, its parts made once per process.
+
+    The SDK makes a payload converter from the class for every workflow activation and activity (``DataConverter``
+    is copied with each serialization context), and a new ``PydanticPayloadConverter`` brings an empty cache of
+    ``TypeAdapter``s, so each payload's adapter was built again every time. Every instance of this class holds the
+    same parts (the converters by encoding, the JSON converter with its cache), which none of them changes: these
+    carry no serialization context. A nullary class, as the SDK requires."""
+
+    _parts: dict[str, Any] | None = None
+
+    def __init__(self) -> None:
+        parts = type(self)._parts
+        if parts is None:
+            super().__init__()
+            type(self)._parts = dict(vars(self))
+        else:
+            vars(self).update(parts)
+
+
+PLAINTEXT = DataConverter(payload_converter_class=SharedPydanticPayloadConverter)
+
+
 def legacy_plaintext_converter() -> DataConverter:
     """Pydantic JSON without encryption: replays of histories recorded in clear, and tools that only read them."""
-    return pydantic_data_converter
+    return PLAINTEXT
 
 
 def is_encrypted(converter: DataConverter) -> bool:
@@ -327,7 +350,7 @@ def is_encrypted(converter: DataConverter) -> bool:
 
 def _encrypted(codec: EncryptionCodec) -> DataConverter:
     return dataclasses.replace(
-        pydantic_data_converter,
+        PLAINTEXT,
         payload_codec=codec,
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
