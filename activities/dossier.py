@@ -58,6 +58,7 @@ from activities.delivery import DELIVERY_ROW, REGISTER, REGISTERED, RESERVE_CODE
 from activities.facts import PERSON_COLUMNS, PERSON_SQL
 from activities.payment import PaymentGateway
 from activities.records import OPEN
+from activities.runs import OWNER
 from activities.trail import SUPERSEDING
 from domain.calendar import CalendarSnapshot, local_date
 from domain.facts import HouseholdFacts
@@ -131,17 +132,20 @@ _ACCEPT_WITH_ROSTER = (
     " FROM unit u LEFT JOIN officers o ON o.unit_code = $2 ORDER BY o.officer_id"
 )
 
-# The identity check in one statement: the code bound to the workflow ($7 the procedure, $18 the run: runs.OWNER
-# and runs.free), the trail entries so far ($2-$6, as in _AUDIT_ROWS), the read-model row ($7-$14), the contact
-# ($15-$17) and the person ($9). Each write is conditioned on the code being free, so that under a code another
+# The identity check in one statement: the code bound to the workflow (runs.OWNER, with $7 the procedure and $18 the
+# run), the trail entries so far ($2-$6, as in _AUDIT_ROWS), the read-model row ($7-$14), the contact ($15-$17) and
+# the person ($9). Each write is conditioned on the code being free, so that under a code another
 # procedure or run owns nothing is written, and the caller raises from the row.
 _FREE = "(SELECT yes FROM free)"
 # A police notice's dossier, listed while it waited, opens now: its legal receipt is the opening. (The SET
 # expressions all read the row as it was.)
-_OPENING = ", ".join(f"{column} = CASE WHEN dossiers.status = 'awaiting_filing' THEN {value} ELSE dossiers.{column} END"
-                     for column, value in (("status", "'received'"), ("received_at", "EXCLUDED.received_at"),
-                                           ("channel", "EXCLUDED.channel"), ("filed_by", "EXCLUDED.filed_by"),
-                                           ("updated_at", "now()")))
+_OPENING = ("status = CASE WHEN dossiers.status = 'awaiting_filing' THEN 'received' ELSE dossiers.status END,"
+            " received_at = CASE WHEN dossiers.status = 'awaiting_filing' THEN EXCLUDED.received_at"
+            " ELSE dossiers.received_at END,"
+            " channel = CASE WHEN dossiers.status = 'awaiting_filing' THEN EXCLUDED.channel ELSE dossiers.channel END,"
+            " filed_by = CASE WHEN dossiers.status = 'awaiting_filing' THEN EXCLUDED.filed_by"
+            " ELSE dossiers.filed_by END,"
+            " updated_at = CASE WHEN dossiers.status = 'awaiting_filing' THEN now() ELSE dossiers.updated_at END")
 _OPENED = (
     "opened AS (INSERT INTO dossiers (dossier_code, procedure, status, unit_code, applicant_id, applicant_name,"
     " received_at, deadline, channel, filed_by, run_id)"
@@ -158,7 +162,7 @@ _CONTACT = ("contact AS (INSERT INTO dossier_contacts (dossier_code, channel, em
             " ON CONFLICT (dossier_code) DO NOTHING)")
 # One row whatever is found: the owner as it was before the statement, and the person (NULL columns if none).
 _IDENTITY = (
-    f"WITH {runs.OWNER}, {runs.free('$7', '$18')},"
+    f"WITH {OWNER.replace('$3', '$18').replace('$2', '$7')},"
     f" received AS ({_AUDIT_ROWS.replace(' ON CONFLICT', f' WHERE {_FREE} ON CONFLICT', 1)}),"
     f" {_OPENED}, {_CONTACT}"
     f" SELECT {_FREE} AS free, owner.procedure AS owner_procedure, owner.run_id AS owner_run, person.*"

@@ -72,39 +72,54 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _resolve(household: int | Ref, outputs: dict[str, Any]) -> Any:
-    return outputs[household.output] if isinstance(household, Ref) else household
+# The steps made in one statement with no output; when one is a plan's last, the summary is complete before it and
+# is written in its statement (the _SUMMARISED forms): one round trip fewer.
+_JOIN = ("INSERT INTO household_members (personal_id, household_id, relation_to_head) VALUES ($1, $2, $3)"
+         " ON CONFLICT (personal_id) DO UPDATE SET household_id = EXCLUDED.household_id,"
+         " relation_to_head = EXCLUDED.relation_to_head")
+_MOVE = ("UPDATE household_members SET household_id = $2, relation_to_head = $3"
+         " WHERE personal_id = $1 AND household_id = $4")
+_LEAVE = "DELETE FROM household_members WHERE personal_id = $1"
+_RENAME = "UPDATE people SET full_name = $2 WHERE personal_id = $1"
+_ABSENCE = ("INSERT INTO absence_declarations (dossier_code, personal_id, category, absence_from, absence_to,"
+            " destination, reason, declared_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+_ONE_STATEMENT = (JoinHousehold, MoveMember, LeaveHousehold, Rename, RecordAbsence)
+
+# The summary stored with the claim ($1 the dossier, $2 the summary); or riding in a last step's statement, as a
+# data-modifying WITH whose two arguments follow the step's own (a table no step touches: no row changed twice).
+_SUMMARY = "UPDATE residence_changes SET summary = $2::jsonb WHERE dossier_code = $1"
+_WITH_SUMMARY = "WITH summarised AS (UPDATE residence_changes SET summary = $S::jsonb WHERE dossier_code = $D) "
+_JOIN_SUMMARISED = _WITH_SUMMARY.replace("$S", "$5").replace("$D", "$4") + _JOIN
+_MOVE_SUMMARISED = _WITH_SUMMARY.replace("$S", "$6").replace("$D", "$5") + _MOVE
+_LEAVE_SUMMARISED = _WITH_SUMMARY.replace("$S", "$3").replace("$D", "$2") + _LEAVE
+_RENAME_SUMMARISED = _WITH_SUMMARY.replace("$S", "$4").replace("$D", "$3") + _RENAME
+_ABSENCE_SUMMARISED = _WITH_SUMMARY.replace("$S", "$10").replace("$D", "$9") + _ABSENCE
 
 
-def _one_statement(code: str, step: Step, outputs: dict[str, Any]) -> tuple[str, tuple[Any, ...]] | None:
-    """The statement and arguments of a step made in one statement with no output, None for the others: such a step
-    can carry the summary's write when it is the plan's last (``apply_plan``)."""
+async def _apply(conn: asyncpg.Connection, code: str, step: Step, outputs: dict[str, Any],
+                 summary: str | None = None) -> Any:
+    """One step of a plan; returns its output (None for steps that have none). ``summary``, for a last step of
+    ``_ONE_STATEMENT``: the plan's summary (JSON), written in the step's statement."""
+
+    def resolve(household: int | Ref) -> Any:
+        return outputs[household.output] if isinstance(household, Ref) else household
+
+    stored = () if summary is None else (code, summary)
     match step:
         case JoinHousehold(personal_id=person, household=household, relation=relation):
-            return ("INSERT INTO household_members (personal_id, household_id, relation_to_head) VALUES ($1, $2, $3)"
-                    " ON CONFLICT (personal_id) DO UPDATE SET household_id = EXCLUDED.household_id,"
-                    " relation_to_head = EXCLUDED.relation_to_head", (person, _resolve(household, outputs), relation))
+            await conn.execute(_JOIN if summary is None else _JOIN_SUMMARISED, person, resolve(household), relation,
+                               *stored)
         case MoveMember(personal_id=person, from_household=old, to_household=new, relation=relation):
-            return ("UPDATE household_members SET household_id = $2, relation_to_head = $3"
-                    " WHERE personal_id = $1 AND household_id = $4", (person, _resolve(new, outputs), relation, old))
+            await conn.execute(_MOVE if summary is None else _MOVE_SUMMARISED, person, resolve(new), relation, old,
+                               *stored)
         case LeaveHousehold(personal_id=person):
-            return "DELETE FROM household_members WHERE personal_id = $1", (person,)
+            await conn.execute(_LEAVE if summary is None else _LEAVE_SUMMARISED, person, *stored)
         case Rename(personal_id=person, full_name=name):
-            return "UPDATE people SET full_name = $2 WHERE personal_id = $1", (person, name)
+            await conn.execute(_RENAME if summary is None else _RENAME_SUMMARISED, person, name, *stored)
         case RecordAbsence():
-            return ("INSERT INTO absence_declarations (dossier_code, personal_id, category, absence_from, absence_to,"
-                    " destination, reason, declared_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    (code, step.personal_id, step.category, step.absence_from, step.absence_to, step.destination,
-                     step.reason, step.declared_on))
-    return None
-
-
-async def _apply(conn: asyncpg.Connection, code: str, step: Step, outputs: dict[str, Any]) -> Any:
-    """One step of a plan; returns its output (None for steps that have none)."""
-    if (statement := _one_statement(code, step, outputs)) is not None:
-        await conn.execute(statement[0], *statement[1])
-        return None
-    match step:
+            await conn.execute(_ABSENCE if summary is None else _ABSENCE_SUMMARISED, code, step.personal_id,
+                               step.category, step.absence_from, step.absence_to, step.destination, step.reason,
+                               step.declared_on, *stored)
         case EndRecord(kind="permanent"):
             return await _end(conn, "permanent_residences", code, step)
         case EndRecord(kind="temporary"):
@@ -184,28 +199,14 @@ async def _delete(conn: asyncpg.Connection, table: str, code: str, step: DeleteR
     return deleted is not None
 
 
-# The summary, stored with the claim ($1 the dossier, $2 the summary).
-_SUMMARY = "UPDATE residence_changes SET summary = $2::jsonb WHERE dossier_code = $1"
-
-
-def _summarised(statement: str, width: int) -> str:
-    """``_SUMMARY`` riding in a step's statement of ``width`` arguments, as a data-modifying WITH after them (a table
-    no step touches, so no row is changed twice)."""
-    return (f"WITH summarised AS (UPDATE residence_changes SET summary = ${width + 2}::jsonb"
-            f" WHERE dossier_code = ${width + 1}) {statement}")
-
-
 async def apply_plan(conn: asyncpg.Connection, code: str, plan: RecordPlan) -> dict[str, str]:
     """Apply the steps in order and store the summary with the claim (inside the caller's transaction); return the
     summary."""
     outputs: dict[str, Any] = {}
     summary = dict(plan.summary)
     for number, step in enumerate(plan.steps, start=1):
-        if number == len(plan.steps) and (last := _one_statement(code, step, outputs)) is not None:
-            # A last step made in one statement with no output leaves the summary complete before it: the summary
-            # is written in that statement, one round trip fewer.
-            statement, args = last
-            await conn.execute(_summarised(statement, len(args)), *args, code, json.dumps(summary))
+        if number == len(plan.steps) and isinstance(step, _ONE_STATEMENT):
+            await _apply(conn, code, step, outputs, json.dumps(summary))
             return summary
         output = await _apply(conn, code, step, outputs)
         if isinstance(step, ConfirmResidence):

@@ -31,17 +31,13 @@ _BIND = ("WITH bound AS (UPDATE dossiers SET run_id = $3 WHERE dossier_code = $1
          " AND procedure = $2 RETURNING dossier_code)"
          " SELECT procedure, run_id FROM dossiers WHERE dossier_code = $1")
 
-# For a statement that binds as it writes (validate_identity), $1 the code: its row as it was before the statement,
-# and whether this workflow may write under the code (``owned_by``; always with no run to check). The statement
-# conditions every write on ``free`` and binds a row from before the binding in its own upsert: two of its parts may
-# not both change the row.
-OWNER = "owner AS (SELECT procedure, run_id FROM dossiers WHERE dossier_code = $1)"
-
-
-def free(procedure: str, run: str) -> str:
-    """The ``free`` part, with the statement's placeholders of the procedure and the run."""
-    return (f"free AS (SELECT {run}::text IS NULL"
-            f" OR NOT EXISTS (SELECT FROM owner WHERE procedure <> {procedure} OR run_id <> {run}) AS yes)")
+# For a statement that binds as it writes (validate_identity), $1 the code, $2 the procedure, $3 the run (renumbered
+# by the statement): the code's row as it was before the statement, and whether this workflow may write under the
+# code (``owned_by``; always with no run to check). The statement conditions every write on ``free`` and binds a row
+# from before the binding in its own upsert: two of its parts may not both change the row.
+OWNER = ("owner AS (SELECT procedure, run_id FROM dossiers WHERE dossier_code = $1),"
+         " free AS (SELECT $3::text IS NULL"
+         " OR NOT EXISTS (SELECT FROM owner WHERE procedure <> $2 OR run_id <> $3) AS yes)")
 
 
 def taken(code: str, procedure: str, owner_procedure: str, owner_run: str | None) -> ApplicationError:

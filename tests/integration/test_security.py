@@ -299,6 +299,8 @@ class _Module:
                 if isinstance(value, ast.FormattedValue) and (why := self.why_variable(value.value, scope, seen)):
                     return f"an f-string of {why}"
             return None
+        if isinstance(node, ast.IfExp):  # one of two statements, each judged; the condition chooses, never builds
+            return self.why_variable(node.body, scope, seen) or self.why_variable(node.orelse, scope, seen)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod | ast.Add):
             return self.why_variable(node.left, scope, seen) or self.why_variable(node.right, scope, seen)
         if isinstance(node, ast.Tuple | ast.List | ast.Set):
@@ -428,6 +430,7 @@ def test_the_static_scan_catches_what_it_is_meant_to_catch(tmp_path: Path) -> No
         "        await conn.fetch(f'SELECT count(*) FROM {table}')\n"
         "    await conn.execute(f'TRUNCATE {\", \".join(TABLES)}')\n"
         "    await _one(conn, 'people')\n"
+        "    await conn.execute(SAFE if name else SAFE + ' LIMIT 1', name)\n"
         "async def _one(conn, table):\n"
         "    return await conn.fetchval(f'SELECT count(*) FROM {table}')\n"
         "async def bad(conn, name):\n"
@@ -436,10 +439,11 @@ def test_the_static_scan_catches_what_it_is_meant_to_catch(tmp_path: Path) -> No
         "    await conn.fetchval('SELECT ' + name)\n"
         "    sql = 'SELECT {}'.format(name)\n"
         "    await conn.fetchrow(sql)\n"
-        "    await _one(conn, name)\n")
+        "    await _one(conn, name)\n"
+        "    await conn.execute(SAFE if name else 'SELECT ' + name)\n")
     findings = sql_built_from_variables([source], tmp_path)
     assert set(findings) == {("sample.py", "bad"), ("sample.py", "_one")}, findings
-    assert len(findings[("sample.py", "bad")]) == 4, findings
+    assert len(findings[("sample.py", "bad")]) == 5, findings
 
 
 def test_the_static_scan_follows_constants_into_the_module_they_come_from(tmp_path: Path) -> None:
