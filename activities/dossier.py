@@ -55,7 +55,7 @@ from activities.contracts import (
     UnitRoster,
 )
 from activities.delivery import DELIVERY_ROW, REGISTER, REGISTERED, RESERVE_CODES, RESERVED_CODES
-from activities.facts import PERSON_COLUMNS, PERSON_SQL
+from activities.facts import PERSON_SQL
 from activities.payment import PaymentGateway
 from activities.records import OPEN
 from activities.runs import OWNER
@@ -316,7 +316,7 @@ class DossierActivities:
             if not row["free"]:
                 raise runs.taken(s.dossier_code, s.procedure.value, row["owner_procedure"], row["owner_run"])
             await self._apply_changes(conn, records)
-            person = facts.person_of({c: row[c] for c in PERSON_COLUMNS}) if row["personal_id"] is not None else None
+            person = facts.person_of(row)
         refusals = identity_refusals(s.applicant, person)
         _log(step="identity", refused=len(refusals))
         return IdentityResult(person=person, refusals=tuple(refusals))

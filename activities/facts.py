@@ -28,9 +28,9 @@ from domain.procedures.spec import Need
 if TYPE_CHECKING:
     import asyncpg
 
-PERSON_COLUMNS = ("personal_id", "full_name", "birth_date", "sex", "status", "full_civil_capacity", "fee_exemption",
-                  "identity_verified")
-PERSON_SQL = f"SELECT {', '.join(PERSON_COLUMNS)} FROM people WHERE personal_id = $1"
+_PERSON_COLUMNS = ("personal_id", "full_name", "birth_date", "sex", "status", "full_civil_capacity", "fee_exemption",
+                   "identity_verified")
+PERSON_SQL = f"SELECT {', '.join(_PERSON_COLUMNS)} FROM people WHERE personal_id = $1"
 _PEOPLE_SQL = PERSON_SQL.replace("personal_id = $1", "personal_id = ANY($1::char(12)[])") + " ORDER BY personal_id"
 RESIDENCE_SQL = """
 SELECT r.residence_id, r.owner_id, r.floor_area_m2, r.barred_reason, h.household_id, h.head_id, r.province_code,
@@ -72,8 +72,11 @@ async def person(conn: asyncpg.Connection, personal_id: str) -> PersonFacts | No
 
 
 def person_of(row: Any) -> PersonFacts | None:
-    """A ``PERSON_SQL`` row as facts (for a statement that carries that query after other work)."""
-    return PersonFacts.model_validate(dict(row)) if row else None
+    """The person in a row holding ``PERSON_SQL``'s columns (among others, for a statement that carries that query
+    after other work) as facts; None when there is no row or no person in it."""
+    if not row or row["personal_id"] is None:
+        return None
+    return PersonFacts.model_validate({c: row[c] for c in _PERSON_COLUMNS})
 
 
 async def people(conn: asyncpg.Connection, personal_ids: list[str]) -> tuple[PersonFacts, ...]:
@@ -114,7 +117,7 @@ async def records_of(conn: asyncpg.Connection, personal_id: str) -> PersonRecord
 # NULL), the province's floor-area minimum in force that day and the place's co-owners: one round trip for what
 # the procedures' rules read.
 APPLICANT_SQL = (
-    "SELECT p." + ", p.".join(PERSON_COLUMNS) + ","
+    "SELECT p." + ", p.".join(_PERSON_COLUMNS) + ","
     " CASE WHEN $2 THEN (SELECT residence_id FROM permanent_residences WHERE personal_id = $1 AND status = 'active'"
     " LIMIT 1) END AS current_permanent_residence_id,"
     " place.residence_id, place.owner_id, place.floor_area_m2, place.barred_reason, place.household_id,"
@@ -163,7 +166,7 @@ async def load_facts(conn: asyncpg.Connection, submission: SubmissionBase, row: 
     if row is None:
         row = await conn.fetchrow(APPLICANT_SQL, *applicant_args(submission))
     assert row is not None, "identity was validated before"
-    values: dict[str, Any] = {"applicant": PersonFacts.model_validate({c: row[c] for c in PERSON_COLUMNS})}
+    values: dict[str, Any] = {"applicant": PersonFacts.model_validate({c: row[c] for c in _PERSON_COLUMNS})}
     if place is not None:
         values["residence"] = _residence_of(row)
     if Need.CURRENT_PERMANENT in spec.needs:
