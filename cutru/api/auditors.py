@@ -26,8 +26,8 @@ from fastapi.responses import StreamingResponse
 from google.protobuf.json_format import MessageToJson
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities import trail as trail_rows
 from activities.trail import ROWS as TRAIL_ROWS
+from activities.trail import standing
 from cutru.api.client import AuditTrail, DossierRead, SupersededEntry
 from cutru.api.problems import FieldError, dossier_not_found, problem_responses, validated, validation_problem
 from cutru.api.security import check_procedure, check_readable, check_unit, permit
@@ -188,7 +188,7 @@ async def trail(state: ApiState, principal: Principal, code: str, channel: Chann
     rows = await state.pool.fetch(_TRAIL_SQL, [code])
     await record_reads(state.pool, principal, [code], channel, "audit_trail")
     reads = await state.pool.fetch(_READS_SQL, code)
-    return AuditTrail(dossier_code=code, police_unit=unit, entries=tuple(_entry(r) for r in trail_rows.standing(rows)),
+    return AuditTrail(dossier_code=code, police_unit=unit, entries=tuple(_entry(r) for r in standing(rows)),
                       superseded=tuple(_superseded(r) for r in rows if r["superseded"] is not None),
                       reads=tuple(_read(r) for r in reads))
 
