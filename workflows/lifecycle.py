@@ -648,10 +648,7 @@ class DossierLifecycle:
             self._set_state(DossierState.AWAITING_DECISION)
             p.inbox.open_for_decision = True
             await self._flush()
-            while True:
-                await self._wait_with_reminders(lambda: p.inbox.decision is not None or p.inbox.withdrawal is not None)
-                if p.inbox.withdrawal is None or not await self._withdrawal_too_late():
-                    break
+            await self._wait_for_message(lambda: p.inbox.decision is not None)
             if p.inbox.withdrawal is not None:
                 return await self._finish(DossierState.WITHDRAWN, actor="citizen", detail=p.inbox.withdrawal.reason)
             decision = p.inbox.decision
@@ -718,10 +715,7 @@ class DossierLifecycle:
         self._set_state(DossierState.AWAITING_SIGN_OFF)
         p.inbox.open_for_sign_off = True
         await self._flush()
-        while True:
-            await self._wait_with_reminders(lambda: p.inbox.sign_off is not None or p.inbox.withdrawal is not None)
-            if p.inbox.withdrawal is None or not await self._withdrawal_too_late():
-                break
+        await self._wait_for_message(lambda: p.inbox.sign_off is not None)
         p.inbox.open_for_sign_off = False
         if p.inbox.withdrawal is not None:
             return await self._finish(DossierState.WITHDRAWN, actor="citizen", detail=p.inbox.withdrawal.reason)
@@ -755,6 +749,14 @@ class DossierLifecycle:
         self._record("citizen", TrailAction.WITHDRAWAL_REFUSED, TOO_LATE)
         self._progress.inbox.withdrawal = None
         return True
+
+    async def _wait_for_message(self, ready: Callable[[], bool]) -> None:
+        """Wait, with reminders, until ``ready`` or a withdrawal that is not refused as too late."""
+        inbox = self._progress.inbox
+        while True:
+            await self._wait_with_reminders(lambda: ready() or inbox.withdrawal is not None)
+            if inbox.withdrawal is None or not await self._withdrawal_too_late():
+                return
 
     async def _wait_with_reminders(self, ready: Callable[[], bool]) -> None:
         """Wait until ``ready``, reminding the unit when little time is left and escalating when the deadline
