@@ -56,8 +56,8 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities import trail
 from activities.trail import ROWS as TRAIL_ROWS
+from activities.trail import standing
 from cutru.platform.codec import ENCODING, METADATA_ENCODING, METADATA_KEY_ID, PASSED_ENCODINGS
 from cutru.platform.storage import FileStore
 from domain.kinds import DocumentKind, Procedure
@@ -253,7 +253,7 @@ async def _rows_by_dossier(conn: asyncpg.Connection, codes: list[str]) -> dict[s
         found[row["dossier_code"]]["documents"].add(row["kind"])
         found[row["dossier_code"]]["files"].append((row["kind"], row["sha256"], row["path"]))
     # The trail as the audit table keeps it: a lost workflow task's superseded rows are not (activities.trail).
-    for row in trail.standing(await conn.fetch(TRAIL_ROWS + " ORDER BY e.event_id", codes)):
+    for row in standing(await conn.fetch(TRAIL_ROWS + " ORDER BY e.event_id", codes)):
         found[row["dossier_code"]]["audit"].append((row["action"], row["actor"]))
     for row in await conn.fetch("SELECT dossier_code, sha256 FROM dossier_attachments WHERE dossier_code = ANY($1)",
                                 codes):
