@@ -47,6 +47,9 @@ class Pair(BaseModel):
     a_ms: float  # worker CPU per completed workflow, milliseconds
     b_ms: float
     completed: tuple[int, int]
+    # CPU of the PostgreSQL backends serving each side's workers, per completed workflow, milliseconds
+    a_pg_ms: float = 0.0
+    b_pg_ms: float = 0.0
 
 
 class PairedReport(BaseModel):
@@ -64,6 +67,14 @@ class PairedReport(BaseModel):
     @property
     def mean_b(self) -> float:
         return statistics.mean(p.b_ms for p in self.pairs)
+
+    @property
+    def mean_a_pg(self) -> float:
+        return statistics.mean(p.a_pg_ms for p in self.pairs)
+
+    @property
+    def mean_b_pg(self) -> float:
+        return statistics.mean(p.b_pg_ms for p in self.pairs)
 
     @property
     def b_lower(self) -> int:
@@ -102,6 +113,13 @@ def format_report(report: PairedReport) -> str:
             f"B took less CPU in {report.b_lower} of {len(report.pairs)} pairs{ties} "
             f"(sign test, two-sided: p = {sign_test(report.b_lower, untied):.3f})",
         ]
+        if report.workload == "cutru":
+            pg_lower = sum(p.b_pg_ms < p.a_pg_ms for p in report.pairs)
+            lines += ["PostgreSQL CPU ms per workflow, the backends of each side's workers:    A       B"]
+            lines += [f"  pair {p.number:<8} {p.a_pg_ms:>46.1f} {p.b_pg_ms:>7.1f}" for p in report.pairs]
+            lines += [f"  mean {'':<8} {report.mean_a_pg:>46.1f} {report.mean_b_pg:>7.1f}   "
+                      f"B lower in {pg_lower} of {len(report.pairs)} pairs "
+                      f"(p = {sign_test(pg_lower, len(report.pairs)):.3f})"]
     return "\n".join(lines)
 
 
@@ -113,7 +131,7 @@ async def one_pair(runner: Bench, number: int, workload: str, people: Sequence[A
     envs: dict[Side, dict[str, str]] = {"A": {}, "B": settings}
     share = {"A": people[:n], "B": people[n:2 * n]}
 
-    async def side(name: Side) -> tuple[float, int]:
+    async def side(name: Side) -> tuple[float, int, float]:
         if workload == "floor":
             phase, measured = await runner.floor_phase(DOSSIER_PLAN, n, timeout, round_number=rounds[name],
                                                        env=envs[name])
@@ -121,12 +139,14 @@ async def one_pair(runner: Bench, number: int, workload: str, people: Sequence[A
             phase, measured = await runner.dossier_phase("cutru", share[name], rate=None, timeout=timeout,
                                                          round_number=rounds[name], env=envs[name])
         completed = len(phase.closed_at)
-        return measured.usage["worker"].cpu_seconds * 1000 / max(completed, 1), completed
+        per = 1000 / max(completed, 1)
+        return measured.usage["worker"].cpu_seconds * per, completed, measured.workers_postgres_cpu_seconds * per
 
     order: tuple[Side, Side] = ("A", "B") if first == "A" else ("B", "A")
     results = dict(zip(order, await asyncio.gather(side(order[0]), side(order[1])), strict=True))
     return Pair(number=number, first=first, a_ms=round(results["A"][0], 1), b_ms=round(results["B"][0], 1),
-                completed=(results["A"][1], results["B"][1]))
+                completed=(results["A"][1], results["B"][1]),
+                a_pg_ms=round(results["A"][2], 2), b_pg_ms=round(results["B"][2], 2))
 
 
 async def paired(workload: Literal["cutru", "floor"], settings: dict[str, str], pairs: int, n: int,
@@ -141,7 +161,8 @@ async def paired(workload: Literal["cutru", "floor"], settings: dict[str, str], 
             share = people[2 * n * (number - 1):2 * n * number]
             report.pairs.append(await one_pair(runner, number, workload, share, settings, n))
             pair = report.pairs[-1]
-            print(f"pair {number}: A {pair.a_ms:.1f}, B {pair.b_ms:.1f} ms per workflow", flush=True)
+            print(f"pair {number}: A {pair.a_ms:.1f}, B {pair.b_ms:.1f} ms per workflow "
+                  f"(their PostgreSQL backends {pair.a_pg_ms:.1f}, {pair.b_pg_ms:.1f})", flush=True)
     return report
 
 

@@ -87,7 +87,7 @@ from bench.population import (
     registration,
     stay_notification,
 )
-from bench.stack import NAMESPACE, Database, PhaseMeter, TemporalServer, WorkerProcesses, cli_version
+from bench.stack import NAMESPACE, Database, PhaseMeter, TemporalServer, WorkerProcesses, cli_version, local_ports
 from cutru.clients.client import DossierClient, check_submission
 from cutru.clients.signoff import find_signer
 from cutru.platform.codec import KeyRing, data_converter, new_key_line
@@ -208,6 +208,7 @@ class Measured:
     usage: dict[str, stats.Usage]
     postgres_cpu_seconds: float | None
     other_cpu_seconds: float
+    workers_postgres_cpu_seconds: float = 0.0  # of the backends serving the workers' own connections
 
 
 Submit = Callable[[], Awaitable[Any]]
@@ -543,8 +544,11 @@ class Bench:
         try:
             await run()
         finally:
-            pg_after = await self.database.backend_pids()
+            pg_after = await self.database.backend_ports()
             meter.add("postgres", [pid for pid in pg_after if pid not in pg_before])
+            # The backends of the workers' own connections, apart: what bench.paired gives each side.
+            ports = local_ports(workers.pids)
+            meter.add("workers' postgres", [pid for pid, port in pg_after.items() if port in ports])
             usage, other = await meter.stop()
         as_usage = {
             name: stats.Usage(cpu_seconds=round(u.cpu_seconds, 2), peak_rss_mb=round(u.peak_rss_bytes / 2**20, 1),
@@ -552,7 +556,9 @@ class Bench:
             for name, u in usage.items()
         }
         postgres = as_usage.pop("postgres").cpu_seconds
-        return Measured(usage=as_usage, postgres_cpu_seconds=postgres, other_cpu_seconds=round(other, 2))
+        workers_postgres = as_usage.pop("workers' postgres").cpu_seconds
+        return Measured(usage=as_usage, postgres_cpu_seconds=postgres, other_cpu_seconds=round(other, 2),
+                        workers_postgres_cpu_seconds=workers_postgres)
 
     # ---- dossier phases (probe, cutru, paced) ---------------------------------------------------------------
 

@@ -122,14 +122,19 @@ class Database:
 
     async def backend_pids(self) -> list[int]:
         """Server processes serving this database's connections (the workers' pools, the driver's own)."""
+        return list(await self.backend_ports())
+
+    async def backend_ports(self) -> dict[int, int | None]:
+        """The same, each with its client's TCP port (None for a Unix socket)."""
         conn = await asyncpg.connect(self.url)
         try:
             rows = await conn.fetch(
-                "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", self.name
+                "SELECT pid, client_port FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                self.name,
             )
         finally:
             await conn.close()
-        return [int(r["pid"]) for r in rows]
+        return {int(r["pid"]): r["client_port"] for r in rows}
 
 
 # ---- worker processes --------------------------------------------------------------------------------------------
@@ -183,6 +188,17 @@ class WorkerProcesses:
 
 
 # ---- accounting --------------------------------------------------------------------------------------------------
+
+
+def local_ports(pids: Iterable[int]) -> set[int]:
+    """The local TCP ports of these processes' connections: what a database backend sees as its client's port."""
+    ports: set[int] = set()
+    for pid in pids:
+        try:
+            ports.update(c.laddr.port for c in psutil.Process(pid).net_connections(kind="tcp") if c.raddr)
+        except psutil.Error:
+            continue
+    return ports
 
 
 def cpu_seconds(pid: int) -> float:
