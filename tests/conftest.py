@@ -71,7 +71,7 @@ async def database_url(tmp_root: Path) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await database_pool(database_url)  # the worker's pool settings
+    pool = await database_pool(database_url, generic_plans=True)  # the worker's pool settings
     yield pool
     await pool.close()
 

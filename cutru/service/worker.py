@@ -166,8 +166,16 @@ def _keepalive(options: DatabaseOptions) -> Callable[[asyncpg.Connection], Await
     return init
 
 
-def session_settings(options: DatabaseOptions) -> dict[str, str]:
-    """What every session sets at start: the server's own bounds, and its keepalives towards this client."""
+# The worker's statements are constants with parameters, keyed on a dossier, person or place; with the default
+# plan cache PostgreSQL kept planning the costlier ones (the commit's locks, the identity check) at every execution,
+# the plan costing more than the run. One generic plan per connection serves every dossier alike
+# (docs/benchmarks.md, tuning log). The API keeps the default: the desk's filtered lists gain from custom plans.
+GENERIC_PLANS = {"plan_cache_mode": "force_generic_plan"}
+
+
+def session_settings(options: DatabaseOptions, *, generic_plans: bool = False) -> dict[str, str]:
+    """What every session sets at start: the server's own bounds, and its keepalives towards this client; with
+    ``generic_plans`` (the worker's), a plan made once per statement."""
     idle = max(1, int(options.keepalive_idle.total_seconds()))
 
     def ms(value: timedelta) -> str:
@@ -183,19 +191,20 @@ def session_settings(options: DatabaseOptions) -> dict[str, str]:
     }
     if options.role:
         values["role"] = options.role
-    return values
+    return values | (GENERIC_PLANS if generic_plans else {})
 
 
-async def database_pool(url: str, size: int = 10, options: DatabaseOptions | None = None) -> asyncpg.Pool:
-    """The worker's and the API's pool. Every statement is bounded on the server (statement_timeout) and on the
-    client (command_timeout: asyncio.TimeoutError, then the connection is cancelled or dropped), and connecting
-    is bounded too, so a database that drops packets fails the activity attempt, which Temporal retries, instead
-    of holding it until its start-to-close timeout."""
+async def database_pool(url: str, size: int = 10, options: DatabaseOptions | None = None, *,
+                        generic_plans: bool = False) -> asyncpg.Pool:
+    """The worker's (``generic_plans``) and the API's pool. Every statement is bounded on the server
+    (statement_timeout) and on the client (command_timeout: asyncio.TimeoutError, then the connection is cancelled
+    or dropped), and connecting is bounded too, so a database that drops packets fails the activity attempt, which
+    Temporal retries, instead of holding it until its start-to-close timeout."""
     options = options or DatabaseOptions()
     return await asyncpg.create_pool(
         url, min_size=min(2, size), max_size=size, reset=_no_session_reset, init=_keepalive(options),
         timeout=options.connect_timeout.total_seconds(), command_timeout=options.client_timeout.total_seconds(),
-        server_settings=session_settings(options),
+        server_settings=session_settings(options, generic_plans=generic_plans),
     )
 
 
@@ -283,7 +292,8 @@ async def run(settings: Settings, gateway: GatewayFactory | None = None, *, set_
     log = get_logger(task_queue=settings.task_queue)
     runtime = prometheus_runtime(settings.metrics_port) if settings.metrics_port else None
     client = await connect(settings, runtime)
-    pool = await database_pool(settings.database_url, settings.database_pool_size, settings.database)
+    pool = await database_pool(settings.database_url, settings.database_pool_size, settings.database,
+                               generic_plans=True)
     metrics = BusinessMetrics(runtime.metric_meter if runtime else MetricMeter.noop)
     payments = (gateway or configured_gateway(settings))(pool)
     outbox = configured_outbox(pool, payments)

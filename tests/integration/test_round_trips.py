@@ -277,3 +277,8 @@ async def test_a_police_notices_dossier_opens_at_its_check(pool: asyncpg.Pool, t
             opened["contacts"]) == ("received", "the-second-run", check.dossier.received_at, check.dossier.channel,
                                     ["0000-received"], 1)
     assert opened["updated_at"] > listed["updated_at"]
+
+
+async def test_the_workers_sessions_plan_each_statement_once(pool: asyncpg.Pool) -> None:
+    # The pool the worker makes (tests/conftest.py builds it alike): each statement's generic plan, made once.
+    assert await pool.fetchval("SHOW plan_cache_mode") == "force_generic_plan"

@@ -41,3 +41,8 @@ def test_a_bad_value_names_its_variable(monkeypatch: pytest.MonkeyPatch, value: 
 
 def test_no_role_is_taken_unless_one_is_set():
     assert "role" not in session_settings(DatabaseOptions())
+
+
+def test_only_the_workers_sessions_plan_each_statement_once():
+    assert session_settings(DatabaseOptions(), generic_plans=True)["plan_cache_mode"] == "force_generic_plan"
+    assert "plan_cache_mode" not in session_settings(DatabaseOptions())
