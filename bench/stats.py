@@ -46,7 +46,7 @@ TARGET_WORKER_RSS_MB = 300.0
 # Under a backlog of bulk work, dossiers near their deadline close in under this share of the time the same dossiers
 # take at the bulk work's priority (bench.run's backlog phase; issue 25, item 10).
 TARGET_BACKLOG_SHARE = 0.5
-TARGET_BACKLOG_FLOOD = 400  # notifications in the flood the target is set for (--quick floods fewer: not judged)
+TARGET_BACKLOG_FLOOD = 800  # notifications in the flood the target is set for (--quick floods fewer: not judged)
 # A burst is "sustained" when starts kept pace with the target and the backlog cleared soon after the last one.
 SUSTAINED_SUBMIT_SHARE = 0.98
 SUSTAINED_DRAIN_SECONDS = 5.0
