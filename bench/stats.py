@@ -831,18 +831,24 @@ def _round_lines(report: BenchReport) -> list[str]:
     def cell(value: float | None, width: int, digits: int) -> str:
         return f"{value:>{width}.{digits}f}" if value is not None else f"{'-':>{width}}"
 
-    lines = [f"rounds (workflows/s):  {'floor':>7} {'shaped':>7} {'cutru':>7} {'ratio':>6} {'cutru/shaped':>12}   "
-             "CPU ms per workflow (floor, shaped, cutru): worker | server"]
+    lines = [f"rounds (workflows/s):  {'floor':>7} {'shaped':>7} {'cutru':>7} {'ratio':>6} {'cutru/shaped':>12} "
+             f"{'CPU ratio':>9}   CPU ms per workflow (floor, shaped, cutru): worker | server"]
     for r in report.rounds:
         mark = "  <- reported above" if r.number == chosen else ""
         lines.append(f"  round {r.number:<14} {r.floor_per_second:>7.2f} {cell(r.shaped_per_second, 7, 2)} "
-                     f"{r.cutru_per_second:>7.2f} {r.ratio:>6.2f} {cell(r.shaped_ratio, 12, 2)}   "
+                     f"{r.cutru_per_second:>7.2f} {r.ratio:>6.2f} {cell(r.shaped_ratio, 12, 2)} "
+                     f"{cell(r.cpu_ratio, 9, 2)}   "
                      f"{', '.join(cell(ms, 1, 1) for ms in r.worker_ms)} | "
                      f"{', '.join(cell(ms, 1, 1) for ms in r.server_ms)}{mark}")
     ratios = sorted(r.ratio for r in report.rounds)
     median = "median" if len(ratios) % 2 else "lower median"
     lines.append(f"  ratio over {len(ratios)} rounds: min {ratios[0]:.2f}, {median} {report.ratio:.2f}, "
                  f"max {ratios[-1]:.2f}")
+    cpu = sorted(r.cpu_ratio for r in report.rounds if r.cpu_ratio is not None)
+    if cpu:
+        lines.append(f"  CPU ratio (shaped floor / cutru) over {len(cpu)} rounds: min {cpu[0]:.2f}, "
+                     f"{'median' if len(cpu) % 2 else 'lower median'} {cpu[(len(cpu) - 1) // 2]:.2f}, "
+                     f"max {cpu[-1]:.2f}")
     return lines
 
 

@@ -370,8 +370,13 @@ def test_rounds_report_the_median_round_and_every_rounds_rates() -> None:
         workload.server.cpu_seconds = 15.0
         return workload
 
-    rounds = [stats.Round.of(i, _workload("floor", f), shaped(s), _workload("cutru", c))
-              for i, (f, s, c) in enumerate(rates, start=1)]
+    def cutru(per_second: float, worker_seconds: float) -> stats.WorkloadResult:
+        workload = _workload("cutru", per_second)
+        workload.worker.cpu_seconds = worker_seconds
+        return workload
+
+    rounds = [stats.Round.of(i, _workload("floor", f), shaped(s), cutru(c, worker))
+              for i, ((f, s, c), worker) in enumerate(zip(rates, (20.0, 30.0, 40.0), strict=True), start=1)]
     assert [r.ratio for r in rounds] == [0.542, 0.641, 0.79] and rounds[2].shaped_ratio == 0.869
     assert stats.median_round(rounds) == 1
     assert stats.median_round(rounds[:2]) == 0  # of two, the lower: the headline never picks the luckier
@@ -382,10 +387,13 @@ def test_rounds_report_the_median_round_and_every_rounds_rates() -> None:
     assert [row[1:7] for row in rows] == [["1", "26.40", "21.10", "14.30", "0.54", "0.68"],
                                          ["2", "19.80", "15.50", "12.70", "0.64", "0.82"],
                                          ["3", "21.00", "19.10", "16.60", "0.79", "0.87"]]
-    # Worker CPU seconds per 100 workflows: 20 each; the server's: 10, 15, 10.
-    assert rows[0][7:14] == ["200.0,", "200.0,", "200.0", "|", "100.0,", "150.0,", "100.0"]
-    assert [" ".join(row[14:]) for row in rows] == ["", "<- reported above", ""]
+    # CPU per workflow: the shaped floor's 365 ms; cutru's 315, 415, 515 (its worker 20, 30, 40 s for 100).
+    assert [row[7] for row in rows] == ["1.16", "0.88", "0.71"]
+    # Worker CPU seconds per 100 workflows in the first round: 20 each; the server's: 10, 15, 10.
+    assert rows[0][8:15] == ["200.0,", "200.0,", "200.0", "|", "100.0,", "150.0,", "100.0"]
+    assert [" ".join(row[15:]) for row in rows] == ["", "<- reported above", ""]
     assert "  ratio over 3 rounds: min 0.54, median 0.64, max 0.79" in lines
+    assert "  CPU ratio (shaped floor / cutru) over 3 rounds: min 0.71, median 0.88, max 1.16" in lines
     assert stats.BenchReport.model_validate_json(report.model_dump_json()) == report
     report.rounds = rounds[1:]
     assert "  ratio over 2 rounds: min 0.64, lower median 0.64, max 0.79" in stats.format_report(report).splitlines()
