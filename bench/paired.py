@@ -96,14 +96,18 @@ def sign_test(lower: int, pairs: int) -> float:
 
 def format_report(report: PairedReport) -> str:
     setting = " ".join(f"{k}={v}" for k, v in report.settings.items())
+    # A floor's workers touch no database: its PostgreSQL columns would be all zeros.
+    postgres = report.workload == "cutru"
     lines = [
         f"paired worker comparison - {report.started_at:%Y-%m-%d %H:%M:%S} UTC",
         f"workload: {report.workload}, {report.dossiers_per_side} workflows a side a pair; "
         f"A: the environment ({', '.join(f'{k}={v}' for k, v in report.environment.items()) or 'defaults'}); "
         f"B: {setting}",
-        "worker CPU ms per workflow:    A       B   (started first)",
+        "worker CPU ms per workflow:    A       B   (started first)"
+        + ("   PostgreSQL of each side's workers:   A      B" if postgres else ""),
     ]
-    lines += [f"  pair {p.number:<8} {p.a_ms:>10.1f} {p.b_ms:>7.1f}   {p.first}" for p in report.pairs]
+    lines += [f"  pair {p.number:<8} {p.a_ms:>10.1f} {p.b_ms:>7.1f}   {p.first}"
+              + (f" {p.a_pg_ms:>40.2f} {p.b_pg_ms:>6.2f}" if postgres else "") for p in report.pairs]
     if report.pairs:
         change = (report.mean_b - report.mean_a) / report.mean_a * 100
         ties = f", {report.ties} tied" if report.ties else ""
@@ -113,13 +117,12 @@ def format_report(report: PairedReport) -> str:
             f"B took less CPU in {report.b_lower} of {len(report.pairs)} pairs{ties} "
             f"(sign test, two-sided: p = {sign_test(report.b_lower, untied):.3f})",
         ]
-        if report.workload == "cutru":
-            pg_lower = sum(p.b_pg_ms < p.a_pg_ms for p in report.pairs)
-            lines += ["PostgreSQL CPU ms per workflow, the backends of each side's workers:    A       B"]
-            lines += [f"  pair {p.number:<8} {p.a_pg_ms:>46.1f} {p.b_pg_ms:>7.1f}" for p in report.pairs]
-            lines += [f"  mean {'':<8} {report.mean_a_pg:>46.1f} {report.mean_b_pg:>7.1f}   "
-                      f"B lower in {pg_lower} of {len(report.pairs)} pairs "
-                      f"(p = {sign_test(pg_lower, len(report.pairs)):.3f})"]
+        if postgres:
+            lower = sum(p.b_pg_ms < p.a_pg_ms for p in report.pairs)
+            untied = sum(p.b_pg_ms != p.a_pg_ms for p in report.pairs)
+            lines.append(f"PostgreSQL of each side's workers: mean {report.mean_a_pg:.2f} and "
+                         f"{report.mean_b_pg:.2f} ms per workflow, B lower in {lower} of {len(report.pairs)} pairs "
+                         f"(sign test, two-sided: p = {sign_test(lower, untied):.3f})")
     return "\n".join(lines)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -21,24 +22,36 @@ def test_the_sign_test_is_two_sided_and_drops_nothing_but_ties() -> None:
     assert sign_test(0, 0) == 1.0  # every pair tied: no evidence either way
 
 
-def _report(pairs: list[tuple[float, float]]) -> PairedReport:
+def _report(pairs: list[tuple[float, float]], postgres: tuple[tuple[float, float], ...] = (),
+            workload: Literal["cutru", "floor"] = "cutru") -> PairedReport:
     return PairedReport(
-        started_at=datetime(2026, 12, 3, 21, 0, tzinfo=UTC), workload="cutru", dossiers_per_side=150,
+        started_at=datetime(2026, 12, 3, 21, 0, tzinfo=UTC), workload=workload, dossiers_per_side=150,
         settings={"CUTRU_EVENT_LOOP": "asyncio"}, environment={},
-        pairs=[Pair(number=i, first="A" if i % 2 else "B", a_ms=a, b_ms=b, completed=(150, 150))
+        pairs=[Pair(number=i, first="A" if i % 2 else "B", a_ms=a, b_ms=b, completed=(150, 150),
+                    **(dict(zip(("a_pg_ms", "b_pg_ms"), postgres[i - 1], strict=True)) if postgres else {}))
                for i, (a, b) in enumerate(pairs, start=1)],
     )
 
 
 def test_the_report_gives_every_pair_the_means_and_the_split() -> None:
-    report = _report([(77.5, 82.9), (78.3, 85.8), (70.7, 70.7)])
+    report = _report([(77.5, 82.9), (78.3, 85.8), (70.7, 70.7)], ((6.2, 5.3), (6.0, 6.1), (5.9, 5.1)))
     lines = format_report(report).splitlines()
     assert "B: CUTRU_EVENT_LOOP=asyncio" in lines[1] and "A: the environment (defaults)" in lines[1]
     assert [line.split()[1:] for line in lines if line.startswith("  pair ")] == [
-        ["1", "77.5", "82.9", "A"], ["2", "78.3", "85.8", "B"], ["3", "70.7", "70.7", "A"]]
-    assert lines[-2].split()[1:3] == ["75.5", "79.8"] and lines[-2].endswith("B - A = +5.7 %")
-    assert lines[-1] == "B took less CPU in 0 of 3 pairs, 1 tied (sign test, two-sided: p = 0.500)"
+        ["1", "77.5", "82.9", "A", "6.20", "5.30"], ["2", "78.3", "85.8", "B", "6.00", "6.10"],
+        ["3", "70.7", "70.7", "A", "5.90", "5.10"]]
+    assert lines[-3].split()[1:3] == ["75.5", "79.8"] and lines[-3].endswith("B - A = +5.7 %")
+    assert lines[-2] == "B took less CPU in 0 of 3 pairs, 1 tied (sign test, two-sided: p = 0.500)"
+    assert lines[-1] == ("PostgreSQL of each side's workers: mean 6.03 and 5.50 ms per workflow, "
+                         "B lower in 2 of 3 pairs (sign test, two-sided: p = 1.000)")
     assert PairedReport.model_validate_json(report.model_dump_json()) == report
+
+
+def test_a_floors_report_has_no_database_columns() -> None:
+    lines = format_report(_report([(40.1, 39.0), (41.0, 40.2)], workload="floor")).splitlines()
+    assert [line.split()[1:] for line in lines if line.startswith("  pair ")] == [
+        ["1", "40.1", "39.0", "A"], ["2", "41.0", "40.2", "B"]]
+    assert not any("PostgreSQL" in line for line in lines)
 
 
 def test_options_name_a_worker_setting_and_stay_within_bounds(capsys: pytest.CaptureFixture[str]) -> None:
