@@ -69,14 +69,6 @@ class PairedReport(BaseModel):
         return statistics.mean(p.b_ms for p in self.pairs)
 
     @property
-    def mean_a_pg(self) -> float:
-        return statistics.mean(p.a_pg_ms for p in self.pairs)
-
-    @property
-    def mean_b_pg(self) -> float:
-        return statistics.mean(p.b_pg_ms for p in self.pairs)
-
-    @property
     def b_lower(self) -> int:
         return sum(p.b_ms < p.a_ms for p in self.pairs)
 
@@ -120,8 +112,9 @@ def format_report(report: PairedReport) -> str:
         if postgres:
             lower = sum(p.b_pg_ms < p.a_pg_ms for p in report.pairs)
             untied = sum(p.b_pg_ms != p.a_pg_ms for p in report.pairs)
-            lines.append(f"PostgreSQL of each side's workers: mean {report.mean_a_pg:.2f} and "
-                         f"{report.mean_b_pg:.2f} ms per workflow, B lower in {lower} of {len(report.pairs)} pairs "
+            means = [statistics.mean(getattr(p, side) for p in report.pairs) for side in ("a_pg_ms", "b_pg_ms")]
+            lines.append(f"PostgreSQL of each side's workers: mean {means[0]:.2f} and "
+                         f"{means[1]:.2f} ms per workflow, B lower in {lower} of {len(report.pairs)} pairs "
                          f"(sign test, two-sided: p = {sign_test(lower, untied):.3f})")
     return "\n".join(lines)
 
