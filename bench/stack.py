@@ -286,16 +286,18 @@ class PhaseMeter:
             except asyncio.CancelledError:
                 pass
         busy = machine_busy_seconds() - self._busy_start
+        # Per process, once: a process may be in two groups (a worker's database backends are in "postgres" too),
+        # and the rest of the machine is what none of them used.
+        used = {pid: max(cpu_seconds(pid) - self._cpu_start.get(pid, 0.0), 0.0)
+                for pid in {pid for pids in self._groups.values() for pid in pids}}
         usage: dict[str, GroupUsage] = {}
-        ours = 0.0
         for name, pids in self._groups.items():
-            cpu = sum(max(cpu_seconds(pid) - self._cpu_start.get(pid, 0.0), 0.0) for pid in pids)
             peaks = [self._peak.get(pid, 0) for pid in pids]
             if name in self._phase_only:
                 peaks += [peak_rss_bytes(pid) for pid in pids]
-            usage[name] = GroupUsage(cpu_seconds=cpu, peak_rss_bytes=max(peaks, default=0), processes=len(pids))
-            ours += cpu
-        return usage, max(busy - ours, 0.0)
+            usage[name] = GroupUsage(cpu_seconds=sum(used[pid] for pid in pids), peak_rss_bytes=max(peaks, default=0),
+                                     processes=len(pids))
+        return usage, max(busy - sum(used.values()), 0.0)
 
     @property
     def elapsed(self) -> float:

@@ -80,3 +80,21 @@ def test_side_b_may_run_another_checkouts_code(tmp_path: Path, capsys: pytest.Ca
     assert code == tmp_path / "change"
     assert env["PYTHONPATH"].split(os.pathsep) == [str(tmp_path / "change" / "local"), str(tmp_path / "change")]
     assert worker_checkout({"PATH": "/usr/bin"}) == (PROJECT_ROOT, {"PATH": "/usr/bin"})
+
+
+async def test_a_process_in_two_groups_is_counted_once_against_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A side's database backends are metered in "postgres" and, apart, as its workers' own.
+    from bench import stack
+
+    busy = iter([100.0, 110.0])
+    monkeypatch.setattr(stack, "machine_busy_seconds", lambda: next(busy))
+    cpu = {"seconds": 1.0}
+    monkeypatch.setattr(stack, "cpu_seconds", lambda pid: cpu["seconds"])
+    monkeypatch.setattr(stack, "rss_bytes", lambda pid: 0)
+    meter = stack.PhaseMeter({"postgres": [7]})
+    meter.start()
+    cpu["seconds"] = 3.0
+    meter.add("workers' postgres", [7])
+    usage, other = await meter.stop()
+    assert usage["postgres"].cpu_seconds == usage["workers' postgres"].cpu_seconds == 2.0
+    assert other == 8.0
