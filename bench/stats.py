@@ -520,7 +520,7 @@ def pooled_cpu(rounds: list[Round]) -> tuple[float, float] | None:
     pairs = [(r.total_ms[1], r.total_ms[2]) for r in rounds if r.total_ms[1] and r.total_ms[2]]
     if not pairs:
         return None
-    return sum(p[0] for p in pairs if p[0]) / len(pairs), sum(p[1] for p in pairs if p[1]) / len(pairs)
+    return sum(p[0] for p in pairs) / len(pairs), sum(p[1] for p in pairs) / len(pairs)
 
 
 def median_cpu_round(rounds: list[Round]) -> Round | None:
@@ -845,10 +845,10 @@ def _round_lines(report: BenchReport) -> list[str]:
     lines.append(f"  ratio over {len(ratios)} rounds: min {ratios[0]:.2f}, {median} {report.ratio:.2f}, "
                  f"max {ratios[-1]:.2f}")
     cpu = sorted(r.cpu_ratio for r in report.rounds if r.cpu_ratio is not None)
-    if cpu:
+    middle = median_cpu_round(report.rounds)
+    if middle is not None:  # a round measured it, so cpu holds it
         lines.append(f"  CPU ratio (shaped floor / cutru) over {len(cpu)} rounds: min {cpu[0]:.2f}, "
-                     f"{'median' if len(cpu) % 2 else 'lower median'} {cpu[(len(cpu) - 1) // 2]:.2f}, "
-                     f"max {cpu[-1]:.2f}")
+                     f"{'median' if len(cpu) % 2 else 'lower median'} {middle.cpu_ratio:.2f}, max {cpu[-1]:.2f}")
     return lines
 
 
