@@ -211,7 +211,7 @@ class Measured:
     usage: dict[str, stats.Usage]
     postgres_cpu_seconds: float | None
     other_cpu_seconds: float
-    workers_postgres_cpu_seconds: float = 0.0  # of the backends serving the workers' own connections
+    workers_postgres_cpu_seconds: float  # of the backends serving the workers' own connections
 
 
 Submit = Callable[[], Awaitable[Any]]
