@@ -7,6 +7,7 @@ records a dispatch. Both write one ``deliveries`` row per dossier; a retry finds
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from datetime import date, datetime
@@ -253,11 +254,17 @@ async def prepare_documents(conn: asyncpg.Connection, request: DocumentRequest, 
     return stored
 
 
-def write_documents(prepared: list[tuple[DocumentKind, RenderedDocument]]) -> None:
+async def write_documents(prepared: list[tuple[DocumentKind, RenderedDocument]]) -> None:
+    """Write the rendered documents in a thread: each write waits for the disk (fsync), which would otherwise hold
+    the worker's event loop, and every workflow and activity on it, for as long."""
     from domain.documents import write
 
-    for _, document in prepared:
-        write(document)
+    def write_all() -> None:
+        for _, document in prepared:
+            write(document)
+
+    if prepared:
+        await asyncio.to_thread(write_all)
 
 
 async def store_documents(conn: asyncpg.Connection, request: DocumentRequest, document_dir: Path,
@@ -265,7 +272,7 @@ async def store_documents(conn: asyncpg.Connection, request: DocumentRequest, do
                           ) -> list[tuple[DocumentKind, StoredDocument]]:
     """``prepare_documents``, written to the store before they are registered: for documents a delivery sends."""
     prepared = await prepare_documents(conn, request, document_dir, found, verification_url)
-    write_documents(prepared)
+    await write_documents(prepared)
     return list(prepared)
 
 
@@ -276,7 +283,7 @@ async def issue(conn: asyncpg.Connection, request: DocumentRequest, document_dir
     prepared = await prepare_documents(conn, request, document_dir)
     if prepared:
         await conn.execute(REGISTER, request.dossier_code, *register_args(prepared))
-        write_documents(prepared)
+        await write_documents(prepared)
     return tuple(document.sha256 for _, document in prepared)
 
 
