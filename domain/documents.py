@@ -406,13 +406,14 @@ def _direct_pdf(pages: list[list[_Placed]], info: dict[str, str]) -> bytes | Non
             current: str | None = None
             for x, baseline, word_space, line in _positions(placed):
                 out.append(f"1 0 0 1 {fp_str(x, baseline)} Tm {fp_str(word_space)} Tw ".encode("ascii"))
-                for style, piece in _segments(line):
-                    if not font_set.encodable(piece):
-                        return None
+                encoded = line.encoded
+                if encoded is None:
+                    return None
+                for style, piece in encoded:
                     if style != current:
                         out += (resource[style], size)
                         current = style
-                    out += (font_set.encode(piece), b" Tj ")
+                    out += (piece, b" Tj ")
                 out.append(b"\n")
             out.append(b"ET\n")
         streams.append(b"".join(out))
@@ -486,6 +487,29 @@ class _Line:
     words: list[_Word]
     width: float  # with one space between words
     justify: bool
+
+    @functools.cached_property
+    def segments(self) -> tuple[_Run, ...]:
+        """The line as few runs as its styles allow (a space goes with the text before it): one ``textOut`` each."""
+        segments: list[_Run] = []
+        last = len(self.words) - 1
+        for index, word in enumerate(self.words):
+            pieces = [*word[:-1], (word[-1][0], word[-1][1] + " ")] if index < last else list(word)
+            for style, piece in pieces:
+                if segments and segments[-1][0] == style:
+                    segments[-1] = (style, segments[-1][1] + piece)
+                else:
+                    segments.append((style, piece))
+        return tuple(segments)
+
+    @functools.cached_property
+    def encoded(self) -> tuple[tuple[str, bytes], ...] | None:
+        """``segments`` as ``form_pdf``'s strings, or None when a character is outside its set; worked out once for
+        the lines ``_wrapped`` shares between forms (headings, labels, fixed sentences)."""
+        font_set = _font_set()
+        if not all(font_set.encodable(piece) for _, piece in self.segments):
+            return None
+        return tuple((style, font_set.encode(piece)) for style, piece in self.segments)
 
 
 @dataclass(frozen=True, slots=True)
@@ -786,19 +810,6 @@ def _signature_lines(data: DocumentData) -> tuple[str, ...]:
     return (f"TRƯỞNG {data.police_unit.upper()}",)
 
 
-def _segments(line: _Line) -> list[_Run]:
-    """The line as few runs as its styles allow (a space goes with the text before it): one ``textOut`` each."""
-    segments: list[_Run] = []
-    for index, word in enumerate(line.words):
-        pieces = [*word[:-1], (word[-1][0], word[-1][1] + " ")] if index < len(line.words) - 1 else list(word)
-        for style, piece in pieces:
-            if segments and segments[-1][0] == style:
-                segments[-1] = (style, segments[-1][1] + piece)
-            else:
-                segments.append((style, piece))
-    return segments
-
-
 def _positions(placed: _Placed) -> Iterator[tuple[float, float, float, _Line]]:
     """Each line of a placed paragraph with its start (x, baseline) and the word spacing that justifies it."""
     paragraph = placed.paragraph
@@ -836,7 +847,7 @@ def _draw(canvas: Any, placed: _Placed, fonts: dict[str, str]) -> None:
     for x, baseline, word_space, line in _positions(placed):
         text.setTextOrigin(x, baseline)
         text.setWordSpace(word_space)
-        for style, piece in _segments(line):
+        for style, piece in line.segments:
             if style != current:
                 text.setFont(fonts[style], paragraph.size)
                 current = style
