@@ -42,7 +42,7 @@ from domain.procedures.catalogue import PROCEDURES
 from domain.verification import CODE_PATTERN, VERIFIED_KINDS, printed, qr_modules, verification_address
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
     from domain.form_pdf import FontSet
 
@@ -482,6 +482,17 @@ class _Paragraph:
     hanging: float = 0.0  # points more for every line but the first
 
 
+def _merged(pieces: Iterable[_Run]) -> tuple[_Run, ...]:
+    """The pieces with each run of neighbours in one style joined into one."""
+    runs: list[_Run] = []
+    for style, text in pieces:
+        if runs and runs[-1][0] == style:
+            runs[-1] = (style, runs[-1][1] + text)
+        else:
+            runs.append((style, text))
+    return tuple(runs)
+
+
 @dataclass(frozen=True)  # shared between forms by _wrapped: never changed once made
 class _Line:
     words: list[_Word]
@@ -491,16 +502,9 @@ class _Line:
     @functools.cached_property
     def segments(self) -> tuple[_Run, ...]:
         """The line as few runs as its styles allow (a space goes with the text before it): one ``textOut`` each."""
-        segments: list[_Run] = []
         last = len(self.words) - 1
-        for index, word in enumerate(self.words):
-            pieces = [*word[:-1], (word[-1][0], word[-1][1] + " ")] if index < last else list(word)
-            for style, piece in pieces:
-                if segments and segments[-1][0] == style:
-                    segments[-1] = (style, segments[-1][1] + piece)
-                else:
-                    segments.append((style, piece))
-        return tuple(segments)
+        return _merged(piece for index, word in enumerate(self.words)
+                       for piece in ([*word[:-1], (word[-1][0], word[-1][1] + " ")] if index < last else word))
 
     @functools.cached_property
     def encoded(self) -> tuple[tuple[str, bytes], ...] | None:
@@ -616,16 +620,7 @@ def _cut(word: _Word, room: float, fonts: dict[str, str], size: float) -> tuple[
             break
         count += 1
 
-    def join(pieces: list[tuple[str, str]]) -> _Word:
-        runs: list[_Run] = []
-        for style, char in pieces:
-            if runs and runs[-1][0] == style:
-                runs[-1] = (style, runs[-1][1] + char)
-            else:
-                runs.append((style, char))
-        return tuple(runs)
-
-    return join(flat[:count]), join(flat[count:])
+    return _merged(flat[:count]), _merged(flat[count:])
 
 
 class _Page:
