@@ -7,7 +7,6 @@ records a dispatch. Both write one ``deliveries`` row per dossier; a retry finds
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 from datetime import date, datetime
@@ -254,17 +253,11 @@ async def prepare_documents(conn: asyncpg.Connection, request: DocumentRequest, 
     return stored
 
 
-async def write_documents(prepared: list[tuple[DocumentKind, RenderedDocument]]) -> None:
-    """Write the rendered documents in a thread: each write waits for the disk (fsync), which would otherwise hold
-    the worker's event loop, and every workflow and activity on it, for as long."""
+def write_documents(prepared: list[tuple[DocumentKind, RenderedDocument]]) -> None:
     from domain.documents import write
 
-    def write_all() -> None:
-        for _, document in prepared:
-            write(document)
-
-    if prepared:
-        await asyncio.to_thread(write_all)
+    for _, document in prepared:
+        write(document)
 
 
 async def store_documents(conn: asyncpg.Connection, request: DocumentRequest, document_dir: Path,
@@ -272,7 +265,7 @@ async def store_documents(conn: asyncpg.Connection, request: DocumentRequest, do
                           ) -> list[tuple[DocumentKind, StoredDocument]]:
     """``prepare_documents``, written to the store before they are registered: for documents a delivery sends."""
     prepared = await prepare_documents(conn, request, document_dir, found, verification_url)
-    await write_documents(prepared)
+    write_documents(prepared)
     return list(prepared)
 
 
@@ -283,7 +276,7 @@ async def issue(conn: asyncpg.Connection, request: DocumentRequest, document_dir
     prepared = await prepare_documents(conn, request, document_dir)
     if prepared:
         await conn.execute(REGISTER, request.dossier_code, *register_args(prepared))
-        await write_documents(prepared)
+        write_documents(prepared)
     return tuple(document.sha256 for _, document in prepared)
 
 

@@ -522,9 +522,9 @@ class DossierActivities:
             if not roster:
                 # Retrying lets an operator add the unit's roster without losing the dossier.
                 raise RuntimeError(f"police unit {s.police_unit} has no roster; add its officers and it retries")
+            delivery.write_documents(receipt)
             assigned = roster[0]["assigned"]
             await self._apply_changes(conn, records)
-        await delivery.write_documents(receipt)
         _log(step="accept", officer=assigned)
         return UnitRoster(
             police_unit=s.police_unit,
