@@ -540,7 +540,7 @@ class Bench:
         api_pids: Sequence[int] = (),
     ) -> Measured:
         """Run a phase under the meter (``api_pids``: the API process of a phase through it)."""
-        pg_before = await self.database.backend_pids()
+        pg_before = list(await self.database.backend_ports())
         groups = {"worker": workers.pids, "server": [self.server.process.pid], "driver": [os.getpid()],
                   "postgres": pg_before} | ({"api": list(api_pids)} if api_pids else {})
         meter = PhaseMeter(groups, phase_only=("worker", "api"))

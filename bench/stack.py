@@ -120,12 +120,9 @@ class Database:
             if self.embedded is not None:
                 self.embedded.remove()
 
-    async def backend_pids(self) -> list[int]:
-        """Server processes serving this database's connections (the workers' pools, the driver's own)."""
-        return list(await self.backend_ports())
-
     async def backend_ports(self) -> dict[int, int | None]:
-        """The same, each with its client's TCP port (None for a Unix socket)."""
+        """Server processes serving this database's connections (the workers' pools, the driver's own), each with
+        its client's TCP port (None for a Unix socket)."""
         conn = await asyncpg.connect(self.url)
         try:
             rows = await conn.fetch(
