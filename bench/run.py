@@ -1016,33 +1016,46 @@ async def comparison_round(runner: Bench, number: int, plan: FloorPlan, applican
                            budget: Budget, later: float,
                            ) -> tuple[stats.WorkloadResult, stats.WorkloadResult, stats.WorkloadResult]:
     """The floor, the shaped floor and cutru, back to back on the same server: the ratio compares phases minutes
-    apart, never runs of different days."""
+    apart, never runs of different days. Odd rounds run them in that order, even rounds in the reverse one: the dev
+    server's CPU per workflow grows as its store fills (docs/benchmarks.md, "Later phases cost the dev server
+    more"), so a fixed order would charge cutru, always last, for the phases before it."""
     n, label = len(applicants), "" if number == 1 else f" (round {number})"
-    floor, floor_measured = await runner.floor_phase(plan, n, timeout=budget.timeout(60 + n * 0.25, later + 60),
+
+    async def floor(reserved: float) -> stats.WorkloadResult:
+        phase, measured = await runner.floor_phase(plan, n, timeout=budget.timeout(60 + n * 0.25, reserved),
+                                                   round_number=number)
+        result = await runner.workload(phase, measured, workflow_type="BenchFloor", encrypted=False,
+                                       client=runner.plain, with_outcomes=False)
+        result.name = "floor"  # the same name in every round: the report's rounds table numbers them
+        print(f"floor{label}: {result.run.per_second:.2f} workflows/s", flush=True)
+        return result
+
+    async def shaped(reserved: float) -> stats.WorkloadResult:
+        # The floor with the dossier's engine shape (search attributes, upserts, reminder timer, officer).
+        phase, measured = await runner.floor_phase(
+            replace(plan, dossier_shape=True), n, name="shaped", timeout=budget.timeout(60 + n * 0.4, reserved),
+            round_number=number)
+        result = await runner.workload(phase, measured, workflow_type="BenchFloor", encrypted=False,
+                                       client=runner.plain, with_outcomes=False)
+        result.name = "shaped floor (the dossier's search attributes, upserts, reminder timer and officer)"
+        print(f"shaped floor{label}: {result.run.per_second:.2f} workflows/s", flush=True)
+        return result
+
+    async def cutru(reserved: float) -> stats.WorkloadResult:
+        phase, measured = await runner.dossier_phase("cutru", applicants, rate=None,
+                                                     timeout=budget.timeout(90 + n * 0.5, reserved),
                                                      round_number=number)
-    floor_result = await runner.workload(floor, floor_measured, workflow_type="BenchFloor", encrypted=False,
-                                         client=runner.plain, with_outcomes=False)
-    floor_result.name = "floor"  # the same name in every round: the report's rounds table numbers them
-    print(f"floor{label}: {floor_result.run.per_second:.2f} workflows/s", flush=True)
+        result = await runner.workload(phase, measured,
+                                       workflow_type=Procedure.PERMANENT_RESIDENCE_REGISTRATION.value,
+                                       encrypted=runner.options.encrypt, client=runner.coded, with_outcomes=True)
+        print(f"cutru{label}: {result.run.per_second:.2f} dossiers/s", flush=True)
+        return result
 
-    # The floor with the dossier's engine shape (search attributes, upserts, reminder timer, officer).
-    shaped, shaped_measured = await runner.floor_phase(
-        replace(plan, dossier_shape=True), n, name="shaped", timeout=budget.timeout(60 + n * 0.4, later + 60),
-        round_number=number)
-    shaped_result = await runner.workload(shaped, shaped_measured, workflow_type="BenchFloor", encrypted=False,
-                                          client=runner.plain, with_outcomes=False)
-    shaped_result.name = "shaped floor (the dossier's search attributes, upserts, reminder timer and officer)"
-    print(f"shaped floor{label}: {shaped_result.run.per_second:.2f} workflows/s", flush=True)
-
-    # cutru at full speed.
-    cutru, cutru_measured = await runner.dossier_phase("cutru", applicants, rate=None,
-                                                       timeout=budget.timeout(90 + n * 0.5, later),
-                                                       round_number=number)
-    cutru_result = await runner.workload(cutru, cutru_measured,
-                                         workflow_type=Procedure.PERMANENT_RESIDENCE_REGISTRATION.value,
-                                         encrypted=runner.options.encrypt, client=runner.coded, with_outcomes=True)
-    print(f"cutru{label}: {cutru_result.run.per_second:.2f} dossiers/s", flush=True)
-    return floor_result, shaped_result, cutru_result
+    # Each phase leaves those after it in the round a minute each, and the later phases their share.
+    phases = {"floor": floor, "shaped": shaped, "cutru": cutru}
+    order = list(phases) if number % 2 else list(reversed(phases))
+    results = {name: await phases[name](later + 60 * (len(order) - 1 - i)) for i, name in enumerate(order)}
+    return results["floor"], results["shaped"], results["cutru"]
 
 
 def api_budget(options: Options) -> float:
