@@ -136,9 +136,15 @@ async def _renew(client: Client, settings: TemporalToken, token: AccessToken) ->
         wait = token.expires_in * settings.renew_at
 
 
+# cutru keeps no payload in external storage. With more than one at a time, the SDK's pass that would fetch or store
+# such payloads made an asyncio task for every payload of every activation and completion, for nothing.
+FIXED_TUNING: dict[str, Any] = {"max_workflow_task_external_storage_concurrency": 1}
+
+
 def worker_tuning(settings: Settings) -> dict[str, Any]:
-    """The ``temporalio.worker.Worker`` tuning arguments the settings give: only those set, so that the SDK's
-    defaults stay in force otherwise (worker.py and the benchmark's floor worker pass the same)."""
+    """The ``temporalio.worker.Worker`` tuning arguments: those the settings give (only those set, so that the SDK's
+    defaults stay in force otherwise) and ``FIXED_TUNING`` (worker.py and the benchmark's floor worker pass the
+    same)."""
     options: dict[str, Any] = {
         "max_concurrent_activities": settings.max_concurrent_activities,
         "max_concurrent_workflow_tasks": settings.max_concurrent_workflow_tasks,
@@ -148,7 +154,7 @@ def worker_tuning(settings: Settings) -> dict[str, Any]:
         options["workflow_task_poller_behavior"] = PollerBehaviorSimpleMaximum(settings.workflow_task_pollers)
     if settings.activity_task_pollers:
         options["activity_task_poller_behavior"] = PollerBehaviorSimpleMaximum(settings.activity_task_pollers)
-    return {name: value for name, value in options.items() if value is not None}
+    return {name: value for name, value in options.items() if value is not None} | FIXED_TUNING
 
 
 def deployment_version(settings: Settings) -> WorkerDeploymentVersion | None:

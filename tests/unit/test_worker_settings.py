@@ -13,7 +13,7 @@ from temporalio.worker import PollerBehaviorSimpleMaximum, Replayer
 from cutru.clients.audit import load_history
 from cutru.platform.codec import replay_converter
 from cutru.platform.config import TUNING_VARIABLES, ConfigError, load_settings
-from cutru.platform.temporal import run_worker_process, worker_tuning
+from cutru.platform.temporal import FIXED_TUNING, run_worker_process, worker_tuning
 from cutru.service.worker import unversioned
 from domain.kinds import Procedure
 from tests.factories import PAYLOAD_KEYS
@@ -32,7 +32,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 def test_unset_tuning_keeps_the_sdk_defaults(clean_env: pytest.MonkeyPatch) -> None:
     settings = load_settings()
-    assert worker_tuning(settings) == {}
+    assert worker_tuning(settings) == {"max_workflow_task_external_storage_concurrency": 1} == FIXED_TUNING
     assert settings.worker_role == "all"
     assert settings.database_pool_size == 10
     assert settings.event_loop == "uvloop"
@@ -52,7 +52,7 @@ def test_tuning_variables_become_worker_arguments(clean_env: pytest.MonkeyPatch)
         "max_cached_workflows": 300,
         "workflow_task_poller_behavior": PollerBehaviorSimpleMaximum(4),
         "activity_task_poller_behavior": PollerBehaviorSimpleMaximum(3),
-    }
+    } | FIXED_TUNING
     assert settings.database_pool_size == 6
 
 
