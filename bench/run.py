@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import platform
@@ -1021,24 +1022,17 @@ async def comparison_round(runner: Bench, number: int, plan: FloorPlan, applican
     more"), so a fixed order would charge cutru, always last, for the phases before it."""
     n, label = len(applicants), "" if number == 1 else f" (round {number})"
 
-    async def floor(reserved: float) -> stats.WorkloadResult:
-        phase, measured = await runner.floor_phase(plan, n, timeout=budget.timeout(60 + n * 0.25, reserved),
-                                                   round_number=number)
-        result = await runner.workload(phase, measured, workflow_type="BenchFloor", encrypted=False,
-                                       client=runner.plain, with_outcomes=False)
-        result.name = "floor"  # the same name in every round: the report's rounds table numbers them
-        print(f"floor{label}: {result.run.per_second:.2f} workflows/s", flush=True)
-        return result
-
-    async def shaped(reserved: float) -> stats.WorkloadResult:
-        # The floor with the dossier's engine shape (search attributes, upserts, reminder timer, officer).
+    async def floor(reserved: float, *, shaped: bool) -> stats.WorkloadResult:
+        # shaped: the floor with the dossier's engine shape (search attributes, upserts, reminder timer, officer).
         phase, measured = await runner.floor_phase(
-            replace(plan, dossier_shape=True), n, name="shaped", timeout=budget.timeout(60 + n * 0.4, reserved),
-            round_number=number)
+            replace(plan, dossier_shape=shaped), n, name="shaped" if shaped else "floor",
+            timeout=budget.timeout(60 + n * (0.4 if shaped else 0.25), reserved), round_number=number)
         result = await runner.workload(phase, measured, workflow_type="BenchFloor", encrypted=False,
                                        client=runner.plain, with_outcomes=False)
-        result.name = "shaped floor (the dossier's search attributes, upserts, reminder timer and officer)"
-        print(f"shaped floor{label}: {result.run.per_second:.2f} workflows/s", flush=True)
+        # The same name in every round: the report's rounds table numbers them.
+        result.name = ("shaped floor (the dossier's search attributes, upserts, reminder timer and officer)"
+                       if shaped else "floor")
+        print(f"{'shaped floor' if shaped else 'floor'}{label}: {result.run.per_second:.2f} workflows/s", flush=True)
         return result
 
     async def cutru(reserved: float) -> stats.WorkloadResult:
@@ -1052,7 +1046,11 @@ async def comparison_round(runner: Bench, number: int, plan: FloorPlan, applican
         return result
 
     # Each phase leaves those after it in the round a minute each, and the later phases their share.
-    phases = {"floor": floor, "shaped": shaped, "cutru": cutru}
+    phases: dict[str, Callable[[float], Awaitable[stats.WorkloadResult]]] = {
+        "floor": functools.partial(floor, shaped=False),
+        "shaped": functools.partial(floor, shaped=True),
+        "cutru": cutru,
+    }
     order = list(phases) if number % 2 else list(reversed(phases))
     results = {name: await phases[name](later + 60 * (len(order) - 1 - i)) for i, name in enumerate(order)}
     return results["floor"], results["shaped"], results["cutru"]
