@@ -31,7 +31,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -386,8 +386,6 @@ def _direct_pdf(pages: list[list[_Placed]], info: dict[str, str]) -> bytes | Non
 
     from domain.form_pdf import write
 
-    font_set = _font_set()
-    resource = {style: f"/{name} ".encode("ascii") for style, name in zip(_FONT_FILES, font_set.names, strict=True)}
     streams = []
     for placed_on_page in pages:
         out: list[bytes] = []
@@ -399,25 +397,44 @@ def _direct_pdf(pages: list[list[_Placed]], info: dict[str, str]) -> bytes | Non
                 x, y, length = placed.rule
                 out.append(f"{fp_str(_RULE * _MM)} w {fp_str(x, y)} m {fp_str(x + length, y)} l S\n".encode("ascii"))
                 continue
-            paragraph = placed.paragraph
-            assert paragraph is not None
-            size = b" " + fp_str(paragraph.size).encode("ascii") + b" Tf "
-            out.append(b"BT\n")
-            current: str | None = None
-            for x, baseline, word_space, line in _positions(placed):
-                out.append(f"1 0 0 1 {fp_str(x, baseline)} Tm {fp_str(word_space)} Tw ".encode("ascii"))
-                encoded = line.encoded
-                if encoded is None:
-                    return None
-                for style, piece in encoded:
-                    if style != current:
-                        out += (resource[style], size)
-                        current = style
-                    out += (piece, b" Tj ")
-                out.append(b"\n")
-            out.append(b"ET\n")
+            assert placed.paragraph is not None
+            block = _text_block(placed.paragraph, placed.x, placed.width, placed.baseline, placed.opens,
+                                tuple(placed.lines))
+            if block is None:
+                return None
+            out.append(block)
         streams.append(b"".join(out))
-    return write(font_set, streams, info, media_box=A4, lang="vi")
+    return write(_font_set(), streams, info, media_box=A4, lang="vi")
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_block(paragraph: _Paragraph, x: float, width: float, baseline: float, opens: bool,
+                lines: tuple[_Line, ...]) -> bytes | None:
+    """A placed paragraph's text object (``BT`` … ``ET``), or None if some text is outside ``form_pdf``'s set;
+    remembered, since most of a form's paragraphs (headings, labels, fixed sentences, the signature block) land
+    where they did on the last form of its kind. The key holds the lines themselves (compared by identity), so
+    the same key always means the same lines."""
+    from reportlab.lib.rl_accel import fp_str
+
+    font_set = _font_set()
+    resource = {style: f"/{name} ".encode("ascii") for style, name in zip(_FONT_FILES, font_set.names, strict=True)}
+    size = b" " + fp_str(paragraph.size).encode("ascii") + b" Tf "
+    out = [b"BT\n"]
+    current: str | None = None
+    placed = _Placed(x, width, paragraph, list(lines), baseline, opens)
+    for line_x, line_baseline, word_space, line in _positions(placed):
+        out.append(f"1 0 0 1 {fp_str(line_x, line_baseline)} Tm {fp_str(word_space)} Tw ".encode("ascii"))
+        encoded = line.encoded
+        if encoded is None:
+            return None
+        for style, piece in encoded:
+            if style != current:
+                out += (resource[style], size)
+                current = style
+            out += (piece, b" Tj ")
+        out.append(b"\n")
+    out.append(b"ET\n")
+    return b"".join(out)
 
 
 # A module's byte (0 or 1) as the digit of a binary number.
@@ -472,8 +489,7 @@ _Run = tuple[str, str]  # (style "", "B" or "I", text)
 _Word = tuple[_Run, ...]
 
 
-@dataclass(frozen=True)
-class _Paragraph:
+class _Paragraph(NamedTuple):  # a tuple: hashed and compared in C, as the layout's caches key on it
     runs: tuple[_Run, ...]
     size: float  # points
     leading: float  # points
@@ -493,7 +509,8 @@ def _merged(pieces: Iterable[_Run]) -> tuple[_Run, ...]:
     return tuple(runs)
 
 
-@dataclass(frozen=True)  # shared between forms by _wrapped: never changed once made
+# Shared between forms by _wrapped, never changed once made; equal only to itself, so that it can key _text_block.
+@dataclass(frozen=True, eq=False)
 class _Line:
     words: list[_Word]
     width: float  # with one space between words

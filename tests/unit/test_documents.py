@@ -163,6 +163,15 @@ def test_renders_are_byte_identical() -> None:
         assert render(make(kind)) == render(make(kind)), kind
 
 
+def test_remembered_text_blocks_follow_the_layout() -> None:
+    # The same paragraphs pushed down by a longer address, then back: each form as if rendered first.
+    short, long = make(DocumentKind.CT08), make(DocumentKind.CT08, address=COMMON["address"] + ", ngõ 5" * 40)
+    first = render(short)
+    assert pdf_text(render(long)) != pdf_text(first)
+    assert render(short) == first
+    assert all(part in pdf_text(render(long)) for part in EXPECTED[DocumentKind.CT08])
+
+
 def test_output_depends_on_the_data() -> None:
     assert render(make(DocumentKind.CT07)) != render(make(DocumentKind.CT07, valid_until=date(2027, 3, 6)))
 
