@@ -37,8 +37,9 @@ WITH_STACK = set -a && . $(STACK_ENV) && set +a &&
 demo: install
 	$(CUTRU) demo
 
+# Two workers: the suite mostly waits (dev servers, timers, browsers), so a second one helps even on two cores.
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2
 
 # The web desk end to end in Debian's chromium (docs/desk.md); the screenshots the tests take become docs/desk/*.png.
 e2e: install
