@@ -397,9 +397,7 @@ def _direct_pdf(pages: list[list[_Placed]], info: dict[str, str]) -> bytes | Non
                 x, y, length = placed.rule
                 out.append(f"{fp_str(_RULE * _MM)} w {fp_str(x, y)} m {fp_str(x + length, y)} l S\n".encode("ascii"))
                 continue
-            assert placed.paragraph is not None
-            block = _text_block(placed.paragraph, placed.x, placed.width, placed.baseline, placed.opens,
-                                tuple(placed.lines))
+            block = _text_block(placed)
             if block is None:
                 return None
             out.append(block)
@@ -408,20 +406,20 @@ def _direct_pdf(pages: list[list[_Placed]], info: dict[str, str]) -> bytes | Non
 
 
 @functools.lru_cache(maxsize=4096)
-def _text_block(paragraph: _Paragraph, x: float, width: float, baseline: float, opens: bool,
-                lines: tuple[_Line, ...]) -> bytes | None:
+def _text_block(placed: _Placed) -> bytes | None:
     """A placed paragraph's text object (``BT`` … ``ET``), or None if some text is outside ``form_pdf``'s set;
     remembered, since most of a form's paragraphs (headings, labels, fixed sentences, the signature block) land
     where they did on the last form of its kind. The key holds the lines themselves (compared by identity), so
     the same key always means the same lines."""
     from reportlab.lib.rl_accel import fp_str
 
+    paragraph = placed.paragraph
+    assert paragraph is not None
     font_set = _font_set()
     resource = {style: f"/{name} ".encode("ascii") for style, name in zip(_FONT_FILES, font_set.names, strict=True)}
     size = b" " + fp_str(paragraph.size).encode("ascii") + b" Tf "
     out = [b"BT\n"]
     current: str | None = None
-    placed = _Placed(x, width, paragraph, list(lines), baseline, opens)
     for line_x, line_baseline, word_space, line in _positions(placed):
         out.append(f"1 0 0 1 {fp_str(line_x, line_baseline)} Tm {fp_str(word_space)} Tw ".encode("ascii"))
         encoded = line.encoded
@@ -544,14 +542,14 @@ class _Mask:
     modules: bytes
 
 
-@dataclass
+@dataclass(frozen=True)  # hashable: _text_block is keyed by it
 class _Placed:
     """A paragraph's lines (or a rule) at a position on a page, in points from the page's bottom left."""
 
     x: float
     width: float  # of the paragraph's column
     paragraph: _Paragraph | None
-    lines: list[_Line]
+    lines: tuple[_Line, ...]
     baseline: float  # of the first line
     opens: bool = True  # the first line is the paragraph's first (not continued from the page before)
     rule: tuple[float, float, float] | None = None  # x, y, length
@@ -657,11 +655,11 @@ class _Page:
     def space(self, height: float) -> None:
         self.y = max(self.y - height, self.bottom)
 
-    def lay(self, paragraph: _Paragraph, width: float | None = None) -> list[_Line]:
+    def lay(self, paragraph: _Paragraph, width: float | None = None) -> tuple[_Line, ...]:
         """The paragraph's lines in a column of ``width`` (default: the frame's)."""
         from reportlab.lib.units import mm
 
-        return list(_wrapped(paragraph, (self.width if width is None else width) - 2 * _INSET * mm))
+        return _wrapped(paragraph, (self.width if width is None else width) - 2 * _INSET * mm)
 
     def add(self, paragraph: _Paragraph) -> None:
         """Flow a full-width paragraph down the frame, breaking it between lines at the foot of a page."""
@@ -676,17 +674,17 @@ class _Page:
             self.y -= min(fit, len(lines)) * paragraph.leading
             lines, opens = lines[fit:], False
 
-    def place(self, paragraph: _Paragraph, lines: list[_Line], x: float, width: float, top: float, *,
+    def place(self, paragraph: _Paragraph, lines: tuple[_Line, ...], x: float, width: float, top: float, *,
               opens: bool = True) -> None:
         # The first baseline sits one font size below the top (the face's ascent is 1 em), as ReportLab's did.
         self.pages[-1].append(_Placed(self.left + x, width, paragraph, lines, top - paragraph.size, opens))
 
     def rule(self, x: float, y: float, length: float) -> None:
-        self.pages[-1].append(_Placed(self.left + x, 0.0, None, [], y, rule=(self.left + x, y, length)))
+        self.pages[-1].append(_Placed(self.left + x, 0.0, None, (), y, rule=(self.left + x, y, length)))
 
     def qr_code(self, y: float, side: float, size: int, modules: bytes) -> None:
         """A QR code at the frame's left edge, its bottom at ``y``."""
-        self.pages[-1].append(_Placed(self.left, 0.0, None, [], 0.0, mask=_Mask(self.left, y, side, size, modules)))
+        self.pages[-1].append(_Placed(self.left, 0.0, None, (), 0.0, mask=_Mask(self.left, y, side, size, modules)))
 
     def new_page(self) -> None:
         self.pages.append([])
