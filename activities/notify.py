@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+import aiohttp
 import httpx
 import structlog
 from pydantic import Field
@@ -215,6 +216,7 @@ ON CONFLICT (dossier_code, source) DO NOTHING
 WEBHOOK_LANES = 16
 LANE_BATCH = 10
 WEBHOOK_TIMEOUT = timedelta(seconds=5)
+_ERROR_BYTES = 800  # of a refusing subscriber's answer, kept as the delivery's last error
 LOCAL_DESK_URL = "http://127.0.0.1:8000"  # the local stack's API, which serves the desk
 
 
@@ -245,7 +247,8 @@ class Outbox:
         self._mailer = mailer
         self._sms = sms
         self._postal = postal
-        self._http = httpx.AsyncClient(timeout=webhook_timeout.total_seconds())
+        self._webhook_timeout = webhook_timeout
+        self._http: aiohttp.ClientSession | None = None  # made in the event loop, at the first post
         # By default a lane's claim outlasts its posts, one after another, each cut off at the timeout; a shorter one
         # lets another claim post again what a slow post has not finished (at least once still).
         self._lease = webhook_lease or webhook_timeout * LANE_BATCH + timedelta(seconds=10)
@@ -293,7 +296,8 @@ class Outbox:
         for lane in lanes:
             lane.cancel()
         await asyncio.gather(*lanes, return_exceptions=True)
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.close()
 
     # ---- citizens' messages --------------------------------------------------------------------------------------
 
@@ -415,12 +419,23 @@ class Outbox:
                           json.loads(row["data"]))
         signed = webhooks.headers(row["secret"], str(row["event_id"]), int(time.time()), body)
         try:
-            response = await self._http.post(row["url"], content=body, headers=signed)
-        except httpx.HTTPError as error:
+            # A redirect is the subscriber's answer, not an address to post to: it is not followed.
+            async with self._session().post(row["url"], data=body, headers=signed, allow_redirects=False) as response:
+                if 200 <= response.status < 300:
+                    return response.status, None
+                text = (await response.content.read(_ERROR_BYTES)).decode(errors="replace")
+                return response.status, f"HTTP {response.status}: {text[:200]}"
+        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
             return None, f"{type(error).__name__}: {error}"[:500] or type(error).__name__
-        if 200 <= response.status_code < 300:
-            return response.status_code, None
-        return response.status_code, f"HTTP {response.status_code}: {response.text[:200]}"
+
+    def _session(self) -> aiohttp.ClientSession:
+        """The webhooks' connections: aiohttp, since httpx's pool costs the event loop more CPU a post the more
+        lanes post at once (docs/benchmarks.md, the driver's HTTP client). Proxies from the environment, as httpx
+        read them; each post cut off at the webhook timeout."""
+        if self._http is None:
+            self._http = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._webhook_timeout.total_seconds()), trust_env=True)
+        return self._http
 
     # ---- postal shipments ------------------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -304,3 +304,41 @@ async def test_subscriptions_refuse_what_they_cannot_deliver(api_client: httpx.A
     missing = await api_client.post("/v1/subscriptions/00000000-0000-0000-0000-000000000000/replay",
                                     headers=operator, json={"from_sequence": 1})
     assert missing.status_code == 404 and missing.json()["code"] == "subscription_not_found"
+
+
+async def test_a_post_follows_no_redirect_and_keeps_the_refusal(pool: asyncpg.Pool):
+    """A subscriber's redirect is its answer, not an address to post the event to (it could point anywhere inside
+    the ministry's network); a refusal's body is kept short as the delivery's last error."""
+    taken: list[bytes] = []
+
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect("/elsewhere")
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        taken.append(await request.read())
+        return web.Response(status=204)
+
+    async def refusing(request: web.Request) -> web.Response:
+        return web.Response(status=503, text="overloaded " * 200)
+
+    app = web.Application()
+    app.router.add_post("/moved", moved)
+    app.router.add_post("/elsewhere", elsewhere)
+    app.router.add_post("/refusing", refusing)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = closed_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    outbox = Outbox(pool, backoff=BACKOFF)
+    row = {"event_id": uuid.uuid4(), "sequence": 1, "type": "dossier.received", "data": "{}",
+           "occurred_at": datetime.now(UTC), "secret": webhooks.new_secret()}
+    try:
+        status, error = await outbox._post({**row, "url": f"http://127.0.0.1:{port}/moved"})
+        assert status == 307 and error is not None and error.startswith("HTTP 307") and taken == []
+        status, error = await outbox._post({**row, "url": f"http://127.0.0.1:{port}/refusing"})
+        assert status == 503 and error == "HTTP 503: " + ("overloaded " * 200)[:200]
+        status, error = await outbox._post({**row, "url": f"http://127.0.0.1:{closed_port()}/gone"})
+        assert status is None and error is not None and error.startswith("ClientConnector")
+    finally:
+        await outbox.close()
+        await runner.cleanup()
