@@ -120,7 +120,7 @@ class ApiProcess:
 
     def client(self, token: str) -> aiohttp.ClientSession:
         """The portal's connections for a phase. aiohttp, not httpx: the driver shares the machine with what it
-        measures, and httpx's pool cost it 1–4 ms of CPU a request against aiohttp's 0.1–0.3 (docs/benchmarks.md)."""
+        measures, and httpx's pool cost it several times aiohttp's CPU a request (docs/benchmarks.md)."""
         return aiohttp.ClientSession(self.base_url, headers={"Authorization": f"Bearer {token}"},
                                      connector=aiohttp.TCPConnector(limit=HTTP_CONNECTIONS),
                                      timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT))
