@@ -373,6 +373,12 @@ def _font_set() -> FontSet:
     return FontSet(faces)
 
 
+@functools.cache
+def _font_resources() -> dict[str, bytes]:
+    """Each style's font resource name in a content stream (``/F1 `` …), as ``_font_set`` names them."""
+    return {style: f"/{name} ".encode("ascii") for style, name in zip(_FONT_FILES, _font_set().names, strict=True)}
+
+
 def prepare() -> None:
     """Load the faces and cut them to the forms' character set now, once per process, rather than while a worker's
     first dossier waits for its first form."""
@@ -415,8 +421,7 @@ def _text_block(placed: _Placed) -> bytes | None:
 
     paragraph = placed.paragraph
     assert paragraph is not None
-    font_set = _font_set()
-    resource = {style: f"/{name} ".encode("ascii") for style, name in zip(_FONT_FILES, font_set.names, strict=True)}
+    resource = _font_resources()
     size = b" " + fp_str(paragraph.size).encode("ascii") + b" Tf "
     out = [b"BT\n"]
     current: str | None = None
