@@ -216,7 +216,7 @@ ON CONFLICT (dossier_code, source) DO NOTHING
 WEBHOOK_LANES = 16
 LANE_BATCH = 10
 WEBHOOK_TIMEOUT = timedelta(seconds=5)
-_ERROR_BYTES = 800  # of a refusing subscriber's answer, kept as the delivery's last error
+_ERROR_CHARS = 200  # of a refusing subscriber's answer, kept as the delivery's last error
 LOCAL_DESK_URL = "http://127.0.0.1:8000"  # the local stack's API, which serves the desk
 
 
@@ -423,8 +423,9 @@ class Outbox:
             async with self._session().post(row["url"], data=body, headers=signed, allow_redirects=False) as response:
                 if 200 <= response.status < 300:
                     return response.status, None
-                text = (await response.content.read(_ERROR_BYTES)).decode(errors="replace")
-                return response.status, f"HTTP {response.status}: {text[:200]}"
+                # At most four bytes a character in UTF-8: the body is read no further than what is kept.
+                text = (await response.content.read(4 * _ERROR_CHARS)).decode(errors="replace")
+                return response.status, f"HTTP {response.status}: {text[:_ERROR_CHARS]}"
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
             return None, f"{type(error).__name__}: {error}"[:500] or type(error).__name__
 
