@@ -175,9 +175,12 @@ def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
 
 
 # How often, and how long, set_current_version asks again while the server has not yet seen the version's workers
-# (a version exists once one of its workers has polled).
+# (a version exists once one of its workers has polled), or when the call was cut off as the server recycled its
+# connection (CANCELLED, "operation was canceled": the frontend closes every connection after a maximum age, 5 min by
+# default, and the SDK's core retries other codes, not that one). Setting the current version again is harmless.
 SET_CURRENT_PAUSE = 1.0
 SET_CURRENT_ATTEMPTS = 30
+_SET_CURRENT_AGAIN = (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION, RPCStatusCode.CANCELLED)
 
 
 async def set_current_version(client: Client, version: WorkerDeploymentVersion) -> None:
@@ -191,8 +194,8 @@ async def set_current_version(client: Client, version: WorkerDeploymentVersion) 
             await client.workflow_service.set_worker_deployment_current_version(request)
             return
         except RPCError as error:
-            unknown = error.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION)
-            if not unknown or attempt == SET_CURRENT_ATTEMPTS - 1:
+            again = error.status in _SET_CURRENT_AGAIN
+            if not again or attempt == SET_CURRENT_ATTEMPTS - 1:
                 raise
         await asyncio.sleep(SET_CURRENT_PAUSE)
 

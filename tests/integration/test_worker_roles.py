@@ -56,8 +56,8 @@ async def test_a_dossier_completes_across_a_workflow_worker_and_an_activity_work
             return (await pollers(client, settings, workflow_kind)) >= 1 and (
                 await pollers(client, settings, activity_kind)) >= 1
         except RPCError as error:
-            # The task queue is new: the server may cancel a describe that meets its first load (seen once in CI,
-            # "operation was canceled"). Not polling yet, as far as the wait knows; it asks again.
+            # A describe cut off as the server recycles the client's connection (its maximum age) is CANCELLED,
+            # "operation was canceled": no answer, so not polling yet as far as the wait knows; it asks again.
             if error.status != RPCStatusCode.CANCELLED:
                 raise
             return False
