@@ -220,6 +220,12 @@ _ERROR_CHARS = 200  # of a refusing subscriber's answer, kept as the delivery's 
 LOCAL_DESK_URL = "http://127.0.0.1:8000"  # the local stack's API, which serves the desk
 
 
+def lane_lease(timeout: timedelta = WEBHOOK_TIMEOUT) -> timedelta:
+    """A lane's claim by default: it outlasts the lane's posts, one after another, each cut off at ``timeout``. A
+    worker that dies or loses the database mid-lane leaves the lane's deliveries claimed this long."""
+    return timeout * LANE_BATCH + timedelta(seconds=10)
+
+
 def _log(**fields: Any) -> None:
     structlog.get_logger().info("outbox", **fields)
 
@@ -249,9 +255,9 @@ class Outbox:
         self._postal = postal
         self._webhook_timeout = webhook_timeout
         self._http: aiohttp.ClientSession | None = None  # made in the event loop, at the first post
-        # By default a lane's claim outlasts its posts, one after another, each cut off at the timeout; a shorter one
-        # lets another claim post again what a slow post has not finished (at least once still).
-        self._lease = webhook_lease or webhook_timeout * LANE_BATCH + timedelta(seconds=10)
+        # A shorter lease than the default lets another claim post again what a slow post has not finished (at least
+        # once still).
+        self._lease = webhook_lease or lane_lease(webhook_timeout)
         # The lanes being posted, by subscription: they belong to the worker process, not to a round (below).
         self._lanes: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._posted = RoundReport()  # what the lanes did, a round reporting its share

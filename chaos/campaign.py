@@ -30,6 +30,7 @@ from temporalio.common import WorkerDeploymentVersion
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError
 
+from activities.notify import lane_lease
 from chaos.actors import Actors
 from chaos.faults import FaultKind, Injector, Switches, schedule, supervise
 from chaos.network import BlackHole
@@ -350,7 +351,9 @@ async def _load_and_faults(run: _Run, client: Client, pool: asyncpg.Pool, cases:
         await asyncio.gather(*tasks, progress, return_exceptions=True)
 
     outbox_started = time.monotonic()
-    await wait_for_outbox(pool, config.stall_seconds)
+    # A worker killed, or the database lost, while a webhook lane posted leaves the lane's deliveries claimed until
+    # the lease ends (a minute by default): they come due only then, and the wait allows for that.
+    await wait_for_outbox(pool, max(config.stall_seconds, lane_lease().total_seconds() + 15))
     run.seconds["outbox"] = time.monotonic() - outbox_started
     verify_started = time.monotonic()
     submitted = {code: actors.cases[code].procedure for code in actors.submitted}
