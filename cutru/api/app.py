@@ -138,10 +138,15 @@ class Metrics:
                                  time.perf_counter() - started)
 
 
+# The engine's answers that a moment later may be different. CANCELLED: the frontend closes each connection at its
+# maximum age (keepAliveMaxConnectionAge), and a call in flight on it ends so, which the SDK does not retry.
+_ENGINE_AWAY = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED,
+                RPCStatusCode.CANCELLED)
+
+
 async def _on_rpc_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RPCError)
-    if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
-                        RPCStatusCode.RESOURCE_EXHAUSTED):
+    if error.status in _ENGINE_AWAY:
         return problem_response(request, status_problem(
             503, "The workflow engine is unavailable; try again shortly.", {"Retry-After": "2"}))
     if error.status == RPCStatusCode.FAILED_PRECONDITION:

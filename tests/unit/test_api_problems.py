@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 from starlette.requests import Request
+from temporalio.service import RPCError, RPCStatusCode
 
+from cutru.api.app import _on_rpc_error
 from cutru.api.problems import Problem, field_errors, problem_response, wants_vietnamese
 from domain.procedures.catalogue import parse_submission
 
@@ -50,3 +52,17 @@ def test_field_errors_drop_the_request_part_and_bound_the_text():
                            {"loc": ("query", "limit"), "msg": "bad", "type": "int_parsing"}])
     assert [error.field for error in errors] == ["note", "limit"]
     assert len(errors[0].message) <= 600 and errors[1].message_vi == "Phải là số nguyên"
+
+
+@pytest.mark.parametrize("status", [RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
+                                    RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.CANCELLED])
+async def test_an_engine_call_that_may_succeed_later_asks_for_a_retry(status: RPCStatusCode):
+    """CANCELLED among them: a call in flight when the frontend closes its connection at the connection's maximum
+    age."""
+    response = await _on_rpc_error(request("vi"), RPCError("operation was canceled", status, b""))
+    assert response.status_code == 503 and response.headers["retry-after"] == "2"
+
+
+async def test_an_engine_refusal_that_a_retry_would_not_change_is_not_hidden():
+    with pytest.raises(RPCError):
+        await _on_rpc_error(request(None), RPCError("bad", RPCStatusCode.INVALID_ARGUMENT, b""))
