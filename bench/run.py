@@ -63,8 +63,6 @@ from cutru_local.seed import seed
 from temporalio.api.common.v1 import Payloads
 from temporalio.api.enums.v1 import EventType, TaskQueueType
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -95,6 +93,7 @@ from cutru.platform.codec import KeyRing, data_converter, new_key_line
 from cutru.platform.config import PROJECT_ROOT, TEMPORAL_VARIABLES, TUNING_VARIABLES
 from cutru.platform.db.migrate import migrate
 from cutru.platform.signing import DecisionKeyRing
+from cutru.platform.temporal import task_queue_pollers
 from domain.kinds import Procedure
 from domain.models import DecisionKind, DossierState, OfficerDecision, SignOff, SignOffKind
 from domain.priority import BULK, URGENT, fairness_key, submission_priority
@@ -523,10 +522,7 @@ class Bench:
             workers.check_alive()
             ready = True
             for kind in kinds:
-                response = await self.plain.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
-                    namespace=NAMESPACE, task_queue=TaskQueue(name=queue), task_queue_type=kind
-                ))
-                ready &= len({p.identity for p in response.pollers}) >= count
+                ready &= len(await task_queue_pollers(self.plain, queue, kind)) >= count
             if ready:
                 return
             if time.monotonic() > deadline:

@@ -22,9 +22,6 @@ import asyncpg
 from cutru_local.postgres import LocalPostgres
 from cutru_local.seed import DEMO_UNIT_CODE, seed
 from pydantic import BaseModel
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.common import WorkerDeploymentVersion
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
@@ -57,7 +54,7 @@ from cutru.platform.config import processing_environment
 from cutru.platform.db.migrate import create_database, migrate
 from cutru.platform.signing import DecisionKeyRing
 from cutru.platform.storage import FileStore
-from cutru.platform.temporal import set_current_version
+from cutru.platform.temporal import set_current_version, task_queue_pollers
 from domain import webhooks
 from domain.kinds import Procedure
 from domain.procedures.catalogue import submission_model
@@ -505,16 +502,14 @@ async def _polling(client: Client, worker: WorkerProcess, timeout: float = 60.0)
     """Until the worker's latest process polls the task queue (its identity is ``pid@host``), or ``timeout``; a
     process that exited by itself meanwhile (a database down at its start) is started again."""
     deadline = time.monotonic() + timeout
-    request = DescribeTaskQueueRequest(namespace=client.namespace, task_queue=TaskQueue(name=TASK_QUEUE),
-                                       task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW)
     while time.monotonic() < deadline:
         if worker.exited_by_itself:
             worker.start()
         try:
-            answer = await client.workflow_service.describe_task_queue(request, timeout=timedelta(seconds=5))
+            pollers = await task_queue_pollers(client, TASK_QUEUE, timeout=timedelta(seconds=5))
         except RPCError:  # the server is being restarted
-            answer = None
-        if answer is not None and any(p.identity.startswith(f"{worker.pids[-1]}@") for p in answer.pollers):
+            pollers = set()
+        if any(identity.startswith(f"{worker.pids[-1]}@") for identity in pollers):
             return
         await asyncio.sleep(0.5)
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, Field, ValidationError
-from temporalio.api.workflowservice.v1 import SetWorkerDeploymentCurrentVersionRequest
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, SetWorkerDeploymentCurrentVersionRequest
 from temporalio.client import Client, TLSConfig
 from temporalio.common import WorkerDeploymentVersion
 from temporalio.converter import DataConverter
@@ -198,6 +201,23 @@ async def set_current_version(client: Client, version: WorkerDeploymentVersion) 
             if not again or attempt == SET_CURRENT_ATTEMPTS - 1:
                 raise
         await asyncio.sleep(SET_CURRENT_PAUSE)
+
+
+async def task_queue_pollers(client: Client, task_queue: str,
+                             kind: TaskQueueType.ValueType = TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+                             timeout: timedelta | None = None) -> set[str]:
+    """The identities (``pid@host``) of the workers polling ``task_queue`` for ``kind`` tasks, as ``temporal
+    task-queue describe`` lists them. A describe cut off as the server recycles the connection (CANCELLED, above) is
+    asked again, on the new connection."""
+    request = DescribeTaskQueueRequest(namespace=client.namespace, task_queue=TaskQueue(name=task_queue),
+                                       task_queue_type=kind)
+    try:
+        response = await client.workflow_service.describe_task_queue(request, timeout=timeout)
+    except RPCError as error:
+        if error.status != RPCStatusCode.CANCELLED:
+            raise
+        response = await client.workflow_service.describe_task_queue(request, timeout=timeout)
+    return {poller.identity for poller in response.pollers}
 
 
 T = TypeVar("T")

@@ -42,11 +42,9 @@ import schemathesis
 from hypothesis import strategies as st
 from schemathesis.engine import events, from_schema
 from schemathesis.engine.recorder import ScenarioRecorder
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
 from cutru.platform.config import load_settings
-from cutru.platform.temporal import connect
+from cutru.platform.temporal import connect, task_queue_pollers
 from cutru_local.demo import DEMO_PEOPLE
 from cutru_local.oidc import AUDITOR_ACCOUNT, OPERATOR_CLIENT, PORTAL_CLIENT
 from cutru_local.seed import DEMO_SUPERVISOR_ID, seed
@@ -311,9 +309,8 @@ def _start_worker() -> subprocess.Popen[bytes]:
 async def _wait_for_worker(worker: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
     settings = load_settings()
     client = await connect(settings)
-    request = DescribeTaskQueueRequest(namespace=settings.namespace, task_queue=TaskQueue(name=settings.task_queue))
     deadline = time.monotonic() + timeout
-    while not (await client.workflow_service.describe_task_queue(request)).pollers:
+    while not await task_queue_pollers(client, settings.task_queue):
         if worker.poll() is not None or time.monotonic() > deadline:
             raise SystemExit(f"the worker did not start polling {settings.task_queue}: see {STATE_DIR}/worker.log")
         await asyncio.sleep(0.2)

@@ -11,13 +11,11 @@ from collections.abc import Iterator
 import asyncpg
 import pytest
 from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
 from cutru.clients.client import DossierClient
 from cutru.platform.config import PROJECT_ROOT, Settings
+from cutru.platform.temporal import task_queue_pollers
 from domain.models import DecisionKind, DossierState, OfficerDecision
 from tests.factories import head_signs, pay, worker_env
 from tests.integration.test_permanent_registration import own_residence_dossier, wait_for, wait_state
@@ -41,9 +39,7 @@ def split_workers(settings: Settings) -> Iterator[dict[str, subprocess.Popen[byt
 
 
 async def pollers(client: Client, settings: Settings, kind: TaskQueueType.ValueType) -> int:
-    response = await client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
-        namespace=settings.namespace, task_queue=TaskQueue(name=settings.task_queue), task_queue_type=kind))
-    return len({p.identity for p in response.pollers})
+    return len(await task_queue_pollers(client, settings.task_queue, kind))
 
 
 async def test_a_dossier_completes_across_a_workflow_worker_and_an_activity_worker(
@@ -52,15 +48,8 @@ async def test_a_dossier_completes_across_a_workflow_worker_and_an_activity_work
     workflow_kind, activity_kind = TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
 
     async def both_polling() -> bool:
-        try:
-            return (await pollers(client, settings, workflow_kind)) >= 1 and (
-                await pollers(client, settings, activity_kind)) >= 1
-        except RPCError as error:
-            # A describe cut off as the server recycles the client's connection (its maximum age) is CANCELLED,
-            # "operation was canceled": no answer, so not polling yet as far as the wait knows; it asks again.
-            if error.status != RPCStatusCode.CANCELLED:
-                raise
-            return False
+        return (await pollers(client, settings, workflow_kind)) >= 1 and (
+            await pollers(client, settings, activity_kind)) >= 1
 
     await wait_for(both_polling)
     # Each process polls for its own kind of task only.
