@@ -7,8 +7,11 @@ records a dispatch. Both write one ``deliveries`` row per dossier; a retry finds
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import secrets
+import tempfile
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -254,10 +257,26 @@ async def prepare_documents(conn: asyncpg.Connection, request: DocumentRequest, 
 
 
 def write_documents(prepared: list[tuple[DocumentKind, RenderedDocument]]) -> None:
-    from domain.documents import write
-
+    """Write each rendered document atomically; a retry with the same bytes is a no-op. Different bytes for the
+    same dossier and kind replace the file (the database row says which one counts)."""
     for _, document in prepared:
-        write(document)
+        target = document.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == document.sha256:
+            continue
+        # A temporary file in the same directory, so that os.replace is an atomic rename: readers never see half a
+        # PDF; flushed to the disk first, as the row that names it will be.
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as tmp:
+                tmp.write(document.content)
+                tmp.flush()
+                os.fsync(tmp.fileno())
+            os.chmod(tmp_name, 0o644)  # mkstemp makes 0600; the document is meant to be served
+            os.replace(tmp_name, target)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
 
 
 async def store_documents(conn: asyncpg.Connection, request: DocumentRequest, document_dir: Path,

@@ -1,7 +1,8 @@
 """The legal result documents (biểu mẫu CT03–CT08) rendered as one-page A4 PDFs.
 
 ``DocumentData`` is a plain value: a workflow may build it and pass it to an activity. ``render`` and
-``store`` are for activities only: they load fonts and write files. ReportLab and fontTools are imported inside
+``render_to_store`` are for activities only: they load fonts (the activities write the files,
+``activities.delivery.write_documents``). ReportLab and fontTools are imported inside
 the functions that use them, so that importing this module (e.g. from workflow code, for the model) stays cheap
 and sandbox-safe.
 
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import threading
 import unicodedata
 from dataclasses import dataclass
@@ -171,7 +171,7 @@ class StoredDocument(BaseModel):
 
 
 class RenderedDocument(StoredDocument):
-    """A document rendered for its place in the store, before ``write`` puts it there."""
+    """A document rendered for its place in the store, before an activity writes it there."""
 
     content: bytes = Field(repr=False)
 
@@ -871,40 +871,7 @@ def _draw(canvas: Any, placed: _Placed, fonts: dict[str, str]) -> None:
 
 
 def render_to_store(data: DocumentData, directory: Path) -> RenderedDocument:
-    """Render the document for ``<directory>/<dossier_code>/<kind>.pdf``, nothing written yet (``write``)."""
+    """Render the document for ``<directory>/<dossier_code>/<kind>.pdf``; nothing is written here."""
     content = render(data)
     return RenderedDocument(path=Path(directory) / data.dossier_code / f"{data.kind}.pdf",
                             sha256=hashlib.sha256(content).hexdigest(), size=len(content), content=content)
-
-
-def write(document: RenderedDocument) -> None:
-    """Write the rendered document atomically; a retry with the same bytes is a no-op.
-
-    Different bytes for the same dossier and kind replace the file (the database row says which one counts).
-    """
-    import tempfile
-
-    target = document.path
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == document.sha256:
-        return
-
-    # Temp file in the same directory so os.replace is an atomic rename: readers never see half a PDF.
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as tmp:
-            tmp.write(document.content)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp_name, 0o644)  # mkstemp makes 0600; the document is meant to be served
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
-def store(data: DocumentData, directory: Path) -> StoredDocument:
-    """Render and write ``<directory>/<dossier_code>/<kind>.pdf`` (``render_to_store``, then ``write``)."""
-    document = render_to_store(data, directory)
-    write(document)
-    return StoredDocument(path=document.path, sha256=document.sha256, size=document.size)

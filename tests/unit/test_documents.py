@@ -18,6 +18,7 @@ import pytest
 from pydantic import ValidationError
 from pypdf import PdfReader
 
+from activities.delivery import write_documents
 from domain import documents
 from domain.documents import (
     DRAFT_MARK,
@@ -26,7 +27,7 @@ from domain.documents import (
     format_date,
     format_signature_date,
     render,
-    store,
+    render_to_store,
 )
 from domain.kinds import DocumentKind, Procedure
 from domain.models import Position, Signer
@@ -298,21 +299,26 @@ def test_line_breaks_in_the_input_are_kept() -> None:
     assert "Thứ hai: B." in lines
 
 
-def test_store_is_atomic_and_idempotent(tmp_path: Path) -> None:
+def test_a_document_s_file_is_written_atomically_and_once(tmp_path: Path) -> None:
+    def stored(data: DocumentData) -> documents.RenderedDocument:
+        document = render_to_store(data, tmp_path)
+        write_documents([(data.kind, document)])
+        return document
+
     data = make(DocumentKind.CT07)
-    first = store(data, tmp_path)
+    first = stored(data)
     assert first.path == tmp_path / DOSSIER / "CT07.pdf"
     content = first.path.read_bytes()
     assert first.sha256 == hashlib.sha256(content).hexdigest()
     assert first.size == len(content)
     mtime = first.path.stat().st_mtime_ns
 
-    second = store(data, tmp_path)
+    second = stored(data)
     assert second == first
     assert first.path.stat().st_mtime_ns == mtime  # same content: the file was left alone
     assert sorted(p.name for p in (tmp_path / DOSSIER).iterdir()) == ["CT07.pdf"]  # no temp files left
 
-    changed = store(make(DocumentKind.CT07, valid_until=date(2027, 3, 6)), tmp_path)
+    changed = stored(make(DocumentKind.CT07, valid_until=date(2027, 3, 6)))
     assert changed.path == first.path and changed.sha256 != first.sha256
     assert hashlib.sha256(changed.path.read_bytes()).hexdigest() == changed.sha256
 
