@@ -1,10 +1,9 @@
 """The legal result documents (biểu mẫu CT03–CT08) rendered as one-page A4 PDFs.
 
 ``DocumentData`` is a plain value: a workflow may build it and pass it to an activity. ``render`` and
-``render_to_store`` are for activities only: they load fonts (the activities write the files,
-``activities.delivery.write_documents``). ReportLab and fontTools are imported inside
-the functions that use them, so that importing this module (e.g. from workflow code, for the model) stays cheap
-and sandbox-safe.
+``render_to_store`` are for activities only: they load fonts; the activities write the files
+(``activities.delivery.write_documents``). ReportLab and fontTools are imported inside the functions that use them,
+so that importing this module (e.g. from workflow code, for the model) stays cheap and sandbox-safe.
 
 The text is Vietnamese with diacritics, which the PDF core fonts cannot show; the Be Vietnam Pro TTF (OFL-1.1)
 comes from the ``fontpkg-be-vietnam-pro`` PyPI package, a project dependency, and is subset-embedded.
