@@ -148,11 +148,13 @@ async def _on_rpc_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RPCError)
     if error.status in _ENGINE_AWAY:
         return problem_response(request, status_problem(
-            503, "The workflow engine is unavailable; try again shortly.", {"Retry-After": "2"}))
+            503, "The workflow engine is unavailable; try again shortly.", {"Retry-After": "2"},
+            detail_vi="Hệ thống xử lý hồ sơ tạm thời không sẵn sàng; vui lòng thử lại sau ít phút."))
     if error.status == RPCStatusCode.FAILED_PRECONDITION:
         # A query no worker picked up ("no poller seen for task queue recently"): none runs at the moment.
         return problem_response(request, status_problem(
-            503, "No worker is answering for the dossiers; try again shortly.", {"Retry-After": "5"}))
+            503, "No worker is answering for the dossiers; try again shortly.", {"Retry-After": "5"},
+            detail_vi="Chưa có tiến trình nào xử lý hồ sơ; vui lòng thử lại sau ít phút."))
     code = request.path_params.get("code")
     if error.status == RPCStatusCode.NOT_FOUND and request.method == "GET" and code is not None:
         # The read model lists the dossier but Temporal holds its workflow no longer (past the retention).
@@ -162,7 +164,8 @@ async def _on_rpc_error(request: Request, error: Exception) -> JSONResponse:
 
 async def _on_database_down(request: Request, error: Exception) -> JSONResponse:
     return problem_response(request, status_problem(
-        503, "The database is unavailable; try again shortly.", {"Retry-After": "2"}))
+        503, "The database is unavailable; try again shortly.", {"Retry-After": "2"},
+        detail_vi="Cơ sở dữ liệu tạm thời không sẵn sàng; vui lòng thử lại sau ít phút."))
 
 
 def _problems_everywhere(document: dict[str, Any]) -> None:

@@ -120,13 +120,14 @@ _STATUS_VI: dict[int, tuple[str, str]] = {
 }
 
 
-def status_problem(status: int, detail: str | None = None, headers: Mapping[str, str] | None = None) -> Problem:
+def status_problem(status: int, detail: str | None = None, headers: Mapping[str, str] | None = None, *,
+                   detail_vi: str | None = None) -> Problem:
     code, title_vi = _STATUS_VI.get(status, (f"http_{status}", "Lỗi"))
     try:
         title = HTTPStatus(status).phrase
     except ValueError:
         title = "Error"
-    return Problem(status, code, title, title_vi, detail=detail, headers=headers)
+    return Problem(status, code, title, title_vi, detail=detail, detail_vi=detail_vi, headers=headers)
 
 
 def dossier_not_found(code: str) -> Problem:
@@ -274,7 +275,8 @@ def _allowed_methods(request: Request) -> list[str]:
 async def _on_unexpected(request: Request, error: Exception) -> JSONResponse:
     _log.error("unhandled error", path=request.url.path, method=request.method, exc_info=error)
     return problem_response(request, status_problem(
-        500, "An unexpected error occurred; it has been logged. Try again later."))
+        500, "An unexpected error occurred; it has been logged. Try again later.",
+        detail_vi="Đã xảy ra lỗi ngoài dự kiến và lỗi đã được ghi lại; vui lòng thử lại sau."))
 
 
 def install(app: FastAPI) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -61,6 +63,10 @@ async def test_an_engine_call_that_may_succeed_later_asks_for_a_retry(status: RP
     age."""
     response = await _on_rpc_error(request("vi"), RPCError("operation was canceled", status, b""))
     assert response.status_code == 503 and response.headers["retry-after"] == "2"
+    body = json.loads(bytes(response.body))
+    assert body["detail"] == body["detail_vi"] == (
+        "Hệ thống xử lý hồ sơ tạm thời không sẵn sàng; vui lòng thử lại sau ít phút.")
+    assert body["detail_en"] == "The workflow engine is unavailable; try again shortly."
 
 
 async def test_an_engine_refusal_that_a_retry_would_not_change_is_not_hidden():
