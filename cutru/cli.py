@@ -208,6 +208,8 @@ def _failure(error: BaseException, args: argparse.Namespace) -> Failure | None:
             return Failure(UNREACHABLE, f"the Temporal server is unreachable: {message}")
         if error.status == RPCStatusCode.CANCELLED:  # the server closed the connection at its maximum age
             return Failure(UNREACHABLE, f"the Temporal server dropped the call ({message}): run the command again")
+        if error.status == RPCStatusCode.RESOURCE_EXHAUSTED:  # a rate limit of the namespace or the server
+            return Failure(UNREACHABLE, f"the Temporal server is busy ({message}): run the command again later")
         return Failure(REFUSED, f"refused by the Temporal server: {message}")
     if _raised(error, "asyncpg", "PostgresConnectionError", "CannotConnectNowError"):
         return Failure(UNREACHABLE, f"the database is unreachable: {_one_line(error)}")

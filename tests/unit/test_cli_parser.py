@@ -147,13 +147,16 @@ def test_a_replay_says_where_its_history_came_from(source: Literal["temporal", "
     assert out.getvalue().splitlines()[0] == f"HS-1  ResidenceConfirmation  12 events  replay: deterministic{said}"
 
 
-def test_a_call_the_server_dropped_is_unreachable_not_refused() -> None:
-    """The Temporal frontend closes each connection at its maximum age; a call in flight on it ends CANCELLED and a
-    second try goes through, so it is exit 4 with what to do, not a refusal."""
+def test_a_call_the_server_dropped_or_rate_limited_is_unreachable_not_refused() -> None:
+    """The Temporal frontend closes each connection at its maximum age: a call in flight on it ends CANCELLED and a
+    second try goes through. A rate limit (RESOURCE_EXHAUSTED) passes too. Both are exit 4 with what to do, not a
+    refusal."""
     from temporalio.service import RPCError, RPCStatusCode
 
     args = argparse.Namespace(code="HS-1")
     dropped = cli._failure(RPCError("operation was canceled", RPCStatusCode.CANCELLED, b""), args)
     assert dropped is not None and dropped.code == cli.UNREACHABLE and "run the command again" in str(dropped)
+    busy = cli._failure(RPCError("namespace rate limit exceeded", RPCStatusCode.RESOURCE_EXHAUSTED, b""), args)
+    assert busy is not None and busy.code == cli.UNREACHABLE and "run the command again later" in str(busy)
     refused = cli._failure(RPCError("bad request", RPCStatusCode.INVALID_ARGUMENT, b""), args)
     assert refused is not None and refused.code == cli.REFUSED
