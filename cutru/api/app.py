@@ -59,7 +59,7 @@ from cutru.clients.client import DossierClient
 from cutru.platform.config import PROJECT_ROOT
 from cutru.platform.oidc import TokenVerifier
 from cutru.platform.storage import open_scanner, open_store
-from cutru.platform.temporal import connect
+from cutru.platform.temporal import CONNECTION_RECYCLED, connect
 from cutru.service.worker import database_pool
 
 OPENAPI_FILE = PROJECT_ROOT / "schemas" / "openapi.json"
@@ -138,10 +138,9 @@ class Metrics:
                                  time.perf_counter() - started)
 
 
-# The engine's answers that a moment later may be different. CANCELLED: the frontend closes each connection at its
-# maximum age (keepAliveMaxConnectionAge), and a call in flight on it ends so, which the SDK does not retry.
+# The engine's answers that a moment later may be different.
 _ENGINE_AWAY = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED,
-                RPCStatusCode.CANCELLED)
+                CONNECTION_RECYCLED)
 
 
 async def _on_rpc_error(request: Request, error: Exception) -> JSONResponse:

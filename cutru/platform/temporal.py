@@ -177,13 +177,17 @@ def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
     return WorkerDeploymentConfig(version=version, use_worker_versioning=True) if version else None
 
 
+# What a call in flight ends with when the server recycles its connection: the frontend closes every client
+# connection after a maximum age (keepAliveMaxConnectionAge, 5 min by default), the call ends "operation was
+# canceled", and the SDK's core retries other codes, not this one. The same call asked again goes through.
+CONNECTION_RECYCLED = RPCStatusCode.CANCELLED
+
 # How often, and how long, set_current_version asks again while the server has not yet seen the version's workers
-# (a version exists once one of its workers has polled), or when the call was cut off as the server recycled its
-# connection (CANCELLED, "operation was canceled": the frontend closes every connection after a maximum age, 5 min by
-# default, and the SDK's core retries other codes, not that one). Setting the current version again is harmless.
+# (a version exists once one of its workers has polled), or when the connection was recycled under the call.
+# Setting the current version again is harmless.
 SET_CURRENT_PAUSE = 1.0
 SET_CURRENT_ATTEMPTS = 30
-_SET_CURRENT_AGAIN = (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION, RPCStatusCode.CANCELLED)
+_SET_CURRENT_AGAIN = (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION, CONNECTION_RECYCLED)
 
 
 async def set_current_version(client: Client, version: WorkerDeploymentVersion) -> None:
@@ -207,14 +211,14 @@ async def task_queue_pollers(client: Client, task_queue: str,
                              kind: TaskQueueType.ValueType = TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
                              timeout: timedelta | None = None) -> set[str]:
     """The identities (``pid@host``) of the workers polling ``task_queue`` for ``kind`` tasks, as ``temporal
-    task-queue describe`` lists them. A describe cut off as the server recycles the connection (CANCELLED, above) is
-    asked again, on the new connection."""
+    task-queue describe`` lists them. A describe cut off as the server recycles the connection
+    (``CONNECTION_RECYCLED``) is asked again, on the new connection."""
     request = DescribeTaskQueueRequest(namespace=client.namespace, task_queue=TaskQueue(name=task_queue),
                                        task_queue_type=kind)
     try:
         response = await client.workflow_service.describe_task_queue(request, timeout=timeout)
     except RPCError as error:
-        if error.status != RPCStatusCode.CANCELLED:
+        if error.status != CONNECTION_RECYCLED:
             raise
         response = await client.workflow_service.describe_task_queue(request, timeout=timeout)
     return {poller.identity for poller in response.pollers}
