@@ -48,6 +48,7 @@ from cutru.api.outbox import IntakeOutbox
 from cutru.api.problems import (
     PROBLEM_JSON,
     dossier_not_found,
+    engine_unavailable,
     payload_too_large,
     problem_response,
     status_problem,
@@ -146,9 +147,7 @@ _ENGINE_AWAY = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCS
 async def _on_rpc_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RPCError)
     if error.status in _ENGINE_AWAY:
-        return problem_response(request, status_problem(
-            503, "The workflow engine is unavailable; try again shortly.", {"Retry-After": "2"},
-            detail_vi="Hệ thống xử lý hồ sơ tạm thời không sẵn sàng; vui lòng thử lại sau ít phút."))
+        return problem_response(request, engine_unavailable())
     if error.status == RPCStatusCode.FAILED_PRECONDITION:
         # A query no worker picked up ("no poller seen for task queue recently"): none runs at the moment.
         return problem_response(request, status_problem(

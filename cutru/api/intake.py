@@ -20,8 +20,8 @@ from temporalio.service import RPCError
 from cutru.api.attachments import check_uploads
 from cutru.api.idempotency import idempotent
 from cutru.api.officers import officer_id_of
-from cutru.api.portal import _WRITE_ERRORS, _check_scope, _json, _receipt, _rejected, _unavailable, submit
-from cutru.api.problems import field_errors, problem_responses, validation_problem
+from cutru.api.portal import _WRITE_ERRORS, _check_scope, _json, _receipt, _rejected, submit
+from cutru.api.problems import engine_unavailable, field_errors, problem_responses, validation_problem
 from cutru.api.ratelimit import write_limit
 from cutru.api.security import permit
 from cutru.api.state import ApiState, State
@@ -72,7 +72,7 @@ async def file_at_counter(state: ApiState, principal: Principal,
     try:
         already = await submit(state, submission)
     except RPCError as error:  # a stay notification's register out of reach
-        raise _unavailable(error) from error
+        raise engine_unavailable() from error
     return submission, already
 
 

@@ -28,6 +28,7 @@ from cutru.api.problems import (
     FieldError,
     Problem,
     dossier_not_found,
+    engine_unavailable,
     field_errors,
     problem_responses,
     validation_problem,
@@ -121,14 +122,6 @@ async def submit(state: ApiState, submission: SubmissionBase) -> bool:
     return already
 
 
-def _unavailable(error: BaseException) -> Problem:
-    return Problem(503, "engine_unavailable", "The workflow engine is unavailable",
-                   "Hệ thống xử lý hồ sơ tạm thời không sẵn sàng",
-                   detail="Temporal could not be reached; send the same request again shortly (it is idempotent).",
-                   detail_vi="Không kết nối được hệ thống xử lý; hãy gửi lại yêu cầu sau giây lát.",
-                   headers={"Retry-After": "2"})
-
-
 # applicant_id only for the withdrawal's check: no view shows it.
 _DOSSIER = ("SELECT dossier_code, procedure, status, unit_code, received_at, deadline, overdue, fee_vnd,"
             " outcome_reason, updated_at, applicant_id, deadline_proof, EXISTS (SELECT FROM history_archive a"
@@ -215,7 +208,7 @@ async def submit_dossier(submission: Submission, request: Request, state: State,
         try:
             already = await submit(state, checked)
         except RPCError as error:  # a stay notification's register out of reach
-            raise _unavailable(error) from error
+            raise engine_unavailable() from error
         return _json(_receipt(checked, already), 200 if already else 201)
 
     return await idempotent(request, state, principal, produce)

@@ -130,6 +130,15 @@ def status_problem(status: int, detail: str | None = None, headers: Mapping[str,
     return Problem(status, code, title, title_vi, detail=detail, detail_vi=detail_vi, headers=headers)
 
 
+def engine_unavailable() -> Problem:
+    """Temporal out of reach, or a call it dropped: the same request may well succeed shortly."""
+    return Problem(503, "engine_unavailable", "The workflow engine is unavailable",
+                   "Hệ thống xử lý hồ sơ tạm thời không sẵn sàng",
+                   detail="The workflow engine could not be reached; send the same request again shortly.",
+                   detail_vi="Không kết nối được hệ thống xử lý hồ sơ; hãy gửi lại yêu cầu sau giây lát.",
+                   headers={"Retry-After": "2"})
+
+
 def dossier_not_found(code: str) -> Problem:
     return Problem(404, "dossier_not_found", "Dossier not found", "Không tìm thấy hồ sơ",
                    detail=f"No dossier {code} is visible to you: check the code.",

@@ -64,9 +64,10 @@ async def test_an_engine_call_that_may_succeed_later_asks_for_a_retry(status: RP
     response = await _on_rpc_error(request("vi"), RPCError("operation was canceled", status, b""))
     assert response.status_code == 503 and response.headers["retry-after"] == "2"
     body = json.loads(bytes(response.body))
+    assert body["code"] == "engine_unavailable"
     assert body["detail"] == body["detail_vi"] == (
-        "Hệ thống xử lý hồ sơ tạm thời không sẵn sàng; vui lòng thử lại sau ít phút.")
-    assert body["detail_en"] == "The workflow engine is unavailable; try again shortly."
+        "Không kết nối được hệ thống xử lý hồ sơ; hãy gửi lại yêu cầu sau giây lát.")
+    assert body["detail_en"] == "The workflow engine could not be reached; send the same request again shortly."
 
 
 async def test_an_engine_refusal_that_a_retry_would_not_change_is_not_hidden():
