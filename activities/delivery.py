@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from activities.contracts import DeliveryReceipt, DeliveryRequest, DocumentRequest, DossierPaper, DraftRequest
+from activities.files import make_directories, make_durable
 from activities.records import activity_now, ct07_statements
 from domain.admin_units import commune_of_unit, format_address, police_unit_name, province_name
 from domain.calendar import local_date
@@ -257,23 +258,26 @@ async def prepare_documents(conn: asyncpg.Connection, request: DocumentRequest, 
 
 
 def write_documents(prepared: list[tuple[DocumentKind, RenderedDocument]]) -> None:
-    """Write each rendered document atomically; a retry with the same bytes is a no-op. Different bytes for the
+    """Write each rendered document atomically and durably, its name included; a retry with the same bytes only
+    flushes them again (an earlier attempt may have renamed and died before its flush). Different bytes for the
     same dossier and kind replace the file (the database row says which one counts)."""
     for _, document in prepared:
         target = document.path
-        target.parent.mkdir(parents=True, exist_ok=True)
+        existed = make_directories(target.parent)
         if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == document.sha256:
+            make_durable(target, existed)
             continue
         # A temporary file in the same directory, so that os.replace is an atomic rename: readers never see half a
-        # PDF; flushed to the disk first, as the row that names it will be.
+        # PDF. Flushed after the rename (activities.files), before the row that names it is written or the step
+        # completes.
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
         try:
             with os.fdopen(fd, "wb") as tmp:
                 tmp.write(document.content)
                 tmp.flush()
-                os.fsync(tmp.fileno())
-            os.chmod(tmp_name, 0o644)  # mkstemp makes 0600; the document is meant to be served
-            os.replace(tmp_name, target)
+                os.fchmod(fd, 0o644)  # mkstemp makes 0600; the document is meant to be served
+                os.replace(tmp_name, target)
+                make_durable(target, existed, fd)
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
             raise

@@ -32,6 +32,7 @@ from urllib.parse import urlparse
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
+from activities.files import make_directories, make_durable
 from cutru.platform.config import STATE_DIR, ConfigError
 
 CHUNK = 64 * 1024
@@ -121,14 +122,13 @@ class FileStore:
 
     @staticmethod
     def _commit(staged: Path, target: Path, size: int) -> None:
-        with staged.open("rb") as file:
-            os.fsync(file.fileno())
         actual = staged.stat().st_size
         if actual != size:
             staged.unlink()
             raise StoreError(f"{staged} holds {actual} bytes, not {size}")
-        target.parent.mkdir(exist_ok=True)
+        existed = make_directories(target.parent)
         os.replace(staged, target)
+        make_durable(target, existed)
 
     async def exists(self, sha256: str) -> bool:
         return await asyncio.to_thread(self._path(sha256).is_file)

@@ -26,6 +26,7 @@ from cutru.platform.storage import (
     release_dossier,
 )
 from tests.attachment_files import pdf
+from tests.unit.test_documents import flushes, identity
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +85,16 @@ async def test_a_commit_whose_size_disagrees_is_refused(store: BlobStore):
     with pytest.raises(StoreError):
         await store.commit(staged(store, content), sha256, "application/pdf", len(content) + 1)
     assert not await store.exists(sha256)
+
+
+async def test_a_stored_file_and_its_new_directory_are_flushed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    flushed = flushes(monkeypatch)
+    store = FileStore(tmp_path / "store")
+    content = pdf()
+    sha256 = hashlib.sha256(content).hexdigest()
+    await store.commit(staged(store, content), sha256, "application/pdf", len(content))
+    target = store.root / sha256[:2] / sha256
+    assert flushed == [identity(target), identity(target.parent), identity(store.root)]
 
 
 def test_the_store_setting_names_a_directory_or_a_bucket(tmp_path: Path, s3_endpoint: str):
