@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
-from cutru_local.postgres import LocalPostgres
+from cutru_local.postgres import SOCKET_FILE, LocalPostgres
 from cutru_local.seed import DEMO_UNIT_CODE, seed
 from pydantic import BaseModel
 from temporalio.client import Client
@@ -287,7 +287,7 @@ async def _campaign(run: _Run) -> CampaignReport:
     await asyncio.to_thread(run.temporal.start)
     # The workers reach PostgreSQL over TCP through the link the faults drop and slow; the campaign's own pool (the
     # API's, the citizens') goes straight to its socket.
-    run.link = BlackHole(str(run.postgres.socket_dir / ".s.PGSQL.5432"), None)
+    run.link = BlackHole(str(run.postgres.socket_dir / SOCKET_FILE), None)
     link_url = f"postgresql://postgres@127.0.0.1:{await run.link.start()}{urlsplit(url).path}"
     # The first worker's gateway confirms an order at once, the others' a few seconds after it was created, so an
     # order the citizen does not pay is still paid (activities run where their workflow is cached, so an order

@@ -30,6 +30,7 @@ SYSTEM_USER = "embedded_postgres"
 ROOT_BASE = Path("/var/tmp/cutru-postgres")
 # A Unix socket's path is limited to 107 bytes (sun_path) on Linux.
 _SOCKET_PATH_LIMIT = 107
+SOCKET_FILE = ".s.PGSQL.5432"
 
 
 class PostgresError(RuntimeError):
@@ -124,6 +125,12 @@ class LocalPostgres:
             self._user = None
         self.pgdata = self.home / "pgdata"
         self.socket_dir = self.home / "socket"
+        if len(str(self.socket_dir / SOCKET_FILE).encode()) > _SOCKET_PATH_LIMIT:
+            # A deep caller (a clone far down a home directory, pytest's temporary directories under a long user
+            # name): the socket goes to a short directory of the user's own, named after the cluster, so that the
+            # same caller finds it again.
+            digest = hashlib.sha256(str(self.home).encode()).hexdigest()[:16]
+            self.socket_dir = Path(tempfile.gettempdir()) / f"cutru-postgres-{os.getuid()}-{digest}"
         self.log = self.home / "postgres.log"
         self._commands_log = self.home / "pg_ctl.out"
 
@@ -153,6 +160,11 @@ class LocalPostgres:
         if self._user is None:
             self.home.mkdir(parents=True, exist_ok=True)
             self.socket_dir.mkdir(mode=0o700, exist_ok=True)
+            info = self.socket_dir.lstat()
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+                # Outside the caller's directory, in a shared one: whoever made it could take the connections.
+                raise PostgresError(f"{self.socket_dir} must be a directory of your own that only you can enter: "
+                                    "remove it and start again")
             return
         _root_base()
         uid, gid = _system_user_ids()
@@ -189,9 +201,10 @@ class LocalPostgres:
         """Start the server; a no-op when it runs already."""
         if self.running:
             return
-        socket_file = self.socket_dir / ".s.PGSQL.5432"
+        socket_file = self.socket_dir / SOCKET_FILE
         if len(str(socket_file).encode()) > _SOCKET_PATH_LIMIT:
-            raise PostgresError(f"the socket path {socket_file} is too long for a Unix socket: use a shorter directory")
+            raise PostgresError(f"the socket path {socket_file} is too long for a Unix socket: set TMPDIR to a "
+                                "shorter directory")
         options = f"-h '' -k {self.socket_dir}" + "".join(f" -c {k}={v}" for k, v in self.settings.items())
         self._must("pg_ctl", ["-D", str(self.pgdata), "-w", "-t", "60", "-l", str(self.log), "-o", options, "start"])
 
@@ -204,6 +217,7 @@ class LocalPostgres:
         """Stop the server and delete the cluster's files."""
         self.stop("immediate")
         shutil.rmtree(self.home, ignore_errors=True)
+        shutil.rmtree(self.socket_dir, ignore_errors=True)
 
 
 def start_postgres(directory: Path, settings: dict[str, str] | None = None) -> LocalPostgres:

@@ -11,7 +11,7 @@ import stat
 from pathlib import Path
 
 import asyncpg
-from cutru_local.postgres import LocalPostgres, start_postgres
+from cutru_local.postgres import SOCKET_FILE, LocalPostgres, start_postgres
 
 
 def _modes(path: Path) -> list[tuple[Path, int]]:
@@ -19,7 +19,9 @@ def _modes(path: Path) -> list[tuple[Path, int]]:
 
 
 async def test_a_cluster_in_an_owner_only_directory_starts_crashes_restarts_and_goes(tmp_path: Path) -> None:
-    private = tmp_path / "owner-only"
+    # Deep enough that the socket could not live under it, whoever runs the suite (a Unix socket's path holds 107
+    # bytes): the cluster must not care how deep its caller sits.
+    private = tmp_path / f"owner-only-{'x' * 60}"
     private.mkdir(mode=0o700)
     before = _modes(private)
     cluster = start_postgres(private / "postgres", {"fsync": "off"})
@@ -46,6 +48,16 @@ async def test_a_cluster_in_an_owner_only_directory_starts_crashes_restarts_and_
         cluster.remove()
     assert not cluster.home.exists()
     assert _modes(private) == before, "a parent directory's permissions were widened"
+
+
+def test_a_deep_caller_s_socket_lives_in_a_short_directory_of_its_own(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 120)
+    cluster = LocalPostgres(deep)
+    assert len(str(cluster.socket_dir / SOCKET_FILE).encode()) <= 107
+    assert LocalPostgres(deep).socket_dir == cluster.socket_dir  # the same caller finds the same server
+    assert LocalPostgres(tmp_path / ("e" * 120)).socket_dir != cluster.socket_dir
+    shallow = LocalPostgres(Path("/tmp/cutru-shallow"))  # made nowhere: a cluster is only named until its init
+    assert shallow.socket_dir == shallow.home / "socket"
 
 
 def test_two_directories_get_two_clusters(tmp_path: Path) -> None:
