@@ -238,11 +238,47 @@ def _schema(base_url: str, tokens: Mapping[str, TokenSource], *, seed: int, work
     return schema
 
 
+def active_subscriptions(base_url: str, tokens: Mapping[str, TokenSource]) -> set[str]:
+    """The ids of the event subscriptions in force (none known without an operator's token)."""
+    fetch = tokens.get("operator")
+    if fetch is None:
+        return set()
+    response = httpx.get(f"{base_url}/v1/subscriptions", headers={"Authorization": f"Bearer {fetch()}"}, timeout=30)
+    response.raise_for_status()
+    return {item["subscription_id"] for item in response.json() if item["active"]}
+
+
+def end_subscriptions(base_url: str, tokens: Mapping[str, TokenSource], kept: set[str]) -> int:
+    """End every subscription in force but ``kept``; how many. What the fuzzer subscribes has made-up addresses
+    (``https://0.com/``): left in force, every later event of the stack would be posted there, to the internet
+    where there is one, and the dispatcher's lanes would wait on them."""
+    fetch = tokens.get("operator")
+    if fetch is None:
+        return 0
+    made = active_subscriptions(base_url, tokens) - kept
+    headers = {"Authorization": f"Bearer {fetch()}"}
+    for subscription_id in made:
+        httpx.delete(f"{base_url}/v1/subscriptions/{subscription_id}", headers=headers, timeout=30).raise_for_status()
+    return len(made)
+
+
 def fuzz(base_url: str, tokens: Mapping[str, TokenSource], *, minimum: int, seed: int = 0, workers: int = 1,
          examples: int = FIRST_ROUND_EXAMPLES, coverage: bool = True, codes: Sequence[str] = (),
          schema_path: Path = OPENAPI_FILE, progress: Callable[[str], None] | None = None) -> FuzzResult:
     """Fuzz the API at ``base_url`` until at least ``minimum`` requests went out (or :data:`MAX_ROUNDS`); the
-    reads of a dossier are given ``codes`` (of dossiers that exist) half of the time."""
+    reads of a dossier are given ``codes`` (of dossiers that exist) half of the time. The event subscriptions the
+    run made are ended at its end (``end_subscriptions``)."""
+    kept = active_subscriptions(base_url, tokens)
+    try:
+        return _fuzz_rounds(base_url, tokens, minimum=minimum, seed=seed, workers=workers, examples=examples,
+                            coverage=coverage, codes=codes, schema_path=schema_path, progress=progress)
+    finally:
+        end_subscriptions(base_url, tokens, kept)
+
+
+def _fuzz_rounds(base_url: str, tokens: Mapping[str, TokenSource], *, minimum: int, seed: int, workers: int,
+                 examples: int, coverage: bool, codes: Sequence[str], schema_path: Path,
+                 progress: Callable[[str], None] | None) -> FuzzResult:
     result = FuzzResult()
     phases: tuple[str, ...] = ("examples", "coverage", "fuzzing", "stateful") if coverage else ("fuzzing",)
     for round_number in range(MAX_ROUNDS):

@@ -86,8 +86,11 @@ async def waiting(client: Client, settings: Settings, pool: asyncpg.Pool, worker
 
 
 async def test_fuzzing_the_api_finds_no_server_error_and_no_schema_violation(api_process: str, waiting: str,
-                                                                             oidc_provider: OidcProvider):
+                                                                             oidc_provider: OidcProvider,
+                                                                             pool: asyncpg.Pool):
     credentials = Credentials(oidc_provider.issuer, oidc_provider.client_secrets, oidc_provider.password)
+    subscriptions = "SELECT subscription_id, active FROM subscriptions"
+    before = dict(await pool.fetch(subscriptions))
     # Off the event loop: the worker runs on it.
     result = await asyncio.to_thread(fuzz, api_process, credentials.token_sources(), minimum=MINIMUM, seed=21,
                                      examples=15, coverage=False, codes=[waiting])
@@ -102,6 +105,11 @@ async def test_fuzzing_the_api_finds_no_server_error_and_no_schema_violation(api
     assert len(secured) > 15 and not unreached, unreached
     # And the reads of the waiting dossier answered it, not 404 only.
     assert result.answers["GET /v1/desk/dossiers/{code}"][200] > 0, result.answers
+    # The subscriptions it made (to made-up addresses on the internet) are ended: later events go nowhere new.
+    after = dict(await pool.fetch(subscriptions))
+    made = after.keys() - before.keys()
+    assert made and not any(after[subscription] for subscription in made), after
+    assert {subscription: after[subscription] for subscription in before} == before  # the others left alone
 
 
 class Item(BaseModel):
