@@ -37,7 +37,7 @@ BACKOFF = Backoff(first=timedelta(milliseconds=200), longest=timedelta(seconds=1
 @pytest.fixture
 async def worker(client: Client, settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[Worker | None]:
     """The API's worker, with the webhook dispatcher retrying quickly. Subscriptions earlier tests left active in the
-    session's database (the fuzzer's, to addresses that never answer) stay: each is a lane of its own."""
+    session's database stay: each is a lane of its own."""
     async with dispatching(client, settings, pool, Outbox(pool, backoff=BACKOFF), ["webhook"]):
         yield None
 
