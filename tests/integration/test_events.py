@@ -273,7 +273,16 @@ async def test_events_reach_a_subscriber_that_was_down_and_replay_from_a_sequenc
             letters = (await api_client.get(f"/v1/subscriptions/{unreachable['subscription_id']}/dead-letters",
                                             headers=operator)).json()
             return any(d["dossier_code"] == code and d["type"] == "dossier.completed" for d in letters)
-        await eventually(dead, "the unreachable subscriber's dead letter")
+        try:
+            await eventually(dead, "the unreachable subscriber's dead letter")
+        except AssertionError as error:  # what the dispatcher did instead, for a failure to explain itself
+            log = (await api_client.get(f"/v1/subscriptions/{unreachable['subscription_id']}/deliveries",
+                                        headers=operator)).json()
+            pending = await pool.fetch(
+                "SELECT s.url, count(*) FROM event_deliveries x JOIN subscriptions s USING (subscription_id)"
+                " WHERE s.active AND x.status = 'pending' GROUP BY s.url")
+            waiting = [tuple(row) for row in pending]
+            raise AssertionError(f"{error}; its deliveries: {log}; pending: {waiting}") from error
 
         # The portal lost what it took after the decision: a replay from that sequence delivers it again.
         before = len(mine())
