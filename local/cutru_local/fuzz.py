@@ -248,18 +248,16 @@ def active_subscriptions(base_url: str, tokens: Mapping[str, TokenSource]) -> se
     return {item["subscription_id"] for item in response.json() if item["active"]}
 
 
-def end_subscriptions(base_url: str, tokens: Mapping[str, TokenSource], kept: set[str]) -> int:
-    """End every subscription in force but ``kept``; how many. What the fuzzer subscribes has made-up addresses
+def end_subscriptions(base_url: str, tokens: Mapping[str, TokenSource], kept: set[str]) -> None:
+    """End every subscription in force but ``kept``. What the fuzzer subscribes has made-up addresses
     (``https://0.com/``): left in force, every later event of the stack would be posted there, to the internet
-    where there is one, and the dispatcher's lanes would wait on them."""
+    where there is one."""
     fetch = tokens.get("operator")
     if fetch is None:
-        return 0
-    made = active_subscriptions(base_url, tokens) - kept
+        return
     headers = {"Authorization": f"Bearer {fetch()}"}
-    for subscription_id in made:
+    for subscription_id in active_subscriptions(base_url, tokens) - kept:
         httpx.delete(f"{base_url}/v1/subscriptions/{subscription_id}", headers=headers, timeout=30).raise_for_status()
-    return len(made)
 
 
 def fuzz(base_url: str, tokens: Mapping[str, TokenSource], *, minimum: int, seed: int = 0, workers: int = 1,
