@@ -317,7 +317,7 @@ async def _load_and_faults(run: _Run, client: Client, pool: asyncpg.Pool, cases:
     sys.addaudithook(full_disk_hook(store.root, run.root / "disk-full"))
     actors = Actors(client, TASK_QUEUE, pool, cases, config.load_seconds, store, decision_keys=run.decision_keys)
     faults = schedule(random.Random(f"{config.seed}-faults"), config.faults_per_kind, config.fault_seconds,
-                      config.workers, config.kinds)
+                      config.workers, config.kinds, load=config.load_seconds)
     assert run.link is not None
     switches = Switches(link=run.link, disk_full=run.root / "disk-full", gateway_fault=run.root / "gateway-fault",
                         double_callbacks=actors.double_callbacks, flood=actors.flood, rotate_key=run.rotate_key,

@@ -72,11 +72,14 @@ class Fault(BaseModel, frozen=True):
 
 
 def schedule(rng: random.Random, per_kind: int, window: float, workers: int,
-             kinds: Sequence[FaultKind] = tuple(FaultKind)) -> list[Fault]:
-    """``per_kind`` faults of each kind spread over ``window`` seconds: one per slot, at a random point of it."""
+             kinds: Sequence[FaultKind] = tuple(FaultKind), load: float | None = None) -> list[Fault]:
+    """``per_kind`` faults of each kind spread over ``window`` seconds: one per slot, at a random point of it. The
+    signal floods over the first ``load`` seconds only, while dossiers are still coming in: a flood needs a dossier
+    waiting on someone, and once the load ends the last ones are soon decided."""
     faults: list[Fault] = []
-    slot = window / max(1, per_kind)
     for kind in kinds:
+        span = min(window, load) if kind == FaultKind.SIGNAL_FLOOD and load is not None else window
+        slot = span / max(1, per_kind)
         for index in range(per_kind):
             at = slot * (index + rng.uniform(0.05, 0.6))
             if kind == FaultKind.WORKER:
