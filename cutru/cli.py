@@ -196,6 +196,8 @@ def _failure(error: BaseException, args: argparse.Namespace) -> Failure | None:
     if _raised(error, "temporalio.service", "RPCError"):
         from temporalio.service import RPCError, RPCStatusCode
 
+        from cutru.platform.temporal import CONNECTION_RECYCLED
+
         assert isinstance(error, RPCError)
         message = _one_line(error)
         if error.status == RPCStatusCode.NOT_FOUND:
@@ -206,7 +208,7 @@ def _failure(error: BaseException, args: argparse.Namespace) -> Failure | None:
             return Failure(NOT_FOUND, f"no dossier {code}")
         if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
             return Failure(UNREACHABLE, f"the Temporal server is unreachable: {message}")
-        if error.status == RPCStatusCode.CANCELLED:  # the server closed the connection at its maximum age
+        if error.status == CONNECTION_RECYCLED:
             return Failure(UNREACHABLE, f"the Temporal server dropped the call ({message}): run the command again")
         if error.status == RPCStatusCode.RESOURCE_EXHAUSTED:  # a rate limit of the namespace or the server
             return Failure(UNREACHABLE, f"the Temporal server is busy ({message}): run the command again later")
