@@ -238,12 +238,17 @@ def _schema(base_url: str, tokens: Mapping[str, TokenSource], *, seed: int, work
     return schema
 
 
-def active_subscriptions(base_url: str, tokens: Mapping[str, TokenSource]) -> set[str]:
-    """The ids of the event subscriptions in force (none known without an operator's token)."""
+def _operator(tokens: Mapping[str, TokenSource]) -> dict[str, str] | None:
+    """An operator's authorization header, fresh (a long run outlives a token); None without an operator."""
     fetch = tokens.get("operator")
-    if fetch is None:
+    return None if fetch is None else {"Authorization": f"Bearer {fetch()}"}
+
+
+def active_subscriptions(base_url: str, headers: Mapping[str, str] | None) -> set[str]:
+    """The ids of the event subscriptions in force (none known without an operator's header)."""
+    if headers is None:
         return set()
-    response = httpx.get(f"{base_url}/v1/subscriptions", headers={"Authorization": f"Bearer {fetch()}"}, timeout=30)
+    response = httpx.get(f"{base_url}/v1/subscriptions", headers=headers, timeout=30)
     response.raise_for_status()
     return {item["subscription_id"] for item in response.json() if item["active"]}
 
@@ -252,11 +257,10 @@ def end_subscriptions(base_url: str, tokens: Mapping[str, TokenSource], kept: se
     """End every subscription in force but ``kept``. What the fuzzer subscribes has made-up addresses
     (``https://0.com/``): left in force, every later event of the stack would be posted there, to the internet
     where there is one."""
-    fetch = tokens.get("operator")
-    if fetch is None:
+    headers = _operator(tokens)
+    if headers is None:
         return
-    headers = {"Authorization": f"Bearer {fetch()}"}
-    for subscription_id in active_subscriptions(base_url, tokens) - kept:
+    for subscription_id in active_subscriptions(base_url, headers) - kept:
         httpx.delete(f"{base_url}/v1/subscriptions/{subscription_id}", headers=headers, timeout=30).raise_for_status()
 
 
@@ -266,7 +270,7 @@ def fuzz(base_url: str, tokens: Mapping[str, TokenSource], *, minimum: int, seed
     """Fuzz the API at ``base_url`` until at least ``minimum`` requests went out (or :data:`MAX_ROUNDS`); the
     reads of a dossier are given ``codes`` (of dossiers that exist) half of the time. The event subscriptions the
     run made are ended at its end (``end_subscriptions``)."""
-    kept = active_subscriptions(base_url, tokens)
+    kept = active_subscriptions(base_url, _operator(tokens))
     try:
         return _fuzz_rounds(base_url, tokens, minimum=minimum, seed=seed, workers=workers, examples=examples,
                             coverage=coverage, codes=codes, schema_path=schema_path, progress=progress)
