@@ -251,7 +251,11 @@ async def world(client: Client, settings: Settings, pool: asyncpg.Pool, worker: 
                                         police_units=[unit])}
     bad = {"no token": None, "expired": expired_token(provider), "wrong audience": wrong_audience_token(provider),
            "tampered signature": tampered_token(own[Role.OFFICER]), "stranger's key": foreign_key_token(provider)}
+    standing = [row["subscription_id"] for row in await pool.fetch("SELECT subscription_id FROM subscriptions")]
     yield World(code, submission["applicant"]["personal_id"], own, other, bad, pool, client)
+    # The subscription the operator made must not outlive the test: its lane would post to it in every later test.
+    await pool.execute("UPDATE subscriptions SET active = false WHERE active AND subscription_id <> ALL($1::uuid[])",
+                       standing)
     description = await dossiers.handle(code).describe()
     if description.close_time is None:
         await dossiers.handle(code).terminate("test over")
