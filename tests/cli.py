@@ -101,8 +101,19 @@ async def cutru_here(env: dict[str, str], *args: str) -> subprocess.CompletedPro
 
 
 def closed_port() -> int:
-    """A port nothing listens on (bound for a moment by this process, then released)."""
+    """A port nothing listens on (bound for a moment by this process, then released): for an address tried at once,
+    or one a server of the test's own is to take later."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+@contextmanager
+def refusing_port() -> Iterator[int]:
+    """A port that refuses every connection while the block lasts: bound by this process and never listened on, so
+    that no server started meanwhile (by this test or another running beside it) can take it, as it could take a
+    ``closed_port`` between two of a dispatcher's retries."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]

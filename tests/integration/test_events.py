@@ -7,7 +7,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,7 +24,7 @@ from cutru.platform.config import Settings
 from domain import webhooks
 from domain.models import DossierState
 from tests.api_fixtures import bearer
-from tests.cli import closed_port
+from tests.cli import closed_port, refusing_port
 from tests.factories import head_signs, pay
 from tests.integration.test_permanent_registration import approve, own_residence_dossier, wait_state
 from tests.notify_fixtures import dispatching, eventually
@@ -204,9 +204,15 @@ async def test_a_worker_that_dies_mid_post_leaves_the_delivery_to_be_posted_agai
         await dossiers.handle(code).terminate("test over")
 
 
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    with refusing_port() as port:
+        yield port
+
+
 async def test_events_reach_a_subscriber_that_was_down_and_replay_from_a_sequence(
         api_client: httpx.AsyncClient, oidc_provider: OidcProvider, client: Client, settings: Settings,
-        pool: asyncpg.Pool):
+        pool: asyncpg.Pool, refused_port: int):
     operator = bearer(client_credentials_token(oidc_provider, "cutru-operator"))
     subscriber = Subscriber()
     created = await api_client.post("/v1/subscriptions", headers=operator,
@@ -216,7 +222,7 @@ async def test_events_reach_a_subscriber_that_was_down_and_replay_from_a_sequenc
     subscriber.secret = portal["secret"]
     assert portal["secret"].startswith("whsec_") and portal["event_types"] == []
     unreachable = (await api_client.post("/v1/subscriptions", headers=operator, json={
-        "client": "statistics", "url": f"http://127.0.0.1:{closed_port()}/x",
+        "client": "statistics", "url": f"http://127.0.0.1:{refused_port}/x",
         "event_types": ["dossier.completed"]})).json()
     portal_token = bearer(client_credentials_token(oidc_provider))
     refused = await api_client.post("/v1/subscriptions", headers=portal_token,
@@ -346,7 +352,8 @@ async def test_a_post_follows_no_redirect_and_keeps_the_refusal(pool: asyncpg.Po
         assert status == 307 and error is not None and error.startswith("HTTP 307") and taken == []
         status, error = await outbox._post({**row, "url": f"http://127.0.0.1:{port}/refusing"})
         assert status == 503 and error == "HTTP 503: " + ("overloaded " * 200)[:200]
-        status, error = await outbox._post({**row, "url": f"http://127.0.0.1:{closed_port()}/gone"})
+        with refusing_port() as gone:
+            status, error = await outbox._post({**row, "url": f"http://127.0.0.1:{gone}/gone"})
         assert status is None and error is not None and error.startswith("ClientConnector")
     finally:
         await outbox.close()
