@@ -100,15 +100,6 @@ async def cutru_here(env: dict[str, str], *args: str) -> subprocess.CompletedPro
     return await asyncio.to_thread(run_cutru_here, env, *args)
 
 
-def closed_port() -> int:
-    """A port nothing listens on (bound for a moment by this process, then released): for an address tried at once,
-    or one a server of the test's own is to take later."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @contextmanager
 def refusing_port() -> Iterator[int]:
     """A port that refuses every connection while the block lasts: bound by this process and never listened on, so
@@ -117,3 +108,10 @@ def refusing_port() -> Iterator[int]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         yield sock.getsockname()[1]
+
+
+def closed_port() -> int:
+    """A port nothing listens on (a ``refusing_port`` released at once): for an address tried at once, or one a
+    server of the test's own is to take later."""
+    with refusing_port() as port:
+        return port
